@@ -1,0 +1,310 @@
+"""Prepare data for a fit: check columns, drop incomplete rows, encode factors once.
+
+Factor rule: string, bool and pandas-Categorical columns (and ``C(x)`` terms) are
+factors; numeric columns are covariates.  Categorical level order is kept; other
+factors are sorted (numbers inside strings compare as numbers, so ``V2 < V10``).
+The encoding (a formulaic model spec plus the factor levels) is frozen in
+:class:`FixedEncoding` and re-applied to new data for predictions and LS-means grids.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula, model_matrix
+
+from .errors import DataError, DataWarning, FormulaError
+from .formula import ModelFormula
+
+ALIAS_TOLERANCE = 1e-7  # R's lm / dqrdc2 tolerance on the relative residual norm
+
+
+def natural_key(value) -> tuple:
+    """Sort key under which 'V2' < 'V10' and numbers sort numerically."""
+    if isinstance(value, (int, float, np.integer, np.floating, bool, np.bool_)):
+        return (0, float(value), "")
+    parts = re.split(r"(\d+(?:\.\d+)?)", str(value))
+    return (1, 0.0, tuple((0, float(p), "") if i % 2 else (1, 0.0, p) for i, p in enumerate(parts)))
+
+
+def factor_levels(series: pd.Series) -> list:
+    """Levels of a factor column, in the order described in the module docstring."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        present = set(series.dropna().unique())
+        return [c for c in series.cat.categories if c in present]
+    return sorted(series.dropna().unique().tolist(), key=natural_key)
+
+
+def is_factor(series: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+
+
+def _check_columns(data: pd.DataFrame, names, where: str) -> None:
+    for name in names:
+        if name not in data.columns:
+            close = difflib.get_close_matches(str(name), [str(c) for c in data.columns], n=3)
+            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise FormulaError(f"column '{name}' ({where}) is not in the data{hint}")
+
+
+@dataclass(frozen=True)
+class FixedEncoding:
+    """The frozen encoding of the mean model: formulaic spec plus factor levels."""
+
+    formula: str
+    variables: tuple[str, ...]
+    levels: dict
+    spec: object = field(repr=False)
+    columns: tuple[str, ...]
+    kept: np.ndarray = field(repr=False)
+
+    def prepare(self, data: pd.DataFrame) -> pd.DataFrame:
+        """Columns of ``data`` used by the mean model, factors encoded with the fitted levels."""
+        _check_columns(data, self.variables, "mean model")
+        out = pd.DataFrame(index=data.index)
+        for var in self.variables:
+            col = data[var]
+            if var in self.levels:
+                levels = self.levels[var]
+                cat = pd.Categorical(col, categories=levels)
+                unknown = col.notna() & pd.isna(cat)
+                if unknown.any():
+                    bad = col[unknown].iloc[0]
+                    raise DataError(
+                        f"level {bad!r} of column '{var}' was not in the fitted data "
+                        f"(levels: {', '.join(map(str, levels))})"
+                    )
+                out[var] = cat
+            else:
+                out[var] = pd.to_numeric(col, errors="raise")
+        return out
+
+    def matrix(self, data: pd.DataFrame) -> np.ndarray:
+        """Design matrix (kept columns only) of ``data``; rows with missing values give NaN."""
+        frame = self.prepare(data)
+        complete = frame.notna().all(axis=1).to_numpy()
+        out = np.full((len(frame), len(self.columns)), np.nan)
+        if complete.any():
+            mm = model_matrix(self.spec, frame.loc[complete], na_action="raise")
+            out[complete] = np.asarray(mm, dtype=float)[:, self.kept]
+        return out
+
+
+@dataclass(frozen=True)
+class Design:
+    """Everything a fit needs, sorted by (subject, visit); pure numpy apart from labels."""
+
+    y: np.ndarray
+    X: np.ndarray
+    weights: np.ndarray
+    subject: np.ndarray  # integer codes 0..n_subjects-1, rows sorted by it
+    subject_labels: np.ndarray
+    group: np.ndarray  # per subject, codes into group_labels
+    group_labels: list
+    position: np.ndarray  # per row, codes into position_labels
+    position_labels: list
+    coordinates: np.ndarray | None  # (n_positions, d) for spatial structures
+    encoding: FixedEncoding
+    aliased: tuple[str, ...]
+    row_index: pd.Index  # index labels in the caller's data, in the order of y
+    row_position: np.ndarray  # positions in the caller's data, in the order of y
+    n_obs_dropped: int
+    dropped_by_column: dict
+    class_levels: dict
+
+
+def _drop_incomplete(frame: pd.DataFrame) -> tuple[np.ndarray, dict]:
+    missing = frame.isna()
+    by_column = {c: int(n) for c, n in missing.sum().items() if n}
+    return ~missing.any(axis=1).to_numpy(), by_column
+
+
+def _alias_columns(X: np.ndarray) -> np.ndarray:
+    """Boolean mask of columns linearly independent of the columns before them.
+
+    Column-ordered Gram-Schmidt with re-orthogonalisation: a column is aliased when the
+    norm of its residual on the earlier kept columns is below ``ALIAS_TOLERANCE`` times
+    its own norm (the rule of R's ``dqrdc2``; SAS's sweep keeps the same columns).
+    """
+    norms = np.linalg.norm(X, axis=0)
+    keep = np.zeros(X.shape[1], dtype=bool)
+    basis = np.zeros((X.shape[0], 0))
+    for j in range(X.shape[1]):
+        if norms[j] == 0:
+            continue
+        v = X[:, j] / norms[j]
+        for _ in range(2):
+            v = v - basis @ (basis.T @ v)
+        r = np.linalg.norm(v)
+        if r > ALIAS_TOLERANCE:
+            keep[j] = True
+            basis = np.column_stack([basis, v / r])
+    return keep
+
+
+def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None, spatial: bool) -> Design:
+    """Check and encode ``data`` for ``formula``; never modifies ``data``.
+
+    Raises
+    ------
+    FormulaError  for unknown columns;  DataError  for unusable data (see messages).
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    cov = formula.covariance
+    try:
+        fixed_vars = sorted(Formula(formula.fixed).required_variables)
+    except Exception as exc:  # formulaic's parser errors
+        raise FormulaError(f"cannot parse the mean model '{formula.fixed}': {exc}") from None
+    _check_columns(data, [formula.response], "response")
+    _check_columns(data, fixed_vars, "mean model")
+    _check_columns(data, cov.positions, f"visit/coordinates of {cov.structure}(...)")
+    _check_columns(data, [cov.subject], "subject")
+    if cov.group:
+        _check_columns(data, [cov.group], "covariance group")
+    if weights is not None:
+        _check_columns(data, [weights], "weights")
+
+    used = list(dict.fromkeys([formula.response, *fixed_vars, *cov.positions, cov.subject]
+                              + ([cov.group] if cov.group else []) + ([weights] if weights else [])))
+    frame = data.loc[:, used].copy()
+    if not pd.api.types.is_numeric_dtype(frame[formula.response]) or pd.api.types.is_bool_dtype(
+        frame[formula.response]
+    ):
+        raise DataError(
+            f"response '{formula.response}' must be numeric, it has dtype {frame[formula.response].dtype}"
+        )
+    if spatial:
+        for c in cov.positions:
+            if not pd.api.types.is_numeric_dtype(frame[c]):
+                raise DataError(f"coordinate '{c}' of {cov.structure}(...) must be numeric")
+    if weights is not None and not pd.api.types.is_numeric_dtype(frame[weights]):
+        raise DataError(f"weights column '{weights}' must be numeric")
+
+    n_rows = len(frame)
+    complete, dropped = _drop_incomplete(frame)
+    frame = frame.loc[complete]
+    row_position = np.flatnonzero(complete)
+    if frame.empty:
+        detail = ", ".join(f"{c}: {n}" for c, n in dropped.items())
+        raise DataError(f"no complete rows left after dropping rows with missing values ({detail})")
+    if weights is not None and (frame[weights] <= 0).any():
+        bad = frame.loc[frame[weights] <= 0].iloc[0]
+        raise DataError(
+            f"weights column '{weights}' must be positive; subject {bad[cov.subject]!r} has {bad[weights]}"
+        )
+
+    # -- factor levels (after dropping rows, so unobserved levels disappear) ---------
+    levels = {}
+    for var in fixed_vars:
+        if is_factor(frame[var]):
+            levels[var] = factor_levels(frame[var])
+    if not spatial:
+        visit = cov.positions[0]
+        if isinstance(data[visit].dtype, pd.CategoricalDtype):
+            declared = list(data[visit].cat.categories)
+        else:
+            declared = sorted(data[visit].dropna().unique().tolist(), key=natural_key)
+        present = factor_levels(frame[visit])
+        unobserved = [lv for lv in declared if lv not in set(present)]
+        if unobserved:
+            warnings.warn(
+                f"visit level(s) {', '.join(map(str, unobserved))} of '{visit}' have no observed "
+                "response and are left out of the covariance matrix",
+                DataWarning,
+                stacklevel=3,
+            )
+        if visit in levels:
+            levels[visit] = present
+        position_labels = present
+        position = pd.Categorical(frame[visit], categories=present).codes.astype(np.int64)
+        coordinates = None
+    else:
+        coords = frame.loc[:, list(cov.positions)].to_numpy(dtype=float)
+        points, position = np.unique(coords, axis=0, return_inverse=True)
+        position = position.reshape(-1).astype(np.int64)
+        coordinates = points
+        position_labels = [p[0] if len(cov.positions) == 1 else tuple(p) for p in points.tolist()]
+
+    for var, lv in levels.items():
+        frame[var] = pd.Categorical(frame[var], categories=lv)
+
+    # -- subjects, groups, duplicates ---------------------------------------------
+    subject_codes, subject_labels = pd.factorize(frame[cov.subject], sort=True)
+    key = pd.DataFrame({"s": subject_codes, "p": position})
+    dup = key.duplicated(keep=False).to_numpy()
+    if dup.any():
+        first = np.flatnonzero(dup)[0]
+        where = cov.positions[0] if not spatial else ", ".join(cov.positions)
+        raise DataError(
+            f"subject {subject_labels[subject_codes[first]]!r} has more than one row at "
+            f"{where} = {position_labels[position[first]]!r} ({int(dup.sum())} rows in such duplicates); "
+            "each subject may have one row per visit"
+        )
+    if cov.group:
+        glevels = factor_levels(frame[cov.group])
+        gcodes = pd.Categorical(frame[cov.group], categories=glevels).codes
+        per_subject = pd.DataFrame({"s": subject_codes, "g": gcodes}).groupby("s")["g"].nunique()
+        if (per_subject > 1).any():
+            s = per_subject.index[per_subject.to_numpy() > 1][0]
+            raise DataError(
+                f"subject {subject_labels[s]!r} appears in more than one level of group '{cov.group}'"
+            )
+        group = np.zeros(len(subject_labels), dtype=np.int64)
+        group[subject_codes] = gcodes
+        group_labels = list(glevels)
+    else:
+        group = np.zeros(len(subject_labels), dtype=np.int64)
+        group_labels = [None]
+
+    order = np.lexsort((position, subject_codes))
+    frame = frame.iloc[order]
+    row_position = row_position[order]
+    subject_codes = subject_codes[order]
+    position = position[order]
+
+    # -- fixed-effects design --------------------------------------------------------
+    try:
+        mm = model_matrix(formula.fixed, frame.loc[:, fixed_vars], na_action="raise")
+    except Exception as exc:
+        raise FormulaError(f"cannot build the mean model '{formula.fixed}': {exc}") from None
+    X_all = np.asarray(mm, dtype=float)
+    names = list(mm.columns)
+    keep = _alias_columns(X_all)
+    encoding = FixedEncoding(
+        formula=formula.fixed,
+        variables=tuple(fixed_vars),
+        levels={v: levels[v] for v in fixed_vars if v in levels},
+        spec=mm.model_spec,
+        columns=tuple(n for n, k in zip(names, keep) if k),
+        kept=keep,
+    )
+    w = frame[weights].to_numpy(dtype=float) if weights else np.ones(len(frame))
+    class_levels = {v: list(levels[v]) for v in fixed_vars if v in levels}
+    if cov.group:
+        class_levels.setdefault(cov.group, group_labels)
+    return Design(
+        y=frame[formula.response].to_numpy(dtype=float),
+        X=X_all[:, keep],
+        weights=w,
+        subject=subject_codes.astype(np.int64),
+        subject_labels=np.asarray(subject_labels),
+        group=group,
+        group_labels=group_labels,
+        position=position,
+        position_labels=list(position_labels),
+        coordinates=coordinates,
+        encoding=encoding,
+        aliased=tuple(n for n, k in zip(names, keep) if not k),
+        row_index=frame.index,
+        row_position=row_position,
+        n_obs_dropped=n_rows - len(frame),
+        dropped_by_column=dropped,
+        class_levels=class_levels,
+    )
+

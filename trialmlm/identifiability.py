@@ -1,0 +1,65 @@
+"""Checks that the covariance structure can be estimated from the data at hand.
+
+Raised before any optimisation, with the group, visit or pair named, so that an
+impossible model fails with an explanation instead of a singular matrix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .covariance import CovarianceStructure
+from .design import Design
+from .errors import DataError
+from .formula import CovarianceTerm
+
+
+def check_estimable(design: Design, structure: type[CovarianceStructure], term: CovarianceTerm,
+                    n_params: int) -> None:
+    """Raise DataError where ``structure`` cannot be estimated from ``design``.
+
+    * fewer distinct visits (or coordinate points) than the structure needs;
+    * heterogeneous structures: a visit without data in some group;
+    * ``us``: a pair of visits never observed together in some group, or a group with
+      no more subjects than visits (the residual cross-products are then singular);
+    * more covariance and fixed-effect parameters than observations.
+    """
+    labels = design.position_labels
+    where = ", ".join(term.positions)
+    if len(labels) < structure.min_positions:
+        raise DataError(
+            f"{term.structure} needs at least {structure.min_positions} distinct values of '{where}' "
+            f"with data; found {len(labels)} ({', '.join(map(str, labels))})"
+        )
+    if design.y.size - design.X.shape[1] <= n_params:
+        raise DataError(
+            f"the model has {n_params} covariance parameters and {design.X.shape[1]} fixed effects "
+            f"but only {design.y.size} observations"
+        )
+    if structure.spatial:
+        return
+    n_subj, n_pos = design.subject_labels.size, len(labels)
+    mask = np.zeros((n_subj, n_pos), dtype=np.float64)
+    mask[design.subject, design.position] = 1.0
+    for g, glabel in enumerate(design.group_labels):
+        in_group = design.group == g
+        gname = f" in group {term.group}={glabel!r}" if term.group else ""
+        together = mask[in_group].T @ mask[in_group]
+        if structure.heterogeneous:
+            empty = np.flatnonzero(np.diag(together) == 0)
+            if empty.size:
+                raise DataError(f"visit {labels[empty[0]]!r} of '{where}' has no observation{gname}; "
+                                f"its variance under {term.structure} cannot be estimated")
+        if structure.name == "us":
+            n_g = int(in_group.sum())
+            if n_g <= n_pos:
+                raise DataError(
+                    f"us over {n_pos} visits needs more than {n_pos} subjects{gname or ''}; "
+                    f"there are {n_g} (use a structured covariance such as toeph or ar1h)"
+                )
+            a, b = np.nonzero(together == 0)
+            if a.size:
+                raise DataError(
+                    f"visits {labels[a[0]]!r} and {labels[b[0]]!r} of '{where}' are never observed in the "
+                    f"same subject{gname}; their covariance under us cannot be estimated"
+                )

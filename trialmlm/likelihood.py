@@ -1,0 +1,170 @@
+r"""The REML / ML objective of the marginal model and its analytic derivatives.
+
+Model: :math:`y_i = X_i\beta + \varepsilon_i`, :math:`\varepsilon_i \sim N(0, V_i)`,
+:math:`V_i = W_i^{-1/2}\Sigma_i(\phi)W_i^{-1/2}` (SAS ``WEIGHT``).  With
+:math:`A = X^\top V^{-1}X`, :math:`\hat\beta = A^{-1}X^\top V^{-1}y` and
+:math:`r = y - X\hat\beta`, the objective is SAS's ``-2 Res Log Likelihood``
+
+.. math::
+    -2\ell_R = (n-p)\log 2\pi + \log|V| + \log|A| + r^\top V^{-1} r
+
+or, for ML, ``-2 Log Likelihood`` :math:`= n\log 2\pi + \log|V| + r^\top V^{-1}r`
+(:math:`\beta` profiled out in both).  With :math:`P = V^{-1} - V^{-1}XA^{-1}X^\top V^{-1}`
+and :math:`V_k = \partial V/\partial\phi_k` the derivatives are (Searle, Casella &
+McCulloch 1992, ch. 6; REML shown, ML replaces :math:`P` by :math:`V^{-1}` in the traces)
+
+.. math::
+    \partial_k = \operatorname{tr}(PV_k) - y^\top PV_kPy, \qquad
+    \partial_{kl} = \operatorname{tr}(PV_{kl}) - \operatorname{tr}(PV_kPV_l)
+                   + 2y^\top PV_kPV_lPy - y^\top PV_{kl}Py .
+
+Everything is computed per missingness pattern from the moments :math:`M_P`
+(:mod:`trialmlm.patterns`): with :math:`\Omega_P = \Sigma_P^{-1}`,
+:math:`C_P = \sum_{i\in P} r_ir_i^\top` and :math:`G_P = \sum_{i\in P}X_iA^{-1}X_i^\top`,
+the gradient is :math:`\sum_P \operatorname{tr}(E_P\,\partial_k\Sigma_P)` with
+:math:`E_P = m_P\Omega_P - \Omega_P(C_P + G_P)\Omega_P`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .covariance import CovarianceStructure
+from .patterns import Batch
+
+LOG_2PI = float(np.log(2 * np.pi))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Objective (-2 log-likelihood) and by-products at one :math:`\\phi`.
+
+    ``jac_info[k]`` is :math:`B_k = X^\\top V^{-1}V_kV^{-1}X = -\\partial A/\\partial\\phi_k`,
+    so that :math:`\\partial\\,\\mathrm{Cov}(\\hat\\beta)/\\partial\\phi_k = A^{-1}B_kA^{-1}`.
+    """
+
+    value: float
+    beta: np.ndarray
+    cov_beta: np.ndarray
+    grad: np.ndarray | None = None
+    hess: np.ndarray | None = None
+    jac_info: np.ndarray | None = None
+
+
+class Likelihood:
+    """REML or ML objective for fixed data, as a function of the covariance parameters.
+
+    Parameters
+    ----------
+    batches : pattern batches from :func:`trialmlm.patterns.build_batches`.
+    structures : one covariance structure per group; :math:`\\phi` is their parameters
+        concatenated in group order.
+    n_obs, n_fixed : number of observations and rank of X.
+    sum_log_weights : :math:`\\sum\\log w` (0 without weights).
+    reml : REML (True) or ML (False).
+    """
+
+    def __init__(self, batches: list[Batch], structures: list[CovarianceStructure], n_obs: int,
+                 n_fixed: int, sum_log_weights: float, reml: bool = True):
+        self.batches = batches
+        self.structures = structures
+        self.n_obs = n_obs
+        self.p = n_fixed
+        self.reml = reml
+        sizes = [s.n_params for s in structures]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+        self.n_params = int(self.offsets[-1])
+        dof = n_obs - n_fixed if reml else n_obs
+        self.constant = dof * LOG_2PI - sum_log_weights
+
+    def split(self, phi: np.ndarray) -> list[np.ndarray]:
+        return [phi[self.offsets[g]:self.offsets[g + 1]] for g in range(len(self.structures))]
+
+    def ols_moments(self):
+        """Residual moments at the OLS estimate, per group: ``[(geometry, C, count), ...]``."""
+        q = self.p + 1
+        info = np.zeros((q, q))
+        for b in self.batches:
+            info += np.einsum("maiaj->ij", b.moments)
+        beta = np.linalg.solve(info[: self.p, : self.p], info[: self.p, self.p])
+        u = np.append(-beta, 1.0)
+        parts = [[] for _ in self.structures]
+        for b in self.batches:
+            c = np.tensordot(b.moments, np.outer(u, u), axes=([2, 4], [0, 1]))
+            parts[b.group].append((b.geometry, c, b.count))
+        return parts
+
+    def evaluate(self, phi: np.ndarray, order: int = 0) -> Evaluation | None:
+        """Objective and (``order`` >= 1) gradient, (``order`` = 2) Hessian in :math:`\\phi`.
+
+        Returns None where some :math:`\\Sigma_P` is not positive definite.
+        """
+        phis = self.split(np.asarray(phi, dtype=float))
+        q, p = self.p + 1, self.p
+        info = np.zeros((q, q))
+        logdet = 0.0
+        cache = []
+        for b in self.batches:
+            sig, d1, d2 = self.structures[b.group].blocks(phis[b.group], b.geometry, order)
+            try:
+                chol = np.linalg.cholesky(sig)
+            except np.linalg.LinAlgError:
+                return None
+            diag = np.diagonal(chol, axis1=1, axis2=2)
+            if not np.all(np.isfinite(diag)) or np.any(diag <= 0):
+                return None
+            logdet += float(2.0 * (b.count * np.log(diag).sum(axis=1)).sum())
+            linv = np.linalg.inv(chol)
+            omega = linv.transpose(0, 2, 1) @ linv
+            info += np.tensordot(omega, b.moments, axes=([0, 1, 2], [0, 1, 3]))
+            cache.append((b, sig, d1, d2, omega))
+        a = info[:p, :p]
+        try:
+            chol_a = np.linalg.cholesky(a)
+        except np.linalg.LinAlgError:
+            return None
+        ainv = np.linalg.inv(chol_a)
+        ainv = ainv.T @ ainv
+        beta = ainv @ info[:p, p]
+        quad = float(info[p, p] - info[:p, p] @ beta)
+        value = self.constant + logdet + quad
+        if self.reml:
+            value += float(2.0 * np.log(np.diagonal(chol_a)).sum())
+        if order == 0:
+            return Evaluation(value, beta, ainv)
+
+        u = np.append(-beta, 1.0)
+        k_mat = np.outer(u, u)
+        if self.reml:
+            k_mat[:p, :p] += ainv
+        n = self.n_params
+        grad = np.zeros(n)
+        hess = np.zeros((n, n)) if order >= 2 else None
+        jac_info = np.zeros((n, p, p)) if order >= 2 else None
+        score = np.zeros((n, p)) if order >= 2 else None
+        for b, sig, d1, d2, omega in cache:
+            lo, hi = self.offsets[b.group], self.offsets[b.group + 1]
+            cg = np.tensordot(b.moments, k_mat, axes=([2, 4], [0, 1]))  # C_P + G_P
+            e = b.count[:, None, None] * omega - omega @ cg @ omega
+            grad[lo:hi] += np.tensordot(d1, e, axes=([1, 2, 3], [0, 1, 2]))
+            if order < 2:
+                continue
+            if d2 is not None:
+                hess[lo:hi, lo:hi] += np.tensordot(d2, e, axes=([2, 3, 4], [0, 1, 2]))
+            a_l = omega[None] @ d1 @ omega[None]  # Omega dS_l Omega
+            w_omega = (2.0 * cg - b.count[:, None, None] * sig) @ omega
+            y_l = a_l @ w_omega[None]
+            hess[lo:hi, lo:hi] += np.tensordot(d1, y_l.transpose(0, 1, 3, 2), axes=([1, 2, 3], [1, 2, 3]))
+            xx = b.moments[:, :, :p, :, :p]
+            jac_info[lo:hi] += np.tensordot(a_l, xx, axes=([1, 2, 3], [0, 1, 3]))
+            xr = np.tensordot(b.moments[:, :, :p, :, :], u, axes=([4], [0]))  # (m, k, p, k)
+            score[lo:hi] += np.tensordot(a_l, xr, axes=([1, 2, 3], [0, 1, 3]))
+        if order >= 2:
+            hess -= 2.0 * score @ ainv @ score.T
+            if self.reml:
+                c = ainv[None] @ jac_info
+                hess -= np.einsum("kij,lji->kl", c, c)
+            hess = 0.5 * (hess + hess.T)
+        return Evaluation(value, beta, ainv, grad, hess, jac_info)

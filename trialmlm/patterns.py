@@ -1,0 +1,78 @@
+r"""Group subjects by (covariance group, observed-visit pattern) and reduce them to moments.
+
+For the subjects :math:`i \in P` sharing a pattern of :math:`k` observed positions, the
+likelihood needs the data only through
+
+.. math::
+    M_P[a, i, b, j] = \sum_{s \in P} z_s[a, i]\, z_s[b, j], \qquad z_s = W_s^{1/2}[X_s \mid y_s],
+
+a :math:`(k, q, k, q)` array with :math:`q = p + 1`.  These are computed once per fit;
+every likelihood evaluation then costs :math:`O(\#\text{patterns}\, k^2 q^2)`, whatever
+the number of subjects.  Patterns of equal size form a :class:`Batch` whose covariance
+blocks are factorised together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .design import Design
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Patterns of one group and one size ``k``.
+
+    Attributes
+    ----------
+    group : index of the covariance group.
+    geometry : (m, k) position codes, or (m, k, k) distances for spatial structures.
+    count : (m,) subjects per pattern.
+    moments : (m, k, q, k, q) the arrays :math:`M_P`.
+    rows : (n, k) data rows of the batch's subjects, ordered by pattern.
+    pattern : (n,) pattern index of each of those subjects.
+    """
+
+    group: int
+    geometry: np.ndarray
+    count: np.ndarray
+    moments: np.ndarray
+    rows: np.ndarray
+    pattern: np.ndarray
+
+
+def _distances(points: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    xyz = points[codes]  # (m, k, d)
+    return np.sqrt(((xyz[:, :, None, :] - xyz[:, None, :, :]) ** 2).sum(-1))
+
+
+def build_batches(design: Design) -> list[Batch]:
+    """Split the subjects of ``design`` into batches of identical-size patterns."""
+    sw = np.sqrt(design.weights)
+    z = np.column_stack([design.X, design.y]) * sw[:, None]
+    q = z.shape[1]
+    counts = np.bincount(design.subject, minlength=design.subject_labels.size)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    batches = []
+    for g in range(len(design.group_labels)):
+        in_group = design.group == g
+        for k in np.unique(counts[in_group]):
+            subjects = np.flatnonzero(in_group & (counts == k))
+            rows = starts[subjects][:, None] + np.arange(k)[None, :]
+            codes = design.position[rows]
+            patterns, inverse = np.unique(codes, axis=0, return_inverse=True)
+            inverse = inverse.reshape(-1)
+            order = np.argsort(inverse, kind="stable")
+            rows, inverse = rows[order], inverse[order]
+            count = np.bincount(inverse, minlength=len(patterns))
+            zs = z[rows].reshape(len(rows), k * q)
+            bounds = np.concatenate([[0], np.cumsum(count)])
+            moments = np.empty((len(patterns), k, q, k, q))
+            for j in range(len(patterns)):
+                block = zs[bounds[j]:bounds[j + 1]]
+                moments[j] = (block.T @ block).reshape(k, q, k, q)
+            geometry = patterns if design.coordinates is None else _distances(design.coordinates, patterns)
+            batches.append(Batch(g, geometry, count, moments, rows, inverse))
+    return batches

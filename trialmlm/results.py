@@ -1,0 +1,264 @@
+"""The immutable result of an MMRM fit.
+
+Everything is computed at fit time and stored read-only; accessors return fresh
+pandas objects, so a caller cannot change a fit by editing what it got back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .covariance import CovarianceStructure
+from .design import Design
+from .errors import DataError
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=float, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """What was asked for: the audit trail of a fit."""
+
+    formula: str
+    method: str
+    weights: str | None
+    structure: str
+    subject: str
+    visit: tuple[str, ...]
+    group: str | None
+    response: str
+
+
+@dataclass(frozen=True)
+class MMRMResults:
+    """Result of :func:`trialmlm.fit` (read-only).
+
+    Attributes
+    ----------
+    loglik : REML or ML log-likelihood with all constants (SAS ``-2 Res Log Likelihood`` / -2).
+    aic, aicc, bic : SAS information criteria (smaller is better).
+    n_subjects, n_obs, n_obs_dropped : data used and rows dropped for missing values.
+    converged, n_iter, optimizer, warnings : the optimisation report.
+    """
+
+    settings: FitSettings
+    design: Design = field(repr=False)
+    structures: tuple[CovarianceStructure, ...] = field(repr=False)
+    phi: np.ndarray = field(repr=False)
+    phi_cov: np.ndarray = field(repr=False)
+    beta: np.ndarray = field(repr=False)
+    beta_cov: np.ndarray = field(repr=False)
+    jac_info: np.ndarray = field(repr=False)
+    loglik: float = 0.0
+    converged: bool = True
+    n_iter: int = 0
+    optimizer: str = ""
+    warnings: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        for name in ("phi", "phi_cov", "beta", "beta_cov", "jac_info"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+
+    # -- sizes and fit statistics ------------------------------------------------------
+    @property
+    def method(self) -> str:
+        return self.settings.method
+
+    @property
+    def n_obs(self) -> int:
+        return int(self.design.y.size)
+
+    @property
+    def n_obs_dropped(self) -> int:
+        return int(self.design.n_obs_dropped)
+
+    @property
+    def n_subjects(self) -> int:
+        return int(self.design.subject_labels.size)
+
+    @property
+    def n_fixed(self) -> int:
+        return int(self.beta.size)
+
+    @property
+    def n_covariance_parameters(self) -> int:
+        return int(self.phi.size)
+
+    @property
+    def _n_ic_params(self) -> int:
+        """SAS counts covariance parameters for REML, plus fixed effects for ML."""
+        return self.n_covariance_parameters + (self.n_fixed if self.method == "ML" else 0)
+
+    @property
+    def aic(self) -> float:
+        """:math:`-2\\ell + 2d`."""
+        return -2 * self.loglik + 2 * self._n_ic_params
+
+    @property
+    def aicc(self) -> float:
+        """:math:`-2\\ell + 2dn^*/(n^*-d-1)`, :math:`n^* = n - p` (REML) or :math:`n` (ML)."""
+        d = self._n_ic_params
+        n_star = self.n_obs - (self.n_fixed if self.method == "REML" else 0)
+        return -2 * self.loglik + 2 * d * n_star / (n_star - d - 1) if n_star - d - 1 > 0 else np.nan
+
+    @property
+    def bic(self) -> float:
+        """:math:`-2\\ell + d\\log s`, :math:`s` = number of subjects (SAS)."""
+        return -2 * self.loglik + self._n_ic_params * np.log(self.n_subjects)
+
+    # -- fixed effects ------------------------------------------------------------------
+    @property
+    def coef_names(self) -> list[str]:
+        return list(self.design.encoding.columns)
+
+    @property
+    def coef(self) -> pd.Series:
+        """Fixed-effect estimates :math:`\\hat\\beta` (aliased columns are left out; see ``aliased``)."""
+        return pd.Series(self.beta, index=self.coef_names, name="estimate")
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """Model-based :math:`\\mathrm{Cov}(\\hat\\beta) = (X^\\top V^{-1}X)^{-1}`."""
+        return pd.DataFrame(self.beta_cov, index=self.coef_names, columns=self.coef_names)
+
+    @property
+    def aliased(self) -> tuple[str, ...]:
+        """Design columns dropped as linear combinations of earlier columns."""
+        return self.design.aliased
+
+    @property
+    def df_residual(self) -> int:
+        """SAS DDFM=RESIDUAL: :math:`n - \\mathrm{rank}(X)`."""
+        return self.n_obs - self.n_fixed
+
+    def coef_table(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Fixed effects with ``estimate, se, df, t, p, lower, upper`` (residual df)."""
+        est = self.beta
+        se = np.sqrt(np.diag(self.beta_cov))
+        df = float(self.df_residual)
+        t = est / se
+        crit = stats.t.ppf(1 - alpha / 2, df)
+        return pd.DataFrame(
+            {"estimate": est, "se": se, "df": df, "t": t, "p": 2 * stats.t.sf(np.abs(t), df),
+             "lower": est - crit * se, "upper": est + crit * se},
+            index=pd.Index(self.coef_names, name="term"),
+        )
+
+    # -- covariance ------------------------------------------------------------------
+    @property
+    def group_labels(self) -> list:
+        return list(self.design.group_labels)
+
+    def _group_index(self, group) -> int:
+        labels = self.design.group_labels
+        if group is None:
+            if len(labels) == 1:
+                return 0
+            raise DataError(
+                f"the fit has a separate covariance matrix per level of '{self.settings.group}'; "
+                f"pass group= one of {', '.join(map(str, labels))}"
+            )
+        if group not in labels:
+            raise DataError(f"group {group!r} is not a level of '{self.settings.group}' "
+                            f"(levels: {', '.join(map(str, labels))})")
+        return labels.index(group)
+
+    def _phi_of(self, g: int) -> np.ndarray:
+        sizes = np.cumsum([0] + [s.n_params for s in self.structures])
+        return self.phi[sizes[g]:sizes[g + 1]]
+
+    def covariance_matrix(self, group=None) -> pd.DataFrame:
+        """Estimated :math:`\\Sigma` over the visits (or observed coordinate points), weight 1."""
+        g = self._group_index(group)
+        s = self.structures[g]
+        if s.spatial:
+            mat = s.matrix_at(self._phi_of(g), self.design.coordinates)
+        else:
+            mat = s.matrix(self._phi_of(g))
+        labels = self.design.position_labels
+        return pd.DataFrame(mat, index=pd.Index(labels, name=self._position_name),
+                            columns=pd.Index(labels, name=self._position_name))
+
+    def correlation_matrix(self, group=None) -> pd.DataFrame:
+        """:math:`D^{-1/2}\\Sigma D^{-1/2}` of :meth:`covariance_matrix`."""
+        cov = self.covariance_matrix(group)
+        sd = np.sqrt(np.diag(cov.to_numpy()))
+        return cov / np.outer(sd, sd)
+
+    @property
+    def _position_name(self) -> str:
+        return ", ".join(self.settings.visit)
+
+    @property
+    def covariance_parameter_names(self) -> list[str]:
+        names = []
+        for label, s in zip(self.design.group_labels, self.structures):
+            suffix = f" {self.settings.group}={label}" if self.settings.group else ""
+            names += [n + suffix for n in s.param_names()]
+        return names
+
+    @property
+    def covariance_parameters(self) -> pd.Series:
+        """Covariance parameters in SAS's parameterisation and naming."""
+        return pd.Series(self.phi, index=self.covariance_parameter_names, name="estimate")
+
+    @property
+    def covariance_parameters_vcov(self) -> pd.DataFrame:
+        """Asymptotic covariance of the covariance parameters, :math:`2H^{-1}` (SAS ASYCOV)."""
+        names = self.covariance_parameter_names
+        return pd.DataFrame(self.phi_cov, index=names, columns=names)
+
+    def covariance_parameters_table(self) -> pd.DataFrame:
+        """``estimate, se, z, p`` as SAS COVTEST: one-sided p for variances, two-sided otherwise."""
+        se = np.sqrt(np.clip(np.diag(self.phi_cov), 0, None))
+        z = self.phi / se
+        variance = np.array([_is_variance(n) for n in self.covariance_parameter_names])
+        p = np.where(variance, stats.norm.sf(z), 2 * stats.norm.sf(np.abs(z)))
+        return pd.DataFrame({"estimate": self.phi, "se": se, "z": z, "p": p},
+                            index=pd.Index(self.covariance_parameter_names, name="parameter"))
+
+    # -- predictions -------------------------------------------------------------------
+    def _in_caller_order(self, values: np.ndarray, name: str) -> pd.Series:
+        order = np.argsort(self.design.row_position)
+        return pd.Series(values[order], index=self.design.row_index[order], name=name)
+
+    def fitted(self) -> pd.Series:
+        """Population-mean fitted values :math:`X\\hat\\beta` for the rows used, in data order."""
+        return self._in_caller_order(self.design.X @ self.beta, "fitted")
+
+    def residuals(self) -> pd.Series:
+        """Raw marginal residuals :math:`y - X\\hat\\beta` for the rows used, in data order."""
+        return self._in_caller_order(self.design.y - self.design.X @ self.beta, "residual")
+
+    def predict(self, newdata: pd.DataFrame | None = None) -> pd.Series:
+        """Population mean :math:`x^\\top\\hat\\beta` for each row of ``newdata`` (NaN if incomplete)."""
+        if newdata is None:
+            return self.fitted()
+        x = self.design.encoding.matrix(newdata)
+        return pd.Series(x @ self.beta, index=newdata.index, name="predicted")
+
+    def summary(self) -> str:
+        """SAS-style text: Model Information, Dimensions, Fit Statistics, Covariance
+        Parameter Estimates, Solution for Fixed Effects."""
+        from .summary import format_summary
+
+        return format_summary(self)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def _is_variance(name: str) -> bool:
+    base = name.split(" ")[0]
+    if base.startswith("UN("):
+        a, b = base[3:-1].split(",")
+        return a == b
+    return base.startswith("Var(") or base == "Residual"

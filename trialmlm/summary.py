@@ -1,0 +1,62 @@
+"""Plain-text summary of a fit, laid out like SAS PROC MIXED's default output."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def _table(title: str, frame: pd.DataFrame, floatfmt: str = "{:.6g}") -> str:
+    shown = frame.copy()
+    for c in shown.columns:
+        if pd.api.types.is_float_dtype(shown[c]):
+            shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else floatfmt.format(v))
+    return f"{title}\n{'-' * len(title)}\n{shown.to_string()}\n"
+
+
+def format_summary(fit) -> str:
+    s = fit.settings
+    grp = f" / GROUP={s.group}" if s.group else ""
+    info = pd.DataFrame(
+        {"value": [
+            s.response, ", ".join(s.visit), s.subject,
+            f"{fit.structures[0].sas_type} ({s.structure}){grp}",
+            s.weights or "none", s.method, "Profile", "Model-Based", "Residual",
+            f"{fit.optimizer} ({fit.n_iter} iterations, {'converged' if fit.converged else 'NOT converged'})",
+        ]},
+        index=["Dependent Variable", "Repeated Effect", "Subject Effect", "Covariance Structure",
+               "Weight Variable", "Estimation Method", "Residual Variance Method",
+               "Fixed Effects SE Method", "Degrees of Freedom Method", "Optimizer"],
+    )
+    dims = pd.DataFrame(
+        {"value": [fit.n_covariance_parameters, fit.n_fixed, fit.n_subjects,
+                   fit.n_obs + fit.n_obs_dropped, fit.n_obs, fit.n_obs_dropped]},
+        index=["Covariance Parameters", "Columns in X (estimable)", "Subjects",
+               "Number of Observations Read", "Number of Observations Used",
+               "Number of Observations Not Used"],
+    )
+    label = "Res Log Likelihood" if s.method == "REML" else "Log Likelihood"
+    stats = pd.DataFrame(
+        {"value": [-2 * fit.loglik, fit.aic, fit.aicc, fit.bic]},
+        index=[f"-2 {label}", "AIC (Smaller is Better)", "AICC (Smaller is Better)",
+               "BIC (Smaller is Better)"],
+    )
+    parts = [
+        f"trialmlm MMRM fit: {s.formula}\n",
+        _table("Model Information", info),
+        _table("Dimensions", dims),
+        _table("Fit Statistics", stats, "{:.4f}"),
+        _table("Covariance Parameter Estimates", fit.covariance_parameters_table()),
+        _table("Solution for Fixed Effects", fit.coef_table().drop(columns=["lower", "upper"])),
+    ]
+    if fit.aliased:
+        parts.append("Aliased (dropped) fixed effects: " + ", ".join(fit.aliased) + "\n")
+    if fit.design.dropped_by_column:
+        parts.append("Rows dropped for missing values, by column: "
+                     + ", ".join(f"{c}: {n}" for c, n in fit.design.dropped_by_column.items()) + "\n")
+    for w in fit.warnings:
+        if not w.startswith("aliased"):
+            parts.append(f"WARNING: {w}\n")
+    return "\n".join(parts)
+
+
+__all__ = ["format_summary"]
