@@ -87,23 +87,25 @@ class Likelihood:
         q = self.p + 1
         info = np.zeros((q, q))
         for b in self.batches:
-            info += np.einsum("maiaj->ij", b.moments)
+            info += np.einsum("maaij->ij", b.moments)
         beta = np.linalg.solve(info[: self.p, : self.p], info[: self.p, self.p])
         u = np.append(-beta, 1.0)
         parts = [[] for _ in self.structures]
         for b in self.batches:
-            c = np.tensordot(b.moments, np.outer(u, u), axes=([2, 4], [0, 1]))
+            m, k = b.count.size, b.geometry.shape[1]
+            c = (b.moments.reshape(m * k * k, q * q) @ np.outer(u, u).ravel()).reshape(m, k, k)
             parts[b.group].append((b.geometry, c, b.count))
         return parts
 
     def evaluate(self, phi: np.ndarray, order: int = 0) -> Evaluation | None:
         """Objective and (``order`` >= 1) gradient, (``order`` = 2) Hessian in :math:`\\phi`.
 
-        Returns None where some :math:`\\Sigma_P` is not positive definite.
+        Returns None where some :math:`\\Sigma_P` is not positive definite.  Every
+        contraction over the visit axes is one matrix product with the flattened moments.
         """
         phis = self.split(np.asarray(phi, dtype=float))
         q, p = self.p + 1, self.p
-        info = np.zeros((q, q))
+        info = np.zeros(q * q)
         logdet = 0.0
         cache = []
         for b in self.batches:
@@ -118,8 +120,10 @@ class Likelihood:
             logdet += float(2.0 * (b.count * np.log(diag).sum(axis=1)).sum())
             linv = np.linalg.inv(chol)
             omega = linv.transpose(0, 2, 1) @ linv
-            info += np.tensordot(omega, b.moments, axes=([0, 1, 2], [0, 1, 3]))
-            cache.append((b, sig, d1, d2, omega))
+            flat = b.moments.reshape(omega.size, q * q)
+            info += omega.ravel() @ flat
+            cache.append((b, flat, sig, d1, d2, omega))
+        info = info.reshape(q, q)
         a = info[:p, :p]
         try:
             chol_a = np.linalg.cholesky(a)
@@ -144,23 +148,23 @@ class Likelihood:
         hess = np.zeros((n, n)) if order >= 2 else None
         jac_info = np.zeros((n, p, p)) if order >= 2 else None
         score = np.zeros((n, p)) if order >= 2 else None
-        for b, sig, d1, d2, omega in cache:
+        for b, flat, sig, d1, d2, omega in cache:
             lo, hi = self.offsets[b.group], self.offsets[b.group + 1]
-            cg = np.tensordot(b.moments, k_mat, axes=([2, 4], [0, 1]))  # C_P + G_P
+            r = hi - lo
+            cg = (flat @ k_mat.ravel()).reshape(omega.shape)  # C_P + G_P
             e = b.count[:, None, None] * omega - omega @ cg @ omega
-            grad[lo:hi] += np.tensordot(d1, e, axes=([1, 2, 3], [0, 1, 2]))
+            grad[lo:hi] += d1.reshape(r, -1) @ e.ravel()
             if order < 2:
                 continue
             if d2 is not None:
-                hess[lo:hi, lo:hi] += np.tensordot(d2, e, axes=([2, 3, 4], [0, 1, 2]))
+                hess[lo:hi, lo:hi] += (d2.reshape(r * r, -1) @ e.ravel()).reshape(r, r)
             a_l = omega[None] @ d1 @ omega[None]  # Omega dS_l Omega
             w_omega = (2.0 * cg - b.count[:, None, None] * sig) @ omega
             y_l = a_l @ w_omega[None]
-            hess[lo:hi, lo:hi] += np.tensordot(d1, y_l.transpose(0, 1, 3, 2), axes=([1, 2, 3], [1, 2, 3]))
-            xx = b.moments[:, :, :p, :, :p]
-            jac_info[lo:hi] += np.tensordot(a_l, xx, axes=([1, 2, 3], [0, 1, 3]))
-            xr = np.tensordot(b.moments[:, :, :p, :, :], u, axes=([4], [0]))  # (m, k, p, k)
-            score[lo:hi] += np.tensordot(a_l, xr, axes=([1, 2, 3], [0, 1, 3]))
+            hess[lo:hi, lo:hi] += d1.reshape(r, -1) @ y_l.transpose(0, 1, 3, 2).reshape(r, -1).T
+            t = (a_l.reshape(r, -1) @ flat).reshape(r, q, q)
+            jac_info[lo:hi] += t[:, :p, :p]
+            score[lo:hi] += t[:, :p, :] @ u
         if order >= 2:
             hess -= 2.0 * score @ ainv @ score.T
             if self.reml:

@@ -4,9 +4,10 @@ For the subjects :math:`i \in P` sharing a pattern of :math:`k` observed positio
 likelihood needs the data only through
 
 .. math::
-    M_P[a, i, b, j] = \sum_{s \in P} z_s[a, i]\, z_s[b, j], \qquad z_s = W_s^{1/2}[X_s \mid y_s],
+    M_P[a, b, i, j] = \sum_{s \in P} z_s[a, i]\, z_s[b, j], \qquad z_s = W_s^{1/2}[X_s \mid y_s],
 
-a :math:`(k, q, k, q)` array with :math:`q = p + 1`.  These are computed once per fit;
+a :math:`(k, k, q, q)` array (visit axes first, so that contractions over the visit
+axes are plain matrix products) with :math:`q = p + 1`.  These are computed once per fit;
 every likelihood evaluation then costs :math:`O(\#\text{patterns}\, k^2 q^2)`, whatever
 the number of subjects.  Patterns of equal size form a :class:`Batch` whose covariance
 blocks are factorised together.
@@ -30,7 +31,7 @@ class Batch:
     group : index of the covariance group.
     geometry : (m, k) position codes, or (m, k, k) distances for spatial structures.
     count : (m,) subjects per pattern.
-    moments : (m, k, q, k, q) the arrays :math:`M_P`.
+    moments : (m, k, k, q, q) the arrays :math:`M_P`.
     rows : (n, k) data rows of the batch's subjects, ordered by pattern.
     pattern : (n,) pattern index of each of those subjects.
     """
@@ -69,10 +70,10 @@ def build_batches(design: Design) -> list[Batch]:
             count = np.bincount(inverse, minlength=len(patterns))
             zs = z[rows].reshape(len(rows), k * q)
             bounds = np.concatenate([[0], np.cumsum(count)])
-            moments = np.empty((len(patterns), k, q, k, q))
+            moments = np.empty((len(patterns), k, k, q, q))
             for j in range(len(patterns)):
                 block = zs[bounds[j]:bounds[j + 1]]
-                moments[j] = (block.T @ block).reshape(k, q, k, q)
+                moments[j] = (block.T @ block).reshape(k, q, k, q).transpose(0, 2, 1, 3)
             geometry = patterns if design.coordinates is None else _distances(design.coordinates, patterns)
             batches.append(Batch(g, geometry, count, moments, rows, inverse))
     return batches

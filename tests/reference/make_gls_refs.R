@@ -13,9 +13,12 @@
 #   * recomputes the (RE)ML log-likelihood with an independent implementation from the full
 #     covariance matrix it reports (validates the matrix and the likelihood constants),
 #   * compares the full matrix with nlme::getVarCov for a subject with all visits observed,
-#   * evaluates the numerical gradient of that log-likelihood in the natural covariance
-#     parameters (SDs, correlations, rho) at the reported estimates (convergence check),
+#   * evaluates the numerical gradient and one Newton step of that log-likelihood in the
+#     natural covariance parameters (SDs, correlations, rho) at the reported estimates, to
+#     measure how far they are from the exact optimum (convergence check),
 # and stops on any gls warning, non-convergence or failed check.
+# Each gls fit is followed by a polishing gls call started at its estimates (see POLISH);
+# the reported values come from the polished fit.
 
 suppressPackageStartupMessages({
   library(nlme)
@@ -91,6 +94,7 @@ stopifnot(!anyNA(trial3[, c("USUBJID", "TRT", "REGION", "BASE", "AVISIT", "WT")]
 # demo trial (shared with R mmrm's reference values); keep a local copy
 if (!file.exists("demo_trial.csv")) {
   stopifnot(file.copy("../../../shared/reference/demo_trial.csv", "demo_trial.csv"))
+  Sys.chmod("demo_trial.csv", "0644")
 }
 demo <- read.csv("demo_trial.csv", stringsAsFactors = FALSE)
 DEMO_VISITS <- paste0("V", 1:5)
@@ -278,7 +282,7 @@ newton_check <- function(theta, f, h = 1e-4) {
 }
 
 # A subject with all visits observed (for the getVarCov comparison)
-complete_subject <- function(fit, dat, k, subj = "USUBJID") {
+complete_subject <- function(dat, k, subj = "USUBJID") {
   used <- dat[!is.na(dat$CHG), ]
   cnt <- table(used[[subj]])
   names(cnt)[cnt == k][1]
@@ -292,7 +296,7 @@ fit_and_check <- function(model, data_name, correlation, weights, method, struct
   fit <- r$fit
   cv <- cov_from_fit(fit, levels, times)
   # (a) getVarCov on a complete subject (scaled back to WT = 1 for weighted fits)
-  s <- complete_subject(fit, dat, length(levels))
+  s <- complete_subject(dat, length(levels))
   G <- unclass(getVarCov(fit, individual = s))
   attributes(G) <- list(dim = dim(G))
   if (!is.null(wt_col)) {

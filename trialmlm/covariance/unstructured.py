@@ -30,6 +30,8 @@ class Unstructured(VisitStructure):
         units[k, self._rows, self._cols] = 1.0
         units[k, self._cols, self._rows] = 1.0
         self._units = units
+        self._vech_index = np.zeros((self.n, self.n), dtype=int)
+        self._vech_index[self._rows, self._cols] = k
 
     def param_names(self) -> list[str]:
         return [f"UN({a + 1},{b + 1})" for a, b in zip(self._rows, self._cols)]
@@ -43,32 +45,34 @@ class Unstructured(VisitStructure):
         sig[self._cols, self._rows] = phi
         return sig, (self._units if order >= 1 else None), None
 
-    def _cholesky(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        diag = self._rows == self._cols
-        lower = np.zeros((self.n, self.n))
-        lower[self._rows, self._cols] = np.where(diag, np.exp(theta), theta)
-        dl = np.zeros((theta.size, self.n, self.n))
-        dl[np.arange(theta.size), self._rows, self._cols] = np.where(diag, lower[self._rows, self._cols], 1.0)
-        return lower, dl
-
     def theta_to_phi(self, theta):
         r"""vech of :math:`LL^\top` with Jacobian and Hessians.
 
-        :math:`\partial\Sigma/\partial\theta_k = D_k L^\top + L D_k^\top` and
-        :math:`\partial^2\Sigma/\partial\theta_k\partial\theta_l = D_k D_l^\top + D_l D_k^\top
-        + \delta_{kl}[\text{diagonal } k](D_k L^\top + L D_k^\top)`, with
-        :math:`D_k = \partial L/\partial\theta_k`.
+        With :math:`\theta_k` the entry :math:`(r_k, c_k)` of :math:`L` (log of it on the
+        diagonal) and :math:`v_k = \partial L_{r_kc_k}/\partial\theta_k`:
+        :math:`\partial\Sigma_{ab}/\partial\theta_k = v_k(\delta_{ar_k}L_{bc_k} + \delta_{br_k}L_{ac_k})`;
+        :math:`\partial^2\Sigma/\partial\theta_k\partial\theta_l` has
+        :math:`v_kv_l[c_k = c_l]` at :math:`(r_k, r_l)` and :math:`(r_l, r_k)`, plus
+        :math:`\partial\Sigma/\partial\theta_k` when :math:`k = l` is a diagonal entry.
         """
-        lower, dl = self._cholesky(np.asarray(theta, dtype=float))
-        sig = lower @ lower.T
-        ds = np.einsum("kac,bc->kab", dl, lower)
-        ds = ds + ds.transpose(0, 2, 1)
-        d2 = np.einsum("kac,lbc->klab", dl, dl)
-        d2 = d2 + d2.transpose(0, 1, 3, 2)
-        diag = np.flatnonzero(self._rows == self._cols)
-        d2[diag, diag] += ds[diag]
+        theta = np.asarray(theta, dtype=float)
         r, c = self._rows, self._cols
-        return sig[r, c], ds[:, r, c].T, d2[:, :, r, c].transpose(2, 0, 1)
+        diag = r == c
+        lower = np.zeros((self.n, self.n))
+        lower[r, c] = np.where(diag, np.exp(theta), theta)
+        v = np.where(diag, lower[r, c], 1.0)
+        sig = lower @ lower.T
+        ds = np.zeros((theta.size, self.n, self.n))
+        ds[np.arange(theta.size), r, :] = v[:, None] * lower[:, c].T
+        ds = ds + ds.transpose(0, 2, 1)
+        jac = ds[:, r, c].T
+        hess = np.zeros((theta.size, theta.size, theta.size))
+        k, l = np.nonzero(c[:, None] == c[None, :])
+        a, b = np.maximum(r[k], r[l]), np.minimum(r[k], r[l])
+        np.add.at(hess, (self._vech_index[a, b], k, l), v[k] * v[l] * np.where(a == b, 2.0, 1.0))
+        d = np.flatnonzero(diag)
+        hess[:, d, d] += jac[:, d]
+        return sig[r, c], jac, hess
 
     def phi_to_theta(self, phi):
         sig = self.full(np.asarray(phi, dtype=float), 0)[0]
