@@ -1,0 +1,35 @@
+"""Shared fixtures: reference data sets committed under tests/reference/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REFERENCE = Path(__file__).parent / "reference"
+
+
+@pytest.fixture(scope="session")
+def demo_trial() -> pd.DataFrame:
+    """Public simulated two-arm trial (160 subjects, V1-V5, monotone + intermittent gaps)."""
+    return pd.read_csv(REFERENCE / "demo_trial.csv")
+
+
+@pytest.fixture(scope="session")
+def trial3() -> pd.DataFrame:
+    """Simulated three-arm trial of make_gls_refs.R (heavy dropout, unequal times, weights)."""
+    return pd.read_csv(REFERENCE / "trial3.csv")
+
+
+@pytest.fixture(scope="session")
+def mmrm_reference() -> dict:
+    """R mmrm 0.3.18 values for ten structures (shared/reference, script demo_trial_mmrm.R)."""
+    return json.loads((REFERENCE / "demo_trial_mmrm.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def gls_reference() -> dict:
+    """R nlme::gls values (script make_gls_refs.R)."""
+    return json.loads((REFERENCE / "gls_refs.json").read_text())

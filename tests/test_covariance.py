@@ -1,0 +1,95 @@
+"""Covariance structures: analytic derivatives against finite differences, naming, starts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trialmlm.covariance import STRUCTURES, get_structure
+from trialmlm.errors import FormulaError
+
+EPS = 1e-6
+
+
+def _structure(name: str, n: int = 4):
+    cls = STRUCTURES[name]
+    return cls(1 if cls.spatial else n)
+
+
+def _geometry(structure):
+    if structure.spatial:
+        t = np.array([0.0, 1.0, 2.5, 4.0])
+        return np.abs(np.subtract.outer(t, t))[None]
+    return np.array([[0, 1, 2, 3], [0, 1, 3, 3]])[:1]
+
+
+@pytest.mark.parametrize("name", list(STRUCTURES))
+def test_transform_derivatives(name):
+    s = _structure(name)
+    theta = np.random.default_rng(3).normal(scale=0.3, size=s.n_params)
+    phi, jac, hess = s.theta_to_phi(theta)
+    for k in range(theta.size):
+        step = np.zeros_like(theta)
+        step[k] = EPS
+        p_plus, j_plus, _ = s.theta_to_phi(theta + step)
+        p_minus, j_minus, _ = s.theta_to_phi(theta - step)
+        np.testing.assert_allclose(jac[:, k], (p_plus - p_minus) / (2 * EPS), atol=1e-8)
+        np.testing.assert_allclose(hess[:, :, k], (j_plus - j_minus) / (2 * EPS), atol=1e-7)
+    np.testing.assert_allclose(s.phi_to_theta(phi), theta, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(STRUCTURES))
+def test_sigma_derivatives(name):
+    s = _structure(name)
+    phi = s.theta_to_phi(np.random.default_rng(4).normal(scale=0.3, size=s.n_params))[0]
+    geo = _geometry(s)
+    sig, d1, d2 = s.blocks(phi, geo, 2)
+    assert np.all(np.linalg.eigvalsh(sig) > 0)
+    for k in range(phi.size):
+        step = np.zeros_like(phi)
+        step[k] = EPS
+        s_plus, d_plus, _ = s.blocks(phi + step, geo, 1)
+        s_minus, d_minus, _ = s.blocks(phi - step, geo, 1)
+        np.testing.assert_allclose(d1[k], (s_plus - s_minus) / (2 * EPS), atol=1e-8)
+        numeric = (d_plus - d_minus) / (2 * EPS)
+        if d2 is None:
+            np.testing.assert_allclose(numeric, 0.0, atol=1e-8)  # linear in phi
+        else:
+            np.testing.assert_allclose(d2[:, k], numeric, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "name, names",
+    [
+        ("us", ["UN(1,1)", "UN(2,1)", "UN(2,2)", "UN(3,1)", "UN(3,2)", "UN(3,3)"]),
+        ("cs", ["CS", "Residual"]),
+        ("csh", ["Var(1)", "Var(2)", "Var(3)", "CSH"]),
+        ("ar1", ["AR(1)", "Residual"]),
+        ("ar1h", ["Var(1)", "Var(2)", "Var(3)", "ARH(1)"]),
+        ("toep", ["TOEP(2)", "TOEP(3)", "Residual"]),
+        ("toeph", ["Var(1)", "Var(2)", "Var(3)", "TOEPH(1)", "TOEPH(2)"]),
+        ("ad", ["Rho(1)", "Rho(2)", "Residual"]),
+        ("adh", ["Var(1)", "Var(2)", "Var(3)", "Rho(1)", "Rho(2)"]),
+    ],
+)
+def test_sas_parameter_names(name, names):
+    assert STRUCTURES[name](3).param_names() == names
+
+
+def test_matrices_follow_sas_definitions():
+    """Spot values of Sigma from the SAS TYPE= definitions."""
+    ar1h = STRUCTURES["ar1h"](3).matrix(np.array([1.0, 4.0, 9.0, 0.5]))
+    np.testing.assert_allclose(ar1h[0, 2], 1 * 3 * 0.25)
+    toep = STRUCTURES["toep"](3).matrix(np.array([2.0, 1.0, 5.0]))
+    np.testing.assert_allclose(toep, [[5, 2, 1], [2, 5, 2], [1, 2, 5]])
+    adh = STRUCTURES["adh"](3).matrix(np.array([1.0, 4.0, 9.0, 0.5, 0.4]))
+    np.testing.assert_allclose(adh[0, 2], 1 * 3 * 0.5 * 0.4)
+    cs = STRUCTURES["cs"](3).matrix(np.array([1.5, 2.0]))
+    np.testing.assert_allclose(cs, 1.5 + 2.0 * np.eye(3))
+    sp = STRUCTURES["sp_exp"](1).matrix_at(np.array([0.6, 3.0]), np.array([[1.0], [2.0], [4.0]]))
+    np.testing.assert_allclose(sp[0, 2], 3.0 * 0.6**3)
+
+
+def test_unknown_structure_names_the_choices():
+    with pytest.raises(FormulaError, match="unknown covariance structure 'unn'.*us, cs"):
+        get_structure("unn")
