@@ -69,7 +69,8 @@ def test_loglik_and_covariance(fits, case):
 
 
 @pytest.mark.parametrize(
-    "case", [c for c in _cases() if c["name"] not in ("us_group_reml", "ar1_group_reml", "us_demo_reml")],
+    "case",
+    [c for c in _cases() if c["name"] not in ("us_group_reml", "ar1_group_reml", "us_demo_reml")],
     ids=lambda c: c["name"],
 )
 def test_fixed_effects_and_standard_errors(fits, case):

@@ -108,7 +108,7 @@ def parse_formula(formula: str) -> ModelFormula:
     for term in _split_top_level(rhs, "+"):
         call = _CALL.match(term)
         has_bar = "|" in term
-        if call and has_bar and call.group(1) not in ("C", "I", "Q"):
+        if call and (has_bar or call.group(1) in STRUCTURES) and call.group(1) not in ("C", "I", "Q"):
             covariance.append(_covariance_term(call.group(1), call.group(2), term))
         elif has_bar:
             raise FormulaError(

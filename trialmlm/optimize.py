@@ -62,9 +62,10 @@ class Objective:
 
     def __call__(self, theta: np.ndarray, order: int):
         """(value, grad, hess) in theta; value = inf where Sigma is not positive definite."""
-        if not np.all(np.isfinite(theta)) or np.max(np.abs(theta)) > 50:
+        with np.errstate(over="ignore", invalid="ignore"):
+            phi, jac, h2 = self.phi(theta)
+        if not (np.all(np.isfinite(phi)) and np.all(np.isfinite(jac))):
             return np.inf, None, None
-        phi, jac, h2 = self.phi(theta)
         ev = self.lik.evaluate(phi, order)
         if ev is None or not np.isfinite(ev.value):
             return np.inf, None, None
@@ -115,14 +116,20 @@ def newton_raphson(obj: Objective, theta: np.ndarray, tolerance: float, max_iter
     return theta, bool(decrement < tolerance), max_iter, "iteration limit reached"
 
 
-def maximise(lik: Likelihood, phi_start: np.ndarray, tolerance: float = 1e-10, max_iter: int = 100) -> OptimResult:
+def _value_and_gradient(obj: Objective, theta: np.ndarray) -> tuple[float, np.ndarray]:
+    value, grad, _ = obj(theta, 1)
+    return value, (grad if grad is not None else np.zeros_like(theta))
+
+
+def maximise(lik: Likelihood, phi_start: np.ndarray, tolerance: float = 1e-10,
+             max_iter: int = 100) -> OptimResult:
     """Run the fallback chain from ``phi_start``; see the module docstring."""
     obj = Objective(lik)
     theta0 = obj.theta(phi_start)
     theta, converged, n_iter, message = newton_raphson(obj, theta0, tolerance, max_iter)
     optimizer = "newton-raphson"
     if not converged:
-        res = spo.minimize(lambda t: obj(t, 1)[:2], theta, jac=True, method="BFGS",
+        res = spo.minimize(lambda t: _value_and_gradient(obj, t), theta, jac=True, method="BFGS",
                            options={"maxiter": 2000, "gtol": 1e-8})
         start = res.x if np.isfinite(res.fun) and res.fun <= obj(theta, 0)[0] else theta
         theta, converged, more, message = newton_raphson(obj, start, tolerance, max_iter)

@@ -122,12 +122,12 @@ class MMRMResults:
     @property
     def coef(self) -> pd.Series:
         """Fixed-effect estimates :math:`\\hat\\beta` (aliased columns are left out; see ``aliased``)."""
-        return pd.Series(self.beta, index=self.coef_names, name="estimate")
+        return pd.Series(self.beta.copy(), index=self.coef_names, name="estimate")
 
     @property
     def vcov(self) -> pd.DataFrame:
         """Model-based :math:`\\mathrm{Cov}(\\hat\\beta) = (X^\\top V^{-1}X)^{-1}`."""
-        return pd.DataFrame(self.beta_cov, index=self.coef_names, columns=self.coef_names)
+        return pd.DataFrame(self.beta_cov.copy(), index=self.coef_names, columns=self.coef_names)
 
     @property
     def aliased(self) -> tuple[str, ...]:
@@ -208,13 +208,13 @@ class MMRMResults:
     @property
     def covariance_parameters(self) -> pd.Series:
         """Covariance parameters in SAS's parameterisation and naming."""
-        return pd.Series(self.phi, index=self.covariance_parameter_names, name="estimate")
+        return pd.Series(self.phi.copy(), index=self.covariance_parameter_names, name="estimate")
 
     @property
     def covariance_parameters_vcov(self) -> pd.DataFrame:
         """Asymptotic covariance of the covariance parameters, :math:`2H^{-1}` (SAS ASYCOV)."""
         names = self.covariance_parameter_names
-        return pd.DataFrame(self.phi_cov, index=names, columns=names)
+        return pd.DataFrame(self.phi_cov.copy(), index=names, columns=names)
 
     def covariance_parameters_table(self) -> pd.DataFrame:
         """``estimate, se, z, p`` as SAS COVTEST: one-sided p for variances, two-sided otherwise."""
@@ -222,7 +222,7 @@ class MMRMResults:
         z = self.phi / se
         variance = np.array([_is_variance(n) for n in self.covariance_parameter_names])
         p = np.where(variance, stats.norm.sf(z), 2 * stats.norm.sf(np.abs(z)))
-        return pd.DataFrame({"estimate": self.phi, "se": se, "z": z, "p": p},
+        return pd.DataFrame({"estimate": self.phi.copy(), "se": se, "z": z, "p": p},
                             index=pd.Index(self.covariance_parameter_names, name="parameter"))
 
     # -- predictions -------------------------------------------------------------------

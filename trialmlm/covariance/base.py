@@ -190,7 +190,8 @@ def mean_correlation(cov: np.ndarray, lag: int | None = None) -> float:
     return float(np.mean(np.diagonal(corr, lag))) if lag < n else 0.0
 
 
-def homogeneous(var: float, corr: np.ndarray, dcorr: np.ndarray, d2corr: np.ndarray | None, order: int) -> Derivatives:
+def homogeneous(var: float, corr: np.ndarray, dcorr: np.ndarray, d2corr: np.ndarray | None,
+                order: int) -> Derivatives:
     r""":math:`\Sigma = \sigma^2 R(\rho)` with parameters ordered :math:`(\rho_1..\rho_r, \sigma^2)`.
 
     ``dcorr`` is (r, ...) and ``d2corr`` (r, r, ...) or None (R linear in rho).
@@ -210,7 +211,8 @@ def homogeneous(var: float, corr: np.ndarray, dcorr: np.ndarray, d2corr: np.ndar
     return sig, d1, d2
 
 
-def heterogeneous(var: np.ndarray, corr: np.ndarray, dcorr: np.ndarray, d2corr: np.ndarray | None, order: int) -> Derivatives:
+def heterogeneous(var: np.ndarray, corr: np.ndarray, dcorr: np.ndarray, d2corr: np.ndarray | None,
+                  order: int) -> Derivatives:
     r""":math:`\Sigma = D^{1/2} R(\rho) D^{1/2}`, :math:`D = \mathrm{diag}(\sigma^2_1..\sigma^2_T)`.
 
     Parameters are ordered :math:`(\sigma^2_1..\sigma^2_T, \rho_1..\rho_r)` as in SAS's
@@ -225,7 +227,8 @@ def heterogeneous(var: np.ndarray, corr: np.ndarray, dcorr: np.ndarray, d2corr: 
     u = 0.5 / q
     eye = np.eye(n)
     # dscale[a, b, c] = d(q_b q_c)/d var_a
-    dscale = eye[:, :, None] * (u[:, None, None] * q[None, None, :]) + eye[:, None, :] * (q[None, :, None] * u[:, None, None])
+    dscale = (eye[:, :, None] * (u[:, None, None] * q[None, None, :])
+              + eye[:, None, :] * (q[None, :, None] * u[:, None, None]))
     r = dcorr.shape[0]
     d1 = np.concatenate([dscale * corr[None], scale[None] * dcorr], axis=0)
     if order == 1:

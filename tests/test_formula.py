@@ -1,0 +1,45 @@
+"""Formula parsing: response, mean model, covariance term."""
+
+from __future__ import annotations
+
+import pytest
+
+from trialmlm.errors import FormulaError
+from trialmlm.formula import CovarianceTerm, parse_formula
+
+
+def test_parse_basic():
+    f = parse_formula("FEV1 ~ RACE + SEX + ARMCD * AVISIT + us(AVISIT | USUBJID)")
+    assert f.response == "FEV1"
+    assert f.fixed == "RACE + SEX + ARMCD * AVISIT"
+    assert f.covariance == CovarianceTerm("us", ("AVISIT",), "USUBJID", None)
+
+
+def test_parse_group_spatial_and_nested_parentheses():
+    f = parse_formula("Y ~ TRT * (BASE + AVISIT) + ar1h(AVISIT | TRT / USUBJID)")
+    assert f.fixed == "TRT * (BASE + AVISIT)"
+    assert f.covariance.group == "TRT" and f.covariance.subject == "USUBJID"
+    g = parse_formula("Y ~ C(DOSE) + sp_exp(X, Y2 | ID)")
+    assert g.covariance.positions == ("X", "Y2") and g.fixed == "C(DOSE)"
+    assert str(g.covariance) == "sp_exp(X, Y2 | ID)"
+
+
+def test_covariance_term_first_and_intercept_only():
+    f = parse_formula("Y ~ cs(V | ID)")
+    assert f.fixed == "1"
+    assert parse_formula("Y ~ cs(V | ID) + 0 + A").fixed == "0 + A"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("Y + us(V | ID)", "must be a string 'response ~ terms'"),
+        ("Y ~ A + us(V | A / B / ID)", "GROUP / SUBJECT"),
+        ("Y ~ A + us(V)", r"us\(VISIT \| SUBJECT\)"),
+        ("Y ~ A + us(V | ID", "unbalanced"),
+        ("Y ~ A + us(V + 1 | ID)", "must be a column name"),
+    ],
+)
+def test_errors(text, message):
+    with pytest.raises(FormulaError, match=message):
+        parse_formula(text)
