@@ -29,7 +29,8 @@ def _same(a, b, scale=1.0, shift=0.0):
     assert b.loglik == pytest.approx(a.loglik + shift, abs=1e-7)
     expected = scale**2 * a.covariance_matrix().to_numpy()
     np.testing.assert_allclose(b.covariance_matrix().to_numpy(), expected, rtol=1e-6, atol=1e-9 * scale**2)
-    np.testing.assert_allclose(b.coef.to_numpy(), scale * a.coef.to_numpy(), rtol=1e-6, atol=1e-8 * abs(scale))
+    np.testing.assert_allclose(b.coef.to_numpy(), scale * a.coef.to_numpy(), rtol=1e-6,
+                               atol=1e-8 * abs(scale))
 
 
 @SETTINGS

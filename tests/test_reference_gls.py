@@ -46,7 +46,8 @@ def fits():
     out = {}
     for case in _cases():
         data = pd.read_csv(REFERENCE / case["data"])
-        out[case["name"]] = trialmlm.fit(case["formula"], data, method=case["method"], weights=case["weights"])
+        out[case["name"]] = trialmlm.fit(case["formula"], data, method=case["method"],
+                                         weights=case["weights"])
     return out
 
 
