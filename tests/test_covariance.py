@@ -90,6 +90,18 @@ def test_matrices_follow_sas_definitions():
     np.testing.assert_allclose(sp[0, 2], 3.0 * 0.6**3)
 
 
+def test_grouped_cs_uses_sas_group_names():
+    """SAS prints Variance then CS for TYPE=CS with GROUP= (SAS 9.4 listing, R mmrm design/SAS)."""
+    s = STRUCTURES["cs"](3, grouped=True)
+    assert s.param_names() == ["Variance", "CS"]
+    np.testing.assert_allclose(s.matrix(np.array([2.0, 1.5])), 1.5 + 2.0 * np.eye(3))
+    theta = np.array([0.3, -0.2])
+    phi, jac, hess = s.theta_to_phi(theta)
+    ungrouped = STRUCTURES["cs"](3).theta_to_phi(theta)
+    np.testing.assert_allclose(phi, ungrouped[0][::-1])
+    np.testing.assert_allclose(s.phi_to_theta(phi), theta)
+
+
 def test_unknown_structure_names_the_choices():
     with pytest.raises(FormulaError, match="unknown covariance structure 'unn'.*us, cs"):
         get_structure("unn")

@@ -32,6 +32,7 @@ CASES = [
     ("CHG ~ BASE + TRT * AVISIT + csh(AVISIT | USUBJID)", False, None),
     ("CHG ~ BASE + TRT * AVISIT + sp_exp(TIME | USUBJID)", True, None),
     ("CHG ~ BASE + TRT * AVISIT + ar1(AVISIT | TRT / USUBJID)", False, None),
+    ("CHG ~ BASE + TRT * AVISIT + cs(AVISIT | TRT / USUBJID)", True, "WT"),
 ]
 
 

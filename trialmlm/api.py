@@ -54,7 +54,7 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
     cls = get_structure(term.structure)
     design = build_design(data, parsed, weights, cls.spatial)
     dim = len(term.positions) if cls.spatial else len(design.position_labels)
-    structures = tuple(cls(dim) for _ in design.group_labels)
+    structures = tuple(cls(dim, grouped=term.group is not None) for _ in design.group_labels)
     check_estimable(design, cls, term, sum(s.n_params for s in structures))
 
     batches = build_batches(design)

@@ -20,11 +20,11 @@ def format_summary(fit) -> str:
         {"value": [
             s.response, ", ".join(s.visit), s.subject,
             f"{fit.structures[0].sas_type} ({s.structure}){grp}",
-            s.weights or "none", s.method, "Profile", "Model-Based", "Residual",
+            s.weights or "none", s.method, "Model-Based", "Residual",
             f"{fit.optimizer} ({fit.n_iter} iterations, {'converged' if fit.converged else 'NOT converged'})",
         ]},
         index=["Dependent Variable", "Repeated Effect", "Subject Effect", "Covariance Structure",
-               "Weight Variable", "Estimation Method", "Residual Variance Method",
+               "Weight Variable", "Estimation Method",
                "Fixed Effects SE Method", "Degrees of Freedom Method", "Optimizer"],
     )
     dims = pd.DataFrame(

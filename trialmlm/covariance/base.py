@@ -36,6 +36,9 @@ class CovarianceStructure(ABC):
     n : int
         Number of visits (visit-indexed structures) or number of coordinates
         (spatial structures).
+    grouped : bool
+        Whether the structure is one of several per-group matrices (SAS ``GROUP=``);
+        SAS names some parameters differently then.
     """
 
     name: ClassVar[str]
@@ -46,8 +49,9 @@ class CovarianceStructure(ABC):
     linear: ClassVar[bool] = False
     min_positions: ClassVar[int] = 2
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, grouped: bool = False):
         self.n = int(n)
+        self.grouped = bool(grouped)
 
     # -- parameters -------------------------------------------------------------
     @abstractmethod

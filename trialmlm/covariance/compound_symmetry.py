@@ -2,6 +2,7 @@ r"""Compound symmetry (SAS ``TYPE=CS`` and ``TYPE=CSH``).
 
 ``cs``:  :math:`\Sigma = \sigma^2 I + \sigma_1 J` — parameters ``CS`` (:math:`\sigma_1`,
 the common covariance, may be negative) and ``Residual`` (:math:`\sigma^2`); linear.
+With ``GROUP=`` SAS prints them as ``Variance`` (:math:`\sigma^2`) then ``CS``.
 Internally :math:`v = \sigma^2 + \sigma_1 > 0` and
 :math:`\rho = \sigma_1 / v \in (-1/(T-1), 1)`, which keeps :math:`\Sigma` positive definite.
 
@@ -32,8 +33,12 @@ class CompoundSymmetry(_CompoundSymmetryBase):
     description = "compound symmetry"
     linear = True
 
+    def _order(self, pair):
+        """(CS, Residual) in SAS's print order: reversed under GROUP=."""
+        return pair[::-1] if self.grouped else pair
+
     def param_names(self):
-        return ["CS", "Residual"]
+        return ["Variance", "CS"] if self.grouped else ["CS", "Residual"]
 
     def maps(self):
         return [self._rho_map(), VARIANCE]
@@ -42,21 +47,21 @@ class CompoundSymmetry(_CompoundSymmetryBase):
         rho, v = psi
         jac = np.array([[v, rho], [-v, 1.0 - rho]])
         hess = np.array([[[0.0, 1.0], [1.0, 0.0]], [[0.0, -1.0], [-1.0, 0.0]]])
-        return np.array([v * rho, v * (1.0 - rho)]), jac, hess
+        return self._order(np.array([v * rho, v * (1.0 - rho)])), self._order(jac), self._order(hess)
 
     def phi_to_natural(self, phi):
-        cs, res = phi
+        cs, res = self._order(np.asarray(phi))
         return np.array([cs / (cs + res), cs + res])
 
     def full(self, phi, order):
-        cs, res = phi
+        cs, res = self._order(np.asarray(phi))
         eye, ones = np.eye(self.n), np.ones((self.n, self.n))
-        return res * eye + cs * ones, (np.stack([ones, eye]) if order >= 1 else None), None
+        return res * eye + cs * ones, (self._order(np.stack([ones, eye])) if order >= 1 else None), None
 
     def start_from_cov(self, cov):
         v = float(np.mean(np.diag(cov)))
         rho = self._rho_start(cov)
-        return np.array([v * rho, v * (1 - rho)])
+        return self._order(np.array([v * rho, v * (1 - rho)]))
 
 
 class HeterogeneousCompoundSymmetry(_CompoundSymmetryBase):

@@ -22,8 +22,8 @@ class Unstructured(VisitStructure):
     linear = True
     min_positions = 1
 
-    def __init__(self, n: int):
-        super().__init__(n)
+    def __init__(self, n: int, grouped: bool = False):
+        super().__init__(n, grouped)
         self._rows, self._cols = np.tril_indices(self.n)
         units = np.zeros((self._rows.size, self.n, self.n))
         k = np.arange(self._rows.size)
