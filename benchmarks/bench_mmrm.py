@@ -64,12 +64,12 @@ for (s in c("us", "toep", "ar1")) {
   if (ok_mmrm) {
     f <- as.formula(sprintf("Y ~ BASE + ARM * AVISIT + %%s(AVISIT | USUBJID)", s))
     t <- system.time(m <- mmrm::mmrm(f, data=d))[["elapsed"]]
-    cat(s, "mmrm", t, as.numeric(logLik(m)), "\n")
+    cat(s, "mmrm", t, sprintf("%%.10f", as.numeric(logLik(m))), "\n")
   } else if (s != "toep") {
     cor <- if (s == "us") corSymm(form=~VIS|USUBJID) else corAR1(form=~VIS|USUBJID)
     w <- if (s == "us") varIdent(form=~1|AVISIT) else NULL
     t <- system.time(m <- gls(Y ~ BASE + ARM * AVISIT, data=d, correlation=cor, weights=w))[["elapsed"]]
-    cat(s, "nlme::gls", t, as.numeric(logLik(m)), "\n")
+    cat(s, "nlme::gls", t, sprintf("%%.10f", as.numeric(logLik(m))), "\n")
   }
 }
 """
