@@ -33,7 +33,7 @@ def test_result_contents(fit_us, demo_trial):
     table = fit_us.covariance_parameters_table()
     assert list(table.columns) == ["estimate", "se", "z", "p"]
     assert (table["se"] > 0).all()
-    coef = fit_us.coef_table()
+    coef = fit_us.coef_table(ddf="residual")
     assert list(coef.columns) == ["estimate", "se", "df", "t", "p", "lower", "upper"]
     assert (coef["df"] == fit_us.n_obs - fit_us.n_fixed).all()
     np.testing.assert_allclose(coef["estimate"], fit_us.coef)

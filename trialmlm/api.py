@@ -12,13 +12,16 @@ from .design import build_design
 from .errors import ConvergenceWarning, DataError
 from .formula import parse_formula
 from .identifiability import check_estimable
+from .inference.ddf import check_ddf
+from .inference.vcov import check_vcov
 from .likelihood import Likelihood
 from .optimize import maximise
 from .patterns import build_batches
 from .results import FitSettings, MMRMResults
 
 
-def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | None = None) -> MMRMResults:
+def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | None = None,
+        ddf: str = "satterthwaite", vcov: str = "model") -> MMRMResults:
     """Fit a mixed model for repeated measures (MMRM) by REML or ML.
 
     Parameters
@@ -36,6 +39,10 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
     weights : str, optional
         Column of positive weights with SAS ``WEIGHT`` semantics: the residual
         covariance of a subject is :math:`W^{-1/2}\\Sigma W^{-1/2}`.
+    ddf : default degrees-of-freedom method of the inference methods: "satterthwaite",
+        "kenward-roger", "kenward-roger-linear", "between-within", "residual", "containment".
+    vcov : default covariance of beta: "model", "empirical" (CR0, SAS EMPIRICAL),
+        "empirical-bias-reduced" (CR2), "empirical-jackknife" (CR3).
 
     Returns
     -------
@@ -49,6 +56,8 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
     method_u = str(method).upper()
     if method_u not in ("REML", "ML"):
         raise DataError(f"method must be 'REML' or 'ML', got {method!r}")
+    check_ddf(ddf)
+    check_vcov(vcov)
     parsed = parse_formula(formula)
     term = parsed.covariance
     cls = get_structure(term.structure)
@@ -83,7 +92,7 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
         notes.append(msg)
     settings = FitSettings(formula=formula, method=method_u, weights=weights, structure=term.structure,
                            subject=term.subject, visit=term.positions, group=term.group,
-                           response=parsed.response)
+                           response=parsed.response, ddf=ddf, vcov=vcov)
     return MMRMResults(
         settings=settings, design=design, structures=structures, phi=opt.phi, phi_cov=phi_cov,
         beta=opt.evaluation.beta, beta_cov=opt.evaluation.cov_beta, jac_info=opt.evaluation.jac_info,

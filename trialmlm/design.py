@@ -84,14 +84,27 @@ class FixedEncoding:
                 out[var] = pd.to_numeric(col, errors="raise")
         return out
 
-    def matrix(self, data: pd.DataFrame) -> np.ndarray:
-        """Design matrix (kept columns only) of ``data``; rows with missing values give NaN."""
+    def full_matrix(self, data: pd.DataFrame) -> np.ndarray:
+        """Design matrix with every column, aliased ones included; incomplete rows give NaN."""
         frame = self.prepare(data)
         complete = frame.notna().all(axis=1).to_numpy()
-        out = np.full((len(frame), len(self.columns)), np.nan)
+        out = np.full((len(frame), self.kept.size), np.nan)
         if complete.any():
             mm = model_matrix(self.spec, frame.loc[complete], na_action="raise")
-            out[complete] = np.asarray(mm, dtype=float)[:, self.kept]
+            out[complete] = np.asarray(mm, dtype=float)
+        return out
+
+    def matrix(self, data: pd.DataFrame) -> np.ndarray:
+        """Design matrix (kept columns only) of ``data``; rows with missing values give NaN."""
+        return self.full_matrix(data)[:, self.kept]
+
+    def term_columns(self) -> dict:
+        """Model term (formulaic ``Term``) -> indices of its columns among the kept ones."""
+        position = np.cumsum(self.kept) - 1
+        out = {}
+        for term, cols in self.spec.term_slices.items():
+            idx = np.arange(self.kept.size)[cols]
+            out[term] = position[idx[self.kept[idx]]]
         return out
 
 
@@ -116,6 +129,8 @@ class Design:
     n_obs_dropped: int
     dropped_by_column: dict
     class_levels: dict
+    fixed_frame: pd.DataFrame  # mean-model variables of the rows used (sorted like y)
+    null_space: np.ndarray  # (n_columns, d) basis of the null space of the full design
 
 
 def _drop_incomplete(frame: pd.DataFrame) -> tuple[np.ndarray, dict]:
@@ -285,6 +300,7 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
         kept=keep,
     )
     w = frame[weights].to_numpy(dtype=float) if weights else np.ones(len(frame))
+    null_space = _null_space(X_all)
     class_levels = {v: list(levels[v]) for v in fixed_vars if v in levels}
     if cov.group:
         class_levels.setdefault(cov.group, group_labels)
@@ -306,5 +322,19 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
         n_obs_dropped=n_rows - len(frame),
         dropped_by_column=dropped,
         class_levels=class_levels,
+        fixed_frame=frame.loc[:, fixed_vars].copy(),
+        null_space=null_space,
     )
+
+
+def _null_space(X: np.ndarray) -> np.ndarray:
+    """Orthonormal basis of {b: Xb = 0}; a linear function l'beta is estimable iff l'N = 0."""
+    norms = np.linalg.norm(X, axis=0)
+    scaled = X / np.where(norms > 0, norms, 1.0)
+    _, s, vt = np.linalg.svd(scaled, full_matrices=True)
+    rank = int(np.sum(s > ALIAS_TOLERANCE * s[0])) if s.size else 0
+    basis = vt[rank:].T / np.where(norms > 0, norms, 1.0)[:, None]
+    if basis.size:
+        basis, _ = np.linalg.qr(basis)
+    return basis
 

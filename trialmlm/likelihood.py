@@ -53,6 +53,19 @@ class Evaluation:
     jac_info: np.ndarray | None = None
 
 
+@dataclass(frozen=True)
+class PatternBlock:
+    r""":math:`\Sigma_P`, its derivatives in :math:`\phi`, :math:`\Omega_P = \Sigma_P^{-1}` for a batch."""
+
+    batch: Batch
+    sigma: np.ndarray
+    d1: np.ndarray | None
+    d2: np.ndarray | None
+    omega: np.ndarray
+    linv: np.ndarray  # L^{-1} with Sigma_P = L L'; L^{-T} L^{-1} = Omega_P
+    logdet: float  # sum over the batch's subjects of log|Sigma_P|
+
+
 class Likelihood:
     """REML or ML objective for fixed data, as a function of the covariance parameters.
 
@@ -97,17 +110,10 @@ class Likelihood:
             parts[b.group].append((b.geometry, c, b.count))
         return parts
 
-    def evaluate(self, phi: np.ndarray, order: int = 0) -> Evaluation | None:
-        """Objective and (``order`` >= 1) gradient, (``order`` = 2) Hessian in :math:`\\phi`.
-
-        Returns None where some :math:`\\Sigma_P` is not positive definite.  Every
-        contraction over the visit axes is one matrix product with the flattened moments.
-        """
+    def pattern_blocks(self, phi: np.ndarray, order: int = 0) -> list[PatternBlock] | None:
+        """Covariance block, its derivatives and inverse for every batch; None if not PD."""
         phis = self.split(np.asarray(phi, dtype=float))
-        q, p = self.p + 1, self.p
-        info = np.zeros(q * q)
-        logdet = 0.0
-        cache = []
+        out = []
         for b in self.batches:
             sig, d1, d2 = self.structures[b.group].blocks(phis[b.group], b.geometry, order)
             try:
@@ -117,12 +123,31 @@ class Likelihood:
             diag = np.diagonal(chol, axis1=1, axis2=2)
             if not np.all(np.isfinite(diag)) or np.any(diag <= 0):
                 return None
-            logdet += float(2.0 * (b.count * np.log(diag).sum(axis=1)).sum())
             linv = np.linalg.inv(chol)
             omega = linv.transpose(0, 2, 1) @ linv
-            flat = b.moments.reshape(omega.size, q * q)
-            info += omega.ravel() @ flat
-            cache.append((b, flat, sig, d1, d2, omega))
+            logdet = float(2.0 * (b.count * np.log(diag).sum(axis=1)).sum())
+            out.append(PatternBlock(b, sig, d1, d2, omega, linv, logdet))
+        return out
+
+    def evaluate(self, phi: np.ndarray, order: int = 0) -> Evaluation | None:
+        """Objective and (``order`` >= 1) gradient, (``order`` = 2) Hessian in :math:`\\phi`.
+
+        Returns None where some :math:`\\Sigma_P` is not positive definite.  Every
+        contraction over the visit axes is one matrix product with the flattened moments.
+        """
+        q, p = self.p + 1, self.p
+        blocks = self.pattern_blocks(phi, order)
+        if blocks is None:
+            return None
+        info = np.zeros(q * q)
+        logdet = 0.0
+        cache = []
+        for blk in blocks:
+            b = blk.batch
+            logdet += blk.logdet
+            flat = b.moments.reshape(blk.omega.size, q * q)
+            info += blk.omega.ravel() @ flat
+            cache.append((b, flat, blk.sigma, blk.d1, blk.d2, blk.omega))
         info = info.reshape(q, q)
         a = info[:p, :p]
         try:

@@ -15,6 +15,13 @@ from scipy import stats
 from .covariance import CovarianceStructure
 from .design import Design
 from .errors import DataError
+from .inference.anova import term_hypotheses
+from .inference.ddf import check_ddf
+from .inference.lsmeans import compare_table, lsmeans_table
+from .inference.vcov import check_vcov, empirical_covariance, kenward_roger_covariance
+from .inference.wald import contrast_matrix, f_test, t_table
+from .likelihood import Likelihood
+from .patterns import build_batches
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -35,6 +42,8 @@ class FitSettings:
     visit: tuple[str, ...]
     group: str | None
     response: str
+    ddf: str = "satterthwaite"
+    vcov: str = "model"
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,7 @@ class MMRMResults:
     n_iter: int = 0
     optimizer: str = ""
     warnings: tuple[str, ...] = ()
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):
         for name in ("phi", "phi_cov", "beta", "beta_cov", "jac_info"):
@@ -139,18 +149,88 @@ class MMRMResults:
         """SAS DDFM=RESIDUAL: :math:`n - \\mathrm{rank}(X)`."""
         return self.n_obs - self.n_fixed
 
-    def coef_table(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Fixed effects with ``estimate, se, df, t, p, lower, upper`` (residual df)."""
-        est = self.beta
-        se = np.sqrt(np.diag(self.beta_cov))
-        df = float(self.df_residual)
-        t = est / se
-        crit = stats.t.ppf(1 - alpha / 2, df)
-        return pd.DataFrame(
-            {"estimate": est, "se": se, "df": df, "t": t, "p": 2 * stats.t.sf(np.abs(t), df),
-             "lower": est - crit * se, "upper": est + crit * se},
-            index=pd.Index(self.coef_names, name="term"),
-        )
+    def coef_table(self, ddf: str | None = None, vcov: str | None = None, alpha: float = 0.05) -> pd.DataFrame:
+        """Fixed effects with ``estimate, se, df, t, p, lower, upper``.
+
+        ``ddf``/``vcov`` default to the fit's (see :func:`trialmlm.fit`).
+        """
+        table = t_table(self, np.eye(self.n_fixed), *self._methods(ddf, vcov), alpha)
+        table.index = pd.Index(self.coef_names, name="term")
+        return table
+
+    # -- inference (SAS LSMEANS / ESTIMATE / CONTRAST / type III) ------------------------
+    def _methods(self, ddf, vcov) -> tuple[str, str]:
+        return check_ddf(ddf or self.settings.ddf), check_vcov(vcov or self.settings.vcov)
+
+    def lsmeans(self, specs, by=None, ddf: str | None = None, vcov: str | None = None,
+                weights: str = "equal", at: dict | None = None, slope: str | None = None,
+                alpha: float = 0.05) -> pd.DataFrame:
+        """LS means of ``specs`` (per ``by`` level): factor columns, ``estimate, se, df, lower, upper``.
+
+        Equal weights over the other factors and covariates at their means (SAS LSMEANS,
+        emmeans); ``weights="proportional"`` is SAS OM.  ``slope="TIME"`` gives the rate of
+        change in that covariate instead of the mean.  Non-estimable rows are NaN.
+        """
+        return lsmeans_table(self, specs, by, *self._methods(ddf, vcov), weights, at, slope, alpha)
+
+    def compare(self, spec: str, by=None, reference=None, ddf: str | None = None, vcov: str | None = None,
+                slope: str | None = None, alpha: float = 0.05, adjust: str | None = None,
+                weights: str = "equal", at: dict | None = None) -> pd.DataFrame:
+        """Each level of ``spec`` minus ``reference`` (default: first level), per ``by`` level.
+
+        Columns: ``by`` factors, ``spec`` (the level), ``contrast``, then ``estimate, se, df,
+        t, p, lower, upper``.  ``adjust``: None, "bonferroni", "holm" or "dunnett" (within
+        each ``by`` level).
+        """
+        return compare_table(self, spec, by, reference, *self._methods(ddf, vcov), weights, at, slope,
+                             alpha, adjust)
+
+    def contrast(self, L, ddf: str | None = None, vcov: str | None = None, joint: bool = False,
+                 alpha: float = 0.05) -> pd.DataFrame:
+        """t test of each row of ``L`` or, with ``joint=True``, one F test of all rows.
+
+        ``L``: array (rows x coefficients), a dict ``{coef: weight}`` or a list of them, or a
+        DataFrame whose columns are coefficient names.
+        """
+        rows, index = contrast_matrix(L, self.coef_names)
+        ddf, vcov = self._methods(ddf, vcov)
+        if joint:
+            return pd.DataFrame([f_test(self, rows, ddf, vcov)], index=["joint"])
+        table = t_table(self, rows, ddf, vcov, alpha)
+        table.index = index
+        return table
+
+    def anova(self, ddf: str | None = None, vcov: str | None = None) -> pd.DataFrame:
+        """Type III tests, one row per model term: ``num_df, den_df, F, p``."""
+        ddf, vcov = self._methods(ddf, vcov)
+        rows = {term: f_test(self, L, ddf, vcov) for term, L in term_hypotheses(self).items()}
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("term")
+
+    # -- quantities for inference, computed once on demand --------------------------------
+    def _cached(self, key, make):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    @property
+    def phi_offsets(self) -> np.ndarray:
+        return np.cumsum([0] + [s.n_params for s in self.structures])
+
+    def pattern_blocks(self, order: int = 0):
+        """Per-batch covariance blocks at the estimate (see :mod:`trialmlm.likelihood`)."""
+        def make():
+            lik = Likelihood(build_batches(self.design), list(self.structures), self.n_obs, self.n_fixed,
+                             float(np.log(self.design.weights).sum()), self.method == "REML")
+            return lik.pattern_blocks(self.phi, order)
+        return self._cached(("blocks", order), make)
+
+    def kenward_roger_vcov(self, linear: bool = False) -> np.ndarray:
+        """Kenward-Roger adjusted :math:`\mathrm{Cov}(\hat\beta)` (SAS DDFM=KR / KR(LINEAR))."""
+        return self._cached(("kr", linear), lambda: kenward_roger_covariance(self, linear))
+
+    def empirical_vcov(self, kind: str = "empirical") -> np.ndarray:
+        """Sandwich :math:`\mathrm{Cov}(\hat\beta)`: "empirical" (CR0), "-bias-reduced", "-jackknife"."""
+        return self._cached(("empirical", kind), lambda: empirical_covariance(self, kind))
 
     # -- covariance ------------------------------------------------------------------
     @property

@@ -20,12 +20,12 @@ def format_summary(fit) -> str:
         {"value": [
             s.response, ", ".join(s.visit), s.subject,
             f"{fit.structures[0].sas_type} ({s.structure}){grp}",
-            s.weights or "none", s.method, "Model-Based", "Residual",
+            s.weights or "none", s.method, s.vcov, s.ddf,
             f"{fit.optimizer} ({fit.n_iter} iterations, {'converged' if fit.converged else 'NOT converged'})",
         ]},
         index=["Dependent Variable", "Repeated Effect", "Subject Effect", "Covariance Structure",
                "Weight Variable", "Estimation Method",
-               "Fixed Effects SE Method", "Degrees of Freedom Method", "Optimizer"],
+               "Fixed Effects SE Method (vcov)", "Degrees of Freedom Method (ddf)", "Optimizer"],
     )
     dims = pd.DataFrame(
         {"value": [fit.n_covariance_parameters, fit.n_fixed, fit.n_subjects,

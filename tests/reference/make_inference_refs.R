@@ -278,7 +278,8 @@ diff_rows <- function(ct) {
   facs <- intersect(c("AVISIT"), names(s))
   out <- data.frame(contrast = as.character(s$contrast), stringsAsFactors = FALSE)
   for (f in facs) out[[f]] <- as.character(s[[f]])
-  cbind(out, estimate = s$estimate, se = s$SE, df = s$df, t = s$t.ratio, p = s$p.value,
+  stat <- if ("t.ratio" %in% names(s)) s$t.ratio else s$z.ratio   # z when df = Inf
+  cbind(out, estimate = s$estimate, se = s$SE, df = s$df, t = stat, p = s$p.value,
         lower = s$lower.CL, upper = s$upper.CL)
 }
 

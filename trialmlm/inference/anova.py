@@ -1,0 +1,54 @@
+r"""Type III hypotheses of the model terms (SAS ``HTYPE=3``).
+
+For a term with factors :math:`F_T` (and covariates :math:`C_T`), the hypothesis is that
+all interaction contrasts among the levels of :math:`F_T` of the LS means (equal weights
+over the other factors, covariates at their means; for covariate terms the derivative of
+the mean in those covariates) are zero.  Contrasts: each level minus the last, crossed by
+Kronecker product.  In models that contain every lower-order term of their interactions
+this is SAS's type III hypothesis, independent of the coding of factors.  Terms whose
+variables cannot be crossed this way (e.g. ``I(TIME**2)``) are tested through their own
+coefficients.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .grid import ReferenceGrid
+from .wald import full_row_rank
+
+_PLAIN = re.compile(r"^(?:C\(\s*)?([A-Za-z_.][A-Za-z0-9_.]*)\s*(?:\))?$")
+
+
+def _difference_contrasts(n: int) -> np.ndarray:
+    return np.hstack([np.eye(n - 1), -np.ones((n - 1, 1))])
+
+
+def term_hypotheses(fit) -> dict[str, np.ndarray]:
+    """Term name (``A:B`` style) -> full-row-rank L (kept columns) of its type III test."""
+    grid = ReferenceGrid(fit)
+    out = {}
+    for term, cols in fit.design.encoding.term_columns().items():
+        name = str(term)
+        if name == "1" or cols.size == 0:
+            continue
+        variables = [_PLAIN.match(str(f.expr)) for f in term.factors]
+        if not all(variables):
+            L = np.zeros((cols.size, fit.n_fixed))
+            L[np.arange(cols.size), cols] = 1.0
+            out[name] = full_row_rank(L)
+            continue
+        names = [m.group(1) for m in variables]
+        factors = [n for n in names if n in grid.factors]
+        covariates = [n for n in names if n not in grid.factors]
+        labels, L = grid.rows(factors, slope=covariates or None) if factors else \
+            (None, grid.rows([], slope=covariates or None)[1])
+        k = np.ones((1, 1))
+        for f in factors:
+            k = np.kron(k, _difference_contrasts(len(grid.factors[f])))
+        L = k @ L
+        L = L[np.all(np.isfinite(L), axis=1)]
+        out[name] = full_row_rank(L)
+    return out

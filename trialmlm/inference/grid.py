@@ -1,0 +1,127 @@
+r"""LS-means reference grids (SAS LSMEANS, R emmeans).
+
+The grid crosses every level of every factor of the mean model; covariates sit at
+their mean over the rows used in the fit (or at values given in ``at``).  An LS mean
+of a combination of the ``specs`` and ``by`` factors averages the grid's rows
+:math:`x^\top\hat\beta` over the other factors, with equal weights (SAS default,
+emmeans ``weights = "equal"``) or weights proportional to the observed frequencies of
+the other factors' combinations (SAS ``OM``, emmeans ``"proportional"``).  With
+``slope = "TIME"`` every grid row is replaced by its derivative in that covariate,
+:math:`\partial x^\top\beta/\partial t`, computed exactly for polynomials up to degree 2
+by a central difference of half-width 1.
+
+A row :math:`l` is estimable iff :math:`l^\top N = 0` for the null space :math:`N` of the
+full design (aliased columns included); non-estimable rows are NaN.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+
+ESTIMABLE_TOL = 1e-6
+
+
+def forced_factors(encoding) -> list[str]:
+    """Numeric variables that the formula turns into factors with ``C(x)``."""
+    found = re.findall(r"C\(\s*([A-Za-z_.][A-Za-z0-9_.]*)\s*[,)]", encoding.formula)
+    return [v for v in dict.fromkeys(found) if v not in encoding.levels]
+
+
+def _as_list(x) -> list[str]:
+    if x is None:
+        return []
+    return [x] if isinstance(x, str) else list(x)
+
+
+class ReferenceGrid:
+    """The crossed grid of a fit's factors, with covariates fixed."""
+
+    def __init__(self, fit, at: dict | None = None):
+        enc = fit.design.encoding
+        self.fit = fit
+        frame = fit.design.fixed_frame
+        self.factors = dict(enc.levels)
+        for var in forced_factors(enc):
+            self.factors[var] = sorted(frame[var].unique().tolist())
+        at = dict(at or {})
+        unknown = [k for k in at if k not in enc.variables]
+        if unknown:
+            raise DataError(f"at= names {', '.join(map(repr, unknown))}, not variables of the mean model "
+                            f"({', '.join(enc.variables)})")
+        for var, value in at.items():
+            if var in self.factors:
+                values = value if isinstance(value, (list, tuple)) else [value]
+                bad = [v for v in values if v not in self.factors[var]]
+                if bad:
+                    raise DataError(f"at={{{var!r}: {bad[0]!r}}} is not a level of '{var}'")
+                self.factors[var] = list(values)
+        self.covariates = {v: float(at[v]) if v in at else float(frame[v].mean())
+                           for v in enc.variables if v not in self.factors}
+        names = list(self.factors)
+        combos = list(itertools.product(*[self.factors[n] for n in names])) or [()]
+        self.frame = pd.DataFrame(combos, columns=names)
+        for v, value in self.covariates.items():
+            self.frame[v] = value
+
+    def _matrix(self, frame: pd.DataFrame, slope) -> np.ndarray:
+        """Grid rows, or their (mixed) derivative in the covariate(s) ``slope``."""
+        slopes = _as_list(slope)
+        if not slopes:
+            return self.fit.design.encoding.full_matrix(frame)
+        var, rest = slopes[0], slopes[1:]
+        if var not in self.covariates:
+            raise DataError(f"slope={var!r} must be a numeric covariate of the mean model "
+                            f"({', '.join(self.covariates) or 'none'})")
+        up, down = frame.copy(), frame.copy()
+        up[var] = up[var] + 1.0
+        down[var] = down[var] - 1.0
+        return (self._matrix(up, rest) - self._matrix(down, rest)) / 2.0
+
+    def rows(self, specs, by=None, weights: str = "equal", slope: str | None = None):
+        """Labels (DataFrame) and L matrix (kept columns; NaN if not estimable) of LS means."""
+        keys = _as_list(specs) + [b for b in _as_list(by) if b not in _as_list(specs)]
+        for k in keys:
+            if k not in self.factors:
+                raise DataError(f"'{k}' is not a factor of the mean model "
+                                f"(factors: {', '.join(self.factors) or 'none'})")
+        if weights not in ("equal", "proportional"):
+            raise DataError(f"weights must be 'equal' or 'proportional', got {weights!r}")
+        x = self._matrix(self.frame, slope)
+        others = [n for n in self.factors if n not in keys]
+        if weights == "equal" or not others:
+            w = np.ones(len(self.frame))
+        else:
+            observed = self.fit.design.fixed_frame.groupby(others, observed=True).size()
+            idx = pd.MultiIndex.from_frame(self.frame[others]) if len(others) > 1 else self.frame[others[0]]
+            w = observed.reindex(idx).fillna(0.0).to_numpy(dtype=float)
+        labels, rows = [], []
+        order = [b for b in _as_list(by) if b not in _as_list(specs)] + _as_list(specs)
+        groups = self.frame.groupby(order, sort=False) if order else [((), self.frame)]
+        for key, part in groups:
+            ww = w[part.index]
+            if ww.sum() == 0:
+                raise DataError(f"no observed data for the combination {key} with proportional weights")
+            rows.append(ww @ x[part.index] / ww.sum())
+            labels.append(key if isinstance(key, tuple) else (key,))
+        labels = pd.DataFrame(labels, columns=order)
+        rank = [labels[k].map({lv: i for i, lv in enumerate(self.factors[k])}) for k in order]
+        sort = np.lexsort(rank[::-1]) if rank else np.arange(len(labels))
+        L_full = np.array(rows)[sort]
+        labels = labels.iloc[sort].reset_index(drop=True)
+        return labels[keys], self.estimable(L_full)
+
+    def estimable(self, L_full: np.ndarray) -> np.ndarray:
+        """Kept-column rows; rows with :math:`|l^\\top N| > 10^{-6}\\,|l|` become NaN."""
+        design = self.fit.design
+        L = L_full[:, design.encoding.kept].copy()
+        if design.null_space.size:
+            gap = np.abs(L_full @ design.null_space).max(axis=1)
+            scale = np.maximum(np.abs(L_full).max(axis=1), 1.0)
+            L[gap > ESTIMABLE_TOL * scale] = np.nan
+        return L
