@@ -149,7 +149,8 @@ class MMRMResults:
         """SAS DDFM=RESIDUAL: :math:`n - \\mathrm{rank}(X)`."""
         return self.n_obs - self.n_fixed
 
-    def coef_table(self, ddf: str | None = None, vcov: str | None = None, alpha: float = 0.05) -> pd.DataFrame:
+    def coef_table(self, ddf: str | None = None, vcov: str | None = None,
+                   alpha: float = 0.05) -> pd.DataFrame:
         """Fixed effects with ``estimate, se, df, t, p, lower, upper``.
 
         ``ddf``/``vcov`` default to the fit's (see :func:`trialmlm.fit`).
@@ -225,11 +226,11 @@ class MMRMResults:
         return self._cached(("blocks", order), make)
 
     def kenward_roger_vcov(self, linear: bool = False) -> np.ndarray:
-        """Kenward-Roger adjusted :math:`\mathrm{Cov}(\hat\beta)` (SAS DDFM=KR / KR(LINEAR))."""
+        r"""Kenward-Roger adjusted :math:`\mathrm{Cov}(\hat\beta)` (SAS DDFM=KR / KR(LINEAR))."""
         return self._cached(("kr", linear), lambda: kenward_roger_covariance(self, linear))
 
     def empirical_vcov(self, kind: str = "empirical") -> np.ndarray:
-        """Sandwich :math:`\mathrm{Cov}(\hat\beta)`: "empirical" (CR0), "-bias-reduced", "-jackknife"."""
+        r"""Sandwich :math:`\mathrm{Cov}(\hat\beta)`: "empirical" (CR0), "-bias-reduced", "-jackknife"."""
         return self._cached(("empirical", kind), lambda: empirical_covariance(self, kind))
 
     # -- covariance ------------------------------------------------------------------

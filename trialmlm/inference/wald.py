@@ -14,7 +14,7 @@ from scipy import stats
 
 from ..errors import DataError
 from .ddf import check_ddf, degrees_of_freedom
-from .vcov import check_vcov, empirical_covariance, kenward_roger_covariance
+from .vcov import check_vcov
 
 
 def beta_covariance(fit, ddf: str, vcov: str) -> np.ndarray:
