@@ -268,8 +268,8 @@ lsmeans_rows <- function(em) {
   facs <- intersect(c("TRT", "AVISIT"), names(s))
   out <- s[, facs, drop = FALSE]
   out[] <- lapply(out, as.character)
-  cbind(out, estimate = s$emmean, se = s$SE, df = s$df, lower = s$lower.CL,
-        upper = s$upper.CL)
+  cbind(out, estimate = s$emmean, se = s$SE, df = s$df,
+        lower = s[[attr(s, "clNames")[1]]], upper = s[[attr(s, "clNames")[2]]])
 }
 
 # contrast table {contrast, by-factors, estimate, se, df, t, p, lower, upper}
@@ -280,7 +280,7 @@ diff_rows <- function(ct) {
   for (f in facs) out[[f]] <- as.character(s[[f]])
   stat <- if ("t.ratio" %in% names(s)) s$t.ratio else s$z.ratio   # z when df = Inf
   cbind(out, estimate = s$estimate, se = s$SE, df = s$df, t = stat, p = s$p.value,
-        lower = s$lower.CL, upper = s$upper.CL)
+        lower = s[[attr(s, "clNames")[1]]], upper = s[[attr(s, "clNames")[2]]])
 }
 
 # Replace df (and the inference that depends on it) by exact Satterthwaite df
