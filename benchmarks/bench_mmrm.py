@@ -1,5 +1,8 @@
 """Benchmark: MMRM fit time for us / toep / ar1 on a simulated 1,000 x 10 trial.
 
+Also times the Satterthwaite and Kenward-Roger per-visit treatment differences of the
+``us`` fit (from a fresh fit, so that nothing is cached).
+
 Prints a table of median wall-clock fit times (and R mmrm / nlme::gls times side by side
 where ``Rscript`` with those packages is installed), then the 100,000-subject ``us`` fit
 with its peak memory.  Run:  python benchmarks/bench_mmrm.py [--large]
@@ -104,6 +107,14 @@ def main() -> None:
         t, ll = time_fit(f"Y ~ BASE + ARM * AVISIT + {s}(AVISIT | USUBJID)", data, args.repeats)
         tool, pt, pll = peers.get(s, ("-", np.nan, np.nan))
         print(f"{s:<10}{t:>12.3f}{tool:>12}{pt:>10.2f}{pt / t:>8.1f}{ll - pll:>14.2e}")
+    for ddf in ("satterthwaite", "kenward-roger"):
+        times = []
+        for _ in range(args.repeats):
+            fresh = trialmlm.fit("Y ~ BASE + ARM * AVISIT + us(AVISIT | USUBJID)", data)
+            t0 = time.perf_counter()
+            fresh.compare("ARM", by="AVISIT", ddf=ddf)
+            times.append(time.perf_counter() - t0)
+        print(f"us: {ddf} df and SEs of the 10 per-visit differences: {np.median(times):.3f} s")
     if args.large:
         big = simulate(100_000, seed=2)
         t, _ = time_fit("Y ~ BASE + ARM * AVISIT + us(AVISIT | USUBJID)", big, 1)

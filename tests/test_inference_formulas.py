@@ -209,3 +209,17 @@ def test_inference_errors(trial3):
         fit.lsmeans("TRT", slope="TRT")
     with pytest.raises(DataError, match="vcov must be one of"):
         trialmlm.fit("CHG ~ TRT + ar1(AVISIT | USUBJID)", trial3, vcov="robust")
+
+
+def test_between_within_df(demo_trial):
+    """Schluchter & Elashoff: between = N_s - 1 - p_between, within = n - N_s - p_within."""
+    formula = "CHG ~ BASE + SEX + TRT * AVISIT + {}(AVISIT | USUBJID)"
+    fit = trialmlm.fit(formula.format("ar1"), demo_trial)
+    n_s, n = fit.n_subjects, fit.n_obs
+    between, within = n_s - 1 - 3, n - n_s - 8  # BASE, SEX, TRT | 4 visit + 4 interaction columns
+    table = fit.coef_table(ddf="between-within")
+    assert table.loc["BASE", "df"] == between and table.loc["TRT[T.CTRL]", "df"] == between
+    assert table.loc["AVISIT[T.V2]", "df"] == within and table.loc["Intercept", "df"] == within
+    assert (fit.compare("TRT", by="AVISIT", ddf="between-within")["df"] == within).all()
+    us = trialmlm.fit(formula.format("us"), demo_trial).coef_table(ddf="between-within")
+    assert (us["df"] == between).all()  # SAS: all effects get the between df under TYPE=UN
