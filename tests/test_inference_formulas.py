@@ -220,6 +220,6 @@ def test_between_within_df(demo_trial):
     table = fit.coef_table(ddf="between-within")
     assert table.loc["BASE", "df"] == between and table.loc["TRT[T.CTRL]", "df"] == between
     assert table.loc["AVISIT[T.V2]", "df"] == within and table.loc["Intercept", "df"] == within
-    assert (fit.compare("TRT", by="AVISIT", ddf="between-within")["df"] == within).all()
+    assert (fit.compare("TRT", by="AVISIT", ddf="between-within")["df"] == between).all()  # min rule
     us = trialmlm.fit(formula.format("us"), demo_trial).coef_table(ddf="between-within")
     assert (us["df"] == between).all()  # SAS: all effects get the between df under TYPE=UN
