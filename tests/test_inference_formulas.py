@@ -97,11 +97,12 @@ def test_sandwich_estimators(small, formula, weights):
         L = np.linalg.cholesky(V[np.ix_(r, r)])
         Xt, et = np.linalg.solve(L, X[r]), np.linalg.solve(L, e[r])
         H = Xt @ C @ Xt.T
-        w, v = np.linalg.eigh(np.eye(r.size) - H)
-        for kind, A in (("empirical", np.eye(r.size)),
-                        ("empirical-bias-reduced", v @ np.diag(w ** -0.5) @ v.T),
-                        ("empirical-jackknife", np.linalg.inv(np.eye(r.size) - H))):
-            u = Xt.T @ A @ et
+        D = L.T  # D'D = V_i
+        w, v = np.linalg.eigh(D @ (V[np.ix_(r, r)] - X[r] @ C @ X[r].T) @ D.T)
+        A2 = D.T @ v @ np.diag(w ** -0.5) @ v.T @ D  # Pustejovsky & Tipton (2018) CR2
+        for kind, u in (("empirical", Xt.T @ et),
+                        ("empirical-bias-reduced", X[r].T @ Vi @ A2 @ e[r]),
+                        ("empirical-jackknife", Xt.T @ np.linalg.inv(np.eye(r.size) - H) @ et)):
             meats[kind] += np.outer(u, u)
         if s == 0:  # CR0 in the original scale: X' V^-1 e
             np.testing.assert_allclose(Xt.T @ et, X[r].T @ Vi @ e[r], rtol=1e-10, atol=1e-12)

@@ -4,11 +4,13 @@ r"""Covariance of the fixed-effect estimates.
     :math:`C = (X^\top V^{-1}X)^{-1}` (SAS default).
 ``empirical`` (CR0, SAS ``EMPIRICAL``), ``empirical-bias-reduced`` (CR2),
 ``empirical-jackknife`` (CR3)
-    :math:`C\,[\sum_i \tilde X_i^\top A_i\tilde e_i\tilde e_i^\top A_i^\top\tilde X_i]\,C` in
-    the space whitened by the fitted covariance, :math:`\tilde X_i = L_i^{-1}X_i`,
-    :math:`\tilde e_i = L_i^{-1}(y_i - X_i\hat\beta)` (:math:`V_i = L_iL_i^\top`), with
-    :math:`A_i = I`, :math:`(I - H_{ii})^{-1/2}` (Bell & McCaffrey 2002) or
-    :math:`(I - H_{ii})^{-1}`, :math:`H_{ii} = \tilde X_i C\tilde X_i^\top`.
+    :math:`C\,[\sum_i u_iu_i^\top]\,C` with, for :math:`V_i = L_iL_i^\top`,
+    :math:`\tilde X_i = L_i^{-1}X_i`, :math:`\tilde e_i = L_i^{-1}(y_i - X_i\hat\beta)`:
+    CR0 :math:`u_i = \tilde X_i^\top\tilde e_i = X_i^\top V_i^{-1}e_i`;
+    CR3 :math:`u_i = \tilde X_i^\top(I - \tilde X_iC\tilde X_i^\top)^{-1}\tilde e_i`;
+    CR2 (Bell & McCaffrey 2002 with the working covariance as target, as R clubSandwich;
+    Pustejovsky & Tipton 2018) :math:`u_i = X_i^\top V_i^{-1}A_ie_i`,
+    :math:`A_i = D_i^\top[D_i(V_i - X_iCX_i^\top)D_i^\top]^{-1/2}D_i`, :math:`D_i^\top D_i = V_i`.
 Kenward-Roger (SAS ``DDFM=KR``)
     :math:`\hat\Phi_A = C + 2C\{\sum_{hj}W_{hj}(Q_{hj} - P_hCP_j - \tfrac14R_{hj})\}C`
     (Kenward & Roger 1997) with :math:`P_h = X^\top\partial V^{-1}/\partial\phi_h X`,
@@ -33,16 +35,15 @@ def check_vcov(name: str) -> str:
     return name
 
 
-def _inverse_sqrt(h: np.ndarray, power: float) -> np.ndarray:
-    """(I - H)^power for a stack of symmetric H with eigenvalues below 1."""
-    w, v = np.linalg.eigh(h)
-    gap = 1.0 - w
-    if np.any(gap <= 1e-12):
+def _sym_power(m: np.ndarray, power: float) -> np.ndarray:
+    """m^power for a stack of symmetric positive definite matrices."""
+    w, v = np.linalg.eigh(m)
+    if np.any(w <= 1e-12 * np.abs(w).max(axis=-1, keepdims=True)):
         raise DataError(
             "a subject's leverage is 1 (its data alone determine some fixed effects); "
             "the bias-reduced and jackknife sandwich estimators are not defined"
         )
-    return (v * gap[..., None, :] ** power) @ v.transpose(0, 2, 1)
+    return (v * w[..., None, :] ** power) @ v.transpose(0, 2, 1)
 
 
 def empirical_covariance(fit, kind: str) -> np.ndarray:
@@ -50,18 +51,27 @@ def empirical_covariance(fit, kind: str) -> np.ndarray:
     design = fit.design
     c = fit.beta_cov
     sw = np.sqrt(design.weights)
-    x = design.X * sw[:, None]
+    x = design.X * sw[:, None]  # weights folded in: V_i becomes Sigma_P
     e = (design.y - design.X @ fit.beta) * sw
     meat = np.zeros_like(c)
     for blk in fit.pattern_blocks(0):
         b = blk.batch
         linv = blk.linv[b.pattern]  # (n, k, k)
         xt = linv @ x[b.rows]  # whitened X_i
-        et = np.einsum("nkl,nl->nk", linv, e[b.rows])
-        if kind != "empirical":
-            lev = xt @ c @ xt.transpose(0, 2, 1)
-            adj = _inverse_sqrt(lev, -0.5 if kind == "empirical-bias-reduced" else -1.0)
-            et = np.einsum("nkl,nl->nk", adj, et)
+        if kind == "empirical-bias-reduced":
+            # unweighted scale: V_i = W^-1/2 Sigma W^-1/2 = (W^-1/2 L)(W^-1/2 L)', D_i = (W^-1/2 L)'
+            isw = 1.0 / sw[b.rows]
+            d = (np.linalg.inv(linv) * isw[:, :, None]).transpose(0, 2, 1)
+            dx = d @ design.X[b.rows]
+            v = blk.sigma[b.pattern] * isw[:, :, None] * isw[:, None, :]
+            m = d @ v @ d.transpose(0, 2, 1) - dx @ c @ dx.transpose(0, 2, 1)
+            raw = (design.y - design.X @ fit.beta)[b.rows]
+            et = np.einsum("nkl,nl->nk", _sym_power(m, -0.5), np.einsum("nkl,nl->nk", d, raw))
+        else:
+            et = np.einsum("nkl,nl->nk", linv, e[b.rows])
+            if kind == "empirical-jackknife":
+                eye = np.eye(et.shape[1])
+                et = np.einsum("nkl,nl->nk", _sym_power(eye - xt @ c @ xt.transpose(0, 2, 1), -1.0), et)
         u = np.einsum("nkp,nk->np", xt, et)
         meat += u.T @ u
     return c @ meat @ c
