@@ -111,13 +111,16 @@ def lmer_fit_expected(lmer_fit):
     return dataclasses.replace(fit, phi_cov=2 * np.linalg.inv(info), _cache={})
 
 
+def _lmer(lmer_fit, lmer_fit_expected, ddf, key):
+    """The fit to compare with lmerTest (observed information) or pbkrtest (expected)."""
+    fit, case = lmer_fit
+    return (lmer_fit_expected if ddf == "kenward-roger" else fit), case[key]
+
+
 @pytest.mark.parametrize("ddf, key", [("satterthwaite", "emmeans_satterthwaite"),
                                       ("kenward-roger", "emmeans_kenward_roger")])
 def test_lmer_lsmeans_and_differences(lmer_fit, lmer_fit_expected, ddf, key):
-    fit, case = lmer_fit
-    if ddf == "kenward-roger":
-        fit = lmer_fit_expected
-    ref = case[key]
+    fit, ref = _lmer(lmer_fit, lmer_fit_expected, ddf, key)
     _compare(fit.lsmeans("TRT", by="AVISIT", ddf=ddf), ref["lsmeans_by_visit"], ["TRT", "AVISIT"])
     _compare(fit.compare("TRT", by="AVISIT", reference="PBO", ddf=ddf), ref["diffs_by_visit"],
              ["contrast", "AVISIT"])
@@ -127,11 +130,9 @@ def test_lmer_lsmeans_and_differences(lmer_fit, lmer_fit_expected, ddf, key):
 @pytest.mark.parametrize("ddf, key", [("satterthwaite", "anova_type3_satterthwaite"),
                                       ("kenward-roger", "anova_type3_kenward_roger")])
 def test_lmer_type_three_tests(lmer_fit, lmer_fit_expected, ddf, key):
-    fit, case = lmer_fit
-    if ddf == "kenward-roger":
-        fit = lmer_fit_expected
+    fit, ref = _lmer(lmer_fit, lmer_fit_expected, ddf, key)
     ours = fit.anova(ddf=ddf)
-    ref = pd.DataFrame(case[key]).set_index("term")
+    ref = pd.DataFrame(ref).set_index("term")
     assert sorted(ours.index) == sorted(ref.index)
     ref = ref.loc[ours.index]
     np.testing.assert_array_equal(ours["num_df"], ref["num_df"])
