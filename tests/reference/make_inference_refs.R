@@ -371,6 +371,7 @@ with_exact_df <- function(rows, obj, eng) {
 }
 
 max_rel <- function(a, b) max(abs(a - b) / abs(b))
+case_by_name <- function(name) cases[[which(vapply(cases, `[[`, "", "name") == name)]]
 
 # All emmeans tables of one gls fit for one df mode, from one reference grid.
 # om_factor: the factor averaged over (REGION / SEX) that gets observed-margin weights.
@@ -413,8 +414,13 @@ emmeans_tables <- function(fit_name, mode, ctrl, data_name, om_factor, eng = NUL
   }
   # observed-margin coefficients actually used (columns of the linfct), and what
   # emmeans' weights = "proportional" would have used instead
+  # emmeans' weights = "proportional" (as requested of emmeans; = OM only without varIdent)
+  prop_call <- 'emmeans(rg, ~ TRT | AVISIT, weights = "proportional")'
+  em_prop <- suppressMessages(eval(parse(text = prop_call)[[1]], globalenv()))
+  res$r_calls$by_visit_proportional <- prop_call
+  res$lsmeans_by_visit_proportional <- lsmeans_rows(em_prop)
   lf_om <- get("em", globalenv())@linfct
-  lf_prop <- suppressMessages(emmeans(rg$value, ~ TRT | AVISIT, weights = "proportional"))@linfct
+  lf_prop <- em_prop@linfct
   cols <- grep(paste0("^", om_factor), colnames(lf_om))
   res$om_check <- list(
     om_coefficients = as.list(lf_om[1, cols]),
@@ -642,7 +648,7 @@ if (all(vapply(c("lme4", "lmerTest", "pbkrtest"), has_pkg, TRUE))) {
                                                 AVISIT = "contr.sum"))
   a_sum <- anova(fit_sum, type = 3, ddf = "Satterthwaite")
   # Satterthwaite df of lmerTest vs the exact engine on the gls corCompSymm fit
-  ex_cs <- cases[[which(vapply(cases, `[[`, "", "name") == "A_cs")]]$satterthwaite_exact
+  ex_cs <- case_by_name("A_cs")$satterthwaite_exact
   cases[[length(cases) + 1]] <- list(
     name = "B_lmer_ri", data = "trial3.csv",
     formula = "CHG ~ BASE + REGION + TRT * AVISIT + cs(AVISIT | USUBJID)",
@@ -737,7 +743,7 @@ if (has_pkg("clubSandwich")) {
       name = paste0("C_sandwich_", tag), data = "trial3.csv",
       formula = sprintf("%s + %s(AVISIT | USUBJID)", TRIALMLM_MEAN1, tag),
       method = "REML", weights = NULL,
-      r_calls = c(list(fit = sprintf("polished fit of case A_%s", tag)), calls),
+      r_calls = c(list(fit = case_by_name(paste0("A_", tag))$r_calls$polish), calls),
       sandwich = out,
       diffs_by_visit_model_based = model_based[, c("contrast", "AVISIT", "estimate", "se")],
       checks = list(
@@ -790,8 +796,11 @@ out <- list(
       "between the polished gls estimate and the exact optimum."),
     om = paste(
       "*_om tables: SAS OM weights (REGION / SEX counts over the analysed rows), passed to",
-      "emmeans as explicit weights; emmeans' weights = 'proportional' is different for",
-      "varIdent fits (om_check)."),
+      "emmeans as explicit weights; emmeans' weights = 'proportional' (recorded as",
+      "lsmeans_by_visit_proportional) is the same only for fits without varIdent: for",
+      "varIdent fits its REGION weights are proportional to the sums of the model weights",
+      "1/SD-ratio over the rows, not to the counts (om_check). Differences between arms",
+      "do not depend on these weights (REGION enters additively)."),
     df_error = "emmeans mode = 'df.error': N - p - number of covariance parameters except sigma.",
     demo_checks = paste(
       "Per demo structure: emmeans df and exact df vs R mmrm's stored values, and the exact",

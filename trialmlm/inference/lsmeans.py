@@ -9,20 +9,33 @@ estimated differences and the smallest df of the family).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.optimize import brentq
 
-from ..errors import DataError
+from ..errors import DataError, DataWarning
 from .grid import ReferenceGrid
 from .wald import beta_covariance, t_table
 
 ADJUSTMENTS = (None, "bonferroni", "holm", "dunnett")
 
 
+def _warn_non_estimable(labels: pd.DataFrame, L: np.ndarray, what: str) -> None:
+    bad = ~np.all(np.isfinite(L), axis=1)
+    if bad.any():
+        rows = "; ".join(", ".join(f"{k}={v}" for k, v in r.items()) for r in labels[bad].to_dict("records"))
+        warnings.warn(
+            f"{int(bad.sum())} {what} not estimable (reported as NaN): {rows}. The model's aliased "
+            "columns leave these combinations without a unique estimate; see fit.aliased",
+            DataWarning, stacklevel=4)
+
+
 def lsmeans_table(fit, specs, by, ddf, vcov, weights, at, slope, alpha) -> pd.DataFrame:
     labels, L = ReferenceGrid(fit, at).rows(specs, by, weights, slope)
+    _warn_non_estimable(labels, L, "LS mean(s)")
     table = t_table(fit, L, ddf, vcov, alpha).drop(columns=["t", "p"])
     return pd.concat([labels, table], axis=1)
 
@@ -53,6 +66,7 @@ def compare_table(fit, spec: str, by, reference, ddf, vcov, weights, at, slope, 
             info.append({**dict(zip(by_cols, key)), spec: labels.at[i, spec],
                          "contrast": f"{labels.at[i, spec]} - {reference}"})
     D = np.array(rows)
+    _warn_non_estimable(pd.DataFrame(info), D, "difference(s)")
     table = t_table(fit, D, ddf, vcov, alpha)
     out = pd.concat([pd.DataFrame(info), table], axis=1)
     if adjust is not None:
