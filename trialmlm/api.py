@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 
 from .covariance import get_structure
+from .covariance.random_effects import Independent, RandomEffects
 from .design import build_design
 from .errors import ConvergenceWarning, DataError
 from .formula import parse_formula
-from .identifiability import check_estimable
+from .identifiability import check_combination, check_estimable
 from .inference.ddf import check_ddf
 from .inference.vcov import check_vcov
 from .likelihood import Likelihood
@@ -60,10 +61,14 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
     check_vcov(vcov)
     parsed = parse_formula(formula)
     term = parsed.covariance
-    cls = get_structure(term.structure)
+    cls = get_structure(term.structure) if term else Independent
+    check_combination(parsed, cls)
     design = build_design(data, parsed, weights, cls.spatial)
     dim = len(term.positions) if cls.spatial else len(design.position_labels)
-    structures = tuple(cls(dim, grouped=term.group is not None) for _ in design.group_labels)
+    grouped = term is not None and term.group is not None
+    structures = tuple(cls(dim, grouped=grouped) for _ in design.group_labels)
+    if parsed.random:
+        structures = tuple(RandomEffects(s, design.random_names, parsed.random.diagonal) for s in structures)
     check_estimable(design, cls, term, sum(s.n_params for s in structures))
 
     batches = build_batches(design)
@@ -90,9 +95,11 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
               "covariance parameter standard errors are unavailable"
         warnings.warn(msg, ConvergenceWarning, stacklevel=2)
         notes.append(msg)
-    settings = FitSettings(formula=formula, method=method_u, weights=weights, structure=term.structure,
-                           subject=term.subject, visit=term.positions, group=term.group,
-                           response=parsed.response, ddf=ddf, vcov=vcov)
+    settings = FitSettings(formula=formula, method=method_u, weights=weights,
+                           structure=term.structure if term else Independent.name, subject=parsed.subject,
+                           visit=term.positions if term else (), group=term.group if term else None,
+                           response=parsed.response, ddf=ddf, vcov=vcov,
+                           random=str(parsed.random) if parsed.random else None)
     return MMRMResults(
         settings=settings, design=design, structures=structures, phi=opt.phi, phi_cov=phi_cov,
         beta=opt.evaluation.beta, beta_cov=opt.evaluation.cov_beta, jac_info=opt.evaluation.jac_info,

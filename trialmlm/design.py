@@ -131,6 +131,9 @@ class Design:
     class_levels: dict
     fixed_frame: pd.DataFrame  # mean-model variables of the rows used (sorted like y)
     null_space: np.ndarray  # (n_columns, d) basis of the null space of the full design
+    Z: np.ndarray | None = None  # random-effects design (rows like y), None without random effects
+    random_names: tuple[str, ...] = ()
+    random_spec: object = field(default=None, repr=False)
 
 
 def _drop_incomplete(frame: pd.DataFrame) -> tuple[np.ndarray, dict]:
@@ -172,21 +175,27 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     cov = formula.covariance
+    subject = formula.subject
+    positions = cov.positions if cov else ()
+    group_var = cov.group if cov else None
     try:
         fixed_vars = sorted(Formula(formula.fixed).required_variables)
+        random_vars = sorted(Formula(formula.random.expr).required_variables) if formula.random else []
     except Exception as exc:  # formulaic's parser errors
-        raise FormulaError(f"cannot parse the mean model '{formula.fixed}': {exc}") from None
+        raise FormulaError(f"cannot parse the model formula '{formula.text}': {exc}") from None
     _check_columns(data, [formula.response], "response")
     _check_columns(data, fixed_vars, "mean model")
-    _check_columns(data, cov.positions, f"visit/coordinates of {cov.structure}(...)")
-    _check_columns(data, [cov.subject], "subject")
-    if cov.group:
-        _check_columns(data, [cov.group], "covariance group")
+    _check_columns(data, random_vars, "random effects")
+    if cov:
+        _check_columns(data, positions, f"visit/coordinates of {cov.structure}(...)")
+    _check_columns(data, [subject], "subject")
+    if group_var:
+        _check_columns(data, [group_var], "covariance group")
     if weights is not None:
         _check_columns(data, [weights], "weights")
 
-    used = list(dict.fromkeys([formula.response, *fixed_vars, *cov.positions, cov.subject]
-                              + ([cov.group] if cov.group else []) + ([weights] if weights else [])))
+    used = list(dict.fromkeys([formula.response, *fixed_vars, *random_vars, *positions, subject]
+                              + ([group_var] if group_var else []) + ([weights] if weights else [])))
     frame = data.loc[:, used].copy()
     if not pd.api.types.is_numeric_dtype(frame[formula.response]) or pd.api.types.is_bool_dtype(
         frame[formula.response]
@@ -195,7 +204,7 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
             f"response '{formula.response}' must be numeric, it has dtype {frame[formula.response].dtype}"
         )
     if spatial:
-        for c in cov.positions:
+        for c in positions:
             if not pd.api.types.is_numeric_dtype(frame[c]):
                 raise DataError(f"coordinate '{c}' of {cov.structure}(...) must be numeric")
     if weights is not None and not pd.api.types.is_numeric_dtype(frame[weights]):
@@ -211,15 +220,19 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
     if weights is not None and (frame[weights] <= 0).any():
         bad = frame.loc[frame[weights] <= 0].iloc[0]
         raise DataError(
-            f"weights column '{weights}' must be positive; subject {bad[cov.subject]!r} has {bad[weights]}"
+            f"weights column '{weights}' must be positive; subject {bad[subject]!r} has {bad[weights]}"
         )
 
     # -- factor levels (after dropping rows, so unobserved levels disappear) ---------
     levels = {}
-    for var in fixed_vars:
+    for var in dict.fromkeys(fixed_vars + random_vars):
         if is_factor(frame[var]):
             levels[var] = factor_levels(frame[var])
-    if not spatial:
+    if cov is None:  # independent residuals: positions are the order of a subject's rows
+        position = frame.groupby(subject, sort=False).cumcount().to_numpy(dtype=np.int64)
+        position_labels = list(range(int(position.max()) + 1))
+        coordinates = None
+    elif not spatial:
         visit = cov.positions[0]
         if isinstance(data[visit].dtype, pd.CategoricalDtype):
             declared = list(data[visit].cat.categories)
@@ -240,35 +253,35 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
         position = pd.Categorical(frame[visit], categories=present).codes.astype(np.int64)
         coordinates = None
     else:
-        coords = frame.loc[:, list(cov.positions)].to_numpy(dtype=float)
+        coords = frame.loc[:, list(positions)].to_numpy(dtype=float)
         points, position = np.unique(coords, axis=0, return_inverse=True)
         position = position.reshape(-1).astype(np.int64)
         coordinates = points
-        position_labels = [p[0] if len(cov.positions) == 1 else tuple(p) for p in points.tolist()]
+        position_labels = [p[0] if len(positions) == 1 else tuple(p) for p in points.tolist()]
 
     for var, lv in levels.items():
         frame[var] = pd.Categorical(frame[var], categories=lv)
 
     # -- subjects, groups, duplicates ---------------------------------------------
-    subject_codes, subject_labels = pd.factorize(frame[cov.subject], sort=True)
+    subject_codes, subject_labels = pd.factorize(frame[subject], sort=True)
     key = pd.DataFrame({"s": subject_codes, "p": position})
     dup = key.duplicated(keep=False).to_numpy()
     if dup.any():
         first = np.flatnonzero(dup)[0]
-        where = cov.positions[0] if not spatial else ", ".join(cov.positions)
+        where = ", ".join(positions)
         raise DataError(
             f"subject {subject_labels[subject_codes[first]]!r} has more than one row at "
             f"{where} = {position_labels[position[first]]!r} ({int(dup.sum())} rows in such duplicates); "
             "each subject may have one row per visit"
         )
-    if cov.group:
-        glevels = factor_levels(frame[cov.group])
-        gcodes = pd.Categorical(frame[cov.group], categories=glevels).codes
+    if group_var:
+        glevels = factor_levels(frame[group_var])
+        gcodes = pd.Categorical(frame[group_var], categories=glevels).codes
         per_subject = pd.DataFrame({"s": subject_codes, "g": gcodes}).groupby("s")["g"].nunique()
         if (per_subject > 1).any():
             s = per_subject.index[per_subject.to_numpy() > 1][0]
             raise DataError(
-                f"subject {subject_labels[s]!r} appears in more than one level of group '{cov.group}'"
+                f"subject {subject_labels[s]!r} appears in more than one level of group '{group_var}'"
             )
         group = np.zeros(len(subject_labels), dtype=np.int64)
         group[subject_codes] = gcodes
@@ -302,8 +315,16 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
     w = frame[weights].to_numpy(dtype=float) if weights else np.ones(len(frame))
     null_space = _null_space(X_all)
     class_levels = {v: list(levels[v]) for v in fixed_vars if v in levels}
-    if cov.group:
-        class_levels.setdefault(cov.group, group_labels)
+    if group_var:
+        class_levels.setdefault(group_var, group_labels)
+    if formula.random:
+        try:
+            zm = model_matrix(formula.random.expr, frame.loc[:, random_vars], na_action="raise")
+        except Exception as exc:
+            raise FormulaError(f"cannot build the random effects '{formula.random}': {exc}") from None
+        Z, random_names, random_spec = np.asarray(zm, dtype=float), tuple(zm.columns), zm.model_spec
+    else:
+        Z, random_names, random_spec = None, (), None
     return Design(
         y=frame[formula.response].to_numpy(dtype=float),
         X=X_all[:, keep],
@@ -324,6 +345,9 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
         class_levels=class_levels,
         fixed_frame=frame.loc[:, fixed_vars].copy(),
         null_space=null_space,
+        Z=Z,
+        random_names=random_names,
+        random_spec=random_spec,
     )
 
 

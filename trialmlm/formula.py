@@ -35,13 +35,30 @@ class CovarianceTerm:
 
 
 @dataclass(frozen=True)
+class RandomTerm:
+    """``(EXPR | SUBJECT)`` (unstructured G) or ``(EXPR || SUBJECT)`` (diagonal G)."""
+
+    expr: str
+    subject: str
+    diagonal: bool = False
+
+    def __str__(self) -> str:
+        return f"({self.expr} {'||' if self.diagonal else '|'} {self.subject})"
+
+
+@dataclass(frozen=True)
 class ModelFormula:
-    """A parsed formula: ``response ~ fixed + covariance``."""
+    """A parsed formula: ``response ~ fixed [+ random] [+ covariance]``."""
 
     text: str
     response: str
     fixed: str
-    covariance: CovarianceTerm
+    covariance: CovarianceTerm | None
+    random: RandomTerm | None = None
+
+    @property
+    def subject(self) -> str:
+        return self.covariance.subject if self.covariance else self.random.subject
 
 
 def _split_top_level(text: str, sep: str) -> list[str]:
@@ -89,14 +106,32 @@ def _covariance_term(name: str, args: str, term: str) -> CovarianceTerm:
     return CovarianceTerm(name, positions, subject, group)
 
 
+def _random_term(term: str) -> RandomTerm:
+    inside = term.strip()[1:-1]
+    diagonal = "||" in inside
+    parts = inside.split("||") if diagonal else _split_top_level(inside, "|")
+    if len(parts) != 2 or not parts[0].strip():
+        raise FormulaError(f"random-effect term '{term.strip()}' must look like (1 + TIME | SUBJECT)")
+    subject = parts[1].strip()
+    if not re.fullmatch(_NAME, subject):
+        raise FormulaError(
+            f"random-effect term '{term.strip()}': the grouping factor must be one column "
+            f"(nested or crossed grouping such as '{subject}' is not supported)"
+        )
+    return RandomTerm(parts[0].strip(), subject, diagonal)
+
+
 def parse_formula(formula: str) -> ModelFormula:
-    """Parse ``response ~ fixed terms + STRUCT(VISIT | [GROUP /] SUBJECT)``.
+    """Parse ``response ~ fixed terms [+ (EXPR | SUBJECT)] [+ STRUCT(VISIT | [GROUP /] SUBJECT)]``.
+
+    At least one of the random-effect term and the covariance term is required; with
+    both they must name the same subject (SAS RANDOM + REPEATED with one SUBJECT=).
 
     Raises
     ------
     FormulaError
-        No ``~``, a response that is not a column name, no or several covariance
-        terms, an unknown structure, or a random-effect term.
+        No ``~``, a response that is not a column name, several covariance or random
+        terms, different subjects, an unknown structure.
     """
     if not isinstance(formula, str) or "~" not in formula:
         raise FormulaError(f"formula must be a string 'response ~ terms', got {formula!r}")
@@ -104,25 +139,39 @@ def parse_formula(formula: str) -> ModelFormula:
     response = lhs.strip()
     if not re.fullmatch(_NAME, response):
         raise FormulaError(f"the response '{response}' must be a single column name")
-    fixed, covariance = [], []
+    fixed, covariance, random = [], [], []
     for term in _split_top_level(rhs, "+"):
         call = _CALL.match(term)
         has_bar = "|" in term
+        stripped = term.strip()
         if call and (has_bar or call.group(1) in STRUCTURES) and call.group(1) not in ("C", "I", "Q"):
             covariance.append(_covariance_term(call.group(1), call.group(2), term))
+        elif has_bar and stripped.startswith("(") and stripped.endswith(")"):
+            random.append(_random_term(stripped))
         elif has_bar:
             raise FormulaError(
-                f"term '{term.strip()}' is not a covariance term; write one of "
-                f"{', '.join(STRUCTURES)} as e.g. us(AVISIT | USUBJID) "
-                "(random-effect terms '(1 | SUBJECT)' are not available in MMRM formulas)"
+                f"term '{stripped}' is neither a covariance term such as us(AVISIT | USUBJID) "
+                "nor a random-effect term such as (1 + TIME | USUBJID)"
             )
         else:
-            fixed.append(term.strip())
-    if not covariance:
+            fixed.append(stripped)
+    if not covariance and not random:
         raise FormulaError(
-            f"formula '{formula}' has no covariance term; add one such as us(AVISIT | USUBJID)"
+            f"formula '{formula}' has no covariance term; add one such as us(AVISIT | USUBJID) "
+            "or a random-effect term such as (1 + TIME | USUBJID)"
         )
     if len(covariance) > 1:
         raise FormulaError(f"formula '{formula}' has {len(covariance)} covariance terms; give exactly one")
+    if len(random) > 1:
+        subjects = sorted({r.subject for r in random})
+        raise FormulaError(
+            f"formula '{formula}' has {len(random)} random-effect terms; write one term per model "
+            f"(e.g. (1 + TIME | SUBJECT)); several grouping factors ({', '.join(subjects)}) are not supported"
+        )
+    cov = covariance[0] if covariance else None
+    rnd = random[0] if random else None
+    if cov and rnd and cov.subject != rnd.subject:
+        raise FormulaError(f"the random-effect term groups by '{rnd.subject}' but the covariance term "
+                           f"by '{cov.subject}'; they must name the same subject")
     fixed_text = " + ".join(t for t in fixed if t) or "1"
-    return ModelFormula(formula, response, fixed_text, covariance[0])
+    return ModelFormula(formula, response, fixed_text, cov, rnd)

@@ -10,11 +10,26 @@ import numpy as np
 
 from .covariance import CovarianceStructure
 from .design import Design
-from .errors import DataError
-from .formula import CovarianceTerm
+from .errors import DataError, FormulaError
+from .formula import CovarianceTerm, ModelFormula
+
+# Residual structures that already contain a between-subject (constant) covariance, so
+# that adding random effects makes the model non-identifiable.
+CONFOUNDED_WITH_RANDOM = ("us", "cs", "csh", "toep", "toeph")
 
 
-def check_estimable(design: Design, structure: type[CovarianceStructure], term: CovarianceTerm,
+def check_combination(formula: ModelFormula, structure: type[CovarianceStructure]) -> None:
+    """Raise FormulaError for random effects combined with a residual structure that
+    already spans them (e.g. a random intercept with ``us`` or ``cs``)."""
+    if formula.random and structure.name in CONFOUNDED_WITH_RANDOM:
+        raise FormulaError(
+            f"random effects {formula.random} together with {structure.name}(...) residuals cannot be "
+            f"identified: {structure.name} already contains a covariance common to all visits. Use a "
+            "residual structure without one (ar1, ar1h, ad, adh, sp_exp) or drop the random effects"
+        )
+
+
+def check_estimable(design: Design, structure: type[CovarianceStructure], term: CovarianceTerm | None,
                     n_params: int) -> None:
     """Raise DataError where ``structure`` cannot be estimated from ``design``.
 
@@ -25,16 +40,18 @@ def check_estimable(design: Design, structure: type[CovarianceStructure], term: 
     * more covariance and fixed-effect parameters than observations.
     """
     labels = design.position_labels
+    if design.y.size - design.X.shape[1] <= n_params:
+        raise DataError(
+            f"the model has {n_params} covariance parameters and {design.X.shape[1]} fixed effects "
+            f"but only {design.y.size} observations"
+        )
+    if term is None:
+        return
     where = ", ".join(term.positions)
     if len(labels) < structure.min_positions:
         raise DataError(
             f"{term.structure} needs at least {structure.min_positions} distinct values of '{where}' "
             f"with data; found {len(labels)} ({', '.join(map(str, labels))})"
-        )
-    if design.y.size - design.X.shape[1] <= n_params:
-        raise DataError(
-            f"the model has {n_params} covariance parameters and {design.X.shape[1]} fixed effects "
-            f"but only {design.y.size} observations"
         )
     if structure.spatial:
         return

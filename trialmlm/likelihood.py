@@ -105,7 +105,7 @@ class Likelihood:
         u = np.append(-beta, 1.0)
         parts = [[] for _ in self.structures]
         for b in self.batches:
-            m, k = b.count.size, b.geometry.shape[1]
+            m, k = b.count.size, b.moments.shape[1]
             c = (b.moments.reshape(m * k * k, q * q) @ np.outer(u, u).ravel()).reshape(m, k, k)
             parts[b.group].append((b.geometry, c, b.count))
         return parts

@@ -29,7 +29,8 @@ class Batch:
     Attributes
     ----------
     group : index of the covariance group.
-    geometry : (m, k) position codes, or (m, k, k) distances for spatial structures.
+    geometry : (m, k) position codes, or (m, k, k) distances for spatial structures; with
+        random effects the pair (that, Z) with the weighted random-effects design Z (m, k, r).
     count : (m,) subjects per pattern.
     moments : (m, k, k, q, q) the arrays :math:`M_P`.
     rows : (n, k) data rows of the batch's subjects, ordered by pattern.
@@ -63,7 +64,14 @@ def build_batches(design: Design) -> list[Batch]:
             subjects = np.flatnonzero(in_group & (counts == k))
             rows = starts[subjects][:, None] + np.arange(k)[None, :]
             codes = design.position[rows]
-            patterns, inverse = np.unique(codes, axis=0, return_inverse=True)
+            if design.Z is None:
+                patterns, inverse = np.unique(codes, axis=0, return_inverse=True)
+            else:  # a pattern is the visits and the subject's random-effects design
+                zs = design.Z[rows] * sw[rows][:, :, None]
+                keys = np.concatenate([codes, zs.reshape(len(rows), -1)], axis=1)
+                _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+                patterns = codes[first]
+                z_patterns = zs[first]
             inverse = inverse.reshape(-1)
             order = np.argsort(inverse, kind="stable")
             rows, inverse = rows[order], inverse[order]
@@ -75,5 +83,7 @@ def build_batches(design: Design) -> list[Batch]:
                 block = zs[bounds[j]:bounds[j + 1]]
                 moments[j] = (block.T @ block).reshape(k, q, k, q).transpose(0, 2, 1, 3)
             geometry = patterns if design.coordinates is None else _distances(design.coordinates, patterns)
+            if design.Z is not None:
+                geometry = (geometry, z_patterns)
             batches.append(Batch(g, geometry, count, moments, rows, inverse))
     return batches

@@ -6,6 +6,8 @@ pandas objects, so a caller cannot change a fit by editing what it got back.
 
 from __future__ import annotations
 
+import itertools
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,8 +15,9 @@ import pandas as pd
 from scipy import stats
 
 from .covariance import CovarianceStructure
+from .covariance.random_effects import Independent, RandomEffects
 from .design import Design
-from .errors import DataError
+from .errors import DataError, DataWarning
 from .inference.anova import term_hypotheses
 from .inference.ddf import check_ddf
 from .inference.lsmeans import compare_table, lsmeans_table
@@ -22,6 +25,7 @@ from .inference.vcov import check_vcov, empirical_covariance, kenward_roger_cova
 from .inference.wald import contrast_matrix, f_test, t_table
 from .likelihood import Likelihood
 from .patterns import build_batches
+from .random_effects import Predictions, predict_random_effects, subject_ols
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -44,6 +48,7 @@ class FitSettings:
     response: str
     ddf: str = "satterthwaite"
     vcov: str = "model"
+    random: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,19 +114,19 @@ class MMRMResults:
 
     @property
     def aic(self) -> float:
-        """:math:`-2\\ell + 2d`."""
+        r""":math:`-2\ell + 2d`."""
         return -2 * self.loglik + 2 * self._n_ic_params
 
     @property
     def aicc(self) -> float:
-        """:math:`-2\\ell + 2dn^*/(n^*-d-1)`, :math:`n^* = n - p` (REML) or :math:`n` (ML)."""
+        r""":math:`-2\ell + 2dn^*/(n^*-d-1)`, :math:`n^* = n - p` (REML) or :math:`n` (ML)."""
         d = self._n_ic_params
         n_star = self.n_obs - (self.n_fixed if self.method == "REML" else 0)
         return -2 * self.loglik + 2 * d * n_star / (n_star - d - 1) if n_star - d - 1 > 0 else np.nan
 
     @property
     def bic(self) -> float:
-        """:math:`-2\\ell + d\\log s`, :math:`s` = number of subjects (SAS)."""
+        r""":math:`-2\ell + d\log s`, :math:`s` = number of subjects (SAS)."""
         return -2 * self.loglik + self._n_ic_params * np.log(self.n_subjects)
 
     # -- fixed effects ------------------------------------------------------------------
@@ -131,12 +136,12 @@ class MMRMResults:
 
     @property
     def coef(self) -> pd.Series:
-        """Fixed-effect estimates :math:`\\hat\\beta` (aliased columns are left out; see ``aliased``)."""
+        r"""Fixed-effect estimates :math:`\hat\beta` (aliased columns are left out; see ``aliased``)."""
         return pd.Series(self.beta.copy(), index=self.coef_names, name="estimate")
 
     @property
     def vcov(self) -> pd.DataFrame:
-        """Model-based :math:`\\mathrm{Cov}(\\hat\\beta) = (X^\\top V^{-1}X)^{-1}`."""
+        r"""Model-based :math:`\mathrm{Cov}(\hat\beta) = (X^\top V^{-1}X)^{-1}`."""
         return pd.DataFrame(self.beta_cov.copy(), index=self.coef_names, columns=self.coef_names)
 
     @property
@@ -146,7 +151,7 @@ class MMRMResults:
 
     @property
     def df_residual(self) -> int:
-        """SAS DDFM=RESIDUAL: :math:`n - \\mathrm{rank}(X)`."""
+        r"""SAS DDFM=RESIDUAL: :math:`n - \mathrm{rank}(X)`."""
         return self.n_obs - self.n_fixed
 
     def coef_table(self, ddf: str | None = None, vcov: str | None = None,
@@ -257,19 +262,28 @@ class MMRMResults:
         return self.phi[sizes[g]:sizes[g + 1]]
 
     def covariance_matrix(self, group=None) -> pd.DataFrame:
-        """Estimated :math:`\\Sigma` over the visits (or observed coordinate points), weight 1."""
+        r"""Estimated :math:`\Sigma` over the visits (or observed coordinate points), weight 1.
+
+        For random-effect models this is the residual matrix :math:`R` of the residual
+        structure (see ``random_effects_covariance`` for :math:`G`).
+        """
         g = self._group_index(group)
-        s = self.structures[g]
+        s, phi = self.structures[g], self._phi_of(g)
+        if isinstance(s, RandomEffects):
+            s, phi = s.residual, phi[s.n_g:]
+        if isinstance(s, Independent):
+            raise DataError("the residuals are independent (R = sigma^2 I); see random_effects_covariance "
+                            "and residual_variance")
         if s.spatial:
-            mat = s.matrix_at(self._phi_of(g), self.design.coordinates)
+            mat = s.matrix_at(phi, self.design.coordinates)
         else:
-            mat = s.matrix(self._phi_of(g))
+            mat = s.matrix(phi)
         labels = self.design.position_labels
         return pd.DataFrame(mat, index=pd.Index(labels, name=self._position_name),
                             columns=pd.Index(labels, name=self._position_name))
 
     def correlation_matrix(self, group=None) -> pd.DataFrame:
-        """:math:`D^{-1/2}\\Sigma D^{-1/2}` of :meth:`covariance_matrix`."""
+        r""":math:`D^{-1/2}\Sigma D^{-1/2}` of :meth:`covariance_matrix`."""
         cov = self.covariance_matrix(group)
         sd = np.sqrt(np.diag(cov.to_numpy()))
         return cov / np.outer(sd, sd)
@@ -312,19 +326,180 @@ class MMRMResults:
         return pd.Series(values[order], index=self.design.row_index[order], name=name)
 
     def fitted(self) -> pd.Series:
-        """Population-mean fitted values :math:`X\\hat\\beta` for the rows used, in data order."""
+        r"""Population-mean fitted values :math:`X\hat\beta` for the rows used, in data order."""
         return self._in_caller_order(self.design.X @ self.beta, "fitted")
 
     def residuals(self) -> pd.Series:
-        """Raw marginal residuals :math:`y - X\\hat\\beta` for the rows used, in data order."""
+        r"""Raw marginal residuals :math:`y - X\hat\beta` for the rows used, in data order."""
         return self._in_caller_order(self.design.y - self.design.X @ self.beta, "residual")
 
-    def predict(self, newdata: pd.DataFrame | None = None) -> pd.Series:
-        """Population mean :math:`x^\\top\\hat\\beta` for each row of ``newdata`` (NaN if incomplete)."""
-        if newdata is None:
-            return self.fitted()
-        x = self.design.encoding.matrix(newdata)
-        return pd.Series(x @ self.beta, index=newdata.index, name="predicted")
+    def predict(self, newdata: pd.DataFrame | None = None, conditional: bool = False,
+                se: bool = False) -> pd.Series | pd.DataFrame:
+        r"""Predicted means for the rows of ``newdata`` (default: the rows used).
+
+        ``conditional=False``: population mean :math:`x^\top\hat\beta`;
+        ``conditional=True`` (random-effect models): the subject's trajectory
+        :math:`x^\top\hat\beta + z^\top\hat b_i` from its BLUPs (subjects not in the fit get
+        :math:`b = 0`, with a DataWarning).  ``se=True`` returns a DataFrame ``estimate, se``
+        with :math:`\mathrm{se}^2 = x^\top Cx` or, conditionally,
+        :math:`x^\top Cx + 2x^\top C_{12}z + z^\top\mathrm{PEV}_iz` (SAS OUTP=).  Rows with
+        missing covariates are NaN.
+        """
+        data = newdata if newdata is not None else self._used_rows()
+        x = self.design.encoding.matrix(data)
+        est = x @ self.beta
+        var = np.einsum("np,pq,nq->n", x, self.beta_cov, x)
+        if conditional:
+            z, idx = self._random_design(data)
+            known = idx >= 0
+            pred = self._random_predictions
+            zb = np.where(known, np.einsum("nr,nr->n", z, pred.blup[np.maximum(idx, 0)]), 0.0)
+            est = est + zb
+            cross = np.einsum("np,npr,nr->n", x, pred.cross[np.maximum(idx, 0)], z)
+            pev = np.einsum("nr,nrs,ns->n", z, pred.pev[np.maximum(idx, 0)], z)
+            var = var + np.where(known, 2 * cross + pev, 0.0)
+        if not se:
+            return pd.Series(est, index=data.index, name="predicted")
+        return pd.DataFrame({"estimate": est, "se": np.sqrt(var)}, index=data.index)
+
+    def _used_rows(self) -> pd.DataFrame:
+        order = np.argsort(self.design.row_position)
+        frame = self.design.fixed_frame.iloc[order].copy()
+        if self.design.Z is not None:
+            for name, col in zip(self.design.random_names, self.design.Z[order].T):
+                frame[f"__z_{name}"] = col
+        frame[self.settings.subject] = self.design.subject_labels[self.design.subject[order]]
+        return frame
+
+    def _random_design(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Z rows and subject indices (-1 for subjects not in the fit) of ``data``."""
+        self._require_random()
+        names = self.design.random_names
+        if all(f"__z_{n}" in data for n in names):
+            z = data[[f"__z_{n}" for n in names]].to_numpy(dtype=float)
+        else:
+            from formulaic import model_matrix
+
+            z = np.asarray(model_matrix(self.design.random_spec, data, na_action="ignore"), dtype=float)
+        subject = self.settings.subject
+        if subject not in data:
+            raise DataError(f"conditional predictions need the subject column '{subject}' in newdata")
+        lookup = {s: i for i, s in enumerate(self.design.subject_labels)}
+        idx = np.array([lookup.get(s, -1) for s in data[subject]])
+        if (idx < 0).any():
+            new = data[subject][idx < 0].iloc[0]
+            warnings.warn(f"subject {new!r} (and {int((idx < 0).sum()) - 1} more rows) is not in the fit; "
+                          "its random effects are predicted as 0", DataWarning, stacklevel=3)
+        return z, idx
+
+    # -- random effects (SAS RANDOM) ------------------------------------------------------
+    def _require_random(self) -> None:
+        if self.settings.random is None:
+            raise DataError("the model has no random effects; add a term such as (1 + TIME | SUBJECT)")
+
+    def _g(self, g: int = 0) -> np.ndarray:
+        return self.structures[g].g_matrix(self._phi_of(g))
+
+    @property
+    def random_effects_covariance(self) -> pd.DataFrame:
+        """:math:`G`, the covariance of the random effects, labelled by term."""
+        self._require_random()
+        names = list(self.design.random_names)
+        return pd.DataFrame(self._g(), index=names, columns=names)
+
+    @property
+    def residual_variance(self) -> float | pd.Series:
+        r""":math:`\sigma^2` for independent residuals, else the residual structure's parameters."""
+        self._require_random()
+        s = self.structures[0]
+        phi = self._phi_of(0)[s.n_g:]
+        if isinstance(s.residual, Independent):
+            return float(phi[0])
+        return pd.Series(phi.copy(), index=s.residual.param_names(), name="estimate")
+
+    @property
+    def _random_predictions(self) -> Predictions:
+        self._require_random()
+        return self._cached("blup", lambda: predict_random_effects(self))
+
+    def random_effects(self, se: bool = False) -> pd.DataFrame:
+        r"""BLUPs :math:`\hat b_i`, one row per subject and one column per random term.
+
+        ``se=True``: a long table ``subject, term, estimate, se`` with the prediction-error
+        standard errors :math:`\sqrt{\mathrm{Var}(\hat b_i - b_i)}` (SAS Std Err Pred).
+        """
+        pred = self._random_predictions
+        names = list(self.design.random_names)
+        index = pd.Index(self.design.subject_labels, name=self.settings.subject)
+        wide = pd.DataFrame(pred.blup, index=index, columns=names)
+        if not se:
+            return wide
+        ses = np.sqrt(np.diagonal(pred.pev, axis1=1, axis2=2))
+        long = wide.stack().rename("estimate").to_frame()
+        long["se"] = pd.DataFrame(ses, index=index, columns=names).stack()
+        return long.rename_axis([self.settings.subject, "term"]).reset_index()
+
+    def variance_partition(self, at: dict | None = None) -> pd.DataFrame:
+        r"""Between-subject :math:`z^\top Gz`, within-subject (residual) variance and
+        ICC = between / (between + within), at values of the random-effect variables.
+
+        ``at``: e.g. ``{"TIME": [0, 1, 2]}``; default: the intercept only, or the distinct
+        observed values (5 quantiles if more than 20) of a numeric random-effect variable.
+        Within-subject variance: :math:`\sigma^2`, or the residual structure's variance
+        (its diagonal at each visit for heterogeneous structures, averaged).
+        """
+        self._require_random()
+        from formulaic import model_matrix
+
+        spec = self.design.random_spec
+        variables = sorted(spec.required_variables) if hasattr(spec, "required_variables") else []
+        if at is None:
+            at = {}
+            for v in variables:
+                values = np.unique(self._used_rows_random(v))
+                at[v] = values if values.size <= 20 else np.quantile(values, [0, 0.25, 0.5, 0.75, 1])
+        grid = pd.DataFrame(list(itertools.product(*at.values())), columns=list(at)) if at else \
+            pd.DataFrame(index=[0])
+        z = np.asarray(model_matrix(spec, grid, na_action="raise"), dtype=float) if at else \
+            np.ones((1, 1))
+        between = np.einsum("nr,rs,ns->n", z, self._g(), z)
+        s = self.structures[0]
+        phi_r = self._phi_of(0)[s.n_g:]
+        if isinstance(s.residual, Independent):
+            within = float(phi_r[0])
+        elif s.residual.spatial:
+            within = float(phi_r[-1])
+        else:
+            within = float(np.mean(np.diag(s.residual.matrix(phi_r))))
+        out = grid.copy() if at else pd.DataFrame(index=[0])
+        out["between"] = between
+        out["within"] = within
+        out["total"] = out["between"] + within
+        out["icc"] = out["between"] / out["total"]
+        return out.reset_index(drop=True)
+
+    def _used_rows_random(self, variable: str) -> np.ndarray:
+        if variable in self.design.fixed_frame:
+            return self.design.fixed_frame[variable].to_numpy()
+        raise DataError(f"give variance_partition(at={{'{variable}': [...]}}) explicitly")
+
+    def shrinkage(self) -> pd.DataFrame:
+        r"""Per subject and term: least-squares estimate from the subject's own data
+        (:math:`y_i - X_i\hat\beta` on :math:`Z_i`), the BLUP, and the shrinkage factor
+        :math:`1 - \hat b_i/\tilde b_i` (0: no shrinkage, 1: shrunk to the mean).
+        """
+        ols = subject_ols(self)
+        blup = self._random_predictions.blup
+        names = list(self.design.random_names)
+        n_obs = np.bincount(self.design.subject, minlength=self.design.subject_labels.size)
+        rows = []
+        for j, name in enumerate(names):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                factor = np.where(np.abs(ols[:, j]) > 0, 1 - blup[:, j] / ols[:, j], np.nan)
+            rows.append(pd.DataFrame({self.settings.subject: self.design.subject_labels, "term": name,
+                                      "n_obs": n_obs, "ols": ols[:, j], "blup": blup[:, j],
+                                      "shrinkage": factor}))
+        return pd.concat(rows, ignore_index=True)
 
     def summary(self) -> str:
         """SAS-style text: Model Information, Dimensions, Fit Statistics, Covariance

@@ -13,13 +13,22 @@ def _table(title: str, frame: pd.DataFrame, floatfmt: str = "{:.6g}") -> str:
     return f"{title}\n{'-' * len(title)}\n{shown.to_string()}\n"
 
 
+def _structure_text(fit, grp: str) -> str:
+    s = fit.settings
+    if s.random is None:
+        return f"{fit.structures[0].sas_type} ({s.structure}){grp}"
+    comp = fit.structures[0]
+    g = "VC" if comp.diagonal else "UN"
+    return f"RANDOM {s.random}: G {g}; REPEATED: {comp.residual.sas_type} ({s.structure})"
+
+
 def format_summary(fit) -> str:
     s = fit.settings
     grp = f" / GROUP={s.group}" if s.group else ""
     info = pd.DataFrame(
         {"value": [
             s.response, ", ".join(s.visit), s.subject,
-            f"{fit.structures[0].sas_type} ({s.structure}){grp}",
+            _structure_text(fit, grp),
             s.weights or "none", s.method, s.vcov, s.ddf,
             f"{fit.optimizer} ({fit.n_iter} iterations, {'converged' if fit.converged else 'NOT converged'})",
         ]},

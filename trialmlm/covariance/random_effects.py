@@ -1,0 +1,139 @@
+r"""Random effects combined with a residual structure (SAS RANDOM + REPEATED).
+
+For subject *i* with random-effects design :math:`Z_i` (rows of ``EXPR`` in
+``(EXPR | SUBJECT)``):
+
+.. math::  \Sigma_i = Z_i G Z_i^\top + R_i
+
+:math:`G` is unstructured — SAS ``RANDOM ... / TYPE=UN`` with parameters ``UN(1,1)``,
+``UN(2,1)``, ``UN(2,2)`` … over the random terms — or, for ``(EXPR || SUBJECT)``,
+diagonal (SAS ``TYPE=VC``, parameters named after the terms, e.g. ``Intercept``,
+``TIME``).  :math:`R_i` is the residual structure: :math:`\sigma^2 I` (``Residual``) by
+default, or any structure of :data:`trialmlm.STRUCTURES`.  :math:`\phi` = G's parameters
+followed by R's; :math:`\Sigma` is linear in G's, so second derivatives come from R only.
+The geometry of a pattern is the pair (R's geometry, :math:`Z_P` of shape (m, k, r)).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import VARIANCE, CovarianceStructure
+from .unstructured import Unstructured
+
+
+class Independent(CovarianceStructure):
+    """:math:`R = \\sigma^2 I` (SAS's default residual, parameter ``Residual``)."""
+
+    name = "independent"
+    sas_type = "VC"
+    description = "independent residuals"
+    linear = True
+    min_positions = 1
+
+    def param_names(self):
+        return ["Residual"]
+
+    def maps(self):
+        return [VARIANCE]
+
+    def blocks(self, phi, geometry, order):
+        eye = np.broadcast_to(np.eye(geometry.shape[1]), (geometry.shape[0],) + (geometry.shape[1],) * 2)
+        return phi[0] * eye, (eye[None] if order >= 1 else None), None
+
+    def start(self, parts):
+        total = sum(float(np.trace(c, axis1=1, axis2=2).sum()) for _, c, _ in parts)
+        count = sum(float(m.sum()) * g.shape[1] for g, _, m in parts)
+        return np.array([total / count])
+
+
+class RandomEffects(CovarianceStructure):
+    """:math:`Z G Z^\\top + R` for ``r`` random terms and a residual structure."""
+
+    name = "random"
+    sas_type = "RANDOM"
+    description = "random effects"
+    min_positions = 1
+
+    def __init__(self, residual: CovarianceStructure, terms: tuple[str, ...], diagonal: bool):
+        super().__init__(len(terms), residual.grouped)
+        self.residual = residual
+        self.terms = tuple(terms)
+        self.diagonal = diagonal
+        self.g = None if diagonal else Unstructured(len(terms))
+        self.n_g = len(terms) if diagonal else len(terms) * (len(terms) + 1) // 2
+        self.linear = residual.linear
+        self.spatial = residual.spatial
+
+    def param_names(self):
+        g = list(self.terms) if self.diagonal else self.g.param_names()
+        return g + self.residual.param_names()
+
+    def maps(self):
+        raise NotImplementedError("RandomEffects composes the maps of G and R in theta_to_phi")
+
+    def g_matrix(self, phi: np.ndarray) -> np.ndarray:
+        """:math:`G` (r x r) from the first parameters."""
+        return np.diag(phi[: self.n_g]) if self.diagonal else self.g.matrix(phi[: self.n_g])
+
+    def _g_derivatives(self) -> np.ndarray:
+        if self.diagonal:
+            units = np.zeros((self.n, self.n, self.n))
+            units[np.arange(self.n), np.arange(self.n), np.arange(self.n)] = 1.0
+            return units
+        return self.g.full(np.zeros(self.n_g), 1)[1]
+
+    def theta_to_phi(self, theta):
+        theta = np.asarray(theta, dtype=float)
+        n, k = theta.size, self.n_g
+        if self.diagonal:
+            phi_g, d1 = np.exp(theta[:k]), np.exp(theta[:k])
+            jac_g, hess_g = np.diag(d1), np.zeros((k, k, k))
+            hess_g[np.arange(k), np.arange(k), np.arange(k)] = d1
+        else:
+            phi_g, jac_g, hess_g = self.g.theta_to_phi(theta[:k])
+        phi_r, jac_r, hess_r = self.residual.theta_to_phi(theta[k:])
+        jac = np.zeros((n, n))
+        hess = np.zeros((n, n, n))
+        jac[:k, :k], jac[k:, k:] = jac_g, jac_r
+        hess[:k, :k, :k], hess[k:, k:, k:] = hess_g, hess_r
+        return np.concatenate([phi_g, phi_r]), jac, hess
+
+    def phi_to_theta(self, phi):
+        phi = np.asarray(phi, dtype=float)
+        k = self.n_g
+        g = np.log(phi[:k]) if self.diagonal else self.g.phi_to_theta(phi[:k])
+        return np.concatenate([g, self.residual.phi_to_theta(phi[k:])])
+
+    def blocks(self, phi, geometry, order):
+        geo_r, z = geometry
+        k = self.n_g
+        sig_r, d1_r, d2_r = self.residual.blocks(phi[k:], geo_r, order)
+        sig = z @ self.g_matrix(phi) @ z.transpose(0, 2, 1) + sig_r
+        if order == 0:
+            return sig, None, None
+        units = self._g_derivatives()
+        d1_g = np.einsum("mka,gab,mlb->gmkl", z, units, z)
+        d1 = np.concatenate([d1_g, d1_r], axis=0)
+        if order == 1 or d2_r is None:
+            return sig, d1, None
+        n = self.n_params
+        d2 = np.zeros((n, n) + sig.shape)
+        d2[k:, k:] = d2_r
+        return sig, d1, d2
+
+    def start(self, parts):
+        """R's own start; G diagonal, sharing half of the residual variance between the terms."""
+        res_parts = [(geo[0], c, m) for geo, c, m in parts]
+        phi_r = self.residual.start(res_parts)
+        total = sum(float(np.trace(c, axis1=1, axis2=2).sum()) for _, c, _ in parts)
+        count = sum(float(m.sum()) * c.shape[1] for _, c, m in parts)
+        var = total / count
+        z_scale = []
+        for geo, _, m in parts:
+            z = geo[1]
+            z_scale.append(np.repeat(np.abs(z).mean(axis=1), m, axis=0))
+        scale = np.maximum(np.concatenate(z_scale).mean(axis=0), 1e-8)
+        g_diag = 0.5 * var / scale**2 / self.n
+        phi_g = g_diag if self.diagonal else np.diag(g_diag)[np.tril_indices(self.n)]
+        return np.concatenate([phi_g, phi_r])
