@@ -46,11 +46,8 @@ def test_result_contents(fit_us, demo_trial):
 
 def test_covariance_parameter_se_is_inverse_hessian(fit_us):
     """2 H^-1 of -2 log L; checked against a finite-difference Hessian of the objective."""
-    from trialmlm.likelihood import Likelihood
-    from trialmlm.patterns import build_batches
 
-    lik = Likelihood(build_batches(fit_us.design), list(fit_us.structures), fit_us.n_obs,
-                     fit_us.n_fixed, 0.0, True)
+    lik = fit_us.likelihood
     phi = fit_us.phi
     hess = np.zeros((phi.size, phi.size))
     for k in range(phi.size):

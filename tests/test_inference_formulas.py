@@ -112,11 +112,9 @@ def test_sandwich_estimators(small, formula, weights):
 
 def test_satterthwaite_df_from_finite_differences(small):
     """df = 2 (l'Cl)^2 / (g' W g) with g = d(l'Cl)/dphi by finite differences of the likelihood."""
-    from trialmlm.likelihood import Likelihood
-    from trialmlm.patterns import build_batches
 
     fit = trialmlm.fit(CASES[0][0], small)
-    lik = Likelihood(build_batches(fit.design), list(fit.structures), fit.n_obs, fit.n_fixed, 0.0, True)
+    lik = fit.likelihood
     l = np.zeros(fit.n_fixed)
     l[[1, 3, 8]] = [1.0, -0.5, 2.0]
     g = np.zeros(fit.n_covariance_parameters)

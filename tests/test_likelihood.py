@@ -5,23 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trialmlm.covariance import get_structure
-from trialmlm.design import build_design
-from trialmlm.formula import parse_formula
-from trialmlm.likelihood import Likelihood
-from trialmlm.patterns import build_batches
+from trialmlm.model import build_model
 
 
 def _likelihood(data, formula, reml=True, weights=None):
-    parsed = parse_formula(formula)
-    cls = get_structure(parsed.covariance.structure)
-    design = build_design(data, parsed, weights, cls.spatial)
-    dim = len(parsed.covariance.positions) if cls.spatial else len(design.position_labels)
-    structures = [cls(dim) for _ in design.group_labels]
-    lik = Likelihood(build_batches(design), structures, design.y.size, design.X.shape[1],
-                     float(np.log(design.weights).sum()), reml)
-    start = np.concatenate([s.start(p) for s, p in zip(structures, lik.ols_moments())])
-    return lik, start
+    model = build_model(formula, data, "REML" if reml else "ML", weights)
+    return model.likelihood, model.start()
 
 
 CASES = [
@@ -33,6 +22,9 @@ CASES = [
     ("CHG ~ BASE + TRT * AVISIT + sp_exp(TIME | USUBJID)", True, None),
     ("CHG ~ BASE + TRT * AVISIT + ar1(AVISIT | TRT / USUBJID)", False, None),
     ("CHG ~ BASE + TRT * AVISIT + cs(AVISIT | TRT / USUBJID)", True, "WT"),
+    ("CHG ~ BASE + TRT * TIME + (1 + TIME | USUBJID)", True, "WT"),
+    ("CHG ~ BASE + TRT * TIME + (1 + TIME || USUBJID) + sp_exp(TIME | USUBJID)", False, None),
+    ("CHG ~ BASE + TRT * AVISIT + (1 | USUBJID) + ar1h(AVISIT | USUBJID)", True, None),
 ]
 
 

@@ -18,8 +18,6 @@ import numpy as np
 import pytest
 
 import trialmlm
-from trialmlm.likelihood import Likelihood
-from trialmlm.patterns import build_batches
 
 STRUCTS = ["us", "cs", "csh", "ar1", "ar1h", "toep", "toeph", "ad", "adh", "sp_exp"]
 
@@ -62,7 +60,7 @@ def test_likelihood_exact_at_mmrm_parameters(fits, mmrm_reference, name):
     ref = mmrm_reference["cases"][name]
     fit = fits[name]
     phi = phi_from_matrix(name, np.array(ref["covariance"]["matrix"]))
-    lik = Likelihood(build_batches(fit.design), list(fit.structures), fit.n_obs, fit.n_fixed, 0.0, True)
+    lik = fit.likelihood
     assert -0.5 * lik.evaluate(phi).value == pytest.approx(ref["loglik"], abs=1e-8)
 
 

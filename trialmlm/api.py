@@ -7,17 +7,12 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .covariance import get_structure
-from .covariance.random_effects import Independent, RandomEffects
-from .design import build_design
-from .errors import ConvergenceWarning, DataError
-from .formula import parse_formula
-from .identifiability import check_combination, check_estimable
+from .covariance.random_effects import Independent
+from .errors import ConvergenceWarning
 from .inference.ddf import check_ddf
 from .inference.vcov import check_vcov
-from .likelihood import Likelihood
+from .model import build_model
 from .optimize import maximise
-from .patterns import build_batches
 from .results import FitSettings, MMRMResults
 
 
@@ -54,28 +49,13 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
     FormulaError, DataError
         With the offending column, level, subject or visit named.
     """
-    method_u = str(method).upper()
-    if method_u not in ("REML", "ML"):
-        raise DataError(f"method must be 'REML' or 'ML', got {method!r}")
     check_ddf(ddf)
     check_vcov(vcov)
-    parsed = parse_formula(formula)
+    model = build_model(formula, data, method, weights)
+    design, structures, lik, parsed = model.design, model.structures, model.likelihood, model.formula
     term = parsed.covariance
-    cls = get_structure(term.structure) if term else Independent
-    check_combination(parsed, cls)
-    design = build_design(data, parsed, weights, cls.spatial)
-    dim = len(term.positions) if cls.spatial else len(design.position_labels)
-    grouped = term is not None and term.group is not None
-    structures = tuple(cls(dim, grouped=grouped) for _ in design.group_labels)
-    if parsed.random:
-        structures = tuple(RandomEffects(s, design.random_names, parsed.random.diagonal) for s in structures)
-    check_estimable(design, cls, term, sum(s.n_params for s in structures))
-
-    batches = build_batches(design)
-    lik = Likelihood(batches, list(structures), design.y.size, design.X.shape[1],
-                     float(np.log(design.weights).sum()), reml=method_u == "REML")
-    moments = lik.ols_moments()
-    start = np.concatenate([s.start(parts) for s, parts in zip(structures, moments)])
+    method_u = "REML" if lik.reml else "ML"
+    start = model.start()
     opt = maximise(lik, start)
 
     notes = []
@@ -103,6 +83,7 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
     return MMRMResults(
         settings=settings, design=design, structures=structures, phi=opt.phi, phi_cov=phi_cov,
         beta=opt.evaluation.beta, beta_cov=opt.evaluation.cov_beta, jac_info=opt.evaluation.jac_info,
+        likelihood=lik,
         loglik=-0.5 * opt.evaluation.value, converged=opt.converged, n_iter=opt.n_iter,
         optimizer=opt.optimizer, warnings=tuple(notes),
     )

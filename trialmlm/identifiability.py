@@ -21,6 +21,11 @@ CONFOUNDED_WITH_RANDOM = ("us", "cs", "csh", "toep", "toeph")
 def check_combination(formula: ModelFormula, structure: type[CovarianceStructure]) -> None:
     """Raise FormulaError for random effects combined with a residual structure that
     already spans them (e.g. a random intercept with ``us`` or ``cs``)."""
+    if formula.random and formula.covariance and formula.covariance.group:
+        raise FormulaError(
+            f"random effects {formula.random} with a per-group residual matrix "
+            f"({formula.covariance}) are not supported; use one residual matrix for all subjects"
+        )
     if formula.random and structure.name in CONFOUNDED_WITH_RANDOM:
         raise FormulaError(
             f"random effects {formula.random} together with {structure.name}(...) residuals cannot be "

@@ -24,7 +24,6 @@ from .inference.lsmeans import compare_table, lsmeans_table
 from .inference.vcov import check_vcov, empirical_covariance, kenward_roger_covariance
 from .inference.wald import contrast_matrix, f_test, t_table
 from .likelihood import Likelihood
-from .patterns import build_batches
 from .random_effects import Predictions, predict_random_effects, subject_ols
 
 
@@ -71,6 +70,7 @@ class MMRMResults:
     beta: np.ndarray = field(repr=False)
     beta_cov: np.ndarray = field(repr=False)
     jac_info: np.ndarray = field(repr=False)
+    likelihood: Likelihood = field(repr=False, compare=False)
     loglik: float = 0.0
     converged: bool = True
     n_iter: int = 0
@@ -224,11 +224,7 @@ class MMRMResults:
 
     def pattern_blocks(self, order: int = 0):
         """Per-batch covariance blocks at the estimate (see :mod:`trialmlm.likelihood`)."""
-        def make():
-            lik = Likelihood(build_batches(self.design), list(self.structures), self.n_obs, self.n_fixed,
-                             float(np.log(self.design.weights).sum()), self.method == "REML")
-            return lik.pattern_blocks(self.phi, order)
-        return self._cached(("blocks", order), make)
+        return self._cached(("blocks", order), lambda: self.likelihood.pattern_blocks(self.phi, order))
 
     def kenward_roger_vcov(self, linear: bool = False) -> np.ndarray:
         r"""Kenward-Roger adjusted :math:`\mathrm{Cov}(\hat\beta)` (SAS DDFM=KR / KR(LINEAR))."""
