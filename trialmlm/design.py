@@ -355,7 +355,7 @@ def _null_space(X: np.ndarray) -> np.ndarray:
     """Orthonormal basis of {b: Xb = 0}; a linear function l'beta is estimable iff l'N = 0."""
     norms = np.linalg.norm(X, axis=0)
     scaled = X / np.where(norms > 0, norms, 1.0)
-    _, s, vt = np.linalg.svd(scaled, full_matrices=True)
+    _, s, vt = np.linalg.svd(scaled, full_matrices=scaled.shape[0] < scaled.shape[1])
     rank = int(np.sum(s > ALIAS_TOLERANCE * s[0])) if s.size else 0
     basis = vt[rank:].T / np.where(norms > 0, norms, 1.0)[:, None]
     if basis.size:

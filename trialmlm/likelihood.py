@@ -186,8 +186,9 @@ class Likelihood:
             a_l = omega[None] @ d1 @ omega[None]  # Omega dS_l Omega
             w_omega = (2.0 * cg - b.count[:, None, None] * sig) @ omega
             y_l = a_l @ w_omega[None]
-            hess[lo:hi, lo:hi] += d1.reshape(r, -1) @ y_l.transpose(0, 1, 3, 2).reshape(r, -1).T
-            t = (a_l.reshape(r, -1) @ flat).reshape(r, q, q)
+            # tr(dS_k Y_l) with dS_k symmetric: a plain dot product, no transpose needed
+            hess[lo:hi, lo:hi] += d1.reshape(r, -1) @ y_l.reshape(r, -1).T
+            t = (flat.T @ a_l.reshape(r, -1).T).T.reshape(r, q, q)  # this order is BLAS-friendly
             jac_info[lo:hi] += t[:, :p, :p]
             score[lo:hi] += t[:, :p, :] @ u
         if order >= 2:

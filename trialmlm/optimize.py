@@ -102,16 +102,17 @@ def newton_raphson(obj: Objective, theta: np.ndarray, tolerance: float, max_iter
         if decrement < tolerance:
             return theta, True, it - 1, "Newton decrement below tolerance"
         t, slope = 1.0, float(grad @ step)
-        for _ in range(40):
+        for attempt in range(40):
             new = theta + t * step
-            new_value = obj(new, 0)[0]
-            if np.isfinite(new_value) and new_value <= value + 1e-4 * t * slope:
+            # the full step is usually accepted: evaluate it with derivatives straight away
+            trial = obj(new, 2 if attempt == 0 else 0)
+            if np.isfinite(trial[0]) and trial[0] <= value + 1e-4 * t * slope:
                 break
             t *= 0.5
         else:
             return theta, False, it, "line search failed to decrease the objective"
         theta = new
-        value, grad, hess = obj(theta, 2)
+        value, grad, hess = trial if trial[1] is not None else obj(theta, 2)
     step, decrement = _newton_direction(grad, hess)
     return theta, bool(decrement < tolerance), max_iter, "iteration limit reached"
 

@@ -83,6 +83,17 @@ class RandomEffects(CovarianceStructure):
             return units
         return self.g.full(np.zeros(self.n_g), 1)[1]
 
+    def _z_derivatives(self, z: np.ndarray) -> np.ndarray:
+        r""":math:`Z\,\partial G/\partial\phi_g\,Z^\top` (n_g, m, k, k); independent of
+        :math:`\phi`, so computed once per pattern batch and kept."""
+        cache = self.__dict__.setdefault("_zcache", {})
+        hit = cache.get(id(z))
+        if hit is not None and hit[0] is z:
+            return hit[1]
+        d1_g = np.einsum("mka,gab,mlb->gmkl", z, self._g_derivatives(), z, optimize=True)
+        cache[id(z)] = (z, d1_g)
+        return d1_g
+
     def theta_to_phi(self, theta):
         theta = np.asarray(theta, dtype=float)
         n, k = theta.size, self.n_g
@@ -112,8 +123,7 @@ class RandomEffects(CovarianceStructure):
         sig = z @ self.g_matrix(phi) @ z.transpose(0, 2, 1) + sig_r
         if order == 0:
             return sig, None, None
-        units = self._g_derivatives()
-        d1_g = np.einsum("mka,gab,mlb->gmkl", z, units, z)
+        d1_g = self._z_derivatives(z)
         d1 = np.concatenate([d1_g, d1_r], axis=0)
         if order == 1 or d2_r is None:
             return sig, d1, None

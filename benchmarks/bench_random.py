@@ -1,0 +1,91 @@
+"""Benchmark: random intercept + slope, 5,000 subjects with 3-10 visits at irregular times.
+
+Prints trialmlm's fit time beside statsmodels MixedLM (same data, model, REML) and
+nlme::lme where ``Rscript`` is installed, with each peer's log-likelihood difference.
+Run:  python benchmarks/bench_random.py [--subjects 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import trialmlm
+
+FORMULA = "Y ~ ARM * TIME + (1 + TIME | ID)"
+
+
+def simulate(n_subjects: int, seed: int = 7) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    g = np.array([[4.0, -0.3], [-0.3, 0.5]])
+    rows = []
+    for i in range(n_subjects):
+        k = rng.integers(3, 11)
+        t = np.concatenate([[0.0], np.cumsum(rng.uniform(0.2, 1.0, k - 1))]).round(3)
+        arm = i % 2
+        b = rng.multivariate_normal([0, 0], g)
+        y = 10 + b[0] + (b[1] - 0.5 - 0.4 * arm) * t + rng.normal(0, 1.5, k)
+        rows.append(pd.DataFrame({"ID": f"S{i:05d}", "ARM": "ACT" if arm else "PBO", "TIME": t, "Y": y}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def statsmodels_fit(data: pd.DataFrame):
+    import statsmodels.formula.api as smf
+
+    t0 = time.perf_counter()
+    res = smf.mixedlm("Y ~ ARM * TIME", data, groups=data["ID"], re_formula="~TIME").fit(reml=True)
+    return time.perf_counter() - t0, float(res.llf)
+
+
+R_SCRIPT = r"""
+suppressPackageStartupMessages(library(nlme))
+d <- read.csv("%s")
+t <- system.time(m <- lme(Y ~ ARM * TIME, random = ~ TIME | ID, data = d))[["elapsed"]]
+cat(t, sprintf("%%.10f", as.numeric(logLik(m))), "\n")
+"""
+
+
+def nlme_fit(data: pd.DataFrame):
+    if shutil.which("Rscript") is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        csv, script = Path(tmp) / "d.csv", Path(tmp) / "b.R"
+        data.to_csv(csv, index=False)
+        script.write_text(R_SCRIPT % csv)
+        out = subprocess.run(["Rscript", str(script)], capture_output=True, text=True, timeout=3600)
+    t, ll = out.stdout.split()
+    return float(t), float(ll)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--subjects", type=int, default=5000)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    data = simulate(args.subjects)
+    print(f"{args.subjects} subjects, {len(data)} observations, model {FORMULA} (REML)")
+    times = []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        fit = trialmlm.fit(FORMULA, data)
+        times.append(time.perf_counter() - t0)
+    ours = float(np.median(times))
+    print(f"{'tool':<22}{'seconds':>10}{'ratio':>8}{'loglik - trialmlm':>20}")
+    print(f"{'trialmlm':<22}{ours:>10.3f}{1.0:>8.1f}{0.0:>20.2e}")
+    peers = [("statsmodels MixedLM", statsmodels_fit(data))]
+    r = nlme_fit(data)
+    if r is not None:
+        peers.append(("nlme::lme", r))
+    for name, (t, ll) in peers:
+        print(f"{name:<22}{t:>10.3f}{t / ours:>8.1f}{ll - fit.loglik:>20.2e}")
+
+
+if __name__ == "__main__":
+    main()
