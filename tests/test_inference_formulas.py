@@ -35,6 +35,8 @@ def _dense(fit):
         if struct.spatial:
             xyz = d.coordinates[d.position[rows]]
             geo = np.sqrt(((xyz[:, None] - xyz[None]) ** 2).sum(-1))[None]
+        if d.Z is not None:  # random effects: geometry is (R's geometry, weighted Z)
+            geo = (geo, (d.Z[rows] * np.sqrt(d.weights[rows])[:, None])[None])
         sig, d1, d2 = struct.blocks(fit.phi[lo:hi], geo, 2)
         w = 1 / np.sqrt(d.weights[rows])
         scale = np.outer(w, w)

@@ -1,9 +1,10 @@
 r"""Type III hypotheses of the model terms (SAS ``HTYPE=3``).
 
 For a term with factors :math:`F_T` (and covariates :math:`C_T`), the hypothesis is that
-all interaction contrasts among the levels of :math:`F_T` of the LS means (equal weights
-over the other factors, covariates at their means; for covariate terms the derivative of
-the mean in those covariates) are zero.  Contrasts: each level minus the last, crossed by
+all interaction contrasts among the levels of :math:`F_T` of the cell means (equal weights
+over the other factors; for covariate terms the derivative of the mean in those
+covariates) are zero, with covariates at 0 — as SAS's type III L matrices, which do not
+centre covariates (so a factor that interacts with a covariate is tested at covariate 0).  Contrasts: each level minus the last, crossed by
 Kronecker product.  In models that contain every lower-order term of their interactions
 this is SAS's type III hypothesis, independent of the coding of factors.  Terms whose
 variables cannot be crossed this way (e.g. ``I(TIME**2)``) are tested through their own
@@ -16,7 +17,7 @@ import re
 
 import numpy as np
 
-from .grid import ReferenceGrid
+from .grid import ReferenceGrid, forced_factors
 from .wald import full_row_rank
 
 _PLAIN = re.compile(r"^(?:C\(\s*)?([A-Za-z_.][A-Za-z0-9_.]*)\s*(?:\))?$")
@@ -28,7 +29,8 @@ def _difference_contrasts(n: int) -> np.ndarray:
 
 def term_hypotheses(fit) -> dict[str, np.ndarray]:
     """Term name (``A:B`` style) -> full-row-rank L (kept columns) of its type III test."""
-    grid = ReferenceGrid(fit)
+    covariates = [v for v in fit.design.encoding.variables if v not in fit.design.encoding.levels]
+    grid = ReferenceGrid(fit, at={v: 0.0 for v in covariates if v not in forced_factors(fit.design.encoding)})
     out = {}
     for term, cols in fit.design.encoding.term_columns().items():
         name = str(term)

@@ -1,0 +1,117 @@
+"""Random intercept / slope models against R (tests/reference/make_random_refs.R).
+
+nlme::lme (REML, ML; corExp, corAR1 residuals; diagonal G via pdDiag) for the
+log-likelihood (1e-6), G and residual parameters, fixed effects and SEs, BLUPs (1e-5
+relative); lme4 + lmerTest for Satterthwaite df and type III tests; pbkrtest for
+Kenward-Roger (with W swapped to the expected information pbkrtest uses, as in
+test_inference_r.py).  ``irregular_exp``: sigma^2 and rho of the exponential residual are
+correlated at 0.994 (SE of sigma^2 5.3 on 9.0), so that case's covariance parameters are
+compared at 1e-4 relative; its log-likelihood still at 1e-6.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import trialmlm
+
+REFERENCE = Path(__file__).parent / "reference"
+REF = json.loads((REFERENCE / "random_refs.json").read_text())
+CASES = {c["name"]: c for c in REF["cases"]}
+
+
+def _data(case) -> pd.DataFrame:
+    d = pd.read_csv(REFERENCE / case["data"], dtype={"Subject": str, "ID": str, "USUBJID": str})
+    if "AVISIT" in d:
+        d = d.dropna(subset=["CHG"])
+    return d
+
+
+@pytest.fixture(scope="module")
+def fits():
+    return {n: trialmlm.fit(c["formula"], _data(c), method=c["method"]) for n, c in CASES.items()}
+
+
+def _coef_name(name: str) -> str:
+    from test_reference_gls import _r_to_formulaic
+
+    levels = {"ARM": ["ACT", "PBO"], "Sex": ["Female", "Male"], "TRT": ["HIGH", "LOW", "PBO"],
+              "AVISIT": ["W1", "W2", "W4", "W8", "W12", "W16"]}
+    return _r_to_formulaic(name, levels)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_loglik_covariance_fixed_effects(fits, name):
+    fit, case = fits[name], CASES[name]
+    assert fit.converged
+    assert fit.n_obs == case["n_obs"] and fit.n_subjects == case["n_subjects"]
+    assert fit.loglik == pytest.approx(case["loglik"], abs=1e-6)
+    rtol = 1e-4 if name.startswith("irregular_exp") else 1e-5
+    g = np.array(case["G"]["matrix"])
+    np.testing.assert_allclose(fit.random_effects_covariance.to_numpy(), g, rtol=rtol,
+                               atol=rtol * np.abs(g).max())
+    res = case["residual"]
+    if "correlation" in res:
+        params = fit.residual_variance
+        assert params["Residual"] == pytest.approx(res["sigma2"], rel=rtol)
+        rho = params["SP(POW)"] if "SP(POW)" in params else params["AR(1)"]
+        assert rho == pytest.approx(res["correlation"]["rho"], rel=rtol)
+    else:
+        assert fit.residual_variance == pytest.approx(res["sigma2"], rel=rtol)
+    table = fit.coef_table()
+    for row in case["fixed_effects"]:
+        ours = table.loc[_coef_name(row["name"])]
+        assert abs(ours["estimate"] - row["estimate"]) <= rtol * max(abs(row["estimate"]), row["se"])
+        # nlme scales ML vcov by n/(n-p) (REML-type sigma); SAS uses (X'V^-1X)^-1 at the ML fit
+        se = row["se"] * (np.sqrt((fit.n_obs - fit.n_fixed) / fit.n_obs) if case["method"] == "ML" else 1)
+        assert ours["se"] == pytest.approx(se, rel=rtol)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_blups_and_prediction_error(fits, name):
+    fit, case = fits[name], CASES[name]
+    ours = fit.random_effects()
+    ref = pd.DataFrame(case["blups"])
+    terms = {t: n for t, n in zip(case["G"]["terms"], fit.random_effects_covariance.columns)}
+    got = np.array([ours.loc[r.subject, terms[r.term]] for r in ref.itertuples()])
+    scale = np.abs(ref["estimate"]).max()
+    np.testing.assert_allclose(got, ref["estimate"], rtol=0, atol=1e-5 * scale * (10 if "exp" in name else 1))
+    if "blup_variances" in case:
+        pev = fit._random_predictions.pev
+        index = {s: i for i, s in enumerate(fit.design.subject_labels)}
+        for row in case["blup_variances"][:10]:
+            np.testing.assert_allclose(pev[index[row["subject"]]], np.array(row["pev"]), rtol=1e-4)
+
+
+def _expected_information_fit(fit):
+    from test_inference_formulas import _dense
+
+    X = fit.design.X
+    V, dV, _ = _dense(fit)
+    Vi = np.linalg.inv(V)
+    P = Vi - Vi @ X @ fit.beta_cov @ X.T @ Vi
+    PV = [P @ dV[h] for h in range(dV.shape[0])]
+    info = np.array([[np.trace(a @ b) for b in PV] for a in PV])
+    return dataclasses.replace(fit, phi_cov=2 * np.linalg.inv(info), _cache={})
+
+
+@pytest.mark.parametrize("name", ["sleep_us_reml", "ortho_reml", "irregular_ri_reml"])
+def test_lmer_satterthwaite_and_kenward_roger(fits, name):
+    fit, lmer = fits[name], CASES[name]["lmer"]
+    sat = fit.coef_table()
+    for row in lmer["coef_satterthwaite"]:
+        assert sat.loc[_coef_name(row["name"]), "df"] == pytest.approx(row["df"], rel=1e-4)
+    anova = fit.anova()
+    for row in lmer["anova_type3_satterthwaite"]:
+        assert anova.loc[row["term"], "F"] == pytest.approx(row["F"], rel=1e-5)
+        assert anova.loc[row["term"], "den_df"] == pytest.approx(row["den_df"], rel=1e-4)
+    kr = _expected_information_fit(fit).coef_table(ddf="kenward-roger")
+    for row in lmer["coef_kenward_roger"]:
+        assert kr.loc[_coef_name(row["name"]), "se"] == pytest.approx(row["se"], rel=1e-5)
+        assert kr.loc[_coef_name(row["name"]), "df"] == pytest.approx(row["df"], rel=1e-4)
