@@ -4,7 +4,8 @@ For a term with factors :math:`F_T` (and covariates :math:`C_T`), the hypothesis
 all interaction contrasts among the levels of :math:`F_T` of the cell means (equal weights
 over the other factors; for covariate terms the derivative of the mean in those
 covariates) are zero, with covariates at 0 — as SAS's type III L matrices, which do not
-centre covariates (so a factor that interacts with a covariate is tested at covariate 0).  Contrasts: each level minus the last, crossed by
+centre covariates (so a factor that interacts with a covariate is tested at covariate 0).
+Contrasts: each level minus the last, crossed by
 Kronecker product.  In models that contain every lower-order term of their interactions
 this is SAS's type III hypothesis, independent of the coding of factors.  Terms whose
 variables cannot be crossed this way (e.g. ``I(TIME**2)``) are tested through their own
