@@ -115,3 +115,24 @@ def test_lmer_satterthwaite_and_kenward_roger(fits, name):
     for row in lmer["coef_kenward_roger"]:
         assert kr.loc[_coef_name(row["name"]), "se"] == pytest.approx(row["se"], rel=1e-5)
         assert kr.loc[_coef_name(row["name"]), "df"] == pytest.approx(row["df"], rel=1e-4)
+
+
+def test_containment_df(fits):
+    """SAS DDFM=CONTAIN by its definition, with dense ranks of [X Z].
+
+    sleepstudy: Days and Intercept are contained in Days*Subject and Intercept*Subject, each
+    contributing 36 - 19 = 17 (equal to the Kenward-Roger df of this balanced design).
+    """
+    sleep = fits["sleep_us_reml"].coef_table(ddf="containment")
+    assert list(sleep["df"]) == [17.0, 17.0]
+    assert list(fits["sleep_us_reml"].coef_table(ddf="kenward-roger")["df"].round(6)) == [17.0, 17.0]
+    fit = fits["irregular_ri_reml"]
+    d = fit.design
+    Z = np.zeros((d.y.size, d.subject_labels.size))
+    Z[np.arange(d.y.size), d.subject] = 1.0
+    rank_xz = np.linalg.matrix_rank(np.hstack([d.X, Z]))
+    table = fit.coef_table(ddf="containment")
+    contribution = rank_xz - np.linalg.matrix_rank(d.X)
+    assert table.loc["Intercept", "df"] == contribution
+    assert table.loc["TIME", "df"] == d.y.size - rank_xz
+    assert table.loc["BASE", "df"] == d.y.size - rank_xz

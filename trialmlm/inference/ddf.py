@@ -14,8 +14,11 @@ of all rows, its denominator df and scale :math:`\lambda` (1 except for Kenward-
     :math:`A_1, A_2` with :math:`P_h = -B_h`; for one row :math:`m = 2/(a^\top Wa)`,
     :math:`a_h = l^\top CP_hCl/l^\top Cl` (the Satterthwaite df of the unadjusted
     :math:`C`); the F statistic uses the adjusted :math:`\hat\Phi_A`.
-``residual``, ``containment``  :math:`n - \mathrm{rank}(X)` (containment equals the
-    residual df in models without random effects, as in SAS).
+``residual``  :math:`n - \mathrm{rank}(X)`.
+``containment``  SAS DDFM=CONTAIN: a random effect ``TERM*SUBJECT`` contains a fixed
+    effect when all the fixed effect's variables appear in it; the df are the smallest
+    rank contribution of a containing random effect to :math:`[X\,Z]`, else
+    :math:`n - \mathrm{rank}[X\,Z]` (:math:`n - \mathrm{rank}(X)` without random effects).
 ``between-within``  columns constant within every subject get
     :math:`N_s - (\text{intercept}) - p_\text{between}`, the others
     :math:`n - N_s - p_\text{within}`; under ``us`` every effect gets the between df (SAS);
@@ -24,6 +27,7 @@ of all rows, its denominator df and scale :math:`\lambda` (1 except for Kenward-
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,14 +114,56 @@ def _between_within_columns(fit) -> tuple[np.ndarray, float, float]:
     return per_col, df_between, df_within
 
 
+def _variables(term) -> frozenset:
+    names = set()
+    for factor in term.factors:
+        expr = str(factor.expr)
+        inner = re.fullmatch(r"C\(\s*([A-Za-z_.][A-Za-z0-9_.]*)\s*[,)].*", expr)
+        names.add(inner.group(1) if inner else expr)
+    return frozenset(names - {"1"})
+
+
+def _rank_xz(fit, z_columns: np.ndarray) -> int:
+    """rank([X Z]) for the subject-blocked Z restricted to ``z_columns`` of the random terms:
+    sum of the subjects' rank(Z_i) plus the rank of X after projecting out each Z_i."""
+    d = fit.design
+    resid = np.empty_like(d.X)
+    rank_z = 0
+    for blk in fit.pattern_blocks(0):
+        rows = blk.batch.rows
+        z = d.Z[rows][:, :, z_columns]
+        rank_z += int(np.linalg.matrix_rank(z).sum()) if z.shape[2] else 0
+        x = d.X[rows]
+        fitted = z @ (np.linalg.pinv(z) @ x) if z.shape[2] else 0.0
+        resid[rows] = x - fitted
+    scale = np.linalg.norm(d.X, 2)  # absolute tolerance: resid may be zero up to rounding
+    return rank_z + int(np.linalg.matrix_rank(resid, tol=1e-9 * scale))
+
+
+def _containment_columns(fit) -> np.ndarray:
+    """Per fixed-effect column, the containment df (see module docstring)."""
+    d = fit.design
+    everything = np.arange(len(d.random_names))
+    z_terms = [(_variables(t), everything[s]) for t, s in d.random_spec.term_slices.items()]
+    full = _rank_xz(fit, everything)
+    contribution = [full - _rank_xz(fit, np.setdiff1d(everything, cols)) for _, cols in z_terms]
+    per_col = np.full(fit.n_fixed, float(d.y.size - full))
+    for term, cols in d.encoding.term_columns().items():
+        variables = _variables(term)
+        containing = [c for (zv, _), c in zip(z_terms, contribution) if variables <= zv]
+        if containing:
+            per_col[cols] = float(min(containing))
+    return per_col
+
+
 def degrees_of_freedom(fit, L: np.ndarray, method: str) -> DF:
     """Degrees of freedom of each row of ``L`` and of the joint test (see module docstring)."""
     L = np.atleast_2d(L)
-    if method in ("residual", "containment"):
+    if method == "residual" or (method == "containment" and fit.design.Z is None):
         df = float(fit.n_obs - fit.n_fixed)
         return DF(np.full(L.shape[0], df), df)
-    if method == "between-within":
-        per_col, _, _ = _between_within_columns(fit)
+    if method in ("between-within", "containment"):
+        per_col = _between_within_columns(fit)[0] if method == "between-within" else _containment_columns(fit)
         involved = np.abs(L) > 1e-12
         rows = np.array([per_col[m].min() if m.any() else per_col.min() for m in involved])
         return DF(rows, float(rows.min()))
