@@ -62,7 +62,7 @@ class PatternBlock:
     d1: np.ndarray | None
     d2: np.ndarray | None
     omega: np.ndarray
-    linv: np.ndarray  # L^{-1} with Sigma_P = L L'; L^{-T} L^{-1} = Omega_P
+    chol: np.ndarray  # L with Sigma_P = L L' (lower triangular)
     logdet: float  # sum over the batch's subjects of log|Sigma_P|
 
 
@@ -123,10 +123,10 @@ class Likelihood:
             diag = np.diagonal(chol, axis1=1, axis2=2)
             if not np.all(np.isfinite(diag)) or np.any(diag <= 0):
                 return None
-            linv = np.linalg.inv(chol)
-            omega = linv.transpose(0, 2, 1) @ linv
+            omega = np.linalg.inv(sig)
+            omega = 0.5 * (omega + omega.transpose(0, 2, 1))
             logdet = float(2.0 * (b.count * np.log(diag).sum(axis=1)).sum())
-            out.append(PatternBlock(b, sig, d1, d2, omega, linv, logdet))
+            out.append(PatternBlock(b, sig, d1, d2, omega, chol, logdet))
         return out
 
     def evaluate(self, phi: np.ndarray, order: int = 0) -> Evaluation | None:

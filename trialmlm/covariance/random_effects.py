@@ -86,13 +86,16 @@ class RandomEffects(CovarianceStructure):
     def _z_derivatives(self, z: np.ndarray) -> np.ndarray:
         r""":math:`Z\,\partial G/\partial\phi_g\,Z^\top` (n_g, m, k, k); independent of
         :math:`\phi`, so computed once per pattern batch and kept."""
+        return self._cached(("zg", id(z)), z, lambda: np.einsum("mka,gab,mlb->gmkl", z,
+                                                                 self._g_derivatives(), z, optimize=True))
+
+    def _cached(self, key, owner: np.ndarray, make):
+        """Per-batch arrays that depend only on the batch's Z (``owner``), kept with it."""
         cache = self.__dict__.setdefault("_zcache", {})
-        hit = cache.get(id(z))
-        if hit is not None and hit[0] is z:
-            return hit[1]
-        d1_g = np.einsum("mka,gab,mlb->gmkl", z, self._g_derivatives(), z, optimize=True)
-        cache[id(z)] = (z, d1_g)
-        return d1_g
+        hit = cache.get(key)
+        if hit is None or hit[0] is not owner:
+            hit = cache[key] = (owner, make())
+        return hit[1]
 
     def theta_to_phi(self, theta):
         theta = np.asarray(theta, dtype=float)
@@ -123,8 +126,10 @@ class RandomEffects(CovarianceStructure):
         sig = z @ self.g_matrix(phi) @ z.transpose(0, 2, 1) + sig_r
         if order == 0:
             return sig, None, None
-        d1_g = self._z_derivatives(z)
-        d1 = np.concatenate([d1_g, d1_r], axis=0)
+        if self.residual.linear:  # dSigma/dphi does not depend on phi: build it once per batch
+            d1 = self._cached(("d1", id(z)), z, lambda: np.concatenate([self._z_derivatives(z), d1_r]))
+        else:
+            d1 = np.concatenate([self._z_derivatives(z), d1_r], axis=0)
         if order == 1 or d2_r is None:
             return sig, d1, None
         n = self.n_params

@@ -56,12 +56,12 @@ def empirical_covariance(fit, kind: str) -> np.ndarray:
     meat = np.zeros_like(c)
     for blk in fit.pattern_blocks(0):
         b = blk.batch
-        linv = blk.linv[b.pattern]  # (n, k, k)
+        linv = np.linalg.inv(blk.chol)[b.pattern]  # L^-1, (n, k, k)
         xt = linv @ x[b.rows]  # whitened X_i
         if kind == "empirical-bias-reduced":
             # unweighted scale: V_i = W^-1/2 Sigma W^-1/2 = (W^-1/2 L)(W^-1/2 L)', D_i = (W^-1/2 L)'
             isw = 1.0 / sw[b.rows]
-            d = (np.linalg.inv(linv) * isw[:, :, None]).transpose(0, 2, 1)
+            d = (blk.chol[b.pattern] * isw[:, :, None]).transpose(0, 2, 1)
             dx = d @ design.X[b.rows]
             v = blk.sigma[b.pattern] * isw[:, :, None] * isw[:, None, :]
             m = d @ v @ d.transpose(0, 2, 1) - dx @ c @ dx.transpose(0, 2, 1)
