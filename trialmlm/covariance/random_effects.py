@@ -138,17 +138,33 @@ class RandomEffects(CovarianceStructure):
         return sig, d1, d2
 
     def start(self, parts):
-        """R's own start; G diagonal, sharing half of the residual variance between the terms."""
+        r"""Moment start: least squares of the OLS-residual cross-products on the model,
+        :math:`\min \sum_P \lVert C_P - m_P(Z_PGZ_P^\top + \sigma^2I)\rVert_F^2`, linear in
+        (G, :math:`\sigma^2`); G is then made positive definite.  R starts from its own
+        moments (with :math:`\sigma^2` for independent residuals)."""
+        units = self._g_derivatives()
+        rows, target = [], []
+        for geo, c, m in parts:
+            z = geo[1]
+            k = c.shape[1]
+            feats = np.einsum("mka,gab,mlb->mklg", z, units, z) * m[:, None, None, None]
+            eye = np.broadcast_to(np.eye(k)[None, :, :, None] * m[:, None, None, None], c.shape + (1,))
+            rows.append(np.concatenate([feats, eye], axis=3).reshape(-1, self.n_g + 1))
+            target.append(c.reshape(-1))
+        coef = np.linalg.lstsq(np.vstack(rows), np.concatenate(target), rcond=None)[0]
+        sigma2 = coef[-1]
+        g = coef[:-1]
+        var_scale = abs(sigma2) if sigma2 > 0 else 1.0
+        if self.diagonal:
+            phi_g = np.maximum(g, 1e-3 * var_scale)
+        else:
+            full = self.g.matrix(g)
+            w, v = np.linalg.eigh(full)
+            w = np.maximum(w, 1e-3 * max(w.max(), var_scale * 1e-3))
+            phi_g = (v * w) @ v.T
+            phi_g = phi_g[np.tril_indices(self.n)]
         res_parts = [(geo[0], c, m) for geo, c, m in parts]
         phi_r = self.residual.start(res_parts)
-        total = sum(float(np.trace(c, axis1=1, axis2=2).sum()) for _, c, _ in parts)
-        count = sum(float(m.sum()) * c.shape[1] for _, c, m in parts)
-        var = total / count
-        z_scale = []
-        for geo, _, m in parts:
-            z = geo[1]
-            z_scale.append(np.repeat(np.abs(z).mean(axis=1), m, axis=0))
-        scale = np.maximum(np.concatenate(z_scale).mean(axis=0), 1e-8)
-        g_diag = 0.5 * var / scale**2 / self.n
-        phi_g = g_diag if self.diagonal else np.diag(g_diag)[np.tril_indices(self.n)]
+        if isinstance(self.residual, Independent) and sigma2 > 0:
+            phi_r = np.array([sigma2])
         return np.concatenate([phi_g, phi_r])
