@@ -83,3 +83,17 @@ def test_intermittent_and_monotone_patterns_are_all_used(demo_trial):
     row = dropped.index[(dropped["USUBJID"] == intermittent[0]) & dropped["CHG"].notna()][-1]
     dropped.loc[row, "CHG"] = pd.NA
     assert trialmlm.fit(_formula("us"), dropped).n_obs == fit.n_obs - 1
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**31 - 1), random=st.sampled_from(["(1 + TIME | USUBJID)", "(1 | USUBJID)"]))
+def test_random_effect_models_ignore_row_order_and_labels(small, seed, random):
+    formula = f"CHG ~ BASE + TRT * TIME + {random}"
+    ids = small["USUBJID"].unique()
+    new = dict(zip(ids, np.random.default_rng(seed).permutation([f"P{i:04d}" for i in range(len(ids))])))
+    shuffled = small.sample(frac=1.0, random_state=seed).assign(USUBJID=lambda d: d["USUBJID"].map(new))
+    a, b = trialmlm.fit(formula, small), trialmlm.fit(formula, shuffled)
+    assert b.loglik == pytest.approx(a.loglik, abs=1e-7)
+    np.testing.assert_allclose(b.random_effects_covariance, a.random_effects_covariance, rtol=1e-6)
+    blups = b.random_effects().rename(index={v: k for k, v in new.items()}).loc[a.random_effects().index]
+    np.testing.assert_allclose(blups, a.random_effects(), rtol=1e-5, atol=1e-8)

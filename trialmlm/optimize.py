@@ -100,7 +100,13 @@ def newton_raphson(obj: Objective, theta: np.ndarray, tolerance: float, max_iter
     for it in range(1, max_iter + 1):
         step, decrement = _newton_direction(grad, hess)
         if decrement < tolerance:
-            return theta, True, it - 1, "Newton decrement below tolerance"
+            # one last full Newton step: quadratic convergence takes the parameters from
+            # ~sqrt(tolerance) to rounding error for the price of one evaluation
+            final = theta + step
+            final_value = obj(final, 0)[0]
+            if np.isfinite(final_value) and final_value <= value + 1e-9 * max(1.0, abs(value)):
+                theta = final
+            return theta, True, it, "Newton decrement below tolerance"
         t, slope = 1.0, float(grad @ step)
         for attempt in range(40):
             new = theta + t * step
