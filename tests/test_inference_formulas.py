@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import dense_covariance
 
 import trialmlm
 
@@ -18,36 +19,6 @@ import trialmlm
 def small(trial3):
     keep = trial3["USUBJID"].isin(trial3["USUBJID"].unique()[:45])
     return trial3.loc[keep].reset_index(drop=True)
-
-
-def _dense(fit):
-    """V, dV/dphi_h, d2V/dphi_h dphi_j over all observations (rows in fit order)."""
-    d = fit.design
-    n, k = d.y.size, fit.n_covariance_parameters
-    V, dV, d2V = np.zeros((n, n)), np.zeros((k, n, n)), np.zeros((k, k, n, n))
-    offsets = fit.phi_offsets
-    for s in range(d.subject_labels.size):
-        rows = np.flatnonzero(d.subject == s)
-        g = d.group[s]
-        lo, hi = offsets[g], offsets[g + 1]
-        struct = fit.structures[g]
-        geo = d.position[rows][None]
-        if struct.spatial:
-            xyz = d.coordinates[d.position[rows]]
-            geo = np.sqrt(((xyz[:, None] - xyz[None]) ** 2).sum(-1))[None]
-        if d.Z is not None:  # random effects: geometry is (R's geometry, weighted Z)
-            geo = (geo, (d.Z[rows] * np.sqrt(d.weights[rows])[:, None])[None])
-        sig, d1, d2 = struct.blocks(fit.phi[lo:hi], geo, 2)
-        w = 1 / np.sqrt(d.weights[rows])
-        scale = np.outer(w, w)
-        ix = np.ix_(rows, rows)
-        V[ix] = sig[0] * scale
-        for h in range(hi - lo):
-            dV[(lo + h,) + ix] = d1[h, 0] * scale
-            if d2 is not None:
-                for j in range(hi - lo):
-                    d2V[(lo + h, lo + j) + ix] = d2[h, j, 0] * scale
-    return V, dV, d2V
 
 
 CASES = [
@@ -63,7 +34,7 @@ CASES = [
 def test_kenward_roger_adjusted_covariance(small, formula, weights):
     fit = trialmlm.fit(formula, small, weights=weights)
     X = fit.design.X
-    V, dV, d2V = _dense(fit)
+    V, dV, d2V = dense_covariance(fit)
     Vi = np.linalg.inv(V)
     C = np.linalg.inv(X.T @ Vi @ X)
     np.testing.assert_allclose(C, fit.beta_cov, rtol=1e-8, atol=1e-12)
@@ -90,7 +61,7 @@ def test_sandwich_estimators(small, formula, weights):
     fit = trialmlm.fit(formula, small, weights=weights)
     d = fit.design
     X, e = d.X, d.y - d.X @ fit.beta
-    V, _, _ = _dense(fit)
+    V, _, _ = dense_covariance(fit)
     C = fit.beta_cov
     meats = {k: np.zeros_like(C) for k in ("empirical", "empirical-bias-reduced", "empirical-jackknife")}
     for s in range(d.subject_labels.size):

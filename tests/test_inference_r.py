@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import with_expected_information
 
 import trialmlm
 
@@ -91,24 +92,8 @@ def test_random_intercept_equals_cs(lmer_fit):
 
 @pytest.fixture(scope="module")
 def lmer_fit_expected(lmer_fit):
-    """The fit with W = inverse *expected* information, as pbkrtest uses.
-
-    SAS (and R mmrm, whose us KR values test_inference_mmrm.py matches) use the observed
-    information; pbkrtest the expected one (Kenward & Roger 1997).  Swapping W lets the
-    pbkrtest numbers test the Kenward-Roger formulas exactly: E[-d2 2l] = tr(P V_h P V_j).
-    """
-    import dataclasses
-
-    from test_inference_formulas import _dense
-
-    fit, _ = lmer_fit
-    X = fit.design.X
-    V, dV, _ = _dense(fit)
-    Vi = np.linalg.inv(V)
-    P = Vi - Vi @ X @ fit.beta_cov @ X.T @ Vi
-    PV = [P @ dV[h] for h in range(dV.shape[0])]
-    info = np.array([[np.trace(a @ b) for b in PV] for a in PV])
-    return dataclasses.replace(fit, phi_cov=2 * np.linalg.inv(info), _cache={})
+    """pbkrtest's Kenward-Roger uses the expected information (see helpers.py)."""
+    return with_expected_information(lmer_fit[0])
 
 
 def _lmer(lmer_fit, lmer_fit_expected, ddf, key):

@@ -11,13 +11,13 @@ compared at 1e-4 relative; its log-likelihood still at 1e-6.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import with_expected_information
 
 import trialmlm
 
@@ -89,18 +89,6 @@ def test_blups_and_prediction_error(fits, name):
             np.testing.assert_allclose(pev[index[row["subject"]]], np.array(row["pev"]), rtol=1e-4)
 
 
-def _expected_information_fit(fit):
-    from test_inference_formulas import _dense
-
-    X = fit.design.X
-    V, dV, _ = _dense(fit)
-    Vi = np.linalg.inv(V)
-    P = Vi - Vi @ X @ fit.beta_cov @ X.T @ Vi
-    PV = [P @ dV[h] for h in range(dV.shape[0])]
-    info = np.array([[np.trace(a @ b) for b in PV] for a in PV])
-    return dataclasses.replace(fit, phi_cov=2 * np.linalg.inv(info), _cache={})
-
-
 @pytest.mark.parametrize("name", ["sleep_us_reml", "ortho_reml", "irregular_ri_reml"])
 def test_lmer_satterthwaite_and_kenward_roger(fits, name):
     fit, lmer = fits[name], CASES[name]["lmer"]
@@ -111,7 +99,7 @@ def test_lmer_satterthwaite_and_kenward_roger(fits, name):
     for row in lmer["anova_type3_satterthwaite"]:
         assert anova.loc[row["term"], "F"] == pytest.approx(row["F"], rel=1e-5)
         assert anova.loc[row["term"], "den_df"] == pytest.approx(row["den_df"], rel=1e-4)
-    kr = _expected_information_fit(fit).coef_table(ddf="kenward-roger")
+    kr = with_expected_information(fit).coef_table(ddf="kenward-roger")
     for row in lmer["coef_kenward_roger"]:
         assert kr.loc[_coef_name(row["name"]), "se"] == pytest.approx(row["se"], rel=1e-5)
         assert kr.loc[_coef_name(row["name"]), "df"] == pytest.approx(row["df"], rel=1e-4)

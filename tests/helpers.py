@@ -1,0 +1,52 @@
+"""Dense-matrix evaluations shared by the tests (small data only)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+
+def dense_covariance(fit):
+    """V, dV/dphi_h, d2V/dphi_h dphi_j over all observations (rows in fit order)."""
+    d = fit.design
+    n, k = d.y.size, fit.n_covariance_parameters
+    V, dV, d2V = np.zeros((n, n)), np.zeros((k, n, n)), np.zeros((k, k, n, n))
+    offsets = fit.phi_offsets
+    for s in range(d.subject_labels.size):
+        rows = np.flatnonzero(d.subject == s)
+        g = d.group[s]
+        lo, hi = offsets[g], offsets[g + 1]
+        struct = fit.structures[g]
+        geo = d.position[rows][None]
+        if struct.spatial:
+            xyz = d.coordinates[d.position[rows]]
+            geo = np.sqrt(((xyz[:, None] - xyz[None]) ** 2).sum(-1))[None]
+        if d.Z is not None:  # random effects: geometry is (R's geometry, weighted Z)
+            geo = (geo, (d.Z[rows] * np.sqrt(d.weights[rows])[:, None])[None])
+        sig, d1, d2 = struct.blocks(fit.phi[lo:hi], geo, 2)
+        w = 1 / np.sqrt(d.weights[rows])
+        scale = np.outer(w, w)
+        ix = np.ix_(rows, rows)
+        V[ix] = sig[0] * scale
+        for h in range(hi - lo):
+            dV[(lo + h,) + ix] = d1[h, 0] * scale
+            if d2 is not None:
+                for j in range(hi - lo):
+                    d2V[(lo + h, lo + j) + ix] = d2[h, j, 0] * scale
+    return V, dV, d2V
+
+
+def with_expected_information(fit):
+    """The fit with W = inverse *expected* information, 2 [tr(P V_h P V_j)]^-1, as pbkrtest uses.
+
+    SAS (and R mmrm) use the observed information; swapping W lets pbkrtest's numbers test
+    the Kenward-Roger formulas exactly.
+    """
+    X = fit.design.X
+    V, dV, _ = dense_covariance(fit)
+    Vi = np.linalg.inv(V)
+    P = Vi - Vi @ X @ fit.beta_cov @ X.T @ Vi
+    PV = [P @ dV[h] for h in range(dV.shape[0])]
+    info = np.array([[np.trace(a @ b) for b in PV] for a in PV])
+    return dataclasses.replace(fit, phi_cov=2 * np.linalg.inv(info), _cache={})
