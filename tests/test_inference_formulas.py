@@ -176,6 +176,13 @@ def test_inference_errors(trial3):
         fit.lsmeans("TRT", ddf="kr")
     with pytest.raises(DataError, match="cannot be combined with vcov='empirical'"):
         fit.compare("TRT", ddf="kenward-roger", vcov="empirical")
+    with pytest.raises(DataError, match="Satterthwaite df are derived from the model-based"):
+        fit.compare("TRT", ddf="satterthwaite", vcov="empirical")
+    # without an explicit ddf a sandwich gets between-within df, as SAS EMPIRICAL does
+    sandwich = fit.compare("TRT", vcov="empirical")
+    assert (sandwich["df"] == fit.compare("TRT", ddf="between-within")["df"]).all()
+    assert trialmlm.fit("CHG ~ TRT + ar1(AVISIT | USUBJID)", trial3, vcov="empirical").settings.ddf \
+        == "between-within"
     with pytest.raises(DataError, match="unknown coefficient 'TRT'"):
         fit.contrast({"TRT": 1.0})
     with pytest.raises(DataError, match="slope='TRT' must be a numeric covariate"):

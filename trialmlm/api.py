@@ -9,7 +9,7 @@ import pandas as pd
 
 from .covariance.random_effects import Independent
 from .errors import ConvergenceWarning
-from .inference.ddf import check_ddf
+from .inference.ddf import check_ddf, default_ddf
 from .inference.vcov import check_vcov
 from .model import build_model
 from .optimize import maximise
@@ -17,7 +17,7 @@ from .results import FitSettings, MMRMResults
 
 
 def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | None = None,
-        ddf: str = "satterthwaite", vcov: str = "model") -> MMRMResults:
+        ddf: str | None = None, vcov: str = "model") -> MMRMResults:
     """Fit a mixed model for repeated measures (MMRM) by REML or ML.
 
     Parameters
@@ -36,7 +36,9 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
         Column of positive weights with SAS ``WEIGHT`` semantics: the residual
         covariance of a subject is :math:`W^{-1/2}\\Sigma W^{-1/2}`.
     ddf : default degrees-of-freedom method of the inference methods: "satterthwaite",
-        "kenward-roger", "kenward-roger-linear", "between-within", "residual", "containment".
+        "kenward-roger", "kenward-roger-linear", "between-within", "residual", "containment";
+        None means "satterthwaite", or "between-within" with a sandwich ``vcov`` (as SAS,
+        where EMPIRICAL excludes DDFM=SATTERTHWAITE and KR).
     vcov : default covariance of beta: "model", "empirical" (CR0, SAS EMPIRICAL),
         "empirical-bias-reduced" (CR2), "empirical-jackknife" (CR3).
 
@@ -49,8 +51,8 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
     FormulaError, DataError
         With the offending column, level, subject or visit named.
     """
-    check_ddf(ddf)
     check_vcov(vcov)
+    ddf = check_ddf(default_ddf(vcov) if ddf is None else ddf)
     model = build_model(formula, data, method, weights)
     design, structures, lik, parsed = model.design, model.structures, model.likelihood, model.formula
     term = parsed.covariance

@@ -19,7 +19,7 @@ from .covariance.random_effects import Independent, RandomEffects
 from .design import Design
 from .errors import DataError, DataWarning
 from .inference.anova import term_hypotheses
-from .inference.ddf import check_ddf
+from .inference.ddf import check_ddf, default_ddf
 from .inference.lsmeans import compare_table, lsmeans_table
 from .inference.vcov import check_vcov, empirical_covariance, kenward_roger_covariance
 from .inference.wald import contrast_matrix, f_test, t_table
@@ -166,7 +166,14 @@ class MMRMResults:
 
     # -- inference (SAS LSMEANS / ESTIMATE / CONTRAST / type III) ------------------------
     def _methods(self, ddf, vcov) -> tuple[str, str]:
-        return check_ddf(ddf or self.settings.ddf), check_vcov(vcov or self.settings.vcov)
+        """Resolve per-call choices: a sandwich ``vcov`` without ``ddf`` gets between-within
+        df when the fit's default df need the model-based covariance (SAS EMPIRICAL)."""
+        vcov = check_vcov(vcov or self.settings.vcov)
+        if ddf is None:
+            ddf = self.settings.ddf
+            if vcov != "model" and ddf in ("satterthwaite", "kenward-roger", "kenward-roger-linear"):
+                ddf = default_ddf(vcov)
+        return check_ddf(ddf), vcov
 
     def lsmeans(self, specs, by=None, ddf: str | None = None, vcov: str | None = None,
                 weights: str = "equal", at: dict | None = None, slope: str | None = None,

@@ -47,6 +47,11 @@ class DF:
     scale: float = 1.0
 
 
+def default_ddf(vcov: str) -> str:
+    """Satterthwaite with the model-based covariance; between-within with a sandwich (SAS)."""
+    return "satterthwaite" if vcov == "model" else "between-within"
+
+
 def check_ddf(name: str) -> str:
     if name not in DDF_METHODS:
         raise DataError(f"ddf must be one of {', '.join(DDF_METHODS)}; got {name!r}")
