@@ -36,3 +36,16 @@ def test_user_errors_are_one_line(tmp_path, capsys):
     pd.DataFrame({"Y": [1.0], "V": ["a"], "ID": ["s"]}).to_csv(csv, index=False)
     assert main(["fit", str(csv), "--formula", "Y ~ V + xx(V | ID)"]) == 2
     assert "unknown covariance structure 'xx'" in capsys.readouterr().err
+
+
+def test_fit_random_slopes(tmp_path):
+    csv = tmp_path / "d.csv"
+    pd.read_csv(Path(__file__).parents[1] / "sample_data" / "demo_trial.csv").to_csv(csv, index=False)
+    out = tmp_path / "r"
+    formula = "CHG ~ TRT * TIME + (1 + TIME | USUBJID)"
+    assert main(["fit", str(csv), "--formula", formula, "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["covariance_parameters.csv", "fixed_effects.csv",
+                                                     "random_effects.csv", "random_effects_covariance.csv",
+                                                     "summary.txt"]
+    blups = pd.read_csv(out / "random_effects.csv")
+    assert list(blups.columns) == ["USUBJID", "term", "estimate", "se"] and len(blups) == 2 * 160

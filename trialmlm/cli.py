@@ -28,10 +28,14 @@ def write_fit(result, out: Path) -> list[Path]:
         "fixed_effects.csv": result.coef_table().to_csv(),
         "covariance_parameters.csv": result.covariance_parameters_table().to_csv(),
     }
-    groups = result.group_labels if result.settings.group else [None]
-    for g in groups:
-        suffix = "" if g is None else f"_{g}"
-        files[f"covariance_matrix{suffix}.csv"] = result.covariance_matrix(g).to_csv()
+    if result.settings.random is not None:
+        files["random_effects_covariance.csv"] = result.random_effects_covariance.to_csv()
+        files["random_effects.csv"] = result.random_effects(se=True).to_csv(index=False)
+    if result.settings.visit:  # a residual structure over visits or coordinates
+        groups = result.group_labels if result.settings.group else [None]
+        for g in groups:
+            suffix = "" if g is None else f"_{g}"
+            files[f"covariance_matrix{suffix}.csv"] = result.covariance_matrix(g).to_csv()
     written = []
     for name, text in files.items():
         path = out / name
