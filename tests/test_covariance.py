@@ -105,3 +105,16 @@ def test_grouped_cs_uses_sas_group_names():
 def test_unknown_structure_names_the_choices():
     with pytest.raises(FormulaError, match="unknown covariance structure 'unn'.*us, cs"):
         get_structure("unn")
+
+
+def test_variance_masks_for_covtest():
+    """One-sided p-values go to variances: UN(i,i), Var(i), Residual, Variance (CS with GROUP=)."""
+    from trialmlm.covariance.random_effects import Independent, RandomEffects
+
+    assert list(STRUCTURES["us"](2).variance_mask()) == [True, False, True]
+    assert list(STRUCTURES["cs"](3, grouped=True).variance_mask()) == [True, False]
+    assert list(STRUCTURES["ar1h"](2).variance_mask()) == [True, True, False]
+    diag = RandomEffects(Independent(1), ("Intercept", "TIME"), diagonal=True)
+    assert list(diag.variance_mask()) == [True, True, True]
+    full = RandomEffects(STRUCTURES["ar1"](3), ("Intercept", "TIME"), diagonal=False)
+    assert list(full.variance_mask()) == [True, False, True, False, True]

@@ -317,7 +317,7 @@ class MMRMResults(RandomEffectsResults):
         """``estimate, se, z, p`` as SAS COVTEST: one-sided p for variances, two-sided otherwise."""
         se = np.sqrt(np.clip(np.diag(self.phi_cov), 0, None))
         z = self.phi / se
-        variance = np.array([_is_variance(n) for n in self.covariance_parameter_names])
+        variance = np.concatenate([s.variance_mask() for s in self.structures])
         p = np.where(variance, stats.norm.sf(z), 2 * stats.norm.sf(np.abs(z)))
         return pd.DataFrame({"estimate": self.phi.copy(), "se": se, "z": z, "p": p},
                             index=pd.Index(self.covariance_parameter_names, name="parameter"))
@@ -404,10 +404,3 @@ class MMRMResults(RandomEffectsResults):
     def __str__(self) -> str:
         return self.summary()
 
-
-def _is_variance(name: str) -> bool:
-    base = name.split(" ")[0]
-    if base.startswith("UN("):
-        a, b = base[3:-1].split(",")
-        return a == b
-    return base.startswith("Var(") or base == "Residual"

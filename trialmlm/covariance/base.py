@@ -62,6 +62,15 @@ class CovarianceStructure(ABC):
     def n_params(self) -> int:
         return len(self.param_names())
 
+    def variance_mask(self) -> np.ndarray:
+        """Which parameters are variances (one-sided COVTEST p-values in SAS)."""
+        def is_variance(name: str) -> bool:
+            if name.startswith("UN("):
+                a, b = name[3:-1].split(",")
+                return a == b
+            return name.startswith("Var(") or name in ("Residual", "Variance")
+        return np.array([is_variance(n) for n in self.param_names()], dtype=bool)
+
     @abstractmethod
     def maps(self) -> list:
         """Elementwise maps from :math:`\\theta` to the natural parameters :math:`\\psi`."""

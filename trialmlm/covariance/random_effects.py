@@ -72,6 +72,10 @@ class RandomEffects(CovarianceStructure):
     def maps(self):
         raise NotImplementedError("RandomEffects composes the maps of G and R in theta_to_phi")
 
+    def variance_mask(self) -> np.ndarray:
+        g = np.ones(self.n_g, dtype=bool) if self.diagonal else self.g.variance_mask()
+        return np.concatenate([g, self.residual.variance_mask()])
+
     def g_matrix(self, phi: np.ndarray) -> np.ndarray:
         """:math:`G` (r x r) from the first parameters."""
         return np.diag(phi[: self.n_g]) if self.diagonal else self.g.matrix(phi[: self.n_g])
