@@ -1,0 +1,458 @@
+# make_nested_refs.R -- reference values for trialmlm's nested random effects (subjects
+# within sites: lme4 syntax (1 | SITE) + (1 | USUBJID), (1 | SITE) + (1 + WEEK | USUBJID))
+# from R nlme::lme (multilevel random = ~ 1 | SITE/USUBJID) and lme4/lmerTest.
+#
+# Run from inside tests/reference/:   Rscript make_nested_refs.R
+# Needs R with nlme, lme4, lmerTest, numDeriv, jsonlite (Debian: r-cran-nlme r-cran-lme4
+# r-cran-lmertest r-cran-numderiv r-cran-jsonlite).
+#
+# Writes (all in the current directory):
+#   nested.csv         simulated multi-centre two-arm trial: 12 sites, 6-10 subjects per site
+#                      (USUBJID unique across sites), ARM randomised within site, 3-6 visits
+#                      at WEEK 0, 2, 4, 8, 12, 16 (monotone dropout); site and subject
+#                      random intercepts and a subject random slope (SD_SLOPE)
+#   nested_refs.json   list `cases`, one entry per fitted lme model:
+#     nested_ri_reml     lme(Y ~ ARM * WEEK, random = ~ 1 | SITE/USUBJID)  (+ lmer / lmerTest)
+#     nested_ri_ml       the same with method = "ML"
+#     nested_slope_reml  random = list(SITE = ~ 1, USUBJID = ~ 1 + WEEK)    (+ lmer / lmerTest)
+#
+# Every fit is made on the data as read back from nested.csv.  Each lme fit is followed by a
+# polishing lme() call started at its estimates (BFGS at reltol = 1e-15 with finite-
+# difference steps 1e-5, as in make_random_refs.R); the reported values come from the
+# polished fit.  For every case the script also
+#   * recomputes the (RE)ML log-likelihood with an independent implementation (one block per
+#     site: V_s = sigma_site^2 J + blockdiag_i(Z_i G Z_i') + sigma^2 I) from the reported
+#     site variance, subject G and sigma^2,
+#   * recomputes the BLUPs of both levels (sigma_site^2 1' V_s^-1 r_s and G Z_i' V_s^-1 r_s)
+#     and compares them with ranef(),
+#   * evaluates the numerical gradient and one Newton step of that log-likelihood in the
+#     natural parameters (site variance, G entries, sigma^2),
+# and stops on any warning, non-convergence or failed check.  lmer fits use tight nloptwrap
+# tolerances; their deviance gradient in theta is recorded and the lmer log-likelihood is
+# compared with lme's.
+#
+# Deterministic: the only random numbers are those of the nested.csv simulation.
+
+t_start <- Sys.time()
+suppressPackageStartupMessages({
+  library(nlme)
+  library(lme4)
+  library(lmerTest)
+  library(numDeriv)
+  library(jsonlite)
+})
+PKGS <- c("nlme", "lme4", "lmerTest", "numDeriv", "jsonlite", "Matrix")
+SEED_NESTED <- 20261124
+# Subject random-slope SD (per week).  The brief's generating model has none (SD_SLOPE = 0
+# reproduces it exactly: no extra random numbers are drawn), but then the REML fit of
+# (1 + WEEK | USUBJID) lies on the boundary (lmer: singular G with correlation -1; lme:
+# nlminb "singular convergence" and a different log-likelihood), which is no usable
+# reference.  With 0.2 the slope model has an interior optimum.
+SD_SLOPE <- 0.2
+WEEKS <- c(0, 2, 4, 8, 12, 16)
+
+no_warn <- function(expr) withCallingHandlers(expr, warning = function(w)
+  stop("warning: ", conditionMessage(w)))
+deparse1line <- function(x) paste(deparse(x, width.cutoff = 500L), collapse = " ")
+
+## ---------------------------------------------------------------------------------------
+## 1. Data
+## ---------------------------------------------------------------------------------------
+# nested.csv: sites S01..S12; per site (in order) the number of subjects n_s ~ U{6..10},
+# arms sample(rep(c("PBO", "ACT"), length.out = n_s)) (balanced up to one, shuffled), the
+# site effect u_s ~ N(0, 2^2); per subject (in order) the number of visits k ~ U{3..6}
+# (visits at the first k of WEEKS), the subject effect v ~ N(0, 3^2) and k residuals
+# e ~ N(0, 1.5^2), then (if SD_SLOPE > 0) the subject slope w ~ N(0, SD_SLOPE^2);
+# Y = 20 - (0.3 + 0.2 ACT) WEEK + u_s + v + w WEEK + e, rounded to 3 dp.
+simulate_nested <- function() {
+  set.seed(SEED_NESTED)
+  rows <- list()
+  for (s in 1:12) {
+    site <- sprintf("S%02d", s)
+    n_s <- sample(6:10, 1)
+    arm <- sample(rep(c("PBO", "ACT"), length.out = n_s))
+    u <- rnorm(1, 0, 2)
+    for (i in seq_len(n_s)) {
+      k <- sample(3:6, 1)
+      week <- WEEKS[seq_len(k)]
+      v <- rnorm(1, 0, 3)
+      e <- rnorm(k, 0, 1.5)
+      w <- if (SD_SLOPE > 0) rnorm(1, 0, SD_SLOPE) else 0
+      y <- 20 - (0.3 + 0.2 * (arm[i] == "ACT")) * week + u + v + w * week + e
+      rows[[length(rows) + 1]] <- data.frame(
+        SITE = site, USUBJID = sprintf("%s-%02d", site, i), ARM = arm[i], WEEK = week,
+        Y = round(y, 3), stringsAsFactors = FALSE)
+    }
+  }
+  do.call(rbind, rows)
+}
+write.csv(simulate_nested(), "nested.csv", row.names = FALSE)
+
+# read back exactly what a user of the CSV file gets; factor levels alphabetical (ARM: ACT
+# is the reference, coefficient ARMPBO)
+nested <- read.csv("nested.csv", stringsAsFactors = FALSE)
+nested$SITE <- factor(nested$SITE)
+nested$USUBJID <- factor(nested$USUBJID)
+nested$ARM <- factor(nested$ARM)
+stopifnot(!anyNA(nested), identical(levels(nested$ARM), c("ACT", "PBO")),
+          all(tapply(nested$SITE, nested$USUBJID, function(x) length(unique(x))) == 1))
+
+## ---------------------------------------------------------------------------------------
+## 2. lme fitting with polishing (as in make_random_refs.R)
+## ---------------------------------------------------------------------------------------
+CONTROL <- quote(lmeControl(maxIter = 500, msMaxIter = 500, niterEM = 50, msMaxEval = 2000))
+NDEPS <- 1e-5
+POLISH <- quote(lmeControl(maxIter = 500, msMaxIter = 5000, niterEM = 0, msTol = 1e-15,
+                           opt = "optim", optimMethod = "BFGS"))
+
+run_lme <- function(tag, fixed, data_name, random, method = "REML", control = CONTROL) {
+  cl <- as.call(list(as.name("lme"), fixed, data = as.name(data_name), random = random,
+                     method = method, control = control))
+  fit1 <- no_warn(eval(cl, globalenv()))
+  start <- paste0("start_", tag)
+  assign(start, fit1$modelStruct, envir = globalenv())
+  cl2 <- cl
+  cl2$random <- call("$", as.name(start), as.name("reStruct"))
+  cl2$control <- POLISH
+  cl2$control$ndeps <- call("rep", NDEPS, length(coef(fit1$modelStruct)))
+  fit <- no_warn(eval(cl2, globalenv()))
+  if (as.numeric(logLik(fit)) < as.numeric(logLik(fit1)) - 1e-9) stop("polish lost likelihood")
+  list(fit = fit, fit1 = fit1, r_call = deparse1line(cl), r_polish_call = deparse1line(cl2),
+       loglik_first_fit = as.numeric(logLik(fit1)))
+}
+
+## ---------------------------------------------------------------------------------------
+## 3. Independent (RE)ML log-likelihood and BLUPs of the two-level model
+## ---------------------------------------------------------------------------------------
+# Natural parameters theta = (site variance, vech(G) column-major, sigma^2).
+# One block per site: V_s = tau2 1 1' + blockdiag_i(Z_i G Z_i') + sigma2 I.
+make_site_blocks <- function(dat, fixed, zterms) {
+  X <- model.matrix(fixed, dat)
+  y <- model.response(model.frame(fixed, dat))
+  Z <- model.matrix(zterms, dat)
+  sites <- as.character(dat$SITE)
+  lapply(split(seq_len(nrow(X)), factor(sites, levels = unique(sites))), function(ii) {
+    subj <- as.character(dat$USUBJID[ii])
+    list(site = sites[ii[1]], subj = subj, X = X[ii, , drop = FALSE], y = y[ii],
+         Z = Z[ii, , drop = FALSE])
+  })
+}
+
+theta_parts <- function(theta, q) {
+  G <- matrix(0, q, q)
+  G[lower.tri(G, diag = TRUE)] <- theta[1 + seq_len(q * (q + 1) / 2)]
+  G[upper.tri(G)] <- t(G)[upper.tri(G)]
+  list(tau2 = theta[1], G = G, sigma2 = theta[length(theta)])
+}
+
+site_V <- function(b, pp) {
+  n <- length(b$y)
+  V <- matrix(pp$tau2, n, n) + pp$sigma2 * diag(n)
+  for (s in unique(b$subj)) {
+    jj <- which(b$subj == s)
+    Zj <- b$Z[jj, , drop = FALSE]
+    V[jj, jj] <- V[jj, jj] + Zj %*% pp$G %*% t(Zj)
+  }
+  V
+}
+
+nested_core <- function(theta, blocks, reml) {
+  q <- ncol(blocks[[1]]$Z); p <- ncol(blocks[[1]]$X)
+  pp <- theta_parts(theta, q)
+  XtX <- matrix(0, p, p); Xty <- numeric(p); yty <- 0; logdet <- 0; N <- 0
+  for (b in blocks) {
+    U <- chol(site_V(b, pp))
+    Xs <- backsolve(U, b$X, transpose = TRUE)
+    ys <- backsolve(U, b$y, transpose = TRUE)
+    XtX <- XtX + crossprod(Xs); Xty <- Xty + drop(crossprod(Xs, ys)); yty <- yty + sum(ys^2)
+    logdet <- logdet + 2 * sum(log(diag(U))); N <- N + length(b$y)
+  }
+  beta <- solve(XtX, Xty)
+  rss <- yty - sum(Xty * beta)
+  ll <- if (reml) {
+    -0.5 * ((N - p) * log(2 * pi) + logdet + as.numeric(determinant(XtX)$modulus) + rss)
+  } else {
+    -0.5 * (N * log(2 * pi) + logdet + rss)
+  }
+  list(ll = ll, beta = beta, parts = pp)
+}
+
+# BLUPs: site u_s = tau2 1' V_s^-1 r_s; subject b_i = G Z_i' [V_s^-1 r_s]_i
+nested_blups <- function(theta, blocks, reml) {
+  st <- nested_core(theta, blocks, reml)
+  pp <- st$parts
+  site <- numeric(); subj <- list()
+  for (b in blocks) {
+    w <- solve(site_V(b, pp), b$y - drop(b$X %*% st$beta))
+    site[b$site] <- pp$tau2 * sum(w)
+    for (s in unique(b$subj)) {
+      jj <- which(b$subj == s)
+      subj[[s]] <- drop(pp$G %*% crossprod(b$Z[jj, , drop = FALSE], w[jj]))
+    }
+  }
+  list(site = site, subj = do.call(rbind, subj))
+}
+
+newton_check <- function(theta, f) {
+  g <- numDeriv::grad(f, theta)
+  H <- numDeriv::hessian(f, theta)
+  H <- (H + t(H)) / 2
+  step <- -solve(H, g)
+  A <- solve(-H)
+  se <- sqrt(diag(A))
+  list(gradient = I(g), max_abs_gradient = max(abs(g)),
+       theta_se = I(se), theta_corr = cov2cor(A),
+       newton_step = I(step),
+       newton_max_rel_step = max(abs(step) / pmax(abs(theta), 1e-8)),
+       newton_max_step_in_se = max(abs(step) / se),
+       newton_loglik_gain = f(theta + step) - f(theta),
+       hessian_negative_definite = all(eigen(H, only.values = TRUE)$values < 0))
+}
+
+## ---------------------------------------------------------------------------------------
+## 4. Extract and check one lme fit
+## ---------------------------------------------------------------------------------------
+lme_case <- function(tag, fixed, random, zterms, method) {
+  r <- run_lme(tag, fixed, "nested", random, method)
+  fit <- r$fit
+  reml <- method == "REML"
+  sigma2 <- fit$sigma^2
+  # relative pdMatrix * sigma^2 = variance components on the natural scale
+  pdm <- pdMatrix(fit$modelStruct$reStruct)
+  stopifnot(setequal(names(pdm), c("SITE", "USUBJID")))
+  tau2 <- unname(pdm$SITE[1, 1] * sigma2)
+  G <- pdm$USUBJID * sigma2
+  terms <- colnames(G)
+  attributes(G) <- list(dim = dim(G))
+  q <- nrow(G)
+  theta <- c(tau2, G[lower.tri(G, diag = TRUE)], sigma2)
+  ij <- which(lower.tri(G, diag = TRUE), arr.ind = TRUE)
+  theta_names <- c("site_variance", sprintf("G[%s,%s]", terms[ij[, 1]], terms[ij[, 2]]),
+                   "sigma2")
+  # VarCorr check (printed character table: compare numerically)
+  vc <- VarCorr(fit)
+  vc_var <- suppressWarnings(as.numeric(vc[, "Variance"]))
+  d_vc <- max(abs(sort(vc_var[!is.na(vc_var)]) - sort(c(tau2, diag(G), sigma2))) /
+                sort(c(tau2, diag(G), sigma2)))
+  blocks <- make_site_blocks(nested, fixed, zterms)
+  stopifnot(identical(colnames(blocks[[1]]$X), names(fixef(fit))),
+            identical(colnames(blocks[[1]]$Z), terms))
+  ll_fun <- function(th) nested_core(th, blocks, reml)$ll
+  ll <- as.numeric(logLik(fit))
+  ll_direct <- ll_fun(theta)
+  # BLUPs vs ranef()
+  re <- ranef(fit)
+  re_site <- re$SITE
+  re_subj <- re$USUBJID
+  subj_ids <- sub("^.*/", "", rownames(re_subj))
+  stopifnot(identical(sub("/.*$", "", rownames(re_subj)),
+                      as.character(nested$SITE[match(subj_ids, nested$USUBJID)])))
+  bd <- nested_blups(theta, blocks, reml)
+  d_blup_site <- max(abs(re_site[names(bd$site), "(Intercept)"] - bd$site)) / max(abs(bd$site))
+  rs <- as.matrix(re_subj[, terms, drop = FALSE]); rownames(rs) <- subj_ids
+  d_blup_subj <- max(abs(rs[rownames(bd$subj), , drop = FALSE] - bd$subj)) / max(abs(bd$subj))
+  beta_direct <- nested_core(theta, blocks, reml)$beta
+  d_beta <- max(abs(beta_direct - fixef(fit)) / sqrt(diag(vcov(fit))))
+  nc <- newton_check(theta, ll_fun)
+  if (abs(ll_direct - ll) > 1e-7) stop(tag, ": direct loglik differs: ", ll_direct - ll)
+  if (d_vc > 1e-4) stop(tag, ": VarCorr differs: ", d_vc)   # VarCorr prints ~7 digits
+  if (d_blup_site > 1e-6 || d_blup_subj > 1e-6) stop(tag, ": BLUPs differ")
+  if (nc$newton_max_rel_step > 1e-4) stop(tag, ": not converged: Newton step ",
+                                          nc$newton_max_rel_step)
+  tt <- summary(fit)$tTable
+  fixed_tab <- data.frame(name = rownames(tt), estimate = tt[, "Value"],
+                          se = tt[, "Std.Error"], df_lme = tt[, "DF"], t = tt[, "t-value"],
+                          p = tt[, "p-value"], row.names = NULL, stringsAsFactors = FALSE)
+  blups_site <- data.frame(SITE = rownames(re_site), term = "(Intercept)",
+                           estimate = re_site[, "(Intercept)"], stringsAsFactors = FALSE)
+  blups_subj <- data.frame(USUBJID = rep(subj_ids, each = q), term = rep(terms, times = nrow(rs)),
+                           estimate = as.vector(t(rs)), stringsAsFactors = FALSE)
+  list(fit = fit, r = r, theta = theta, blocks = blocks, tau2 = tau2, G = G, terms = terms,
+       out = list(
+         loglik = ll, n_obs = fit$dims$N,
+         n_sites = unname(fit$dims$ngrps["SITE"]),
+         n_subjects = unname(fit$dims$ngrps["USUBJID"]),
+         n_beta = length(fixef(fit)),
+         variance_components = list(
+           SITE = list(terms = I("(Intercept)"), variance = tau2),
+           USUBJID = list(terms = I(terms),
+                          type = if (q == 1) "intercept variance" else "unstructured",
+                          matrix = G),
+           sigma2 = sigma2),
+         fixed_effects = fixed_tab,
+         blups = list(SITE = blups_site, USUBJID = blups_subj),
+         checks = c(list(
+           polish_loglik_gain = ll - r$loglik_first_fit,
+           loglik_direct_minus_lme = ll_direct - ll,
+           varcorr_max_rel_diff = d_vc,
+           blup_site_max_rel_diff_vs_ranef = d_blup_site,
+           blup_subject_max_rel_diff_vs_ranef = d_blup_subj,
+           beta_gls_at_estimate_max_diff_in_se = d_beta,
+           theta = I(theta), theta_names = I(theta_names)),
+           nc)))
+}
+
+## ---------------------------------------------------------------------------------------
+## 5. lmer / lmerTest
+## ---------------------------------------------------------------------------------------
+LMER_CONTROL <- quote(lmerControl(optimizer = "nloptwrap",
+                                  optCtrl = list(xtol_abs = 1e-14, ftol_abs = 1e-16,
+                                                 xtol_rel = 1e-14, ftol_rel = 1e-16,
+                                                 maxeval = 1e5)))
+
+run_lmer <- function(formula, data_name, REML = TRUE) {
+  cl <- call("lmer", formula, data = as.name(data_name), REML = REML, control = LMER_CONTROL)
+  fit <- no_warn(eval(cl, globalenv()))
+  list(fit = fit, r_call = deparse1line(cl))
+}
+
+coef_rows <- function(fit, ddf) {
+  s <- summary(fit, ddf = ddf)$coefficients
+  data.frame(name = rownames(s), estimate = s[, "Estimate"], se = s[, "Std. Error"],
+             df = s[, "df"], t = s[, "t value"], p = s[, "Pr(>|t|)"], row.names = NULL,
+             stringsAsFactors = FALSE)
+}
+
+lmer_section <- function(formula, res, fit_name) {
+  lm <- run_lmer(formula, "nested")
+  fit <- lm$fit
+  assign(fit_name, fit, envir = globalenv())
+  if (isSingular(fit)) stop(fit_name, ": singular fit")
+  devfun <- update(fit, devFunOnly = TRUE)
+  th <- getME(fit, "theta")
+  vc <- VarCorr(fit)
+  tau2 <- unname(vc$SITE[1, 1])
+  G <- as.matrix(vc$USUBJID); attributes(G) <- list(dim = dim(G))
+  sigma2 <- sigma(fit)^2
+  theta_lmer <- c(tau2, G[lower.tri(G, diag = TRUE)], sigma2)
+  ll <- as.numeric(logLik(fit))
+  cf <- coef_rows(fit, "Satterthwaite")
+  list(
+    r_calls = list(fit = lm$r_call,
+                   coef_satterthwaite = sprintf('summary(%s, ddf = "Satterthwaite")$coefficients',
+                                                fit_name)),
+    loglik = ll,
+    variance_components = list(SITE = tau2, USUBJID = list(terms = I(colnames(vc$USUBJID)),
+                                                           matrix = G), sigma2 = sigma2),
+    coef_satterthwaite = cf,
+    checks = list(
+      loglik_lmer_minus_lme = ll - res$out$loglik,
+      loglik_direct_at_lmer_estimates_minus_lmer =
+        nested_core(theta_lmer, res$blocks, TRUE)$ll - ll,
+      theta_natural_max_rel_diff_vs_lme = max(abs(theta_lmer - res$theta) / abs(res$theta)),
+      fixef_max_abs_diff_vs_lme = max(abs(fixef(fit) - fixef(res$fit))),
+      se_max_rel_diff_vs_lme = max(abs(cf$se / res$out$fixed_effects$se - 1)),
+      theta_relative_cholesky = I(unname(th)),
+      optimizer_message = fit@optinfo$message,
+      deviance_gradient_at_theta = I(numDeriv::grad(devfun, th))))
+}
+
+## ---------------------------------------------------------------------------------------
+## 6. Cases
+## ---------------------------------------------------------------------------------------
+cases <- list()
+summary_lines <- character()
+add_line <- function(name, res) {
+  summary_lines <<- c(summary_lines, sprintf(
+    "%-18s loglik %.10f  max|grad| %.1e  Newton rel step %.1e  gain %.1e  polish gain %.1e",
+    name, res$out$loglik, res$out$checks$max_abs_gradient,
+    res$out$checks$newton_max_rel_step, res$out$checks$newton_loglik_gain,
+    res$out$checks$polish_loglik_gain))
+}
+add_lmer_line <- function(name, lm) {
+  summary_lines <<- c(summary_lines, sprintf(
+    "  lmer %-13s loglik %.10f (lmer - lme %.1e), |dev grad| %.1e", name, lm$loglik,
+    lm$checks$loglik_lmer_minus_lme, max(abs(lm$checks$deviance_gradient_at_theta))))
+}
+make_case <- function(name, formula, method, res, extra = list()) {
+  c(list(name = name, data = "nested.csv", formula = formula, method = method,
+         r_calls = list(fit = res$r$r_call, polish = res$r$r_polish_call)),
+    res$out[setdiff(names(res$out), "checks")],
+    list(factor_levels = list(ARM = levels(nested$ARM))),
+    extra, list(checks = res$out$checks))
+}
+
+### 6.1 random intercepts for site and subject within site, REML and ML -----------------
+for (m in c("REML", "ML")) {
+  nm <- paste0("nested_ri_", tolower(m))
+  res <- lme_case(nm, Y ~ ARM * WEEK, quote(~ 1 | SITE/USUBJID), ~ 1, m)
+  add_line(nm, res)
+  extra <- list()
+  if (m == "REML") {
+    lm <- lmer_section(Y ~ ARM * WEEK + (1 | SITE) + (1 | USUBJID), res, "fit_lmer_ri")
+    add_lmer_line(nm, lm)
+    extra$lmer <- lm
+  }
+  cases[[length(cases) + 1]] <- make_case(nm, "Y ~ ARM * WEEK + (1 | SITE) + (1 | USUBJID)",
+                                          m, res, extra)
+}
+
+### 6.2 site intercept, subject intercept + slope (unstructured), REML ------------------
+nm <- "nested_slope_reml"
+res <- lme_case(nm, Y ~ ARM * WEEK, quote(list(SITE = ~ 1, USUBJID = ~ 1 + WEEK)),
+                ~ 1 + WEEK, "REML")
+add_line(nm, res)
+lm <- lmer_section(Y ~ ARM * WEEK + (1 | SITE) + (1 + WEEK | USUBJID), res, "fit_lmer_slope")
+add_lmer_line(nm, lm)
+cases[[length(cases) + 1]] <- make_case(nm,
+  "Y ~ ARM * WEEK + (1 | SITE) + (1 + WEEK | USUBJID)", "REML", res, list(lmer = lm))
+
+## ---------------------------------------------------------------------------------------
+## 7. Write JSON and print a summary
+## ---------------------------------------------------------------------------------------
+pkg_versions <- vapply(PKGS, function(p) as.character(packageVersion(p)), "")
+out <- list(
+  source = paste0(R.version.string, "; ", paste(names(pkg_versions), pkg_versions,
+                                               collapse = ", ")),
+  generated = as.character(Sys.Date()),
+  seed_nested = SEED_NESTED,
+  sd_slope_simulated = SD_SLOPE,
+  data_files = list(
+    nested.csv = paste(
+      'nested <- read.csv("nested.csv", stringsAsFactors = FALSE);',
+      'nested$SITE <- factor(nested$SITE); nested$USUBJID <- factor(nested$USUBJID);',
+      'nested$ARM <- factor(nested$ARM)')),
+  notes = list(
+    general = paste(
+      "loglik is logLik(fit) of the polished nlme::lme fit with all constants (SAS",
+      "-2 Res Log Likelihood = -2 * loglik for REML). ARM levels are alphabetical (ACT is",
+      "the reference; R coefficient names, e.g. ARMPBO, ARMPBO:WEEK). USUBJID is unique",
+      "across sites, so nlme's nested ~ 1 | SITE/USUBJID equals lme4's crossed-syntax",
+      "(1 | SITE) + (1 | USUBJID)."),
+    variance_components = paste(
+      "SITE.variance is the site random-intercept variance, USUBJID.matrix the subject G",
+      "(natural scale, rows/columns in USUBJID.terms order), sigma2 = fit$sigma^2; all from",
+      "pdMatrix(fit$modelStruct$reStruct) * fit$sigma^2 (checked against VarCorr(fit)).",
+      "Marginal covariance of site s: V_s = SITE.variance * J + blockdiag_i(Z_i G Z_i') +",
+      "sigma2 * I."),
+    fixed_effects = paste(
+      "estimate / se from the lme fit (vcov(fit) = (X'V^-1X)^-1 at the estimates); df_lme",
+      "are nlme's containment df for the innermost level."),
+    blups = paste(
+      "blups are ranef(fit) of the lme fit: SITE from ranef(fit)$SITE, USUBJID from",
+      "ranef(fit)$USUBJID with nlme's 'SITE/USUBJID' row name reduced to the plain",
+      "USUBJID; long format (one row per subject and term)."),
+    lmer = paste(
+      "lmer sections (REML cases): same model fitted with lme4 (tight nloptwrap",
+      "tolerances); coef_satterthwaite is the lmerTest summary table with Satterthwaite df."),
+    checks = paste(
+      "checks: loglik_direct_minus_lme (independent (RE)ML code, one block per site), BLUPs",
+      "of both levels vs ranef, and the distance from the optimum in theta = (site",
+      "variance, vech(G), sigma2): numDeriv gradient and one Newton step",
+      "(newton_max_rel_step, newton_max_step_in_se, newton_loglik_gain); theta_se /",
+      "theta_corr are asymptotic SEs / correlations of theta from the Hessian."),
+    nested = paste(
+      "nested.csv: simulated (seed_nested) 12 sites S01..S12, each U{6..10} subjects",
+      "(USUBJID 'Sss-ii'), ARM PBO/ACT balanced within site (shuffled), U{3..6} visits at",
+      "the first k of WEEK 0, 2, 4, 8, 12, 16; Y = 20 - (0.3 + 0.2 ACT) WEEK + u_site +",
+      "v_subject + w_subject WEEK + e, sd 2, 3, sd_slope_simulated, 1.5; Y to 3 dp.",
+      "Per site the draws are n_s, arms, u; per subject k, v, e (k values), w.",
+      "Without the subject slope (sd 0) the (1 + WEEK | USUBJID) REML fit is singular",
+      "(boundary), hence sd_slope_simulated = 0.2.")),
+  cases = cases)
+write_json(out, "nested_refs.json", digits = NA, auto_unbox = TRUE, pretty = TRUE,
+           null = "null", na = "null")
+
+cat(summary_lines, sep = "\n")
+cat(sprintf("\npackages: %s\n", paste(names(pkg_versions), pkg_versions, collapse = ", ")))
+cat(sprintf("run time: %.1f s\n", as.numeric(difftime(Sys.time(), t_start, units = "secs"))))
