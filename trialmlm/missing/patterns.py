@@ -1,0 +1,142 @@
+"""Missing-data patterns and dropout by arm and visit.
+
+Each subject's response is classified across the ordered visits (Categorical order, else
+natural sort, as in model fitting):
+
+* ``complete``: observed at every visit;
+* ``monotone``: observed up to some visit and missing at every later one (dropout);
+* ``intermittent``: a missing visit followed by an observed one;
+* ``none``: never observed.
+
+The dropout visit of a subject is the first visit after its last observed one (none for
+completers and for subjects whose only gaps are intermittent and who are observed at the
+last visit).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..design import factor_levels
+from ..errors import DataError
+
+
+def _check(df: pd.DataFrame, columns: dict) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, got {type(df).__name__}")
+    for role, col in columns.items():
+        if col is not None and col not in df.columns:
+            raise DataError(f"column '{col}' ({role}) is not in the data")
+
+
+def observation_matrix(df: pd.DataFrame, subject: str, visit: str, response: str,
+                       arm: str | None = None) -> tuple[pd.DataFrame, list, pd.Series | None]:
+    """Subjects x visits boolean matrix of observed responses, the visit order and each
+    subject's arm.  A subject-visit without a row counts as missing."""
+    _check(df, {"subject": subject, "visit": visit, "response": response, "arm": arm})
+    visits = factor_levels(df[visit])
+    rows = df.dropna(subset=[subject, visit])
+    dup = rows.duplicated([subject, visit], keep=False)
+    if dup.any():
+        first = rows.loc[dup].iloc[0]
+        raise DataError(f"subject {first[subject]!r} has more than one row at {visit} = {first[visit]!r}")
+    observed = (rows.assign(_obs=rows[response].notna())
+                .pivot(index=subject, columns=visit, values="_obs")
+                .reindex(columns=visits).fillna(False).astype(bool))
+    arms = None
+    if arm is not None:
+        per = rows.groupby(subject)[arm].nunique()
+        if (per > 1).any():
+            raise DataError(f"subject {per.index[per > 1][0]!r} has more than one value of '{arm}'")
+        arms = rows.groupby(subject)[arm].first().reindex(observed.index)
+    return observed, visits, arms
+
+
+def classify(observed: np.ndarray) -> np.ndarray:
+    """'complete', 'monotone', 'intermittent' or 'none' for each row of a boolean matrix."""
+    n_vis = observed.shape[1]
+    any_obs = observed.any(axis=1)
+    last = np.where(any_obs, n_vis - 1 - np.argmax(observed[:, ::-1], axis=1), -1)
+    prefix = np.arange(n_vis)[None, :] <= last[:, None]
+    gap_before_last = (prefix & ~observed).any(axis=1)
+    out = np.where(observed.all(axis=1), "complete", np.where(gap_before_last, "intermittent", "monotone"))
+    return np.where(any_obs, out, "none")
+
+
+def dropout_index(observed: np.ndarray) -> np.ndarray:
+    """Index of the dropout visit (first visit after the last observed one), -1 if none."""
+    n_vis = observed.shape[1]
+    any_obs = observed.any(axis=1)
+    last = np.where(any_obs, n_vis - 1 - np.argmax(observed[:, ::-1], axis=1), -1)
+    return np.where(last < n_vis - 1, last + 1, -1)
+
+
+def patterns(df: pd.DataFrame, subject: str, visit: str, response: str,
+             arm: str | None = None) -> pd.DataFrame:
+    """Every observed/missing pattern with its counts and percentages (per arm if given).
+
+    Returns a DataFrame with ``arm`` (if given), ``pattern`` (``X`` observed, ``.``
+    missing, in visit order), ``type``, ``n``, ``percent`` (of the arm's subjects), then one
+    boolean column per visit; sorted by arm and decreasing n.
+    """
+    observed, visits, arms = observation_matrix(df, subject, visit, response, arm)
+    mat = observed.to_numpy()
+    table = pd.DataFrame({"pattern": ["".join("X" if o else "." for o in r) for r in mat],
+                          "type": classify(mat)}, index=observed.index)
+    keys = ["pattern", "type"]
+    if arm is not None:
+        table.insert(0, arm, arms.to_numpy())
+        keys = [arm] + keys
+    counts = table.groupby(keys, sort=False).size().rename("n").reset_index()
+    totals = counts.groupby(arm)["n"].transform("sum") if arm is not None else counts["n"].sum()
+    counts["percent"] = 100.0 * counts["n"] / totals
+    for j, v in enumerate(visits):
+        counts[v] = counts["pattern"].str[j] == "X"
+    order = ([arm] if arm is not None else []) + ["n", "pattern"]
+    ascending = ([True] if arm is not None else []) + [False, False]
+    return counts.sort_values(order, ascending=ascending, kind="stable").reset_index(drop=True)
+
+
+def dropout_table(df: pd.DataFrame, subject: str, visit: str, response: str, arm: str | None = None,
+                  reason: str | None = None) -> pd.DataFrame:
+    """Per arm and visit: subjects expected, observed, dropping out, cumulative % dropped.
+
+    ``n_expected``: subjects not dropped out before the visit; ``n_observed``: responses
+    observed at the visit; ``n_dropout``: subjects whose dropout visit it is;
+    ``cumulative_dropout_percent``: dropouts up to and including the visit over all the
+    arm's subjects.  With ``reason`` (e.g. ADaM DCSREAS), one extra column per reason
+    counting that visit's dropouts.
+    """
+    observed, visits, arms = observation_matrix(df, subject, visit, response, arm)
+    _check(df, {"reason": reason})
+    mat = observed.to_numpy()
+    drop = dropout_index(mat)
+    group = arms.to_numpy() if arm is not None else np.full(len(mat), "all", dtype=object)
+    reasons = None
+    if reason is not None:
+        reasons = df.dropna(subset=[subject]).groupby(subject)[reason].first().reindex(observed.index)
+        reasons = reasons.fillna("not given").astype(str).to_numpy()
+    rows = []
+    for g in factor_levels(pd.Series(group)):
+        sel = group == g
+        total = int(sel.sum())
+        cumulative = 0
+        for j, v in enumerate(visits):
+            dropped_here = sel & (drop == j)
+            cumulative += int(dropped_here.sum())
+            row = {"arm": g, "visit": v,
+                   "n_expected": int((sel & ((drop == -1) | (drop >= j))).sum()),
+                   "n_observed": int((sel & mat[:, j]).sum()),
+                   "n_dropout": int(dropped_here.sum()),
+                   "cumulative_dropout_percent": 100.0 * cumulative / total}
+            if reasons is not None:
+                for r in sorted(set(reasons[drop >= 0])):
+                    row[r] = int((dropped_here & (reasons == r)).sum())
+            rows.append(row)
+    out = pd.DataFrame(rows).fillna(0)
+    if arm is None:
+        out = out.drop(columns="arm")
+    else:
+        out = out.rename(columns={"arm": arm})
+    return out.rename(columns={"visit": visit})
