@@ -65,9 +65,8 @@ def subject_ols(fit) -> np.ndarray:
     e = design.y - design.X @ fit.beta
     r = len(design.random_names)
     out = np.full((design.subject_labels.size, r), np.nan)
-    for blk in fit.pattern_blocks(0):
-        b = blk.batch
-        rows = b.rows
+    for batch in fit.likelihood.batches:  # subjects grouped by number of observations
+        rows = batch.rows
         z = design.Z[rows]  # unweighted, as a per-subject regression of the data
         ztz = z.transpose(0, 2, 1) @ z
         full = np.linalg.matrix_rank(ztz) == r

@@ -347,12 +347,17 @@ class MMRMResults(RandomEffectsResults):
         :math:`x^\top Cx + 2x^\top C_{12}z + z^\top\mathrm{PEV}_iz` (SAS OUTP=).  Rows with
         missing covariates are NaN.
         """
-        data = newdata if newdata is not None else self._used_rows()
-        x = self.design.encoding.matrix(data)
+        d = self.design
+        if newdata is None:  # the rows used, in data order: the design already holds them
+            order = np.argsort(d.row_position)
+            index, x = d.row_index[order], d.X[order]
+        else:
+            index, x = newdata.index, d.encoding.matrix(newdata)
         est = x @ self.beta
         var = np.einsum("np,pq,nq->n", x, self.beta_cov, x)
         if conditional:
-            z, idx = self._random_design(data)
+            self._require_random()
+            z, idx = (d.Z[order], d.subject[order]) if newdata is None else self._random_design(newdata)
             known = idx >= 0
             pred = self._random_predictions
             zb = np.where(known, np.einsum("nr,nr->n", z, pred.blup[np.maximum(idx, 0)]), 0.0)
@@ -361,28 +366,14 @@ class MMRMResults(RandomEffectsResults):
             pev = np.einsum("nr,nrs,ns->n", z, pred.pev[np.maximum(idx, 0)], z)
             var = var + np.where(known, 2 * cross + pev, 0.0)
         if not se:
-            return pd.Series(est, index=data.index, name="predicted")
-        return pd.DataFrame({"estimate": est, "se": np.sqrt(var)}, index=data.index)
-
-    def _used_rows(self) -> pd.DataFrame:
-        order = np.argsort(self.design.row_position)
-        frame = self.design.fixed_frame.iloc[order].copy()
-        if self.design.Z is not None:
-            for name, col in zip(self.design.random_names, self.design.Z[order].T):
-                frame[f"__z_{name}"] = col
-        frame[self.settings.subject] = self.design.subject_labels[self.design.subject[order]]
-        return frame
+            return pd.Series(est, index=index, name="predicted")
+        return pd.DataFrame({"estimate": est, "se": np.sqrt(var)}, index=index)
 
     def _random_design(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Z rows and subject indices (-1 for subjects not in the fit) of ``data``."""
-        self._require_random()
-        names = self.design.random_names
-        if all(f"__z_{n}" in data for n in names):
-            z = data[[f"__z_{n}" for n in names]].to_numpy(dtype=float)
-        else:
-            from formulaic import model_matrix
+        from formulaic import model_matrix
 
-            z = np.asarray(model_matrix(self.design.random_spec, data, na_action="ignore"), dtype=float)
+        z = np.asarray(model_matrix(self.design.random_spec, data, na_action="ignore"), dtype=float)
         subject = self.settings.subject
         if subject not in data:
             raise DataError(f"conditional predictions need the subject column '{subject}' in newdata")

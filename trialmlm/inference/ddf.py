@@ -101,7 +101,8 @@ def _kenward_roger_joint(fit, L: np.ndarray) -> tuple[float, float]:
     return m, m / (e_star * (m - 2))
 
 
-def _between_within_columns(fit) -> tuple[np.ndarray, float, float]:
+def _between_within_columns(fit) -> np.ndarray:
+    """Per fixed-effect column, the between-within df (see module docstring)."""
     d = fit.design
     x = d.X
     starts = np.searchsorted(d.subject, np.arange(d.subject_labels.size))
@@ -114,9 +115,8 @@ def _between_within_columns(fit) -> tuple[np.ndarray, float, float]:
     df_between = n_s - int(intercept.any()) - p_between
     df_within = d.y.size - n_s - p_within
     if fit.settings.structure == "us":
-        return np.full(x.shape[1], float(df_between)), df_between, df_between
-    per_col = np.where(between & ~intercept, df_between, df_within).astype(float)
-    return per_col, df_between, df_within
+        return np.full(x.shape[1], float(df_between))
+    return np.where(between & ~intercept, df_between, df_within).astype(float)
 
 
 def _variables(term) -> frozenset:
@@ -134,8 +134,8 @@ def _rank_xz(fit, z_columns: np.ndarray) -> int:
     d = fit.design
     resid = np.empty_like(d.X)
     rank_z = 0
-    for blk in fit.pattern_blocks(0):
-        rows = blk.batch.rows
+    for batch in fit.likelihood.batches:
+        rows = batch.rows
         z = d.Z[rows][:, :, z_columns]
         rank_z += int(np.linalg.matrix_rank(z).sum()) if z.shape[2] else 0
         x = d.X[rows]
@@ -168,7 +168,7 @@ def degrees_of_freedom(fit, L: np.ndarray, method: str) -> DF:
         df = float(fit.n_obs - fit.n_fixed)
         return DF(np.full(L.shape[0], df), df)
     if method in ("between-within", "containment"):
-        per_col = _between_within_columns(fit)[0] if method == "between-within" else _containment_columns(fit)
+        per_col = _between_within_columns(fit) if method == "between-within" else _containment_columns(fit)
         involved = np.abs(L) > 1e-12
         rows = np.array([per_col[m].min() if m.any() else per_col.min() for m in involved])
         return DF(rows, float(rows.min()))
