@@ -125,3 +125,56 @@ def test_containment_df(fits):
     assert table.loc["Intercept", "df"] == contribution
     assert table.loc["TIME", "df"] == d.y.size - rank_xz
     assert table.loc["BASE", "df"] == d.y.size - rank_xz
+
+
+def test_conditional_predictions(fits):
+    """x'beta + z'b_i with nlme's fixed effects and BLUPs (sleepstudy)."""
+    fit, case = fits["sleep_us_reml"], CASES["sleep_us_reml"]
+    data = _data(case)
+    beta = {r["name"]: r["estimate"] for r in case["fixed_effects"]}
+    blup = pd.DataFrame(case["blups"]).pivot(index="subject", columns="term", values="estimate")
+    expected = (beta["(Intercept)"] + beta["Days"] * data["Days"]
+                + blup.loc[data["Subject"], "(Intercept)"].to_numpy()
+                + blup.loc[data["Subject"], "Days"].to_numpy() * data["Days"])
+    got = fit.predict(data, conditional=True)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    np.testing.assert_allclose(fit.predict(conditional=True), got, rtol=1e-12)  # rows used, same order
+    population = fit.predict(data.iloc[:1].assign(Days=0), se=True)
+    assert population["se"].iloc[0] == pytest.approx(fit.coef_table().loc["Intercept", "se"], rel=1e-12)
+    # conditional se against the inverse of Henderson's mixed model equations (dense)
+    d = fit.design
+    n_s = d.subject_labels.size
+    Z = np.zeros((d.y.size, 2 * n_s))
+    Z[np.arange(d.y.size), 2 * d.subject] = d.Z[:, 0]
+    Z[np.arange(d.y.size), 2 * d.subject + 1] = d.Z[:, 1]
+    G = np.kron(np.eye(n_s), fit.random_effects_covariance.to_numpy())
+    s2 = fit.residual_variance
+    mme = np.block([[d.X.T @ d.X, d.X.T @ Z], [Z.T @ d.X, Z.T @ Z + s2 * np.linalg.inv(G)]]) / s2
+    joint = np.linalg.inv(mme)
+    conditional = fit.predict(data.iloc[:3], conditional=True, se=True)
+    for row, (days, subj) in enumerate(zip(data["Days"].iloc[:3], data["Subject"].iloc[:3])):
+        i = list(d.subject_labels).index(subj)
+        w = np.zeros(2 + 2 * n_s)
+        w[:2] = [1.0, days]
+        w[2 + 2 * i:4 + 2 * i] = [1.0, days]
+        assert conditional["se"].iloc[row] == pytest.approx(np.sqrt(w @ joint @ w), rel=1e-8)
+
+
+def test_variance_partition(fits):
+    fit, case = fits["sleep_us_reml"], CASES["sleep_us_reml"]
+    g, s2 = np.array(case["G"]["matrix"]), case["residual"]["sigma2"]
+    part = fit.variance_partition(at={"Days": [0, 9]}).set_index("Days")
+    for t in (0, 9):
+        z = np.array([1.0, t])
+        assert part.loc[t, "between"] == pytest.approx(z @ g @ z, rel=1e-5)
+        assert part.loc[t, "within"] == pytest.approx(s2, rel=1e-5)
+        assert part.loc[t, "icc"] == pytest.approx(z @ g @ z / (z @ g @ z + s2), rel=1e-5)
+
+
+def test_shrinkage_random_intercept(fits):
+    """Random intercept, independent residuals: 1 - BLUP/OLS = sigma^2 / (sigma^2 + n_i sigma_b^2)."""
+    fit, case = fits["irregular_ri_reml"], CASES["irregular_ri_reml"]
+    sb2, s2 = case["G"]["matrix"][0][0], case["residual"]["sigma2"]
+    table = fit.shrinkage()
+    expected = s2 / (s2 + table["n_obs"] * sb2)
+    np.testing.assert_allclose(table["shrinkage"], expected, rtol=1e-5)
