@@ -230,7 +230,7 @@ def test_heterogeneous_visit_without_data_in_a_group(demo_trial):
 
 
 def test_non_convergence_is_reported(demo_trial, monkeypatch):
-    from trialmlm import api
+    from trialmlm import estimate as api
 
     real = api.maximise
     monkeypatch.setattr(api, "maximise", lambda lik, start: real(lik, start, max_iter=1, tolerance=1e-30))

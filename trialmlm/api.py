@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
-
-import numpy as np
 import pandas as pd
 
-from .covariance.random_effects import Independent
-from .errors import ConvergenceWarning
+from .estimate import estimate
 from .inference.ddf import check_ddf, default_ddf
 from .inference.vcov import check_vcov
 from .model import build_model
-from .optimize import maximise
-from .results import FitSettings, MMRMResults
+from .results import MMRMResults
 
 
 def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | None = None,
@@ -53,39 +48,4 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
     """
     check_vcov(vcov)
     ddf = check_ddf(default_ddf(vcov) if ddf is None else ddf)
-    model = build_model(formula, data, method, weights)
-    design, structures, lik, parsed = model.design, model.structures, model.likelihood, model.formula
-    term = parsed.covariance
-    method_u = "REML" if lik.reml else "ML"
-    start = model.start()
-    opt = maximise(lik, start)
-
-    notes = []
-    if design.aliased:
-        notes.append(f"aliased fixed effects dropped: {', '.join(design.aliased)}")
-    if not opt.converged:
-        msg = f"the optimiser did not converge ({opt.message}); estimates are not reliable"
-        warnings.warn(msg, ConvergenceWarning, stacklevel=2)
-        notes.append(msg)
-    try:
-        chol = np.linalg.cholesky(opt.evaluation.hess)
-        inv = np.linalg.inv(chol)
-        phi_cov = 2.0 * inv.T @ inv
-    except np.linalg.LinAlgError:
-        phi_cov = np.full((lik.n_params, lik.n_params), np.nan)
-        msg = "the Hessian of the likelihood is not positive definite at the estimate; " \
-              "covariance parameter standard errors are unavailable"
-        warnings.warn(msg, ConvergenceWarning, stacklevel=2)
-        notes.append(msg)
-    settings = FitSettings(formula=formula, method=method_u, weights=weights,
-                           structure=term.structure if term else Independent.name, subject=parsed.subject,
-                           visit=term.positions if term else (), group=term.group if term else None,
-                           response=parsed.response, ddf=ddf, vcov=vcov,
-                           random=str(parsed.random) if parsed.random else None)
-    return MMRMResults(
-        settings=settings, design=design, structures=structures, phi=opt.phi, phi_cov=phi_cov,
-        beta=opt.evaluation.beta, beta_cov=opt.evaluation.cov_beta, jac_info=opt.evaluation.jac_info,
-        likelihood=lik,
-        loglik=-0.5 * opt.evaluation.value, converged=opt.converged, n_iter=opt.n_iter,
-        optimizer=opt.optimizer, warnings=tuple(notes),
-    )
+    return estimate(build_model(formula, data, method, weights), ddf=ddf, vcov=vcov)

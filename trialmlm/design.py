@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -134,6 +134,34 @@ class Design:
     Z: np.ndarray | None = None  # random-effects design (rows like y), None without random effects
     random_names: tuple[str, ...] = ()
     random_spec: object = field(default=None, repr=False)
+    source: pd.DataFrame | None = field(default=None, repr=False)  # the model's columns, every row
+
+    def with_response(self, y: np.ndarray) -> Design:
+        """The same design with the response vector ``y`` (in the order of ``self.y``)."""
+        y = np.asarray(y, dtype=float)
+        if y.shape != self.y.shape or not np.all(np.isfinite(y)):
+            raise DataError(f"a new response needs {self.y.size} finite values in the design's row order")
+        return replace(self, y=y)
+
+    def resample(self, subjects: np.ndarray) -> Design:
+        """The design of the subjects ``subjects`` (codes; repeats allowed), e.g. a bootstrap sample.
+
+        Each drawn subject becomes a new subject with all of its rows.  Encoding, class
+        levels and estimability (``null_space``) stay those of the original design, so the
+        result serves re-estimation, not a new analysis of a different data set.
+        """
+        counts = np.bincount(self.subject, minlength=self.subject_labels.size)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        n = counts[subjects]
+        offsets = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+        rows = np.repeat(starts[subjects], n) + offsets
+        return replace(
+            self, y=self.y[rows], X=self.X[rows], weights=self.weights[rows],
+            subject=np.repeat(np.arange(len(subjects)), n), subject_labels=self.subject_labels[subjects],
+            group=self.group[subjects], position=self.position[rows], row_index=self.row_index[rows],
+            row_position=self.row_position[rows], fixed_frame=self.fixed_frame.iloc[rows],
+            Z=None if self.Z is None else self.Z[rows],
+        )
 
 
 def _drop_incomplete(frame: pd.DataFrame) -> tuple[np.ndarray, dict]:
@@ -196,7 +224,8 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
 
     used = list(dict.fromkeys([formula.response, *fixed_vars, *random_vars, *positions, subject]
                               + ([group_var] if group_var else []) + ([weights] if weights else [])))
-    frame = data.loc[:, used].copy()
+    source = data.loc[:, used].copy()
+    frame = source.copy()
     if not pd.api.types.is_numeric_dtype(frame[formula.response]) or pd.api.types.is_bool_dtype(
         frame[formula.response]
     ):
@@ -348,6 +377,7 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
         Z=Z,
         random_names=random_names,
         random_spec=random_spec,
+        source=source,
     )
 
 

@@ -6,7 +6,7 @@ inference code work on; :func:`trialmlm.fit` and the tests both start here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,12 @@ class Model:
     design: Design
     structures: tuple[CovarianceStructure, ...]
     likelihood: Likelihood
+    weights: str | None = None
+
+    def with_design(self, design: Design) -> Model:
+        """The same model on another design of the same encoding (new responses, a resample)."""
+        lik = _likelihood(design, self.structures, self.likelihood.reml)
+        return replace(self, design=design, likelihood=lik)
 
     def start(self) -> np.ndarray:
         """Moment-based starting values of the covariance parameters."""
@@ -50,6 +56,9 @@ def build_model(formula: str, data: pd.DataFrame, method: str = "REML", weights:
     if parsed.random:
         structures = tuple(RandomEffects(s, design.random_names, parsed.random.diagonal) for s in structures)
     check_estimable(design, cls, term, sum(s.n_params for s in structures))
-    lik = Likelihood(build_batches(design), list(structures), design.y.size, design.X.shape[1],
-                     float(np.log(design.weights).sum()), reml=method_u == "REML")
-    return Model(parsed, design, structures, lik)
+    return Model(parsed, design, structures, _likelihood(design, structures, method_u == "REML"), weights)
+
+
+def _likelihood(design: Design, structures, reml: bool) -> Likelihood:
+    return Likelihood(build_batches(design), list(structures), design.y.size, design.X.shape[1],
+                      float(np.log(design.weights).sum()), reml=reml)
