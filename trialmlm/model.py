@@ -18,7 +18,7 @@ from .errors import DataError
 from .formula import ModelFormula, parse_formula
 from .identifiability import check_combination, check_estimable
 from .likelihood import Likelihood
-from .patterns import build_batches
+from .patterns import build_batches, with_response
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,14 @@ class Model:
     def with_design(self, design: Design) -> Model:
         """The same model on another design of the same encoding (new responses, a resample)."""
         lik = _likelihood(design, self.structures, self.likelihood.reml)
+        return replace(self, design=design, likelihood=lik)
+
+    def with_response(self, y: np.ndarray) -> Model:
+        """The same model with new responses (in the design's row order); the patterns are kept."""
+        design = self.design.with_response(y)
+        lik = self.likelihood
+        lik = Likelihood(with_response(lik.batches, design), lik.structures, lik.n_obs, lik.p,
+                         float(np.log(design.weights).sum()), reml=lik.reml)
         return replace(self, design=design, likelihood=lik)
 
     def start(self) -> np.ndarray:

@@ -15,7 +15,7 @@ blocks are factorised together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -50,11 +50,33 @@ def _distances(points: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return np.sqrt(((xyz[:, :, None, :] - xyz[:, None, :, :]) ** 2).sum(-1))
 
 
+def _weighted_data(design: Design) -> np.ndarray:
+    return np.column_stack([design.X, design.y]) * np.sqrt(design.weights)[:, None]
+
+
+def _moments(z: np.ndarray, rows: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """(m, k, k, q, q) sums of :math:`z_s z_s^\top` over the subjects of each pattern."""
+    n, k = rows.shape
+    q = z.shape[1]
+    zs = z[rows].reshape(n, k * q)
+    bounds = np.concatenate([[0], np.cumsum(count)])
+    moments = np.empty((len(count), k, k, q, q))
+    for j in range(len(count)):
+        block = zs[bounds[j]:bounds[j + 1]]
+        moments[j] = (block.T @ block).reshape(k, q, k, q).transpose(0, 2, 1, 3)
+    return moments
+
+
+def with_response(batches: list[Batch], design: Design) -> list[Batch]:
+    """The batches of ``design`` after only its response changed: moments recomputed, grouping kept."""
+    z = _weighted_data(design)
+    return [replace(b, moments=_moments(z, b.rows, b.count)) for b in batches]
+
+
 def build_batches(design: Design) -> list[Batch]:
     """Split the subjects of ``design`` into batches of identical-size patterns."""
     sw = np.sqrt(design.weights)
-    z = np.column_stack([design.X, design.y]) * sw[:, None]
-    q = z.shape[1]
+    z = _weighted_data(design)
     counts = np.bincount(design.subject, minlength=design.subject_labels.size)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     batches = []
@@ -76,12 +98,7 @@ def build_batches(design: Design) -> list[Batch]:
             order = np.argsort(inverse, kind="stable")
             rows, inverse = rows[order], inverse[order]
             count = np.bincount(inverse, minlength=len(patterns))
-            zs = z[rows].reshape(len(rows), k * q)
-            bounds = np.concatenate([[0], np.cumsum(count)])
-            moments = np.empty((len(patterns), k, k, q, q))
-            for j in range(len(patterns)):
-                block = zs[bounds[j]:bounds[j + 1]]
-                moments[j] = (block.T @ block).reshape(k, q, k, q).transpose(0, 2, 1, 3)
+            moments = _moments(z, rows, count)
             geometry = patterns if design.coordinates is None else _distances(design.coordinates, patterns)
             if design.Z is not None:
                 geometry = (geometry, z_patterns)

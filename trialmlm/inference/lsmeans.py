@@ -41,10 +41,22 @@ def lsmeans_table(fit, specs, by, ddf, vcov, weights, at, slope, alpha) -> pd.Da
 
 
 def compare_table(fit, spec: str, by, reference, ddf, vcov, weights, at, slope, alpha, adjust):
-    if not isinstance(spec, str):
-        raise DataError("compare() takes one factor, e.g. compare('ARMCD', by='AVISIT')")
     if adjust not in ADJUSTMENTS:
         raise DataError(f"adjust must be one of None, 'bonferroni', 'holm', 'dunnett'; got {adjust!r}")
+    info, D = difference_rows(fit, spec, by, reference, weights, at, slope)
+    _warn_non_estimable(info, D, "difference(s)")
+    table = t_table(fit, D, ddf, vcov, alpha)
+    out = pd.concat([info, table], axis=1)
+    if adjust is not None:
+        by_cols = [c for c in info.columns if c not in (spec, "contrast")]
+        _adjust(fit, out, D, by_cols, ddf, vcov, alpha, adjust)
+    return out
+
+
+def difference_rows(fit, spec: str, by, reference, weights, at, slope) -> tuple[pd.DataFrame, np.ndarray]:
+    """Labels (``by`` factors, ``spec``, ``contrast``) and rows :math:`l_j - l_{ref}` of the differences."""
+    if not isinstance(spec, str):
+        raise DataError("compare() takes one factor, e.g. compare('ARMCD', by='AVISIT')")
     grid = ReferenceGrid(fit, at)
     labels, L = grid.rows([spec], by, weights, slope)
     levels = grid.factors.get(spec, [])
@@ -65,13 +77,7 @@ def compare_table(fit, spec: str, by, reference, ddf, vcov, weights, at, slope, 
             rows.append(L[i] - L[ref])
             info.append({**dict(zip(by_cols, key)), spec: labels.at[i, spec],
                          "contrast": f"{labels.at[i, spec]} - {reference}"})
-    D = np.array(rows)
-    _warn_non_estimable(pd.DataFrame(info), D, "difference(s)")
-    table = t_table(fit, D, ddf, vcov, alpha)
-    out = pd.concat([pd.DataFrame(info), table], axis=1)
-    if adjust is not None:
-        _adjust(fit, out, D, by_cols, ddf, vcov, alpha, adjust)
-    return out
+    return pd.DataFrame(info), np.array(rows)
 
 
 def _adjust(fit, out: pd.DataFrame, D, by_cols, ddf, vcov, alpha, method) -> None:

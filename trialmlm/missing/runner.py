@@ -1,0 +1,63 @@
+"""Run independent tasks in worker processes, with a progress bar.
+
+Each task carries its own random seed (spawned from the user's seed), so results do
+not depend on the number of workers or on the order in which tasks finish.  Workers
+are forked where the platform allows it, so the (large) shared context is inherited,
+not pickled; elsewhere it is pickled once per worker.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+from ..errors import DataError
+
+_CONTEXT = None
+
+
+def _init(context) -> None:
+    global _CONTEXT
+    _CONTEXT = context
+    threadpool_limits(1)  # the workers share the cores; BLAS threads would compete for them
+
+
+def _run_chunk(work: Callable, chunk: list) -> list:
+    return [work(_CONTEXT, task) for task in chunk]
+
+
+def run_tasks(work: Callable, context, tasks: list, workers: int = 1, progress: bool | None = None,
+              desc: str = "imputations") -> list:
+    """``[work(context, t) for t in tasks]``, over ``workers`` processes.
+
+    ``progress=None`` shows a bar only on an interactive terminal or notebook (tqdm's rule);
+    True always, False never.
+    """
+    if not isinstance(workers, int) or workers < 1:
+        raise DataError(f"workers must be a positive integer, got {workers!r}")
+    bar = tqdm(total=len(tasks), desc=desc, disable=(None if progress is None else not progress), leave=False)
+    try:
+        if workers == 1 or len(tasks) < 2:
+            out = []
+            with threadpool_limits(1):  # small matrices: one BLAS thread is fastest
+                for t in tasks:
+                    out.append(work(context, t))
+                    bar.update(1)
+            return out
+        size = max(1, len(tasks) // (workers * 8))
+        chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
+        method = "fork" if "fork" in mp.get_all_start_methods() else None
+        results = [None] * len(chunks)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method),
+                                 initializer=_init, initargs=(context,)) as pool:
+            futures = {pool.submit(_run_chunk, work, c): i for i, c in enumerate(chunks)}
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                bar.update(len(chunks[futures[fut]]))
+        return [r for chunk in results for r in chunk]
+    finally:
+        bar.close()

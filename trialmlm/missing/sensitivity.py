@@ -1,0 +1,296 @@
+r"""Sensitivity analyses by multiple imputation from a fitted MMRM: :func:`impute`, :func:`tipping_point`.
+
+Each imputation :math:`m = 1..M` (i) draws the imputation model's parameters by refitting
+the MMRM to a bootstrap sample of subjects, (ii) draws every missing visit of every subject
+from the conditional normal distribution of the chosen strategy
+(:mod:`trialmlm.missing.strategies`), (iii) adds the delta shift after dropout, and
+(iv) fits the same MMRM to the completed data and computes LS means and differences from
+the reference arm at every visit.  The :math:`M` results are combined by Rubin's rules
+with Barnard-Rubin df (:mod:`trialmlm.missing.rubin`).  See :mod:`.imputation` for the
+formulas.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConvergenceWarning, DataError
+from ..estimate import estimate
+from ..inference.grid import ReferenceGrid
+from ..inference.lsmeans import difference_rows
+from ..inference.wald import t_table
+from ..model import build_model
+from .imputation import (
+    ImputationData,
+    check_imputable,
+    delta_matrix,
+    draw_parameters,
+    impute_visits,
+    infer_arm,
+    prepare,
+    refit_model,
+    subject_strata,
+)
+from .rubin import pool
+from .runner import run_tasks
+from .strategies import STRATEGIES
+
+METHODS = (*STRATEGIES, "delta")
+
+
+class Analysis:
+    """The MMRM of ``fit`` applied to completed data sets: encoded once, refitted per data set."""
+
+    def __init__(self, fit, data: ImputationData, reference):
+        s = fit.settings
+        completed = impute_visits(data, STRATEGIES["mar"], fit.beta, _sigmas(fit), None)
+        frame = data.frame.assign(**{s.response: completed.ravel()})
+        self.model = build_model(s.formula, frame, s.method)
+        self.order = self.model.design.row_position
+        self.ddf, self.vcov, self.start = s.ddf, s.vcov, fit.phi
+        first = self.fit(completed)
+        ls_labels, ls_rows = ReferenceGrid(first).rows([data.arm], [data.visit], "equal", None)
+        diff_labels, diff_rows = difference_rows(first, data.arm, [data.visit], reference, "equal", None,
+                                                 None)
+        self.lsmeans_labels = ls_labels[[data.arm, data.visit]]
+        self.compare_labels = diff_labels
+        self.rows = np.vstack([ls_rows, diff_rows])
+
+    def fit(self, completed: np.ndarray):
+        model = self.model.with_response(completed.ravel()[self.order])
+        return estimate(model, self.ddf, self.vcov, start=self.start, warn=False)
+
+    def __call__(self, completed: np.ndarray) -> tuple[np.ndarray, bool]:
+        """(3, rows) estimates, variances and df of every LS mean and difference; converged."""
+        result = self.fit(completed)
+        table = t_table(result, self.rows, self.ddf, self.vcov, 0.05)
+        return np.vstack([table["estimate"], table["se"] ** 2, table["df"]]), result.converged
+
+
+def _sigmas(fit) -> list[np.ndarray]:
+    sizes = np.cumsum([0] + [s.n_params for s in fit.structures])
+    return [s.matrix(fit.phi[sizes[g]:sizes[g + 1]]) for g, s in enumerate(fit.structures)]
+
+
+@dataclass(frozen=True)
+class _Context:
+    fit: object
+    model: object
+    strata: list
+    data: ImputationData
+    strategy: object
+    analysis: Analysis
+    shifts: list
+    keep_data: bool
+
+
+def _one_imputation(ctx: _Context, seed: np.random.SeedSequence):
+    rng = np.random.default_rng(seed)
+    beta, sigmas, draw_ok = draw_parameters(ctx.fit, ctx.model, ctx.strata, rng)
+    completed = impute_visits(ctx.data, ctx.strategy, beta, sigmas, rng)
+    results = [ctx.analysis(completed + shift) for shift in ctx.shifts]
+    stats = np.stack([r[0] for r in results])  # (n_shifts, 3, rows)
+    ok = draw_ok and all(r[1] for r in results)
+    return (completed + ctx.shifts[0]) if ctx.keep_data else None, stats, ok
+
+
+@dataclass(frozen=True)
+class MultipleImputation:
+    """Result of :func:`impute`: the per-imputation analyses and their pooled summaries.
+
+    Attributes
+    ----------
+    method, reference, arm, visit : what was imputed and compared.
+    n_imputations : M.  seed : the entropy that reproduces the run (``seed=`` of :func:`impute`).
+    delta, delta_arms : the shift after dropout and the arms it was applied to.
+    estimates : (M, 3, R) per imputation: estimate, variance, df of the R LS means then differences.
+    n_not_converged : imputations whose bootstrap or analysis fit did not converge.
+    """
+
+    method: str
+    reference: object
+    arm: str
+    visit: str
+    n_imputations: int
+    seed: int
+    delta: object
+    delta_arms: tuple
+    estimates: np.ndarray = field(repr=False)
+    lsmeans_labels: pd.DataFrame = field(repr=False)
+    compare_labels: pd.DataFrame = field(repr=False)
+    imputed: np.ndarray = field(repr=False)
+    data: ImputationData = field(repr=False)
+    n_not_converged: int = 0
+
+    def _pooled(self, rows: slice, alpha: float) -> pd.DataFrame:
+        e = self.estimates[:, :, rows]
+        return pool(e[:, 0], e[:, 1], e[:, 2], alpha)
+
+    def lsmeans(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Pooled LS means per arm and visit: ``estimate, se, df, t, p, lower, upper, fmi``."""
+        n = len(self.lsmeans_labels)
+        return pd.concat([self.lsmeans_labels.reset_index(drop=True), self._pooled(slice(0, n), alpha)],
+                         axis=1)
+
+    def compare(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Pooled differences from the reference per visit, columns as ``fit.compare`` plus ``fmi``."""
+        n = len(self.lsmeans_labels)
+        return pd.concat([self.compare_labels.reset_index(drop=True),
+                          self._pooled(slice(n, None), alpha)], axis=1)
+
+    def completed_data(self, m: int) -> pd.DataFrame:
+        """Imputed data set ``m`` (0-based): a row per subject and visit; ``imputed`` marks filled values."""
+        if not 0 <= m < self.n_imputations:
+            raise DataError(f"imputation {m} does not exist; there are {self.n_imputations} (0 to "
+                            f"{self.n_imputations - 1})")
+        out = self.data.frame.copy()
+        out[self.data.response] = self.imputed[m].ravel()
+        out["imputed"] = ~self.data.observed.ravel()
+        return out
+
+
+@dataclass(frozen=True)
+class TippingPoint:
+    """Result of :func:`tipping_point`.
+
+    Attributes
+    ----------
+    table : one row per delta (and contrast): ``delta, contrast, estimate, se, df, t, p, lower, upper, fmi``.
+    tipping_deltas : contrast -> first delta of the grid (in the order given) at which
+        :math:`p \\ge \\alpha`, or None if the difference stays significant over the grid.
+    alpha, visit, method, n_imputations : the settings.
+    """
+
+    table: pd.DataFrame
+    tipping_deltas: dict
+    alpha: float
+    visit: object
+    method: str
+    n_imputations: int
+
+    @property
+    def tipping_delta(self) -> float | None:
+        """The tipping delta of the single contrast (DataError with several: see ``tipping_deltas``)."""
+        if len(self.tipping_deltas) != 1:
+            raise DataError(f"there are {len(self.tipping_deltas)} contrasts; see tipping_deltas")
+        return next(iter(self.tipping_deltas.values()))
+
+
+def _setup(fit, method, n_imputations, reference, arm, delta_arms, seed):
+    if method not in METHODS:
+        raise DataError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    strategy = STRATEGIES["mar" if method == "delta" else method]
+    if not isinstance(n_imputations, (int, np.integer)) or n_imputations < 2:
+        raise DataError(f"n_imputations must be an integer of at least 2, got {n_imputations!r}")
+    if strategy.needs_reference and reference is None:
+        raise DataError(f"method {method!r} needs reference= (the control arm's level)")
+    visit = check_imputable(fit)
+    arm = infer_arm(fit, visit, arm, reference)
+    data = prepare(fit, visit, arm, reference)
+    reference = data.arms[0] if reference is None else reference
+    if strategy.needs_observation and (data.n_mar == 0).any():
+        bad = data.subjects[data.n_mar == 0][0]
+        raise DataError(f"method {method!r} carries a subject's last mean forward, but subject {bad!r} has "
+                        "no observed visit")
+    shifted = tuple(a for a in data.arms if a != reference) if delta_arms is None else tuple(delta_arms)
+    entropy = np.random.SeedSequence(seed).entropy
+    seeds = np.random.SeedSequence(entropy).spawn(n_imputations)
+    return strategy, visit, arm, data, reference, shifted, entropy, seeds
+
+
+def _run(fit, strategy, data, reference, arm, shifts, seeds, workers, progress, keep_data, desc):
+    analysis = Analysis(fit, data, reference)
+    ctx = _Context(fit, refit_model(fit), subject_strata(fit, arm), data, strategy, analysis, shifts,
+                   keep_data)
+    out = run_tasks(_one_imputation, ctx, seeds, workers, progress, desc)
+    failed = sum(not ok for _, _, ok in out)
+    if failed:
+        warnings.warn(f"{failed} of {len(seeds)} imputations had a bootstrap or analysis fit that did not "
+                      "converge; their estimates are used as they are", ConvergenceWarning, stacklevel=3)
+    return analysis, out, failed
+
+
+def impute(fit, method: str = "mar", n_imputations: int = 100, reference=None, arm: str | None = None,
+           delta=0.0, delta_arms=None, seed: int | None = None, workers: int = 1,
+           progress: bool | None = None) -> MultipleImputation:
+    r"""Multiple imputation from the fitted MMRM, analysed by the same MMRM and pooled by Rubin's rules.
+
+    Parameters
+    ----------
+    fit : MMRMResults of an MMRM with visits as classes, e.g.
+        ``CHG ~ BASE + ARM * AVISIT + us(AVISIT | USUBJID)`` (also ``GROUP=`` by arm).
+    method : "mar", "delta" (MAR plus ``delta``), "jump_to_reference", "copy_reference",
+        "copy_increments_in_reference", "last_mean_carried_forward" (Carpenter et al. 2013).
+    n_imputations : M (at least 2).
+    reference : control level of the arm; needed by the reference-based methods; also the
+        reference of the reported differences (default: the arm's first level).
+    arm : treatment factor (default: the one factor of the mean model besides the visit).
+    delta : number or mapping visit -> number, added to the imputed values after each
+        subject's last observed visit in ``delta_arms`` (default: every arm but the reference).
+    seed : makes the run reproducible (the result's ``seed`` reproduces a run made without one).
+    workers : processes over imputations; results do not depend on it.
+    progress : progress bar (None: on interactive terminals only).
+
+    Notes
+    -----
+    Dropout is the visit after the last observed one; earlier gaps are imputed under the
+    strategy's joint distribution without delta.  Every subject with a row in the fitted
+    data (also those without any observed response) is imputed and analysed.
+    """
+    strategy, visit, arm, data, reference, shifted, entropy, seeds = _setup(
+        fit, method, n_imputations, reference, arm, delta_arms, seed)
+    shift = delta_matrix(data, delta, shifted)
+    if method == "delta" and not shift.any():
+        raise DataError("method 'delta' needs a non-zero delta= applied to at least one dropout")
+    analysis, out, failed = _run(fit, strategy, data, reference, arm, [shift], seeds, workers, progress, True,
+                                 f"{method} imputations")
+    return MultipleImputation(
+        method=method, reference=reference, arm=arm, visit=visit, n_imputations=n_imputations, seed=entropy,
+        delta=delta, delta_arms=shifted, estimates=np.stack([s[0] for _, s, _ in out]),
+        lsmeans_labels=analysis.lsmeans_labels, compare_labels=analysis.compare_labels,
+        imputed=np.stack([y for y, _, _ in out]), data=data, n_not_converged=failed)
+
+
+def tipping_point(fit, deltas, arms=None, visit=None, method: str = "mar", n_imputations: int = 100,
+                  reference=None, arm: str | None = None, alpha: float = 0.05, seed: int | None = None,
+                  workers: int = 1, progress: bool | None = None) -> TippingPoint:
+    r"""Delta-adjusted multiple imputation over a grid of shifts; where does significance tip?
+
+    For each :math:`\delta` in ``deltas`` the imputed values after dropout in ``arms``
+    (default: every arm but the reference) are shifted by :math:`\delta` and the difference
+    from the reference at ``visit`` (default: the last visit) is pooled over the same
+    ``n_imputations`` imputations (common random numbers across deltas, as in rbmi).  Order
+    ``deltas`` from the primary assumption (0) towards the unfavourable direction; the
+    tipping delta is the first at which :math:`p \ge \alpha`.  Other arguments as :func:`impute`.
+    """
+    strategy, vname, arm, data, reference, shifted, entropy, seeds = _setup(
+        fit, method, n_imputations, reference, arm, arms, seed)
+    deltas = list(np.atleast_1d(np.asarray(deltas, dtype=float)))
+    if not deltas:
+        raise DataError("deltas must hold at least one shift")
+    visit = data.visits[-1] if visit is None else visit
+    if visit not in data.visits:
+        raise DataError(f"visit {visit!r} is not a visit of '{vname}' ({', '.join(map(str, data.visits))})")
+    shifts = [delta_matrix(data, d, shifted) for d in deltas]
+    analysis, out, _ = _run(fit, strategy, data, reference, arm, shifts, seeds, workers, progress, False,
+                            "tipping-point imputations")
+    stats = np.stack([s for _, s, _ in out])  # (M, n_deltas, 3, rows)
+    n_ls = len(analysis.lsmeans_labels)
+    labels = analysis.compare_labels
+    at_visit = np.flatnonzero(labels[vname].to_numpy() == visit)
+    tables = []
+    for i, d in enumerate(deltas):
+        e = stats[:, i][:, :, n_ls + at_visit]
+        pooled = pool(e[:, 0], e[:, 1], e[:, 2], alpha)
+        head = pd.DataFrame({"delta": d, "contrast": labels["contrast"].to_numpy()[at_visit]})
+        tables.append(pd.concat([head, pooled], axis=1))
+    table = pd.concat(tables, ignore_index=True)
+    tipping = {}
+    for contrast, rows in table.groupby("contrast", sort=False):
+        lost = rows.loc[rows["p"] >= alpha, "delta"]
+        tipping[contrast] = float(lost.iloc[0]) if len(lost) else None
+    return TippingPoint(table, tipping, alpha, visit, method, n_imputations)
