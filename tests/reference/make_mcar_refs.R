@@ -144,6 +144,14 @@ glm_case <- function(name, d, visits, arm = NULL, baseline = NULL, covariates = 
   m0 <- glm(f0, family = binomial, data = pv, control = ctl)
   stopifnot(m1$converged, m0$converged, nrow(model.frame(m1)) == nrow(pv))
   co <- summary(m1)$coefficients
+  # R reports the covariance from the IRLS weights of the last iteration (computed at the
+  # previous coefficients); also give (X'WX)^-1 with W at the final fitted values
+  X <- model.matrix(m1); pr <- fitted(m1)
+  se_final <- sqrt(diag(solve(crossprod(X, X * (pr * (1 - pr))))))
+  # coefficient names as trialmlm writes them: Intercept, TRT[T.LOW], AVISIT[T.W4], ...
+  tm <- rownames(co); tm[tm == "(Intercept)"] <- "Intercept"
+  for (f in names(m1$xlevels)) for (lev in m1$xlevels[[f]])
+    tm[tm == paste0(f, lev)] <- sprintf("%s[T.%s]", f, lev)
   ci <- confint.default(m1)
   lr <- anova(m0, m1, test = "LRT")
   cat(sprintf("%-22s rows %4d  dropouts %3d  LR = %.6f  left out: %s\n", name, nrow(pv),
@@ -155,7 +163,7 @@ glm_case <- function(name, d, visits, arm = NULL, baseline = NULL, covariates = 
     arm = arm, baseline = baseline, covariates = I(covariates),
     left_out_visits = I(kept$left_out),
     n_rows = nrow(pv), n_dropout = sum(pv$dropout),
-    terms = rownames(co), estimate = unname(co[, 1]), se = unname(co[, 2]),
+    terms = tm, estimate = unname(co[, 1]), se = unname(co[, 2]), se_final_weights = unname(se_final),
     z = unname(co[, 3]), p = unname(co[, 4]),
     lower = unname(ci[, 1]), upper = unname(ci[, 2]),
     loglik = as.numeric(logLik(m1)), loglik_reduced = as.numeric(logLik(m0)),

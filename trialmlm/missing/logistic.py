@@ -104,9 +104,7 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, max_iter: int = 100, tol: float =
             t /= 2
         beta, ll = new, ll_new
         if decrement < tol:
-            break
-    else:
-        raise DataError(f"logistic regression did not converge in {max_iter} Newton iterations")
-    pi = expit(X @ beta)
-    info = X.T @ (X * (pi * (1 - pi))[:, None])
-    return LogisticFit(beta, np.linalg.inv(info), ll, it)
+            pi = expit(X @ beta)
+            info = X.T @ (X * (pi * (1 - pi))[:, None])
+            return LogisticFit(beta, np.linalg.inv(info), ll, it)
+    raise DataError(f"logistic regression did not converge in {max_iter} Newton iterations")

@@ -98,7 +98,8 @@ def _patterns(Y: np.ndarray) -> list[_Pattern]:
     return out
 
 
-def em_mvnorm(Y: np.ndarray, tol: float = 1e-12, max_iter: int = 20000) -> tuple[np.ndarray, np.ndarray, int, bool]:
+def em_mvnorm(Y: np.ndarray, tol: float = 1e-12,
+              max_iter: int = 20000) -> tuple[np.ndarray, np.ndarray, int, bool]:
     r"""EM maximum-likelihood mean and covariance (divisor :math:`n`) of the rows of ``Y``
     (NaN = missing; rows with no observed value are ignored).
 
@@ -110,7 +111,6 @@ def em_mvnorm(Y: np.ndarray, tol: float = 1e-12, max_iter: int = 20000) -> tuple
     n, p = Y.shape
     mu = np.nanmean(Y, axis=0)
     sigma = np.diag(np.nanvar(Y, axis=0))
-    converged = False
     for it in range(1, max_iter + 1):
         T1, T2 = np.zeros(p), np.zeros((p, p))
         for g in groups:
@@ -126,7 +126,8 @@ def em_mvnorm(Y: np.ndarray, tol: float = 1e-12, max_iter: int = 20000) -> tuple
                 T2[np.ix_(o, m)] += om
                 T2[np.ix_(m, o)] += om.T
                 T2[np.ix_(m, m)] += (g.n * np.outer(a, a) + np.outer(a, Bs) + np.outer(Bs, a)
-                                     + B @ g.cross @ B.T + g.n * (sigma[np.ix_(m, m)] - B @ sigma[np.ix_(o, m)]))
+                                     + B @ g.cross @ B.T
+                                     + g.n * (sigma[np.ix_(m, m)] - B @ sigma[np.ix_(o, m)]))
         new_mu = T1 / n
         new_sigma = T2 / n - np.outer(new_mu, new_mu)
         new_sigma = (new_sigma + new_sigma.T) / 2
@@ -134,9 +135,8 @@ def em_mvnorm(Y: np.ndarray, tol: float = 1e-12, max_iter: int = 20000) -> tuple
         scale = max(np.abs(new_mu).max(), np.abs(new_sigma).max(), 1e-300)
         mu, sigma = new_mu, new_sigma
         if change <= tol * scale:
-            converged = True
-            break
-    return mu, sigma, it, converged
+            return mu, sigma, it, True
+    return mu, sigma, max_iter, False
 
 
 def _check_identified(Y: np.ndarray, names: list) -> None:
@@ -148,8 +148,8 @@ def _check_identified(Y: np.ndarray, names: list) -> None:
     joint = obs.T.astype(int) @ obs.astype(int)
     a, b = np.nonzero(joint == 0)
     if len(a):
-        raise DataError(f"no subject is observed at both {names[a[0]]!r} and {names[b[0]]!r}: their covariance "
-                        "is not identified, so Little's test cannot be computed")
+        raise DataError(f"no subject is observed at both {names[a[0]]!r} and {names[b[0]]!r}: their "
+                        "covariance is not identified, so Little's test cannot be computed")
 
 
 def little_mcar_test(df: pd.DataFrame, subject: str, visit: str, response: str,
@@ -207,7 +207,8 @@ def little_mcar_test(df: pd.DataFrame, subject: str, visit: str, response: str,
     try:
         linalg.cholesky(sigma)
     except linalg.LinAlgError:
-        raise DataError("the EM covariance estimate is singular (a constant or collinear variable?)") from None
+        raise DataError("the EM covariance estimate is singular (a constant or collinear variable?)"
+                        ) from None
     rows, statistic, df_total = [], 0.0, 0
     for g in groups:
         o = g.observed
