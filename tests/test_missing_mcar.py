@@ -175,6 +175,8 @@ def test_dropout_model_errors(mcar_trial):
     with pytest.raises(DataError, match="'BASE2' .*aliased"):
         dropout_model(mcar_trial.assign(BASE2=2 * mcar_trial["BASE"]), *KEYS, baseline="BASE",
                       covariates=["BASE2"])
+    with pytest.raises(DataError, match="'dropout' cannot be a predictor"):
+        dropout_model(mcar_trial.assign(dropout=1.0), *KEYS, covariates=["dropout"])
     no_arm = mcar_trial.assign(TRT=mcar_trial["TRT"].where(mcar_trial["USUBJID"] != "P003"))
     with pytest.raises(DataError, match="subject 'P003' has no value of 'TRT'"):
         dropout_model(no_arm, *KEYS, arm="TRT")

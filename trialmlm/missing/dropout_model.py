@@ -186,9 +186,10 @@ def dropout_model(df: pd.DataFrame, subject: str, visit: str, response: str, arm
     covariates = tuple(covariates)
     extra = tuple(c for c in (baseline, *covariates) if c is not None)
     for col in (arm, *extra):
-        if col in (subject, visit, response):
-            raise DataError(f"column '{col}' cannot be both a predictor and the {subject=}/{visit=}/"
-                            f"{response=} column")
+        if col in (subject, visit, response, LAST, "last_visit", "dropout"):
+            raise DataError(f"column '{col}' cannot be a predictor: it is the subject, visit or "
+                            "response column, or a name the person-visit table uses (last_response, "
+                            "last_visit, dropout)")
     table = person_visit_table(df, subject, visit, response, arm, extra)
     if len(table) == 0 or table["dropout"].sum() == 0:
         raise DataError(f"no subject drops out after an observed '{response}' (no response missing at "
