@@ -1,8 +1,12 @@
-"""Missing data: patterns, dropout by arm and visit, time to dropout, sensitivity analyses."""
+"""Missing data: patterns, dropout, time to dropout, MCAR diagnostics, sensitivity analyses."""
 
+from .cohorts import completers_vs_dropouts
 from .dropout import DropoutSurvival, time_to_dropout
+from .dropout_model import DropoutModel, dropout_model
+from .mcar import LittleMCAR, little_mcar_test
 from .patterns import dropout_table, patterns
 from .sensitivity import METHODS, MultipleImputation, TippingPoint, impute, tipping_point
 
-__all__ = ["DropoutSurvival", "METHODS", "MultipleImputation", "TippingPoint", "dropout_table", "impute",
+__all__ = ["DropoutModel", "DropoutSurvival", "LittleMCAR", "METHODS", "MultipleImputation", "TippingPoint",
+           "completers_vs_dropouts", "dropout_model", "dropout_table", "impute", "little_mcar_test",
            "patterns", "time_to_dropout", "tipping_point"]
