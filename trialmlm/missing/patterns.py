@@ -43,7 +43,7 @@ def observation_matrix(df: pd.DataFrame, subject: str, visit: str, response: str
         raise DataError(f"subject {first[subject]!r} has more than one row at {visit} = {first[visit]!r}")
     observed = (rows.assign(_obs=rows[response].notna())
                 .pivot(index=subject, columns=visit, values="_obs")
-                .reindex(columns=visits).fillna(False).astype(bool))
+                .reindex(columns=visits).eq(True))
     arms = None
     if arm is not None:
         per = rows.groupby(subject)[arm].nunique()
