@@ -99,7 +99,9 @@ def infer_arm(fit, visit: str, arm: str | None, reference) -> str:
             raise DataError(f"arm '{arm}' is not a factor of the mean model "
                             f"({', '.join(levels) or 'no factors'})")
         return arm
-    candidates = [v for v in levels if v != visit and (reference is None or reference in levels[v])]
+    candidates = [v for v in levels if v != visit]
+    with_reference = [v for v in candidates if reference in levels[v]]
+    candidates = with_reference or candidates
     if len(candidates) != 1:
         raise DataError("cannot tell the treatment factor from the model; pass arm= one of "
                         f"{', '.join(v for v in levels if v != visit)}")
@@ -142,7 +144,7 @@ def prepare(fit, visit: str, arm: str, reference) -> ImputationData:
         label = n_arms.index[(n_arms != 1).to_numpy()][0]
         how_many = "no" if n_arms[label] == 0 else "more than one"
         raise DataError(f"subject {label!r} has {how_many} value of '{arm}'")
-    subjects = np.asarray(sorted(n_arms.index, key=str))
+    subjects = np.asarray(sorted(n_arms.index, key=str), dtype=object)
     n, k = len(subjects), len(visits)
     grid = pd.DataFrame({subject: np.repeat(subjects, k),
                          visit: np.tile(np.asarray(visits, dtype=object), n)})

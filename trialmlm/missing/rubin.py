@@ -14,7 +14,8 @@ as in R mice ``pool`` and rbmi ``pool``):
 
 The interval is :math:`\bar Q \pm t_{\nu,1-\alpha/2}\sqrt T`.  :math:`\nu_{com}` is the
 mean over imputations of the analysis model's df for that estimate (Satterthwaite by
-default); with :math:`B = 0`, :math:`\nu = \nu_{com}`.
+default).  With :math:`B = 0` the limit :math:`\nu = \nu_{obs}` is used (R mice instead
+floors :math:`\lambda` at :math:`10^{-4}`); with :math:`\nu_{com} = \infty`, :math:`\nu = \nu_{old}`.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ def pool(estimates: np.ndarray, variances: np.ndarray, df_complete: np.ndarray,
     with np.errstate(divide="ignore", invalid="ignore"):
         lam = np.where(total > 0, (1 + 1 / m) * b / total, 0.0)
         nu_old = np.where(lam > 0, (m - 1) / lam**2, np.inf)
-        nu_obs = (nu_com + 1) / (nu_com + 3) * nu_com * (1 - lam)
-        nu = np.where(np.isinf(nu_old), nu_com, nu_old * nu_obs / (nu_old + nu_obs))
+        nu_obs = np.where(np.isinf(nu_com), np.inf, (nu_com + 1) / (nu_com + 3) * nu_com * (1 - lam))
+        nu = np.where(np.isinf(nu_old), nu_obs, np.where(np.isinf(nu_obs), nu_old,
+                                                          nu_old * nu_obs / (nu_old + nu_obs)))
         se = np.sqrt(total)
         t = qbar / se
     crit = stats.t.ppf(1 - alpha / 2, nu)

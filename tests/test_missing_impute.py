@@ -1,0 +1,301 @@
+"""Multiple imputation: strategies against closed forms, Rubin's rules against R mice, MI against MMRM.
+
+Reference values: ``tests/reference/rubin_refs.json`` from ``make_rubin_refs.R``
+(R 4.2.2, mice 3.15.0 ``pool.scalar``).  The strategies are checked against the
+closed-form conditional means of Carpenter, Roger & Kenward (2013) / Wolbers et al.
+(2022) on hand-built two- and three-visit examples.
+"""
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import trialmlm
+from trialmlm.errors import DataError
+from trialmlm.missing import impute, tipping_point
+from trialmlm.missing.imputation import ImputationData, impute_visits
+from trialmlm.missing.rubin import pool
+from trialmlm.missing.strategies import STRATEGIES
+
+REF = Path(__file__).parent / "reference"
+FORMULA = "CHG ~ BASE + TRT * AVISIT + us(AVISIT | USUBJID)"
+
+
+def simulate(n=120, k=4, seed=3, drop=0.1, gaps=0.04):
+    """Two arms, MAR dropout (more likely after a high response), a few intermittent gaps."""
+    rng = np.random.default_rng(seed)
+    sigma = 0.6 ** np.abs(np.subtract.outer(range(k), range(k))) * 4 + np.eye(k)
+    rows = []
+    for i in range(n):
+        arm = ["PBO", "ACT"][i % 2]
+        base = rng.normal(20, 3)
+        mu = np.arange(1, k + 1) * -0.5 * (1 + (arm == "ACT")) + 0.3 * (base - 20)
+        y = rng.multivariate_normal(mu, sigma)
+        gone = False
+        for j in range(k):
+            if j > 0 and not gone and rng.random() < drop * (1 + (y[j - 1] > mu[j - 1])):
+                gone = True
+            value = np.nan if gone or (0 < j < k - 1 and rng.random() < gaps) else y[j]
+            rows.append((f"S{i:03d}", arm, base, f"W{j + 1}", value))
+    return pd.DataFrame(rows, columns=["USUBJID", "TRT", "BASE", "AVISIT", "CHG"])
+
+
+@pytest.fixture(scope="module")
+def trial():
+    return simulate()
+
+
+@pytest.fixture(scope="module")
+def fitted(trial):
+    return trialmlm.fit(FORMULA, trial)
+
+
+# -- strategies: closed forms ------------------------------------------------------------
+def _toy(y, own_group=None, ref_group=None):
+    """Subjects of the active arm with means beta[0:K] (own) and beta[K:2K] (reference)."""
+    y = np.asarray(y, dtype=float)
+    n, k = y.shape
+    observed = np.isfinite(y)
+    last = np.where(observed.any(axis=1), k - np.argmax(observed[:, ::-1], axis=1), 0)
+    eye = np.eye(k)
+    X_own = np.tile(np.hstack([eye, np.zeros((k, k))]), (n, 1))
+    X_ref = np.tile(np.hstack([np.zeros((k, k)), eye]), (n, 1))
+    zeros = np.zeros(n, dtype=int)
+    return ImputationData("ID", "VISIT", "ARM", "Y", np.arange(n), list(range(k)), ["ACT", "PBO"],
+                          pd.DataFrame(), y, observed, last, zeros,
+                          zeros if own_group is None else own_group,
+                          zeros if ref_group is None else ref_group, X_own, X_ref)
+
+
+MU_A = np.array([1.0, -2.0, -4.0])
+MU_R = np.array([0.5, -0.5, -1.0])
+BETA = np.concatenate([MU_A, MU_R])
+SIG = np.array([[4.0, 2.0, 1.2], [2.0, 5.0, 2.5], [1.2, 2.5, 6.0]])
+
+
+def test_two_visit_closed_forms():
+    """Dropout after visit 1 (y1 observed): E[y2 | y1] under each strategy, common covariance."""
+    s = SIG[:2, :2]
+    data = _toy([[3.0, np.nan]])
+    beta = np.concatenate([MU_A[:2], MU_R[:2]])
+    slope, y1 = s[1, 0] / s[0, 0], 3.0
+    expected = {
+        "mar": MU_A[1] + slope * (y1 - MU_A[0]),
+        "jump_to_reference": MU_R[1] + slope * (y1 - MU_A[0]),
+        "copy_reference": MU_R[1] + slope * (y1 - MU_R[0]),
+        "copy_increments_in_reference": MU_A[0] + MU_R[1] - MU_R[0] + slope * (y1 - MU_A[0]),
+        "last_mean_carried_forward": MU_A[0] + slope * (y1 - MU_A[0]),
+    }
+    for name, value in expected.items():
+        got = impute_visits(data, STRATEGIES[name], beta, [s], None)
+        assert got[0, 1] == pytest.approx(value, rel=1e-12), name
+
+
+def test_arm_specific_covariance_j2r():
+    """GROUP= by arm: J2R uses the reference's regression slope and conditional variance."""
+    own, ref = SIG[:2, :2], np.array([[3.0, 1.0], [1.0, 2.0]])
+    data = _toy([[3.0, np.nan]], own_group=np.array([0]), ref_group=np.array([1]))
+    beta = np.concatenate([MU_A[:2], MU_R[:2]])
+    got = impute_visits(data, STRATEGIES["jump_to_reference"], beta, [own, ref], None)
+    assert got[0, 1] == pytest.approx(MU_R[1] + ref[1, 0] / ref[0, 0] * (3.0 - MU_A[0]), rel=1e-12)
+    joint = STRATEGIES["jump_to_reference"].covariance(own, ref, 1)
+    conditional = joint[1, 1] - joint[1, 0] ** 2 / joint[0, 0]
+    assert conditional == pytest.approx(ref[1, 1] - ref[1, 0] ** 2 / ref[0, 0], rel=1e-12)
+    assert STRATEGIES["copy_reference"].covariance(own, ref, 1) is ref
+    assert STRATEGIES["mar"].covariance(own, ref, 1) is own
+
+
+def test_three_visits_intermittent_gap_and_no_observation():
+    """Gap at visit 2 then dropout after 3 is all MAR; nothing observed gives the reference mean."""
+    data = _toy([[2.0, np.nan, -3.0], [np.nan, np.nan, np.nan], [1.0, np.nan, np.nan]])
+    for name in ("jump_to_reference", "copy_increments_in_reference"):
+        got = impute_visits(data, STRATEGIES[name], BETA, [SIG], None)
+        o, m = [0, 2], [1]
+        mar = MU_A[m] + SIG[np.ix_(m, o)] @ np.linalg.solve(SIG[np.ix_(o, o)], data.y[0, o] - MU_A[o])
+        assert got[0, 1] == pytest.approx(mar[0], rel=1e-12)
+        np.testing.assert_allclose(got[1], MU_R, rtol=1e-12)
+    # CIR after visit 1: mean path mu_a1 + (mu_r - mu_r1) at visits 2, 3
+    got = impute_visits(data, STRATEGIES["copy_increments_in_reference"], BETA, [SIG], None)
+    path = MU_A[0] + MU_R[1:] - MU_R[0]
+    cond = path + SIG[1:, :1] @ np.linalg.solve(SIG[:1, :1], [1.0 - MU_A[0]])
+    np.testing.assert_allclose(got[2, 1:], cond, rtol=1e-12)
+
+
+def test_draws_have_the_conditional_covariance():
+    data = _toy(np.tile([[3.0, np.nan, np.nan]], (40000, 1)))
+    got = impute_visits(data, STRATEGIES["mar"], BETA, [SIG], np.random.default_rng(5))[:, 1:]
+    cond = SIG[1:, 1:] - SIG[1:, :1] @ SIG[:1, 1:] / SIG[0, 0]
+    mean = MU_A[1:] + SIG[1:, 0] / SIG[0, 0] * (3.0 - MU_A[0])
+    assert np.all(np.abs(got.mean(axis=0) - mean) < 4 * np.sqrt(np.diag(cond) / 40000))
+    np.testing.assert_allclose(np.cov(got.T), cond, rtol=0.03)
+
+
+# -- Rubin's rules against R mice -------------------------------------------------------------
+def test_rubin_rules_match_mice():
+    cases = json.loads((REF / "rubin_refs.json").read_text())["cases"]
+    for case in cases:
+        q, u = np.array(case["Q"])[:, None], np.array(case["U"])[:, None]
+        got = pool(q, u, np.full_like(q, case["dfcom"]))
+        assert got["estimate"][0] == pytest.approx(case["qbar"], rel=1e-12)
+        assert got["se"][0] ** 2 == pytest.approx(case["t"], rel=1e-12)
+        if case["b"] > 0:
+            assert got["df"][0] == pytest.approx(case["df"], rel=1e-10)
+            assert got["fmi"][0] == pytest.approx(case["fmi"], rel=1e-10)
+        else:  # mice floors lambda at 1e-4; the exact limit is nu_obs
+            nu = case["dfcom"]
+            assert got["df"][0] == pytest.approx((nu + 1) / (nu + 3) * nu, rel=1e-12)
+            assert got["df"][0] == pytest.approx(case["df"], rel=2e-4)
+
+
+# -- MI from a fitted MMRM ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def mar(fitted):
+    return impute(fitted, n_imputations=100, reference="PBO", seed=11)
+
+
+def test_mar_imputation_reproduces_mmrm(fitted, mar):
+    """Under MAR, MI with the same MMRM estimates what the direct MMRM does (up to Monte-Carlo error)."""
+    direct = fitted.compare("TRT", by="AVISIT", reference="PBO")
+    pooled = mar.compare()
+    assert list(pooled["contrast"]) == list(direct["contrast"])
+    e = mar.estimates[:, 0, len(mar.lsmeans_labels):]
+    mc_se = e.std(axis=0, ddof=1) / np.sqrt(mar.n_imputations)
+    # the direct and MI estimators differ by O(SE / sqrt(n)) besides Monte-Carlo error
+    assert np.all(np.abs(pooled["estimate"] - direct["estimate"]) < 4 * mc_se + 0.1 * direct["se"])
+    np.testing.assert_allclose(pooled["se"], direct["se"], rtol=0.1)
+    assert np.all(pooled["df"] > 10) and np.all(pooled["fmi"].between(0, 1))
+    # complete first visit: nothing to impute there
+    assert pooled["fmi"].iloc[0] < 0.05
+
+
+def test_reference_based_means_match_conditional_mean_imputation(fitted):
+    """J2R / CR / CIR: the MI estimate is the analysis of the conditional-mean completed data
+    (Wolbers et al. 2022) up to Monte-Carlo and parameter-draw error."""
+    from trialmlm.missing.imputation import prepare
+    from trialmlm.missing.sensitivity import Analysis, _sigmas
+
+    data = prepare(fitted, "AVISIT", "TRT", "PBO")
+    analysis = Analysis(fitted, data, "PBO")
+    n_ls = len(analysis.lsmeans_labels)
+    for name in ("jump_to_reference", "copy_reference", "copy_increments_in_reference"):
+        completed = impute_visits(data, STRATEGIES[name], fitted.beta, _sigmas(fitted), None)
+        target = analysis(completed)[0][0, n_ls:]
+        mi = impute(fitted, method=name, n_imputations=60, reference="PBO", seed=2)
+        e = mi.estimates[:, 0, n_ls:]
+        mc_se = e.std(axis=0, ddof=1) / np.sqrt(mi.n_imputations)
+        assert np.all(np.abs(e.mean(axis=0) - target) < 4 * mc_se + 0.05), name
+    # the reference-based effects are pulled towards the reference
+    j2r = impute(fitted, method="jump_to_reference", n_imputations=20, reference="PBO", seed=2).compare()
+    mar = fitted.compare("TRT", by="AVISIT", reference="PBO")
+    assert abs(j2r["estimate"].iloc[-1]) < abs(mar["estimate"].iloc[-1])
+
+
+def test_lsmeans_pooled(mar):
+    ls = mar.lsmeans()
+    assert list(ls.columns[:2]) == ["TRT", "AVISIT"]
+    assert len(ls) == 8 and ls["se"].gt(0).all()
+    diff = ls.set_index(["TRT", "AVISIT"])["estimate"]
+    cmp = mar.compare().set_index("AVISIT")["estimate"]
+    for v in ["W1", "W4"]:
+        assert cmp[v] == pytest.approx(diff["ACT", v] - diff["PBO", v], rel=1e-10)
+
+
+def test_completed_data(mar, trial):
+    d = mar.completed_data(0)
+    assert len(d) == trial["USUBJID"].nunique() * 4
+    assert d["CHG"].notna().all()
+    observed = trial.dropna(subset=["CHG"]).set_index(["USUBJID", "AVISIT"])["CHG"]
+    kept = d.loc[~d["imputed"]].set_index(["USUBJID", "AVISIT"])["CHG"]
+    pd.testing.assert_series_equal(kept.sort_index(), observed.sort_index(), check_names=False)
+    with pytest.raises(DataError, match="imputation 100 does not exist"):
+        mar.completed_data(100)
+
+
+def test_delta_shifts_only_imputed_values_after_dropout(fitted):
+    base = impute(fitted, n_imputations=3, reference="PBO", seed=4)
+    shifted = impute(fitted, method="delta", delta=2.5, n_imputations=3, reference="PBO", seed=4)
+    diff = shifted.imputed - base.imputed
+    after = np.arange(4)[None, :] >= base.data.n_mar[:, None]
+    act = (np.asarray(base.data.arms)[base.data.arm_codes] == "ACT")[:, None]
+    np.testing.assert_allclose(diff, np.broadcast_to(np.where(after & act, 2.5, 0.0), diff.shape), atol=1e-12)
+    per_visit = impute(fitted, method="delta", delta={"W4": 1.0}, n_imputations=3, reference="PBO", seed=4)
+    d2 = per_visit.imputed - base.imputed
+    assert np.all(d2[:, :, :3] == 0) and np.all(np.isin(np.round(d2[:, :, 3], 12), [0.0, 1.0]))
+
+
+def test_seed_reproduces_and_workers_do_not_matter(fitted):
+    a = impute(fitted, n_imputations=4, reference="PBO", seed=9)
+    b = impute(fitted, n_imputations=4, reference="PBO", seed=9, workers=2)
+    np.testing.assert_array_equal(a.estimates, b.estimates)
+    c = impute(fitted, n_imputations=4, reference="PBO")
+    d = impute(fitted, n_imputations=4, reference="PBO", seed=c.seed)
+    np.testing.assert_array_equal(c.estimates, d.estimates)
+
+
+def test_row_order_does_not_matter(trial):
+    shuffled = trial.sample(frac=1.0, random_state=1)
+    a = impute(trialmlm.fit(FORMULA, trial), n_imputations=3, reference="PBO", seed=1)
+    b = impute(trialmlm.fit(FORMULA, shuffled), n_imputations=3, reference="PBO", seed=1)
+    np.testing.assert_allclose(a.estimates, b.estimates, rtol=1e-8, atol=1e-10)
+
+
+def test_tipping_point_uses_common_random_numbers(fitted):
+    deltas = [0.0, 1.0, 2.0, 4.0]
+    tp = tipping_point(fitted, deltas, reference="PBO", n_imputations=10, seed=3)
+    assert list(tp.table["delta"]) == deltas and tp.visit == "W4"
+    mar = impute(fitted, n_imputations=10, reference="PBO", seed=3).compare()
+    row = mar.loc[mar["AVISIT"] == "W4"].iloc[0]
+    assert tp.table["estimate"].iloc[0] == pytest.approx(row["estimate"], rel=1e-12)
+    assert tp.table["p"].iloc[0] == pytest.approx(row["p"], rel=1e-10)
+    shifted = impute(fitted, method="delta", delta=2.0, n_imputations=10, reference="PBO", seed=3).compare()
+    assert tp.table["estimate"].iloc[2] == pytest.approx(shifted["estimate"].iloc[-1], rel=1e-12)
+    # a worse outcome after dropout in the active arm moves the difference towards the reference
+    assert tp.table["estimate"].is_monotonic_increasing
+    lost = tp.table.loc[tp.table["p"] >= 0.05, "delta"]
+    assert tp.tipping_delta == (lost.iloc[0] if len(lost) else None)
+    assert tp.tipping_deltas == {"ACT - PBO": tp.tipping_delta}
+
+
+# -- errors ------------------------------------------------------------------------------------
+def test_errors(fitted, trial):
+    with pytest.raises(DataError, match="method must be one of"):
+        impute(fitted, method="j2r")
+    with pytest.raises(DataError, match="needs reference="):
+        impute(fitted, method="jump_to_reference")
+    with pytest.raises(DataError, match="n_imputations must be an integer of at least 2"):
+        impute(fitted, n_imputations=1)
+    with pytest.raises(DataError, match="needs a non-zero delta"):
+        impute(fitted, method="delta", reference="PBO")
+    with pytest.raises(DataError, match="not a level of 'TRT'"):
+        impute(fitted, method="copy_reference", reference="Placebo")
+    with pytest.raises(DataError, match="delta arm"):
+        impute(fitted, delta=1.0, delta_arms=["XYZ"], reference="PBO")
+    with pytest.raises(DataError, match="not visits of 'AVISIT'"):
+        impute(fitted, delta={"W9": 1.0}, reference="PBO")
+    with pytest.raises(DataError, match="workers must be a positive integer"):
+        impute(fitted, n_imputations=2, workers=0)
+    with pytest.raises(DataError, match="visit 'W7' is not a visit"):
+        tipping_point(fitted, [0, 1], visit="W7", reference="PBO")
+    with pytest.raises(DataError, match="random-effect models are not supported"):
+        slopes = trial.assign(TIME=trial["AVISIT"].str[1:].astype(float))
+        impute(trialmlm.fit("CHG ~ TRT * TIME + (1 + TIME | USUBJID)", slopes))
+    with pytest.raises(DataError, match="visit 'AVISIT' as a factor"):
+        impute(trialmlm.fit("CHG ~ BASE + TRT + ar1(AVISIT | USUBJID)", trial))
+    never = trial.copy()
+    never.loc[never["USUBJID"] == "S000", "CHG"] = np.nan
+    with pytest.raises(DataError, match="subject 'S000' has no observed visit"):
+        impute(trialmlm.fit(FORMULA, never), method="last_mean_carried_forward")
+    nobase = trial.copy()
+    nobase.loc[nobase["USUBJID"] == "S001", "BASE"] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit_nobase = trialmlm.fit(FORMULA, nobase)
+    with pytest.raises(DataError, match="subject 'S001' has no value of 'BASE'"):
+        impute(fit_nobase, n_imputations=2)
+    by_sex = trial.assign(SEX=np.where(trial["USUBJID"].str[-1].astype(int) % 2, "F", "M"))
+    with pytest.raises(DataError, match="differ by 'SEX', not by the arm"):
+        impute(trialmlm.fit("CHG ~ TRT * AVISIT + us(AVISIT | SEX / USUBJID)", by_sex), n_imputations=2)
