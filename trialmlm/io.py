@@ -64,14 +64,49 @@ def _read_file(path: Path, encoding: str | None) -> pd.DataFrame:
         except ImportError:
             raise DataError(f"reading '{path}' needs pyarrow: pip install 'trialmlm[parquet]' "
                             "(or pip install pyarrow)") from None
-        return pd.read_parquet(path, engine="pyarrow")
+        data = pd.read_parquet(path, engine="pyarrow")
+        for col in data.select_dtypes(include="object").columns:  # None -> NaN, as from a CSV file
+            data[col] = data[col].where(data[col].notna(), np.nan)
+        return data
     try:
-        data = pd.read_sas(path, format=fmt)
+        data = _read_xport(path) if fmt == "xport" else pd.read_sas(path, format=fmt)
     except Exception as exc:  # pandas' parser errors name neither the file nor the format
         raise DataError(f"cannot read '{path}' as SAS {fmt}: {exc}") from None
-    for col in data.columns[data.dtypes == object]:
+    for col in data.select_dtypes(include="object").columns:
         data[col] = _decode(data[col], encoding)
     return data
+
+
+def _xport_record_count(path: Path, start: int, length: int) -> int | None:
+    """Number of observations of a one-member SAS transport (v5) file.
+
+    The format pads the last 80-byte card with blanks and stores no observation count, so
+    the count is the largest n whose records fit, less trailing all-blank records that lie
+    within that padding (as ReadStat does).  pandas instead subtracts every 8-byte blank
+    word of the last card, which drops real last rows that end in blank-padded character
+    values whenever a record is at most 80 bytes long.  None: leave pandas' count.
+    """
+    if length <= 0 or length > 80:  # pandas' floor division is right for long records
+        return None
+    total = path.stat().st_size - start
+    n = total // length
+    with path.open("rb") as fh:
+        while n > 0 and total - (n - 1) * length < 80:
+            fh.seek(start + (n - 1) * length)
+            if fh.read(length).strip(b" "):
+                break
+            n -= 1
+    return n
+
+
+def _read_xport(path: Path) -> pd.DataFrame:
+    with pd.read_sas(path, format="xport", iterator=True) as reader:
+        start, length = getattr(reader, "record_start", None), getattr(reader, "record_length", None)
+        if start is not None and length is not None:
+            n = _xport_record_count(path, start, length)
+            if n is not None:
+                reader.nobs = n
+        return reader.read()
 
 
 def _require(data: pd.DataFrame, columns: dict, path: Path) -> None:
@@ -148,8 +183,9 @@ def _order_visits(data: pd.DataFrame, visit: str, order: str, path: Path) -> pd.
 
 
 def read(path: str | os.PathLike, *, param: str | None = None, response: str | None = None,
-         analysis_flag: str | None = DEFAULT_FLAG, subject: str = "USUBJID", visit: str | None = "AVISIT",
-         visit_order: str | None = "AVISITN", encoding: str | None = None) -> pd.DataFrame:
+         analysis_flag: str | None = DEFAULT_FLAG, subject: str | None = "USUBJID",
+         visit: str | None = "AVISIT", visit_order: str | None = "AVISITN",
+         encoding: str | None = None) -> pd.DataFrame:
     """Read a trial data file (ADaM BDS or any long format) for :func:`trialmlm.fit`.
 
     Parameters
@@ -165,7 +201,7 @@ def read(path: str | os.PathLike, *, param: str | None = None, response: str | N
     analysis_flag : keep only the rows whose flag column equals ``"Y"`` (ADaM ANLzzFL;
         default ``"ANL01FL"``).  A file without an ``ANL01FL`` column is left alone; any
         other flag name must be a column.  ``None`` keeps every row.
-    subject : subject identifier column (required; default ``USUBJID``).
+    subject : subject identifier column (required unless ``None``; default ``USUBJID``).
     visit : analysis visit column (required unless ``None``; default ``AVISIT``).
     visit_order : numeric column giving the order of the visits (default ``AVISITN``);
         used when present (``None`` disables it).
@@ -179,6 +215,7 @@ def read(path: str | os.PathLike, *, param: str | None = None, response: str | N
 
         1. SAS files: byte strings are decoded to ``str``, trailing blanks removed and
            blank values set to missing (SAS has no other missing character value).
+           Missing text is NaN from every format (parquet's None becomes NaN).
         2. ``subject``, ``visit`` and ``response`` are checked to be columns.
         3. Rows of another parameter are dropped (``param``).
         4. Rows not flagged ``"Y"`` in ``analysis_flag`` are dropped.
