@@ -200,6 +200,35 @@ def test_corrupt_sas_file(tmp_path):
 # -- errors --------------------------------------------------------------------------------
 
 
+def test_unreadable_csv(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("USUBJID,SITE\nS1,Z\u00fcrich\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"cannot read '.*latin\.csv' as CSV"):
+        trialmlm.read(path, visit=None)
+    assert trialmlm.read(path, visit=None, encoding="latin-1")["SITE"].iloc[0] == "Z\u00fcrich"
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(DataError, match=r"cannot read '.*empty\.csv' as CSV"):
+        trialmlm.read(empty)
+
+
+def test_wrong_sas_encoding(tmp_path):
+    pyreadstat = pytest.importorskip("pyreadstat")
+    path = tmp_path / "utf8.xpt"
+    frame = pd.DataFrame({"USUBJID": ["S1"], "SITE": ["\u00e9\u00e9\u00e9"]})
+    pyreadstat.write_xport(frame, str(path), file_format_version=5)
+    with pytest.raises(DataError, match=r"column 'SITE' of .* is not ascii text"):
+        trialmlm.read(path, visit=None, encoding="ascii")
+
+
+def test_xpt_version_8(tmp_path):
+    pyreadstat = pytest.importorskip("pyreadstat")
+    path = tmp_path / "v8.xpt"
+    pyreadstat.write_xport(bds(), str(path), file_format_version=8)
+    with pytest.raises(DataError, match=r"v8\.xpt' is a SAS transport file of version 8/9.*only version 5"):
+        trialmlm.read(path)
+
+
 def test_unknown_extension(tmp_path):
     path = tmp_path / "adeff.xlsx"
     path.write_bytes(b"")

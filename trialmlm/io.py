@@ -57,7 +57,10 @@ def _read_file(path: Path, encoding: str | None) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"data file '{path}' does not exist")
     if fmt == "csv":
-        return pd.read_csv(path, encoding=encoding or "utf-8")
+        try:
+            return pd.read_csv(path, encoding=encoding or "utf-8")
+        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise DataError(f"cannot read '{path}' as CSV: {exc}") from None
     if fmt == "parquet":
         try:
             import pyarrow  # noqa: F401
@@ -70,10 +73,15 @@ def _read_file(path: Path, encoding: str | None) -> pd.DataFrame:
         return data
     try:
         data = _read_xport(path) if fmt == "xport" else pd.read_sas(path, format=fmt)
+    except DataError:
+        raise
     except Exception as exc:  # pandas' parser errors name neither the file nor the format
         raise DataError(f"cannot read '{path}' as SAS {fmt}: {exc}") from None
     for col in data.select_dtypes(include="object").columns:
-        data[col] = _decode(data[col], encoding)
+        try:
+            data[col] = _decode(data[col], encoding)
+        except UnicodeDecodeError as exc:
+            raise DataError(f"column '{col}' of '{path}' is not {encoding} text: {exc}") from None
     return data
 
 
@@ -100,6 +108,10 @@ def _xport_record_count(path: Path, start: int, length: int) -> int | None:
 
 
 def _read_xport(path: Path) -> pd.DataFrame:
+    with path.open("rb") as fh:
+        if fh.read(80).startswith(b"HEADER RECORD*******LIBV8"):
+            raise DataError(f"'{path}' is a SAS transport file of version 8/9 (PROC CPORT / %LOC2XPT "
+                            "V9); only version 5 (the XPORT engine, the FDA submission format) is read")
     with pd.read_sas(path, format="xport", iterator=True) as reader:
         start, length = getattr(reader, "record_start", None), getattr(reader, "record_length", None)
         if start is not None and length is not None:
@@ -232,7 +244,8 @@ def read(path: str | os.PathLike, *, param: str | None = None, response: str | N
     ------
     DataError
         Naming the file and the column, parameter or visit: unknown extension, missing
-        file, pyarrow not installed, missing required column (the columns present are
+        file, unreadable file (a CSV in another encoding, a version 8 transport file, SAS
+        text not in ``encoding``), pyarrow not installed, missing required column (the columns present are
         listed), several parameters without ``param``, a ``param`` that selects nothing
         (the PARAMCD values are listed), no row flagged ``"Y"``, a visit with several
         or no ``visit_order`` values, two visits with the same ``visit_order`` value, a
