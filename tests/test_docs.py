@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from trialmlm.covariance import STRUCTURES
+from trialmlm.missing import METHODS
 
 DOC = (Path(__file__).parents[1] / "docs" / "mmrm.md").read_text()
 
@@ -19,3 +20,9 @@ def test_structure_documented(name):
     assert cls.sas_type.split(",")[0] in row
     first = cls(3 if not cls.spatial else 1).param_names()[0]
     assert first.split("(")[0] in row
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_imputation_method_documented(name):
+    missing_doc = (Path(__file__).parents[1] / "docs" / "missing.md").read_text()
+    assert f"| `{name}`" in missing_doc
