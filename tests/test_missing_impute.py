@@ -22,31 +22,15 @@ from trialmlm.missing.rubin import pool
 from trialmlm.missing.strategies import STRATEGIES
 
 REF = Path(__file__).parent / "reference"
-FORMULA = "CHG ~ BASE + TRT * AVISIT + us(AVISIT | USUBJID)"
-
-
-def simulate(n=120, k=4, seed=3, drop=0.1, gaps=0.04):
-    """Two arms, MAR dropout (more likely after a high response), a few intermittent gaps."""
-    rng = np.random.default_rng(seed)
-    sigma = 0.6 ** np.abs(np.subtract.outer(range(k), range(k))) * 4 + np.eye(k)
-    rows = []
-    for i in range(n):
-        arm = ["PBO", "ACT"][i % 2]
-        base = rng.normal(20, 3)
-        mu = np.arange(1, k + 1) * -0.5 * (1 + (arm == "ACT")) + 0.3 * (base - 20)
-        y = rng.multivariate_normal(mu, sigma)
-        gone = False
-        for j in range(k):
-            if j > 0 and not gone and rng.random() < drop * (1 + (y[j - 1] > mu[j - 1])):
-                gone = True
-            value = np.nan if gone or (0 < j < k - 1 and rng.random() < gaps) else y[j]
-            rows.append((f"S{i:03d}", arm, base, f"W{j + 1}", value))
-    return pd.DataFrame(rows, columns=["USUBJID", "TRT", "BASE", "AVISIT", "CHG"])
+FORMULA = "CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)"
+PBO = "Placebo"
+VISITS = ["Week 1", "Week 2", "Week 4", "Week 6", "Week 8"]
 
 
 @pytest.fixture(scope="module")
 def trial():
-    return simulate()
+    """The sample depression trial: 3 arms x 100, weeks 1-8, MAR dropout, intermittent gaps."""
+    return trialmlm.read(Path(__file__).parents[1] / "sample_data" / "depression_trial.csv", param="HAMD17")
 
 
 @pytest.fixture(scope="module")
@@ -154,12 +138,12 @@ def test_rubin_rules_match_mice():
 # -- MI from a fitted MMRM ------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def mar(fitted):
-    return impute(fitted, n_imputations=100, reference="PBO", seed=11)
+    return impute(fitted, n_imputations=100, reference=PBO, seed=11)
 
 
 def test_mar_imputation_reproduces_mmrm(fitted, mar):
     """Under MAR, MI with the same MMRM estimates what the direct MMRM does (up to Monte-Carlo error)."""
-    direct = fitted.compare("TRT", by="AVISIT", reference="PBO")
+    direct = fitted.compare("TRT01P", by="AVISIT", reference=PBO)
     pooled = mar.compare()
     assert list(pooled["contrast"]) == list(direct["contrast"])
     e = mar.estimates[:, 0, len(mar.lsmeans_labels):]
@@ -178,86 +162,99 @@ def test_reference_based_means_match_conditional_mean_imputation(fitted):
     from trialmlm.missing.imputation import prepare
     from trialmlm.missing.sensitivity import Analysis, _sigmas
 
-    data = prepare(fitted, "AVISIT", "TRT", "PBO")
-    analysis = Analysis(fitted, data, "PBO")
+    data = prepare(fitted, "AVISIT", "TRT01P", PBO)
+    analysis = Analysis(fitted, data, PBO)
     n_ls = len(analysis.lsmeans_labels)
     for name in ("jump_to_reference", "copy_reference", "copy_increments_in_reference"):
         completed = impute_visits(data, STRATEGIES[name], fitted.beta, _sigmas(fitted), None)
         target = analysis(completed)[0][0, n_ls:]
-        mi = impute(fitted, method=name, n_imputations=60, reference="PBO", seed=2)
+        mi = impute(fitted, method=name, n_imputations=60, reference=PBO, seed=2)
         e = mi.estimates[:, 0, n_ls:]
         mc_se = e.std(axis=0, ddof=1) / np.sqrt(mi.n_imputations)
         assert np.all(np.abs(e.mean(axis=0) - target) < 4 * mc_se + 0.05), name
     # the reference-based effects are pulled towards the reference
-    j2r = impute(fitted, method="jump_to_reference", n_imputations=20, reference="PBO", seed=2).compare()
-    mar = fitted.compare("TRT", by="AVISIT", reference="PBO")
+    j2r = impute(fitted, method="jump_to_reference", n_imputations=20, reference=PBO, seed=2).compare()
+    mar = fitted.compare("TRT01P", by="AVISIT", reference=PBO)
     assert abs(j2r["estimate"].iloc[-1]) < abs(mar["estimate"].iloc[-1])
 
 
 def test_lsmeans_pooled(mar):
     ls = mar.lsmeans()
-    assert list(ls.columns[:2]) == ["TRT", "AVISIT"]
-    assert len(ls) == 8 and ls["se"].gt(0).all()
-    diff = ls.set_index(["TRT", "AVISIT"])["estimate"]
-    cmp = mar.compare().set_index("AVISIT")["estimate"]
-    for v in ["W1", "W4"]:
-        assert cmp[v] == pytest.approx(diff["ACT", v] - diff["PBO", v], rel=1e-10)
+    assert list(ls.columns[:2]) == ["TRT01P", "AVISIT"]
+    assert len(ls) == 15 and ls["se"].gt(0).all()
+    means = ls.set_index(["TRT01P", "AVISIT"])["estimate"]
+    cmp = mar.compare().set_index(["TRT01P", "AVISIT"])["estimate"]
+    for arm in ["Drug 10 mg", "Drug 20 mg"]:
+        for v in VISITS:
+            assert cmp[arm, v] == pytest.approx(means[arm, v] - means[PBO, v], rel=1e-9, abs=1e-12)
 
 
 def test_completed_data(mar, trial):
     d = mar.completed_data(0)
-    assert len(d) == trial["USUBJID"].nunique() * 4
+    assert len(d) == trial["USUBJID"].nunique() * len(VISITS)
     assert d["CHG"].notna().all()
-    observed = trial.dropna(subset=["CHG"]).set_index(["USUBJID", "AVISIT"])["CHG"]
+    observed = trial.dropna(subset=["CHG"]).set_index(["USUBJID", "AVISIT"])["CHG"].astype(float)
     kept = d.loc[~d["imputed"]].set_index(["USUBJID", "AVISIT"])["CHG"]
+    kept.index = kept.index.set_levels(kept.index.levels[1].astype(str), level=1)
+    observed.index = observed.index.set_levels(observed.index.levels[1].astype(str), level=1)
     pd.testing.assert_series_equal(kept.sort_index(), observed.sort_index(), check_names=False)
     with pytest.raises(DataError, match="imputation 100 does not exist"):
         mar.completed_data(100)
 
 
 def test_delta_shifts_only_imputed_values_after_dropout(fitted):
-    base = impute(fitted, n_imputations=3, reference="PBO", seed=4)
-    shifted = impute(fitted, method="delta", delta=2.5, n_imputations=3, reference="PBO", seed=4)
+    base = impute(fitted, n_imputations=3, reference=PBO, seed=4)
+    shifted = impute(fitted, method="delta", delta=2.5, delta_arms=["Drug 20 mg"], n_imputations=3,
+                     reference=PBO, seed=4)
     diff = shifted.imputed - base.imputed
-    after = np.arange(4)[None, :] >= base.data.n_mar[:, None]
-    act = (np.asarray(base.data.arms)[base.data.arm_codes] == "ACT")[:, None]
-    np.testing.assert_allclose(diff, np.broadcast_to(np.where(after & act, 2.5, 0.0), diff.shape), atol=1e-12)
-    per_visit = impute(fitted, method="delta", delta={"W4": 1.0}, n_imputations=3, reference="PBO", seed=4)
+    after = np.arange(len(VISITS))[None, :] >= base.data.n_mar[:, None]
+    high = (np.asarray(base.data.arms)[base.data.arm_codes] == "Drug 20 mg")[:, None]
+    assert after.any() and (after & ~high).any()
+    expected = np.broadcast_to(np.where(after & high, 2.5, 0.0), diff.shape)
+    np.testing.assert_allclose(diff, expected, atol=1e-12)
+    per_visit = impute(fitted, method="delta", delta={"Week 8": 1.0}, n_imputations=3, reference=PBO, seed=4)
     d2 = per_visit.imputed - base.imputed
-    assert np.all(d2[:, :, :3] == 0) and np.all(np.isin(np.round(d2[:, :, 3], 12), [0.0, 1.0]))
+    assert np.all(d2[:, :, :4] == 0) and np.all(np.isin(np.round(d2[:, :, 4], 12), [0.0, 1.0]))
 
 
 def test_seed_reproduces_and_workers_do_not_matter(fitted):
-    a = impute(fitted, n_imputations=4, reference="PBO", seed=9)
-    b = impute(fitted, n_imputations=4, reference="PBO", seed=9, workers=2)
+    a = impute(fitted, n_imputations=4, reference=PBO, seed=9)
+    b = impute(fitted, n_imputations=4, reference=PBO, seed=9, workers=2)
     np.testing.assert_array_equal(a.estimates, b.estimates)
-    c = impute(fitted, n_imputations=4, reference="PBO")
-    d = impute(fitted, n_imputations=4, reference="PBO", seed=c.seed)
+    c = impute(fitted, n_imputations=4, reference=PBO)
+    d = impute(fitted, n_imputations=4, reference=PBO, seed=c.seed)
     np.testing.assert_array_equal(c.estimates, d.estimates)
 
 
-def test_row_order_does_not_matter(trial):
+def test_row_order_does_not_matter(trial, fitted):
     shuffled = trial.sample(frac=1.0, random_state=1)
-    a = impute(trialmlm.fit(FORMULA, trial), n_imputations=3, reference="PBO", seed=1)
-    b = impute(trialmlm.fit(FORMULA, shuffled), n_imputations=3, reference="PBO", seed=1)
+    a = impute(fitted, n_imputations=3, reference=PBO, seed=1)
+    b = impute(trialmlm.fit(FORMULA, shuffled), n_imputations=3, reference=PBO, seed=1)
     np.testing.assert_allclose(a.estimates, b.estimates, rtol=1e-8, atol=1e-10)
 
 
 def test_tipping_point_uses_common_random_numbers(fitted):
     deltas = [0.0, 1.0, 2.0, 4.0]
-    tp = tipping_point(fitted, deltas, reference="PBO", n_imputations=10, seed=3)
-    assert list(tp.table["delta"]) == deltas and tp.visit == "W4"
-    mar = impute(fitted, n_imputations=10, reference="PBO", seed=3).compare()
-    row = mar.loc[mar["AVISIT"] == "W4"].iloc[0]
-    assert tp.table["estimate"].iloc[0] == pytest.approx(row["estimate"], rel=1e-12)
-    assert tp.table["p"].iloc[0] == pytest.approx(row["p"], rel=1e-10)
-    shifted = impute(fitted, method="delta", delta=2.0, n_imputations=10, reference="PBO", seed=3).compare()
-    assert tp.table["estimate"].iloc[2] == pytest.approx(shifted["estimate"].iloc[-1], rel=1e-12)
-    # a worse outcome after dropout in the active arm moves the difference towards the reference
-    assert tp.table["estimate"].is_monotonic_increasing
-    lost = tp.table.loc[tp.table["p"] >= 0.05, "delta"]
-    assert tp.tipping_delta == (lost.iloc[0] if len(lost) else None)
-    assert tp.tipping_deltas == {"ACT - PBO": tp.tipping_delta}
+    tp = tipping_point(fitted, deltas, reference=PBO, n_imputations=10, seed=3)
+    assert list(tp.table["delta"].unique()) == deltas and tp.visit == "Week 8"
+    mar = impute(fitted, n_imputations=10, reference=PBO, seed=3).compare()
+    week8 = mar.loc[mar["AVISIT"] == "Week 8"].set_index("contrast")
+    at0 = tp.table.loc[tp.table["delta"] == 0].set_index("contrast")
+    np.testing.assert_allclose(at0["estimate"], week8["estimate"], rtol=1e-12)
+    np.testing.assert_allclose(at0["p"], week8["p"], rtol=1e-10)
+    shifted = impute(fitted, method="delta", delta=2.0, n_imputations=10, reference=PBO, seed=3).compare()
+    at2 = tp.table.loc[tp.table["delta"] == 2].set_index("contrast")
+    np.testing.assert_allclose(at2["estimate"], shifted.loc[shifted["AVISIT"] == "Week 8"]
+                               .set_index("contrast")["estimate"], rtol=1e-12)
+    for contrast, rows in tp.table.groupby("contrast"):
+        # a worse outcome after dropout in the active arms moves the difference towards placebo
+        assert rows["estimate"].is_monotonic_increasing
+        lost = rows.loc[rows["p"] >= 0.05, "delta"]
+        assert tp.tipping_deltas[contrast] == (lost.iloc[0] if len(lost) else None)
+    with pytest.raises(DataError, match="there are 2 contrasts"):
+        _ = tp.tipping_delta
+    one = tipping_point(fitted, deltas, arms=["Drug 20 mg"], reference=PBO, n_imputations=3, seed=3)
+    assert one.table["contrast"].nunique() == 2  # both contrasts reported, only the high dose shifted
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -269,33 +266,35 @@ def test_errors(fitted, trial):
     with pytest.raises(DataError, match="n_imputations must be an integer of at least 2"):
         impute(fitted, n_imputations=1)
     with pytest.raises(DataError, match="needs a non-zero delta"):
-        impute(fitted, method="delta", reference="PBO")
-    with pytest.raises(DataError, match="not a level of 'TRT'"):
-        impute(fitted, method="copy_reference", reference="Placebo")
+        impute(fitted, method="delta", reference=PBO)
+    with pytest.raises(DataError, match="not a level of 'TRT01P'"):
+        impute(fitted, method="copy_reference", reference="PBO")
     with pytest.raises(DataError, match="delta arm"):
-        impute(fitted, delta=1.0, delta_arms=["XYZ"], reference="PBO")
+        impute(fitted, delta=1.0, delta_arms=["XYZ"], reference=PBO)
     with pytest.raises(DataError, match="not visits of 'AVISIT'"):
-        impute(fitted, delta={"W9": 1.0}, reference="PBO")
+        impute(fitted, delta={"Week 9": 1.0}, reference=PBO)
     with pytest.raises(DataError, match="workers must be a positive integer"):
         impute(fitted, n_imputations=2, workers=0)
-    with pytest.raises(DataError, match="visit 'W7' is not a visit"):
-        tipping_point(fitted, [0, 1], visit="W7", reference="PBO")
+    with pytest.raises(DataError, match="visit 'Week 7' is not a visit"):
+        tipping_point(fitted, [0, 1], visit="Week 7", reference=PBO)
     with pytest.raises(DataError, match="random-effect models are not supported"):
-        slopes = trial.assign(TIME=trial["AVISIT"].str[1:].astype(float))
-        impute(trialmlm.fit("CHG ~ TRT * TIME + (1 + TIME | USUBJID)", slopes))
+        weeks = trial.assign(WEEK=trial["AVISITN"].astype(float))
+        impute(trialmlm.fit("CHG ~ TRT01P * WEEK + (1 + WEEK | USUBJID)", weeks))
     with pytest.raises(DataError, match="visit 'AVISIT' as a factor"):
-        impute(trialmlm.fit("CHG ~ BASE + TRT + ar1(AVISIT | USUBJID)", trial))
+        impute(trialmlm.fit("CHG ~ BASE + TRT01P + ar1(AVISIT | USUBJID)", trial))
+    first = trial["USUBJID"].iloc[0]
     never = trial.copy()
-    never.loc[never["USUBJID"] == "S000", "CHG"] = np.nan
-    with pytest.raises(DataError, match="subject 'S000' has no observed visit"):
+    never.loc[never["USUBJID"] == first, "CHG"] = np.nan
+    with pytest.raises(DataError, match=f"subject '{first}' has no observed visit"):
         impute(trialmlm.fit(FORMULA, never), method="last_mean_carried_forward")
     nobase = trial.copy()
-    nobase.loc[nobase["USUBJID"] == "S001", "BASE"] = np.nan
+    nobase.loc[nobase["USUBJID"] == first, "BASE"] = np.nan
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit_nobase = trialmlm.fit(FORMULA, nobase)
-    with pytest.raises(DataError, match="subject 'S001' has no value of 'BASE'"):
+    with pytest.raises(DataError, match=f"subject '{first}' has no value of 'BASE'"):
         impute(fit_nobase, n_imputations=2)
-    by_sex = trial.assign(SEX=np.where(trial["USUBJID"].str[-1].astype(int) % 2, "F", "M"))
     with pytest.raises(DataError, match="differ by 'SEX', not by the arm"):
-        impute(trialmlm.fit("CHG ~ TRT * AVISIT + us(AVISIT | SEX / USUBJID)", by_sex), n_imputations=2)
+        impute(trialmlm.fit("CHG ~ TRT01P * AVISIT + us(AVISIT | SEX / USUBJID)", trial), n_imputations=2)
+    with pytest.raises(DataError, match="pass arm= one of"):
+        impute(trialmlm.fit("CHG ~ SEX + TRT01P * AVISIT + us(AVISIT | USUBJID)", trial), n_imputations=2)
