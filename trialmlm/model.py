@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 
 from .covariance import CovarianceStructure, get_structure
-from .covariance.random_effects import Independent, RandomEffects
+from .covariance.random_effects import Independent, RandomCovariance, RandomEffects
 from .design import Design, build_design
 from .errors import DataError
 from .formula import ModelFormula, parse_formula
-from .identifiability import check_combination, check_estimable
+from .identifiability import check_combination, check_estimable, check_levels
 from .likelihood import Likelihood
+from .multilevel import MultilevelLikelihood
 from .patterns import build_batches
 
 
@@ -26,12 +27,24 @@ class Model:
     formula: ModelFormula
     design: Design
     structures: tuple[CovarianceStructure, ...]
-    likelihood: Likelihood
+    likelihood: Likelihood | MultilevelLikelihood
+    outer: tuple[RandomCovariance, ...] = ()  # G of each outer grouping factor
 
     def start(self) -> np.ndarray:
         """Moment-based starting values of the covariance parameters."""
         moments = self.likelihood.ols_moments()
-        return np.concatenate([s.start(parts) for s, parts in zip(self.structures, moments)])
+        inner = [s.start(parts) for s, parts in zip(self.structures, moments)]
+        return np.concatenate(inner + ([self.likelihood.start()] if self.outer else []))
+
+
+def _innermost(parsed: ModelFormula, data: pd.DataFrame) -> ModelFormula:
+    """Without a covariance term, the subject is the grouping factor with the most levels
+    (the last such in the formula on ties)."""
+    if parsed.covariance or not parsed.outer:
+        return parsed
+    counts = [(data[t.subject].nunique() if t.subject in data.columns else -1, i, t.subject)
+              for i, t in enumerate(parsed.random_terms)]
+    return parsed.with_subject(max(counts)[2])
 
 
 def build_model(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | None = None) -> Model:
@@ -39,7 +52,7 @@ def build_model(formula: str, data: pd.DataFrame, method: str = "REML", weights:
     method_u = str(method).upper()
     if method_u not in ("REML", "ML"):
         raise DataError(f"method must be 'REML' or 'ML', got {method!r}")
-    parsed = parse_formula(formula)
+    parsed = _innermost(parse_formula(formula), data if isinstance(data, pd.DataFrame) else pd.DataFrame())
     term = parsed.covariance
     cls = get_structure(term.structure) if term else Independent
     check_combination(parsed, cls)
@@ -49,7 +62,11 @@ def build_model(formula: str, data: pd.DataFrame, method: str = "REML", weights:
     structures = tuple(cls(dim, grouped=grouped) for _ in design.group_labels)
     if parsed.random:
         structures = tuple(RandomEffects(s, design.random_names, parsed.random.diagonal) for s in structures)
-    check_estimable(design, cls, term, sum(s.n_params for s in structures))
+    outer = tuple(RandomCovariance(level.names, level.diagonal) for level in design.levels)
+    check_estimable(design, cls, term, sum(s.n_params for s in structures + outer))
+    check_levels(design, parsed, cls)
     lik = Likelihood(build_batches(design), list(structures), design.y.size, design.X.shape[1],
                      float(np.log(design.weights).sum()), reml=method_u == "REML")
-    return Model(parsed, design, structures, lik)
+    if outer:
+        lik = MultilevelLikelihood(lik, design, list(outer))
+    return Model(parsed, design, structures, lik, outer)
