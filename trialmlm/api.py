@@ -25,7 +25,9 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
     formula : str
         ``"RESPONSE ~ mean model + STRUCT(VISIT | SUBJECT)"``, e.g.
         ``"FEV1 ~ RACE + SEX + ARMCD * AVISIT + us(AVISIT | USUBJID)"``.  The mean model is
-        Wilkinson syntax; ``STRUCT`` is one of :data:`trialmlm.STRUCTURES`;
+        Wilkinson syntax; random effects ``(1 + TIME | USUBJID)``, one term per grouping
+        factor (``(1 | SITE) + (1 | USUBJID)``: subjects within sites, see
+        ``docs/trajectory.md``); ``STRUCT`` is one of :data:`trialmlm.STRUCTURES`;
         ``STRUCT(VISIT | GROUP / SUBJECT)`` fits a separate matrix per ``GROUP`` level
         (SAS ``GROUP=``); ``sp_exp(TIME | SUBJECT)`` takes numeric coordinates.
     data : pandas.DataFrame
@@ -81,7 +83,7 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
                            structure=term.structure if term else Independent.name, subject=parsed.subject,
                            visit=term.positions if term else (), group=term.group if term else None,
                            response=parsed.response, ddf=ddf, vcov=vcov,
-                           random=str(parsed.random) if parsed.random else None)
+                           random=" + ".join(map(str, parsed.random_terms)) or None)
     return MMRMResults(
         settings=settings, design=design, structures=structures, phi=opt.phi, phi_cov=phi_cov,
         beta=opt.evaluation.beta, beta_cov=opt.evaluation.cov_beta, jac_info=opt.evaluation.jac_info,

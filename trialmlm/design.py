@@ -211,7 +211,8 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
     if weights is not None:
         _check_columns(data, [weights], "weights")
 
-    used = list(dict.fromkeys([formula.response, *fixed_vars, *random_vars, *positions, subject, *outer_factors]
+    used = list(dict.fromkeys([formula.response, *fixed_vars, *random_vars, *positions, subject,
+                               *outer_factors]
                               + ([group_var] if group_var else []) + ([weights] if weights else [])))
     frame = data.loc[:, used].copy()
     if not pd.api.types.is_numeric_dtype(frame[formula.response]) or pd.api.types.is_bool_dtype(

@@ -68,12 +68,14 @@ class OuterDesign:
     z : (n_obs, R) :math:`\tilde Z` rows (weighted by :math:`\sqrt w`), rows like y.
     offsets : (F + 1,) start of each factor's block in :math:`u`.
     sizes : (F,) levels :math:`L_f`.
+    nested : (F,) whether every subject meets one level of the factor only.
     """
 
     columns: np.ndarray
     z: np.ndarray
     offsets: np.ndarray
     sizes: np.ndarray
+    nested: np.ndarray
 
 
 def outer_design(design: Design) -> OuterDesign:
@@ -85,7 +87,7 @@ def outer_design(design: Design) -> OuterDesign:
     """
     n_s = design.subject_labels.size
     sw = np.sqrt(design.weights)
-    columns, zs, offsets = [], [], [0]
+    columns, zs, offsets, nested = [], [], [0], []
     for level in design.levels:
         q, n_levels = level.Z.shape[1], level.labels.size
         pair = design.subject * n_levels + level.codes
@@ -94,6 +96,7 @@ def outer_design(design: Design) -> OuterDesign:
         first = np.searchsorted(met_subject, np.arange(n_s))
         slot_of_met = np.arange(met.size) - first[met_subject]
         slots = int(slot_of_met.max()) + 1
+        nested.append(slots == 1)
         level_of = np.repeat(met_level[first][:, None], slots, axis=1)  # padding: first level
         level_of[met_subject, slot_of_met] = met_level
         cols = offsets[-1] + level_of[:, :, None] * q + np.arange(q)
@@ -104,7 +107,7 @@ def outer_design(design: Design) -> OuterDesign:
         zs.append(z.reshape(design.y.size, slots * q))
         offsets.append(offsets[-1] + n_levels * q)
     return OuterDesign(np.hstack(columns), np.hstack(zs), np.array(offsets),
-                       np.array([lv.labels.size for lv in design.levels]))
+                       np.array([lv.labels.size for lv in design.levels]), np.array(nested))
 
 
 @dataclass(frozen=True)
@@ -254,7 +257,8 @@ class MultilevelLikelihood:
             q = cov.n
             blocks = f[lo:hi, lo:hi].reshape(self.outer.sizes[c], q, self.outer.sizes[c], q)
             summed = np.einsum("lalb->ab", blocks)  # sum of the diagonal blocks F_ll
-            grad[self.offsets[c + 1]:self.offsets[c + 2]] = cov.units().reshape(cov.n_params, -1) @ summed.ravel()
+            units = cov.units().reshape(cov.n_params, -1)
+            grad[self.offsets[c + 1]:self.offsets[c + 2]] = units @ summed.ravel()
         for blk, loc in zip(w.blocks, self._local):
             cols, z = loc["cols"], loc["z"]
             resid_i = loc["zhat"] - z @ h[cols]  # w_i
