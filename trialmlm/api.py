@@ -9,7 +9,7 @@ import pandas as pd
 
 from .covariance.random_effects import Independent
 from .errors import ConvergenceWarning
-from .inference.ddf import check_ddf, default_ddf
+from .inference.ddf import check_ddf, check_outer_factors, default_ddf
 from .inference.vcov import check_vcov
 from .model import build_model
 from .optimize import maximise
@@ -56,6 +56,7 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
     check_vcov(vcov)
     ddf = check_ddf(default_ddf(vcov) if ddf is None else ddf)
     model = build_model(formula, data, method, weights)
+    check_outer_factors([lv.factor for lv in model.design.levels], ddf, vcov)
     design, structures, lik, parsed = model.design, model.structures, model.likelihood, model.formula
     term = parsed.covariance
     method_u = "REML" if lik.reml else "ML"

@@ -18,7 +18,7 @@ from .covariance.random_effects import Independent, RandomEffects
 from .design import Design
 from .errors import DataError, DataWarning
 from .inference.anova import term_hypotheses
-from .inference.ddf import check_ddf, default_ddf
+from .inference.ddf import check_ddf, check_outer_factors, default_ddf
 from .inference.lsmeans import compare_table, lsmeans_table
 from .inference.vcov import check_vcov, empirical_covariance, kenward_roger_covariance
 from .inference.wald import contrast_matrix, f_test, t_table
@@ -172,7 +172,9 @@ class MMRMResults(RandomEffectsResults):
             ddf = self.settings.ddf
             if vcov != "model" and ddf in ("satterthwaite", "kenward-roger", "kenward-roger-linear"):
                 ddf = default_ddf(vcov)
-        return check_ddf(ddf), vcov
+        ddf = check_ddf(ddf)
+        check_outer_factors([lv.factor for lv in self.design.levels], ddf, vcov)
+        return ddf, vcov
 
     def lsmeans(self, specs, by=None, ddf: str | None = None, vcov: str | None = None,
                 weights: str = "equal", at: dict | None = None, slope: str | None = None,
@@ -234,10 +236,12 @@ class MMRMResults(RandomEffectsResults):
 
     def kenward_roger_vcov(self, linear: bool = False) -> np.ndarray:
         r"""Kenward-Roger adjusted :math:`\mathrm{Cov}(\hat\beta)` (SAS DDFM=KR / KR(LINEAR))."""
+        self._methods("kenward-roger", "model")
         return self._cached(("kr", linear), lambda: kenward_roger_covariance(self, linear))
 
     def empirical_vcov(self, kind: str = "empirical") -> np.ndarray:
         r"""Sandwich :math:`\mathrm{Cov}(\hat\beta)`: "empirical" (CR0), "-bias-reduced", "-jackknife"."""
+        self._methods("residual", kind)
         return self._cached(("empirical", kind), lambda: empirical_covariance(self, kind))
 
     # -- covariance ------------------------------------------------------------------
