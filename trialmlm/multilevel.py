@@ -49,7 +49,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cholesky, solve_triangular
 
 from .covariance.random_effects import RandomCovariance
 from .design import Design
@@ -209,10 +208,10 @@ class MultilevelLikelihood:
         t, s = t.reshape(nq, nq), s.reshape(nq, qq)
         m = np.eye(nq) + lam.T @ t @ lam
         try:
-            chol_m = cholesky(m, lower=True)
+            chol_m = np.linalg.cholesky(m)
         except np.linalg.LinAlgError:
             return None
-        half = solve_triangular(chol_m, lam.T, lower=True)  # L_M^-1 Lambda'
+        half = np.linalg.solve(chol_m, lam.T)  # L_M^-1 Lambda'
         k = half.T @ half
         info = info.reshape(qq, qq) - s.T @ k @ s
         logdet += float(2.0 * np.log(np.diag(chol_m)).sum())
