@@ -1,8 +1,10 @@
-"""Benchmark: random intercept + slope, 5,000 subjects with 3-10 visits at irregular times.
+"""Benchmark: random intercept + slope, 5,000 subjects with 3-10 visits at irregular times;
+then subjects nested in sites (2,000 subjects in 50 sites, site and subject intercepts).
 
-Prints trialmlm's fit time beside statsmodels MixedLM (same data, model, REML) and
-nlme::lme where ``Rscript`` is installed, with each peer's log-likelihood difference.
-Run:  python benchmarks/bench_random.py [--subjects 5000]
+Prints trialmlm's fit time beside statsmodels MixedLM (same data, model, REML; single
+factor only) and nlme::lme where ``Rscript`` is installed (``random = ~ 1 | SITE/ID`` for
+the nested model), with each peer's log-likelihood difference.
+Run:  python benchmarks/bench_random.py [--subjects 5000] [--sites 50 --nested-subjects 2000]
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pandas as pd
 import trialmlm
 
 FORMULA = "Y ~ ARM * TIME + (1 + TIME | ID)"
+NESTED = "Y ~ ARM * TIME + (1 | SITE) + (1 | ID)"
 
 
 def simulate(n_subjects: int, seed: int = 7) -> pd.DataFrame:
@@ -36,6 +39,16 @@ def simulate(n_subjects: int, seed: int = 7) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+def simulate_nested(n_sites: int, n_subjects: int, seed: int = 11) -> pd.DataFrame:
+    """``simulate`` plus a site per subject (equal-sized sites) with a N(0, 2^2) site effect."""
+    data = simulate(n_subjects, seed)
+    rng = np.random.default_rng(seed + 1)
+    site = np.arange(n_subjects) % n_sites
+    effect = rng.normal(0, 2.0, n_sites)
+    subject = data["ID"].str[1:].astype(int).to_numpy()
+    return data.assign(SITE=[f"C{s:03d}" for s in site[subject]], Y=data["Y"] + effect[site[subject]])
+
+
 def statsmodels_fit(data: pd.DataFrame):
     import statsmodels.formula.api as smf
 
@@ -47,44 +60,55 @@ def statsmodels_fit(data: pd.DataFrame):
 R_SCRIPT = r"""
 suppressPackageStartupMessages(library(nlme))
 d <- read.csv("%s")
-t <- system.time(m <- lme(Y ~ ARM * TIME, random = ~ TIME | ID, data = d))[["elapsed"]]
+t <- system.time(m <- lme(Y ~ ARM * TIME, random = %s, data = d))[["elapsed"]]
 cat(t, sprintf("%%.10f", as.numeric(logLik(m))), "\n")
 """
 
 
-def nlme_fit(data: pd.DataFrame):
+def nlme_fit(data: pd.DataFrame, random: str = "~ TIME | ID"):
     if shutil.which("Rscript") is None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
         csv, script = Path(tmp) / "d.csv", Path(tmp) / "b.R"
         data.to_csv(csv, index=False)
-        script.write_text(R_SCRIPT % csv)
+        script.write_text(R_SCRIPT % (csv, random))
         out = subprocess.run(["Rscript", str(script)], capture_output=True, text=True, timeout=3600)
     t, ll = out.stdout.split()
     return float(t), float(ll)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--subjects", type=int, default=5000)
-    ap.add_argument("--repeats", type=int, default=3)
-    args = ap.parse_args()
-    data = simulate(args.subjects)
-    print(f"{args.subjects} subjects, {len(data)} observations, model {FORMULA} (REML)")
+def compare(data: pd.DataFrame, formula: str, repeats: int, peers) -> None:
+    """Median of ``repeats`` trialmlm fit times, then each peer's (seconds, loglik)."""
     times = []
-    for _ in range(args.repeats):
+    for _ in range(repeats):
         t0 = time.perf_counter()
-        fit = trialmlm.fit(FORMULA, data)
+        fit = trialmlm.fit(formula, data)
         times.append(time.perf_counter() - t0)
     ours = float(np.median(times))
     print(f"{'tool':<22}{'seconds':>10}{'ratio':>8}{'loglik - trialmlm':>20}")
     print(f"{'trialmlm':<22}{ours:>10.3f}{1.0:>8.1f}{0.0:>20.2e}")
-    peers = [("statsmodels MixedLM", statsmodels_fit(data))]
-    r = nlme_fit(data)
-    if r is not None:
-        peers.append(("nlme::lme", r))
-    for name, (t, ll) in peers:
-        print(f"{name:<22}{t:>10.3f}{t / ours:>8.1f}{ll - fit.loglik:>20.2e}")
+    for name, run in peers:
+        result = run()
+        if result is not None:
+            t, ll = result
+            print(f"{name:<22}{t:>10.3f}{t / ours:>8.1f}{ll - fit.loglik:>20.2e}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--subjects", type=int, default=5000)
+    ap.add_argument("--sites", type=int, default=50)
+    ap.add_argument("--nested-subjects", type=int, default=2000)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    data = simulate(args.subjects)
+    print(f"{args.subjects} subjects, {len(data)} observations, model {FORMULA} (REML)")
+    compare(data, FORMULA, args.repeats, [("statsmodels MixedLM", lambda: statsmodels_fit(data)),
+                                          ("nlme::lme", lambda: nlme_fit(data))])
+    nested = simulate_nested(args.sites, args.nested_subjects)
+    print(f"\n{args.nested_subjects} subjects in {args.sites} sites, {len(nested)} observations, "
+          f"model {NESTED} (REML)")
+    compare(nested, NESTED, args.repeats, [("nlme::lme", lambda: nlme_fit(nested, "~ 1 | SITE/ID"))])
 
 
 if __name__ == "__main__":

@@ -280,6 +280,9 @@ def test_errors(fitted, trial):
     with pytest.raises(DataError, match="random-effect models are not supported"):
         weeks = trial.assign(WEEK=trial["AVISITN"].astype(float))
         impute(trialmlm.fit("CHG ~ TRT01P * WEEK + (1 + WEEK | USUBJID)", weeks))
+    with pytest.raises(DataError, match="random-effect models are not supported"):
+        impute(trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + (1 | SITEID) + us(AVISIT | USUBJID)",
+                            trial.assign(SITEID=trial["SITEID"].astype(str))))
     with pytest.raises(DataError, match="visit 'AVISIT' as a factor"):
         impute(trialmlm.fit("CHG ~ BASE + TRT01P + ar1(AVISIT | USUBJID)", trial))
     first = trial["USUBJID"].iloc[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .estimate import estimate
-from .inference.ddf import check_ddf, default_ddf
+from .inference.ddf import check_ddf, check_outer_factors, default_ddf
 from .inference.vcov import check_vcov
 from .model import build_model
 from .results import MMRMResults
@@ -20,7 +20,9 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
     formula : str
         ``"RESPONSE ~ mean model + STRUCT(VISIT | SUBJECT)"``, e.g.
         ``"FEV1 ~ RACE + SEX + ARMCD * AVISIT + us(AVISIT | USUBJID)"``.  The mean model is
-        Wilkinson syntax; ``STRUCT`` is one of :data:`trialmlm.STRUCTURES`;
+        Wilkinson syntax; random effects ``(1 + TIME | USUBJID)``, one term per grouping
+        factor (``(1 | SITE) + (1 | USUBJID)``: subjects within sites, see
+        ``docs/trajectory.md``); ``STRUCT`` is one of :data:`trialmlm.STRUCTURES`;
         ``STRUCT(VISIT | GROUP / SUBJECT)`` fits a separate matrix per ``GROUP`` level
         (SAS ``GROUP=``); ``sp_exp(TIME | SUBJECT)`` takes numeric coordinates.
     data : pandas.DataFrame
@@ -48,4 +50,6 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
     """
     check_vcov(vcov)
     ddf = check_ddf(default_ddf(vcov) if ddf is None else ddf)
-    return estimate(build_model(formula, data, method, weights), ddf=ddf, vcov=vcov)
+    model = build_model(formula, data, method, weights)
+    check_outer_factors([lv.factor for lv in model.design.levels], ddf, vcov)
+    return estimate(model, ddf=ddf, vcov=vcov)

@@ -109,6 +109,20 @@ class FixedEncoding:
 
 
 @dataclass(frozen=True)
+class Level:
+    """Random effects ``(EXPR | FACTOR)`` of a grouping factor other than the subject
+    (nested like sites, or crossed with subjects); rows like ``Design.y``."""
+
+    factor: str
+    labels: np.ndarray  # level labels (sorted)
+    codes: np.ndarray  # per row, codes into labels
+    Z: np.ndarray  # (n_obs, q) values of EXPR
+    names: tuple[str, ...]  # EXPR's terms
+    spec: object = field(repr=False)
+    diagonal: bool = False
+
+
+@dataclass(frozen=True)
 class Design:
     """Everything a fit needs, sorted by (subject, visit); pure numpy apart from labels."""
 
@@ -134,6 +148,7 @@ class Design:
     Z: np.ndarray | None = None  # random-effects design (rows like y), None without random effects
     random_names: tuple[str, ...] = ()
     random_spec: object = field(default=None, repr=False)
+    levels: tuple[Level, ...] = ()  # outer grouping factors, in formula order
     source: pd.DataFrame | None = field(default=None, repr=False)  # the model's columns, every row
 
     def with_response(self, y: np.ndarray) -> Design:
@@ -150,6 +165,8 @@ class Design:
         levels and estimability (``null_space``) stay those of the original design, so the
         result serves re-estimation, not a new analysis of a different data set.
         """
+        if self.levels:
+            raise DataError("a design with grouping factors above the subject cannot be resampled by subject")
         counts = np.bincount(self.subject, minlength=self.subject_labels.size)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         n = counts[subjects]
@@ -208,7 +225,7 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
     group_var = cov.group if cov else None
     try:
         fixed_vars = sorted(Formula(formula.fixed).required_variables)
-        random_vars = sorted(Formula(formula.random.expr).required_variables) if formula.random else []
+        random_vars = sorted({v for t in formula.random_terms for v in Formula(t.expr).required_variables})
     except Exception as exc:  # formulaic's parser errors
         raise FormulaError(f"cannot parse the model formula '{formula.text}': {exc}") from None
     _check_columns(data, [formula.response], "response")
@@ -217,12 +234,15 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
     if cov:
         _check_columns(data, positions, f"visit/coordinates of {cov.structure}(...)")
     _check_columns(data, [subject], "subject")
+    outer_factors = [t.subject for t in formula.outer]
+    _check_columns(data, outer_factors, "random-effect grouping factor")
     if group_var:
         _check_columns(data, [group_var], "covariance group")
     if weights is not None:
         _check_columns(data, [weights], "weights")
 
-    used = list(dict.fromkeys([formula.response, *fixed_vars, *random_vars, *positions, subject]
+    used = list(dict.fromkeys([formula.response, *fixed_vars, *random_vars, *positions, subject,
+                               *outer_factors]
                               + ([group_var] if group_var else []) + ([weights] if weights else [])))
     source = data.loc[:, used].copy()
     frame = source.copy()
@@ -346,14 +366,14 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
     class_levels = {v: list(levels[v]) for v in fixed_vars if v in levels}
     if group_var:
         class_levels.setdefault(group_var, group_labels)
-    if formula.random:
-        try:
-            zm = model_matrix(formula.random.expr, frame.loc[:, random_vars], na_action="raise")
-        except Exception as exc:
-            raise FormulaError(f"cannot build the random effects '{formula.random}': {exc}") from None
-        Z, random_names, random_spec = np.asarray(zm, dtype=float), tuple(zm.columns), zm.model_spec
-    else:
-        Z, random_names, random_spec = None, (), None
+    Z, random_names, random_spec = _random_matrix(formula.random, frame, random_vars) if formula.random \
+        else (None, (), None)
+    outer_levels = []
+    for term in formula.outer:
+        codes, labels = pd.factorize(frame[term.subject], sort=True)
+        z, names, spec = _random_matrix(term, frame, random_vars)
+        outer_levels.append(Level(term.subject, np.asarray(labels), codes.astype(np.int64), z, names, spec,
+                            term.diagonal))
     return Design(
         y=frame[formula.response].to_numpy(dtype=float),
         X=X_all[:, keep],
@@ -377,8 +397,18 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
         Z=Z,
         random_names=random_names,
         random_spec=random_spec,
+        levels=tuple(outer_levels),
         source=source,
     )
+
+
+def _random_matrix(term, frame: pd.DataFrame, variables: list) -> tuple[np.ndarray, tuple[str, ...], object]:
+    """Values (n_obs, q), term names and formulaic spec of a random-effect term's EXPR."""
+    try:
+        zm = model_matrix(term.expr, frame.loc[:, variables], na_action="raise")
+    except Exception as exc:
+        raise FormulaError(f"cannot build the random effects '{term}': {exc}") from None
+    return np.asarray(zm, dtype=float), tuple(zm.columns), zm.model_spec
 
 
 def _null_space(X: np.ndarray) -> np.ndarray:

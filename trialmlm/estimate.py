@@ -48,7 +48,7 @@ def estimate(model: Model, ddf: str, vcov: str, start: np.ndarray | None = None,
                            structure=term.structure if term else Independent.name, subject=parsed.subject,
                            visit=term.positions if term else (), group=term.group if term else None,
                            response=parsed.response, ddf=ddf, vcov=vcov,
-                           random=str(parsed.random) if parsed.random else None)
+                           random=" + ".join(map(str, parsed.random_terms)) or None)
     return MMRMResults(
         settings=settings, design=design, structures=model.structures, phi=opt.phi, phi_cov=phi_cov,
         beta=opt.evaluation.beta, beta_cov=opt.evaluation.cov_beta, jac_info=opt.evaluation.jac_info,

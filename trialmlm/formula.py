@@ -6,12 +6,19 @@ covariance term ``us`` over visits ``AVISIT`` within subjects ``USUBJID``.  The 
 ``STRUCT(VISIT | GROUP / SUBJECT)`` asks for a separate matrix per level of ``GROUP``
 (SAS ``REPEATED / GROUP=``); spatial structures take numeric coordinates,
 ``sp_exp(TIME | USUBJID)`` or ``sp_exp(X, Y | USUBJID)``.
+
+Random-effect terms ``(EXPR | FACTOR)`` may name several grouping factors, one term per
+factor: ``(1 | SITE) + (1 + WEEK | USUBJID)``.  One of them is the *subject*, the
+blocking factor of the residual covariance: the covariance term's subject if there is
+one, else the factor with the most levels in the data (:meth:`ModelFormula.with_subject`,
+chosen by :func:`trialmlm.model.build_model`).  The others (``outer``) may be nested
+(sites) or crossed with it.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .covariance import STRUCTURES, get_structure
 from .errors import FormulaError
@@ -36,7 +43,8 @@ class CovarianceTerm:
 
 @dataclass(frozen=True)
 class RandomTerm:
-    """``(EXPR | SUBJECT)`` (unstructured G) or ``(EXPR || SUBJECT)`` (diagonal G)."""
+    """``(EXPR | SUBJECT)`` (unstructured G) or ``(EXPR || SUBJECT)`` (diagonal G);
+    ``subject`` is the term's grouping factor."""
 
     expr: str
     subject: str
@@ -48,17 +56,38 @@ class RandomTerm:
 
 @dataclass(frozen=True)
 class ModelFormula:
-    """A parsed formula: ``response ~ fixed [+ random] [+ covariance]``."""
+    """A parsed formula: ``response ~ fixed [+ random terms] [+ covariance]``.
+
+    ``random_terms`` are all random-effect terms in formula order; ``innermost`` is the
+    subject factor when there is no covariance term.  ``random`` is the subject's own
+    term (None if it has none), ``outer`` the terms of the other grouping factors.
+    """
 
     text: str
     response: str
     fixed: str
     covariance: CovarianceTerm | None
-    random: RandomTerm | None = None
+    random_terms: tuple[RandomTerm, ...] = ()
+    innermost: str | None = None
 
     @property
     def subject(self) -> str:
-        return self.covariance.subject if self.covariance else self.random.subject
+        return self.covariance.subject if self.covariance else self.innermost
+
+    @property
+    def random(self) -> RandomTerm | None:
+        return next((t for t in self.random_terms if t.subject == self.subject), None)
+
+    @property
+    def outer(self) -> tuple[RandomTerm, ...]:
+        return tuple(t for t in self.random_terms if t.subject != self.subject)
+
+    def with_subject(self, factor: str) -> ModelFormula:
+        """The same model with ``factor`` as the subject (only without a covariance term,
+        whose subject is fixed)."""
+        if self.covariance or factor not in {t.subject for t in self.random_terms}:
+            raise FormulaError(f"'{factor}' cannot be the subject of '{self.text}'")
+        return replace(self, innermost=factor)
 
 
 def _split_top_level(text: str, sep: str) -> list[str]:
@@ -115,23 +144,24 @@ def _random_term(term: str) -> RandomTerm:
     subject = parts[1].strip()
     if not re.fullmatch(_NAME, subject):
         raise FormulaError(
-            f"random-effect term '{term.strip()}': the grouping factor must be one column "
-            f"(nested or crossed grouping such as '{subject}' is not supported)"
+            f"random-effect term '{term.strip()}': the grouping factor must be one column; write "
+            "one term per factor, e.g. (1 | SITE) + (1 | USUBJID) for subjects (labelled uniquely "
+            f"across sites) within sites, instead of '{subject}'"
         )
     return RandomTerm(parts[0].strip(), subject, diagonal)
 
 
 def parse_formula(formula: str) -> ModelFormula:
-    """Parse ``response ~ fixed terms [+ (EXPR | SUBJECT)] [+ STRUCT(VISIT | [GROUP /] SUBJECT)]``.
+    """Parse ``response ~ fixed terms [+ (EXPR | FACTOR) ...] [+ STRUCT(VISIT | [GROUP /] SUBJECT)]``.
 
-    At least one of the random-effect term and the covariance term is required; with
-    both they must name the same subject (SAS RANDOM + REPEATED with one SUBJECT=).
+    At least one random-effect or covariance term is required.  Without a covariance term
+    the subject is provisionally the last random term's factor (see the module docstring).
 
     Raises
     ------
     FormulaError
-        No ``~``, a response that is not a column name, several covariance or random
-        terms, different subjects, an unknown structure.
+        No ``~``, a response that is not a column name, several covariance terms, several
+        random terms for one factor, an unknown structure.
     """
     if not isinstance(formula, str) or "~" not in formula:
         raise FormulaError(f"formula must be a string 'response ~ terms', got {formula!r}")
@@ -162,16 +192,13 @@ def parse_formula(formula: str) -> ModelFormula:
         )
     if len(covariance) > 1:
         raise FormulaError(f"formula '{formula}' has {len(covariance)} covariance terms; give exactly one")
-    if len(random) > 1:
-        subjects = sorted({r.subject for r in random})
+    factors = [r.subject for r in random]
+    repeated = sorted({f for f in factors if factors.count(f) > 1})
+    if repeated:
         raise FormulaError(
-            f"formula '{formula}' has {len(random)} random-effect terms; write one term per model "
-            f"(e.g. (1 + TIME | SUBJECT)); several grouping factors ({', '.join(subjects)}) are not supported"
+            f"formula '{formula}' has several random-effect terms for '{repeated[0]}'; write one term "
+            f"per grouping factor, e.g. (1 + TIME | {repeated[0]}) or (1 + TIME || {repeated[0]})"
         )
     cov = covariance[0] if covariance else None
-    rnd = random[0] if random else None
-    if cov and rnd and cov.subject != rnd.subject:
-        raise FormulaError(f"the random-effect term groups by '{rnd.subject}' but the covariance term "
-                           f"by '{cov.subject}'; they must name the same subject")
     fixed_text = " + ".join(t for t in fixed if t) or "1"
-    return ModelFormula(formula, response, fixed_text, cov, rnd)
+    return ModelFormula(formula, response, fixed_text, cov, tuple(random), None if cov else factors[-1])

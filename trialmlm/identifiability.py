@@ -21,9 +21,9 @@ CONFOUNDED_WITH_RANDOM = ("us", "cs", "csh", "toep", "toeph")
 def check_combination(formula: ModelFormula, structure: type[CovarianceStructure]) -> None:
     """Raise FormulaError for random effects combined with a residual structure that
     already spans them (e.g. a random intercept with ``us`` or ``cs``)."""
-    if formula.random and formula.covariance and formula.covariance.group:
+    if formula.random_terms and formula.covariance and formula.covariance.group:
         raise FormulaError(
-            f"random effects {formula.random} with a per-group residual matrix "
+            f"random effects {' + '.join(map(str, formula.random_terms))} with a per-group residual matrix "
             f"({formula.covariance}) are not supported; use one residual matrix for all subjects"
         )
     if formula.random and structure.name in CONFOUNDED_WITH_RANDOM:
@@ -85,3 +85,22 @@ def check_estimable(design: Design, structure: type[CovarianceStructure], term: 
                     f"visits {labels[a[0]]!r} and {labels[b[0]]!r} of '{where}' are never observed in the "
                     f"same subject{gname}; their covariance under us cannot be estimated"
                 )
+
+
+def check_levels(design: Design, formula: ModelFormula, structure: type[CovarianceStructure]) -> None:
+    """Raise DataError for an outer grouping factor whose random effects cannot be told
+    apart: one level only, or one subject per level (and one level per subject) while the
+    subject has random effects or a residual structure with a common covariance."""
+    confounded = formula.random is not None or structure.name in CONFOUNDED_WITH_RANDOM
+    for level in design.levels:
+        if level.labels.size < 2:
+            raise DataError(f"grouping factor '{level.factor}' has a single level ({level.labels[0]!r}) "
+                            "in the data used; its variance cannot be estimated")
+        pairs = np.unique(design.subject * level.labels.size + level.codes)
+        one_to_one = pairs.size == level.labels.size == design.subject_labels.size
+        if one_to_one and confounded:
+            raise DataError(
+                f"every level of '{level.factor}' holds exactly one subject ('{formula.subject}'), so its "
+                f"random effects cannot be told apart from the subject's; drop ({level.factor} ...) or "
+                "the subject's random effects"
+            )

@@ -123,7 +123,10 @@ class Likelihood:
             diag = np.diagonal(chol, axis1=1, axis2=2)
             if not np.all(np.isfinite(diag)) or np.any(diag <= 0):
                 return None
-            omega = np.linalg.inv(sig)
+            try:  # numerically singular despite a Cholesky factor: not PD in practice
+                omega = np.linalg.inv(sig)
+            except np.linalg.LinAlgError:
+                return None
             omega = 0.5 * (omega + omega.transpose(0, 2, 1))
             logdet = float(2.0 * (b.count * np.log(diag).sum(axis=1)).sum())
             out.append(PatternBlock(b, sig, d1, d2, omega, chol, logdet))

@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 
 from .covariance import CovarianceStructure, get_structure
-from .covariance.random_effects import Independent, RandomEffects
+from .covariance.random_effects import Independent, RandomCovariance, RandomEffects
 from .design import Design, build_design
 from .errors import DataError
 from .formula import ModelFormula, parse_formula
-from .identifiability import check_combination, check_estimable
+from .identifiability import check_combination, check_estimable, check_levels
 from .likelihood import Likelihood
+from .multilevel import MultilevelLikelihood
 from .patterns import build_batches, with_response
 
 
@@ -26,26 +27,40 @@ class Model:
     formula: ModelFormula
     design: Design
     structures: tuple[CovarianceStructure, ...]
-    likelihood: Likelihood
+    likelihood: Likelihood | MultilevelLikelihood
+    outer: tuple[RandomCovariance, ...] = ()  # G of each outer grouping factor
     weights: str | None = None
 
     def with_design(self, design: Design) -> Model:
         """The same model on another design of the same encoding (new responses, a resample)."""
-        lik = _likelihood(design, self.structures, self.likelihood.reml)
-        return replace(self, design=design, likelihood=lik)
+        return replace(self, design=design, likelihood=_likelihood(design, self.structures, self.outer,
+                                                                   self.likelihood.reml))
 
     def with_response(self, y: np.ndarray) -> Model:
         """The same model with new responses (in the design's row order); the patterns are kept."""
         design = self.design.with_response(y)
-        lik = self.likelihood
-        lik = Likelihood(with_response(lik.batches, design), lik.structures, lik.n_obs, lik.p,
-                         float(np.log(design.weights).sum()), reml=lik.reml)
+        inner = self.likelihood.inner if self.outer else self.likelihood
+        lik = Likelihood(with_response(inner.batches, design), inner.structures, inner.n_obs, inner.p,
+                         float(np.log(design.weights).sum()), reml=inner.reml)
+        if self.outer:
+            lik = MultilevelLikelihood(lik, design, list(self.outer))
         return replace(self, design=design, likelihood=lik)
 
     def start(self) -> np.ndarray:
         """Moment-based starting values of the covariance parameters."""
         moments = self.likelihood.ols_moments()
-        return np.concatenate([s.start(parts) for s, parts in zip(self.structures, moments)])
+        inner = [s.start(parts) for s, parts in zip(self.structures, moments)]
+        return np.concatenate(inner + ([self.likelihood.start()] if self.outer else []))
+
+
+def _innermost(parsed: ModelFormula, data: pd.DataFrame) -> ModelFormula:
+    """Without a covariance term, the subject is the grouping factor with the most levels
+    (the last such in the formula on ties)."""
+    if parsed.covariance or not parsed.outer:
+        return parsed
+    counts = [(data[t.subject].nunique() if t.subject in data.columns else -1, i, t.subject)
+              for i, t in enumerate(parsed.random_terms)]
+    return parsed.with_subject(max(counts)[2])
 
 
 def build_model(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | None = None) -> Model:
@@ -53,7 +68,7 @@ def build_model(formula: str, data: pd.DataFrame, method: str = "REML", weights:
     method_u = str(method).upper()
     if method_u not in ("REML", "ML"):
         raise DataError(f"method must be 'REML' or 'ML', got {method!r}")
-    parsed = parse_formula(formula)
+    parsed = _innermost(parse_formula(formula), data if isinstance(data, pd.DataFrame) else pd.DataFrame())
     term = parsed.covariance
     cls = get_structure(term.structure) if term else Independent
     check_combination(parsed, cls)
@@ -63,10 +78,14 @@ def build_model(formula: str, data: pd.DataFrame, method: str = "REML", weights:
     structures = tuple(cls(dim, grouped=grouped) for _ in design.group_labels)
     if parsed.random:
         structures = tuple(RandomEffects(s, design.random_names, parsed.random.diagonal) for s in structures)
-    check_estimable(design, cls, term, sum(s.n_params for s in structures))
-    return Model(parsed, design, structures, _likelihood(design, structures, method_u == "REML"), weights)
+    outer = tuple(RandomCovariance(level.names, level.diagonal) for level in design.levels)
+    check_estimable(design, cls, term, sum(s.n_params for s in structures + outer))
+    check_levels(design, parsed, cls)
+    lik = _likelihood(design, structures, outer, method_u == "REML")
+    return Model(parsed, design, structures, lik, outer, weights)
 
 
-def _likelihood(design: Design, structures, reml: bool) -> Likelihood:
-    return Likelihood(build_batches(design), list(structures), design.y.size, design.X.shape[1],
-                      float(np.log(design.weights).sum()), reml=reml)
+def _likelihood(design: Design, structures, outer, reml: bool) -> Likelihood | MultilevelLikelihood:
+    lik = Likelihood(build_batches(design), list(structures), design.y.size, design.X.shape[1],
+                     float(np.log(design.weights).sum()), reml=reml)
+    return MultilevelLikelihood(lik, design, list(outer)) if outer else lik

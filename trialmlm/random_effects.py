@@ -21,42 +21,93 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import block_diag
 
-from .covariance.random_effects import Independent
+from .covariance.random_effects import Independent, RandomEffects
 from .errors import DataError
 
 
 @dataclass(frozen=True)
 class Predictions:
-    """Per subject (rows in subject-code order): BLUPs, PEV, Cov(beta_hat, b_hat - b)."""
+    r"""BLUPs and their errors; :math:`\theta = (\beta, u)` stacks the fixed effects and the
+    outer factors' effects :math:`u` (empty without outer factors).
 
-    blup: np.ndarray  # (n_subjects, r)
-    pev: np.ndarray  # (n_subjects, r, r)
-    cross: np.ndarray  # (n_subjects, p, r)
+    ``blup`` (n_subjects, r), ``pev`` (n_subjects, r, r) and ``cross``
+    :math:`\mathrm{Cov}(\hat\theta - \theta, \hat b_i - b_i)` (n_subjects, p + Q, r) are the
+    subject's; ``outer`` (Q,) holds :math:`\hat u` and ``joint`` (p + Q, p + Q)
+    :math:`\mathrm{Cov}(\hat\theta - \theta)`.
+    """
+
+    blup: np.ndarray
+    pev: np.ndarray
+    cross: np.ndarray
+    outer: np.ndarray
+    joint: np.ndarray
+
+
+def _joint(fit) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    r""":math:`\hat u = KSu`, :math:`\mathrm{Cov}(\hat\theta - \theta)` and :math:`H = KS`.
+
+    Henderson: :math:`\mathrm{Cov}(\hat\beta, \hat u - u) = -CY^\top G_o` and
+    :math:`\mathrm{Var}(\hat u - u) = G_o - G_o(Z_o^\top V^{-1}Z_o - YCY^\top)G_o` with
+    :math:`Y = Z_o^\top V^{-1}X = S_X - TKS_X` and :math:`Z_o^\top V^{-1}Z_o = T - TKT`
+    (notation of :mod:`trialmlm.multilevel`).
+    """
+    c = fit.beta_cov
+    if not fit.design.levels:
+        return np.zeros(0), c, None
+    lik = fit.likelihood
+    w = lik.woodbury(fit.phi)
+    p = fit.n_fixed
+    g_o = np.zeros_like(w.k)
+    for f, gf in enumerate(w.g):
+        lo, hi = lik.outer.offsets[f], lik.outer.offsets[f + 1]
+        g_o[lo:hi, lo:hi] = np.kron(np.eye(lik.outer.sizes[f]), gf)
+    h = w.k @ w.s
+    y = w.s[:, :p] - w.t @ h[:, :p]
+    c12 = -c @ y.T @ g_o
+    c22 = g_o - g_o @ (w.t - w.t @ w.k @ w.t - y @ c @ y.T) @ g_o
+    return h @ np.append(-fit.beta, 1.0), np.block([[c, c12], [c12.T, c22]]), h
 
 
 def predict_random_effects(fit) -> Predictions:
+    r"""Outer effects :math:`\hat u` and, per subject, with :math:`e_i = y_i - X_i\hat\beta - Z_{oi}\hat u`
+    and :math:`F_i = GZ_i^\top V_i^{-1}[X_i\;Z_{oi}]`:
+    :math:`\hat b_i = GZ_i^\top V_i^{-1}e_i`,
+    :math:`\mathrm{Var}(\hat b_i - b_i) = G - GZ_i^\top V_i^{-1}Z_iG + F_i\Sigma_\theta F_i^\top`,
+    :math:`\mathrm{Cov}(\hat\theta - \theta, \hat b_i - b_i) = -\Sigma_\theta F_i^\top`
+    (the subject's own error is uncorrelated with :math:`\hat\theta - \theta`)."""
     design = fit.design
+    outer, joint, h = _joint(fit)
     n_s, r, p = design.subject_labels.size, len(design.random_names), fit.n_fixed
-    blup, pev, cross = np.zeros((n_s, r)), np.zeros((n_s, r, r)), np.zeros((n_s, p, r))
+    blup, pev, cross = np.zeros((n_s, r)), np.zeros((n_s, r, r)), np.zeros((n_s, joint.shape[0], r))
+    if design.Z is None:
+        return Predictions(blup, pev, cross, outer, joint)
     sw = np.sqrt(design.weights)
     x = design.X * sw[:, None]
     e = (design.y - design.X @ fit.beta) * sw
-    c = fit.beta_cov
+    if h is not None:
+        loc = fit.likelihood.outer
+        e = e - np.einsum("na,na->n", loc.z, outer[loc.columns[design.subject]])
     offsets = fit.phi_offsets
     for blk in fit.pattern_blocks(0):
         b = blk.batch
         struct = fit.structures[b.group]
         g = struct.g_matrix(fit.phi[offsets[b.group]:offsets[b.group + 1]])
         z = b.geometry[1][b.pattern]  # (n, k, r), weighted
-        omega = blk.omega[b.pattern]
-        zo = z.transpose(0, 2, 1) @ omega  # Z' V^-1
+        zo = z.transpose(0, 2, 1) @ blk.omega[b.pattern]  # Z' V^-1
         subjects = design.subject[b.rows[:, 0]]
         blup[subjects] = np.einsum("ab,nbk,nk->na", g, zo, e[b.rows])
-        zox = zo @ x[b.rows]  # Z' V^-1 X  (n, r, p)
-        pev[subjects] = g - g @ (zo @ z) @ g + g @ zox @ c @ zox.transpose(0, 2, 1) @ g
-        cross[subjects] = -(c @ zox.transpose(0, 2, 1)) @ g
-    return Predictions(blup, pev, cross)
+        index = np.broadcast_to(np.arange(p), (len(subjects), p))
+        design_i = x[b.rows]
+        if h is not None:  # [X_i Z_oi] in local columns, indexed into theta
+            index = np.concatenate([index, p + loc.columns[subjects]], axis=1)
+            design_i = np.concatenate([design_i, loc.z[b.rows]], axis=2)
+        f = g @ zo @ design_i  # (n, r, p + R)
+        local = joint[index[:, :, None], index[:, None, :]]
+        pev[subjects] = g - g @ (zo @ z) @ g + f @ local @ f.transpose(0, 2, 1)
+        cross[subjects] = -np.einsum("nta,nra->ntr", joint[:, index].transpose(1, 0, 2), f)
+    return Predictions(blup, pev, cross, outer, joint)
 
 
 def subject_ols(fit) -> np.ndarray:
@@ -77,7 +128,12 @@ def subject_ols(fit) -> np.ndarray:
 
 
 class RandomEffectsResults:
-    """The random-effect part of :class:`trialmlm.MMRMResults` (SAS RANDOM statement)."""
+    """The random-effect part of :class:`trialmlm.MMRMResults` (SAS RANDOM statements).
+
+    With outer grouping factors (e.g. ``(1 | SITE) + (1 | USUBJID)``) the factors are
+    listed outer factors first (in formula order), then the subject; labels are
+    ``"FACTOR: term"`` (e.g. ``"SITE: Intercept"``, ``"USUBJID: WEEK"``).
+    """
 
     # -- random effects (SAS RANDOM) ------------------------------------------------------
     def _require_random(self) -> None:
@@ -87,44 +143,68 @@ class RandomEffectsResults:
     def _g(self, g: int = 0) -> np.ndarray:
         return self.structures[g].g_matrix(self._phi_of(g))
 
+    def _factors(self) -> list[tuple[str, tuple[str, ...], np.ndarray]]:
+        """(factor, term names, G) of every grouping factor with random effects."""
+        outer = self.likelihood.g_matrices(self.phi) if self.design.levels else []
+        out = [(lv.factor, lv.names, g) for lv, g in zip(self.design.levels, outer)]
+        if self.design.Z is not None:
+            out.append((self.settings.subject, self.design.random_names, self._g()))
+        return out
+
     @property
     def random_effects_covariance(self) -> pd.DataFrame:
-        """:math:`G`, the covariance of the random effects, labelled by term."""
+        """:math:`G`, the covariance of the random effects, labelled by term (block-diagonal
+        over grouping factors, labels ``"FACTOR: term"``, with outer factors)."""
         self._require_random()
-        names = list(self.design.random_names)
-        return pd.DataFrame(self._g(), index=names, columns=names)
+        if not self.design.levels:
+            names = list(self.design.random_names)
+            return pd.DataFrame(self._g(), index=names, columns=names)
+        factors = self._factors()
+        names = [f"{factor}: {term}" for factor, terms, _ in factors for term in terms]
+        return pd.DataFrame(block_diag(*[g for _, _, g in factors]), index=names, columns=names)
+
+    def _residual(self):
+        """The residual structure and its parameters."""
+        s, phi = self.structures[0], self._phi_of(0)
+        return (s.residual, phi[s.n_g:]) if isinstance(s, RandomEffects) else (s, phi)
 
     @property
     def residual_variance(self) -> float | pd.Series:
         r""":math:`\sigma^2` for independent residuals, else the residual structure's parameters."""
         self._require_random()
-        s = self.structures[0]
-        phi = self._phi_of(0)[s.n_g:]
-        if isinstance(s.residual, Independent):
+        s, phi = self._residual()
+        if isinstance(s, Independent):
             return float(phi[0])
-        return pd.Series(phi.copy(), index=s.residual.param_names(), name="estimate")
+        return pd.Series(phi.copy(), index=s.param_names(), name="estimate")
 
     @property
     def _random_predictions(self) -> Predictions:
         self._require_random()
         return self._cached("blup", lambda: predict_random_effects(self))
 
-    def random_effects(self, se: bool = False) -> pd.DataFrame:
+    def random_effects(self, se: bool = False) -> pd.DataFrame | dict:
         r"""BLUPs :math:`\hat b_i`, one row per subject and one column per random term.
 
         ``se=True``: a long table ``subject, term, estimate, se`` with the prediction-error
         standard errors :math:`\sqrt{\mathrm{Var}(\hat b_i - b_i)}` (SAS Std Err Pred).
+        With outer grouping factors: a dict ``{factor: table}`` of such tables, one per
+        factor (outer factors first), indexed by that factor's levels.
         """
         pred = self._random_predictions
-        names = list(self.design.random_names)
-        index = pd.Index(self.design.subject_labels, name=self.settings.subject)
-        wide = pd.DataFrame(pred.blup, index=index, columns=names)
-        if not se:
-            return wide
-        ses = np.sqrt(np.diagonal(pred.pev, axis1=1, axis2=2))
-        long = wide.stack().rename("estimate").to_frame()
-        long["se"] = pd.DataFrame(ses, index=index, columns=names).stack()
-        return long.rename_axis([self.settings.subject, "term"]).reset_index()
+        design = self.design
+        tables = {}
+        p = self.n_fixed
+        for f, level in enumerate(design.levels):
+            lo, hi = self.likelihood.outer.offsets[f], self.likelihood.outer.offsets[f + 1]
+            shape = (level.labels.size, len(level.names))
+            pev = np.diag(pred.joint)[p + lo:p + hi].reshape(shape)
+            tables[level.factor] = _blup_table(level.factor, level.labels, level.names,
+                                               pred.outer[lo:hi].reshape(shape), pev, se)
+        if design.Z is not None:
+            tables[self.settings.subject] = _blup_table(
+                self.settings.subject, design.subject_labels, design.random_names, pred.blup,
+                np.diagonal(pred.pev, axis1=1, axis2=2), se)
+        return tables if design.levels else tables[self.settings.subject]
 
     def variance_partition(self, at: dict | None = None) -> pd.DataFrame:
         r"""Between-subject :math:`z^\top Gz`, within-subject (residual) variance and
@@ -134,12 +214,21 @@ class RandomEffectsResults:
         observed values (5 quantiles if more than 20) of a numeric random-effect variable.
         Within-subject variance: :math:`\sigma^2`, or the residual structure's variance
         (its diagonal at each visit for heterogeneous structures, averaged).
+
+        With outer grouping factors the columns are one variance :math:`z_f^\top G_fz_f`
+        per factor (named after it), ``within``, ``total`` and, per factor, ``icc_FACTOR``:
+        for an outer factor its variance / total (the correlation of two observations of
+        different subjects sharing its level), for the subject its variance plus those of
+        the outer factors nested in it (each subject meets one level), / total (two
+        observations of the same subject).
         """
         self._require_random()
         from formulaic import model_matrix
 
-        spec = self.design.random_spec
-        variables = sorted(spec.required_variables) if hasattr(spec, "required_variables") else []
+        factors = self._factors()
+        specs = [lv.spec for lv in self.design.levels] + (
+            [self.design.random_spec] if self.design.Z is not None else [])
+        variables = sorted({v for spec in specs for v in getattr(spec, "required_variables", ())})
         if at is None:
             at = {}
             for v in variables:
@@ -147,23 +236,40 @@ class RandomEffectsResults:
                 at[v] = values if values.size <= 20 else np.quantile(values, [0, 0.25, 0.5, 0.75, 1])
         grid = pd.DataFrame(list(itertools.product(*at.values())), columns=list(at)) if at else \
             pd.DataFrame(index=[0])
-        z = np.asarray(model_matrix(spec, grid, na_action="raise"), dtype=float) if at else \
-            np.ones((1, 1))
-        between = np.einsum("nr,rs,ns->n", z, self._g(), z)
-        s = self.structures[0]
-        phi_r = self._phi_of(0)[s.n_g:]
-        if isinstance(s.residual, Independent):
-            within = float(phi_r[0])
-        elif s.residual.spatial:
-            within = float(phi_r[-1])
-        else:
-            within = float(np.mean(np.diag(s.residual.matrix(phi_r))))
+        parts = {}
+        for (factor, _, g), spec in zip(factors, specs):
+            z = np.asarray(model_matrix(spec, grid, na_action="raise"), dtype=float) if at else \
+                np.ones((1, 1))
+            parts[factor] = np.einsum("nr,rs,ns->n", z, g, z)
+        within = self._within_variance()
         out = grid.copy() if at else pd.DataFrame(index=[0])
-        out["between"] = between
+        total = sum(parts.values()) + within
+        if not self.design.levels:
+            out["between"] = parts[self.settings.subject]
+            out["within"] = within
+            out["total"] = total
+            out["icc"] = out["between"] / out["total"]
+            return out.reset_index(drop=True)
+        for factor, values in parts.items():
+            out[factor] = values
         out["within"] = within
-        out["total"] = out["between"] + within
-        out["icc"] = out["between"] / out["total"]
+        out["total"] = total
+        nested = self.likelihood.outer.nested
+        for level in self.design.levels:
+            out[f"icc_{level.factor}"] = parts[level.factor] / total
+        if self.design.Z is not None:
+            shared = parts[self.settings.subject] + sum(
+                parts[lv.factor] for lv, n in zip(self.design.levels, nested) if n)
+            out[f"icc_{self.settings.subject}"] = shared / total
         return out.reset_index(drop=True)
+
+    def _within_variance(self) -> float:
+        s, phi_r = self._residual()
+        if isinstance(s, Independent):
+            return float(phi_r[0])
+        if s.spatial:
+            return float(phi_r[-1])
+        return float(np.mean(np.diag(s.matrix(phi_r))))
 
     def _used_rows_random(self, variable: str) -> np.ndarray:
         if variable in self.design.fixed_frame:
@@ -174,7 +280,11 @@ class RandomEffectsResults:
         r"""Per subject and term: least-squares estimate from the subject's own data
         (:math:`y_i - X_i\hat\beta` on :math:`Z_i`), the BLUP, and the shrinkage factor
         :math:`1 - \hat b_i/\tilde b_i` (0: no shrinkage, 1: shrunk to the mean).
+        Single grouping factor only.
         """
+        if self.design.levels:
+            raise DataError("shrinkage() compares a subject's BLUP with its own least squares, which "
+                            "ignores the outer grouping factors; it is defined for one grouping factor only")
         ols = subject_ols(self)
         blup = self._random_predictions.blup
         names = list(self.design.random_names)
@@ -188,3 +298,13 @@ class RandomEffectsResults:
                                       "shrinkage": factor}))
         return pd.concat(rows, ignore_index=True)
 
+
+def _blup_table(factor: str, labels, names, values: np.ndarray, pev: np.ndarray, se: bool) -> pd.DataFrame:
+    """Wide BLUP table (levels x terms) or, with ``se``, the long ``factor, term, estimate, se``."""
+    index = pd.Index(labels, name=factor)
+    wide = pd.DataFrame(values, index=index, columns=list(names))
+    if not se:
+        return wide
+    long = wide.stack().rename("estimate").to_frame()
+    long["se"] = pd.DataFrame(np.sqrt(pev), index=index, columns=list(names)).stack()
+    return long.rename_axis([factor, "term"]).reset_index()

@@ -18,7 +18,7 @@ from .covariance.random_effects import Independent, RandomEffects
 from .design import Design
 from .errors import DataError, DataWarning
 from .inference.anova import term_hypotheses
-from .inference.ddf import check_ddf, default_ddf
+from .inference.ddf import check_ddf, check_outer_factors, default_ddf
 from .inference.lsmeans import compare_table, lsmeans_table
 from .inference.vcov import check_vcov, empirical_covariance, kenward_roger_covariance
 from .inference.wald import contrast_matrix, f_test, t_table
@@ -172,7 +172,9 @@ class MMRMResults(RandomEffectsResults):
             ddf = self.settings.ddf
             if vcov != "model" and ddf in ("satterthwaite", "kenward-roger", "kenward-roger-linear"):
                 ddf = default_ddf(vcov)
-        return check_ddf(ddf), vcov
+        ddf = check_ddf(ddf)
+        check_outer_factors([lv.factor for lv in self.design.levels], ddf, vcov)
+        return ddf, vcov
 
     def lsmeans(self, specs, by=None, ddf: str | None = None, vcov: str | None = None,
                 weights: str = "equal", at: dict | None = None, slope: str | None = None,
@@ -234,10 +236,12 @@ class MMRMResults(RandomEffectsResults):
 
     def kenward_roger_vcov(self, linear: bool = False) -> np.ndarray:
         r"""Kenward-Roger adjusted :math:`\mathrm{Cov}(\hat\beta)` (SAS DDFM=KR / KR(LINEAR))."""
+        self._methods("kenward-roger", "model")
         return self._cached(("kr", linear), lambda: kenward_roger_covariance(self, linear))
 
     def empirical_vcov(self, kind: str = "empirical") -> np.ndarray:
         r"""Sandwich :math:`\mathrm{Cov}(\hat\beta)`: "empirical" (CR0), "-bias-reduced", "-jackknife"."""
+        self._methods("residual", kind)
         return self._cached(("empirical", kind), lambda: empirical_covariance(self, kind))
 
     # -- covariance ------------------------------------------------------------------
@@ -296,10 +300,19 @@ class MMRMResults(RandomEffectsResults):
 
     @property
     def covariance_parameter_names(self) -> list[str]:
+        r"""SAS names; with outer grouping factors, G parameters carry their factor as SAS's
+        Subject column does (``UN(1,1) USUBJID``, ``UN(1,1) SITE``), in :math:`\phi` order:
+        the subject's G, the residual parameters, then each outer factor's G."""
         names = []
         for label, s in zip(self.design.group_labels, self.structures):
             suffix = f" {self.settings.group}={label}" if self.settings.group else ""
             names += [n + suffix for n in s.param_names()]
+        if not self.design.levels:
+            return names
+        n_g = self.structures[0].n_g if isinstance(self.structures[0], RandomEffects) else 0
+        names = [f"{n} {self.settings.subject}" for n in names[:n_g]] + names[n_g:]
+        for level, cov in zip(self.design.levels, self.likelihood.covariances):
+            names += [f"{n} {level.factor}" for n in cov.param_names()]
         return names
 
     @property
@@ -317,7 +330,7 @@ class MMRMResults(RandomEffectsResults):
         """``estimate, se, z, p`` as SAS COVTEST: one-sided p for variances, two-sided otherwise."""
         se = np.sqrt(np.clip(np.diag(self.phi_cov), 0, None))
         z = self.phi / se
-        variance = np.concatenate([s.variance_mask() for s in self.structures])
+        variance = np.concatenate([s.variance_mask() for s in self.likelihood.structures])
         p = np.where(variance, stats.norm.sf(z), 2 * stats.norm.sf(np.abs(z)))
         return pd.DataFrame({"estimate": self.phi.copy(), "se": se, "z": z, "p": p},
                             index=pd.Index(self.covariance_parameter_names, name="parameter"))
@@ -357,12 +370,19 @@ class MMRMResults(RandomEffectsResults):
         var = np.einsum("np,pq,nq->n", x, self.beta_cov, x)
         if conditional:
             self._require_random()
-            z, idx = (d.Z[order], d.subject[order]) if newdata is None else self._random_design(newdata)
-            known = idx >= 0
             pred = self._random_predictions
-            zb = np.where(known, np.einsum("nr,nr->n", z, pred.blup[np.maximum(idx, 0)]), 0.0)
-            est = est + zb
-            cross = np.einsum("np,npr,nr->n", x, pred.cross[np.maximum(idx, 0)], z)
+            if newdata is None:
+                rows = order
+                z, idx = (d.Z[order] if d.Z is not None else np.zeros((order.size, 0))), d.subject[order]
+            else:
+                rows = None
+                z, idx = self._random_design(newdata)
+            w = np.hstack([x, self._outer_design(newdata, rows)])  # (x, z_o): theta's design
+            known = idx >= 0
+            est = w[:, x.shape[1]:] @ pred.outer + est
+            est = est + np.where(known, np.einsum("nr,nr->n", z, pred.blup[np.maximum(idx, 0)]), 0.0)
+            var = np.einsum("np,pq,nq->n", w, pred.joint, w)
+            cross = np.einsum("np,npr,nr->n", w, pred.cross[np.maximum(idx, 0)], z)
             pev = np.einsum("nr,nrs,ns->n", z, pred.pev[np.maximum(idx, 0)], z)
             var = var + np.where(known, 2 * cross + pev, 0.0)
         if not se:
@@ -371,19 +391,28 @@ class MMRMResults(RandomEffectsResults):
 
     def _random_design(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Z rows and subject indices (-1 for subjects not in the fit) of ``data``."""
-        from formulaic import model_matrix
+        z, idx = _level_rows(data, self.settings.subject, self.design.subject_labels, self.design.random_spec)
+        return (z if z is not None else np.zeros((len(data), 0))), idx
 
-        z = np.asarray(model_matrix(self.design.random_spec, data, na_action="ignore"), dtype=float)
-        subject = self.settings.subject
-        if subject not in data:
-            raise DataError(f"conditional predictions need the subject column '{subject}' in newdata")
-        lookup = {s: i for i, s in enumerate(self.design.subject_labels)}
-        idx = np.array([lookup.get(s, -1) for s in data[subject]])
-        if (idx < 0).any():
-            new = data[subject][idx < 0].iloc[0]
-            warnings.warn(f"subject {new!r} (and {int((idx < 0).sum()) - 1} more rows) is not in the fit; "
-                          "its random effects are predicted as 0", DataWarning, stacklevel=3)
-        return z, idx
+    def _outer_design(self, data: pd.DataFrame | None, rows: np.ndarray | None) -> np.ndarray:
+        """Dense design (n, Q) of the outer factors' effects u for ``data`` (or the rows used,
+        in the order ``rows``); unknown levels get 0."""
+        d = self.design
+        if not d.levels:
+            return np.zeros((len(data) if data is not None else rows.size, 0))
+        loc = self.likelihood.outer
+        out = []
+        for f, level in enumerate(d.levels):
+            if data is None:
+                z, codes = level.Z[rows], level.codes[rows]
+            else:
+                z, codes = _level_rows(data, level.factor, level.labels, level.spec)
+            q = z.shape[1]
+            block = np.zeros((z.shape[0], loc.sizes[f] * q))
+            known = np.flatnonzero(codes >= 0)
+            block[known[:, None], codes[known][:, None] * q + np.arange(q)] = z[known]
+            out.append(block)
+        return np.hstack(out)
 
     def summary(self) -> str:
         """SAS-style text: Model Information, Dimensions, Fit Statistics, Covariance
@@ -395,3 +424,20 @@ class MMRMResults(RandomEffectsResults):
     def __str__(self) -> str:
         return self.summary()
 
+
+
+def _level_rows(data: pd.DataFrame, factor: str, labels, spec) -> tuple[np.ndarray | None, np.ndarray]:
+    """Values of a random-effect term (None without ``spec``) and level indices (-1 for
+    levels not in the fit, with a DataWarning) of ``data``'s rows."""
+    from formulaic import model_matrix
+
+    if factor not in data:
+        raise DataError(f"conditional predictions need the column '{factor}' in newdata")
+    z = None if spec is None else np.asarray(model_matrix(spec, data, na_action="ignore"), dtype=float)
+    lookup = {s: i for i, s in enumerate(labels)}
+    idx = np.array([lookup.get(s, -1) for s in data[factor]])
+    if (idx < 0).any() and spec is not None:
+        new = data[factor][idx < 0].iloc[0]
+        warnings.warn(f"{factor} {new!r} (and {int((idx < 0).sum()) - 1} more rows) is not in the fit; "
+                      "its random effects are predicted as 0", DataWarning, stacklevel=4)
+    return z, idx

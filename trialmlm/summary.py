@@ -18,8 +18,15 @@ def _structure_text(fit, grp: str) -> str:
     if s.random is None:
         return f"{fit.structures[0].sas_type} ({s.structure}){grp}"
     comp = fit.structures[0]
-    g = "VC" if comp.diagonal else "UN"
-    return f"RANDOM {s.random}: G {g}; REPEATED: {comp.residual.sas_type} ({s.structure})"
+    residual = comp.residual if hasattr(comp, "residual") else comp
+    randoms = [f"RANDOM ({' + '.join(terms)} | {factor}): G {'VC' if _diagonal(fit, factor) else 'UN'}"
+               for factor, terms, _ in fit._factors()]
+    return "; ".join(randoms + [f"REPEATED: {residual.sas_type} ({s.structure})"])
+
+
+def _diagonal(fit, factor: str) -> bool:
+    levels = {lv.factor: lv.diagonal for lv in fit.design.levels}
+    return levels[factor] if factor in levels else fit.structures[0].diagonal
 
 
 def format_summary(fit) -> str:
@@ -36,10 +43,11 @@ def format_summary(fit) -> str:
                "Weight Variable", "Estimation Method",
                "Fixed Effects SE Method (vcov)", "Degrees of Freedom Method (ddf)", "Optimizer"],
     )
+    levels = {f"Levels of {lv.factor}": lv.labels.size for lv in fit.design.levels}
     dims = pd.DataFrame(
-        {"value": [fit.n_covariance_parameters, fit.n_fixed, fit.n_subjects,
+        {"value": [fit.n_covariance_parameters, fit.n_fixed, *levels.values(), fit.n_subjects,
                    fit.n_obs + fit.n_obs_dropped, fit.n_obs, fit.n_obs_dropped]},
-        index=["Covariance Parameters", "Columns in X (estimable)", "Subjects",
+        index=["Covariance Parameters", "Columns in X (estimable)", *levels, "Subjects",
                "Number of Observations Read", "Number of Observations Used",
                "Number of Observations Not Used"],
     )

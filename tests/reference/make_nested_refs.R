@@ -15,6 +15,12 @@
 #     nested_ri_reml     lme(Y ~ ARM * WEEK, random = ~ 1 | SITE/USUBJID)  (+ lmer / lmerTest)
 #     nested_ri_ml       the same with method = "ML"
 #     nested_slope_reml  random = list(SITE = ~ 1, USUBJID = ~ 1 + WEEK)    (+ lmer / lmerTest)
+#     nested_ar1_reml    random = ~ 1 | SITE/USUBJID, correlation = corAR1(form = ~ VISN | SITE/USUBJID)
+#                        (VISN = visit number 1..6 of WEEK; trialmlm: ar1(WEEK | USUBJID))
+#     crossed_ri_reml    lmer(Y ~ ARM * WEEK + (1 | RATER) + (1 | USUBJID)) on crossed.csv (+ lmerTest):
+#                        raters crossed with subjects (no lme fit)
+#   crossed.csv        nested.csv plus RATER (R1..R6, drawn per row) and Y + rater effect
+#                      (see simulate_crossed)
 #
 # Every fit is made on the data as read back from nested.csv.  Each lme fit is followed by a
 # polishing lme() call started at its estimates (BFGS at reltol = 1e-15 with finite-
@@ -105,14 +111,17 @@ NDEPS <- 1e-5
 POLISH <- quote(lmeControl(maxIter = 500, msMaxIter = 5000, niterEM = 0, msTol = 1e-15,
                            opt = "optim", optimMethod = "BFGS"))
 
-run_lme <- function(tag, fixed, data_name, random, method = "REML", control = CONTROL) {
-  cl <- as.call(list(as.name("lme"), fixed, data = as.name(data_name), random = random,
-                     method = method, control = control))
+run_lme <- function(tag, fixed, data_name, random, method = "REML", control = CONTROL,
+                    correlation = NULL) {
+  args <- list(as.name("lme"), fixed, data = as.name(data_name), random = random,
+               correlation = correlation, method = method, control = control)
+  cl <- as.call(Filter(Negate(is.null), args))
   fit1 <- no_warn(eval(cl, globalenv()))
   start <- paste0("start_", tag)
   assign(start, fit1$modelStruct, envir = globalenv())
   cl2 <- cl
   cl2$random <- call("$", as.name(start), as.name("reStruct"))
+  if (!is.null(correlation)) cl2$correlation <- call("$", as.name(start), as.name("corStruct"))
   cl2$control <- POLISH
   cl2$control$ndeps <- call("rep", NDEPS, length(coef(fit1$modelStruct)))
   fit <- no_warn(eval(cl2, globalenv()))
@@ -134,31 +143,35 @@ make_site_blocks <- function(dat, fixed, zterms) {
   lapply(split(seq_len(nrow(X)), factor(sites, levels = unique(sites))), function(ii) {
     subj <- as.character(dat$USUBJID[ii])
     list(site = sites[ii[1]], subj = subj, X = X[ii, , drop = FALSE], y = y[ii],
-         Z = Z[ii, , drop = FALSE])
+         Z = Z[ii, , drop = FALSE], visn = match(dat$WEEK[ii], WEEKS))
   })
 }
 
-theta_parts <- function(theta, q) {
+# With AR(1) residuals (ar1 = TRUE) theta ends with (sigma2, rho) and the residual of a
+# subject is sigma2 * rho^|VISN_j - VISN_k|.
+theta_parts <- function(theta, q, ar1 = FALSE) {
   G <- matrix(0, q, q)
   G[lower.tri(G, diag = TRUE)] <- theta[1 + seq_len(q * (q + 1) / 2)]
   G[upper.tri(G)] <- t(G)[upper.tri(G)]
-  list(tau2 = theta[1], G = G, sigma2 = theta[length(theta)])
+  nq <- 1 + q * (q + 1) / 2
+  list(tau2 = theta[1], G = G, sigma2 = theta[nq + 1], rho = if (ar1) theta[nq + 2] else 0)
 }
 
 site_V <- function(b, pp) {
   n <- length(b$y)
-  V <- matrix(pp$tau2, n, n) + pp$sigma2 * diag(n)
+  V <- matrix(pp$tau2, n, n)
   for (s in unique(b$subj)) {
     jj <- which(b$subj == s)
     Zj <- b$Z[jj, , drop = FALSE]
-    V[jj, jj] <- V[jj, jj] + Zj %*% pp$G %*% t(Zj)
+    R <- pp$sigma2 * pp$rho^abs(outer(b$visn[jj], b$visn[jj], "-"))
+    V[jj, jj] <- V[jj, jj] + Zj %*% pp$G %*% t(Zj) + R
   }
   V
 }
 
-nested_core <- function(theta, blocks, reml) {
+nested_core <- function(theta, blocks, reml, ar1 = FALSE) {
   q <- ncol(blocks[[1]]$Z); p <- ncol(blocks[[1]]$X)
-  pp <- theta_parts(theta, q)
+  pp <- theta_parts(theta, q, ar1)
   XtX <- matrix(0, p, p); Xty <- numeric(p); yty <- 0; logdet <- 0; N <- 0
   for (b in blocks) {
     U <- chol(site_V(b, pp))
@@ -178,8 +191,8 @@ nested_core <- function(theta, blocks, reml) {
 }
 
 # BLUPs: site u_s = tau2 1' V_s^-1 r_s; subject b_i = G Z_i' [V_s^-1 r_s]_i
-nested_blups <- function(theta, blocks, reml) {
-  st <- nested_core(theta, blocks, reml)
+nested_blups <- function(theta, blocks, reml, ar1 = FALSE) {
+  st <- nested_core(theta, blocks, reml, ar1)
   pp <- st$parts
   site <- numeric(); subj <- list()
   for (b in blocks) {
@@ -212,10 +225,12 @@ newton_check <- function(theta, f) {
 ## ---------------------------------------------------------------------------------------
 ## 4. Extract and check one lme fit
 ## ---------------------------------------------------------------------------------------
-lme_case <- function(tag, fixed, random, zterms, method) {
-  r <- run_lme(tag, fixed, "nested", random, method)
+lme_case <- function(tag, fixed, random, zterms, method, correlation = NULL) {
+  r <- run_lme(tag, fixed, "nested", random, method, correlation = correlation)
   fit <- r$fit
   reml <- method == "REML"
+  ar1 <- !is.null(correlation)
+  rho <- if (ar1) unname(coef(fit$modelStruct$corStruct, unconstrained = FALSE)) else NULL
   sigma2 <- fit$sigma^2
   # relative pdMatrix * sigma^2 = variance components on the natural scale
   pdm <- pdMatrix(fit$modelStruct$reStruct)
@@ -225,10 +240,10 @@ lme_case <- function(tag, fixed, random, zterms, method) {
   terms <- colnames(G)
   attributes(G) <- list(dim = dim(G))
   q <- nrow(G)
-  theta <- c(tau2, G[lower.tri(G, diag = TRUE)], sigma2)
+  theta <- c(tau2, G[lower.tri(G, diag = TRUE)], sigma2, rho)
   ij <- which(lower.tri(G, diag = TRUE), arr.ind = TRUE)
   theta_names <- c("site_variance", sprintf("G[%s,%s]", terms[ij[, 1]], terms[ij[, 2]]),
-                   "sigma2")
+                   "sigma2", if (ar1) "rho")
   # VarCorr check (printed character table: compare numerically)
   vc <- VarCorr(fit)
   vc_var <- suppressWarnings(as.numeric(vc[, "Variance"]))
@@ -237,7 +252,7 @@ lme_case <- function(tag, fixed, random, zterms, method) {
   blocks <- make_site_blocks(nested, fixed, zterms)
   stopifnot(identical(colnames(blocks[[1]]$X), names(fixef(fit))),
             identical(colnames(blocks[[1]]$Z), terms))
-  ll_fun <- function(th) nested_core(th, blocks, reml)$ll
+  ll_fun <- function(th) nested_core(th, blocks, reml, ar1)$ll
   ll <- as.numeric(logLik(fit))
   ll_direct <- ll_fun(theta)
   # BLUPs vs ranef()
@@ -247,11 +262,11 @@ lme_case <- function(tag, fixed, random, zterms, method) {
   subj_ids <- sub("^.*/", "", rownames(re_subj))
   stopifnot(identical(sub("/.*$", "", rownames(re_subj)),
                       as.character(nested$SITE[match(subj_ids, nested$USUBJID)])))
-  bd <- nested_blups(theta, blocks, reml)
+  bd <- nested_blups(theta, blocks, reml, ar1)
   d_blup_site <- max(abs(re_site[names(bd$site), "(Intercept)"] - bd$site)) / max(abs(bd$site))
   rs <- as.matrix(re_subj[, terms, drop = FALSE]); rownames(rs) <- subj_ids
   d_blup_subj <- max(abs(rs[rownames(bd$subj), , drop = FALSE] - bd$subj)) / max(abs(bd$subj))
-  beta_direct <- nested_core(theta, blocks, reml)$beta
+  beta_direct <- nested_core(theta, blocks, reml, ar1)$beta
   d_beta <- max(abs(beta_direct - fixef(fit)) / sqrt(diag(vcov(fit))))
   nc <- newton_check(theta, ll_fun)
   if (abs(ll_direct - ll) > 1e-7) stop(tag, ": direct loglik differs: ", ll_direct - ll)
@@ -273,12 +288,12 @@ lme_case <- function(tag, fixed, random, zterms, method) {
          n_sites = unname(fit$dims$ngrps["SITE"]),
          n_subjects = unname(fit$dims$ngrps["USUBJID"]),
          n_beta = length(fixef(fit)),
-         variance_components = list(
+         variance_components = c(list(
            SITE = list(terms = I("(Intercept)"), variance = tau2),
            USUBJID = list(terms = I(terms),
                           type = if (q == 1) "intercept variance" else "unstructured",
                           matrix = G),
-           sigma2 = sigma2),
+           sigma2 = sigma2), if (ar1) list(ar1_rho = rho)),
          fixed_effects = fixed_tab,
          blups = list(SITE = blups_site, USUBJID = blups_subj),
          checks = c(list(
@@ -397,6 +412,80 @@ add_lmer_line(nm, lm)
 cases[[length(cases) + 1]] <- make_case(nm,
   "Y ~ ARM * WEEK + (1 | SITE) + (1 + WEEK | USUBJID)", "REML", res, list(lmer = lm))
 
+### 6.3 site and subject intercepts with AR(1) residuals in visit number, REML -------------
+nested$VISN <- match(nested$WEEK, WEEKS)
+nm <- "nested_ar1_reml"
+res <- lme_case(nm, Y ~ ARM * WEEK, quote(~ 1 | SITE/USUBJID), ~ 1, "REML",
+                correlation = quote(corAR1(form = ~ VISN | SITE/USUBJID)))
+add_line(nm, res)
+cases[[length(cases) + 1]] <- make_case(nm,
+  "Y ~ ARM * WEEK + (1 | SITE) + (1 | USUBJID) + ar1(WEEK | USUBJID)", "REML", res)
+
+### 6.4 raters crossed with subjects (lmer only) ------------------------------------------
+# crossed.csv: nested.csv plus RATER ~ U{R1..R6} per row and Y + rater effect, rater effects
+# ~ N(0, 1.5^2) (drawn first, in rater order), then the raters of the rows (set.seed
+# SEED_CROSSED); Y to 3 dp.  Subjects meet several raters: crossed, not nested.
+SEED_CROSSED <- 20261125
+simulate_crossed <- function() {
+  set.seed(SEED_CROSSED)
+  d <- read.csv("nested.csv", stringsAsFactors = FALSE)
+  effect <- rnorm(6, 0, 1.5)
+  k <- sample(1:6, nrow(d), replace = TRUE)
+  d$RATER <- sprintf("R%d", k)
+  d$Y <- round(d$Y + effect[k], 3)
+  d
+}
+write.csv(simulate_crossed(), "crossed.csv", row.names = FALSE)
+crossed <- read.csv("crossed.csv", stringsAsFactors = FALSE)
+crossed$ARM <- factor(crossed$ARM)
+crossed$RATER <- factor(crossed$RATER)
+crossed$USUBJID <- factor(crossed$USUBJID)
+stopifnot(any(tapply(crossed$RATER, crossed$USUBJID, function(x) length(unique(x))) > 1))
+
+# independent dense (RE)ML log-likelihood: V = tau_r Z_r Z_r' + tau_s Z_s Z_s' + sigma2 I
+crossed_ll <- function(theta, reml = TRUE) {
+  X <- model.matrix(~ ARM * WEEK, crossed)
+  Zr <- model.matrix(~ 0 + RATER, crossed)
+  Zs <- model.matrix(~ 0 + USUBJID, crossed)
+  V <- theta[1] * tcrossprod(Zr) + theta[2] * tcrossprod(Zs) + theta[3] * diag(nrow(X))
+  U <- chol(V)
+  Xs <- backsolve(U, X, transpose = TRUE); ys <- backsolve(U, crossed$Y, transpose = TRUE)
+  A <- crossprod(Xs); beta <- solve(A, crossprod(Xs, ys))
+  rss <- sum((ys - Xs %*% beta)^2); n <- nrow(X); p <- ncol(X)
+  -0.5 * ((n - p) * log(2 * pi) + 2 * sum(log(diag(U))) + as.numeric(determinant(A)$modulus) + rss)
+}
+lmc <- run_lmer(Y ~ ARM * WEEK + (1 | RATER) + (1 | USUBJID), "crossed")
+fit_lmer_crossed <- lmc$fit
+if (isSingular(fit_lmer_crossed)) stop("crossed: singular fit")
+vc <- VarCorr(fit_lmer_crossed)
+theta_c <- c(unname(vc$RATER[1, 1]), unname(vc$USUBJID[1, 1]), sigma(fit_lmer_crossed)^2)
+ll_c <- as.numeric(logLik(fit_lmer_crossed))
+if (abs(crossed_ll(theta_c) - ll_c) > 1e-7) stop("crossed: direct loglik differs")
+nc_c <- newton_check(theta_c, crossed_ll)
+if (nc_c$newton_max_rel_step > 1e-4) stop("crossed: not converged")
+re_c <- ranef(fit_lmer_crossed)
+cases[[length(cases) + 1]] <- list(
+  name = "crossed_ri_reml", data = "crossed.csv",
+  formula = "Y ~ ARM * WEEK + (1 | RATER) + (1 | USUBJID)", method = "REML",
+  r_calls = list(fit = lmc$r_call,
+                 coef_satterthwaite = 'summary(fit_lmer_crossed, ddf = "Satterthwaite")$coefficients'),
+  loglik = ll_c, n_obs = nrow(crossed), n_raters = nlevels(crossed$RATER),
+  n_subjects = nlevels(crossed$USUBJID),
+  variance_components = list(RATER = theta_c[1], USUBJID = theta_c[2], sigma2 = theta_c[3]),
+  fixed_effects = coef_rows(fit_lmer_crossed, "Satterthwaite"),
+  blups = list(
+    RATER = data.frame(RATER = rownames(re_c$RATER), term = "(Intercept)",
+                       estimate = re_c$RATER[, "(Intercept)"], stringsAsFactors = FALSE),
+    USUBJID = data.frame(USUBJID = rownames(re_c$USUBJID), term = "(Intercept)",
+                         estimate = re_c$USUBJID[, "(Intercept)"], stringsAsFactors = FALSE)),
+  factor_levels = list(ARM = levels(crossed$ARM)),
+  checks = c(list(loglik_direct_minus_lmer = crossed_ll(theta_c) - ll_c,
+                  theta = I(theta_c), theta_names = I(c("rater_variance", "subject_variance", "sigma2")),
+                  optimizer_message = fit_lmer_crossed@optinfo$message), nc_c))
+summary_lines <- c(summary_lines, sprintf("%-18s loglik %.10f  max|grad| %.1e  Newton rel step %.1e",
+                                          "crossed_ri_reml", ll_c, nc_c$max_abs_gradient,
+                                          nc_c$newton_max_rel_step))
+
 ## ---------------------------------------------------------------------------------------
 ## 7. Write JSON and print a summary
 ## ---------------------------------------------------------------------------------------
@@ -406,6 +495,7 @@ out <- list(
                                                collapse = ", ")),
   generated = as.character(Sys.Date()),
   seed_nested = SEED_NESTED,
+  seed_crossed = SEED_CROSSED,
   sd_slope_simulated = SD_SLOPE,
   data_files = list(
     nested.csv = paste(

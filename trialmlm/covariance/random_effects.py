@@ -47,6 +47,63 @@ class Independent(CovarianceStructure):
         return np.array([total / count])
 
 
+class RandomCovariance:
+    r""":math:`G` (r x r), the covariance of the random effects of one grouping factor.
+
+    Unstructured (``(EXPR | FACTOR)``, SAS ``TYPE=UN``): :math:`r(r+1)/2` parameters
+    ``UN(a,b)``, optimised on the log-Cholesky scale of :class:`Unstructured`.  Diagonal
+    (``(EXPR || FACTOR)``, SAS ``TYPE=VC``): :math:`r` variances named after the terms,
+    optimised on the log scale.  :math:`G` is linear in its parameters.
+    """
+
+    def __init__(self, terms: tuple[str, ...], diagonal: bool):
+        self.terms = tuple(terms)
+        self.n = len(self.terms)
+        self.diagonal = diagonal
+        self.un = None if diagonal else Unstructured(self.n)
+        self.n_params = self.n if diagonal else self.n * (self.n + 1) // 2
+
+    def param_names(self) -> list[str]:
+        return list(self.terms) if self.diagonal else self.un.param_names()
+
+    def variance_mask(self) -> np.ndarray:
+        return np.ones(self.n, dtype=bool) if self.diagonal else self.un.variance_mask()
+
+    def matrix(self, phi: np.ndarray) -> np.ndarray:
+        return np.diag(phi) if self.diagonal else self.un.matrix(phi)
+
+    def units(self) -> np.ndarray:
+        r""":math:`\partial G/\partial\phi_g` (n_params, r, r), constant."""
+        if self.diagonal:
+            units = np.zeros((self.n, self.n, self.n))
+            units[np.arange(self.n), np.arange(self.n), np.arange(self.n)] = 1.0
+            return units
+        return self.un.full(np.zeros(self.n_params), 1)[1]
+
+    def theta_to_phi(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        theta = np.asarray(theta, dtype=float)
+        if not self.diagonal:
+            return self.un.theta_to_phi(theta)
+        k = self.n
+        d1 = np.exp(theta)
+        hess = np.zeros((k, k, k))
+        hess[np.arange(k), np.arange(k), np.arange(k)] = d1
+        return d1, np.diag(d1), hess
+
+    def phi_to_theta(self, phi: np.ndarray) -> np.ndarray:
+        phi = np.asarray(phi, dtype=float)
+        return np.log(phi) if self.diagonal else self.un.phi_to_theta(phi)
+
+    def positive_definite(self, g: np.ndarray, scale: float) -> np.ndarray:
+        """Parameters of ``g`` with its eigenvalues (variances if diagonal) floored at
+        1e-3 of ``scale`` (starting values)."""
+        if self.diagonal:
+            return np.maximum(np.diag(g), 1e-3 * scale)
+        w, v = np.linalg.eigh(g)
+        w = np.maximum(w, 1e-3 * max(w.max(), scale * 1e-3))
+        return ((v * w) @ v.T)[np.tril_indices(self.n)]
+
+
 class RandomEffects(CovarianceStructure):
     """:math:`Z G Z^\\top + R` for ``r`` random terms and a residual structure."""
 
@@ -60,32 +117,26 @@ class RandomEffects(CovarianceStructure):
         self.residual = residual
         self.terms = tuple(terms)
         self.diagonal = diagonal
-        self.g = None if diagonal else Unstructured(len(terms))
-        self.n_g = len(terms) if diagonal else len(terms) * (len(terms) + 1) // 2
+        self.g = RandomCovariance(self.terms, diagonal)
+        self.n_g = self.g.n_params
         self.linear = residual.linear
         self.spatial = residual.spatial
 
     def param_names(self):
-        g = list(self.terms) if self.diagonal else self.g.param_names()
-        return g + self.residual.param_names()
+        return self.g.param_names() + self.residual.param_names()
 
     def maps(self):
         raise NotImplementedError("RandomEffects composes the maps of G and R in theta_to_phi")
 
     def variance_mask(self) -> np.ndarray:
-        g = np.ones(self.n_g, dtype=bool) if self.diagonal else self.g.variance_mask()
-        return np.concatenate([g, self.residual.variance_mask()])
+        return np.concatenate([self.g.variance_mask(), self.residual.variance_mask()])
 
     def g_matrix(self, phi: np.ndarray) -> np.ndarray:
         """:math:`G` (r x r) from the first parameters."""
-        return np.diag(phi[: self.n_g]) if self.diagonal else self.g.matrix(phi[: self.n_g])
+        return self.g.matrix(phi[: self.n_g])
 
     def _g_derivatives(self) -> np.ndarray:
-        if self.diagonal:
-            units = np.zeros((self.n, self.n, self.n))
-            units[np.arange(self.n), np.arange(self.n), np.arange(self.n)] = 1.0
-            return units
-        return self.g.full(np.zeros(self.n_g), 1)[1]
+        return self.g.units()
 
     def _z_derivatives(self, z: np.ndarray) -> np.ndarray:
         r""":math:`Z\,\partial G/\partial\phi_g\,Z^\top` (n_g, m, k, k); independent of
@@ -104,12 +155,7 @@ class RandomEffects(CovarianceStructure):
     def theta_to_phi(self, theta):
         theta = np.asarray(theta, dtype=float)
         n, k = theta.size, self.n_g
-        if self.diagonal:
-            phi_g, d1 = np.exp(theta[:k]), np.exp(theta[:k])
-            jac_g, hess_g = np.diag(d1), np.zeros((k, k, k))
-            hess_g[np.arange(k), np.arange(k), np.arange(k)] = d1
-        else:
-            phi_g, jac_g, hess_g = self.g.theta_to_phi(theta[:k])
+        phi_g, jac_g, hess_g = self.g.theta_to_phi(theta[:k])
         phi_r, jac_r, hess_r = self.residual.theta_to_phi(theta[k:])
         jac = np.zeros((n, n))
         hess = np.zeros((n, n, n))
@@ -120,8 +166,7 @@ class RandomEffects(CovarianceStructure):
     def phi_to_theta(self, phi):
         phi = np.asarray(phi, dtype=float)
         k = self.n_g
-        g = np.log(phi[:k]) if self.diagonal else self.g.phi_to_theta(phi[:k])
-        return np.concatenate([g, self.residual.phi_to_theta(phi[k:])])
+        return np.concatenate([self.g.phi_to_theta(phi[:k]), self.residual.phi_to_theta(phi[k:])])
 
     def blocks(self, phi, geometry, order):
         geo_r, z = geometry
@@ -159,14 +204,7 @@ class RandomEffects(CovarianceStructure):
         sigma2 = coef[-1]
         g = coef[:-1]
         var_scale = abs(sigma2) if sigma2 > 0 else 1.0
-        if self.diagonal:
-            phi_g = np.maximum(g, 1e-3 * var_scale)
-        else:
-            full = self.g.matrix(g)
-            w, v = np.linalg.eigh(full)
-            w = np.maximum(w, 1e-3 * max(w.max(), var_scale * 1e-3))
-            phi_g = (v * w) @ v.T
-            phi_g = phi_g[np.tril_indices(self.n)]
+        phi_g = self.g.positive_definite(self.g.matrix(g), var_scale)
         res_parts = [(geo[0], c, m) for geo, c, m in parts]
         phi_r = self.residual.start(res_parts)
         if isinstance(self.residual, Independent) and sigma2 > 0:

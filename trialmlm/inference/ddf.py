@@ -15,10 +15,12 @@ of all rows, its denominator df and scale :math:`\lambda` (1 except for Kenward-
     :math:`a_h = l^\top CP_hCl/l^\top Cl` (the Satterthwaite df of the unadjusted
     :math:`C`); the F statistic uses the adjusted :math:`\hat\Phi_A`.
 ``residual``  :math:`n - \mathrm{rank}(X)`.
-``containment``  SAS DDFM=CONTAIN: a random effect ``TERM*SUBJECT`` contains a fixed
-    effect when all the fixed effect's variables appear in it; the df are the smallest
-    rank contribution of a containing random effect to :math:`[X\,Z]`, else
-    :math:`n - \mathrm{rank}[X\,Z]` (:math:`n - \mathrm{rank}(X)` without random effects).
+``containment``  SAS DDFM=CONTAIN: a random effect ``TERM*FACTOR`` contains a fixed effect
+    when all the fixed effect's variables appear in it (an outer factor counts as one of
+    its effects' variables); the df are the smallest rank contribution of a containing
+    random effect to :math:`[X\,Z]`, computed in order (outer factors in formula order,
+    then the subject's terms: :math:`\mathrm{rank}[X\,Z_1..Z_j] - \mathrm{rank}[X\,Z_1..Z_{j-1}]`),
+    else :math:`n - \mathrm{rank}[X\,Z]` (:math:`n - \mathrm{rank}(X)` without random effects).
 ``between-within``  columns constant within every subject get
     :math:`N_s - (\text{intercept}) - p_\text{between}`, the others
     :math:`n - N_s - p_\text{within}`; under ``us`` every effect gets the between df (SAS);
@@ -56,6 +58,26 @@ def check_ddf(name: str) -> str:
     if name not in DDF_METHODS:
         raise DataError(f"ddf must be one of {', '.join(DDF_METHODS)}; got {name!r}")
     return name
+
+
+def check_outer_factors(factors: list[str], ddf: str, vcov: str) -> None:
+    r"""Raise DataError for the inference methods not available with outer grouping factors
+    (``factors``, e.g. sites): Kenward-Roger needs second-order terms
+    :math:`X^\top\partial_hV^{-1}V\partial_jV^{-1}X` across subjects, which trialmlm forms
+    per subject only; between-within and the sandwich estimators treat subjects as
+    independent clusters, which they are not."""
+    if not factors:
+        return
+    where = f"models with the outer grouping factor(s) {', '.join(factors)}"
+    if vcov != "model":
+        raise DataError(f"vcov='{vcov}' (subjects as independent clusters) is not available for {where}; "
+                        "use vcov='model'")
+    if ddf.startswith("kenward-roger"):
+        raise DataError(f"Kenward-Roger is not available for {where}; use ddf='satterthwaite' "
+                        "or 'containment'")
+    if ddf == "between-within":
+        raise DataError(f"between-within df are not available for {where}; use ddf='satterthwaite' "
+                        "or 'containment'")
 
 
 def _row_satterthwaite(fit, rows: np.ndarray) -> np.ndarray:
@@ -128,34 +150,56 @@ def _variables(term) -> frozenset:
     return frozenset(names - {"1"})
 
 
-def _rank_xz(fit, z_columns: np.ndarray) -> int:
-    """rank([X Z]) for the subject-blocked Z restricted to ``z_columns`` of the random terms:
-    sum of the subjects' rank(Z_i) plus the rank of X after projecting out each Z_i."""
+def _rank_xz(fit, z_columns: np.ndarray, outer: np.ndarray) -> int:
+    """rank([X Z_o Z]) for the dense outer-factor columns ``outer`` and the subject-blocked Z
+    restricted to ``z_columns`` of the subject's terms: sum of the subjects' rank(Z_i) plus
+    the rank of [X Z_o] after projecting out each Z_i."""
     d = fit.design
-    resid = np.empty_like(d.X)
+    xo = np.hstack([d.X, outer])
+    resid = np.empty_like(xo)
     rank_z = 0
     for batch in fit.likelihood.batches:
         rows = batch.rows
-        z = d.Z[rows][:, :, z_columns]
+        z = d.Z[rows][:, :, z_columns] if z_columns.size else np.zeros(rows.shape + (0,))
         rank_z += int(np.linalg.matrix_rank(z).sum()) if z.shape[2] else 0
-        x = d.X[rows]
+        x = xo[rows]
         fitted = z @ (np.linalg.pinv(z) @ x) if z.shape[2] else 0.0
         resid[rows] = x - fitted
     scale = np.linalg.norm(d.X, 2)  # absolute tolerance: resid may be zero up to rounding
     return rank_z + int(np.linalg.matrix_rank(resid, tol=1e-9 * scale))
 
 
+def _outer_effects(fit) -> list[tuple[frozenset, np.ndarray]]:
+    """(variables, dense columns) of each term of each outer factor, in formula order."""
+    out = []
+    n = fit.design.y.size
+    for level in fit.design.levels:
+        for term, cols in level.spec.term_slices.items():
+            z = level.Z[:, cols]
+            dense = np.zeros((n, level.labels.size, z.shape[1]))
+            dense[np.arange(n), level.codes] = z
+            out.append((_variables(term) | {level.factor}, dense.reshape(n, -1)))
+    return out
+
+
 def _containment_columns(fit) -> np.ndarray:
     """Per fixed-effect column, the containment df (see module docstring)."""
     d = fit.design
+    outer = _outer_effects(fit)
+    mats = [np.zeros((d.y.size, 0))] + [m for _, m in outer]
     everything = np.arange(len(d.random_names))
-    z_terms = [(_variables(t), everything[s]) for t, s in d.random_spec.term_slices.items()]
-    full = _rank_xz(fit, everything)
-    contribution = [full - _rank_xz(fit, np.setdiff1d(everything, cols)) for _, cols in z_terms]
-    per_col = np.full(fit.n_fixed, float(d.y.size - full))
+    z_terms = [(_variables(t), everything[s]) for t, s in d.random_spec.term_slices.items()] \
+        if d.Z is not None else []
+    ranks = [_rank_xz(fit, everything[:0], np.hstack(mats[:j + 1])) for j in range(len(mats))]
+    all_outer = np.hstack(mats)
+    ranks += [_rank_xz(fit, np.concatenate([c for _, c in z_terms[:j + 1]]), all_outer)
+              for j in range(len(z_terms))]
+    effects = [v for v, _ in outer] + [v for v, _ in z_terms]
+    contribution = np.diff(ranks)
+    per_col = np.full(fit.n_fixed, float(d.y.size - ranks[-1]))
     for term, cols in d.encoding.term_columns().items():
         variables = _variables(term)
-        containing = [c for (zv, _), c in zip(z_terms, contribution) if variables <= zv]
+        containing = [c for zv, c in zip(effects, contribution) if variables <= zv]
         if containing:
             per_col[cols] = float(min(containing))
     return per_col
@@ -164,7 +208,7 @@ def _containment_columns(fit) -> np.ndarray:
 def degrees_of_freedom(fit, L: np.ndarray, method: str) -> DF:
     """Degrees of freedom of each row of ``L`` and of the joint test (see module docstring)."""
     L = np.atleast_2d(L)
-    if method == "residual" or (method == "containment" and fit.design.Z is None):
+    if method == "residual" or (method == "containment" and fit.settings.random is None):
         df = float(fit.n_obs - fit.n_fixed)
         return DF(np.full(L.shape[0], df), df)
     if method in ("between-within", "containment"):

@@ -1,0 +1,310 @@
+r"""Several grouping factors: the subject's blocks plus outer factors by Woodbury's identity.
+
+Model: :math:`y = X\beta + \sum_f Z_fu_f + \varepsilon_d`, where :math:`\varepsilon_d`
+holds everything within subjects (the subject's random effects and residuals), with the
+block-diagonal covariance :math:`V_d = \mathrm{blockdiag}_i(V_i)` of
+:mod:`trialmlm.likelihood`, and :math:`u_f \sim N(0, I_{L_f}\otimes G_f)` are the effects
+of the :math:`L_f` levels of an outer factor *f* (sites; nested in subjects or crossed
+with them).  With :math:`Z_o = [Z_1 \dots Z_F]` (:math:`n \times Q`,
+:math:`Q = \sum_f L_fq_f`), :math:`G_o = \mathrm{blockdiag}_f(I_{L_f}\otimes G_f)
+= \Lambda\Lambda^\top` (Cholesky factors of the :math:`G_f`) and :math:`\Omega = V_d^{-1}`:
+
+.. math::
+    V = V_d + Z_oG_oZ_o^\top, \qquad T = Z_o^\top\Omega Z_o, \qquad S = Z_o^\top\Omega[X\,y],\\
+    M = I + \Lambda^\top T\Lambda, \qquad K = \Lambda M^{-1}\Lambda^\top
+        \;(= (G_o^{-1} + T)^{-1}),\\
+    V^{-1} = \Omega - \Omega Z_oKZ_o^\top\Omega, \qquad \log|V| = \log|V_d| + \log|M|,\\
+    [X\,y]^\top V^{-1}[X\,y] = [X\,y]^\top\Omega[X\,y] - S^\top KS .
+
+The objective is then the one of :mod:`trialmlm.likelihood` (:math:`\beta` profiled out).
+The gradient is :math:`\operatorname{tr}(V_kE)` with :math:`E = P - Pyy^\top P =
+V^{-1} - V^{-1}[X\,y]\,\mathcal K\,[X\,y]^\top V^{-1}` (:math:`\mathcal K = uu^\top`
+plus :math:`A^{-1}` in the X block for REML, :math:`u = (-\hat\beta, 1)`):
+
+* an outer parameter, :math:`V_k = Z_o(I\otimes\partial G_f)Z_o^\top`:
+  :math:`\sum_\ell\operatorname{tr}(F_{\ell\ell}\,\partial G_f)` with
+  :math:`F = Z_o^\top EZ_o = T - TKT - (S - TH)\mathcal K(S - TH)^\top`, :math:`H = KS`;
+* a subject-level parameter, :math:`V_k = \mathrm{blockdiag}(\partial V_i)`:
+  :math:`\sum_P\operatorname{tr}(\partial\Sigma_P\,E_P)`,
+  :math:`E_P = m_P\Omega_P - \Omega_P\sum_{i\in P}(Z_{oi}KZ_{oi}^\top + w_i\mathcal Kw_i^\top)
+  \Omega_P`, :math:`w_i = [X_i\,y_i] - Z_{oi}H`.
+
+These need per-subject products, vectorised over the subjects of each missingness
+pattern: subject *i*'s outer design is kept in local form :math:`Z_{oi} = \tilde Z_iE_i`
+with :math:`\tilde Z_i` (:math:`k_i \times R`) and a selection :math:`E_i` of :math:`R`
+global columns (for each factor, each level the subject meets, padded with zero columns
+to the largest number of levels a subject meets: 1 for nested factors), so that
+:math:`T` and :math:`S` are scatter-adds (``np.bincount``) of
+:math:`\tilde Z_i^\top\Omega_i\tilde Z_i` and :math:`\tilde Z_i^\top\Omega_i[X_i\,y_i]`.
+:math:`M` is dense (:math:`Q \times Q`).
+
+The Hessian is the *observed* information computed by central differences of the
+analytic gradient (relative steps 1e-4 in :math:`\phi`), and
+``jac_info`` :math:`B_k = -\partial A/\partial\phi_k` by central differences of
+:math:`A = X^\top V^{-1}X` at the same points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .covariance.random_effects import RandomCovariance
+from .design import Design
+from .likelihood import Evaluation, Likelihood, PatternBlock
+
+STEP = 1e-4  # relative central-difference step of the Hessian
+
+
+@dataclass(frozen=True)
+class OuterDesign:
+    r"""Outer random effects in subject-local form (see the module docstring).
+
+    Attributes
+    ----------
+    columns : (n_subjects, R) global column of :math:`u` of each local column.
+    z : (n_obs, R) :math:`\tilde Z` rows (weighted by :math:`\sqrt w`), rows like y.
+    offsets : (F + 1,) start of each factor's block in :math:`u`.
+    sizes : (F,) levels :math:`L_f`.
+    nested : (F,) whether every subject meets one level of the factor only.
+    """
+
+    columns: np.ndarray
+    z: np.ndarray
+    offsets: np.ndarray
+    sizes: np.ndarray
+    nested: np.ndarray
+
+
+def outer_design(design: Design) -> OuterDesign:
+    """Subject-local form of the outer factors of ``design``.
+
+    For factor *f* with :math:`q_f` terms, a subject meeting levels
+    :math:`\\ell_1 < \\ell_2 < \\dots` gets local columns slot-by-term; slots beyond the
+    levels it meets point at its first level with zero values.
+    """
+    n_s = design.subject_labels.size
+    sw = np.sqrt(design.weights)
+    columns, zs, offsets, nested = [], [], [0], []
+    for level in design.levels:
+        q, n_levels = level.Z.shape[1], level.labels.size
+        pair = design.subject * n_levels + level.codes
+        met = np.unique(pair)  # (subject, level) pairs, sorted by subject then level
+        met_subject, met_level = met // n_levels, met % n_levels
+        first = np.searchsorted(met_subject, np.arange(n_s))
+        slot_of_met = np.arange(met.size) - first[met_subject]
+        slots = int(slot_of_met.max()) + 1
+        nested.append(slots == 1)
+        level_of = np.repeat(met_level[first][:, None], slots, axis=1)  # padding: first level
+        level_of[met_subject, slot_of_met] = met_level
+        cols = offsets[-1] + level_of[:, :, None] * q + np.arange(q)
+        columns.append(cols.reshape(n_s, slots * q))
+        row_slot = slot_of_met[np.searchsorted(met, pair)]
+        z = np.zeros((design.y.size, slots, q))
+        z[np.arange(design.y.size), row_slot] = level.Z * sw[:, None]
+        zs.append(z.reshape(design.y.size, slots * q))
+        offsets.append(offsets[-1] + n_levels * q)
+    return OuterDesign(np.hstack(columns), np.hstack(zs), np.array(offsets),
+                       np.array([lv.labels.size for lv in design.levels]), np.array(nested))
+
+
+@dataclass(frozen=True)
+class Woodbury:
+    r"""The quantities of the module docstring at one :math:`\phi`.
+
+    ``info`` is :math:`[X\,y]^\top V^{-1}[X\,y]`; ``g`` the :math:`G_f` per factor.
+    """
+
+    blocks: list[PatternBlock]
+    g: list[np.ndarray]
+    t: np.ndarray
+    s: np.ndarray
+    k: np.ndarray
+    info: np.ndarray
+    logdet: float
+
+
+class MultilevelLikelihood:
+    """REML / ML objective with outer grouping factors; the interface of :class:`Likelihood`.
+
+    :math:`\\phi` is the subject structure's parameters followed by each outer factor's
+    :math:`G_f` parameters (in formula order); ``structures`` lists them in that order.
+    """
+
+    def __init__(self, inner: Likelihood, design: Design, covariances: list[RandomCovariance]):
+        if len(inner.structures) != 1:
+            raise ValueError("outer grouping factors need a single subject-level structure")
+        self.inner = inner
+        self.batches = inner.batches
+        self.outer = outer_design(design)
+        self.covariances = list(covariances)
+        self.structures = list(inner.structures) + self.covariances
+        self.n_obs, self.p, self.reml, self.constant = inner.n_obs, inner.p, inner.reml, inner.constant
+        sizes = [s.n_params for s in self.structures]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+        self.n_params = int(self.offsets[-1])
+        self.n_inner = inner.n_params
+        self.q_total = int(self.outer.offsets[-1])
+        self._levels = design.levels
+        self._sw = sw = np.sqrt(design.weights)
+        self._zhat = zhat = np.column_stack([design.X, design.y]) * sw[:, None]
+        qq = self.p + 1
+        self._local = []
+        for b in self.batches:
+            cols = self.outer.columns[design.subject[b.rows[:, 0]]]
+            starts = np.concatenate([[0], np.cumsum(b.count)[:-1]])
+            self._local.append(dict(
+                zhat=zhat[b.rows], z=self.outer.z[b.rows], cols=cols, starts=starts,
+                t_index=(cols[:, :, None] * self.q_total + cols[:, None, :]).ravel(),
+                s_index=(cols[:, :, None] * qq + np.arange(qq)).ravel()))
+
+    def split(self, phi: np.ndarray) -> list[np.ndarray]:
+        return [phi[self.offsets[g]:self.offsets[g + 1]] for g in range(len(self.structures))]
+
+    def ols_moments(self):
+        return self.inner.ols_moments()
+
+    def pattern_blocks(self, phi: np.ndarray, order: int = 0) -> list[PatternBlock] | None:
+        """The subject-level blocks of :math:`V_d` (see :meth:`Likelihood.pattern_blocks`)."""
+        return self.inner.pattern_blocks(np.asarray(phi)[: self.n_inner], order)
+
+    def g_matrices(self, phi: np.ndarray) -> list[np.ndarray]:
+        parts = self.split(np.asarray(phi, dtype=float))[1:]
+        return [c.matrix(p) for c, p in zip(self.covariances, parts)]
+
+    def _lambda(self, g: list[np.ndarray]) -> np.ndarray | None:
+        """:math:`\\Lambda = \\mathrm{blockdiag}_f(I_{L_f}\\otimes\\mathrm{chol}(G_f))`."""
+        lam = np.zeros((self.q_total, self.q_total))
+        for f, gf in enumerate(g):
+            try:
+                low = np.linalg.cholesky(gf)
+            except np.linalg.LinAlgError:
+                return None
+            lo, hi = self.outer.offsets[f], self.outer.offsets[f + 1]
+            lam[lo:hi, lo:hi] = np.kron(np.eye(self.outer.sizes[f]), low)
+        return lam
+
+    def woodbury(self, phi: np.ndarray, order: int = 0) -> Woodbury | None:
+        """:math:`T, S, K` and :math:`[X\\,y]^\\top V^{-1}[X\\,y]`; None where not positive definite."""
+        phi = np.asarray(phi, dtype=float)
+        blocks = self.pattern_blocks(phi, order)
+        g = self.g_matrices(phi)
+        lam = self._lambda(g)
+        if blocks is None or lam is None:
+            return None
+        qq, nq = self.p + 1, self.q_total
+        info = np.zeros(qq * qq)
+        t = np.zeros(nq * nq)
+        s = np.zeros(nq * qq)
+        logdet = 0.0
+        for blk, loc in zip(blocks, self._local):
+            logdet += blk.logdet
+            info += blk.omega.ravel() @ blk.batch.moments.reshape(blk.omega.size, qq * qq)
+            omega = blk.omega[blk.batch.pattern]
+            oz = omega @ loc["z"]
+            t += np.bincount(loc["t_index"], np.einsum("nka,nkb->nab", loc["z"], oz).ravel(), nq * nq)
+            s += np.bincount(loc["s_index"], np.einsum("nka,nkj->naj", oz, loc["zhat"]).ravel(), nq * qq)
+        t, s = t.reshape(nq, nq), s.reshape(nq, qq)
+        m = np.eye(nq) + lam.T @ t @ lam
+        try:
+            chol_m = np.linalg.cholesky(m)
+        except np.linalg.LinAlgError:
+            return None
+        half = np.linalg.solve(chol_m, lam.T)  # L_M^-1 Lambda'
+        k = half.T @ half
+        info = info.reshape(qq, qq) - s.T @ k @ s
+        logdet += float(2.0 * np.log(np.diag(chol_m)).sum())
+        return Woodbury(blocks, g, t, s, k, 0.5 * (info + info.T), logdet)
+
+    def evaluate(self, phi: np.ndarray, order: int = 0) -> Evaluation | None:
+        """Objective, analytic gradient (``order`` >= 1), difference Hessian and
+        ``jac_info`` (``order`` = 2); None where some covariance is not positive definite."""
+        if order == 2:
+            return self._with_hessian(np.asarray(phi, dtype=float))
+        w = self.woodbury(phi, order)
+        if w is None:
+            return None
+        p = self.p
+        a = w.info[:p, :p]
+        try:
+            chol_a = np.linalg.cholesky(a)
+        except np.linalg.LinAlgError:
+            return None
+        ainv = np.linalg.inv(chol_a)
+        ainv = ainv.T @ ainv
+        beta = ainv @ w.info[:p, p]
+        value = self.constant + w.logdet + float(w.info[p, p] - w.info[:p, p] @ beta)
+        if self.reml:
+            value += float(2.0 * np.log(np.diagonal(chol_a)).sum())
+        if order == 0:
+            return Evaluation(value, beta, ainv)
+        return Evaluation(value, beta, ainv, self._gradient(w, beta, ainv))
+
+    def _gradient(self, w: Woodbury, beta: np.ndarray, ainv: np.ndarray) -> np.ndarray:
+        p = self.p
+        u = np.append(-beta, 1.0)
+        k_mat = np.outer(u, u)
+        if self.reml:
+            k_mat[:p, :p] += ainv
+        h = w.k @ w.s
+        resid = w.s - w.t @ h  # Z_o' V^-1 [X y]
+        f = w.t - w.t @ w.k @ w.t - resid @ k_mat @ resid.T
+        grad = np.zeros(self.n_params)
+        for c, cov in enumerate(self.covariances):
+            lo, hi = self.outer.offsets[c], self.outer.offsets[c + 1]
+            q = cov.n
+            blocks = f[lo:hi, lo:hi].reshape(self.outer.sizes[c], q, self.outer.sizes[c], q)
+            summed = np.einsum("lalb->ab", blocks)  # sum of the diagonal blocks F_ll
+            units = cov.units().reshape(cov.n_params, -1)
+            grad[self.offsets[c + 1]:self.offsets[c + 2]] = units @ summed.ravel()
+        for blk, loc in zip(w.blocks, self._local):
+            cols, z = loc["cols"], loc["z"]
+            resid_i = loc["zhat"] - z @ h[cols]  # w_i
+            k_i = w.k[cols[:, :, None], cols[:, None, :]]
+            d = z @ k_i @ z.transpose(0, 2, 1) + resid_i @ k_mat @ resid_i.transpose(0, 2, 1)
+            d = np.add.reduceat(d, loc["starts"], axis=0)
+            e = blk.batch.count[:, None, None] * blk.omega - blk.omega @ d @ blk.omega
+            grad[: self.n_inner] += blk.d1.reshape(self.n_inner, -1) @ e.ravel()
+        return grad
+
+    def _with_hessian(self, phi: np.ndarray) -> Evaluation | None:
+        centre = self.evaluate(phi, 1)
+        if centre is None:
+            return None
+        n, p = self.n_params, self.p
+        hess = np.zeros((n, n))
+        jac_info = np.zeros((n, p, p))
+        scale = float(np.max(np.abs(phi)))
+        for j in range(n):
+            h = STEP * max(abs(phi[j]), 1e-2 * scale)
+            plus, minus = (self.evaluate(phi + sign * h * np.eye(n)[j], 1) for sign in (1.0, -1.0))
+            if plus is None and minus is None:
+                return None
+            width = h * ((plus is not None) + (minus is not None))  # one-sided at an edge
+            plus, minus = plus or centre, minus or centre
+            hess[:, j] = (plus.grad - minus.grad) / width
+            jac_info[j] = (np.linalg.inv(minus.cov_beta) - np.linalg.inv(plus.cov_beta)) / width
+        return Evaluation(centre.value, centre.beta, centre.cov_beta, centre.grad, 0.5 * (hess + hess.T),
+                          0.5 * (jac_info + jac_info.transpose(0, 2, 1)))
+
+    def start(self) -> np.ndarray:
+        r"""Starting :math:`G_f`: half the covariance over levels of the per-level least
+        squares of the OLS residuals on :math:`Z_f` (levels with a full-rank design), made
+        positive definite."""
+        info = sum(np.einsum("maaij->ij", b.moments) for b in self.batches)
+        beta = np.linalg.solve(info[: self.p, : self.p], info[: self.p, self.p])
+        zhat = self._zhat
+        resid = zhat[:, -1] - zhat[:, :-1] @ beta
+        out = []
+        for cov, level in zip(self.covariances, self._levels):
+            z = level.Z * self._sw[:, None]
+            ztz = np.zeros((level.labels.size, cov.n, cov.n))
+            np.add.at(ztz, level.codes, z[:, :, None] * z[:, None, :])
+            ztr = np.zeros((level.labels.size, cov.n))
+            np.add.at(ztr, level.codes, z * resid[:, None])
+            full = np.linalg.matrix_rank(ztz) == cov.n
+            coef = np.linalg.solve(ztz[full], ztr[full][..., None])[..., 0]
+            g = 0.5 * np.cov(coef.T, ddof=0).reshape(cov.n, cov.n) if coef.shape[0] > 1 else np.eye(cov.n)
+            out.append(cov.positive_definite(g, float(np.var(resid))))
+        return np.concatenate(out)
