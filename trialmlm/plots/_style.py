@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..design import factor_levels, natural_key
-from ..errors import DataError
+from ..missing.patterns import _check
 
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 MISSING_GREY = "#D9D9D9"
@@ -56,11 +56,7 @@ def sort_levels(values: Iterable) -> list:
 
 def check_columns(df: pd.DataFrame, **columns) -> None:
     """DataError naming the first role whose column is not in ``df``."""
-    if not isinstance(df, pd.DataFrame):
-        raise DataError(f"data must be a pandas DataFrame, got {type(df).__name__}")
-    for role, col in columns.items():
-        if col is not None and col not in df.columns:
-            raise DataError(f"column '{col}' ({role}) is not in the data")
+    _check(df, columns)
 
 
 def new_axes(ax: Axes | None, figsize=(7.0, 4.5)) -> Axes:

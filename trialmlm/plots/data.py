@@ -212,7 +212,8 @@ def observed_means(df: pd.DataFrame, visit: str, response: str, arm: str | None,
     for off, level in zip(offsets, arms):
         part = table if level is None else table[table[arm] == level]
         x = part[visit].map(pos).to_numpy(dtype=float) + off
-        ax.errorbar(x, part["mean"], yerr=[part["mean"] - part["lower"], part["upper"] - part["mean"]],
+        mean, lower, upper = (part[c].to_numpy(dtype=float) for c in ("mean", "lower", "upper"))
+        ax.errorbar(x, mean, yerr=[mean - lower, upper - mean],
                     fmt="-o", color=colours[level], ms=5.5, lw=1.8, capsize=3, elinewidth=1.2,
                     label="All subjects" if level is None else str(level))
     ax.set_xticks(range(len(visits)), [str(v) for v in visits])
