@@ -233,7 +233,7 @@ def _analysis_rows(name: str, frame: pd.DataFrame, visit, contrast) -> pd.DataFr
         raise DataError(f"analysis '{name}' has {len(rows)} rows for visit={visit!r}; pass visit= (and "
                         "contrast=) to pick one, or a one-row table (e.g. one delta of a tipping point)")
     out = pd.DataFrame({"analysis": name,
-                        "contrast": rows["contrast"].astype(str).to_numpy() if "contrast" in rows else "",
+                        "contrast": rows["contrast"].astype(str).to_numpy() if "contrast" in rows else None,
                         **{c: rows[c].to_numpy(dtype=float) if c in rows else np.nan
                            for c in ("estimate", "se", "df", "lower", "upper", "p")}})
     return out
@@ -263,12 +263,14 @@ def sensitivity_table(analyses: Mapping[str, pd.DataFrame], visit=None, contrast
     show_contrast = data["contrast"].nunique() > 1
     rows = []
     for r in data.itertuples():
-        rows.append([r.analysis] + ([r.contrast] if show_contrast else [])
+        label = r.contrast if isinstance(r.contrast, str) else ""
+        rows.append([r.analysis] + ([label] if show_contrast else [])
                     + [fmt_estimate_se(r.estimate, r.se, decimals, decimals + 1),
                        fmt_ci(r.lower, r.upper, decimals), fmt_p(r.p)])
     columns = ["Analysis"] + (["Contrast"] if show_contrast else []) + [
         "Estimate (SE)", f"{100 * (1 - alpha):g}% CI", "p-value"]
     where = f" at {visit}" if visit is not None else ""
-    only = f" ({data['contrast'].iloc[0]})" if not show_contrast and data["contrast"].iloc[0] else ""
+    named = data["contrast"].dropna()
+    only = f" ({named.iloc[0]})" if not show_contrast and len(named) else ""
     return Table(title or f"Sensitivity analyses of the treatment difference{only}{where}", columns, rows,
                  data, tuple(footnotes), ("l",) * (len(columns) - 3) + ("c", "c", "c"))
