@@ -233,7 +233,7 @@ def _analysis_rows(name: str, frame: pd.DataFrame, visit, contrast) -> pd.DataFr
         raise DataError(f"analysis '{name}' has {len(rows)} rows for visit={visit!r}; pass visit= (and "
                         "contrast=) to pick one, or a one-row table (e.g. one delta of a tipping point)")
     out = pd.DataFrame({"analysis": name,
-                        "contrast": rows["contrast"].astype(str).to_numpy() if "contrast" in rows else None,
+                        "contrast": rows["contrast"].astype(str).to_numpy() if "contrast" in rows else np.nan,
                         **{c: rows[c].to_numpy(dtype=float) if c in rows else np.nan
                            for c in ("estimate", "se", "df", "lower", "upper", "p")}})
     return out
