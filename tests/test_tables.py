@@ -1,0 +1,348 @@
+"""trialmlm.tables: numbers equal the fit's, formats follow the SAS conventions, and the
+RTF / HTML / CSV renderings hold exactly the table's cells (read back with independent
+parsers: a small RTF tokenizer below and the standard library's html.parser)."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import trialmlm
+from trialmlm import missing, tables
+from trialmlm.errors import DataError
+from trialmlm.tables import Table
+
+SPECIAL = ["a & b", "x < y > z", "{braced}", "back\\slash", "5 \u00b5g", "\u2265 10", "\u0394=1",
+           "\U0001d6fd astral", 'quote " and \'']
+
+
+@pytest.fixture(scope="module")
+def demo_fit(demo_trial):
+    return trialmlm.fit("CHG ~ BASE + SEX + TRT * AVISIT + us(AVISIT | USUBJID)", demo_trial)
+
+
+# -- an independent RTF reader ---------------------------------------------------------------
+_TOKEN = re.compile(r"\\([a-z]+)(-?\d+)? ?|\\'([0-9a-f]{2})|\\([\\{}])|([{}])|(\r?\n)|([^\\{}\r\n]+)")
+
+
+def read_rtf(text: str) -> dict:
+    """Rows of cells (split at \\cell / \\row), paragraphs (\\par) and control-word counts."""
+    depth, skip_group, pending_skip = 0, None, 0
+    rows, row, cell, paragraphs, words, units = [], [], [], [], {}, []
+
+    def flush_units():
+        if units:
+            cell.append(b"".join(u.to_bytes(2, "big") for u in units).decode("utf-16-be"))
+            units.clear()
+
+    for m in _TOKEN.finditer(text):
+        word, arg, hexchar, symbol, brace, newline, plain = m.groups()
+        if brace:
+            flush_units()
+            depth += 1 if brace == "{" else -1
+            assert depth >= 0, "unbalanced braces"
+            if skip_group is not None and depth < skip_group:
+                skip_group = None
+            continue
+        if skip_group is not None or newline:
+            continue
+        if word:
+            words[word] = words.get(word, 0) + 1
+            if word == "u":
+                units.append(int(arg) % 65536)
+                pending_skip = 1
+                continue
+            flush_units()
+            if word == "fonttbl":
+                skip_group = depth
+            elif word == "cell":
+                row.append("".join(cell))
+                cell.clear()
+            elif word == "row":
+                rows.append(row)
+                row = []
+            elif word == "par":
+                paragraphs.append("".join(cell))
+                cell.clear()
+            elif word == "line":
+                cell.append("\n")
+            elif word == "tab":
+                cell.append("\t")
+            continue
+        if pending_skip and (plain or hexchar):
+            pending_skip = 0
+            plain = plain[1:] if plain else None
+            if not plain:
+                continue
+        flush_units()
+        if hexchar:
+            cell.append(bytes.fromhex(hexchar).decode("cp1252"))
+        elif symbol:
+            cell.append(symbol)
+        elif plain:
+            cell.append(plain)
+    assert depth == 0, "unbalanced braces"
+    return {"rows": rows, "paragraphs": paragraphs, "words": words}
+
+
+class _HTMLCells(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.header, self.body, self.foot, self.caption = [], [], [], ""
+        self._cell, self._where, self._section = None, None, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("thead", "tbody", "tfoot"):
+            self._section = tag
+        elif tag == "tr" and self._section == "tbody":
+            self.body.append([])
+        elif tag in ("td", "th", "caption"):
+            self._cell = []
+        elif tag == "br" and self._cell is not None:
+            self._cell.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th", "caption") and self._cell is not None:
+            text = "".join(self._cell)
+            if tag == "caption":
+                self.caption = text
+            elif self._section == "thead":
+                self.header.append(text)
+            elif self._section == "tbody":
+                self.body[-1].append(text)
+            else:
+                self.foot.append(text)
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def read_html(text: str) -> _HTMLCells:
+    parser = _HTMLCells()
+    parser.feed(text)
+    parser.close()
+    return parser
+
+
+def check_renderings(table: Table, tmp_path) -> None:
+    """RTF, HTML and CSV hold exactly the table."""
+    rtf_text = tables.to_rtf(table, tmp_path / "t.rtf").read_text(encoding="ascii")
+    assert rtf_text.startswith("{\\rtf1") and rtf_text.rstrip().endswith("}")
+    parsed = read_rtf(rtf_text)
+    assert parsed["words"]["row"] == len(table.rows) + 1
+    assert parsed["words"]["trhdr"] == 1 and parsed["words"]["lndscpsxn"] == 1
+    assert parsed["words"]["trowd"] == parsed["words"]["row"]
+    assert parsed["rows"][0] == list(table.columns)
+    assert parsed["rows"][1:] == [list(r) for r in table.rows]
+    assert parsed["paragraphs"][0] == table.title
+    assert parsed["paragraphs"][1:] == list(table.footnotes)
+    page = read_html(tables.to_html(table))
+    assert page.caption == table.title and page.header == list(table.columns)
+    assert page.body == [list(r) for r in table.rows] and page.foot == list(table.footnotes)
+    full = tables.write_html(table, tmp_path / "t.html").read_text(encoding="ascii")
+    assert full.startswith("<!DOCTYPE html>") and read_html(full).body == page.body
+    back = pd.read_csv(tables.to_csv(table, tmp_path / "t.csv"), keep_default_na=False,
+                       na_values=[""])
+    pd.testing.assert_frame_equal(back, table.data, check_dtype=False)
+
+
+# -- formatting ---------------------------------------------------------------------------
+def test_number_formats_follow_sas_conventions():
+    assert tables.fmt_p(4.3e-10) == "<.0001" and tables.fmt_p(0.053180) == "0.0532"
+    assert tables.fmt_p(0.00010) == "0.0001" and tables.fmt_p(np.nan) == ""
+    assert tables.fmt_number(11.25, 1) == "11.3" and tables.fmt_number(-11.25, 1) == "-11.3"
+    assert tables.fmt_number(-0.0004, 3) == "0.000" and tables.fmt_number(np.inf, 2) == "NE"
+    assert tables.fmt_number(np.nan, 2) == "" and tables.fmt_number(2, 0) == "2"
+    assert tables.fmt_ci(-1.98137, 0.013655, 2) == "(-1.98, 0.01)"
+    assert tables.fmt_estimate_se(-0.983856, 0.505024, 3, 4) == "-0.984 (0.5050)"
+    assert tables.data_decimals([0.14, -1.165, 2]) == 3 and tables.data_decimals([1, 2]) == 0
+    assert tables.data_decimals([1 / 3]) == 4
+
+
+def test_table_checks_its_shape():
+    with pytest.raises(DataError, match="row 0 has 1 cells, the header 2"):
+        Table("t", ["a", "b"], [["x"]], pd.DataFrame())
+    with pytest.raises(DataError, match="align"):
+        Table("t", ["a"], [["x"]], pd.DataFrame(), align=("x",))
+
+
+def test_special_characters_are_escaped_in_rtf_and_html(tmp_path):
+    data = pd.DataFrame({"text": SPECIAL})
+    table = Table("Title & {\u00b5} <\u2265>", ["Header\n(\u00b5g/L)", "x"],
+                  [[s, s[::-1]] for s in SPECIAL], data, ("Note: p \u2264 0.05 & {x} \\ y",))
+    check_renderings(table, tmp_path)
+    rtf_text = (tmp_path / "t.rtf").read_text(encoding="ascii")
+    assert "\\u181 ?" in rtf_text and "\\u8805 ?" in rtf_text and "\\{braced\\}" in rtf_text
+    assert "back\\\\slash" in rtf_text and "\\u-10187 ?\\u-8451 ?" in rtf_text  # UTF-16 surrogates
+    html_text = tables.to_html(table)
+    assert "a &amp; b" in html_text and "x &lt; y &gt; z" in html_text and "&#181;" in html_text
+    assert "&#8805;" in html_text and "<br>" in html_text and html_text.isascii()
+
+
+# -- tables of data -----------------------------------------------------------------------
+def test_summary_table_numbers_and_format(demo_trial, tmp_path):
+    table = tables.summary_table(demo_trial, "TRT", "AVISIT", "CHG", unit="points",
+                                 labels={"TRT": "Treatment", "AVISIT": "Visit"})
+    check_renderings(table, tmp_path)
+    grouped = demo_trial.groupby(["AVISIT", "TRT"])["CHG"]
+    expected = pd.DataFrame({"n": grouped.count(), "mean": grouped.mean(), "sd": grouped.std(),
+                             "median": grouped.median(), "min": grouped.min(), "max": grouped.max()})
+    got = table.data.set_index(["visit", "arm"])
+    pd.testing.assert_frame_equal(got, expected.rename_axis(["visit", "arm"]), check_dtype=False)
+    assert table.columns[:4] == ("Visit", "Treatment", "n", "Mean\n(points)")
+    first = expected.iloc[0]  # data have 3 decimals: mean 4, SD 5, min/max 3
+    assert table.rows[0] == ("V1", "ACT", "80", f"{first['mean']:.4f}", f"{first['sd']:.5f}",
+                             f"{first['median']:.4f}", f"{first['min']:.3f}, {first['max']:.3f}")
+    assert table.rows[1][0] == ""  # the visit label is shown once per visit
+
+
+def test_summary_table_lists_empty_cells(demo_trial):
+    df = demo_trial[~((demo_trial.TRT == "ACT") & (demo_trial.AVISIT == "V5"))]
+    table = tables.summary_table(df, "TRT", "AVISIT", "CHG", decimals=1)
+    row = table.data.query("visit == 'V5' and arm == 'ACT'").iloc[0]
+    assert row.n == 0 and np.isnan(row["mean"])
+    assert table.rows[-2][2:] == ("0", "", "", "", "")
+
+
+def test_missing_data_tables_format_the_missing_outputs(demo_trial, tmp_path):
+    out = tables.missing_data_tables(demo_trial, "USUBJID", "AVISIT", "CHG", "TRT", time="TIME")
+    assert list(out) == ["patterns", "dropout", "time_to_dropout"]
+    for name, table in out.items():
+        (tmp_path / name).mkdir()
+        check_renderings(table, tmp_path / name)
+    pat = missing.patterns(demo_trial, "USUBJID", "AVISIT", "CHG", "TRT")
+    np.testing.assert_array_equal(out["patterns"].data["n"], pat["n"])
+    assert out["patterns"].columns[1] == "Pattern\n(V1 V2 V3 V4 V5)"
+    assert out["patterns"].rows[1][-1] == "11.3"  # 9/80 = 11.25 %, rounded half up as SAS
+    drop = missing.dropout_table(demo_trial, "USUBJID", "AVISIT", "CHG", "TRT")
+    np.testing.assert_array_equal(out["dropout"].data["n_dropout"], drop["n_dropout"])
+    km = missing.time_to_dropout(demo_trial, "USUBJID", "AVISIT", "CHG", "TRT", time="TIME")
+    np.testing.assert_allclose(out["time_to_dropout"].data["survival"], km.survival["survival"])
+    notes = " ".join(out["time_to_dropout"].footnotes)
+    assert "CTRL NE (8.0, NE)" in notes and f"p = {km.logrank.p.iloc[0]:.4f}" in notes
+
+
+def test_dropout_table_with_reasons(demo_trial, tmp_path):
+    df = demo_trial.assign(DCSREAS=np.where(demo_trial.USUBJID.str[-1].isin(list("13579")),
+                                            "Adverse event", "Lack of efficacy"))
+    drop = missing.dropout_table(df, "USUBJID", "AVISIT", "CHG", "TRT", reason="DCSREAS")
+    table = tables.dropout_by_visit_table(drop)
+    check_renderings(table, tmp_path)
+    assert {"dropout_adverse_event", "dropout_lack_of_efficacy"} <= set(table.data.columns)
+    assert table.columns[-2:] == ("Reason:\nAdverse event", "Reason:\nLack of efficacy")
+
+
+# -- tables of a fit ----------------------------------------------------------------------
+def test_mmrm_table_equals_lsmeans_and_compare(demo_fit, demo_trial, tmp_path):
+    table = tables.mmrm_table(demo_fit, "TRT", "AVISIT", reference="CTRL")
+    check_renderings(table, tmp_path)
+    ls = demo_fit.lsmeans("TRT", by="AVISIT")
+    cmp = demo_fit.compare("TRT", by="AVISIT", reference="CTRL")
+    data = table.data
+    np.testing.assert_allclose(data.lsmean, ls.estimate)
+    np.testing.assert_allclose(data.lsmean_se, ls.se)
+    np.testing.assert_allclose(data[["lsmean_lower", "lsmean_upper"]], ls[["lower", "upper"]])
+    act = data[data.arm == "ACT"].reset_index(drop=True)
+    for col in ("estimate", "se", "df", "lower", "upper"):
+        name = "difference" if col == "estimate" else f"difference_{col}"
+        np.testing.assert_allclose(act[name], cmp[col])
+    np.testing.assert_allclose(act.p, cmp.p)
+    assert data.loc[data.arm == "CTRL", "difference"].isna().all()
+    observed = demo_trial.dropna(subset=["CHG"]).groupby(["AVISIT", "TRT"]).size()
+    np.testing.assert_array_equal(data.n, observed.to_numpy())
+    # data decimals 3: LS mean and difference 4 decimals, SE 5
+    r, c = ls.iloc[0], cmp.iloc[0]
+    assert table.rows[0] == (
+        "V1", "ACT", "80", f"{r.estimate:.4f} ({r.se:.5f})", f"({r.lower:.4f}, {r.upper:.4f})",
+        f"{c.estimate:.4f} ({c.se:.5f})", f"({c.lower:.4f}, {c.upper:.4f})", f"{c.p:.4f}")
+    assert table.rows[1][5:] == ("", "", "")
+    notes = " ".join(table.footnotes)
+    for word in ("REML", "Satterthwaite", "unstructured (UN)", "covariates: BASE, SEX", "USUBJID"):
+        assert word in notes
+
+
+def test_mmrm_table_options_reach_the_fit_and_the_footnotes(demo_fit):
+    table = tables.mmrm_table(demo_fit, "TRT", reference="CTRL", ddf="kenward-roger", alpha=0.1, decimals=1)
+    kr = demo_fit.compare("TRT", by="AVISIT", reference="CTRL", ddf="kenward-roger", alpha=0.1)
+    np.testing.assert_allclose(table.data.dropna(subset=["difference"]).difference_upper, kr.upper)
+    assert "Kenward-Roger" in " ".join(table.footnotes) and "90% CI" in table.columns
+    assert table.rows[0][3] == f"{table.data.lsmean[0]:.2f} ({table.data.lsmean_se[0]:.3f})"
+    with pytest.raises(DataError, match="reference 'PBO'"):
+        tables.mmrm_table(demo_fit, "TRT", reference="PBO")
+
+
+def test_type3_table(demo_fit, tmp_path):
+    table = tables.type3_table(demo_fit)
+    check_renderings(table, tmp_path)
+    a = demo_fit.anova()
+    np.testing.assert_allclose(table.data.f, a.F)
+    np.testing.assert_allclose(table.data.den_df, a.den_df)
+    assert table.columns == ("Effect", "Num DF", "Den DF", "F Value", "Pr > F")
+    assert table.rows[0] == ("BASE", "1", f"{a.den_df.iloc[0]:.1f}", f"{a.F.iloc[0]:.2f}", "<.0001")
+
+
+def test_covariance_table_parameters_and_fit_statistics(demo_fit, tmp_path):
+    table = tables.covariance_table(demo_fit)
+    check_renderings(table, tmp_path)
+    cov = demo_fit.covariance_parameters_table()
+    par = table.data[table.data.section == "covariance parameter"]
+    np.testing.assert_allclose(par.estimate, cov.estimate)
+    np.testing.assert_allclose(par.se, cov.se)
+    fit_stats = table.data[table.data.section == "fit statistic"].set_index("parameter").estimate
+    np.testing.assert_allclose(fit_stats.to_numpy(),
+                               [-2 * demo_fit.loglik, demo_fit.aic, demo_fit.aicc, demo_fit.bic])
+    assert table.rows[0] == ("UN(1,1)", f"{cov.estimate.iloc[0]:.4f}", f"{cov.se.iloc[0]:.4f}",
+                             f"{cov.z.iloc[0]:.2f}", "<.0001")
+    assert ("-2 Res Log Likelihood", f"{-2 * demo_fit.loglik:.1f}", "", "", "") in table.rows
+
+
+def test_covariance_table_random_effects_ml():
+    sleep = pd.read_csv(Path(__file__).parent / "reference" / "sleepstudy.csv")
+    fit = trialmlm.fit("Reaction ~ Days + (1 + Days | Subject)", sleep, method="ML")
+    table = tables.covariance_table(fit)
+    assert table.rows[-4][0] == "-2 Log Likelihood"
+    notes = " ".join(table.footnotes)
+    assert "Random effects (1 + Days | Subject)" in notes and "Estimation: ML" in notes
+
+
+def test_sensitivity_table_rows_per_analysis(demo_fit, tmp_path):
+    mar = demo_fit.compare("TRT", by="AVISIT", reference="CTRL")
+    kr = demo_fit.compare("TRT", by="AVISIT", reference="CTRL", ddf="kenward-roger")
+    tp = pd.DataFrame({"delta": [0.0, 1.5], "estimate": [-2.4, -1.2], "se": [1.0, 0.9], "df": 100.0,
+                       "lower": [-4.4, -3.0], "upper": [-0.4, 0.6], "p": [0.02, 0.18]})
+    table = tables.sensitivity_table({"MMRM (MAR)": mar, "MMRM, Kenward-Roger": kr,
+                                      "Tipping point \u0394=1.5": tp[tp.delta == 1.5]}, visit="V5")
+    check_renderings(table, tmp_path)
+    assert list(table.data.analysis) == ["MMRM (MAR)", "MMRM, Kenward-Roger", "Tipping point \u0394=1.5"]
+    v5 = mar[mar.AVISIT == "V5"].iloc[0]
+    assert table.rows[0] == ("MMRM (MAR)", f"{v5.estimate:.2f} ({v5.se:.3f})",
+                             f"({v5.lower:.2f}, {v5.upper:.2f})", f"{v5.p:.4f}")
+    assert table.title == "Sensitivity analyses of the treatment difference (ACT - CTRL) at V5"
+    with pytest.raises(DataError, match="has 2 rows"):
+        tables.sensitivity_table({"Tipping point": tp})
+
+
+def test_sensitivity_table_several_contrasts(trial3):
+    fit = trialmlm.fit("CHG ~ BASE + TRT * AVISIT + us(AVISIT | USUBJID)", trial3)
+    cmp = fit.compare("TRT", by="AVISIT", reference="PBO")
+    table = tables.sensitivity_table({"MMRM": cmp}, visit="W16")
+    assert table.columns[:2] == ("Analysis", "Contrast") and len(table.rows) == 2
+    one = tables.sensitivity_table({"MMRM": cmp}, visit="W16", contrast="LOW - PBO")
+    assert len(one.rows) == 1 and one.data.contrast[0] == "LOW - PBO"
+
+
+def test_several_tables_in_one_rtf_and_html(demo_fit, tmp_path):
+    parts = [tables.type3_table(demo_fit), tables.covariance_table(demo_fit)]
+    text = tables.to_rtf(parts, tmp_path / "both.rtf").read_text(encoding="ascii")
+    parsed = read_rtf(text)
+    assert parsed["words"]["page"] == 1 and parsed["words"]["trhdr"] == 2
+    assert parsed["words"]["row"] == sum(len(t.rows) + 1 for t in parts)
+    html_page = tables.write_html(parts, tmp_path / "both.html").read_text(encoding="ascii")
+    assert html_page.count("<table") == 2

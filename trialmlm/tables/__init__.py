@@ -1,0 +1,42 @@
+"""Regulatory-style tables: build a tidy DataFrame, format it, render to RTF / HTML / CSV.
+
+Each builder returns a :class:`Table` — a frozen title, column headers (with units), body
+rows as formatted strings and footnotes — whose ``data`` attribute is the tidy DataFrame
+(snake_case columns) the strings were formatted from.  Renderers: :func:`to_rtf`,
+:func:`to_html` / :func:`write_html`, :func:`to_csv` (the tidy data).
+
+======================================  ===============================================
+:func:`summary_table`                   n, mean, SD, median, min, max by visit and arm
+:func:`mmrm_table`                      LS means and differences from the reference arm
+:func:`type3_table`                     type III tests of fixed effects
+:func:`covariance_table`                covariance parameters and fit statistics
+:func:`missing_data_tables`             patterns, dropout by visit, time to dropout
+:func:`sensitivity_table`               one treatment difference per analysis
+======================================  ===============================================
+"""
+
+from .data import (
+    dropout_by_visit_table,
+    km_dropout_table,
+    missing_data_tables,
+    pattern_table,
+    summary_statistics,
+    summary_table,
+)
+from .model import (
+    covariance_table,
+    mmrm_results,
+    mmrm_table,
+    model_footnotes,
+    sensitivity_table,
+    type3_table,
+)
+from .render import html_document, rtf_document, rtf_escape, to_csv, to_html, to_rtf, write_html
+from .table import Table, data_decimals, fmt_ci, fmt_estimate_se, fmt_number, fmt_p
+
+__all__ = [
+    "Table", "covariance_table", "data_decimals", "dropout_by_visit_table", "fmt_ci", "fmt_estimate_se",
+    "fmt_number", "fmt_p", "html_document", "km_dropout_table", "missing_data_tables", "mmrm_results",
+    "mmrm_table", "model_footnotes", "pattern_table", "rtf_document", "rtf_escape", "sensitivity_table",
+    "summary_statistics", "summary_table", "to_csv", "to_html", "to_rtf", "type3_table", "write_html",
+]

@@ -1,0 +1,276 @@
+r"""Tables of a fit: LS means and differences by visit, type III tests, covariance
+parameters and fit statistics, and the comparison of sensitivity analyses.
+
+Every number comes from :class:`trialmlm.MMRMResults` (``lsmeans``, ``compare``,
+``anova``, ``covariance_parameters_table``, ``loglik``/``aic``/``aicc``/``bic``) and is only
+formatted here; the footnotes describe the model from ``fit.settings``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from .table import (
+    Table,
+    blank_repeats,
+    data_decimals,
+    display_label,
+    fmt_ci,
+    fmt_estimate_se,
+    fmt_number,
+    fmt_p,
+    plain,
+    with_unit,
+)
+
+DDF_NAMES = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger",
+             "kenward-roger-linear": "Kenward-Roger (linear)", "between-within": "between-within",
+             "residual": "residual", "containment": "containment"}
+VCOV_NAMES = {"model": "model-based"}
+
+
+def _method_names(fit, ddf: str | None, vcov: str | None) -> tuple[str, str]:
+    ddf, vcov = fit._methods(ddf, vcov)  # the fit's resolution of per-call choices
+    return DDF_NAMES.get(ddf, ddf), VCOV_NAMES.get(vcov, f"sandwich ({vcov})")
+
+
+def model_footnotes(fit, arm: str | None = None, visit: str | None = None, ddf: str | None = None,
+                    vcov: str | None = None) -> tuple[str, ...]:
+    """Footnotes stating the model: mean model (and, given ``arm``, the covariates: the
+    other variables of the mean model), covariance structure or random effects,
+    estimation method, df method and standard errors (as resolved for ``ddf``/``vcov``)."""
+    s = fit.settings
+    enc = fit.design.encoding
+    covariates = [v for v in enc.variables if v not in (arm, visit, *s.visit)] if arm else []
+    lines = [f"Model for {s.response}: fixed effects {enc.formula}"
+             + (f"; covariates: {', '.join(covariates)}." if covariates else ".")]
+    per_group = f", separate for each level of {s.group}" if s.group else ""
+    struct = fit.structures[0]
+    if s.random is None:
+        lines.append(f"Covariance: {struct.description} ({struct.sas_type}) over {', '.join(s.visit)} "
+                     f"within {s.subject}{per_group}.")
+    else:
+        g = "diagonal" if struct.diagonal else "unstructured"
+        resid = struct.residual
+        where = f" over {', '.join(s.visit)}" if s.visit else ""
+        lines.append(f"Random effects {s.random} with {g} G; residual covariance: {resid.description} "
+                     f"({resid.sas_type}){where}{per_group}.")
+    ddf_name, vcov_name = _method_names(fit, ddf, vcov)
+    lines.append(f"Estimation: {s.method}; denominator degrees of freedom: {ddf_name}; "
+                 f"standard errors: {vcov_name}.")
+    return tuple(lines)
+
+
+
+def _default_visit(fit, visit):
+    if visit is not None:
+        return visit
+    return fit.settings.visit[0] if fit.settings.visit else None
+
+
+def _counts(fit, arm: str, visit: str | None) -> pd.Series:
+    """Observations used per (visit, arm) (= subjects with a response there)."""
+    d = fit.design
+    frame = d.fixed_frame
+    if arm not in frame:
+        raise DataError(f"'{arm}' is not a variable of the fit's mean model")
+    keys = {"arm": frame[arm].to_numpy()}
+    if visit is not None:
+        if visit in frame:
+            keys["visit"] = frame[visit].to_numpy()
+        elif fit.settings.visit and visit == fit.settings.visit[0]:
+            keys["visit"] = np.asarray(d.position_labels, dtype=object)[d.position]
+        else:
+            raise DataError(f"'{visit}' is not a variable of the fit")
+    return pd.DataFrame(keys).groupby(list(keys)[::-1] if visit else ["arm"]).size()
+
+
+def mmrm_results(fit, arm: str, visit: str | None = None, reference=None, alpha: float = 0.05,
+                 **options) -> pd.DataFrame:
+    """Tidy LS means per visit and arm with the difference from ``reference``.
+
+    Columns: ``visit`` (if any), ``arm``, ``n`` (observations used), ``lsmean, lsmean_se,
+    lsmean_df, lsmean_lower, lsmean_upper`` from ``fit.lsmeans(arm, by=visit)``, and
+    ``contrast, difference, difference_se, difference_df, difference_lower,
+    difference_upper, t, p`` from ``fit.compare(arm, by=visit, reference=reference)``
+    (empty for the reference arm).  ``options``: ``ddf``, ``vcov``, ``weights``, ``at``
+    passed to both.
+    """
+    visit = _default_visit(fit, visit)
+    levels = list(fit.design.class_levels.get(arm, []))
+    if not levels:
+        raise DataError(f"'{arm}' is not a factor of the fit")
+    if reference is not None and reference not in levels:
+        raise DataError(f"reference {reference!r} is not a level of '{arm}' ({', '.join(map(str, levels))})")
+    ls = fit.lsmeans(arm, by=visit, alpha=alpha, **options)
+    cmp = fit.compare(arm, by=visit, reference=reference, alpha=alpha, **options)
+    keys = ([visit] if visit else []) + [arm]
+    ls = ls.rename(columns={"estimate": "lsmean", "se": "lsmean_se", "df": "lsmean_df",
+                            "lower": "lsmean_lower", "upper": "lsmean_upper"})
+    cmp = cmp.rename(columns={"estimate": "difference", "se": "difference_se", "df": "difference_df",
+                              "lower": "difference_lower", "upper": "difference_upper"})
+    out = ls.merge(cmp, on=keys, how="left", sort=False)
+    out = out[keys + [c for c in out.columns if c not in keys]]
+    counts = _counts(fit, arm, visit)
+    idx = list(zip(out[visit], out[arm])) if visit else list(out[arm])
+    out.insert(len(keys), "n", counts.reindex(idx).fillna(0).astype(int).to_numpy())
+    return plain(out.rename(columns={arm: "arm", **({visit: "visit"} if visit else {})}))
+
+
+def mmrm_table(fit, arm: str, visit: str | None = None, reference=None, alpha: float = 0.05,
+               decimals: int | None = None, unit: str | None = None, labels: Mapping | None = None,
+               title: str | None = None, footnotes: Sequence[str] = (), **options) -> Table:
+    """LS means (SE), CI, and difference from ``reference`` (SE), CI, p, per visit and arm.
+
+    The numbers are :func:`mmrm_results` (``fit.lsmeans`` and ``fit.compare``) formatted
+    with :math:`d+1` decimals for means, differences and limits and :math:`d+2` for SEs
+    (``decimals`` = :math:`d`, default: the decimals of the response data).  ``labels``
+    maps column names to display names (e.g. ``{"TRT": "Treatment"}``).
+    """
+    data = mmrm_results(fit, arm, visit, reference, alpha, **options)
+    visit = _default_visit(fit, visit)
+    ref = reference if reference is not None else fit.design.class_levels[arm][0]
+    d = data_decimals(fit.design.y) if decimals is None else decimals
+    level = f"{100 * (1 - alpha):g}% CI"
+    rows = []
+    groups = blank_repeats(data["visit"]) if visit else None
+    for i, r in data.iterrows():
+        row = [groups[i]] if visit else []
+        row += [str(r["arm"]), str(r["n"]), fmt_estimate_se(r["lsmean"], r["lsmean_se"], d + 1, d + 2),
+                fmt_ci(r["lsmean_lower"], r["lsmean_upper"], d + 1),
+                fmt_estimate_se(r["difference"], r["difference_se"], d + 1, d + 2),
+                fmt_ci(r["difference_lower"], r["difference_upper"], d + 1), fmt_p(r["p"])]
+        rows.append(row)
+    columns = ([display_label(labels, visit)] if visit else []) + [
+        display_label(labels, arm), "n", with_unit("LS Mean (SE)", unit), level,
+        with_unit(f"Difference vs {ref}\n(SE)", unit), level, "p-value"]
+    response = display_label(labels, fit.settings.response)
+    default_title = f"Analysis of {response}: LS means and differences from {ref}" + (
+        f" by {display_label(labels, visit)}" if visit else "")
+    notes = model_footnotes(fit, arm, visit, options.get("ddf"), options.get("vcov"))
+    notes += (f"n: subjects with an observed {fit.settings.response} at the visit used in the model. "
+              "LS: least squares; SE: standard error; CI: confidence interval; NE: not estimable.",)
+    return Table(title or default_title, columns, rows, data, notes + tuple(footnotes),
+                 ("l",) * (len(columns) - 7) + ("l", "c", "r", "c", "r", "c", "c"))
+
+
+def type3_table(fit, title: str | None = None, footnotes: Sequence[str] = (), ddf: str | None = None,
+                vcov: str | None = None) -> Table:
+    """Type III tests of fixed effects (SAS layout: Effect, Num DF, Den DF, F Value, Pr > F).
+
+    Tidy columns ``effect, num_df, den_df, f, p`` from ``fit.anova(ddf, vcov)``.  Den DF is
+    shown with 1 decimal, F with 2.
+    """
+    a = fit.anova(ddf=ddf, vcov=vcov)
+    data = pd.DataFrame({"effect": a.index.astype(str), "num_df": a["num_df"].to_numpy(),
+                         "den_df": a["den_df"].to_numpy(dtype=float), "f": a["F"].to_numpy(dtype=float),
+                         "p": a["p"].to_numpy(dtype=float)})
+    rows = [[r.effect, f"{int(r.num_df)}", fmt_number(r.den_df, 1), fmt_number(r.f, 2), fmt_p(r.p)]
+            for r in data.itertuples()]
+    return Table(title or f"Type III tests of fixed effects: {fit.settings.response}",
+                 ["Effect", "Num DF", "Den DF", "F Value", "Pr > F"], rows, data,
+                 model_footnotes(fit, ddf=ddf, vcov=vcov) + tuple(footnotes), ("l", "c", "c", "c", "c"))
+
+
+def covariance_table(fit, decimals: int = 4, title: str | None = None,
+                     footnotes: Sequence[str] = ()) -> Table:
+    """Covariance parameter estimates (SE, Z, Pr > Z as SAS COVTEST) and fit statistics.
+
+    Tidy columns ``section`` ("covariance parameter" / "fit statistic"), ``parameter,
+    estimate, se, z, p``.  Fit statistics: -2 (Res) Log Likelihood, AIC, AICC, BIC (SAS
+    conventions, 1 decimal).  p-values of variances are one-sided, others two-sided.
+    """
+    cov = fit.covariance_parameters_table()
+    label_ll = "-2 Res Log Likelihood" if fit.method == "REML" else "-2 Log Likelihood"
+    stats = {label_ll: -2 * fit.loglik, "AIC (Smaller is Better)": fit.aic,
+             "AICC (Smaller is Better)": fit.aicc, "BIC (Smaller is Better)": fit.bic}
+    data = pd.concat([
+        pd.DataFrame({"section": "covariance parameter", "parameter": cov.index.astype(str),
+                      "estimate": cov["estimate"].to_numpy(), "se": cov["se"].to_numpy(),
+                      "z": cov["z"].to_numpy(), "p": cov["p"].to_numpy()}),
+        pd.DataFrame({"section": "fit statistic", "parameter": list(stats), "estimate": list(stats.values()),
+                      "se": np.nan, "z": np.nan, "p": np.nan}),
+    ], ignore_index=True)
+    rows = []
+    for r in data.itertuples():
+        if r.section == "fit statistic":
+            if r.parameter == label_ll:
+                rows.append(["Fit statistics", "", "", "", ""])
+            rows.append([r.parameter, fmt_number(r.estimate, 1), "", "", ""])
+        else:
+            rows.append([r.parameter, fmt_number(r.estimate, decimals), fmt_number(r.se, decimals),
+                         fmt_number(r.z, 2), fmt_p(r.p)])
+    notes = model_footnotes(fit) + (
+        "Pr > Z: one-sided for variances, two-sided for covariances and correlations (SAS COVTEST). "
+        f"AIC/AICC/BIC count {fit._n_ic_params} parameters; BIC uses the {fit.n_subjects} subjects.",)
+    return Table(title or f"Covariance parameter estimates and fit statistics: {fit.settings.response}",
+                 ["Covariance Parameter", "Estimate", "Standard Error", "Z Value", "Pr > Z"], rows, data,
+                 notes + tuple(footnotes), ("l", "r", "r", "r", "c"))
+
+
+COMPARE_COLUMNS = ("estimate", "se", "df", "t", "p", "lower", "upper", "delta")
+
+
+def _analysis_rows(name: str, frame: pd.DataFrame, visit, contrast) -> pd.DataFrame:
+    if not isinstance(frame, pd.DataFrame) or "estimate" not in frame.columns:
+        raise DataError(f"analysis '{name}': expected a compare()-style DataFrame with 'estimate', 'se', "
+                        "'lower', 'upper', 'p'")
+    rows = frame
+    if visit is not None:
+        holders = [c for c in frame.columns if c not in COMPARE_COLUMNS and c != "contrast"
+                   and (frame[c].astype(str) == str(visit)).any()]
+        if holders:
+            rows = rows[rows[holders[0]].astype(str) == str(visit)]
+    if contrast is not None and "contrast" in rows.columns:
+        rows = rows[rows["contrast"].astype(str) == str(contrast)]
+    if rows.empty:
+        raise DataError(f"analysis '{name}' has no row for visit={visit!r}, contrast={contrast!r}")
+    if len(rows) > 1 and ("contrast" not in rows.columns or rows["contrast"].duplicated().any()):
+        raise DataError(f"analysis '{name}' has {len(rows)} rows for visit={visit!r}; pass visit= (and "
+                        "contrast=) to pick one, or a one-row table (e.g. one delta of a tipping point)")
+    out = pd.DataFrame({"analysis": name,
+                        "contrast": rows["contrast"].astype(str).to_numpy() if "contrast" in rows else np.nan,
+                        **{c: rows[c].to_numpy(dtype=float) if c in rows else np.nan
+                           for c in ("estimate", "se", "df", "lower", "upper", "p")}})
+    return out
+
+
+def sensitivity_table(analyses: Mapping[str, pd.DataFrame], visit=None, contrast: str | None = None,
+                      alpha: float = 0.05, decimals: int = 2, title: str | None = None,
+                      footnotes: Sequence[str] = ()) -> Table:
+    """One row per analysis (and contrast): estimate (SE), CI, p-value.
+
+    Parameters
+    ----------
+    analyses : ``{"MMRM (MAR)": fit.compare(...), "MI jump to reference": mi.compare(),
+        "Tipping point \\u0394=2": tp.table[tp.table.delta == 2], ...}``; each a table with
+        the columns of ``compare`` (``estimate, se, lower, upper, p``, optionally ``df``,
+        ``contrast`` and a visit column).
+    visit : keep the rows whose visit column (any column holding this value) equals it;
+        tables without such a column are taken whole.
+    contrast : keep that contrast where there are several.
+    alpha : the level of the tables' intervals (header label only).
+    decimals : decimals of estimates and limits; SEs get one more.
+    """
+    if not analyses:
+        raise DataError("sensitivity_table needs at least one analysis")
+    data = pd.concat([_analysis_rows(n, f, visit, contrast) for n, f in analyses.items()],
+                     ignore_index=True)
+    show_contrast = data["contrast"].nunique() > 1
+    rows = []
+    for r in data.itertuples():
+        label = r.contrast if isinstance(r.contrast, str) else ""
+        rows.append([r.analysis] + ([label] if show_contrast else [])
+                    + [fmt_estimate_se(r.estimate, r.se, decimals, decimals + 1),
+                       fmt_ci(r.lower, r.upper, decimals), fmt_p(r.p)])
+    columns = ["Analysis"] + (["Contrast"] if show_contrast else []) + [
+        "Estimate (SE)", f"{100 * (1 - alpha):g}% CI", "p-value"]
+    where = f" at {visit}" if visit is not None else ""
+    named = data["contrast"].dropna()
+    only = f" ({named.iloc[0]})" if not show_contrast and len(named) else ""
+    return Table(title or f"Sensitivity analyses of the treatment difference{only}{where}", columns, rows,
+                 data, tuple(footnotes), ("l",) * (len(columns) - 3) + ("c", "c", "c"))
