@@ -1,8 +1,9 @@
-"""Dense-matrix evaluations shared by the tests (small data only)."""
+"""Shared test helpers: dense-matrix evaluations (small data only) and an independent RTF reader."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 
@@ -50,3 +51,67 @@ def with_expected_information(fit):
     PV = [P @ dV[h] for h in range(dV.shape[0])]
     info = np.array([[np.trace(a @ b) for b in PV] for a in PV])
     return dataclasses.replace(fit, phi_cov=2 * np.linalg.inv(info), _cache={})
+
+
+# -- an independent RTF reader ---------------------------------------------------------------
+_TOKEN = re.compile(r"\\([a-z]+)(-?\d+)? ?|\\'([0-9a-f]{2})|\\([\\{}])|([{}])|(\r?\n)|([^\\{}\r\n]+)")
+
+
+def read_rtf(text: str) -> dict:
+    """Rows of cells (split at \\cell / \\row), paragraphs (\\par) and control-word counts."""
+    depth, skip_group, pending_skip = 0, None, 0
+    rows, row, cell, paragraphs, words, units = [], [], [], [], {}, []
+
+    def flush_units():
+        if units:
+            cell.append(b"".join(u.to_bytes(2, "big") for u in units).decode("utf-16-be"))
+            units.clear()
+
+    for m in _TOKEN.finditer(text):
+        word, arg, hexchar, symbol, brace, newline, plain = m.groups()
+        if brace:
+            flush_units()
+            depth += 1 if brace == "{" else -1
+            assert depth >= 0, "unbalanced braces"
+            if skip_group is not None and depth < skip_group:
+                skip_group = None
+            continue
+        if skip_group is not None or newline:
+            continue
+        if word:
+            words[word] = words.get(word, 0) + 1
+            if word == "u":
+                units.append(int(arg) % 65536)
+                pending_skip = 1
+                continue
+            flush_units()
+            if word == "fonttbl":
+                skip_group = depth
+            elif word == "cell":
+                row.append("".join(cell))
+                cell.clear()
+            elif word == "row":
+                rows.append(row)
+                row = []
+            elif word == "par":
+                paragraphs.append("".join(cell))
+                cell.clear()
+            elif word == "line":
+                cell.append("\n")
+            elif word == "tab":
+                cell.append("\t")
+            continue
+        if pending_skip and (plain or hexchar):
+            pending_skip = 0
+            plain = plain[1:] if plain else None
+            if not plain:
+                continue
+        flush_units()
+        if hexchar:
+            cell.append(bytes.fromhex(hexchar).decode("cp1252"))
+        elif symbol:
+            cell.append(symbol)
+        elif plain:
+            cell.append(plain)
+    assert depth == 0, "unbalanced braces"
+    return {"rows": rows, "paragraphs": paragraphs, "words": words}

@@ -117,7 +117,7 @@ def test_spaghetti_one_panel_per_arm_with_subset_and_observed_means(demo_trial, 
         expected = demo_trial[demo_trial.TRT == arm].groupby("AVISIT")["CHG"].mean()
         np.testing.assert_allclose(mean_line.get_ydata(), expected.to_numpy())
         n_drop = int(drop.loc[drop.TRT == arm, "n_dropout"].sum())
-        assert ax.get_title().startswith(f"{arm}: 80 subjects (12 shown), {n_drop} dropouts")
+        assert ax.get_title() == f"{arm}\n80 subjects (12 shown), {n_drop} dropouts"
     assert axes[0].get_xlabel() == "AVISIT" and axes[0].get_ylabel() == "CHG"
 
 

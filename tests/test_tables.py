@@ -1,16 +1,16 @@
 """trialmlm.tables: numbers equal the fit's, formats follow the SAS conventions, and the
 RTF / HTML / CSV renderings hold exactly the table's cells (read back with independent
-parsers: a small RTF tokenizer below and the standard library's html.parser)."""
+parsers: the small RTF tokenizer in helpers.py and the standard library's html.parser)."""
 
 from __future__ import annotations
 
-import re
 from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import read_rtf
 
 import trialmlm
 from trialmlm import missing, tables
@@ -24,70 +24,6 @@ SPECIAL = ["a & b", "x < y > z", "{braced}", "back\\slash", "5 \u00b5g", "\u2265
 @pytest.fixture(scope="module")
 def demo_fit(demo_trial):
     return trialmlm.fit("CHG ~ BASE + SEX + TRT * AVISIT + us(AVISIT | USUBJID)", demo_trial)
-
-
-# -- an independent RTF reader ---------------------------------------------------------------
-_TOKEN = re.compile(r"\\([a-z]+)(-?\d+)? ?|\\'([0-9a-f]{2})|\\([\\{}])|([{}])|(\r?\n)|([^\\{}\r\n]+)")
-
-
-def read_rtf(text: str) -> dict:
-    """Rows of cells (split at \\cell / \\row), paragraphs (\\par) and control-word counts."""
-    depth, skip_group, pending_skip = 0, None, 0
-    rows, row, cell, paragraphs, words, units = [], [], [], [], {}, []
-
-    def flush_units():
-        if units:
-            cell.append(b"".join(u.to_bytes(2, "big") for u in units).decode("utf-16-be"))
-            units.clear()
-
-    for m in _TOKEN.finditer(text):
-        word, arg, hexchar, symbol, brace, newline, plain = m.groups()
-        if brace:
-            flush_units()
-            depth += 1 if brace == "{" else -1
-            assert depth >= 0, "unbalanced braces"
-            if skip_group is not None and depth < skip_group:
-                skip_group = None
-            continue
-        if skip_group is not None or newline:
-            continue
-        if word:
-            words[word] = words.get(word, 0) + 1
-            if word == "u":
-                units.append(int(arg) % 65536)
-                pending_skip = 1
-                continue
-            flush_units()
-            if word == "fonttbl":
-                skip_group = depth
-            elif word == "cell":
-                row.append("".join(cell))
-                cell.clear()
-            elif word == "row":
-                rows.append(row)
-                row = []
-            elif word == "par":
-                paragraphs.append("".join(cell))
-                cell.clear()
-            elif word == "line":
-                cell.append("\n")
-            elif word == "tab":
-                cell.append("\t")
-            continue
-        if pending_skip and (plain or hexchar):
-            pending_skip = 0
-            plain = plain[1:] if plain else None
-            if not plain:
-                continue
-        flush_units()
-        if hexchar:
-            cell.append(bytes.fromhex(hexchar).decode("cp1252"))
-        elif symbol:
-            cell.append(symbol)
-        elif plain:
-            cell.append(plain)
-    assert depth == 0, "unbalanced braces"
-    return {"rows": rows, "paragraphs": paragraphs, "words": words}
 
 
 class _HTMLCells(HTMLParser):

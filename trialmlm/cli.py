@@ -1,23 +1,30 @@
-"""Command line: ``trialmlm fit`` and ``trialmlm demo``.
+"""Command line: ``trialmlm analyze``, ``trialmlm demo`` and ``trialmlm fit``.
 
-Thin by design: arguments -> :func:`trialmlm.fit` -> files.  User errors end with a
-one-line message and exit code 2, never a traceback.
+Thin by design: arguments -> :mod:`trialmlm.report` / :func:`trialmlm.fit` -> files.  User
+errors end with a one-line message and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from .api import fit
-from .covariance import STRUCTURES
+from .covariance import STRUCTURES, get_structure
 from .errors import TrialMLMError
+from .formula import parse_formula
+from .inference.ddf import DDF_METHODS
+from .io import read
+from .report import load_config, make_config, run_analysis
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
-DEMO_FORMULA = "CHG ~ BASE + SEX + TRT * AVISIT + us(AVISIT | USUBJID)"
+DEMO = dict(data=str(SAMPLE_DATA / "depression_trial.csv"), param="HAMD17", response="CHG",
+            subject="USUBJID", visit="AVISIT", arm="TRT01P", reference="Placebo", covariates=("BASE",),
+            covariance="us", ddf="kenward-roger", sensitivity=True, workers=min(2, os.cpu_count() or 1),
+            title="Demo: HAMD-17 change from baseline, simulated three-arm depression trial")
+EXAMPLE_FORMULA = "CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)"
 
 
 def write_fit(result, out: Path) -> list[Path]:
@@ -30,7 +37,12 @@ def write_fit(result, out: Path) -> list[Path]:
     }
     if result.settings.random is not None:
         files["random_effects_covariance.csv"] = result.random_effects_covariance.to_csv()
-        files["random_effects.csv"] = result.random_effects(se=True).to_csv(index=False)
+        blups = result.random_effects(se=True)
+        if isinstance(blups, dict):  # one table per grouping factor
+            files.update({f"random_effects_{factor}.csv": table.to_csv(index=False)
+                          for factor, table in blups.items()})
+        else:
+            files["random_effects.csv"] = blups.to_csv(index=False)
     if result.settings.visit:  # a residual structure over visits or coordinates
         groups = result.group_labels if result.settings.group else [None]
         for g in groups:
@@ -44,42 +56,98 @@ def write_fit(result, out: Path) -> list[Path]:
     return written
 
 
-def _read(path: str) -> pd.DataFrame:
-    p = Path(path)
-    if not p.exists():
-        raise TrialMLMError(f"data file '{path}' does not exist")
-    if p.suffix.lower() != ".csv":
-        raise TrialMLMError(f"data file '{path}': only .csv is read by this command")
-    return pd.read_csv(p)
+def _read_for(formula: str, path: str, param: str | None):
+    """Read ``path`` with the formula's subject (and visit, ordered by AVISITN when present)."""
+    parsed = parse_formula(formula)
+    term = parsed.covariance
+    visit = term.positions[0] if term is not None and not get_structure(term.structure).spatial else None
+    return read(path, param=param, subject=parsed.subject, visit=visit)
+
+
+def _analysis_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--response", help="response column (default CHG)")
+    p.add_argument("--subject", help="subject column (default USUBJID)")
+    p.add_argument("--visit", help="visit column (default AVISIT; ordered by AVISITN)")
+    p.add_argument("--arm", help="treatment column (default TRT01P)")
+    p.add_argument("--reference", help="control arm level (default: the first level)")
+    p.add_argument("--covariates", nargs="*", help="covariate columns, e.g. BASE")
+    p.add_argument("--covariance", choices=list(STRUCTURES), help="residual structure (default us)")
+    p.add_argument("--method", choices=["REML", "ML"], help="default REML")
+    p.add_argument("--ddf", choices=list(DDF_METHODS), help="df method (default kenward-roger)")
+    p.add_argument("--param", help="PARAMCD (or PARAM) to analyse when the file holds several")
+    p.add_argument("--time", help="numeric visit time for the time-to-dropout curves (default AVISITN)")
+    p.add_argument("--reason", help="discontinuation reason column (default DCSREAS if present)")
+    p.add_argument("--title", help="report title")
+    p.add_argument("--alpha", type=float, help="two-sided significance level (default 0.05)")
+    p.add_argument("--imputations", type=int, help="imputations per sensitivity analysis (default 100)")
+    p.add_argument("--deltas", type=float, nargs="+", help="tipping-point shifts (default 0 to 2 SD)")
+    p.add_argument("--seed", type=int, help="random seed of the imputations (default 2026)")
+    p.add_argument("--workers", type=int, help="processes for the imputations (default 1)")
+    p.add_argument("--out", help="output folder")
+
+
+def _config(args, base: dict):
+    values = dict(base)
+    if getattr(args, "config", None):
+        values.update(load_config(args.config))
+    if getattr(args, "data", None):
+        values["data"] = args.data
+    names = ("response", "subject", "visit", "arm", "reference", "covariates", "covariance", "method", "ddf",
+             "param", "time", "reason", "title", "alpha", "imputations", "deltas", "seed", "workers", "out")
+    values.update({k: getattr(args, k) for k in names if getattr(args, k, None) is not None})
+    if getattr(args, "sensitivity", False):
+        values["sensitivity"] = True
+    return make_config(**values)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="trialmlm", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p_fit = sub.add_parser("fit", help="fit an MMRM to a CSV file and write its tables")
-    p_fit.add_argument("data", help="CSV file, one row per subject and visit")
+    p_an = sub.add_parser("analyze", help="MMRM analysis of a trial into a report folder "
+                                          "(tables RTF/HTML/CSV, figures PNG/SVG, index.html)")
+    p_an.add_argument("data", nargs="?", help="CSV, Parquet, SAS XPT or sas7bdat file (ADaM BDS)")
+    p_an.add_argument("--config", help="TOML file with the same keys (an [analysis] table or top level); "
+                                       "command-line options override it")
+    p_an.add_argument("--sensitivity", action="store_true",
+                      help="add MI under MAR, J2R, CR, CIR and a tipping-point analysis")
+    _analysis_arguments(p_an)
+    p_demo = sub.add_parser("demo", help="analyze the bundled depression trial into reports/demo")
+    _analysis_arguments(p_demo)
+    p_fit = sub.add_parser("fit", help="fit one model formula and write its tables")
+    p_fit.add_argument("data", help="CSV, Parquet, SAS XPT or sas7bdat file, one row per subject and visit")
     p_fit.add_argument("--formula", required=True,
-                       help=f"e.g. '{DEMO_FORMULA}'; structures: {', '.join(STRUCTURES)}")
+                       help=f"e.g. '{EXAMPLE_FORMULA}'; structures: {', '.join(STRUCTURES)}")
     p_fit.add_argument("--method", default="REML", choices=["REML", "ML"])
     p_fit.add_argument("--weights", default=None, help="column of SAS WEIGHT values")
+    p_fit.add_argument("--param", default=None, help="PARAMCD to analyse when the file holds several")
     p_fit.add_argument("--out", default="reports/fit", help="output folder (default reports/fit)")
-    p_demo = sub.add_parser("demo", help="fit the bundled sample trial into reports/demo")
-    p_demo.add_argument("--out", default="reports/demo", help="output folder (default reports/demo)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "fit":
+            result = fit(args.formula, _read_for(args.formula, args.data, args.param), method=args.method,
+                         weights=args.weights)
+            written = write_fit(result, Path(args.out))
+            print(result.summary())
+            print(f"wrote {len(written)} files to {Path(args.out)}/")
+            return 0
         if args.command == "demo":
-            csv = SAMPLE_DATA / "demo_trial.csv"
-            if not csv.exists():
-                raise TrialMLMError(f"sample data not found at {csv}; run from a source checkout")
-            result = fit(DEMO_FORMULA, pd.read_csv(csv))
+            if not Path(DEMO["data"]).exists():
+                raise TrialMLMError(f"sample data not found at {DEMO['data']}; run from a source checkout")
+            config = _config(args, {**DEMO, "out": "reports/demo"})
         else:
-            result = fit(args.formula, _read(args.data), method=args.method, weights=args.weights)
-        written = write_fit(result, Path(args.out))
+            if not args.data and not args.config:
+                raise TrialMLMError("give a data file or --config FILE")
+            config = _config(args, {})
+        report = run_analysis(config)
     except TrialMLMError as exc:
         print(f"trialmlm: error: {exc}", file=sys.stderr)
         return 2
-    print(result.summary())
-    print(f"wrote {len(written)} files to {Path(args.out)}/")
+    except (OSError, ValueError, KeyError) as exc:  # unreadable files, bad option values
+        print(f"trialmlm: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    print(f"{config.formula}: {report.fit.n_subjects} subjects, {report.fit.n_obs} observations, "
+          f"{'converged' if report.fit.converged else 'NOT converged'}")
+    print(f"wrote {len(report.files)} files to {report.out}/; open {report.index}")
     return 0
 
 

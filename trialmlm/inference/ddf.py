@@ -205,8 +205,9 @@ def _containment_columns(fit) -> np.ndarray:
     return per_col
 
 
-def degrees_of_freedom(fit, L: np.ndarray, method: str) -> DF:
-    """Degrees of freedom of each row of ``L`` and of the joint test (see module docstring)."""
+def degrees_of_freedom(fit, L: np.ndarray, method: str, joint: bool = True) -> DF:
+    """Degrees of freedom of each row of ``L`` and, with ``joint``, of the joint test of all rows
+    (see module docstring); without ``joint`` the rows may be linearly dependent."""
     L = np.atleast_2d(L)
     if method == "residual" or (method == "containment" and fit.settings.random is None):
         df = float(fit.n_obs - fit.n_fixed)
@@ -219,6 +220,8 @@ def degrees_of_freedom(fit, L: np.ndarray, method: str) -> DF:
     if fit.method != "REML" and method.startswith("kenward"):
         raise DataError("Kenward-Roger degrees of freedom are defined for REML fits only")
     rows = _row_satterthwaite(fit, L)
+    if not joint:
+        return DF(rows, np.nan)
     if method == "satterthwaite":
         return DF(rows, rows[0] if L.shape[0] == 1 else _fai_cornelius(fit, L))
     m, lam = _kenward_roger_joint(fit, L)

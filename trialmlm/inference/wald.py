@@ -44,7 +44,7 @@ def t_table(fit, L: np.ndarray, ddf: str, vcov: str, alpha: float) -> pd.DataFra
     rows = L[ok]
     est = rows @ fit.beta
     se = np.sqrt(np.einsum("ri,ij,rj->r", rows, c, rows))
-    df = degrees_of_freedom(fit, rows, ddf).rows
+    df = degrees_of_freedom(fit, rows, ddf, joint=False).rows
     with np.errstate(divide="ignore", invalid="ignore"):
         t = est / se
     crit = stats.t.ppf(1 - alpha / 2, df)

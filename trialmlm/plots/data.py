@@ -142,7 +142,7 @@ def spaghetti(df: pd.DataFrame, subject: str, visit_or_time: str, response: str,
             ax.plot(mx, my, "-o", color=colours[level], lw=2.8, ms=6, mec="white", mew=1.0, zorder=5,
                     path_effects=[patheffects.withStroke(linewidth=4.5, foreground="white")])
         n_drop = len(set(ids) & dropouts)
-        head = f"{level}: {len(ids)} subjects"
+        head = f"{level}\n{len(ids)} subjects"  # two lines: long arm names fit narrow panels
         if len(shown) < len(ids):
             head += f" ({len(shown)} shown)"
         if highlight_dropouts:

@@ -217,8 +217,9 @@ def tipping_point_plot(tp, ax: Axes | None = None, palette: Mapping | None = Non
     ``tp`` is a :class:`trialmlm.missing.TippingPoint` (or any object with ``table`` —
     columns ``delta, estimate, lower, upper, p`` and optionally ``contrast`` —,
     ``tipping_delta``, ``alpha`` and ``visit``).  Filled markers: :math:`p < \alpha`;
-    open markers: :math:`p \ge \alpha`.  A dashed vertical line marks the tipping point,
-    the smallest :math:`\Delta` at which the difference is no longer significant.
+    open markers: :math:`p \ge \alpha`.  A dashed vertical line marks each contrast's tipping
+    point (``tipping_deltas``, or ``tipping_delta`` for one contrast), the first
+    :math:`\Delta` at which the difference is no longer significant.
     Returns the Axes.
     """
     table = tp.table
@@ -243,15 +244,22 @@ def tipping_point_plot(tp, ax: Axes | None = None, palette: Mapping | None = Non
         ax.plot(d[sig], part["estimate"].to_numpy()[sig], "o", color=colour, ms=5.5, zorder=4)
         ax.plot(d[~sig], part["estimate"].to_numpy()[~sig], "o", mfc="white", mec=colour, mew=1.4, ms=5.5,
                 zorder=4)
-    td = getattr(tp, "tipping_delta", None)
-    if td is not None and np.isfinite(td):
-        ax.axvline(td, color="black", lw=1.2, ls="--", zorder=5)
-        ax.annotate(f"Tipping point\n\u0394 = {fmt_number(td, decimals)}", xy=(td, 1.0),
-                    xycoords=("data", "axes fraction"), xytext=(4, -4), textcoords="offset points",
-                    ha="left", va="top", fontsize=NOTE_SIZE + 0.5)
-    else:
-        ax.text(0.02, 0.98, f"No tipping point in the range shown (p < {alpha:g} throughout)",
-                transform=ax.transAxes, ha="left", va="top", fontsize=NOTE_SIZE + 0.5)
+    tipping = getattr(tp, "tipping_deltas", None)
+    if tipping is None:
+        tipping = {parts[0][0]: getattr(tp, "tipping_delta", None)}
+    found = [(name, tipping.get(name), colour) for name, _, colour in parts
+             if tipping.get(name) is not None and np.isfinite(tipping.get(name))]
+    for i, (name, td, colour) in enumerate(found):
+        line_colour = "black" if len(found) == 1 else colour
+        ax.axvline(td, color=line_colour, lw=1.2, ls="--", zorder=5)
+        what = "Tipping point" if len(parts) == 1 else f"Tipping point,\n{name}"
+        ax.annotate(f"{what}\n\u0394 = {fmt_number(td, decimals)}", xy=(td, 1.0),
+                    xycoords=("data", "axes fraction"), xytext=(4, -4 - 38 * i), textcoords="offset points",
+                    ha="left", va="top", fontsize=NOTE_SIZE + 0.5, color=line_colour)
+    if len(found) < len(parts):
+        which = "" if len(parts) == 1 else f" for {len(parts) - len(found)} of {len(parts)} contrasts"
+        ax.text(0.02, 0.02, f"No tipping point in the range shown{which} (p < {alpha:g} throughout)",
+                transform=ax.transAxes, ha="left", va="bottom", fontsize=NOTE_SIZE + 0.5)
     ax.grid(alpha=0.3)
     visit = getattr(tp, "visit", None)
     label(ax, title if title is not None else "Tipping-point analysis" + (f" at {visit}" if visit else ""),

@@ -1,0 +1,317 @@
+"""One analysis from a data file to a report folder: tables (RTF, HTML, CSV), figures (PNG,
+SVG) and an ``index.html`` that shows them all with the model and the software versions.
+
+:class:`AnalysisConfig` holds every choice (from the command line or a TOML file);
+:func:`run_analysis` reads the data with :func:`trialmlm.read`, fits the MMRM
+
+    RESPONSE ~ COVARIATES + ARM * VISIT + STRUCTURE(VISIT | SUBJECT)
+
+and writes, into ``out``:
+
+=========================  ==================================================================
+``t1_summary``             observed values by arm and visit (n, mean, SD, median, min, max)
+``t2_mmrm``                LS means by arm and visit, differences from the reference, CI, p
+``t3_type3``               type III tests of the fixed effects
+``t4_covariance``          covariance parameters and fit statistics
+``t5_patterns``,           missing-data patterns, dropout by arm and visit, Kaplan-Meier
+``t5_dropout``, ``t5_km``  time to dropout
+``t6_sensitivity``         MAR and reference-based multiple imputation, tipping point
+                           (with ``sensitivity=True``)
+``f1`` ... ``f8``          spaghetti, observed means, LS means, differences, missing
+                           patterns, time to dropout, residuals, tipping point
+=========================  ==================================================================
+
+each table as ``.rtf``, ``.html`` and ``.csv`` (plus every table in ``tables.rtf``), each
+figure as ``.png`` and ``.svg``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import platform
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .api import fit as fit_model
+from .covariance import STRUCTURES
+from .errors import DataError
+from .io import read
+from .missing import impute, time_to_dropout, tipping_point
+from .missing.strategies import STRATEGIES
+
+SENSITIVITY_METHODS = ("jump_to_reference", "copy_reference", "copy_increments_in_reference")
+PACKAGES = ("trialmlm", "numpy", "scipy", "pandas", "matplotlib", "lifelines", "formulaic")
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Every choice of one analysis (TOML keys and ``trialmlm analyze`` options have these names).
+
+    ``reason`` and ``time`` default to DCSREAS and AVISITN when the data have them.
+    ``deltas``: shifts of the tipping point, applied after dropout in every arm but the
+    reference (default: 13 steps from 0 to 2 SDs of the response at the last visit).
+    """
+
+    data: str
+    out: str = "reports/analysis"
+    response: str = "CHG"
+    subject: str = "USUBJID"
+    visit: str = "AVISIT"
+    arm: str = "TRT01P"
+    reference: str | None = None
+    covariates: tuple[str, ...] = ()
+    covariance: str = "us"
+    method: str = "REML"
+    ddf: str = "kenward-roger"
+    param: str | None = None
+    analysis_flag: str | None = "ANL01FL"
+    reason: str | None = None
+    time: str | None = None
+    title: str | None = None
+    alpha: float = 0.05
+    sensitivity: bool = False
+    imputations: int = 100
+    deltas: tuple[float, ...] | None = None
+    seed: int = 2026
+    workers: int = 1
+
+    @property
+    def formula(self) -> str:
+        fixed = " + ".join([*self.covariates, f"{self.arm} * {self.visit}"])
+        return f"{self.response} ~ {fixed} + {self.covariance}({self.visit} | {self.subject})"
+
+
+def load_config(path) -> dict:
+    """The ``[analysis]`` table (or the top level) of a TOML file, as keyword arguments."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"config file '{path}' does not exist")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(f"config file '{path}' is not valid TOML: {exc}") from None
+    values = raw.get("analysis", raw)
+    known = {f.name for f in dataclasses.fields(AnalysisConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise DataError(f"config file '{path}': unknown key(s) {', '.join(unknown)}; "
+                        f"known: {', '.join(sorted(known))}")
+    return dict(values)
+
+
+def make_config(**values) -> AnalysisConfig:
+    """Check the values and build the config; DataError naming the bad value."""
+    values = {k: v for k, v in values.items() if v is not None}
+    if "data" not in values:
+        raise DataError("no data file given")
+    for key in ("covariates", "deltas"):
+        if key in values:
+            values[key] = tuple(values[key])
+    config = AnalysisConfig(**values)
+    if config.covariance not in STRUCTURES:
+        raise DataError(f"covariance must be one of {', '.join(STRUCTURES)}; got {config.covariance!r}")
+    if not 0 < config.alpha < 1:
+        raise DataError(f"alpha must be between 0 and 1, got {config.alpha}")
+    return config
+
+
+@dataclass(frozen=True)
+class Report:
+    """What :func:`run_analysis` produced."""
+
+    out: Path
+    fit: object = field(repr=False)
+    tables: dict = field(repr=False)
+    figures: tuple[str, ...]
+    files: tuple[Path, ...]
+
+    @property
+    def index(self) -> Path:
+        return self.out / "index.html"
+
+
+def _check_columns(df: pd.DataFrame, config: AnalysisConfig) -> None:
+    needed = {"subject": config.subject, "visit": config.visit, "arm": config.arm,
+              "response": config.response}
+    needed.update({f"covariate {c}": c for c in config.covariates})
+    missing = [f"{what} '{col}'" for what, col in needed.items() if col not in df.columns]
+    if missing:
+        raise DataError(f"{config.data}: no column for {', '.join(missing)}; "
+                        f"columns: {', '.join(df.columns)}")
+
+
+def _response_label(df: pd.DataFrame, config: AnalysisConfig) -> str:
+    names = {"CHG": "change from baseline", "AVAL": "value", "PCHG": "percent change from baseline"}
+    if "PARAM" in df.columns and df["PARAM"].nunique() == 1:
+        what = names.get(config.response, config.response)
+        return f"{df['PARAM'].iloc[0]}, {what}"
+    return config.response
+
+
+def _figure(draw):
+    """Run ``draw`` (returns Axes or an array of Axes) and give back its figure."""
+    out = draw()
+    ax = np.ravel(out)[0] if isinstance(out, np.ndarray) else out
+    return ax.figure
+
+
+def _sensitivity(fit, config: AnalysisConfig, reference, progress):
+    options = dict(n_imputations=config.imputations, reference=reference, arm=config.arm, seed=config.seed,
+                   workers=config.workers, progress=progress)
+    analyses = {"MMRM (primary, MAR)": fit.compare(config.arm, by=config.visit, reference=reference,
+                                                   alpha=config.alpha)}
+    analyses["MI, MAR"] = impute(fit, **options).compare(config.alpha)
+    for method in SENSITIVITY_METHODS:
+        analyses[f"MI, {STRATEGIES[method].label.lower()}"] = impute(fit, method=method, **options).compare(
+            config.alpha)
+    deltas = config.deltas
+    if deltas is None:
+        last = fit.design.position_labels[-1]
+        observed = fit.design.y[fit.design.position == fit.design.position_labels.index(last)]
+        deltas = tuple(np.round(np.linspace(0, 2 * observed.std(ddof=1), 13), 2))
+    tp = tipping_point(fit, deltas, alpha=config.alpha, **options)
+    for contrast, delta in tp.tipping_deltas.items():
+        if delta is not None:
+            row = tp.table.loc[(tp.table["contrast"] == contrast) & (tp.table["delta"] == delta)]
+            label = f"Tipping point, delta = {delta:g}"
+            analyses[label] = row.drop(columns="delta").assign(**{config.visit: tp.visit})
+    return analyses, tp
+
+
+def run_analysis(config: AnalysisConfig, progress: bool | None = None) -> Report:
+    """Read, fit, tabulate, plot and write the report folder; returns the :class:`Report`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import plots, tables
+
+    df = read(config.data, param=config.param, response=config.response, analysis_flag=config.analysis_flag,
+              subject=config.subject, visit=config.visit)
+    _check_columns(df, config)
+    reason = config.reason or ("DCSREAS" if "DCSREAS" in df.columns else None)
+    time = config.time or ("AVISITN" if "AVISITN" in df.columns else None)
+    fit = fit_model(config.formula, df, method=config.method, ddf=config.ddf)
+    arms = fit.design.encoding.levels.get(config.arm, [])
+    reference = config.reference if config.reference is not None else (arms[0] if arms else None)
+    if reference not in arms:
+        raise DataError(f"reference {reference!r} is not a level of '{config.arm}' "
+                        f"(levels: {', '.join(map(str, arms))})")
+    label = _response_label(df, config)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    made = {
+        "t1_summary": tables.summary_table(df, config.arm, config.visit, config.response,
+                                           title=f"Table 1. {label}: observed values by treatment and visit"),
+        "t2_mmrm": tables.mmrm_table(fit, config.arm, config.visit, reference=reference, alpha=config.alpha,
+                                     title=f"Table 2. {label}: MMRM least-squares means and differences "
+                                           f"from {reference}"),
+        "t3_type3": tables.type3_table(fit, title="Table 3. Type III tests of fixed effects"),
+        "t4_covariance": tables.covariance_table(fit, title="Table 4. Covariance parameter estimates and "
+                                                             "fit statistics"),
+    }
+    missing = tables.missing_data_tables(df, config.subject, config.visit, config.response, config.arm,
+                                         time=time, reason=reason)
+    for letter, name, table in zip("abc", ("t5_patterns", "t5_dropout", "t5_km"), missing.values()):
+        made[name] = dataclasses.replace(table, title=f"Table 5{letter}. {table.title}")
+    tp = None
+    if config.sensitivity:
+        analyses, tp = _sensitivity(fit, config, reference, progress)
+        made["t6_sensitivity"] = tables.sensitivity_table(
+            analyses, visit=tp.visit, alpha=config.alpha,
+            title=f"Table 6. Sensitivity analyses: difference from {reference} at {tp.visit}",
+            footnotes=(f"MI: {config.imputations} imputations (bootstrap draws of the MMRM parameters), "
+                       f"analysed by the same MMRM, combined by Rubin's rules; seed {config.seed}.",
+                       "Tipping point: shift delta added to imputed values after dropout in the "
+                       "non-reference arms; first delta at which p >= alpha."))
+
+    survival = time_to_dropout(df, config.subject, config.visit, config.response, config.arm, time=time)
+    drawings = {
+        "f1_spaghetti": lambda: plots.spaghetti(df, config.subject, config.visit, config.response, config.arm,
+                                                n_subjects=40),
+        "f2_observed_means": lambda: plots.observed_means(df, config.visit, config.response, config.arm),
+        "f3_lsmeans": lambda: plots.lsmeans_plot(fit, config.arm, config.visit),
+        "f4_differences": lambda: plots.difference_forest(fit, config.arm, config.visit, reference=reference),
+        "f5_missing_patterns": lambda: plots.missing_pattern_heatmap(df, config.subject, config.visit,
+                                                                     config.response, config.arm),
+        "f6_km_dropout": lambda: plots.km_dropout(survival),
+        "f7_residuals": lambda: plots.residual_diagnostics(fit),
+    }
+    if tp is not None:
+        drawings["f8_tipping_point"] = lambda: plots.tipping_point_plot(tp)
+
+    files = []
+    for name, table in made.items():
+        files += [tables.to_rtf(table, out / f"{name}.rtf"), tables.write_html(table, out / f"{name}.html"),
+                  tables.to_csv(table, out / f"{name}.csv")]
+    files.append(tables.to_rtf(list(made.values()), out / "tables.rtf"))
+    for name, draw in drawings.items():
+        figure = _figure(draw)
+        for ext in ("png", "svg"):
+            path = out / f"{name}.{ext}"
+            figure.savefig(path, dpi=150, bbox_inches="tight")
+            files.append(path)
+        plt.close(figure)
+    index = out / "index.html"
+    index.write_text(_index_html(config, fit, made, list(drawings), reference, label), encoding="utf-8")
+    files.append(index)
+    return Report(out, fit, made, tuple(drawings), tuple(files))
+
+
+def _versions() -> list[tuple[str, str]]:
+    out = [("Python", platform.python_version())]
+    for name in PACKAGES:
+        try:
+            out.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            out.append((name, "not installed"))
+    return out
+
+
+def _index_html(config: AnalysisConfig, fit, made: dict, figures: list[str], reference, label: str) -> str:
+    from .tables import to_html
+    from .tables.render import CSS
+
+    esc = html.escape
+    s = fit.settings
+    title = config.title or f"{label}: {config.arm} by {config.visit}"
+    model = [
+        ("Data", f"{config.data}" + (f" (PARAMCD {config.param})" if config.param else "")),
+        ("Model", s.formula), ("Estimation", f"{s.method}, {fit.optimizer}, "
+                                             f"{'converged' if fit.converged else 'NOT converged'} "
+                                             f"after {fit.n_iter} iterations"),
+        ("Covariance structure", f"{fit.structures[0].description} ({fit.structures[0].sas_type})"),
+        ("Degrees of freedom", s.ddf), ("Reference arm", str(reference)),
+        ("Subjects / observations used", f"{fit.n_subjects} / {fit.n_obs}"),
+        ("-2 log-likelihood, AIC, BIC", f"{-2 * fit.loglik:.4f}, {fit.aic:.4f}, {fit.bic:.4f}"),
+    ]
+    rows = "\n".join(f"<tr><th>{esc(k)}</th><td>{esc(str(v))}</td></tr>" for k, v in model)
+    versions = ", ".join(f"{esc(n)} {esc(v)}" for n, v in _versions())
+    table_parts = []
+    for name, table in made.items():
+        links = " | ".join(f'<a href="{name}.{ext}">{ext.upper()}</a>' for ext in ("rtf", "html", "csv"))
+        table_parts.append(f'<section id="{name}">{to_html(table)}<p class="files">{links}</p></section>')
+    figure_parts = [f'<figure id="{name}"><img src="{name}.png" alt="{name}"><figcaption>{name} '
+                    f'(<a href="{name}.svg">SVG</a>, <a href="{name}.png">PNG</a>)</figcaption></figure>'
+                    for name in figures]
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<title>{esc(title)}</title>\n<style>{CSS}\nbody {{ font-family: sans-serif; margin: 2em; }}\n"
+        "table.model th { text-align: left; padding-right: 1em; }\n"
+        "figure img { max-width: 100%; } figure { margin: 2em 0; }</style>\n</head>\n<body>\n"
+        f"<h1>{esc(title)}</h1>\n<h2>Model</h2>\n<table class=\"model\">{rows}</table>\n"
+        f"<p class=\"versions\">Software: {versions}. All tables in one file: "
+        "<a href=\"tables.rtf\">tables.rtf</a>.</p>\n"
+        "<h2>Tables</h2>\n" + "\n".join(table_parts) + "\n<h2>Figures</h2>\n" + "\n".join(figure_parts)
+        + "\n</body>\n</html>\n")
