@@ -143,3 +143,24 @@ def test_unknown_config_key(tmp_path, capsys):
     config.write_text('data = "x.csv"\nresponce = "CHG"\n')
     assert main(["analyze", "--config", str(config)]) == 2
     assert "unknown key(s) responce" in capsys.readouterr().err
+
+
+def test_demo_trajectory_report(demo):
+    sub = demo / "trajectory"
+    assert 'href="trajectory/index.html"' in (demo / "index.html").read_text(encoding="utf-8")
+    page = _Links()
+    page.feed((sub / "index.html").read_text(encoding="utf-8"))
+    figures = ["f1_spaghetti", "f2_observed_means", "f3_trajectories", "f4_shrinkage", "f5_missing_patterns",
+               "f6_km_dropout", "f7_residuals"]
+    assert sorted(page.images) == sorted(f"{f}.png" for f in figures)
+    for name in figures:
+        assert (sub / f"{name}.png").stat().st_size > 1000
+    df = trialmlm.read(SAMPLE.with_name("long_term_trial.csv"), param="FVC")
+    fit = trialmlm.fit("AVAL ~ TRT01P * TIME + (1 + TIME | USUBJID)", df, ddf="kenward-roger")
+    slopes = pd.read_csv(sub / "t2_slopes.csv").set_index("arm")
+    expected = fit.lsmeans("TRT01P", slope="TIME").set_index("TRT01P")
+    np.testing.assert_allclose(slopes.loc[expected.index, "lsmean"], expected["estimate"], rtol=1e-10)
+    diff = fit.compare("TRT01P", reference="Placebo", slope="TIME").iloc[0]
+    assert slopes.loc["Drug 150 mg", "difference"] == pytest.approx(diff["estimate"], rel=1e-10)
+    assert slopes.loc["Drug 150 mg", "p"] == pytest.approx(diff["p"], rel=1e-8)
+    assert read_rtf((sub / "tables.rtf").read_text(encoding="ascii"))["rows"]

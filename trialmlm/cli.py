@@ -24,6 +24,10 @@ DEMO = dict(data=str(SAMPLE_DATA / "depression_trial.csv"), param="HAMD17", resp
             subject="USUBJID", visit="AVISIT", arm="TRT01P", reference="Placebo", covariates=("BASE",),
             covariance="us", ddf="kenward-roger", sensitivity=True, workers=min(2, os.cpu_count() or 1),
             title="Demo: HAMD-17 change from baseline, simulated three-arm depression trial")
+TRAJECTORY_DEMO = dict(data=str(SAMPLE_DATA / "long_term_trial.csv"), param="FVC", response="AVAL",
+                       subject="USUBJID", visit="AVISIT", arm="TRT01P", reference="Placebo", model="slopes",
+                       time="TIME", ddf="kenward-roger",
+                       title="Demo: FVC decline, simulated two-year trial with irregular visit times")
 EXAMPLE_FORMULA = "CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)"
 
 
@@ -71,11 +75,16 @@ def _analysis_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arm", help="treatment column (default TRT01P)")
     p.add_argument("--reference", help="control arm level (default: the first level)")
     p.add_argument("--covariates", nargs="*", help="covariate columns, e.g. BASE")
-    p.add_argument("--covariance", choices=list(STRUCTURES), help="residual structure (default us)")
+    p.add_argument("--model", choices=["mmrm", "slopes"],
+                   help="mmrm (default) or slopes: random intercept and slope in --time")
+    p.add_argument("--time", help="continuous time column of the slopes model (default TIME)")
+    p.add_argument("--covariance", choices=[*STRUCTURES, "none"],
+                   help="residual structure (default us; slopes: none)")
     p.add_argument("--method", choices=["REML", "ML"], help="default REML")
     p.add_argument("--ddf", choices=list(DDF_METHODS), help="df method (default kenward-roger)")
     p.add_argument("--param", help="PARAMCD (or PARAM) to analyse when the file holds several")
-    p.add_argument("--time", help="numeric visit time for the time-to-dropout curves (default AVISITN)")
+    p.add_argument("--dropout-time", dest="dropout_time",
+                   help="numeric visit time for the time-to-dropout curves (default AVISITN)")
     p.add_argument("--reason", help="discontinuation reason column (default DCSREAS if present)")
     p.add_argument("--title", help="report title")
     p.add_argument("--alpha", type=float, help="two-sided significance level (default 0.05)")
@@ -92,8 +101,9 @@ def _config(args, base: dict):
         values.update(load_config(args.config))
     if getattr(args, "data", None):
         values["data"] = args.data
-    names = ("response", "subject", "visit", "arm", "reference", "covariates", "covariance", "method", "ddf",
-             "param", "time", "reason", "title", "alpha", "imputations", "deltas", "seed", "workers", "out")
+    names = ("response", "subject", "visit", "arm", "reference", "covariates", "model", "time", "covariance",
+             "method", "ddf", "param", "dropout_time", "reason", "title", "alpha", "imputations", "deltas",
+             "seed", "workers", "out")
     values.update({k: getattr(args, k) for k in names if getattr(args, k, None) is not None})
     if getattr(args, "sensitivity", False):
         values["sensitivity"] = True
@@ -134,11 +144,17 @@ def main(argv: list[str] | None = None) -> int:
             if not Path(DEMO["data"]).exists():
                 raise TrialMLMError(f"sample data not found at {DEMO['data']}; run from a source checkout")
             config = _config(args, {**DEMO, "out": "reports/demo"})
+            trajectory = make_config(**{**TRAJECTORY_DEMO, "out": str(Path(config.out) / "trajectory")})
+            slopes = run_analysis(trajectory)
+            print(f"{trajectory.formula}: wrote {len(slopes.files)} files to {slopes.out}/")
+            link = ("trajectory model of the long-term trial (random intercepts and slopes)",
+                    "trajectory/index.html")
+            report = run_analysis(config, links=(link,))
         else:
             if not args.data and not args.config:
                 raise TrialMLMError("give a data file or --config FILE")
             config = _config(args, {})
-        report = run_analysis(config)
+            report = run_analysis(config)
     except TrialMLMError as exc:
         print(f"trialmlm: error: {exc}", file=sys.stderr)
         return 2

@@ -6,11 +6,16 @@ SVG) and an ``index.html`` that shows them all with the model and the software v
 
     RESPONSE ~ COVARIATES + ARM * VISIT + STRUCTURE(VISIT | SUBJECT)
 
-and writes, into ``out``:
+(``model="mmrm"``, the default) or the trajectory model with random intercepts and slopes
+
+    RESPONSE ~ COVARIATES + ARM * TIME + (1 + TIME | SUBJECT) [+ STRUCTURE(... | SUBJECT)]
+
+(``model="slopes"``, TIME continuous) and writes, into ``out``:
 
 =========================  ==================================================================
 ``t1_summary``             observed values by arm and visit (n, mean, SD, median, min, max)
 ``t2_mmrm``                LS means by arm and visit, differences from the reference, CI, p
+                           (``t2_slopes``: slope per arm and difference from the reference)
 ``t3_type3``               type III tests of the fixed effects
 ``t4_covariance``          covariance parameters and fit statistics
 ``t5_patterns``,           missing-data patterns, dropout by arm and visit, Kaplan-Meier
@@ -18,7 +23,9 @@ and writes, into ``out``:
 ``t6_sensitivity``         MAR and reference-based multiple imputation, tipping point
                            (with ``sensitivity=True``)
 ``f1`` ... ``f8``          spaghetti, observed means, LS means, differences, missing
-                           patterns, time to dropout, residuals, tipping point
+                           patterns, time to dropout, residuals, tipping point (slopes:
+                           individual observed and predicted trajectories and shrinkage
+                           in place of LS means and differences; no tipping point)
 =========================  ==================================================================
 
 each table as ``.rtf``, ``.html`` and ``.csv`` (plus every table in ``tables.rtf``), each
@@ -39,6 +46,7 @@ import pandas as pd
 
 from .api import fit as fit_model
 from .covariance import STRUCTURES
+from .covariance.random_effects import RandomEffects
 from .errors import DataError
 from .io import read
 from .missing import impute, time_to_dropout, tipping_point
@@ -52,7 +60,11 @@ PACKAGES = ("trialmlm", "numpy", "scipy", "pandas", "matplotlib", "lifelines", "
 class AnalysisConfig:
     """Every choice of one analysis (TOML keys and ``trialmlm analyze`` options have these names).
 
-    ``reason`` and ``time`` default to DCSREAS and AVISITN when the data have them.
+    ``model``: "mmrm" or "slopes" (random intercept and slope in the continuous ``time``).
+    ``covariance``: residual structure; default ``us`` for the MMRM and none (independent
+    residuals) for slopes, where a spatial structure runs over ``time`` and the others over
+    ``visit``.  ``reason`` and ``dropout_time`` default to DCSREAS and AVISITN when the
+    data have them.
     ``deltas``: shifts of the tipping point, applied after dropout in every arm but the
     reference (default: 13 steps from 0 to 2 SDs of the response at the last visit).
     """
@@ -65,13 +77,15 @@ class AnalysisConfig:
     arm: str = "TRT01P"
     reference: str | None = None
     covariates: tuple[str, ...] = ()
-    covariance: str = "us"
+    model: str = "mmrm"
+    time: str = "TIME"
+    covariance: str | None = None
     method: str = "REML"
     ddf: str = "kenward-roger"
     param: str | None = None
     analysis_flag: str | None = "ANL01FL"
     reason: str | None = None
-    time: str | None = None
+    dropout_time: str | None = None
     title: str | None = None
     alpha: float = 0.05
     sensitivity: bool = False
@@ -82,8 +96,15 @@ class AnalysisConfig:
 
     @property
     def formula(self) -> str:
-        fixed = " + ".join([*self.covariates, f"{self.arm} * {self.visit}"])
-        return f"{self.response} ~ {fixed} + {self.covariance}({self.visit} | {self.subject})"
+        if self.model == "mmrm":
+            fixed = " + ".join([*self.covariates, f"{self.arm} * {self.visit}"])
+            return f"{self.response} ~ {fixed} + {self.covariance or 'us'}({self.visit} | {self.subject})"
+        fixed = " + ".join([*self.covariates, f"{self.arm} * {self.time}"])
+        residual = ""
+        if self.covariance not in (None, "none"):
+            over = self.time if STRUCTURES[self.covariance].spatial else self.visit
+            residual = f" + {self.covariance}({over} | {self.subject})"
+        return f"{self.response} ~ {fixed} + (1 + {self.time} | {self.subject}){residual}"
 
 
 def load_config(path) -> dict:
@@ -117,8 +138,13 @@ def make_config(**values) -> AnalysisConfig:
         if key in values:
             values[key] = tuple(values[key])
     config = AnalysisConfig(**values)
-    if config.covariance not in STRUCTURES:
-        raise DataError(f"covariance must be one of {', '.join(STRUCTURES)}; got {config.covariance!r}")
+    if config.model not in ("mmrm", "slopes"):
+        raise DataError(f"model must be 'mmrm' or 'slopes', got {config.model!r}")
+    allowed = list(STRUCTURES) + (["none"] if config.model == "slopes" else [])
+    if config.covariance is not None and config.covariance not in allowed:
+        raise DataError(f"covariance must be one of {', '.join(allowed)}; got {config.covariance!r}")
+    if config.sensitivity and config.model != "mmrm":
+        raise DataError("the sensitivity analyses (multiple imputation) need model='mmrm'")
     if not 0 < config.alpha < 1:
         raise DataError(f"alpha must be between 0 and 1, got {config.alpha}")
     return config
@@ -142,6 +168,8 @@ class Report:
 def _check_columns(df: pd.DataFrame, config: AnalysisConfig) -> None:
     needed = {"subject": config.subject, "visit": config.visit, "arm": config.arm,
               "response": config.response}
+    if config.model == "slopes":
+        needed["time"] = config.time
     needed.update({f"covariate {c}": c for c in config.covariates})
     missing = [f"{what} '{col}'" for what, col in needed.items() if col not in df.columns]
     if missing:
@@ -187,8 +215,11 @@ def _sensitivity(fit, config: AnalysisConfig, reference, progress):
     return analyses, tp
 
 
-def run_analysis(config: AnalysisConfig, progress: bool | None = None) -> Report:
-    """Read, fit, tabulate, plot and write the report folder; returns the :class:`Report`."""
+def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tuple = ()) -> Report:
+    """Read, fit, tabulate, plot and write the report folder; returns the :class:`Report`.
+
+    ``links``: (text, relative URL) pairs listed under "See also" in ``index.html``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -200,7 +231,7 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None) -> Report
               subject=config.subject, visit=config.visit)
     _check_columns(df, config)
     reason = config.reason or ("DCSREAS" if "DCSREAS" in df.columns else None)
-    time = config.time or ("AVISITN" if "AVISITN" in df.columns else None)
+    dropout_time = config.dropout_time or ("AVISITN" if "AVISITN" in df.columns else None)
     fit = fit_model(config.formula, df, method=config.method, ddf=config.ddf)
     arms = fit.design.encoding.levels.get(config.arm, [])
     reference = config.reference if config.reference is not None else (arms[0] if arms else None)
@@ -214,15 +245,13 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None) -> Report
     made = {
         "t1_summary": tables.summary_table(df, config.arm, config.visit, config.response,
                                            title=f"Table 1. {label}: observed values by treatment and visit"),
-        "t2_mmrm": tables.mmrm_table(fit, config.arm, config.visit, reference=reference, alpha=config.alpha,
-                                     title=f"Table 2. {label}: MMRM least-squares means and differences "
-                                           f"from {reference}"),
+        **_model_table(fit, config, reference, label, tables),
         "t3_type3": tables.type3_table(fit, title="Table 3. Type III tests of fixed effects"),
         "t4_covariance": tables.covariance_table(fit, title="Table 4. Covariance parameter estimates and "
                                                              "fit statistics"),
     }
     missing = tables.missing_data_tables(df, config.subject, config.visit, config.response, config.arm,
-                                         time=time, reason=reason)
+                                         time=dropout_time, reason=reason)
     for letter, name, table in zip("abc", ("t5_patterns", "t5_dropout", "t5_km"), missing.values()):
         made[name] = dataclasses.replace(table, title=f"Table 5{letter}. {table.title}")
     tp = None
@@ -236,13 +265,22 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None) -> Report
                        "Tipping point: shift delta added to imputed values after dropout in the "
                        "non-reference arms; first delta at which p >= alpha."))
 
-    survival = time_to_dropout(df, config.subject, config.visit, config.response, config.arm, time=time)
+    survival = time_to_dropout(df, config.subject, config.visit, config.response, config.arm,
+                               time=dropout_time)
+    x = config.visit if config.model == "mmrm" else config.time
     drawings = {
-        "f1_spaghetti": lambda: plots.spaghetti(df, config.subject, config.visit, config.response, config.arm,
+        "f1_spaghetti": lambda: plots.spaghetti(df, config.subject, x, config.response, config.arm,
                                                 n_subjects=40),
         "f2_observed_means": lambda: plots.observed_means(df, config.visit, config.response, config.arm),
-        "f3_lsmeans": lambda: plots.lsmeans_plot(fit, config.arm, config.visit),
-        "f4_differences": lambda: plots.difference_forest(fit, config.arm, config.visit, reference=reference),
+    }
+    if config.model == "mmrm":
+        drawings["f3_lsmeans"] = lambda: plots.lsmeans_plot(fit, config.arm, config.visit)
+        drawings["f4_differences"] = lambda: plots.difference_forest(fit, config.arm, config.visit,
+                                                                     reference=reference)
+    else:
+        drawings["f3_trajectories"] = lambda: plots.individual_trajectories(fit, x=config.time)
+        drawings["f4_shrinkage"] = lambda: plots.shrinkage_plot(fit)
+    drawings |= {
         "f5_missing_patterns": lambda: plots.missing_pattern_heatmap(df, config.subject, config.visit,
                                                                      config.response, config.arm),
         "f6_km_dropout": lambda: plots.km_dropout(survival),
@@ -264,9 +302,34 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None) -> Report
             files.append(path)
         plt.close(figure)
     index = out / "index.html"
-    index.write_text(_index_html(config, fit, made, list(drawings), reference, label), encoding="utf-8")
+    page = _index_html(config, fit, made, list(drawings), reference, label, links)
+    index.write_text(page, encoding="utf-8")
     files.append(index)
     return Report(out, fit, made, tuple(drawings), tuple(files))
+
+
+def _model_table(fit, config: AnalysisConfig, reference, label: str, tables) -> dict:
+    """Table 2: LS means by visit (MMRM) or slopes in time (trajectory model), with differences."""
+    if config.model == "mmrm":
+        return {"t2_mmrm": tables.mmrm_table(
+            fit, config.arm, config.visit, reference=reference, alpha=config.alpha,
+            title=f"Table 2. {label}: MMRM least-squares means and differences from {reference}")}
+    return {"t2_slopes": tables.mmrm_table(
+        fit, config.arm, None, reference=reference, alpha=config.alpha, slope=config.time,
+        title=f"Table 2. {label}: rate of change per unit {config.time} and differences from {reference}")}
+
+
+def _covariance_text(fit) -> str:
+    """The residual structure, and the random effects with their G, in words."""
+    struct = fit.structures[0]
+    if not isinstance(struct, RandomEffects):
+        text = f"{struct.description} ({struct.sas_type}) over {', '.join(fit.settings.visit)}"
+        if fit.settings.random is None:
+            return text
+        return f"random effects {fit.settings.random}; residuals: {text}"
+    g = "diagonal" if struct.diagonal else "unstructured"
+    return (f"random effects {fit.settings.random} with {g} G; residuals: {struct.residual.description} "
+            f"({struct.residual.sas_type})")
 
 
 def _versions() -> list[tuple[str, str]]:
@@ -279,19 +342,21 @@ def _versions() -> list[tuple[str, str]]:
     return out
 
 
-def _index_html(config: AnalysisConfig, fit, made: dict, figures: list[str], reference, label: str) -> str:
+def _index_html(config: AnalysisConfig, fit, made: dict, figures: list[str], reference, label: str,
+                links: tuple) -> str:
     from .tables import to_html
     from .tables.render import CSS
 
     esc = html.escape
     s = fit.settings
-    title = config.title or f"{label}: {config.arm} by {config.visit}"
+    axis = config.visit if config.model == "mmrm" else config.time
+    title = config.title or f"{label}: {config.arm} by {axis}"
     model = [
         ("Data", f"{config.data}" + (f" (PARAMCD {config.param})" if config.param else "")),
         ("Model", s.formula), ("Estimation", f"{s.method}, {fit.optimizer}, "
                                              f"{'converged' if fit.converged else 'NOT converged'} "
                                              f"after {fit.n_iter} iterations"),
-        ("Covariance structure", f"{fit.structures[0].description} ({fit.structures[0].sas_type})"),
+        ("Covariance", _covariance_text(fit)),
         ("Degrees of freedom", s.ddf), ("Reference arm", str(reference)),
         ("Subjects / observations used", f"{fit.n_subjects} / {fit.n_obs}"),
         ("-2 log-likelihood, AIC, BIC", f"{-2 * fit.loglik:.4f}, {fit.aic:.4f}, {fit.bic:.4f}"),
@@ -300,8 +365,8 @@ def _index_html(config: AnalysisConfig, fit, made: dict, figures: list[str], ref
     versions = ", ".join(f"{esc(n)} {esc(v)}" for n, v in _versions())
     table_parts = []
     for name, table in made.items():
-        links = " | ".join(f'<a href="{name}.{ext}">{ext.upper()}</a>' for ext in ("rtf", "html", "csv"))
-        table_parts.append(f'<section id="{name}">{to_html(table)}<p class="files">{links}</p></section>')
+        files = " | ".join(f'<a href="{name}.{ext}">{ext.upper()}</a>' for ext in ("rtf", "html", "csv"))
+        table_parts.append(f'<section id="{name}">{to_html(table)}<p class="files">{files}</p></section>')
     figure_parts = [f'<figure id="{name}"><img src="{name}.png" alt="{name}"><figcaption>{name} '
                     f'(<a href="{name}.svg">SVG</a>, <a href="{name}.png">PNG</a>)</figcaption></figure>'
                     for name in figures]
@@ -313,5 +378,7 @@ def _index_html(config: AnalysisConfig, fit, made: dict, figures: list[str], ref
         f"<h1>{esc(title)}</h1>\n<h2>Model</h2>\n<table class=\"model\">{rows}</table>\n"
         f"<p class=\"versions\">Software: {versions}. All tables in one file: "
         "<a href=\"tables.rtf\">tables.rtf</a>.</p>\n"
-        "<h2>Tables</h2>\n" + "\n".join(table_parts) + "\n<h2>Figures</h2>\n" + "\n".join(figure_parts)
+        + "".join(f'<p class="see-also">See also: <a href="{esc(url)}">{esc(text)}</a></p>\n'
+                  for text, url in links)
+        + "<h2>Tables</h2>\n" + "\n".join(table_parts) + "\n<h2>Figures</h2>\n" + "\n".join(figure_parts)
         + "\n</body>\n</html>\n")

@@ -145,15 +145,20 @@ def mmrm_table(fit, arm: str, visit: str | None = None, reference=None, alpha: f
                 fmt_estimate_se(r["difference"], r["difference_se"], d + 1, d + 2),
                 fmt_ci(r["difference_lower"], r["difference_upper"], d + 1), fmt_p(r["p"])]
         rows.append(row)
+    slope = options.get("slope")
+    estimate = f"Slope per unit {slope} (SE)" if slope else "LS Mean (SE)"
     columns = ([display_label(labels, visit)] if visit else []) + [
-        display_label(labels, arm), "n", with_unit("LS Mean (SE)", unit), level,
+        display_label(labels, arm), "n", with_unit(estimate, unit), level,
         with_unit(f"Difference vs {ref}\n(SE)", unit), level, "p-value"]
     response = display_label(labels, fit.settings.response)
-    default_title = f"Analysis of {response}: LS means and differences from {ref}" + (
+    what = f"slopes in {slope}" if slope else "LS means"
+    default_title = f"Analysis of {response}: {what} and differences from {ref}" + (
         f" by {display_label(labels, visit)}" if visit else "")
-    notes = model_footnotes(fit, arm, visit, options.get("ddf"), options.get("vcov"))
-    notes += (f"n: subjects with an observed {fit.settings.response} at the visit used in the model. "
-              "LS: least squares; SE: standard error; CI: confidence interval; NE: not estimable.",)
+    notes = model_footnotes(fit, arm, visit or slope, options.get("ddf"), options.get("vcov"))
+    counted = "at the visit " if visit else ""
+    notes += (f"n: observations of {fit.settings.response} {counted}used in the model. "
+              + (f"Slope: rate of change of the LS mean per unit of {slope}. " if slope else "")
+              + "LS: least squares; SE: standard error; CI: confidence interval; NE: not estimable.",)
     return Table(title or default_title, columns, rows, data, notes + tuple(footnotes),
                  ("l",) * (len(columns) - 7) + ("l", "c", "r", "c", "r", "c", "c"))
 
