@@ -361,3 +361,14 @@ def test_shrinkage_plot_pairs_ols_and_blup(sleep_fit, tmp_path):
 def test_shrinkage_plot_needs_random_effects(demo_fit):
     with pytest.raises(DataError, match="random effects"):
         plots.shrinkage_plot(demo_fit)
+
+
+def test_spaghetti_irregular_time_counts_dropouts_by_visit():
+    df = trialmlm.read(Path(__file__).parents[1] / "sample_data" / "long_term_trial.csv")
+    axes = plots.spaghetti(df, "USUBJID", "TIME", "AVAL", "TRT01P", visit="AVISIT")
+    drop = missing.dropout_table(df, "USUBJID", "AVISIT", "AVAL", arm="TRT01P")
+    for ax in axes:
+        arm = ax.get_title().split("\n")[0]
+        n_drop = int(drop.loc[drop["TRT01P"] == arm, "n_dropout"].sum())
+        assert n_drop > 0 and ax.get_title().endswith(f", {n_drop} dropouts")
+    plt.close(axes[0].figure)

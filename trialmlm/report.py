@@ -270,7 +270,7 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
     x = config.visit if config.model == "mmrm" else config.time
     drawings = {
         "f1_spaghetti": lambda: plots.spaghetti(df, config.subject, x, config.response, config.arm,
-                                                n_subjects=40),
+                                                n_subjects=40, visit=config.visit),
         "f2_observed_means": lambda: plots.observed_means(df, config.visit, config.response, config.arm),
     }
     if config.model == "mmrm":

@@ -91,7 +91,7 @@ def _mean_profile(x: np.ndarray, y: np.ndarray, scheduled: bool) -> tuple[np.nda
 def spaghetti(df: pd.DataFrame, subject: str, visit_or_time: str, response: str, arm: str | None = None,
               n_subjects: int | None = None, seed: int = 0, highlight_dropouts: bool = True,
               mean: bool = True, palette: Mapping | None = None, axes=None, title: str | None = None,
-              xlabel: str | None = None, ylabel: str | None = None) -> np.ndarray:
+              xlabel: str | None = None, ylabel: str | None = None, visit: str | None = None) -> np.ndarray:
     """Individual response profiles, one panel per arm.
 
     Parameters
@@ -107,6 +107,8 @@ def spaghetti(df: pd.DataFrame, subject: str, visit_or_time: str, response: str,
     mean : overlay the arm's observed mean per visit (per eighth of the time distribution
         for irregular times with more than 20 distinct values).
     palette : ``{arm: colour}`` overrides; axes : existing axes, one per arm.
+    visit : the scheduled-visit column that defines dropout when ``visit_or_time`` is an
+        irregular time (e.g. AVISIT beside TIME); default ``visit_or_time`` itself.
 
     Returns
     -------
@@ -117,7 +119,9 @@ def spaghetti(df: pd.DataFrame, subject: str, visit_or_time: str, response: str,
     colours = arm_palette(arms, palette)
     x_all, ticks = _x_positions(df[visit_or_time])
     scheduled = ticks is not None or df[visit_or_time].nunique() <= MAX_SCHEDULED
-    dropouts = _dropouts(df, subject, visit_or_time, response) if highlight_dropouts else set()
+    if visit is not None:
+        check_columns(df, visit=visit)
+    dropouts = _dropouts(df, subject, visit or visit_or_time, response) if highlight_dropouts else set()
     rng = np.random.default_rng(seed)
     grid = new_grid(len(arms), axes)
     y_all = df[response].to_numpy(dtype=float)
