@@ -53,6 +53,27 @@ class Evaluation:
     jac_info: np.ndarray | None = None
 
 
+def profile_beta(info: np.ndarray, p: int, base: float,
+                 reml: bool) -> tuple[float, np.ndarray, np.ndarray] | None:
+    r"""Profile :math:`\beta` out of the objective from :math:`[X\,y]^\top V^{-1}[X\,y]` (``info``).
+
+    With :math:`A` = ``info[:p, :p]``: :math:`\hat\beta = A^{-1}X^\top V^{-1}y`, value =
+    ``base`` (constant + log|V|) :math:`+ y^\top V^{-1}y - \hat\beta^\top X^\top V^{-1}y`
+    :math:`(+\log|A|` for REML); returns (value, beta, A^{-1}), or None if A is not PD.
+    """
+    try:
+        chol_a = np.linalg.cholesky(info[:p, :p])
+    except np.linalg.LinAlgError:
+        return None
+    ainv = np.linalg.inv(chol_a)
+    ainv = ainv.T @ ainv
+    beta = ainv @ info[:p, p]
+    value = base + float(info[p, p] - info[:p, p] @ beta)
+    if reml:
+        value += float(2.0 * np.log(np.diagonal(chol_a)).sum())
+    return value, beta, ainv
+
+
 @dataclass(frozen=True)
 class PatternBlock:
     r""":math:`\Sigma_P`, its derivatives in :math:`\phi`, :math:`\Omega_P = \Sigma_P^{-1}` for a batch."""
@@ -152,18 +173,10 @@ class Likelihood:
             info += blk.omega.ravel() @ flat
             cache.append((b, flat, blk.sigma, blk.d1, blk.d2, blk.omega))
         info = info.reshape(q, q)
-        a = info[:p, :p]
-        try:
-            chol_a = np.linalg.cholesky(a)
-        except np.linalg.LinAlgError:
+        profiled = profile_beta(info, p, self.constant + logdet, self.reml)
+        if profiled is None:
             return None
-        ainv = np.linalg.inv(chol_a)
-        ainv = ainv.T @ ainv
-        beta = ainv @ info[:p, p]
-        quad = float(info[p, p] - info[:p, p] @ beta)
-        value = self.constant + logdet + quad
-        if self.reml:
-            value += float(2.0 * np.log(np.diagonal(chol_a)).sum())
+        value, beta, ainv = profiled
         if order == 0:
             return Evaluation(value, beta, ainv)
 

@@ -52,7 +52,7 @@ import numpy as np
 
 from .covariance.random_effects import RandomCovariance
 from .design import Design
-from .likelihood import Evaluation, Likelihood, PatternBlock
+from .likelihood import Evaluation, Likelihood, PatternBlock, profile_beta
 
 STEP = 1e-4  # relative central-difference step of the Hessian
 
@@ -225,18 +225,10 @@ class MultilevelLikelihood:
         w = self.woodbury(phi, order)
         if w is None:
             return None
-        p = self.p
-        a = w.info[:p, :p]
-        try:
-            chol_a = np.linalg.cholesky(a)
-        except np.linalg.LinAlgError:
+        profiled = profile_beta(w.info, self.p, self.constant + w.logdet, self.reml)
+        if profiled is None:
             return None
-        ainv = np.linalg.inv(chol_a)
-        ainv = ainv.T @ ainv
-        beta = ainv @ w.info[:p, p]
-        value = self.constant + w.logdet + float(w.info[p, p] - w.info[:p, p] @ beta)
-        if self.reml:
-            value += float(2.0 * np.log(np.diagonal(chol_a)).sum())
+        value, beta, ainv = profiled
         if order == 0:
             return Evaluation(value, beta, ainv)
         return Evaluation(value, beta, ainv, self._gradient(w, beta, ainv))
