@@ -134,6 +134,8 @@ def test_kenward_roger_observed_information(fits, expected):
     exp = expected["nested_slope_reml"].coef_table(ddf="kenward-roger")
     assert np.abs(obs["se"] / exp["se"] - 1).max() < 1e-3
     assert 1e-3 < np.abs(obs["df"] / exp["df"] - 1).max() < 0.1
+    default = trialmlm.fit(CASES["nested_slope_reml"]["formula"], _data("nested.csv"), ddf="kenward-roger")
+    pd.testing.assert_frame_equal(default.coef_table(), obs, rtol=1e-10)
 
 
 @pytest.mark.parametrize("name", SANDWICH_CASES)
