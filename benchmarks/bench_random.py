@@ -3,7 +3,9 @@ then subjects nested in sites (2,000 subjects in 50 sites, site and subject inte
 
 Prints trialmlm's fit time beside statsmodels MixedLM (same data, model, REML; single
 factor only) and nlme::lme where ``Rscript`` is installed (``random = ~ 1 | SITE/ID`` for
-the nested model), with each peer's log-likelihood difference.
+the nested model), with each peer's log-likelihood difference; for the nested model also
+the time of the Kenward-Roger covariance and of the three sandwich estimators (sites as
+clusters).
 Run:  python benchmarks/bench_random.py [--subjects 5000] [--sites 50 --nested-subjects 2000]
 """
 
@@ -109,6 +111,18 @@ def main() -> None:
     print(f"\n{args.nested_subjects} subjects in {args.sites} sites, {len(nested)} observations, "
           f"model {NESTED} (REML)")
     compare(nested, NESTED, args.repeats, [("nlme::lme", lambda: nlme_fit(nested, "~ 1 | SITE/ID"))])
+    inference_times(trialmlm.fit(NESTED, nested))
+
+
+def inference_times(fit) -> None:
+    """Seconds for the Kenward-Roger covariance and the sandwich estimators (sites as clusters)."""
+    calls = [("Kenward-Roger covariance", lambda: fit.kenward_roger_vcov())]
+    calls += [(f"sandwich {k}", lambda k=k: fit.empirical_vcov(k))
+              for k in ("empirical", "empirical-bias-reduced", "empirical-jackknife")]
+    for name, call in calls:
+        t0 = time.perf_counter()
+        call()
+        print(f"{name:<40}{time.perf_counter() - t0:>10.3f}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,11 @@ import numpy as np
 
 
 def dense_covariance(fit):
-    """V, dV/dphi_h, d2V/dphi_h dphi_j over all observations (rows in fit order)."""
+    """V, dV/dphi_h, d2V/dphi_h dphi_j over all observations (rows in fit order).
+
+    With outer grouping factors, V also holds Z_f (I x G_f) Z_f' per factor f; phi is the
+    subject structure's parameters, then each factor's G_f parameters (G_f is linear in them).
+    """
     d = fit.design
     n, k = d.y.size, fit.n_covariance_parameters
     V, dV, d2V = np.zeros((n, n)), np.zeros((k, n, n)), np.zeros((k, k, n, n))
@@ -35,6 +39,15 @@ def dense_covariance(fit):
             if d2 is not None:
                 for j in range(hi - lo):
                     d2V[(lo + h, lo + j) + ix] = d2[h, j, 0] * scale
+    for f, level in enumerate(d.levels):
+        lik = fit.likelihood
+        cov, (lo, hi) = lik.covariances[f], lik.offsets[f + 1:f + 3]
+        z = np.zeros((n, level.labels.size, level.Z.shape[1]))
+        z[np.arange(n), level.codes] = level.Z
+        z = z.reshape(n, -1)
+        for h, unit in zip(range(lo, hi), cov.units()):
+            dV[h] = z @ np.kron(np.eye(level.labels.size), unit) @ z.T
+            V += fit.phi[h] * dV[h]
     return V, dV, d2V
 
 

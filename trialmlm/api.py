@@ -34,8 +34,9 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
         covariance of a subject is :math:`W^{-1/2}\\Sigma W^{-1/2}`.
     ddf : default degrees-of-freedom method of the inference methods: "satterthwaite",
         "kenward-roger", "kenward-roger-linear", "between-within", "residual", "containment";
-        None means "satterthwaite", or "between-within" with a sandwich ``vcov`` (as SAS,
-        where EMPIRICAL excludes DDFM=SATTERTHWAITE and KR).
+        None means "satterthwaite", or with a sandwich ``vcov`` "between-within"
+        ("containment" with outer grouping factors), as SAS, where EMPIRICAL excludes
+        DDFM=SATTERTHWAITE and KR.
     vcov : default covariance of beta: "model", "empirical" (CR0, SAS EMPIRICAL),
         "empirical-bias-reduced" (CR2), "empirical-jackknife" (CR3).
 
@@ -49,7 +50,10 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
         With the offending column, level, subject or visit named.
     """
     check_vcov(vcov)
-    ddf = check_ddf(default_ddf(vcov) if ddf is None else ddf)
+    if ddf is not None:
+        check_ddf(ddf)
     model = build_model(formula, data, method, weights)
-    check_outer_factors([lv.factor for lv in model.design.levels], ddf, vcov)
+    factors = [lv.factor for lv in model.design.levels]
+    ddf = default_ddf(vcov, bool(factors)) if ddf is None else ddf
+    check_outer_factors(factors, ddf, vcov, bool(factors) and model.likelihood.n_clusters == 1)
     return estimate(model, ddf=ddf, vcov=vcov)

@@ -214,3 +214,30 @@ class Likelihood:
                 hess -= np.einsum("kij,lji->kl", c, c)
             hess = 0.5 * (hess + hess.T)
         return Evaluation(value, beta, ainv, grad, hess, jac_info)
+
+    def kenward_roger_terms(self, phi: np.ndarray, w: np.ndarray, linear: bool) -> np.ndarray:
+        r""":math:`\sum_{hj}W_{hj}(Q_{hj} - \tfrac14R_{hj})` of Kenward & Roger (1997), p x p.
+
+        :math:`Q_{hj} = X^\top V^{-1}V_hV^{-1}V_jV^{-1}X`, :math:`R_{hj} = X^\top
+        V^{-1}V_{hj}V^{-1}X` (dropped when ``linear``); :math:`V` is block-diagonal over
+        subjects, so both are sums over patterns of the moments contracted with
+        :math:`\sum_{hj}W_{hj}\Omega_P\partial_h\Sigma_P\Omega_P\partial_j\Sigma_P\Omega_P`
+        and :math:`\sum_{hj}W_{hj}\Omega_P\partial^2_{hj}\Sigma_P\Omega_P`
+        (:math:`W` restricted to the pattern's group).
+        """
+        p, q = self.p, self.p + 1
+        total = np.zeros((p, p))
+        for blk in self.pattern_blocks(phi, 1 if linear else 2):
+            b = blk.batch
+            lo, hi = self.offsets[b.group], self.offsets[b.group + 1]
+            wg = w[lo:hi, lo:hi]
+            u = blk.omega[None] @ blk.d1  # Omega S_j
+            y = np.tensordot(wg, u, axes=([1], [0]))  # sum_j W_hj Omega S_j
+            t = np.einsum("hmab,hmbc->mac", blk.d1, y)  # sum_hj W_hj S_h Omega S_j
+            inner = blk.omega @ t @ blk.omega
+            if not linear and blk.d2 is not None:
+                r = np.tensordot(wg, blk.d2, axes=([0, 1], [0, 1]))  # sum_hj W_hj S_hj
+                inner = inner - 0.25 * blk.omega @ r @ blk.omega
+            flat = b.moments.reshape(inner.size, q * q)
+            total += (inner.ravel() @ flat).reshape(q, q)[:p, :p]
+        return total

@@ -39,9 +39,10 @@ to the largest number of levels a subject meets: 1 for nested factors), so that
 :math:`M` is dense (:math:`Q \times Q`).
 
 The Hessian is the *observed* information computed by central differences of the
-analytic gradient (relative steps 1e-4 in :math:`\phi`), and
-``jac_info`` :math:`B_k = -\partial A/\partial\phi_k` by central differences of
-:math:`A = X^\top V^{-1}X` at the same points.
+analytic gradient (relative steps 1e-4 in :math:`\phi`).  ``jac_info``
+:math:`B_k = -\partial A/\partial\phi_k = \tilde X^\top V_k\tilde X`
+(:math:`\tilde X = V^{-1}X`) is analytic, and so are the Kenward-Roger terms
+:math:`\sum_{hj}W_{hj}(Q_{hj} - \tfrac14R_{hj})` (:meth:`MultilevelLikelihood.kenward_roger_terms`).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from .covariance.random_effects import RandomCovariance
 from .design import Design
@@ -147,6 +150,8 @@ class MultilevelLikelihood:
         self.n_inner = inner.n_params
         self.q_total = int(self.outer.offsets[-1])
         self._levels = design.levels
+        self._subject = design.subject
+        self.n_clusters = int(self.clusters().max()) + 1
         self._sw = sw = np.sqrt(design.weights)
         self._zhat = zhat = np.column_stack([design.X, design.y]) * sw[:, None]
         qq = self.p + 1
@@ -260,13 +265,151 @@ class MultilevelLikelihood:
             grad[: self.n_inner] += blk.d1.reshape(self.n_inner, -1) @ e.ravel()
         return grad
 
+    def _scatter(self, loc: dict, local: np.ndarray) -> np.ndarray:
+        r""":math:`\sum_i E_i^\top a_i` (Q x c) of subject-local rows ``local`` (n_s, R, c)."""
+        c = local.shape[2]
+        index = (loc["cols"][:, :, None] * c + np.arange(c)).ravel()
+        return np.bincount(index, local.ravel(), self.q_total * c).reshape(self.q_total, c)
+
+    def _derivative_products(self, wb: Woodbury):
+        r"""Per batch ``(block, local, xt, u)``: the subjects' rows of :math:`\tilde X = V^{-1}X`,
+        :math:`\tilde X_i = \Omega_i(X_i - Z_{oi}KS_X)` with :math:`S_X = Z_o^\top\Omega X`
+        (n_s, k, p), and of :math:`U_h = V_h\tilde X` for every parameter *h* (H, n_s, k, p):
+        :math:`\mathrm{blockdiag}_i(\partial_h\Sigma_i)\tilde X` for a subject-level
+        parameter, :math:`Z_o(I\otimes\partial_hG_f)Z_o^\top\tilde X` for an outer one."""
+        p = self.p
+        h_x = wb.k @ wb.s[:, :p]
+        xts, ztx = [], np.zeros((self.q_total, p))
+        for blk, loc in zip(wb.blocks, self._local):
+            xt = blk.omega[blk.batch.pattern] @ (loc["zhat"][:, :, :p] - loc["z"] @ h_x[loc["cols"]])
+            xts.append(xt)
+            ztx += self._scatter(loc, loc["z"].transpose(0, 2, 1) @ xt)
+        gz = []  # (I x dG_h) Z_o' X~ for each outer parameter h
+        for c, cov in enumerate(self.covariances):
+            lo, hi = self.outer.offsets[c], self.outer.offsets[c + 1]
+            block = ztx[lo:hi].reshape(self.outer.sizes[c], cov.n, p)
+            for unit in cov.units():
+                g_h = np.zeros((self.q_total, p))
+                g_h[lo:hi] = np.einsum("ab,lbp->lap", unit, block).reshape(-1, p)
+                gz.append(g_h)
+        gz = np.array(gz)
+        for blk, loc, xt in zip(wb.blocks, self._local, xts):
+            u = np.concatenate([blk.d1[:, blk.batch.pattern] @ xt[None], loc["z"][None] @ gz[:, loc["cols"]]])
+            yield blk, loc, xt, u
+
+    def jac_info(self, wb: Woodbury) -> np.ndarray:
+        r""":math:`B_h = X^\top V^{-1}V_hV^{-1}X = \tilde X^\top U_h` (H, p, p), analytic."""
+        out = np.zeros((self.n_params, self.p, self.p))
+        for _, _, xt, u in self._derivative_products(wb):
+            out += np.einsum("nkp,hnkq->hpq", xt, u)
+        return 0.5 * (out + out.transpose(0, 2, 1))
+
+    def kenward_roger_terms(self, phi: np.ndarray, w: np.ndarray, linear: bool) -> np.ndarray:
+        r""":math:`\sum_{hj}W_{hj}(Q_{hj} - \tfrac14R_{hj})` of Kenward & Roger (1997), p x p,
+        over the whole :math:`V` by Woodbury's identity (no :math:`n \times n` matrix).
+
+        With :math:`\tilde X = V^{-1}X`, :math:`U_h = V_h\tilde X` (see
+        :meth:`_derivative_products`) and :math:`Y_h = \sum_jW_{hj}U_j`:
+
+        .. math::
+            \sum_{hj}W_{hj}Q_{hj} = \sum_h U_h^\top V^{-1}Y_h
+            = \sum_h\bigl[U_h^\top\Omega Y_h - (Z_o^\top\Omega U_h)^\top K(Z_o^\top\Omega Y_h)\bigr].
+
+        :math:`G_f` is linear in its parameters, so :math:`R_{hj} = \sum_i\tilde X_i^\top
+        \partial^2_{hj}\Sigma_i\tilde X_i` over subject-level pairs only.  Cost: per subject
+        :math:`O(Hk^2p)` for :math:`H` parameters, plus :math:`O(HQ^2p)`.
+        """
+        wb = self.woodbury(phi, 1 if linear else 2)
+        n, p = self.n_params, self.p
+        total = np.zeros((p, p))
+        zou, zoy = np.zeros((n, self.q_total, p)), np.zeros((n, self.q_total, p))
+        w_inner = w[: self.n_inner, : self.n_inner]
+        for blk, loc, xt, u in self._derivative_products(wb):
+            pat = blk.batch.pattern
+            omega = blk.omega[pat][None]
+            y = np.tensordot(w, u, axes=([1], [0]))
+            ou, oy = omega @ u, omega @ y
+            total += np.einsum("hnkp,hnkq->pq", u, oy)
+            zt = loc["z"].transpose(0, 2, 1)
+            for h in range(n):
+                zou[h] += self._scatter(loc, zt @ ou[h])
+                zoy[h] += self._scatter(loc, zt @ oy[h])
+            if not linear and blk.d2 is not None:
+                r = np.tensordot(w_inner, blk.d2, axes=([0, 1], [0, 1]))[pat]  # sum_hj W_hj S_hj
+                total -= 0.25 * np.einsum("nkp,nkl,nlq->pq", xt, r, xt)
+        total -= np.einsum("hap,ab,hbq->pq", zou, wb.k, zoy)
+        return 0.5 * (total + total.T)
+
+    def clusters(self) -> np.ndarray:
+        """Independent block of each subject (0, 1, ...): the connected components of the
+        graph that links subjects sharing a level of some outer factor (sites for subjects
+        nested in sites; one block when a factor is crossed with the subjects)."""
+        n_s = self.outer.columns.shape[0]
+        cols = self.outer.columns
+        subjects = np.repeat(np.arange(n_s), cols.shape[1])
+        size = n_s + self.q_total
+        graph = coo_matrix((np.ones(subjects.size), (subjects, n_s + cols.ravel())), shape=(size, size))
+        labels = connected_components(graph, directed=False)[1][:n_s]
+        return np.unique(labels, return_inverse=True)[1]
+
+    def cluster_covariances(self, phi: np.ndarray, max_elements: int = 2**22):
+        r"""Dense marginal covariance :math:`V_c = Z_{oc}G_oZ_{oc}^\top + \mathrm{blockdiag}_{i\in c}
+        W_i^{-1/2}\Sigma_iW_i^{-1/2}` of every independent block *c* (:meth:`clusters`), on
+        the unweighted scale.
+
+        Yields ``(rows, v)`` for chunks of blocks of similar size: ``rows`` (m, k) data rows
+        of each block (-1 pads to the chunk's largest block :math:`k`), ``v`` (m, k, k) with
+        the identity on the padding; at most about ``max_elements`` entries per chunk.
+        Memory :math:`O(\max_c n_c^2)`; what is done with :math:`V_c` typically costs
+        :math:`O(\sum_c n_c^3)`.
+        """
+        blocks = self.pattern_blocks(phi, 0)
+        g = self.g_matrices(phi)
+        subject_cluster = self.clusters()
+        cluster = subject_cluster[self._subject]
+        n = cluster.size
+        size = np.bincount(cluster)
+        order = np.argsort(cluster, kind="stable")
+        pos = np.empty(n, dtype=int)
+        pos[order] = np.arange(n) - np.concatenate([[0], np.cumsum(size)[:-1]])[cluster[order]]
+        isw = 1.0 / self._sw
+        by_size = np.argsort(size, kind="stable")
+        start = 0
+        while start < by_size.size:
+            stop = start + 1
+            while stop < by_size.size and (stop + 1 - start) * size[by_size[stop]] ** 2 <= max_elements:
+                stop += 1
+            chunk = by_size[start:stop]
+            k, m = int(size[chunk].max()), chunk.size
+            local = np.full(size.size, -1)
+            local[chunk] = np.arange(m)
+            mine = local[cluster] >= 0
+            rows = np.full((m, k), -1)
+            rows[local[cluster[mine]], pos[mine]] = np.flatnonzero(mine)
+            v = np.zeros((m, k, k))
+            for blk in blocks:
+                b = blk.batch
+                j = local[subject_cluster[self._subject[b.rows[:, 0]]]]
+                sel = j >= 0
+                r, j = b.rows[sel], j[sel]
+                sig = blk.sigma[b.pattern[sel]] * isw[r][:, :, None] * isw[r][:, None, :]
+                v[j[:, None, None], pos[r][:, :, None], pos[r][:, None, :]] = sig
+            used = rows >= 0
+            for level, gf in zip(self._levels, g):
+                z = np.where(used[:, :, None], level.Z[rows], 0.0)
+                codes = np.where(used, level.codes[rows], -1)
+                v += (z @ gf @ z.transpose(0, 2, 1)) * (codes[:, :, None] == codes[:, None, :])
+            pad = np.nonzero(~used)
+            v[pad[0], pad[1], pad[1]] = 1.0
+            yield rows, v
+            start = stop
+
     def _with_hessian(self, phi: np.ndarray) -> Evaluation | None:
         centre = self.evaluate(phi, 1)
         if centre is None:
             return None
-        n, p = self.n_params, self.p
+        n = self.n_params
         hess = np.zeros((n, n))
-        jac_info = np.zeros((n, p, p))
         scale = float(np.max(np.abs(phi)))
         for j in range(n):
             h = STEP * max(abs(phi[j]), 1e-2 * scale)
@@ -276,9 +419,8 @@ class MultilevelLikelihood:
             width = h * ((plus is not None) + (minus is not None))  # one-sided at an edge
             plus, minus = plus or centre, minus or centre
             hess[:, j] = (plus.grad - minus.grad) / width
-            jac_info[j] = (np.linalg.inv(minus.cov_beta) - np.linalg.inv(plus.cov_beta)) / width
         return Evaluation(centre.value, centre.beta, centre.cov_beta, centre.grad, 0.5 * (hess + hess.T),
-                          0.5 * (jac_info + jac_info.transpose(0, 2, 1)))
+                          self.jac_info(self.woodbury(phi, 1)))
 
     def start(self) -> np.ndarray:
         r"""Starting :math:`G_f`: half the covariance over levels of the per-level least

@@ -166,14 +166,16 @@ class MMRMResults(RandomEffectsResults):
     # -- inference (SAS LSMEANS / ESTIMATE / CONTRAST / type III) ------------------------
     def _methods(self, ddf, vcov) -> tuple[str, str]:
         """Resolve per-call choices: a sandwich ``vcov`` without ``ddf`` gets between-within
-        df when the fit's default df need the model-based covariance (SAS EMPIRICAL)."""
+        (containment with outer grouping factors) df when the fit's default df need the
+        model-based covariance (SAS EMPIRICAL)."""
         vcov = check_vcov(vcov or self.settings.vcov)
+        factors = [lv.factor for lv in self.design.levels]
         if ddf is None:
             ddf = self.settings.ddf
             if vcov != "model" and ddf in ("satterthwaite", "kenward-roger", "kenward-roger-linear"):
-                ddf = default_ddf(vcov)
+                ddf = default_ddf(vcov, bool(factors))
         ddf = check_ddf(ddf)
-        check_outer_factors([lv.factor for lv in self.design.levels], ddf, vcov)
+        check_outer_factors(factors, ddf, vcov, bool(factors) and self.likelihood.n_clusters == 1)
         return ddf, vcov
 
     def lsmeans(self, specs, by=None, ddf: str | None = None, vcov: str | None = None,

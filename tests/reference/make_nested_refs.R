@@ -1,10 +1,13 @@
 # make_nested_refs.R -- reference values for trialmlm's nested random effects (subjects
 # within sites: lme4 syntax (1 | SITE) + (1 | USUBJID), (1 | SITE) + (1 + WEEK | USUBJID))
-# from R nlme::lme (multilevel random = ~ 1 | SITE/USUBJID) and lme4/lmerTest.
+# from R nlme::lme (multilevel random = ~ 1 | SITE/USUBJID) and lme4/lmerTest, with
+# Kenward-Roger inference from pbkrtest (+ emmeans) and cluster-robust (sandwich)
+# covariances with sites as clusters from clubSandwich.
 #
 # Run from inside tests/reference/:   Rscript make_nested_refs.R
-# Needs R with nlme, lme4, lmerTest, numDeriv, jsonlite (Debian: r-cran-nlme r-cran-lme4
-# r-cran-lmertest r-cran-numderiv r-cran-jsonlite).
+# Needs R with nlme, lme4, lmerTest, pbkrtest, clubSandwich, emmeans, numDeriv, jsonlite
+# (Debian: r-cran-nlme r-cran-lme4 r-cran-lmertest r-cran-pbkrtest r-cran-clubsandwich
+# r-cran-emmeans r-cran-numderiv r-cran-jsonlite).
 #
 # Writes (all in the current directory):
 #   nested.csv         simulated multi-centre two-arm trial: 12 sites, 6-10 subjects per site
@@ -13,12 +16,16 @@
 #                      random intercepts and a subject random slope (SD_SLOPE)
 #   nested_refs.json   list `cases`, one entry per fitted lme model:
 #     nested_ri_reml     lme(Y ~ ARM * WEEK, random = ~ 1 | SITE/USUBJID)  (+ lmer / lmerTest)
+#                        (+ pbkrtest / emmeans Kenward-Roger, clubSandwich CR0/CR2/CR3 by SITE)
 #     nested_ri_ml       the same with method = "ML"
 #     nested_slope_reml  random = list(SITE = ~ 1, USUBJID = ~ 1 + WEEK)    (+ lmer / lmerTest)
+#                        (+ pbkrtest / emmeans Kenward-Roger, clubSandwich CR0/CR2/CR3 by SITE)
 #     nested_ar1_reml    random = ~ 1 | SITE/USUBJID, correlation = corAR1(form = ~ VISN | SITE/USUBJID)
 #                        (VISN = visit number 1..6 of WEEK; trialmlm: ar1(WEEK | USUBJID))
+#                        (+ clubSandwich CR0/CR2/CR3 by SITE)
 #     crossed_ri_reml    lmer(Y ~ ARM * WEEK + (1 | RATER) + (1 | USUBJID)) on crossed.csv (+ lmerTest):
-#                        raters crossed with subjects (no lme fit)
+#                        raters crossed with subjects (no lme fit; + pbkrtest / emmeans
+#                        Kenward-Roger)
 #   crossed.csv        nested.csv plus RATER (R1..R6, drawn per row) and Y + rater effect
 #                      (see simulate_crossed)
 #
@@ -46,8 +53,12 @@ suppressPackageStartupMessages({
   library(lmerTest)
   library(numDeriv)
   library(jsonlite)
+  library(pbkrtest)
+  library(clubSandwich)
+  library(emmeans)
 })
-PKGS <- c("nlme", "lme4", "lmerTest", "numDeriv", "jsonlite", "Matrix")
+PKGS <- c("nlme", "lme4", "lmerTest", "pbkrtest", "clubSandwich", "emmeans", "numDeriv", "jsonlite",
+          "Matrix")
 SEED_NESTED <- 20261124
 # Subject random-slope SD (per week).  The brief's generating model has none (SD_SLOPE = 0
 # reproduces it exactly: no extra random numbers are drawn), but then the REML fit of
@@ -328,6 +339,116 @@ coef_rows <- function(fit, ddf) {
              stringsAsFactors = FALSE)
 }
 
+## ---------------------------------------------------------------------------------------
+## 5a. Kenward-Roger (pbkrtest, emmeans) for an lmer fit
+## ---------------------------------------------------------------------------------------
+# pbkrtest uses the EXPECTED information W = 2 [tr(P V_h P V_j)]^-1 and parameters in which
+# V is linear (variances and covariances: no second-derivative term R_hj).
+#   vcov_adjusted   pbkrtest::vcovAdj(fit) (Phi_A), coefficient names in `names`
+#   coef            per coefficient: Phi_A SE and pbkrtest::get_Lb_ddf(fit, unit row)
+#   coef_lmertest   summary(fit, ddf = "Kenward-Roger")$coefficients (lmerTest -> pbkrtest)
+#   joint           KRmodcomp(fit, L) for L = unit rows of `coefficients` (F after scaling,
+#                   ddf, F.scaling; FstatU = F before scaling)
+#   anova_type3     anova(fit, type = 3, ddf = "Kenward-Roger") (lmerTest)
+#   emmeans         emmeans(fit, ~ ARM, at = list(WEEK = 16)) and at the mean WEEK, with
+#                   trt.vs.ctrl differences (PBO - ACT), and emtrends(~ ARM, var = "WEEK"),
+#                   all with lmer.df = "kenward-roger"
+JOINT <- list(arm = c("ARMPBO", "ARMPBO:WEEK"), slopes = c("WEEK", "ARMPBO:WEEK"),
+              all_but_intercept = c("ARMPBO", "WEEK", "ARMPBO:WEEK"))
+
+emm_rows <- function(em) {
+  s <- as.data.frame(summary(em, infer = c(TRUE, TRUE), adjust = "none"))
+  est <- intersect(c("emmean", "estimate"), names(s))
+  est <- c(est, grep("\\.trend$", names(s), value = TRUE))[1]
+  key <- setdiff(names(s), c(est, "SE", "df", "t.ratio", "z.ratio", "p.value", "WEEK",
+                             attr(s, "clNames")))
+  out <- s[, key, drop = FALSE]
+  out[] <- lapply(out, as.character)
+  cbind(out, estimate = s[[est]], se = s$SE, df = s$df, t = s$t.ratio, p = s$p.value,
+        lower = s[[attr(s, "clNames")[1]]], upper = s[[attr(s, "clNames")[2]]])
+}
+
+kr_section <- function(fit, fit_name) {
+  nm <- names(fixef(fit))
+  p <- length(nm)
+  Va <- as.matrix(pbkrtest::vcovAdj(fit))
+  attributes(Va) <- list(dim = dim(Va))
+  df <- vapply(seq_len(p), function(j)
+    pbkrtest::get_Lb_ddf(fit, matrix(diag(p)[j, ], nrow = 1)), numeric(1))
+  joint <- lapply(names(JOINT), function(k) {
+    L <- diag(p)[match(JOINT[[k]], nm), , drop = FALSE]
+    st <- pbkrtest::KRmodcomp(fit, L)$stats
+    list(name = k, coefficients = I(JOINT[[k]]), F = st$Fstat, F_unscaled = st$FstatU,
+         num_df = st$ndf, den_df = st$ddf, F_scaling = st$F.scaling, p = st$p.value)
+  })
+  em_calls <- list(
+    week16 = sprintf('emmeans(%s, ~ ARM, at = list(WEEK = 16), lmer.df = "kenward-roger")', fit_name),
+    mean_week = sprintf('emmeans(%s, ~ ARM, lmer.df = "kenward-roger")', fit_name),
+    differences = 'contrast(em, "trt.vs.ctrl", ref = "ACT", adjust = "none")',
+    slopes = sprintf('emtrends(%s, ~ ARM, var = "WEEK", lmer.df = "kenward-roger")', fit_name))
+  ev <- function(cl) suppressMessages(eval(parse(text = cl)[[1]], globalenv()))
+  em16 <- ev(em_calls$week16)
+  emm <- ev(em_calls$mean_week)
+  et <- ev(em_calls$slopes)
+  diff <- function(em) emm_rows(contrast(em, "trt.vs.ctrl", ref = "ACT", adjust = "none"))
+  a <- anova(fit, type = 3, ddf = "Kenward-Roger")
+  list(
+    r_calls = c(list(vcov_adjusted = sprintf("pbkrtest::vcovAdj(%s)", fit_name),
+                     df = sprintf("pbkrtest::get_Lb_ddf(%s, L) for each unit row L", fit_name),
+                     coef_lmertest = sprintf('summary(%s, ddf = "Kenward-Roger")$coefficients', fit_name),
+                     joint = sprintf("pbkrtest::KRmodcomp(%s, L)$stats, L = unit rows of coefficients",
+                                     fit_name),
+                     anova_type3 = sprintf('anova(%s, type = 3, ddf = "Kenward-Roger")', fit_name)),
+                em_calls),
+    names = I(nm), vcov_adjusted = Va,
+    coef = data.frame(name = nm, estimate = unname(fixef(fit)), se = sqrt(diag(Va)), df = df,
+                      stringsAsFactors = FALSE),
+    coef_lmertest = coef_rows(fit, "Kenward-Roger"),
+    joint = joint,
+    anova_type3 = data.frame(term = rownames(a), num_df = a$NumDF, den_df = a$DenDF,
+                             F = a[["F value"]], p = a[["Pr(>F)"]], stringsAsFactors = FALSE),
+    emmeans = list(week16 = emm_rows(em16), week16_differences = diff(em16),
+                   mean_week = emm_rows(emm), mean_week_differences = diff(emm),
+                   mean_week_value = mean(model.frame(fit)$WEEK),
+                   slopes = emm_rows(et)),
+    checks = list(
+      lmertest_se_max_rel_diff_vs_vcovAdj = max(abs(coef_rows(fit, "Kenward-Roger")$se /
+                                                      sqrt(diag(Va)) - 1)),
+      lmertest_df_max_rel_diff_vs_get_Lb_ddf = max(abs(coef_rows(fit, "Kenward-Roger")$df / df - 1))))
+}
+
+## ---------------------------------------------------------------------------------------
+## 5b. Cluster-robust covariance (clubSandwich) for an lme fit, sites as clusters
+## ---------------------------------------------------------------------------------------
+# CR0 is also computed by hand from the independent site blocks of section 3 (bread
+# (sum_s X_s'V_s^-1X_s)^-1, meat sum_s X_s'V_s^-1 r_s r_s'V_s^-1X_s) as a check of the
+# cluster ordering clubSandwich uses.
+sandwich_section <- function(res, fit_name, ar1 = FALSE) {
+  fit <- res$fit
+  pp <- theta_parts(res$theta, ncol(res$blocks[[1]]$Z), ar1)
+  p <- length(fixef(fit))
+  B <- matrix(0, p, p); M <- matrix(0, p, p)
+  for (b in res$blocks) {
+    Vi <- solve(site_V(b, pp))
+    u <- crossprod(b$X, Vi %*% (b$y - b$X %*% fixef(fit)))
+    M <- M + tcrossprod(u)
+    B <- B + crossprod(b$X, Vi %*% b$X)
+  }
+  cr0_hand <- solve(B) %*% M %*% solve(B)
+  out <- list(); calls <- list()
+  for (type in c("CR0", "CR2", "CR3")) {
+    cl <- sprintf('vcovCR(%s, cluster = nested$SITE, type = "%s")', fit_name, type)
+    V <- eval(parse(text = cl)[[1]], globalenv())
+    Vm <- unclass(V); attributes(Vm) <- list(dim = dim(V))
+    calls[[type]] <- cl
+    out[[type]] <- list(names = I(colnames(V)), matrix = Vm, se = I(unname(sqrt(diag(Vm)))))
+  }
+  c(list(r_calls = calls), out,
+    list(checks = list(cr0_max_rel_diff_vs_hand = max(abs(out$CR0$matrix - cr0_hand)) /
+                         max(abs(cr0_hand)),
+                       n_clusters = nlevels(nested$SITE))))
+}
+
 lmer_section <- function(formula, res, fit_name) {
   lm <- run_lmer(formula, "nested")
   fit <- lm$fit
@@ -350,6 +471,7 @@ lmer_section <- function(formula, res, fit_name) {
     variance_components = list(SITE = tau2, USUBJID = list(terms = I(colnames(vc$USUBJID)),
                                                            matrix = G), sigma2 = sigma2),
     coef_satterthwaite = cf,
+    kenward_roger = kr_section(fit, fit_name),
     checks = list(
       loglik_lmer_minus_lme = ll - res$out$loglik,
       loglik_direct_at_lmer_estimates_minus_lmer =
@@ -397,6 +519,8 @@ for (m in c("REML", "ML")) {
     lm <- lmer_section(Y ~ ARM * WEEK + (1 | SITE) + (1 | USUBJID), res, "fit_lmer_ri")
     add_lmer_line(nm, lm)
     extra$lmer <- lm
+    assign("fit_lme_ri", res$fit, envir = globalenv())
+    extra$sandwich <- sandwich_section(res, "fit_lme_ri")
   }
   cases[[length(cases) + 1]] <- make_case(nm, "Y ~ ARM * WEEK + (1 | SITE) + (1 | USUBJID)",
                                           m, res, extra)
@@ -409,8 +533,10 @@ res <- lme_case(nm, Y ~ ARM * WEEK, quote(list(SITE = ~ 1, USUBJID = ~ 1 + WEEK)
 add_line(nm, res)
 lm <- lmer_section(Y ~ ARM * WEEK + (1 | SITE) + (1 + WEEK | USUBJID), res, "fit_lmer_slope")
 add_lmer_line(nm, lm)
+assign("fit_lme_slope", res$fit, envir = globalenv())
 cases[[length(cases) + 1]] <- make_case(nm,
-  "Y ~ ARM * WEEK + (1 | SITE) + (1 + WEEK | USUBJID)", "REML", res, list(lmer = lm))
+  "Y ~ ARM * WEEK + (1 | SITE) + (1 + WEEK | USUBJID)", "REML", res,
+  list(lmer = lm, sandwich = sandwich_section(res, "fit_lme_slope")))
 
 ### 6.3 site and subject intercepts with AR(1) residuals in visit number, REML -------------
 nested$VISN <- match(nested$WEEK, WEEKS)
@@ -418,8 +544,10 @@ nm <- "nested_ar1_reml"
 res <- lme_case(nm, Y ~ ARM * WEEK, quote(~ 1 | SITE/USUBJID), ~ 1, "REML",
                 correlation = quote(corAR1(form = ~ VISN | SITE/USUBJID)))
 add_line(nm, res)
+assign("fit_lme_ar1", res$fit, envir = globalenv())
 cases[[length(cases) + 1]] <- make_case(nm,
-  "Y ~ ARM * WEEK + (1 | SITE) + (1 | USUBJID) + ar1(WEEK | USUBJID)", "REML", res)
+  "Y ~ ARM * WEEK + (1 | SITE) + (1 | USUBJID) + ar1(WEEK | USUBJID)", "REML", res,
+  list(sandwich = sandwich_section(res, "fit_lme_ar1", ar1 = TRUE)))
 
 ### 6.4 raters crossed with subjects (lmer only) ------------------------------------------
 # crossed.csv: nested.csv plus RATER ~ U{R1..R6} per row and Y + rater effect, rater effects
@@ -473,6 +601,7 @@ cases[[length(cases) + 1]] <- list(
   n_subjects = nlevels(crossed$USUBJID),
   variance_components = list(RATER = theta_c[1], USUBJID = theta_c[2], sigma2 = theta_c[3]),
   fixed_effects = coef_rows(fit_lmer_crossed, "Satterthwaite"),
+  kenward_roger = kr_section(fit_lmer_crossed, "fit_lmer_crossed"),
   blups = list(
     RATER = data.frame(RATER = rownames(re_c$RATER), term = "(Intercept)",
                        estimate = re_c$RATER[, "(Intercept)"], stringsAsFactors = FALSE),
@@ -525,6 +654,19 @@ out <- list(
     lmer = paste(
       "lmer sections (REML cases): same model fitted with lme4 (tight nloptwrap",
       "tolerances); coef_satterthwaite is the lmerTest summary table with Satterthwaite df."),
+    kenward_roger = paste(
+      "kenward_roger sections (lmer fits: nested_ri_reml, nested_slope_reml, crossed_ri_reml):",
+      "pbkrtest 0.5.2 with its EXPECTED information W = 2 [tr(P V_h P V_j)]^-1 in the",
+      "variance/covariance parameters (V linear in them, so no second-derivative term):",
+      "vcov_adjusted = vcovAdj(fit); coef df = get_Lb_ddf(fit, unit row); joint =",
+      "KRmodcomp(fit, L)$stats (F is the scaled statistic, F_unscaled FstatU); anova_type3 from",
+      "lmerTest; emmeans tables with lmer.df = 'kenward-roger' (LS means of ARM at WEEK = 16",
+      "and at the mean WEEK, trt.vs.ctrl PBO - ACT, emtrends slopes in WEEK)."),
+    sandwich = paste(
+      "sandwich sections (lme fits: nested_ri_reml, nested_slope_reml, nested_ar1_reml):",
+      "clubSandwich vcovCR(fit, cluster = nested$SITE, type = CR0 / CR2 / CR3) on the",
+      "polished REML lme fit, sites as clusters; CR0 is checked against a hand-computed",
+      "site-block sandwich (checks$cr0_max_rel_diff_vs_hand)."),
     checks = paste(
       "checks: loglik_direct_minus_lme (independent (RE)ML code, one block per site), BLUPs",
       "of both levels vs ranef, and the distance from the optimum in theta = (site",

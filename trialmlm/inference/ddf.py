@@ -49,9 +49,13 @@ class DF:
     scale: float = 1.0
 
 
-def default_ddf(vcov: str) -> str:
-    """Satterthwaite with the model-based covariance; between-within with a sandwich (SAS)."""
-    return "satterthwaite" if vcov == "model" else "between-within"
+def default_ddf(vcov: str, outer: bool = False) -> str:
+    """Satterthwaite with the model-based covariance; with a sandwich between-within (SAS's
+    default without RANDOM effects) or, with outer grouping factors, containment (SAS's
+    default with RANDOM effects)."""
+    if vcov == "model":
+        return "satterthwaite"
+    return "containment" if outer else "between-within"
 
 
 def check_ddf(name: str) -> str:
@@ -60,24 +64,20 @@ def check_ddf(name: str) -> str:
     return name
 
 
-def check_outer_factors(factors: list[str], ddf: str, vcov: str) -> None:
-    r"""Raise DataError for the inference methods not available with outer grouping factors
-    (``factors``, e.g. sites): Kenward-Roger needs second-order terms
-    :math:`X^\top\partial_hV^{-1}V\partial_jV^{-1}X` across subjects, which trialmlm forms
-    per subject only; between-within and the sandwich estimators treat subjects as
-    independent clusters, which they are not."""
+def check_outer_factors(factors: list[str], ddf: str, vcov: str, crossed: bool = False) -> None:
+    """Raise DataError for the inference methods not available with outer grouping factors
+    (``factors``, e.g. sites): between-within df (SAS defines them for one level of
+    subjects only), and sandwich covariances when the factors are ``crossed`` with the
+    subjects (no independent clusters)."""
     if not factors:
         return
     where = f"models with the outer grouping factor(s) {', '.join(factors)}"
-    if vcov != "model":
-        raise DataError(f"vcov='{vcov}' (subjects as independent clusters) is not available for {where}; "
-                        "use vcov='model'")
-    if ddf.startswith("kenward-roger"):
-        raise DataError(f"Kenward-Roger is not available for {where}; use ddf='satterthwaite' "
-                        "or 'containment'")
+    if vcov != "model" and crossed:
+        raise DataError(f"vcov='{vcov}' needs independent clusters, but {', '.join(factors)} "
+                        "crossed with the subjects make the whole data one block of V; use vcov='model'")
     if ddf == "between-within":
-        raise DataError(f"between-within df are not available for {where}; use ddf='satterthwaite' "
-                        "or 'containment'")
+        raise DataError(f"between-within df are not available for {where} (SAS defines them for "
+                        "one level of subjects); use ddf='satterthwaite', 'kenward-roger' or 'containment'")
 
 
 def _row_satterthwaite(fit, rows: np.ndarray) -> np.ndarray:
