@@ -17,11 +17,11 @@ def dense_covariance(fit):
     d = fit.design
     n, k = d.y.size, fit.n_covariance_parameters
     V, dV, d2V = np.zeros((n, n)), np.zeros((k, n, n)), np.zeros((k, k, n, n))
-    offsets = fit.phi_offsets
+    lik = fit.likelihood.inner if d.levels else fit.likelihood
     for s in range(d.subject_labels.size):
         rows = np.flatnonzero(d.subject == s)
         g = d.group[s]
-        lo, hi = offsets[g], offsets[g + 1]
+        at = lik.parameters.index[g]  # positions of the structure's parameters in phi
         struct = fit.structures[g]
         geo = d.position[rows][None]
         if struct.spatial:
@@ -29,16 +29,16 @@ def dense_covariance(fit):
             geo = np.sqrt(((xyz[:, None] - xyz[None]) ** 2).sum(-1))[None]
         if d.Z is not None:  # random effects: geometry is (R's geometry, weighted Z)
             geo = (geo, (d.Z[rows] * np.sqrt(d.weights[rows])[:, None])[None])
-        sig, d1, d2 = struct.blocks(fit.phi[lo:hi], geo, 2)
+        sig, d1, d2 = struct.blocks(fit.phi[at], geo, 2)
         w = 1 / np.sqrt(d.weights[rows])
         scale = np.outer(w, w)
         ix = np.ix_(rows, rows)
         V[ix] = sig[0] * scale
-        for h in range(hi - lo):
-            dV[(lo + h,) + ix] = d1[h, 0] * scale
+        for h in range(at.size):
+            dV[(at[h],) + ix] = d1[h, 0] * scale
             if d2 is not None:
-                for j in range(hi - lo):
-                    d2V[(lo + h, lo + j) + ix] = d2[h, j, 0] * scale
+                for j in range(at.size):
+                    d2V[(at[h], at[j]) + ix] = d2[h, j, 0] * scale
     for f, level in enumerate(d.levels):
         lik = fit.likelihood
         cov, (lo, hi) = lik.covariances[f], lik.offsets[f + 1:f + 3]

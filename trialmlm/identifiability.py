@@ -20,11 +20,13 @@ CONFOUNDED_WITH_RANDOM = ("us", "cs", "csh", "toep", "toeph")
 
 def check_combination(formula: ModelFormula, structure: type[CovarianceStructure]) -> None:
     """Raise FormulaError for random effects combined with a residual structure that
-    already spans them (e.g. a random intercept with ``us`` or ``cs``)."""
-    if formula.random_terms and formula.covariance and formula.covariance.group:
+    already spans them (e.g. a random intercept with ``us`` or ``cs``), and for random
+    effects of other grouping factors than the subject with a per-group residual matrix."""
+    if formula.outer and formula.covariance and formula.covariance.group:
         raise FormulaError(
-            f"random effects {' + '.join(map(str, formula.random_terms))} with a per-group residual matrix "
-            f"({formula.covariance}) are not supported; use one residual matrix for all subjects"
+            f"random effects {' + '.join(map(str, formula.outer))} of other grouping factors than the "
+            f"subject '{formula.subject}' with a per-group residual matrix ({formula.covariance}) are not "
+            "supported; use one residual matrix for all subjects"
         )
     if formula.random and structure.name in CONFOUNDED_WITH_RANDOM:
         raise FormulaError(

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .covariance import CovarianceStructure
+from .parameters import ParameterMap
 from .patterns import Batch
 
 LOG_2PI = float(np.log(2 * np.pi))
@@ -94,7 +95,9 @@ class Likelihood:
     ----------
     batches : pattern batches from :func:`trialmlm.patterns.build_batches`.
     structures : one covariance structure per group; :math:`\\phi` is their parameters
-        concatenated in group order.
+        concatenated in group order or, for random effects with a per-group residual
+        structure, the common G's parameters followed by each group's residual ones
+        (:class:`~trialmlm.parameters.ParameterMap`, ``parameters``).
     n_obs, n_fixed : number of observations and rank of X.
     sum_log_weights : :math:`\\sum\\log w` (0 without weights).
     reml : REML (True) or ML (False).
@@ -107,14 +110,14 @@ class Likelihood:
         self.n_obs = n_obs
         self.p = n_fixed
         self.reml = reml
-        sizes = [s.n_params for s in structures]
-        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
-        self.n_params = int(self.offsets[-1])
+        self.parameters = ParameterMap(structures)
+        self.n_params = self.parameters.n_params
         dof = n_obs - n_fixed if reml else n_obs
         self.constant = dof * LOG_2PI - sum_log_weights
 
     def split(self, phi: np.ndarray) -> list[np.ndarray]:
-        return [phi[self.offsets[g]:self.offsets[g + 1]] for g in range(len(self.structures))]
+        """Each group's structure parameters, in the structure's order."""
+        return self.parameters.split(phi)
 
     def ols_moments(self):
         """Residual moments at the OLS estimate, per group: ``[(geometry, C, count), ...]``."""
@@ -190,23 +193,23 @@ class Likelihood:
         jac_info = np.zeros((n, p, p)) if order >= 2 else None
         score = np.zeros((n, p)) if order >= 2 else None
         for b, flat, sig, d1, d2, omega in cache:
-            lo, hi = self.offsets[b.group], self.offsets[b.group + 1]
-            r = hi - lo
+            at, at2 = self.parameters.at(b.group), self.parameters.at2(b.group)
+            r = d1.shape[0]
             cg = (flat @ k_mat.ravel()).reshape(omega.shape)  # C_P + G_P
             e = b.count[:, None, None] * omega - omega @ cg @ omega
-            grad[lo:hi] += d1.reshape(r, -1) @ e.ravel()
+            grad[at] += d1.reshape(r, -1) @ e.ravel()
             if order < 2:
                 continue
             if d2 is not None:
-                hess[lo:hi, lo:hi] += (d2.reshape(r * r, -1) @ e.ravel()).reshape(r, r)
+                hess[at2] += (d2.reshape(r * r, -1) @ e.ravel()).reshape(r, r)
             a_l = omega[None] @ d1 @ omega[None]  # Omega dS_l Omega
             w_omega = (2.0 * cg - b.count[:, None, None] * sig) @ omega
             y_l = a_l @ w_omega[None]
             # tr(dS_k Y_l) with dS_k symmetric: a plain dot product, no transpose needed
-            hess[lo:hi, lo:hi] += d1.reshape(r, -1) @ y_l.reshape(r, -1).T
+            hess[at2] += d1.reshape(r, -1) @ y_l.reshape(r, -1).T
             t = (flat.T @ a_l.reshape(r, -1).T).T.reshape(r, q, q)  # this order is BLAS-friendly
-            jac_info[lo:hi] += t[:, :p, :p]
-            score[lo:hi] += t[:, :p, :] @ u
+            jac_info[at] += t[:, :p, :p]
+            score[at] += t[:, :p, :] @ u
         if order >= 2:
             hess -= 2.0 * score @ ainv @ score.T
             if self.reml:
@@ -223,14 +226,13 @@ class Likelihood:
         subjects, so both are sums over patterns of the moments contracted with
         :math:`\sum_{hj}W_{hj}\Omega_P\partial_h\Sigma_P\Omega_P\partial_j\Sigma_P\Omega_P`
         and :math:`\sum_{hj}W_{hj}\Omega_P\partial^2_{hj}\Sigma_P\Omega_P`
-        (:math:`W` restricted to the pattern's group).
+        (:math:`W` restricted to the parameters of the pattern's structure).
         """
         p, q = self.p, self.p + 1
         total = np.zeros((p, p))
         for blk in self.pattern_blocks(phi, 1 if linear else 2):
             b = blk.batch
-            lo, hi = self.offsets[b.group], self.offsets[b.group + 1]
-            wg = w[lo:hi, lo:hi]
+            wg = w[self.parameters.at2(b.group)]
             u = blk.omega[None] @ blk.d1  # Omega S_j
             y = np.tensordot(wg, u, axes=([1], [0]))  # sum_j W_hj Omega S_j
             t = np.einsum("hmab,hmbc->mac", blk.d1, y)  # sum_hj W_hj S_h Omega S_j

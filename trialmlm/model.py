@@ -19,6 +19,7 @@ from .formula import ModelFormula, parse_formula
 from .identifiability import check_combination, check_estimable, check_levels
 from .likelihood import Likelihood
 from .multilevel import MultilevelLikelihood
+from .parameters import ParameterMap
 from .patterns import build_batches, with_response
 
 
@@ -47,9 +48,15 @@ class Model:
         return replace(self, design=design, likelihood=lik)
 
     def start(self) -> np.ndarray:
-        """Moment-based starting values of the covariance parameters."""
+        """Moment-based starting values of the covariance parameters; with one G for
+        several groups, G from all groups' moments and each residual structure from its
+        group's (:meth:`RandomEffects.start`)."""
         moments = self.likelihood.ols_moments()
         inner = [s.start(parts) for s, parts in zip(self.structures, moments)]
+        if len(inner) > 1 and isinstance(self.structures[0], RandomEffects):
+            n_g = self.structures[0].n_g
+            pooled = self.structures[0].start([part for parts in moments for part in parts])
+            inner = [pooled[:n_g]] + [phi[n_g:] for phi in inner]
         return np.concatenate(inner + ([self.likelihood.start()] if self.outer else []))
 
 
@@ -76,10 +83,12 @@ def build_model(formula: str, data: pd.DataFrame, method: str = "REML", weights:
     dim = len(term.positions) if cls.spatial else len(design.position_labels)
     grouped = term is not None and term.group is not None
     structures = tuple(cls(dim, grouped=grouped) for _ in design.group_labels)
-    if parsed.random:
-        structures = tuple(RandomEffects(s, design.random_names, parsed.random.diagonal) for s in structures)
+    if parsed.random:  # one G for all groups, a residual structure per group
+        g = RandomCovariance(design.random_names, parsed.random.diagonal)
+        structures = tuple(RandomEffects(s, g.terms, g.diagonal, g) for s in structures)
     outer = tuple(RandomCovariance(level.names, level.diagonal) for level in design.levels)
-    check_estimable(design, cls, term, sum(s.n_params for s in structures + outer))
+    n_params = ParameterMap(list(structures)).n_params + sum(c.n_params for c in outer)
+    check_estimable(design, cls, term, n_params)
     check_levels(design, parsed, cls)
     lik = _likelihood(design, structures, outer, method_u == "REML")
     return Model(parsed, design, structures, lik, outer, weights)

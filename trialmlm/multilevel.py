@@ -56,6 +56,7 @@ from scipy.sparse.csgraph import connected_components
 from .covariance.random_effects import RandomCovariance
 from .design import Design
 from .likelihood import Evaluation, Likelihood, PatternBlock, profile_beta
+from .parameters import ParameterMap
 
 STEP = 1e-4  # relative central-difference step of the Hessian
 
@@ -147,6 +148,7 @@ class MultilevelLikelihood:
         sizes = [s.n_params for s in self.structures]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
         self.n_params = int(self.offsets[-1])
+        self.parameters = ParameterMap(self.structures)
         self.n_inner = inner.n_params
         self.q_total = int(self.outer.offsets[-1])
         self._levels = design.levels

@@ -40,7 +40,8 @@ class OptimResult:
 
 
 class Objective:
-    """The likelihood as a function of :math:`\\theta` (concatenated over groups)."""
+    """The likelihood as a function of :math:`\\theta`: the blocks of the likelihood's
+    :class:`~trialmlm.parameters.ParameterMap` mapped one by one (a G shared by the groups once)."""
 
     def __init__(self, lik: Likelihood):
         self.lik = lik
@@ -50,15 +51,13 @@ class Objective:
         phi = np.zeros(n)
         jac = np.zeros((n, n))
         hess = np.zeros((n, n, n))
-        for g, s in enumerate(self.lik.structures):
-            lo, hi = self.lik.offsets[g], self.lik.offsets[g + 1]
-            p, j, h = s.theta_to_phi(theta[lo:hi])
-            phi[lo:hi], jac[lo:hi, lo:hi], hess[lo:hi, lo:hi, lo:hi] = p, j, h
+        for b in self.lik.parameters.blocks:
+            p, j, h = b.transform.theta_to_phi(theta[b.at])
+            phi[b.at], jac[b.at, b.at], hess[b.at, b.at, b.at] = p, j, h
         return phi, jac, hess
 
     def theta(self, phi: np.ndarray) -> np.ndarray:
-        parts = self.lik.split(phi)
-        return np.concatenate([s.phi_to_theta(p) for s, p in zip(self.lik.structures, parts)])
+        return np.concatenate([b.transform.phi_to_theta(phi[b.at]) for b in self.lik.parameters.blocks])
 
     def __call__(self, theta: np.ndarray, order: int):
         """(value, grad, hess) in theta; value = inf where Sigma is not positive definite."""

@@ -89,11 +89,9 @@ def predict_random_effects(fit) -> Predictions:
     if h is not None:
         loc = fit.likelihood.outer
         e = e - np.einsum("na,na->n", loc.z, outer[loc.columns[design.subject]])
-    offsets = fit.phi_offsets
-    for blk in fit.pattern_blocks(0):
+    for blk in fit.pattern_blocks(0):  # V_i holds the subject's own group's residual matrix
         b = blk.batch
-        struct = fit.structures[b.group]
-        g = struct.g_matrix(fit.phi[offsets[b.group]:offsets[b.group + 1]])
+        g = fit._g(b.group)
         z = b.geometry[1][b.pattern]  # (n, k, r), weighted
         zo = z.transpose(0, 2, 1) @ blk.omega[b.pattern]  # Z' V^-1
         subjects = design.subject[b.rows[:, 0]]
@@ -163,15 +161,20 @@ class RandomEffectsResults:
         names = [f"{factor}: {term}" for factor, terms, _ in factors for term in terms]
         return pd.DataFrame(block_diag(*[g for _, _, g in factors]), index=names, columns=names)
 
-    def _residual(self):
-        """The residual structure and its parameters."""
-        s, phi = self.structures[0], self._phi_of(0)
+    def _residual(self, g: int = 0):
+        """Group ``g``'s residual structure and its parameters."""
+        s, phi = self.structures[g], self._phi_of(g)
         return (s.residual, phi[s.n_g:]) if isinstance(s, RandomEffects) else (s, phi)
 
     @property
     def residual_variance(self) -> float | pd.Series:
-        r""":math:`\sigma^2` for independent residuals, else the residual structure's parameters."""
+        r""":math:`\sigma^2` for independent residuals, else the residual structure's parameters
+        (of every group, named as in ``covariance_parameters``, with a per-group structure)."""
         self._require_random()
+        if len(self.structures) > 1:
+            n_g = self.structures[0].n_g
+            return pd.Series(self.phi[n_g:].copy(), index=self.covariance_parameter_names[n_g:],
+                             name="estimate")
         s, phi = self._residual()
         if isinstance(s, Independent):
             return float(phi[0])
@@ -213,7 +216,9 @@ class RandomEffectsResults:
         ``at``: e.g. ``{"TIME": [0, 1, 2]}``; default: the intercept only, or the distinct
         observed values (5 quantiles if more than 20) of a numeric random-effect variable.
         Within-subject variance: :math:`\sigma^2`, or the residual structure's variance
-        (its diagonal at each visit for heterogeneous structures, averaged).
+        (its diagonal at each visit for heterogeneous structures, averaged); with a
+        per-group residual structure (SAS GROUP=) one block of rows per group, the group
+        in a first column named after the group variable.
 
         With outer grouping factors the columns are one variance :math:`z_f^\top G_fz_f`
         per factor (named after it), ``within``, ``total`` and, per factor, ``icc_FACTOR``:
@@ -241,15 +246,22 @@ class RandomEffectsResults:
             z = np.asarray(model_matrix(spec, grid, na_action="raise"), dtype=float) if at else \
                 np.ones((1, 1))
             parts[factor] = np.einsum("nr,rs,ns->n", z, g, z)
+        if not self.design.levels:
+            frames = []
+            for g, label in enumerate(self.design.group_labels):
+                out = grid.copy() if at else pd.DataFrame(index=[0])
+                if len(self.structures) > 1:
+                    out.insert(0, self.settings.group, label)
+                within = self._within_variance(g)
+                out["between"] = parts[self.settings.subject]
+                out["within"] = within
+                out["total"] = parts[self.settings.subject] + within
+                out["icc"] = out["between"] / out["total"]
+                frames.append(out)
+            return pd.concat(frames, ignore_index=True)
         within = self._within_variance()
         out = grid.copy() if at else pd.DataFrame(index=[0])
         total = sum(parts.values()) + within
-        if not self.design.levels:
-            out["between"] = parts[self.settings.subject]
-            out["within"] = within
-            out["total"] = total
-            out["icc"] = out["between"] / out["total"]
-            return out.reset_index(drop=True)
         for factor, values in parts.items():
             out[factor] = values
         out["within"] = within
@@ -263,8 +275,8 @@ class RandomEffectsResults:
             out[f"icc_{self.settings.subject}"] = shared / total
         return out.reset_index(drop=True)
 
-    def _within_variance(self) -> float:
-        s, phi_r = self._residual()
+    def _within_variance(self, g: int = 0) -> float:
+        s, phi_r = self._residual(g)
         if isinstance(s, Independent):
             return float(phi_r[0])
         if s.spatial:

@@ -228,10 +228,6 @@ class MMRMResults(RandomEffectsResults):
             self._cache[key] = make()
         return self._cache[key]
 
-    @property
-    def phi_offsets(self) -> np.ndarray:
-        return np.cumsum([0] + [s.n_params for s in self.structures])
-
     def pattern_blocks(self, order: int = 0):
         """Per-batch covariance blocks at the estimate (see :mod:`trialmlm.likelihood`)."""
         return self._cached(("blocks", order), lambda: self.likelihood.pattern_blocks(self.phi, order))
@@ -266,8 +262,8 @@ class MMRMResults(RandomEffectsResults):
         return labels.index(group)
 
     def _phi_of(self, g: int) -> np.ndarray:
-        sizes = np.cumsum([0] + [s.n_params for s in self.structures])
-        return self.phi[sizes[g]:sizes[g + 1]]
+        """Group ``g``'s structure parameters (with random effects: G's, then its residual's)."""
+        return self.phi[self.likelihood.parameters.at(g)]
 
     def covariance_matrix(self, group=None) -> pd.DataFrame:
         r"""Estimated :math:`\Sigma` over the visits (or observed coordinate points), weight 1.
@@ -304,11 +300,19 @@ class MMRMResults(RandomEffectsResults):
     def covariance_parameter_names(self) -> list[str]:
         r"""SAS names; with outer grouping factors, G parameters carry their factor as SAS's
         Subject column does (``UN(1,1) USUBJID``, ``UN(1,1) SITE``), in :math:`\phi` order:
-        the subject's G, the residual parameters, then each outer factor's G."""
+        the subject's G, the residual parameters, then each outer factor's G.  Per-group
+        parameters (SAS GROUP=) carry their group (``AR(1) TRT=ACT``); with random effects
+        and a per-group residual structure the one G is named after the subject
+        (``UN(1,1) USUBJID``), then come each group's residual parameters."""
+        lik = self.likelihood.inner if self.design.levels else self.likelihood
         names = []
-        for label, s in zip(self.design.group_labels, self.structures):
+        for b in lik.parameters.blocks:
+            if b.group is None:  # shared by the groups
+                names += [f"{n} {self.settings.subject}" for n in b.transform.param_names()]
+                continue
+            label = self.design.group_labels[b.group]
             suffix = f" {self.settings.group}={label}" if self.settings.group else ""
-            names += [n + suffix for n in s.param_names()]
+            names += [n + suffix for n in b.transform.param_names()]
         if not self.design.levels:
             return names
         n_g = self.structures[0].n_g if isinstance(self.structures[0], RandomEffects) else 0
@@ -332,7 +336,7 @@ class MMRMResults(RandomEffectsResults):
         """``estimate, se, z, p`` as SAS COVTEST: one-sided p for variances, two-sided otherwise."""
         se = np.sqrt(np.clip(np.diag(self.phi_cov), 0, None))
         z = self.phi / se
-        variance = np.concatenate([s.variance_mask() for s in self.likelihood.structures])
+        variance = self.likelihood.parameters.variance_mask()
         p = np.where(variance, stats.norm.sf(z), 2 * stats.norm.sf(np.abs(z)))
         return pd.DataFrame({"estimate": self.phi.copy(), "se": se, "z": z, "p": p},
                             index=pd.Index(self.covariance_parameter_names, name="parameter"))

@@ -105,19 +105,25 @@ class RandomCovariance:
 
 
 class RandomEffects(CovarianceStructure):
-    """:math:`Z G Z^\\top + R` for ``r`` random terms and a residual structure."""
+    """:math:`Z G Z^\\top + R` for ``r`` random terms and a residual structure.
+
+    ``g``: a :class:`RandomCovariance` to share with the structures of the other groups
+    (one G, a residual structure per group; see :mod:`trialmlm.parameters`); by default
+    a new one.
+    """
 
     name = "random"
     sas_type = "RANDOM"
     description = "random effects"
     min_positions = 1
 
-    def __init__(self, residual: CovarianceStructure, terms: tuple[str, ...], diagonal: bool):
+    def __init__(self, residual: CovarianceStructure, terms: tuple[str, ...], diagonal: bool,
+                 g: RandomCovariance | None = None):
         super().__init__(len(terms), residual.grouped)
         self.residual = residual
         self.terms = tuple(terms)
         self.diagonal = diagonal
-        self.g = RandomCovariance(self.terms, diagonal)
+        self.g = RandomCovariance(self.terms, diagonal) if g is None else g
         self.n_g = self.g.n_params
         self.linear = residual.linear
         self.spatial = residual.spatial
