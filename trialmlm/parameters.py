@@ -5,10 +5,11 @@ single group without).  :math:`\phi` is cut into *blocks*, each with its own map
 :math:`\theta\to\phi` (:mod:`trialmlm.optimize`), and each structure reads its
 parameters, in its own order, from :math:`\phi` through an index array:
 
-* separate structures (no random effects, or a single group): one block per structure;
-  structure *g* reads the contiguous slice ``phi[o_g:o_{g+1}]``;
-* random effects with a per-group residual structure (SAS ``RANDOM ... / SUBJECT=ID;
-  REPEATED ... / SUBJECT=ID GROUP=TRT``): the structures share one
+* separate structures (no random effects): one block per structure; structure *g*
+  reads the contiguous slice ``phi[o_g:o_{g+1}]``;
+* random effects with a residual structure per group (SAS ``RANDOM ... / SUBJECT=ID;
+  REPEATED ... / SUBJECT=ID GROUP=TRT``; a single group without ``GROUP=``): the
+  structures share one
   :class:`~trialmlm.covariance.random_effects.RandomCovariance` :math:`G`.  :math:`\phi`
   is :math:`G`'s parameters (one block, mapped once), then each group's residual
   parameters (one block per group, in group order); structure *g* reads :math:`G`'s
@@ -55,7 +56,7 @@ class ParameterMap:
     """
 
     def __init__(self, structures: list):
-        self.shared = len(structures) > 1 and all(
+        self.shared = bool(structures) and all(
             isinstance(s, RandomEffects) and s.g is structures[0].g for s in structures)
         if self.shared:
             n_g = structures[0].n_g

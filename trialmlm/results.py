@@ -307,8 +307,9 @@ class MMRMResults(RandomEffectsResults):
         lik = self.likelihood.inner if self.design.levels else self.likelihood
         names = []
         for b in lik.parameters.blocks:
-            if b.group is None:  # shared by the groups
-                names += [f"{n} {self.settings.subject}" for n in b.transform.param_names()]
+            if b.group is None:  # G, shared by the groups
+                suffix = f" {self.settings.subject}" if self.settings.group else ""
+                names += [n + suffix for n in b.transform.param_names()]
                 continue
             label = self.design.group_labels[b.group]
             suffix = f" {self.settings.group}={label}" if self.settings.group else ""
