@@ -236,7 +236,8 @@ def test_accessors(fit):
     np.testing.assert_allclose(part["within"], [fit.phi[4]] * 2 + [fit.phi[6]] * 2)
     table = fit.covariance_parameters_table()
     assert list(table.index) == REF["optimum"]["phi_names"]
-    assert "UN(1,1) ID" in fit.summary() and "Residual TRT=PBO" in fit.summary()
+    summary = fit.summary()
+    assert "UN(1,1) ID" in summary and "Residual TRT=PBO" in summary and "GROUP=TRT" in summary
 
 
 def _simulate(seed: int = 7, n: int = 100) -> pd.DataFrame:

@@ -21,7 +21,7 @@ def _structure_text(fit, grp: str) -> str:
     residual = comp.residual if hasattr(comp, "residual") else comp
     randoms = [f"RANDOM ({' + '.join(terms)} | {factor}): G {'VC' if _diagonal(fit, factor) else 'UN'}"
                for factor, terms, _ in fit._factors()]
-    return "; ".join(randoms + [f"REPEATED: {residual.sas_type} ({s.structure})"])
+    return "; ".join(randoms + [f"REPEATED: {residual.sas_type} ({s.structure}){grp}"])
 
 
 def _diagonal(fit, factor: str) -> bool:
