@@ -301,3 +301,18 @@ def test_errors(fitted, trial):
         impute(trialmlm.fit("CHG ~ TRT01P * AVISIT + us(AVISIT | SEX / USUBJID)", trial), n_imputations=2)
     with pytest.raises(DataError, match="pass arm= one of"):
         impute(trialmlm.fit("CHG ~ SEX + TRT01P * AVISIT + us(AVISIT | USUBJID)", trial), n_imputations=2)
+
+
+def test_arm_specific_covariance_fit(trial):
+    """GROUP= by arm: each arm's imputation uses its own and the reference's fitted matrix."""
+    from trialmlm.missing.imputation import prepare
+    from trialmlm.missing.sensitivity import _sigmas
+
+    fit = trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + ar1h(AVISIT | TRT01P / USUBJID)", trial)
+    sigmas = _sigmas(fit)
+    for g, arm in enumerate(fit.group_labels):
+        np.testing.assert_allclose(sigmas[g], fit.covariance_matrix(arm).to_numpy(), rtol=1e-12)
+    data = prepare(fit, "AVISIT", "TRT01P", PBO)
+    assert set(data.ref_group) == {fit.group_labels.index(PBO)}
+    result = impute(fit, method="jump_to_reference", reference=PBO, n_imputations=3, seed=1).compare()
+    assert result["estimate"].notna().all() and result["se"].gt(0).all()

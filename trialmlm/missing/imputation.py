@@ -200,10 +200,9 @@ def draw_parameters(fit, model: Model, strata: np.ndarray, rng: np.random.Genera
         chosen = np.concatenate([rng.choice(members, size=members.size) for members in strata])
         boot = design.resample(chosen)
         if _full_rank(boot.X):
-            opt = maximise(model.with_design(boot).likelihood, fit.phi)
-            sizes = np.cumsum([0] + [s.n_params for s in fit.structures])
-            sigmas = [s.matrix(opt.phi[sizes[g]:sizes[g + 1]]) for g, s in enumerate(fit.structures)]
-            return opt.evaluation.beta, sigmas, opt.converged
+            lik = model.with_design(boot).likelihood
+            opt = maximise(lik, fit.phi)
+            return opt.evaluation.beta, covariance_matrices(fit.structures, lik, opt.phi), opt.converged
     raise DataError(f"{MAX_REDRAWS} bootstrap samples in a row lost a column of the design (an arm or visit "
                     "without observations); the data are too sparse for bootstrap imputation")
 
@@ -215,6 +214,11 @@ def _full_rank(X: np.ndarray) -> bool:
         return False
     r = np.abs(np.diag(np.linalg.qr(X / norms, mode="r")))
     return bool(r.min() > ALIAS_TOLERANCE)
+
+
+def covariance_matrices(structures, likelihood, phi: np.ndarray) -> list[np.ndarray]:
+    """The visits-by-visits matrix of each group's structure at ``phi``."""
+    return [s.matrix(phi[likelihood.parameters.at(g)]) for g, s in enumerate(structures)]
 
 
 def subject_strata(fit, arm: str) -> list[np.ndarray]:

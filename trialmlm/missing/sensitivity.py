@@ -27,6 +27,7 @@ from ..model import build_model
 from .imputation import (
     ImputationData,
     check_imputable,
+    covariance_matrices,
     delta_matrix,
     draw_parameters,
     impute_visits,
@@ -72,8 +73,7 @@ class Analysis:
 
 
 def _sigmas(fit) -> list[np.ndarray]:
-    sizes = np.cumsum([0] + [s.n_params for s in fit.structures])
-    return [s.matrix(fit.phi[sizes[g]:sizes[g + 1]]) for g, s in enumerate(fit.structures)]
+    return covariance_matrices(fit.structures, fit.likelihood, fit.phi)
 
 
 @dataclass(frozen=True)
