@@ -51,6 +51,16 @@ def dense_covariance(fit):
     return V, dV, d2V
 
 
+def dense_gls(fit):
+    """(X, V, dV, d2V, V^-1, C = (X'V^-1X)^-1) of ``fit`` by dense matrices; checks C against the fit."""
+    X = fit.design.X
+    V, dV, d2V = dense_covariance(fit)
+    Vi = np.linalg.inv(V)
+    C = np.linalg.inv(X.T @ Vi @ X)
+    np.testing.assert_allclose(C, fit.beta_cov, rtol=1e-8, atol=1e-12)
+    return X, V, dV, d2V, Vi, C
+
+
 def with_expected_information(fit):
     """The fit with W = inverse *expected* information, 2 [tr(P V_h P V_j)]^-1, as pbkrtest uses.
 

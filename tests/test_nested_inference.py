@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import dense_covariance, with_expected_information
+from helpers import dense_covariance, dense_gls, with_expected_information
 
 import trialmlm
 from trialmlm.errors import DataError
@@ -171,11 +171,7 @@ def test_kenward_roger_terms_equal_dense_formulas(dense_fits, index):
     """sum_hj W_hj (Q_hj - R_hj / 4) from the Woodbury code against the dense n x n formula,
     and the adjusted covariance C + 2C(... - sum W_hj P_h C P_j)C with analytic P_h."""
     fit = dense_fits[index]
-    X = fit.design.X
-    V, dV, d2V = dense_covariance(fit)
-    Vi = np.linalg.inv(V)
-    C = np.linalg.inv(X.T @ Vi @ X)
-    np.testing.assert_allclose(C, fit.beta_cov, rtol=1e-8, atol=1e-12)
+    X, V, dV, d2V, Vi, C = dense_gls(fit)
     W = fit.phi_cov
     Xt = Vi @ X
     U = np.einsum("hab,bp->hap", dV, Xt)  # V_h V^-1 X
