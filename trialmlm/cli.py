@@ -7,6 +7,7 @@ errors end with a one-line message and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from .errors import TrialMLMError
 from .formula import parse_formula
 from .inference.ddf import DDF_METHODS
 from .io import read
-from .report import load_config, make_config, run_analysis
+from .report import AnalysisConfig, load_config, make_config, run_analysis
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 DEMO = dict(data=str(SAMPLE_DATA / "depression_trial.csv"), param="HAMD17", response="CHG",
@@ -87,6 +88,7 @@ def _analysis_arguments(p: argparse.ArgumentParser) -> None:
                    help="numeric visit time for the time-to-dropout curves (default AVISITN)")
     p.add_argument("--reason", help="discontinuation reason column (default DCSREAS if present)")
     p.add_argument("--title", help="report title")
+    p.add_argument("--unit", help="unit of the response in table headers (default: from PARAM, e.g. mL)")
     p.add_argument("--alpha", type=float, help="two-sided significance level (default 0.05)")
     p.add_argument("--imputations", type=int, help="imputations per sensitivity analysis (default 100)")
     p.add_argument("--deltas", type=float, nargs="+", help="tipping-point shifts (default 0 to 2 SD)")
@@ -101,9 +103,7 @@ def _config(args, base: dict):
         values.update(load_config(args.config))
     if getattr(args, "data", None):
         values["data"] = args.data
-    names = ("response", "subject", "visit", "arm", "reference", "covariates", "model", "time", "covariance",
-             "method", "ddf", "param", "dropout_time", "reason", "title", "alpha", "imputations", "deltas",
-             "seed", "workers", "out")
+    names = [f.name for f in dataclasses.fields(AnalysisConfig) if f.name not in ("data", "sensitivity")]
     values.update({k: getattr(args, k) for k in names if getattr(args, k, None) is not None})
     if getattr(args, "sensitivity", False):
         values["sensitivity"] = True

@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import platform
+import re
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -64,7 +65,8 @@ class AnalysisConfig:
     ``covariance``: residual structure; default ``us`` for the MMRM and none (independent
     residuals) for slopes, where a spatial structure runs over ``time`` and the others over
     ``visit``.  ``reason`` and ``dropout_time`` default to DCSREAS and AVISITN when the
-    data have them.
+    data have them; ``unit`` (in the table headers) to the parenthesised end of PARAM,
+    e.g. "mL" of "Forced Vital Capacity (mL)".
     ``deltas``: shifts of the tipping point, applied after dropout in every arm but the
     reference (default: 13 steps from 0 to 2 SDs of the response at the last visit).
     """
@@ -87,6 +89,7 @@ class AnalysisConfig:
     reason: str | None = None
     dropout_time: str | None = None
     title: str | None = None
+    unit: str | None = None
     alpha: float = 0.05
     sensitivity: bool = False
     imputations: int = 100
@@ -185,6 +188,13 @@ def _response_label(df: pd.DataFrame, config: AnalysisConfig) -> str:
     return config.response
 
 
+def _unit(df: pd.DataFrame, config: AnalysisConfig) -> str | None:
+    if config.unit is not None or "PARAM" not in df.columns or df["PARAM"].nunique() != 1:
+        return config.unit
+    found = re.search(r"\(([^()]+)\)\s*$", str(df["PARAM"].iloc[0]))
+    return found.group(1) if found else None
+
+
 def _figure(draw):
     """Run ``draw`` (returns Axes or an array of Axes) and give back its figure."""
     out = draw()
@@ -238,14 +248,14 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
     if reference not in arms:
         raise DataError(f"reference {reference!r} is not a level of '{config.arm}' "
                         f"(levels: {', '.join(map(str, arms))})")
-    label = _response_label(df, config)
+    label, unit = _response_label(df, config), _unit(df, config)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
 
     made = {
-        "t1_summary": tables.summary_table(df, config.arm, config.visit, config.response,
+        "t1_summary": tables.summary_table(df, config.arm, config.visit, config.response, unit=unit,
                                            title=f"Table 1. {label}: observed values by treatment and visit"),
-        **_model_table(fit, config, reference, label, tables),
+        **_model_table(fit, config, reference, label, unit, tables),
         "t3_type3": tables.type3_table(fit, title="Table 3. Type III tests of fixed effects"),
         "t4_covariance": tables.covariance_table(fit, title="Table 4. Covariance parameter estimates and "
                                                              "fit statistics"),
@@ -308,14 +318,15 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
     return Report(out, fit, made, tuple(drawings), tuple(files))
 
 
-def _model_table(fit, config: AnalysisConfig, reference, label: str, tables) -> dict:
+def _model_table(fit, config: AnalysisConfig, reference, label: str, unit: str | None, tables) -> dict:
     """Table 2: LS means by visit (MMRM) or slopes in time (trajectory model), with differences."""
     if config.model == "mmrm":
         return {"t2_mmrm": tables.mmrm_table(
-            fit, config.arm, config.visit, reference=reference, alpha=config.alpha,
+            fit, config.arm, config.visit, reference=reference, alpha=config.alpha, unit=unit,
             title=f"Table 2. {label}: MMRM least-squares means and differences from {reference}")}
     return {"t2_slopes": tables.mmrm_table(
         fit, config.arm, None, reference=reference, alpha=config.alpha, slope=config.time,
+        unit=None if unit is None else f"{unit} per unit {config.time}",
         title=f"Table 2. {label}: rate of change per unit {config.time} and differences from {reference}")}
 
 

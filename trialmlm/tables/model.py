@@ -146,7 +146,7 @@ def mmrm_table(fit, arm: str, visit: str | None = None, reference=None, alpha: f
                 fmt_ci(r["difference_lower"], r["difference_upper"], d + 1), fmt_p(r["p"])]
         rows.append(row)
     slope = options.get("slope")
-    estimate = f"Slope per unit {slope} (SE)" if slope else "LS Mean (SE)"
+    estimate = "Slope (SE)" if slope else "LS Mean (SE)"
     columns = ([display_label(labels, visit)] if visit else []) + [
         display_label(labels, arm), "n", with_unit(estimate, unit), level,
         with_unit(f"Difference vs {ref}\n(SE)", unit), level, "p-value"]
