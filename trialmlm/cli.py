@@ -111,7 +111,8 @@ def _config(args, base: dict):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="trialmlm", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="trialmlm", description="Mixed-model analyses of clinical-trial "
+                                     "visit data (SAS PROC MIXED numbers) into tables and figures.")
     sub = parser.add_subparsers(dest="command", required=True)
     p_an = sub.add_parser("analyze", help="MMRM analysis of a trial into a report folder "
                                           "(tables RTF/HTML/CSV, figures PNG/SVG, index.html)")
