@@ -275,6 +275,8 @@ def test_errors(fitted, trial):
         impute(fitted, delta={"Week 9": 1.0}, reference=PBO)
     with pytest.raises(DataError, match="workers must be a positive integer"):
         impute(fitted, n_imputations=2, workers=0)
+    with pytest.raises(DataError, match="tipping_point needs reference="):
+        tipping_point(fitted, [0, 1])
     with pytest.raises(DataError, match="visit 'Week 7' is not a visit"):
         tipping_point(fitted, [0, 1], visit="Week 7", reference=PBO)
     with pytest.raises(DataError, match="random-effect models are not supported"):

@@ -263,10 +263,14 @@ def tipping_point(fit, deltas, arms=None, visit=None, method: str = "mar", n_imp
     For each :math:`\delta` in ``deltas`` the imputed values after dropout in ``arms``
     (default: every arm but the reference) are shifted by :math:`\delta` and the difference
     from the reference at ``visit`` (default: the last visit) is pooled over the same
-    ``n_imputations`` imputations (common random numbers across deltas, as in rbmi).  Order
+    ``n_imputations`` imputations (common random numbers across deltas, as in rbmi);
+    ``reference`` (the control arm) is required.  Order
     ``deltas`` from the primary assumption (0) towards the unfavourable direction; the
     tipping delta is the first at which :math:`p \ge \alpha`.  Other arguments as :func:`impute`.
     """
+    if reference is None:
+        raise DataError("tipping_point needs reference= (the control arm): the deltas shift the other arms "
+                        "and the differences are taken from it")
     strategy, vname, arm, data, reference, shifted, entropy, seeds = _setup(
         fit, method, n_imputations, reference, arm, arms, seed)
     deltas = list(np.atleast_1d(np.asarray(deltas, dtype=float)))
