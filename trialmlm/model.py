@@ -41,11 +41,9 @@ class Model:
         """The same model with new responses (in the design's row order); the patterns are kept."""
         design = self.design.with_response(y)
         inner = self.likelihood.inner if self.outer else self.likelihood
-        lik = Likelihood(with_response(inner.batches, design), inner.structures, inner.n_obs, inner.p,
-                         float(np.log(design.weights).sum()), reml=inner.reml)
-        if self.outer:
-            lik = MultilevelLikelihood(lik, design, list(self.outer))
-        return replace(self, design=design, likelihood=lik)
+        batches = with_response(inner.batches, design)
+        return replace(self, design=design, likelihood=_likelihood(design, self.structures, self.outer,
+                                                                   inner.reml, batches))
 
     def start(self) -> np.ndarray:
         """Moment-based starting values of the covariance parameters; with one G for
@@ -94,7 +92,10 @@ def build_model(formula: str, data: pd.DataFrame, method: str = "REML", weights:
     return Model(parsed, design, structures, lik, outer, weights)
 
 
-def _likelihood(design: Design, structures, outer, reml: bool) -> Likelihood | MultilevelLikelihood:
-    lik = Likelihood(build_batches(design), list(structures), design.y.size, design.X.shape[1],
+def _likelihood(design: Design, structures, outer, reml: bool,
+                batches=None) -> Likelihood | MultilevelLikelihood:
+    """The likelihood of ``design`` (``batches``: its patterns, if already built)."""
+    batches = build_batches(design) if batches is None else batches
+    lik = Likelihood(batches, list(structures), design.y.size, design.X.shape[1],
                      float(np.log(design.weights).sum()), reml=reml)
     return MultilevelLikelihood(lik, design, list(outer)) if outer else lik
