@@ -26,6 +26,7 @@ from scipy import stats
 
 from ..design import factor_levels
 from ._wide import response_matrix
+from .patterns import last_observed
 
 COMPLETERS = "Completers"
 
@@ -57,11 +58,9 @@ def completers_vs_dropouts(df: pd.DataFrame, subject: str, visit: str, response:
     wide, visits, arms = response_matrix(df, subject, visit, response, arm)
     Y = wide.to_numpy()
     obs = ~np.isnan(Y)
-    K = len(visits)
-    any_obs = obs.any(axis=1)
-    last = K - 1 - np.argmax(obs[:, ::-1], axis=1)
+    last = last_observed(obs)
     labels = cohort_labels(visits)
-    i, j = np.nonzero(obs & any_obs[:, None])
+    i, j = np.nonzero(obs)
     keys = [] if arm is None else [arm]
     cohort = pd.Categorical(np.asarray(labels, dtype=object)[last[i]], categories=labels, ordered=True)
     long = pd.DataFrame({"cohort": cohort,

@@ -64,6 +64,7 @@ from ..design import factor_levels, is_factor
 from ..errors import DataError, DataWarning
 from ._wide import response_matrix, subject_values
 from .logistic import aliased_column, fit_logistic, separation_direction
+from .patterns import last_observed
 
 LAST = "last_response"
 
@@ -106,7 +107,7 @@ def person_visit_table(df: pd.DataFrame, subject: str, visit: str, response: str
     J = np.arange(K)[None, :]
     any_obs = obs.any(axis=1)
     first = np.where(any_obs, np.argmax(obs, axis=1), K)[:, None]
-    last = np.where(any_obs, K - 1 - np.argmax(obs[:, ::-1], axis=1), -1)[:, None]
+    last = last_observed(obs)[:, None]
     at_risk = (J > first) & (J <= last + 1) & (obs | (J == last + 1))
     filled = pd.DataFrame(np.where(obs, Y, np.nan)).ffill(axis=1).to_numpy()
     seen = np.where(obs, J, -1)

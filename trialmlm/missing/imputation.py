@@ -34,6 +34,7 @@ from ..errors import DataError
 from ..formula import parse_formula
 from ..model import Model
 from ..optimize import maximise
+from .patterns import last_observed
 from .strategies import Strategy
 
 MAX_REDRAWS = 100
@@ -161,7 +162,7 @@ def prepare(fit, visit: str, arm: str, reference) -> ImputationData:
             grid[var] = _subject_constant(grid, source, subject, var)
     y = grid[response].to_numpy(dtype=float).reshape(n, k)
     observed = np.isfinite(y)
-    last = np.where(observed.any(axis=1), k - np.argmax(observed[:, ::-1], axis=1), 0)
+    last = last_observed(observed) + 1  # visits up to and including the last observed one
     arm_codes = np.array([arms.index(a) for a in grid[arm].to_numpy()[::k]])
     X_own = design.encoding.matrix(grid)
     X_ref = design.encoding.matrix(grid.assign(**{arm: reference})) if reference is not None else X_own

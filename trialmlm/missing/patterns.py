@@ -53,11 +53,17 @@ def observation_matrix(df: pd.DataFrame, subject: str, visit: str, response: str
     return observed, visits, arms
 
 
+def last_observed(observed: np.ndarray) -> np.ndarray:
+    """Index of each row's last observed visit in a boolean matrix, -1 if none."""
+    n_vis = observed.shape[1]
+    return np.where(observed.any(axis=1), n_vis - 1 - np.argmax(observed[:, ::-1], axis=1), -1)
+
+
 def classify(observed: np.ndarray) -> np.ndarray:
     """'complete', 'monotone', 'intermittent' or 'none' for each row of a boolean matrix."""
     n_vis = observed.shape[1]
     any_obs = observed.any(axis=1)
-    last = np.where(any_obs, n_vis - 1 - np.argmax(observed[:, ::-1], axis=1), -1)
+    last = last_observed(observed)
     prefix = np.arange(n_vis)[None, :] <= last[:, None]
     gap_before_last = (prefix & ~observed).any(axis=1)
     out = np.where(observed.all(axis=1), "complete", np.where(gap_before_last, "intermittent", "monotone"))
@@ -66,10 +72,8 @@ def classify(observed: np.ndarray) -> np.ndarray:
 
 def dropout_index(observed: np.ndarray) -> np.ndarray:
     """Index of the dropout visit (first visit after the last observed one), -1 if none."""
-    n_vis = observed.shape[1]
-    any_obs = observed.any(axis=1)
-    last = np.where(any_obs, n_vis - 1 - np.argmax(observed[:, ::-1], axis=1), -1)
-    return np.where(last < n_vis - 1, last + 1, -1)
+    last = last_observed(observed)
+    return np.where(last < observed.shape[1] - 1, last + 1, -1)
 
 
 def patterns(df: pd.DataFrame, subject: str, visit: str, response: str,
