@@ -163,7 +163,7 @@ def prepare(fit, visit: str, arm: str, reference) -> ImputationData:
     y = grid[response].to_numpy(dtype=float).reshape(n, k)
     observed = np.isfinite(y)
     last = last_observed(observed) + 1  # visits up to and including the last observed one
-    arm_codes = np.array([arms.index(a) for a in grid[arm].to_numpy()[::k]])
+    arm_codes = pd.Index(arms).get_indexer(grid[arm].to_numpy()[::k])
     X_own = design.encoding.matrix(grid)
     X_ref = design.encoding.matrix(grid.assign(**{arm: reference})) if reference is not None else X_own
     own_group, ref_group = _groups(fit, grid[::k], arm, reference)
@@ -179,16 +179,16 @@ def _groups(fit, first_rows: pd.DataFrame, arm: str, reference) -> tuple[np.ndar
     if group != arm:
         raise DataError(f"the covariance matrices differ by '{group}', not by the arm '{arm}'; "
                         "reference-based imputation needs one covariance matrix or one per arm")
-    labels = list(fit.design.group_labels)
-    own = np.array([labels.index(a) for a in first_rows[arm]])
-    ref = np.full(n, labels.index(reference)) if reference is not None else own
+    labels = pd.Index(fit.design.group_labels)
+    own = labels.get_indexer(first_rows[arm])
+    ref = np.full(n, labels.get_loc(reference)) if reference is not None else own
     return own, ref
 
 
 def refit_model(fit) -> Model:
     """The assembled model of ``fit`` (design, structures, likelihood), to resample."""
     return Model(parse_formula(fit.settings.formula), fit.design, fit.structures, fit.likelihood,
-                 fit.settings.weights)
+                 weights=fit.settings.weights)
 
 
 def draw_parameters(fit, model: Model, strata: np.ndarray, rng: np.random.Generator):
