@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import trialmlm
+
 REFERENCE = Path(__file__).parent / "reference"
 
 
@@ -15,6 +17,12 @@ REFERENCE = Path(__file__).parent / "reference"
 def demo_trial() -> pd.DataFrame:
     """Public simulated two-arm trial (160 subjects, V1-V5, monotone + intermittent gaps)."""
     return pd.read_csv(REFERENCE / "demo_trial.csv")
+
+
+@pytest.fixture(scope="session")
+def demo_fit(demo_trial):
+    """``CHG ~ BASE + SEX + TRT * AVISIT + us(AVISIT | USUBJID)`` on the demo trial (REML)."""
+    return trialmlm.fit("CHG ~ BASE + SEX + TRT * AVISIT + us(AVISIT | USUBJID)", demo_trial)
 
 
 @pytest.fixture(scope="session")

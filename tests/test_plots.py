@@ -31,11 +31,6 @@ REFERENCE = Path(__file__).parent / "reference"
 
 
 @pytest.fixture(scope="module")
-def demo_fit(demo_trial):
-    return trialmlm.fit("CHG ~ BASE + SEX + TRT * AVISIT + us(AVISIT | USUBJID)", demo_trial)
-
-
-@pytest.fixture(scope="module")
 def sleep():
     return pd.read_csv(REFERENCE / "sleepstudy.csv")
 

@@ -21,11 +21,6 @@ SPECIAL = ["a & b", "x < y > z", "{braced}", "back\\slash", "5 \u00b5g", "\u2265
            "\U0001d6fd astral", 'quote " and \'']
 
 
-@pytest.fixture(scope="module")
-def demo_fit(demo_trial):
-    return trialmlm.fit("CHG ~ BASE + SEX + TRT * AVISIT + us(AVISIT | USUBJID)", demo_trial)
-
-
 class _HTMLCells(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
