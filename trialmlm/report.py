@@ -50,7 +50,7 @@ from .covariance import STRUCTURES
 from .covariance.random_effects import RandomEffects
 from .errors import DataError
 from .io import read
-from .missing import impute, time_to_dropout, tipping_point
+from .missing import dropout_table, impute, patterns, time_to_dropout, tipping_point
 from .missing.strategies import STRATEGIES
 
 SENSITIVITY_METHODS = ("jump_to_reference", "copy_reference", "copy_increments_in_reference")
@@ -260,9 +260,12 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
         "t4_covariance": tables.covariance_table(fit, title="Table 4. Covariance parameter estimates and "
                                                              "fit statistics"),
     }
-    missing = tables.missing_data_tables(df, config.subject, config.visit, config.response, config.arm,
-                                         time=dropout_time, reason=reason)
-    for letter, name, table in zip("abc", ("t5_patterns", "t5_dropout", "t5_km"), missing.values()):
+    keys = (config.subject, config.visit, config.response, config.arm)
+    survival = time_to_dropout(df, *keys, time=dropout_time)  # table 5c and figure 6
+    missing = (tables.pattern_table(patterns(df, *keys)),
+               tables.dropout_by_visit_table(dropout_table(df, *keys, reason)),
+               tables.km_dropout_table(survival))
+    for letter, name, table in zip("abc", ("t5_patterns", "t5_dropout", "t5_km"), missing):
         made[name] = dataclasses.replace(table, title=f"Table 5{letter}. {table.title}")
     tp = None
     if config.sensitivity:
@@ -275,8 +278,6 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
                        "Tipping point: shift delta added to imputed values after dropout in the "
                        "non-reference arms; first delta at which p >= alpha."))
 
-    survival = time_to_dropout(df, config.subject, config.visit, config.response, config.arm,
-                               time=dropout_time)
     x = config.visit if config.model == "mmrm" else config.time
     drawings = {
         "f1_spaghetti": lambda: plots.spaghetti(df, config.subject, x, config.response, config.arm,
