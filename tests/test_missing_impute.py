@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 
 import trialmlm
+from trialmlm import missing
 from trialmlm.errors import DataError
-from trialmlm.missing import impute, tipping_point
+from trialmlm.missing import delta_steps, impute, tipping_point
 from trialmlm.missing.imputation import ImputationData, impute_visits
 from trialmlm.missing.rubin import pool
 from trialmlm.missing.strategies import STRATEGIES
@@ -255,6 +256,76 @@ def test_tipping_point_uses_common_random_numbers(fitted):
         _ = tp.tipping_delta
     one = tipping_point(fitted, deltas, arms=["Drug 20 mg"], reference=PBO, n_imputations=3, seed=3)
     assert one.table["contrast"].nunique() == 2  # both contrasts reported, only the high dose shifted
+
+
+@pytest.mark.parametrize("sd, step, last", [
+    (6.2, 1.0, 13.0),      # 2 SD = 12.4: 0, 1, ..., 13
+    (5.55, 1.0, 12.0),     # 11.1
+    (0.83, 0.2, 1.8),      # 1.66: step 0.1 would need 17 steps
+    (4.0, 1.0, 8.0),       # exactly 8: step 0.5 would need 16
+    (3.75, 0.5, 7.5),      # exactly 15 steps of 0.5
+    (55.0, 10.0, 110.0),
+    (1234.5, 200.0, 2600.0),
+    (0.004, 0.001, 0.008),
+])
+def test_delta_steps_round_steps_covering_two_sd(sd, step, last):
+    grid = delta_steps(sd)
+    np.testing.assert_allclose(grid, np.arange(len(grid)) * step, rtol=0, atol=1e-12 * last)
+    assert grid[0] == 0 and grid[-1] == pytest.approx(last) and 8 <= len(grid) - 1 <= 15
+    assert grid[-1] >= 2 * sd * (1 - 1e-12) > grid[-2]  # covers 2 SD, one step at most beyond
+    mantissa = step / 10 ** np.floor(np.log10(step))
+    assert any(np.isclose(mantissa, m) for m in (1, 2, 2.5, 5))
+    assert delta_steps(sd, span=1.0)[-1] >= sd
+
+
+@pytest.mark.parametrize("sd", [0.0, -1.0, np.nan])
+def test_delta_steps_needs_a_positive_sd(sd):
+    with pytest.raises(DataError, match="positive SD"):
+        delta_steps(sd)
+
+
+def test_tipping_point_default_deltas_move_towards_the_null(trial, fitted):
+    """Lower HAMD is better: the active arms are shifted upwards; with the response negated
+    (higher is better) they are shifted downwards; the grid is delta_steps of the Week 8 SD."""
+    week8 = trial.loc[(trial["AVISIT"] == "Week 8") & trial["CHG"].notna(), "CHG"]
+    grid = delta_steps(week8.std(ddof=1))
+    tp = tipping_point(fitted, reference=PBO, n_imputations=3, seed=5)
+    flipped = trialmlm.fit(FORMULA, trial.assign(CHG=-trial["CHG"], BASE=-trial["BASE"]))
+    tp_flipped = tipping_point(flipped, reference=PBO, n_imputations=3, seed=5)
+    for result, sign in ((tp, 1.0), (tp_flipped, -1.0)):
+        primary = result.primary_p
+        for contrast, rows in result.table.groupby("contrast"):
+            np.testing.assert_array_equal(rows["delta"].to_numpy(), sign * grid + 0.0)
+            estimate = rows["estimate"].to_numpy()
+            assert np.all(np.diff(sign * estimate) > 0)  # towards 0 from the primary direction
+            assert primary[contrast] < 0.05 and result.status(contrast) == "tips"
+    compare = fitted.compare("TRT01P", by="AVISIT", reference=PBO).query("AVISIT == 'Week 8'")
+    assert tp.primary_p == dict(zip(compare["contrast"], compare["p"]))
+    assert tp.arm == "TRT01P" and tp.reference == PBO
+    assert (compare["estimate"] < 0).all()
+
+
+def test_tipping_point_summary_one_row_per_contrast_and_status():
+    """Four contrasts, one per case, on a hand-built grid (p given, so the rule alone is tested)."""
+    p = {"A - P": [0.01, 0.03, 0.2],     # tips at 2
+         "B - P": [0.001, 0.002, 0.01],  # never tips: last row
+         "C - P": [0.3, 0.4, 0.5],       # primary not significant: no numbers
+         "D - P": [0.06, 0.2, 0.4]}      # primary significant, MI at delta 0 is not
+    table = pd.DataFrame([{"delta": d, "contrast": c, "estimate": -3.0 + d + k, "p": p[c][i]}
+                          for i, d in enumerate([0.0, 1.0, 2.0]) for k, c in enumerate(p)])
+    tipping = {c: next((d for d, q in zip([0.0, 1.0, 2.0], p[c]) if q >= 0.05), None) for c in p}
+    primary = {"A - P": 0.02, "B - P": 0.001, "C - P": 0.2, "D - P": 0.04}
+    tp = missing.TippingPoint(table, tipping, 0.05, "W8", "mar", 5, primary, "ARM", "P")
+    assert [tp.status(c) for c in p] == ["tips", "does not tip", "not significant", "not significant"]
+    summary = tp.summary().set_index("contrast")
+    assert list(summary["tipping"]) == ["tips at delta = 2", "does not tip within the range (deltas 0 to 2)",
+                                        "not significant under MAR; no tipping point",
+                                        "not significant at delta = 0; no tipping point"]
+    assert list(summary["delta"].fillna(-1)) == [2.0, 2.0, -1, 0.0]
+    assert list(summary["p"].fillna(-1)) == [0.2, 0.01, -1, 0.06]
+    assert summary["primary_p"].to_dict() == primary
+    with pytest.raises(DataError, match="contrast 'E - P' is not in the tipping point"):
+        tp.status("E - P")
 
 
 # -- errors ------------------------------------------------------------------------------------

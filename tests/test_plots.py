@@ -272,6 +272,23 @@ def test_tipping_point_plot_several_contrasts_and_no_tipping(tmp_path):
     assert any("No tipping point" in t.get_text() for t in ax.texts)
 
 
+def test_tipping_point_plot_no_line_when_the_primary_is_not_significant(tmp_path):
+    """As the sensitivity table: a contrast not significant under MAR has no tipping point."""
+    df = trialmlm.read(Path(__file__).parents[1] / "sample_data" / "depression_trial.csv", param="HAMD17")
+    fit = trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)", df)
+    tp = missing.tipping_point(fit, [0, 1, 2, 3, 4, 5, 6], visit="Week 2", reference="Placebo",
+                               n_imputations=3, seed=2)
+    low, high = "Drug 10 mg - Placebo", "Drug 20 mg - Placebo"
+    assert tp.status(low) == "not significant" and tp.tipping_deltas[low] is not None
+    assert tp.status(high) == "tips"
+    ax = plots.tipping_point_plot(tp)
+    render(ax, tmp_path)
+    vertical = [ln for ln in ax.get_lines() if len(set(ln.get_xdata())) == 1 and len(ln.get_xdata()) == 2]
+    assert [ln.get_xdata()[0] for ln in vertical] == [tp.tipping_deltas[high]]
+    notes = " ".join(t.get_text() for t in ax.texts)
+    assert f"no tipping point: {low}" in notes and f"Tipping point,\n{high}" in notes
+
+
 # -- diagnostics -------------------------------------------------------------------------
 def test_residual_diagnostics_three_panels_of_pearson_residuals(demo_fit, tmp_path):
     axes = plots.residual_diagnostics(demo_fit)

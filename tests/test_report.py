@@ -107,10 +107,26 @@ def test_mmrm_table_numbers_equal_the_fit(demo):
 
 def test_sensitivity_table_has_every_analysis(demo):
     table = pd.read_csv(demo / "t6_sensitivity.csv")
-    names = set(table["analysis"])
-    assert {"MMRM (primary, MAR)", "MI, MAR", "MI, jump to reference", "MI, copy reference",
-            "MI, copy increments in reference"} <= names
-    assert set(table["contrast"]) == {"Drug 10 mg - Placebo", "Drug 20 mg - Placebo"}
+    analyses = ["MMRM (primary, MAR)", "MI, MAR", "MI, jump to reference", "MI, copy reference",
+                "MI, copy increments in reference", "Tipping point (MAR + delta)"]
+    contrasts = ["Drug 10 mg - Placebo", "Drug 20 mg - Placebo"]
+    assert list(table["analysis"]) == analyses * 2 and list(table["contrast"]) == [c for c in contrasts
+                                                                                  for _ in analyses]
+    df = trialmlm.read(SAMPLE, param="HAMD17")
+    fit = trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)", df, ddf="kenward-roger")
+    week8 = fit.compare("TRT01P", by="AVISIT", reference="Placebo").query("AVISIT == 'Week 8'")
+    primary = table[table["analysis"] == analyses[0]]
+    np.testing.assert_allclose(primary["estimate"], week8["estimate"], rtol=1e-10)
+    np.testing.assert_allclose(table["primary_p"], np.repeat(week8["p"].to_numpy(), len(analyses)),
+                               rtol=1e-10)
+    tipping = table[table["analysis"] == analyses[-1]]
+    # the demo's settings: --imputations 4 --deltas 0 3 6, seed 2026
+    tp = trialmlm.missing.tipping_point(fit, [0, 3, 6], reference="Placebo", n_imputations=4, seed=2026)
+    summary = tp.summary()
+    assert list(tipping["tipping"]) == list(summary["tipping"])
+    np.testing.assert_allclose(tipping[["delta", "estimate", "p"]], summary[["delta", "estimate", "p"]],
+                               rtol=1e-10)
+    assert table.loc[table["analysis"] != analyses[-1], "tipping"].isna().all()
 
 
 def test_analyze_with_a_toml_config(tmp_path, capsys):

@@ -243,30 +243,109 @@ def test_covariance_table_random_effects_ml():
     assert "Random effects (1 + Days | Subject)" in notes and "Estimation: ML" in notes
 
 
-def test_sensitivity_table_rows_per_analysis(demo_fit, tmp_path):
-    mar = demo_fit.compare("TRT", by="AVISIT", reference="CTRL")
-    kr = demo_fit.compare("TRT", by="AVISIT", reference="CTRL", ddf="kenward-roger")
-    tp = pd.DataFrame({"delta": [0.0, 1.5], "estimate": [-2.4, -1.2], "se": [1.0, 0.9], "df": 100.0,
-                       "lower": [-4.4, -3.0], "upper": [-0.4, 0.6], "p": [0.02, 0.18]})
-    table = tables.sensitivity_table({"MMRM (MAR)": mar, "MMRM, Kenward-Roger": kr,
-                                      "Tipping point \u0394=1.5": tp[tp.delta == 1.5]}, visit="V5")
+# -- sensitivity table: the assembly of fit.compare, impute().compare() and tipping_point() --------
+SAMPLE = Path(__file__).parents[1] / "sample_data" / "depression_trial.csv"
+PBO, LOW, HIGH = "Placebo", "Drug 10 mg - Placebo", "Drug 20 mg - Placebo"
+
+
+@pytest.fixture(scope="module")
+def depression():
+    """The 3-arm sample trial (placebo, 10 mg, 20 mg): two contrasts; 5 imputations each."""
+    df = trialmlm.read(SAMPLE, param="HAMD17")
+    fit = trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)", df)
+    options = dict(reference=PBO, n_imputations=5, seed=11)
+    mis = [missing.impute(fit, method=m, **options) for m in ("mar", "jump_to_reference")]
+    return fit, mis, missing.tipping_point(fit, **options), options
+
+
+def _row(data, analysis, contrast):
+    rows = data[(data["analysis"] == analysis) & (data["contrast"] == contrast)]
+    assert len(rows) == 1, (analysis, contrast)
+    return rows.iloc[0]
+
+
+def test_sensitivity_table_one_row_per_analysis_and_contrast(depression, tmp_path):
+    fit, mis, tp, _ = depression
+    table = tables.sensitivity_table(fit, mis, tp, unit="points")
     check_renderings(table, tmp_path)
-    assert list(table.data.analysis) == ["MMRM (MAR)", "MMRM, Kenward-Roger", "Tipping point \u0394=1.5"]
-    v5 = mar[mar.AVISIT == "V5"].iloc[0]
-    assert table.rows[0] == ("MMRM (MAR)", f"{v5.estimate:.2f} ({v5.se:.3f})",
-                             f"({v5.lower:.2f}, {v5.upper:.2f})", f"{v5.p:.4f}")
-    assert table.title == "Sensitivity analyses of the treatment difference (ACT - CTRL) at V5"
-    with pytest.raises(DataError, match="has 2 rows"):
-        tables.sensitivity_table({"Tipping point": tp})
+    data = table.data
+    assert list(data.columns) == ["analysis", "contrast", "visit", "delta", "estimate", "se", "df", "lower",
+                                  "upper", "p", "primary_p", "tipping"]
+    analyses = ["MMRM (primary, MAR)", "MI, MAR", "MI, jump to reference", "Tipping point (MAR + delta)"]
+    assert list(data["contrast"]) == [LOW] * 4 + [HIGH] * 4 and list(data["analysis"]) == analyses * 2
+    assert (data["visit"] == "Week 8").all() and tp.visit == "Week 8"
+    numbers = ["estimate", "se", "df", "lower", "upper", "p"]
+    primary = fit.compare("TRT01P", by="AVISIT", reference=PBO).query("AVISIT == 'Week 8'")
+    for mi, name in zip([None, *mis], analyses):
+        source = primary if mi is None else mi.compare().query("AVISIT == 'Week 8'")
+        for contrast in (LOW, HIGH):
+            want = source.loc[source["contrast"] == contrast, numbers].iloc[0]
+            got = _row(data, name, contrast)
+            np.testing.assert_allclose(got[numbers].to_numpy(float), want.to_numpy(float), rtol=1e-12)
+            assert np.isnan(got["delta"]) and pd.isna(got["tipping"])
+    for contrast in (LOW, HIGH):
+        p_primary = primary.loc[primary["contrast"] == contrast, "p"].iloc[0]
+        assert np.allclose(data.loc[data["contrast"] == contrast, "primary_p"], p_primary, rtol=0, atol=0)
+        assert p_primary < 0.05 and tp.status(contrast) == "tips"
+        delta = tp.tipping_deltas[contrast]
+        got = _row(data, analyses[-1], contrast)
+        want = tp.table[(tp.table["contrast"] == contrast) & (tp.table["delta"] == delta)].iloc[0]
+        np.testing.assert_allclose(got[["delta", *numbers]].to_numpy(float),
+                                   want[["delta", *numbers]].to_numpy(float), rtol=1e-12)
+        before = tp.table[(tp.table["contrast"] == contrast) & (tp.table["delta"] < delta)]
+        assert want["p"] >= 0.05 and (before["p"] < 0.05).all()  # the first delta with p >= alpha
+        assert got["tipping"] == f"tips at delta = {delta:g}"
+    assert table.columns == ("Contrast", "Analysis", "Delta", "Estimate (SE)\n(points)", "95% CI", "p-value",
+                             "Primary\np-value (MAR)", "Tipping point")
+    r = _row(data, "MI, MAR", HIGH)
+    assert table.rows[5] == ("", "MI, MAR", "", f"{r.estimate:.1f} ({r.se:.2f})",
+                             f"({r.lower:.1f}, {r.upper:.1f})", f"{r.p:.4f}", f"{r.primary_p:.4f}", "")
+    assert table.rows[0][0] == LOW and table.rows[4][0] == HIGH
 
 
-def test_sensitivity_table_several_contrasts(trial3):
-    fit = trialmlm.fit("CHG ~ BASE + TRT * AVISIT + us(AVISIT | USUBJID)", trial3)
-    cmp = fit.compare("TRT", by="AVISIT", reference="PBO")
-    table = tables.sensitivity_table({"MMRM": cmp}, visit="W16")
-    assert table.columns[:2] == ("Analysis", "Contrast") and len(table.rows) == 2
-    one = tables.sensitivity_table({"MMRM": cmp}, visit="W16", contrast="LOW - PBO")
-    assert len(one.rows) == 1 and one.data.contrast[0] == "LOW - PBO"
+def test_sensitivity_table_contrast_that_never_tips(depression):
+    fit, mis, _, options = depression
+    tp = missing.tipping_point(fit, [0.0, 0.25, 0.5], **options)
+    data = tables.sensitivity_table(fit, mis[:1], tp).data
+    rows = data[data["analysis"] == "Tipping point (MAR + delta)"].set_index("contrast")
+    assert list(rows.index) == [LOW, HIGH]
+    for contrast in (LOW, HIGH):
+        assert tp.tipping_deltas[contrast] is None and tp.status(contrast) == "does not tip"
+        assert rows.at[contrast, "tipping"] == "does not tip within the range (deltas 0 to 0.5)"
+        last = tp.table[(tp.table["contrast"] == contrast) & (tp.table["delta"] == 0.5)].iloc[0]
+        assert rows.at[contrast, "delta"] == 0.5
+        np.testing.assert_allclose(rows.loc[contrast, ["estimate", "p"]].to_numpy(float),
+                                   last[["estimate", "p"]].to_numpy(float), rtol=1e-12)
+
+
+def test_sensitivity_table_primary_not_significant(depression):
+    fit, _, _, options = depression
+    # Week 2: 10 mg p = 0.12 (not significant), 20 mg p = 0.009
+    tp = missing.tipping_point(fit, [0, 1, 2, 3], visit="Week 2", **options)
+    table = tables.sensitivity_table(fit, (), tp)
+    data = table.data
+    assert list(data["analysis"]) == ["MMRM (primary, MAR)", "Tipping point (MAR + delta)"] * 2
+    low = _row(data, "Tipping point (MAR + delta)", LOW)
+    assert tp.primary_p[LOW] >= 0.05 and tp.status(LOW) == "not significant"
+    assert low["tipping"] == "not significant under MAR; no tipping point"
+    assert low[["delta", "estimate", "se", "p"]].isna().all() and low["primary_p"] == tp.primary_p[LOW]
+    assert table.rows[1][3:6] == ("", "", "") and table.rows[1][-1] == low["tipping"]
+    high = _row(data, "Tipping point (MAR + delta)", HIGH)
+    assert tp.primary_p[HIGH] < 0.05 and high["tipping"] != low["tipping"]
+    assert (data["visit"] == "Week 2").all()
+
+
+def test_sensitivity_table_errors(depression):
+    fit, mis, tp, options = depression
+    with pytest.raises(DataError, match="at least one multiple imputation or tipping point"):
+        tables.sensitivity_results(fit)
+    with pytest.raises(DataError, match="computed at alpha = 0.05"):
+        tables.sensitivity_results(fit, mis, tp, alpha=0.1)
+    with pytest.raises(DataError, match="both 'MI, MAR'"):
+        tables.sensitivity_results(fit, [mis[0], mis[0]])
+    other = missing.impute(fit, **{**options, "reference": "Drug 10 mg"})
+    with pytest.raises(DataError, match="differ in reference"):
+        tables.sensitivity_results(fit, [mis[0], other])
 
 
 def test_several_tables_in_one_rtf_and_html(demo_fit, tmp_path):

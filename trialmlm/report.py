@@ -51,7 +51,6 @@ from .covariance.random_effects import RandomEffects
 from .errors import DataError
 from .io import read
 from .missing import dropout_table, impute, patterns, time_to_dropout, tipping_point
-from .missing.strategies import STRATEGIES
 
 SENSITIVITY_METHODS = ("jump_to_reference", "copy_reference", "copy_increments_in_reference")
 PACKAGES = ("trialmlm", "numpy", "scipy", "pandas", "matplotlib", "lifelines", "formulaic")
@@ -68,7 +67,8 @@ class AnalysisConfig:
     data have them; ``unit`` (in the table headers) to the parenthesised end of PARAM,
     e.g. "mL" of "Forced Vital Capacity (mL)".
     ``deltas``: shifts of the tipping point, applied after dropout in every arm but the
-    reference (default: 13 steps from 0 to 2 SDs of the response at the last visit).
+    reference (default: round steps from 0 to 2 SDs of the response at the last visit,
+    towards the null: :func:`trialmlm.missing.tipping_point`).
     """
 
     data: str
@@ -203,26 +203,12 @@ def _figure(draw):
 
 
 def _sensitivity(fit, config: AnalysisConfig, reference, progress):
+    """The MI analyses (MAR and reference-based) and the tipping point (default deltas: round
+    steps towards the null, :func:`trialmlm.missing.delta_steps`)."""
     options = dict(n_imputations=config.imputations, reference=reference, arm=config.arm, seed=config.seed,
                    workers=config.workers, progress=progress)
-    analyses = {"MMRM (primary, MAR)": fit.compare(config.arm, by=config.visit, reference=reference,
-                                                   alpha=config.alpha)}
-    analyses["MI, MAR"] = impute(fit, **options).compare(config.alpha)
-    for method in SENSITIVITY_METHODS:
-        analyses[f"MI, {STRATEGIES[method].label.lower()}"] = impute(fit, method=method, **options).compare(
-            config.alpha)
-    deltas = config.deltas
-    if deltas is None:
-        last = fit.design.position_labels[-1]
-        observed = fit.design.y[fit.design.position == fit.design.position_labels.index(last)]
-        deltas = tuple(np.round(np.linspace(0, 2 * observed.std(ddof=1), 13), 2))
-    tp = tipping_point(fit, deltas, alpha=config.alpha, **options)
-    for contrast, delta in tp.tipping_deltas.items():
-        if delta is not None:
-            row = tp.table.loc[(tp.table["contrast"] == contrast) & (tp.table["delta"] == delta)]
-            label = f"Tipping point, delta = {delta:g}"
-            analyses[label] = row.drop(columns="delta").assign(**{config.visit: tp.visit})
-    return analyses, tp
+    imputations = [impute(fit, method=method, **options) for method in ("mar", *SENSITIVITY_METHODS)]
+    return imputations, tipping_point(fit, config.deltas, alpha=config.alpha, **options)
 
 
 def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tuple = ()) -> Report:
@@ -269,14 +255,12 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
         made[name] = dataclasses.replace(table, title=f"Table 5{letter}. {table.title}")
     tp = None
     if config.sensitivity:
-        analyses, tp = _sensitivity(fit, config, reference, progress)
+        imputations, tp = _sensitivity(fit, config, reference, progress)
         made["t6_sensitivity"] = tables.sensitivity_table(
-            analyses, visit=tp.visit, alpha=config.alpha,
+            fit, imputations, tp, alpha=config.alpha, unit=unit,
             title=f"Table 6. Sensitivity analyses: difference from {reference} at {tp.visit}",
             footnotes=(f"MI: {config.imputations} imputations (bootstrap draws of the MMRM parameters), "
-                       f"analysed by the same MMRM, combined by Rubin's rules; seed {config.seed}.",
-                       "Tipping point: shift delta added to imputed values after dropout in the "
-                       "non-reference arms; first delta at which p >= alpha."))
+                       f"analysed by the same MMRM, combined by Rubin's rules; seed {config.seed}.",))
 
     x = config.visit if config.model == "mmrm" else config.time
     drawings = {

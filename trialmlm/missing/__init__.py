@@ -5,8 +5,8 @@ from .dropout import DropoutSurvival, time_to_dropout
 from .dropout_model import DropoutModel, dropout_model
 from .mcar import LittleMCAR, little_mcar_test
 from .patterns import dropout_table, patterns
-from .sensitivity import METHODS, MultipleImputation, TippingPoint, impute, tipping_point
+from .sensitivity import METHODS, MultipleImputation, TippingPoint, delta_steps, impute, tipping_point
 
 __all__ = ["DropoutModel", "DropoutSurvival", "LittleMCAR", "METHODS", "MultipleImputation", "TippingPoint",
-           "completers_vs_dropouts", "dropout_model", "dropout_table", "impute", "little_mcar_test",
-           "patterns", "time_to_dropout", "tipping_point"]
+           "completers_vs_dropouts", "delta_steps", "dropout_model", "dropout_table", "impute",
+           "little_mcar_test", "patterns", "time_to_dropout", "tipping_point"]

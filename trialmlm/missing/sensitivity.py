@@ -41,6 +41,9 @@ from .runner import run_tasks
 from .strategies import STRATEGIES
 
 METHODS = (*STRATEGIES, "delta")
+ROUND_STEPS = (1.0, 2.0, 2.5, 5.0)
+MAX_STEPS = 15
+TIPS, DOES_NOT_TIP, NOT_SIGNIFICANT = "tips", "does not tip", "not significant"
 
 
 class Analysis:
@@ -155,14 +158,18 @@ class MultipleImputation:
 
 @dataclass(frozen=True)
 class TippingPoint:
-    """Result of :func:`tipping_point`.
+    r"""Result of :func:`tipping_point`.
 
     Attributes
     ----------
-    table : one row per delta (and contrast): ``delta, contrast, estimate, se, df, t, p, lower, upper, fmi``.
+    table : one row per delta (and contrast): ``delta, contrast, estimate, se, df, t, p, lower, upper, fmi``;
+        ``delta`` is the shift applied to the contrast's arm (negative when that arm was
+        shifted downwards).
     tipping_deltas : contrast -> first delta of the grid (in the order given) at which
-        :math:`p \\ge \\alpha`, or None if the difference stays significant over the grid.
-    alpha, visit, method, n_imputations : the settings.
+        :math:`p \ge \alpha`, or None if the difference stays significant over the grid.
+    primary_p : contrast -> p-value of the fit's own difference at ``visit`` (the primary
+        MMRM under MAR, ``fit.compare``).
+    alpha, visit, method, n_imputations, arm, reference : the settings.
     """
 
     table: pd.DataFrame
@@ -171,6 +178,9 @@ class TippingPoint:
     visit: object
     method: str
     n_imputations: int
+    primary_p: dict
+    arm: str
+    reference: object
 
     @property
     def tipping_delta(self) -> float | None:
@@ -178,6 +188,44 @@ class TippingPoint:
         if len(self.tipping_deltas) != 1:
             raise DataError(f"there are {len(self.tipping_deltas)} contrasts; see tipping_deltas")
         return next(iter(self.tipping_deltas.values()))
+
+    def status(self, contrast) -> str:
+        r"""``"not significant"``: nothing to tip, the primary MMRM's :math:`p \ge \alpha` or
+        already the imputations at :math:`\delta = 0` give :math:`p \ge \alpha`; ``"tips"``:
+        a later delta of the grid does; ``"does not tip"``: significant over the whole grid."""
+        if contrast not in self.tipping_deltas:
+            raise DataError(f"contrast {contrast!r} is not in the tipping point "
+                            f"({', '.join(map(str, self.tipping_deltas))})")
+        delta = self.tipping_deltas[contrast]
+        if self.primary_p[contrast] >= self.alpha or delta == 0:
+            return NOT_SIGNIFICANT
+        return TIPS if delta is not None else DOES_NOT_TIP
+
+    def summary(self) -> pd.DataFrame:
+        """One row per contrast: the row of ``table`` that answers "where does it tip?".
+
+        ``"tips"``: the row at the tipping delta, "tips at delta = 3"; ``"does not tip"``: the
+        last delta of the grid, "does not tip within the range (deltas 0 to 12)"; ``"not
+        significant"``: no numbers, "not significant under MAR; no tipping point" when the
+        primary MMRM is not significant, else the row at delta 0, "not significant at delta =
+        0; no tipping point".  Columns: those of ``table``, then ``primary_p`` and ``tipping``.
+        """
+        rows = []
+        for contrast, part in self.table.groupby("contrast", sort=False):
+            status, delta = self.status(contrast), self.tipping_deltas[contrast]
+            deltas = part["delta"].to_numpy()
+            if status == DOES_NOT_TIP:
+                row = part.iloc[[-1]]
+                text = f"does not tip within the range (deltas {deltas[0]:g} to {deltas[-1]:g})"
+            elif self.primary_p[contrast] >= self.alpha:
+                row = part.iloc[[0]].assign(**{c: np.nan for c in part.columns if c != "contrast"})
+                text = "not significant under MAR; no tipping point"
+            else:
+                row = part.loc[part["delta"] == delta].iloc[[0]]
+                text = (f"tips at delta = {delta:g}" if status == TIPS
+                        else "not significant at delta = 0; no tipping point")
+            rows.append(row.assign(primary_p=self.primary_p[contrast], tipping=text))
+        return pd.concat(rows, ignore_index=True)
 
 
 def _setup(fit, method, n_imputations, reference, arm, delta_arms, seed):
@@ -255,7 +303,34 @@ def impute(fit, method: str = "mar", n_imputations: int = 100, reference=None, a
         imputed=np.stack([y for y, _, _ in out]), data=data, n_not_converged=failed)
 
 
-def tipping_point(fit, deltas, arms=None, visit=None, method: str = "mar", n_imputations: int = 100,
+def delta_steps(sd: float, span: float = 2.0) -> np.ndarray:
+    r"""The default tipping-point grid :math:`0, h, 2h, \dots, nh` in round steps covering ``span`` SDs.
+
+    The step :math:`h` is the smallest of :math:`\{1, 2, 2.5, 5\} \times 10^k` for which
+    :math:`n = \lceil \mathrm{span} \cdot sd / h \rceil \le 15`, so that the grid reaches at
+    least :math:`\mathrm{span} \cdot sd` in 8 to 15 steps; e.g. :math:`sd = 6.2` gives
+    :math:`h = 1`, :math:`0, 1, \dots, 13`; :math:`sd = 0.83` gives :math:`h = 0.2`,
+    :math:`0, 0.2, \dots, 1.8`.
+    """
+    sd = float(sd)
+    if not np.isfinite(sd) or sd <= 0:
+        raise DataError(f"the default deltas need a positive SD of the response; got {sd!r}")
+    target = span * sd
+    exponent = int(np.floor(np.log10(target / MAX_STEPS)))  # a step of 10^(exponent + 1) always fits
+    candidates = [m * 10.0 ** e for e in (exponent, exponent + 1) for m in ROUND_STEPS]
+    n_steps = [int(np.ceil(target / h - 1e-9)) for h in candidates]
+    h, n = next((h, n) for h, n in zip(candidates, n_steps) if n <= MAX_STEPS)
+    return np.round(np.arange(n + 1) * h, max(0, 1 - exponent))
+
+
+def _directions(primary: pd.DataFrame, arm: str, shifted: tuple, default: bool) -> dict:
+    """Sign of the shift per shifted arm: towards the null (opposite to the primary
+    difference from the reference) for the default grid, else +1 (deltas as given)."""
+    estimate = dict(zip(primary[arm], primary["estimate"]))
+    return {a: -1.0 if default and estimate.get(a, 0.0) > 0 else 1.0 for a in shifted}
+
+
+def tipping_point(fit, deltas=None, arms=None, visit=None, method: str = "mar", n_imputations: int = 100,
                   reference=None, arm: str | None = None, alpha: float = 0.05, seed: int | None = None,
                   workers: int = 1, progress: bool | None = None) -> TippingPoint:
     r"""Delta-adjusted multiple imputation over a grid of shifts; where does significance tip?
@@ -264,37 +339,53 @@ def tipping_point(fit, deltas, arms=None, visit=None, method: str = "mar", n_imp
     (default: every arm but the reference) are shifted by :math:`\delta` and the difference
     from the reference at ``visit`` (default: the last visit) is pooled over the same
     ``n_imputations`` imputations (common random numbers across deltas, as in rbmi);
-    ``reference`` (the control arm) is required.  Order
-    ``deltas`` from the primary assumption (0) towards the unfavourable direction; the
-    tipping delta is the first at which :math:`p \ge \alpha`.  Other arguments as :func:`impute`.
+    ``reference`` (the control arm) is required.  A positive :math:`\delta` raises the
+    shifted arm's imputed values, so it raises its difference from the reference.  Order
+    ``deltas`` from the primary assumption (0) towards the unfavourable direction (positive
+    when higher is worse); the tipping delta is the first at which :math:`p \ge \alpha`.
+
+    ``deltas=None``: :func:`delta_steps` of the SD of the observed response at ``visit``,
+    applied to each shifted arm in the direction that moves its difference towards the null:
+    upwards when the primary (MAR) difference from the reference is negative, downwards
+    (negative deltas in ``table``) when it is positive.  Other arguments as :func:`impute`.
     """
     if reference is None:
         raise DataError("tipping_point needs reference= (the control arm): the deltas shift the other arms "
                         "and the differences are taken from it")
     strategy, vname, arm, data, reference, shifted, entropy, seeds = _setup(
         fit, method, n_imputations, reference, arm, arms, seed)
-    deltas = list(np.atleast_1d(np.asarray(deltas, dtype=float)))
-    if not deltas:
-        raise DataError("deltas must hold at least one shift")
     visit = data.visits[-1] if visit is None else visit
     if visit not in data.visits:
         raise DataError(f"visit {visit!r} is not a visit of '{vname}' ({', '.join(map(str, data.visits))})")
-    shifts = [delta_matrix(data, d, shifted) for d in deltas]
+    if deltas is None:
+        observed = data.y[:, data.visits.index(visit)]
+        steps = delta_steps(np.std(observed[np.isfinite(observed)], ddof=1))
+    else:
+        steps = np.atleast_1d(np.asarray(deltas, dtype=float))
+        if not steps.size:
+            raise DataError("deltas must hold at least one shift")
+    primary = fit.compare(arm, by=vname, reference=reference, alpha=alpha)
+    primary = primary.loc[primary[vname] == visit]
+    direction = _directions(primary, arm, shifted, deltas is None)
+    shifts = [sum((delta_matrix(data, sign * d, [a]) for a, sign in direction.items()), np.zeros_like(data.y))
+              for d in steps]
     analysis, out, _ = _run(fit, strategy, data, reference, arm, shifts, seeds, workers, progress, False,
                             "tipping-point imputations")
     stats = np.stack([s for _, s, _ in out])  # (M, n_deltas, 3, rows)
     n_ls = len(analysis.lsmeans_labels)
     labels = analysis.compare_labels
     at_visit = np.flatnonzero(labels[vname].to_numpy() == visit)
+    sign = np.array([direction.get(a, 1.0) for a in labels[arm].to_numpy()[at_visit]])
     tables = []
-    for i, d in enumerate(deltas):
+    for i, d in enumerate(steps):
         e = stats[:, i][:, :, n_ls + at_visit]
         pooled = pool(e[:, 0], e[:, 1], e[:, 2], alpha)
-        head = pd.DataFrame({"delta": d, "contrast": labels["contrast"].to_numpy()[at_visit]})
+        head = pd.DataFrame({"delta": sign * d + 0.0, "contrast": labels["contrast"].to_numpy()[at_visit]})
         tables.append(pd.concat([head, pooled], axis=1))
     table = pd.concat(tables, ignore_index=True)
     tipping = {}
     for contrast, rows in table.groupby("contrast", sort=False):
         lost = rows.loc[rows["p"] >= alpha, "delta"]
         tipping[contrast] = float(lost.iloc[0]) if len(lost) else None
-    return TippingPoint(table, tipping, alpha, visit, method, n_imputations)
+    return TippingPoint(table, tipping, alpha, visit, method, n_imputations,
+                        dict(zip(primary["contrast"], primary["p"])), arm, reference)

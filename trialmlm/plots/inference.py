@@ -17,6 +17,7 @@ from matplotlib.lines import Line2D
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
 from ..errors import DataError
+from ..missing.sensitivity import NOT_SIGNIFICANT
 from ._style import (
     LEGEND_SIZE,
     NEUTRAL,
@@ -219,7 +220,9 @@ def tipping_point_plot(tp, ax: Axes | None = None, palette: Mapping | None = Non
     ``tipping_delta``, ``alpha`` and ``visit``).  Filled markers: :math:`p < \alpha`;
     open markers: :math:`p \ge \alpha`.  A dashed vertical line marks each contrast's tipping
     point (``tipping_deltas``, or ``tipping_delta`` for one contrast), the first
-    :math:`\Delta` at which the difference is no longer significant.
+    :math:`\Delta` at which the difference is no longer significant; a contrast whose
+    primary difference is not significant (``tp.status``) gets a note instead, as in
+    :func:`trialmlm.tables.sensitivity_table`.
     Returns the Axes.
     """
     table = tp.table
@@ -247,8 +250,10 @@ def tipping_point_plot(tp, ax: Axes | None = None, palette: Mapping | None = Non
     tipping = getattr(tp, "tipping_deltas", None)
     if tipping is None:
         tipping = {parts[0][0]: getattr(tp, "tipping_delta", None)}
-    found = [(name, tipping.get(name), colour) for name, _, colour in parts
-             if tipping.get(name) is not None and np.isfinite(tipping.get(name))]
+    status = getattr(tp, "status", None)  # TippingPoint: nothing tips when the primary is not significant
+    not_significant = [name for name, _, _ in parts if status is not None and status(name) == NOT_SIGNIFICANT]
+    found = [(name, tipping.get(name), colour) for name, _, colour in parts if name not in not_significant
+             and tipping.get(name) is not None and np.isfinite(tipping.get(name))]
     for i, (name, td, colour) in enumerate(found):
         line_colour = "black" if len(found) == 1 else colour
         ax.axvline(td, color=line_colour, lw=1.2, ls="--", zorder=5)
@@ -256,10 +261,17 @@ def tipping_point_plot(tp, ax: Axes | None = None, palette: Mapping | None = Non
         ax.annotate(f"{what}\n\u0394 = {fmt_number(td, decimals)}", xy=(td, 1.0),
                     xycoords=("data", "axes fraction"), xytext=(4, -4 - 38 * i), textcoords="offset points",
                     ha="left", va="top", fontsize=NOTE_SIZE + 0.5, color=line_colour)
-    if len(found) < len(parts):
-        which = "" if len(parts) == 1 else f" for {len(parts) - len(found)} of {len(parts)} contrasts"
-        ax.text(0.02, 0.02, f"No tipping point in the range shown{which} (p < {alpha:g} throughout)",
-                transform=ax.transAxes, ha="left", va="bottom", fontsize=NOTE_SIZE + 0.5)
+    notes = []
+    if not_significant:
+        which = "" if len(parts) == 1 else f": {', '.join(map(str, not_significant))}"
+        notes.append(f"Not significant under MAR (p \u2265 {alpha:g}), no tipping point{which}")
+    never = len(parts) - len(found) - len(not_significant)
+    if never:
+        which = "" if len(parts) == 1 else f" for {never} of {len(parts)} contrasts"
+        notes.append(f"No tipping point in the range shown{which} (p < {alpha:g} throughout)")
+    if notes:
+        ax.text(0.02, 0.02, "\n".join(notes), transform=ax.transAxes, ha="left", va="bottom",
+                fontsize=NOTE_SIZE + 0.5)
     ax.grid(alpha=0.3)
     visit = getattr(tp, "visit", None)
     label(ax, title if title is not None else "Tipping-point analysis" + (f" at {visit}" if visit else ""),

@@ -11,7 +11,7 @@ rows as formatted strings and footnotes — whose ``data`` attribute is the tidy
 :func:`type3_table`                     type III tests of fixed effects
 :func:`covariance_table`                covariance parameters and fit statistics
 :func:`missing_data_tables`             patterns, dropout by visit, time to dropout
-:func:`sensitivity_table`               one treatment difference per analysis
+:func:`sensitivity_table`               primary MMRM, MI analyses, tipping point per contrast
 ======================================  ===============================================
 """
 
@@ -28,6 +28,7 @@ from .model import (
     mmrm_results,
     mmrm_table,
     model_footnotes,
+    sensitivity_results,
     sensitivity_table,
     type3_table,
 )
@@ -37,6 +38,7 @@ from .table import Table, data_decimals, fmt_ci, fmt_estimate_se, fmt_number, fm
 __all__ = [
     "Table", "covariance_table", "data_decimals", "dropout_by_visit_table", "fmt_ci", "fmt_estimate_se",
     "fmt_number", "fmt_p", "html_document", "km_dropout_table", "missing_data_tables", "mmrm_results",
-    "mmrm_table", "model_footnotes", "pattern_table", "rtf_document", "rtf_escape", "sensitivity_table",
-    "summary_statistics", "summary_table", "to_csv", "to_html", "to_rtf", "type3_table", "write_html",
+    "mmrm_table", "model_footnotes", "pattern_table", "rtf_document", "rtf_escape", "sensitivity_results",
+    "sensitivity_table", "summary_statistics", "summary_table", "to_csv", "to_html", "to_rtf", "type3_table",
+    "write_html",
 ]

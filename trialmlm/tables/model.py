@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..missing.strategies import STRATEGIES
 from .table import (
     Table,
     blank_repeats,
@@ -217,65 +218,119 @@ def covariance_table(fit, decimals: int = 4, title: str | None = None,
                  notes + tuple(footnotes), ("l", "r", "r", "r", "c"))
 
 
-COMPARE_COLUMNS = ("estimate", "se", "df", "t", "p", "lower", "upper", "delta")
+NUMBERS = ("estimate", "se", "df", "lower", "upper", "p")
+SENSITIVITY_COLUMNS = ("analysis", "contrast", "visit", "delta", *NUMBERS, "primary_p", "tipping")
 
 
-def _analysis_rows(name: str, frame: pd.DataFrame, visit, contrast) -> pd.DataFrame:
-    if not isinstance(frame, pd.DataFrame) or "estimate" not in frame.columns:
-        raise DataError(f"analysis '{name}': expected a compare()-style DataFrame with 'estimate', 'se', "
-                        "'lower', 'upper', 'p'")
-    rows = frame
-    if visit is not None:
-        holders = [c for c in frame.columns if c not in COMPARE_COLUMNS and c != "contrast"
-                   and (frame[c].astype(str) == str(visit)).any()]
-        if holders:
-            rows = rows[rows[holders[0]].astype(str) == str(visit)]
-    if contrast is not None and "contrast" in rows.columns:
-        rows = rows[rows["contrast"].astype(str) == str(contrast)]
-    if rows.empty:
-        raise DataError(f"analysis '{name}' has no row for visit={visit!r}, contrast={contrast!r}")
-    if len(rows) > 1 and ("contrast" not in rows.columns or rows["contrast"].duplicated().any()):
-        raise DataError(f"analysis '{name}' has {len(rows)} rows for visit={visit!r}; pass visit= (and "
-                        "contrast=) to pick one, or a one-row table (e.g. one delta of a tipping point)")
-    out = pd.DataFrame({"analysis": name,
-                        "contrast": rows["contrast"].astype(str).to_numpy() if "contrast" in rows else np.nan,
-                        **{c: rows[c].to_numpy(dtype=float) if c in rows else np.nan
-                           for c in ("estimate", "se", "df", "lower", "upper", "p")}})
-    return out
+def _mi_label(mi) -> str:
+    """"MI, MAR", "MI, jump to reference", ...; "MI, MAR + delta" for a delta adjustment."""
+    if mi.method == "delta":
+        return "MI, MAR + delta"
+    label = STRATEGIES[mi.method].label
+    return f"MI, {label if mi.method == 'mar' else label.lower()}"
 
 
-def sensitivity_table(analyses: Mapping[str, pd.DataFrame], visit=None, contrast: str | None = None,
-                      alpha: float = 0.05, decimals: int = 2, title: str | None = None,
-                      footnotes: Sequence[str] = ()) -> Table:
-    """One row per analysis (and contrast): estimate (SE), CI, p-value.
+def _mi_delta(mi) -> float:
+    """The shift of a ``"delta"`` imputation when it is one number, else NaN."""
+    return float(mi.delta) if mi.method == "delta" and np.ndim(mi.delta) == 0 else np.nan
 
-    Parameters
-    ----------
-    analyses : ``{"MMRM (MAR)": fit.compare(...), "MI jump to reference": mi.compare(),
-        "Tipping point \\u0394=2": tp.table[tp.table.delta == 2], ...}``; each a table with
-        the columns of ``compare`` (``estimate, se, lower, upper, p``, optionally ``df``,
-        ``contrast`` and a visit column).
-    visit : keep the rows whose visit column (any column holding this value) equals it;
-        tables without such a column are taken whole.
-    contrast : keep that contrast where there are several.
-    alpha : the level of the tables' intervals (header label only).
-    decimals : decimals of estimates and limits; SEs get one more.
+
+def _tipping_label(tp) -> str:
+    what = STRATEGIES[tp.method].label
+    return f"Tipping point ({what if tp.method == 'mar' else what.lower()} + delta)"
+
+
+def _text(value) -> str:
+    return "" if pd.isna(value) else str(value)
+
+
+def _same_setting(results, name: str):
+    values = {getattr(r, name) for r in results}
+    if len(values) != 1:
+        raise DataError(f"the sensitivity analyses differ in {name}: {', '.join(sorted(map(str, values)))}; "
+                        "run them all with the same one")
+    return values.pop()
+
+
+def sensitivity_results(fit, imputations: Sequence = (), tipping=None, alpha: float = 0.05) -> pd.DataFrame:
+    r"""Tidy comparison of the primary MMRM with the multiple-imputation sensitivity analyses.
+
+    One row per (analysis, contrast, delta) at one visit, contrasts in the fit's order and,
+    within a contrast: the primary MMRM (``fit.compare``, MAR), each of ``imputations``
+    (:class:`~trialmlm.missing.MultipleImputation`, ``mi.compare(alpha)``), then the
+    tipping point (:class:`~trialmlm.missing.TippingPoint`, ``tipping.summary()``): the row
+    at the tipping delta (first delta with :math:`p \ge \alpha`); the last delta of the
+    grid with "does not tip within the range (deltas a to b)" when the difference stays
+    significant; no numbers and "not significant under MAR; no tipping point" when the
+    primary :math:`p \ge \alpha`.
+
+    The arm and reference are those of the analyses (which must agree); the visit is the
+    tipping point's, else the last visit.  ``alpha`` must equal ``tipping.alpha``.
+
+    Columns: ``analysis, contrast, visit, delta`` (NaN except the tipping point and a
+    ``"delta"`` imputation), ``estimate, se, df, lower, upper, p``, ``primary_p`` (the
+    primary MAR p-value of the same contrast) and ``tipping`` (the tipping point's status in
+    words; missing on the other rows).
     """
-    if not analyses:
-        raise DataError("sensitivity_table needs at least one analysis")
-    data = pd.concat([_analysis_rows(n, f, visit, contrast) for n, f in analyses.items()],
-                     ignore_index=True)
-    show_contrast = data["contrast"].nunique() > 1
+    results = [*imputations, *([tipping] if tipping is not None else [])]
+    if not results:
+        raise DataError("sensitivity_results needs at least one multiple imputation or tipping point")
+    arm, reference = _same_setting(results, "arm"), _same_setting(results, "reference")
+    if tipping is not None and tipping.alpha != alpha:
+        raise DataError(f"alpha = {alpha} but the tipping point was computed at alpha = {tipping.alpha}")
+    vname = fit.settings.visit[0]
+    visit = tipping.visit if tipping is not None else fit.design.position_labels[-1]
+    primary = fit.compare(arm, by=vname, reference=reference, alpha=alpha)
+    parts = [("MMRM (primary, MAR)", primary, np.nan)]
+    parts += [(_mi_label(mi), mi.compare(alpha), _mi_delta(mi)) for mi in imputations]
+    labels = [name for name, _, _ in parts] + ([_tipping_label(tipping)] if tipping is not None else [])
+    repeated = [name for name in labels if labels.count(name) > 1]
+    if repeated:
+        raise DataError(f"two sensitivity analyses are both '{repeated[0]}'; pass each method once")
+    frames = [table.loc[table[vname] == visit, ["contrast", *NUMBERS]].assign(analysis=name, delta=delta)
+              for name, table, delta in parts]
+    if tipping is not None:
+        frames.append(tipping.summary().assign(analysis=labels[-1]))
+    out = pd.concat(frames, ignore_index=True)
+    first = out.loc[out["analysis"] == labels[0]]
+    primary_p = dict(zip(first["contrast"], first["p"]))
+    out = out.assign(visit=visit, primary_p=out["contrast"].map(primary_p), tipping=out.get("tipping"),
+                     order=out["contrast"].map(list(primary_p).index))
+    return plain(out.sort_values("order", kind="stable")[list(SENSITIVITY_COLUMNS)])
+
+
+def sensitivity_table(fit, imputations: Sequence = (), tipping=None, alpha: float = 0.05,
+                      decimals: int | None = None, unit: str | None = None, title: str | None = None,
+                      footnotes: Sequence[str] = ()) -> Table:
+    r"""Contrast by contrast: primary MMRM, MI analyses and tipping point, with the primary p beside.
+
+    The numbers are :func:`sensitivity_results` formatted with :math:`d + 1` decimals for
+    estimates and limits, :math:`d + 2` for SEs (``decimals`` = :math:`d`, default: the
+    decimals of the response data) and the deltas with the decimals of the grid.  Footnotes
+    state the tipping rule.
+    """
+    data = sensitivity_results(fit, imputations, tipping, alpha)
+    d = data_decimals(fit.design.y) if decimals is None else decimals
+    deltas = data["delta"].dropna()
+    delta_d = data_decimals(deltas)
+    contrasts = blank_repeats(data["contrast"])
+    show_delta = not deltas.empty
+    show_tipping = bool(data["tipping"].notna().any())
     rows = []
-    for r in data.itertuples():
-        label = r.contrast if isinstance(r.contrast, str) else ""
-        rows.append([r.analysis] + ([label] if show_contrast else [])
-                    + [fmt_estimate_se(r.estimate, r.se, decimals, decimals + 1),
-                       fmt_ci(r.lower, r.upper, decimals), fmt_p(r.p)])
-    columns = ["Analysis"] + (["Contrast"] if show_contrast else []) + [
-        "Estimate (SE)", f"{100 * (1 - alpha):g}% CI", "p-value"]
-    where = f" at {visit}" if visit is not None else ""
-    named = data["contrast"].dropna()
-    only = f" ({named.iloc[0]})" if not show_contrast and len(named) else ""
-    return Table(title or f"Sensitivity analyses of the treatment difference{only}{where}", columns, rows,
-                 data, tuple(footnotes), ("l",) * (len(columns) - 3) + ("c", "c", "c"))
+    for i, r in data.iterrows():
+        row = [contrasts[i], r["analysis"]] + ([fmt_number(r["delta"], delta_d)] if show_delta else [])
+        row += [fmt_estimate_se(r["estimate"], r["se"], d + 1, d + 2), fmt_ci(r["lower"], r["upper"], d + 1),
+                fmt_p(r["p"]), fmt_p(r["primary_p"])] + ([_text(r["tipping"])] if show_tipping else [])
+        rows.append(row)
+    level = f"{100 * (1 - alpha):g}% CI"
+    columns = (["Contrast", "Analysis"] + (["Delta"] if show_delta else [])
+               + [with_unit("Estimate (SE)", unit), level, "p-value", "Primary\np-value (MAR)"]
+               + (["Tipping point"] if show_tipping else []))
+    notes = ("Primary p-value (MAR): p-value of the same contrast in the primary MMRM.",)
+    if tipping is not None:
+        notes += (f"Tipping point ({tipping.n_imputations} imputations): Delta is added to the values "
+                  "imputed after dropout in the contrast's active arm; shown is the first Delta at which "
+                  f"p >= {alpha:g}, or the last Delta of the range when the difference stays significant.",)
+    visit = data["visit"].iloc[0]
+    return Table(title or f"Sensitivity analyses of the treatment differences at {visit}", columns, rows,
+                 data, notes + tuple(footnotes), ("l", "l") + ("c",) * (len(columns) - 2))
