@@ -305,6 +305,17 @@ def test_tipping_point_default_deltas_move_towards_the_null(trial, fitted):
     assert (compare["estimate"] < 0).all()
 
 
+def test_tipping_point_default_deltas_need_two_observations_at_the_visit(trial):
+    week8 = trial["AVISIT"] == "Week 8"
+    one = trial.loc[week8 & trial["CHG"].notna()].index[:1]
+    sparse = trial.assign(CHG=trial["CHG"].where(~week8 | trial.index.isin(one)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + cs(AVISIT | USUBJID)", sparse)
+    with pytest.raises(DataError, match="visit 'Week 8' has 1 observed response"):
+        tipping_point(fit, reference=PBO, n_imputations=2, seed=1)
+
+
 def test_tipping_point_summary_one_row_per_contrast_and_status():
     """Four contrasts, one per case, on a hand-built grid (p given, so the rule alone is tested)."""
     p = {"A - P": [0.01, 0.03, 0.2],     # tips at 2

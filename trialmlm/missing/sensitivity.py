@@ -359,7 +359,11 @@ def tipping_point(fit, deltas=None, arms=None, visit=None, method: str = "mar", 
         raise DataError(f"visit {visit!r} is not a visit of '{vname}' ({', '.join(map(str, data.visits))})")
     if deltas is None:
         observed = data.y[:, data.visits.index(visit)]
-        steps = delta_steps(np.std(observed[np.isfinite(observed)], ddof=1))
+        observed = observed[np.isfinite(observed)]
+        if observed.size < 2:
+            raise DataError(f"visit {visit!r} has {observed.size} observed response(s), too few for the SD "
+                            "that scales the default deltas; pass deltas=")
+        steps = delta_steps(np.std(observed, ddof=1))
     else:
         steps = np.atleast_1d(np.asarray(deltas, dtype=float))
         if not steps.size:
