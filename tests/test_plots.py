@@ -359,7 +359,8 @@ def test_shrinkage_plot_needs_random_effects(demo_fit):
 
 
 def test_spaghetti_irregular_time_counts_dropouts_by_visit():
-    df = trialmlm.read(Path(__file__).parents[1] / "sample_data" / "long_term_trial.csv")
+    df = trialmlm.read(Path(__file__).parents[1] / "sample_data" / "long_term_trial.csv",
+                       keep_baseline=True)
     axes = plots.spaghetti(df, "USUBJID", "TIME", "AVAL", "TRT01P", visit="AVISIT")
     drop = missing.dropout_table(df, "USUBJID", "AVISIT", "AVAL", arm="TRT01P")
     for ax in axes:

@@ -155,7 +155,7 @@ def test_demo_trajectory_report(demo):
     assert sorted(page.images) == sorted(f"{f}.png" for f in figures)
     for name in figures:
         assert (sub / f"{name}.png").stat().st_size > 1000
-    df = trialmlm.read(SAMPLE.with_name("long_term_trial.csv"), param="FVC")
+    df = trialmlm.read(SAMPLE.with_name("long_term_trial.csv"), param="FVC", keep_baseline=True)
     fit = trialmlm.fit("AVAL ~ TRT01P * TIME + (1 + TIME | USUBJID)", df, ddf="kenward-roger")
     slopes = pd.read_csv(sub / "t2_slopes.csv").set_index("arm")
     expected = fit.lsmeans("TRT01P", slope="TIME").set_index("TRT01P")

@@ -54,6 +54,9 @@ from .missing import dropout_table, impute, patterns, time_to_dropout, tipping_p
 from .missing.strategies import STRATEGIES
 
 SENSITIVITY_METHODS = ("jump_to_reference", "copy_reference", "copy_increments_in_reference")
+MODELS = ("mmrm", "ancova", "slopes")
+#: AnalysisConfig fields passed to :func:`trialmlm.read` under the same names.
+SELECTION = ("param", "population", "where", "analysis_flag", "keep_dtype", "keep_baseline", "arm_order")
 PACKAGES = ("trialmlm", "numpy", "scipy", "pandas", "matplotlib", "lifelines", "formulaic")
 
 
@@ -69,6 +72,19 @@ class AnalysisConfig:
     e.g. "mL" of "Forced Vital Capacity (mL)".
     ``deltas``: shifts of the tipping point, applied after dropout in every arm but the
     reference (default: 13 steps from 0 to 2 SDs of the response at the last visit).
+
+    Record selection (:func:`trialmlm.read`, same names): ``param``, ``population``,
+    ``where``, ``analysis_flag``, ``keep_dtype``, ``keep_baseline``; ``arm_order`` (every
+    level; default the numeric companion TRTPN / TRT01PN, reference arm first).
+    ``covariance``: one structure, or several tried in order (the first that converges
+    with a positive-definite Hessian is used).  ``allow_nonconvergence``: write the
+    report of a fit that did not converge (every table then says so) instead of stopping.
+    ``decimals``: data decimals of the response (an integer, or a table PARAMCD ->
+    integer in TOML); default the data's precision when every value has at most 2
+    decimals, else 1.  ``at_visit``: the visit of an ANCOVA (``model="ancova"``); without
+    it, one ANCOVA per visit.  ``study``, ``population_label``, ``program``: the header
+    and footer lines of every table (defaults: STUDYID, the population flag's name,
+    "trialmlm VERSION analyze").
     """
 
     data: str
@@ -78,14 +94,25 @@ class AnalysisConfig:
     visit: str = "AVISIT"
     arm: str = "TRT01P"
     reference: str | None = None
+    arm_order: tuple[str, ...] | None = None
     covariates: tuple[str, ...] = ()
     model: str = "mmrm"
     time: str = "TIME"
-    covariance: str | None = None
+    at_visit: str | None = None
+    covariance: tuple[str, ...] | None = None
+    allow_nonconvergence: bool = False
     method: str = "REML"
     ddf: str = "kenward-roger"
     param: str | None = None
+    population: str | None = None
+    where: str | None = None
     analysis_flag: str | None = "ANL01FL"
+    keep_dtype: tuple[str, ...] = ()
+    keep_baseline: bool = False
+    decimals: int | dict | None = None
+    study: str | None = None
+    population_label: str | None = None
+    program: str | None = None
     reason: str | None = None
     dropout_time: str | None = None
     title: str | None = None
@@ -98,16 +125,41 @@ class AnalysisConfig:
     workers: int = 1
 
     @property
-    def formula(self) -> str:
+    def structures(self) -> tuple[str, ...]:
+        """The residual structures to try, in order (default ``us``; slopes: none)."""
+        if self.covariance:
+            return self.covariance
+        return ("us",) if self.model == "mmrm" else ("none",)
+
+    def formula_with(self, structure: str) -> str:
+        """The model formula with the residual ``structure``."""
+        if self.model == "ancova":
+            return f"{self.response} ~ " + " + ".join([*self.covariates, self.arm])
         if self.model == "mmrm":
             fixed = " + ".join([*self.covariates, f"{self.arm} * {self.visit}"])
-            return f"{self.response} ~ {fixed} + {self.covariance or 'us'}({self.visit} | {self.subject})"
+            return f"{self.response} ~ {fixed} + {structure}({self.visit} | {self.subject})"
         fixed = " + ".join([*self.covariates, f"{self.arm} * {self.time}"])
         residual = ""
-        if self.covariance not in (None, "none"):
-            over = self.time if STRUCTURES[self.covariance].spatial else self.visit
-            residual = f" + {self.covariance}({over} | {self.subject})"
+        if structure != "none":
+            over = self.time if STRUCTURES[structure].spatial else self.visit
+            residual = f" + {structure}({over} | {self.subject})"
         return f"{self.response} ~ {fixed} + (1 + {self.time} | {self.subject}){residual}"
+
+    @property
+    def formula(self) -> str:
+        """The model formula with the first structure."""
+        return self.formula_with(self.structures[0])
+
+    def data_decimals(self) -> int | None:
+        """``decimals`` for this analysis' parameter (None: from the data)."""
+        if isinstance(self.decimals, dict):
+            return self.decimals.get(self.param) if self.param is not None else None
+        return self.decimals
+
+    @property
+    def selection(self) -> dict:
+        """The record-selection keywords of :func:`trialmlm.read`."""
+        return {k: getattr(self, k) for k in SELECTION}
 
 
 def load_config(path) -> dict:
@@ -132,6 +184,13 @@ def load_config(path) -> dict:
     return dict(values)
 
 
+def _names(value) -> tuple[str, ...]:
+    """A list of names from a list or a comma-separated text ("us,toeph,ar1h")."""
+    if isinstance(value, str):
+        value = value.split(",")
+    return tuple(str(v).strip() for v in value if str(v).strip())
+
+
 def make_config(**values) -> AnalysisConfig:
     """Check the values and build the config; DataError naming the bad value."""
     values = {k: v for k, v in values.items() if v is not None}
@@ -140,14 +199,27 @@ def make_config(**values) -> AnalysisConfig:
     for key in ("covariates", "deltas"):
         if key in values:
             values[key] = tuple(values[key])
+    for key in ("covariance", "keep_dtype", "arm_order"):
+        if key in values:
+            values[key] = _names(values[key])
     config = AnalysisConfig(**values)
-    if config.model not in ("mmrm", "slopes"):
-        raise DataError(f"model must be 'mmrm' or 'slopes', got {config.model!r}")
+    if config.model not in MODELS:
+        raise DataError(f"model must be one of {', '.join(MODELS)}, got {config.model!r}")
     allowed = list(STRUCTURES) + (["none"] if config.model == "slopes" else [])
-    if config.covariance is not None and config.covariance not in allowed:
-        raise DataError(f"covariance must be one of {', '.join(allowed)}; got {config.covariance!r}")
+    bad = [c for c in (config.covariance or ()) if c not in allowed]
+    if bad:
+        raise DataError(f"covariance {bad[0]!r} is not one of {', '.join(allowed)}")
+    if config.model == "ancova" and config.covariance:
+        raise DataError("model='ancova' has no covariance structure; leave covariance out")
+    if config.at_visit is not None and config.model != "ancova":
+        raise DataError("at_visit is the visit of an ANCOVA; it needs model='ancova'")
     if config.sensitivity and config.model != "mmrm":
         raise DataError("the sensitivity analyses (multiple imputation) need model='mmrm'")
+    decimals = config.decimals.values() if isinstance(config.decimals, dict) else [config.decimals]
+    if any(d is not None and (not isinstance(d, int) or isinstance(d, bool) or not 0 <= d <= 6)
+           for d in decimals):
+        raise DataError(f"decimals must be an integer from 0 to 6 (or a table PARAMCD = integer), "
+                        f"got {config.decimals!r}")
     if not 0 < config.alpha < 1:
         raise DataError(f"alpha must be between 0 and 1, got {config.alpha}")
     return config
