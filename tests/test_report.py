@@ -19,7 +19,7 @@ import trialmlm
 from trialmlm.cli import main
 
 SAMPLE = Path(__file__).parents[1] / "sample_data" / "depression_trial.csv"
-TABLES = ["t1_summary", "t2_mmrm", "t3_type3", "t4_covariance", "t5_patterns", "t5_dropout", "t5_km",
+TABLES = ["t0_records", "t1_summary", "t2_mmrm", "t3_type3", "t4_covariance", "t5_patterns", "t5_dropout", "t5_km",
           "t6_sensitivity"]
 FIGURES = ["f1_spaghetti", "f2_observed_means", "f3_lsmeans", "f4_differences", "f5_missing_patterns",
            "f6_km_dropout", "f7_residuals", "f8_tipping_point"]
@@ -127,9 +127,9 @@ def test_analyze_with_a_toml_config(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["analyze", "nope.csv"], "does not exist"),
-    (["analyze", str(SAMPLE), "--param", "HAMD17", "--arm", "TRT"], "no column for arm 'TRT'"),
+    (["analyze", str(SAMPLE), "--param", "HAMD17", "--arm", "TRT"], "has no column 'TRT' (arm)"),
     (["analyze", str(SAMPLE), "--param", "XYZ"], "XYZ"),
-    (["analyze", str(SAMPLE), "--param", "HAMD17", "--reference", "Pbo"], "reference 'Pbo' is not a level"),
+    (["analyze", str(SAMPLE), "--param", "HAMD17", "--reference", "Pbo"], "reference arm 'Pbo' is not a level"),
     (["analyze"], "give a data file or --config FILE"),
 ])
 def test_user_errors_are_one_line(tmp_path, capsys, args, message):

@@ -105,8 +105,8 @@ def _subjects(data: pd.DataFrame, subject: str | None) -> int:
     return int(data[subject].nunique()) if subject is not None else len(data)
 
 
-def _step(data, counts, keep, step, reason, subject):
-    """Keep the rows ``keep``; record the step."""
+def exclude_records(data, counts, keep, step, reason, subject):
+    """Keep the rows ``keep`` of ``data``; ``counts`` followed by the step that removed the others."""
     kept = data.loc[keep]
     counts = counts.then(step, reason, len(data) - len(kept),
                          _subjects(data, subject) - _subjects(kept, subject))
@@ -159,20 +159,21 @@ def select_records(data: pd.DataFrame, counts: RecordCounts, *, subject: str | N
     """
     source = counts.source
     if population is not None:
-        data, counts = _step(data, counts, _population(data, population, subject, source), "population",
-                             f"not in the population ({population} != 'Y')", subject)
+        keep = _population(data, population, subject, source)
+        data, counts = exclude_records(data, counts, keep, "population",
+                                       f"not in the population ({population} != 'Y')", subject)
     if where is not None:
         keep = parse_where(where).mask(data)
         if not keep.any():
             raise DataError(f"where={where!r} selects no record of '{source}'")
-        data, counts = _step(data, counts, keep, "where", f"not selected by: {where}", subject)
+        data, counts = exclude_records(data, counts, keep, "where", f"not selected by: {where}", subject)
     if analysis_flag is not None:
         if analysis_flag in data.columns:
             keep = _flag_is_yes(data[analysis_flag])
             if not keep.any():
                 raise DataError(f"no record of '{source}' has {analysis_flag} = 'Y' (after the steps before "
                                 "it); pass analysis_flag=None to keep every record")
-            data, counts = _step(data, counts, keep, "analysis_flag",
+            data, counts = exclude_records(data, counts, keep, "analysis_flag",
                                  f"not an analysis record ({analysis_flag} != 'Y')", subject)
         elif analysis_flag != "ANL01FL":
             raise DataError(f"analysis_flag={analysis_flag!r}: '{source}' has no such column")
@@ -189,12 +190,12 @@ def select_records(data: pd.DataFrame, counts: RecordCounts, *, subject: str | N
         dropped = sorted(set(present) - kept_types)
         reason = (f"derived record ({DERIVATION_TYPE} = {', '.join(dropped)})" if dropped
                   else f"derived record ({DERIVATION_TYPE} not blank)")
-        data, counts = _step(data, counts, keep, "dtype", reason, subject)
+        data, counts = exclude_records(data, counts, keep, "dtype", reason, subject)
     elif keep_dtype:
         raise DataError(f"keep_dtype given but '{source}' has no {DERIVATION_TYPE} column")
     if not keep_baseline:
         is_base, reason = _baseline(data, visit)
-        data, counts = _step(data, counts, ~is_base, "baseline", reason, subject)
+        data, counts = exclude_records(data, counts, ~is_base, "baseline", reason, subject)
     if data.empty:
         raise DataError(f"no record of '{source}' is left after the record selection: "
                         + "; ".join(f"{e.reason}: {e.records}" for e in counts.exclusions))
@@ -262,3 +263,16 @@ def arm_order(data: pd.DataFrame, arm: str, order=None, reference=None) -> list:
                             f"(levels: {', '.join(map(str, levels))})")
         levels = match + [v for v in levels if v is not match[0]]
     return levels
+
+
+def count_model_exclusions(data: pd.DataFrame, counts: RecordCounts, subject: str, response: str,
+                           covariates=()) -> tuple[pd.DataFrame, RecordCounts]:
+    """The records a model leaves out — a missing ``response``, then a missing value of each
+    covariate in turn — removed from ``data`` and counted as steps ``response`` and
+    ``covariate``."""
+    data, counts = exclude_records(data, counts, data[response].notna().to_numpy(), "response",
+                         f"missing {response}", subject)
+    for cov in covariates:
+        data, counts = exclude_records(data, counts, data[cov].notna().to_numpy(), "covariate",
+                             f"missing covariate {cov}", subject)
+    return data, counts

@@ -45,9 +45,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .adam import arm_order, count_model_exclusions, exclude_records
 from .api import fit as fit_model
 from .covariance import STRUCTURES
 from .covariance.random_effects import RandomEffects
+from .design import factor_levels
 from .errors import DataError
 from .io import read
 from .missing import dropout_table, impute, patterns, time_to_dropout, tipping_point
@@ -240,16 +242,30 @@ class Report:
         return self.out / "index.html"
 
 
-def _check_columns(df: pd.DataFrame, config: AnalysisConfig) -> None:
-    needed = {"subject": config.subject, "visit": config.visit, "arm": config.arm,
-              "response": config.response}
+def _read(config: AnalysisConfig) -> pd.DataFrame:
+    """The analysis records: :func:`trialmlm.read` with the config's selection; every
+    column the analysis names must be in the file."""
+    df = read(config.data, response=config.response, subject=config.subject, visit=config.visit,
+              arm=config.arm, **config.selection)
+    needed = {f"covariate {c}": c for c in config.covariates}
     if config.model == "slopes":
         needed["time"] = config.time
-    needed.update({f"covariate {c}": c for c in config.covariates})
     missing = [f"{what} '{col}'" for what, col in needed.items() if col not in df.columns]
     if missing:
         raise DataError(f"{config.data}: no column for {', '.join(missing)}; "
                         f"columns: {', '.join(df.columns)}")
+    return df
+
+
+def _fit_models(config: AnalysisConfig, data: pd.DataFrame) -> list[tuple[object, object]]:
+    """``[(visit, fit)]``: the model (visit None), or one ANCOVA per visit."""
+    options = dict(method=config.method, ddf=config.ddf)
+    if config.model == "ancova":
+        if config.at_visit is not None:
+            return [(config.at_visit, fit_model(config.formula, data, **options))]
+        return [(v, fit_model(config.formula, data.loc[data[config.visit] == v], **options))
+                for v in factor_levels(data[config.visit])]
+    return [(None, fit_model(config.formula, data, **options))]
 
 
 def _response_label(df: pd.DataFrame, config: AnalysisConfig) -> str:
@@ -309,28 +325,46 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
 
     from . import plots, tables
 
-    df = read(config.data, param=config.param, response=config.response, analysis_flag=config.analysis_flag,
-              subject=config.subject, visit=config.visit)
-    _check_columns(df, config)
+    df = _read(config)
+    levels = arm_order(df, config.arm, config.arm_order, config.reference)  # reference arm first
+    df[config.arm] = df[config.arm].cat.reorder_categories(levels)
+    reference = levels[0]
     reason = config.reason or ("DCSREAS" if "DCSREAS" in df.columns else None)
     dropout_time = config.dropout_time or ("AVISITN" if "AVISITN" in df.columns else None)
-    fit = fit_model(config.formula, df, method=config.method, ddf=config.ddf)
-    arms = fit.design.encoding.levels.get(config.arm, [])
-    reference = config.reference if config.reference is not None else (arms[0] if arms else None)
-    if reference not in arms:
-        raise DataError(f"reference {reference!r} is not a level of '{config.arm}' "
-                        f"(levels: {', '.join(map(str, arms))})")
+    counts = df.attrs["records"]
+    if config.model == "ancova" and config.at_visit is not None:
+        at = df[config.visit].astype(str) == str(config.at_visit)
+        if not at.any():
+            raise DataError(f"at_visit={config.at_visit!r} is not a visit of the analysed records "
+                            f"({config.visit}: {', '.join(map(str, factor_levels(df[config.visit])))})")
+        model_data, counts = exclude_records(
+            df, counts, at.to_numpy(), "at_visit",
+            f"another visit than {config.visit} = {config.at_visit} (ANCOVA)", config.subject)
+    else:
+        model_data = df
+    analysed, counts = count_model_exclusions(model_data, counts, config.subject, config.response,
+                                              config.covariates)
+    fits = _fit_models(config, model_data)
+    if sum(f.n_obs for _, f in fits) != counts.records:
+        raise DataError(f"internal record count mismatch: {counts.records} records selected, "
+                        f"{sum(f.n_obs for _, f in fits)} used by the model")
+    fit = fits[0][1]
     label, unit = _response_label(df, config), _unit(df, config)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    labels, decimals = df.attrs.get("labels", {}), config.data_decimals()
+    by_arm = (analysed.groupby(config.arm, observed=False)
+              .agg(subjects=(config.subject, "nunique"), records=(config.response, "size"))
+              .reset_index().rename(columns={config.arm: "arm"}))
+    by_arm.attrs["arm"] = labels.get(config.arm, config.arm)
 
     made = {
+        "t0_records": tables.records_table(counts, by_arm, title="Table 0. Records used: read, excluded "
+                                           "by reason, analysed"),
         "t1_summary": tables.summary_table(df, config.arm, config.visit, config.response, unit=unit,
+                                           decimals=decimals, labels=labels,
                                            title=f"Table 1. {label}: observed values by treatment and visit"),
-        **_model_table(fit, config, reference, label, unit, tables),
-        "t3_type3": tables.type3_table(fit, title="Table 3. Type III tests of fixed effects"),
-        "t4_covariance": tables.covariance_table(fit, title="Table 4. Covariance parameter estimates and "
-                                                             "fit statistics"),
+        **_model_tables(fits, config, reference, label, unit, decimals, labels, tables),
     }
     keys = (config.subject, config.visit, config.response, config.arm)
     survival = time_to_dropout(df, *keys, time=dropout_time)  # table 5c and figure 6
@@ -350,7 +384,12 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
                        "Tipping point: shift delta added to imputed values after dropout in the "
                        "non-reference arms; first delta at which p >= alpha."))
 
-    x = config.visit if config.model == "mmrm" else config.time
+    if not all(f.converged for _, f in fits):  # allowed by allow_nonconvergence (else _fit_models raised)
+        warning = ("WARNING: the model fit did not converge; its estimates, standard errors and tests "
+                   "are not reliable.")
+        made = {k: dataclasses.replace(t, footnotes=(warning, *t.footnotes)) for k, t in made.items()}
+
+    x = config.time if config.model == "slopes" else config.visit
     drawings = {
         "f1_spaghetti": lambda: plots.spaghetti(df, config.subject, x, config.response, config.arm,
                                                 n_subjects=40, visit=config.visit),
@@ -360,7 +399,7 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
         drawings["f3_lsmeans"] = lambda: plots.lsmeans_plot(fit, config.arm, config.visit)
         drawings["f4_differences"] = lambda: plots.difference_forest(fit, config.arm, config.visit,
                                                                      reference=reference)
-    else:
+    elif config.model == "slopes":
         drawings["f3_trajectories"] = lambda: plots.individual_trajectories(fit, x=config.time)
         drawings["f4_shrinkage"] = lambda: plots.shrinkage_plot(fit)
     drawings |= {
@@ -384,6 +423,8 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
             figure.savefig(path, dpi=150, bbox_inches="tight")
             files.append(path)
         plt.close(figure)
+    files.append(_write_results(out / "analysis_results.json", config, counts, by_arm, levels, fits,
+                                reference))
     index = out / "index.html"
     page = _index_html(config, fit, made, list(drawings), reference, label, links)
     index.write_text(page, encoding="utf-8")
@@ -391,16 +432,54 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
     return Report(out, fit, made, tuple(drawings), tuple(files))
 
 
-def _model_table(fit, config: AnalysisConfig, reference, label: str, unit: str | None, tables) -> dict:
-    """Table 2: LS means by visit (MMRM) or slopes in time (trajectory model), with differences."""
-    if config.model == "mmrm":
-        return {"t2_mmrm": tables.mmrm_table(
-            fit, config.arm, config.visit, reference=reference, alpha=config.alpha, unit=unit,
-            title=f"Table 2. {label}: MMRM least-squares means and differences from {reference}")}
-    return {"t2_slopes": tables.mmrm_table(
-        fit, config.arm, None, reference=reference, alpha=config.alpha, slope=config.time,
-        unit=None if unit is None else f"{unit} per unit {config.time}",
-        title=f"Table 2. {label}: rate of change per unit {config.time} and differences from {reference}")}
+def _model_tables(fits, config: AnalysisConfig, reference, label: str, unit: str | None, decimals,
+                  labels: dict, tables) -> dict:
+    """Tables 2-4 of the fitted model(s): LS means by visit (MMRM, ANCOVA) or slopes in time
+    (trajectory model) with differences from the reference; type III tests; covariance
+    parameters and fit statistics.  ANCOVA at every visit: one table of each kind, by visit."""
+    common = dict(reference=reference, alpha=config.alpha, decimals=decimals, labels=labels)
+    what = {"mmrm": "MMRM least-squares means", "ancova": "ANCOVA least-squares means",
+            "slopes": f"rate of change per unit {config.time}"}[config.model]
+    t2 = {"mmrm": "t2_mmrm", "ancova": "t2_ancova", "slopes": "t2_slopes"}[config.model]
+    at = f" at {config.visit} = {config.at_visit}" if config.at_visit is not None else ""
+    titles = {t2: f"Table 2. {label}: {what} and differences from {reference}{at}",
+              "t3_type3": f"Table 3. Type III tests of fixed effects{at}",
+              "t4_covariance": f"Table 4. Covariance parameter estimates and fit statistics{at}"}
+
+    def build(fit) -> dict:
+        if config.model == "slopes":
+            main = tables.mmrm_table(fit, config.arm, None, slope=config.time, **common,
+                                     unit=None if unit is None else f"{unit} per unit {config.time}")
+        else:
+            main = tables.mmrm_table(fit, config.arm, config.visit if config.model == "mmrm" else None,
+                                     unit=unit, **common)
+        return {t2: main, "t3_type3": tables.type3_table(fit), "t4_covariance": tables.covariance_table(fit)}
+
+    if len(fits) == 1:
+        return {k: dataclasses.replace(t, title=titles[k]) for k, t in build(fits[0][1]).items()}
+    built = [(visit, build(fit)) for visit, fit in fits]
+    header = labels.get(config.visit, config.visit)
+    return {k: tables.stack_tables([(v, b[k]) for v, b in built], header, title=titles[k] + f" by {header}")
+            for k in titles}
+
+
+def _write_results(path: Path, config: AnalysisConfig, counts, by_arm, arms, fits, reference) -> Path:
+    """``analysis_results.json`` (:mod:`trialmlm.analysis_results`) of the fitted model(s)."""
+    from .analysis_results import estimate_rows, fit_summary, type3_rows, write_analysis_results
+
+    lsmeans, differences, type3, summaries = [], [], [], []
+    for visit, fit in fits:
+        by = config.visit if config.model == "mmrm" else None
+        slope = {"slope": config.time} if config.model == "slopes" else {}
+        lsmeans += estimate_rows(fit.lsmeans(config.arm, by=by, **slope), config.arm, by, at=visit)
+        differences += estimate_rows(fit.compare(config.arm, by=by, reference=reference, alpha=config.alpha,
+                                                 **slope), config.arm, by, at=visit, reference=reference)
+        type3 += type3_rows(fit.anova(), at=visit)
+        summaries.append(fit_summary(fit, visit))
+    return write_analysis_results(
+        path, settings=dataclasses.asdict(config), counts=counts, by_arm=by_arm, arms=arms,
+        fit=summaries[0] if len(fits) == 1 else summaries, lsmeans=lsmeans, differences=differences,
+        type3=type3, software=dict(_versions()))
 
 
 def _covariance_text(fit) -> str:

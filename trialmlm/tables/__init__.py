@@ -12,6 +12,8 @@ rows as formatted strings and footnotes — whose ``data`` attribute is the tidy
 :func:`covariance_table`                covariance parameters and fit statistics
 :func:`missing_data_tables`             patterns, dropout by visit, time to dropout
 :func:`sensitivity_table`               one treatment difference per analysis
+:func:`records_table`                   records read, excluded by reason, analysed
+:func:`stack_tables`                    tables of the same shape as one (e.g. by visit)
 ======================================  ===============================================
 """
 
@@ -31,12 +33,15 @@ from .model import (
     sensitivity_table,
     type3_table,
 )
+from .records import records_table
 from .render import html_document, rtf_document, rtf_escape, to_csv, to_html, to_rtf, write_html
+from .stack import stack_tables
 from .table import Table, data_decimals, fmt_ci, fmt_estimate_se, fmt_number, fmt_p
 
 __all__ = [
     "Table", "covariance_table", "data_decimals", "dropout_by_visit_table", "fmt_ci", "fmt_estimate_se",
     "fmt_number", "fmt_p", "html_document", "km_dropout_table", "missing_data_tables", "mmrm_results",
-    "mmrm_table", "model_footnotes", "pattern_table", "rtf_document", "rtf_escape", "sensitivity_table",
-    "summary_statistics", "summary_table", "to_csv", "to_html", "to_rtf", "type3_table", "write_html",
+    "mmrm_table", "model_footnotes", "pattern_table", "records_table", "rtf_document", "rtf_escape",
+    "sensitivity_table", "stack_tables", "summary_statistics", "summary_table", "to_csv", "to_html",
+    "to_rtf", "type3_table", "write_html",
 ]
