@@ -77,13 +77,20 @@ def with_expected_information(fit):
 
 
 # -- an independent RTF reader ---------------------------------------------------------------
-_TOKEN = re.compile(r"\\([a-z]+)(-?\d+)? ?|\\'([0-9a-f]{2})|\\([\\{}])|([{}])|(\r?\n)|([^\\{}\r\n]+)")
+_TOKEN = re.compile(r"\\([a-z]+)(-?\d+)? ?|\\'([0-9a-f]{2})|\\([\\{}])|(\\\*)|([{}])|(\r?\n)|([^\\{}\r\n]+)")
 
 
 def read_rtf(text: str) -> dict:
-    """Rows of cells (split at \\cell / \\row), paragraphs (\\par) and control-word counts."""
-    depth, skip_group, pending_skip = 0, None, 0
-    rows, row, cell, paragraphs, words, units = [], [], [], [], {}, []
+    """Rows of cells (split at \\cell / \\row), paragraphs (\\par) and control-word counts.
+
+    Paragraphs of the page header and footer groups (``{\\header ...}``, ``{\\footer ...}``)
+    are listed apart, under "header" and "footer"; a field shows as ``{INSTRUCTION}`` (e.g.
+    ``{PAGE}``) in place of its result; other ``{\\* ...}`` destinations are skipped.
+    """
+    depth, skip_group, pending_skip, star = 0, None, 0, False
+    rows, row, cell, words, units = [], [], [], {}, []
+    paragraphs = {"body": [], "header": [], "footer": []}
+    where, where_depth, instruction = "body", None, None
 
     def flush_units():
         if units:
@@ -91,25 +98,39 @@ def read_rtf(text: str) -> dict:
             units.clear()
 
     for m in _TOKEN.finditer(text):
-        word, arg, hexchar, symbol, brace, newline, plain = m.groups()
+        word, arg, hexchar, symbol, starred, brace, newline, plain = m.groups()
         if brace:
             flush_units()
             depth += 1 if brace == "{" else -1
             assert depth >= 0, "unbalanced braces"
             if skip_group is not None and depth < skip_group:
                 skip_group = None
+                if instruction is not None:
+                    cell.append("{" + "".join(instruction).strip() + "}")
+                    instruction = None
+            if where_depth is not None and depth < where_depth:
+                where, where_depth = "body", None
             continue
+        if starred:
+            star = True
+            continue
+        if instruction is not None and plain and depth == skip_group:
+            instruction.append(plain)
         if skip_group is not None or newline:
             continue
         if word:
             words[word] = words.get(word, 0) + 1
+            if star or word in ("fonttbl", "fldrslt"):
+                skip_group, star = depth, False
+                instruction = [] if word == "fldinst" else None
+                continue
             if word == "u":
                 units.append(int(arg) % 65536)
                 pending_skip = 1
                 continue
             flush_units()
-            if word == "fonttbl":
-                skip_group = depth
+            if word in ("header", "footer"):
+                where, where_depth = word, depth
             elif word == "cell":
                 row.append("".join(cell))
                 cell.clear()
@@ -117,7 +138,7 @@ def read_rtf(text: str) -> dict:
                 rows.append(row)
                 row = []
             elif word == "par":
-                paragraphs.append("".join(cell))
+                paragraphs[where].append("".join(cell))
                 cell.clear()
             elif word == "line":
                 cell.append("\n")
@@ -137,7 +158,8 @@ def read_rtf(text: str) -> dict:
         elif plain:
             cell.append(plain)
     assert depth == 0, "unbalanced braces"
-    return {"rows": rows, "paragraphs": paragraphs, "words": words}
+    return {"rows": rows, "paragraphs": paragraphs["body"], "header": paragraphs["header"],
+            "footer": paragraphs["footer"], "words": words}
 
 
 def adam_bds(seed: int = 7):

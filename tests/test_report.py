@@ -19,7 +19,8 @@ import trialmlm
 from trialmlm.cli import main
 
 SAMPLE = Path(__file__).parents[1] / "sample_data" / "depression_trial.csv"
-TABLES = ["t0_records", "t1_summary", "t2_mmrm", "t3_type3", "t4_covariance", "t5_patterns", "t5_dropout", "t5_km",
+TABLES = ["t0_records", "t1_summary", "t2_mmrm", "t3_type3", "t4_covariance", "t5_patterns", "t5_dropout",
+          "t5_km",
           "t6_sensitivity"]
 FIGURES = ["f1_spaghetti", "f2_observed_means", "f3_lsmeans", "f4_differences", "f5_missing_patterns",
            "f6_km_dropout", "f7_residuals", "f8_tipping_point"]

@@ -14,18 +14,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .table import (
-    Table,
-    blank_repeats,
-    data_decimals,
-    display_label,
-    fmt_ci,
-    fmt_estimate_se,
-    fmt_number,
-    fmt_p,
-    plain,
-    with_unit,
-)
+from ..formats import decimals_for, fmt_ci, fmt_estimate_se, fmt_number, fmt_p
+from .table import Table, blank_repeats, display_label, plain, with_unit
 
 DDF_NAMES = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger",
              "kenward-roger-linear": "Kenward-Roger (linear)", "between-within": "between-within",
@@ -128,22 +118,23 @@ def mmrm_table(fit, arm: str, visit: str | None = None, reference=None, alpha: f
 
     The numbers are :func:`mmrm_results` (``fit.lsmeans`` and ``fit.compare``) formatted
     with :math:`d+1` decimals for means, differences and limits and :math:`d+2` for SEs
-    (``decimals`` = :math:`d`, default: the decimals of the response data).  ``labels``
+    (``decimals`` = :math:`d`, default: the precision of the response data, 1 when it has
+    more than 2 decimals; :func:`trialmlm.formats.decimals_for`).  ``labels``
     maps column names to display names (e.g. ``{"TRT": "Treatment"}``).
     """
     data = mmrm_results(fit, arm, visit, reference, alpha, **options)
     visit = _default_visit(fit, visit)
     ref = reference if reference is not None else fit.design.class_levels[arm][0]
-    d = data_decimals(fit.design.y) if decimals is None else decimals
+    d = decimals_for(fit.design.y, decimals)
     level = f"{100 * (1 - alpha):g}% CI"
     rows = []
     groups = blank_repeats(data["visit"]) if visit else None
     for i, r in data.iterrows():
         row = [groups[i]] if visit else []
-        row += [str(r["arm"]), str(r["n"]), fmt_estimate_se(r["lsmean"], r["lsmean_se"], d + 1, d + 2),
-                fmt_ci(r["lsmean_lower"], r["lsmean_upper"], d + 1),
-                fmt_estimate_se(r["difference"], r["difference_se"], d + 1, d + 2),
-                fmt_ci(r["difference_lower"], r["difference_upper"], d + 1), fmt_p(r["p"])]
+        row += [str(r["arm"]), str(r["n"]), fmt_estimate_se(r["lsmean"], r["lsmean_se"], d.mean, d.sd),
+                fmt_ci(r["lsmean_lower"], r["lsmean_upper"], d.mean),
+                fmt_estimate_se(r["difference"], r["difference_se"], d.mean, d.sd),
+                fmt_ci(r["difference_lower"], r["difference_upper"], d.mean), fmt_p(r["p"])]
         rows.append(row)
     slope = options.get("slope")
     estimate = "Slope (SE)" if slope else "LS Mean (SE)"
@@ -187,7 +178,11 @@ def covariance_table(fit, decimals: int = 4, title: str | None = None,
 
     Tidy columns ``section`` ("covariance parameter" / "fit statistic"), ``parameter,
     estimate, se, z, p``.  Fit statistics: -2 (Res) Log Likelihood, AIC, AICC, BIC (SAS
-    conventions, 1 decimal).  p-values of variances are one-sided, others two-sided.
+    conventions).  p-values of variances are one-sided, others two-sided.
+
+    Decimals, not the data rule: the parameters mix variances (squared units),
+    covariances and correlations, so estimates and SEs get a fixed ``decimals`` (default 4,
+    as SAS prints them); Z 2 decimals; fit statistics 1 decimal, as SAS "Fit Statistics".
     """
     cov = fit.covariance_parameters_table()
     label_ll = "-2 Res Log Likelihood" if fit.method == "REML" else "-2 Log Likelihood"
@@ -245,7 +240,7 @@ def _analysis_rows(name: str, frame: pd.DataFrame, visit, contrast) -> pd.DataFr
 
 
 def sensitivity_table(analyses: Mapping[str, pd.DataFrame], visit=None, contrast: str | None = None,
-                      alpha: float = 0.05, decimals: int = 2, title: str | None = None,
+                      alpha: float = 0.05, decimals: int | None = None, title: str | None = None,
                       footnotes: Sequence[str] = ()) -> Table:
     """One row per analysis (and contrast): estimate (SE), CI, p-value.
 
@@ -259,19 +254,22 @@ def sensitivity_table(analyses: Mapping[str, pd.DataFrame], visit=None, contrast
         tables without such a column are taken whole.
     contrast : keep that contrast where there are several.
     alpha : the level of the tables' intervals (header label only).
-    decimals : decimals of estimates and limits; SEs get one more.
+    decimals : the data decimals :math:`d` of the response (:func:`trialmlm.formats.decimals_for`;
+        default 1, as the analyses carry no raw data): estimates and limits :math:`d + 1`,
+        SEs :math:`d + 2` — pass the :math:`d` of :func:`mmrm_table` to match it.
     """
     if not analyses:
         raise DataError("sensitivity_table needs at least one analysis")
     data = pd.concat([_analysis_rows(n, f, visit, contrast) for n, f in analyses.items()],
                      ignore_index=True)
     show_contrast = data["contrast"].nunique() > 1
+    d = decimals_for(None, decimals)
     rows = []
     for r in data.itertuples():
         label = r.contrast if isinstance(r.contrast, str) else ""
         rows.append([r.analysis] + ([label] if show_contrast else [])
-                    + [fmt_estimate_se(r.estimate, r.se, decimals, decimals + 1),
-                       fmt_ci(r.lower, r.upper, decimals), fmt_p(r.p)])
+                    + [fmt_estimate_se(r.estimate, r.se, d.mean, d.sd),
+                       fmt_ci(r.lower, r.upper, d.mean), fmt_p(r.p)])
     columns = ["Analysis"] + (["Contrast"] if show_contrast else []) + [
         "Estimate (SE)", f"{100 * (1 - alpha):g}% CI", "p-value"]
     where = f" at {visit}" if visit is not None else ""
