@@ -130,7 +130,8 @@ def test_analyze_with_a_toml_config(tmp_path, capsys):
     (["analyze", "nope.csv"], "does not exist"),
     (["analyze", str(SAMPLE), "--param", "HAMD17", "--arm", "TRT"], "has no column 'TRT' (arm)"),
     (["analyze", str(SAMPLE), "--param", "XYZ"], "XYZ"),
-    (["analyze", str(SAMPLE), "--param", "HAMD17", "--reference", "Pbo"], "reference arm 'Pbo' is not a level"),
+    (["analyze", str(SAMPLE), "--param", "HAMD17", "--reference", "Pbo"],
+     "reference arm 'Pbo' is not a level"),
     (["analyze"], "give a data file or --config FILE"),
 ])
 def test_user_errors_are_one_line(tmp_path, capsys, args, message):

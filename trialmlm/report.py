@@ -39,6 +39,7 @@ import html
 import platform
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -51,6 +52,7 @@ from .covariance import STRUCTURES
 from .covariance.random_effects import RandomEffects
 from .design import factor_levels
 from .errors import DataError
+from .formats import decimals_for
 from .io import read
 from .missing import dropout_table, impute, patterns, time_to_dropout, tipping_point
 from .missing.strategies import STRATEGIES
@@ -268,6 +270,41 @@ def _fit_models(config: AnalysisConfig, data: pd.DataFrame) -> list[tuple[object
     return [(None, fit_model(config.formula, data, **options))]
 
 
+#: Header text of the usual ADaM population flags (used when the file has no label for the flag).
+POPULATIONS = {"ITTFL": "Intent-to-Treat Population", "FASFL": "Full Analysis Set",
+               "SAFFL": "Safety Population",
+               "EFFFL": "Efficacy Population", "PPROTFL": "Per-Protocol Population",
+               "COMPLFL": "Completers Population", "RANDFL": "Randomized Population"}
+
+
+def population_label(config: AnalysisConfig, labels: dict) -> str:
+    """The population line of the table headers: ``population_label``; else the flag's SAS
+    label without "Flag" ("Efficacy Population Flag" -> "Efficacy Population"); else the
+    usual name of an ADaM flag; else ``FLAG = "Y"``; "All subjects" without a flag."""
+    if config.population_label is not None:
+        return config.population_label
+    flag = config.population
+    if flag is None:
+        return "All subjects"
+    label = str(labels.get(flag, "")).strip()
+    if label:
+        return re.sub(r"\s+flag$", "", label, flags=re.IGNORECASE)
+    return POPULATIONS.get(flag, f"{flag} = 'Y'")
+
+
+def _titles(config: AnalysisConfig, df: pd.DataFrame):
+    """The header and footer lines of every table (:class:`trialmlm.tables.Titles`)."""
+    from . import __version__
+    from .tables import Titles
+
+    study = config.study
+    if study is None and "STUDYID" in df.columns:
+        study = ", ".join(map(str, pd.unique(df["STUDYID"].dropna()))) or None
+    return Titles(study=study, population=population_label(config, df.attrs.get("labels", {})),
+                  source=Path(config.data).name, program=config.program or f"trialmlm {__version__} analyze",
+                  run_at=datetime.now().replace(microsecond=0))
+
+
 def _response_label(df: pd.DataFrame, config: AnalysisConfig) -> str:
     names = {"CHG": "change from baseline", "AVAL": "value", "PCHG": "percent change from baseline"}
     if "PARAM" in df.columns and df["PARAM"].nunique() == 1:
@@ -352,7 +389,9 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
     label, unit = _response_label(df, config), _unit(df, config)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    labels, decimals = df.attrs.get("labels", {}), config.data_decimals()
+    labels = df.attrs.get("labels", {})
+    decimals = decimals_for(df[config.response], config.data_decimals()).data
+    titles = _titles(config, df)
     by_arm = (analysed.groupby(config.arm, observed=False)
               .agg(subjects=(config.subject, "nunique"), records=(config.response, "size"))
               .reset_index().rename(columns={config.arm: "arm"}))
@@ -398,7 +437,7 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
     if config.model == "mmrm":
         drawings["f3_lsmeans"] = lambda: plots.lsmeans_plot(fit, config.arm, config.visit)
         drawings["f4_differences"] = lambda: plots.difference_forest(fit, config.arm, config.visit,
-                                                                     reference=reference)
+                                                                     reference=reference, decimals=decimals)
     elif config.model == "slopes":
         drawings["f3_trajectories"] = lambda: plots.individual_trajectories(fit, x=config.time)
         drawings["f4_shrinkage"] = lambda: plots.shrinkage_plot(fit)
@@ -413,9 +452,10 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
 
     files = []
     for name, table in made.items():
-        files += [tables.to_rtf(table, out / f"{name}.rtf"), tables.write_html(table, out / f"{name}.html"),
+        files += [tables.to_rtf(table, out / f"{name}.rtf", titles=titles),
+                  tables.write_html(table, out / f"{name}.html", titles=titles),
                   tables.to_csv(table, out / f"{name}.csv")]
-    files.append(tables.to_rtf(list(made.values()), out / "tables.rtf"))
+    files.append(tables.to_rtf(list(made.values()), out / "tables.rtf", titles=titles))
     for name, draw in drawings.items():
         figure = _figure(draw)
         for ext in ("png", "svg"):
