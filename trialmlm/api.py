@@ -54,6 +54,6 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
         check_ddf(ddf)
     model = build_model(formula, data, method, weights)
     factors = [lv.factor for lv in model.design.levels]
-    ddf = default_ddf(vcov, bool(factors)) if ddf is None else ddf
+    ddf = default_ddf(vcov, bool(factors), model.formula.linear) if ddf is None else ddf
     check_outer_factors(factors, ddf, vcov, bool(factors) and model.likelihood.n_clusters == 1)
     return estimate(model, ddf=ddf, vcov=vcov)
