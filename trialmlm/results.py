@@ -287,8 +287,8 @@ class MMRMResults(RandomEffectsResults):
         if isinstance(s, RandomEffects):
             s, phi = s.residual, phi[s.n_g:]
         if isinstance(s, Independent):
-            raise DataError("the residuals are independent (R = sigma^2 I); see random_effects_covariance "
-                            "and residual_variance")
+            also = " and random_effects_covariance" if self.settings.random else ""
+            raise DataError(f"the residuals are independent (R = sigma^2 I); see residual_variance{also}")
         if s.spatial:
             mat = s.matrix_at(phi, self.design.coordinates)
         else:
