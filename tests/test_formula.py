@@ -30,6 +30,14 @@ def test_covariance_term_first_and_intercept_only():
     assert parse_formula("Y ~ cs(V | ID) + 0 + A").fixed == "0 + A"
 
 
+def test_linear_model_has_no_subject():
+    f = parse_formula("CHG ~ TRTP + SITEGR1 + BASE")
+    assert f.linear and f.subject is None and f.covariance is None and f.random_terms == ()
+    assert f.fixed == "TRTP + SITEGR1 + BASE"
+    assert parse_formula("CHG ~ 1").linear
+    assert not parse_formula("Y ~ A + (1 | ID)").linear and not parse_formula("Y ~ cs(V | ID)").linear
+
+
 @pytest.mark.parametrize(
     "text, message",
     [

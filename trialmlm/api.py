@@ -13,21 +13,27 @@ from .results import MMRMResults
 
 def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | None = None,
         ddf: str | None = None, vcov: str = "model") -> MMRMResults:
-    """Fit a mixed model for repeated measures (MMRM) by REML or ML.
+    """Fit a mixed model for repeated measures (MMRM), or the linear model, by REML or ML.
 
     Parameters
     ----------
     formula : str
         ``"RESPONSE ~ mean model + STRUCT(VISIT | SUBJECT)"``, e.g.
-        ``"FEV1 ~ RACE + SEX + ARMCD * AVISIT + us(AVISIT | USUBJID)"``.  The mean model is
+        ``"FEV1 ~ RACE + SEX + ARMCD * AVISIT + us(AVISIT | USUBJID)"``.  Without a
+        covariance or random-effect term, ``"CHG ~ TRTP + SITEGR1 + BASE"``, the linear
+        model :math:`y = X\\beta + \\varepsilon`, :math:`\\varepsilon \\sim N(0, \\sigma^2 I)`
+        (ANCOVA; one row per subject, rows independent, no subject column): REML gives OLS,
+        :math:`\\hat\\sigma^2 = RSS/(n - \\mathrm{rank} X)`, residual df (see
+        ``docs/mmrm.md``).  The mean model is
         Wilkinson syntax; random effects ``(1 + TIME | USUBJID)``, one term per grouping
         factor (``(1 | SITE) + (1 | USUBJID)``: subjects within sites, see
         ``docs/trajectory.md``); ``STRUCT`` is one of :data:`trialmlm.STRUCTURES`;
         ``STRUCT(VISIT | GROUP / SUBJECT)`` fits a separate matrix per ``GROUP`` level
         (SAS ``GROUP=``); ``sp_exp(TIME | SUBJECT)`` takes numeric coordinates.
     data : pandas.DataFrame
-        One row per subject and visit; never modified.  Rows with a missing response
-        or covariate are dropped; every other observed visit is used (valid under MAR).
+        One row per subject and visit (per subject for the linear model); never modified.
+        Rows with a missing response or covariate are dropped; every other observed visit is
+        used (valid under MAR).
     method : "REML" (default) or "ML".
     weights : str, optional
         Column of positive weights with SAS ``WEIGHT`` semantics: the residual
@@ -36,9 +42,11 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
         "kenward-roger", "kenward-roger-linear", "between-within", "residual", "containment";
         None means "satterthwaite", or with a sandwich ``vcov`` "between-within"
         ("containment" with outer grouping factors), as SAS, where EMPIRICAL excludes
-        DDFM=SATTERTHWAITE and KR.
+        DDFM=SATTERTHWAITE and KR; "residual" for the linear model (where every method
+        gives :math:`n - \\mathrm{rank} X`).
     vcov : default covariance of beta: "model", "empirical" (CR0, SAS EMPIRICAL),
-        "empirical-bias-reduced" (CR2), "empirical-jackknife" (CR3).
+        "empirical-bias-reduced" (CR2), "empirical-jackknife" (CR3); for the linear model
+        every row is a cluster (HC0, HC2, HC3).
 
     Returns
     -------
@@ -54,6 +62,6 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
         check_ddf(ddf)
     model = build_model(formula, data, method, weights)
     factors = [lv.factor for lv in model.design.levels]
-    ddf = default_ddf(vcov, bool(factors)) if ddf is None else ddf
+    ddf = default_ddf(vcov, bool(factors), model.formula.linear) if ddf is None else ddf
     check_outer_factors(factors, ddf, vcov, bool(factors) and model.likelihood.n_clusters == 1)
     return estimate(model, ddf=ddf, vcov=vcov)
