@@ -178,3 +178,46 @@ def test_pilot_report_records(tmp_path):
     assert results["arms"] == ["Placebo", "Xanomeline Low Dose", "Xanomeline High Dose"]
     ref = json.loads((Path(__file__).parent / "reference" / "adam_refs.json").read_text())["mmrm_us"]
     assert abs(results["fit"]["minus2_loglik"] - ref["m2loglik"]) < 1e-6
+
+
+def test_pilot_locf_ancova_equals_r(tmp_path):
+    """The pilot's CIBIC+ analysis, ANCOVA at Week 24 with the LOCF records kept, equals lm + emmeans."""
+    out = tmp_path / "ancova"
+    assert cli.main(["analyze", str(PILOT), "--response", "AVAL", "--arm", "TRTP", "--population", "EFFFL",
+                     "--covariates", "SITEGR1", "--model", "ancova", "--at-visit", "Week 24",
+                     "--keep-dtype", "LOCF", "--out", str(out)]) == 0
+    results = json.loads((out / "analysis_results.json").read_text())
+    ref = json.loads((Path(__file__).parent / "reference" / "adam_refs.json").read_text())["ancova_locf"]
+    assert results["records"]["analysed"]["records"] == ref["n_obs"] == 234
+    steps = {e["step"]: e for e in results["records"]["excluded"]}
+    assert steps["dtype"]["records"] == 0 and "kept: LOCF" in steps["dtype"]["reason"]
+    assert results["fit"]["ddf"] == "residual" and results["fit"]["structure"] == "independent"
+    got = pd.DataFrame(results["differences"])
+    want = pd.DataFrame(ref["differences"])
+    for col in ("estimate", "se", "lower", "upper", "p"):
+        np.testing.assert_allclose(got[col], want[col], rtol=1e-8)
+    np.testing.assert_array_equal(got["df"], want["df"])
+    ls = pd.DataFrame(results["lsmeans"])
+    np.testing.assert_allclose(ls[["estimate", "se"]], pd.DataFrame(ref["lsmeans"])[["estimate", "se"]],
+                               rtol=1e-8)
+    t3 = pd.DataFrame(results["type3"]).set_index("effect")
+    for row in ref["type3"]:
+        np.testing.assert_allclose(t3.loc[row["term"], "f"], row["F"], rtol=1e-8)
+    rtf = read_rtf((out / "t2_ancova.rtf").read_text(encoding="ascii"))
+    assert "Linear model (ANCOVA)" in " ".join(rtf["paragraphs"])
+
+
+def test_ancova_at_every_visit(tmp_path):
+    out = tmp_path / "each"
+    assert cli.main(["analyze", str(PILOT), "--response", "AVAL", "--arm", "TRTP", "--population", "EFFFL",
+                     "--model", "ancova", "--out", str(out)]) == 0
+    results = json.loads((out / "analysis_results.json").read_text())
+    assert [f["visit"] for f in results["fit"]] == ["Week 8", "Week 16", "Week 24"]
+    assert sum(f["n_obs"] for f in results["fit"]) == results["records"]["analysed"]["records"] == 535
+    df = trialmlm.read(PILOT, response="AVAL", population="EFFFL", arm="TRTP")
+    week16 = trialmlm.fit("AVAL ~ TRTP", df[df["AVISIT"] == "Week 16"])
+    got = [r for r in results["differences"] if r["visit"] == "Week 16"]
+    want = week16.compare("TRTP", reference="Placebo")
+    np.testing.assert_array_equal([r["estimate"] for r in got], want["estimate"].to_numpy())
+    table = pd.read_csv(out / "t2_ancova.csv")
+    assert list(dict.fromkeys(table["visit"])) == ["Week 8", "Week 16", "Week 24"]

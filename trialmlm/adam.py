@@ -190,6 +190,8 @@ def select_records(data: pd.DataFrame, counts: RecordCounts, *, subject: str | N
         dropped = sorted(set(present) - kept_types)
         reason = (f"derived record ({DERIVATION_TYPE} = {', '.join(dropped)})" if dropped
                   else f"derived record ({DERIVATION_TYPE} not blank)")
+        if kept_types:
+            reason = reason[:-1] + f"; kept: {', '.join(sorted(kept_types))})"
         data, counts = exclude_records(data, counts, keep, "dtype", reason, subject)
     elif keep_dtype:
         raise DataError(f"keep_dtype given but '{source}' has no {DERIVATION_TYPE} column")

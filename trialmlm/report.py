@@ -206,6 +206,8 @@ def make_config(**values) -> AnalysisConfig:
     for key in ("covariance", "keep_dtype", "arm_order"):
         if key in values:
             values[key] = _names(values[key])
+    if values.get("model") == "ancova":
+        values.setdefault("ddf", "residual")  # every df method gives n - rank(X) for the linear model
     config = AnalysisConfig(**values)
     if config.model not in MODELS:
         raise DataError(f"model must be one of {', '.join(MODELS)}, got {config.model!r}")
@@ -525,6 +527,8 @@ def _write_results(path: Path, config: AnalysisConfig, counts, by_arm, arms, fit
 def _covariance_text(fit) -> str:
     """The residual structure, and the random effects with their G, in words."""
     struct = fit.structures[0]
+    if fit.settings.linear:
+        return "linear model (ANCOVA): independent residuals with one variance"
     if not isinstance(struct, RandomEffects):
         text = f"{struct.description} ({struct.sas_type}) over {', '.join(fit.settings.visit)}"
         if fit.settings.random is None:

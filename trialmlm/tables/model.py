@@ -40,7 +40,9 @@ def model_footnotes(fit, arm: str | None = None, visit: str | None = None, ddf: 
              + (f"; covariates: {', '.join(covariates)}." if covariates else ".")]
     per_group = f", separate for each level of {s.group}" if s.group else ""
     struct = fit.structures[0]
-    if s.random is None:
+    if s.linear:
+        lines.append("Linear model (ANCOVA): independent residuals with one variance.")
+    elif s.random is None:
         lines.append(f"Covariance: {struct.description} ({struct.sas_type}) over {', '.join(s.visit)} "
                      f"within {s.subject}{per_group}.")
     else:
