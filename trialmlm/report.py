@@ -468,7 +468,7 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
     files.append(_write_results(out / "analysis_results.json", config, counts, by_arm, levels, fits,
                                 reference))
     index = out / "index.html"
-    page = _index_html(config, fit, made, list(drawings), reference, label, links)
+    page = _index_html(config, fits, made, list(drawings), reference, label, links)
     index.write_text(page, encoding="utf-8")
     files.append(index)
     return Report(out, fit, made, tuple(drawings), tuple(files))
@@ -549,26 +549,38 @@ def _versions() -> list[tuple[str, str]]:
     return out
 
 
-def _index_html(config: AnalysisConfig, fit, made: dict, figures: list[str], reference, label: str,
+def _index_html(config: AnalysisConfig, fits, made: dict, figures: list[str], reference, label: str,
                 links: tuple) -> str:
     from .tables import to_html
     from .tables.render import CSS
 
     esc = html.escape
+    fit = fits[0][1]
     s = fit.settings
-    axis = config.visit if config.model == "mmrm" else config.time
+    axis = config.time if config.model == "slopes" else config.visit
     title = config.title or f"{label}: {config.arm} by {axis}"
+    each = len(fits) > 1
+
+    def per_visit(text) -> str:
+        return "; ".join(f"{v}: {text(f)}" for v, f in fits) if each else text(fit)
+
     model = [
         ("Data", f"{config.data}" + (f" (PARAMCD {config.param})" if config.param else "")),
-        ("Model", s.formula), ("Estimation", f"{s.method}, {fit.optimizer}, "
-                                             f"{'converged' if fit.converged else 'NOT converged'} "
-                                             f"after {fit.n_iter} iterations"),
+        ("Model", s.formula + (f", one fit per {config.visit}" if each else "")
+         + (f", at {config.visit} = {config.at_visit}" if config.at_visit is not None else "")),
+        ("Estimation", per_visit(lambda f: f"{f.settings.method}, {f.optimizer}, "
+                                           f"{'converged' if f.converged else 'NOT converged'} after "
+                                           f"{f.n_iter} iterations")),
         ("Covariance", _covariance_text(fit)),
         ("Degrees of freedom", s.ddf), ("Reference arm", str(reference)),
-        ("Subjects / observations used", f"{fit.n_subjects} / {fit.n_obs}"),
-        ("-2 log-likelihood, AIC, BIC", f"{-2 * fit.loglik:.4f}, {fit.aic:.4f}, {fit.bic:.4f}"),
+        ("Subjects / observations used", per_visit(lambda f: f"{f.n_subjects} / {f.n_obs}")),
+        ("-2 log-likelihood, AIC, BIC",
+         per_visit(lambda f: f"{-2 * f.loglik:.4f}, {f.aic:.4f}, {f.bic:.4f}")),
+        ("Numbers at full precision", "analysis_results.json"),
     ]
-    rows = "\n".join(f"<tr><th>{esc(k)}</th><td>{esc(str(v))}</td></tr>" for k, v in model)
+    rows = "\n".join(f"<tr><th>{esc(k)}</th><td>{esc(str(v))}</td></tr>" for k, v in model[:-1])
+    rows += f'\n<tr><th>{esc(model[-1][0])}</th><td><a href="{model[-1][1]}">{model[-1][1]}</a></td></tr>'
+
     versions = ", ".join(f"{esc(n)} {esc(v)}" for n, v in _versions())
     table_parts = []
     for name, table in made.items():
