@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from .estimate import estimate
+from .fallback import fit_first_usable
 from .inference.ddf import check_ddf, check_outer_factors, default_ddf
 from .inference.vcov import check_vcov
 from .model import build_model
@@ -12,7 +15,8 @@ from .results import MMRMResults
 
 
 def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | None = None,
-        ddf: str | None = None, vcov: str = "model") -> MMRMResults:
+        ddf: str | None = None, vcov: str = "model",
+        covariance: str | Sequence[str] | None = None) -> MMRMResults:
     """Fit a mixed model for repeated measures (MMRM), or the linear model, by REML or ML.
 
     Parameters
@@ -47,21 +51,40 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
     vcov : default covariance of beta: "model", "empirical" (CR0, SAS EMPIRICAL),
         "empirical-bias-reduced" (CR2), "empirical-jackknife" (CR3); for the linear model
         every row is a cluster (HC0, HC2, HC3).
+    covariance : str or list of str, optional
+        Structures that replace the one of the formula's covariance term, tried in order
+        as an analysis plan's fallback: ``["us", "toeph", "ar1h", "cs"]`` returns the fit
+        of the first structure that converges with a positive-definite Hessian and a
+        non-singular residual covariance (:mod:`trialmlm.fallback`).  None fits the
+        formula as written.
 
     Returns
     -------
     MMRMResults
+        ``covariance_attempts`` records each structure tried and why it failed.  A fit of
+        a single structure is returned even if it did not converge, with a
+        :class:`ConvergenceWarning` and ``converged=False``.
 
     Raises
     ------
     FormulaError, DataError
         With the offending column, level, subject or visit named.
+    ConvergenceError
+        Every structure of a ``covariance`` list of several failed; the message and its
+        ``attempts`` give each structure's reason.
     """
     check_vcov(vcov)
     if ddf is not None:
         check_ddf(ddf)
+    return fit_first_usable(formula, covariance,
+                            lambda text, warn: _fit_one(text, data, method, weights, ddf, vcov, warn))
+
+
+def _fit_one(formula: str, data: pd.DataFrame, method: str, weights: str | None, ddf: str | None,
+             vcov: str, warn: bool) -> MMRMResults:
+    """One fit of ``formula`` as written; ``warn=False`` only records convergence problems."""
     model = build_model(formula, data, method, weights)
     factors = [lv.factor for lv in model.design.levels]
     ddf = default_ddf(vcov, bool(factors), model.formula.linear) if ddf is None else ddf
     check_outer_factors(factors, ddf, vcov, bool(factors) and model.likelihood.n_clusters == 1)
-    return estimate(model, ddf=ddf, vcov=vcov)
+    return estimate(model, ddf=ddf, vcov=vcov, warn=warn)

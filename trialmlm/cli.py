@@ -1,7 +1,9 @@
 """Command line: ``trialmlm analyze``, ``trialmlm demo`` and ``trialmlm fit``.
 
 Thin by design: arguments -> :mod:`trialmlm.report` / :func:`trialmlm.fit` -> files.  User
-errors end with a one-line message and exit code 2, never a traceback.
+errors end with a one-line message and exit code 2, never a traceback; a model without a
+usable fit (no covariance structure converged) with exit code 3, unless
+``--allow-nonconvergence``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from .api import fit
 from .covariance import STRUCTURES, get_structure
-from .errors import TrialMLMError
+from .errors import ConvergenceError, TrialMLMError
 from .formula import parse_formula
 from .inference.ddf import DDF_METHODS
 from .io import read
@@ -177,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise TrialMLMError("give a data file or --config FILE")
             config = _config(args, {})
             report = run_analysis(config)
+    except ConvergenceError as exc:  # no usable fit: not a usage error, a result the SAP must handle
+        print(f"trialmlm: error: {exc}", file=sys.stderr)
+        return 3
     except TrialMLMError as exc:
         print(f"trialmlm: error: {exc}", file=sys.stderr)
         return 2

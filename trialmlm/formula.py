@@ -99,6 +99,21 @@ class ModelFormula:
             raise FormulaError(f"'{factor}' cannot be the subject of '{self.text}'")
         return replace(self, innermost=factor)
 
+    def with_structure(self, name: str) -> ModelFormula:
+        """The same formula with the covariance term's structure replaced by ``name``:
+        ``us(AVISIT | USUBJID)`` becomes ``toeph(AVISIT | USUBJID)``, the rest of the
+        text unchanged.  FormulaError without a covariance term or for an unknown name."""
+        if self.covariance is None:
+            raise FormulaError(f"formula '{self.text}' has no covariance term such as us(AVISIT | USUBJID) "
+                               f"whose structure '{name}' could replace")
+        lhs, rhs = self.text.split("~", 1)
+        terms = _split_top_level(rhs, "+")
+        old = self.covariance.structure
+        i = next(i for i, term in enumerate(terms)
+                 if "|" in term and (call := _CALL.match(term)) and call.group(1) == old)
+        terms[i] = terms[i].replace(old, name, 1)
+        return parse_formula(f"{lhs}~{'+'.join(terms)}")
+
 
 def _split_top_level(text: str, sep: str) -> list[str]:
     parts, depth, start = [], 0, 0

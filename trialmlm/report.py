@@ -51,7 +51,8 @@ from .api import fit as fit_model
 from .covariance import STRUCTURES
 from .covariance.random_effects import RandomEffects
 from .design import factor_levels
-from .errors import DataError
+from .errors import ConvergenceError, DataError
+from .fallback import failure
 from .formats import decimals_for
 from .io import read
 from .missing import dropout_table, impute, patterns, time_to_dropout, tipping_point
@@ -215,6 +216,8 @@ def make_config(**values) -> AnalysisConfig:
     bad = [c for c in (config.covariance or ()) if c not in allowed]
     if bad:
         raise DataError(f"covariance {bad[0]!r} is not one of {', '.join(allowed)}")
+    if len(config.covariance or ()) > 1 and "none" in config.covariance:
+        raise DataError("covariance 'none' (no residual structure) cannot be part of a fallback list")
     if config.model == "ancova" and config.covariance:
         raise DataError("model='ancova' has no covariance structure; leave covariance out")
     if config.at_visit is not None and config.model != "ancova":
@@ -269,7 +272,26 @@ def _fit_models(config: AnalysisConfig, data: pd.DataFrame) -> list[tuple[object
             return [(config.at_visit, fit_model(config.formula, data, **options))]
         return [(v, fit_model(config.formula, data.loc[data[config.visit] == v], **options))
                 for v in factor_levels(data[config.visit])]
-    return [(None, fit_model(config.formula, data, **options))]
+    several = len(config.structures) > 1
+    try:
+        fit = fit_model(config.formula, data, covariance=list(config.structures) if several else None,
+                        **options)
+    except ConvergenceError as exc:
+        if not config.allow_nonconvergence:
+            raise ConvergenceError(_nonconvergence_text(config, exc.attempts), exc.attempts) from None
+        fit = fit_model(config.formula, data, **options)  # the first structure, reported as not converged
+    else:
+        if failure(fit) and not config.allow_nonconvergence:
+            raise ConvergenceError(_nonconvergence_text(config, fit.covariance_attempts),
+                                   fit.covariance_attempts)
+    return [(None, fit)]
+
+
+def _nonconvergence_text(config: AnalysisConfig, attempts) -> str:
+    """One line: each structure tried and why it failed, and what to do."""
+    tried = "; ".join(f"{a.structure}: {a.reason}" for a in attempts)
+    return (f"no usable fit of {config.formula} ({tried}); list fallback structures "
+            "(--covariance us,toeph,ar1h,cs) or write the report anyway with --allow-nonconvergence")
 
 
 #: Header text of the usual ADaM population flags (used when the file has no label for the flag).
@@ -384,6 +406,7 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
     analysed, counts = count_model_exclusions(model_data, counts, config.subject, config.response,
                                               config.covariates)
     fits = _fit_models(config, model_data)
+    usable = all(not failure(f) for _, f in fits)
     if sum(f.n_obs for _, f in fits) != counts.records:
         raise DataError(f"internal record count mismatch: {counts.records} records selected, "
                         f"{sum(f.n_obs for _, f in fits)} used by the model")
@@ -425,9 +448,10 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
                        "Tipping point: shift delta added to imputed values after dropout in the "
                        "non-reference arms; first delta at which p >= alpha."))
 
-    if not all(f.converged for _, f in fits):  # allowed by allow_nonconvergence (else _fit_models raised)
-        warning = ("WARNING: the model fit did not converge; its estimates, standard errors and tests "
-                   "are not reliable.")
+    if not usable:  # allowed by allow_nonconvergence (else _fit_models raised)
+        why = "; ".join(f"{v + ': ' if v else ''}{failure(f)}" for v, f in fits if failure(f))
+        warning = (f"WARNING: the model fit is not usable ({why}); its estimates, standard errors and "
+                   "tests are not reliable.")
         made = {k: dataclasses.replace(t, footnotes=(warning, *t.footnotes)) for k, t in made.items()}
 
     x = config.time if config.model == "slopes" else config.visit

@@ -7,7 +7,7 @@ pandas objects, so a caller cannot change a fit by editing what it got back.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -55,6 +55,21 @@ class FitSettings:
 
 
 @dataclass(frozen=True)
+class CovarianceAttempt:
+    """One covariance structure tried by :func:`trialmlm.fit` (see :mod:`trialmlm.fallback`).
+
+    ``reason`` is empty for a usable fit, else why the structure was not used;
+    ``used`` marks the structure of the fit returned.
+    """
+
+    structure: str
+    converged: bool
+    positive_definite: bool
+    reason: str
+    used: bool = False
+
+
+@dataclass(frozen=True)
 class MMRMResults(RandomEffectsResults):
     """Result of :func:`trialmlm.fit` (read-only).
 
@@ -64,6 +79,8 @@ class MMRMResults(RandomEffectsResults):
     aic, aicc, bic : SAS information criteria (smaller is better).
     n_subjects, n_obs, n_obs_dropped : data used and rows dropped for missing values.
     converged, n_iter, optimizer, warnings : the optimisation report.
+    covariance_attempts : the :class:`CovarianceAttempt` of each structure tried, in order
+        (one for a fit without a fallback list; see :meth:`covariance_attempts_table`).
     """
 
     settings: FitSettings
@@ -80,6 +97,7 @@ class MMRMResults(RandomEffectsResults):
     n_iter: int = 0
     optimizer: str = ""
     warnings: tuple[str, ...] = ()
+    covariance_attempts: tuple[CovarianceAttempt, ...] = ()
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):
@@ -352,6 +370,11 @@ class MMRMResults(RandomEffectsResults):
         p = np.where(variance, stats.norm.sf(z), 2 * stats.norm.sf(np.abs(z)))
         return pd.DataFrame({"estimate": self.phi.copy(), "se": se, "z": z, "p": p},
                             index=pd.Index(self.covariance_parameter_names, name="parameter"))
+
+    def covariance_attempts_table(self) -> pd.DataFrame:
+        """``structure, converged, positive_definite, reason, used``: one row per structure tried."""
+        return pd.DataFrame([asdict(a) for a in self.covariance_attempts],
+                            columns=[f.name for f in fields(CovarianceAttempt)])
 
     # -- predictions -------------------------------------------------------------------
     def _in_caller_order(self, values: np.ndarray, name: str) -> pd.Series:

@@ -36,6 +36,14 @@ def _diagonal(fit, factor: str) -> bool:
     return levels[factor] if factor in levels else fit.structures[0].diagonal
 
 
+def _attempts_text(attempts) -> str:
+    """The covariance fallback: each structure tried, used or why not."""
+    title = "Covariance Structures Tried (first usable one used)"
+    width = max(len(a.structure) for a in attempts)
+    lines = [f"{a.structure:<{width}}  {'used' if a.used else 'not used: ' + a.reason}" for a in attempts]
+    return "\n".join([title, "-" * len(title), *lines]) + "\n"
+
+
 def format_summary(fit) -> str:
     s = fit.settings
     grp = f" / GROUP={s.group}" if s.group else ""
@@ -69,6 +77,8 @@ def format_summary(fit) -> str:
         _table("Covariance Parameter Estimates", fit.covariance_parameters_table()),
         _table("Solution for Fixed Effects", fit.coef_table().drop(columns=["lower", "upper"])),
     ]
+    if len(fit.covariance_attempts) > 1:
+        parts.append(_attempts_text(fit.covariance_attempts))
     if fit.aliased:
         parts.append("Aliased (dropped) fixed effects: " + ", ".join(fit.aliased) + "\n")
     if fit.design.dropped_by_column:
