@@ -77,13 +77,20 @@ def with_expected_information(fit):
 
 
 # -- an independent RTF reader ---------------------------------------------------------------
-_TOKEN = re.compile(r"\\([a-z]+)(-?\d+)? ?|\\'([0-9a-f]{2})|\\([\\{}])|([{}])|(\r?\n)|([^\\{}\r\n]+)")
+_TOKEN = re.compile(r"\\([a-z]+)(-?\d+)? ?|\\'([0-9a-f]{2})|\\([\\{}])|(\\\*)|([{}])|(\r?\n)|([^\\{}\r\n]+)")
 
 
 def read_rtf(text: str) -> dict:
-    """Rows of cells (split at \\cell / \\row), paragraphs (\\par) and control-word counts."""
-    depth, skip_group, pending_skip = 0, None, 0
-    rows, row, cell, paragraphs, words, units = [], [], [], [], {}, []
+    """Rows of cells (split at \\cell / \\row), paragraphs (\\par) and control-word counts.
+
+    Paragraphs of the page header and footer groups (``{\\header ...}``, ``{\\footer ...}``)
+    are listed apart, under "header" and "footer"; a field shows as ``{INSTRUCTION}`` (e.g.
+    ``{PAGE}``) in place of its result; other ``{\\* ...}`` destinations are skipped.
+    """
+    depth, skip_group, pending_skip, star = 0, None, 0, False
+    rows, row, cell, words, units = [], [], [], {}, []
+    paragraphs = {"body": [], "header": [], "footer": []}
+    where, where_depth, instruction = "body", None, None
 
     def flush_units():
         if units:
@@ -91,25 +98,39 @@ def read_rtf(text: str) -> dict:
             units.clear()
 
     for m in _TOKEN.finditer(text):
-        word, arg, hexchar, symbol, brace, newline, plain = m.groups()
+        word, arg, hexchar, symbol, starred, brace, newline, plain = m.groups()
         if brace:
             flush_units()
             depth += 1 if brace == "{" else -1
             assert depth >= 0, "unbalanced braces"
             if skip_group is not None and depth < skip_group:
                 skip_group = None
+                if instruction is not None:
+                    cell.append("{" + "".join(instruction).strip() + "}")
+                    instruction = None
+            if where_depth is not None and depth < where_depth:
+                where, where_depth = "body", None
             continue
+        if starred:
+            star = True
+            continue
+        if instruction is not None and plain and depth == skip_group:
+            instruction.append(plain)
         if skip_group is not None or newline:
             continue
         if word:
             words[word] = words.get(word, 0) + 1
+            if star or word in ("fonttbl", "fldrslt"):
+                skip_group, star = depth, False
+                instruction = [] if word == "fldinst" else None
+                continue
             if word == "u":
                 units.append(int(arg) % 65536)
                 pending_skip = 1
                 continue
             flush_units()
-            if word == "fonttbl":
-                skip_group = depth
+            if word in ("header", "footer"):
+                where, where_depth = word, depth
             elif word == "cell":
                 row.append("".join(cell))
                 cell.clear()
@@ -117,7 +138,7 @@ def read_rtf(text: str) -> dict:
                 rows.append(row)
                 row = []
             elif word == "par":
-                paragraphs.append("".join(cell))
+                paragraphs[where].append("".join(cell))
                 cell.clear()
             elif word == "line":
                 cell.append("\n")
@@ -137,4 +158,65 @@ def read_rtf(text: str) -> dict:
         elif plain:
             cell.append(plain)
     assert depth == 0, "unbalanced braces"
-    return {"rows": rows, "paragraphs": paragraphs, "words": words}
+    return {"rows": rows, "paragraphs": paragraphs["body"], "header": paragraphs["header"],
+            "footer": paragraphs["footer"], "words": words}
+
+
+def adam_bds(seed: int = 7):
+    """A small ADaM BDS data set with every kind of record an SAP has to sort out.
+
+    36 subjects in three arms (TRT01P, numeric companion TRT01PN = 0, 1, 2, so that the
+    alphabetical order differs from the table order), visits Baseline (ABLFL = "Y") and
+    Weeks 2, 4, 8, two parameters (HAMD17, MADRS).  Returns ``(data, expected)``:
+    ``expected`` holds the HAMD17 record counts of the selection the SAP asks for
+    (EFFFL population, ANL01FL, no LOCF, no baseline).
+
+    * subjects 0-2 have EFFFL = "N";
+    * every 4th subject (3, 7, ...) drops out after Week 2: LOCF records (DTYPE = "LOCF",
+      ANL01FL = "Y") at Weeks 4 and 8;
+    * subjects 5 and 6 have a second Week 4 record in the visit window, ANL01FL blank;
+    * CHG is 0 in some records, and the placebo code TRT01PN is 0.
+    """
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    arms = [("Placebo", 0), ("Drug Low", 1), ("Drug High", 2)]
+    visits = [("Baseline", 0), ("Week 2", 2), ("Week 4", 4), ("Week 8", 8)]
+    rows = []
+    for i in range(36):
+        arm, code = arms[i % 3]
+        efffl = "N" if i < 3 else "Y"
+        dropout = i % 4 == 3
+        for paramcd, param in (("HAMD17", "HAMD-17 Total Score"), ("MADRS", "MADRS Total Score")):
+            base = float(rng.integers(18, 30))
+            last = base
+            for visit, n in visits:
+                common = {"STUDYID": "TRIAL-01", "USUBJID": f"TRIAL-01-{i:03d}", "TRT01P": arm,
+                          "TRT01PN": float(code), "EFFFL": efffl, "ITTFL": "Y", "PARAMCD": paramcd,
+                          "PARAM": param, "AVISIT": visit, "AVISITN": float(n), "BASE": base}
+                if dropout and n > 2:
+                    rows.append({**common, "AVAL": last, "CHG": last - base, "ABLFL": None,
+                                 "ANL01FL": "Y", "DTYPE": "LOCF", "DCSREAS": "Adverse Event"})
+                    continue
+                aval = base if n == 0 else float(np.round(base - 0.4 * n * (1 + code) + rng.normal(0, 2)))
+                if n > 0 and i % 5 == 0:
+                    aval = base  # CHG exactly 0
+                last = aval
+                rows.append({**common, "AVAL": aval, "CHG": aval - base if n else np.nan,
+                             "ABLFL": "Y" if n == 0 else None, "ANL01FL": "Y", "DTYPE": None,
+                             "DCSREAS": "Adverse Event" if dropout else None})
+                if n == 4 and i in (5, 6):  # an unscheduled record in the same window
+                    rows.append({**rows[-1], "AVAL": aval + 1, "CHG": aval + 1 - base, "ANL01FL": None})
+    data = pd.DataFrame(rows)
+    hamd = data[data["PARAMCD"] == "HAMD17"]
+    expected = {
+        "read": len(data), "subjects": 36,
+        "param": int((data["PARAMCD"] != "HAMD17").sum()),
+        "population": int((hamd["EFFFL"] == "N").sum()),
+        "analysis_flag": 2,
+        "dtype": int(((hamd["DTYPE"] == "LOCF") & (hamd["EFFFL"] == "Y")).sum()),
+        "baseline": 33,
+    }
+    expected["analysed"] = (len(data) - expected["param"] - expected["population"] - expected["analysis_flag"]
+                            - expected["dtype"] - expected["baseline"])
+    return data, expected

@@ -142,7 +142,7 @@ def test_natural_visit_order():
     [
         ("CHG ~ BASE + TRTX + us(AVISIT | USUBJID)", FormulaError, "column 'TRTX'.*did you mean 'TRT'"),
         ("CHG ~ BASE + unn(AVISIT | USUBJID)", FormulaError, "unknown covariance structure 'unn'"),
-        ("CHG ~ BASE + TRT", FormulaError, "no covariance term.*or a random-effect term"),
+        ("CHG ~ BASE + TRTX", FormulaError, "column 'TRTX'"),  # the linear model
         ("CHG ~ BASE + us(AVISIT | USUBJID) + ar1(AVISIT | USUBJID)", FormulaError, "2 covariance terms"),
         ("CHG ~ BASE + (1 | USUBJID) + us(AVISIT | USUBJID)", FormulaError, "cannot be identified"),
         ("CHG ~ BASE + (1 | TRT) + ar1(AVISIT | TRT / USUBJID)", FormulaError, "per-group residual"),

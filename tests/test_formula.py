@@ -30,6 +30,14 @@ def test_covariance_term_first_and_intercept_only():
     assert parse_formula("Y ~ cs(V | ID) + 0 + A").fixed == "0 + A"
 
 
+def test_linear_model_has_no_subject():
+    f = parse_formula("CHG ~ TRTP + SITEGR1 + BASE")
+    assert f.linear and f.subject is None and f.covariance is None and f.random_terms == ()
+    assert f.fixed == "TRTP + SITEGR1 + BASE"
+    assert parse_formula("CHG ~ 1").linear
+    assert not parse_formula("Y ~ A + (1 | ID)").linear and not parse_formula("Y ~ cs(V | ID)").linear
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
@@ -43,3 +51,15 @@ def test_covariance_term_first_and_intercept_only():
 def test_errors(text, message):
     with pytest.raises(FormulaError, match=message):
         parse_formula(text)
+
+
+def test_with_structure_replaces_only_the_covariance_term():
+    f = parse_formula("CHG ~ us + BASE + (1 | SITE) +  us(AVISIT | TRT / USUBJID)")
+    g = f.with_structure("toeph")
+    assert g.text == "CHG ~ us + BASE + (1 | SITE) +  toeph(AVISIT | TRT / USUBJID)"
+    assert g.covariance == CovarianceTerm("toeph", ("AVISIT",), "USUBJID", "TRT")
+    assert (g.fixed, g.random_terms) == (f.fixed, f.random_terms)
+    with pytest.raises(FormulaError, match="unknown covariance structure 'toepx'"):
+        f.with_structure("toepx")
+    with pytest.raises(FormulaError, match="no covariance term"):
+        parse_formula("CHG ~ TIME + (1 | USUBJID)").with_structure("cs")

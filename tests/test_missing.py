@@ -87,3 +87,31 @@ def test_errors(small):
         dropout_table(dup, "ID", "AVISIT", "Y")
     with pytest.raises(DataError, match="more than one value of 'WEEK'"):
         time_to_dropout(small.assign(WEEK=np.arange(len(small))), "ID", "AVISIT", "Y", time="WEEK")
+
+
+def test_adam_defaults_fit_input_and_arm_order():
+    """USUBJID/AVISIT/CHG by default; a fit gives its own rows and columns; arms in TRT01PN order."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from helpers import adam_bds
+
+    import trialmlm
+    from trialmlm.missing import dropout_table, patterns, time_to_dropout
+
+    data, _ = adam_bds()
+    df = trialmlm.read(data, param="HAMD17", response="CHG", population="EFFFL", arm="TRT01P")
+    explicit = patterns(df, "USUBJID", "AVISIT", "CHG", arm="TRT01P")
+    pd.testing.assert_frame_equal(patterns(df, arm="TRT01P"), explicit)
+    fit = trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)", df)
+    pd.testing.assert_frame_equal(patterns(fit, arm="TRT01P"), explicit)
+    order = ["Placebo", "Drug Low", "Drug High"]  # TRT01PN, not alphabetical
+    assert list(dict.fromkeys(explicit["TRT01P"])) == order
+    drop = dropout_table(fit, arm="TRT01P")
+    pd.testing.assert_frame_equal(drop, dropout_table(df, arm="TRT01P"))
+    assert list(dict.fromkeys(drop["TRT01P"])) == order
+    assert drop.groupby("TRT01P", sort=False)["n_dropout"].sum().sum() == 9  # the LOCF subjects
+    km = time_to_dropout(df, arm="TRT01P", time="AVISITN")
+    assert list(dict.fromkeys(km.survival["TRT01P"])) == order
+    assert list(km.median["TRT01P"]) == order

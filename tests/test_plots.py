@@ -258,7 +258,7 @@ def test_tipping_point_plot_marks_tipping_delta(tmp_path):
     render(ax, tmp_path)
     assert labelled(ax) and ax.get_title() == "Tipping-point analysis at V5"
     assert any(np.allclose(ln.get_xdata(), td) for ln in ax.get_lines())  # vertical line
-    assert any(f"{td:.2f}" in t.get_text() for t in ax.texts)
+    assert any(f"\u0394 = {td:.1f}" in t.get_text() for t in ax.texts)  # the grid's 1 decimal
     est = next(ln for ln in ax.get_lines() if ln.get_label() == "Estimate")
     np.testing.assert_allclose(est.get_ydata(), table.estimate)
 
@@ -376,7 +376,8 @@ def test_shrinkage_plot_needs_random_effects(demo_fit):
 
 
 def test_spaghetti_irregular_time_counts_dropouts_by_visit():
-    df = trialmlm.read(Path(__file__).parents[1] / "sample_data" / "long_term_trial.csv")
+    df = trialmlm.read(Path(__file__).parents[1] / "sample_data" / "long_term_trial.csv",
+                       keep_baseline=True)
     axes = plots.spaghetti(df, "USUBJID", "TIME", "AVAL", "TRT01P", visit="AVISIT")
     drop = missing.dropout_table(df, "USUBJID", "AVISIT", "AVAL", arm="TRT01P")
     for ax in axes:

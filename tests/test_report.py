@@ -19,7 +19,8 @@ import trialmlm
 from trialmlm.cli import main
 
 SAMPLE = Path(__file__).parents[1] / "sample_data" / "depression_trial.csv"
-TABLES = ["t1_summary", "t2_mmrm", "t3_type3", "t4_covariance", "t5_patterns", "t5_dropout", "t5_km",
+TABLES = ["t0_records", "t1_summary", "t2_mmrm", "t3_type3", "t4_covariance", "t5_patterns", "t5_dropout",
+          "t5_km",
           "t6_sensitivity"]
 FIGURES = ["f1_spaghetti", "f2_observed_means", "f3_lsmeans", "f4_differences", "f5_missing_patterns",
            "f6_km_dropout", "f7_residuals", "f8_tipping_point"]
@@ -143,9 +144,10 @@ def test_analyze_with_a_toml_config(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["analyze", "nope.csv"], "does not exist"),
-    (["analyze", str(SAMPLE), "--param", "HAMD17", "--arm", "TRT"], "no column for arm 'TRT'"),
+    (["analyze", str(SAMPLE), "--param", "HAMD17", "--arm", "TRT"], "has no column 'TRT' (arm)"),
     (["analyze", str(SAMPLE), "--param", "XYZ"], "XYZ"),
-    (["analyze", str(SAMPLE), "--param", "HAMD17", "--reference", "Pbo"], "reference 'Pbo' is not a level"),
+    (["analyze", str(SAMPLE), "--param", "HAMD17", "--reference", "Pbo"],
+     "reference arm 'Pbo' is not a level"),
     (["analyze"], "give a data file or --config FILE"),
 ])
 def test_user_errors_are_one_line(tmp_path, capsys, args, message):
@@ -171,7 +173,7 @@ def test_demo_trajectory_report(demo):
     assert sorted(page.images) == sorted(f"{f}.png" for f in figures)
     for name in figures:
         assert (sub / f"{name}.png").stat().st_size > 1000
-    df = trialmlm.read(SAMPLE.with_name("long_term_trial.csv"), param="FVC")
+    df = trialmlm.read(SAMPLE.with_name("long_term_trial.csv"), param="FVC", keep_baseline=True)
     fit = trialmlm.fit("AVAL ~ TRT01P * TIME + (1 + TIME | USUBJID)", df, ddf="kenward-roger")
     slopes = pd.read_csv(sub / "t2_slopes.csv").set_index("arm")
     expected = fit.lsmeans("TRT01P", slope="TIME").set_index("TRT01P")

@@ -60,7 +60,7 @@ def depression() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def long_term() -> pd.DataFrame:
-    return trialmlm.read(LT, param="FVC", response="AVAL")
+    return trialmlm.read(LT, param="FVC", response="AVAL", keep_baseline=True)  # AVAL from time 0
 
 
 def test_depression_design(depression):
@@ -82,10 +82,9 @@ def test_depression_design(depression):
 
 
 def test_without_analysis_flag_the_retests_are_duplicates():
-    raw = trialmlm.read(DEP, analysis_flag=None)
-    with pytest.warns(trialmlm.DataWarning, match="Baseline"), \
-            pytest.raises(trialmlm.DataError, match="more than one row"):
-        trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)", raw)
+    with pytest.raises(trialmlm.DataError, match=r"subject '.*' has 2 records at AVISIT = '.*' in "
+                       r"'.*depression_trial\.csv' after the record selection"):
+        trialmlm.read(DEP, analysis_flag=None)
 
 
 def test_depression_missing_data(depression):

@@ -4,6 +4,7 @@ parsers: the small RTF tokenizer in helpers.py and the standard library's html.p
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -84,19 +85,6 @@ def check_renderings(table: Table, tmp_path) -> None:
     pd.testing.assert_frame_equal(back, table.data, check_dtype=False)
 
 
-# -- formatting ---------------------------------------------------------------------------
-def test_number_formats_follow_sas_conventions():
-    assert tables.fmt_p(4.3e-10) == "<.0001" and tables.fmt_p(0.053180) == "0.0532"
-    assert tables.fmt_p(0.00010) == "0.0001" and tables.fmt_p(np.nan) == ""
-    assert tables.fmt_number(11.25, 1) == "11.3" and tables.fmt_number(-11.25, 1) == "-11.3"
-    assert tables.fmt_number(-0.0004, 3) == "0.000" and tables.fmt_number(np.inf, 2) == "NE"
-    assert tables.fmt_number(np.nan, 2) == "" and tables.fmt_number(2, 0) == "2"
-    assert tables.fmt_ci(-1.98137, 0.013655, 2) == "(-1.98, 0.01)"
-    assert tables.fmt_estimate_se(-0.983856, 0.505024, 3, 4) == "-0.984 (0.5050)"
-    assert tables.data_decimals([0.14, -1.165, 2]) == 3 and tables.data_decimals([1, 2]) == 0
-    assert tables.data_decimals([1 / 3]) == 4
-
-
 def test_table_checks_its_shape():
     with pytest.raises(DataError, match="row 0 has 1 cells, the header 2"):
         Table("t", ["a", "b"], [["x"]], pd.DataFrame())
@@ -128,9 +116,9 @@ def test_summary_table_numbers_and_format(demo_trial, tmp_path):
     got = table.data.set_index(["visit", "arm"])
     pd.testing.assert_frame_equal(got, expected.rename_axis(["visit", "arm"]), check_dtype=False)
     assert table.columns[:4] == ("Visit", "Treatment", "n", "Mean\n(points)")
-    first = expected.iloc[0]  # data have 3 decimals: mean 4, SD 5, min/max 3
-    assert table.rows[0] == ("V1", "ACT", "80", f"{first['mean']:.4f}", f"{first['sd']:.5f}",
-                             f"{first['median']:.4f}", f"{first['min']:.3f}, {first['max']:.3f}")
+    first = expected.iloc[0]  # data have 3 decimals, so d = 1: mean 2, SD 3, min/max 1
+    assert table.rows[0] == ("V1", "ACT", "80", f"{first['mean']:.2f}", f"{first['sd']:.3f}",
+                             f"{first['median']:.2f}", f"{first['min']:.1f}, {first['max']:.1f}")
     assert table.rows[1][0] == ""  # the visit label is shown once per visit
 
 
@@ -157,7 +145,9 @@ def test_missing_data_tables_format_the_missing_outputs(demo_trial, tmp_path):
     km = missing.time_to_dropout(demo_trial, "USUBJID", "AVISIT", "CHG", "TRT", time="TIME")
     np.testing.assert_allclose(out["time_to_dropout"].data["survival"], km.survival["survival"])
     notes = " ".join(out["time_to_dropout"].footnotes)
-    assert "CTRL NE (8.0, NE)" in notes and f"p = {km.logrank.p.iloc[0]:.4f}" in notes
+    # times are whole weeks (d = 0): the median and its limits are printed as times are
+    assert "CTRL NE (8, NE)" in notes and f"p = {km.logrank.p.iloc[0]:.4f}" in notes
+    assert out["time_to_dropout"].rows[-1][2] == "8"
 
 
 def test_dropout_table_with_reasons(demo_trial, tmp_path):
@@ -188,11 +178,11 @@ def test_mmrm_table_equals_lsmeans_and_compare(demo_fit, demo_trial, tmp_path):
     assert data.loc[data.arm == "CTRL", "difference"].isna().all()
     observed = demo_trial.dropna(subset=["CHG"]).groupby(["AVISIT", "TRT"]).size()
     np.testing.assert_array_equal(data.n, observed.to_numpy())
-    # data decimals 3: LS mean and difference 4 decimals, SE 5
+    # data with 3 decimals, so d = 1: LS mean and difference 2 decimals, SE 3
     r, c = ls.iloc[0], cmp.iloc[0]
     assert table.rows[0] == (
-        "V1", "ACT", "80", f"{r.estimate:.4f} ({r.se:.5f})", f"({r.lower:.4f}, {r.upper:.4f})",
-        f"{c.estimate:.4f} ({c.se:.5f})", f"({c.lower:.4f}, {c.upper:.4f})", f"{c.p:.4f}")
+        "V1", "ACT", "80", f"{r.estimate:.2f} ({r.se:.3f})", f"({r.lower:.2f}, {r.upper:.2f})",
+        f"{c.estimate:.2f} ({c.se:.3f})", f"({c.lower:.2f}, {c.upper:.2f})", f"{c.p:.4f}")
     assert table.rows[1][5:] == ("", "", "")
     notes = " ".join(table.footnotes)
     for word in ("REML", "Satterthwaite", "unstructured (UN)", "covariates: BASE, SEX", "USUBJID"):
@@ -352,7 +342,93 @@ def test_several_tables_in_one_rtf_and_html(demo_fit, tmp_path):
     parts = [tables.type3_table(demo_fit), tables.covariance_table(demo_fit)]
     text = tables.to_rtf(parts, tmp_path / "both.rtf").read_text(encoding="ascii")
     parsed = read_rtf(text)
-    assert parsed["words"]["page"] == 1 and parsed["words"]["trhdr"] == 2
+    assert parsed["words"]["pagebb"] == 1 and parsed["words"]["trhdr"] == 2
     assert parsed["words"]["row"] == sum(len(t.rows) + 1 for t in parts)
     html_page = tables.write_html(parts, tmp_path / "both.html").read_text(encoding="ascii")
     assert html_page.count("<table") == 2
+
+
+# -- page titles and footnotes ------------------------------------------------------------
+TITLES = tables.Titles(study="S-01 {x} \\ \u00b5", population="Efficacy population", source="adadas.xpt",
+                       program="trialmlm 0.1.0 analyze", run_at=datetime(2024, 5, 1, 14, 3, 59),
+                       header=("Primary endpoint",), footer=("Data cut 2024-04-30 & locked",))
+
+
+def test_titles_lines():
+    assert TITLES.header_lines == ("Study: S-01 {x} \\ \u00b5", "Efficacy population", "Primary endpoint")
+    assert TITLES.footer_lines == ("Data cut 2024-04-30 & locked",
+                                   "Source: adadas.xpt; program: trialmlm 0.1.0 analyze")
+    assert TITLES.run_text == "Run: 2024-05-01 14:03"
+    only = tables.Titles(program="trialmlm", run_at=date(2024, 5, 1), header="one line")
+    assert only.header_lines == ("one line",) and only.footer_lines == ("Program: trialmlm",)
+    assert only.run_text == "Run: 2024-05-01"
+    assert tables.Titles(run_at="01MAY2024").run_text == "Run: 01MAY2024"
+    assert tables.Titles().header_lines == () and tables.Titles().run_text == ""
+
+
+def test_rtf_titles_on_every_page_with_page_fields(demo_fit, tmp_path):
+    parts = [tables.type3_table(demo_fit), tables.covariance_table(demo_fit), tables.type3_table(demo_fit)]
+    text = tables.to_rtf(parts, tmp_path / "t.rtf", titles=TITLES).read_text(encoding="ascii")
+    parsed = read_rtf(text)
+    # one header and one footer group for the section: the reader repeats them on every page
+    assert parsed["words"]["header"] == 1 and parsed["words"]["footer"] == 1
+    assert parsed["words"]["pagebb"] == len(parts) - 1 and "page" not in parsed["words"]
+    assert parsed["header"] == ["Study: S-01 {x} \\ \u00b5\tPage {PAGE} of {NUMPAGES}", "Efficacy population",
+                                "Primary endpoint"]
+    assert parsed["footer"] == ["Data cut 2024-04-30 & locked",
+                                "Source: adadas.xpt; program: trialmlm 0.1.0 analyze\tRun: 2024-05-01 14:03"]
+    assert "{\\field{\\*\\fldinst PAGE}" in text and "{\\field{\\*\\fldinst NUMPAGES}" in text
+    assert "S-01 \\{x\\} \\\\ \\u181 ?" in text  # user text escaped
+    # the tables themselves are unchanged
+    assert parsed["paragraphs"][0] == parts[0].title
+    assert parsed["rows"][0] == list(parts[0].columns)
+    assert parsed["words"]["row"] == sum(len(t.rows) + 1 for t in parts)
+    # header and footer lines fit in the top and bottom margins (0.5 inch + 4 / 3 lines of 8 pt)
+    assert "\\headery720\\footery720" in text and "\\margt1520\\margb1320" in text
+
+
+def test_rtf_without_titles_is_unchanged(demo_fit):
+    table = tables.type3_table(demo_fit)
+    text = tables.rtf_document(table)
+    assert text == tables.rtf_document(table, titles=None)
+    assert "\\header" not in text and "\\margt1080\\margb1080" in text
+    with pytest.raises(TypeError, match="Titles"):
+        tables.rtf_document(table, titles="Study 1")
+
+
+def test_html_titles(demo_fit, tmp_path):
+    parts = [tables.type3_table(demo_fit), tables.covariance_table(demo_fit)]
+    page = tables.write_html(parts, tmp_path / "t.html", titles=TITLES).read_text(encoding="ascii")
+
+    class Blocks(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.lines, self.block = {"header": [], "footer": []}, None
+
+        def handle_starttag(self, tag, attrs):
+            if tag in ("header", "footer"):
+                self.block = tag
+            elif tag == "p" and self.block:
+                self.lines[self.block].append("")
+
+        def handle_endtag(self, tag):
+            if tag in ("header", "footer"):
+                self.block = None
+
+        def handle_data(self, data):
+            if self.block:
+                self.lines[self.block][-1] += data + "|"
+
+    blocks = Blocks()
+    blocks.feed(page)
+    assert blocks.lines["header"] == ["Study: S-01 {x} \\ \u00b5|", "Efficacy population|",
+                                      "Primary endpoint|"]
+    assert blocks.lines["footer"] == ["Data cut 2024-04-30 & locked|",
+                                      "Source: adadas.xpt; program: trialmlm 0.1.0 analyze|"
+                                      "Run: 2024-05-01 14:03|"]
+    assert "Page" not in page and "&amp; locked" in page and "&#181;" in page
+    assert page.index("<header") < page.index("<table") < page.index("</table>", page.index("Covariance")) \
+        < page.index("<footer")
+    assert read_html(page).body == [list(r) for r in parts[0].rows] + [list(r) for r in parts[1].rows]
+    assert tables.html_document(parts[0]) == tables.html_document(parts[0], titles=None)
+    assert "<header" not in tables.html_document(parts[0])

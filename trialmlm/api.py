@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from .estimate import estimate
+from .fallback import fit_first_usable
 from .inference.ddf import check_ddf, check_outer_factors, default_ddf
 from .inference.vcov import check_vcov
 from .model import build_model
@@ -12,22 +15,29 @@ from .results import MMRMResults
 
 
 def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | None = None,
-        ddf: str | None = None, vcov: str = "model") -> MMRMResults:
-    """Fit a mixed model for repeated measures (MMRM) by REML or ML.
+        ddf: str | None = None, vcov: str = "model",
+        covariance: str | Sequence[str] | None = None) -> MMRMResults:
+    """Fit a mixed model for repeated measures (MMRM), or the linear model, by REML or ML.
 
     Parameters
     ----------
     formula : str
         ``"RESPONSE ~ mean model + STRUCT(VISIT | SUBJECT)"``, e.g.
-        ``"FEV1 ~ RACE + SEX + ARMCD * AVISIT + us(AVISIT | USUBJID)"``.  The mean model is
+        ``"FEV1 ~ RACE + SEX + ARMCD * AVISIT + us(AVISIT | USUBJID)"``.  Without a
+        covariance or random-effect term, ``"CHG ~ TRTP + SITEGR1 + BASE"``, the linear
+        model :math:`y = X\\beta + \\varepsilon`, :math:`\\varepsilon \\sim N(0, \\sigma^2 I)`
+        (ANCOVA; one row per subject, rows independent, no subject column): REML gives OLS,
+        :math:`\\hat\\sigma^2 = RSS/(n - \\mathrm{rank} X)`, residual df (see
+        ``docs/mmrm.md``).  The mean model is
         Wilkinson syntax; random effects ``(1 + TIME | USUBJID)``, one term per grouping
         factor (``(1 | SITE) + (1 | USUBJID)``: subjects within sites, see
         ``docs/trajectory.md``); ``STRUCT`` is one of :data:`trialmlm.STRUCTURES`;
         ``STRUCT(VISIT | GROUP / SUBJECT)`` fits a separate matrix per ``GROUP`` level
         (SAS ``GROUP=``); ``sp_exp(TIME | SUBJECT)`` takes numeric coordinates.
     data : pandas.DataFrame
-        One row per subject and visit; never modified.  Rows with a missing response
-        or covariate are dropped; every other observed visit is used (valid under MAR).
+        One row per subject and visit (per subject for the linear model); never modified.
+        Rows with a missing response or covariate are dropped; every other observed visit is
+        used (valid under MAR).
     method : "REML" (default) or "ML".
     weights : str, optional
         Column of positive weights with SAS ``WEIGHT`` semantics: the residual
@@ -36,24 +46,45 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
         "kenward-roger", "kenward-roger-linear", "between-within", "residual", "containment";
         None means "satterthwaite", or with a sandwich ``vcov`` "between-within"
         ("containment" with outer grouping factors), as SAS, where EMPIRICAL excludes
-        DDFM=SATTERTHWAITE and KR.
+        DDFM=SATTERTHWAITE and KR; "residual" for the linear model (where every method
+        gives :math:`n - \\mathrm{rank} X`).
     vcov : default covariance of beta: "model", "empirical" (CR0, SAS EMPIRICAL),
-        "empirical-bias-reduced" (CR2), "empirical-jackknife" (CR3).
+        "empirical-bias-reduced" (CR2), "empirical-jackknife" (CR3); for the linear model
+        every row is a cluster (HC0, HC2, HC3).
+    covariance : str or list of str, optional
+        Structures that replace the one of the formula's covariance term, tried in order
+        as an analysis plan's fallback: ``["us", "toeph", "ar1h", "cs"]`` returns the fit
+        of the first structure that converges with a positive-definite Hessian and a
+        non-singular residual covariance (:mod:`trialmlm.fallback`).  None fits the
+        formula as written.
 
     Returns
     -------
     MMRMResults
+        ``covariance_attempts`` records each structure tried and why it failed.  A fit of
+        a single structure is returned even if it did not converge, with a
+        :class:`ConvergenceWarning` and ``converged=False``.
 
     Raises
     ------
     FormulaError, DataError
         With the offending column, level, subject or visit named.
+    ConvergenceError
+        Every structure of a ``covariance`` list of several failed; the message and its
+        ``attempts`` give each structure's reason.
     """
     check_vcov(vcov)
     if ddf is not None:
         check_ddf(ddf)
+    return fit_first_usable(formula, covariance,
+                            lambda text, warn: _fit_one(text, data, method, weights, ddf, vcov, warn))
+
+
+def _fit_one(formula: str, data: pd.DataFrame, method: str, weights: str | None, ddf: str | None,
+             vcov: str, warn: bool) -> MMRMResults:
+    """One fit of ``formula`` as written; ``warn=False`` only records convergence problems."""
     model = build_model(formula, data, method, weights)
     factors = [lv.factor for lv in model.design.levels]
-    ddf = default_ddf(vcov, bool(factors)) if ddf is None else ddf
+    ddf = default_ddf(vcov, bool(factors), model.formula.linear) if ddf is None else ddf
     check_outer_factors(factors, ddf, vcov, bool(factors) and model.likelihood.n_clusters == 1)
-    return estimate(model, ddf=ddf, vcov=vcov)
+    return estimate(model, ddf=ddf, vcov=vcov, warn=warn)

@@ -1,7 +1,9 @@
 """Command line: ``trialmlm analyze``, ``trialmlm demo`` and ``trialmlm fit``.
 
 Thin by design: arguments -> :mod:`trialmlm.report` / :func:`trialmlm.fit` -> files.  User
-errors end with a one-line message and exit code 2, never a traceback.
+errors end with a one-line message and exit code 2, never a traceback; a model without a
+usable fit (no covariance structure converged) with exit code 3, unless
+``--allow-nonconvergence``.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from pathlib import Path
 
 from .api import fit
 from .covariance import STRUCTURES, get_structure
-from .errors import TrialMLMError
+from .errors import ConvergenceError, TrialMLMError
 from .formula import parse_formula
 from .inference.ddf import DDF_METHODS
 from .io import read
-from .report import AnalysisConfig, load_config, make_config, run_analysis
+from .report import MODELS, AnalysisConfig, load_config, make_config, run_analysis
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 DEMO = dict(data=str(SAMPLE_DATA / "depression_trial.csv"), param="HAMD17", response="CHG",
@@ -26,6 +28,7 @@ DEMO = dict(data=str(SAMPLE_DATA / "depression_trial.csv"), param="HAMD17", resp
             covariance="us", ddf="kenward-roger", sensitivity=True, workers=min(2, os.cpu_count() or 1),
             title="Demo: HAMD-17 change from baseline, simulated three-arm depression trial")
 TRAJECTORY_DEMO = dict(data=str(SAMPLE_DATA / "long_term_trial.csv"), param="FVC", response="AVAL",
+                       keep_baseline=True,  # the trajectory of AVAL starts at time 0
                        subject="USUBJID", visit="AVISIT", arm="TRT01P", reference="Placebo", model="slopes",
                        time="TIME", ddf="kenward-roger",
                        title="Demo: FVC decline, simulated two-year trial with irregular visit times")
@@ -74,16 +77,38 @@ def _analysis_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--subject", help="subject column (default USUBJID)")
     p.add_argument("--visit", help="visit column (default AVISIT; ordered by AVISITN)")
     p.add_argument("--arm", help="treatment column (default TRT01P)")
-    p.add_argument("--reference", help="control arm level (default: the first level)")
+    p.add_argument("--reference", help="control arm level (default: the first arm in table order)")
+    p.add_argument("--arm-order", dest="arm_order", nargs="+", metavar="LEVEL",
+                   help="every arm in table order (default: by the numeric companion, e.g. TRT01PN)")
     p.add_argument("--covariates", nargs="*", help="covariate columns, e.g. BASE")
-    p.add_argument("--model", choices=["mmrm", "slopes"],
-                   help="mmrm (default) or slopes: random intercept and slope in --time")
+    p.add_argument("--model", choices=list(MODELS),
+                   help="mmrm (default); ancova: linear model per visit (or --at-visit); slopes: random "
+                        "intercept and slope in --time")
+    p.add_argument("--at-visit", dest="at_visit", help="the visit of an ANCOVA (default: every visit)")
     p.add_argument("--time", help="continuous time column of the slopes model (default TIME)")
-    p.add_argument("--covariance", choices=[*STRUCTURES, "none"],
-                   help="residual structure (default us; slopes: none)")
+    p.add_argument("--covariance",
+                   help=f"residual structure, or several tried in order, e.g. us,toeph,ar1h,cs (default us; "
+                        f"slopes: none); one of {', '.join(STRUCTURES)}, none")
+    p.add_argument("--allow-nonconvergence", dest="allow_nonconvergence", action="store_true", default=None,
+                   help="write the report of a fit that did not converge (every table says so) "
+                        "instead of exiting with status 3")
     p.add_argument("--method", choices=["REML", "ML"], help="default REML")
     p.add_argument("--ddf", choices=list(DDF_METHODS), help="df method (default kenward-roger)")
     p.add_argument("--param", help="PARAMCD (or PARAM) to analyse when the file holds several")
+    p.add_argument("--population",
+                   help="subject-level population flag to keep ('Y'): EFFFL, ITTFL, FASFL, ...")
+    p.add_argument("--where", help="record selection, e.g. \"AVISITN <= 24 and SITEGR1 != '900'\"")
+    p.add_argument("--analysis-flag", dest="analysis_flag", help="analysis record flag (default ANL01FL)")
+    p.add_argument("--keep-dtype", dest="keep_dtype", nargs="+", metavar="DTYPE",
+                   help="derived records to keep, e.g. LOCF (default: drop every DTYPE record)")
+    p.add_argument("--keep-baseline", dest="keep_baseline", action="store_true", default=None,
+                   help="keep the baseline records (ABLFL = 'Y') as responses")
+    p.add_argument("--decimals", type=int, help="decimals of the response data (default: from the data)")
+    p.add_argument("--study", help="study in the table headers (default: STUDYID)")
+    p.add_argument("--population-label", dest="population_label",
+                   help="population in the table headers (default: from the population flag)")
+    p.add_argument("--program",
+                   help="program named in the table footers (default: trialmlm VERSION analyze)")
     p.add_argument("--dropout-time", dest="dropout_time",
                    help="numeric visit time for the time-to-dropout curves (default AVISITN)")
     p.add_argument("--reason", help="discontinuation reason column (default DCSREAS if present)")
@@ -103,10 +128,8 @@ def _config(args, base: dict):
         values.update(load_config(args.config))
     if getattr(args, "data", None):
         values["data"] = args.data
-    names = [f.name for f in dataclasses.fields(AnalysisConfig) if f.name not in ("data", "sensitivity")]
+    names = [f.name for f in dataclasses.fields(AnalysisConfig) if f.name != "data"]
     values.update({k: getattr(args, k) for k in names if getattr(args, k, None) is not None})
-    if getattr(args, "sensitivity", False):
-        values["sensitivity"] = True
     return make_config(**values)
 
 
@@ -119,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     p_an.add_argument("data", nargs="?", help="CSV, Parquet, SAS XPT or sas7bdat file (ADaM BDS)")
     p_an.add_argument("--config", help="TOML file with the same keys (an [analysis] table or top level); "
                                        "command-line options override it")
-    p_an.add_argument("--sensitivity", action="store_true",
+    p_an.add_argument("--sensitivity", action="store_true", default=None,
                       help="add MI under MAR, J2R, CR, CIR and a tipping-point analysis")
     _analysis_arguments(p_an)
     p_demo = sub.add_parser("demo", help="analyze the bundled depression trial into reports/demo")
@@ -156,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise TrialMLMError("give a data file or --config FILE")
             config = _config(args, {})
             report = run_analysis(config)
+    except ConvergenceError as exc:  # no usable fit: not a usage error, a result the SAP must handle
+        print(f"trialmlm: error: {exc}", file=sys.stderr)
+        return 3
     except TrialMLMError as exc:
         print(f"trialmlm: error: {exc}", file=sys.stderr)
         return 2

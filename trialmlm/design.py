@@ -233,7 +233,7 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
     _check_columns(data, random_vars, "random effects")
     if cov:
         _check_columns(data, positions, f"visit/coordinates of {cov.structure}(...)")
-    _check_columns(data, [subject], "subject")
+    _check_columns(data, [subject] if subject else [], "subject")
     outer_factors = [t.subject for t in formula.outer]
     _check_columns(data, outer_factors, "random-effect grouping factor")
     if group_var:
@@ -241,8 +241,8 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
     if weights is not None:
         _check_columns(data, [weights], "weights")
 
-    used = list(dict.fromkeys([formula.response, *fixed_vars, *random_vars, *positions, subject,
-                               *outer_factors]
+    used = list(dict.fromkeys([formula.response, *fixed_vars, *random_vars, *positions,
+                               *([subject] if subject else []), *outer_factors]
                               + ([group_var] if group_var else []) + ([weights] if weights else [])))
     source = data.loc[:, used].copy()
     frame = source.copy()
@@ -268,9 +268,8 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
         raise DataError(f"no complete rows left after dropping rows with missing values ({detail})")
     if weights is not None and (frame[weights] <= 0).any():
         bad = frame.loc[frame[weights] <= 0].iloc[0]
-        raise DataError(
-            f"weights column '{weights}' must be positive; subject {bad[subject]!r} has {bad[weights]}"
-        )
+        where = f"subject {bad[subject]!r}" if subject else f"row {bad.name!r}"
+        raise DataError(f"weights column '{weights}' must be positive; {where} has {bad[weights]}")
 
     # -- factor levels (after dropping rows, so unobserved levels disappear) ---------
     levels = {}
@@ -278,7 +277,8 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
         if is_factor(frame[var]):
             levels[var] = factor_levels(frame[var])
     if cov is None:  # independent residuals: positions are the order of a subject's rows
-        position = frame.groupby(subject, sort=False).cumcount().to_numpy(dtype=np.int64)
+        position = frame.groupby(subject, sort=False).cumcount().to_numpy(dtype=np.int64) if subject \
+            else np.zeros(len(frame), dtype=np.int64)
         position_labels = list(range(int(position.max()) + 1))
         coordinates = None
     elif not spatial:
@@ -312,7 +312,7 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
         frame[var] = pd.Categorical(frame[var], categories=lv)
 
     # -- subjects, groups, duplicates ---------------------------------------------
-    subject_codes, subject_labels = pd.factorize(frame[subject], sort=True)
+    subject_codes, subject_labels = _subjects(frame, subject)
     key = pd.DataFrame({"s": subject_codes, "p": position})
     dup = key.duplicated(keep=False).to_numpy()
     if dup.any():
@@ -400,6 +400,15 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
         levels=tuple(outer_levels),
         source=source,
     )
+
+
+def _subjects(frame: pd.DataFrame, subject: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Subject codes of the rows and the subjects' labels; without a subject (the linear
+    model) every row is its own subject, labelled by its index label in the caller's data."""
+    if subject is None:
+        return np.arange(len(frame)), np.asarray(frame.index)
+    codes, labels = pd.factorize(frame[subject], sort=True)
+    return codes, np.asarray(labels)
 
 
 def _random_matrix(term, frame: pd.DataFrame, variables: list) -> tuple[np.ndarray, tuple[str, ...], object]:

@@ -19,12 +19,26 @@ class FormulaError(TrialMLMError, ValueError):
     """The model formula cannot be parsed or names something unknown."""
 
 
+class ConvergenceError(TrialMLMError, RuntimeError):
+    """No covariance structure of a fallback list gave a usable fit.
+
+    ``attempts`` holds one :class:`trialmlm.results.CovarianceAttempt` per structure
+    tried, in order, each with the reason it failed.
+    """
+
+    def __init__(self, message: str, attempts: tuple = ()):
+        super().__init__(message)
+        self.attempts = tuple(attempts)
+
+
 class TrialMLMWarning(UserWarning):
     """Base class of all trialmlm warnings."""
 
 
 class ConvergenceWarning(TrialMLMWarning):
-    """The optimiser stopped before the convergence criterion was met."""
+    """The fit is not usable as an estimate: the optimiser stopped before the convergence
+    criterion was met, the Hessian is not positive definite, or the residual covariance
+    matrix is numerically singular (a variance at zero, a correlation at +-1)."""
 
 
 class DataWarning(TrialMLMWarning):

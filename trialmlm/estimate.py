@@ -8,14 +8,18 @@ responses or resampled subjects, without parsing and encoding again.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 
+from .covariance import STRUCTURES
 from .covariance.random_effects import Independent
 from .errors import ConvergenceWarning
 from .model import Model
 from .optimize import maximise
 from .results import FitSettings, MMRMResults
+
+SINGULAR_RATIO = 1e-10  # smallest / largest eigenvalue of Sigma below which it counts as singular
 
 
 def estimate(model: Model, ddf: str, vcov: str, start: np.ndarray | None = None,
@@ -40,18 +44,49 @@ def estimate(model: Model, ddf: str, vcov: str, start: np.ndarray | None = None,
         phi_cov = np.full((lik.n_params, lik.n_params), np.nan)
         problems.append("the Hessian of the likelihood is not positive definite at the estimate; "
                      "covariance parameter standard errors are unavailable")
-    if warn:
-        for problem in problems:
-            warnings.warn(problem, ConvergenceWarning, stacklevel=3)
     aliased = [f"aliased fixed effects dropped: {', '.join(design.aliased)}"] if design.aliased else []
     settings = FitSettings(formula=parsed.text, method="REML" if lik.reml else "ML", weights=model.weights,
                            structure=term.structure if term else Independent.name, subject=parsed.subject,
                            visit=term.positions if term else (), group=term.group if term else None,
                            response=parsed.response, ddf=ddf, vcov=vcov,
                            random=" + ".join(map(str, parsed.random_terms)) or None)
-    return MMRMResults(
+    result = MMRMResults(
         settings=settings, design=design, structures=model.structures, phi=opt.phi, phi_cov=phi_cov,
         beta=opt.evaluation.beta, beta_cov=opt.evaluation.cov_beta, jac_info=opt.evaluation.jac_info,
         likelihood=lik, loglik=-0.5 * opt.evaluation.value, converged=opt.converged, n_iter=opt.n_iter,
         optimizer=opt.optimizer, warnings=tuple(aliased + problems),
     )
+    singular = singular_residual(result)
+    if singular:
+        problems.append(singular)
+        result = replace(result, converged=False, warnings=result.warnings + (singular,))
+    if warn:  # at the caller of trialmlm.fit: fit -> fit_first_usable -> lambda -> _fit_one -> estimate
+        for problem in problems:
+            warnings.warn(problem, ConvergenceWarning, stacklevel=6)
+    return result
+
+
+def singular_residual(fit: MMRMResults) -> str | None:
+    r"""Why the residual covariance matrix of ``fit`` is numerically singular, or None.
+
+    A visit-indexed :math:`\Sigma` (of any group) whose smallest eigenvalue is below
+    ``SINGULAR_RATIO`` times its largest has a variance at zero or a correlation at
+    :math:`\pm 1`: the (RE)ML objective has no maximum inside the parameter space there
+    (with a visit whose responses are all fitted exactly it is unbounded, -2 log L
+    :math:`\to -\infty`), whatever the optimiser's stopping rule says.  Checked only
+    where :math:`\Sigma` is the marginal covariance: not with random effects (where
+    :math:`ZGZ^\top + R` stays positive definite with a singular :math:`R` at a boundary
+    estimate such as an antedependence correlation of 1), not for spatial structures
+    (a matrix over all observed coordinates, singular as points come close).
+    """
+    if fit.settings.random or not fit.settings.visit or STRUCTURES[fit.settings.structure].spatial:
+        return None
+    for label in fit.group_labels:
+        sigma = fit.covariance_matrix(label).to_numpy()
+        eig = np.linalg.eigvalsh(sigma) if np.all(np.isfinite(sigma)) else np.array([np.nan, 1.0])
+        if not eig[0] > SINGULAR_RATIO * eig[-1]:
+            where = f" of {fit.settings.group}={label!r}" if fit.settings.group else ""
+            return (f"residual covariance matrix{where} numerically singular (smallest/largest eigenvalue "
+                    f"{eig[0] / eig[-1]:.3g}, -2 log L = {-2 * fit.loglik:.6g}): a variance at zero or a "
+                    "correlation at +-1, not a maximum of the likelihood")
+    return None

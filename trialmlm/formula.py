@@ -1,4 +1,4 @@
-"""Split a model formula into its response, mean model and covariance term.
+r"""Split a model formula into its response, mean model and covariance term.
 
 ``"FEV1 ~ RACE + ARMCD * AVISIT + us(AVISIT | USUBJID)"`` becomes response ``FEV1``,
 fixed part ``RACE + ARMCD * AVISIT`` (Wilkinson syntax, encoded by formulaic) and the
@@ -13,6 +13,10 @@ blocking factor of the residual covariance: the covariance term's subject if the
 one, else the factor with the most levels in the data (:meth:`ModelFormula.with_subject`,
 chosen by :func:`trialmlm.model.build_model`).  The others (``outer``) may be nested
 (sites) or crossed with it.
+
+A formula with neither kind of term, ``"CHG ~ TRTP + SITEGR1 + BASE"``, is the ordinary
+linear model (ANCOVA): rows are independent with one variance :math:`\sigma^2` and there
+is no subject (:attr:`ModelFormula.linear`).
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ class ModelFormula:
     ``random_terms`` are all random-effect terms in formula order; ``innermost`` is the
     subject factor when there is no covariance term.  ``random`` is the subject's own
     term (None if it has none), ``outer`` the terms of the other grouping factors.
+    ``subject`` is None for the linear model (no term of either kind).
     """
 
     text: str
@@ -71,8 +76,13 @@ class ModelFormula:
     innermost: str | None = None
 
     @property
-    def subject(self) -> str:
+    def subject(self) -> str | None:
         return self.covariance.subject if self.covariance else self.innermost
+
+    @property
+    def linear(self) -> bool:
+        """No covariance and no random-effect term: the linear model, every row independent."""
+        return self.covariance is None and not self.random_terms
 
     @property
     def random(self) -> RandomTerm | None:
@@ -88,6 +98,21 @@ class ModelFormula:
         if self.covariance or factor not in {t.subject for t in self.random_terms}:
             raise FormulaError(f"'{factor}' cannot be the subject of '{self.text}'")
         return replace(self, innermost=factor)
+
+    def with_structure(self, name: str) -> ModelFormula:
+        """The same formula with the covariance term's structure replaced by ``name``:
+        ``us(AVISIT | USUBJID)`` becomes ``toeph(AVISIT | USUBJID)``, the rest of the
+        text unchanged.  FormulaError without a covariance term or for an unknown name."""
+        if self.covariance is None:
+            raise FormulaError(f"formula '{self.text}' has no covariance term such as us(AVISIT | USUBJID) "
+                               f"whose structure '{name}' could replace")
+        lhs, rhs = self.text.split("~", 1)
+        terms = _split_top_level(rhs, "+")
+        old = self.covariance.structure
+        i = next(i for i, term in enumerate(terms)
+                 if "|" in term and (call := _CALL.match(term)) and call.group(1) == old)
+        terms[i] = terms[i].replace(old, name, 1)
+        return parse_formula(f"{lhs}~{'+'.join(terms)}")
 
 
 def _split_top_level(text: str, sep: str) -> list[str]:
@@ -154,8 +179,9 @@ def _random_term(term: str) -> RandomTerm:
 def parse_formula(formula: str) -> ModelFormula:
     """Parse ``response ~ fixed terms [+ (EXPR | FACTOR) ...] [+ STRUCT(VISIT | [GROUP /] SUBJECT)]``.
 
-    At least one random-effect or covariance term is required.  Without a covariance term
-    the subject is provisionally the last random term's factor (see the module docstring).
+    Without a covariance term the subject is provisionally the last random term's factor
+    (see the module docstring).  Without either kind of term the formula is the linear
+    model ``response ~ fixed terms`` (ANCOVA), with no subject.
 
     Raises
     ------
@@ -185,11 +211,6 @@ def parse_formula(formula: str) -> ModelFormula:
             )
         else:
             fixed.append(stripped)
-    if not covariance and not random:
-        raise FormulaError(
-            f"formula '{formula}' has no covariance term; add one such as us(AVISIT | USUBJID) "
-            "or a random-effect term such as (1 + TIME | USUBJID)"
-        )
     if len(covariance) > 1:
         raise FormulaError(f"formula '{formula}' has {len(covariance)} covariance terms; give exactly one")
     factors = [r.subject for r in random]
@@ -201,4 +222,5 @@ def parse_formula(formula: str) -> ModelFormula:
         )
     cov = covariance[0] if covariance else None
     fixed_text = " + ".join(t for t in fixed if t) or "1"
-    return ModelFormula(formula, response, fixed_text, cov, tuple(random), None if cov else factors[-1])
+    innermost = None if cov or not factors else factors[-1]
+    return ModelFormula(formula, response, fixed_text, cov, tuple(random), innermost)

@@ -1,12 +1,15 @@
 """Read trial data files into the long format :func:`trialmlm.fit` expects.
 
-One function, :func:`read`: the file format is chosen by the extension, then the CDISC
-ADaM Basic Data Structure (BDS) conventions are applied — one parameter (PARAMCD), the
-analysis records (ANL01FL = "Y") and the visit order of AVISITN.  The result is a plain
-pandas DataFrame; every transformation is listed in the docstring of :func:`read`.
+One function, :func:`read`: the file format is chosen by the extension (SAS files through
+pyreadstat, i.e. ReadStat), then the CDISC ADaM Basic Data Structure (BDS) conventions
+are applied — one parameter (PARAMCD), the record selection of
+:func:`trialmlm.adam.select_records` (population, ``where``, ANL01FL, DTYPE, ABLFL), one
+record per subject and visit, the visit order of AVISITN and the arm order of its
+numeric companion (TRTPN).  The result is a pandas DataFrame whose ``attrs`` carry the
+record counts and the SAS column labels; every step is listed in :func:`read`.
 
 Reference: CDISC Analysis Data Model Implementation Guide (ADaMIG) v1.3, section 3.3
-(BDS variables PARAMCD, PARAM, AVISIT, AVISITN, ANLzzFL).
+(BDS variables PARAMCD, PARAM, AVISIT, AVISITN, ANLzzFL, DTYPE, ABLFL).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import adam
+from .adam import RecordCounts, check_one_record_per_visit, select_records
 from .errors import DataError
 
 #: Extension -> format read by :func:`read`.
@@ -31,17 +36,9 @@ def _listing(values) -> str:
     return ", ".join(values[:_SHOWN]) + more
 
 
-def _decode(series: pd.Series, encoding: str | None) -> pd.Series:
-    """bytes -> str (UTF-8, else Latin-1 unless ``encoding`` is given); blanks -> missing."""
+def _blank_to_missing(series: pd.Series) -> pd.Series:
+    """Trailing blanks removed; blank text is missing (SAS has no other missing text)."""
     def one(v):
-        if isinstance(v, bytes):
-            if encoding is not None:
-                v = v.decode(encoding)
-            else:
-                try:
-                    v = v.decode("utf-8")
-                except UnicodeDecodeError:
-                    v = v.decode("latin-1")
         if isinstance(v, str):
             v = v.rstrip()
             return v if v else np.nan
@@ -49,7 +46,25 @@ def _decode(series: pd.Series, encoding: str | None) -> pd.Series:
     return series.map(one).astype(object)
 
 
-def _read_file(path: Path, encoding: str | None) -> pd.DataFrame:
+def _read_sas(path: Path, fmt: str, encoding: str | None) -> tuple[pd.DataFrame, dict]:
+    """A SAS transport (v5 or v8) or sas7bdat file through pyreadstat: numbers as stored
+    (zeros stay zero), SAS special missing values (``.A``-``.Z``, ``._``) as NaN, dates
+    and datetimes as ``datetime64``; returns the data and the column labels."""
+    import pyreadstat
+
+    reader = pyreadstat.read_xport if fmt == "xport" else pyreadstat.read_sas7bdat
+    try:
+        data, meta = reader(str(path), encoding=encoding, dates_as_pandas_datetime=True)
+    except Exception as exc:  # ReadStat's messages name neither the file nor the format
+        hint = f" (text encoding {encoding!r})" if encoding else ""
+        raise DataError(f"cannot read '{path}' as SAS {fmt}{hint}: {exc}") from None
+    for col in data.select_dtypes(include="object").columns:
+        data[col] = _blank_to_missing(data[col])
+    labels = {k: v for k, v in (meta.column_names_to_labels or {}).items() if v}
+    return data, labels
+
+
+def _read_file(path: Path, encoding: str | None) -> tuple[pd.DataFrame, dict]:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise DataError(f"cannot read '{path}': unknown extension '{path.suffix}' "
@@ -58,7 +73,7 @@ def _read_file(path: Path, encoding: str | None) -> pd.DataFrame:
         raise DataError(f"data file '{path}' does not exist")
     if fmt == "csv":
         try:
-            return pd.read_csv(path, encoding=encoding or "utf-8")
+            return pd.read_csv(path, encoding=encoding or "utf-8"), {}
         except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise DataError(f"cannot read '{path}' as CSV: {exc}") from None
     if fmt == "parquet":
@@ -70,197 +85,182 @@ def _read_file(path: Path, encoding: str | None) -> pd.DataFrame:
         data = pd.read_parquet(path, engine="pyarrow")
         for col in data.select_dtypes(include="object").columns:  # None -> NaN, as from a CSV file
             data[col] = data[col].where(data[col].notna(), np.nan)
-        return data
-    try:
-        data = _read_xport(path) if fmt == "xport" else pd.read_sas(path, format=fmt)
-    except DataError:
-        raise
-    except Exception as exc:  # pandas' parser errors name neither the file nor the format
-        raise DataError(f"cannot read '{path}' as SAS {fmt}: {exc}") from None
-    for col in data.select_dtypes(include="object").columns:
-        try:
-            data[col] = _decode(data[col], encoding)
-        except UnicodeDecodeError as exc:
-            raise DataError(f"column '{col}' of '{path}' is not {encoding} text: {exc}") from None
-    return data
+        return data, {}
+    return _read_sas(path, fmt, encoding)
 
 
-def _xport_record_count(path: Path, start: int, length: int) -> int | None:
-    """Number of observations of a one-member SAS transport (v5) file.
-
-    The format pads the last 80-byte card with blanks and stores no observation count, so
-    the count is the largest n whose records fit, less trailing all-blank records that lie
-    within that padding (as ReadStat does).  pandas instead subtracts every 8-byte blank
-    word of the last card, which drops real last rows that end in blank-padded character
-    values whenever a record is at most 80 bytes long.  None: leave pandas' count.
-    """
-    if length <= 0 or length > 80:  # pandas' floor division is right for long records
-        return None
-    total = path.stat().st_size - start
-    n = total // length
-    with path.open("rb") as fh:
-        while n > 0 and total - (n - 1) * length < 80:
-            fh.seek(start + (n - 1) * length)
-            if fh.read(length).strip(b" "):
-                break
-            n -= 1
-    return n
-
-
-def _read_xport(path: Path) -> pd.DataFrame:
-    with path.open("rb") as fh:
-        if fh.read(80).startswith(b"HEADER RECORD*******LIBV8"):
-            raise DataError(f"'{path}' is a SAS transport file of version 8/9 (PROC CPORT / %LOC2XPT "
-                            "V9); only version 5 (the XPORT engine, the FDA submission format) is read")
-    with pd.read_sas(path, format="xport", iterator=True) as reader:
-        start, length = getattr(reader, "record_start", None), getattr(reader, "record_length", None)
-        if start is not None and length is not None:
-            n = _xport_record_count(path, start, length)
-            if n is not None:
-                reader.nobs = n
-        return reader.read()
-
-
-def _require(data: pd.DataFrame, columns: dict, path: Path) -> None:
+def _require(data: pd.DataFrame, columns: dict, source: str) -> None:
     for role, col in columns.items():
         if col is not None and col not in data.columns:
-            raise DataError(f"'{path}' has no column '{col}' ({role}); its columns are "
+            raise DataError(f"'{source}' has no column '{col}' ({role}); its columns are "
                             f"{_listing(data.columns)}")
 
 
-def _select_param(data: pd.DataFrame, param: str | None, path: Path) -> pd.DataFrame:
+def _select_param(data: pd.DataFrame, param: str | None, source: str) -> np.ndarray:
     codes = [c for c in ("PARAMCD", "PARAM") if c in data.columns]
     if param is None:
         for col in codes:
             present = sorted(data[col].dropna().astype(str).unique())
             if len(present) > 1:
-                raise DataError(f"'{path}' holds {len(present)} parameters ({col}: {_listing(present)}); "
+                raise DataError(f"'{source}' holds {len(present)} parameters ({col}: {_listing(present)}); "
                                 "choose one with param=")
             if present:  # PARAMCD decides when it is there; PARAM only without it
                 break
-        return data
+        return np.ones(len(data), dtype=bool)
     if not codes:
-        raise DataError(f"param={param!r} given but '{path}' has neither PARAMCD nor PARAM")
+        raise DataError(f"param={param!r} given but '{source}' has neither PARAMCD nor PARAM")
     keep = np.zeros(len(data), dtype=bool)
     for col in codes:
         keep |= (data[col].astype(str) == str(param)).to_numpy()
     if not keep.any():
         col = codes[0]
         present = sorted(data[col].dropna().astype(str).unique())
-        raise DataError(f"param={param!r} selects no rows of '{path}'; {col} values are {_listing(present)}")
-    return data.loc[keep]
+        raise DataError(f"param={param!r} selects no rows of '{source}'; {col} values are "
+                        f"{_listing(present)}")
+    return keep
 
 
-def _select_flag(data: pd.DataFrame, flag: str | None, path: Path) -> pd.DataFrame:
-    if flag is None:
-        return data
-    if flag not in data.columns:
-        if flag == DEFAULT_FLAG:
-            return data
-        raise DataError(f"analysis_flag={flag!r}: '{path}' has no such column; its columns are "
-                        f"{_listing(data.columns)}")
-    keep = (data[flag].astype(str).str.strip().str.upper() == "Y").to_numpy()
-    if not keep.any():
-        raise DataError(f"no row of '{path}' has {flag} = 'Y' (after the parameter selection); "
-                        "pass analysis_flag=None to keep every row")
-    return data.loc[keep]
-
-
-def _order_visits(data: pd.DataFrame, visit: str, order: str, path: Path) -> pd.Series:
+def _order_visits(data: pd.DataFrame, visit: str, order: str, source: str) -> pd.Series:
     """``visit`` as an ordered Categorical whose categories follow ``order`` (AVISITN)."""
     labels = data[visit].astype(object)  # a Categorical read from parquet is re-ordered here
     pairs = pd.DataFrame({visit: labels, order: data[order]}).loc[labels.notna()]
     if not pd.api.types.is_numeric_dtype(pairs[order]):
-        raise DataError(f"'{order}' (visit order) of '{path}' must be numeric, it has dtype "
+        raise DataError(f"'{order}' (visit order) of '{source}' must be numeric, it has dtype "
                         f"{pairs[order].dtype}")
     numbers = pairs.dropna().groupby(visit, sort=False)[order].unique()
     several = numbers[numbers.map(len) > 1]
     if len(several):
         v = several.index[0]
-        raise DataError(f"visit {v!r} of '{path}' has several {order} values "
+        raise DataError(f"visit {v!r} of '{source}' has several {order} values "
                         f"({', '.join(f'{x:g}' for x in sorted(several.iloc[0]))}); "
                         f"ADaM requires one {order} per {visit}")
     unnumbered = [v for v in pairs[visit].unique() if v not in numbers.index]
     if unnumbered:
-        raise DataError(f"visit {unnumbered[0]!r} of '{path}' has no {order} value")
+        raise DataError(f"visit {unnumbered[0]!r} of '{source}' has no {order} value")
     first = numbers.map(lambda x: float(x[0]))
     shared = first[first.duplicated(keep=False)]
     if len(shared):
         n = shared.iloc[0]
         names = ", ".join(repr(v) for v in shared.index[shared == n])
-        raise DataError(f"visits {names} of '{path}' share {order} = {n:g}; ADaM requires one "
+        raise DataError(f"visits {names} of '{source}' share {order} = {n:g}; ADaM requires one "
                         f"{order} per {visit}")
     categories = first.sort_values(kind="stable").index.tolist()
     return pd.Series(pd.Categorical(labels, categories=categories, ordered=True), index=data.index)
 
 
-def read(path: str | os.PathLike, *, param: str | None = None, response: str | None = None,
-         analysis_flag: str | None = DEFAULT_FLAG, subject: str | None = "USUBJID",
-         visit: str | None = "AVISIT", visit_order: str | None = "AVISITN",
+def read(path: str | os.PathLike | pd.DataFrame, *, param: str | None = None, response: str | None = None,
+         population: str | None = None, where: str | None = None,
+         analysis_flag: str | None = DEFAULT_FLAG, keep_dtype: tuple[str, ...] | list[str] = (),
+         keep_baseline: bool = False, subject: str | None = "USUBJID", visit: str | None = "AVISIT",
+         visit_order: str | None = "AVISITN", arm: str | None = None, arm_order: list | None = None,
          encoding: str | None = None) -> pd.DataFrame:
-    """Read a trial data file (ADaM BDS or any long format) for :func:`trialmlm.fit`.
+    """Read a trial data file (ADaM BDS or any long format) and select the analysis records.
 
     Parameters
     ----------
-    path : file name; the extension chooses the reader: ``.csv`` (:func:`pandas.read_csv`),
+    path : file name, or a DataFrame already in memory (the same steps are applied to a
+        copy).  The extension chooses the reader: ``.csv`` (:func:`pandas.read_csv`),
         ``.parquet`` (:func:`pandas.read_parquet`, needs pyarrow: ``pip install
-        'trialmlm[parquet]'``), ``.xpt`` (SAS transport, version 5) and ``.sas7bdat``
-        (:func:`pandas.read_sas`; no extra dependency).
-    param : keep only the rows of this parameter: rows whose ``PARAMCD`` or ``PARAM``
+        'trialmlm[parquet]'``), ``.xpt`` (SAS transport, version 5 or 8) and
+        ``.sas7bdat``, both through pyreadstat.
+    param : keep only the records of this parameter: rows whose ``PARAMCD`` or ``PARAM``
         equals it.  Without it, the data may hold only one PARAMCD (or PARAM).
-    response : name of the analysis variable (e.g. ``"AVAL"``, ``"CHG"``); only checked to
-        be present and numeric.
-    analysis_flag : keep only the rows whose flag column equals ``"Y"`` (ADaM ANLzzFL;
+    response : name of the analysis variable (e.g. ``"AVAL"``, ``"CHG"``); checked to be
+        present and numeric.
+    population : a subject-level Y/N flag (``"EFFFL"``, ``"ITTFL"``, ``"FASFL"``,
+        ``"SAFFL"``, ``"PPROTFL"``, ``"COMP24FL"``, ...): keep the subjects flagged ``"Y"``.
+    where : a selection in the safe expression language of :mod:`trialmlm.where`, e.g.
+        ``"AVISITN <= 24 and SITEGR1 != '900'"``.
+    analysis_flag : keep only the records whose flag equals ``"Y"`` (ADaM ANLzzFL;
         default ``"ANL01FL"``).  A file without an ``ANL01FL`` column is left alone; any
-        other flag name must be a column.  ``None`` keeps every row.
+        other flag name must be a column.  ``None`` keeps every record.
+    keep_dtype : derived-record types to keep (e.g. ``["LOCF"]`` for an LOCF analysis);
+        by default every record with a non-blank ``DTYPE`` is dropped.
+    keep_baseline : keep the baseline records (``ABLFL = "Y"``; without ABLFL, a visit
+        named "Baseline"); by default they are dropped, as baseline is a covariate and
+        not a post-baseline response.
     subject : subject identifier column (required unless ``None``; default ``USUBJID``).
     visit : analysis visit column (required unless ``None``; default ``AVISIT``).
     visit_order : numeric column giving the order of the visits (default ``AVISITN``);
         used when present (``None`` disables it).
+    arm : treatment column (e.g. ``"TRT01P"``, ``"TRTP"``); when given it becomes a
+        Categorical in the order of :func:`trialmlm.adam.arm_order`: ``arm_order`` if
+        given, else the numeric companion ``arm + "N"`` (TRTPN), else sorted labels.
+    arm_order : every level of ``arm``, in the order of tables and figures.
     encoding : text encoding of CSV files (default UTF-8) and of SAS character columns
-        (default: UTF-8, falling back to Latin-1 for values that are not UTF-8).
+        (default: as ReadStat detects it).
 
     Returns
     -------
     pandas.DataFrame
         The file's columns, unchanged except for these steps, in this order:
 
-        1. SAS files: byte strings are decoded to ``str``, trailing blanks removed and
-           blank values set to missing (SAS has no other missing character value).
-           Missing text is NaN from every format (parquet's None becomes NaN).
+        1. SAS files: numbers as stored (0 is 0: pandas' own XPORT reader returns
+           5.4e-79), special missing values ``.A``-``.Z`` and ``._`` as NaN, dates as
+           ``datetime64``; text with trailing blanks removed and blank values missing
+           (SAS has no other missing text).  Missing text is NaN from every format.
         2. ``subject``, ``visit`` and ``response`` are checked to be columns.
-        3. Rows of another parameter are dropped (``param``).
-        4. Rows not flagged ``"Y"`` in ``analysis_flag`` are dropped.
+        3. Records of another parameter are dropped (``param``); then
+           :func:`trialmlm.adam.select_records`: ``population``, ``where``,
+           ``analysis_flag``, derived records (DTYPE), baseline records.
+        4. Two records of one subject at one visit are an error.
         5. If ``visit_order`` is a column: ``visit`` becomes an ordered
-           :class:`pandas.Categorical` whose categories are the visits left after
-           steps 3-4 sorted by ``visit_order`` (so "Week 2" precedes "Week 10", and
-           "Baseline" or "Follow-up" sit where AVISITN puts them).  :func:`trialmlm.fit`
+           :class:`pandas.Categorical` whose categories are the visits left, sorted
+           by ``visit_order`` (so "Week 2" precedes "Week 10").  :func:`trialmlm.fit`
            and :mod:`trialmlm.missing` use this category order for the visits.
-        6. The index is reset to 0, 1, ...
+        6. ``arm`` (if given) becomes a Categorical in table order.
+        7. The index is reset to 0, 1, ...
 
-        Everything else (TRT01P, TRT01A, AVAL, BASE, CHG, DCSREAS, ...) passes through.
+        ``attrs["records"]``: a :class:`trialmlm.adam.RecordCounts` (records and
+        subjects read, excluded at each step, left); ``attrs["labels"]``: column
+        labels of a SAS file (``{"TRTP": "Planned Treatment", ...}``), used as table
+        headers.
 
     Raises
     ------
     DataError
-        Naming the file and the column, parameter or visit: unknown extension, missing
-        file, unreadable file (a CSV in another encoding, a version 8 transport file, SAS
-        text not in ``encoding``), pyarrow not installed, missing required column (the columns present are
-        listed), several parameters without ``param``, a ``param`` that selects nothing
-        (the PARAMCD values are listed), no row flagged ``"Y"``, a visit with several
-        or no ``visit_order`` values, two visits with the same ``visit_order`` value, a
-        non-numeric ``response``.
+        Naming the file and the column, parameter, flag or visit: unknown extension,
+        missing file, unreadable file, pyarrow not installed, missing required column
+        (the columns present are listed), several parameters without ``param``, a
+        ``param`` that selects nothing, a population flag that is not a column, varies
+        within a subject or selects nobody, a ``where`` that cannot be parsed or names
+        an unknown column, nothing flagged ``"Y"``, a ``keep_dtype`` that no record
+        has, nothing left, two records at one visit, a visit with several or no
+        ``visit_order`` values, two visits with the same ``visit_order`` value, a
+        non-numeric ``response``, an ``arm_order`` that misses or invents a level.
     """
-    path = Path(path)
-    data = _read_file(path, encoding)
-    _require(data, {"subject": subject, "visit": visit, "response": response}, path)
+    if isinstance(path, pd.DataFrame):
+        source, labels = "data frame", dict(path.attrs.get("labels", {}))
+        data = path.copy()
+        data.attrs = {}
+    else:
+        path = Path(path)
+        source = str(path)
+        data, labels = _read_file(path, encoding)
+    _require(data, {"subject": subject, "visit": visit, "response": response, "arm": arm}, source)
     if response is not None and not (pd.api.types.is_numeric_dtype(data[response])
                                      and not pd.api.types.is_bool_dtype(data[response])):
-        raise DataError(f"response '{response}' of '{path}' must be numeric, it has dtype "
+        raise DataError(f"response '{response}' of '{source}' must be numeric, it has dtype "
                         f"{data[response].dtype}")
-    data = _select_param(data, param, path)
-    data = _select_flag(data, analysis_flag, path)
+    n_subjects = int(data[subject].nunique()) if subject is not None else len(data)
+    counts = RecordCounts(Path(source).name if source != "data frame" else source, len(data), n_subjects)
+    keep = _select_param(data, param, source)
+    if param is not None:
+        kept = data.loc[keep]
+        lost = n_subjects - (int(kept[subject].nunique()) if subject is not None else len(kept))
+        counts = counts.then("param", f"another parameter (not {param})", len(data) - len(kept), lost)
+        data = kept
+    data, counts = select_records(data, counts, subject=subject, visit=visit, population=population,
+                                  where=where, analysis_flag=analysis_flag, keep_dtype=tuple(keep_dtype),
+                                  keep_baseline=keep_baseline)
+    if subject is not None and visit is not None:
+        check_one_record_per_visit(data, subject, visit, source)
     data = data.copy()
     if visit is not None and visit_order is not None and visit_order in data.columns:
-        data[visit] = _order_visits(data, visit, visit_order, path)
-    return data.reset_index(drop=True)
+        data[visit] = _order_visits(data, visit, visit_order, source)
+    if arm is not None:
+        levels = adam.arm_order(data, arm, arm_order)
+        data[arm] = pd.Categorical(data[arm], categories=levels)
+    data = data.reset_index(drop=True)
+    data.attrs = {"records": counts, "labels": labels}
+    return data

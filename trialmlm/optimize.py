@@ -61,11 +61,12 @@ class Objective:
 
     def __call__(self, theta: np.ndarray, order: int):
         """(value, grad, hess) in theta; value = inf where Sigma is not positive definite."""
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             phi, jac, h2 = self.phi(theta)
         if not (np.all(np.isfinite(phi)) and np.all(np.isfinite(jac))):
             return np.inf, None, None
-        ev = self.lik.evaluate(phi, order)
+        with np.errstate(all="ignore"):  # overflow on the way to a singular Sigma: value inf, handled here
+            ev = self.lik.evaluate(phi, order)
         if ev is None or not np.isfinite(ev.value):
             return np.inf, None, None
         if order == 0:
@@ -142,5 +143,6 @@ def maximise(lik: Likelihood, phi_start: np.ndarray, tolerance: float = 1e-10,
         n_iter += int(res.nit) + more
         optimizer = "newton-raphson, bfgs, newton-raphson"
     phi = obj.phi(theta)[0]
-    evaluation = lik.evaluate(phi, 2)
+    with np.errstate(all="ignore"):  # a non-converged end point may be (near) singular; reported by estimate
+        evaluation = lik.evaluate(phi, 2)
     return OptimResult(theta, phi, evaluation, converged, n_iter, optimizer, message)

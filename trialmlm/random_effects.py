@@ -169,8 +169,10 @@ class RandomEffectsResults:
     @property
     def residual_variance(self) -> float | pd.Series:
         r""":math:`\sigma^2` for independent residuals, else the residual structure's parameters
-        (of every group, named as in ``covariance_parameters``, with a per-group structure)."""
-        self._require_random()
+        (of every group, named as in ``covariance_parameters``, with a per-group structure);
+        for the linear model its one variance."""
+        if not self.settings.linear:
+            self._require_random()
         if len(self.structures) > 1:
             n_g = self.structures[0].n_g
             return pd.Series(self.phi[n_g:].copy(), index=self.covariance_parameter_names[n_g:],

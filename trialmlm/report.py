@@ -39,20 +39,28 @@ import html
 import platform
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .adam import arm_order, count_model_exclusions, exclude_records
 from .api import fit as fit_model
 from .covariance import STRUCTURES
 from .covariance.random_effects import RandomEffects
-from .errors import DataError
+from .design import factor_levels
+from .errors import ConvergenceError, DataError
+from .fallback import failure
+from .formats import decimals_for
 from .io import read
 from .missing import dropout_table, impute, patterns, time_to_dropout, tipping_point
 
 SENSITIVITY_METHODS = ("jump_to_reference", "copy_reference", "copy_increments_in_reference")
+MODELS = ("mmrm", "ancova", "slopes")
+#: AnalysisConfig fields passed to :func:`trialmlm.read` under the same names.
+SELECTION = ("param", "population", "where", "analysis_flag", "keep_dtype", "keep_baseline", "arm_order")
 PACKAGES = ("trialmlm", "numpy", "scipy", "pandas", "matplotlib", "lifelines", "formulaic")
 
 
@@ -69,6 +77,19 @@ class AnalysisConfig:
     ``deltas``: shifts of the tipping point, applied after dropout in every arm but the
     reference (default: round steps from 0 to 2 SDs of the response at the last visit,
     towards the null: :func:`trialmlm.missing.tipping_point`).
+
+    Record selection (:func:`trialmlm.read`, same names): ``param``, ``population``,
+    ``where``, ``analysis_flag``, ``keep_dtype``, ``keep_baseline``; ``arm_order`` (every
+    level; default the numeric companion TRTPN / TRT01PN, reference arm first).
+    ``covariance``: one structure, or several tried in order (the first that converges
+    with a positive-definite Hessian is used).  ``allow_nonconvergence``: write the
+    report of a fit that did not converge (every table then says so) instead of stopping.
+    ``decimals``: data decimals of the response (an integer, or a table PARAMCD ->
+    integer in TOML); default the data's precision when every value has at most 2
+    decimals, else 1.  ``at_visit``: the visit of an ANCOVA (``model="ancova"``); without
+    it, one ANCOVA per visit.  ``study``, ``population_label``, ``program``: the header
+    and footer lines of every table (defaults: STUDYID, the population flag's name,
+    "trialmlm VERSION analyze").
     """
 
     data: str
@@ -78,14 +99,25 @@ class AnalysisConfig:
     visit: str = "AVISIT"
     arm: str = "TRT01P"
     reference: str | None = None
+    arm_order: tuple[str, ...] | None = None
     covariates: tuple[str, ...] = ()
     model: str = "mmrm"
     time: str = "TIME"
-    covariance: str | None = None
+    at_visit: str | None = None
+    covariance: tuple[str, ...] | None = None
+    allow_nonconvergence: bool = False
     method: str = "REML"
     ddf: str = "kenward-roger"
     param: str | None = None
+    population: str | None = None
+    where: str | None = None
     analysis_flag: str | None = "ANL01FL"
+    keep_dtype: tuple[str, ...] = ()
+    keep_baseline: bool = False
+    decimals: int | dict | None = None
+    study: str | None = None
+    population_label: str | None = None
+    program: str | None = None
     reason: str | None = None
     dropout_time: str | None = None
     title: str | None = None
@@ -98,16 +130,41 @@ class AnalysisConfig:
     workers: int = 1
 
     @property
-    def formula(self) -> str:
+    def structures(self) -> tuple[str, ...]:
+        """The residual structures to try, in order (default ``us``; slopes: none)."""
+        if self.covariance:
+            return self.covariance
+        return ("us",) if self.model == "mmrm" else ("none",)
+
+    def formula_with(self, structure: str) -> str:
+        """The model formula with the residual ``structure``."""
+        if self.model == "ancova":
+            return f"{self.response} ~ " + " + ".join([*self.covariates, self.arm])
         if self.model == "mmrm":
             fixed = " + ".join([*self.covariates, f"{self.arm} * {self.visit}"])
-            return f"{self.response} ~ {fixed} + {self.covariance or 'us'}({self.visit} | {self.subject})"
+            return f"{self.response} ~ {fixed} + {structure}({self.visit} | {self.subject})"
         fixed = " + ".join([*self.covariates, f"{self.arm} * {self.time}"])
         residual = ""
-        if self.covariance not in (None, "none"):
-            over = self.time if STRUCTURES[self.covariance].spatial else self.visit
-            residual = f" + {self.covariance}({over} | {self.subject})"
+        if structure != "none":
+            over = self.time if STRUCTURES[structure].spatial else self.visit
+            residual = f" + {structure}({over} | {self.subject})"
         return f"{self.response} ~ {fixed} + (1 + {self.time} | {self.subject}){residual}"
+
+    @property
+    def formula(self) -> str:
+        """The model formula with the first structure."""
+        return self.formula_with(self.structures[0])
+
+    def data_decimals(self) -> int | None:
+        """``decimals`` for this analysis' parameter (None: from the data)."""
+        if isinstance(self.decimals, dict):
+            return self.decimals.get(self.param) if self.param is not None else None
+        return self.decimals
+
+    @property
+    def selection(self) -> dict:
+        """The record-selection keywords of :func:`trialmlm.read`."""
+        return {k: getattr(self, k) for k in SELECTION}
 
 
 def load_config(path) -> dict:
@@ -132,6 +189,13 @@ def load_config(path) -> dict:
     return dict(values)
 
 
+def _names(value) -> tuple[str, ...]:
+    """A list of names from a list or a comma-separated text ("us,toeph,ar1h")."""
+    if isinstance(value, str):
+        value = value.split(",")
+    return tuple(str(v).strip() for v in value if str(v).strip())
+
+
 def make_config(**values) -> AnalysisConfig:
     """Check the values and build the config; DataError naming the bad value."""
     values = {k: v for k, v in values.items() if v is not None}
@@ -140,14 +204,31 @@ def make_config(**values) -> AnalysisConfig:
     for key in ("covariates", "deltas"):
         if key in values:
             values[key] = tuple(values[key])
+    for key in ("covariance", "keep_dtype", "arm_order"):
+        if key in values:
+            values[key] = _names(values[key])
+    if values.get("model") == "ancova":
+        values.setdefault("ddf", "residual")  # every df method gives n - rank(X) for the linear model
     config = AnalysisConfig(**values)
-    if config.model not in ("mmrm", "slopes"):
-        raise DataError(f"model must be 'mmrm' or 'slopes', got {config.model!r}")
+    if config.model not in MODELS:
+        raise DataError(f"model must be one of {', '.join(MODELS)}, got {config.model!r}")
     allowed = list(STRUCTURES) + (["none"] if config.model == "slopes" else [])
-    if config.covariance is not None and config.covariance not in allowed:
-        raise DataError(f"covariance must be one of {', '.join(allowed)}; got {config.covariance!r}")
+    bad = [c for c in (config.covariance or ()) if c not in allowed]
+    if bad:
+        raise DataError(f"covariance {bad[0]!r} is not one of {', '.join(allowed)}")
+    if len(config.covariance or ()) > 1 and "none" in config.covariance:
+        raise DataError("covariance 'none' (no residual structure) cannot be part of a fallback list")
+    if config.model == "ancova" and config.covariance:
+        raise DataError("model='ancova' has no covariance structure; leave covariance out")
+    if config.at_visit is not None and config.model != "ancova":
+        raise DataError("at_visit is the visit of an ANCOVA; it needs model='ancova'")
     if config.sensitivity and config.model != "mmrm":
         raise DataError("the sensitivity analyses (multiple imputation) need model='mmrm'")
+    decimals = config.decimals.values() if isinstance(config.decimals, dict) else [config.decimals]
+    if any(d is not None and (not isinstance(d, int) or isinstance(d, bool) or not 0 <= d <= 6)
+           for d in decimals):
+        raise DataError(f"decimals must be an integer from 0 to 6 (or a table PARAMCD = integer), "
+                        f"got {config.decimals!r}")
     if not 0 < config.alpha < 1:
         raise DataError(f"alpha must be between 0 and 1, got {config.alpha}")
     return config
@@ -168,16 +249,84 @@ class Report:
         return self.out / "index.html"
 
 
-def _check_columns(df: pd.DataFrame, config: AnalysisConfig) -> None:
-    needed = {"subject": config.subject, "visit": config.visit, "arm": config.arm,
-              "response": config.response}
+def _read(config: AnalysisConfig) -> pd.DataFrame:
+    """The analysis records: :func:`trialmlm.read` with the config's selection; every
+    column the analysis names must be in the file."""
+    df = read(config.data, response=config.response, subject=config.subject, visit=config.visit,
+              arm=config.arm, **config.selection)
+    needed = {f"covariate {c}": c for c in config.covariates}
     if config.model == "slopes":
         needed["time"] = config.time
-    needed.update({f"covariate {c}": c for c in config.covariates})
     missing = [f"{what} '{col}'" for what, col in needed.items() if col not in df.columns]
     if missing:
         raise DataError(f"{config.data}: no column for {', '.join(missing)}; "
                         f"columns: {', '.join(df.columns)}")
+    return df
+
+
+def _fit_models(config: AnalysisConfig, data: pd.DataFrame) -> list[tuple[object, object]]:
+    """``[(visit, fit)]``: the model (visit None), or one ANCOVA per visit."""
+    options = dict(method=config.method, ddf=config.ddf)
+    if config.model == "ancova":
+        if config.at_visit is not None:
+            return [(config.at_visit, fit_model(config.formula, data, **options))]
+        return [(v, fit_model(config.formula, data.loc[data[config.visit] == v], **options))
+                for v in factor_levels(data[config.visit])]
+    several = len(config.structures) > 1
+    try:
+        fit = fit_model(config.formula, data, covariance=list(config.structures) if several else None,
+                        **options)
+    except ConvergenceError as exc:
+        if not config.allow_nonconvergence:
+            raise ConvergenceError(_nonconvergence_text(config, exc.attempts), exc.attempts) from None
+        fit = fit_model(config.formula, data, **options)  # the first structure, reported as not converged
+    else:
+        if failure(fit) and not config.allow_nonconvergence:
+            raise ConvergenceError(_nonconvergence_text(config, fit.covariance_attempts),
+                                   fit.covariance_attempts)
+    return [(None, fit)]
+
+
+def _nonconvergence_text(config: AnalysisConfig, attempts) -> str:
+    """One line: each structure tried and why it failed, and what to do."""
+    tried = "; ".join(f"{a.structure}: {a.reason}" for a in attempts)
+    return (f"no usable fit of {config.formula} ({tried}); list fallback structures "
+            "(--covariance us,toeph,ar1h,cs) or write the report anyway with --allow-nonconvergence")
+
+
+#: Header text of the usual ADaM population flags (used when the file has no label for the flag).
+POPULATIONS = {"ITTFL": "Intent-to-Treat Population", "FASFL": "Full Analysis Set",
+               "SAFFL": "Safety Population",
+               "EFFFL": "Efficacy Population", "PPROTFL": "Per-Protocol Population",
+               "COMPLFL": "Completers Population", "RANDFL": "Randomized Population"}
+
+
+def population_label(config: AnalysisConfig, labels: dict) -> str:
+    """The population line of the table headers: ``population_label``; else the flag's SAS
+    label without "Flag" ("Efficacy Population Flag" -> "Efficacy Population"); else the
+    usual name of an ADaM flag; else ``FLAG = "Y"``; "All subjects" without a flag."""
+    if config.population_label is not None:
+        return config.population_label
+    flag = config.population
+    if flag is None:
+        return "All subjects"
+    label = str(labels.get(flag, "")).strip()
+    if label:
+        return re.sub(r"\s+flag$", "", label, flags=re.IGNORECASE)
+    return POPULATIONS.get(flag, f"{flag} = 'Y'")
+
+
+def _titles(config: AnalysisConfig, df: pd.DataFrame):
+    """The header and footer lines of every table (:class:`trialmlm.tables.Titles`)."""
+    from . import __version__
+    from .tables import Titles
+
+    study = config.study
+    if study is None and "STUDYID" in df.columns:
+        study = ", ".join(map(str, pd.unique(df["STUDYID"].dropna()))) or None
+    return Titles(study=study, population=population_label(config, df.attrs.get("labels", {})),
+                  source=Path(config.data).name, program=config.program or f"trialmlm {__version__} analyze",
+                  run_at=datetime.now().replace(microsecond=0))
 
 
 def _response_label(df: pd.DataFrame, config: AnalysisConfig) -> str:
@@ -223,28 +372,49 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
 
     from . import plots, tables
 
-    df = read(config.data, param=config.param, response=config.response, analysis_flag=config.analysis_flag,
-              subject=config.subject, visit=config.visit)
-    _check_columns(df, config)
+    df = _read(config)
+    levels = arm_order(df, config.arm, config.arm_order, config.reference)  # reference arm first
+    df[config.arm] = df[config.arm].cat.reorder_categories(levels)
+    reference = levels[0]
     reason = config.reason or ("DCSREAS" if "DCSREAS" in df.columns else None)
     dropout_time = config.dropout_time or ("AVISITN" if "AVISITN" in df.columns else None)
-    fit = fit_model(config.formula, df, method=config.method, ddf=config.ddf)
-    arms = fit.design.encoding.levels.get(config.arm, [])
-    reference = config.reference if config.reference is not None else (arms[0] if arms else None)
-    if reference not in arms:
-        raise DataError(f"reference {reference!r} is not a level of '{config.arm}' "
-                        f"(levels: {', '.join(map(str, arms))})")
+    counts = df.attrs["records"]
+    if config.model == "ancova" and config.at_visit is not None:
+        at = df[config.visit].astype(str) == str(config.at_visit)
+        if not at.any():
+            raise DataError(f"at_visit={config.at_visit!r} is not a visit of the analysed records "
+                            f"({config.visit}: {', '.join(map(str, factor_levels(df[config.visit])))})")
+        model_data, counts = exclude_records(
+            df, counts, at.to_numpy(), "at_visit",
+            f"another visit than {config.visit} = {config.at_visit} (ANCOVA)", config.subject)
+    else:
+        model_data = df
+    analysed, counts = count_model_exclusions(model_data, counts, config.subject, config.response,
+                                              config.covariates)
+    fits = _fit_models(config, model_data)
+    usable = all(not failure(f) for _, f in fits)
+    if sum(f.n_obs for _, f in fits) != counts.records:
+        raise DataError(f"internal record count mismatch: {counts.records} records selected, "
+                        f"{sum(f.n_obs for _, f in fits)} used by the model")
+    fit = fits[0][1]
     label, unit = _response_label(df, config), _unit(df, config)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    labels = df.attrs.get("labels", {})
+    decimals = decimals_for(df[config.response], config.data_decimals()).data
+    titles = _titles(config, df)
+    by_arm = (analysed.groupby(config.arm, observed=False)
+              .agg(subjects=(config.subject, "nunique"), records=(config.response, "size"))
+              .reset_index().rename(columns={config.arm: "arm"}))
+    by_arm.attrs["arm"] = labels.get(config.arm, config.arm)
 
     made = {
+        "t0_records": tables.records_table(counts, by_arm, title="Table 0. Records used: read, excluded "
+                                           "by reason, analysed"),
         "t1_summary": tables.summary_table(df, config.arm, config.visit, config.response, unit=unit,
+                                           decimals=decimals, labels=labels,
                                            title=f"Table 1. {label}: observed values by treatment and visit"),
-        **_model_table(fit, config, reference, label, unit, tables),
-        "t3_type3": tables.type3_table(fit, title="Table 3. Type III tests of fixed effects"),
-        "t4_covariance": tables.covariance_table(fit, title="Table 4. Covariance parameter estimates and "
-                                                             "fit statistics"),
+        **_model_tables(fits, config, reference, label, unit, decimals, labels, tables),
     }
     keys = (config.subject, config.visit, config.response, config.arm)
     survival = time_to_dropout(df, *keys, time=dropout_time)  # table 5c and figure 6
@@ -257,12 +427,18 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
     if config.sensitivity:
         imputations, tp = _sensitivity(fit, config, reference, progress)
         made["t6_sensitivity"] = tables.sensitivity_table(
-            fit, imputations, tp, alpha=config.alpha, unit=unit,
+            fit, imputations, tp, alpha=config.alpha, decimals=decimals, unit=unit,
             title=f"Table 6. Sensitivity analyses: difference from {reference} at {tp.visit}",
             footnotes=(f"MI: {config.imputations} imputations (bootstrap draws of the MMRM parameters), "
                        f"analysed by the same MMRM, combined by Rubin's rules; seed {config.seed}.",))
 
-    x = config.visit if config.model == "mmrm" else config.time
+    if not usable:  # allowed by allow_nonconvergence (else _fit_models raised)
+        why = "; ".join(f"{v + ': ' if v else ''}{failure(f)}" for v, f in fits if failure(f))
+        warning = (f"WARNING: the model fit is not usable ({why}); its estimates, standard errors and "
+                   "tests are not reliable.")
+        made = {k: dataclasses.replace(t, footnotes=(warning, *t.footnotes)) for k, t in made.items()}
+
+    x = config.time if config.model == "slopes" else config.visit
     drawings = {
         "f1_spaghetti": lambda: plots.spaghetti(df, config.subject, x, config.response, config.arm,
                                                 n_subjects=40, visit=config.visit),
@@ -271,8 +447,8 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
     if config.model == "mmrm":
         drawings["f3_lsmeans"] = lambda: plots.lsmeans_plot(fit, config.arm, config.visit)
         drawings["f4_differences"] = lambda: plots.difference_forest(fit, config.arm, config.visit,
-                                                                     reference=reference)
-    else:
+                                                                     reference=reference, decimals=decimals)
+    elif config.model == "slopes":
         drawings["f3_trajectories"] = lambda: plots.individual_trajectories(fit, x=config.time)
         drawings["f4_shrinkage"] = lambda: plots.shrinkage_plot(fit)
     drawings |= {
@@ -286,9 +462,10 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
 
     files = []
     for name, table in made.items():
-        files += [tables.to_rtf(table, out / f"{name}.rtf"), tables.write_html(table, out / f"{name}.html"),
+        files += [tables.to_rtf(table, out / f"{name}.rtf", titles=titles),
+                  tables.write_html(table, out / f"{name}.html", titles=titles),
                   tables.to_csv(table, out / f"{name}.csv")]
-    files.append(tables.to_rtf(list(made.values()), out / "tables.rtf"))
+    files.append(tables.to_rtf(list(made.values()), out / "tables.rtf", titles=titles))
     for name, draw in drawings.items():
         figure = _figure(draw)
         for ext in ("png", "svg"):
@@ -296,28 +473,70 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
             figure.savefig(path, dpi=150, bbox_inches="tight")
             files.append(path)
         plt.close(figure)
+    files.append(_write_results(out / "analysis_results.json", config, counts, by_arm, levels, fits,
+                                reference))
     index = out / "index.html"
-    page = _index_html(config, fit, made, list(drawings), reference, label, links)
+    page = _index_html(config, fits, made, list(drawings), reference, label, links)
     index.write_text(page, encoding="utf-8")
     files.append(index)
     return Report(out, fit, made, tuple(drawings), tuple(files))
 
 
-def _model_table(fit, config: AnalysisConfig, reference, label: str, unit: str | None, tables) -> dict:
-    """Table 2: LS means by visit (MMRM) or slopes in time (trajectory model), with differences."""
-    if config.model == "mmrm":
-        return {"t2_mmrm": tables.mmrm_table(
-            fit, config.arm, config.visit, reference=reference, alpha=config.alpha, unit=unit,
-            title=f"Table 2. {label}: MMRM least-squares means and differences from {reference}")}
-    return {"t2_slopes": tables.mmrm_table(
-        fit, config.arm, None, reference=reference, alpha=config.alpha, slope=config.time,
-        unit=None if unit is None else f"{unit} per unit {config.time}",
-        title=f"Table 2. {label}: rate of change per unit {config.time} and differences from {reference}")}
+def _model_tables(fits, config: AnalysisConfig, reference, label: str, unit: str | None, decimals,
+                  labels: dict, tables) -> dict:
+    """Tables 2-4 of the fitted model(s): LS means by visit (MMRM, ANCOVA) or slopes in time
+    (trajectory model) with differences from the reference; type III tests; covariance
+    parameters and fit statistics.  ANCOVA at every visit: one table of each kind, by visit."""
+    common = dict(reference=reference, alpha=config.alpha, decimals=decimals, labels=labels)
+    what = {"mmrm": "MMRM least-squares means", "ancova": "ANCOVA least-squares means",
+            "slopes": f"rate of change per unit {config.time}"}[config.model]
+    t2 = {"mmrm": "t2_mmrm", "ancova": "t2_ancova", "slopes": "t2_slopes"}[config.model]
+    at = f" at {config.visit} = {config.at_visit}" if config.at_visit is not None else ""
+    titles = {t2: f"Table 2. {label}: {what} and differences from {reference}{at}",
+              "t3_type3": f"Table 3. Type III tests of fixed effects{at}",
+              "t4_covariance": f"Table 4. Covariance parameter estimates and fit statistics{at}"}
+
+    def build(fit) -> dict:
+        if config.model == "slopes":
+            main = tables.mmrm_table(fit, config.arm, None, slope=config.time, **common,
+                                     unit=None if unit is None else f"{unit} per unit {config.time}")
+        else:
+            main = tables.mmrm_table(fit, config.arm, config.visit if config.model == "mmrm" else None,
+                                     unit=unit, **common)
+        return {t2: main, "t3_type3": tables.type3_table(fit), "t4_covariance": tables.covariance_table(fit)}
+
+    if len(fits) == 1:
+        return {k: dataclasses.replace(t, title=titles[k]) for k, t in build(fits[0][1]).items()}
+    built = [(visit, build(fit)) for visit, fit in fits]
+    header = labels.get(config.visit, config.visit)
+    return {k: tables.stack_tables([(v, b[k]) for v, b in built], header, title=titles[k] + f" by {header}")
+            for k in titles}
+
+
+def _write_results(path: Path, config: AnalysisConfig, counts, by_arm, arms, fits, reference) -> Path:
+    """``analysis_results.json`` (:mod:`trialmlm.analysis_results`) of the fitted model(s)."""
+    from .analysis_results import estimate_rows, fit_summary, type3_rows, write_analysis_results
+
+    lsmeans, differences, type3, summaries = [], [], [], []
+    for visit, fit in fits:
+        by = config.visit if config.model == "mmrm" else None
+        slope = {"slope": config.time} if config.model == "slopes" else {}
+        lsmeans += estimate_rows(fit.lsmeans(config.arm, by=by, **slope), config.arm, by, at=visit)
+        differences += estimate_rows(fit.compare(config.arm, by=by, reference=reference, alpha=config.alpha,
+                                                 **slope), config.arm, by, at=visit, reference=reference)
+        type3 += type3_rows(fit.anova(), at=visit)
+        summaries.append(fit_summary(fit, visit))
+    return write_analysis_results(
+        path, settings=dataclasses.asdict(config), counts=counts, by_arm=by_arm, arms=arms,
+        fit=summaries[0] if len(fits) == 1 else summaries, lsmeans=lsmeans, differences=differences,
+        type3=type3, software=dict(_versions()))
 
 
 def _covariance_text(fit) -> str:
     """The residual structure, and the random effects with their G, in words."""
     struct = fit.structures[0]
+    if fit.settings.linear:
+        return "linear model (ANCOVA): independent residuals with one variance"
     if not isinstance(struct, RandomEffects):
         text = f"{struct.description} ({struct.sas_type}) over {', '.join(fit.settings.visit)}"
         if fit.settings.random is None:
@@ -338,26 +557,38 @@ def _versions() -> list[tuple[str, str]]:
     return out
 
 
-def _index_html(config: AnalysisConfig, fit, made: dict, figures: list[str], reference, label: str,
+def _index_html(config: AnalysisConfig, fits, made: dict, figures: list[str], reference, label: str,
                 links: tuple) -> str:
     from .tables import to_html
     from .tables.render import CSS
 
     esc = html.escape
+    fit = fits[0][1]
     s = fit.settings
-    axis = config.visit if config.model == "mmrm" else config.time
+    axis = config.time if config.model == "slopes" else config.visit
     title = config.title or f"{label}: {config.arm} by {axis}"
+    each = len(fits) > 1
+
+    def per_visit(text) -> str:
+        return "; ".join(f"{v}: {text(f)}" for v, f in fits) if each else text(fit)
+
     model = [
         ("Data", f"{config.data}" + (f" (PARAMCD {config.param})" if config.param else "")),
-        ("Model", s.formula), ("Estimation", f"{s.method}, {fit.optimizer}, "
-                                             f"{'converged' if fit.converged else 'NOT converged'} "
-                                             f"after {fit.n_iter} iterations"),
+        ("Model", s.formula + (f", one fit per {config.visit}" if each else "")
+         + (f", at {config.visit} = {config.at_visit}" if config.at_visit is not None else "")),
+        ("Estimation", per_visit(lambda f: f"{f.settings.method}, {f.optimizer}, "
+                                           f"{'converged' if f.converged else 'NOT converged'} after "
+                                           f"{f.n_iter} iterations")),
         ("Covariance", _covariance_text(fit)),
         ("Degrees of freedom", s.ddf), ("Reference arm", str(reference)),
-        ("Subjects / observations used", f"{fit.n_subjects} / {fit.n_obs}"),
-        ("-2 log-likelihood, AIC, BIC", f"{-2 * fit.loglik:.4f}, {fit.aic:.4f}, {fit.bic:.4f}"),
+        ("Subjects / observations used", per_visit(lambda f: f"{f.n_subjects} / {f.n_obs}")),
+        ("-2 log-likelihood, AIC, BIC",
+         per_visit(lambda f: f"{-2 * f.loglik:.4f}, {f.aic:.4f}, {f.bic:.4f}")),
+        ("Numbers at full precision", "analysis_results.json"),
     ]
-    rows = "\n".join(f"<tr><th>{esc(k)}</th><td>{esc(str(v))}</td></tr>" for k, v in model)
+    rows = "\n".join(f"<tr><th>{esc(k)}</th><td>{esc(str(v))}</td></tr>" for k, v in model[:-1])
+    rows += f'\n<tr><th>{esc(model[-1][0])}</th><td><a href="{model[-1][1]}">{model[-1][1]}</a></td></tr>'
+
     versions = ", ".join(f"{esc(n)} {esc(v)}" for n, v in _versions())
     table_parts = []
     for name, table in made.items():

@@ -7,7 +7,7 @@ pandas objects, so a caller cannot change a fit by editing what it got back.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,26 @@ class FitSettings:
     vcov: str = "model"
     random: str | None = None
 
+    @property
+    def linear(self) -> bool:
+        """The linear model (no covariance or random-effect term): no subject, independent rows."""
+        return self.subject is None
+
+
+@dataclass(frozen=True)
+class CovarianceAttempt:
+    """One covariance structure tried by :func:`trialmlm.fit` (see :mod:`trialmlm.fallback`).
+
+    ``reason`` is empty for a usable fit, else why the structure was not used;
+    ``used`` marks the structure of the fit returned.
+    """
+
+    structure: str
+    converged: bool
+    positive_definite: bool
+    reason: str
+    used: bool = False
+
 
 @dataclass(frozen=True)
 class MMRMResults(RandomEffectsResults):
@@ -59,6 +79,8 @@ class MMRMResults(RandomEffectsResults):
     aic, aicc, bic : SAS information criteria (smaller is better).
     n_subjects, n_obs, n_obs_dropped : data used and rows dropped for missing values.
     converged, n_iter, optimizer, warnings : the optimisation report.
+    covariance_attempts : the :class:`CovarianceAttempt` of each structure tried, in order
+        (one for a fit without a fallback list; see :meth:`covariance_attempts_table`).
     """
 
     settings: FitSettings
@@ -75,6 +97,7 @@ class MMRMResults(RandomEffectsResults):
     n_iter: int = 0
     optimizer: str = ""
     warnings: tuple[str, ...] = ()
+    covariance_attempts: tuple[CovarianceAttempt, ...] = ()
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):
@@ -125,8 +148,12 @@ class MMRMResults(RandomEffectsResults):
 
     @property
     def bic(self) -> float:
-        r""":math:`-2\ell + d\log s`, :math:`s` = number of subjects (SAS)."""
-        return -2 * self.loglik + self._n_ic_params * np.log(self.n_subjects)
+        r""":math:`-2\ell + d\log s`, :math:`s` = number of subjects (SAS); for the linear model
+        (no subject) :math:`s = n - p` (REML) or :math:`n` (ML), as SAS with one subject and
+        no RANDOM statement."""
+        s = self.n_subjects if not self.settings.linear else self.n_obs - (
+            self.n_fixed if self.method == "REML" else 0)
+        return -2 * self.loglik + self._n_ic_params * np.log(s)
 
     # -- fixed effects ------------------------------------------------------------------
     @property
@@ -173,7 +200,7 @@ class MMRMResults(RandomEffectsResults):
         if ddf is None:
             ddf = self.settings.ddf
             if vcov != "model" and ddf in ("satterthwaite", "kenward-roger", "kenward-roger-linear"):
-                ddf = default_ddf(vcov, bool(factors))
+                ddf = default_ddf(vcov, bool(factors), self.settings.linear)
         ddf = check_ddf(ddf)
         check_outer_factors(factors, ddf, vcov, bool(factors) and self.likelihood.n_clusters == 1)
         return ddf, vcov
@@ -191,15 +218,17 @@ class MMRMResults(RandomEffectsResults):
 
     def compare(self, spec: str, by=None, reference=None, ddf: str | None = None, vcov: str | None = None,
                 slope: str | None = None, alpha: float = 0.05, adjust: str | None = None,
-                weights: str = "equal", at: dict | None = None) -> pd.DataFrame:
-        """Each level of ``spec`` minus ``reference`` (default: first level), per ``by`` level.
+                weights: str = "equal", at: dict | None = None, pairwise: bool = False) -> pd.DataFrame:
+        """Each level of ``spec`` minus ``reference`` (default: first level), per ``by`` level;
+        with ``pairwise=True`` every pair instead: level i minus level j for i before j in the
+        level order (emmeans ``pairs()``), without ``reference``.
 
-        Columns: ``by`` factors, ``spec`` (the level), ``contrast``, then ``estimate, se, df,
-        t, p, lower, upper``.  ``adjust``: None, "bonferroni", "holm" or "dunnett" (within
-        each ``by`` level).
+        Columns: ``by`` factors, ``spec`` (the level, i for pairs), ``contrast`` ("i - j"),
+        then ``estimate, se, df, t, p, lower, upper``.  ``adjust`` (within each ``by``
+        level): None, "bonferroni", "holm", "dunnett" (with a reference) or "tukey" (pairs).
         """
         return compare_table(self, spec, by, reference, *self._methods(ddf, vcov), weights, at, slope,
-                             alpha, adjust)
+                             alpha, adjust, pairwise)
 
     def contrast(self, L, ddf: str | None = None, vcov: str | None = None, joint: bool = False,
                  alpha: float = 0.05) -> pd.DataFrame:
@@ -276,8 +305,8 @@ class MMRMResults(RandomEffectsResults):
         if isinstance(s, RandomEffects):
             s, phi = s.residual, phi[s.n_g:]
         if isinstance(s, Independent):
-            raise DataError("the residuals are independent (R = sigma^2 I); see random_effects_covariance "
-                            "and residual_variance")
+            also = " and random_effects_covariance" if self.settings.random else ""
+            raise DataError(f"the residuals are independent (R = sigma^2 I); see residual_variance{also}")
         if s.spatial:
             mat = s.matrix_at(phi, self.design.coordinates)
         else:
@@ -341,6 +370,11 @@ class MMRMResults(RandomEffectsResults):
         p = np.where(variance, stats.norm.sf(z), 2 * stats.norm.sf(np.abs(z)))
         return pd.DataFrame({"estimate": self.phi.copy(), "se": se, "z": z, "p": p},
                             index=pd.Index(self.covariance_parameter_names, name="parameter"))
+
+    def covariance_attempts_table(self) -> pd.DataFrame:
+        """``structure, converged, positive_definite, reason, used``: one row per structure tried."""
+        return pd.DataFrame([asdict(a) for a in self.covariance_attempts],
+                            columns=[f.name for f in fields(CovarianceAttempt)])
 
     # -- predictions -------------------------------------------------------------------
     def _in_caller_order(self, values: np.ndarray, name: str) -> pd.Series:

@@ -1,4 +1,9 @@
-"""Plain-text summary of a fit, laid out like SAS PROC MIXED's default output."""
+"""Plain-text summary of a fit, laid out like SAS PROC MIXED's default output.
+
+A linear model (no covariance or random-effect term) is described as PROC MIXED describes
+a model without RANDOM and REPEATED statements: a diagonal covariance with the one
+parameter ``Residual``, no subject, residual degrees of freedom.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ def _table(title: str, frame: pd.DataFrame, floatfmt: str = "{:.6g}") -> str:
 
 def _structure_text(fit, grp: str) -> str:
     s = fit.settings
+    if s.linear:
+        return "Diagonal (independent rows, one variance: linear model)"
     if s.random is None:
         return f"{fit.structures[0].sas_type} ({s.structure}){grp}"
     comp = fit.structures[0]
@@ -29,28 +36,33 @@ def _diagonal(fit, factor: str) -> bool:
     return levels[factor] if factor in levels else fit.structures[0].diagonal
 
 
+def _attempts_text(attempts) -> str:
+    """The covariance fallback: each structure tried, used or why not."""
+    title = "Covariance Structures Tried (first usable one used)"
+    width = max(len(a.structure) for a in attempts)
+    lines = [f"{a.structure:<{width}}  {'used' if a.used else 'not used: ' + a.reason}" for a in attempts]
+    return "\n".join([title, "-" * len(title), *lines]) + "\n"
+
+
 def format_summary(fit) -> str:
     s = fit.settings
     grp = f" / GROUP={s.group}" if s.group else ""
-    info = pd.DataFrame(
-        {"value": [
-            s.response, ", ".join(s.visit), s.subject,
-            _structure_text(fit, grp),
-            s.weights or "none", s.method, s.vcov, s.ddf,
-            f"{fit.optimizer} ({fit.n_iter} iterations, {'converged' if fit.converged else 'NOT converged'})",
-        ]},
-        index=["Dependent Variable", "Repeated Effect", "Subject Effect", "Covariance Structure",
-               "Weight Variable", "Estimation Method",
-               "Fixed Effects SE Method (vcov)", "Degrees of Freedom Method (ddf)", "Optimizer"],
-    )
+    repeated = {} if s.linear else {"Repeated Effect": ", ".join(s.visit), "Subject Effect": s.subject}
+    info = pd.Series({
+        "Dependent Variable": s.response, **repeated,
+        "Covariance Structure": _structure_text(fit, grp),
+        "Weight Variable": s.weights or "none", "Estimation Method": s.method,
+        "Fixed Effects SE Method (vcov)": s.vcov, "Degrees of Freedom Method (ddf)": s.ddf,
+        "Optimizer": f"{fit.optimizer} ({fit.n_iter} iterations, "
+                     f"{'converged' if fit.converged else 'NOT converged'})",
+    }, name="value").to_frame()
     levels = {f"Levels of {lv.factor}": lv.labels.size for lv in fit.design.levels}
-    dims = pd.DataFrame(
-        {"value": [fit.n_covariance_parameters, fit.n_fixed, *levels.values(), fit.n_subjects,
-                   fit.n_obs + fit.n_obs_dropped, fit.n_obs, fit.n_obs_dropped]},
-        index=["Covariance Parameters", "Columns in X (estimable)", *levels, "Subjects",
-               "Number of Observations Read", "Number of Observations Used",
-               "Number of Observations Not Used"],
-    )
+    units = {"Residual DF": fit.df_residual} if s.linear else {"Subjects": fit.n_subjects}
+    dims = pd.Series({
+        "Covariance Parameters": fit.n_covariance_parameters, "Columns in X (estimable)": fit.n_fixed,
+        **levels, **units, "Number of Observations Read": fit.n_obs + fit.n_obs_dropped,
+        "Number of Observations Used": fit.n_obs, "Number of Observations Not Used": fit.n_obs_dropped,
+    }, name="value").to_frame()
     label = "Res Log Likelihood" if s.method == "REML" else "Log Likelihood"
     stats = pd.DataFrame(
         {"value": [-2 * fit.loglik, fit.aic, fit.aicc, fit.bic]},
@@ -58,13 +70,15 @@ def format_summary(fit) -> str:
                "BIC (Smaller is Better)"],
     )
     parts = [
-        f"trialmlm MMRM fit: {s.formula}\n",
+        f"trialmlm {'linear model' if s.linear else 'MMRM'} fit: {s.formula}\n",
         _table("Model Information", info),
         _table("Dimensions", dims),
         _table("Fit Statistics", stats, "{:.4f}"),
         _table("Covariance Parameter Estimates", fit.covariance_parameters_table()),
         _table("Solution for Fixed Effects", fit.coef_table().drop(columns=["lower", "upper"])),
     ]
+    if len(fit.covariance_attempts) > 1:
+        parts.append(_attempts_text(fit.covariance_attempts))
     if fit.aliased:
         parts.append("Aliased (dropped) fixed effects: " + ", ".join(fit.aliased) + "\n")
     if fit.design.dropped_by_column:

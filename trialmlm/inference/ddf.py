@@ -14,7 +14,10 @@ of all rows, its denominator df and scale :math:`\lambda` (1 except for Kenward-
     :math:`A_1, A_2` with :math:`P_h = -B_h`; for one row :math:`m = 2/(a^\top Wa)`,
     :math:`a_h = l^\top CP_hCl/l^\top Cl` (the Satterthwaite df of the unadjusted
     :math:`C`); the F statistic uses the adjusted :math:`\hat\Phi_A`.
-``residual``  :math:`n - \mathrm{rank}(X)`.
+``residual``  :math:`n - \mathrm{rank}(X)`.  For the linear model (rows independent with one
+    variance) every method equals it: Satterthwaite and Kenward-Roger exactly at the REML
+    estimate, containment and between-within by definition (no random effects; every
+    column is between-subject when each subject has one row).
 ``containment``  SAS DDFM=CONTAIN: a random effect ``TERM*FACTOR`` contains a fixed effect
     when all the fixed effect's variables appear in it (an outer factor counts as one of
     its effects' variables); the df are the smallest rank contribution of a containing
@@ -49,10 +52,13 @@ class DF:
     scale: float = 1.0
 
 
-def default_ddf(vcov: str, outer: bool = False) -> str:
+def default_ddf(vcov: str, outer: bool = False, linear: bool = False) -> str:
     """Satterthwaite with the model-based covariance; with a sandwich between-within (SAS's
     default without RANDOM effects) or, with outer grouping factors, containment (SAS's
-    default with RANDOM effects)."""
+    default with RANDOM effects).  Residual for the ``linear`` model (SAS's default
+    without RANDOM and REPEATED statements; see the module docstring)."""
+    if linear:
+        return "residual"
     if vcov == "model":
         return "satterthwaite"
     return "containment" if outer else "between-within"
@@ -132,6 +138,8 @@ def _between_within_columns(fit) -> np.ndarray:
     between = np.all(np.isclose(x, first), axis=0)
     intercept = np.all(x == 1.0, axis=0)
     n_s = d.subject_labels.size
+    if n_s == d.y.size:  # one row per subject: no within-subject part, every column is between
+        return np.full(x.shape[1], float(n_s - x.shape[1]))
     p_between = int(np.sum(between & ~intercept))
     p_within = int(np.sum(~between & ~intercept))
     df_between = n_s - int(intercept.any()) - p_between

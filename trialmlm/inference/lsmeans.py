@@ -1,14 +1,20 @@
-r"""LS means and their differences from a reference level (SAS ``LSMEANS / DIFF``).
+r"""LS means and their differences (SAS ``LSMEANS / DIFF``): from a reference level, or
+all pairs (``pairwise``: level *i* minus level *j* for *i* before *j* in the level order,
+as emmeans ``pairs()``; SAS ``DIFF=ALL``).
 
-Multiplicity adjustments within each ``by`` group (emmeans' family):
+Multiplicity adjustments within each ``by`` group (emmeans' family of m contrasts):
 ``bonferroni`` (p times m, CI at level :math:`1-\alpha/m`), ``holm`` (step-down p; CI
-unadjusted, as Holm has no simultaneous intervals), ``dunnett`` (p and CI from the
-maximum of the correlated t statistics, multivariate t with the correlation of the
-estimated differences and the smallest df of the family).
+unadjusted, as Holm has no simultaneous intervals), ``dunnett`` (comparisons with a
+reference: p and CI from the maximum of the correlated t statistics, multivariate t with
+the correlation of the estimated differences and the smallest df of the family),
+``tukey`` (all pairs of k means, Tukey-Kramer: :math:`p = P(Q_{k,\nu} > \sqrt2|t|)` and
+CI half-width :math:`q_{1-\alpha;k,\nu}\,\mathrm{se}/\sqrt2` from the studentized range
+distribution with each contrast's df :math:`\nu`, as emmeans ``adjust = "tukey"``).
 """
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
@@ -20,7 +26,7 @@ from ..errors import DataError, DataWarning
 from .grid import ReferenceGrid
 from .wald import beta_covariance, t_table
 
-ADJUSTMENTS = (None, "bonferroni", "holm", "dunnett")
+ADJUSTMENTS = (None, "bonferroni", "holm", "dunnett", "tukey")
 
 
 def _warn_non_estimable(labels: pd.DataFrame, L: np.ndarray, what: str) -> None:
@@ -40,10 +46,17 @@ def lsmeans_table(fit, specs, by, ddf, vcov, weights, at, slope, alpha) -> pd.Da
     return pd.concat([labels, table], axis=1)
 
 
-def compare_table(fit, spec: str, by, reference, ddf, vcov, weights, at, slope, alpha, adjust):
+def compare_table(fit, spec: str, by, reference, ddf, vcov, weights, at, slope, alpha, adjust,
+                  pairwise: bool = False):
     if adjust not in ADJUSTMENTS:
-        raise DataError(f"adjust must be one of None, 'bonferroni', 'holm', 'dunnett'; got {adjust!r}")
-    info, D = difference_rows(fit, spec, by, reference, weights, at, slope)
+        raise DataError(f"adjust must be one of {', '.join(map(repr, ADJUSTMENTS))}; got {adjust!r}")
+    if pairwise and adjust == "dunnett":
+        raise DataError("adjust='dunnett' is for comparisons with one reference level; for all pairs "
+                        "(pairwise=True) use adjust='tukey'")
+    if adjust == "tukey" and not pairwise:
+        raise DataError("adjust='tukey' (Tukey-Kramer) is for all pairs of levels: pass pairwise=True, "
+                        "or use adjust='dunnett' for comparisons with a reference level")
+    info, D = difference_rows(fit, spec, by, reference, weights, at, slope, pairwise)
     _warn_non_estimable(info, D, "difference(s)")
     table = t_table(fit, D, ddf, vcov, alpha)
     out = pd.concat([info, table], axis=1)
@@ -53,16 +66,22 @@ def compare_table(fit, spec: str, by, reference, ddf, vcov, weights, at, slope, 
     return out
 
 
-def difference_rows(fit, spec: str, by, reference, weights, at, slope) -> tuple[pd.DataFrame, np.ndarray]:
-    """Labels (``by`` factors, ``spec``, ``contrast``) and rows :math:`l_j - l_{ref}` of the differences."""
+def difference_rows(fit, spec: str, by, reference, weights, at, slope,
+                    pairwise: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
+    """Labels (``by`` factors, ``spec``, ``contrast``) and rows :math:`l_j - l_{ref}` of the
+    differences or, ``pairwise``, :math:`l_i - l_j` for every pair i < j (``spec`` holds
+    level i, ``contrast`` reads "i - j")."""
     if not isinstance(spec, str):
         raise DataError("compare() takes one factor, e.g. compare('ARMCD', by='AVISIT')")
+    if pairwise and reference is not None:
+        raise DataError(f"pairwise=True compares every pair of levels of '{spec}'; reference={reference!r} "
+                        "is for comparisons with one level: give one or the other")
     grid = ReferenceGrid(fit, at)
     labels, L = grid.rows([spec], by, weights, slope)
     levels = grid.factors.get(spec, [])
-    if reference is None:
+    if reference is None and not pairwise:
         reference = levels[0]
-    if reference not in levels:
+    if not pairwise and reference not in levels:
         raise DataError(f"reference {reference!r} is not a level of '{spec}' "
                         f"(levels: {', '.join(map(str, levels))})")
     by_cols = [c for c in labels.columns if c != spec]
@@ -70,13 +89,15 @@ def difference_rows(fit, spec: str, by, reference, weights, at, slope) -> tuple[
     keys = [tuple(r) for r in labels[by_cols].itertuples(index=False)] if by_cols else [()] * len(labels)
     for key in dict.fromkeys(keys):
         in_group = np.flatnonzero([k == key for k in keys])
-        ref = in_group[labels[spec].to_numpy()[in_group] == reference][0]
-        for i in in_group:
-            if i == ref:
-                continue
-            rows.append(L[i] - L[ref])
+        if pairwise:
+            pairs = itertools.combinations(in_group, 2)
+        else:
+            ref = in_group[labels[spec].to_numpy()[in_group] == reference][0]
+            pairs = [(i, ref) for i in in_group if i != ref]
+        for i, j in pairs:
+            rows.append(L[i] - L[j])
             info.append({**dict(zip(by_cols, key)), spec: labels.at[i, spec],
-                         "contrast": f"{labels.at[i, spec]} - {reference}"})
+                         "contrast": f"{labels.at[i, spec]} - {labels.at[j, spec]}"})
     return pd.DataFrame(info), np.array(rows)
 
 
@@ -98,6 +119,11 @@ def _adjust(fit, out: pd.DataFrame, D, by_cols, ddf, vcov, alpha, method) -> Non
             new[order] = adj
             out.loc[idx, "p"] = new
             continue
+        elif method == "tukey":  # all pairs of k means: m = k(k - 1)/2 contrasts
+            k = int(round((1 + np.sqrt(1 + 8 * m)) / 2))
+            t_obs = np.abs(out.loc[idx, "t"].to_numpy())
+            out.loc[idx, "p"] = stats.studentized_range.sf(np.sqrt(2) * t_obs, k, df)
+            crit = _tukey_quantile(1 - alpha, k, df)
         else:
             cov = D[idx] @ c @ D[idx].T
             sd = np.sqrt(np.diag(cov))
@@ -113,3 +139,11 @@ def _adjust(fit, out: pd.DataFrame, D, by_cols, ddf, vcov, alpha, method) -> Non
             crit = brentq(lambda x: coverage(x) - (1 - alpha), 0.1, 50.0)
         out.loc[idx, "lower"] = est - crit * se
         out.loc[idx, "upper"] = est + crit * se
+
+
+def _tukey_quantile(level: float, k: int, df: np.ndarray) -> np.ndarray:
+    """:math:`q_{level;k,\\nu}/\\sqrt2` for each df :math:`\\nu` (one quantile per distinct df)."""
+    values, inverse = np.unique(df, return_inverse=True)
+    q = np.array([np.nan if np.isnan(v) else stats.studentized_range.ppf(level, k, v)
+                  for v in values])
+    return q[inverse] / np.sqrt(2)

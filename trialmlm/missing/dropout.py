@@ -21,7 +21,7 @@ from lifelines.utils import median_survival_times
 
 from ..design import factor_levels
 from ..errors import DataError
-from .patterns import dropout_index, observation_matrix
+from .patterns import dropout_index, long_data, observation_matrix
 
 
 @dataclass(frozen=True)
@@ -49,18 +49,23 @@ def _visit_times(df, visit, time, visits) -> np.ndarray:
     return per_visit.loc[visits, "min"].to_numpy(dtype=float)
 
 
-def time_to_dropout(df: pd.DataFrame, subject: str, visit: str, response: str, arm: str | None = None,
-                    time: str | None = None, alpha: float = 0.05) -> DropoutSurvival:
-    """Kaplan-Meier estimate of time to dropout per arm and a log-rank test between arms."""
+def time_to_dropout(data, subject: str | None = None, visit: str | None = None, response: str | None = None,
+                    arm: str | None = None, time: str | None = None, alpha: float = 0.05) -> DropoutSurvival:
+    """Kaplan-Meier estimate of time to dropout per arm and a log-rank test between arms.
+
+    ``data``: a long DataFrame (columns default to the ADaM ``USUBJID``, ``AVISIT``,
+    ``CHG``) or a fit, as in :func:`trialmlm.missing.patterns`.
+    """
+    df, subject, visit, response = long_data(data, subject, visit, response)
     observed, visits, arms = observation_matrix(df, subject, visit, response, arm)
     vt = _visit_times(df, visit, time, visits)
     drop = dropout_index(observed.to_numpy())
     t = np.where(drop >= 0, vt[np.maximum(drop, 0)], vt[-1])
     event = drop >= 0
-    group = arms.to_numpy() if arm is not None else np.full(len(t), "all", dtype=object)
+    group = arms.to_numpy(dtype=object) if arm is not None else np.full(len(t), "all", dtype=object)
     per_subject = pd.DataFrame({"arm": group, "time": t, "dropped": event}, index=observed.index)
     surv_rows, med_rows = [], []
-    for g in factor_levels(pd.Series(group)):
+    for g in (factor_levels(arms) if arm is not None else ["all"]):
         sel = group == g
         kmf = KaplanMeierFitter(alpha=alpha).fit(t[sel], event[sel], label=str(g))
         ci = kmf.confidence_interval_survival_function_

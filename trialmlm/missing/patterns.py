@@ -30,10 +30,32 @@ def _check(df: pd.DataFrame, columns: dict) -> None:
             raise DataError(f"column '{col}' ({role}) is not in the data")
 
 
+ADAM_COLUMNS = {"subject": "USUBJID", "visit": "AVISIT", "response": "CHG"}
+
+
+def long_data(data, subject: str | None, visit: str | None, response: str | None,
+              ) -> tuple[pd.DataFrame, str, str, str]:
+    """The long data and its subject, visit and response columns, from a fit or a DataFrame.
+
+    A fit (:class:`trialmlm.MMRMResults`) gives its rows (every row of the model's
+    columns, also those with a missing response) and its subject, visit and response; a
+    DataFrame takes the ADaM names ``USUBJID``, ``AVISIT``, ``CHG`` for any not given.
+    """
+    if hasattr(data, "design") and hasattr(data, "settings"):
+        s = data.settings
+        if not s.visit or not isinstance(data.design.source, pd.DataFrame):
+            raise DataError("the fit has no visit variable (a model over continuous time); pass the data "
+                            "frame with subject=, visit= and response=")
+        return (data.design.source, subject or s.subject, visit or s.visit[0], response or s.response)
+    return (data, subject or ADAM_COLUMNS["subject"], visit or ADAM_COLUMNS["visit"],
+            response or ADAM_COLUMNS["response"])
+
+
 def observation_matrix(df: pd.DataFrame, subject: str, visit: str, response: str,
                        arm: str | None = None) -> tuple[pd.DataFrame, list, pd.Series | None]:
     """Subjects x visits boolean matrix of observed responses, the visit order and each
-    subject's arm.  A subject-visit without a row counts as missing."""
+    subject's arm (a Categorical in the arm order of the data: Categorical categories,
+    else natural sort).  A subject-visit without a row counts as missing."""
     _check(df, {"subject": subject, "visit": visit, "response": response, "arm": arm})
     visits = factor_levels(df[visit])
     rows = df.dropna(subset=[subject, visit])
@@ -49,7 +71,9 @@ def observation_matrix(df: pd.DataFrame, subject: str, visit: str, response: str
         per = rows.groupby(subject)[arm].nunique()
         if (per > 1).any():
             raise DataError(f"subject {per.index[per > 1][0]!r} has more than one value of '{arm}'")
-        arms = rows.groupby(subject)[arm].first().reindex(observed.index)
+        first = rows.groupby(subject, observed=True)[arm].first().reindex(observed.index)
+        arms = pd.Series(pd.Categorical(first.astype(object), categories=factor_levels(df[arm])),
+                         index=observed.index, name=arm)
     return observed, visits, arms
 
 
@@ -76,14 +100,18 @@ def dropout_index(observed: np.ndarray) -> np.ndarray:
     return np.where(last < observed.shape[1] - 1, last + 1, -1)
 
 
-def patterns(df: pd.DataFrame, subject: str, visit: str, response: str,
+def patterns(data, subject: str | None = None, visit: str | None = None, response: str | None = None,
              arm: str | None = None) -> pd.DataFrame:
     """Every observed/missing pattern with its counts and percentages (per arm if given).
 
+    ``data``: a long DataFrame (columns default to the ADaM ``USUBJID``, ``AVISIT``,
+    ``CHG``) or a fit, whose rows and columns are used (see :func:`long_data`).
+
     Returns a DataFrame with ``arm`` (if given), ``pattern`` (``X`` observed, ``.``
     missing, in visit order), ``type``, ``n``, ``percent`` (of the arm's subjects), then one
-    boolean column per visit; sorted by arm and decreasing n.
+    boolean column per visit; sorted by arm (in the data's arm order) and decreasing n.
     """
+    df, subject, visit, response = long_data(data, subject, visit, response)
     observed, visits, arms = observation_matrix(df, subject, visit, response, arm)
     mat = observed.to_numpy()
     table = pd.DataFrame({"pattern": ["".join("X" if o else "." for o in r) for r in mat],
@@ -99,30 +127,34 @@ def patterns(df: pd.DataFrame, subject: str, visit: str, response: str,
         counts[v] = counts["pattern"].str[j] == "X"
     order = ([arm] if arm is not None else []) + ["n", "pattern"]
     ascending = ([True] if arm is not None else []) + [False, False]
-    return counts.sort_values(order, ascending=ascending, kind="stable").reset_index(drop=True)
+    rank = {v: i for i, v in enumerate(arms.cat.categories)} if arm is not None else {}
+    return counts.sort_values(order, ascending=ascending, kind="stable",
+                              key=lambda c: c.map(rank) if c.name == arm else c).reset_index(drop=True)
 
 
-def dropout_table(df: pd.DataFrame, subject: str, visit: str, response: str, arm: str | None = None,
-                  reason: str | None = None) -> pd.DataFrame:
+def dropout_table(data, subject: str | None = None, visit: str | None = None, response: str | None = None,
+                  arm: str | None = None, reason: str | None = None) -> pd.DataFrame:
     """Per arm and visit: subjects expected, observed, dropping out, cumulative % dropped.
 
     ``n_expected``: subjects not dropped out before the visit; ``n_observed``: responses
     observed at the visit; ``n_dropout``: subjects whose dropout visit it is;
     ``cumulative_dropout_percent``: dropouts up to and including the visit over all the
     arm's subjects.  With ``reason`` (e.g. ADaM DCSREAS), one extra column per reason
-    counting that visit's dropouts.
+    counting that visit's dropouts.  ``data``: a long DataFrame (ADaM column defaults) or
+    a fit, as in :func:`patterns`.
     """
+    df, subject, visit, response = long_data(data, subject, visit, response)
     observed, visits, arms = observation_matrix(df, subject, visit, response, arm)
     _check(df, {"reason": reason})
     mat = observed.to_numpy()
     drop = dropout_index(mat)
-    group = arms.to_numpy() if arm is not None else np.full(len(mat), "all", dtype=object)
+    group = arms.to_numpy(dtype=object) if arm is not None else np.full(len(mat), "all", dtype=object)
     reasons = None
     if reason is not None:
         reasons = df.dropna(subset=[subject]).groupby(subject)[reason].first().reindex(observed.index)
         reasons = reasons.fillna("not given").astype(str).to_numpy()
     rows = []
-    for g in factor_levels(pd.Series(group)):
+    for g in (factor_levels(arms) if arm is not None else ["all"]):
         sel = group == g
         total = int(sel.sum())
         cumulative = 0

@@ -135,7 +135,3 @@ def dodge(n: int, width: float = 0.25) -> np.ndarray:
         return np.zeros(max(n, 1))
     return np.linspace(-width / 2, width / 2, n)
 
-
-def fmt_number(value: float, decimals: int = 2) -> str:
-    """Number with a true minus sign (U+2212), as typeset plots show it."""
-    return f"{value:.{decimals}f}".replace("-", "\u2212")

@@ -21,6 +21,7 @@ from scipy import stats
 
 from ..design import is_factor, natural_key
 from ..errors import DataError
+from ..formats import MINUS, decimals_for, fmt_number
 from ._style import (
     NEUTRAL,
     OKABE_ITO,
@@ -91,8 +92,9 @@ def _visit_groups(fit) -> tuple[np.ndarray, list, str]:
     if np.unique(values).size <= 20:
         return values, sorted(set(values), key=natural_key), time
     codes = pd.qcut(values, 5, labels=False, duplicates="drop")
-    names = [f"{values[codes == c].min():.3g}\u2013{values[codes == c].max():.3g}"
-             for c in np.unique(codes)]
+    d = decimals_for(values).data
+    names = [f"{fmt_number(values[codes == c].min(), d, minus=MINUS)}\u2013"
+             f"{fmt_number(values[codes == c].max(), d, minus=MINUS)}" for c in np.unique(codes)]
     return np.asarray(names, dtype=object)[codes], names, f"{time} (quintile groups)"
 
 

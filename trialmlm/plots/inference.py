@@ -17,6 +17,7 @@ from matplotlib.lines import Line2D
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
 from ..errors import DataError
+from ..formats import MINUS, NOT_ESTIMABLE, decimals_for, fmt_number, fmt_p
 from ..missing.sensitivity import NOT_SIGNIFICANT
 from ._style import (
     LEGEND_SIZE,
@@ -25,7 +26,6 @@ from ._style import (
     OKABE_ITO,
     arm_palette,
     dodge,
-    fmt_number,
     label,
     legend_outside,
     levels_of,
@@ -114,7 +114,7 @@ def _contrast_arms(table: pd.DataFrame, level_col: str, fit_levels: list | None)
 def difference_forest(fit_or_table, arm: str | None = None, visit: str | None = None, reference=None,
                       ax: Axes | None = None, ci: float = 0.95, palette: Mapping | None = None,
                       title: str | None = None, xlabel: str | None = None, ylabel: str | None = None,
-                      show_text: bool = True, decimals: int = 2, **compare_options) -> Axes:
+                      show_text: bool = True, decimals: int | None = None, **compare_options) -> Axes:
     r"""Forest plot of treatment differences per visit (and contrast) with CIs.
 
     Parameters
@@ -125,7 +125,10 @@ def difference_forest(fit_or_table, arm: str | None = None, visit: str | None = 
         upper``), e.g. from multiple imputation.  Rows keep the table's order, first visit
         at the top.
     ci : the level of the table's intervals (label only when a table is given).
-    show_text : write "estimate (lower, upper)" and the p-value right of the plot.
+    show_text : write "estimate (lower, upper)" and the p-value right of the plot, as
+        :func:`trialmlm.tables.mmrm_table` does: :math:`d + 1` decimals, p as SAS PVALUE6.4.
+    decimals : the data decimals :math:`d` (:func:`trialmlm.formats.decimals_for`); default
+        the precision of the fit's response, or 1 for a table.
 
     Each contrast is coloured as its compared arm; the vertical line marks no difference.
     Returns the Axes.
@@ -139,8 +142,10 @@ def difference_forest(fit_or_table, arm: str | None = None, visit: str | None = 
         table = fit_or_table.compare(arm, by=visit, reference=reference, alpha=1 - ci, **compare_options)
         fit_levels = _fit_levels(fit_or_table, arm)
         response = fit_or_table.settings.response
+        d = decimals_for(fit_or_table.design.y, decimals)
     elif isinstance(fit_or_table, pd.DataFrame):
         table, response = fit_or_table, None
+        d = decimals_for(None, decimals)
     else:
         raise DataError("difference_forest needs a fit or a compare() table, "
                         f"got {type(fit_or_table).__name__}")
@@ -169,7 +174,7 @@ def difference_forest(fit_or_table, arm: str | None = None, visit: str | None = 
         for b in np.arange(len(group_order) - 1) + 0.5:
             ax.axhline(b, color="#BBBBBB", lw=0.6, zorder=0)
     if show_text:
-        _forest_text(ax, table, y, ci, decimals)
+        _forest_text(ax, table, y, ci, d.mean)
     default_x = f"Difference in LS means of {response}" if response else "Difference in LS means"
     default_title = "Treatment difference" + (f" {contrasts[0]}" if len(contrasts) == 1 else "")
     default_title += f" by {', '.join(by)}" if by else ""
@@ -184,7 +189,8 @@ def difference_forest(fit_or_table, arm: str | None = None, visit: str | None = 
 
 def _forest_text(ax: Axes, table: pd.DataFrame, y: np.ndarray, ci: float, decimals: int) -> None:
     """Columns "estimate (lower, upper)" and p right of the axes, decimal-aligned (monospace)."""
-    cells = {c: [fmt_number(v, decimals) for v in table[c]] for c in ("estimate", "lower", "upper")}
+    cells = {c: [fmt_number(v, decimals, NOT_ESTIMABLE, MINUS) for v in table[c]]
+             for c in ("estimate", "lower", "upper")}
     width = {c: max(len(v) for v in vals) for c, vals in cells.items()}
     texts = [f"{e.rjust(width['estimate'])} ({lo.rjust(width['lower'])}, {up.rjust(width['upper'])})"
              for e, lo, up in zip(cells["estimate"], cells["lower"], cells["upper"])]
@@ -195,7 +201,7 @@ def _forest_text(ax: Axes, table: pd.DataFrame, y: np.ndarray, ci: float, decima
     head = ax.transAxes
     columns = [(0.12, texts, f"Difference ({100 * ci:g}% CI)")]
     if "p" in table.columns:
-        columns.append((x_p, [_p_text(p) for p in table["p"]], "p-value"))
+        columns.append((x_p, [fmt_p(p) for p in table["p"]], "p-value"))
     for dx, values, header in columns:
         shift = ScaledTranslation(dx, 0, fig.dpi_scale_trans)
         for yi, text in zip(y, values):
@@ -205,14 +211,9 @@ def _forest_text(ax: Axes, table: pd.DataFrame, y: np.ndarray, ci: float, decima
                 transform=head + shift + ScaledTranslation(0, 0.04, fig.dpi_scale_trans))
 
 
-def _p_text(p: float) -> str:
-    if pd.isna(p):
-        return ""
-    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
-
-
 def tipping_point_plot(tp, ax: Axes | None = None, palette: Mapping | None = None, title: str | None = None,
-                       xlabel: str | None = None, ylabel: str | None = None, decimals: int = 2) -> Axes:
+                       xlabel: str | None = None, ylabel: str | None = None,
+                       decimals: int | None = None) -> Axes:
     r"""Treatment difference and CI against the sensitivity shift :math:`\Delta`.
 
     ``tp`` is a :class:`trialmlm.missing.TippingPoint` (or any object with ``table`` —
@@ -220,14 +221,16 @@ def tipping_point_plot(tp, ax: Axes | None = None, palette: Mapping | None = Non
     ``tipping_delta``, ``alpha`` and ``visit``).  Filled markers: :math:`p < \alpha`;
     open markers: :math:`p \ge \alpha`.  A dashed vertical line marks each contrast's tipping
     point (``tipping_deltas``, or ``tipping_delta`` for one contrast), the first
-    :math:`\Delta` at which the difference is no longer significant; a contrast whose
-    primary difference is not significant (``tp.status``) gets a note instead, as in
-    :func:`trialmlm.tables.sensitivity_table`.
-    Returns the Axes.
+    :math:`\Delta` at which the difference is no longer significant, labelled with
+    ``decimals`` decimals (default: those of the :math:`\Delta` grid,
+    :func:`trialmlm.formats.decimals_for`); a contrast whose primary difference is not
+    significant (``tp.status``) gets a note instead, as in
+    :func:`trialmlm.tables.sensitivity_table`.  Returns the Axes.
     """
     table = tp.table
     alpha = float(getattr(tp, "alpha", 0.05))
     ax = new_axes(ax)
+    d_delta = decimals_for(table["delta"], decimals).data
     if "contrast" in table.columns:
         contrasts = list(pd.unique(table["contrast"]))
         arms = sort_levels([str(c).rsplit(" - ", 1)[0] for c in contrasts]
@@ -258,7 +261,7 @@ def tipping_point_plot(tp, ax: Axes | None = None, palette: Mapping | None = Non
         line_colour = "black" if len(found) == 1 else colour
         ax.axvline(td, color=line_colour, lw=1.2, ls="--", zorder=5)
         what = "Tipping point" if len(parts) == 1 else f"Tipping point,\n{name}"
-        ax.annotate(f"{what}\n\u0394 = {fmt_number(td, decimals)}", xy=(td, 1.0),
+        ax.annotate(f"{what}\n\u0394 = {fmt_number(td, d_delta, minus=MINUS)}", xy=(td, 1.0),
                     xycoords=("data", "axes fraction"), xytext=(4, -4 - 38 * i), textcoords="offset points",
                     ha="left", va="top", fontsize=NOTE_SIZE + 0.5, color=line_colour)
     notes = []

@@ -10,6 +10,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from ..errors import DataError
+from ..formats import MINUS, decimals_for, fmt_number, p_statement
 from ._style import LEGEND_SIZE, NOTE_SIZE, TICK_SIZE, arm_palette, label, legend_outside
 
 _EDGE = 0.05  # x margin, as a fraction of the time range
@@ -26,12 +27,11 @@ def _survival_columns(table: pd.DataFrame) -> tuple[str | None, str]:
     return (cols[0] if i == 2 else None), cols[i - 1]
 
 
-def _median_text(median: pd.DataFrame, arm_col: str | None, level) -> str:
+def _median_text(median: pd.DataFrame, arm_col: str | None, level, decimals: int) -> str:
     row = median if arm_col is None else median[median[arm_col] == level]
     if row.empty:
         return ""
-    m = float(row["median"].iloc[0])
-    return "median NE" if not np.isfinite(m) else f"median {m:g}"
+    return f"median {fmt_number(row['median'].iloc[0], decimals, minus=MINUS)}"
 
 
 def km_dropout(survival, ax: Axes | None = None, at_risk: bool = True, risk_ax: Axes | None = None,
@@ -51,10 +51,12 @@ def km_dropout(survival, ax: Axes | None = None, at_risk: bool = True, risk_ax: 
     ci : shade the pointwise confidence band.
 
     The legend gives each arm's median time to dropout (NE: not reached) and, with
-    several arms, the log-rank p-value.  Returns the main Axes.
+    several arms, the log-rank p-value.  Times and medians are shown with the precision of
+    the visit times, as in :func:`trialmlm.tables.km_dropout_table`.  Returns the main Axes.
     """
     table = survival.survival
     arm_col, visit_col = _survival_columns(table)
+    d_time = decimals_for(table["time"]).data
     arms = list(pd.unique(table[arm_col])) if arm_col else ["All subjects"]
     colours = arm_palette(arms, palette)
     if ax is None:
@@ -72,7 +74,7 @@ def km_dropout(survival, ax: Axes | None = None, at_risk: bool = True, risk_ax: 
         t = np.append(t, t[-1] + _EDGE * max(np.ptp(t), 1.0))
         part = pd.concat([part, part.iloc[[-1]]])
         name = str(level)
-        med = _median_text(survival.median, arm_col, level)
+        med = _median_text(survival.median, arm_col, level, d_time)
         ax.step(t, part["survival"], where="post", color=colours[level], lw=2.0,
                 label=f"{name} ({med})" if med else name)
         if ci:
@@ -82,7 +84,8 @@ def km_dropout(survival, ax: Axes | None = None, at_risk: bool = True, risk_ax: 
     times = first["time"].to_numpy(dtype=float)
     visits = first[visit_col].tolist()
     numbered = np.allclose(times, np.arange(1, len(times) + 1))
-    ticks = [str(v) if numbered else f"{v}\n({t:g})" for v, t in zip(visits, times)]
+    ticks = [str(v) if numbered else f"{v}\n({fmt_number(t, d_time, minus=MINUS)})"
+             for v, t in zip(visits, times)]
     ax.set_xticks(times, ticks)
     ax.set_ylim(0, 1.04)
     span = max(np.ptp(times), 1.0)
@@ -92,7 +95,7 @@ def km_dropout(survival, ax: Axes | None = None, at_risk: bool = True, risk_ax: 
           xlabel or (visit_col if numbered else f"{visit_col} (time)"),
           ylabel or "Proportion still in study")
     lr = survival.logrank
-    legend_title = f"Log-rank p = {float(lr['p'].iloc[0]):.4f}" if lr is not None and len(lr) else None
+    legend_title = f"Log-rank {p_statement(lr['p'].iloc[0])}" if lr is not None and len(lr) else None
     legend_outside(ax, title=legend_title)
     if at_risk and risk_ax is not None:
         _at_risk_table(risk_ax, table, arm_col, arms, colours)

@@ -3,7 +3,9 @@
 Each builder returns a :class:`Table` — a frozen title, column headers (with units), body
 rows as formatted strings and footnotes — whose ``data`` attribute is the tidy DataFrame
 (snake_case columns) the strings were formatted from.  Renderers: :func:`to_rtf`,
-:func:`to_html` / :func:`write_html`, :func:`to_csv` (the tidy data).
+:func:`to_html` / :func:`write_html`, :func:`to_csv` (the tidy data); :class:`Titles`
+adds the page titles and footnotes (study, population, page x of y, source, program, run
+date).  Number formats: :mod:`trialmlm.formats`.
 
 ======================================  ===============================================
 :func:`summary_table`                   n, mean, SD, median, min, max by visit and arm
@@ -12,9 +14,12 @@ rows as formatted strings and footnotes — whose ``data`` attribute is the tidy
 :func:`covariance_table`                covariance parameters and fit statistics
 :func:`missing_data_tables`             patterns, dropout by visit, time to dropout
 :func:`sensitivity_table`               primary MMRM, MI analyses, tipping point per contrast
+:func:`records_table`                   records read, excluded by reason, analysed
+:func:`stack_tables`                    tables of the same shape as one (e.g. by visit)
 ======================================  ===============================================
 """
 
+from ..formats import Decimals, decimals_for, fmt_ci, fmt_estimate_se, fmt_number, fmt_p
 from .data import (
     dropout_by_visit_table,
     km_dropout_table,
@@ -32,13 +37,16 @@ from .model import (
     sensitivity_table,
     type3_table,
 )
+from .records import records_table
 from .render import html_document, rtf_document, rtf_escape, to_csv, to_html, to_rtf, write_html
-from .table import Table, data_decimals, fmt_ci, fmt_estimate_se, fmt_number, fmt_p
+from .stack import stack_tables
+from .table import Table
+from .titles import Titles
 
 __all__ = [
-    "Table", "covariance_table", "data_decimals", "dropout_by_visit_table", "fmt_ci", "fmt_estimate_se",
-    "fmt_number", "fmt_p", "html_document", "km_dropout_table", "missing_data_tables", "mmrm_results",
-    "mmrm_table", "model_footnotes", "pattern_table", "rtf_document", "rtf_escape", "sensitivity_results",
-    "sensitivity_table", "summary_statistics", "summary_table", "to_csv", "to_html", "to_rtf", "type3_table",
-    "write_html",
+    "Decimals", "Table", "Titles", "covariance_table", "decimals_for", "dropout_by_visit_table", "fmt_ci",
+    "fmt_estimate_se", "fmt_number", "fmt_p", "html_document", "km_dropout_table", "missing_data_tables",
+    "mmrm_results", "mmrm_table", "model_footnotes", "pattern_table", "records_table", "rtf_document",
+    "rtf_escape", "sensitivity_results", "sensitivity_table", "stack_tables", "summary_statistics",
+    "summary_table", "to_csv", "to_html", "to_rtf", "type3_table", "write_html",
 ]

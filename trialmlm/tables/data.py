@@ -15,18 +15,9 @@ import pandas as pd
 from .. import missing
 from ..design import factor_levels
 from ..errors import DataError
+from ..formats import decimals_for, fmt_ci, fmt_number, p_statement
 from ..missing.patterns import _check as check_columns
-from .table import (
-    Table,
-    blank_repeats,
-    data_decimals,
-    display_label,
-    fmt_ci,
-    fmt_number,
-    fmt_p,
-    plain,
-    with_unit,
-)
+from .table import Table, blank_repeats, display_label, plain, with_unit
 
 
 def summary_statistics(df: pd.DataFrame, arm: str | None, visit: str, response: str) -> pd.DataFrame:
@@ -56,14 +47,15 @@ def summary_table(df: pd.DataFrame, arm: str | None, visit: str, response: str, 
                   footnotes: Sequence[str] = ()) -> Table:
     """n, mean, SD, median, min and max of ``response`` by visit and arm.
 
-    Decimals: data decimals :math:`d` (``decimals``, default from the data) for min and
-    max, :math:`d+1` for mean and median, :math:`d+2` for SD.
+    Decimals (:func:`trialmlm.formats.decimals_for`): :math:`d` = ``decimals``, default the
+    precision of ``response`` (1 when it has more than 2 decimals) for min and max,
+    :math:`d+1` for mean and median, :math:`d+2` for SD.
     """
     data = summary_statistics(df, arm, visit, response)
-    d = data_decimals(df[response]) if decimals is None else decimals
-    rows = [[v, str(r.arm), str(r.n), fmt_number(r.mean, d + 1), fmt_number(r.sd, d + 2),
-             fmt_number(r.median, d + 1),
-             "" if r.n == 0 else f"{fmt_number(r.min, d)}, {fmt_number(r.max, d)}"]
+    d = decimals_for(df[response], decimals)
+    rows = [[v, str(r.arm), str(r.n), fmt_number(r.mean, d.mean), fmt_number(r.sd, d.sd),
+             fmt_number(r.median, d.mean),
+             "" if r.n == 0 else f"{fmt_number(r.min, d.data)}, {fmt_number(r.max, d.data)}"]
             for v, r in zip(blank_repeats(data["visit"]), data.itertuples())]
     columns = [display_label(labels, visit), display_label(labels, arm) if arm else "", "n",
                *(with_unit(h, unit) for h in ("Mean", "SD", "Median", "Min, Max"))]
@@ -142,7 +134,9 @@ def km_dropout_table(survival, decimals: int = 3, title: str | None = None, labe
     visit, from :class:`trialmlm.missing.DropoutSurvival`; medians and the log-rank test
     in the footnotes.
 
-    Tidy columns ``[arm,] visit, time, n_at_risk, survival, lower, upper``.
+    Tidy columns ``[arm,] visit, time, n_at_risk, survival, lower, upper``.  Proportions
+    and their limits have ``decimals`` decimals; times and median times the precision of
+    the visit times (:func:`trialmlm.formats.decimals_for`); chi-square 2 decimals.
     """
     table = survival.survival
     cols = list(table.columns)
@@ -150,21 +144,22 @@ def km_dropout_table(survival, decimals: int = 3, title: str | None = None, labe
     arm, visit = (cols[0], cols[1]) if i == 2 else (None, cols[0])
     data = plain(table.rename(columns={visit: "visit", **({arm: "arm"} if arm else {})}))
     groups = blank_repeats(data["arm"]) if arm else [None] * len(data)
-    rows = [([g] if arm else []) + [str(r.visit), f"{r.time:g}", str(int(r.n_at_risk)),
+    d_time = decimals_for(data["time"]).data
+    rows = [([g] if arm else []) + [str(r.visit), fmt_number(r.time, d_time), str(int(r.n_at_risk)),
                                     fmt_number(r.survival, decimals), fmt_ci(r.lower, r.upper, decimals)]
             for g, r in zip(groups, data.itertuples())]
     columns = ([display_label(labels, arm)] if arm else []) + [
         display_label(labels, visit), "Time", "Number at risk", "Proportion still\nin study", "95% CI"]
     med = survival.median
-    medians = "; ".join((f"{r[arm]} " if arm else "") + fmt_number(r["median"], 1) + " "
-                        + fmt_ci(r["lower"], r["upper"], 1) for _, r in med.iterrows())
+    medians = "; ".join((f"{r[arm]} " if arm else "") + fmt_number(r["median"], d_time) + " "
+                        + fmt_ci(r["lower"], r["upper"], d_time) for _, r in med.iterrows())
     notes = [f"Median time to dropout (95% CI): {medians}. NE: not estimable (not reached).",
              "Kaplan-Meier estimate; CI: exponential Greenwood (log-log). Subjects observed at the "
              "last visit are censored there."]
     lr = survival.logrank
     if lr is not None and len(lr):
-        notes.append(f"Log-rank test: chi-square {float(lr['statistic'].iloc[0]):.2f} on "
-                     f"{int(lr['df'].iloc[0])} df, p = {fmt_p(lr['p'].iloc[0])}.")
+        notes.append(f"Log-rank test: chi-square {fmt_number(lr['statistic'].iloc[0], 2)} on "
+                     f"{int(lr['df'].iloc[0])} df, {p_statement(lr['p'].iloc[0])}.")
     return Table(title or "Time to dropout (Kaplan-Meier)", columns, rows, data,
                  tuple(notes) + tuple(footnotes), ("l",) * (len(columns) - 4) + ("c", "c", "c", "c"))
 

@@ -14,19 +14,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..formats import decimals_for, fmt_ci, fmt_estimate_se, fmt_number, fmt_p
 from ..missing.strategies import STRATEGIES
-from .table import (
-    Table,
-    blank_repeats,
-    data_decimals,
-    display_label,
-    fmt_ci,
-    fmt_estimate_se,
-    fmt_number,
-    fmt_p,
-    plain,
-    with_unit,
-)
+from .table import Table, blank_repeats, display_label, plain, with_unit
 
 DDF_NAMES = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger",
              "kenward-roger-linear": "Kenward-Roger (linear)", "between-within": "between-within",
@@ -51,7 +41,9 @@ def model_footnotes(fit, arm: str | None = None, visit: str | None = None, ddf: 
              + (f"; covariates: {', '.join(covariates)}." if covariates else ".")]
     per_group = f", separate for each level of {s.group}" if s.group else ""
     struct = fit.structures[0]
-    if s.random is None:
+    if s.linear:
+        lines.append("Linear model (ANCOVA): independent residuals with one variance.")
+    elif s.random is None:
         lines.append(f"Covariance: {struct.description} ({struct.sas_type}) over {', '.join(s.visit)} "
                      f"within {s.subject}{per_group}.")
     else:
@@ -129,22 +121,23 @@ def mmrm_table(fit, arm: str, visit: str | None = None, reference=None, alpha: f
 
     The numbers are :func:`mmrm_results` (``fit.lsmeans`` and ``fit.compare``) formatted
     with :math:`d+1` decimals for means, differences and limits and :math:`d+2` for SEs
-    (``decimals`` = :math:`d`, default: the decimals of the response data).  ``labels``
+    (``decimals`` = :math:`d`, default: the precision of the response data, 1 when it has
+    more than 2 decimals; :func:`trialmlm.formats.decimals_for`).  ``labels``
     maps column names to display names (e.g. ``{"TRT": "Treatment"}``).
     """
     data = mmrm_results(fit, arm, visit, reference, alpha, **options)
     visit = _default_visit(fit, visit)
     ref = reference if reference is not None else fit.design.class_levels[arm][0]
-    d = data_decimals(fit.design.y) if decimals is None else decimals
+    d = decimals_for(fit.design.y, decimals)
     level = f"{100 * (1 - alpha):g}% CI"
     rows = []
     groups = blank_repeats(data["visit"]) if visit else None
     for i, r in data.iterrows():
         row = [groups[i]] if visit else []
-        row += [str(r["arm"]), str(r["n"]), fmt_estimate_se(r["lsmean"], r["lsmean_se"], d + 1, d + 2),
-                fmt_ci(r["lsmean_lower"], r["lsmean_upper"], d + 1),
-                fmt_estimate_se(r["difference"], r["difference_se"], d + 1, d + 2),
-                fmt_ci(r["difference_lower"], r["difference_upper"], d + 1), fmt_p(r["p"])]
+        row += [str(r["arm"]), str(r["n"]), fmt_estimate_se(r["lsmean"], r["lsmean_se"], d.mean, d.sd),
+                fmt_ci(r["lsmean_lower"], r["lsmean_upper"], d.mean),
+                fmt_estimate_se(r["difference"], r["difference_se"], d.mean, d.sd),
+                fmt_ci(r["difference_lower"], r["difference_upper"], d.mean), fmt_p(r["p"])]
         rows.append(row)
     slope = options.get("slope")
     estimate = "Slope (SE)" if slope else "LS Mean (SE)"
@@ -188,7 +181,11 @@ def covariance_table(fit, decimals: int = 4, title: str | None = None,
 
     Tidy columns ``section`` ("covariance parameter" / "fit statistic"), ``parameter,
     estimate, se, z, p``.  Fit statistics: -2 (Res) Log Likelihood, AIC, AICC, BIC (SAS
-    conventions, 1 decimal).  p-values of variances are one-sided, others two-sided.
+    conventions).  p-values of variances are one-sided, others two-sided.
+
+    Decimals, not the data rule: the parameters mix variances (squared units),
+    covariances and correlations, so estimates and SEs get a fixed ``decimals`` (default 4,
+    as SAS prints them); Z 2 decimals; fit statistics 1 decimal, as SAS "Fit Statistics".
     """
     cov = fit.covariance_parameters_table()
     label_ll = "-2 Res Log Likelihood" if fit.method == "REML" else "-2 Log Likelihood"
@@ -306,20 +303,22 @@ def sensitivity_table(fit, imputations: Sequence = (), tipping=None, alpha: floa
 
     The numbers are :func:`sensitivity_results` formatted with :math:`d + 1` decimals for
     estimates and limits, :math:`d + 2` for SEs (``decimals`` = :math:`d`, default: the
-    decimals of the response data) and the deltas with the decimals of the grid.  Footnotes
+    precision of the response data, :func:`trialmlm.formats.decimals_for`, as
+    :func:`mmrm_table`) and the deltas with the decimals of the grid (as the tipping-point
+    figure).  Footnotes
     state the tipping rule.
     """
     data = sensitivity_results(fit, imputations, tipping, alpha)
-    d = data_decimals(fit.design.y) if decimals is None else decimals
+    d = decimals_for(fit.design.y, decimals)
     deltas = data["delta"].dropna()
-    delta_d = data_decimals(deltas)
+    delta_d = decimals_for(deltas).data
     contrasts = blank_repeats(data["contrast"])
     show_delta = not deltas.empty
     show_tipping = bool(data["tipping"].notna().any())
     rows = []
     for i, r in data.iterrows():
         row = [contrasts[i], r["analysis"]] + ([fmt_number(r["delta"], delta_d)] if show_delta else [])
-        row += [fmt_estimate_se(r["estimate"], r["se"], d + 1, d + 2), fmt_ci(r["lower"], r["upper"], d + 1),
+        row += [fmt_estimate_se(r["estimate"], r["se"], d.mean, d.sd), fmt_ci(r["lower"], r["upper"], d.mean),
                 fmt_p(r["p"]), fmt_p(r["primary_p"])] + ([_text(r["tipping"])] if show_tipping else [])
         rows.append(row)
     level = f"{100 * (1 - alpha):g}% CI"

@@ -11,6 +11,13 @@ the header and under the last row, footnotes in 8 pt).  Text is escaped for RTF
 code units, signed), so files open the same in Word and LibreOffice whatever the
 code page.
 
+Page titles and footnotes (:class:`~trialmlm.tables.Titles`) go into the section's
+``{\header ...}`` and ``{\footer ...}`` groups, which Word and LibreOffice repeat on every
+page; "Page x of y" is ``Page {\field{\*\fldinst PAGE}...} of {\field{\*\fldinst
+NUMPAGES}...}``, numbered by the reader when it lays out the pages (tables of several
+pages and several tables, one per page, alike).  The top and bottom margins grow by the
+lines' height so that the body never runs into them.
+
 HTML is a ``<table>`` with ``<caption>``, ``<thead>``, ``<tbody>`` and the footnotes in
 ``<tfoot>``; text is escaped with :func:`html.escape` and non-ASCII characters are
 written as numeric references, so the file is plain ASCII.  CSV holds the tidy data
@@ -24,12 +31,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .table import Table
+from .titles import Titles
 
 # Page: US letter landscape (15840 x 12240 twips), 0.75 inch margins.
 PAGE_WIDTH, PAGE_HEIGHT, MARGIN = 15840, 12240, 1080
 BODY_SIZE, TITLE_SIZE, NOTE_SIZE = 18, 20, 16  # half-points
 CHAR_TWIPS = 108  # width of one Courier New character at 9 pt (0.6 em)
 CELL_PAD = 72  # \trgaph: half the space between cells
+HEADER_Y = 720  # \headery, \footery: page edge to header / footer text (0.5 inch)
+NOTE_LINE = 200  # height of an 8 pt line (with leading)
 RULE = r"\brdrs\brdrw10"
 _ALIGN = {"l": r"\ql", "c": r"\qc", "r": r"\qr"}
 
@@ -70,7 +80,8 @@ def _widths(table: Table) -> list[int]:
         cells = [r[j] for r in table.rows]
         longest = max([len(line) for line in head.split("\n")] + [len(c) for c in cells] + [3])
         chars.append(longest)
-    widths = [c * CHAR_TWIPS + 2 * CELL_PAD for c in chars]
+    # one character of slack: at exactly the text's width LibreOffice wraps the last character
+    widths = [(c + 1) * CHAR_TWIPS + 2 * CELL_PAD for c in chars]
     usable = PAGE_WIDTH - 2 * MARGIN
     if sum(widths) > usable:
         widths = [w * usable // sum(widths) for w in widths]
@@ -94,9 +105,12 @@ def _row(cells: Sequence[str], edges: list[int], align: Sequence[str], header: b
     return start + "\n" + body + r"\row" + "\n"
 
 
-def _rtf_table(table: Table) -> str:
+def _rtf_table(table: Table, new_page: bool = False) -> str:
+    r"""Title, header row, body rows and footnotes; ``new_page``: the title starts a page
+    (``\pagebb``: LibreOffice drops a ``\page`` that follows a table spanning pages)."""
     edges = _widths(table)
-    parts = [rf"\pard\plain\qc\sb0\sa120\f0\fs{TITLE_SIZE}\b " + rtf_escape(table.title) + r"\b0\par" + "\n"]
+    start = r"\pard\plain\qc" + (r"\pagebb" if new_page else "")
+    parts = [rf"{start}\sb0\sa120\f0\fs{TITLE_SIZE}\b " + rtf_escape(table.title) + r"\b0\par" + "\n"]
     parts.append(_row(table.columns, edges, table.align, header=True, top=True, bottom=True))
     last = len(table.rows) - 1
     for i, row in enumerate(table.rows):
@@ -106,22 +120,54 @@ def _rtf_table(table: Table) -> str:
     return "".join(parts)
 
 
-def rtf_document(tables: Table | Sequence[Table]) -> str:
-    """The RTF text of one table, or of several separated by page breaks."""
+def _check_titles(titles) -> None:
+    if titles is not None and not isinstance(titles, Titles):
+        raise TypeError(f"titles must be a trialmlm.tables.Titles, got {type(titles).__name__}")
+
+
+def _rtf_line(left: str, right: str = "") -> str:
+    """One 8 pt paragraph: ``left`` (RTF text) and ``right`` at a right tab on the margin."""
+    tab = rf"\tqr\tx{PAGE_WIDTH - 2 * MARGIN}"
+    return (rf"\pard\plain\ql{tab}\f0\fs{NOTE_SIZE} " + left + (r"\tab " + right if right else "")
+            + r"\par" + "\n")
+
+
+def _rtf_titles(titles: Titles) -> str:
+    r"""The ``{\header}`` and ``{\footer}`` groups: titles with Page x of y, footnotes with the run."""
+    page = r"Page {\field{\*\fldinst PAGE}{\fldrslt 1}} of {\field{\*\fldinst NUMPAGES}{\fldrslt 1}}"
+    head = [rtf_escape(x) for x in titles.header_lines] or [""]
+    header = _rtf_line(head[0], page) + "".join(_rtf_line(x) for x in head[1:])
+    feet = [rtf_escape(x) for x in titles.footer_lines] or [""]
+    run = rtf_escape(titles.run_text)
+    footer = "".join(_rtf_line(x) for x in feet[:-1]) + _rtf_line(feet[-1], run)
+    return r"{\header " + "\n" + header + "}\n" + r"{\footer " + "\n" + footer + "}\n"
+
+
+def rtf_document(tables: Table | Sequence[Table], titles: Titles | None = None) -> str:
+    """The RTF text of one table, or of several, each starting a page; ``titles`` adds
+    the page titles and footnotes (:class:`~trialmlm.tables.Titles`) to every page."""
+    _check_titles(titles)
     tables = [tables] if isinstance(tables, Table) else list(tables)
+    top = bottom = MARGIN
+    sections = ""
+    if titles is not None:
+        top = max(MARGIN, HEADER_Y + (max(len(titles.header_lines), 1) + 1) * NOTE_LINE)
+        bottom = max(MARGIN, HEADER_Y + (max(len(titles.footer_lines), 1) + 1) * NOTE_LINE)
+        sections = rf"\headery{HEADER_Y}\footery{HEADER_Y}" + "\n" + _rtf_titles(titles)
     head = (r"{\rtf1\ansi\ansicpg1252\deff0\uc1" + "\n"
             r"{\fonttbl{\f0\fmodern\fcharset0 Courier New;}{\f1\froman\fcharset0 Times New Roman;}}" + "\n"
-            rf"\paperw{PAGE_WIDTH}\paperh{PAGE_HEIGHT}\margl{MARGIN}\margr{MARGIN}\margt{MARGIN}"
-            rf"\margb{MARGIN}\landscape" + "\n"
-            rf"\sectd\lndscpsxn\pgwsxn{PAGE_WIDTH}\pghsxn{PAGE_HEIGHT}" + "\n")
-    body = (r"\page" + "\n").join(_rtf_table(t) for t in tables)
+            rf"\paperw{PAGE_WIDTH}\paperh{PAGE_HEIGHT}\margl{MARGIN}\margr{MARGIN}\margt{top}"
+            rf"\margb{bottom}\landscape" + "\n"
+            rf"\sectd\lndscpsxn\pgwsxn{PAGE_WIDTH}\pghsxn{PAGE_HEIGHT}" + "\n" + sections)
+    body = "".join(_rtf_table(t, new_page=i > 0) for i, t in enumerate(tables))
     return head + body + "}\n"
 
 
-def to_rtf(tables: Table | Sequence[Table], path) -> Path:
-    """Write one table (or several, one per page) to an RTF file; returns the path."""
+def to_rtf(tables: Table | Sequence[Table], path, titles: Titles | None = None) -> Path:
+    """Write one table (or several, one per page) to an RTF file, with the page
+    ``titles`` if given; returns the path."""
     path = Path(path)
-    path.write_text(rtf_document(tables), encoding="ascii")
+    path.write_text(rtf_document(tables, titles), encoding="ascii")
     return path
 
 
@@ -158,22 +204,46 @@ table.trialmlm-table th { border-top: 1.5px solid black; border-bottom: 1px soli
 table.trialmlm-table td { padding: 0.15em 0.8em; white-space: pre; }
 table.trialmlm-table tbody tr:last-child td { border-bottom: 1.5px solid black; }
 table.trialmlm-table tfoot td { font-size: 9pt; white-space: normal; text-align: left; padding-top: 0.3em; }
+.trialmlm-titles { font-size: 9pt; margin: 0 0 2em 0; }
+footer.trialmlm-titles { margin: 2em 0 0 0; }
+.trialmlm-titles p { margin: 0; display: flex; justify-content: space-between; }
 """
 
 
-def html_document(tables: Table | Sequence[Table], title: str | None = None) -> str:
-    """A complete HTML page holding one or several tables."""
+def _html_titles(titles: Titles) -> tuple[str, str]:
+    """``<header>`` (title lines) and ``<footer>`` (footnote lines, the run on the right)."""
+    head = "".join(f"<p><span>{_html_text(x)}</span></p>" for x in titles.header_lines)
+    feet = [f"<span>{_html_text(x)}</span>" for x in titles.footer_lines] or [""]
+    if titles.run_text:
+        feet[-1] += f'<span class="run">{_html_text(titles.run_text)}</span>'
+    foot = "".join(f"<p>{x}</p>" for x in feet if x)
+    return (f'<header class="trialmlm-titles">{head}</header>\n' if head else "",
+            f'\n<footer class="trialmlm-titles">{foot}</footer>' if foot else "")
+
+
+def html_document(tables: Table | Sequence[Table], title: str | None = None,
+                  titles: Titles | None = None) -> str:
+    """A complete HTML page holding one or several tables.
+
+    ``title`` is the page's ``<title>`` (default: the first table's title); ``titles`` adds
+    the page titles (``<header>``) and footnotes (``<footer>``) of
+    :class:`~trialmlm.tables.Titles` around the tables (no page numbers: HTML has no pages).
+    """
+    _check_titles(titles)
     tables = [tables] if isinstance(tables, Table) else list(tables)
     name = title if title is not None else tables[0].title
+    header, footer = _html_titles(titles) if titles is not None else ("", "")
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>{_html_text(name)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
-            + "\n".join(to_html(t) for t in tables) + "\n</body>\n</html>\n")
+            f"<title>{_html_text(name)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n" + header
+            + "\n".join(to_html(t) for t in tables) + footer + "\n</body>\n</html>\n")
 
 
-def write_html(tables: Table | Sequence[Table], path, title: str | None = None) -> Path:
-    """Write one or several tables as an HTML page; returns the path."""
+def write_html(tables: Table | Sequence[Table], path, title: str | None = None,
+               titles: Titles | None = None) -> Path:
+    """Write one or several tables as an HTML page (with the page ``titles`` if given);
+    returns the path."""
     path = Path(path)
-    path.write_text(html_document(tables, title), encoding="ascii")
+    path.write_text(html_document(tables, title, titles), encoding="ascii")
     return path
 
 

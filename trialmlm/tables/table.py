@@ -1,28 +1,17 @@
 """The formatted table: a frozen title / header / body / footnotes, plus its tidy data.
 
-Number formats follow the usual SAS-listing conventions of clinical study reports:
-
-* data decimals :math:`d` — the fewest decimals that represent every value of the
-  response exactly (at most 4), unless given;
-* means, medians, LS means, differences and confidence limits: :math:`d + 1`;
-* standard deviations and standard errors: :math:`d + 2`;
-* minimum and maximum: :math:`d`;
-* p-values: 4 decimals, ``<.0001`` below 0.0001 (SAS PVALUE6.4);
-* confidence intervals as ``(lower, upper)``; estimates with SE as ``estimate (SE)``.
+Numbers are formatted by :mod:`trialmlm.formats` (the decimals rule and the one rounding
+function shared with the figures); confidence intervals as ``(lower, upper)``, estimates
+with SE as ``estimate (SE)``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 
-import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-
-MAX_DATA_DECIMALS = 4
-NOT_ESTIMABLE = "NE"
 
 
 @dataclass(frozen=True)
@@ -69,55 +58,6 @@ class Table:
     def __str__(self) -> str:
         lines = [self.title, "", self.frame.to_string(index=False)]
         return "\n".join(lines + [""] + list(self.footnotes))
-
-
-# -- number formatting ---------------------------------------------------------------------
-def data_decimals(values, max_decimals: int = MAX_DATA_DECIMALS) -> int:
-    """Fewest decimals (0 ... ``max_decimals``) that represent every finite value exactly."""
-    x = np.asarray(pd.to_numeric(pd.Series(np.ravel(values)), errors="coerce"), dtype=float)
-    x = x[np.isfinite(x)]
-    for d in range(max_decimals + 1):
-        if np.all(np.abs(np.round(x, d) - x) <= 1e-9 * np.maximum(1.0, np.abs(x))):
-            return d
-    return max_decimals
-
-
-def fmt_number(value, decimals: int, missing: str = "") -> str:
-    """Fixed decimals, halves rounded away from zero as SAS does (11.25 -> 11.3, where
-    Python's binary rounding gives 11.2); ``missing`` for NaN, ``NE`` for infinity, no
-    negative zero."""
-    if value is None or pd.isna(value):
-        return missing
-    value = float(value)
-    if not np.isfinite(value):
-        return NOT_ESTIMABLE
-    step = Decimal(1).scaleb(-max(decimals, 0))
-    text = f"{Decimal(repr(value)).quantize(step, rounding=ROUND_HALF_UP):f}"
-    if float(text) == 0:
-        text = text.lstrip("-")
-    return text
-
-
-def fmt_p(p) -> str:
-    """p-value as SAS PVALUE6.4: ``<.0001`` or 4 decimals."""
-    if p is None or pd.isna(p):
-        return ""
-    return "<.0001" if float(p) < 1e-4 else fmt_number(p, 4)
-
-
-def fmt_ci(lower, upper, decimals: int) -> str:
-    """``(lower, upper)``; empty when both are missing."""
-    if pd.isna(lower) and pd.isna(upper):
-        return ""
-    return f"({fmt_number(lower, decimals, NOT_ESTIMABLE)}, {fmt_number(upper, decimals, NOT_ESTIMABLE)})"
-
-
-def fmt_estimate_se(estimate, se, decimals: int, se_decimals: int | None = None) -> str:
-    """``estimate (SE)``; empty when the estimate is missing."""
-    if pd.isna(estimate):
-        return ""
-    se_decimals = decimals + 1 if se_decimals is None else se_decimals
-    return f"{fmt_number(estimate, decimals)} ({fmt_number(se, se_decimals, NOT_ESTIMABLE)})"
 
 
 def blank_repeats(values) -> list[str]:

@@ -1,0 +1,223 @@
+"""``trialmlm analyze`` on ADaM files as a user meets them: the right records, every exclusion
+counted, arms in TRTPN order, analysis_results.json equal to the fit, one name per option in
+the Python API, the command line and the TOML config, and clear errors for bad selections."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import adam_bds, read_rtf
+
+import trialmlm
+from trialmlm import cli
+from trialmlm.report import SELECTION, AnalysisConfig
+
+PILOT = Path(__file__).parent / "data" / "cdiscpilot01_adcibc.xpt"
+SAP = ["--param", "HAMD17", "--response", "CHG", "--arm", "TRT01P", "--population", "EFFFL",
+       "--covariates", "BASE", "--ddf", "satterthwaite"]
+
+
+@pytest.fixture(scope="module")
+def adam(tmp_path_factory):
+    import pyreadstat
+
+    data, expected = adam_bds()
+    folder = tmp_path_factory.mktemp("adam")
+    path = folder / "adeff.xpt"
+    pyreadstat.write_xport(data, str(path), file_format_version=5, table_name="ADEFF",
+                           column_labels={"TRT01P": "Planned Treatment for Period 01",
+                                          "EFFFL": "Efficacy Population Flag"})
+    data.to_csv(folder / "adeff.csv", index=False)
+    return path, expected
+
+
+@pytest.fixture(scope="module")
+def report(adam, tmp_path_factory):
+    path, _ = adam
+    out = tmp_path_factory.mktemp("report")
+    before = path.read_bytes()
+    assert cli.main(["analyze", str(path), *SAP, "--out", str(out)]) == 0
+    assert path.read_bytes() == before  # the input file is never modified
+    return out
+
+
+def test_analysed_records_and_exclusions(adam, report):
+    _, expected = adam
+    results = json.loads((report / "analysis_results.json").read_text())
+    assert results["schema"] == "trialmlm.analysis_results/1"
+    rec = results["records"]
+    assert rec["read"] == {"records": expected["read"], "subjects": 36}
+    excluded = {e["step"]: e["records"] for e in rec["excluded"]}
+    assert excluded == {"param": expected["param"], "population": expected["population"],
+                        "analysis_flag": expected["analysis_flag"], "dtype": expected["dtype"],
+                        "baseline": expected["baseline"], "response": 0, "covariate": 0}
+    assert rec["analysed"] == {"records": expected["analysed"], "subjects": 33}
+    assert results["fit"]["n_obs"] == expected["analysed"] and results["fit"]["n_subjects"] == 33
+    assert results["arms"] == ["Placebo", "Drug Low", "Drug High"]  # TRT01PN order, reference first
+    assert [s["arm"] for s in results["subjects"]] == results["arms"]
+    assert sum(s["records"] for s in results["subjects"]) == expected["analysed"]
+    table = pd.read_csv(report / "t0_records.csv")
+    flow = table[table["section"] == "flow"]
+    assert flow["records"].iloc[0] + flow["records"].iloc[1:-1].sum() == flow["records"].iloc[-1]
+    rtf = read_rtf((report / "t0_records.rtf").read_text(encoding="ascii"))
+    words = " ".join(" ".join(r) for r in rtf["rows"])
+    for reason in ("not in the population (EFFFL != 'Y')", "derived record (DTYPE = LOCF)",
+                   "baseline record (ABLFL = 'Y')", "not an analysis record (ANL01FL != 'Y')"):
+        assert reason in words
+    assert "Planned Treatment for Period 01" in words  # the SAS label as header
+
+
+def test_results_file_equals_the_fit(adam, report):
+    """analysis_results.json holds the very numbers of the fit on the same records (full precision)."""
+    path, _ = adam
+    results = json.loads((report / "analysis_results.json").read_text())
+    df = trialmlm.read(path, param="HAMD17", response="CHG", population="EFFFL", arm="TRT01P")
+    fit = trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)", df, ddf="satterthwaite")
+    assert results["fit"]["minus2_loglik"] == -2 * fit.loglik and results["fit"]["converged"]
+    ls = fit.lsmeans("TRT01P", by="AVISIT")
+    got = pd.DataFrame(results["lsmeans"])
+    assert list(got["arm"]) == list(ls["TRT01P"].astype(str))
+    for col in ("estimate", "se", "df", "lower", "upper"):
+        np.testing.assert_array_equal(got[col].to_numpy(float), ls[col].to_numpy(float))
+    diff = fit.compare("TRT01P", by="AVISIT", reference="Placebo")
+    got = pd.DataFrame(results["differences"])
+    assert set(got["reference"]) == {"Placebo"} and list(got["visit"]) == list(diff["AVISIT"].astype(str))
+    for col in ("estimate", "se", "df", "lower", "upper", "p"):
+        np.testing.assert_array_equal(got[col].to_numpy(float), diff[col].to_numpy(float))
+    t3 = pd.DataFrame(results["type3"])
+    np.testing.assert_array_equal(t3["f"].to_numpy(float), fit.anova()["F"].to_numpy(float))
+
+
+def test_tables_carry_titles_and_arm_order(report):
+    rtf = read_rtf((report / "t2_mmrm.rtf").read_text(encoding="ascii"))
+    header = " ".join(rtf["header"])
+    assert "Study: TRIAL-01" in header and "Efficacy Population" in header
+    assert "Source: adeff.xpt" in " ".join(rtf["footer"])
+    arms = [r[1] for r in rtf["rows"][1:] if r[1]]
+    assert arms[:3] == ["Placebo", "Drug Low", "Drug High"]
+    html = (report / "t2_mmrm.html").read_text()
+    assert "Efficacy Population" in html and "TRIAL-01" in html
+
+
+def test_same_names_in_api_cli_and_toml():
+    """Every selection option is a keyword of trialmlm.read, a field of the config (= TOML key) and
+    a command-line option with the same name (dashes for underscores)."""
+    fields = {f.name for f in dataclasses.fields(AnalysisConfig)}
+    read_kwargs = set(inspect.signature(trialmlm.read).parameters)
+    parser = argparse.ArgumentParser()
+    cli._analysis_arguments(parser)
+    options = {a.dest: a.option_strings for a in parser._actions if a.dest != "help"}
+    for name in SELECTION:
+        assert name in read_kwargs and name in fields, name
+        assert f"--{name.replace('_', '-')}" in options[name], name
+    # every config field but the data file and the sensitivity switch is a command-line option
+    assert fields - {"data", "sensitivity"} == set(options), sorted(fields ^ set(options))
+
+
+def test_toml_selection_equals_command_line(adam, tmp_path):
+    path, _ = adam
+    config = tmp_path / "sap.toml"
+    config.write_text(f'''[analysis]
+data = "{path.as_posix()}"
+param = "HAMD17"
+response = "CHG"
+arm = "TRT01P"
+population = "EFFFL"
+where = "AVISITN <= 4"
+keep_dtype = ["LOCF"]
+covariates = ["BASE"]
+ddf = "satterthwaite"
+decimals = {{HAMD17 = 0}}
+study = "TRIAL-01 (final analysis)"
+''')
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert cli.main(["analyze", "--config", str(config), "--out", str(a)]) == 0
+    assert cli.main(["analyze", str(path), *SAP, "--where", "AVISITN <= 4", "--keep-dtype", "LOCF",
+                     "--decimals", "0", "--study", "TRIAL-01 (final analysis)", "--out", str(b)]) == 0
+    ra, rb = (json.loads((d / "analysis_results.json").read_text()) for d in (a, b))
+    assert ra["records"] == rb["records"] and ra["lsmeans"] == rb["lsmeans"]
+    steps = {e["step"]: e for e in ra["records"]["excluded"]}
+    assert steps["where"]["reason"] == "not selected by: AVISITN <= 4" and steps["dtype"]["records"] == 0
+    header = read_rtf((a / "t1_summary.rtf").read_text())["header"]
+    assert "Study: TRIAL-01 (final analysis)" in " ".join(header)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--population", "FASFL"], "population='FASFL'"),
+    (["--population", "EFFFL", "--where", "EFFFL == 'N'"], "selects no record"),
+    (["--where", "AVISITN <<= 4"], "where='AVISITN <<= 4': expected"),
+    (["--where", "VISITNUM == 4"], "names column 'VISITNUM'"),
+    (["--reference", "Active"], "reference arm 'Active' is not a level of 'TRT01P'"),
+    (["--arm-order", "Placebo", "Drug Low"], "arm_order misses level 'Drug High'"),
+    (["--keep-dtype", "WOCF"], "keep_dtype=WOCF"),
+    (["--analysis-flag", "ANL02FL"], "analysis_flag='ANL02FL'"),
+    (["--covariance", "us,xyz"], "covariance 'xyz' is not one of"),
+])
+def test_bad_selection_exits_2_with_one_line(adam, tmp_path, capsys, extra, message):
+    path, _ = adam
+    assert cli.main(["analyze", str(path), *SAP, *extra, "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("trialmlm: error:") and "\n" not in err and message in err, err
+    assert not (tmp_path / "x").exists()
+
+
+def test_pilot_report_records(tmp_path):
+    """The SAS-written CDISC pilot file: 535 post-baseline observed records of 234 subjects."""
+    out = tmp_path / "pilot"
+    assert cli.main(["analyze", str(PILOT), "--response", "AVAL", "--arm", "TRTP", "--population", "EFFFL",
+                     "--covariates", "SITEGR1", "--out", str(out)]) == 0
+    results = json.loads((out / "analysis_results.json").read_text())
+    assert results["records"]["analysed"] == {"records": 535, "subjects": 234}
+    assert results["arms"] == ["Placebo", "Xanomeline Low Dose", "Xanomeline High Dose"]
+    ref = json.loads((Path(__file__).parent / "reference" / "adam_refs.json").read_text())["mmrm_us"]
+    assert abs(results["fit"]["minus2_loglik"] - ref["m2loglik"]) < 1e-6
+
+
+def test_pilot_locf_ancova_equals_r(tmp_path):
+    """The pilot's CIBIC+ analysis, ANCOVA at Week 24 with the LOCF records kept, equals lm + emmeans."""
+    out = tmp_path / "ancova"
+    assert cli.main(["analyze", str(PILOT), "--response", "AVAL", "--arm", "TRTP", "--population", "EFFFL",
+                     "--covariates", "SITEGR1", "--model", "ancova", "--at-visit", "Week 24",
+                     "--keep-dtype", "LOCF", "--out", str(out)]) == 0
+    results = json.loads((out / "analysis_results.json").read_text())
+    ref = json.loads((Path(__file__).parent / "reference" / "adam_refs.json").read_text())["ancova_locf"]
+    assert results["records"]["analysed"]["records"] == ref["n_obs"] == 234
+    steps = {e["step"]: e for e in results["records"]["excluded"]}
+    assert steps["dtype"]["records"] == 0 and "kept: LOCF" in steps["dtype"]["reason"]
+    assert results["fit"]["ddf"] == "residual" and results["fit"]["structure"] == "independent"
+    got = pd.DataFrame(results["differences"])
+    want = pd.DataFrame(ref["differences"])
+    for col in ("estimate", "se", "lower", "upper", "p"):
+        np.testing.assert_allclose(got[col], want[col], rtol=1e-8)
+    np.testing.assert_array_equal(got["df"], want["df"])
+    ls = pd.DataFrame(results["lsmeans"])
+    np.testing.assert_allclose(ls[["estimate", "se"]], pd.DataFrame(ref["lsmeans"])[["estimate", "se"]],
+                               rtol=1e-8)
+    t3 = pd.DataFrame(results["type3"]).set_index("effect")
+    for row in ref["type3"]:
+        np.testing.assert_allclose(t3.loc[row["term"], "f"], row["F"], rtol=1e-8)
+    rtf = read_rtf((out / "t2_ancova.rtf").read_text(encoding="ascii"))
+    assert "Linear model (ANCOVA)" in " ".join(rtf["paragraphs"])
+
+
+def test_ancova_at_every_visit(tmp_path):
+    out = tmp_path / "each"
+    assert cli.main(["analyze", str(PILOT), "--response", "AVAL", "--arm", "TRTP", "--population", "EFFFL",
+                     "--model", "ancova", "--out", str(out)]) == 0
+    results = json.loads((out / "analysis_results.json").read_text())
+    assert [f["visit"] for f in results["fit"]] == ["Week 8", "Week 16", "Week 24"]
+    assert sum(f["n_obs"] for f in results["fit"]) == results["records"]["analysed"]["records"] == 535
+    df = trialmlm.read(PILOT, response="AVAL", population="EFFFL", arm="TRTP")
+    week16 = trialmlm.fit("AVAL ~ TRTP", df[df["AVISIT"] == "Week 16"])
+    got = [r for r in results["differences"] if r["visit"] == "Week 16"]
+    want = week16.compare("TRTP", reference="Placebo")
+    np.testing.assert_array_equal([r["estimate"] for r in got], want["estimate"].to_numpy())
+    table = pd.read_csv(out / "t2_ancova.csv")
+    assert list(dict.fromkeys(table["visit"])) == ["Week 8", "Week 16", "Week 24"]

@@ -1,0 +1,80 @@
+"""trialmlm.where: the safe selection language (grammar, missing values, errors, no code run)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trialmlm import DataError
+from trialmlm.where import parse_where
+
+DATA = pd.DataFrame({
+    "AVISITN": [0.0, 8.0, 16.0, np.nan, 24.0],
+    "EFFFL": ["Y", "Y", "N", None, " "],
+    "AVISIT": pd.Categorical(["Baseline", "Week 8", "Week 16", "Week 16", "Week 24"]),
+    "SITEGR1": ["701", "702", "900", "701", "702"],
+    "ADY": [1, 50, 120, 110, 170],
+})
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("AVISITN >= 8", [0, 1, 1, 0, 1]),
+    ("AVISITN > 0 and AVISITN <= 16", [0, 1, 1, 0, 0]),
+    ("AVISITN != 8", [1, 0, 1, 1, 1]),  # missing satisfies !=, as not (AVISITN == 8)
+    ("not AVISITN == 8", [1, 0, 1, 1, 1]),
+    ("EFFFL == 'Y'", [1, 1, 0, 0, 0]),
+    ("EFFFL ne \"Y\"", [0, 0, 1, 1, 1]),  # SAS mnemonic; blank text is missing
+    ("SITEGR1 in ('701', '702')", [1, 1, 0, 1, 1]),
+    ("SITEGR1 NOT IN ('900')", [1, 1, 0, 1, 1]),
+    ("AVISIT = 'Week 16' or ADY < 10", [1, 0, 1, 1, 0]),
+    ("(AVISIT = 'Week 16' or ADY < 10) and EFFFL = 'Y'", [1, 0, 0, 0, 0]),
+    ("ADY > AVISITN * 1", None),  # arithmetic is not part of the language: "cannot read"
+    ("ADY >= AVISITN", [1, 1, 1, 0, 1]),  # column against column
+    ("AVISITN in (8, 24)", [0, 1, 0, 0, 1]),
+    ("EFFFL = 'it''s'", [0, 0, 0, 0, 0]),  # doubled quote inside a quoted text
+])
+def test_selection(text, expected):
+    if expected is None:
+        with pytest.raises(DataError, match="cannot read"):
+            parse_where(text)
+        return
+    np.testing.assert_array_equal(parse_where(text).mask(DATA), np.array(expected, dtype=bool))
+
+
+def test_negation_is_complement_with_missing_values():
+    for text in ("AVISITN < 16", "EFFFL == 'Y'", "SITEGR1 in ('701')"):
+        inside = parse_where(text).mask(DATA)
+        np.testing.assert_array_equal(parse_where(f"not ({text})").mask(DATA), ~inside)
+
+
+def test_columns_listed():
+    assert parse_where("A == 1 and (B in ('x') or not C != A)").columns == ("A", "B", "C")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("AVISITN >", r"expected a column name, a quoted text or a number at character 10, found 'end of text'"),
+    ("AVISITN == 8 AVISIT", r"expected 'and', 'or' or the end at character 14, found 'AVISIT'"),
+    ("(AVISITN == 8", r"expected '\)' at character 14"),
+    ("AVISITN == 8; import os", r"cannot read '; import os' at character 13"),
+    ("__import__('os').system('echo hi')", r"cannot read"),
+    ("__import__('os')", r"expected a comparison"),
+    ("SITEGR1 in ()", r"expected a quoted text or a number"),
+    ("", r"where must be a non-empty text"),
+])
+def test_syntax_errors_name_the_position(text, message):
+    with pytest.raises(DataError, match=message):
+        parse_where(text).mask(DATA)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("VISIT == 'Week 8'", r"names column 'VISIT', which is not in the data"),
+    ("avisitn == 8", r"names column 'avisitn'.*did you mean 'AVISITN'"),
+    ("AVISITN == '8'", r"column 'AVISITN' is numeric but is compared with '8' \(text\)"),
+    ("SITEGR1 == 701", r"column 'SITEGR1' is text but is compared with 701.0 \(numeric\)"),
+    ("SITEGR1 in (701)", r"column 'SITEGR1' is text"),
+    ("'a' == 'a'", r"a comparison must name a column"),
+])
+def test_semantic_errors_name_the_column(text, message):
+    with pytest.raises(DataError, match=message):
+        parse_where(text).mask(DATA)
