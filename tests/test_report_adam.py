@@ -221,3 +221,40 @@ def test_ancova_at_every_visit(tmp_path):
     np.testing.assert_array_equal([r["estimate"] for r in got], want["estimate"].to_numpy())
     table = pd.read_csv(out / "t2_ancova.csv")
     assert list(dict.fromkeys(table["visit"])) == ["Week 8", "Week 16", "Week 24"]
+
+
+REF = Path(__file__).parent / "reference"
+FALLBACK = ["--arm", "TRT", "--covariates", "BASE", "--covariance", "us,toeph,ar1h,cs"]
+
+
+def test_covariance_fallback_in_the_report(tmp_path):
+    """A visit with CHG = 0 for everyone: us, toeph, ar1h are singular, cs is used and said so."""
+    out = tmp_path / "cs"
+    assert cli.main(["analyze", str(REF / "fallback_constant_visit.csv"), *FALLBACK, "--out", str(out)]) == 0
+    results = json.loads((out / "analysis_results.json").read_text())
+    attempts = results["fit"]["covariance_attempts"]
+    assert [a["structure"] for a in attempts] == ["us", "toeph", "ar1h", "cs"]
+    assert [a["used"] for a in attempts] == [False, False, False, True]
+    assert all("singular" in a["reason"] for a in attempts[:3]) and results["fit"]["structure"] == "cs"
+    direct = trialmlm.fit("CHG ~ BASE + TRT * AVISIT + cs(AVISIT | USUBJID)",
+                          trialmlm.read(REF / "fallback_constant_visit.csv", arm="TRT"), ddf="kenward-roger")
+    assert results["fit"]["minus2_loglik"] == -2 * direct.loglik
+
+
+def test_no_usable_fit_exits_3(tmp_path, capsys):
+    data = str(REF / "fallback_exact.csv")
+    assert cli.main(["analyze", data, *FALLBACK, "--out", str(tmp_path / "x")]) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("trialmlm: error: no usable fit of") and "\n" not in err
+    for structure in ("us: ", "toeph: ", "ar1h: ", "cs: "):
+        assert structure in err
+    assert "--allow-nonconvergence" in err and not (tmp_path / "x").exists()
+    single = ["analyze", data, "--arm", "TRT", "--covariates", "BASE", "--out", str(tmp_path / "y")]
+    assert cli.main(single) == 3  # one structure, not usable
+    # written anyway on request, every table saying so
+    out = tmp_path / "z"
+    assert cli.main(["analyze", data, *FALLBACK, "--allow-nonconvergence", "--out", str(out)]) == 0
+    for name in ("t0_records", "t2_mmrm", "t4_covariance"):
+        notes = read_rtf((out / f"{name}.rtf").read_text(encoding="ascii"))["paragraphs"]
+        assert any(p.startswith("WARNING: the model fit is not usable") for p in notes), name
+    assert json.loads((out / "analysis_results.json").read_text())["fit"]["converged"] is False

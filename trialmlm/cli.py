@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from .api import fit
@@ -133,7 +134,18 @@ def _config(args, base: dict):
     return make_config(**values)
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings on the command line as ``trialmlm: warning: ...`` (no source lines)."""
+    print(f"trialmlm: warning: {message}", file=sys.stderr if file is None else file)
+
+
 def main(argv: list[str] | None = None) -> int:
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="trialmlm", description="Mixed-model analyses of clinical-trial "
                                      "visit data (SAS PROC MIXED numbers) into tables and figures.")
     sub = parser.add_subparsers(dest="command", required=True)
