@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 from hypothesis import settings
 
+import trialmlm
+
 # CI runs the same hypothesis examples every time (a red CI must be reproducible); local runs
 # keep drawing new ones.  Known open case (issue 11): seed=874 of
 # test_random_effect_models_ignore_row_order_and_labels stops at a boundary G (-2LL 0.9 worse).
 settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
-
-import trialmlm
 
 REFERENCE = Path(__file__).parent / "reference"
 
