@@ -74,7 +74,8 @@ def rtf_escape(text: str) -> str:
 
 
 def _widths(table: Table) -> list[int]:
-    """Right edges (\\cellx) of the columns: natural widths, shrunk to fit the page."""
+    """Right edges (\\cellx) of the columns: natural widths; on a page too narrow, text
+    (left-aligned) columns wrap first, down to their longest word, then all shrink."""
     chars = []
     for j, head in enumerate(table.columns):
         cells = [r[j] for r in table.rows]
@@ -83,6 +84,16 @@ def _widths(table: Table) -> list[int]:
     # one character of slack: at exactly the text's width LibreOffice wraps the last character
     widths = [(c + 1) * CHAR_TWIPS + 2 * CELL_PAD for c in chars]
     usable = PAGE_WIDTH - 2 * MARGIN
+    if sum(widths) > usable:  # wrap text columns first, down to their longest word; numbers stay whole
+        words = [max([len(w) for c in [table.columns[j], *(r[j] for r in table.rows)] for w in c.split()]
+                     + [3]) for j in range(len(widths))]
+        floor = [(w + 1) * CHAR_TWIPS + 2 * CELL_PAD if a == "l" else widths[j]
+                 for j, (w, a) in enumerate(zip(words, table.align))]
+        spare = sum(w - f for w, f in zip(widths, floor))
+        excess = sum(widths) - usable
+        if 0 < spare:
+            take = min(1.0, excess / spare)
+            widths = [int(w - take * (w - f)) for w, f in zip(widths, floor)]
     if sum(widths) > usable:
         widths = [w * usable // sum(widths) for w in widths]
     edges, total = [], 0
