@@ -418,9 +418,9 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
     }
     keys = (config.subject, config.visit, config.response, config.arm)
     survival = time_to_dropout(df, *keys, time=dropout_time)  # table 5c and figure 6
-    missing = (tables.pattern_table(patterns(df, *keys)),
-               tables.dropout_by_visit_table(dropout_table(df, *keys, reason)),
-               tables.km_dropout_table(survival))
+    missing = (tables.pattern_table(patterns(df, *keys), labels=labels),
+               tables.dropout_by_visit_table(dropout_table(df, *keys, reason), labels=labels),
+               tables.km_dropout_table(survival, labels=labels))
     for letter, name, table in zip("abc", ("t5_patterns", "t5_dropout", "t5_km"), missing):
         made[name] = dataclasses.replace(table, title=f"Table 5{letter}. {table.title}")
     tp = None
