@@ -362,3 +362,21 @@ def test_docs_describe_every_option():
     for name in inspect.signature(trialmlm.read).parameters:
         assert f"`{name}" in doc or f"{name}=" in doc, f"docs/data.md does not describe {name}"
     assert "data.md" in (Path(__file__).parents[1] / "docs" / "index.md").read_text()
+
+
+def test_sas_zeros_and_special_missing_values(tmp_path):
+    """Stored zeros stay 0 (pandas' XPORT reader returns 5.4e-79); .A and ._ are missing."""
+    pyreadstat = pytest.importorskip("pyreadstat")
+    path = tmp_path / "special.xpt"
+    frame = pd.DataFrame({"USUBJID": ["S1", "S2", "S3", "S4"], "AVAL": [0.0, np.nan, np.nan, -0.0]})
+    pyreadstat.write_xport(frame, str(path), file_format_version=5)
+    raw = bytearray(path.read_bytes())
+    missing = b"\x2e" + b"\x00" * 7  # SAS '.' in IBM floating point: the first byte names the kind
+    first = raw.find(missing)
+    second = raw.find(missing, first + 8)
+    raw[first], raw[second] = ord("A"), ord("_")  # .A and ._
+    path.write_bytes(bytes(raw))
+    df = trialmlm.read(path, visit=None)
+    assert df["AVAL"].iloc[0] == 0 and df["AVAL"].iloc[3] == 0
+    assert df["AVAL"].iloc[1:3].isna().all()
+    assert (df["AVAL"] == 0).sum() == 2
