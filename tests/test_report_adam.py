@@ -258,3 +258,14 @@ def test_no_usable_fit_exits_3(tmp_path, capsys):
         notes = read_rtf((out / f"{name}.rtf").read_text(encoding="ascii"))["paragraphs"]
         assert any(p.startswith("WARNING: the model fit is not usable") for p in notes), name
     assert json.loads((out / "analysis_results.json").read_text())["fit"]["converged"] is False
+
+
+def test_csv_and_xpt_give_the_same_analysis(adam, report, tmp_path):
+    path, _ = adam
+    out = tmp_path / "csv"
+    assert cli.main(["analyze", str(path.with_suffix(".csv")), *SAP, "--out", str(out)]) == 0
+    a, b = (json.loads((d / "analysis_results.json").read_text()) for d in (report, out))
+    assert a["records"]["excluded"] == b["records"]["excluded"] and a["arms"] == b["arms"]
+    for key in ("lsmeans", "differences"):
+        np.testing.assert_allclose(pd.DataFrame(a[key])[["estimate", "se"]],
+                                   pd.DataFrame(b[key])[["estimate", "se"]], rtol=1e-12)
