@@ -61,13 +61,7 @@ def test_columns_listed():
     ("__import__('os')", r"expected a comparison"),
     ("SITEGR1 in ()", r"expected a quoted text or a number"),
     ("", r"where must be a non-empty text"),
-])
-def test_syntax_errors_name_the_position(text, message):
-    with pytest.raises(DataError, match=message):
-        parse_where(text).mask(DATA)
-
-
-@pytest.mark.parametrize("text, message", [
+    # semantic errors name the column
     ("VISIT == 'Week 8'", r"names column 'VISIT', which is not in the data"),
     ("avisitn == 8", r"names column 'avisitn'.*did you mean 'AVISITN'"),
     ("AVISITN == '8'", r"column 'AVISITN' is numeric but is compared with '8' \(text\)"),
@@ -75,6 +69,6 @@ def test_syntax_errors_name_the_position(text, message):
     ("SITEGR1 in (701)", r"column 'SITEGR1' is text"),
     ("'a' == 'a'", r"a comparison must name a column"),
 ])
-def test_semantic_errors_name_the_column(text, message):
+def test_errors_name_the_position_or_the_column(text, message):
     with pytest.raises(DataError, match=message):
         parse_where(text).mask(DATA)
