@@ -91,10 +91,6 @@ def test_errors(small):
 
 def test_adam_defaults_fit_input_and_arm_order():
     """USUBJID/AVISIT/CHG by default; a fit gives its own rows and columns; arms in TRT01PN order."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
     from helpers import adam_bds
 
     import trialmlm

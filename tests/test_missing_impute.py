@@ -400,3 +400,17 @@ def test_arm_specific_covariance_fit(trial):
     assert set(data.ref_group) == {fit.group_labels.index(PBO)}
     result = impute(fit, method="jump_to_reference", reference=PBO, n_imputations=3, seed=1).compare()
     assert result["estimate"].notna().all() and result["se"].gt(0).all()
+
+
+def test_imputation_results_keep_the_arm_and_visit_order():
+    """Arms in TRT01PN order (not alphabetical) in MI and tipping-point results."""
+    from helpers import adam_bds
+
+    data, _ = adam_bds()
+    df = trialmlm.read(data, param="HAMD17", response="CHG", population="EFFFL", arm="TRT01P")
+    fit = trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)", df)
+    mi = missing.impute(fit, reference="Placebo", n_imputations=3, seed=1).compare()
+    assert list(mi["TRT01P"].astype(str)[:2]) == ["Drug Low", "Drug High"]
+    assert list(dict.fromkeys(mi["AVISIT"].astype(str))) == ["Week 2", "Week 4", "Week 8"]
+    tp = missing.tipping_point(fit, [0, 1], reference="Placebo", n_imputations=3, seed=1)
+    assert list(tp.table["contrast"][:2]) == ["Drug Low - Placebo", "Drug High - Placebo"]

@@ -147,8 +147,9 @@ def prepare(fit, visit: str, arm: str, reference) -> ImputationData:
         raise DataError(f"subject {label!r} has {how_many} value of '{arm}'")
     subjects = np.asarray(sorted(n_arms.index, key=str), dtype=object)
     n, k = len(subjects), len(visits)
+    visit_codes = np.tile(np.asarray(visits, dtype=object), n)
     grid = pd.DataFrame({subject: np.repeat(subjects, k),
-                         visit: np.tile(np.asarray(visits, dtype=object), n)})
+                         visit: pd.Categorical(visit_codes, categories=visits)})
     keyed = source.drop_duplicates([subject, visit]).set_index([subject, visit])
     if len(keyed) < len(source):
         dup = source.loc[source.duplicated([subject, visit]), [subject, visit]].iloc[0]
@@ -160,6 +161,8 @@ def prepare(fit, visit: str, arm: str, reference) -> ImputationData:
         grid[var] = keyed[var].reindex(index).to_numpy()
         if var != response:
             grid[var] = _subject_constant(grid, source, subject, var)
+        if isinstance(source[var].dtype, pd.CategoricalDtype):  # the analysis keeps the level order
+            grid[var] = pd.Categorical(grid[var], categories=source[var].cat.categories)
     y = grid[response].to_numpy(dtype=float).reshape(n, k)
     observed = np.isfinite(y)
     last = last_observed(observed) + 1  # visits up to and including the last observed one

@@ -266,15 +266,15 @@ def tipping_point_plot(tp, ax: Axes | None = None, palette: Mapping | None = Non
                     ha="left", va="top", fontsize=NOTE_SIZE + 0.5, color=line_colour)
     notes = []
     if not_significant:
-        which = "" if len(parts) == 1 else f": {', '.join(map(str, not_significant))}"
+        which = "" if len(parts) == 1 else "".join(f"\n  {c}" for c in not_significant)
         notes.append(f"Not significant under MAR (p \u2265 {alpha:g}), no tipping point{which}")
     never = len(parts) - len(found) - len(not_significant)
     if never:
         which = "" if len(parts) == 1 else f" for {never} of {len(parts)} contrasts"
         notes.append(f"No tipping point in the range shown{which} (p < {alpha:g} throughout)")
     if notes:
-        ax.text(0.02, 0.02, "\n".join(notes), transform=ax.transAxes, ha="left", va="bottom",
-                fontsize=NOTE_SIZE + 0.5)
+        ax.text(0.0, -0.16, "\n".join(notes), transform=ax.transAxes, ha="left", va="top",
+                fontsize=NOTE_SIZE + 0.5)  # below the axis label, outside the data
     ax.grid(alpha=0.3)
     visit = getattr(tp, "visit", None)
     label(ax, title if title is not None else "Tipping-point analysis" + (f" at {visit}" if visit else ""),
