@@ -286,7 +286,7 @@ def test_tipping_point_plot_no_line_when_the_primary_is_not_significant(tmp_path
     vertical = [ln for ln in ax.get_lines() if len(set(ln.get_xdata())) == 1 and len(ln.get_xdata()) == 2]
     assert [ln.get_xdata()[0] for ln in vertical] == [tp.tipping_deltas[high]]
     notes = " ".join(t.get_text() for t in ax.texts)
-    assert f"no tipping point: {low}" in notes and f"Tipping point,\n{high}" in notes
+    assert f"no tipping point\n  {low}" in notes and f"Tipping point,\n{high}" in notes
 
 
 # -- diagnostics -------------------------------------------------------------------------
