@@ -120,7 +120,9 @@ def _analysis_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deltas", type=float, nargs="+", help="tipping-point shifts (default 0 to 2 SD)")
     p.add_argument("--seed", type=int, help="random seed of the imputations (default 2026)")
     p.add_argument("--workers", type=int, help="processes for the imputations (default 1)")
-    p.add_argument("--out", help="output folder")
+    p.add_argument("--out", help="output folder (a previous report there is replaced as a whole)")
+    p.add_argument("--overwrite", action="store_true", default=None,
+                   help="replace an output folder that holds files trialmlm did not write")
 
 
 def _config(args, base: dict):
@@ -181,16 +183,19 @@ def _main(argv: list[str] | None) -> int:
                 raise TrialMLMError(f"sample data not found at {DEMO['data']}; run from a source checkout")
             config = _config(args, {**DEMO, "out": "reports/demo"})
             trajectory = make_config(**{**TRAJECTORY_DEMO, "out": str(Path(config.out) / "trajectory")})
-            slopes = run_analysis(trajectory)
-            print(f"{trajectory.formula}: wrote {len(slopes.files)} files to {slopes.out}/")
             link = ("trajectory model of the long-term trial (random intercepts and slopes)",
                     "trajectory/index.html")
-            report = run_analysis(config, links=(link,))
+            report = run_analysis(config, links=(link,))  # replaces the folder: the trajectory goes in after
+            slopes = run_analysis(trajectory)
+            print(f"{trajectory.formula}: wrote {len(slopes.files)} files to {slopes.out}/")
         else:
             if not args.data and not args.config:
                 raise TrialMLMError("give a data file or --config FILE")
             config = _config(args, {})
             report = run_analysis(config)
+    except KeyboardInterrupt:  # Ctrl-C: the report folder is left as it was (report_folder)
+        print("trialmlm: interrupted; nothing was written", file=sys.stderr)
+        return 130
     except ConvergenceError as exc:  # no usable fit: not a usage error, a result the SAP must handle
         print(f"trialmlm: error: {exc}", file=sys.stderr)
         return 3

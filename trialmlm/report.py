@@ -48,7 +48,7 @@ import pandas as pd
 
 from .adam import arm_order, count_model_exclusions, exclude_records
 from .api import fit as fit_model
-from .covariance import STRUCTURES
+from .config import MODELS, SELECTION, AnalysisConfig, load_config, make_config  # noqa: F401 (re-exported)
 from .covariance.random_effects import RandomEffects
 from .design import factor_levels
 from .errors import ConvergenceError, DataError
@@ -56,182 +56,10 @@ from .fallback import failure
 from .formats import decimals_for
 from .io import read
 from .missing import dropout_table, impute, patterns, time_to_dropout, tipping_point
+from .report_folder import check_folder, report_folder
 
 SENSITIVITY_METHODS = ("jump_to_reference", "copy_reference", "copy_increments_in_reference")
-MODELS = ("mmrm", "ancova", "slopes")
-#: AnalysisConfig fields passed to :func:`trialmlm.read` under the same names.
-SELECTION = ("param", "population", "where", "analysis_flag", "keep_dtype", "keep_baseline", "arm_order")
 PACKAGES = ("trialmlm", "numpy", "scipy", "pandas", "matplotlib", "lifelines", "formulaic")
-
-
-@dataclass(frozen=True)
-class AnalysisConfig:
-    """Every choice of one analysis (TOML keys and ``trialmlm analyze`` options have these names).
-
-    ``model``: "mmrm" or "slopes" (random intercept and slope in the continuous ``time``).
-    ``covariance``: residual structure; default ``us`` for the MMRM and none (independent
-    residuals) for slopes, where a spatial structure runs over ``time`` and the others over
-    ``visit``.  ``reason`` and ``dropout_time`` default to DCSREAS and AVISITN when the
-    data have them; ``unit`` (in the table headers) to the parenthesised end of PARAM,
-    e.g. "mL" of "Forced Vital Capacity (mL)".
-    ``deltas``: shifts of the tipping point, applied after dropout in every arm but the
-    reference (default: round steps from 0 to 2 SDs of the response at the last visit,
-    towards the null: :func:`trialmlm.missing.tipping_point`).
-
-    Record selection (:func:`trialmlm.read`, same names): ``param``, ``population``,
-    ``where``, ``analysis_flag``, ``keep_dtype``, ``keep_baseline``; ``arm_order`` (every
-    level; default the numeric companion TRTPN / TRT01PN, reference arm first).
-    ``covariance``: one structure, or several tried in order (the first that converges
-    with a positive-definite Hessian is used).  ``allow_nonconvergence``: write the
-    report of a fit that did not converge (every table then says so) instead of stopping.
-    ``decimals``: data decimals of the response (an integer, or a table PARAMCD ->
-    integer in TOML); default the data's precision when every value has at most 2
-    decimals, else 1.  ``at_visit``: the visit of an ANCOVA (``model="ancova"``); without
-    it, one ANCOVA per visit.  ``study``, ``population_label``, ``program``: the header
-    and footer lines of every table (defaults: STUDYID, the population flag's name,
-    "trialmlm VERSION analyze").
-    """
-
-    data: str
-    out: str = "reports/analysis"
-    response: str = "CHG"
-    subject: str = "USUBJID"
-    visit: str = "AVISIT"
-    arm: str = "TRT01P"
-    reference: str | None = None
-    arm_order: tuple[str, ...] | None = None
-    covariates: tuple[str, ...] = ()
-    model: str = "mmrm"
-    time: str = "TIME"
-    at_visit: str | None = None
-    covariance: tuple[str, ...] | None = None
-    allow_nonconvergence: bool = False
-    method: str = "REML"
-    ddf: str = "kenward-roger"
-    param: str | None = None
-    population: str | None = None
-    where: str | None = None
-    analysis_flag: str | None = "ANL01FL"
-    keep_dtype: tuple[str, ...] = ()
-    keep_baseline: bool = False
-    decimals: int | dict | None = None
-    study: str | None = None
-    population_label: str | None = None
-    program: str | None = None
-    reason: str | None = None
-    dropout_time: str | None = None
-    title: str | None = None
-    unit: str | None = None
-    alpha: float = 0.05
-    sensitivity: bool = False
-    imputations: int = 100
-    deltas: tuple[float, ...] | None = None
-    seed: int = 2026
-    workers: int = 1
-
-    @property
-    def structures(self) -> tuple[str, ...]:
-        """The residual structures to try, in order (default ``us``; slopes: none)."""
-        if self.covariance:
-            return self.covariance
-        return ("us",) if self.model == "mmrm" else ("none",)
-
-    def formula_with(self, structure: str) -> str:
-        """The model formula with the residual ``structure``."""
-        if self.model == "ancova":
-            return f"{self.response} ~ " + " + ".join([*self.covariates, self.arm])
-        if self.model == "mmrm":
-            fixed = " + ".join([*self.covariates, f"{self.arm} * {self.visit}"])
-            return f"{self.response} ~ {fixed} + {structure}({self.visit} | {self.subject})"
-        fixed = " + ".join([*self.covariates, f"{self.arm} * {self.time}"])
-        residual = ""
-        if structure != "none":
-            over = self.time if STRUCTURES[structure].spatial else self.visit
-            residual = f" + {structure}({over} | {self.subject})"
-        return f"{self.response} ~ {fixed} + (1 + {self.time} | {self.subject}){residual}"
-
-    @property
-    def formula(self) -> str:
-        """The model formula with the first structure."""
-        return self.formula_with(self.structures[0])
-
-    def data_decimals(self) -> int | None:
-        """``decimals`` for this analysis' parameter (None: from the data)."""
-        if isinstance(self.decimals, dict):
-            return self.decimals.get(self.param) if self.param is not None else None
-        return self.decimals
-
-    @property
-    def selection(self) -> dict:
-        """The record-selection keywords of :func:`trialmlm.read`."""
-        return {k: getattr(self, k) for k in SELECTION}
-
-
-def load_config(path) -> dict:
-    """The ``[analysis]`` table (or the top level) of a TOML file, as keyword arguments."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"config file '{path}' does not exist")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise DataError(f"config file '{path}' is not valid TOML: {exc}") from None
-    values = raw.get("analysis", raw)
-    known = {f.name for f in dataclasses.fields(AnalysisConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise DataError(f"config file '{path}': unknown key(s) {', '.join(unknown)}; "
-                        f"known: {', '.join(sorted(known))}")
-    return dict(values)
-
-
-def _names(value) -> tuple[str, ...]:
-    """A list of names from a list or a comma-separated text ("us,toeph,ar1h")."""
-    if isinstance(value, str):
-        value = value.split(",")
-    return tuple(str(v).strip() for v in value if str(v).strip())
-
-
-def make_config(**values) -> AnalysisConfig:
-    """Check the values and build the config; DataError naming the bad value."""
-    values = {k: v for k, v in values.items() if v is not None}
-    if "data" not in values:
-        raise DataError("no data file given")
-    for key in ("covariates", "deltas"):
-        if key in values:
-            values[key] = tuple(values[key])
-    for key in ("covariance", "keep_dtype", "arm_order"):
-        if key in values:
-            values[key] = _names(values[key])
-    if values.get("model") == "ancova":
-        values.setdefault("ddf", "residual")  # every df method gives n - rank(X) for the linear model
-    config = AnalysisConfig(**values)
-    if config.model not in MODELS:
-        raise DataError(f"model must be one of {', '.join(MODELS)}, got {config.model!r}")
-    allowed = list(STRUCTURES) + (["none"] if config.model == "slopes" else [])
-    bad = [c for c in (config.covariance or ()) if c not in allowed]
-    if bad:
-        raise DataError(f"covariance {bad[0]!r} is not one of {', '.join(allowed)}")
-    if len(config.covariance or ()) > 1 and "none" in config.covariance:
-        raise DataError("covariance 'none' (no residual structure) cannot be part of a fallback list")
-    if config.model == "ancova" and config.covariance:
-        raise DataError("model='ancova' has no covariance structure; leave covariance out")
-    if config.at_visit is not None and config.model != "ancova":
-        raise DataError("at_visit is the visit of an ANCOVA; it needs model='ancova'")
-    if config.sensitivity and config.model != "mmrm":
-        raise DataError("the sensitivity analyses (multiple imputation) need model='mmrm'")
-    decimals = config.decimals.values() if isinstance(config.decimals, dict) else [config.decimals]
-    if any(d is not None and (not isinstance(d, int) or isinstance(d, bool) or not 0 <= d <= 6)
-           for d in decimals):
-        raise DataError(f"decimals must be an integer from 0 to 6 (or a table PARAMCD = integer), "
-                        f"got {config.decimals!r}")
-    if not 0 < config.alpha < 1:
-        raise DataError(f"alpha must be between 0 and 1, got {config.alpha}")
-    return config
 
 
 @dataclass(frozen=True)
@@ -372,6 +200,8 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
 
     from . import plots, tables
 
+    final = Path(config.out)
+    check_folder(final, config.overwrite)  # before any work
     df = _read(config)
     levels = arm_order(df, config.arm, config.arm_order, config.reference)  # reference arm first
     df[config.arm] = df[config.arm].cat.reorder_categories(levels)
@@ -398,8 +228,6 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
                         f"{sum(f.n_obs for _, f in fits)} used by the model")
     fit = fits[0][1]
     label, unit = _response_label(df, config), _unit(df, config)
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
     labels = df.attrs.get("labels", {})
     decimals = decimals_for(df[config.response], config.data_decimals()).data
     titles = _titles(config, df)
@@ -460,26 +288,28 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
     if tp is not None:
         drawings["f8_tipping_point"] = lambda: plots.tipping_point_plot(tp)
 
-    files = []
-    for name, table in made.items():
-        files += [tables.to_rtf(table, out / f"{name}.rtf", titles=titles),
-                  tables.write_html(table, out / f"{name}.html", titles=titles),
-                  tables.to_csv(table, out / f"{name}.csv")]
-    files.append(tables.to_rtf(list(made.values()), out / "tables.rtf", titles=titles))
-    for name, draw in drawings.items():
-        figure = _figure(draw)
-        for ext in ("png", "svg"):
-            path = out / f"{name}.{ext}"
-            figure.savefig(path, dpi=150, bbox_inches="tight")
-            files.append(path)
-        plt.close(figure)
-    files.append(_write_results(out / "analysis_results.json", config, counts, by_arm, levels, fits,
-                                reference))
-    index = out / "index.html"
-    page = _index_html(config, fits, made, list(drawings), reference, label, links)
-    index.write_text(page, encoding="utf-8")
-    files.append(index)
-    return Report(out, fit, made, tuple(drawings), tuple(files))
+    with report_folder(final, config.overwrite) as out:
+        files = []
+        for name, table in made.items():
+            files += [tables.to_rtf(table, out / f"{name}.rtf", titles=titles),
+                      tables.write_html(table, out / f"{name}.html", titles=titles),
+                      tables.to_csv(table, out / f"{name}.csv")]
+        files.append(tables.to_rtf(list(made.values()), out / "tables.rtf", titles=titles))
+        for name, draw in drawings.items():
+            figure = _figure(draw)
+            for ext in ("png", "svg"):
+                path = out / f"{name}.{ext}"
+                figure.savefig(path, dpi=150, bbox_inches="tight")
+                files.append(path)
+            plt.close(figure)
+        files.append(_write_results(out / "analysis_results.json", config, counts, by_arm, levels, fits,
+                                    reference))
+        index = out / "index.html"
+        page = _index_html(config, fits, made, list(drawings), reference, label, links)
+        index.write_text(page, encoding="utf-8")
+        files.append(index)
+        names = [p.relative_to(out) for p in files]
+    return Report(final, fit, made, tuple(drawings), tuple(final / n for n in names))
 
 
 def _model_tables(fits, config: AnalysisConfig, reference, label: str, unit: str | None, decimals,

@@ -1,0 +1,117 @@
+"""The report folder is written all at once, a foreign folder is refused, a config is checked
+for types before any work, and Ctrl-C ends the command with one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from trialmlm import cli, report
+from trialmlm.config import make_config
+from trialmlm.errors import DataError
+from trialmlm.report_folder import MARKER
+
+SAMPLE = Path(__file__).parents[1] / "sample_data" / "depression_trial.csv"
+QUICK = ["analyze", str(SAMPLE), "--param", "HAMD17", "--covariates", "BASE", "--ddf", "satterthwaite",
+         "--reference", "Placebo"]
+
+
+def run(out, *extra) -> int:
+    return cli.main([*QUICK, "--out", str(out), *extra])
+
+
+def test_rerun_replaces_the_whole_report(tmp_path):
+    out = tmp_path / "r"
+    assert run(out) == 0
+    assert (out / MARKER).exists() and (out / "index.html").exists()
+    (out / "t9_from_an_old_run.csv").write_text("stale")
+    assert run(out) == 0
+    assert not (out / "t9_from_an_old_run.csv").exists()
+    assert not list(tmp_path.glob(".r.*"))  # no temporary folder left
+
+
+def test_failed_run_leaves_the_previous_report(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "r"
+    assert run(out) == 0
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+
+    def broken(*args, **kwargs):
+        raise DataError("figure failed")
+
+    monkeypatch.setattr("trialmlm.plots.km_dropout", broken)
+    assert run(out) == 2
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    assert not list(tmp_path.glob(".r.*"))
+
+
+def test_first_run_killed_leaves_no_report(tmp_path, monkeypatch):
+    out = tmp_path / "new"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("trialmlm.plots.km_dropout", interrupted)
+    assert run(out) == 130
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_stale_partial_folder_of_a_dead_process_is_removed(tmp_path):
+    stale = tmp_path / ".r.partial-999999999"
+    stale.mkdir()
+    (stale / "index.html").write_text("half")
+    assert run(tmp_path / "r") == 0
+    assert not stale.exists()
+
+
+def test_foreign_folder_is_refused_unless_overwrite(tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.docx").write_text("the statistician's own file")
+    assert run(out) == 2
+    assert "holds files that trialmlm did not write" in capsys.readouterr().err
+    assert (out / "notes.docx").exists()
+    assert run(out, "--overwrite") == 0
+    assert not (out / "notes.docx").exists() and (out / "index.html").exists()
+
+
+def test_ctrl_c_is_one_line(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "run_analysis", interrupted)
+    assert run(tmp_path / "x") == 130
+    err = capsys.readouterr().err.strip()
+    assert err == "trialmlm: interrupted; nothing was written"
+
+
+@pytest.mark.parametrize("toml, message", [
+    ('alpha = "0.05"', "alpha must be a number between 0 and 1, got '0.05' (str)"),
+    ("title = 5", "title must be a text, got 5 (int)"),
+    ('seed = "x"', "seed must be an integer, got 'x' (str)"),
+    ('sensitivity = "false"', "sensitivity must be true or false, got 'false' (str)"),
+    ("covariates = [1, 2]", "covariates must be a column name or a list of column names"),
+    ("deltas = [0, \"1\"]", "deltas must be a list of numbers"),
+    ("decimals = 1.5", "decimals must be an integer"),
+    ("imputations = 0", "imputations must be at least 1"),
+    ('ddf = "kr"', "ddf must be one of"),
+    ('method = "reml"', "method must be 'REML' or 'ML'"),
+])
+def test_config_types_checked_before_any_work(tmp_path, capsys, monkeypatch, toml, message):
+    config = tmp_path / "a.toml"
+    config.write_text(f'[analysis]\ndata = "{SAMPLE.as_posix()}"\nparam = "HAMD17"\n{toml}\n')
+    monkeypatch.setattr(report, "_read", lambda *a: pytest.fail("the data were read"))
+    assert cli.main(["analyze", "--config", str(config), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err, err
+
+
+def test_one_covariate_as_text():
+    assert make_config(data="x.csv", covariates="BASE").covariates == ("BASE",)
+    assert make_config(data="x.csv", covariance="us, toeph").covariance == ("us", "toeph")
+
+
+def test_marker_is_json(tmp_path):
+    assert run(tmp_path / "r") == 0
+    assert json.loads((tmp_path / "r" / MARKER).read_text())["generator"] == "trialmlm"

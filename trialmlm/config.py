@@ -1,0 +1,260 @@
+"""The choices of one analysis: :class:`AnalysisConfig`, read from a TOML file
+(:func:`load_config`) or the command line, checked by :func:`make_config` before any work.
+
+Every field has one name: the TOML key, the ``trialmlm analyze`` option (with dashes) and,
+for the record selection, the keyword of :func:`trialmlm.read`.  Values are checked for
+their type first (a TOML ``alpha = "0.05"`` or ``sensitivity = "false"`` is an error
+naming the key, not a traceback after the analysis ran), then for their meaning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from dataclasses import dataclass
+from pathlib import Path
+
+from .covariance import STRUCTURES
+from .errors import DataError
+from .inference.ddf import DDF_METHODS
+
+MODELS = ("mmrm", "ancova", "slopes")
+#: AnalysisConfig fields passed to :func:`trialmlm.read` under the same names.
+SELECTION = ("param", "population", "where", "analysis_flag", "keep_dtype", "keep_baseline", "arm_order")
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Every choice of one analysis (TOML keys and ``trialmlm analyze`` options have these names).
+
+    ``model``: "mmrm" or "slopes" (random intercept and slope in the continuous ``time``).
+    ``covariance``: residual structure; default ``us`` for the MMRM and none (independent
+    residuals) for slopes, where a spatial structure runs over ``time`` and the others over
+    ``visit``.  ``reason`` and ``dropout_time`` default to DCSREAS and AVISITN when the
+    data have them; ``unit`` (in the table headers) to the parenthesised end of PARAM,
+    e.g. "mL" of "Forced Vital Capacity (mL)".
+    ``deltas``: shifts of the tipping point, applied after dropout in every arm but the
+    reference (default: round steps from 0 to 2 SDs of the response at the last visit,
+    towards the null: :func:`trialmlm.missing.tipping_point`).
+
+    Record selection (:func:`trialmlm.read`, same names): ``param``, ``population``,
+    ``where``, ``analysis_flag``, ``keep_dtype``, ``keep_baseline``; ``arm_order`` (every
+    level; default the numeric companion TRTPN / TRT01PN, reference arm first).
+    ``covariance``: one structure, or several tried in order (the first that converges
+    with a positive-definite Hessian is used).  ``allow_nonconvergence``: write the
+    report of a fit that did not converge (every table then says so) instead of stopping.
+    ``decimals``: data decimals of the response (an integer, or a table PARAMCD ->
+    integer in TOML); default the data's precision when every value has at most 2
+    decimals, else 1.  ``at_visit``: the visit of an ANCOVA (``model="ancova"``); without
+    it, one ANCOVA per visit.  ``study``, ``population_label``, ``program``: the header
+    and footer lines of every table (defaults: STUDYID, the population flag's name,
+    "trialmlm VERSION analyze").  ``overwrite``: replace an ``out`` folder that trialmlm
+    did not write (a previous report is always replaced as a whole).
+    """
+
+    data: str
+    out: str = "reports/analysis"
+    response: str = "CHG"
+    subject: str = "USUBJID"
+    visit: str = "AVISIT"
+    arm: str = "TRT01P"
+    reference: str | None = None
+    arm_order: tuple[str, ...] | None = None
+    covariates: tuple[str, ...] = ()
+    model: str = "mmrm"
+    time: str = "TIME"
+    at_visit: str | None = None
+    covariance: tuple[str, ...] | None = None
+    allow_nonconvergence: bool = False
+    method: str = "REML"
+    ddf: str = "kenward-roger"
+    param: str | None = None
+    population: str | None = None
+    where: str | None = None
+    analysis_flag: str | None = "ANL01FL"
+    keep_dtype: tuple[str, ...] = ()
+    keep_baseline: bool = False
+    decimals: int | dict | None = None
+    study: str | None = None
+    population_label: str | None = None
+    program: str | None = None
+    reason: str | None = None
+    dropout_time: str | None = None
+    title: str | None = None
+    unit: str | None = None
+    alpha: float = 0.05
+    overwrite: bool = False
+    sensitivity: bool = False
+    imputations: int = 100
+    deltas: tuple[float, ...] | None = None
+    seed: int = 2026
+    workers: int = 1
+
+    @property
+    def structures(self) -> tuple[str, ...]:
+        """The residual structures to try, in order (default ``us``; slopes: none)."""
+        if self.covariance:
+            return self.covariance
+        return ("us",) if self.model == "mmrm" else ("none",)
+
+    def formula_with(self, structure: str) -> str:
+        """The model formula with the residual ``structure``."""
+        if self.model == "ancova":
+            return f"{self.response} ~ " + " + ".join([*self.covariates, self.arm])
+        if self.model == "mmrm":
+            fixed = " + ".join([*self.covariates, f"{self.arm} * {self.visit}"])
+            return f"{self.response} ~ {fixed} + {structure}({self.visit} | {self.subject})"
+        fixed = " + ".join([*self.covariates, f"{self.arm} * {self.time}"])
+        residual = ""
+        if structure != "none":
+            over = self.time if STRUCTURES[structure].spatial else self.visit
+            residual = f" + {structure}({over} | {self.subject})"
+        return f"{self.response} ~ {fixed} + (1 + {self.time} | {self.subject}){residual}"
+
+    @property
+    def formula(self) -> str:
+        """The model formula with the first structure."""
+        return self.formula_with(self.structures[0])
+
+    def data_decimals(self) -> int | None:
+        """``decimals`` for this analysis' parameter (None: from the data)."""
+        if isinstance(self.decimals, dict):
+            return self.decimals.get(self.param) if self.param is not None else None
+        return self.decimals
+
+    @property
+    def selection(self) -> dict:
+        """The record-selection keywords of :func:`trialmlm.read`."""
+        return {k: getattr(self, k) for k in SELECTION}
+
+
+def load_config(path) -> dict:
+    """The ``[analysis]`` table (or the top level) of a TOML file, as keyword arguments."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"config file '{path}' does not exist")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(f"config file '{path}' is not valid TOML: {exc}") from None
+    values = raw.get("analysis", raw)
+    known = {f.name for f in dataclasses.fields(AnalysisConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise DataError(f"config file '{path}': unknown key(s) {', '.join(unknown)}; "
+                        f"known: {', '.join(sorted(known))}")
+    return dict(values)
+
+
+def _text(value) -> bool:
+    return isinstance(value, str)
+
+
+def _number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _integer(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _texts(value) -> bool:
+    return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+
+
+def _label(value) -> bool:  # an arm level: text or a number
+    return isinstance(value, str) or _number(value)
+
+
+#: Field -> (check, what the field must be); every field of AnalysisConfig is listed.
+KINDS = {
+    **{name: (_text, "a text") for name in (
+        "data", "out", "response", "subject", "visit", "arm", "model", "time", "method", "ddf", "param",
+        "population", "where", "analysis_flag", "reason", "dropout_time", "title", "unit", "at_visit",
+        "study", "population_label", "program")},
+    "reference": (_label, "an arm level (a text or a number)"),
+    "arm_order": (lambda v: isinstance(v, (list, tuple)) and all(_label(x) for x in v),
+                  "a list of arm levels"),
+    "covariates": (lambda v: _text(v) or _texts(v), "a column name or a list of column names"),
+    "covariance": (lambda v: _text(v) or _texts(v), "a structure name, a comma-separated text or a list"),
+    "keep_dtype": (lambda v: _text(v) or _texts(v), "a DTYPE value or a list of them"),
+    "deltas": (lambda v: isinstance(v, (list, tuple)) and all(_number(x) for x in v), "a list of numbers"),
+    "decimals": (lambda v: _integer(v) or (isinstance(v, dict) and all(map(_integer, v.values()))),
+                 "an integer, or a table PARAMCD = integer"),
+    **{name: (lambda v: isinstance(v, bool), "true or false") for name in (
+        "sensitivity", "keep_baseline", "allow_nonconvergence", "overwrite")},
+    "alpha": (_number, "a number between 0 and 1"),
+    **{name: (_integer, "an integer") for name in ("imputations", "seed", "workers")},
+}
+
+
+def _check_kinds(values: dict) -> None:
+    """DataError naming the first value of the wrong type (before any work is done)."""
+    for name, value in values.items():
+        check, what = KINDS[name]
+        if not check(value):
+            raise DataError(f"{name} must be {what}, got {value!r} ({type(value).__name__})")
+
+
+def _names(value) -> tuple[str, ...]:
+    """Names from a list, or from a comma-separated text ("us,toeph,ar1h")."""
+    if isinstance(value, str):
+        value = value.split(",")
+    return tuple(str(v).strip() for v in value if str(v).strip())
+
+
+def make_config(**values) -> AnalysisConfig:
+    """Check the values and build the config; DataError naming the bad value."""
+    values = {k: v for k, v in values.items() if v is not None}
+    unknown = sorted(set(values) - set(KINDS))
+    if unknown:
+        raise DataError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(KINDS))}")
+    if "data" not in values:
+        raise DataError("no data file given")
+    _check_kinds(values)
+    for key in ("covariates", "keep_dtype"):  # one name, or a list of names
+        if key in values:
+            values[key] = (values[key],) if isinstance(values[key], str) else tuple(values[key])
+    for key in ("deltas", "arm_order"):
+        if key in values:
+            values[key] = tuple(values[key])
+    if "covariance" in values:
+        values["covariance"] = _names(values["covariance"])
+    if values.get("model") == "ancova":
+        values.setdefault("ddf", "residual")  # every df method gives n - rank(X) for the linear model
+    config = AnalysisConfig(**values)
+    if config.model not in MODELS:
+        raise DataError(f"model must be one of {', '.join(MODELS)}, got {config.model!r}")
+    allowed = list(STRUCTURES) + (["none"] if config.model == "slopes" else [])
+    bad = [c for c in (config.covariance or ()) if c not in allowed]
+    if bad:
+        raise DataError(f"covariance {bad[0]!r} is not one of {', '.join(allowed)}")
+    if len(config.covariance or ()) > 1 and "none" in config.covariance:
+        raise DataError("covariance 'none' (no residual structure) cannot be part of a fallback list")
+    if config.model == "ancova" and config.covariance:
+        raise DataError("model='ancova' has no covariance structure; leave covariance out")
+    if config.at_visit is not None and config.model != "ancova":
+        raise DataError("at_visit is the visit of an ANCOVA; it needs model='ancova'")
+    if config.sensitivity and config.model != "mmrm":
+        raise DataError("the sensitivity analyses (multiple imputation) need model='mmrm'")
+    decimals = config.decimals.values() if isinstance(config.decimals, dict) else [config.decimals]
+    if any(d is not None and (not isinstance(d, int) or isinstance(d, bool) or not 0 <= d <= 6)
+           for d in decimals):
+        raise DataError(f"decimals must be an integer from 0 to 6 (or a table PARAMCD = integer), "
+                        f"got {config.decimals!r}")
+    if not 0 < config.alpha < 1:
+        raise DataError(f"alpha must be between 0 and 1, got {config.alpha}")
+    for name, least in (("imputations", 1), ("workers", 1), ("seed", 0)):
+        if getattr(config, name) < least:
+            raise DataError(f"{name} must be at least {least}, got {getattr(config, name)}")
+    if config.ddf not in DDF_METHODS:
+        raise DataError(f"ddf must be one of {', '.join(DDF_METHODS)}, got {config.ddf!r}")
+    if config.method not in ("REML", "ML"):
+        raise DataError(f"method must be 'REML' or 'ML', got {config.method!r}")
+    return config
+
+
