@@ -115,3 +115,12 @@ def test_one_covariate_as_text():
 def test_marker_is_json(tmp_path):
     assert run(tmp_path / "r") == 0
     assert json.loads((tmp_path / "r" / MARKER).read_text())["generator"] == "trialmlm"
+
+
+def test_report_leaves_the_callers_matplotlib_alone(tmp_path):
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    backend, open_figures = matplotlib.get_backend(), plt.get_fignums()
+    assert run(tmp_path / "r") == 0
+    assert matplotlib.get_backend() == backend and plt.get_fignums() == open_figures

@@ -193,12 +193,8 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
 
     ``links``: (text, relative URL) pairs listed under "See also" in ``index.html``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from . import plots, tables
+    from .plots._style import detached_figures
 
     final = Path(config.out)
     check_folder(final, config.overwrite)  # before any work
@@ -296,12 +292,12 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
                       tables.to_csv(table, out / f"{name}.csv")]
         files.append(tables.to_rtf(list(made.values()), out / "tables.rtf", titles=titles))
         for name, draw in drawings.items():
-            figure = _figure(draw)
+            with detached_figures():  # the caller's matplotlib backend is left alone
+                figure = _figure(draw)
             for ext in ("png", "svg"):
                 path = out / f"{name}.{ext}"
                 figure.savefig(path, dpi=150, bbox_inches="tight")
                 files.append(path)
-            plt.close(figure)
         files.append(_write_results(out / "analysis_results.json", config, counts, by_arm, levels, fits,
                                     reference))
         index = out / "index.html"

@@ -9,6 +9,8 @@ Pass ``palette={"PBO": "grey", ...}`` to any plot to fix colours explicitly.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from collections.abc import Iterable, Mapping
 
 import matplotlib.pyplot as plt
@@ -59,12 +61,33 @@ def check_columns(df: pd.DataFrame, **columns) -> None:
     _check(df, columns)
 
 
+_DETACHED = contextvars.ContextVar("detached_figures", default=False)
+
+
+@contextlib.contextmanager
+def detached_figures():
+    """New figures inside this block are plain :class:`~matplotlib.figure.Figure` objects,
+    not registered with pyplot: no GUI backend is touched (the caller's backend stays as
+    it is) and nothing needs ``plt.close``.  Used by the report, which only saves them."""
+    token = _DETACHED.set(True)
+    try:
+        yield
+    finally:
+        _DETACHED.reset(token)
+
+
+def new_figure(**kwargs) -> Figure:
+    """A new figure (constrained layout): through pyplot, or detached (see
+    :func:`detached_figures`)."""
+    kwargs.setdefault("layout", "constrained")
+    return Figure(**kwargs) if _DETACHED.get() else plt.figure(**kwargs)
+
+
 def new_axes(ax: Axes | None, figsize=(7.0, 4.5)) -> Axes:
     """``ax`` itself, or the axes of a new constrained-layout figure."""
     if ax is not None:
         return ax
-    fig = plt.figure(figsize=figsize, layout="constrained")
-    return fig.add_subplot()
+    return new_figure(figsize=figsize).add_subplot()
 
 
 def new_grid(n: int, axes, ncols: int | None = None, panel=(3.6, 3.0), sharex=True,
@@ -77,8 +100,8 @@ def new_grid(n: int, axes, ncols: int | None = None, panel=(3.6, 3.0), sharex=Tr
         return axes[:n]
     ncols = ncols or min(n, 3)
     nrows = int(np.ceil(n / ncols))
-    fig, grid = plt.subplots(nrows, ncols, figsize=(panel[0] * ncols + 0.6, panel[1] * nrows + 0.8),
-                             squeeze=False, sharex=sharex, sharey=sharey, layout="constrained")
+    fig = new_figure(figsize=(panel[0] * ncols + 0.6, panel[1] * nrows + 0.8))
+    grid = fig.subplots(nrows, ncols, squeeze=False, sharex=sharex, sharey=sharey)
     flat = grid.ravel()
     for extra in flat[n:]:
         extra.set_visible(False)

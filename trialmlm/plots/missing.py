@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
 from ..errors import DataError
 from ..formats import MINUS, decimals_for, fmt_number, p_statement
-from ._style import LEGEND_SIZE, NOTE_SIZE, TICK_SIZE, arm_palette, label, legend_outside
+from ._style import LEGEND_SIZE, NOTE_SIZE, TICK_SIZE, arm_palette, label, legend_outside, new_figure
 
 _EDGE = 0.05  # x margin, as a fraction of the time range
 
@@ -61,11 +60,10 @@ def km_dropout(survival, ax: Axes | None = None, at_risk: bool = True, risk_ax: 
     colours = arm_palette(arms, palette)
     if ax is None:
         if at_risk:
-            fig, (ax, risk_ax) = plt.subplots(2, 1, figsize=(7.5, 5.0 + 0.2 * len(arms)), sharex=True,
-                                              height_ratios=[5, 0.5 + 0.3 * len(arms)],
-                                              layout="constrained")
+            ax, risk_ax = new_figure(figsize=(7.5, 5.0 + 0.2 * len(arms))).subplots(
+                2, 1, sharex=True, height_ratios=[5, 0.5 + 0.3 * len(arms)])
         else:
-            fig, ax = plt.subplots(figsize=(7.5, 4.8), layout="constrained")
+            ax = new_figure(figsize=(7.5, 4.8)).add_subplot()
     for level in arms:
         part = table if arm_col is None else table[table[arm_col] == level]
         part = part.sort_values("time")
