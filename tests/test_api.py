@@ -233,7 +233,8 @@ def test_non_convergence_is_reported(demo_trial, monkeypatch):
     from trialmlm import estimate as api
 
     real = api.maximise
-    monkeypatch.setattr(api, "maximise", lambda lik, start: real(lik, start, max_iter=1, tolerance=1e-30))
+    monkeypatch.setattr(api, "maximise",
+                        lambda lik, start, **kw: real(lik, start, max_iter=1, tolerance=1e-30, **kw))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fit = trialmlm.fit(F_US, demo_trial)

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from .errors import DataError
 from .estimate import estimate
 from .fallback import fit_first_usable
 from .inference.ddf import check_ddf, check_outer_factors, default_ddf
 from .inference.vcov import check_vcov
 from .model import build_model
-from .results import MMRMResults
+from .parms import resolve_parms
+from .results import MMRMResults, parameter_names
 
 
 def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | None = None,
         ddf: str | None = None, vcov: str = "model",
-        covariance: str | Sequence[str] | None = None) -> MMRMResults:
+        covariance: str | Sequence[str] | None = None,
+        start: Mapping[str, float] | Sequence[float] | None = None,
+        fixed: Mapping[str, float] | Sequence[float] | str | None = None,
+        noiter: bool = False) -> MMRMResults:
     """Fit a mixed model for repeated measures (MMRM), or the linear model, by REML or ML.
 
     Parameters
@@ -57,6 +62,22 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
         of the first structure that converges with a positive-definite Hessian and a
         non-singular residual covariance (:mod:`trialmlm.fallback`).  None fits the
         formula as written.
+    start : dict or list, optional
+        Starting values of the covariance parameters (SAS ``PARMS``): a dict by the names
+        of :attr:`MMRMResults.covariance_parameter_names` (``{"UN(1,1)": 40.5, "AR(1)":
+        0.4}``; the others start from the moment-based values) or a list of every value in
+        that order.  At a unique optimum the estimate does not depend on it.
+    fixed : dict, list or "all", optional
+        Parameters held at the given values while the others are estimated (SAS
+        ``HOLD=``); ``"all"`` holds every parameter at its ``start`` value.  Held
+        parameters are constrained: no standard error, zero rows and columns of
+        ``covariance_parameters_vcov``, no contribution to Satterthwaite or Kenward-Roger
+        df, not counted in AIC/AICC/BIC.
+    noiter : bool
+        Evaluate the fit at the values of ``start`` (and ``fixed``), which must then give
+        every parameter, without iterations (SAS ``NOITER`` with ``NOPROFILE``): -2 log L,
+        :math:`\\hat\\beta`, standard errors and LS means at those values, the covariance
+        of the parameters :math:`2H^{-1}` there.  See ``docs/mmrm.md``.
 
     Returns
     -------
@@ -68,7 +89,9 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
     Raises
     ------
     FormulaError, DataError
-        With the offending column, level, subject or visit named.
+        With the offending column, level, subject, visit or covariance parameter named;
+        ``start``/``fixed``/``noiter`` with a ``covariance`` list of several structures
+        (whose parameters differ) is a DataError.
     ConvergenceError
         Every structure of a ``covariance`` list of several failed; the message and its
         ``attempts`` give each structure's reason.
@@ -76,15 +99,24 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
     check_vcov(vcov)
     if ddf is not None:
         check_ddf(ddf)
+    parms = {"start": start, "fixed": fixed, "noiter": noiter}
+    several = covariance is not None and not isinstance(covariance, str) and len(covariance) > 1
+    if several and (start is not None or fixed is not None or noiter):
+        raise DataError("start=, fixed= and noiter= name the parameters of one covariance structure; "
+                        f"they cannot go with the fallback list covariance={list(covariance)}: fit the "
+                        "structure alone (covariance='us' or in the formula)")
     return fit_first_usable(formula, covariance,
-                            lambda text, warn: _fit_one(text, data, method, weights, ddf, vcov, warn))
+                            lambda text, warn: _fit_one(text, data, method, weights, ddf, vcov, warn, parms))
 
 
 def _fit_one(formula: str, data: pd.DataFrame, method: str, weights: str | None, ddf: str | None,
-             vcov: str, warn: bool) -> MMRMResults:
+             vcov: str, warn: bool, parms: dict) -> MMRMResults:
     """One fit of ``formula`` as written; ``warn=False`` only records convergence problems."""
     model = build_model(formula, data, method, weights)
     factors = [lv.factor for lv in model.design.levels]
     ddf = default_ddf(vcov, bool(factors), model.formula.linear) if ddf is None else ddf
     check_outer_factors(factors, ddf, vcov, bool(factors) and model.likelihood.n_clusters == 1)
-    return estimate(model, ddf=ddf, vcov=vcov, warn=warn)
+    names = parameter_names(model.likelihood, model.design, model.structures, model.formula.subject,
+                            model.formula.covariance.group if model.formula.covariance else None)
+    resolved = resolve_parms(model.likelihood, names, model.start, **parms)
+    return estimate(model, ddf=ddf, vcov=vcov, warn=warn, parms=resolved)

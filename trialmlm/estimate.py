@@ -17,31 +17,41 @@ from .covariance.random_effects import Independent
 from .errors import ConvergenceWarning
 from .model import Model
 from .optimize import maximise
+from .parms import Parms
 from .results import FitSettings, MMRMResults
 
 SINGULAR_RATIO = 1e-10  # smallest / largest eigenvalue of Sigma below which it counts as singular
 
 
 def estimate(model: Model, ddf: str, vcov: str, start: np.ndarray | None = None,
-             warn: bool = True) -> MMRMResults:
+             warn: bool = True, parms: Parms | None = None) -> MMRMResults:
     """REML/ML estimates of ``model`` with the settings recorded for inference.
 
     ``start`` replaces the moment-based starting values (e.g. a previous fit's ``phi``).
+    ``parms`` (:func:`trialmlm.parms.resolve_parms`) gives starting values by name, holds
+    parameters (their rows and columns of ``phi_cov`` zero, the free block
+    :math:`2H_{ff}^{-1}`) or evaluates without iterations (NOITER).
     With ``warn=False`` convergence problems are only recorded in ``warnings`` (and
     ``converged``), for callers that aggregate many fits.
     """
     design, lik, parsed = model.design, model.likelihood, model.formula
     term = parsed.covariance
-    opt = maximise(lik, model.start() if start is None else start)
+    if parms is not None:
+        start = parms.phi
+    held = parms.held if parms is not None else np.zeros(lik.n_params, dtype=bool)
+    opt = maximise(lik, model.start() if start is None else start, held=held,
+                   iterate=parms is None or not parms.noiter)
     problems = []
     if not opt.converged:
         problems.append(f"the optimiser did not converge ({opt.message}); estimates are not reliable")
+    free = np.flatnonzero(~held)
+    phi_cov = np.zeros((lik.n_params, lik.n_params))
     try:
-        chol = np.linalg.cholesky(opt.evaluation.hess)
+        chol = np.linalg.cholesky(opt.evaluation.hess[np.ix_(free, free)])
         inv = np.linalg.inv(chol)
-        phi_cov = 2.0 * inv.T @ inv
+        phi_cov[np.ix_(free, free)] = 2.0 * inv.T @ inv
     except np.linalg.LinAlgError:
-        phi_cov = np.full((lik.n_params, lik.n_params), np.nan)
+        phi_cov[np.ix_(free, free)] = np.nan
         problems.append("the Hessian of the likelihood is not positive definite at the estimate; "
                      "covariance parameter standard errors are unavailable")
     aliased = [f"aliased fixed effects dropped: {', '.join(design.aliased)}"] if design.aliased else []
@@ -49,7 +59,9 @@ def estimate(model: Model, ddf: str, vcov: str, start: np.ndarray | None = None,
                            structure=term.structure if term else Independent.name, subject=parsed.subject,
                            visit=term.positions if term else (), group=term.group if term else None,
                            response=parsed.response, ddf=ddf, vcov=vcov,
-                           random=" + ".join(map(str, parsed.random_terms)) or None)
+                           random=" + ".join(map(str, parsed.random_terms)) or None,
+                           start=parms.start if parms else (), fixed=parms.fixed if parms else (),
+                           noiter=bool(parms and parms.noiter))
     result = MMRMResults(
         settings=settings, design=design, structures=model.structures, phi=opt.phi, phi_cov=phi_cov,
         beta=opt.evaluation.beta, beta_cov=opt.evaluation.cov_beta, jac_info=opt.evaluation.jac_info,

@@ -16,6 +16,15 @@ Convergence is declared when the Newton decrement :math:`g^\top H^{-1} g` of the
 -2 log-likelihood falls below ``tolerance`` (default 1e-10), i.e. the objective is
 within about 1e-10 of the optimum; SAS's default GCONV criterion is this decrement
 relative to the objective, at 1e-8.
+
+Held parameters (SAS ``PARMS ... / HOLD=``): the search runs over the free parameters
+only, on their own scale :math:`\phi_f` (a held :math:`\phi_k` is no coordinate of
+:math:`\theta` for the structures whose map is not elementwise, e.g. the Cholesky factor
+of ``us``), with the gradient and Hessian of the free block, :math:`g_f` and
+:math:`H_{ff}`; a step that leaves the parameter space (a variance at or below zero, a
+correlation outside (-1, 1), :math:`\Sigma` not positive definite) is halved back.
+With every parameter held, or ``iterate=False`` (SAS ``NOITER``), the likelihood is only
+evaluated at the given values.
 """
 
 from __future__ import annotations
@@ -123,16 +132,57 @@ def newton_raphson(obj: Objective, theta: np.ndarray, tolerance: float, max_iter
     return theta, bool(decrement < tolerance), max_iter, "iteration limit reached"
 
 
-def _value_and_gradient(obj: Objective, theta: np.ndarray) -> tuple[float, np.ndarray]:
+class HeldObjective:
+    """The likelihood as a function of the free parameters :math:`\\phi_f`, the others held
+    at ``phi[held]``; same interface as :class:`Objective`."""
+
+    def __init__(self, lik: Likelihood, phi: np.ndarray, held: np.ndarray):
+        self.lik, self.phi, self.free = lik, np.asarray(phi, dtype=float), np.flatnonzero(~held)
+        self.mapped = Objective(lik)
+
+    def full(self, free: np.ndarray) -> np.ndarray:
+        phi = self.phi.copy()
+        phi[self.free] = free
+        return phi
+
+    def __call__(self, free: np.ndarray, order: int):
+        phi = self.full(free)
+        if outside(self.mapped, phi).size:
+            return np.inf, None, None
+        with np.errstate(all="ignore"):
+            ev = self.lik.evaluate(phi, order)
+        if ev is None or not np.isfinite(ev.value):
+            return np.inf, None, None
+        grad = None if order == 0 else ev.grad[self.free]
+        hess = None if order < 2 else ev.hess[np.ix_(self.free, self.free)]
+        return ev.value, grad, hess
+
+
+def outside(obj: Objective, phi: np.ndarray) -> np.ndarray:
+    """Positions of :math:`\\phi` outside the parameter space: those that do not come back
+    from the round trip :math:`\\phi\\to\\theta\\to\\phi` (a variance at or below zero, a
+    correlation outside its interval; every parameter of a ``us`` block that is not positive
+    definite)."""
+    bad = []
+    for b in obj.lik.parameters.blocks:
+        part = phi[b.at]
+        try:
+            with np.errstate(all="ignore"):
+                back = b.transform.theta_to_phi(b.transform.phi_to_theta(part))[0]
+        except (np.linalg.LinAlgError, ValueError):
+            back = np.full(part.shape, np.nan)
+        wrong = ~(np.abs(back - part) <= 1e-8 * np.maximum(1.0, np.abs(part)))
+        bad.append(np.arange(b.at.start, b.at.stop)[wrong])
+    return np.concatenate(bad) if bad else np.array([], dtype=int)
+
+
+def _value_and_gradient(obj, theta: np.ndarray) -> tuple[float, np.ndarray]:
     value, grad, _ = obj(theta, 1)
     return value, (grad if grad is not None else np.zeros_like(theta))
 
 
-def maximise(lik: Likelihood, phi_start: np.ndarray, tolerance: float = 1e-10,
-             max_iter: int = 100) -> OptimResult:
-    """Run the fallback chain from ``phi_start``; see the module docstring."""
-    obj = Objective(lik)
-    theta0 = obj.theta(phi_start)
+def _search(obj, theta0: np.ndarray, tolerance: float, max_iter: int):
+    """The fallback chain from ``theta0``: (theta, converged, iterations, optimizer, message)."""
     theta, converged, n_iter, message = newton_raphson(obj, theta0, tolerance, max_iter)
     optimizer = "newton-raphson"
     if not converged:
@@ -142,7 +192,31 @@ def maximise(lik: Likelihood, phi_start: np.ndarray, tolerance: float = 1e-10,
         theta, converged, more, message = newton_raphson(obj, start, tolerance, max_iter)
         n_iter += int(res.nit) + more
         optimizer = "newton-raphson, bfgs, newton-raphson"
-    phi = obj.phi(theta)[0]
+    return theta, converged, n_iter, optimizer, message
+
+
+def maximise(lik: Likelihood, phi_start: np.ndarray, tolerance: float = 1e-10,
+             max_iter: int = 100, held: np.ndarray | None = None, iterate: bool = True) -> OptimResult:
+    """Run the fallback chain from ``phi_start``; see the module docstring.
+
+    ``held`` (boolean over :math:`\\phi`) keeps those parameters at ``phi_start``;
+    ``iterate=False`` (SAS NOITER) or every parameter held evaluates at ``phi_start`` only.
+    """
+    obj = Objective(lik)
+    held = np.zeros(lik.n_params, dtype=bool) if held is None else np.asarray(held, dtype=bool)
+    if not iterate or held.all():
+        phi = np.asarray(phi_start, dtype=float)
+        theta, converged, n_iter, message = obj.theta(phi), True, 0, "no iterations (parameters given)"
+        optimizer = "none (NOITER)" if not iterate else "none (every parameter held)"
+    elif held.any():
+        free_obj = HeldObjective(lik, phi_start, held)
+        free, converged, n_iter, optimizer, message = _search(free_obj, free_obj.phi[free_obj.free],
+                                                              tolerance, max_iter)
+        phi = free_obj.full(free)
+        theta = obj.theta(phi)
+    else:
+        theta, converged, n_iter, optimizer, message = _search(obj, obj.theta(phi_start), tolerance, max_iter)
+        phi = obj.phi(theta)[0]
     with np.errstate(all="ignore"):  # a non-converged end point may be (near) singular; reported by estimate
         evaluation = lik.evaluate(phi, 2)
     return OptimResult(theta, phi, evaluation, converged, n_iter, optimizer, message)

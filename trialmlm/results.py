@@ -34,7 +34,12 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class FitSettings:
-    """What was asked for: the audit trail of a fit."""
+    """What was asked for: the audit trail of a fit.
+
+    ``start`` and ``fixed`` are the covariance parameter values given by name (SAS PARMS
+    and HOLD=; ``fixed`` parameters were held), ``noiter`` whether the fit was evaluated
+    at the given values without iterations (:mod:`trialmlm.parms`).
+    """
 
     formula: str
     method: str
@@ -47,6 +52,9 @@ class FitSettings:
     ddf: str = "satterthwaite"
     vcov: str = "model"
     random: str | None = None
+    start: tuple[tuple[str, float], ...] = ()
+    fixed: tuple[tuple[str, float], ...] = ()
+    noiter: bool = False
 
     @property
     def linear(self) -> bool:
@@ -131,8 +139,10 @@ class MMRMResults(RandomEffectsResults):
 
     @property
     def _n_ic_params(self) -> int:
-        """SAS counts covariance parameters for REML, plus fixed effects for ML."""
-        return self.n_covariance_parameters + (self.n_fixed if self.method == "ML" else 0)
+        """SAS counts covariance parameters for REML, plus fixed effects for ML; held
+        parameters (``fixed``, SAS HOLD=) are constrained, not estimated, and not counted."""
+        covariance = self.n_covariance_parameters - len(self.settings.fixed)
+        return covariance + (self.n_fixed if self.method == "ML" else 0)
 
     @property
     def aic(self) -> float:
@@ -327,29 +337,9 @@ class MMRMResults(RandomEffectsResults):
 
     @property
     def covariance_parameter_names(self) -> list[str]:
-        r"""SAS names; with outer grouping factors, G parameters carry their factor as SAS's
-        Subject column does (``UN(1,1) USUBJID``, ``UN(1,1) SITE``), in :math:`\phi` order:
-        the subject's G, the residual parameters, then each outer factor's G.  Per-group
-        parameters (SAS GROUP=) carry their group (``AR(1) TRT=ACT``); with random effects
-        and a per-group residual structure the one G is named after the subject
-        (``UN(1,1) USUBJID``), then come each group's residual parameters."""
-        lik = self.likelihood.inner if self.design.levels else self.likelihood
-        names = []
-        for b in lik.parameters.blocks:
-            if b.group is None:  # G, shared by the groups
-                suffix = f" {self.settings.subject}" if self.settings.group else ""
-                names += [n + suffix for n in b.transform.param_names()]
-                continue
-            label = self.design.group_labels[b.group]
-            suffix = f" {self.settings.group}={label}" if self.settings.group else ""
-            names += [n + suffix for n in b.transform.param_names()]
-        if not self.design.levels:
-            return names
-        n_g = self.structures[0].n_g if isinstance(self.structures[0], RandomEffects) else 0
-        names = [f"{n} {self.settings.subject}" for n in names[:n_g]] + names[n_g:]
-        for level, cov in zip(self.design.levels, self.likelihood.covariances):
-            names += [f"{n} {level.factor}" for n in cov.param_names()]
-        return names
+        """SAS names of the covariance parameters (see :func:`parameter_names`)."""
+        return parameter_names(self.likelihood, self.design, self.structures, self.settings.subject,
+                               self.settings.group)
 
     @property
     def covariance_parameters(self) -> pd.Series:
@@ -358,13 +348,17 @@ class MMRMResults(RandomEffectsResults):
 
     @property
     def covariance_parameters_vcov(self) -> pd.DataFrame:
-        """Asymptotic covariance of the covariance parameters, :math:`2H^{-1}` (SAS ASYCOV)."""
+        """Asymptotic covariance of the covariance parameters, :math:`2H^{-1}` (SAS ASYCOV); with
+        held parameters (``fixed``) :math:`2H_{ff}^{-1}` over the free ones, zero rows and
+        columns for the held ones."""
         names = self.covariance_parameter_names
         return pd.DataFrame(self.phi_cov.copy(), index=names, columns=names)
 
     def covariance_parameters_table(self) -> pd.DataFrame:
-        """``estimate, se, z, p`` as SAS COVTEST: one-sided p for variances, two-sided otherwise."""
-        se = np.sqrt(np.clip(np.diag(self.phi_cov), 0, None))
+        """``estimate, se, z, p`` as SAS COVTEST: one-sided p for variances, two-sided otherwise;
+        ``se, z, p`` missing for held parameters (``fixed``)."""
+        held = np.isin(self.covariance_parameter_names, [name for name, _ in self.settings.fixed])
+        se = np.where(held, np.nan, np.sqrt(np.clip(np.diag(self.phi_cov), 0, None)))
         z = self.phi / se
         variance = self.likelihood.parameters.variance_mask()
         p = np.where(variance, stats.norm.sf(z), 2 * stats.norm.sf(np.abs(z)))
@@ -482,3 +476,31 @@ def _level_rows(data: pd.DataFrame, factor: str, labels, spec) -> tuple[np.ndarr
         warnings.warn(f"{factor} {new!r} (and {int((idx < 0).sum()) - 1} more rows) is not in the fit; "
                       "its random effects are predicted as 0", DataWarning, stacklevel=4)
     return z, idx
+
+
+def parameter_names(likelihood, design: Design, structures, subject: str | None,
+                    group: str | None) -> list[str]:
+    r"""SAS names; with outer grouping factors, G parameters carry their factor as SAS's
+    Subject column does (``UN(1,1) USUBJID``, ``UN(1,1) SITE``), in :math:`\phi` order:
+    the subject's G, the residual parameters, then each outer factor's G.  Per-group
+    parameters (SAS GROUP=) carry their group (``AR(1) TRT=ACT``); with random effects
+    and a per-group residual structure the one G is named after the subject
+    (``UN(1,1) USUBJID``), then come each group's residual parameters."""
+    lik = likelihood.inner if design.levels else likelihood
+    names = []
+    for b in lik.parameters.blocks:
+        if b.group is None:  # G, shared by the groups
+            suffix = f" {subject}" if group else ""
+            names += [n + suffix for n in b.transform.param_names()]
+            continue
+        label = design.group_labels[b.group]
+        suffix = f" {group}={label}" if group else ""
+        names += [n + suffix for n in b.transform.param_names()]
+    if not design.levels:
+        return names
+    n_g = structures[0].n_g if isinstance(structures[0], RandomEffects) else 0
+    names = [f"{n} {subject}" for n in names[:n_g]] + names[n_g:]
+    for level, cov in zip(design.levels, likelihood.covariances):
+        names += [f"{n} {level.factor}" for n in cov.param_names()]
+    return names
+

@@ -44,6 +44,14 @@ def _attempts_text(attempts) -> str:
     return "\n".join([title, "-" * len(title), *lines]) + "\n"
 
 
+def _parms_table(s) -> pd.DataFrame:
+    """The covariance parameter values given (SAS PARMS): each value and how it was used."""
+    use = "used as given (NOITER)" if s.noiter else "starting value"
+    rows = {name: (value, use) for name, value in s.start}
+    rows.update({name: (value, "held (HOLD=)") for name, value in s.fixed})
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["value", "use"]).rename_axis("parameter")
+
+
 def format_summary(fit) -> str:
     s = fit.settings
     grp = f" / GROUP={s.group}" if s.group else ""
@@ -74,6 +82,7 @@ def format_summary(fit) -> str:
         _table("Model Information", info),
         _table("Dimensions", dims),
         _table("Fit Statistics", stats, "{:.4f}"),
+        *([_table("Parameter Search (PARMS)", _parms_table(s))] if s.start or s.fixed else []),
         _table("Covariance Parameter Estimates", fit.covariance_parameters_table()),
         _table("Solution for Fixed Effects", fit.coef_table().drop(columns=["lower", "upper"])),
     ]

@@ -99,6 +99,8 @@ def _row_satterthwaite(fit, rows: np.ndarray) -> np.ndarray:
 def _fai_cornelius(fit, L: np.ndarray) -> float:
     vals, vecs = np.linalg.eigh(L @ fit.beta_cov @ L.T)
     nu = _row_satterthwaite(fit, vecs.T @ L)
+    if np.all(np.isinf(nu)):  # every covariance parameter held (known): no estimation error
+        return float("inf")
     big = nu > 2
     e = float(np.sum(nu[big] / (nu[big] - 2)))
     r = L.shape[0]
@@ -116,6 +118,8 @@ def _kenward_roger_joint(fit, L: np.ndarray) -> tuple[float, float]:
     a1 = float(t @ w @ t)
     fl = f.reshape(f.shape[0], -1)
     a2 = float(np.sum((w @ fl) * fl))
+    if a2 == 0.0:  # every covariance parameter held (W = 0): the Wald F is exact, chi2_r / r
+        return float("inf"), 1.0
     if r == 1:
         return 2.0 / a2, 1.0
     bb = (a1 + 6 * a2) / (2 * r)

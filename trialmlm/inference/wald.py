@@ -78,7 +78,8 @@ def f_test(fit, L: np.ndarray, ddf: str, vcov: str) -> dict:
     f = float(est @ np.linalg.solve(L @ c @ L.T, est)) / r
     df = degrees_of_freedom(fit, L, ddf)
     f *= df.scale
-    return {"num_df": r, "den_df": df.joint, "F": f, "p": float(stats.f.sf(f, r, df.joint))}
+    p = stats.chi2.sf(f * r, r) if np.isinf(df.joint) else stats.f.sf(f, r, df.joint)
+    return {"num_df": r, "den_df": df.joint, "F": f, "p": float(p)}
 
 
 def contrast_matrix(L, names: list[str]) -> tuple[np.ndarray, pd.Index]:
