@@ -44,6 +44,15 @@ def _attempts_text(attempts) -> str:
     return "\n".join([title, "-" * len(title), *lines]) + "\n"
 
 
+def _null_model_text(test) -> list[str]:
+    """SAS's "Null Model Likelihood Ratio Test" table, none for a model without one."""
+    if test is None:
+        return []
+    frame = pd.DataFrame({"DF": [test.df], "Chi-Square": [test.chisq], "Pr > ChiSq": [test.p]},
+                         index=[""])
+    return [_table("Null Model Likelihood Ratio Test", frame, "{:.4g}")]
+
+
 def format_summary(fit) -> str:
     s = fit.settings
     grp = f" / GROUP={s.group}" if s.group else ""
@@ -57,7 +66,8 @@ def format_summary(fit) -> str:
                      f"{'converged' if fit.converged else 'NOT converged'})",
     }, name="value").to_frame()
     levels = {f"Levels of {lv.factor}": lv.labels.size for lv in fit.design.levels}
-    units = {"Residual DF": fit.df_residual} if s.linear else {"Subjects": fit.n_subjects}
+    units = {"Residual DF": fit.df_residual} if s.linear else {"Subjects": fit.n_subjects_read,
+                                                                "Subjects Used": fit.n_subjects}
     dims = pd.Series({
         "Covariance Parameters": fit.n_covariance_parameters, "Columns in X (estimable)": fit.n_fixed,
         **levels, **units, "Number of Observations Read": fit.n_obs + fit.n_obs_dropped,
@@ -74,6 +84,7 @@ def format_summary(fit) -> str:
         _table("Model Information", info),
         _table("Dimensions", dims),
         _table("Fit Statistics", stats, "{:.4f}"),
+        *_null_model_text(fit.null_model_test),
         _table("Covariance Parameter Estimates", fit.covariance_parameters_table()),
         _table("Solution for Fixed Effects", fit.coef_table().drop(columns=["lower", "upper"])),
     ]
