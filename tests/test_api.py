@@ -202,7 +202,8 @@ def test_bad_method_and_weights(demo_trial):
 
 def test_group_requires_level_and_names_levels(demo_trial):
     fit = trialmlm.fit("CHG ~ BASE + TRT * AVISIT + ar1(AVISIT | TRT / USUBJID)", demo_trial)
-    assert fit.covariance_parameters.index[0] == "AR(1) TRT=ACT"
+    # SAS's GROUP= order and names: Variance, AR(1)
+    assert list(fit.covariance_parameters.index[:2]) == ["Variance TRT=ACT", "AR(1) TRT=ACT"]
     with pytest.raises(DataError, match="pass group= one of ACT, CTRL"):
         fit.covariance_matrix()
     with pytest.raises(DataError, match="group 'PBO' is not a level"):

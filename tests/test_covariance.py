@@ -70,6 +70,8 @@ def test_sigma_derivatives(name):
         ("toeph", ["Var(1)", "Var(2)", "Var(3)", "TOEPH(1)", "TOEPH(2)"]),
         ("ad", ["Rho(1)", "Rho(2)", "Residual"]),
         ("adh", ["Var(1)", "Var(2)", "Var(3)", "Rho(1)", "Rho(2)"]),
+        ("vc", ["Residual"]),
+        ("un1", ["UN(1,1)", "UN(2,2)", "UN(3,3)"]),
     ],
 )
 def test_sas_parameter_names(name, names):
@@ -102,8 +104,24 @@ def test_grouped_cs_uses_sas_group_names():
     np.testing.assert_allclose(s.phi_to_theta(phi), theta)
 
 
+def test_grouped_ar1_uses_sas_group_names():
+    """SAS prints Variance then AR(1) for TYPE=AR(1) with GROUP= (R mmrm
+    design/SAS/sas_group_ar1_reml.txt); the same matrix as the ungrouped structure."""
+    s = STRUCTURES["ar1"](3, grouped=True)
+    assert s.param_names() == ["Variance", "AR(1)"]
+    grouped = s.matrix(np.array([2.0, 0.5]))
+    np.testing.assert_allclose(grouped, STRUCTURES["ar1"](3).matrix(np.array([0.5, 2.0])))
+    np.testing.assert_allclose(grouped[0, 2], 2.0 * 0.25)
+
+
+def test_diagonal_structures():
+    np.testing.assert_allclose(STRUCTURES["vc"](3).matrix(np.array([2.5])), 2.5 * np.eye(3))
+    variances = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(STRUCTURES["un1"](3).matrix(variances), np.diag(variances))
+
+
 def test_unknown_structure_names_the_choices():
-    with pytest.raises(FormulaError, match="unknown covariance structure 'unn'.*us, cs"):
+    with pytest.raises(FormulaError, match="unknown covariance structure 'unn'.*us, vc, un1, cs"):
         get_structure("unn")
 
 

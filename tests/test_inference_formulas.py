@@ -101,7 +101,7 @@ def test_type_three_tests(small):
     fit = trialmlm.fit("CHG ~ BASE + REGION + TRT * AVISIT + ar1h(AVISIT | USUBJID)", small)
     table = fit.anova()
     assert list(table.index) == ["BASE", "REGION", "TRT", "AVISIT", "TRT:AVISIT"]
-    assert list(table.columns) == ["num_df", "den_df", "F", "p"]
+    assert list(table.columns) == ["num_df", "den_df", "F", "p", "chisq", "p_chisq"]
     assert list(table["num_df"]) == [1, 2, 2, 5, 10]
     coef = fit.coef_table()
     assert table.loc["BASE", "F"] == pytest.approx(coef.loc["BASE", "t"] ** 2, rel=1e-10)

@@ -42,11 +42,14 @@ def _components(case) -> dict:
     """Expected covariance parameters under trialmlm's names."""
     vc = case["variance_components"]
     if case["name"].startswith("crossed"):
-        return {"UN(1,1) RATER": vc["RATER"], "UN(1,1) USUBJID": vc["USUBJID"], "Residual": vc["sigma2"]}
+        return {"Intercept RATER": vc["RATER"], "Intercept USUBJID": vc["USUBJID"], "Residual": vc["sigma2"]}
     g = np.array(vc["USUBJID"]["matrix"])
-    out = {"UN(1,1) SITE": vc["SITE"]["variance"], "Residual": vc["sigma2"]}
+    out = {"Intercept SITE": vc["SITE"]["variance"], "Residual": vc["sigma2"]}
     rows, cols = np.tril_indices(g.shape[0])
-    out.update({f"UN({a + 1},{b + 1}) USUBJID": g[a, b] for a, b in zip(rows, cols)})
+    if g.shape[0] == 1:  # one random term: SAS's RANDOM INTERCEPT name
+        out["Intercept USUBJID"] = g[0, 0]
+    else:
+        out.update({f"UN({a + 1},{b + 1}) USUBJID": g[a, b] for a, b in zip(rows, cols)})
     if "ar1_rho" in vc:
         out["AR(1)"] = vc["ar1_rho"]
     return out
@@ -100,7 +103,7 @@ def test_covariance_parameter_se_match_numderiv(fits):
     """SEs of (site variance, vech G, sigma^2) from R's numerical Hessian of the REML loglik."""
     fit, case = fits["nested_slope_reml"], CASES["nested_slope_reml"]
     se = fit.covariance_parameters_table()["se"]
-    names = ["UN(1,1) SITE", "UN(1,1) USUBJID", "UN(2,1) USUBJID", "UN(2,2) USUBJID", "Residual"]
+    names = ["Intercept SITE", "UN(1,1) USUBJID", "UN(2,1) USUBJID", "UN(2,2) USUBJID", "Residual"]
     np.testing.assert_allclose(se[names], case["checks"]["theta_se"], rtol=1e-4)
 
 
@@ -236,7 +239,7 @@ def test_names_summary_and_variance_partition(fits):
     assert list(g.index) == ["SITE: Intercept", "USUBJID: Intercept", "USUBJID: WEEK"]
     assert g.iloc[0, 1] == 0.0
     text = fit.summary()
-    assert "UN(1,1) SITE" in text and "Levels of SITE" in text and "RANDOM (Intercept | SITE)" in text
+    assert "Intercept SITE" in text and "Levels of SITE" in text and "RANDOM (Intercept | SITE)" in text
     vc = case["variance_components"]
     tau2, gs, s2 = vc["SITE"]["variance"], np.array(vc["USUBJID"]["matrix"]), vc["sigma2"]
     part = fit.variance_partition(at={"WEEK": [0, 4]}).set_index("WEEK")
@@ -284,6 +287,6 @@ def test_site_with_residual_structure_only():
     assert fit.converged
     assert list(fit.random_effects()) == ["SITE"]
     assert list(fit.random_effects_covariance.index) == ["SITE: Intercept"]
-    assert list(fit.covariance_parameters.index) == ["AR(1)", "Residual", "UN(1,1) SITE"]
+    assert list(fit.covariance_parameters.index) == ["AR(1)", "Residual", "Intercept SITE"]
     pred = fit.predict(conditional=True, se=True)
     assert np.all(np.isfinite(pred["se"]))

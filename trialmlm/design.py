@@ -150,6 +150,7 @@ class Design:
     random_spec: object = field(default=None, repr=False)
     levels: tuple[Level, ...] = ()  # outer grouping factors, in formula order
     source: pd.DataFrame | None = field(default=None, repr=False)  # the model's columns, every row
+    n_subjects_read: int | None = None  # subjects in the rows read, used or not (None: no subject)
 
     def with_response(self, y: np.ndarray) -> Design:
         """The same design with the response vector ``y`` (in the order of ``self.y``)."""
@@ -177,7 +178,7 @@ class Design:
             subject=np.repeat(np.arange(len(subjects)), n), subject_labels=self.subject_labels[subjects],
             group=self.group[subjects], position=self.position[rows], row_index=self.row_index[rows],
             row_position=self.row_position[rows], fixed_frame=self.fixed_frame.iloc[rows],
-            Z=None if self.Z is None else self.Z[rows],
+            Z=None if self.Z is None else self.Z[rows], n_subjects_read=len(subjects),
         )
 
 
@@ -399,6 +400,7 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
         random_spec=random_spec,
         levels=tuple(outer_levels),
         source=source,
+        n_subjects_read=int(source[subject].nunique()) if subject else None,
     )
 
 

@@ -75,6 +75,29 @@ def profile_beta(info: np.ndarray, p: int, base: float,
     return value, beta, ainv
 
 
+def independence_deviance(X: np.ndarray, y: np.ndarray, weights: np.ndarray, reml: bool) -> float:
+    r"""Minimum of the objective under :math:`V = \sigma^2W^{-1}` (SAS's null model), in closed form.
+
+    With the weighted residual sum of squares :math:`S = r^\top Wr` at the weighted
+    least-squares :math:`\hat\beta` and :math:`n^* = n - p` (REML) or :math:`n` (ML),
+    :math:`\hat\sigma^2 = S/n^*` and
+
+    .. math::
+        -2\ell = n^*(\log 2\pi + \log\hat\sigma^2 + 1) - \sum\log w
+                  \;[+ \log|X^\top WX| \text{ for REML}].
+    """
+    root = np.sqrt(np.asarray(weights, dtype=float))
+    xw, yw = X * root[:, None], y * root
+    beta = np.linalg.lstsq(xw, yw, rcond=None)[0]
+    rss = float(np.sum((yw - xw @ beta) ** 2))
+    n, p = X.shape
+    dof = n - p if reml else n
+    value = dof * (LOG_2PI + np.log(rss / dof) + 1.0) - float(np.log(weights).sum())
+    if reml:
+        value += float(np.linalg.slogdet(xw.T @ xw)[1])
+    return float(value)
+
+
 @dataclass(frozen=True)
 class PatternBlock:
     r""":math:`\Sigma_P`, its derivatives in :math:`\phi`, :math:`\Omega_P = \Sigma_P^{-1}` for a batch."""

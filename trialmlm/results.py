@@ -22,7 +22,7 @@ from .inference.ddf import check_ddf, check_outer_factors, default_ddf
 from .inference.lsmeans import compare_table, lsmeans_table
 from .inference.vcov import check_vcov, empirical_covariance, kenward_roger_covariance
 from .inference.wald import contrast_matrix, f_test, t_table
-from .likelihood import Likelihood
+from .likelihood import Likelihood, independence_deviance
 from .random_effects import RandomEffectsResults
 
 
@@ -78,6 +78,21 @@ class CovarianceAttempt:
 
 
 @dataclass(frozen=True)
+class NullModelTest:
+    r"""SAS's "Null Model Likelihood Ratio Test": the fitted covariance against :math:`\sigma^2I`.
+
+    ``chisq`` = -2 log-likelihood of the null model (same fixed effects and method,
+    :math:`V = \sigma^2W^{-1}`: no random effects, independent residuals with one variance)
+    minus the model's; ``df`` = number of covariance parameters - 1; ``p`` = its
+    :math:`\chi^2_{df}` upper tail.
+    """
+
+    df: int
+    chisq: float
+    p: float
+
+
+@dataclass(frozen=True)
 class MMRMResults(RandomEffectsResults):
     """Result of :func:`trialmlm.fit` (read-only).
 
@@ -85,7 +100,9 @@ class MMRMResults(RandomEffectsResults):
     ----------
     loglik : REML or ML log-likelihood with all constants (SAS ``-2 Res Log Likelihood`` / -2).
     aic, aicc, bic : SAS information criteria (smaller is better).
+    null_model_test : SAS's "Null Model Likelihood Ratio Test" (:class:`NullModelTest`).
     n_subjects, n_obs, n_obs_dropped : data used and rows dropped for missing values.
+    n_subjects_read : subjects in the rows read, used or not (SAS's "Subjects", BIC's count).
     converged, n_iter, optimizer, warnings : the optimisation report.
     covariance_attempts : the :class:`CovarianceAttempt` of each structure tried, in order
         (one for a fit without a fallback list; see :meth:`covariance_attempts_table`).
@@ -127,7 +144,15 @@ class MMRMResults(RandomEffectsResults):
 
     @property
     def n_subjects(self) -> int:
+        """Subjects analysed: those with at least one row used."""
         return int(self.design.subject_labels.size)
+
+    @property
+    def n_subjects_read(self) -> int:
+        """Subjects in the rows read, used or not: SAS's "Subjects" (Dimensions), which counts
+        a subject whose every response is missing; the number BIC is based on."""
+        read = self.design.n_subjects_read
+        return self.n_subjects if read is None else int(read)
 
     @property
     def n_fixed(self) -> int:
@@ -158,12 +183,29 @@ class MMRMResults(RandomEffectsResults):
 
     @property
     def bic(self) -> float:
-        r""":math:`-2\ell + d\log s`, :math:`s` = number of subjects (SAS); for the linear model
-        (no subject) :math:`s = n - p` (REML) or :math:`n` (ML), as SAS with one subject and
-        no RANDOM statement."""
-        s = self.n_subjects if not self.settings.linear else self.n_obs - (
+        r""":math:`-2\ell + d\log s`, :math:`s` = ``n_subjects_read``, the subjects in the rows
+        read (SAS's "Subjects", which counts subjects without a usable row); for the linear
+        model (no subject) :math:`s = n - p` (REML) or :math:`n` (ML), as SAS with one
+        subject and no RANDOM statement."""
+        s = self.n_subjects_read if not self.settings.linear else self.n_obs - (
             self.n_fixed if self.method == "REML" else 0)
         return -2 * self.loglik + self._n_ic_params * np.log(s)
+
+    @property
+    def null_model_test(self) -> NullModelTest | None:
+        """SAS's null model likelihood ratio test (:class:`NullModelTest`); None for a model
+        with a single covariance parameter (the linear model, ``vc``), which is its own null model.
+
+        SAS counts only parameters not estimated on a boundary; trialmlm's estimates are
+        always inside their parameter space, so ``df`` counts all of them.
+        """
+        df = self.n_covariance_parameters - 1
+        if self.settings.linear or df < 1:
+            return None
+        d = self.design
+        null = independence_deviance(d.X, d.y, d.weights, self.method == "REML")
+        chisq = null + 2 * self.loglik
+        return NullModelTest(df, chisq, float(stats.chi2.sf(chisq, df)))
 
     # -- fixed effects ------------------------------------------------------------------
     @property
@@ -256,10 +298,19 @@ class MMRMResults(RandomEffectsResults):
         return table
 
     def anova(self, ddf: str | None = None, vcov: str | None = None) -> pd.DataFrame:
-        """Type III tests, one row per model term: ``num_df, den_df, F, p``."""
+        r"""Type III tests, one row per model term: ``num_df, den_df, F, p, chisq, p_chisq``.
+
+        ``chisq`` = ``num_df`` :math:`\times` ``F``, the Wald chi-square of SAS's MODEL /
+        CHISQ ("Chi-Square"), and ``p_chisq`` its :math:`\chi^2_{num\_df}` p-value
+        ("Pr > ChiSq"; the F test with infinite denominator df).
+        """
         ddf, vcov = self._methods(ddf, vcov)
         rows = {term: f_test(self, L, ddf, vcov) for term, L in term_hypotheses(self).items()}
-        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("term")
+        table = pd.DataFrame.from_dict(rows, orient="index", columns=["num_df", "den_df", "F", "p"])
+        table = table.rename_axis("term")
+        table["chisq"] = table["num_df"] * table["F"]
+        table["p_chisq"] = stats.chi2.sf(table["chisq"], table["num_df"])
+        return table
 
     # -- quantities for inference, computed once on demand --------------------------------
     def _cached(self, key, make):
@@ -450,8 +501,8 @@ class MMRMResults(RandomEffectsResults):
         return np.hstack(out)
 
     def summary(self) -> str:
-        """SAS-style text: Model Information, Dimensions, Fit Statistics, Covariance
-        Parameter Estimates, Solution for Fixed Effects."""
+        """SAS-style text: Model Information, Dimensions, Fit Statistics, Null Model Likelihood
+        Ratio Test, Covariance Parameter Estimates, Solution for Fixed Effects."""
         from .summary import format_summary
 
         return format_summary(self)

@@ -52,6 +52,15 @@ def _parms_table(s) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index", columns=["value", "use"]).rename_axis("parameter")
 
 
+def _null_model_text(test) -> list[str]:
+    """SAS's "Null Model Likelihood Ratio Test" table, none for a model without one."""
+    if test is None:
+        return []
+    frame = pd.DataFrame({"DF": [test.df], "Chi-Square": [test.chisq], "Pr > ChiSq": [test.p]},
+                         index=[""])
+    return [_table("Null Model Likelihood Ratio Test", frame, "{:.4g}")]
+
+
 def format_summary(fit) -> str:
     s = fit.settings
     grp = f" / GROUP={s.group}" if s.group else ""
@@ -65,7 +74,8 @@ def format_summary(fit) -> str:
                      f"{'converged' if fit.converged else 'NOT converged'})",
     }, name="value").to_frame()
     levels = {f"Levels of {lv.factor}": lv.labels.size for lv in fit.design.levels}
-    units = {"Residual DF": fit.df_residual} if s.linear else {"Subjects": fit.n_subjects}
+    units = {"Residual DF": fit.df_residual} if s.linear else {"Subjects": fit.n_subjects_read,
+                                                                "Subjects Used": fit.n_subjects}
     dims = pd.Series({
         "Covariance Parameters": fit.n_covariance_parameters, "Columns in X (estimable)": fit.n_fixed,
         **levels, **units, "Number of Observations Read": fit.n_obs + fit.n_obs_dropped,
@@ -83,6 +93,7 @@ def format_summary(fit) -> str:
         _table("Dimensions", dims),
         _table("Fit Statistics", stats, "{:.4f}"),
         *([_table("Parameter Search (PARMS)", _parms_table(s))] if s.start or s.fixed else []),
+        *_null_model_text(fit.null_model_test),
         _table("Covariance Parameter Estimates", fit.covariance_parameters_table()),
         _table("Solution for Fixed Effects", fit.coef_table().drop(columns=["lower", "upper"])),
     ]

@@ -1,15 +1,9 @@
-# make_parms_refs.R -- the FEV data of the R mmrm package as CSV, and an nlme reference for
-# a fit with a covariance parameter held fixed (trialmlm's fixed=, SAS PARMS / HOLD=).
+# make_parms_refs.R -- an nlme reference for a fit of the FEV data of R mmrm with a covariance
+# parameter held fixed (trialmlm's fixed=, SAS PARMS / HOLD=).
 #
-# Run from inside tests/reference/:   Rscript make_parms_refs.R /path/to/fev_data.rda
+# Run from inside tests/reference/, after make_fev_refs.R:   Rscript make_parms_refs.R
 # Needs R with nlme and jsonlite (Debian: r-base-core r-cran-nlme r-cran-jsonlite).
-# fev_data.rda is data/fev_data.rda of https://github.com/openpharma/mmrm (commit
-# ec290b2695b25057b31bc98e27c39d3f498cd0d6), e.g.
-#   git -C mmrm show HEAD:data/fev_data.rda > /tmp/fev_data.rda
-#
-# Writes
-#   fev_data.csv     the 800 rows of fev_data (simulated FEV1 trial, 200 subjects, 4 visits),
-#                    read back before fitting so that R and trialmlm fit the same numbers
+# Reads fev_data.csv (the FEV data of R mmrm, written by make_fev_refs.R) and writes
 #   parms_refs.json  gls(FEV1 ~ RACE + SEX + ARMCD * AVISIT, corAR1(0.4272, fixed = TRUE))
 #                    by REML: the AR(1) correlation held at 0.4272, the residual variance
 #                    estimated; -2 REML log-likelihood, sigma^2, coefficients and SEs
@@ -22,12 +16,6 @@ suppressPackageStartupMessages({
   library(jsonlite)
 })
 
-args <- commandArgs(trailingOnly = TRUE)
-stopifnot(length(args) == 1)
-load(args[1])
-fev <- fev_data
-fev[] <- lapply(fev, function(x) if (is.factor(x)) as.character(x) else x)
-write.csv(fev, "fev_data.csv", row.names = FALSE)
 fev <- read.csv("fev_data.csv", stringsAsFactors = FALSE)
 
 fev$RACE <- factor(fev$RACE)

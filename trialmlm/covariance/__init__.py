@@ -11,6 +11,7 @@ from .antedependence import Antedependence, HeterogeneousAntedependence
 from .autoregressive import AR1, HeterogeneousAR1
 from .base import CovarianceStructure, VisitStructure
 from .compound_symmetry import CompoundSymmetry, HeterogeneousCompoundSymmetry
+from .diagonal import HeterogeneousDiagonal, VarianceComponents
 from .spatial import SpatialExponential
 from .toeplitz import HeterogeneousToeplitz, Toeplitz
 from .unstructured import Unstructured
@@ -19,6 +20,8 @@ STRUCTURES: dict[str, type[CovarianceStructure]] = {
     cls.name: cls
     for cls in (
         Unstructured,
+        VarianceComponents,
+        HeterogeneousDiagonal,
         CompoundSymmetry,
         HeterogeneousCompoundSymmetry,
         AR1,

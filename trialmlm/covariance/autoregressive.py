@@ -1,6 +1,7 @@
 r"""First-order autoregressive (SAS ``TYPE=AR(1)`` and ``TYPE=ARH(1)``).
 
-``ar1``:  :math:`\Sigma_{ab} = \sigma^2\rho^{|a-b|}` — parameters ``AR(1)``, ``Residual``.
+``ar1``:  :math:`\Sigma_{ab} = \sigma^2\rho^{|a-b|}` — parameters ``AR(1)``, ``Residual``
+(with ``GROUP=`` SAS prints ``Variance`` then ``AR(1)``).
 ``ar1h``: :math:`\Sigma_{ab} = \sigma_a\sigma_b\rho^{|a-b|}` — ``Var(1)..Var(T)``, ``ARH(1)``.
 :math:`|a-b|` counts visits (their level order), not time.
 """
@@ -9,7 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import CORRELATION, VARIANCE, VisitStructure, heterogeneous, homogeneous, mean_correlation
+from .base import (
+    CORRELATION,
+    VARIANCE,
+    VisitStructure,
+    heterogeneous,
+    homogeneous,
+    mean_correlation,
+    variance_first,
+)
 
 
 def ar1_correlation(rho: float, lag: np.ndarray):
@@ -37,17 +46,22 @@ class AR1(_AR1Base):
     description = "first-order autoregressive"
 
     def param_names(self):
-        return ["AR(1)", "Residual"]
+        return ["Variance", "AR(1)"] if self.grouped else ["AR(1)", "Residual"]
 
     def maps(self):
-        return [CORRELATION, VARIANCE]
+        return variance_first(self.grouped, [CORRELATION, VARIANCE])
 
     def full(self, phi, order):
-        corr, d1, d2 = ar1_correlation(phi[0], self._lags())
-        return homogeneous(phi[1], corr, d1[None], d2[None, None], order)
+        rho, var = variance_first(self.grouped, np.asarray(phi))
+        corr, d1, d2 = ar1_correlation(rho, self._lags())
+        sig, s1, s2 = homogeneous(var, corr, d1[None], d2[None, None], order)
+        if self.grouped:  # derivatives in the parameters' order
+            s1 = None if s1 is None else s1[::-1]
+            s2 = None if s2 is None else s2[::-1, ::-1]
+        return sig, s1, s2
 
     def start_from_cov(self, cov):
-        return np.array([self._rho_start(cov), np.mean(np.diag(cov))])
+        return variance_first(self.grouped, np.array([self._rho_start(cov), np.mean(np.diag(cov))]))
 
 
 class HeterogeneousAR1(_AR1Base):

@@ -203,6 +203,12 @@ def mean_correlation(cov: np.ndarray, lag: int | None = None) -> float:
     return float(np.mean(np.diagonal(corr, lag))) if lag < n else 0.0
 
 
+def variance_first(grouped: bool, pair):
+    """A (correlation parameter, variance) pair in SAS's print order: under ``GROUP=`` SAS
+    prints the variance first, named ``Variance`` (``CS``, ``AR(1)``)."""
+    return pair[::-1] if grouped else pair
+
+
 def homogeneous(var: float, corr: np.ndarray, dcorr: np.ndarray, d2corr: np.ndarray | None,
                 order: int) -> Derivatives:
     r""":math:`\Sigma = \sigma^2 R(\rho)` with parameters ordered :math:`(\rho_1..\rho_r, \sigma^2)`.

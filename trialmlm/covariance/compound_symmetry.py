@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import VARIANCE, VisitStructure, heterogeneous, mean_correlation
+from .base import VARIANCE, VisitStructure, heterogeneous, mean_correlation, variance_first
 from .transforms import Bounded
 
 
@@ -35,7 +35,7 @@ class CompoundSymmetry(_CompoundSymmetryBase):
 
     def _order(self, pair):
         """(CS, Residual) in SAS's print order: reversed under GROUP=."""
-        return pair[::-1] if self.grouped else pair
+        return variance_first(self.grouped, pair)
 
     def param_names(self):
         return ["Variance", "CS"] if self.grouped else ["CS", "Residual"]

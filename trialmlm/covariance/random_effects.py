@@ -18,28 +18,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import VARIANCE, CovarianceStructure
+from .base import CovarianceStructure
+from .diagonal import VarianceComponents
 from .unstructured import Unstructured
 
 
-class Independent(CovarianceStructure):
-    """:math:`R = \\sigma^2 I` (SAS's default residual, parameter ``Residual``)."""
+class Independent(VarianceComponents):
+    r""":math:`R = \sigma^2 I` (SAS's default residual, parameter ``Residual``) of a model
+    without a covariance term: positions are the order of a subject's rows, not visits."""
 
     name = "independent"
-    sas_type = "VC"
     description = "independent residuals"
-    linear = True
-    min_positions = 1
-
-    def param_names(self):
-        return ["Residual"]
-
-    def maps(self):
-        return [VARIANCE]
-
-    def blocks(self, phi, geometry, order):
-        eye = np.broadcast_to(np.eye(geometry.shape[1]), (geometry.shape[0],) + (geometry.shape[1],) * 2)
-        return phi[0] * eye, (eye[None] if order >= 1 else None), None
 
     def start(self, parts):
         total = sum(float(np.trace(c, axis1=1, axis2=2).sum()) for _, c, _ in parts)
@@ -51,7 +40,8 @@ class RandomCovariance:
     r""":math:`G` (r x r), the covariance of the random effects of one grouping factor.
 
     Unstructured (``(EXPR | FACTOR)``, SAS ``TYPE=UN``): :math:`r(r+1)/2` parameters
-    ``UN(a,b)``, optimised on the log-Cholesky scale of :class:`Unstructured`.  Diagonal
+    ``UN(a,b)`` (one term: named after it, e.g. ``Intercept``), optimised on the
+    log-Cholesky scale of :class:`Unstructured`.  Diagonal
     (``(EXPR || FACTOR)``, SAS ``TYPE=VC``): :math:`r` variances named after the terms,
     optimised on the log scale.  :math:`G` is linear in its parameters.
     """
@@ -64,7 +54,9 @@ class RandomCovariance:
         self.n_params = self.n if diagonal else self.n * (self.n + 1) // 2
 
     def param_names(self) -> list[str]:
-        return list(self.terms) if self.diagonal else self.un.param_names()
+        """SAS's names; one random term (``(1 | SCHOOL)``) is named after it (``Intercept``)
+        as SAS prints ``RANDOM INTERCEPT / SUBJECT=SCHOOL``, where VC and UN coincide."""
+        return list(self.terms) if self.diagonal or self.n == 1 else self.un.param_names()
 
     def variance_mask(self) -> np.ndarray:
         return np.ones(self.n, dtype=bool) if self.diagonal else self.un.variance_mask()

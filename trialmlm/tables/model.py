@@ -209,7 +209,8 @@ def covariance_table(fit, decimals: int = 4, title: str | None = None,
                          fmt_number(r.z, 2), fmt_p(r.p)])
     notes = model_footnotes(fit) + (
         "Pr > Z: one-sided for variances, two-sided for covariances and correlations (SAS COVTEST). "
-        f"AIC/AICC/BIC count {fit._n_ic_params} parameters; BIC uses the {fit.n_subjects} subjects.",)
+        f"AIC/AICC/BIC count {fit._n_ic_params} parameters; "
+        f"BIC uses the {fit.n_subjects_read} subjects read.",)
     return Table(title or f"Covariance parameter estimates and fit statistics: {fit.settings.response}",
                  ["Covariance Parameter", "Estimate", "Standard Error", "Z Value", "Pr > Z"], rows, data,
                  notes + tuple(footnotes), ("l", "r", "r", "r", "c"))
