@@ -65,7 +65,7 @@ class ThetaMap:
         return phi, jac
 
     def curvature(self, theta: np.ndarray, g: np.ndarray) -> np.ndarray:
-        r""":math:`\sum_m g_m\,\partial^2\phi_m/\partial\theta^2` (n, n) for a gradient ``g`` in :math:`\phi`."""
+        r""":math:`\sum_m g_m\,\partial^2\phi_m/\partial\theta^2` (n, n), ``g`` a gradient in :math:`\phi`."""
         return np.tensordot(g, self.theta_to_phi(theta)[2], axes=1)
 
 

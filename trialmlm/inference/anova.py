@@ -15,9 +15,11 @@ coefficients.
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 
+from ..errors import DataWarning
 from .grid import ReferenceGrid, forced_factors
 from .wald import full_row_rank
 
@@ -46,12 +48,12 @@ def term_hypotheses(fit) -> dict[str, np.ndarray]:
         names = [m.group(1) for m in variables]
         factors = [n for n in names if n in grid.factors]
         covariates = [n for n in names if n not in grid.factors]
-        labels, L = grid.rows(factors, slope=covariates or None) if factors else \
-            (None, grid.rows([], slope=covariates or None)[1])
+        L = grid.full_rows(factors, slope=covariates or None)[1]
         k = np.ones((1, 1))
         for f in factors:
             k = np.kron(k, _difference_contrasts(len(grid.factors[f])))
-        L = k @ L
-        L = L[np.all(np.isfinite(L), axis=1)]
-        out[name] = full_row_rank(L)
+        out[name] = full_row_rank(grid.estimable_part(k @ L))
+        if not out[name].size:
+            warnings.warn(f"the type III hypothesis of '{name}' has no estimable part (an empty cell, or a "
+                          "covariate collinear with it); it is not tested", DataWarning, stacklevel=3)
     return out
