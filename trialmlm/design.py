@@ -45,6 +45,15 @@ def is_factor(series: pd.Series) -> bool:
     return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
 
 
+def formula_variables(expr: str) -> list[str]:
+    """Columns named by a formulaic expression (sorted).  formulaic reads a backticked name
+    with a dot, `BASE.LINE`, as attribute access of a variable `BASE`; the quoted name is the
+    column."""
+    quoted = set(re.findall(r"`([^`]+)`", expr))
+    roots = {q.split(".")[0] for q in quoted if "." in q}
+    return sorted((set(Formula(expr).required_variables) - roots) | quoted)
+
+
 def _check_columns(data: pd.DataFrame, names, where: str) -> None:
     for name in names:
         if name not in data.columns:
@@ -245,8 +254,8 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
     positions = cov.positions if cov else ()
     group_var = cov.group if cov else None
     try:
-        fixed_vars = sorted(Formula(formula.fixed).required_variables)
-        random_vars = sorted({v for t in formula.random_terms for v in Formula(t.expr).required_variables})
+        fixed_vars = formula_variables(formula.fixed)
+        random_vars = sorted({v for t in formula.random_terms for v in formula_variables(t.expr)})
     except Exception as exc:  # formulaic's parser errors
         raise FormulaError(f"cannot parse the model formula '{formula.text}': {exc}") from None
     _check_columns(data, [formula.response], "response")

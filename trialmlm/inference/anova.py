@@ -23,7 +23,13 @@ from ..errors import DataWarning
 from .grid import ReferenceGrid, forced_factors
 from .wald import full_row_rank
 
-_PLAIN = re.compile(r"^(?:C\(\s*)?([A-Za-z_.][A-Za-z0-9_.]*)\s*(?:\))?$")
+_PLAIN = re.compile(r"^(?:C\(\s*)?`?([^`()]+?)`?\s*(?:\))?$")  # x, C(x), `x y` or C(`x y`)
+
+
+def _variable(expr: str, variables) -> str | None:
+    """The column of a term factor that is a plain variable or ``C(variable)``, else None."""
+    match = _PLAIN.match(expr)
+    return match.group(1) if match and match.group(1) in variables else None
 
 
 def _difference_contrasts(n: int) -> np.ndarray:
@@ -39,13 +45,12 @@ def term_hypotheses(fit) -> dict[str, np.ndarray]:
         name = str(term)
         if name == "1" or cols.size == 0:
             continue
-        variables = [_PLAIN.match(str(f.expr)) for f in term.factors]
-        if not all(variables):
+        names = [_variable(str(f.expr), fit.design.encoding.variables) for f in term.factors]
+        if not all(names):
             L = np.zeros((cols.size, fit.n_fixed))
             L[np.arange(cols.size), cols] = 1.0
             out[name] = full_row_rank(L)
             continue
-        names = [m.group(1) for m in variables]
         factors = [n for n in names if n in grid.factors]
         covariates = [n for n in names if n not in grid.factors]
         L = grid.full_rows(factors, slope=covariates or None)[1]
