@@ -22,6 +22,7 @@ from .errors import DataError, DataWarning, FormulaError
 from .formula import ModelFormula
 
 ALIAS_TOLERANCE = 1e-7  # R's lm / dqrdc2 tolerance on the relative residual norm
+MAX_MAGNITUDE = 1e50  # largest |value| accepted in a numeric column (squares and sums stay far from overflow)
 
 
 def natural_key(value) -> tuple:
@@ -42,6 +43,15 @@ def factor_levels(series: pd.Series) -> list:
 
 def is_factor(series: pd.Series) -> bool:
     return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+
+
+def formula_variables(expr: str) -> list[str]:
+    """Columns named by a formulaic expression (sorted).  formulaic reads a backticked name
+    with a dot, `BASE.LINE`, as attribute access of a variable `BASE`; the quoted name is the
+    column."""
+    quoted = set(re.findall(r"`([^`]+)`", expr))
+    roots = {q.split(".")[0] for q in quoted if "." in q}
+    return sorted((set(Formula(expr).required_variables) - roots) | quoted)
 
 
 def _check_columns(data: pd.DataFrame, names, where: str) -> None:
@@ -182,6 +192,26 @@ class Design:
         )
 
 
+def _check_values(frame: pd.DataFrame, columns: list[str], response: str) -> None:
+    """Numeric model columns must be finite with :math:`|x| \\le` ``MAX_MAGNITUDE``; the
+    response must vary.  The error names the column and its first offending row labels."""
+    for col in dict.fromkeys(columns):
+        values = frame[col]
+        if is_factor(values):
+            continue
+        x = values.to_numpy(dtype=float)
+        bad = ~(np.abs(x) <= MAX_MAGNITUDE)
+        if bad.any():
+            rows = ", ".join(map(repr, values.index[bad][:5].tolist())) + (", ..." if bad.sum() > 5 else "")
+            kind = "infinite values" if np.isinf(x[bad]).all() else f"values beyond +-{MAX_MAGNITUDE:g}"
+            raise DataError(f"column '{col}' holds {kind} (rows {rows}); "
+                            f"trialmlm accepts finite values up to {MAX_MAGNITUDE:g} in absolute value: "
+                            "fix or rescale the column (e.g. other units)")
+    if frame[response].nunique() < 2:
+        raise DataError(f"no variation in the response '{response}': every analysed row has "
+                        f"{response} = {frame[response].iloc[0]:g}")
+
+
 def _drop_incomplete(frame: pd.DataFrame) -> tuple[np.ndarray, dict]:
     missing = frame.isna()
     by_column = {c: int(n) for c, n in missing.sum().items() if n}
@@ -225,8 +255,8 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
     positions = cov.positions if cov else ()
     group_var = cov.group if cov else None
     try:
-        fixed_vars = sorted(Formula(formula.fixed).required_variables)
-        random_vars = sorted({v for t in formula.random_terms for v in Formula(t.expr).required_variables})
+        fixed_vars = formula_variables(formula.fixed)
+        random_vars = sorted({v for t in formula.random_terms for v in formula_variables(t.expr)})
     except Exception as exc:  # formulaic's parser errors
         raise FormulaError(f"cannot parse the model formula '{formula.text}': {exc}") from None
     _check_columns(data, [formula.response], "response")
@@ -261,12 +291,15 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
         raise DataError(f"weights column '{weights}' must be numeric")
 
     n_rows = len(frame)
+    if not n_rows:
+        raise DataError("the data frame has no rows")
     complete, dropped = _drop_incomplete(frame)
     frame = frame.loc[complete]
     row_position = np.flatnonzero(complete)
     if frame.empty:
         detail = ", ".join(f"{c}: {n}" for c, n in dropped.items())
         raise DataError(f"no complete rows left after dropping rows with missing values ({detail})")
+    _check_values(frame, used, formula.response)
     if weights is not None and (frame[weights] <= 0).any():
         bad = frame.loc[frame[weights] <= 0].iloc[0]
         where = f"subject {bad[subject]!r}" if subject else f"row {bad.name!r}"

@@ -2,7 +2,9 @@ r"""Split a model formula into its response, mean model and covariance term.
 
 ``"FEV1 ~ RACE + ARMCD * AVISIT + us(AVISIT | USUBJID)"`` becomes response ``FEV1``,
 fixed part ``RACE + ARMCD * AVISIT`` (Wilkinson syntax, encoded by formulaic) and the
-covariance term ``us`` over visits ``AVISIT`` within subjects ``USUBJID``.  The term
+covariance term ``us`` over visits ``AVISIT`` within subjects ``USUBJID``.  A column name
+with spaces, dots or other characters is written in backticks anywhere in the formula:
+```` `CHG w24` ~ `BASE.LINE` + TRT * `Visit No` + us(`Visit No` | `Subject ID`) ````.  The term
 ``STRUCT(VISIT | GROUP / SUBJECT)`` asks for a separate matrix per level of ``GROUP``
 (SAS ``REPEATED / GROUP=``); spatial structures take numeric coordinates,
 ``sp_exp(TIME | USUBJID)`` or ``sp_exp(X, Y | USUBJID)``.
@@ -27,7 +29,7 @@ from dataclasses import dataclass, replace
 from .covariance import STRUCTURES, get_structure
 from .errors import FormulaError
 
-_NAME = r"[A-Za-z_.][A-Za-z0-9_.]*"
+_NAME = r"[A-Za-z_.][A-Za-z0-9_.]*|`[^`]+`"  # a column name; any name in backticks, `CHG w24`
 _CALL = re.compile(rf"^\s*({_NAME})\s*\((.*)\)\s*$", re.S)
 
 
@@ -133,11 +135,17 @@ def _split_top_level(text: str, sep: str) -> list[str]:
     return parts
 
 
+def _column(name: str) -> str:
+    """A column name of the formula without its backticks: `CHG w24` -> CHG w24."""
+    name = name.strip()
+    return name[1:-1] if name.startswith("`") and name.endswith("`") else name
+
+
 def _identifier(name: str, what: str, term: str) -> str:
     name = name.strip()
     if not re.fullmatch(_NAME, name):
         raise FormulaError(f"{what} in covariance term '{term.strip()}' must be a column name, got '{name}'")
-    return name
+    return _column(name)
 
 
 def _covariance_term(name: str, args: str, term: str) -> CovarianceTerm:
@@ -173,7 +181,7 @@ def _random_term(term: str) -> RandomTerm:
             "one term per factor, e.g. (1 | SITE) + (1 | USUBJID) for subjects (labelled uniquely "
             f"across sites) within sites, instead of '{subject}'"
         )
-    return RandomTerm(parts[0].strip(), subject, diagonal)
+    return RandomTerm(parts[0].strip(), _column(subject), diagonal)
 
 
 def parse_formula(formula: str) -> ModelFormula:
@@ -194,7 +202,9 @@ def parse_formula(formula: str) -> ModelFormula:
     lhs, rhs = formula.split("~", 1)
     response = lhs.strip()
     if not re.fullmatch(_NAME, response):
-        raise FormulaError(f"the response '{response}' must be a single column name")
+        raise FormulaError(f"the response '{response}' must be a single column name (in backticks if it "
+                           "holds spaces or other characters: `CHG w24`)")
+    response = _column(response)
     fixed, covariance, random = [], [], []
     for term in _split_top_level(rhs, "+"):
         call = _CALL.match(term)

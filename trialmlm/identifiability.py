@@ -90,9 +90,15 @@ def check_estimable(design: Design, structure: type[CovarianceStructure], term: 
 
 
 def check_levels(design: Design, formula: ModelFormula, structure: type[CovarianceStructure]) -> None:
-    """Raise DataError for an outer grouping factor whose random effects cannot be told
-    apart: one level only, or one subject per level (and one level per subject) while the
-    subject has random effects or a residual structure with a common covariance."""
+    r"""Raise DataError for random effects that cannot be told apart: the subject's, when
+    every subject has one row (its :math:`ZGZ^\top + \sigma^2` is one number per subject);
+    an outer grouping factor's, with one level only, or one subject per level (and one level
+    per subject) while the subject has random effects or a residual structure with a common
+    covariance."""
+    if formula.random is not None and np.bincount(design.subject).max() == 1:
+        raise DataError(f"every subject ('{formula.subject}') has a single row in the data used, so the "
+                        f"random effects {formula.random} cannot be told apart from the residual "
+                        "variance; drop the random-effect term or use data with repeated rows")
     confounded = formula.random is not None or structure.name in CONFOUNDED_WITH_RANDOM
     for level in design.levels:
         if level.labels.size < 2:

@@ -69,6 +69,8 @@ def _read_file(path: Path, encoding: str | None) -> tuple[pd.DataFrame, dict]:
     if fmt is None:
         raise DataError(f"cannot read '{path}': unknown extension '{path.suffix}' "
                         f"(known: {', '.join(FORMATS)})")
+    if path.is_dir():
+        raise DataError(f"data file '{path}' is a directory, not a file")
     if not path.is_file():
         raise DataError(f"data file '{path}' does not exist")
     if fmt == "csv":
@@ -78,11 +80,14 @@ def _read_file(path: Path, encoding: str | None) -> tuple[pd.DataFrame, dict]:
             raise DataError(f"cannot read '{path}' as CSV: {exc}") from None
     if fmt == "parquet":
         try:
-            import pyarrow  # noqa: F401
+            import pyarrow
         except ImportError:
             raise DataError(f"reading '{path}' needs pyarrow: pip install 'trialmlm[parquet]' "
                             "(or pip install pyarrow)") from None
-        data = pd.read_parquet(path, engine="pyarrow")
+        try:
+            data = pd.read_parquet(path, engine="pyarrow")
+        except (pyarrow.ArrowException, OSError) as exc:
+            raise DataError(f"cannot read '{path}' as Parquet: {exc}") from None
         for col in data.select_dtypes(include="object").columns:  # None -> NaN, as from a CSV file
             data[col] = data[col].where(data[col].notna(), np.nan)
         return data, {}

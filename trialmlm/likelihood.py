@@ -237,7 +237,8 @@ class Likelihood:
             hess -= 2.0 * score @ ainv @ score.T
             if self.reml:
                 c = ainv[None] @ jac_info
-                hess -= np.einsum("kij,lji->kl", c, c)
+                flat_c = c.reshape(n, -1)  # tr(C_k C_l) as one matrix product (BLAS; T(T+1)/2 parameters)
+                hess -= flat_c @ c.transpose(0, 2, 1).reshape(n, -1).T
             hess = 0.5 * (hess + hess.T)
         return Evaluation(value, beta, ainv, grad, hess, jac_info)
 

@@ -55,15 +55,23 @@ class Objective:
     def __init__(self, lik: Likelihood):
         self.lik = lik
 
-    def phi(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def phi(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r""":math:`\phi(\theta)` and the Jacobian, block by block."""
         n = self.lik.n_params
         phi = np.zeros(n)
         jac = np.zeros((n, n))
-        hess = np.zeros((n, n, n))
         for b in self.lik.parameters.blocks:
-            p, j, h = b.transform.theta_to_phi(theta[b.at])
-            phi[b.at], jac[b.at, b.at], hess[b.at, b.at, b.at] = p, j, h
-        return phi, jac, hess
+            phi[b.at], jac[b.at, b.at] = b.transform.phi_jacobian(theta[b.at])
+        return phi, jac
+
+    def curvature(self, theta: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        r""":math:`\sum_m g_{\phi,m}\,\partial^2\phi_m/\partial\theta^2`, block by block
+        (never the (n, n, n) array of all second derivatives)."""
+        n = self.lik.n_params
+        out = np.zeros((n, n))
+        for b in self.lik.parameters.blocks:
+            out[b.at, b.at] = b.transform.curvature(theta[b.at], grad[b.at])
+        return out
 
     def theta(self, phi: np.ndarray) -> np.ndarray:
         return np.concatenate([b.transform.phi_to_theta(phi[b.at]) for b in self.lik.parameters.blocks])
@@ -71,7 +79,7 @@ class Objective:
     def __call__(self, theta: np.ndarray, order: int):
         """(value, grad, hess) in theta; value = inf where Sigma is not positive definite."""
         with np.errstate(all="ignore"):
-            phi, jac, h2 = self.phi(theta)
+            phi, jac = self.phi(theta)
         if not (np.all(np.isfinite(phi)) and np.all(np.isfinite(jac))):
             return np.inf, None, None
         with np.errstate(all="ignore"):  # overflow on the way to a singular Sigma: value inf, handled here
@@ -83,7 +91,8 @@ class Objective:
         grad = jac.T @ ev.grad
         if order == 1:
             return ev.value, grad, None
-        hess = jac.T @ ev.hess @ jac + np.tensordot(ev.grad, h2, axes=1)
+        with np.errstate(all="ignore"):
+            hess = jac.T @ ev.hess @ jac + self.curvature(theta, ev.grad)
         return ev.value, grad, 0.5 * (hess + hess.T)
 
 

@@ -20,7 +20,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .transforms import Bounded, Positive, compose, elementwise
+from .transforms import Bounded, Positive, ThetaMap, compose, elementwise
 
 CORRELATION = Bounded(-1.0, 1.0)
 VARIANCE = Positive()
@@ -28,7 +28,7 @@ VARIANCE = Positive()
 Derivatives = tuple[np.ndarray, np.ndarray | None, np.ndarray | None]
 
 
-class CovarianceStructure(ABC):
+class CovarianceStructure(ThetaMap, ABC):
     """A residual covariance structure for one group of subjects.
 
     Parameters

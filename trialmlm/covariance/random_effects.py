@@ -20,6 +20,7 @@ import numpy as np
 
 from .base import CovarianceStructure
 from .diagonal import VarianceComponents
+from .transforms import ThetaMap
 from .unstructured import Unstructured
 
 
@@ -36,7 +37,7 @@ class Independent(VarianceComponents):
         return np.array([total / count])
 
 
-class RandomCovariance:
+class RandomCovariance(ThetaMap):
     r""":math:`G` (r x r), the covariance of the random effects of one grouping factor.
 
     Unstructured (``(EXPR | FACTOR)``, SAS ``TYPE=UN``): :math:`r(r+1)/2` parameters
@@ -81,6 +82,12 @@ class RandomCovariance:
         hess = np.zeros((k, k, k))
         hess[np.arange(k), np.arange(k), np.arange(k)] = d1
         return d1, np.diag(d1), hess
+
+    def phi_jacobian(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return super().phi_jacobian(theta) if self.diagonal else self.un.phi_jacobian(theta)
+
+    def curvature(self, theta: np.ndarray, g: np.ndarray) -> np.ndarray:
+        return super().curvature(theta, g) if self.diagonal else self.un.curvature(theta, g)
 
     def phi_to_theta(self, phi: np.ndarray) -> np.ndarray:
         phi = np.asarray(phi, dtype=float)
@@ -160,6 +167,22 @@ class RandomEffects(CovarianceStructure):
         jac[:k, :k], jac[k:, k:] = jac_g, jac_r
         hess[:k, :k, :k], hess[k:, k:, k:] = hess_g, hess_r
         return np.concatenate([phi_g, phi_r]), jac, hess
+
+    def phi_jacobian(self, theta):
+        theta = np.asarray(theta, dtype=float)
+        k = self.n_g
+        phi_g, jac_g = self.g.phi_jacobian(theta[:k])
+        phi_r, jac_r = self.residual.phi_jacobian(theta[k:])
+        jac = np.zeros((theta.size, theta.size))
+        jac[:k, :k], jac[k:, k:] = jac_g, jac_r
+        return np.concatenate([phi_g, phi_r]), jac
+
+    def curvature(self, theta, g):
+        theta, k = np.asarray(theta, dtype=float), self.n_g
+        out = np.zeros((theta.size, theta.size))
+        out[:k, :k] = self.g.curvature(theta[:k], g[:k])
+        out[k:, k:] = self.residual.curvature(theta[k:], g[k:])
+        return out
 
     def phi_to_theta(self, phi):
         phi = np.asarray(phi, dtype=float)

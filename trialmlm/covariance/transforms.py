@@ -50,6 +50,25 @@ class Bounded:
         return float(np.log(s / (1 - s)))
 
 
+class ThetaMap:
+    r"""The map :math:`\theta \to \phi` of a set of covariance parameters, for the optimiser.
+
+    A subclass supplies ``theta_to_phi(theta) -> (phi, J, H)`` with the Hessians ``H``
+    (n_phi, n, n); the optimiser reads only :meth:`phi_jacobian` and :meth:`curvature`,
+    which a subclass with many parameters (unstructured, :math:`T(T+1)/2`) overrides so
+    that the cubic array ``H`` is never formed.
+    """
+
+    def phi_jacobian(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r""":math:`\phi(\theta)` and its Jacobian (n_phi, n)."""
+        phi, jac, _ = self.theta_to_phi(theta)
+        return phi, jac
+
+    def curvature(self, theta: np.ndarray, g: np.ndarray) -> np.ndarray:
+        r""":math:`\sum_m g_m\,\partial^2\phi_m/\partial\theta^2` (n, n), ``g`` a gradient in :math:`\phi`."""
+        return np.tensordot(g, self.theta_to_phi(theta)[2], axes=1)
+
+
 def elementwise(maps, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Apply one map per element; return values, first and second derivatives."""
     out = np.array([m.forward(t) for m, t in zip(maps, theta)], dtype=float).reshape(-1, 3)

@@ -45,34 +45,62 @@ class Unstructured(VisitStructure):
         sig[self._cols, self._rows] = phi
         return sig, (self._units if order >= 1 else None), None
 
+    def _factor(self, theta) -> tuple[np.ndarray, np.ndarray]:
+        r""":math:`L` and :math:`v_k = \partial L_{r_kc_k}/\partial\theta_k` (see :meth:`theta_to_phi`)."""
+        theta = np.asarray(theta, dtype=float)
+        diag = self._rows == self._cols
+        lower = np.zeros((self.n, self.n))
+        lower[self._rows, self._cols] = np.where(diag, np.exp(np.where(diag, theta, 0.0)), theta)
+        return lower, np.where(diag, lower[self._rows, self._cols], 1.0)
+
+    def phi_jacobian(self, theta):
+        r"""vech of :math:`LL^\top` and its Jacobian,
+        :math:`\partial\Sigma_{ab}/\partial\theta_k = v_k(\delta_{ar_k}L_{bc_k} + \delta_{br_k}L_{ac_k})`."""
+        r, c = self._rows, self._cols
+        lower, v = self._factor(theta)
+        sig = lower @ lower.T
+        ds = np.zeros((r.size, self.n, self.n))
+        ds[np.arange(r.size), r, :] = v[:, None] * lower[:, c].T
+        ds = ds + ds.transpose(0, 2, 1)
+        return sig[r, c], ds[:, r, c].T
+
+    def curvature(self, theta, g):
+        r""":math:`\sum_m g_m\partial^2\phi_m/\partial\theta_k\partial\theta_l` without the
+        (p, p, p) Hessians: with :math:`W` symmetric, :math:`W_{ab} = g_{(a,b)}` off the
+        diagonal and :math:`2g_{(a,a)}` on it, :math:`\sum_m g_m\phi_m = \tfrac12\mathrm{tr}(WLL^\top)`,
+        so the sum is :math:`v_kv_lW_{r_kr_l}[c_k = c_l]` plus, for a diagonal :math:`k = l`,
+        :math:`(g^\top J)_k`.  O(p^2) memory, p = T(T+1)/2."""
+        r, c = self._rows, self._cols
+        g = np.asarray(g, dtype=float)
+        lower, v = self._factor(theta)
+        w = np.zeros((self.n, self.n))
+        w[r, c] = g
+        w = w + w.T
+        out = np.outer(v, v) * w[np.ix_(r, r)] * (c[:, None] == c[None, :])
+        d = np.flatnonzero(r == c)
+        out[d, d] += (g @ self.phi_jacobian(theta)[1])[d]
+        return out
+
     def theta_to_phi(self, theta):
-        r"""vech of :math:`LL^\top` with Jacobian and Hessians.
+        r"""vech of :math:`LL^\top` with Jacobian and Hessians (p, p, p; small T only:
+        the optimiser uses :meth:`curvature`).
 
         With :math:`\theta_k` the entry :math:`(r_k, c_k)` of :math:`L` (log of it on the
         diagonal) and :math:`v_k = \partial L_{r_kc_k}/\partial\theta_k`:
-        :math:`\partial\Sigma_{ab}/\partial\theta_k = v_k(\delta_{ar_k}L_{bc_k} + \delta_{br_k}L_{ac_k})`;
         :math:`\partial^2\Sigma/\partial\theta_k\partial\theta_l` has
         :math:`v_kv_l[c_k = c_l]` at :math:`(r_k, r_l)` and :math:`(r_l, r_k)`, plus
         :math:`\partial\Sigma/\partial\theta_k` when :math:`k = l` is a diagonal entry.
         """
-        theta = np.asarray(theta, dtype=float)
         r, c = self._rows, self._cols
-        diag = r == c
-        lower = np.zeros((self.n, self.n))
-        lower[r, c] = np.where(diag, np.exp(theta), theta)
-        v = np.where(diag, lower[r, c], 1.0)
-        sig = lower @ lower.T
-        ds = np.zeros((theta.size, self.n, self.n))
-        ds[np.arange(theta.size), r, :] = v[:, None] * lower[:, c].T
-        ds = ds + ds.transpose(0, 2, 1)
-        jac = ds[:, r, c].T
-        hess = np.zeros((theta.size, theta.size, theta.size))
+        phi, jac = self.phi_jacobian(theta)
+        v = self._factor(theta)[1]
+        hess = np.zeros((r.size, r.size, r.size))
         k, l = np.nonzero(c[:, None] == c[None, :])
         a, b = np.maximum(r[k], r[l]), np.minimum(r[k], r[l])
         np.add.at(hess, (self._vech_index[a, b], k, l), v[k] * v[l] * np.where(a == b, 2.0, 1.0))
-        d = np.flatnonzero(diag)
+        d = np.flatnonzero(r == c)
         hess[:, d, d] += jac[:, d]
-        return sig[r, c], jac, hess
+        return phi, jac, hess
 
     def phi_to_theta(self, phi):
         sig = self.full(np.asarray(phi, dtype=float), 0)[0]

@@ -15,13 +15,21 @@ coefficients.
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 
+from ..errors import DataWarning
 from .grid import ReferenceGrid, forced_factors
 from .wald import full_row_rank
 
-_PLAIN = re.compile(r"^(?:C\(\s*)?([A-Za-z_.][A-Za-z0-9_.]*)\s*(?:\))?$")
+_PLAIN = re.compile(r"^(?:C\(\s*)?`?([^`()]+?)`?\s*(?:\))?$")  # x, C(x), `x y` or C(`x y`)
+
+
+def _variable(expr: str, variables) -> str | None:
+    """The column of a term factor that is a plain variable or ``C(variable)``, else None."""
+    match = _PLAIN.match(expr)
+    return match.group(1) if match and match.group(1) in variables else None
 
 
 def _difference_contrasts(n: int) -> np.ndarray:
@@ -37,21 +45,20 @@ def term_hypotheses(fit) -> dict[str, np.ndarray]:
         name = str(term)
         if name == "1" or cols.size == 0:
             continue
-        variables = [_PLAIN.match(str(f.expr)) for f in term.factors]
-        if not all(variables):
+        names = [_variable(str(f.expr), fit.design.encoding.variables) for f in term.factors]
+        if not all(names):
             L = np.zeros((cols.size, fit.n_fixed))
             L[np.arange(cols.size), cols] = 1.0
             out[name] = full_row_rank(L)
             continue
-        names = [m.group(1) for m in variables]
         factors = [n for n in names if n in grid.factors]
         covariates = [n for n in names if n not in grid.factors]
-        labels, L = grid.rows(factors, slope=covariates or None) if factors else \
-            (None, grid.rows([], slope=covariates or None)[1])
+        L = grid.full_rows(factors, slope=covariates or None)[1]
         k = np.ones((1, 1))
         for f in factors:
             k = np.kron(k, _difference_contrasts(len(grid.factors[f])))
-        L = k @ L
-        L = L[np.all(np.isfinite(L), axis=1)]
-        out[name] = full_row_rank(L)
+        out[name] = full_row_rank(grid.estimable_part(k @ L))
+        if not out[name].size:
+            warnings.warn(f"the type III hypothesis of '{name}' has no estimable part (an empty cell, or a "
+                          "covariate collinear with it); it is not tested", DataWarning, stacklevel=3)
     return out

@@ -39,6 +39,17 @@ def _as_list(x) -> list[str]:
     return [x] if isinstance(x, str) else list(x)
 
 
+def _covariate_value(var: str, value) -> float:
+    """The value ``at[var]`` of a covariate: one finite number."""
+    try:
+        out = float(value) if np.isscalar(value) and not isinstance(value, (bool, str)) else np.nan
+    except (TypeError, ValueError):
+        out = np.nan
+    if not np.isfinite(out):
+        raise DataError(f"at={{{var!r}: {value!r}}}: covariate '{var}' needs one finite number")
+    return out
+
+
 class ReferenceGrid:
     """The crossed grid of a fit's factors, with covariates fixed."""
 
@@ -61,7 +72,7 @@ class ReferenceGrid:
                 if bad:
                     raise DataError(f"at={{{var!r}: {bad[0]!r}}} is not a level of '{var}'")
                 self.factors[var] = list(values)
-        self.covariates = {v: float(at[v]) if v in at else float(frame[v].mean())
+        self.covariates = {v: _covariate_value(v, at[v]) if v in at else float(frame[v].mean())
                            for v in enc.variables if v not in self.factors}
         names = list(self.factors)
         combos = list(itertools.product(*[self.factors[n] for n in names])) or [()]
@@ -85,6 +96,11 @@ class ReferenceGrid:
 
     def rows(self, specs, by=None, weights: str = "equal", slope: str | None = None):
         """Labels (DataFrame) and L matrix (kept columns; NaN if not estimable) of LS means."""
+        labels, L_full = self.full_rows(specs, by, weights, slope)
+        return labels, self.estimable(L_full)
+
+    def full_rows(self, specs, by=None, weights: str = "equal", slope: str | None = None):
+        """Labels and L over every column of the full design (aliased ones included) of LS means."""
         keys = _as_list(specs) + [b for b in _as_list(by) if b not in _as_list(specs)]
         for k in keys:
             if k not in self.factors:
@@ -114,7 +130,20 @@ class ReferenceGrid:
         sort = np.lexsort(rank[::-1]) if rank else np.arange(len(labels))
         L_full = np.array(rows)[sort]
         labels = labels.iloc[sort].reset_index(drop=True)
-        return labels[keys], self.estimable(L_full)
+        return labels[keys], L_full
+
+    def estimable_part(self, L_full: np.ndarray) -> np.ndarray:
+        r"""Kept-column rows spanning the estimable part of the hypothesis :math:`L\beta = 0`:
+        the combinations :math:`b^\top L` with :math:`b^\top LN = 0` (:math:`N` the null space
+        of the full design), as R ``estimability::estble.subspace`` (emmeans ``joint_tests``)."""
+        design = self.fit.design
+        if design.null_space.size and L_full.size:
+            ln = L_full @ design.null_space
+            u, s, _ = np.linalg.svd(ln, full_matrices=True)
+            scale = max(float(np.abs(L_full).max()), 1.0)
+            rank = int(np.sum(s > ESTIMABLE_TOL * scale))
+            L_full = u[:, rank:].T @ L_full
+        return L_full[:, design.encoding.kept]
 
     def estimable(self, L_full: np.ndarray) -> np.ndarray:
         """Kept-column rows; rows with :math:`|l^\\top N| > 10^{-6}\\,|l|` become NaN."""

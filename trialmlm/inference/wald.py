@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..checks import check_alpha
 from ..errors import DataError
 from .ddf import check_ddf, degrees_of_freedom
 from .vcov import check_vcov
@@ -34,6 +35,7 @@ def beta_covariance(fit, ddf: str, vcov: str) -> np.ndarray:
 
 def t_table(fit, L: np.ndarray, ddf: str, vcov: str, alpha: float) -> pd.DataFrame:
     """``estimate, se, df, t, p, lower, upper`` for each row of ``L`` (NaN rows stay NaN)."""
+    alpha = check_alpha(alpha)
     L = np.atleast_2d(np.asarray(L, dtype=float))
     ok = np.all(np.isfinite(L), axis=1)
     out = pd.DataFrame(np.nan, index=range(L.shape[0]),
@@ -83,7 +85,23 @@ def f_test(fit, L: np.ndarray, ddf: str, vcov: str) -> dict:
 
 
 def contrast_matrix(L, names: list[str]) -> tuple[np.ndarray, pd.Index]:
-    """Rows over the coefficients ``names`` from an array, dict(s) or DataFrame."""
+    """Rows over the coefficients ``names`` from an array, dict(s) or DataFrame; each row
+    finite and not all zero (DataError naming the row otherwise)."""
+    try:
+        rows, index = _parse_contrast(L, names)
+    except DataError:
+        raise
+    except (TypeError, ValueError) as exc:  # weights that are not numbers
+        raise DataError(f"contrast L must hold numbers: {exc}") from None
+    for label, row in zip(index, rows):
+        if not np.all(np.isfinite(row)):
+            raise DataError(f"contrast row {label!r} holds a missing or infinite weight")
+        if not np.any(row):
+            raise DataError(f"contrast row {label!r} is all zero: it tests nothing")
+    return rows, index
+
+
+def _parse_contrast(L, names: list[str]) -> tuple[np.ndarray, pd.Index]:
     if isinstance(L, dict):
         L = [L]
     if isinstance(L, pd.DataFrame):

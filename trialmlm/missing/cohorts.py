@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..checks import check_alpha
 from ..design import factor_levels
 from ._wide import response_matrix
 from .patterns import last_observed
@@ -55,6 +56,7 @@ def completers_vs_dropouts(df: pd.DataFrame, subject: str, visit: str, response:
         ``<visit>`` (named as the visit column), ``n``, ``mean``, ``sd``, ``se``, ``lower``,
         ``upper``; sorted by arm, cohort and visit.  See the module docstring.
     """
+    alpha = check_alpha(alpha)
     wide, visits, arms = response_matrix(df, subject, visit, response, arm)
     Y = wide.to_numpy()
     obs = ~np.isnan(Y)

@@ -19,6 +19,7 @@ from lifelines import KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
 from lifelines.utils import median_survival_times
 
+from ..checks import check_alpha
 from ..design import factor_levels
 from ..errors import DataError
 from .patterns import dropout_index, long_data, observation_matrix
@@ -56,6 +57,7 @@ def time_to_dropout(data, subject: str | None = None, visit: str | None = None, 
     ``data``: a long DataFrame (columns default to the ADaM ``USUBJID``, ``AVISIT``,
     ``CHG``) or a fit, as in :func:`trialmlm.missing.patterns`.
     """
+    alpha = check_alpha(alpha)
     df, subject, visit, response = long_data(data, subject, visit, response)
     observed, visits, arms = observation_matrix(df, subject, visit, response, arm)
     vt = _visit_times(df, visit, time, visits)

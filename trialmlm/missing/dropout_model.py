@@ -60,6 +60,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..checks import check_alpha
 from ..design import factor_levels, is_factor
 from ..errors import DataError, DataWarning
 from ._wide import response_matrix, subject_values
@@ -184,6 +185,7 @@ def dropout_model(df: pd.DataFrame, subject: str, visit: str, response: str, arm
         no dropout at all, a single level of a factor, aliased predictors, or separated data
         (the maximum-likelihood estimates do not exist).
     """
+    alpha = check_alpha(alpha)
     covariates = tuple(covariates)
     extra = tuple(c for c in (baseline, *covariates) if c is not None)
     for col in (arm, *extra):

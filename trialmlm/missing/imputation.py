@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..checks import finite_numbers
 from ..covariance.random_effects import RandomEffects
 from ..design import ALIAS_TOLERANCE
 from ..errors import DataError
@@ -267,14 +268,11 @@ def delta_matrix(data: ImputationData, delta, arms) -> np.ndarray:
         if unknown:
             raise DataError(f"delta names visit(s) {', '.join(map(repr, unknown))}, not visits of "
                             f"'{data.visit}' ({', '.join(map(str, data.visits))})")
-        per_visit = np.array([float(dict(delta).get(v, 0.0)) for v in data.visits])
+        per_visit = finite_numbers("delta (per visit)", [dict(delta).get(v, 0.0) for v in data.visits])
     else:
-        try:
-            per_visit = np.full(k, float(delta))
-        except (TypeError, ValueError):
-            raise DataError(f"delta must be a number or a mapping visit -> number, got {delta!r}") from None
-    if not np.all(np.isfinite(per_visit)):
-        raise DataError("delta must be finite")
+        if np.ndim(delta) != 0:
+            raise DataError(f"delta must be a number or a mapping visit -> number, got {delta!r}")
+        per_visit = np.full(k, finite_numbers("delta", delta)[0])
     unknown = [a for a in arms if a not in data.arms]
     if unknown:
         raise DataError(f"delta arm(s) {', '.join(map(repr, unknown))} are not levels of '{data.arm}' "

@@ -59,6 +59,9 @@ def observation_matrix(df: pd.DataFrame, subject: str, visit: str, response: str
     _check(df, {"subject": subject, "visit": visit, "response": response, "arm": arm})
     visits = factor_levels(df[visit])
     rows = df.dropna(subset=[subject, visit])
+    if rows.empty:
+        raise DataError("the data frame has no rows" if df.empty else
+                        f"no row has both a subject ('{subject}') and a visit ('{visit}')")
     dup = rows.duplicated([subject, visit], keep=False)
     if dup.any():
         first = rows.loc[dup].iloc[0]

@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..checks import check_alpha
+
 
 def pool(estimates: np.ndarray, variances: np.ndarray, df_complete: np.ndarray,
          alpha: float = 0.05) -> pd.DataFrame:
@@ -31,6 +33,7 @@ def pool(estimates: np.ndarray, variances: np.ndarray, df_complete: np.ndarray,
 
     ``fmi`` is the fraction of missing information :math:`(\\lambda(\\nu + 1) + 2)/(\\nu + 3)` (mice).
     """
+    alpha = check_alpha(alpha)
     q = np.atleast_2d(estimates)
     m = q.shape[0]
     qbar = q.mean(axis=0)

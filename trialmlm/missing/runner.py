@@ -3,14 +3,16 @@
 Each task carries its own random seed (spawned from the user's seed), so results do
 not depend on the number of workers or on the order in which tasks finish.  Workers
 are forked where the platform allows it, so the (large) shared context is inherited,
-not pickled; elsewhere it is pickled once per worker.
+not pickled; elsewhere it is pickled once per worker.  Workers ignore SIGINT: Ctrl-C (a
+KeyboardInterrupt in the parent) terminates them at once, drops the queued tasks and is
+re-raised.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import signal
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
@@ -23,11 +25,13 @@ _CONTEXT = None
 def _init(context) -> None:
     global _CONTEXT
     _CONTEXT = context
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and terminates the workers
     threadpool_limits(1)  # the workers share the cores; BLAS threads would compete for them
 
 
-def _run_chunk(work: Callable, chunk: list) -> list:
-    return [work(_CONTEXT, task) for task in chunk]
+def _run_chunk(job: tuple) -> tuple[int, list]:
+    work, i, chunk = job
+    return i, [work(_CONTEXT, task) for task in chunk]
 
 
 def run_tasks(work: Callable, context, tasks: list, workers: int = 1, progress: bool | None = None,
@@ -52,12 +56,11 @@ def run_tasks(work: Callable, context, tasks: list, workers: int = 1, progress: 
         chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
         method = "fork" if "fork" in mp.get_all_start_methods() else None
         results = [None] * len(chunks)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method),
-                                 initializer=_init, initargs=(context,)) as pool:
-            futures = {pool.submit(_run_chunk, work, c): i for i, c in enumerate(chunks)}
-            for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-                bar.update(len(chunks[futures[fut]]))
+        # leaving the block terminates the workers: at the end, on an error and on Ctrl-C
+        with mp.get_context(method).Pool(workers, initializer=_init, initargs=(context,)) as pool:
+            for i, out in pool.imap_unordered(_run_chunk, [(work, i, c) for i, c in enumerate(chunks)]):
+                results[i] = out
+                bar.update(len(out))
         return [r for chunk in results for r in chunk]
     finally:
         bar.close()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..checks import check_alpha, check_seed, finite_numbers
 from ..errors import ConvergenceWarning, DataError
 from ..estimate import estimate
 from ..inference.grid import ReferenceGrid
@@ -229,6 +230,7 @@ class TippingPoint:
 
 
 def _setup(fit, method, n_imputations, reference, arm, delta_arms, seed):
+    seed = check_seed(seed)
     if method not in METHODS:
         raise DataError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     strategy = STRATEGIES["mar" if method == "delta" else method]
@@ -349,6 +351,7 @@ def tipping_point(fit, deltas=None, arms=None, visit=None, method: str = "mar", 
     upwards when the primary (MAR) difference from the reference is negative, downwards
     (negative deltas in ``table``) when it is positive.  Other arguments as :func:`impute`.
     """
+    alpha = check_alpha(alpha)
     if reference is None:
         raise DataError("tipping_point needs reference= (the control arm): the deltas shift the other arms "
                         "and the differences are taken from it")
@@ -365,7 +368,7 @@ def tipping_point(fit, deltas=None, arms=None, visit=None, method: str = "mar", 
                             "that scales the default deltas; pass deltas=")
         steps = delta_steps(np.std(observed, ddof=1))
     else:
-        steps = np.atleast_1d(np.asarray(deltas, dtype=float))
+        steps = finite_numbers("deltas", deltas)
         if not steps.size:
             raise DataError("deltas must hold at least one shift")
     primary = fit.compare(arm, by=vname, reference=reference, alpha=alpha)
