@@ -8,7 +8,7 @@ import pandas as pd
 
 from .estimate import estimate
 from .fallback import fit_first_usable
-from .inference.ddf import check_ddf, check_outer_factors, default_ddf
+from .inference.ddf import check_combination, check_ddf, check_outer_factors, default_ddf
 from .inference.vcov import check_vcov
 from .model import build_model
 from .results import MMRMResults
@@ -45,9 +45,10 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
     ddf : default degrees-of-freedom method of the inference methods: "satterthwaite",
         "kenward-roger", "kenward-roger-linear", "between-within", "residual", "containment";
         None means "satterthwaite", or with a sandwich ``vcov`` "between-within"
-        ("containment" with outer grouping factors), as SAS, where EMPIRICAL excludes
-        DDFM=SATTERTHWAITE and KR; "residual" for the linear model (where every method
-        gives :math:`n - \\mathrm{rank} X`).
+        ("containment" with outer grouping factors), SAS's default with EMPIRICAL;
+        "residual" for the linear model (where every method gives
+        :math:`n - \\mathrm{rank} X`).  "satterthwaite" with a sandwich gives Bell &
+        McCaffrey's df (R mmrm, clubSandwich); Kenward-Roger with a sandwich is a DataError.
     vcov : default covariance of beta: "model", "empirical" (CR0, SAS EMPIRICAL),
         "empirical-bias-reduced" (CR2), "empirical-jackknife" (CR3); for the linear model
         every row is a cluster (HC0, HC2, HC3).
@@ -75,7 +76,7 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
     """
     check_vcov(vcov)
     if ddf is not None:
-        check_ddf(ddf)
+        check_combination(check_ddf(ddf), vcov)
     return fit_first_usable(formula, covariance,
                             lambda text, warn: _fit_one(text, data, method, weights, ddf, vcov, warn))
 
