@@ -37,9 +37,8 @@ for (v in c("AVISIT", "ARMCD", "RACE", "SEX")) fev[[v]] <- factor(as.character(f
 fev$USUBJID <- factor(as.character(fev$USUBJID))
 
 MEAN <- "FEV1 ~ RACE + SEX + ARMCD * AVISIT"
-TIGHT <- mmrm_control(
-  optimizers = h_get_optimizers("nlminb", optimizer_control = list(rel.tol = 1e-14, iter.max = 1000,
-                                                                   eval.max = 2000)))
+TIGHT <- mmrm_control(optimizer = "nlminb",
+                      optimizer_control = list(rel.tol = 1e-14, iter.max = 1000, eval.max = 2000))
 
 fit_mmrm <- function(struct, method, vcov) {
   f <- as.formula(sprintf("%s + %s(AVISIT | USUBJID)", MEAN, struct))
@@ -91,8 +90,8 @@ for (struct in c("us", "cs", "ar1")) {
   out[["Between-Within"]] <- summarise_fit(fit_mmrm(struct, "Between-Within", "Asymptotic"))
   cases[[paste0("mmrm_", struct)]] <- c(
     list(r_call = sprintf(paste0("mmrm(%s + %s(AVISIT | USUBJID), data = fev, reml = TRUE, control = ",
-                                 "mmrm_control(method = <method>, vcov = <vcov>, optimizers = ",
-                                 "h_get_optimizers(\"nlminb\", optimizer_control = list(rel.tol = 1e-14))))"),
+                                 "mmrm_control(method = <method>, vcov = <vcov>, optimizer = \"nlminb\", ",
+                                 "optimizer_control = list(rel.tol = 1e-14)))"),
                           MEAN, struct),
          trialmlm_formula = sprintf("%s + %s(AVISIT | USUBJID)", MEAN, struct)),
     out)
