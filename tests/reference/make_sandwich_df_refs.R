@@ -125,7 +125,7 @@ pkg_version <- function(p) as.character(packageVersion(p))
 out <- list(
   generated = format(Sys.Date()),
   r_version = R.version.string,
-  versions = sapply(c("mmrm", "nlme", "clubSandwich", "jsonlite"), pkg_version),
+  versions = as.list(sapply(c("mmrm", "nlme", "clubSandwich", "jsonlite"), pkg_version)),
   data = "fev_data.csv (mmrm::fev_data; rows with FEV1 missing are dropped by every fit)",
   cases = cases)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "sandwich_df_refs.json")
