@@ -172,8 +172,8 @@ def test_inference_errors(trial3):
         fit.lsmeans("TRT", ddf="kr")
     with pytest.raises(DataError, match="cannot be combined with vcov='empirical'"):
         fit.compare("TRT", ddf="kenward-roger", vcov="empirical")
-    with pytest.raises(DataError, match="Satterthwaite df are derived from the model-based"):
-        fit.compare("TRT", ddf="satterthwaite", vcov="empirical")
+    with pytest.raises(DataError, match="cannot be combined with vcov='empirical'"):
+        trialmlm.fit("CHG ~ TRT + ar1(AVISIT | USUBJID)", trial3, ddf="kenward-roger", vcov="empirical")
     # without an explicit ddf a sandwich gets between-within df, as SAS EMPIRICAL does
     sandwich = fit.compare("TRT", vcov="empirical")
     assert (sandwich["df"] == fit.compare("TRT", ddf="between-within")["df"]).all()
@@ -188,14 +188,15 @@ def test_inference_errors(trial3):
 
 
 def test_between_within_df(demo_trial):
-    """Schluchter & Elashoff: between = N_s - 1 - p_between, within = n - N_s - p_within."""
+    """Schluchter & Elashoff: between = N_s - 1 - p_between, within = n - N_s - p_within; the
+    intercept is between-subject (SAS)."""
     formula = "CHG ~ BASE + SEX + TRT * AVISIT + {}(AVISIT | USUBJID)"
     fit = trialmlm.fit(formula.format("ar1"), demo_trial)
     n_s, n = fit.n_subjects, fit.n_obs
     between, within = n_s - 1 - 3, n - n_s - 8  # BASE, SEX, TRT | 4 visit + 4 interaction columns
     table = fit.coef_table(ddf="between-within")
     assert table.loc["BASE", "df"] == between and table.loc["TRT[T.CTRL]", "df"] == between
-    assert table.loc["AVISIT[T.V2]", "df"] == within and table.loc["Intercept", "df"] == within
+    assert table.loc["AVISIT[T.V2]", "df"] == within and table.loc["Intercept", "df"] == between
     assert (fit.compare("TRT", by="AVISIT", ddf="between-within")["df"] == between).all()  # min rule
     us = trialmlm.fit(formula.format("us"), demo_trial).coef_table(ddf="between-within")
     assert (us["df"] == between).all()  # SAS: all effects get the between df under TYPE=UN

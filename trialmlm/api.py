@@ -9,7 +9,7 @@ import pandas as pd
 from .errors import DataError
 from .estimate import estimate
 from .fallback import fit_first_usable
-from .inference.ddf import check_ddf, check_outer_factors, default_ddf
+from .inference.ddf import check_combination, check_ddf, check_outer_factors, default_ddf
 from .inference.vcov import check_vcov
 from .model import build_model
 from .parms import resolve_parms
@@ -50,9 +50,10 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
     ddf : default degrees-of-freedom method of the inference methods: "satterthwaite",
         "kenward-roger", "kenward-roger-linear", "between-within", "residual", "containment";
         None means "satterthwaite", or with a sandwich ``vcov`` "between-within"
-        ("containment" with outer grouping factors), as SAS, where EMPIRICAL excludes
-        DDFM=SATTERTHWAITE and KR; "residual" for the linear model (where every method
-        gives :math:`n - \\mathrm{rank} X`).
+        ("containment" with outer grouping factors), SAS's default with EMPIRICAL;
+        "residual" for the linear model (where every method gives
+        :math:`n - \\mathrm{rank} X`).  "satterthwaite" with a sandwich gives Bell &
+        McCaffrey's df (R mmrm, clubSandwich); Kenward-Roger with a sandwich is a DataError.
     vcov : default covariance of beta: "model", "empirical" (CR0, SAS EMPIRICAL),
         "empirical-bias-reduced" (CR2), "empirical-jackknife" (CR3); for the linear model
         every row is a cluster (HC0, HC2, HC3).
@@ -98,7 +99,7 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
     """
     check_vcov(vcov)
     if ddf is not None:
-        check_ddf(ddf)
+        check_combination(check_ddf(ddf), vcov)
     parms = {"start": start, "fixed": fixed, "noiter": noiter}
     several = covariance is not None and not isinstance(covariance, str) and len(covariance) > 1
     if several and (start is not None or fixed is not None or noiter):

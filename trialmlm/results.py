@@ -18,9 +18,9 @@ from .covariance.random_effects import Independent, RandomEffects
 from .design import Design
 from .errors import DataError, DataWarning
 from .inference.anova import term_hypotheses
-from .inference.ddf import check_ddf, check_outer_factors, default_ddf
+from .inference.ddf import check_combination, check_ddf, check_outer_factors, default_ddf
 from .inference.lsmeans import compare_table, lsmeans_table
-from .inference.vcov import check_vcov, empirical_covariance, kenward_roger_covariance
+from .inference.vcov import check_vcov, empirical_covariance, empirical_df_terms, kenward_roger_covariance
 from .inference.wald import contrast_matrix, f_test, t_table
 from .likelihood import Likelihood, independence_deviance
 from .random_effects import RandomEffectsResults
@@ -244,16 +244,19 @@ class MMRMResults(RandomEffectsResults):
 
     # -- inference (SAS LSMEANS / ESTIMATE / CONTRAST / type III) ------------------------
     def _methods(self, ddf, vcov) -> tuple[str, str]:
-        """Resolve per-call choices: a sandwich ``vcov`` without ``ddf`` gets between-within
-        (containment with outer grouping factors) df when the fit's default df need the
-        model-based covariance (SAS EMPIRICAL)."""
+        """Resolve per-call choices: ``ddf=None`` is the fit's df method, except when a call asks
+        for a sandwich ``vcov`` on a model-based fit whose df are Satterthwaite or Kenward-Roger:
+        then between-within (containment with outer grouping factors), SAS's default with
+        EMPIRICAL; ``ddf="satterthwaite"`` asks for the sandwich Satterthwaite df."""
         vcov = check_vcov(vcov or self.settings.vcov)
         factors = [lv.factor for lv in self.design.levels]
         if ddf is None:
             ddf = self.settings.ddf
-            if vcov != "model" and ddf in ("satterthwaite", "kenward-roger", "kenward-roger-linear"):
+            if vcov != "model" and self.settings.vcov == "model" and ddf in (
+                    "satterthwaite", "kenward-roger", "kenward-roger-linear"):
                 ddf = default_ddf(vcov, bool(factors), self.settings.linear)
         ddf = check_ddf(ddf)
+        check_combination(ddf, vcov)
         check_outer_factors(factors, ddf, vcov, bool(factors) and self.likelihood.n_clusters == 1)
         return ddf, vcov
 
@@ -331,6 +334,11 @@ class MMRMResults(RandomEffectsResults):
         r"""Sandwich :math:`\mathrm{Cov}(\hat\beta)`: "empirical" (CR0), "-bias-reduced", "-jackknife"."""
         self._methods("residual", kind)
         return self._cached(("empirical", kind), lambda: empirical_covariance(self, kind))
+
+    def empirical_df_terms(self, kind: str = "empirical") -> tuple[np.ndarray, np.ndarray]:
+        """Per-cluster matrices of the Satterthwaite df of a sandwich (see :mod:`.inference.vcov`)."""
+        self._methods("residual", kind)
+        return self._cached(("empirical-df", kind), lambda: empirical_df_terms(self, kind))
 
     # -- covariance ------------------------------------------------------------------
     @property

@@ -6,10 +6,16 @@ of all rows, its denominator df and scale :math:`\lambda` (1 except for Kenward-
 
 ``satterthwaite``  :math:`\nu = 2(l^\top Cl)^2 / (g^\top Wg)`,
     :math:`g_h = l^\top(\partial C/\partial\phi_h)l = l^\top CB_hCl`, :math:`W` the asymptotic
-    covariance of :math:`\hat\phi` (SAS DDFM=SATTERTHWAITE).  F tests: Fai & Cornelius
-    (1996): eigen-decompose :math:`LCL^\top = UDU^\top`, one-row df :math:`\nu_m` for
-    each :math:`u_m^\top L`, :math:`E = \sum_{\nu_m>2}\nu_m/(\nu_m-2)`,
-    :math:`\nu = 2E/(E-r)`.
+    covariance of :math:`\hat\phi` (SAS DDFM=SATTERTHWAITE).  With a sandwich ``vcov``:
+    Bell & McCaffrey (2002), as R mmrm and clubSandwich: the sandwich variance
+    :math:`\sum_c(q_c^\top e_c)^2` with :math:`e = (I - H)y`, :math:`H = XCX^\top V^{-1}`, is
+    approximated by a scaled :math:`\chi^2` with
+    :math:`\nu = (\mathrm{tr}\,G)^2/\lVert G\rVert_F^2`,
+    :math:`G_{cd} = q_c^\top[(I-H)V(I-H)^\top]_{cd}q_d = \delta_{cd}q_c^\top V_cq_c
+    - (X_c^\top q_c)^\top C(X_d^\top q_d)` (:func:`.vcov.empirical_df_terms`).  F tests: Fai &
+    Cornelius (1996): eigen-decompose :math:`LCL^\top = UDU^\top` (:math:`C` the covariance
+    used), one-row df :math:`\nu_m` for each :math:`u_m^\top L`,
+    :math:`E = \sum_{\nu_m>2}\nu_m/(\nu_m-2)`, :math:`\nu = 2E/(E-r)`.
 ``kenward-roger``, ``kenward-roger-linear``  Kenward & Roger (1997) moments
     :math:`A_1, A_2` with :math:`P_h = -B_h`; for one row :math:`m = 2/(a^\top Wa)`,
     :math:`a_h = l^\top CP_hCl/l^\top Cl` (the Satterthwaite df of the unadjusted
@@ -24,10 +30,12 @@ of all rows, its denominator df and scale :math:`\lambda` (1 except for Kenward-
     random effect to :math:`[X\,Z]`, computed in order (outer factors in formula order,
     then the subject's terms: :math:`\mathrm{rank}[X\,Z_1..Z_j] - \mathrm{rank}[X\,Z_1..Z_{j-1}]`),
     else :math:`n - \mathrm{rank}[X\,Z]` (:math:`n - \mathrm{rank}(X)` without random effects).
-``between-within``  columns constant within every subject get
-    :math:`N_s - (\text{intercept}) - p_\text{between}`, the others
-    :math:`n - N_s - p_\text{within}`; under ``us`` every effect gets the between df (SAS);
-    a contrast gets the smallest df of the columns it involves (R mmrm's rule).
+``between-within``  SAS DDFM=BETWITHIN: an effect (model term) whose columns are constant
+    within every subject gets :math:`N_s - \mathrm{rank}(X_b)`, :math:`X_b` the columns of
+    those effects (intercept included), the others :math:`n - N_s - (\mathrm{rank}(X) -
+    \mathrm{rank}(X_b))`; under ``us`` without random effects every effect gets the between
+    df (SAS); a contrast gets the smallest df of the columns it involves (R mmrm's rule).
+    Kenward-Roger needs the model-based covariance; the other methods do not depend on it.
 """
 
 from __future__ import annotations
@@ -70,6 +78,15 @@ def check_ddf(name: str) -> str:
     return name
 
 
+def check_combination(ddf: str, vcov: str) -> None:
+    """Raise DataError for Kenward-Roger with a sandwich ``vcov`` (KR adjusts the model-based
+    covariance; SAS's DDFM=KR and EMPIRICAL exclude each other)."""
+    if ddf.startswith("kenward-roger") and vcov != "model":
+        raise DataError(f"ddf={ddf!r} adjusts the model-based covariance; it cannot be combined "
+                        f"with vcov={vcov!r} (as in SAS, where DDFM=KR and EMPIRICAL exclude each other); "
+                        "use ddf='satterthwaite', 'between-within' or 'residual' with a sandwich")
+
+
 def check_outer_factors(factors: list[str], ddf: str, vcov: str, crossed: bool = False) -> None:
     """Raise DataError for the inference methods not available with outer grouping factors
     (``factors``, e.g. sites): between-within df (SAS defines them for one level of
@@ -96,9 +113,29 @@ def _row_satterthwaite(fit, rows: np.ndarray) -> np.ndarray:
         return np.where(denom > 0, 2.0 * var**2 / denom, np.inf)
 
 
-def _fai_cornelius(fit, L: np.ndarray) -> float:
-    vals, vecs = np.linalg.eigh(L @ fit.beta_cov @ L.T)
-    nu = _row_satterthwaite(fit, vecs.T @ L)
+def _row_satterthwaite_sandwich(fit, rows: np.ndarray, vcov: str) -> np.ndarray:
+    """Bell & McCaffrey (2002) df of each row for the sandwich ``vcov`` (module docstring):
+    :math:`G = \\mathrm{diag}(l^\\top A_cl) - UCU^\\top`, :math:`U` the rows :math:`(B_cl)^\\top`."""
+    a, b = fit.empirical_df_terms(vcov)
+    c = fit.beta_cov
+    d = np.einsum("ri,nij,rj->rn", rows, a, rows)
+    u = np.einsum("nij,rj->rni", b, rows)
+    h = np.einsum("rni,ij,rnj->rn", u, c, u)  # diagonal of UCU'
+    ucu = np.einsum("rni,rnj->rij", u, u) @ c  # U'UC: ||UCU'||_F^2 = tr((U'UC)^2)
+    trace = d.sum(axis=1) - h.sum(axis=1)
+    frobenius = np.sum(d * d - 2.0 * d * h, axis=1) + np.einsum("rij,rji->r", ucu, ucu)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(frobenius > 0, trace**2 / frobenius, np.inf)
+
+
+def _row_df(fit, rows: np.ndarray, vcov: str) -> np.ndarray:
+    return _row_satterthwaite(fit, rows) if vcov == "model" else _row_satterthwaite_sandwich(fit, rows, vcov)
+
+
+def _fai_cornelius(fit, L: np.ndarray, vcov: str) -> float:
+    c = fit.beta_cov if vcov == "model" else fit.empirical_vcov(vcov)
+    vals, vecs = np.linalg.eigh(L @ c @ L.T)
+    nu = _row_df(fit, vecs.T @ L, vcov)
     if np.all(np.isinf(nu)):  # every covariance parameter held (known): no estimation error
         return float("inf")
     big = nu > 2
@@ -137,20 +174,17 @@ def _between_within_columns(fit) -> np.ndarray:
     """Per fixed-effect column, the between-within df (see module docstring)."""
     d = fit.design
     x = d.X
-    starts = np.searchsorted(d.subject, np.arange(d.subject_labels.size))
-    first = x[starts][d.subject]
-    between = np.all(np.isclose(x, first), axis=0)
-    intercept = np.all(x == 1.0, axis=0)
     n_s = d.subject_labels.size
-    if n_s == d.y.size:  # one row per subject: no within-subject part, every column is between
-        return np.full(x.shape[1], float(n_s - x.shape[1]))
-    p_between = int(np.sum(between & ~intercept))
-    p_within = int(np.sum(~between & ~intercept))
-    df_between = n_s - int(intercept.any()) - p_between
-    df_within = d.y.size - n_s - p_within
-    if fit.settings.structure == "us":
-        return np.full(x.shape[1], float(df_between))
-    return np.where(between & ~intercept, df_between, df_within).astype(float)
+    starts = np.searchsorted(d.subject, np.arange(n_s))
+    constant = np.all(np.isclose(x, x[starts][d.subject]), axis=0)
+    between = np.zeros(x.shape[1], dtype=bool)
+    for cols in d.encoding.term_columns().values():
+        between[cols] = constant[cols].all()
+    rank_between = int(np.linalg.matrix_rank(x[:, between])) if between.any() else 0
+    df_between = float(n_s - rank_between)
+    if fit.settings.structure == "us" and fit.settings.random is None:
+        return np.full(x.shape[1], df_between)
+    return np.where(between, df_between, float(d.y.size - n_s - (x.shape[1] - rank_between)))
 
 
 def _variables(term) -> frozenset:
@@ -217,10 +251,12 @@ def _containment_columns(fit) -> np.ndarray:
     return per_col
 
 
-def degrees_of_freedom(fit, L: np.ndarray, method: str, joint: bool = True) -> DF:
+def degrees_of_freedom(fit, L: np.ndarray, method: str, joint: bool = True, vcov: str = "model") -> DF:
     """Degrees of freedom of each row of ``L`` and, with ``joint``, of the joint test of all rows
-    (see module docstring); without ``joint`` the rows may be linearly dependent."""
+    (see module docstring); without ``joint`` the rows may be linearly dependent.  ``vcov``
+    matters for Satterthwaite only."""
     L = np.atleast_2d(L)
+    check_combination(method, vcov)
     if method == "residual" or (method == "containment" and fit.settings.random is None):
         df = float(fit.n_obs - fit.n_fixed)
         return DF(np.full(L.shape[0], df), df)
@@ -231,10 +267,10 @@ def degrees_of_freedom(fit, L: np.ndarray, method: str, joint: bool = True) -> D
         return DF(rows, float(rows.min()))
     if fit.method != "REML" and method.startswith("kenward"):
         raise DataError("Kenward-Roger degrees of freedom are defined for REML fits only")
-    rows = _row_satterthwaite(fit, L)
+    rows = _row_df(fit, L, vcov)
     if not joint:
         return DF(rows, np.nan)
     if method == "satterthwaite":
-        return DF(rows, rows[0] if L.shape[0] == 1 else _fai_cornelius(fit, L))
+        return DF(rows, rows[0] if L.shape[0] == 1 else _fai_cornelius(fit, L, vcov))
     m, lam = _kenward_roger_joint(fit, L)
     return DF(rows, m, lam)

@@ -56,26 +56,26 @@ def _sym_power(m: np.ndarray, power: float) -> np.ndarray:
     return (v * w[..., None, :] ** power) @ v.transpose(0, 2, 1)
 
 
-def _cluster_scores(kind: str, c: np.ndarray, x: np.ndarray, e: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """:math:`u_c` (m, p) of a stack of clusters: ``x`` (m, k, p), ``e`` (m, k), ``v`` (m, k, k)
-    on the unweighted scale; padding rows have x = e = 0 and the identity in ``v``."""
+def _cluster_operators(kind: str, c: np.ndarray, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """:math:`S_c` (m, p, k) with :math:`u_c = S_ce_c` for a stack of clusters: ``x`` (m, k, p),
+    ``v`` (m, k, k) on the unweighted scale; padding rows have x = 0 and the identity in ``v``
+    (their columns of :math:`S_c` are 0)."""
     chol = np.linalg.cholesky(v)
     xt = np.linalg.solve(chol, x)  # whitened X_c
     if kind == "empirical-bias-reduced":
         d = chol.transpose(0, 2, 1)  # D'D = V
         dx = d @ x
         m = d @ v @ d.transpose(0, 2, 1) - dx @ c @ dx.transpose(0, 2, 1)
-        et = np.einsum("nkl,nl->nk", _sym_power(m, -0.5), np.einsum("nkl,nl->nk", d, e))
-    else:
-        et = np.linalg.solve(chol, e[..., None])[..., 0]
-        if kind == "empirical-jackknife":
-            eye = np.eye(et.shape[1])
-            et = np.einsum("nkl,nl->nk", _sym_power(eye - xt @ c @ xt.transpose(0, 2, 1), -1.0), et)
-    return np.einsum("nkp,nk->np", xt, et)
+        return xt.transpose(0, 2, 1) @ _sym_power(m, -0.5) @ d
+    whiten = np.linalg.inv(chol)
+    if kind == "empirical-jackknife":
+        eye = np.eye(x.shape[1])
+        whiten = _sym_power(eye - xt @ c @ xt.transpose(0, 2, 1), -1.0) @ whiten
+    return xt.transpose(0, 2, 1) @ whiten
 
 
 def _clusters(fit):
-    """``(rows, v)`` stacks of clusters (see :func:`_cluster_scores`; rows -1 pad)."""
+    """``(rows, v)`` stacks of clusters (see :func:`_cluster_operators`; rows -1 pad)."""
     if fit.design.levels:
         yield from fit.likelihood.cluster_covariances(fit.phi)
         return
@@ -85,19 +85,40 @@ def _clusters(fit):
         yield b.rows, blk.sigma[b.pattern] * isw[b.rows][:, :, None] * isw[b.rows][:, None, :]
 
 
-def empirical_covariance(fit, kind: str) -> np.ndarray:
-    """Sandwich covariance of :math:`\\hat\\beta` (see module docstring)."""
+def _cluster_stacks(fit, kind: str):
+    """``(x, e, v, S)`` per stack of clusters (see :func:`_cluster_operators`)."""
     design = fit.design
-    c = fit.beta_cov
     resid = design.y - design.X @ fit.beta
-    meat = np.zeros_like(c)
     for rows, v in _clusters(fit):
         used = rows >= 0
         x = np.where(used[..., None], design.X[rows], 0.0)
         e = np.where(used, resid[rows], 0.0)
-        u = _cluster_scores(kind, c, x, e, v)
+        yield x, e, v, _cluster_operators(kind, fit.beta_cov, x, v)
+
+
+def empirical_covariance(fit, kind: str) -> np.ndarray:
+    """Sandwich covariance of :math:`\\hat\\beta` (see module docstring)."""
+    c = fit.beta_cov
+    meat = np.zeros_like(c)
+    for _, e, _, s in _cluster_stacks(fit, kind):
+        u = np.einsum("npk,nk->np", s, e)
         meat += u.T @ u
     return c @ meat @ c
+
+
+def empirical_df_terms(fit, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    r"""Per cluster, :math:`A_c = P_cV_cP_c^\top` and :math:`B_c = X_c^\top P_c^\top` (p x p)
+    with :math:`P_c = CS_c`: the Satterthwaite df of a sandwich for a contrast :math:`l`
+    (Bell & McCaffrey 2002) use :math:`q_c = P_c^\top l`, the weights of
+    :math:`l^\top C u_c = q_c^\top e_c`, through :math:`q_c^\top V_cq_c = l^\top A_cl` and
+    :math:`X_c^\top q_c = B_cl` (see :mod:`.ddf`)."""
+    c = fit.beta_cov
+    a, b = [], []
+    for x, _, v, s in _cluster_stacks(fit, kind):
+        p = c @ s  # (m, p, k)
+        a.append(p @ v @ p.transpose(0, 2, 1))
+        b.append(x.transpose(0, 2, 1) @ p.transpose(0, 2, 1))
+    return np.concatenate(a), np.concatenate(b)
 
 
 def kenward_roger_covariance(fit, linear: bool) -> np.ndarray:

@@ -14,7 +14,7 @@ from scipy import stats
 
 from ..checks import check_alpha
 from ..errors import DataError
-from .ddf import check_ddf, degrees_of_freedom
+from .ddf import check_combination, check_ddf, degrees_of_freedom
 from .vcov import check_vcov
 
 
@@ -22,14 +22,9 @@ def beta_covariance(fit, ddf: str, vcov: str) -> np.ndarray:
     """The covariance of :math:`\\hat\\beta` that goes with ``ddf`` and ``vcov``."""
     check_ddf(ddf)
     check_vcov(vcov)
+    check_combination(ddf, vcov)
     if ddf.startswith("kenward-roger"):
-        if vcov != "model":
-            raise DataError(f"ddf={ddf!r} adjusts the model-based covariance; it cannot be combined "
-                            f"with vcov={vcov!r} (as in SAS, where DDFM=KR and EMPIRICAL exclude each other)")
         return fit.kenward_roger_vcov(linear=ddf.endswith("linear"))
-    if vcov != "model" and ddf == "satterthwaite":
-        raise DataError(f"Satterthwaite df are derived from the model-based covariance; with "
-                        f"vcov={vcov!r} use ddf='between-within' or 'residual'")
     return fit.beta_cov if vcov == "model" else fit.empirical_vcov(vcov)
 
 
@@ -46,7 +41,7 @@ def t_table(fit, L: np.ndarray, ddf: str, vcov: str, alpha: float) -> pd.DataFra
     rows = L[ok]
     est = rows @ fit.beta
     se = np.sqrt(np.einsum("ri,ij,rj->r", rows, c, rows))
-    df = degrees_of_freedom(fit, rows, ddf, joint=False).rows
+    df = degrees_of_freedom(fit, rows, ddf, joint=False, vcov=vcov).rows
     with np.errstate(divide="ignore", invalid="ignore"):
         t = est / se
     crit = stats.t.ppf(1 - alpha / 2, df)
@@ -78,7 +73,7 @@ def f_test(fit, L: np.ndarray, ddf: str, vcov: str) -> dict:
     c = beta_covariance(fit, ddf, vcov)
     est = L @ fit.beta
     f = float(est @ np.linalg.solve(L @ c @ L.T, est)) / r
-    df = degrees_of_freedom(fit, L, ddf)
+    df = degrees_of_freedom(fit, L, ddf, vcov=vcov)
     f *= df.scale
     p = stats.chi2.sf(f * r, r) if np.isinf(df.joint) else stats.f.sf(f, r, df.joint)
     return {"num_df": r, "den_df": df.joint, "F": f, "p": float(p)}

@@ -26,7 +26,10 @@ VCOV_NAMES = {"model": "model-based"}
 
 def _method_names(fit, ddf: str | None, vcov: str | None) -> tuple[str, str]:
     ddf, vcov = fit._methods(ddf, vcov)  # the fit's resolution of per-call choices
-    return DDF_NAMES.get(ddf, ddf), VCOV_NAMES.get(vcov, f"sandwich ({vcov})")
+    ddf_name = DDF_NAMES.get(ddf, ddf)
+    if ddf == "satterthwaite" and vcov != "model":
+        ddf_name += " for the sandwich (Bell & McCaffrey)"
+    return ddf_name, VCOV_NAMES.get(vcov, f"sandwich ({vcov})")
 
 
 def model_footnotes(fit, arm: str | None = None, visit: str | None = None, ddf: str | None = None,
