@@ -88,8 +88,50 @@ def test_matrices_follow_sas_definitions():
     np.testing.assert_allclose(adh[0, 2], 1 * 3 * 0.5 * 0.4)
     cs = STRUCTURES["cs"](3).matrix(np.array([1.5, 2.0]))
     np.testing.assert_allclose(cs, 1.5 + 2.0 * np.eye(3))
-    sp = STRUCTURES["sp_exp"](1).matrix_at(np.array([0.6, 3.0]), np.array([[1.0], [2.0], [4.0]]))
-    np.testing.assert_allclose(sp[0, 2], 3.0 * 0.6**3)
+
+
+@pytest.mark.parametrize(
+    "name, p, corr",
+    [
+        ("sp_exp", 2.0, lambda d: np.exp(-d / 2.0)),
+        ("sp_pow", 0.6, lambda d: 0.6**d),
+        ("sp_gau", 2.0, lambda d: np.exp(-(d**2) / 4.0)),
+        ("sp_sph", 4.0, lambda d: np.where(d <= 4.0, 1 - 1.5 * d / 4.0 + 0.5 * (d / 4.0) ** 3, 0.0)),
+    ],
+)
+def test_spatial_matrices_follow_sas_definitions(name, p, corr):
+    """sigma^2 f(d) over coordinates (1, 0), (2, 0), (4, 0), (1, 5) (SAS TYPE=SP(...)(c1 c2))."""
+    coords = np.array([[1.0, 0.0], [2.0, 0.0], [4.0, 0.0], [1.0, 5.0]])
+    s = STRUCTURES[name](2)
+    assert s.param_names() == [f"SP({name[3:].upper()})", "Residual"]
+    assert list(s.variance_mask()) == [False, True]
+    dist = np.sqrt(((coords[:, None] - coords[None]) ** 2).sum(-1))
+    np.testing.assert_allclose(s.matrix_at(np.array([p, 3.0]), coords), 3.0 * corr(dist), rtol=1e-14)
+
+
+@pytest.mark.parametrize("name, p", [("sp_exp", 0.3), ("sp_exp", 7.0), ("sp_pow", 0.95), ("sp_gau", 0.4),
+                                     ("sp_gau", 6.0), ("sp_sph", 2.7), ("sp_sph", 9.0)])
+def test_spatial_derivatives_over_the_range(name, p):
+    """d Sigma / d p and d2 Sigma / d p2 against differences where f is curved and (spherical)
+    where some distances (0, 1, 1.5, 2.5, 3, 4) lie beyond the range."""
+    s = _structure(name)
+    geo = _geometry(s)
+    phi = np.array([p, 2.0])
+    _, d1, d2 = s.blocks(phi, geo, 2)
+    step = np.array([EPS * p, 0.0])
+    s_plus, d_plus, _ = s.blocks(phi + step, geo, 1)
+    s_minus, d_minus, _ = s.blocks(phi - step, geo, 1)
+    np.testing.assert_allclose(d1[0], (s_plus - s_minus) / (2 * EPS * p), atol=1e-8)
+    np.testing.assert_allclose(d2[0, 0], (d_plus[0] - d_minus[0]) / (2 * EPS * p), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["sp_exp", "sp_pow", "sp_gau", "sp_sph"])
+def test_spatial_start_matches_the_mean_correlation(name):
+    """The starting p reproduces the mean residual correlation at the mean distance."""
+    s = _structure(name)
+    for corr, dist in [(0.5, 1.0), (0.2, 2.5), (0.85, 0.7)]:
+        p = s.parameter_for(corr, dist)
+        assert s.correlation(p, np.array(dist))[0] == pytest.approx(corr, rel=1e-10)
 
 
 def test_grouped_cs_uses_sas_group_names():

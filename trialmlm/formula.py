@@ -158,7 +158,7 @@ def _covariance_term(name: str, args: str, term: str) -> CovarianceTerm:
     if not cls.spatial and len(positions) != 1:
         raise FormulaError(
             f"'{name}' takes one visit variable, got {len(positions)} in '{term.strip()}'; "
-            "only spatial structures (sp_exp) take several coordinates"
+            "only spatial structures (sp_exp, sp_pow, sp_gau, sp_sph) take several coordinates"
         )
     levels = right.split("/")
     if len(levels) > 2:

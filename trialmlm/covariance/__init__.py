@@ -12,7 +12,7 @@ from .autoregressive import AR1, HeterogeneousAR1
 from .base import CovarianceStructure, VisitStructure
 from .compound_symmetry import CompoundSymmetry, HeterogeneousCompoundSymmetry
 from .diagonal import HeterogeneousDiagonal, VarianceComponents
-from .spatial import SpatialExponential
+from .spatial import SPATIAL
 from .toeplitz import HeterogeneousToeplitz, Toeplitz
 from .unstructured import Unstructured
 
@@ -30,7 +30,7 @@ STRUCTURES: dict[str, type[CovarianceStructure]] = {
         HeterogeneousToeplitz,
         Antedependence,
         HeterogeneousAntedependence,
-        SpatialExponential,
+        *SPATIAL,
     )
 }
 
