@@ -4,7 +4,7 @@ nlme::lme (REML, ML; corExp, corAR1 residuals; diagonal G via pdDiag) for the
 log-likelihood (1e-6), G and residual parameters, fixed effects and SEs, BLUPs (1e-5
 relative); lme4 + lmerTest for Satterthwaite df and type III tests; pbkrtest for
 Kenward-Roger (with W swapped to the expected information pbkrtest uses, as in
-test_inference_r.py).  ``irregular_exp``: sigma^2 and rho of the exponential residual are
+test_inference_r.py).  ``irregular_exp``: sigma^2 and the range of the exponential residual are
 correlated at 0.994 (SE of sigma^2 5.3 on 9.0), so that case's covariance parameters are
 compared at 1e-4 relative; its log-likelihood still at 1e-6.
 """
@@ -60,8 +60,10 @@ def test_loglik_covariance_fixed_effects(fits, name):
     if "correlation" in res:
         params = fit.residual_variance
         assert params["Residual"] == pytest.approx(res["sigma2"], rel=rtol)
-        rho = params["SP(POW)"] if "SP(POW)" in params else params["AR(1)"]
-        assert rho == pytest.approx(res["correlation"]["rho"], rel=rtol)
+        if "SP(EXP)" in params:  # nlme corExp's range is SAS SP(EXP)'s theta
+            assert params["SP(EXP)"] == pytest.approx(res["correlation"]["range"], rel=rtol)
+        else:
+            assert params["AR(1)"] == pytest.approx(res["correlation"]["rho"], rel=rtol)
     else:
         assert fit.residual_variance == pytest.approx(res["sigma2"], rel=rtol)
     table = fit.coef_table()
@@ -71,6 +73,15 @@ def test_loglik_covariance_fixed_effects(fits, name):
         # nlme scales ML vcov by n/(n-p) (REML-type sigma); SAS uses (X'V^-1X)^-1 at the ML fit
         se = row["se"] * (np.sqrt((fit.n_obs - fit.n_fixed) / fit.n_obs) if case["method"] == "ML" else 1)
         assert ours["se"] == pytest.approx(se, rel=rtol)
+
+
+@pytest.mark.parametrize("name", [n for n in CASES if n.startswith("irregular_exp")])
+def test_exponential_residual_as_sp_pow(name):
+    """The same model with SAS SP(POW): rho = exp(-1 / range) of nlme's corExp."""
+    case = CASES[name]
+    fit = trialmlm.fit(case["formula"].replace("sp_exp(", "sp_pow("), _data(case), method=case["method"])
+    assert fit.loglik == pytest.approx(case["loglik"], abs=1e-6)
+    assert fit.residual_variance["SP(POW)"] == pytest.approx(case["residual"]["correlation"]["rho"], rel=1e-4)
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -32,7 +32,8 @@ def check_combination(formula: ModelFormula, structure: type[CovarianceStructure
         raise FormulaError(
             f"random effects {formula.random} together with {structure.name}(...) residuals cannot be "
             f"identified: {structure.name} already contains a covariance common to all visits. Use a "
-            "residual structure without one (ar1, ar1h, ad, adh, sp_exp, sp_pow, sp_gau, sp_sph) or drop the random effects"
+            "residual structure without one (ar1, ar1h, ad, adh, sp_exp, sp_pow, sp_gau, sp_sph) or drop "
+            "the random effects"
         )
 
 

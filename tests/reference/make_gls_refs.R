@@ -183,7 +183,7 @@ corr_from_fit <- function(fit, times) {
     range <- unname(coef(cs, unconstrained = FALSE))
     rho <- exp(-1 / range)
     return(list(R = exp(-abs(outer(times, times, "-")) / range),
-                params = list(type = "exponential in TIME (SAS SP(POW))",
+                params = list(type = "exponential in TIME (SAS SP(EXP), theta = range)",
                               rho = rho, range = range, times = times)))
   }
   stop("unsupported corStruct")

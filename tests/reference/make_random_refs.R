@@ -278,7 +278,7 @@ lme_case <- function(sp) {
     stopifnot(inherits(cs, "corExp"))
     range <- unname(coef(cs, unconstrained = FALSE))
     rho <- exp(-1 / range)
-    resid$correlation <- list(type = "exponential in TIME (SAS SP(POW)): corr = rho^|dt|",
+    resid$correlation <- list(type = "exponential in TIME (SAS SP(EXP), theta = range): corr = exp(-|dt| / range) = rho^|dt|",
                               rho = rho, range = range, nugget = FALSE)
   } else {
     stopifnot(is.null(cs))

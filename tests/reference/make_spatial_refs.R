@@ -3,7 +3,7 @@
 #
 #   Rscript make_spatial_refs.R        (from inside tests/reference/, about a minute)
 #
-# Reads fev_data.csv (written by make_parms_refs.R from data/fev_data.rda of
+# Reads fev_data.csv (written by make_fev_refs.R from data/fev_data.rda of
 # https://github.com/openpharma/mmrm, commit ec290b2) and writes spatial_refs.json:
 #
 # (A) nlme::gls fits (corExp, corGaus, corSpher with nugget = FALSE; the same correlation
@@ -109,7 +109,9 @@ for (struct in names(GLS_COR)) for (coords in list("VISITN", c("VISITN", "VISITN
 ## (B) Kenward-Roger, FEV1 ~ ARMCD --------------------------------------------------------
 kenward_roger <- function(struct, phi, D, X, y) {
   f <- function(p) m2ll(p, struct, D, X, y, TRUE)
-  W <- 2 * solve(hessian(f, phi))
+  # sp_sph: Richardson steps from 2e-4 relative (numDeriv's default 0.1 would step over the
+  # kink of the spherical function at d = theta; the nearest distance is 1.9e-3 from theta)
+  W <- 2 * solve(hessian(f, phi, method.args = list(d = if (struct == "sp_sph") 2e-4 else 0.1)))
   pos <- which(is.finite(D))
   dvec <- D[pos]
   gd <- genD(function(p) CORR[[struct]](p, dvec), phi[1])$D  # columns: f', f''
