@@ -55,7 +55,8 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
         McCaffrey's df (R mmrm, clubSandwich); Kenward-Roger with a sandwich is a DataError.
     vcov : default covariance of beta: "model", "empirical" (CR0, SAS EMPIRICAL),
         "empirical-bias-reduced" (CR2), "empirical-jackknife" (CR3); for the linear model
-        every row is a cluster (HC0, HC2, HC3).
+        every row is a cluster (HC0, HC2, HC3).  ``fit.vcov`` is this covariance (Kenward-Roger's
+        adjusted one with ``ddf="kenward-roger"``); ``fit.vcov_model`` the model-based one.
     covariance : str or list of str, optional
         Structures that replace the one of the formula's covariance term, tried in order
         as an analysis plan's fallback: ``["us", "toeph", "ar1h", "cs"]`` returns the fit

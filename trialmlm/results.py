@@ -218,7 +218,16 @@ class MMRMResults(RandomEffectsResults):
 
     @property
     def vcov(self) -> pd.DataFrame:
-        r"""Model-based :math:`\mathrm{Cov}(\hat\beta) = (X^\top V^{-1}X)^{-1}`."""
+        r""":math:`\mathrm{Cov}(\hat\beta)` as the fit's settings say, the one behind
+        ``coef_table()``: the sandwich of ``fit(..., vcov=)``, Kenward-Roger's adjusted
+        covariance with ``ddf="kenward-roger"`` (``-linear``), else the model-based
+        :math:`(X^\top V^{-1}X)^{-1}` (see :attr:`vcov_model`)."""
+        c = beta_covariance(self, *resolve(self))
+        return pd.DataFrame(c.copy(), index=self.coef_names, columns=self.coef_names)
+
+    @property
+    def vcov_model(self) -> pd.DataFrame:
+        r"""Model-based :math:`\mathrm{Cov}(\hat\beta) = (X^\top V^{-1}X)^{-1}`, whatever the settings."""
         return pd.DataFrame(self.beta_cov.copy(), index=self.coef_names, columns=self.coef_names)
 
     @property
