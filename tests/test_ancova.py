@@ -23,7 +23,7 @@ from helpers import with_expected_information
 
 import trialmlm
 from trialmlm.errors import DataError
-from trialmlm.inference.ddf import DDF_METHODS
+from trialmlm.inference.methods import DDF_METHODS
 
 REFERENCE = Path(__file__).parent / "reference"
 REF = json.loads((REFERENCE / "ancova_refs.json").read_text())

@@ -9,8 +9,7 @@ import pandas as pd
 from .errors import DataError
 from .estimate import estimate
 from .fallback import fit_first_usable
-from .inference.ddf import check_combination, check_ddf, check_outer_factors, default_ddf
-from .inference.vcov import check_vcov
+from .inference.methods import Scope
 from .model import build_model
 from .parms import resolve_parms
 from .results import MMRMResults, parameter_names
@@ -56,7 +55,8 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
         McCaffrey's df (R mmrm, clubSandwich); Kenward-Roger with a sandwich is a DataError.
     vcov : default covariance of beta: "model", "empirical" (CR0, SAS EMPIRICAL),
         "empirical-bias-reduced" (CR2), "empirical-jackknife" (CR3); for the linear model
-        every row is a cluster (HC0, HC2, HC3).
+        every row is a cluster (HC0, HC2, HC3).  ``fit.vcov`` is this covariance (Kenward-Roger's
+        adjusted one with ``ddf="kenward-roger"``); ``fit.vcov_model`` the model-based one.
     covariance : str or list of str, optional
         Structures that replace the one of the formula's covariance term, tried in order
         as an analysis plan's fallback: ``["us", "toeph", "ar1h", "cs"]`` returns the fit
@@ -97,9 +97,7 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
         Every structure of a ``covariance`` list of several failed; the message and its
         ``attempts`` give each structure's reason.
     """
-    check_vcov(vcov)
-    if ddf is not None:
-        check_combination(check_ddf(ddf), vcov)
+    Scope().resolve(ddf, vcov)  # the names and their combination, before the data are read
     parms = {"start": start, "fixed": fixed, "noiter": noiter}
     several = covariance is not None and not isinstance(covariance, str) and len(covariance) > 1
     if several and (start is not None or fixed is not None or noiter):
@@ -114,9 +112,7 @@ def _fit_one(formula: str, data: pd.DataFrame, method: str, weights: str | None,
              vcov: str, warn: bool, parms: dict) -> MMRMResults:
     """One fit of ``formula`` as written; ``warn=False`` only records convergence problems."""
     model = build_model(formula, data, method, weights)
-    factors = [lv.factor for lv in model.design.levels]
-    ddf = default_ddf(vcov, bool(factors), model.formula.linear) if ddf is None else ddf
-    check_outer_factors(factors, ddf, vcov, bool(factors) and model.likelihood.n_clusters == 1)
+    ddf, vcov = Scope.of(model.design, model.likelihood, model.formula.linear).resolve(ddf, vcov)
     names = parameter_names(model.likelihood, model.design, model.structures, model.formula.subject,
                             model.formula.covariance.group if model.formula.covariance else None)
     resolved = resolve_parms(model.likelihood, names, model.start, **parms)

@@ -19,7 +19,7 @@ from .api import fit
 from .covariance import STRUCTURES, get_structure
 from .errors import ConvergenceError, TrialMLMError
 from .formula import parse_formula
-from .inference.ddf import DDF_METHODS
+from .inference.methods import DDF_METHODS
 from .io import read
 from .report import MODELS, AnalysisConfig, load_config, make_config, run_analysis
 

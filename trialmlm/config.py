@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .covariance import STRUCTURES
 from .errors import DataError
-from .inference.ddf import DDF_METHODS
+from .inference.methods import DDF_METHODS
 
 MODELS = ("mmrm", "ancova", "slopes")
 #: AnalysisConfig fields passed to :func:`trialmlm.read` under the same names.

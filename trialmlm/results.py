@@ -18,9 +18,8 @@ from .covariance.random_effects import Independent, RandomEffects
 from .design import Design
 from .errors import DataError, DataWarning
 from .inference.anova import term_hypotheses
-from .inference.ddf import check_combination, check_ddf, check_outer_factors, default_ddf
 from .inference.lsmeans import compare_table, lsmeans_table
-from .inference.vcov import check_vcov, empirical_covariance, empirical_df_terms, kenward_roger_covariance
+from .inference.methods import beta_covariance, resolve
 from .inference.wald import contrast_matrix, f_test, t_table
 from .likelihood import Likelihood, independence_deviance
 from .random_effects import RandomEffectsResults
@@ -219,7 +218,16 @@ class MMRMResults(RandomEffectsResults):
 
     @property
     def vcov(self) -> pd.DataFrame:
-        r"""Model-based :math:`\mathrm{Cov}(\hat\beta) = (X^\top V^{-1}X)^{-1}`."""
+        r""":math:`\mathrm{Cov}(\hat\beta)` as the fit's settings say, the one behind
+        ``coef_table()``: the sandwich of ``fit(..., vcov=)``, Kenward-Roger's adjusted
+        covariance with ``ddf="kenward-roger"`` (``-linear``), else the model-based
+        :math:`(X^\top V^{-1}X)^{-1}` (see :attr:`vcov_model`)."""
+        c = beta_covariance(self, *resolve(self))
+        return pd.DataFrame(c.copy(), index=self.coef_names, columns=self.coef_names)
+
+    @property
+    def vcov_model(self) -> pd.DataFrame:
+        r"""Model-based :math:`\mathrm{Cov}(\hat\beta) = (X^\top V^{-1}X)^{-1}`, whatever the settings."""
         return pd.DataFrame(self.beta_cov.copy(), index=self.coef_names, columns=self.coef_names)
 
     @property
@@ -244,21 +252,8 @@ class MMRMResults(RandomEffectsResults):
 
     # -- inference (SAS LSMEANS / ESTIMATE / CONTRAST / type III) ------------------------
     def _methods(self, ddf, vcov) -> tuple[str, str]:
-        """Resolve per-call choices: ``ddf=None`` is the fit's df method, except when a call asks
-        for a sandwich ``vcov`` on a model-based fit whose df are Satterthwaite or Kenward-Roger:
-        then between-within (containment with outer grouping factors), SAS's default with
-        EMPIRICAL; ``ddf="satterthwaite"`` asks for the sandwich Satterthwaite df."""
-        vcov = check_vcov(vcov or self.settings.vcov)
-        factors = [lv.factor for lv in self.design.levels]
-        if ddf is None:
-            ddf = self.settings.ddf
-            if vcov != "model" and self.settings.vcov == "model" and ddf in (
-                    "satterthwaite", "kenward-roger", "kenward-roger-linear"):
-                ddf = default_ddf(vcov, bool(factors), self.settings.linear)
-        ddf = check_ddf(ddf)
-        check_combination(ddf, vcov)
-        check_outer_factors(factors, ddf, vcov, bool(factors) and self.likelihood.n_clusters == 1)
-        return ddf, vcov
+        """The ``(ddf, vcov)`` a call uses (:func:`trialmlm.inference.methods.resolve`)."""
+        return resolve(self, ddf, vcov)
 
     def lsmeans(self, specs, by=None, ddf: str | None = None, vcov: str | None = None,
                 weights: str = "equal", at: dict | None = None, slope: str | None = None,
@@ -327,18 +322,12 @@ class MMRMResults(RandomEffectsResults):
 
     def kenward_roger_vcov(self, linear: bool = False) -> np.ndarray:
         r"""Kenward-Roger adjusted :math:`\mathrm{Cov}(\hat\beta)` (SAS DDFM=KR / KR(LINEAR))."""
-        self._methods("kenward-roger", "model")
-        return self._cached(("kr", linear), lambda: kenward_roger_covariance(self, linear))
+        ddf = "kenward-roger-linear" if linear else "kenward-roger"
+        return beta_covariance(self, *resolve(self, ddf, "model"))
 
     def empirical_vcov(self, kind: str = "empirical") -> np.ndarray:
         r"""Sandwich :math:`\mathrm{Cov}(\hat\beta)`: "empirical" (CR0), "-bias-reduced", "-jackknife"."""
-        self._methods("residual", kind)
-        return self._cached(("empirical", kind), lambda: empirical_covariance(self, kind))
-
-    def empirical_df_terms(self, kind: str = "empirical") -> tuple[np.ndarray, np.ndarray]:
-        """Per-cluster matrices of the Satterthwaite df of a sandwich (see :mod:`.inference.vcov`)."""
-        self._methods("residual", kind)
-        return self._cached(("empirical-df", kind), lambda: empirical_df_terms(self, kind))
+        return beta_covariance(self, *resolve(self, "residual", kind))  # residual df go with every vcov
 
     # -- covariance ------------------------------------------------------------------
     @property

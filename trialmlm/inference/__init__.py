@@ -1,6 +1,5 @@
 """Inference on the fixed effects: covariance of beta, df methods, LS means, tests."""
 
-from .ddf import DDF_METHODS
-from .vcov import VCOV_METHODS
+from .methods import DDF, DDF_METHODS, VCOV, VCOV_METHODS, resolve
 
-__all__ = ["DDF_METHODS", "VCOV_METHODS"]
+__all__ = ["DDF", "DDF_METHODS", "VCOV", "VCOV_METHODS", "resolve"]

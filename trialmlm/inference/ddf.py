@@ -1,8 +1,11 @@
-r"""Denominator degrees of freedom: one registry, one signature.
+r"""Denominator degrees of freedom: one function per method, one signature.
 
-Every method takes the fit and a contrast matrix :math:`L` (r x p) and returns a
-:class:`DF` with the degrees of freedom of each row (t tests) and, for the joint F test
-of all rows, its denominator df and scale :math:`\lambda` (1 except for Kenward-Roger).
+Every method takes the fit, a contrast matrix :math:`L` (r x p), whether the joint F test
+of all rows is wanted, and the ``vcov`` (which matters for Satterthwaite only), and returns
+a :class:`DF` with the degrees of freedom of each row (t tests) and, for the joint F test,
+its denominator df and scale :math:`\lambda` (1 except for Kenward-Roger).  The registry
+that names them, says which covariance each goes with and dispatches to them is
+:mod:`.methods`.
 
 ``satterthwaite``  :math:`\nu = 2(l^\top Cl)^2 / (g^\top Wg)`,
     :math:`g_h = l^\top(\partial C/\partial\phi_h)l = l^\top CB_hCl`, :math:`W` the asymptotic
@@ -46,9 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError
-
-DDF_METHODS = ("satterthwaite", "kenward-roger", "kenward-roger-linear", "between-within",
-               "residual", "containment")
+from .cache import covariance, sandwich_df_terms
 
 
 @dataclass(frozen=True)
@@ -58,49 +59,6 @@ class DF:
     rows: np.ndarray
     joint: float
     scale: float = 1.0
-
-
-def default_ddf(vcov: str, outer: bool = False, linear: bool = False) -> str:
-    """Satterthwaite with the model-based covariance; with a sandwich between-within (SAS's
-    default without RANDOM effects) or, with outer grouping factors, containment (SAS's
-    default with RANDOM effects).  Residual for the ``linear`` model (SAS's default
-    without RANDOM and REPEATED statements; see the module docstring)."""
-    if linear:
-        return "residual"
-    if vcov == "model":
-        return "satterthwaite"
-    return "containment" if outer else "between-within"
-
-
-def check_ddf(name: str) -> str:
-    if name not in DDF_METHODS:
-        raise DataError(f"ddf must be one of {', '.join(DDF_METHODS)}; got {name!r}")
-    return name
-
-
-def check_combination(ddf: str, vcov: str) -> None:
-    """Raise DataError for Kenward-Roger with a sandwich ``vcov`` (KR adjusts the model-based
-    covariance; SAS's DDFM=KR and EMPIRICAL exclude each other)."""
-    if ddf.startswith("kenward-roger") and vcov != "model":
-        raise DataError(f"ddf={ddf!r} adjusts the model-based covariance; it cannot be combined "
-                        f"with vcov={vcov!r} (as in SAS, where DDFM=KR and EMPIRICAL exclude each other); "
-                        "use ddf='satterthwaite', 'between-within' or 'residual' with a sandwich")
-
-
-def check_outer_factors(factors: list[str], ddf: str, vcov: str, crossed: bool = False) -> None:
-    """Raise DataError for the inference methods not available with outer grouping factors
-    (``factors``, e.g. sites): between-within df (SAS defines them for one level of
-    subjects only), and sandwich covariances when the factors are ``crossed`` with the
-    subjects (no independent clusters)."""
-    if not factors:
-        return
-    where = f"models with the outer grouping factor(s) {', '.join(factors)}"
-    if vcov != "model" and crossed:
-        raise DataError(f"vcov='{vcov}' needs independent clusters, but {', '.join(factors)} "
-                        "crossed with the subjects make the whole data one block of V; use vcov='model'")
-    if ddf == "between-within":
-        raise DataError(f"between-within df are not available for {where} (SAS defines them for "
-                        "one level of subjects); use ddf='satterthwaite', 'kenward-roger' or 'containment'")
 
 
 def _row_satterthwaite(fit, rows: np.ndarray) -> np.ndarray:
@@ -116,7 +74,7 @@ def _row_satterthwaite(fit, rows: np.ndarray) -> np.ndarray:
 def _row_satterthwaite_sandwich(fit, rows: np.ndarray, vcov: str) -> np.ndarray:
     """Bell & McCaffrey (2002) df of each row for the sandwich ``vcov`` (module docstring):
     :math:`G = \\mathrm{diag}(l^\\top A_cl) - UCU^\\top`, :math:`U` the rows :math:`(B_cl)^\\top`."""
-    a, b = fit.empirical_df_terms(vcov)
+    a, b = sandwich_df_terms(fit, vcov)
     c = fit.beta_cov
     d = np.einsum("ri,nij,rj->rn", rows, a, rows)
     u = np.einsum("nij,rj->rni", b, rows)
@@ -133,7 +91,7 @@ def _row_df(fit, rows: np.ndarray, vcov: str) -> np.ndarray:
 
 
 def _fai_cornelius(fit, L: np.ndarray, vcov: str) -> float:
-    c = fit.beta_cov if vcov == "model" else fit.empirical_vcov(vcov)
+    c = covariance(fit, vcov)
     vals, vecs = np.linalg.eigh(L @ c @ L.T)
     nu = _row_df(fit, vecs.T @ L, vcov)
     if np.all(np.isinf(nu)):  # every covariance parameter held (known): no estimation error
@@ -251,26 +209,46 @@ def _containment_columns(fit) -> np.ndarray:
     return per_col
 
 
-def degrees_of_freedom(fit, L: np.ndarray, method: str, joint: bool = True, vcov: str = "model") -> DF:
-    """Degrees of freedom of each row of ``L`` and, with ``joint``, of the joint test of all rows
-    (see module docstring); without ``joint`` the rows may be linearly dependent.  ``vcov``
-    matters for Satterthwaite only."""
-    L = np.atleast_2d(L)
-    check_combination(method, vcov)
-    if method == "residual" or (method == "containment" and fit.settings.random is None):
-        df = float(fit.n_obs - fit.n_fixed)
-        return DF(np.full(L.shape[0], df), df)
-    if method in ("between-within", "containment"):
-        per_col = _between_within_columns(fit) if method == "between-within" else _containment_columns(fit)
-        involved = np.abs(L) > 1e-12
-        rows = np.array([per_col[m].min() if m.any() else per_col.min() for m in involved])
-        return DF(rows, float(rows.min()))
-    if fit.method != "REML" and method.startswith("kenward"):
+def residual_df(fit, L: np.ndarray, joint: bool, vcov: str) -> DF:
+    r"""SAS DDFM=RESIDUAL: :math:`n - \mathrm{rank}(X)` for every row and the joint test."""
+    df = float(fit.n_obs - fit.n_fixed)
+    return DF(np.full(L.shape[0], df), df)
+
+
+def _smallest_of_columns(per_col: np.ndarray, L: np.ndarray) -> DF:
+    """A row gets the smallest df of the columns it involves; the joint test the smallest row's."""
+    involved = np.abs(L) > 1e-12
+    rows = np.array([per_col[m].min() if m.any() else per_col.min() for m in involved])
+    return DF(rows, float(rows.min()))
+
+
+def between_within_df(fit, L: np.ndarray, joint: bool, vcov: str) -> DF:
+    """SAS DDFM=BETWITHIN (module docstring)."""
+    return _smallest_of_columns(_between_within_columns(fit), L)
+
+
+def containment_df(fit, L: np.ndarray, joint: bool, vcov: str) -> DF:
+    """SAS DDFM=CONTAIN (module docstring); the residual df without random effects."""
+    if fit.settings.random is None:
+        return residual_df(fit, L, joint, vcov)
+    return _smallest_of_columns(_containment_columns(fit), L)
+
+
+def satterthwaite_df(fit, L: np.ndarray, joint: bool, vcov: str) -> DF:
+    """SAS DDFM=SATTERTHWAITE, or Bell & McCaffrey's df with a sandwich ``vcov``; F tests by
+    Fai & Cornelius (module docstring)."""
+    rows = _row_df(fit, L, vcov)
+    if not joint:
+        return DF(rows, np.nan)
+    return DF(rows, rows[0] if L.shape[0] == 1 else _fai_cornelius(fit, L, vcov))
+
+
+def kenward_roger_df(fit, L: np.ndarray, joint: bool, vcov: str) -> DF:
+    """SAS DDFM=KR and KR(LINEAR) (their df are the same; module docstring); REML only."""
+    if fit.method != "REML":
         raise DataError("Kenward-Roger degrees of freedom are defined for REML fits only")
     rows = _row_df(fit, L, vcov)
     if not joint:
         return DF(rows, np.nan)
-    if method == "satterthwaite":
-        return DF(rows, rows[0] if L.shape[0] == 1 else _fai_cornelius(fit, L, vcov))
     m, lam = _kenward_roger_joint(fit, L)
     return DF(rows, m, lam)

@@ -24,7 +24,8 @@ from scipy.optimize import brentq
 
 from ..errors import DataError, DataWarning
 from .grid import ReferenceGrid
-from .wald import beta_covariance, t_table
+from .methods import beta_covariance
+from .wald import t_table
 
 ADJUSTMENTS = (None, "bonferroni", "holm", "dunnett", "tukey")
 

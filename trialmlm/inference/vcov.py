@@ -28,6 +28,9 @@ Kenward-Roger (SAS ``DDFM=KR``)
     :math:`\sum_{hj}W_{hj}(Q_{hj} - \tfrac14R_{hj})` (``kenward_roger_terms``: per pattern
     for one grouping factor, by Woodbury's identity over the whole :math:`V` with outer
     factors), and :math:`P_h = -B_h` is the fit's ``jac_info``.
+
+The names, labels and SAS/mmrm equivalents of these covariances are registered in
+:mod:`.methods`; :mod:`.cache` computes each once per fit.
 """
 
 from __future__ import annotations
@@ -35,14 +38,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DataError
-
-VCOV_METHODS = ("model", "empirical", "empirical-bias-reduced", "empirical-jackknife")
-
-
-def check_vcov(name: str) -> str:
-    if name not in VCOV_METHODS:
-        raise DataError(f"vcov must be one of {', '.join(VCOV_METHODS)}; got {name!r}")
-    return name
 
 
 def _sym_power(m: np.ndarray, power: float) -> np.ndarray:

@@ -3,7 +3,8 @@ r"""t and F tests of linear functions :math:`L\beta` of the fixed effects.
 t test of a row :math:`l`: :math:`t = l^\top\hat\beta / \sqrt{l^\top\hat C l}`; F test of
 all rows (rank r): :math:`F = (L\hat\beta)^\top(L\hat CL^\top)^{-1}L\hat\beta / r`, scaled by
 :math:`\lambda` under Kenward-Roger.  :math:`\hat C` is the covariance chosen by
-``vcov`` (or the Kenward-Roger adjusted one), df from :mod:`.ddf`.
+``vcov`` (or the Kenward-Roger adjusted one), df from :mod:`.ddf`; ``ddf`` and ``vcov`` are
+names already resolved by :func:`.methods.resolve`.
 """
 
 from __future__ import annotations
@@ -14,18 +15,7 @@ from scipy import stats
 
 from ..checks import check_alpha
 from ..errors import DataError
-from .ddf import check_combination, check_ddf, degrees_of_freedom
-from .vcov import check_vcov
-
-
-def beta_covariance(fit, ddf: str, vcov: str) -> np.ndarray:
-    """The covariance of :math:`\\hat\\beta` that goes with ``ddf`` and ``vcov``."""
-    check_ddf(ddf)
-    check_vcov(vcov)
-    check_combination(ddf, vcov)
-    if ddf.startswith("kenward-roger"):
-        return fit.kenward_roger_vcov(linear=ddf.endswith("linear"))
-    return fit.beta_cov if vcov == "model" else fit.empirical_vcov(vcov)
+from .methods import beta_covariance, degrees_of_freedom
 
 
 def t_table(fit, L: np.ndarray, ddf: str, vcov: str, alpha: float) -> pd.DataFrame:

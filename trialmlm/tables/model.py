@@ -15,21 +15,9 @@ import pandas as pd
 
 from ..errors import DataError
 from ..formats import decimals_for, fmt_ci, fmt_estimate_se, fmt_number, fmt_p
+from ..inference.methods import labels
 from ..missing.strategies import STRATEGIES
 from .table import Table, blank_repeats, display_label, plain, with_unit
-
-DDF_NAMES = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger",
-             "kenward-roger-linear": "Kenward-Roger (linear)", "between-within": "between-within",
-             "residual": "residual", "containment": "containment"}
-VCOV_NAMES = {"model": "model-based"}
-
-
-def _method_names(fit, ddf: str | None, vcov: str | None) -> tuple[str, str]:
-    ddf, vcov = fit._methods(ddf, vcov)  # the fit's resolution of per-call choices
-    ddf_name = DDF_NAMES.get(ddf, ddf)
-    if ddf == "satterthwaite" and vcov != "model":
-        ddf_name += " for the sandwich (Bell & McCaffrey)"
-    return ddf_name, VCOV_NAMES.get(vcov, f"sandwich ({vcov})")
 
 
 def model_footnotes(fit, arm: str | None = None, visit: str | None = None, ddf: str | None = None,
@@ -55,7 +43,7 @@ def model_footnotes(fit, arm: str | None = None, visit: str | None = None, ddf: 
         where = f" over {', '.join(s.visit)}" if s.visit else ""
         lines.append(f"Random effects {s.random} with {g} G; residual covariance: {resid.description} "
                      f"({resid.sas_type}){where}{per_group}.")
-    ddf_name, vcov_name = _method_names(fit, ddf, vcov)
+    ddf_name, vcov_name = labels(fit, ddf, vcov)
     lines.append(f"Estimation: {s.method}; denominator degrees of freedom: {ddf_name}; "
                  f"standard errors: {vcov_name}.")
     return tuple(lines)
