@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..describe import describe_covariance
 from ..errors import DataError
 from ..formats import decimals_for, fmt_ci, fmt_estimate_se, fmt_number, fmt_p
 from ..missing.strategies import STRATEGIES
@@ -42,19 +43,7 @@ def model_footnotes(fit, arm: str | None = None, visit: str | None = None, ddf: 
     covariates = [v for v in enc.variables if v not in (arm, visit, *s.visit)] if arm else []
     lines = [f"Model for {s.response}: fixed effects {enc.formula}"
              + (f"; covariates: {', '.join(covariates)}." if covariates else ".")]
-    per_group = f", separate for each level of {s.group}" if s.group else ""
-    struct = fit.structures[0]
-    if s.linear:
-        lines.append("Linear model (ANCOVA): independent residuals with one variance.")
-    elif s.random is None:
-        lines.append(f"Covariance: {struct.description} ({struct.sas_type}) over {', '.join(s.visit)} "
-                     f"within {s.subject}{per_group}.")
-    else:
-        g = "diagonal" if struct.diagonal else "unstructured"
-        resid = struct.residual
-        where = f" over {', '.join(s.visit)}" if s.visit else ""
-        lines.append(f"Random effects {s.random} with {g} G; residual covariance: {resid.description} "
-                     f"({resid.sas_type}){where}{per_group}.")
+    lines.append(f"{describe_covariance(fit)}.")
     ddf_name, vcov_name = _method_names(fit, ddf, vcov)
     lines.append(f"Estimation: {s.method}; denominator degrees of freedom: {ddf_name}; "
                  f"standard errors: {vcov_name}.")
