@@ -247,7 +247,8 @@ def sensitivity_results(fit, imputations: Sequence = (), tipping=None, alpha: fl
 
     One row per (analysis, contrast, delta) at one visit, contrasts in the fit's order and,
     within a contrast: the primary MMRM (``fit.compare``, MAR), each of ``imputations``
-    (:class:`~trialmlm.missing.MultipleImputation`, ``mi.compare(alpha)``), then the
+    (:class:`~trialmlm.missing.MultipleImputation`, ``mi.compare(arm, by=visit, reference=reference,
+    alpha=alpha)``), then the
     tipping point (:class:`~trialmlm.missing.TippingPoint`, ``tipping.summary()``): the row
     at the tipping delta (first delta with :math:`p \ge \alpha`); the last delta of the
     grid with "does not tip within the range (deltas a to b)" when the difference stays
@@ -272,7 +273,8 @@ def sensitivity_results(fit, imputations: Sequence = (), tipping=None, alpha: fl
     visit = tipping.visit if tipping is not None else fit.design.position_labels[-1]
     primary = fit.compare(arm, by=vname, reference=reference, alpha=alpha)
     parts = [("MMRM (primary, MAR)", primary, np.nan)]
-    parts += [(_mi_label(mi), mi.compare(alpha), _mi_delta(mi)) for mi in imputations]
+    parts += [(_mi_label(mi), mi.compare(arm, by=vname, reference=reference, alpha=alpha), _mi_delta(mi))
+              for mi in imputations]
     labels = [name for name, _, _ in parts] + ([_tipping_label(tipping)] if tipping is not None else [])
     repeated = [name for name in labels if labels.count(name) > 1]
     if repeated:
