@@ -139,7 +139,7 @@ def test_optimum_against_r(fit):
     np.testing.assert_allclose(fit.phi, np.array(opt["phi"])[SAS_ORDER], rtol=1e-6)
     np.testing.assert_allclose(fit.beta, opt["beta"], rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(np.sqrt(np.diag(fit.beta_cov)), opt["se"], rtol=1e-6)
-    blups = fit.random_effects()
+    blups = fit.random_effects()["ID"]
     assert list(blups.index) == opt["blups"]["ID"]
     np.testing.assert_allclose(blups[["Intercept", "TIME"]].to_numpy(),
                                np.column_stack([opt["blups"]["Intercept"], opt["blups"]["TIME"]]), atol=1e-5)
@@ -155,7 +155,7 @@ def test_likelihood_and_blups_at_fixed_parameters_against_r(fit, point):
     np.testing.assert_allclose(ev.beta, ref["beta"], atol=1e-8)
     np.testing.assert_allclose(np.sqrt(np.diag(ev.cov_beta)), ref["se"], atol=1e-8)
     at = dataclasses.replace(fit, phi=phi, beta=ev.beta, beta_cov=ev.cov_beta, _cache={})
-    ours = at.random_effects()
+    ours = at.random_effects()["ID"]
     np.testing.assert_allclose(ours[["Intercept", "TIME"]].to_numpy(),
                                np.column_stack([ref["blups"]["Intercept"], ref["blups"]["TIME"]]), atol=1e-6)
 
@@ -234,7 +234,7 @@ def test_accessors(fit):
         rho, s2 = fit.phi[4 + 2 * a], fit.phi[3 + 2 * a]
         lag = np.abs(np.subtract.outer(np.arange(6), np.arange(6)))
         np.testing.assert_allclose(fit.covariance_matrix(arm).to_numpy(), s2 * rho ** lag)
-    assert list(fit.residual_variance.index) == NAMES[3:]
+    assert list(fit.residual_parameters.index) == NAMES[3:]
     part = fit.variance_partition(at={"TIME": [0.0, 4.0]})
     assert list(part["TRT"]) == ["ACT", "ACT", "PBO", "PBO"]
     np.testing.assert_allclose(part["within"], [fit.phi[3]] * 2 + [fit.phi[5]] * 2)

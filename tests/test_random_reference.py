@@ -20,6 +20,7 @@ import pytest
 from helpers import with_expected_information
 
 import trialmlm
+from trialmlm.errors import DataError
 
 REFERENCE = Path(__file__).parent / "reference"
 REF = json.loads((REFERENCE / "random_refs.json").read_text())
@@ -58,7 +59,7 @@ def test_loglik_covariance_fixed_effects(fits, name):
                                atol=rtol * np.abs(g).max())
     res = case["residual"]
     if "correlation" in res:
-        params = fit.residual_variance
+        params = fit.residual_parameters
         assert params["Residual"] == pytest.approx(res["sigma2"], rel=rtol)
         if "SP(EXP)" in params:  # nlme corExp's range is SAS SP(EXP)'s theta
             assert params["SP(EXP)"] == pytest.approx(res["correlation"]["range"], rel=rtol)
@@ -87,7 +88,7 @@ def test_exponential_residual_as_sp_pow(name):
 @pytest.mark.parametrize("name", list(CASES))
 def test_blups_and_prediction_error(fits, name):
     fit, case = fits[name], CASES[name]
-    ours = fit.random_effects()
+    ours = fit.random_effects()[fit.settings.subject]
     ref = pd.DataFrame(case["blups"])
     terms = {t: n for t, n in zip(case["G"]["terms"], fit.random_effects_covariance.columns)}
     got = np.array([ours.loc[r.subject, terms[r.term]] for r in ref.itertuples()])
@@ -189,3 +190,15 @@ def test_shrinkage_random_intercept(fits):
     table = fit.shrinkage()
     expected = s2 / (s2 + table["n_obs"] * sb2)
     np.testing.assert_allclose(table["shrinkage"], expected, rtol=1e-5)
+
+
+def test_stable_return_types(fits):
+    """Issue 12: random_effects() is always a dict by grouping factor; residual_variance always
+    a float (sigma^2 I only), residual_parameters always a Series (nlme values as above)."""
+    one, structured = fits["sleep_us_reml"], fits["trial3_ri_ar1_reml"]
+    assert list(one.random_effects()) == ["Subject"] and list(one.random_effects(se=True)) == ["Subject"]
+    assert isinstance(one.residual_variance, float)
+    assert one.residual_parameters.to_dict() == {"Residual": one.residual_variance}
+    assert list(structured.residual_parameters.index) == ["AR(1)", "Residual"]
+    with pytest.raises(DataError, match=r"have a structure \(AR\(1\), Residual\).*residual_parameters"):
+        _ = structured.residual_variance

@@ -46,12 +46,9 @@ def write_fit(result, out: Path) -> list[Path]:
     }
     if result.settings.random is not None:
         files["random_effects_covariance.csv"] = result.random_effects_covariance.to_csv()
-        blups = result.random_effects(se=True)
-        if isinstance(blups, dict):  # one table per grouping factor
-            files.update({f"random_effects_{factor}.csv": table.to_csv(index=False)
-                          for factor, table in blups.items()})
-        else:
-            files["random_effects.csv"] = blups.to_csv(index=False)
+        blups = result.random_effects(se=True)  # one table per grouping factor
+        names = {f: f"random_effects_{f}.csv" if len(blups) > 1 else "random_effects.csv" for f in blups}
+        files.update({names[f]: table.to_csv(index=False) for f, table in blups.items()})
     if result.settings.visit:  # a residual structure over visits or coordinates
         groups = result.group_labels if result.settings.group else [None]
         for g in groups:

@@ -167,33 +167,40 @@ class RandomEffectsResults:
         return (s.residual, phi[s.n_g:]) if isinstance(s, RandomEffects) else (s, phi)
 
     @property
-    def residual_variance(self) -> float | pd.Series:
-        r""":math:`\sigma^2` for independent residuals, else the residual structure's parameters
-        (of every group, named as in ``covariance_parameters``, with a per-group structure);
-        for the linear model its one variance."""
-        if not self.settings.linear:
-            self._require_random()
-        if len(self.structures) > 1:
-            n_g = self.structures[0].n_g
-            return pd.Series(self.phi[n_g:].copy(), index=self.covariance_parameter_names[n_g:],
-                             name="estimate")
-        s, phi = self._residual()
-        if isinstance(s, Independent):
-            return float(phi[0])
-        return pd.Series(phi.copy(), index=s.param_names(), name="estimate")
+    def residual_parameters(self) -> pd.Series:
+        r"""The residual structure's parameters, named as in ``covariance_parameters``
+        (``Residual`` for :math:`\sigma^2I`, ``AR(1)``, ``SP(POW)``, ...; every group's, with
+        the group suffix, with a per-group structure; without random effects all covariance
+        parameters): always a Series."""
+        n_g = self.structures[0].n_g if isinstance(self.structures[0], RandomEffects) else 0
+        n_r = sum(s.n_params for s in self.structures) - n_g * len(self.structures)
+        return pd.Series(self.phi[n_g:n_g + n_r].copy(), index=self.covariance_parameter_names[n_g:n_g + n_r],
+                         name="estimate")
+
+    @property
+    def residual_variance(self) -> float:
+        r""":math:`\hat\sigma^2` of independent residuals (:math:`R = \sigma^2I`; the linear
+        model's one variance): always a float.  DataError for a residual structure or one
+        variance per group (see ``residual_parameters``)."""
+        params = self.residual_parameters
+        if len(params) != 1 or not isinstance(self._residual()[0], Independent):
+            raise DataError(f"the residuals have a structure ({', '.join(params.index)}), not one variance "
+                            "sigma^2; see residual_parameters")
+        return float(params.iloc[0])
 
     @property
     def _random_predictions(self) -> Predictions:
         self._require_random()
         return self._cached("blup", lambda: predict_random_effects(self))
 
-    def random_effects(self, se: bool = False) -> pd.DataFrame | dict:
-        r"""BLUPs :math:`\hat b_i`, one row per subject and one column per random term.
+    def random_effects(self, se: bool = False) -> dict[str, pd.DataFrame]:
+        r"""BLUPs, a dict ``{factor: table}`` with one table per grouping factor (outer factors
+        first, in formula order, then the subject; as lme4's ``ranef``), also for one factor.
 
-        ``se=True``: a long table ``subject, term, estimate, se`` with the prediction-error
-        standard errors :math:`\sqrt{\mathrm{Var}(\hat b_i - b_i)}` (SAS Std Err Pred).
-        With outer grouping factors: a dict ``{factor: table}`` of such tables, one per
-        factor (outer factors first), indexed by that factor's levels.
+        Each table is wide, indexed by the factor's levels with one column per random term:
+        :math:`\hat u` of an outer factor, :math:`\hat b_i` of the subject; ``se=True`` gives
+        the long table ``FACTOR, term, estimate, se`` with the prediction-error standard errors
+        :math:`\sqrt{\mathrm{Var}(\hat b_i - b_i)}` (SAS Std Err Pred).
         """
         pred = self._random_predictions
         design = self.design
@@ -209,7 +216,7 @@ class RandomEffectsResults:
             tables[self.settings.subject] = _blup_table(
                 self.settings.subject, design.subject_labels, design.random_names, pred.blup,
                 np.diagonal(pred.pev, axis1=1, axis2=2), se)
-        return tables if design.levels else tables[self.settings.subject]
+        return tables
 
     def variance_partition(self, at: dict | None = None) -> pd.DataFrame:
         r"""Between-subject :math:`z^\top Gz`, within-subject (residual) variance and

@@ -49,7 +49,7 @@ import pandas as pd
 from .adam import arm_order, count_model_exclusions, exclude_records
 from .api import fit as fit_model
 from .config import MODELS, SELECTION, AnalysisConfig, load_config, make_config  # noqa: F401 (re-exported)
-from .covariance.random_effects import RandomEffects
+from .describe import describe_covariance
 from .design import factor_levels
 from .errors import ConvergenceError, DataError
 from .fallback import failure
@@ -358,21 +358,6 @@ def _write_results(path: Path, config: AnalysisConfig, counts, by_arm, arms, fit
         type3=type3, software=dict(_versions()))
 
 
-def _covariance_text(fit) -> str:
-    """The residual structure, and the random effects with their G, in words."""
-    struct = fit.structures[0]
-    if fit.settings.linear:
-        return "linear model (ANCOVA): independent residuals with one variance"
-    if not isinstance(struct, RandomEffects):
-        text = f"{struct.description} ({struct.sas_type}) over {', '.join(fit.settings.visit)}"
-        if fit.settings.random is None:
-            return text
-        return f"random effects {fit.settings.random}; residuals: {text}"
-    g = "diagonal" if struct.diagonal else "unstructured"
-    return (f"random effects {fit.settings.random} with {g} G; residuals: {struct.residual.description} "
-            f"({struct.residual.sas_type})")
-
-
 def _versions() -> list[tuple[str, str]]:
     out = [("Python", platform.python_version())]
     for name in PACKAGES:
@@ -405,7 +390,7 @@ def _index_html(config: AnalysisConfig, fits, made: dict, figures: list[str], re
         ("Estimation", per_visit(lambda f: f"{f.settings.method}, {f.optimizer}, "
                                            f"{'converged' if f.converged else 'NOT converged'} after "
                                            f"{f.n_iter} iterations")),
-        ("Covariance", _covariance_text(fit)),
+        ("Covariance", str(describe_covariance(fit))),
         ("Degrees of freedom", s.ddf), ("Reference arm", str(reference)),
         ("Subjects / observations used", per_visit(lambda f: f"{f.n_subjects} / {f.n_obs}")),
         ("-2 log-likelihood, AIC, BIC",

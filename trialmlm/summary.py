@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .describe import describe_covariance
+
 
 def _table(title: str, frame: pd.DataFrame, floatfmt: str = "{:.6g}") -> str:
     shown = frame.copy()
@@ -16,24 +18,6 @@ def _table(title: str, frame: pd.DataFrame, floatfmt: str = "{:.6g}") -> str:
         if pd.api.types.is_float_dtype(shown[c]):
             shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else floatfmt.format(v))
     return f"{title}\n{'-' * len(title)}\n{shown.to_string()}\n"
-
-
-def _structure_text(fit, grp: str) -> str:
-    s = fit.settings
-    if s.linear:
-        return "Diagonal (independent rows, one variance: linear model)"
-    if s.random is None:
-        return f"{fit.structures[0].sas_type} ({s.structure}){grp}"
-    comp = fit.structures[0]
-    residual = comp.residual if hasattr(comp, "residual") else comp
-    randoms = [f"RANDOM ({' + '.join(terms)} | {factor}): G {'VC' if _diagonal(fit, factor) else 'UN'}"
-               for factor, terms, _ in fit._factors()]
-    return "; ".join(randoms + [f"REPEATED: {residual.sas_type} ({s.structure}){grp}"])
-
-
-def _diagonal(fit, factor: str) -> bool:
-    levels = {lv.factor: lv.diagonal for lv in fit.design.levels}
-    return levels[factor] if factor in levels else fit.structures[0].diagonal
 
 
 def _attempts_text(attempts) -> str:
@@ -63,11 +47,10 @@ def _null_model_text(test) -> list[str]:
 
 def format_summary(fit) -> str:
     s = fit.settings
-    grp = f" / GROUP={s.group}" if s.group else ""
     repeated = {} if s.linear else {"Repeated Effect": ", ".join(s.visit), "Subject Effect": s.subject}
     info = pd.Series({
         "Dependent Variable": s.response, **repeated,
-        "Covariance Structure": _structure_text(fit, grp),
+        "Covariance Structure": describe_covariance(fit).sas(),
         "Weight Variable": s.weights or "none", "Estimation Method": s.method,
         "Fixed Effects SE Method (vcov)": s.vcov, "Degrees of Freedom Method (ddf)": s.ddf,
         "Optimizer": f"{fit.optimizer} ({fit.n_iter} iterations, "

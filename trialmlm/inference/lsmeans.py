@@ -28,6 +28,7 @@ from .methods import beta_covariance
 from .wald import t_table
 
 ADJUSTMENTS = (None, "bonferroni", "holm", "dunnett", "tukey")
+COLUMNS = ("estimate", "se", "df", "t", "p", "lower", "upper", "fmi")  # numbers, not labels
 
 
 def _warn_non_estimable(labels: pd.DataFrame, L: np.ndarray, what: str) -> None:
@@ -47,8 +48,8 @@ def lsmeans_table(fit, specs, by, ddf, vcov, weights, at, slope, alpha) -> pd.Da
     return pd.concat([labels, table], axis=1)
 
 
-def compare_table(fit, spec: str, by, reference, ddf, vcov, weights, at, slope, alpha, adjust,
-                  pairwise: bool = False):
+def check_adjust(adjust, pairwise: bool) -> None:
+    """DataError unless ``adjust`` is one of :data:`ADJUSTMENTS` and fits the family."""
     if adjust not in ADJUSTMENTS:
         raise DataError(f"adjust must be one of {', '.join(map(repr, ADJUSTMENTS))}; got {adjust!r}")
     if pairwise and adjust == "dunnett":
@@ -57,13 +58,18 @@ def compare_table(fit, spec: str, by, reference, ddf, vcov, weights, at, slope, 
     if adjust == "tukey" and not pairwise:
         raise DataError("adjust='tukey' (Tukey-Kramer) is for all pairs of levels: pass pairwise=True, "
                         "or use adjust='dunnett' for comparisons with a reference level")
+
+
+def compare_table(fit, spec: str, by, reference, ddf, vcov, weights, at, slope, alpha, adjust,
+                  pairwise: bool = False):
+    check_adjust(adjust, pairwise)
     info, D = difference_rows(fit, spec, by, reference, weights, at, slope, pairwise)
     _warn_non_estimable(info, D, "difference(s)")
     table = t_table(fit, D, ddf, vcov, alpha)
     out = pd.concat([info, table], axis=1)
     if adjust is not None:
-        by_cols = [c for c in info.columns if c not in (spec, "contrast")]
-        _adjust(fit, out, D, by_cols, ddf, vcov, alpha, adjust)
+        cov = D @ beta_covariance(fit, ddf, vcov) @ D.T if adjust == "dunnett" else None
+        adjust_table(out, spec, alpha, adjust, cov)
     return out
 
 
@@ -102,9 +108,13 @@ def difference_rows(fit, spec: str, by, reference, weights, at, slope,
     return pd.DataFrame(info), np.array(rows)
 
 
-def _adjust(fit, out: pd.DataFrame, D, by_cols, ddf, vcov, alpha, method) -> None:
+def adjust_table(out: pd.DataFrame, spec: str, alpha: float, method: str,
+                 cov: np.ndarray | None = None) -> None:
+    """Adjust ``p``, ``lower``, ``upper`` of a :func:`compare_table` in place, family by family
+    (the rows of one ``by`` level); ``cov``: the covariance of the estimated differences
+    (rows of ``out``), needed by ``"dunnett"`` only."""
+    by_cols = [c for c in out.columns if c not in (spec, "contrast", *COLUMNS)]
     families = out.groupby(by_cols, sort=False).indices.values() if by_cols else [np.arange(len(out))]
-    c = beta_covariance(fit, ddf, vcov) if method == "dunnett" else None
     for idx in families:
         idx = np.asarray(idx)
         m = idx.size
@@ -126,9 +136,9 @@ def _adjust(fit, out: pd.DataFrame, D, by_cols, ddf, vcov, alpha, method) -> Non
             out.loc[idx, "p"] = stats.studentized_range.sf(np.sqrt(2) * t_obs, k, df)
             crit = _tukey_quantile(1 - alpha, k, df)
         else:
-            cov = D[idx] @ c @ D[idx].T
-            sd = np.sqrt(np.diag(cov))
-            corr = cov / np.outer(sd, sd)
+            family = cov[np.ix_(idx, idx)]
+            sd = np.sqrt(np.diag(family))
+            corr = family / np.outer(sd, sd)
             nu = float(np.min(df))
             dist = stats.multivariate_t(loc=np.zeros(m), shape=corr, df=nu, seed=20261122)
 

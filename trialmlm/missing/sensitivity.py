@@ -22,7 +22,8 @@ from ..checks import check_alpha, check_seed, finite_numbers
 from ..errors import ConvergenceWarning, DataError
 from ..estimate import estimate
 from ..inference.grid import ReferenceGrid
-from ..inference.lsmeans import difference_rows
+from ..inference.lsmeans import COLUMNS, adjust_table, check_adjust, difference_rows
+from ..inference.protocol import check_options
 from ..inference.wald import t_table
 from ..model import build_model
 from .imputation import (
@@ -106,6 +107,13 @@ def _one_imputation(ctx: _Context, seed: np.random.SeedSequence):
 class MultipleImputation:
     """Result of :func:`impute`: the per-imputation analyses and their pooled summaries.
 
+    Implements :class:`trialmlm.inference.protocol.Comparisons` (``lsmeans``, ``compare``
+    with the keywords, defaults and columns of a fit, plus ``fmi``): each estimate is pooled
+    over the completed data sets by Rubin's rules (:mod:`.rubin`).  The LS means of the arm
+    by visit and the differences from ``reference`` by visit are computed while imputing;
+    any other request analyses every completed data set again with the fit's MMRM (once:
+    the analyses are kept).
+
     Attributes
     ----------
     method, reference, arm, visit : what was imputed and compared.
@@ -129,22 +137,64 @@ class MultipleImputation:
     imputed: np.ndarray = field(repr=False)
     data: ImputationData = field(repr=False)
     n_not_converged: int = 0
+    analysis: Analysis | None = field(default=None, repr=False, compare=False)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
-    def _pooled(self, rows: slice, alpha: float) -> pd.DataFrame:
+    def _pooled(self, labels: pd.DataFrame, rows: slice, alpha: float) -> pd.DataFrame:
         e = self.estimates[:, :, rows]
-        return pool(e[:, 0], e[:, 1], e[:, 2], alpha)
+        return pd.concat([labels.reset_index(drop=True), pool(e[:, 0], e[:, 1], e[:, 2], alpha)], axis=1)
 
-    def lsmeans(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Pooled LS means per arm and visit: ``estimate, se, df, t, p, lower, upper, fmi``."""
-        n = len(self.lsmeans_labels)
-        return pd.concat([self.lsmeans_labels.reset_index(drop=True), self._pooled(slice(0, n), alpha)],
-                         axis=1)
+    def _fits(self) -> list:
+        """The fit's MMRM on each completed data set (computed once)."""
+        if "fits" not in self._cache:
+            self._cache["fits"] = [self.analysis.fit(y) for y in self.imputed]
+        return self._cache["fits"]
 
-    def compare(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Pooled differences from the reference per visit, columns as ``fit.compare`` plus ``fmi``."""
-        n = len(self.lsmeans_labels)
-        return pd.concat([self.compare_labels.reset_index(drop=True),
-                          self._pooled(slice(n, None), alpha)], axis=1)
+    def _pool_each(self, method: str, alpha: float, args: tuple, options: dict) -> pd.DataFrame:
+        """``fit_m.method(*args, **options)`` on every completed data set, pooled row by row."""
+        alpha = check_alpha(alpha)
+        tables = [getattr(f, method)(*args, **options) for f in self._fits()]
+        est, se, df = (np.stack([t[c].to_numpy() for t in tables]) for c in ("estimate", "se", "df"))
+        labels = tables[0].drop(columns=[c for c in tables[0].columns if c in COLUMNS])
+        return pd.concat([labels, pool(est, se**2, df, alpha)], axis=1)
+
+    def lsmeans(self, specs=None, by=None, alpha: float = 0.05, **options) -> pd.DataFrame:
+        """Pooled LS means: columns as ``fit.lsmeans`` (factor columns, ``estimate, se, df,
+        lower, upper``) plus ``fmi``.  Without ``specs``: the arm by visit (``arm, visit``
+        columns), as computed while imputing."""
+        if specs is None and by is None and not options:
+            n = len(self.lsmeans_labels)
+            return self._pooled(self.lsmeans_labels, slice(0, n), alpha).drop(columns=["t", "p"])
+        if specs is None:
+            raise DataError("lsmeans() with by= or options needs specs=, e.g. lsmeans('ARM', by='AVISIT')")
+        options = check_options("lsmeans", options)
+        return self._pool_each("lsmeans", alpha, (specs, by), options).drop(columns=["t", "p"])
+
+    def compare(self, spec=None, by=None, reference=None, pairwise: bool = False, adjust: str | None = None,
+                alpha: float = 0.05, **options) -> pd.DataFrame:
+        """Pooled differences of the levels of ``spec``: the keywords, defaults and columns of
+        ``fit.compare`` plus ``fmi``; ``adjust`` is applied to the pooled p-values and limits
+        ("dunnett" needs the joint distribution of the differences, which Rubin's rules do not
+        give: use "bonferroni" or "holm").  Without ``spec``: the arm's differences from
+        ``reference`` (default: the imputation's reference) at each visit, as computed while
+        imputing (``compare(arm, by=visit, reference=reference)``)."""
+        check_adjust(adjust, pairwise)
+        if adjust == "dunnett":
+            raise DataError("adjust='dunnett' needs the joint distribution of the pooled differences, which "
+                            "Rubin's rules give contrast by contrast only; use adjust='bonferroni' or 'holm'")
+        if spec is None:
+            spec, by = self.arm, self.visit if by is None else by
+            reference = self.reference if reference is None and not pairwise else reference
+        stored = (spec == self.arm and by == self.visit and reference == self.reference and not pairwise
+                  and not options)
+        if stored:
+            out = self._pooled(self.compare_labels, slice(len(self.lsmeans_labels), None), alpha)
+        else:
+            options = {**check_options("compare", options), "pairwise": pairwise}
+            out = self._pool_each("compare", alpha, (spec, by, reference), options)
+        if adjust is not None:
+            adjust_table(out, spec, alpha, adjust)
+        return out
 
     def completed_data(self, m: int) -> pd.DataFrame:
         """Imputed data set ``m`` (0-based): a row per subject and visit; ``imputed`` marks filled values."""
@@ -302,7 +352,7 @@ def impute(fit, method: str = "mar", n_imputations: int = 100, reference=None, a
         method=method, reference=reference, arm=arm, visit=visit, n_imputations=n_imputations, seed=entropy,
         delta=delta, delta_arms=shifted, estimates=np.stack([s[0] for _, s, _ in out]),
         lsmeans_labels=analysis.lsmeans_labels, compare_labels=analysis.compare_labels,
-        imputed=np.stack([y for y, _, _ in out]), data=data, n_not_converged=failed)
+        imputed=np.stack([y for y, _, _ in out]), data=data, n_not_converged=failed, analysis=analysis)
 
 
 def delta_steps(sd: float, span: float = 2.0) -> np.ndarray:

@@ -28,7 +28,7 @@ from .data import (
     summary_statistics,
     summary_table,
 )
-from .model import (
+from .fit_tables import (
     covariance_table,
     mmrm_results,
     mmrm_table,

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..describe import describe_covariance
 from ..errors import DataError
 from ..formats import decimals_for, fmt_ci, fmt_estimate_se, fmt_number, fmt_p
 from ..inference.methods import labels
@@ -30,19 +31,7 @@ def model_footnotes(fit, arm: str | None = None, visit: str | None = None, ddf: 
     covariates = [v for v in enc.variables if v not in (arm, visit, *s.visit)] if arm else []
     lines = [f"Model for {s.response}: fixed effects {enc.formula}"
              + (f"; covariates: {', '.join(covariates)}." if covariates else ".")]
-    per_group = f", separate for each level of {s.group}" if s.group else ""
-    struct = fit.structures[0]
-    if s.linear:
-        lines.append("Linear model (ANCOVA): independent residuals with one variance.")
-    elif s.random is None:
-        lines.append(f"Covariance: {struct.description} ({struct.sas_type}) over {', '.join(s.visit)} "
-                     f"within {s.subject}{per_group}.")
-    else:
-        g = "diagonal" if struct.diagonal else "unstructured"
-        resid = struct.residual
-        where = f" over {', '.join(s.visit)}" if s.visit else ""
-        lines.append(f"Random effects {s.random} with {g} G; residual covariance: {resid.description} "
-                     f"({resid.sas_type}){where}{per_group}.")
+    lines.append(f"{describe_covariance(fit)}.")
     ddf_name, vcov_name = labels(fit, ddf, vcov)
     lines.append(f"Estimation: {s.method}; denominator degrees of freedom: {ddf_name}; "
                  f"standard errors: {vcov_name}.")
@@ -246,7 +235,8 @@ def sensitivity_results(fit, imputations: Sequence = (), tipping=None, alpha: fl
 
     One row per (analysis, contrast, delta) at one visit, contrasts in the fit's order and,
     within a contrast: the primary MMRM (``fit.compare``, MAR), each of ``imputations``
-    (:class:`~trialmlm.missing.MultipleImputation`, ``mi.compare(alpha)``), then the
+    (:class:`~trialmlm.missing.MultipleImputation`, ``mi.compare(arm, by=visit, reference=reference,
+    alpha=alpha)``), then the
     tipping point (:class:`~trialmlm.missing.TippingPoint`, ``tipping.summary()``): the row
     at the tipping delta (first delta with :math:`p \ge \alpha`); the last delta of the
     grid with "does not tip within the range (deltas a to b)" when the difference stays
@@ -271,7 +261,8 @@ def sensitivity_results(fit, imputations: Sequence = (), tipping=None, alpha: fl
     visit = tipping.visit if tipping is not None else fit.design.position_labels[-1]
     primary = fit.compare(arm, by=vname, reference=reference, alpha=alpha)
     parts = [("MMRM (primary, MAR)", primary, np.nan)]
-    parts += [(_mi_label(mi), mi.compare(alpha), _mi_delta(mi)) for mi in imputations]
+    parts += [(_mi_label(mi), mi.compare(arm, by=vname, reference=reference, alpha=alpha), _mi_delta(mi))
+              for mi in imputations]
     labels = [name for name, _, _ in parts] + ([_tipping_label(tipping)] if tipping is not None else [])
     repeated = [name for name in labels if labels.count(name) > 1]
     if repeated:
