@@ -17,7 +17,7 @@ def dense_covariance(fit):
     d = fit.design
     n, k = d.y.size, fit.n_covariance_parameters
     V, dV, d2V = np.zeros((n, n)), np.zeros((k, n, n)), np.zeros((k, k, n, n))
-    lik = fit.likelihood.inner if d.levels else fit.likelihood
+    lik = fit.likelihood.subject_level
     for s in range(d.subject_labels.size):
         rows = np.flatnonzero(d.subject == s)
         g = d.group[s]

@@ -117,7 +117,7 @@ def _fit_one(formula: str, data: pd.DataFrame, method: str, weights: str | None,
     factors = [lv.factor for lv in model.design.levels]
     ddf = default_ddf(vcov, bool(factors), model.formula.linear) if ddf is None else ddf
     check_outer_factors(factors, ddf, vcov, bool(factors) and model.likelihood.n_clusters == 1)
-    names = parameter_names(model.likelihood, model.design, model.structures, model.formula.subject,
+    names = parameter_names(model.likelihood, model.design, model.formula.subject,
                             model.formula.covariance.group if model.formula.covariance else None)
     resolved = resolve_parms(model.likelihood, names, model.start, **parms)
     return estimate(model, ddf=ddf, vcov=vcov, warn=warn, parms=resolved)

@@ -47,38 +47,24 @@ analytic gradient (relative steps 1e-4 in :math:`\phi`).  ``jac_info``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .covariance.random_effects import RandomCovariance
 from .design import Design
-from .likelihood import Evaluation, Likelihood, PatternBlock, profile_beta
+from .likelihood import (
+    Evaluation,
+    Likelihood,
+    MarginalLikelihood,
+    OuterDesign,
+    PatternBlock,
+    Woodbury,
+    profile_beta,
+)
 from .parameters import ParameterMap
 
 STEP = 1e-4  # relative central-difference step of the Hessian
-
-
-@dataclass(frozen=True)
-class OuterDesign:
-    r"""Outer random effects in subject-local form (see the module docstring).
-
-    Attributes
-    ----------
-    columns : (n_subjects, R) global column of :math:`u` of each local column.
-    z : (n_obs, R) :math:`\tilde Z` rows (weighted by :math:`\sqrt w`), rows like y.
-    offsets : (F + 1,) start of each factor's block in :math:`u`.
-    sizes : (F,) levels :math:`L_f`.
-    nested : (F,) whether every subject meets one level of the factor only.
-    """
-
-    columns: np.ndarray
-    z: np.ndarray
-    offsets: np.ndarray
-    sizes: np.ndarray
-    nested: np.ndarray
 
 
 def outer_design(design: Design) -> OuterDesign:
@@ -113,33 +99,18 @@ def outer_design(design: Design) -> OuterDesign:
                        np.array([lv.labels.size for lv in design.levels]), np.array(nested))
 
 
-@dataclass(frozen=True)
-class Woodbury:
-    r"""The quantities of the module docstring at one :math:`\phi`.
-
-    ``info`` is :math:`[X\,y]^\top V^{-1}[X\,y]`; ``g`` the :math:`G_f` per factor.
-    """
-
-    blocks: list[PatternBlock]
-    g: list[np.ndarray]
-    t: np.ndarray
-    s: np.ndarray
-    k: np.ndarray
-    info: np.ndarray
-    logdet: float
-
-
-class MultilevelLikelihood:
-    """REML / ML objective with outer grouping factors; the interface of :class:`Likelihood`.
+class MultilevelLikelihood(MarginalLikelihood):
+    """REML / ML objective with outer grouping factors (:class:`~trialmlm.likelihood.MarginalLikelihood`).
 
     :math:`\\phi` is the subject structure's parameters followed by each outer factor's
     :math:`G_f` parameters (in formula order); ``structures`` lists them in that order.
     """
 
-    def __init__(self, inner: Likelihood, design: Design, covariances: list[RandomCovariance]):
+    def __init__(self, subject_level: Likelihood, design: Design, covariances: list[RandomCovariance]):
+        inner = subject_level
         if len(inner.structures) != 1:
             raise ValueError("outer grouping factors need a single subject-level structure")
-        self.inner = inner
+        self._subject_level = inner
         self.batches = inner.batches
         self.outer = outer_design(design)
         self.covariances = list(covariances)
@@ -166,15 +137,19 @@ class MultilevelLikelihood:
                 t_index=(cols[:, :, None] * self.q_total + cols[:, None, :]).ravel(),
                 s_index=(cols[:, :, None] * qq + np.arange(qq)).ravel()))
 
+    @property
+    def subject_level(self) -> Likelihood:
+        return self._subject_level
+
     def split(self, phi: np.ndarray) -> list[np.ndarray]:
         return [phi[self.offsets[g]:self.offsets[g + 1]] for g in range(len(self.structures))]
 
     def ols_moments(self):
-        return self.inner.ols_moments()
+        return self._subject_level.ols_moments()
 
     def pattern_blocks(self, phi: np.ndarray, order: int = 0) -> list[PatternBlock] | None:
         """The subject-level blocks of :math:`V_d` (see :meth:`Likelihood.pattern_blocks`)."""
-        return self.inner.pattern_blocks(np.asarray(phi)[: self.n_inner], order)
+        return self._subject_level.pattern_blocks(np.asarray(phi)[: self.n_inner], order)
 
     def g_matrices(self, phi: np.ndarray) -> list[np.ndarray]:
         parts = self.split(np.asarray(phi, dtype=float))[1:]

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import block_diag
 
-from .covariance.random_effects import Independent, RandomEffects
+from .covariance.random_effects import Independent
 from .errors import DataError
 
 
@@ -45,8 +45,9 @@ class Predictions:
     joint: np.ndarray
 
 
-def _joint(fit) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    r""":math:`\hat u = KSu`, :math:`\mathrm{Cov}(\hat\theta - \theta)` and :math:`H = KS`.
+def _joint(fit) -> tuple[np.ndarray, np.ndarray]:
+    r""":math:`\hat u = KSu` and :math:`\mathrm{Cov}(\hat\theta - \theta)`
+    (no rows without outer factors: :math:`\hat u` is empty and the covariance is :math:`C`).
 
     Henderson: :math:`\mathrm{Cov}(\hat\beta, \hat u - u) = -CY^\top G_o` and
     :math:`\mathrm{Var}(\hat u - u) = G_o - G_o(Z_o^\top V^{-1}Z_o - YCY^\top)G_o` with
@@ -54,8 +55,6 @@ def _joint(fit) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     (notation of :mod:`trialmlm.multilevel`).
     """
     c = fit.beta_cov
-    if not fit.design.levels:
-        return np.zeros(0), c, None
     lik = fit.likelihood
     w = lik.woodbury(fit.phi)
     p = fit.n_fixed
@@ -67,7 +66,7 @@ def _joint(fit) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     y = w.s[:, :p] - w.t @ h[:, :p]
     c12 = -c @ y.T @ g_o
     c22 = g_o - g_o @ (w.t - w.t @ w.k @ w.t - y @ c @ y.T) @ g_o
-    return h @ np.append(-fit.beta, 1.0), np.block([[c, c12], [c12.T, c22]]), h
+    return h @ np.append(-fit.beta, 1.0), np.block([[c, c12], [c12.T, c22]])
 
 
 def predict_random_effects(fit) -> Predictions:
@@ -78,17 +77,16 @@ def predict_random_effects(fit) -> Predictions:
     :math:`\mathrm{Cov}(\hat\theta - \theta, \hat b_i - b_i) = -\Sigma_\theta F_i^\top`
     (the subject's own error is uncorrelated with :math:`\hat\theta - \theta`)."""
     design = fit.design
-    outer, joint, h = _joint(fit)
+    outer, joint = _joint(fit)
     n_s, r, p = design.subject_labels.size, len(design.random_names), fit.n_fixed
     blup, pev, cross = np.zeros((n_s, r)), np.zeros((n_s, r, r)), np.zeros((n_s, joint.shape[0], r))
     if design.Z is None:
         return Predictions(blup, pev, cross, outer, joint)
     sw = np.sqrt(design.weights)
     x = design.X * sw[:, None]
+    loc = fit.likelihood.outer
     e = (design.y - design.X @ fit.beta) * sw
-    if h is not None:
-        loc = fit.likelihood.outer
-        e = e - np.einsum("na,na->n", loc.z, outer[loc.columns[design.subject]])
+    e = e - np.einsum("na,na->n", loc.z, outer[loc.columns[design.subject]])
     for blk in fit.pattern_blocks(0):  # V_i holds the subject's own group's residual matrix
         b = blk.batch
         g = fit._g(b.group)
@@ -96,11 +94,10 @@ def predict_random_effects(fit) -> Predictions:
         zo = z.transpose(0, 2, 1) @ blk.omega[b.pattern]  # Z' V^-1
         subjects = design.subject[b.rows[:, 0]]
         blup[subjects] = np.einsum("ab,nbk,nk->na", g, zo, e[b.rows])
-        index = np.broadcast_to(np.arange(p), (len(subjects), p))
-        design_i = x[b.rows]
-        if h is not None:  # [X_i Z_oi] in local columns, indexed into theta
-            index = np.concatenate([index, p + loc.columns[subjects]], axis=1)
-            design_i = np.concatenate([design_i, loc.z[b.rows]], axis=2)
+        # [X_i Z_oi] in local columns, indexed into theta
+        index = np.concatenate([np.broadcast_to(np.arange(p), (len(subjects), p)), p + loc.columns[subjects]],
+                               axis=1)
+        design_i = np.concatenate([x[b.rows], loc.z[b.rows]], axis=2)
         f = g @ zo @ design_i  # (n, r, p + R)
         local = joint[index[:, :, None], index[:, None, :]]
         pev[subjects] = g - g @ (zo @ z) @ g + f @ local @ f.transpose(0, 2, 1)
@@ -143,7 +140,7 @@ class RandomEffectsResults:
 
     def _factors(self) -> list[tuple[str, tuple[str, ...], np.ndarray]]:
         """(factor, term names, G) of every grouping factor with random effects."""
-        outer = self.likelihood.g_matrices(self.phi) if self.design.levels else []
+        outer = self.likelihood.g_matrices(self.phi)
         out = [(lv.factor, lv.names, g) for lv, g in zip(self.design.levels, outer)]
         if self.design.Z is not None:
             out.append((self.settings.subject, self.design.random_names, self._g()))
@@ -163,8 +160,8 @@ class RandomEffectsResults:
 
     def _residual(self, g: int = 0):
         """Group ``g``'s residual structure and its parameters."""
-        s, phi = self.structures[g], self._phi_of(g)
-        return (s.residual, phi[s.n_g:]) if isinstance(s, RandomEffects) else (s, phi)
+        block = self.likelihood.subject_level.parameters.residual(g)
+        return block.transform, self.phi[block.at]
 
     @property
     def residual_variance(self) -> float | pd.Series:
