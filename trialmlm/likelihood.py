@@ -25,7 +25,7 @@ independent cluster and the :math:`G` matrices of the outer factors instead of a
 which kind they hold.
 
 Everything is computed per missingness pattern from the moments :math:`M_P`
-(:mod:`trialmlm.patterns`): with :math:`\Omega_P = \Sigma_P^{-1}`,
+(:mod:`trialmlm.moments`): with :math:`\Omega_P = \Sigma_P^{-1}`,
 :math:`C_P = \sum_{i\in P} r_ir_i^\top` and :math:`G_P = \sum_{i\in P}X_iA^{-1}X_i^\top`,
 the gradient is :math:`\sum_P \operatorname{tr}(E_P\,\partial_k\Sigma_P)` with
 :math:`E_P = m_P\Omega_P - \Omega_P(C_P + G_P)\Omega_P`.
@@ -40,8 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .covariance import CovarianceStructure
+from .moments import Batch
 from .parameters import ParameterMap
-from .patterns import Batch
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -178,7 +178,7 @@ class MarginalLikelihood(ABC):
 
     Attributes
     ----------
-    batches : the subjects' pattern batches (:mod:`trialmlm.patterns`).
+    batches : the subjects' pattern batches (:mod:`trialmlm.moments`).
     structures : the subject-level structures, then the outer factors' ``covariances``.
     covariances : :math:`G_f` structure of each outer factor (empty for one level).
     outer : the outer factors' design (:class:`OuterDesign`; empty for one level).
@@ -259,7 +259,7 @@ class Likelihood(MarginalLikelihood):
 
     Parameters
     ----------
-    batches : pattern batches from :func:`trialmlm.patterns.build_batches`.
+    batches : pattern batches from :func:`trialmlm.moments.build_batches`.
     structures : one covariance structure per group; :math:`\\phi` is their parameters
         concatenated in group order or, for random effects with a per-group residual
         structure, the common G's parameters followed by each group's residual ones

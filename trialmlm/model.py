@@ -18,9 +18,9 @@ from .errors import DataError
 from .formula import ModelFormula, parse_formula
 from .identifiability import check_combination, check_estimable, check_levels
 from .likelihood import Likelihood, MarginalLikelihood
+from .moments import build_batches, with_response
 from .multilevel import MultilevelLikelihood
 from .parameters import ParameterMap
-from .patterns import build_batches, with_response
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .blups import RandomEffectsResults
 from .covariance import CovarianceStructure
 from .covariance.random_effects import Independent
 from .design import Design
@@ -23,7 +24,6 @@ from .inference.lsmeans import compare_table, lsmeans_table
 from .inference.vcov import check_vcov, empirical_covariance, empirical_df_terms, kenward_roger_covariance
 from .inference.wald import contrast_matrix, f_test, t_table
 from .likelihood import MarginalLikelihood, independence_deviance
-from .random_effects import RandomEffectsResults
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
