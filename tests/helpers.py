@@ -39,7 +39,7 @@ def dense_covariance(fit):
             if d2 is not None:
                 for j in range(at.size):
                     d2V[(at[h], at[j]) + ix] = d2[h, j, 0] * scale
-    for f, level in enumerate(d.levels):
+    for f, level in enumerate(d.outer):
         lik = fit.likelihood
         cov, (lo, hi) = lik.covariances[f], lik.offsets[f + 1:f + 3]
         z = np.zeros((n, level.labels.size, level.Z.shape[1]))

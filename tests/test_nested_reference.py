@@ -145,7 +145,7 @@ def _dense(fit):
     d = fit.design
     n = d.y.size
     blocks, gs = [], []
-    for level, (_, _, g) in zip(d.levels, fit._factors()):
+    for level, (_, _, g) in zip(d.outer, fit._factors()):
         z = np.zeros((n, level.labels.size, level.Z.shape[1]))
         z[np.arange(n), level.codes] = level.Z
         blocks.append(z.reshape(n, -1))
@@ -188,7 +188,7 @@ def test_prediction_errors_match_mixed_model_equations(fits):
     joint = np.linalg.inv(mme)
     p = X.shape[1]
     se = fit.random_effects(se=True)
-    n_site = d.levels[0].labels.size
+    n_site = d.outer[0].labels.size
     np.testing.assert_allclose(se["SITE"]["se"], np.sqrt(np.diag(joint)[p:p + n_site]), rtol=1e-8)
     np.testing.assert_allclose(se["USUBJID"]["se"], np.sqrt(np.diag(joint)[p + n_site:]), rtol=1e-8)
     u = np.linalg.solve(mme, np.concatenate([X.T @ d.y, Z.T @ d.y]) / s2)
@@ -222,7 +222,7 @@ def test_containment_df_by_rank_contributions(fits):
     fit = fits["nested_slope_reml"]
     Z, _ = _dense(fit)
     X = fit.design.X
-    n_site = fit.design.levels[0].labels.size
+    n_site = fit.design.outer[0].labels.size
     r_x = np.linalg.matrix_rank(X)
     r_site = np.linalg.matrix_rank(np.hstack([X, Z[:, :n_site]]))
     r_int = np.linalg.matrix_rank(np.hstack([X, Z[:, :n_site], Z[:, n_site::2]]))

@@ -114,7 +114,7 @@ def _fit_one(formula: str, data: pd.DataFrame, method: str, weights: str | None,
              vcov: str, warn: bool, parms: dict) -> MMRMResults:
     """One fit of ``formula`` as written; ``warn=False`` only records convergence problems."""
     model = build_model(formula, data, method, weights)
-    factors = [lv.factor for lv in model.design.levels]
+    factors = [lv.factor for lv in model.design.outer]
     ddf = default_ddf(vcov, bool(factors), model.formula.linear) if ddf is None else ddf
     check_outer_factors(factors, ddf, vcov, bool(factors) and model.likelihood.n_clusters == 1)
     names = parameter_names(model.likelihood, model.design, model.formula.subject,

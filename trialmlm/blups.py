@@ -141,7 +141,7 @@ class RandomEffectsResults:
     def _factors(self) -> list[tuple[str, tuple[str, ...], np.ndarray]]:
         """(factor, term names, G) of every grouping factor with random effects."""
         outer = self.likelihood.g_matrices(self.phi)
-        out = [(lv.factor, lv.names, g) for lv, g in zip(self.design.levels, outer)]
+        out = [(lv.factor, lv.names, g) for lv, g in zip(self.design.outer, outer)]
         if self.design.Z is not None:
             out.append((self.settings.subject, self.design.random_names, self._g()))
         return out
@@ -151,7 +151,7 @@ class RandomEffectsResults:
         """:math:`G`, the covariance of the random effects, labelled by term (block-diagonal
         over grouping factors, labels ``"FACTOR: term"``, with outer factors)."""
         self._require_random()
-        if not self.design.levels:
+        if not self.design.outer:
             names = list(self.design.random_names)
             return pd.DataFrame(self._g(), index=names, columns=names)
         factors = self._factors()
@@ -196,7 +196,7 @@ class RandomEffectsResults:
         design = self.design
         tables = {}
         p = self.n_fixed
-        for f, level in enumerate(design.levels):
+        for f, level in enumerate(design.outer):
             lo, hi = self.likelihood.outer.offsets[f], self.likelihood.outer.offsets[f + 1]
             shape = (level.labels.size, len(level.names))
             pev = np.diag(pred.joint)[p + lo:p + hi].reshape(shape)
@@ -206,7 +206,7 @@ class RandomEffectsResults:
             tables[self.settings.subject] = _blup_table(
                 self.settings.subject, design.subject_labels, design.random_names, pred.blup,
                 np.diagonal(pred.pev, axis1=1, axis2=2), se)
-        return tables if design.levels else tables[self.settings.subject]
+        return tables if design.outer else tables[self.settings.subject]
 
     def variance_partition(self, at: dict | None = None) -> pd.DataFrame:
         r"""Between-subject :math:`z^\top Gz`, within-subject (residual) variance and
@@ -230,7 +230,7 @@ class RandomEffectsResults:
         from formulaic import model_matrix
 
         factors = self._factors()
-        specs = [lv.spec for lv in self.design.levels] + (
+        specs = [lv.spec for lv in self.design.outer] + (
             [self.design.random_spec] if self.design.Z is not None else [])
         variables = sorted({v for spec in specs for v in getattr(spec, "required_variables", ())})
         if at is None:
@@ -245,7 +245,7 @@ class RandomEffectsResults:
             z = np.asarray(model_matrix(spec, grid, na_action="raise"), dtype=float) if at else \
                 np.ones((1, 1))
             parts[factor] = np.einsum("nr,rs,ns->n", z, g, z)
-        if not self.design.levels:
+        if not self.design.outer:
             frames = []
             for g, label in enumerate(self.design.group_labels):
                 out = grid.copy() if at else pd.DataFrame(index=[0])
@@ -266,11 +266,11 @@ class RandomEffectsResults:
         out["within"] = within
         out["total"] = total
         nested = self.likelihood.outer.nested
-        for level in self.design.levels:
+        for level in self.design.outer:
             out[f"icc_{level.factor}"] = parts[level.factor] / total
         if self.design.Z is not None:
             shared = parts[self.settings.subject] + sum(
-                parts[lv.factor] for lv, n in zip(self.design.levels, nested) if n)
+                parts[lv.factor] for lv, n in zip(self.design.outer, nested) if n)
             out[f"icc_{self.settings.subject}"] = shared / total
         return out.reset_index(drop=True)
 
@@ -293,7 +293,7 @@ class RandomEffectsResults:
         :math:`1 - \hat b_i/\tilde b_i` (0: no shrinkage, 1: shrunk to the mean).
         Single grouping factor only.
         """
-        if self.design.levels:
+        if self.design.outer:
             raise DataError("shrinkage() compares a subject's BLUP with its own least squares, which "
                             "ignores the outer grouping factors; it is defined for one grouping factor only")
         ols = subject_ols(self)

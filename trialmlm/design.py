@@ -158,7 +158,7 @@ class Design:
     Z: np.ndarray | None = None  # random-effects design (rows like y), None without random effects
     random_names: tuple[str, ...] = ()
     random_spec: object = field(default=None, repr=False)
-    levels: tuple[Level, ...] = ()  # outer grouping factors, in formula order
+    outer: tuple[Level, ...] = ()  # grouping factors above the subject (sites, raters), in formula order
     source: pd.DataFrame | None = field(default=None, repr=False)  # the model's columns, every row
     n_subjects_read: int | None = None  # subjects in the rows read, used or not (None: no subject)
 
@@ -176,7 +176,7 @@ class Design:
         levels and estimability (``null_space``) stay those of the original design, so the
         result serves re-estimation, not a new analysis of a different data set.
         """
-        if self.levels:
+        if self.outer:
             raise DataError("a design with grouping factors above the subject cannot be resampled by subject")
         counts = np.bincount(self.subject, minlength=self.subject_labels.size)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -431,7 +431,7 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
         Z=Z,
         random_names=random_names,
         random_spec=random_spec,
-        levels=tuple(outer_levels),
+        outer=tuple(outer_levels),
         source=source,
         n_subjects_read=int(source[subject].nunique()) if subject else None,
     )

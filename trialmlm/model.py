@@ -83,7 +83,7 @@ def build_model(formula: str, data: pd.DataFrame, method: str = "REML", weights:
     if parsed.random:  # one G for all groups, a residual structure per group
         g = RandomCovariance(design.random_names, parsed.random.diagonal)
         structures = tuple(RandomEffects(s, g.terms, g.diagonal, g) for s in structures)
-    outer = tuple(RandomCovariance(level.names, level.diagonal) for level in design.levels)
+    outer = tuple(RandomCovariance(level.names, level.diagonal) for level in design.outer)
     n_params = ParameterMap(list(structures)).n_params + sum(c.n_params for c in outer)
     check_estimable(design, cls, term, n_params)
     check_levels(design, parsed, cls)

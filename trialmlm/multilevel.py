@@ -77,7 +77,7 @@ def outer_design(design: Design) -> OuterDesign:
     n_s = design.subject_labels.size
     sw = np.sqrt(design.weights)
     columns, zs, offsets, nested = [], [], [0], []
-    for level in design.levels:
+    for level in design.outer:
         q, n_levels = level.Z.shape[1], level.labels.size
         pair = design.subject * n_levels + level.codes
         met = np.unique(pair)  # (subject, level) pairs, sorted by subject then level
@@ -96,7 +96,7 @@ def outer_design(design: Design) -> OuterDesign:
         zs.append(z.reshape(design.y.size, slots * q))
         offsets.append(offsets[-1] + n_levels * q)
     return OuterDesign(np.hstack(columns), np.hstack(zs), np.array(offsets),
-                       np.array([lv.labels.size for lv in design.levels]), np.array(nested))
+                       np.array([lv.labels.size for lv in design.outer]), np.array(nested))
 
 
 class MultilevelLikelihood(MarginalLikelihood):
@@ -122,7 +122,7 @@ class MultilevelLikelihood(MarginalLikelihood):
         self.parameters = ParameterMap(self.structures)
         self.n_inner = inner.n_params
         self.q_total = int(self.outer.offsets[-1])
-        self._levels = design.levels
+        self._factors = design.outer
         self._subject = design.subject
         self.n_clusters = int(self.clusters().max()) + 1
         self._sw = sw = np.sqrt(design.weights)
@@ -372,7 +372,7 @@ class MultilevelLikelihood(MarginalLikelihood):
                 sig = blk.sigma[b.pattern[sel]] * isw[r][:, :, None] * isw[r][:, None, :]
                 v[j[:, None, None], pos[r][:, :, None], pos[r][:, None, :]] = sig
             used = rows >= 0
-            for level, gf in zip(self._levels, g):
+            for level, gf in zip(self._factors, g):
                 z = np.where(used[:, :, None], level.Z[rows], 0.0)
                 codes = np.where(used, level.codes[rows], -1)
                 v += (z @ gf @ z.transpose(0, 2, 1)) * (codes[:, :, None] == codes[:, None, :])
@@ -408,7 +408,7 @@ class MultilevelLikelihood(MarginalLikelihood):
         zhat = self._zhat
         resid = zhat[:, -1] - zhat[:, :-1] @ beta
         out = []
-        for cov, level in zip(self.covariances, self._levels):
+        for cov, level in zip(self.covariances, self._factors):
             z = level.Z * self._sw[:, None]
             ztz = np.zeros((level.labels.size, cov.n, cov.n))
             np.add.at(ztz, level.codes, z[:, :, None] * z[:, None, :])

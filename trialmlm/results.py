@@ -249,7 +249,7 @@ class MMRMResults(RandomEffectsResults):
         then between-within (containment with outer grouping factors), SAS's default with
         EMPIRICAL; ``ddf="satterthwaite"`` asks for the sandwich Satterthwaite df."""
         vcov = check_vcov(vcov or self.settings.vcov)
-        factors = [lv.factor for lv in self.design.levels]
+        factors = [lv.factor for lv in self.design.outer]
         if ddf is None:
             ddf = self.settings.ddf
             if vcov != "model" and self.settings.vcov == "model" and ddf in (
@@ -489,7 +489,7 @@ class MMRMResults(RandomEffectsResults):
         in the order ``rows``); unknown levels get 0."""
         loc = self.likelihood.outer
         out = [np.zeros((len(data) if data is not None else rows.size, 0))]
-        for f, level in enumerate(self.design.levels):
+        for f, level in enumerate(self.design.outer):
             if data is None:
                 z, codes = level.Z[rows], level.codes[rows]
             else:
@@ -541,10 +541,10 @@ def parameter_names(likelihood: MarginalLikelihood, design: Design, subject: str
     names = []
     for b in likelihood.subject_level.parameters.blocks:
         if b.group is None:  # G, shared by the groups
-            suffix = f" {subject}" if group or design.levels else ""
+            suffix = f" {subject}" if group or design.outer else ""
         else:
             suffix = f" {group}={design.group_labels[b.group]}" if group else ""
         names += [n + suffix for n in b.transform.param_names()]
-    for level, cov in zip(design.levels, likelihood.covariances):
+    for level, cov in zip(design.outer, likelihood.covariances):
         names += [f"{n} {level.factor}" for n in cov.param_names()]
     return names
