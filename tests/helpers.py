@@ -17,7 +17,7 @@ def dense_covariance(fit):
     d = fit.design
     n, k = d.y.size, fit.n_covariance_parameters
     V, dV, d2V = np.zeros((n, n)), np.zeros((k, n, n)), np.zeros((k, k, n, n))
-    lik = fit.likelihood.inner if d.levels else fit.likelihood
+    lik = fit.likelihood.subject_level
     for s in range(d.subject_labels.size):
         rows = np.flatnonzero(d.subject == s)
         g = d.group[s]
@@ -39,7 +39,7 @@ def dense_covariance(fit):
             if d2 is not None:
                 for j in range(at.size):
                     d2V[(at[h], at[j]) + ix] = d2[h, j, 0] * scale
-    for f, level in enumerate(d.levels):
+    for f, level in enumerate(d.outer):
         lik = fit.likelihood
         cov, (lo, hi) = lik.covariances[f], lik.offsets[f + 1:f + 3]
         z = np.zeros((n, level.labels.size, level.Z.shape[1]))

@@ -200,10 +200,10 @@ def test_sandwich_equals_dense_site_blocks(dense_fits, index):
     X, e = d.X, d.y - d.X @ fit.beta
     V, _, _ = dense_covariance(fit)
     C = fit.beta_cov
-    site = d.levels[0].codes
-    assert fit.likelihood.n_clusters == d.levels[0].labels.size
+    site = d.outer[0].codes
+    assert fit.likelihood.n_clusters == d.outer[0].labels.size
     meats = {k: np.zeros_like(C) for k, _ in KINDS}
-    for s in range(d.levels[0].labels.size):
+    for s in range(d.outer[0].labels.size):
         r = np.flatnonzero(site == s)
         Vs = V[np.ix_(r, r)]
         assert np.abs(V[np.ix_(r, np.flatnonzero(site != s))]).max() == 0.0  # independent blocks

@@ -385,3 +385,44 @@ def test_spaghetti_irregular_time_counts_dropouts_by_visit():
         n_drop = int(drop.loc[drop["TRT01P"] == arm, "n_dropout"].sum())
         assert n_drop > 0 and ax.get_title().endswith(f", {n_drop} dropouts")
     plt.close(axes[0].figure)
+
+
+def test_residuals_with_an_outer_factor_use_the_marginal_covariance():
+    """Issue 12: (1 | SITE) + (1 | USUBJID) on nested.csv.  The Pearson residual divides by
+    the marginal SD sqrt(tau2 + s2 + sigma2) (5.310), not the subject-level SD
+    sqrt(s2 + sigma2) (3.870); the scaled residual whitens each site's dense block
+    V = tau2 [same site] + s2 [same subject] + sigma2 I, built from the public estimates."""
+    data = pd.read_csv(REFERENCE / "nested.csv")
+    fit = trialmlm.fit("Y ~ ARM * WEEK + (1 | SITE) + (1 | USUBJID)", data)
+    g = fit.random_effects_covariance
+    tau2, s2 = g.loc["SITE: Intercept", "SITE: Intercept"], g.loc["USUBJID: Intercept", "USUBJID: Intercept"]
+    sigma2 = fit.residual_variance
+    raw = fit.residuals()
+    used = data.loc[raw.index]
+    same = {c: np.equal.outer(used[c].to_numpy(), used[c].to_numpy()) for c in ("SITE", "USUBJID")}
+    v = tau2 * same["SITE"] + s2 * same["USUBJID"] + sigma2 * np.eye(len(used))
+    assert np.sqrt(v[0, 0]) == pytest.approx(5.310, abs=5e-4)
+    assert np.sqrt(s2 + sigma2) == pytest.approx(3.870, abs=5e-4)
+    order = np.argsort(fit.design.row_position)  # fit order -> data order
+    pearson = plots.model_residuals(fit, "pearson")[order]
+    np.testing.assert_allclose(pearson, raw.to_numpy() / np.sqrt(np.diag(v)), rtol=1e-10)
+    scaled = plots.model_residuals(fit, "scaled")[order]
+    for _, rows in used.groupby("SITE", sort=True):  # the independent blocks; rows in fit order
+        at = np.flatnonzero(used.index.isin(rows.index))
+        at = at[np.lexsort((used["WEEK"].to_numpy()[at], used["USUBJID"].to_numpy()[at]))]
+        block = np.linalg.solve(np.linalg.cholesky(v[np.ix_(at, at)]), raw.to_numpy()[at])
+        np.testing.assert_allclose(scaled[at], block, rtol=1e-8, atol=1e-10)
+
+
+def test_residuals_of_a_weighted_crossed_model_match_the_dense_covariance():
+    """Raters crossed with sites, weights: one independent block, V from helpers.dense_covariance."""
+    from helpers import dense_covariance
+
+    data = pd.read_csv(REFERENCE / "crossed.csv")
+    data["W"] = 1.0 + (np.arange(len(data)) % 3) / 2
+    fit = trialmlm.fit("Y ~ ARM * WEEK + (1 | RATER) + (1 + WEEK | SITE) + (1 | USUBJID)", data, weights="W")
+    v = dense_covariance(fit)[0]
+    raw = fit.design.y - fit.design.X @ fit.beta
+    np.testing.assert_allclose(plots.model_residuals(fit, "pearson"), raw / np.sqrt(np.diag(v)), rtol=1e-10)
+    np.testing.assert_allclose(plots.model_residuals(fit, "scaled"),
+                               np.linalg.solve(np.linalg.cholesky(v), raw), rtol=1e-7, atol=1e-9)

@@ -113,7 +113,7 @@ def _fit_one(formula: str, data: pd.DataFrame, method: str, weights: str | None,
     """One fit of ``formula`` as written; ``warn=False`` only records convergence problems."""
     model = build_model(formula, data, method, weights)
     ddf, vcov = Scope.of(model.design, model.likelihood, model.formula.linear).resolve(ddf, vcov)
-    names = parameter_names(model.likelihood, model.design, model.structures, model.formula.subject,
+    names = parameter_names(model.likelihood, model.design, model.formula.subject,
                             model.formula.covariance.group if model.formula.covariance else None)
     resolved = resolve_parms(model.likelihood, names, model.start, **parms)
     return estimate(model, ddf=ddf, vcov=vcov, warn=warn, parms=resolved)

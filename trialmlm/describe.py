@@ -100,7 +100,7 @@ def _random_parts(fit) -> tuple[RandomPart, ...]:
     """One part per random-effect term of the formula, with the names of its random terms
     from the design (outer factors' levels, the subject's ``random_names``)."""
     d = fit.design
-    names = {lv.factor: tuple(lv.names) for lv in d.levels}
+    names = {lv.factor: tuple(lv.names) for lv in d.outer}
     names[fit.settings.subject] = tuple(d.random_names)
     return tuple(RandomPart(str(t), t.subject, names[t.subject], t.diagonal)
                  for t in parse_formula(fit.settings.formula).random_terms)

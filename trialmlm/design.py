@@ -158,7 +158,7 @@ class Design:
     Z: np.ndarray | None = None  # random-effects design (rows like y), None without random effects
     random_names: tuple[str, ...] = ()
     random_spec: object = field(default=None, repr=False)
-    levels: tuple[Level, ...] = ()  # outer grouping factors, in formula order
+    outer: tuple[Level, ...] = ()  # grouping factors above the subject (sites, raters), in formula order
     source: pd.DataFrame | None = field(default=None, repr=False)  # the model's columns, every row
     n_subjects_read: int | None = None  # subjects in the rows read, used or not (None: no subject)
 
@@ -176,7 +176,7 @@ class Design:
         levels and estimability (``null_space``) stay those of the original design, so the
         result serves re-estimation, not a new analysis of a different data set.
         """
-        if self.levels:
+        if self.outer:
             raise DataError("a design with grouping factors above the subject cannot be resampled by subject")
         counts = np.bincount(self.subject, minlength=self.subject_labels.size)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -241,17 +241,15 @@ def _alias_columns(X: np.ndarray) -> np.ndarray:
     return keep
 
 
-def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None, spatial: bool) -> Design:
-    """Check and encode ``data`` for ``formula``; never modifies ``data``.
-
-    Raises
-    ------
-    FormulaError  for unknown columns;  DataError  for unusable data (see messages).
-    """
+def _model_columns(data: pd.DataFrame, formula: ModelFormula,
+                   weights: str | None) -> tuple[list[str], list[str], list[str]]:
+    """Columns the model reads: ``(fixed_vars, random_vars, used)``, ``used`` being every
+    column of the model once (response, mean model, random effects, positions, subject,
+    outer factors, covariance group, weights).  Raises FormulaError for a formula formulaic
+    cannot parse or a column not in ``data`` (with close names as a hint)."""
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    cov = formula.covariance
-    subject = formula.subject
+    cov, subject = formula.covariance, formula.subject
     positions = cov.positions if cov else ()
     group_var = cov.group if cov else None
     try:
@@ -271,115 +269,120 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
         _check_columns(data, [group_var], "covariance group")
     if weights is not None:
         _check_columns(data, [weights], "weights")
-
     used = list(dict.fromkeys([formula.response, *fixed_vars, *random_vars, *positions,
                                *([subject] if subject else []), *outer_factors]
                               + ([group_var] if group_var else []) + ([weights] if weights else [])))
-    source = data.loc[:, used].copy()
-    frame = source.copy()
-    if not pd.api.types.is_numeric_dtype(frame[formula.response]) or pd.api.types.is_bool_dtype(
-        frame[formula.response]
-    ):
-        raise DataError(
-            f"response '{formula.response}' must be numeric, it has dtype {frame[formula.response].dtype}"
-        )
+    return fixed_vars, random_vars, used
+
+
+def _check_types(frame: pd.DataFrame, formula: ModelFormula, weights: str | None, spatial: bool) -> None:
+    """The response, spatial coordinates and weights must be numeric columns (DataError)."""
+    response = frame[formula.response]
+    if not pd.api.types.is_numeric_dtype(response) or pd.api.types.is_bool_dtype(response):
+        raise DataError(f"response '{formula.response}' must be numeric, it has dtype {response.dtype}")
     if spatial:
-        for c in positions:
+        for c in formula.covariance.positions:
             if not pd.api.types.is_numeric_dtype(frame[c]):
-                raise DataError(f"coordinate '{c}' of {cov.structure}(...) must be numeric")
+                raise DataError(f"coordinate '{c}' of {formula.covariance.structure}(...) must be numeric")
     if weights is not None and not pd.api.types.is_numeric_dtype(frame[weights]):
         raise DataError(f"weights column '{weights}' must be numeric")
 
-    n_rows = len(frame)
-    if not n_rows:
+
+def _complete_rows(frame: pd.DataFrame, formula: ModelFormula, used: list[str],
+                   weights: str | None) -> tuple[pd.DataFrame, np.ndarray, dict]:
+    """The rows without a missing value in a model column: ``(rows, their positions in
+    frame, rows dropped per column)``; their values checked (:func:`_check_values`) and
+    their weights positive (DataError naming the subject)."""
+    if not len(frame):
         raise DataError("the data frame has no rows")
     complete, dropped = _drop_incomplete(frame)
-    frame = frame.loc[complete]
-    row_position = np.flatnonzero(complete)
-    if frame.empty:
+    rows = frame.loc[complete]
+    if rows.empty:
         detail = ", ".join(f"{c}: {n}" for c, n in dropped.items())
         raise DataError(f"no complete rows left after dropping rows with missing values ({detail})")
-    _check_values(frame, used, formula.response)
-    if weights is not None and (frame[weights] <= 0).any():
-        bad = frame.loc[frame[weights] <= 0].iloc[0]
-        where = f"subject {bad[subject]!r}" if subject else f"row {bad.name!r}"
+    _check_values(rows, used, formula.response)
+    if weights is not None and (rows[weights] <= 0).any():
+        bad = rows.loc[rows[weights] <= 0].iloc[0]
+        where = f"subject {bad[formula.subject]!r}" if formula.subject else f"row {bad.name!r}"
         raise DataError(f"weights column '{weights}' must be positive; {where} has {bad[weights]}")
+    return rows, np.flatnonzero(complete), dropped
 
-    # -- factor levels (after dropping rows, so unobserved levels disappear) ---------
-    levels = {}
-    for var in dict.fromkeys(fixed_vars + random_vars):
-        if is_factor(frame[var]):
-            levels[var] = factor_levels(frame[var])
+
+def _visit_levels(data: pd.DataFrame, frame: pd.DataFrame, visit: str) -> list:
+    """Visit levels with an observed response, in order; warns (DataWarning) about declared
+    levels (categories, or values in rows dropped) that have none."""
+    if isinstance(data[visit].dtype, pd.CategoricalDtype):
+        declared = list(data[visit].cat.categories)
+    else:
+        declared = sorted(data[visit].dropna().unique().tolist(), key=natural_key)
+    present = factor_levels(frame[visit])
+    unobserved = [lv for lv in declared if lv not in set(present)]
+    if unobserved:
+        warnings.warn(
+            f"visit level(s) {', '.join(map(str, unobserved))} of '{visit}' have no observed "
+            "response and are left out of the covariance matrix",
+            DataWarning,
+            stacklevel=5,
+        )
+    return present
+
+
+def _positions(data: pd.DataFrame, frame: pd.DataFrame, formula: ModelFormula,
+               spatial: bool) -> tuple[np.ndarray, list, np.ndarray | None]:
+    """Position code of each row, the position labels and (spatial) the coordinates of each
+    position: the order of a subject's rows without a covariance term, the observed visit
+    levels, or the distinct coordinate points."""
+    cov, subject = formula.covariance, formula.subject
     if cov is None:  # independent residuals: positions are the order of a subject's rows
         position = frame.groupby(subject, sort=False).cumcount().to_numpy(dtype=np.int64) if subject \
             else np.zeros(len(frame), dtype=np.int64)
-        position_labels = list(range(int(position.max()) + 1))
-        coordinates = None
-    elif not spatial:
+        return position, list(range(int(position.max()) + 1)), None
+    if not spatial:
         visit = cov.positions[0]
-        if isinstance(data[visit].dtype, pd.CategoricalDtype):
-            declared = list(data[visit].cat.categories)
-        else:
-            declared = sorted(data[visit].dropna().unique().tolist(), key=natural_key)
-        present = factor_levels(frame[visit])
-        unobserved = [lv for lv in declared if lv not in set(present)]
-        if unobserved:
-            warnings.warn(
-                f"visit level(s) {', '.join(map(str, unobserved))} of '{visit}' have no observed "
-                "response and are left out of the covariance matrix",
-                DataWarning,
-                stacklevel=3,
-            )
-        if visit in levels:
-            levels[visit] = present
-        position_labels = present
-        position = pd.Categorical(frame[visit], categories=present).codes.astype(np.int64)
-        coordinates = None
-    else:
-        coords = frame.loc[:, list(positions)].to_numpy(dtype=float)
-        points, position = np.unique(coords, axis=0, return_inverse=True)
-        position = position.reshape(-1).astype(np.int64)
-        coordinates = points
-        position_labels = [p[0] if len(positions) == 1 else tuple(p) for p in points.tolist()]
+        present = _visit_levels(data, frame, visit)
+        return pd.Categorical(frame[visit], categories=present).codes.astype(np.int64), present, None
+    points, position = np.unique(frame.loc[:, list(cov.positions)].to_numpy(dtype=float), axis=0,
+                                 return_inverse=True)
+    labels = [p[0] if len(cov.positions) == 1 else tuple(p) for p in points.tolist()]
+    return position.reshape(-1).astype(np.int64), labels, points
 
-    for var, lv in levels.items():
-        frame[var] = pd.Categorical(frame[var], categories=lv)
 
-    # -- subjects, groups, duplicates ---------------------------------------------
-    subject_codes, subject_labels = _subjects(frame, subject)
-    key = pd.DataFrame({"s": subject_codes, "p": position})
-    dup = key.duplicated(keep=False).to_numpy()
+def _check_duplicates(subject_codes: np.ndarray, subject_labels: np.ndarray, position: np.ndarray,
+                      position_labels: list, positions) -> None:
+    """One row per subject and position (DataError naming the first subject and visit)."""
+    dup = pd.DataFrame({"s": subject_codes, "p": position}).duplicated(keep=False).to_numpy()
     if dup.any():
         first = np.flatnonzero(dup)[0]
-        where = ", ".join(positions)
         raise DataError(
             f"subject {subject_labels[subject_codes[first]]!r} has more than one row at "
-            f"{where} = {position_labels[position[first]]!r} ({int(dup.sum())} rows in such duplicates); "
-            "each subject may have one row per visit"
+            f"{', '.join(positions)} = {position_labels[position[first]]!r} ({int(dup.sum())} rows in such "
+            "duplicates); each subject may have one row per visit"
         )
-    if group_var:
-        glevels = factor_levels(frame[group_var])
-        gcodes = pd.Categorical(frame[group_var], categories=glevels).codes
-        per_subject = pd.DataFrame({"s": subject_codes, "g": gcodes}).groupby("s")["g"].nunique()
-        if (per_subject > 1).any():
-            s = per_subject.index[per_subject.to_numpy() > 1][0]
-            raise DataError(
-                f"subject {subject_labels[s]!r} appears in more than one level of group '{group_var}'"
-            )
-        group = np.zeros(len(subject_labels), dtype=np.int64)
-        group[subject_codes] = gcodes
-        group_labels = list(glevels)
-    else:
-        group = np.zeros(len(subject_labels), dtype=np.int64)
-        group_labels = [None]
 
-    order = np.lexsort((position, subject_codes))
-    frame = frame.iloc[order]
-    row_position = row_position[order]
-    subject_codes = subject_codes[order]
-    position = position[order]
 
-    # -- fixed-effects design --------------------------------------------------------
+def _groups(frame: pd.DataFrame, group_var: str | None, subject_codes: np.ndarray,
+            subject_labels: np.ndarray) -> tuple[np.ndarray, list]:
+    """Covariance group of each subject (codes) and the group labels (``[None]`` without
+    SAS GROUP=); a subject in two groups is a DataError."""
+    group = np.zeros(len(subject_labels), dtype=np.int64)
+    if not group_var:
+        return group, [None]
+    glevels = factor_levels(frame[group_var])
+    gcodes = pd.Categorical(frame[group_var], categories=glevels).codes
+    per_subject = pd.DataFrame({"s": subject_codes, "g": gcodes}).groupby("s")["g"].nunique()
+    if (per_subject > 1).any():
+        s = per_subject.index[per_subject.to_numpy() > 1][0]
+        raise DataError(
+            f"subject {subject_labels[s]!r} appears in more than one level of group '{group_var}'"
+        )
+    group[subject_codes] = gcodes
+    return group, list(glevels)
+
+
+def _fixed_design(formula: ModelFormula, frame: pd.DataFrame, fixed_vars: list[str],
+                  levels: dict) -> tuple[np.ndarray, list[str], FixedEncoding]:
+    """The full mean-model matrix (aliased columns included), its column names and the
+    frozen encoding, which keeps the columns independent of the earlier ones."""
     try:
         mm = model_matrix(formula.fixed, frame.loc[:, fixed_vars], na_action="raise")
     except Exception as exc:
@@ -395,23 +398,65 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
         columns=tuple(n for n, k in zip(names, keep) if k),
         kept=keep,
     )
-    w = frame[weights].to_numpy(dtype=float) if weights else np.ones(len(frame))
-    null_space = _null_space(X_all)
-    class_levels = {v: list(levels[v]) for v in fixed_vars if v in levels}
+    return X_all, names, encoding
+
+
+def _outer_factors(formula: ModelFormula, frame: pd.DataFrame, random_vars: list[str]) -> tuple[Level, ...]:
+    """The :class:`Level` of each grouping factor above the subject, in formula order."""
+    out = []
+    for term in formula.outer:
+        codes, labels = pd.factorize(frame[term.subject], sort=True)
+        z, names, spec = _random_matrix(term, frame, random_vars)
+        out.append(Level(term.subject, np.asarray(labels), codes.astype(np.int64), z, names, spec,
+                         term.diagonal))
+    return tuple(out)
+
+
+def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None, spatial: bool) -> Design:
+    """Check and encode ``data`` for ``formula``; never modifies ``data``.
+
+    Steps: the model's columns (:func:`_model_columns`, :func:`_check_types`), complete
+    rows (:func:`_complete_rows`), factor levels of the rows kept, positions
+    (:func:`_positions`), subjects and groups, rows sorted by (subject, position), the
+    mean model (:func:`_fixed_design`), random-effect designs (:func:`_outer_factors`).
+
+    Raises
+    ------
+    FormulaError  for unknown columns;  DataError  for unusable data (see messages).
+    """
+    fixed_vars, random_vars, used = _model_columns(data, formula, weights)
+    source = data.loc[:, used].copy()
+    _check_types(source, formula, weights, spatial)
+    frame, row_position, dropped = _complete_rows(source.copy(), formula, used, weights)
+
+    # factor levels after dropping rows, so that unobserved levels disappear
+    levels = {var: factor_levels(frame[var]) for var in dict.fromkeys(fixed_vars + random_vars)
+              if is_factor(frame[var])}
+    position, position_labels, coordinates = _positions(data, frame, formula, spatial)
+    if formula.covariance and not spatial and formula.covariance.positions[0] in levels:
+        levels[formula.covariance.positions[0]] = position_labels
+    for var, lv in levels.items():
+        frame[var] = pd.Categorical(frame[var], categories=lv)
+
+    subject_codes, subject_labels = _subjects(frame, formula.subject)
+    _check_duplicates(subject_codes, subject_labels, position, position_labels,
+                      formula.covariance.positions if formula.covariance else ())
+    group_var = formula.covariance.group if formula.covariance else None
+    group, group_labels = _groups(frame, group_var, subject_codes, subject_labels)
+    order = np.lexsort((position, subject_codes))
+    frame, row_position = frame.iloc[order], row_position[order]
+    subject_codes, position = subject_codes[order], position[order]
+
+    X_all, names, encoding = _fixed_design(formula, frame, fixed_vars, levels)
+    class_levels = {v: list(lv) for v, lv in encoding.levels.items()}
     if group_var:
         class_levels.setdefault(group_var, group_labels)
     Z, random_names, random_spec = _random_matrix(formula.random, frame, random_vars) if formula.random \
         else (None, (), None)
-    outer_levels = []
-    for term in formula.outer:
-        codes, labels = pd.factorize(frame[term.subject], sort=True)
-        z, names, spec = _random_matrix(term, frame, random_vars)
-        outer_levels.append(Level(term.subject, np.asarray(labels), codes.astype(np.int64), z, names, spec,
-                            term.diagonal))
     return Design(
         y=frame[formula.response].to_numpy(dtype=float),
-        X=X_all[:, keep],
-        weights=w,
+        X=X_all[:, encoding.kept],
+        weights=frame[weights].to_numpy(dtype=float) if weights else np.ones(len(frame)),
         subject=subject_codes.astype(np.int64),
         subject_labels=np.asarray(subject_labels),
         group=group,
@@ -420,20 +465,20 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
         position_labels=list(position_labels),
         coordinates=coordinates,
         encoding=encoding,
-        aliased=tuple(n for n, k in zip(names, keep) if not k),
+        aliased=tuple(n for n, k in zip(names, encoding.kept) if not k),
         row_index=frame.index,
         row_position=row_position,
-        n_obs_dropped=n_rows - len(frame),
+        n_obs_dropped=len(source) - len(frame),
         dropped_by_column=dropped,
         class_levels=class_levels,
         fixed_frame=frame.loc[:, fixed_vars].copy(),
-        null_space=null_space,
+        null_space=_null_space(X_all),
         Z=Z,
         random_names=random_names,
         random_spec=random_spec,
-        levels=tuple(outer_levels),
+        outer=_outer_factors(formula, frame, random_vars),
         source=source,
-        n_subjects_read=int(source[subject].nunique()) if subject else None,
+        n_subjects_read=int(source[formula.subject].nunique()) if formula.subject else None,
     )
 
 

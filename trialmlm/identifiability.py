@@ -101,7 +101,7 @@ def check_levels(design: Design, formula: ModelFormula, structure: type[Covarian
                         f"random effects {formula.random} cannot be told apart from the residual "
                         "variance; drop the random-effect term or use data with repeated rows")
     confounded = formula.random is not None or structure.name in CONFOUNDED_WITH_RANDOM
-    for level in design.levels:
+    for level in design.outer:
         if level.labels.size < 2:
             raise DataError(f"grouping factor '{level.factor}' has a single level ({level.labels[0]!r}) "
                             "in the data used; its variance cannot be estimated")

@@ -18,8 +18,14 @@ McCulloch 1992, ch. 6; REML shown, ML replaces :math:`P` by :math:`V^{-1}` in th
     \partial_{kl} = \operatorname{tr}(PV_{kl}) - \operatorname{tr}(PV_kPV_l)
                    + 2y^\top PV_kPV_lPy - y^\top PV_{kl}Py .
 
+Every likelihood of the package implements :class:`MarginalLikelihood`: the one-level
+:class:`Likelihood` (subject blocks) here, several grouping factors in
+:mod:`trialmlm.multilevel`.  Callers ask it for the marginal covariance of each
+independent cluster and the :math:`G` matrices of the outer factors instead of asking
+which kind they hold.
+
 Everything is computed per missingness pattern from the moments :math:`M_P`
-(:mod:`trialmlm.patterns`): with :math:`\Omega_P = \Sigma_P^{-1}`,
+(:mod:`trialmlm.moments`): with :math:`\Omega_P = \Sigma_P^{-1}`,
 :math:`C_P = \sum_{i\in P} r_ir_i^\top` and :math:`G_P = \sum_{i\in P}X_iA^{-1}X_i^\top`,
 the gradient is :math:`\sum_P \operatorname{tr}(E_P\,\partial_k\Sigma_P)` with
 :math:`E_P = m_P\Omega_P - \Omega_P(C_P + G_P)\Omega_P`.
@@ -27,13 +33,15 @@ the gradient is :math:`\sum_P \operatorname{tr}(E_P\,\partial_k\Sigma_P)` with
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from .covariance import CovarianceStructure
+from .moments import Batch
 from .parameters import ParameterMap
-from .patterns import Batch
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -111,39 +119,191 @@ class PatternBlock:
     logdet: float  # sum over the batch's subjects of log|Sigma_P|
 
 
-class Likelihood:
-    """REML or ML objective for fixed data, as a function of the covariance parameters.
+@dataclass(frozen=True)
+class OuterDesign:
+    r"""Outer random effects in subject-local form (see :mod:`trialmlm.multilevel`).
+
+    Attributes
+    ----------
+    columns : (n_subjects, R) global column of :math:`u` of each local column.
+    z : (n_obs, R) :math:`\tilde Z` rows (weighted by :math:`\sqrt w`), rows like y.
+    offsets : (F + 1,) start of each factor's block in :math:`u`.
+    sizes : (F,) levels :math:`L_f`.
+    nested : (F,) whether every subject meets one level of the factor only.
+
+    Without outer factors (:meth:`empty`): :math:`R = Q = F = 0`.
+    """
+
+    columns: np.ndarray
+    z: np.ndarray
+    offsets: np.ndarray
+    sizes: np.ndarray
+    nested: np.ndarray
+
+    @classmethod
+    def empty(cls, n_subjects: int, n_obs: int) -> OuterDesign:
+        """No outer factors: zero columns for every subject and row."""
+        return cls(np.zeros((n_subjects, 0), dtype=np.int64), np.zeros((n_obs, 0)),
+                   np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool))
+
+
+@dataclass(frozen=True)
+class Woodbury:
+    r"""The outer-factor quantities of :mod:`trialmlm.multilevel` at one :math:`\phi`:
+    :math:`T = Z_o^\top\Omega Z_o`, :math:`S = Z_o^\top\Omega[X\,y]`,
+    :math:`K = (G_o^{-1} + T)^{-1}`, ``info`` :math:`= [X\,y]^\top V^{-1}[X\,y]`, ``logdet``
+    :math:`= \log|V|` (weighted scale), ``g`` the :math:`G_f` per factor and ``blocks`` the
+    subject blocks.  Without outer factors :math:`T, S, K` have no rows and ``g`` is empty.
+    """
+
+    blocks: list[PatternBlock]
+    g: list[np.ndarray]
+    t: np.ndarray
+    s: np.ndarray
+    k: np.ndarray
+    info: np.ndarray
+    logdet: float
+
+
+class MarginalLikelihood(ABC):
+    r"""The interface every likelihood implements, one grouping factor or several.
+
+    The marginal covariance of :math:`y` is block-diagonal over independent clusters
+    *c*: :math:`V = \mathrm{blockdiag}_c(V_c)`, the subjects for one grouping factor,
+    the connected components of the subjects sharing an outer level otherwise
+    (:meth:`clusters`).  Within a cluster
+    :math:`V_c = Z_{oc}G_oZ_{oc}^\top + \mathrm{blockdiag}_{i\in c}W_i^{-1/2}\Sigma_iW_i^{-1/2}`
+    with :math:`G_o = \mathrm{blockdiag}_f(I_{L_f}\otimes G_f)` over the outer factors
+    (none for one level: :meth:`g_matrices` is empty, ``outer`` has no columns).
+
+    Attributes
+    ----------
+    batches : the subjects' pattern batches (:mod:`trialmlm.moments`).
+    structures : the subject-level structures, then the outer factors' ``covariances``.
+    covariances : :math:`G_f` structure of each outer factor (empty for one level).
+    outer : the outer factors' design (:class:`OuterDesign`; empty for one level).
+    parameters, n_params : layout and number of the parameters :math:`\phi`.
+    n_obs, p, reml, constant : observations, rank of X, REML or ML, the constant of -2 log L.
+    n_clusters : number of independent clusters.
+    """
+
+    batches: list[Batch]
+    structures: list
+    covariances: list
+    outer: OuterDesign
+    parameters: ParameterMap
+    n_params: int
+    n_obs: int
+    p: int
+    reml: bool
+    constant: float
+    n_clusters: int
+
+    @property
+    @abstractmethod
+    def subject_level(self) -> Likelihood:
+        """The likelihood of the subject blocks alone (itself for one grouping factor)."""
+
+    @abstractmethod
+    def split(self, phi: np.ndarray) -> list[np.ndarray]:
+        """Each structure's parameters (subject-level structures, then outer factors)."""
+
+    @abstractmethod
+    def ols_moments(self) -> list:
+        """Residual moments at the OLS estimate, per group: ``[(geometry, C, count), ...]``."""
+
+    @abstractmethod
+    def start(self) -> np.ndarray:
+        """Starting values of the outer factors' parameters (empty for one level)."""
+
+    @abstractmethod
+    def pattern_blocks(self, phi: np.ndarray, order: int = 0) -> list[PatternBlock] | None:
+        r"""The subject blocks :math:`\Sigma_P` of every batch; None if one is not PD."""
+
+    @abstractmethod
+    def g_matrices(self, phi: np.ndarray) -> list[np.ndarray]:
+        """:math:`G_f` of each outer factor, in formula order (empty for one level)."""
+
+    @abstractmethod
+    def woodbury(self, phi: np.ndarray, order: int = 0) -> Woodbury | None:
+        """The quantities of :class:`Woodbury` at ``phi``; None where not positive definite."""
+
+    @abstractmethod
+    def evaluate(self, phi: np.ndarray, order: int = 0) -> Evaluation | None:
+        r"""Objective and (``order`` >= 1) gradient, (``order`` = 2) Hessian in :math:`\phi`."""
+
+    @abstractmethod
+    def kenward_roger_terms(self, phi: np.ndarray, w: np.ndarray, linear: bool) -> np.ndarray:
+        r""":math:`\sum_{hj}W_{hj}(Q_{hj} - \tfrac14R_{hj})` of Kenward & Roger (1997), p x p."""
+
+    @abstractmethod
+    def clusters(self) -> np.ndarray:
+        """Independent cluster (0, 1, ...) of each subject."""
+
+    @abstractmethod
+    def cluster_covariances(self, phi: np.ndarray,
+                            max_elements: int = 2**22) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        r"""Dense marginal covariance :math:`V_c` of every independent cluster on the
+        unweighted scale (the class docstring).
+
+        Yields ``(rows, v)`` for chunks of clusters of similar size: ``rows`` (m, k) data rows
+        of each cluster (-1 pads to the chunk's largest cluster :math:`k`), ``v`` (m, k, k)
+        with the identity on the padding; at most about ``max_elements`` entries per chunk.
+        """
+
+
+class Likelihood(MarginalLikelihood):
+    """REML or ML objective for fixed data, as a function of the covariance parameters:
+    one grouping factor, the subjects (:class:`MarginalLikelihood` with one cluster per
+    subject and no outer factors).
 
     Parameters
     ----------
-    batches : pattern batches from :func:`trialmlm.patterns.build_batches`.
+    batches : pattern batches from :func:`trialmlm.moments.build_batches`.
     structures : one covariance structure per group; :math:`\\phi` is their parameters
         concatenated in group order or, for random effects with a per-group residual
         structure, the common G's parameters followed by each group's residual ones
         (:class:`~trialmlm.parameters.ParameterMap`, ``parameters``).
-    n_obs, n_fixed : number of observations and rank of X.
-    sum_log_weights : :math:`\\sum\\log w` (0 without weights).
+    weights : (n_obs,) row weights :math:`w` (SAS ``WEIGHT``; ones without), rows like y.
+    n_fixed : rank of X.
     reml : REML (True) or ML (False).
     """
 
-    def __init__(self, batches: list[Batch], structures: list[CovarianceStructure], n_obs: int,
-                 n_fixed: int, sum_log_weights: float, reml: bool = True):
+    def __init__(self, batches: list[Batch], structures: list[CovarianceStructure], weights: np.ndarray,
+                 n_fixed: int, reml: bool = True):
         self.batches = batches
         self.structures = structures
-        self.n_obs = n_obs
+        self.covariances = []
+        self.weights = np.asarray(weights, dtype=float)
+        self.n_obs = n_obs = self.weights.size
         self.p = n_fixed
         self.reml = reml
         self.parameters = ParameterMap(structures)
         self.n_params = self.parameters.n_params
+        self.n_clusters = int(sum(b.rows.shape[0] for b in batches))
+        self.outer = OuterDesign.empty(self.n_clusters, n_obs)
         dof = n_obs - n_fixed if reml else n_obs
-        self.constant = dof * LOG_2PI - sum_log_weights
+        self.constant = dof * LOG_2PI - float(np.log(self.weights).sum())
+
+    @property
+    def subject_level(self) -> Likelihood:
+        return self
 
     def split(self, phi: np.ndarray) -> list[np.ndarray]:
         """Each group's structure parameters, in the structure's order."""
         return self.parameters.split(phi)
 
+    def start(self) -> np.ndarray:
+        return np.zeros(0)
+
+    def g_matrices(self, phi: np.ndarray) -> list[np.ndarray]:
+        return []
+
+    def clusters(self) -> np.ndarray:
+        """Each subject is its own cluster."""
+        return np.arange(self.n_clusters)
+
     def ols_moments(self):
-        """Residual moments at the OLS estimate, per group: ``[(geometry, C, count), ...]``."""
         q = self.p + 1
         info = np.zeros((q, q))
         for b in self.batches:
@@ -179,6 +339,30 @@ class Likelihood:
             out.append(PatternBlock(b, sig, d1, d2, omega, chol, logdet))
         return out
 
+    def woodbury(self, phi: np.ndarray, order: int = 0) -> Woodbury | None:
+        """Subject blocks, :math:`[X\\,y]^\\top V^{-1}[X\\,y] = \\sum_P\\Omega_P\\cdot M_P` and
+        :math:`\\log|V|`; no outer quantities.  None where some :math:`\\Sigma_P` is not PD."""
+        blocks = self.pattern_blocks(phi, order)
+        if blocks is None:
+            return None
+        q = self.p + 1
+        info = np.zeros(q * q)
+        for blk in blocks:
+            info += blk.omega.ravel() @ blk.batch.moments.reshape(blk.omega.size, q * q)
+        empty = np.zeros((0, 0))
+        return Woodbury(blocks, [], empty, np.zeros((0, q)), empty, info.reshape(q, q),
+                        float(sum(blk.logdet for blk in blocks)))
+
+    def cluster_covariances(self, phi: np.ndarray, max_elements: int = 2**22):
+        r""":math:`V_i = W_i^{-1/2}\Sigma_iW_i^{-1/2}` of every subject, batch by batch (no padding)."""
+        isw = 1.0 / np.sqrt(self.weights)
+        for blk in self.pattern_blocks(phi, 0):
+            b = blk.batch
+            step = max(1, max_elements // b.rows.shape[1] ** 2)
+            for lo in range(0, b.rows.shape[0], step):
+                rows = b.rows[lo:lo + step]
+                yield rows, blk.sigma[b.pattern[lo:lo + step]] * isw[rows][:, :, None] * isw[rows][:, None, :]
+
     def evaluate(self, phi: np.ndarray, order: int = 0) -> Evaluation | None:
         """Objective and (``order`` >= 1) gradient, (``order`` = 2) Hessian in :math:`\\phi`.
 
@@ -186,20 +370,10 @@ class Likelihood:
         contraction over the visit axes is one matrix product with the flattened moments.
         """
         q, p = self.p + 1, self.p
-        blocks = self.pattern_blocks(phi, order)
-        if blocks is None:
+        wb = self.woodbury(phi, order)
+        if wb is None:
             return None
-        info = np.zeros(q * q)
-        logdet = 0.0
-        cache = []
-        for blk in blocks:
-            b = blk.batch
-            logdet += blk.logdet
-            flat = b.moments.reshape(blk.omega.size, q * q)
-            info += blk.omega.ravel() @ flat
-            cache.append((b, flat, blk.sigma, blk.d1, blk.d2, blk.omega))
-        info = info.reshape(q, q)
-        profiled = profile_beta(info, p, self.constant + logdet, self.reml)
+        profiled = profile_beta(wb.info, p, self.constant + wb.logdet, self.reml)
         if profiled is None:
             return None
         value, beta, ainv = profiled
@@ -215,7 +389,9 @@ class Likelihood:
         hess = np.zeros((n, n)) if order >= 2 else None
         jac_info = np.zeros((n, p, p)) if order >= 2 else None
         score = np.zeros((n, p)) if order >= 2 else None
-        for b, flat, sig, d1, d2, omega in cache:
+        for blk in wb.blocks:
+            b, sig, d1, d2, omega = blk.batch, blk.sigma, blk.d1, blk.d2, blk.omega
+            flat = b.moments.reshape(omega.size, q * q)
             at, at2 = self.parameters.at(b.group), self.parameters.at2(b.group)
             r = d1.shape[0]
             cg = (flat @ k_mat.ravel()).reshape(omega.shape)  # C_P + G_P

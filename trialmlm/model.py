@@ -17,10 +17,10 @@ from .design import Design, build_design
 from .errors import DataError
 from .formula import ModelFormula, parse_formula
 from .identifiability import check_combination, check_estimable, check_levels
-from .likelihood import Likelihood
+from .likelihood import Likelihood, MarginalLikelihood
+from .moments import build_batches, with_response
 from .multilevel import MultilevelLikelihood
 from .parameters import ParameterMap
-from .patterns import build_batches, with_response
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Model:
     formula: ModelFormula
     design: Design
     structures: tuple[CovarianceStructure, ...]
-    likelihood: Likelihood | MultilevelLikelihood
+    likelihood: MarginalLikelihood
     outer: tuple[RandomCovariance, ...] = ()  # G of each outer grouping factor
     weights: str | None = None
 
@@ -40,10 +40,9 @@ class Model:
     def with_response(self, y: np.ndarray) -> Model:
         """The same model with new responses (in the design's row order); the patterns are kept."""
         design = self.design.with_response(y)
-        inner = self.likelihood.inner if self.outer else self.likelihood
-        batches = with_response(inner.batches, design)
+        batches = with_response(self.likelihood.batches, design)
         return replace(self, design=design, likelihood=_likelihood(design, self.structures, self.outer,
-                                                                   inner.reml, batches))
+                                                                   self.likelihood.reml, batches))
 
     def start(self) -> np.ndarray:
         """Moment-based starting values of the covariance parameters; with one G for
@@ -55,7 +54,7 @@ class Model:
             n_g = self.structures[0].n_g
             pooled = self.structures[0].start([part for parts in moments for part in parts])
             inner = [pooled[:n_g]] + [phi[n_g:] for phi in inner]
-        return np.concatenate(inner + ([self.likelihood.start()] if self.outer else []))
+        return np.concatenate(inner + [self.likelihood.start()])
 
 
 def _innermost(parsed: ModelFormula, data: pd.DataFrame) -> ModelFormula:
@@ -84,7 +83,7 @@ def build_model(formula: str, data: pd.DataFrame, method: str = "REML", weights:
     if parsed.random:  # one G for all groups, a residual structure per group
         g = RandomCovariance(design.random_names, parsed.random.diagonal)
         structures = tuple(RandomEffects(s, g.terms, g.diagonal, g) for s in structures)
-    outer = tuple(RandomCovariance(level.names, level.diagonal) for level in design.levels)
+    outer = tuple(RandomCovariance(level.names, level.diagonal) for level in design.outer)
     n_params = ParameterMap(list(structures)).n_params + sum(c.n_params for c in outer)
     check_estimable(design, cls, term, n_params)
     check_levels(design, parsed, cls)
@@ -93,9 +92,8 @@ def build_model(formula: str, data: pd.DataFrame, method: str = "REML", weights:
 
 
 def _likelihood(design: Design, structures, outer, reml: bool,
-                batches=None) -> Likelihood | MultilevelLikelihood:
+                batches=None) -> MarginalLikelihood:
     """The likelihood of ``design`` (``batches``: its patterns, if already built)."""
     batches = build_batches(design) if batches is None else batches
-    lik = Likelihood(batches, list(structures), design.y.size, design.X.shape[1],
-                     float(np.log(design.weights).sum()), reml=reml)
+    lik = Likelihood(batches, list(structures), design.weights, design.X.shape[1], reml=reml)
     return MultilevelLikelihood(lik, design, list(outer)) if outer else lik

@@ -47,38 +47,24 @@ analytic gradient (relative steps 1e-4 in :math:`\phi`).  ``jac_info``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .covariance.random_effects import RandomCovariance
 from .design import Design
-from .likelihood import Evaluation, Likelihood, PatternBlock, profile_beta
+from .likelihood import (
+    Evaluation,
+    Likelihood,
+    MarginalLikelihood,
+    OuterDesign,
+    PatternBlock,
+    Woodbury,
+    profile_beta,
+)
 from .parameters import ParameterMap
 
 STEP = 1e-4  # relative central-difference step of the Hessian
-
-
-@dataclass(frozen=True)
-class OuterDesign:
-    r"""Outer random effects in subject-local form (see the module docstring).
-
-    Attributes
-    ----------
-    columns : (n_subjects, R) global column of :math:`u` of each local column.
-    z : (n_obs, R) :math:`\tilde Z` rows (weighted by :math:`\sqrt w`), rows like y.
-    offsets : (F + 1,) start of each factor's block in :math:`u`.
-    sizes : (F,) levels :math:`L_f`.
-    nested : (F,) whether every subject meets one level of the factor only.
-    """
-
-    columns: np.ndarray
-    z: np.ndarray
-    offsets: np.ndarray
-    sizes: np.ndarray
-    nested: np.ndarray
 
 
 def outer_design(design: Design) -> OuterDesign:
@@ -91,7 +77,7 @@ def outer_design(design: Design) -> OuterDesign:
     n_s = design.subject_labels.size
     sw = np.sqrt(design.weights)
     columns, zs, offsets, nested = [], [], [0], []
-    for level in design.levels:
+    for level in design.outer:
         q, n_levels = level.Z.shape[1], level.labels.size
         pair = design.subject * n_levels + level.codes
         met = np.unique(pair)  # (subject, level) pairs, sorted by subject then level
@@ -110,36 +96,21 @@ def outer_design(design: Design) -> OuterDesign:
         zs.append(z.reshape(design.y.size, slots * q))
         offsets.append(offsets[-1] + n_levels * q)
     return OuterDesign(np.hstack(columns), np.hstack(zs), np.array(offsets),
-                       np.array([lv.labels.size for lv in design.levels]), np.array(nested))
+                       np.array([lv.labels.size for lv in design.outer]), np.array(nested))
 
 
-@dataclass(frozen=True)
-class Woodbury:
-    r"""The quantities of the module docstring at one :math:`\phi`.
-
-    ``info`` is :math:`[X\,y]^\top V^{-1}[X\,y]`; ``g`` the :math:`G_f` per factor.
-    """
-
-    blocks: list[PatternBlock]
-    g: list[np.ndarray]
-    t: np.ndarray
-    s: np.ndarray
-    k: np.ndarray
-    info: np.ndarray
-    logdet: float
-
-
-class MultilevelLikelihood:
-    """REML / ML objective with outer grouping factors; the interface of :class:`Likelihood`.
+class MultilevelLikelihood(MarginalLikelihood):
+    """REML / ML objective with outer grouping factors (:class:`~trialmlm.likelihood.MarginalLikelihood`).
 
     :math:`\\phi` is the subject structure's parameters followed by each outer factor's
     :math:`G_f` parameters (in formula order); ``structures`` lists them in that order.
     """
 
-    def __init__(self, inner: Likelihood, design: Design, covariances: list[RandomCovariance]):
+    def __init__(self, subject_level: Likelihood, design: Design, covariances: list[RandomCovariance]):
+        inner = subject_level
         if len(inner.structures) != 1:
             raise ValueError("outer grouping factors need a single subject-level structure")
-        self.inner = inner
+        self._subject_level = inner
         self.batches = inner.batches
         self.outer = outer_design(design)
         self.covariances = list(covariances)
@@ -151,7 +122,7 @@ class MultilevelLikelihood:
         self.parameters = ParameterMap(self.structures)
         self.n_inner = inner.n_params
         self.q_total = int(self.outer.offsets[-1])
-        self._levels = design.levels
+        self._factors = design.outer
         self._subject = design.subject
         self.n_clusters = int(self.clusters().max()) + 1
         self._sw = sw = np.sqrt(design.weights)
@@ -166,15 +137,19 @@ class MultilevelLikelihood:
                 t_index=(cols[:, :, None] * self.q_total + cols[:, None, :]).ravel(),
                 s_index=(cols[:, :, None] * qq + np.arange(qq)).ravel()))
 
+    @property
+    def subject_level(self) -> Likelihood:
+        return self._subject_level
+
     def split(self, phi: np.ndarray) -> list[np.ndarray]:
         return [phi[self.offsets[g]:self.offsets[g + 1]] for g in range(len(self.structures))]
 
     def ols_moments(self):
-        return self.inner.ols_moments()
+        return self._subject_level.ols_moments()
 
     def pattern_blocks(self, phi: np.ndarray, order: int = 0) -> list[PatternBlock] | None:
         """The subject-level blocks of :math:`V_d` (see :meth:`Likelihood.pattern_blocks`)."""
-        return self.inner.pattern_blocks(np.asarray(phi)[: self.n_inner], order)
+        return self._subject_level.pattern_blocks(np.asarray(phi)[: self.n_inner], order)
 
     def g_matrices(self, phi: np.ndarray) -> list[np.ndarray]:
         parts = self.split(np.asarray(phi, dtype=float))[1:]
@@ -397,7 +372,7 @@ class MultilevelLikelihood:
                 sig = blk.sigma[b.pattern[sel]] * isw[r][:, :, None] * isw[r][:, None, :]
                 v[j[:, None, None], pos[r][:, :, None], pos[r][:, None, :]] = sig
             used = rows >= 0
-            for level, gf in zip(self._levels, g):
+            for level, gf in zip(self._factors, g):
                 z = np.where(used[:, :, None], level.Z[rows], 0.0)
                 codes = np.where(used, level.codes[rows], -1)
                 v += (z @ gf @ z.transpose(0, 2, 1)) * (codes[:, :, None] == codes[:, None, :])
@@ -433,7 +408,7 @@ class MultilevelLikelihood:
         zhat = self._zhat
         resid = zhat[:, -1] - zhat[:, :-1] @ beta
         out = []
-        for cov, level in zip(self.covariances, self._levels):
+        for cov, level in zip(self.covariances, self._factors):
             z = level.Z * self._sw[:, None]
             ztz = np.zeros((level.labels.size, cov.n, cov.n))
             np.add.at(ztz, level.codes, z[:, :, None] * z[:, None, :])

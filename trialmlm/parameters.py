@@ -87,6 +87,11 @@ class ParameterMap:
         """Index of structure ``g``'s (parameter x parameter) block of a matrix over :math:`\\phi`."""
         return self._at2[g]
 
+    def residual(self, g: int) -> Block:
+        """Group ``g``'s own block: its residual structure (with random effects) or its
+        whole structure (without), and where its parameters sit in :math:`\\phi`."""
+        return next(b for b in self.blocks if b.group == g)
+
     def split(self, phi: np.ndarray) -> list[np.ndarray]:
         """Each structure's parameters, in its own order."""
         return [phi[a] for a in self._at]

@@ -13,16 +13,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .blups import RandomEffectsResults
 from .covariance import CovarianceStructure
-from .covariance.random_effects import Independent, RandomEffects
+from .covariance.random_effects import Independent
 from .design import Design
 from .errors import DataError, DataWarning
 from .inference.anova import term_hypotheses
 from .inference.lsmeans import compare_table, lsmeans_table
 from .inference.methods import beta_covariance, resolve
 from .inference.wald import contrast_matrix, f_test, t_table
-from .likelihood import Likelihood, independence_deviance
-from .random_effects import RandomEffectsResults
+from .likelihood import MarginalLikelihood, independence_deviance
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -115,7 +115,7 @@ class MMRMResults(RandomEffectsResults):
     beta: np.ndarray = field(repr=False)
     beta_cov: np.ndarray = field(repr=False)
     jac_info: np.ndarray = field(repr=False)
-    likelihood: Likelihood = field(repr=False, compare=False)
+    likelihood: MarginalLikelihood = field(repr=False, compare=False)
     loglik: float = 0.0
     converged: bool = True
     n_iter: int = 0
@@ -358,10 +358,7 @@ class MMRMResults(RandomEffectsResults):
         For random-effect models this is the residual matrix :math:`R` of the residual
         structure (see ``random_effects_covariance`` for :math:`G`).
         """
-        g = self._group_index(group)
-        s, phi = self.structures[g], self._phi_of(g)
-        if isinstance(s, RandomEffects):
-            s, phi = s.residual, phi[s.n_g:]
+        s, phi = self._residual(self._group_index(group))
         if isinstance(s, Independent):
             also = " and random_effects_covariance" if self.settings.random else ""
             raise DataError(f"the residuals are independent (R = sigma^2 I); see residual_variance{also}")
@@ -386,8 +383,7 @@ class MMRMResults(RandomEffectsResults):
     @property
     def covariance_parameter_names(self) -> list[str]:
         """SAS names of the covariance parameters (see :func:`parameter_names`)."""
-        return parameter_names(self.likelihood, self.design, self.structures, self.settings.subject,
-                               self.settings.group)
+        return parameter_names(self.likelihood, self.design, self.settings.subject, self.settings.group)
 
     @property
     def covariance_parameters(self) -> pd.Series:
@@ -480,12 +476,9 @@ class MMRMResults(RandomEffectsResults):
     def _outer_design(self, data: pd.DataFrame | None, rows: np.ndarray | None) -> np.ndarray:
         """Dense design (n, Q) of the outer factors' effects u for ``data`` (or the rows used,
         in the order ``rows``); unknown levels get 0."""
-        d = self.design
-        if not d.levels:
-            return np.zeros((len(data) if data is not None else rows.size, 0))
         loc = self.likelihood.outer
-        out = []
-        for f, level in enumerate(d.levels):
+        out = [np.zeros((len(data) if data is not None else rows.size, 0))]
+        for f, level in enumerate(self.design.outer):
             if data is None:
                 z, codes = level.Z[rows], level.codes[rows]
             else:
@@ -526,7 +519,7 @@ def _level_rows(data: pd.DataFrame, factor: str, labels, spec) -> tuple[np.ndarr
     return z, idx
 
 
-def parameter_names(likelihood, design: Design, structures, subject: str | None,
+def parameter_names(likelihood: MarginalLikelihood, design: Design, subject: str | None,
                     group: str | None) -> list[str]:
     r"""SAS names; with outer grouping factors, G parameters carry their factor as SAS's
     Subject column does (``UN(1,1) USUBJID``, ``UN(1,1) SITE``), in :math:`\phi` order:
@@ -534,21 +527,13 @@ def parameter_names(likelihood, design: Design, structures, subject: str | None,
     parameters (SAS GROUP=) carry their group (``AR(1) TRT=ACT``); with random effects
     and a per-group residual structure the one G is named after the subject
     (``UN(1,1) USUBJID``), then come each group's residual parameters."""
-    lik = likelihood.inner if design.levels else likelihood
     names = []
-    for b in lik.parameters.blocks:
+    for b in likelihood.subject_level.parameters.blocks:
         if b.group is None:  # G, shared by the groups
-            suffix = f" {subject}" if group else ""
-            names += [n + suffix for n in b.transform.param_names()]
-            continue
-        label = design.group_labels[b.group]
-        suffix = f" {group}={label}" if group else ""
+            suffix = f" {subject}" if group or design.outer else ""
+        else:
+            suffix = f" {group}={design.group_labels[b.group]}" if group else ""
         names += [n + suffix for n in b.transform.param_names()]
-    if not design.levels:
-        return names
-    n_g = structures[0].n_g if isinstance(structures[0], RandomEffects) else 0
-    names = [f"{n} {subject}" for n in names[:n_g]] + names[n_g:]
-    for level, cov in zip(design.levels, likelihood.covariances):
+    for level, cov in zip(design.outer, likelihood.covariances):
         names += [f"{n} {level.factor}" for n in cov.param_names()]
     return names
-

@@ -56,7 +56,7 @@ def format_summary(fit) -> str:
         "Optimizer": f"{fit.optimizer} ({fit.n_iter} iterations, "
                      f"{'converged' if fit.converged else 'NOT converged'})",
     }, name="value").to_frame()
-    levels = {f"Levels of {lv.factor}": lv.labels.size for lv in fit.design.levels}
+    levels = {f"Levels of {lv.factor}": lv.labels.size for lv in fit.design.outer}
     units = {"Residual DF": fit.df_residual} if s.linear else {"Subjects": fit.n_subjects_read,
                                                                 "Subjects Used": fit.n_subjects}
     dims = pd.Series({

@@ -177,7 +177,7 @@ def _outer_effects(fit) -> list[tuple[frozenset, np.ndarray]]:
     """(variables, dense columns) of each term of each outer factor, in formula order."""
     out = []
     n = fit.design.y.size
-    for level in fit.design.levels:
+    for level in fit.design.outer:
         for term, cols in level.spec.term_slices.items():
             z = level.Z[:, cols]
             dense = np.zeros((n, level.labels.size, z.shape[1]))

@@ -145,7 +145,7 @@ class Scope:
 
     @classmethod
     def of(cls, design, likelihood, linear: bool, ddf: str | None = None, vcov: str = "model") -> Scope:
-        outer = tuple(level.factor for level in design.levels)
+        outer = tuple(level.factor for level in design.outer)
         return cls(outer, bool(outer) and likelihood.n_clusters == 1, linear, ddf, vcov)
 
     def default_ddf(self, vcov: str) -> str:

@@ -69,22 +69,11 @@ def _cluster_operators(kind: str, c: np.ndarray, x: np.ndarray, v: np.ndarray) -
     return xt.transpose(0, 2, 1) @ whiten
 
 
-def _clusters(fit):
-    """``(rows, v)`` stacks of clusters (see :func:`_cluster_operators`; rows -1 pad)."""
-    if fit.design.levels:
-        yield from fit.likelihood.cluster_covariances(fit.phi)
-        return
-    isw = 1.0 / np.sqrt(fit.design.weights)
-    for blk in fit.pattern_blocks(0):
-        b = blk.batch  # V_i = W^-1/2 Sigma_P W^-1/2
-        yield b.rows, blk.sigma[b.pattern] * isw[b.rows][:, :, None] * isw[b.rows][:, None, :]
-
-
 def _cluster_stacks(fit, kind: str):
     """``(x, e, v, S)`` per stack of clusters (see :func:`_cluster_operators`)."""
     design = fit.design
     resid = design.y - design.X @ fit.beta
-    for rows, v in _clusters(fit):
+    for rows, v in fit.likelihood.cluster_covariances(fit.phi):
         used = rows >= 0
         x = np.where(used[..., None], design.X[rows], 0.0)
         e = np.where(used, resid[rows], 0.0)

@@ -78,7 +78,7 @@ class ImputationData:
 def check_imputable(fit) -> str:
     """The visit variable of ``fit``; DataError if the fit is not an MMRM over visits."""
     s = fit.settings
-    if any(isinstance(st, RandomEffects) for st in fit.structures) or fit.design.levels or not s.visit:
+    if any(isinstance(st, RandomEffects) for st in fit.structures) or fit.design.outer or not s.visit:
         raise DataError("multiple imputation needs an MMRM with a residual structure over visits, e.g. "
                         "us(AVISIT | USUBJID); random-effect models are not supported")
     if fit.design.coordinates is not None:

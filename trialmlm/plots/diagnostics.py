@@ -3,11 +3,13 @@ r"""Model diagnostics: residual plots, subject trajectories with BLUPs, shrinkag
 Residuals (per observation :math:`j` of subject :math:`i`, with weights :math:`w`):
 
 * ``raw``: :math:`r_{ij} = y_{ij} - x_{ij}^\top\hat\beta` (marginal residual);
-* ``pearson``: :math:`r_{ij}/\sqrt{\hat V_{i,jj}}`, :math:`\hat V_i = W_i^{-1/2}\hat\Sigma_iW_i^{-1/2}`
-  the estimated marginal covariance (:math:`Z_iGZ_i^\top + R_i` with random effects) —
-  SAS's marginal Pearson residual (``RESIDUAL`` option, ``VCIRY`` excluded);
-* ``scaled``: :math:`\hat L_i^{-1}W_i^{1/2}r_i` with :math:`\hat\Sigma_i = \hat L_i\hat L_i^\top`
-  (SAS ``VCIRY`` scaled residuals), independent standard normal under the model.
+* ``pearson``: :math:`r_{ij}/\sqrt{\hat V_{jj}}` with :math:`\hat V` the estimated marginal
+  covariance of :math:`y`: :math:`W_i^{-1/2}\hat\Sigma_iW_i^{-1/2}` (:math:`Z_iGZ_i^\top + R_i`
+  with random effects) plus, with outer grouping factors, :math:`\sum_f z_{f,j}^\top G_fz_{f,j}`
+  — SAS's marginal Pearson residual (``RESIDUAL`` option, ``VCIRY`` excluded);
+* ``scaled``: :math:`\hat L_c^{-1}r_c` with :math:`\hat V_c = \hat L_c\hat L_c^\top` the marginal
+  covariance of the independent cluster *c* (the subject, or the block of subjects that share
+  an outer level) (SAS ``VCIRY`` scaled residuals), independent standard normal under the model.
 """
 
 from __future__ import annotations
@@ -54,16 +56,15 @@ def model_residuals(fit, kind: str = "pearson") -> np.ndarray:
     raw = d.y - d.X @ fit.beta
     if kind == "raw":
         return raw
-    weighted = raw * np.sqrt(d.weights)
     out = np.empty_like(raw)
-    for blk in fit.pattern_blocks(0):
-        b = blk.batch
-        e = weighted[b.rows]  # (n, k)
+    for rows, v in fit.likelihood.cluster_covariances(fit.phi):  # rows -1 pad, v 1 on the padding
+        used = rows >= 0
+        e = np.where(used, raw[rows], 0.0)  # (m, k)
         if kind == "pearson":
-            sd = np.sqrt(np.diagonal(blk.sigma, axis1=1, axis2=2))[b.pattern]
-            out[b.rows] = e / sd
+            scaled = e / np.sqrt(np.diagonal(v, axis1=1, axis2=2))
         else:
-            out[b.rows] = np.linalg.solve(blk.chol[b.pattern], e[..., None])[..., 0]
+            scaled = np.linalg.solve(np.linalg.cholesky(v), e[..., None])[..., 0]
+        out[rows[used]] = scaled[used]
     return out
 
 

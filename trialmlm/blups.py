@@ -45,8 +45,9 @@ class Predictions:
     joint: np.ndarray
 
 
-def _joint(fit) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    r""":math:`\hat u = KSu`, :math:`\mathrm{Cov}(\hat\theta - \theta)` and :math:`H = KS`.
+def _joint(fit) -> tuple[np.ndarray, np.ndarray]:
+    r""":math:`\hat u = KSu` and :math:`\mathrm{Cov}(\hat\theta - \theta)`
+    (no rows without outer factors: :math:`\hat u` is empty and the covariance is :math:`C`).
 
     Henderson: :math:`\mathrm{Cov}(\hat\beta, \hat u - u) = -CY^\top G_o` and
     :math:`\mathrm{Var}(\hat u - u) = G_o - G_o(Z_o^\top V^{-1}Z_o - YCY^\top)G_o` with
@@ -54,8 +55,6 @@ def _joint(fit) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     (notation of :mod:`trialmlm.multilevel`).
     """
     c = fit.beta_cov
-    if not fit.design.levels:
-        return np.zeros(0), c, None
     lik = fit.likelihood
     w = lik.woodbury(fit.phi)
     p = fit.n_fixed
@@ -67,7 +66,7 @@ def _joint(fit) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     y = w.s[:, :p] - w.t @ h[:, :p]
     c12 = -c @ y.T @ g_o
     c22 = g_o - g_o @ (w.t - w.t @ w.k @ w.t - y @ c @ y.T) @ g_o
-    return h @ np.append(-fit.beta, 1.0), np.block([[c, c12], [c12.T, c22]]), h
+    return h @ np.append(-fit.beta, 1.0), np.block([[c, c12], [c12.T, c22]])
 
 
 def predict_random_effects(fit) -> Predictions:
@@ -78,17 +77,16 @@ def predict_random_effects(fit) -> Predictions:
     :math:`\mathrm{Cov}(\hat\theta - \theta, \hat b_i - b_i) = -\Sigma_\theta F_i^\top`
     (the subject's own error is uncorrelated with :math:`\hat\theta - \theta`)."""
     design = fit.design
-    outer, joint, h = _joint(fit)
+    outer, joint = _joint(fit)
     n_s, r, p = design.subject_labels.size, len(design.random_names), fit.n_fixed
     blup, pev, cross = np.zeros((n_s, r)), np.zeros((n_s, r, r)), np.zeros((n_s, joint.shape[0], r))
     if design.Z is None:
         return Predictions(blup, pev, cross, outer, joint)
     sw = np.sqrt(design.weights)
     x = design.X * sw[:, None]
+    loc = fit.likelihood.outer
     e = (design.y - design.X @ fit.beta) * sw
-    if h is not None:
-        loc = fit.likelihood.outer
-        e = e - np.einsum("na,na->n", loc.z, outer[loc.columns[design.subject]])
+    e = e - np.einsum("na,na->n", loc.z, outer[loc.columns[design.subject]])
     for blk in fit.pattern_blocks(0):  # V_i holds the subject's own group's residual matrix
         b = blk.batch
         g = fit._g(b.group)
@@ -96,11 +94,10 @@ def predict_random_effects(fit) -> Predictions:
         zo = z.transpose(0, 2, 1) @ blk.omega[b.pattern]  # Z' V^-1
         subjects = design.subject[b.rows[:, 0]]
         blup[subjects] = np.einsum("ab,nbk,nk->na", g, zo, e[b.rows])
-        index = np.broadcast_to(np.arange(p), (len(subjects), p))
-        design_i = x[b.rows]
-        if h is not None:  # [X_i Z_oi] in local columns, indexed into theta
-            index = np.concatenate([index, p + loc.columns[subjects]], axis=1)
-            design_i = np.concatenate([design_i, loc.z[b.rows]], axis=2)
+        # [X_i Z_oi] in local columns, indexed into theta
+        index = np.concatenate([np.broadcast_to(np.arange(p), (len(subjects), p)), p + loc.columns[subjects]],
+                               axis=1)
+        design_i = np.concatenate([x[b.rows], loc.z[b.rows]], axis=2)
         f = g @ zo @ design_i  # (n, r, p + R)
         local = joint[index[:, :, None], index[:, None, :]]
         pev[subjects] = g - g @ (zo @ z) @ g + f @ local @ f.transpose(0, 2, 1)
@@ -143,8 +140,8 @@ class RandomEffectsResults:
 
     def _factors(self) -> list[tuple[str, tuple[str, ...], np.ndarray]]:
         """(factor, term names, G) of every grouping factor with random effects."""
-        outer = self.likelihood.g_matrices(self.phi) if self.design.levels else []
-        out = [(lv.factor, lv.names, g) for lv, g in zip(self.design.levels, outer)]
+        outer = self.likelihood.g_matrices(self.phi)
+        out = [(lv.factor, lv.names, g) for lv, g in zip(self.design.outer, outer)]
         if self.design.Z is not None:
             out.append((self.settings.subject, self.design.random_names, self._g()))
         return out
@@ -154,7 +151,7 @@ class RandomEffectsResults:
         """:math:`G`, the covariance of the random effects, labelled by term (block-diagonal
         over grouping factors, labels ``"FACTOR: term"``, with outer factors)."""
         self._require_random()
-        if not self.design.levels:
+        if not self.design.outer:
             names = list(self.design.random_names)
             return pd.DataFrame(self._g(), index=names, columns=names)
         factors = self._factors()
@@ -163,8 +160,8 @@ class RandomEffectsResults:
 
     def _residual(self, g: int = 0):
         """Group ``g``'s residual structure and its parameters."""
-        s, phi = self.structures[g], self._phi_of(g)
-        return (s.residual, phi[s.n_g:]) if isinstance(s, RandomEffects) else (s, phi)
+        block = self.likelihood.subject_level.parameters.residual(g)
+        return block.transform, self.phi[block.at]
 
     @property
     def residual_parameters(self) -> pd.Series:
@@ -174,8 +171,8 @@ class RandomEffectsResults:
         parameters): always a Series."""
         n_g = self.structures[0].n_g if isinstance(self.structures[0], RandomEffects) else 0
         n_r = sum(s.n_params for s in self.structures) - n_g * len(self.structures)
-        return pd.Series(self.phi[n_g:n_g + n_r].copy(), index=self.covariance_parameter_names[n_g:n_g + n_r],
-                         name="estimate")
+        names = self.covariance_parameter_names[n_g:n_g + n_r]
+        return pd.Series(self.phi[n_g:n_g + n_r].copy(), index=names, name="estimate")
 
     @property
     def residual_variance(self) -> float:
@@ -206,7 +203,7 @@ class RandomEffectsResults:
         design = self.design
         tables = {}
         p = self.n_fixed
-        for f, level in enumerate(design.levels):
+        for f, level in enumerate(design.outer):
             lo, hi = self.likelihood.outer.offsets[f], self.likelihood.outer.offsets[f + 1]
             shape = (level.labels.size, len(level.names))
             pev = np.diag(pred.joint)[p + lo:p + hi].reshape(shape)
@@ -240,7 +237,7 @@ class RandomEffectsResults:
         from formulaic import model_matrix
 
         factors = self._factors()
-        specs = [lv.spec for lv in self.design.levels] + (
+        specs = [lv.spec for lv in self.design.outer] + (
             [self.design.random_spec] if self.design.Z is not None else [])
         variables = sorted({v for spec in specs for v in getattr(spec, "required_variables", ())})
         if at is None:
@@ -255,7 +252,7 @@ class RandomEffectsResults:
             z = np.asarray(model_matrix(spec, grid, na_action="raise"), dtype=float) if at else \
                 np.ones((1, 1))
             parts[factor] = np.einsum("nr,rs,ns->n", z, g, z)
-        if not self.design.levels:
+        if not self.design.outer:
             frames = []
             for g, label in enumerate(self.design.group_labels):
                 out = grid.copy() if at else pd.DataFrame(index=[0])
@@ -276,11 +273,11 @@ class RandomEffectsResults:
         out["within"] = within
         out["total"] = total
         nested = self.likelihood.outer.nested
-        for level in self.design.levels:
+        for level in self.design.outer:
             out[f"icc_{level.factor}"] = parts[level.factor] / total
         if self.design.Z is not None:
             shared = parts[self.settings.subject] + sum(
-                parts[lv.factor] for lv, n in zip(self.design.levels, nested) if n)
+                parts[lv.factor] for lv, n in zip(self.design.outer, nested) if n)
             out[f"icc_{self.settings.subject}"] = shared / total
         return out.reset_index(drop=True)
 
@@ -303,7 +300,7 @@ class RandomEffectsResults:
         :math:`1 - \hat b_i/\tilde b_i` (0: no shrinkage, 1: shrunk to the mean).
         Single grouping factor only.
         """
-        if self.design.levels:
+        if self.design.outer:
             raise DataError("shrinkage() compares a subject's BLUP with its own least squares, which "
                             "ignores the outer grouping factors; it is defined for one grouping factor only")
         ols = subject_ols(self)
