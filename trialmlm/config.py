@@ -207,26 +207,24 @@ def _names(value) -> tuple[str, ...]:
     return tuple(str(v).strip() for v in value if str(v).strip())
 
 
-def make_config(**values) -> AnalysisConfig:
-    """Check the values and build the config; DataError naming the bad value."""
-    values = {k: v for k, v in values.items() if v is not None}
-    unknown = sorted(set(values) - set(KINDS))
-    if unknown:
-        raise DataError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(KINDS))}")
-    if "data" not in values:
-        raise DataError("no data file given")
-    _check_kinds(values)
+def _coerce(values: dict) -> dict:
+    """Lists as tuples; one covariate or DTYPE as a one-element tuple; "us,toeph" split."""
+    out = dict(values)
     for key in ("covariates", "keep_dtype"):  # one name, or a list of names
-        if key in values:
-            values[key] = (values[key],) if isinstance(values[key], str) else tuple(values[key])
+        if key in out:
+            out[key] = (out[key],) if isinstance(out[key], str) else tuple(out[key])
     for key in ("deltas", "arm_order"):
-        if key in values:
-            values[key] = tuple(values[key])
-    if "covariance" in values:
-        values["covariance"] = _names(values["covariance"])
-    if values.get("model") == "ancova":
-        values.setdefault("ddf", "residual")  # every df method gives n - rank(X) for the linear model
-    config = AnalysisConfig(**values)
+        if key in out:
+            out[key] = tuple(out[key])
+    if "covariance" in out:
+        out["covariance"] = _names(out["covariance"])
+    if out.get("model") == "ancova":
+        out.setdefault("ddf", "residual")  # every df method gives n - rank(X) for the linear model
+    return out
+
+
+def _check_model(config: AnalysisConfig) -> None:
+    """The model, its covariance structures and the options that only some models take."""
     if config.model not in MODELS:
         raise DataError(f"model must be one of {', '.join(MODELS)}, got {config.model!r}")
     allowed = list(STRUCTURES) + (["none"] if config.model == "slopes" else [])
@@ -241,9 +239,16 @@ def make_config(**values) -> AnalysisConfig:
         raise DataError("at_visit is the visit of an ANCOVA; it needs model='ancova'")
     if config.sensitivity and config.model != "mmrm":
         raise DataError("the sensitivity analyses (multiple imputation) need model='mmrm'")
+    if config.ddf not in DDF_METHODS:
+        raise DataError(f"ddf must be one of {', '.join(DDF_METHODS)}, got {config.ddf!r}")
+    if config.method not in ("REML", "ML"):
+        raise DataError(f"method must be 'REML' or 'ML', got {config.method!r}")
+
+
+def _check_ranges(config: AnalysisConfig) -> None:
+    """Numbers within their ranges: decimals, alpha, imputations, workers, seed."""
     decimals = config.decimals.values() if isinstance(config.decimals, dict) else [config.decimals]
-    if any(d is not None and (not isinstance(d, int) or isinstance(d, bool) or not 0 <= d <= 6)
-           for d in decimals):
+    if any(d is not None and not 0 <= d <= 6 for d in decimals):
         raise DataError(f"decimals must be an integer from 0 to 6 (or a table PARAMCD = integer), "
                         f"got {config.decimals!r}")
     if not 0 < config.alpha < 1:
@@ -251,10 +256,19 @@ def make_config(**values) -> AnalysisConfig:
     for name, least in (("imputations", 1), ("workers", 1), ("seed", 0)):
         if getattr(config, name) < least:
             raise DataError(f"{name} must be at least {least}, got {getattr(config, name)}")
-    if config.ddf not in DDF_METHODS:
-        raise DataError(f"ddf must be one of {', '.join(DDF_METHODS)}, got {config.ddf!r}")
-    if config.method not in ("REML", "ML"):
-        raise DataError(f"method must be 'REML' or 'ML', got {config.method!r}")
+
+
+def make_config(**values) -> AnalysisConfig:
+    """Check the values (types first, then meaning) and build the config; DataError naming
+    the bad value."""
+    values = {k: v for k, v in values.items() if v is not None}
+    unknown = sorted(set(values) - set(KINDS))
+    if unknown:
+        raise DataError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(KINDS))}")
+    if "data" not in values:
+        raise DataError("no data file given")
+    _check_kinds(values)
+    config = AnalysisConfig(**_coerce(values))
+    _check_model(config)
+    _check_ranges(config)
     return config
-
-
