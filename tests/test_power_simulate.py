@@ -189,3 +189,16 @@ def test_bad_design(kwargs, match):
     args.update(kwargs)
     with pytest.raises(DataError, match=match):
         TrialDesign(**args)
+
+
+def test_docs_examples_run():
+    """The Python blocks of docs/power.md run as written and give the numbers they state."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "docs" / "power.md").read_text()
+    namespace = {}
+    exec(compile("\n".join(re.findall(r"```python\n(.*?)```", text, flags=re.S)), "docs/power.md", "exec"),
+         namespace)
+    assert namespace["res"].sample_size == (208, 208)
+    assert namespace["trial"]["USUBJID"].nunique() == 240
