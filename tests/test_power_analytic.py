@@ -95,6 +95,8 @@ def test_result_table_and_rounding():
     (dict(delta=0.5, power=0.8, alpha=0), "alpha must be strictly between 0 and 1"),
     (dict(delta=0, power=0.8), "delta"),
     (dict(n_total=-3, delta=0.5), "n_total must be a positive"),
+    (dict(n_total="many", delta=0.5), "n_total must be a positive"),
+    (dict(n_total=100, delta=float("nan")), "delta"),
     (dict(delta=0.5, power=0.8, alternative="two.sided"), "alternative must be one of"),
     (dict(delta=0.5, power=0.8, allocation=0), "allocation"),
     (dict(delta=0.5, power=0.8, retention=[1, 0.9, 1.1, 0.7]), r"\[0, 1\]; visit 3"),

@@ -106,6 +106,14 @@ class PowerResult:
         }])
 
 
+def _number(value) -> float:
+    """``value`` as a float; NaN (which fails every check) when it is not a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def solve(method: str, unit_variance: Callable[[], tuple[float, dict]], *, n_total: float | None,
           delta: float | None, power: float | None, alpha: float | None, alternative: str,
           allocation: float) -> PowerResult:
@@ -126,9 +134,9 @@ def solve(method: str, unit_variance: Callable[[], tuple[float, dict]], *, n_tot
         power = check_probability("power", power)
     if alpha is not None:
         alpha = check_probability("alpha", alpha)
-    if n_total is not None and not (np.isfinite(n_total) and n_total > 0):
+    if n_total is not None and not (np.isfinite(_number(n_total)) and _number(n_total) > 0):
         raise DataError(f"n_total must be a positive number of subjects, got {n_total!r}")
-    if delta is not None and not (np.isfinite(delta) and delta != 0):
+    if delta is not None and not (np.isfinite(_number(delta)) and _number(delta) != 0):
         raise DataError(f"delta (the treatment effect) must be a non-zero number, got {delta!r}")
     lam = check_allocation(allocation)
     kappa, inputs = unit_variance()
