@@ -262,7 +262,7 @@ def test_unquoted_name_with_a_space_is_a_formula_error(demo_trial):
 
 
 # -- Ctrl-C with worker processes ---------------------------------------------------------------------
-CHILD = r"""
+IMPUTATION = r"""
 import sys, warnings, pandas as pd, trialmlm
 from trialmlm import missing
 warnings.simplefilter("ignore")
@@ -275,16 +275,31 @@ except KeyboardInterrupt:
     sys.exit(3)
 print("finished", flush=True)
 """
+SIMULATION = r"""
+import sys
+from trialmlm.power import Analysis, TrialDesign, simulate_power
+design = TrialDesign(40, ["a", "b", "c", "d"], {"P": [0] * 4, "A": [1] * 4}, covariance=[[1, .5, .5, .5],
+                     [.5, 1, .5, .5], [.5, .5, 1, .5], [.5, .5, .5, 1]], dropout=[1, .9, .8, .7])
+analysis = Analysis("AVAL ~ TRT01P * AVISIT + us(AVISIT | USUBJID)", "A", "P", ddf="kenward-roger")
+print("start", flush=True)
+try:
+    simulate_power(design, analysis, n_sim=5000, seed=1, workers=2, progress=False)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(3)
+print("finished", flush=True)
+"""
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
-def test_ctrl_c_stops_the_imputation_workers_at_once():
+@pytest.mark.parametrize("child_code", [IMPUTATION, SIMULATION], ids=["impute", "simulate_power"])
+def test_ctrl_c_stops_the_workers_at_once(child_code):
     root = Path(__file__).parents[1]
     env = {**os.environ, "PYTHONPATH": str(root)}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(REFERENCE / "demo_trial.csv")], cwd=root,
+    child = subprocess.Popen([sys.executable, "-c", child_code, str(REFERENCE / "demo_trial.csv")], cwd=root,
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "start"
-    time.sleep(1.0)
+    time.sleep(1.5)
     sent = time.monotonic()
     child.send_signal(signal.SIGINT)
     out, err = child.communicate(timeout=60)

@@ -13,6 +13,7 @@ formulas.
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,7 @@ from ..inference.lsmeans import COLUMNS, adjust_table, check_adjust, difference_
 from ..inference.protocol import check_options
 from ..inference.wald import t_table
 from ..model import build_model
+from ..runner import run_tasks
 from .imputation import (
     ImputationData,
     check_imputable,
@@ -39,7 +41,6 @@ from .imputation import (
     subject_strata,
 )
 from .rubin import pool
-from .runner import run_tasks
 from .strategies import STRATEGIES
 
 METHODS = (*STRATEGIES, "delta")
@@ -302,11 +303,11 @@ def _setup(fit, method, n_imputations, reference, arm, delta_arms, seed):
     return strategy, visit, arm, data, reference, shifted, entropy, seeds
 
 
-def _run(fit, strategy, data, reference, arm, shifts, seeds, workers, progress, keep_data, desc):
+def _run(fit, strategy, data, reference, arm, shifts, seeds, workers, progress, keep_data, desc, executor):
     analysis = Analysis(fit, data, reference)
     ctx = _Context(fit, refit_model(fit), subject_strata(fit, arm), data, strategy, analysis, shifts,
                    keep_data)
-    out = run_tasks(_one_imputation, ctx, seeds, workers, progress, desc)
+    out = run_tasks(_one_imputation, ctx, seeds, workers, progress, desc, executor)
     failed = sum(not ok for _, _, ok in out)
     if failed:
         warnings.warn(f"{failed} of {len(seeds)} imputations had a bootstrap or analysis fit that did not "
@@ -316,7 +317,7 @@ def _run(fit, strategy, data, reference, arm, shifts, seeds, workers, progress, 
 
 def impute(fit, method: str = "mar", n_imputations: int = 100, reference=None, arm: str | None = None,
            delta=0.0, delta_arms=None, seed: int | None = None, workers: int = 1,
-           progress: bool | None = None) -> MultipleImputation:
+           progress: bool | None = None, executor: Executor | None = None) -> MultipleImputation:
     r"""Multiple imputation from the fitted MMRM, analysed by the same MMRM and pooled by Rubin's rules.
 
     Parameters
@@ -334,6 +335,9 @@ def impute(fit, method: str = "mar", n_imputations: int = 100, reference=None, a
     seed : makes the run reproducible (the result's ``seed`` reproduces a run made without one).
     workers : processes over imputations; results do not depend on it.
     progress : progress bar (None: on interactive terminals only).
+    executor : run the imputations on this :class:`concurrent.futures.Executor` (e.g. a Dask
+        ``Client.get_executor()``) instead of ``workers`` local processes; results do not
+        depend on it (:mod:`trialmlm.runner`).
 
     Notes
     -----
@@ -347,7 +351,7 @@ def impute(fit, method: str = "mar", n_imputations: int = 100, reference=None, a
     if method == "delta" and not shift.any():
         raise DataError("method 'delta' needs a non-zero delta= applied to at least one dropout")
     analysis, out, failed = _run(fit, strategy, data, reference, arm, [shift], seeds, workers, progress, True,
-                                 f"{method} imputations")
+                                 f"{method} imputations", executor)
     return MultipleImputation(
         method=method, reference=reference, arm=arm, visit=visit, n_imputations=n_imputations, seed=entropy,
         delta=delta, delta_arms=shifted, estimates=np.stack([s[0] for _, s, _ in out]),
@@ -384,7 +388,8 @@ def _directions(primary: pd.DataFrame, arm: str, shifted: tuple, default: bool) 
 
 def tipping_point(fit, deltas=None, arms=None, visit=None, method: str = "mar", n_imputations: int = 100,
                   reference=None, arm: str | None = None, alpha: float = 0.05, seed: int | None = None,
-                  workers: int = 1, progress: bool | None = None) -> TippingPoint:
+                  workers: int = 1, progress: bool | None = None,
+                  executor: Executor | None = None) -> TippingPoint:
     r"""Delta-adjusted multiple imputation over a grid of shifts; where does significance tip?
 
     For each :math:`\delta` in ``deltas`` the imputed values after dropout in ``arms``
@@ -427,7 +432,7 @@ def tipping_point(fit, deltas=None, arms=None, visit=None, method: str = "mar", 
     shifts = [sum((delta_matrix(data, sign * d, [a]) for a, sign in direction.items()), np.zeros_like(data.y))
               for d in steps]
     analysis, out, _ = _run(fit, strategy, data, reference, arm, shifts, seeds, workers, progress, False,
-                            "tipping-point imputations")
+                            "tipping-point imputations", executor)
     stats = np.stack([s for _, s, _ in out])  # (M, n_deltas, 3, rows)
     n_ls = len(analysis.lsmeans_labels)
     labels = analysis.compare_labels

@@ -149,8 +149,8 @@ class TrialDesign:
 
     @property
     def mean_table(self) -> pd.DataFrame:
-        """Means per arm (rows) and visit (columns)."""
-        return pd.DataFrame(self.arrays.mean, index=self.arms, columns=self.visit_labels)
+        """Means per arm (rows) and visit (columns); a copy."""
+        return pd.DataFrame(self.arrays.mean.copy(), index=self.arms, columns=self.visit_labels)
 
     def covariance_matrix(self, arm) -> pd.DataFrame:
         """The (T, T) residual covariance of ``arm``."""
