@@ -76,7 +76,7 @@ def test_two_visit_closed_forms():
         "last_mean_carried_forward": MU_A[0] + slope * (y1 - MU_A[0]),
     }
     for name, value in expected.items():
-        got = impute_visits(data, STRATEGIES[name], beta, [s], None)
+        got = impute_visits(data, (STRATEGIES[name],), beta, [s], None)
         assert got[0, 1] == pytest.approx(value, rel=1e-12), name
 
 
@@ -85,7 +85,7 @@ def test_arm_specific_covariance_j2r():
     own, ref = SIG[:2, :2], np.array([[3.0, 1.0], [1.0, 2.0]])
     data = _toy([[3.0, np.nan]], own_group=np.array([0]), ref_group=np.array([1]))
     beta = np.concatenate([MU_A[:2], MU_R[:2]])
-    got = impute_visits(data, STRATEGIES["jump_to_reference"], beta, [own, ref], None)
+    got = impute_visits(data, (STRATEGIES["jump_to_reference"],), beta, [own, ref], None)
     assert got[0, 1] == pytest.approx(MU_R[1] + ref[1, 0] / ref[0, 0] * (3.0 - MU_A[0]), rel=1e-12)
     joint = STRATEGIES["jump_to_reference"].covariance(own, ref, 1)
     conditional = joint[1, 1] - joint[1, 0] ** 2 / joint[0, 0]
@@ -98,13 +98,13 @@ def test_three_visits_intermittent_gap_and_no_observation():
     """Gap at visit 2 then dropout after 3 is all MAR; nothing observed gives the reference mean."""
     data = _toy([[2.0, np.nan, -3.0], [np.nan, np.nan, np.nan], [1.0, np.nan, np.nan]])
     for name in ("jump_to_reference", "copy_increments_in_reference"):
-        got = impute_visits(data, STRATEGIES[name], BETA, [SIG], None)
+        got = impute_visits(data, (STRATEGIES[name],), BETA, [SIG], None)
         o, m = [0, 2], [1]
         mar = MU_A[m] + SIG[np.ix_(m, o)] @ np.linalg.solve(SIG[np.ix_(o, o)], data.y[0, o] - MU_A[o])
         assert got[0, 1] == pytest.approx(mar[0], rel=1e-12)
         np.testing.assert_allclose(got[1], MU_R, rtol=1e-12)
     # CIR after visit 1: mean path mu_a1 + (mu_r - mu_r1) at visits 2, 3
-    got = impute_visits(data, STRATEGIES["copy_increments_in_reference"], BETA, [SIG], None)
+    got = impute_visits(data, (STRATEGIES["copy_increments_in_reference"],), BETA, [SIG], None)
     path = MU_A[0] + MU_R[1:] - MU_R[0]
     cond = path + SIG[1:, :1] @ np.linalg.solve(SIG[:1, :1], [1.0 - MU_A[0]])
     np.testing.assert_allclose(got[2, 1:], cond, rtol=1e-12)
@@ -112,7 +112,7 @@ def test_three_visits_intermittent_gap_and_no_observation():
 
 def test_draws_have_the_conditional_covariance():
     data = _toy(np.tile([[3.0, np.nan, np.nan]], (40000, 1)))
-    got = impute_visits(data, STRATEGIES["mar"], BETA, [SIG], np.random.default_rng(5))[:, 1:]
+    got = impute_visits(data, (STRATEGIES["mar"],), BETA, [SIG], np.random.default_rng(5))[:, 1:]
     cond = SIG[1:, 1:] - SIG[1:, :1] @ SIG[:1, 1:] / SIG[0, 0]
     mean = MU_A[1:] + SIG[1:, 0] / SIG[0, 0] * (3.0 - MU_A[0])
     assert np.all(np.abs(got.mean(axis=0) - mean) < 4 * np.sqrt(np.diag(cond) / 40000))
@@ -167,7 +167,7 @@ def test_reference_based_means_match_conditional_mean_imputation(fitted):
     analysis = Analysis(fitted, data, PBO)
     n_ls = len(analysis.lsmeans_labels)
     for name in ("jump_to_reference", "copy_reference", "copy_increments_in_reference"):
-        completed = impute_visits(data, STRATEGIES[name], fitted.beta, _sigmas(fitted), None)
+        completed = impute_visits(data, (STRATEGIES[name],), fitted.beta, _sigmas(fitted), None)
         target = analysis(completed)[0][0, n_ls:]
         mi = impute(fitted, method=name, n_imputations=60, reference=PBO, seed=2)
         e = mi.estimates[:, 0, n_ls:]

@@ -234,21 +234,29 @@ def subject_strata(fit, arm: str) -> list[np.ndarray]:
     return [np.flatnonzero(arms == a) for a in pd.unique(arms)]
 
 
-def impute_visits(data: ImputationData, strategy: Strategy, beta: np.ndarray, sigmas: list,
-                  rng: np.random.Generator | None) -> np.ndarray:
-    """Completed (n, K) responses; ``rng=None`` gives the conditional means instead of draws."""
+def impute_visits(data: ImputationData, strategies: tuple[Strategy, ...], beta: np.ndarray, sigmas: list,
+                  rng: np.random.Generator | None, codes: np.ndarray | None = None) -> np.ndarray:
+    """Completed (n, K) responses; ``rng=None`` gives the conditional means instead of draws.
+
+    Subject ``i`` is imputed under ``strategies[codes[i]]`` (``codes=None``: all under the first).
+    """
     n, k = data.y.shape
-    mu = strategy.mean((data.X_own @ beta).reshape(n, k), (data.X_ref @ beta).reshape(n, k), data.n_mar)
+    codes = np.zeros(n, dtype=int) if codes is None else codes
+    own, ref = (data.X_own @ beta).reshape(n, k), (data.X_ref @ beta).reshape(n, k)
+    mu = np.empty((n, k))
+    for c, strategy in enumerate(strategies):
+        rows = codes == c
+        mu[rows] = strategy.mean(own[rows], ref[rows], data.n_mar[rows])
     out = data.y.copy()
-    keys = np.column_stack([data.own_group, data.ref_group, data.n_mar, data.observed])
+    keys = np.column_stack([codes, data.own_group, data.ref_group, data.n_mar, data.observed])
     unique, inverse = np.unique(keys, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     for j, key in enumerate(unique):
-        obs = key[3:].astype(bool)
+        obs = key[4:].astype(bool)
         if obs.all():
             continue
         rows = np.flatnonzero(inverse == j)
-        cov = strategy.covariance(sigmas[key[0]], sigmas[key[1]], int(key[2]))
+        cov = strategies[key[0]].covariance(sigmas[key[1]], sigmas[key[2]], int(key[3]))
         mis = ~obs
         s_oo, s_mo, s_mm = cov[np.ix_(obs, obs)], cov[np.ix_(mis, obs)], cov[np.ix_(mis, mis)]
         coef = np.linalg.solve(s_oo, s_mo.T).T if obs.any() else np.zeros((mis.sum(), 0))

@@ -54,7 +54,7 @@ class Analysis:
 
     def __init__(self, fit, data: ImputationData, reference):
         s = fit.settings
-        completed = impute_visits(data, STRATEGIES["mar"], fit.beta, _sigmas(fit), None)
+        completed = impute_visits(data, (STRATEGIES["mar"],), fit.beta, _sigmas(fit), None)
         frame = data.frame.assign(**{s.response: completed.ravel()})
         self.model = build_model(s.formula, frame, s.method)
         self.order = self.model.design.row_position
@@ -97,7 +97,7 @@ class _Context:
 def _one_imputation(ctx: _Context, seed: np.random.SeedSequence):
     rng = np.random.default_rng(seed)
     beta, sigmas, draw_ok = draw_parameters(ctx.fit, ctx.model, ctx.strata, rng)
-    completed = impute_visits(ctx.data, ctx.strategy, beta, sigmas, rng)
+    completed = impute_visits(ctx.data, (ctx.strategy,), beta, sigmas, rng)
     results = [ctx.analysis(completed + shift) for shift in ctx.shifts]
     stats = np.stack([r[0] for r in results])  # (n_shifts, 3, rows)
     ok = draw_ok and all(r[1] for r in results)

@@ -1,0 +1,153 @@
+r"""Intercurrent events (ICH E9(R1)): each subject's first affected visit and imputation strategy.
+
+An ICE table has one row per subject with an intercurrent event: the subject, the first
+visit affected by the event and the strategy (rbmi's ``data_ice``):
+
+===========  ==============================  ==================================================
+strategy     meaning                          :mod:`.strategies` name
+===========  ==============================  ==================================================
+``MAR``      missing at random                ``mar``
+``JR``       jump to reference                ``jump_to_reference``
+``CR``       copy reference                   ``copy_reference``
+``CIR``      copy increments in reference     ``copy_increments_in_reference``
+``LMCF``     last mean carried forward        ``last_mean_carried_forward``
+===========  ==============================  ==================================================
+
+A subject without a row is MAR.  For a subject with a non-MAR event at the visit with index
+:math:`e` (0-based), visits :math:`j < e` are MAR and the strategy governs :math:`j \ge e`
+(``n_mar`` :math:`= e`); MAR subjects have ``n_mar`` :math:`= K`.  As in rbmi, values observed
+at or after a non-MAR event are left out of the imputation model's fit, but they stay in the
+completed data and the imputations are conditioned on them; values observed after a MAR event
+are used throughout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from .imputation import ImputationData
+from .strategies import STRATEGIES, Strategy
+
+ICE_STRATEGIES = {"MAR": "mar", "JR": "jump_to_reference", "CR": "copy_reference",
+                  "CIR": "copy_increments_in_reference", "LMCF": "last_mean_carried_forward"}
+STRATEGY_COLUMN = "strategy"
+
+
+@dataclass(frozen=True)
+class IcePlan:
+    """The ICE table resolved against the imputation data (subjects in ``data.subjects`` order).
+
+    Attributes
+    ----------
+    labels : (n,) strategy label per subject (``"MAR"`` without a row).
+    codes : (n,) index into ``strategies``.
+    strategies : the distinct strategies, in :data:`ICE_STRATEGIES` order.
+    n_mar : (n,) visits before the first non-MAR affected visit (:math:`K` for MAR subjects).
+    ice_visit : (n,) first affected visit (None without a row).
+    excluded : (n, K) observed values at or after a non-MAR event (left out of the model fit).
+    """
+
+    labels: np.ndarray
+    codes: np.ndarray
+    strategies: tuple[Strategy, ...]
+    n_mar: np.ndarray
+    ice_visit: np.ndarray
+    excluded: np.ndarray
+
+    def summary(self, data: ImputationData) -> pd.DataFrame:
+        """Counts by arm and strategy: ``arm, strategy, subjects, with_ice, imputed, excluded``.
+
+        ``subjects``: subjects imputed under the strategy; ``with_ice``: those with a row in
+        the ICE table; ``imputed``: missing values filled; ``excluded``: observed values left
+        out of the imputation model.
+        """
+        arm_of = np.asarray(data.arms, dtype=object)[data.arm_codes]
+        frame = pd.DataFrame({
+            data.arm: arm_of, "strategy": self.labels, "subjects": 1,
+            "with_ice": pd.notna(self.ice_visit).astype(int),
+            "imputed": (~data.observed).sum(axis=1), "excluded": self.excluded.sum(axis=1),
+        })
+        order = {label: i for i, label in enumerate(ICE_STRATEGIES)}
+        out = frame.groupby([data.arm, "strategy"], sort=False).sum().reset_index()
+        out["_arm"] = out[data.arm].map({a: i for i, a in enumerate(data.arms)})
+        out["_strategy"] = out["strategy"].map(order)
+        out = out.sort_values(["_arm", "_strategy"]).drop(columns=["_arm", "_strategy"])
+        return out.reset_index(drop=True)
+
+
+def ice_plan(ice: pd.DataFrame | None, data: ImputationData, reference) -> IcePlan:
+    """Validate ``ice`` (columns: the subject, the visit, ``strategy``) and resolve it per subject.
+
+    DataError for: a missing column, a subject not in the data, a visit not among the
+    visit levels, an unknown strategy, two rows for one subject, a reference-based strategy
+    without ``reference``, JR in a study with one arm, LMCF at the first visit (nothing to
+    carry forward).  ``ice`` is not modified.
+    """
+    n, k = data.y.shape
+    labels = np.full(n, "MAR", dtype=object)
+    ice_visit = np.full(n, None, dtype=object)
+    n_mar = np.full(n, k)
+    if ice is not None:
+        rows = _check_table(ice, data)
+        position = pd.Index(data.subjects).get_indexer(rows[data.subject].to_numpy())
+        index = pd.Index(data.visits).get_indexer(rows[data.visit].to_numpy())
+        labels[position] = rows[STRATEGY_COLUMN].to_numpy()
+        ice_visit[position] = rows[data.visit].to_numpy()
+        non_mar = labels[position] != "MAR"
+        n_mar[position[non_mar]] = index[non_mar]
+    used = [label for label in ICE_STRATEGIES if label in set(labels)]
+    strategies = tuple(STRATEGIES[ICE_STRATEGIES[label]] for label in used)
+    for label, strategy in zip(used, strategies):
+        _check_strategy(label, strategy, labels, n_mar, data, reference)
+    codes = pd.Index(used).get_indexer(labels)
+    after = np.arange(k)[None, :] >= n_mar[:, None]
+    return IcePlan(labels, codes, strategies, n_mar, ice_visit, after & data.observed)
+
+
+def _check_table(ice: pd.DataFrame, data: ImputationData) -> pd.DataFrame:
+    if not isinstance(ice, pd.DataFrame):
+        raise DataError(f"ice must be a DataFrame with columns '{data.subject}', '{data.visit}', "
+                        f"'{STRATEGY_COLUMN}'; got {type(ice).__name__}")
+    missing = [c for c in (data.subject, data.visit, STRATEGY_COLUMN) if c not in ice.columns]
+    if missing:
+        raise DataError(f"the ICE table has no column {', '.join(map(repr, missing))} (it needs the subject "
+                        f"'{data.subject}', the first affected visit '{data.visit}' and '{STRATEGY_COLUMN}')")
+    rows = ice[[data.subject, data.visit, STRATEGY_COLUMN]]
+    for column in rows.columns:
+        if rows[column].isna().any():
+            raise DataError(f"the ICE table has a missing value in '{column}' "
+                            f"(row {rows.index[rows[column].isna()][0]!r})")
+    twice = rows[data.subject].duplicated()
+    if twice.any():
+        raise DataError(f"subject {rows[data.subject][twice].iloc[0]!r} has more than one row in the ICE "
+                        "table")
+    unknown = ~rows[data.subject].isin(data.subjects)
+    if unknown.any():
+        raise DataError(f"ICE table: subject {rows[data.subject][unknown].iloc[0]!r} is not in the data")
+    unknown = ~rows[data.visit].isin(data.visits)
+    if unknown.any():
+        raise DataError(f"ICE table: visit {rows[data.visit][unknown].iloc[0]!r} is not a level of "
+                        f"'{data.visit}' ({', '.join(map(str, data.visits))})")
+    unknown = ~rows[STRATEGY_COLUMN].isin(list(ICE_STRATEGIES))
+    if unknown.any():
+        raise DataError(f"ICE table: strategy {rows[STRATEGY_COLUMN][unknown].iloc[0]!r} is unknown; the "
+                        f"strategies are {', '.join(ICE_STRATEGIES)}")
+    return rows
+
+
+def _check_strategy(label: str, strategy: Strategy, labels: np.ndarray, n_mar: np.ndarray,
+                    data: ImputationData, reference) -> None:
+    if strategy.needs_reference and reference is None:
+        raise DataError(f"ICE strategy {label} needs reference= (the control arm's level)")
+    if label == "JR" and len(data.arms) < 2:
+        raise DataError(f"ICE strategy JR needs a reference arm to jump to, but '{data.arm}' has one level "
+                        f"({data.arms[0]!r})")
+    if strategy.needs_observation:
+        first = (labels == label) & (n_mar == 0)
+        if first.any():
+            raise DataError(f"ICE strategy {label} of subject {data.subjects[first][0]!r} starts at the "
+                            "first visit, so there is no mean to carry forward")
