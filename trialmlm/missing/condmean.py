@@ -37,6 +37,7 @@ from ..estimate import estimate
 from ..inference.lsmeans import adjust_table, check_adjust
 from ..model import build_model
 from ..optimize import maximise
+from ..runner import run_tasks
 from .ice import IcePlan, ice_plan
 from .imputation import (
     ImputationData,
@@ -47,7 +48,6 @@ from .imputation import (
     prepare,
     refit_model,
 )
-from .runner import run_tasks
 from .visit_ancova import VisitAncova
 
 
@@ -215,7 +215,7 @@ def _imputation_fit(fit, data: ImputationData, plan: IcePlan):
 
 def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | None = None,
              covariates: Sequence[str] | None = None, workers: int = 1,
-             progress: bool | None = None) -> ConditionalMean:
+             progress: bool | None = None, executor=None) -> ConditionalMean:
     r"""Conditional mean imputation from the fitted MMRM, ANCOVA at each visit, jackknife inference.
 
     Parameters
@@ -232,6 +232,8 @@ def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | No
     covariates : the ANCOVA's covariate terms (default: the other variables of the fit's mean
         model, e.g. ``["BASVAL"]``); each must be a variable of the fitted mean model.
     workers : processes over the :math:`n` leave-one-out refits; results do not depend on it.
+    executor : any :class:`concurrent.futures.Executor` (e.g. a Dask client's) to run the
+        refits on instead of the local pool (:func:`trialmlm.runner.run_tasks`).
     progress : progress bar (None: on interactive terminals only).
     """
     start = time.perf_counter()
@@ -254,7 +256,7 @@ def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | No
                    data, plan, analysis)
     middle = time.perf_counter()
     out = run_tasks(_leave_one_out, ctx, list(range(len(data.subjects))), workers, progress,
-                    "jackknife refits")
+                    "jackknife refits", executor)
     failed = sum(not ok for _, ok in out)
     if failed:
         warnings.warn(f"{failed} of {len(out)} leave-one-out refits did not converge; their estimates are "
