@@ -158,6 +158,14 @@ def _main(argv: list[str] | None) -> int:
     _analysis_arguments(p_an)
     p_demo = sub.add_parser("demo", help="analyze the bundled depression trial into reports/demo")
     _analysis_arguments(p_demo)
+    p_pow = sub.add_parser("power", help="size a trial: analytic sample size, simulated operating "
+                                          "characteristics and power curve into a report folder")
+    p_pow.add_argument("--config", required=True, help="TOML file with [design], [analysis], [simulation]")
+    p_pow.add_argument("--out", default="reports/power", help="output folder (default reports/power)")
+    p_pow.add_argument("--n-sim", dest="n_sim", type=int, help="simulated trials per point")
+    p_pow.add_argument("--workers", type=int, help="processes (default: all cores)")
+    p_pow.add_argument("--seed", type=int, help="random seed")
+    p_pow.add_argument("--overwrite", action="store_true", help="replace a folder trialmlm did not write")
     p_fit = sub.add_parser("fit", help="fit one model formula and write its tables")
     p_fit.add_argument("data", help="CSV, Parquet, SAS XPT or sas7bdat file, one row per subject and visit")
     p_fit.add_argument("--formula", required=True,
@@ -168,6 +176,13 @@ def _main(argv: list[str] | None) -> int:
     p_fit.add_argument("--out", default="reports/fit", help="output folder (default reports/fit)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "power":
+            from .power.report import run_power
+
+            out = run_power(args.config, args.out, n_sim=args.n_sim, workers=args.workers, seed=args.seed,
+                            overwrite=args.overwrite)
+            print(f"wrote the design report to {out}/; open {out / 'index.html'}")
+            return 0
         if args.command == "fit":
             result = fit(args.formula, _read_for(args.formula, args.data, args.param), method=args.method,
                          weights=args.weights)

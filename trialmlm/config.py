@@ -128,19 +128,24 @@ class AnalysisConfig:
         return {k: getattr(self, k) for k in SELECTION}
 
 
-def load_config(path) -> dict:
-    """The ``[analysis]`` table (or the top level) of a TOML file, as keyword arguments."""
+def load_toml(path) -> dict:
+    """A TOML file as a dict; DataError naming a missing file or the syntax error."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise DataError(f"config file '{path}' does not exist")
     try:
-        raw = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise DataError(f"config file '{path}' is not valid TOML: {exc}") from None
+
+
+def load_config(path) -> dict:
+    """The ``[analysis]`` table (or the top level) of a TOML file, as keyword arguments."""
+    raw = load_toml(path)
     values = raw.get("analysis", raw)
     known = {f.name for f in dataclasses.fields(AnalysisConfig)}
     unknown = sorted(set(values) - known)

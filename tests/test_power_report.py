@@ -1,0 +1,84 @@
+"""``trialmlm power --config design.toml``: the report equals the API's numbers; bad configs exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trialmlm import cli
+from trialmlm.power import Analysis, power_mmrm, simulate_power
+from trialmlm.power.report import load_power_config
+
+CONFIG = """
+[design]
+n_per_arm = 30
+visits = ["Week 4", "Week 8", "Week 12"]
+means = { Placebo = [0.0, -1.0, -2.0], Drug = [-1.0, -3.0, -5.0] }
+covariance = { structure = "ar1", parameters = { "AR(1)" = 0.6, Residual = 36.0 } }
+dropout = [0.95, 0.9, 0.85]
+
+[analysis]
+formula = "AVAL ~ TRT01P * AVISIT + us(AVISIT | USUBJID)"
+treatment = "Drug"
+reference = "Placebo"
+ddf = "kenward-roger"
+
+[simulation]
+n_sim = 12
+seed = 7
+n_per_arm = [20, 30]
+"""
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("power")
+    (folder / "design.toml").write_text(CONFIG)
+    assert cli.main(["power", "--config", str(folder / "design.toml"), "--out", str(folder / "out"),
+                     "--workers", "1"]) == 0
+    return folder
+
+
+def test_every_file(report):
+    out = report / "out"
+    for name in ("t1_sample_size", "t2_operating", "t3_power_curve"):
+        for ext in ("rtf", "html", "csv"):
+            assert (out / f"{name}.{ext}").stat().st_size > 0
+    assert (out / "f1_power_curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Table 2." in (out / "index.html").read_text()
+
+
+def test_numbers_equal_the_api(report):
+    design, analysis, settings = load_power_config(report / "design.toml")
+    assert isinstance(analysis, Analysis) and settings["n_sim"] == 12
+    oc = simulate_power(design, analysis, 12, 7, workers=1, progress=False)
+    table = pd.read_csv(report / "out" / "t2_operating.csv")
+    np.testing.assert_allclose(table["estimate"].to_numpy(float), oc.summary["estimate"].to_numpy(float))
+    # the analytic sample size: Lu, Luo & Chen with the design's AR(1) correlation and retention
+    rho = 0.6 ** np.abs(np.subtract.outer(np.arange(3), np.arange(3)))
+    direct = power_mmrm(delta=-3.0, power=0.9, sd=6.0, correlation=rho, retention=[0.95, 0.9, 0.85])
+    size = pd.read_csv(report / "out" / "t1_sample_size.csv").set_index("power")
+    assert size.loc[0.9, "n_total_exact"] == pytest.approx(direct.n_total, rel=1e-12)
+    assert size.loc[0.9, "n_per_arm"] == max(direct.sample_size)
+    results = json.loads((report / "out" / "power_results.json").read_text())
+    assert [p["n_per_arm"] for p in results["power_curve"]] == [20, 30]
+    assert results["power_curve"][1]["estimate"] == oc.power
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("n_per_arm = 30", "n_per_arm = 0"), "n_per_arm"),
+    (("dropout = [0.95, 0.9, 0.85]", "dropout = [0.9, 0.95, 0.85]"), "retention"),
+    (('reference = "Placebo"', 'reference = "Pbo"'), "Pbo"),
+    (("n_sim = 12", "n_sim = 12\nrepeats = 3"), "unknown key(s) repeats"),
+    (("[analysis]", "[analyses]"), "no [analysis] table"),
+])
+def test_bad_config_exits_2(tmp_path, capsys, edit, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(CONFIG.replace(*edit))
+    assert cli.main(["power", "--config", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("trialmlm: error:") and message in err, err
+    assert not (tmp_path / "out").exists()

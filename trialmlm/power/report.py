@@ -1,0 +1,195 @@
+"""``trialmlm power --config design.toml --out DIR``: a trial design into a report folder.
+
+The TOML file has three tables (every key is checked before any simulation runs):
+
+``[design]``
+    :class:`~trialmlm.power.TrialDesign`'s fields: ``n_per_arm``, ``visits``, ``means``
+    (a table arm -> list of means), ``covariance`` (``{structure = "us" | "ar1" | ...,
+    parameters = {...}}`` or a matrix as a list of rows), ``dropout`` (a list of per-visit
+    retention, a table arm -> list, or ``{intercept, last, current}`` for logistic
+    MAR/MNAR dropout), ``covariates`` (a table name -> ``{mean, sd, effect}``).
+``[analysis]``
+    :class:`~trialmlm.power.Analysis`'s fields (``formula``, ``treatment``, ``reference``,
+    ``ddf``, ``vcov``, ``covariance``, ...).
+``[simulation]``
+    ``n_sim`` (default 1000), ``seed`` (2026), ``alpha`` (0.05), ``workers`` (all cores),
+    ``n_per_arm`` (a list: the sample sizes of the power curve), ``targets`` (the powers of
+    the analytic sample-size table, default ``[0.8, 0.9]``).
+
+It writes ``t1_sample_size`` (analytic sample size by Lu, Luo & Chen 2008 for the
+contrast at the last visit: the design's correlation, standard deviation at the last
+visit, retention and difference of means; no covariates), ``t2_operating`` (simulated
+power or type I error, bias, SEs, RMSE, coverage, convergence with Monte-Carlo SEs),
+``t3_power_curve`` and ``f1_power_curve`` (simulated power over ``n_per_arm`` with the
+analytic curve), each table as RTF, HTML and CSV, ``power_results.json`` and
+``index.html`` — into a temporary folder renamed into place (:mod:`trialmlm.report_folder`).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..config import load_toml
+from ..errors import DataError
+from ..formats import fmt_number
+from ..report_folder import report_folder
+from .analysis import Analysis
+from .design import Covariate, LogisticDropout, TrialDesign
+from .mmrm import power_mmrm
+from .operating import power_curve, simulate_power
+
+SIMULATION = {"n_sim": 1000, "seed": 2026, "alpha": 0.05, "workers": None, "n_per_arm": None,
+              "targets": [0.8, 0.9]}
+
+
+def _known(section: str, values: dict, known) -> dict:
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise DataError(f"[{section}]: unknown key(s) {', '.join(unknown)}; "
+                        f"known: {', '.join(sorted(known))}")
+    return dict(values)
+
+
+def design_from(values: dict) -> TrialDesign:
+    """A :class:`TrialDesign` from the ``[design]`` table (module docstring)."""
+    values = _known("design", values, [f.name for f in fields(TrialDesign) if f.init])
+    cov = values.get("covariance")
+    if isinstance(cov, dict) and "structure" in cov:
+        values["covariance"] = (cov["structure"], cov.get("parameters", {}))
+    drop = values.get("dropout")
+    if isinstance(drop, dict) and "intercept" in drop:
+        values["dropout"] = LogisticDropout(**drop)
+    if isinstance(values.get("covariates"), dict):
+        values["covariates"] = {k: Covariate(**v) for k, v in values["covariates"].items()}
+    try:
+        return TrialDesign(**values)
+    except TypeError as exc:
+        raise DataError(f"[design]: {exc}") from None
+
+
+def load_power_config(path) -> tuple[TrialDesign, Analysis, dict]:
+    """Design, analysis and simulation settings of a TOML file, all checked."""
+    raw = load_toml(path)
+    missing = [s for s in ("design", "analysis") if s not in raw]
+    if missing:
+        raise DataError(f"config file '{path}' has no [{missing[0]}] table")
+    _known("config", raw, ("design", "analysis", "simulation"))
+    design = design_from(dict(raw["design"]))
+    values = _known("analysis", raw["analysis"], [f.name for f in fields(Analysis)])
+    if isinstance(values.get("covariance"), list):
+        values["covariance"] = tuple(values["covariance"])
+    try:
+        analysis = Analysis(**values)
+    except TypeError as exc:
+        raise DataError(f"[analysis]: {exc}") from None
+    analysis.check(design)
+    settings = {**SIMULATION, **_known("simulation", raw.get("simulation", {}), SIMULATION)}
+    return design, analysis, settings
+
+
+def sample_size_table(design: TrialDesign, analysis: Analysis, alpha: float, targets) -> pd.DataFrame:
+    """Lu, Luo & Chen (2008) sample size per arm for each power target: the contrast at the
+    last visit, with the design's correlation and retention of both arms and the
+    standard deviation of the reference arm at the last visit (covariates ignored)."""
+    if analysis.slope is not None or (analysis.at is not None and analysis.at != design.visit_labels[-1]):
+        raise DataError("the analytic sample size is for the contrast at the last visit")
+    arrays = design.arrays
+    if arrays.logistic is not None:
+        raise DataError("the analytic sample size needs MCAR retention, not logistic dropout")
+    k_t, k_r = arrays.arms.index(analysis.treatment), arrays.arms.index(analysis.reference)
+    delta = float(arrays.mean[k_t, -1] - arrays.mean[k_r, -1])
+    cov_t, cov_r = arrays.cov[k_t], arrays.cov[k_r]
+    retention = (np.ones(len(design.visit_labels)), np.ones(len(design.visit_labels))) \
+        if arrays.retention is None else (arrays.retention[k_t], arrays.retention[k_r])
+    rows = []
+    for target in targets:
+        res = power_mmrm(delta=delta, power=float(target), alpha=alpha, sd=math.sqrt(cov_r[-1, -1]),
+                         correlation=_correlation(cov_r), retention=retention[1],
+                         correlation_b=_correlation(cov_t), retention_b=retention[0])
+        rows.append({"contrast": f"{analysis.treatment} - {analysis.reference}", "delta": delta,
+                     "power": float(target), "alpha": alpha, "n_per_arm": int(max(res.sample_size)),
+                     "n_total_exact": res.n_total})
+    return pd.DataFrame(rows)
+
+
+def _correlation(cov: np.ndarray) -> np.ndarray:
+    sd = np.sqrt(np.diag(cov))
+    return cov / np.outer(sd, sd)
+
+
+def run_power(config_path, out, n_sim: int | None = None, workers: int | None = None,
+              seed: int | None = None, progress: bool | None = None, overwrite: bool = False) -> Path:
+    """Read the config, simulate, tabulate, plot and write the report folder; returns it."""
+    from .. import tables
+    from ..plots._style import detached_figures, new_axes
+
+    design, analysis, s = load_power_config(config_path)
+    s.update({k: v for k, v in (("n_sim", n_sim), ("workers", workers), ("seed", seed)) if v is not None})
+    workers = s["workers"] or os.cpu_count() or 1
+    common = dict(alpha=s["alpha"], workers=workers, progress=progress)
+    made, results = {}, {"settings": s}
+    if analysis.slope is None and design.arrays.logistic is None:
+        size = sample_size_table(design, analysis, s["alpha"], s["targets"])
+        results["sample_size"] = size.to_dict("records")
+        rows = [[r.contrast, fmt_number(r.delta, 2), fmt_number(r.power, 2), str(r.n_per_arm),
+                 fmt_number(r.n_total_exact, 1)] for r in size.itertuples()]
+        made["t1_sample_size"] = tables.Table(
+            "Table 1. Sample size per arm (Lu, Luo & Chen 2008; MMRM at the last visit with dropout)",
+            ["Contrast", "Difference", "Power", "n per arm", "Total n (exact)"], rows, size,
+            (f"Two-sided alpha = {s['alpha']:g}; correlation, SD and retention of the design; "
+             "n per arm rounded up.",), ("l", "c", "c", "c", "c"))
+    oc = simulate_power(design, analysis, s["n_sim"], s["seed"], **common)
+    results["operating_characteristics"] = oc.summary.to_dict("records")
+    rows = [[r.measure, fmt_number(r.estimate, 4), fmt_number(r.mc_se, 4), str(int(r.n))]
+            for r in oc.summary.itertuples()]
+    made["t2_operating"] = tables.Table(
+        f"Table 2. Operating characteristics by simulation ({s['n_sim']} trials, "
+        f"{', '.join(f'{a}: {n}' for a, n in zip(design.arms, design.arrays.n))})",
+        ["Measure", "Estimate", "Monte-Carlo SE", "Trials"], rows, oc.summary,
+        (f"Analysis: {analysis.formula}; {analysis.treatment} - {analysis.reference}; true difference "
+         f"{fmt_number(oc.true_effect, 3)}; seed {s['seed']}.",), ("l", "c", "c", "c"))
+    figure = None
+    if s["n_per_arm"]:
+        curve = power_curve(design, analysis, s["n_sim"], s["seed"], n_per_arm=s["n_per_arm"], **common)
+        power = curve[curve["measure"].isin(["power", "type I error"])].reset_index(drop=True)
+        results["power_curve"] = power.to_dict("records")
+        rows = [[str(r.n_per_arm), fmt_number(r.estimate, 3), fmt_number(r.mc_se, 3)]
+                for r in power.itertuples()]
+        made["t3_power_curve"] = tables.Table("Table 3. Simulated power by sample size per arm",
+                                              ["n per arm", "Power", "Monte-Carlo SE"], rows, power, (),
+                                              ("c", "c", "c"))
+        with detached_figures():
+            ax = new_axes(None)
+        ax.errorbar(power["n_per_arm"], power["estimate"], yerr=1.96 * power["mc_se"], marker="o",
+                    capsize=3, label="simulated (95% MC interval)")
+        ax.set_xlabel("subjects per arm")
+        ax.set_ylabel("power")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        figure = ax.figure
+    with report_folder(Path(out), overwrite) as tmp:
+        for name, table in made.items():
+            tables.to_rtf(table, tmp / f"{name}.rtf")
+            tables.write_html(table, tmp / f"{name}.html")
+            tables.to_csv(table, tmp / f"{name}.csv")
+        if figure is not None:
+            for ext in ("png", "svg"):
+                figure.savefig(tmp / f"f1_power_curve.{ext}", dpi=150, bbox_inches="tight")
+        (tmp / "power_results.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
+        parts = [tables.to_html(t) for t in made.values()]
+        image = '<img src="f1_power_curve.png" alt="power curve">' if figure is not None else ""
+        (tmp / "index.html").write_text(
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Trial design</title>"
+            f"<style>{tables.render.CSS}</style></head><body>"
+            f"<h1>Trial design: {html.escape(str(config_path))}</h1>"
+            + "\n".join(parts) + image + "</body></html>\n", encoding="utf-8")
+    return Path(out)
