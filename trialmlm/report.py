@@ -54,6 +54,7 @@ from .design import factor_levels
 from .errors import ConvergenceError, DataError
 from .fallback import failure
 from .formats import decimals_for
+from .inference.methods import labels
 from .io import read
 from .missing import dropout_table, impute, patterns, time_to_dropout, tipping_point
 from .report_folder import check_folder, report_folder
@@ -391,7 +392,8 @@ def _index_html(config: AnalysisConfig, fits, made: dict, figures: list[str], re
                                            f"{'converged' if f.converged else 'NOT converged'} after "
                                            f"{f.n_iter} iterations")),
         ("Covariance", str(describe_covariance(fit))),
-        ("Degrees of freedom", s.ddf), ("Reference arm", str(reference)),
+        ("Degrees of freedom; standard errors", "{} (ddf={}); {} (vcov={})".format(
+            labels(fit)[0], s.ddf, labels(fit)[1], s.vcov)), ("Reference arm", str(reference)),
         ("Subjects / observations used", per_visit(lambda f: f"{f.n_subjects} / {f.n_obs}")),
         ("-2 log-likelihood, AIC, BIC",
          per_visit(lambda f: f"{-2 * f.loglik:.4f}, {f.aic:.4f}, {f.bic:.4f}")),
