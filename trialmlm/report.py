@@ -392,8 +392,7 @@ def _index_html(config: AnalysisConfig, fits, made: dict, figures: list[str], re
                                            f"{'converged' if f.converged else 'NOT converged'} after "
                                            f"{f.n_iter} iterations")),
         ("Covariance", str(describe_covariance(fit))),
-        ("Degrees of freedom; standard errors", "{} (ddf={}); {} (vcov={})".format(
-            labels(fit)[0], s.ddf, labels(fit)[1], s.vcov)), ("Reference arm", str(reference)),
+        ("Degrees of freedom; standard errors", f"{labels(fit)[0]} (ddf={s.ddf}); {labels(fit)[1]} (vcov={s.vcov})"), ("Reference arm", str(reference)),
         ("Subjects / observations used", per_visit(lambda f: f"{f.n_subjects} / {f.n_obs}")),
         ("-2 log-likelihood, AIC, BIC",
          per_visit(lambda f: f"{-2 * f.loglik:.4f}, {f.aic:.4f}, {f.bic:.4f}")),
