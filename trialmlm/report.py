@@ -380,6 +380,7 @@ def _index_html(config: AnalysisConfig, fits, made: dict, figures: list[str], re
     axis = config.time if config.model == "slopes" else config.visit
     title = config.title or f"{label}: {config.arm} by {axis}"
     each = len(fits) > 1
+    ddf_label, vcov_label = labels(fit)
 
     def per_visit(text) -> str:
         return "; ".join(f"{v}: {text(f)}" for v, f in fits) if each else text(fit)
@@ -392,7 +393,8 @@ def _index_html(config: AnalysisConfig, fits, made: dict, figures: list[str], re
                                            f"{'converged' if f.converged else 'NOT converged'} after "
                                            f"{f.n_iter} iterations")),
         ("Covariance", str(describe_covariance(fit))),
-        ("Degrees of freedom; standard errors", f"{labels(fit)[0]} (ddf={s.ddf}); {labels(fit)[1]} (vcov={s.vcov})"), ("Reference arm", str(reference)),
+        ("Degrees of freedom; standard errors", f"{ddf_label} (ddf={s.ddf}); {vcov_label} (vcov={s.vcov})"),
+        ("Reference arm", str(reference)),
         ("Subjects / observations used", per_visit(lambda f: f"{f.n_subjects} / {f.n_obs}")),
         ("-2 log-likelihood, AIC, BIC",
          per_visit(lambda f: f"{-2 * f.loglik:.4f}, {f.aic:.4f}, {f.bic:.4f}")),
