@@ -60,17 +60,7 @@ for (name in c("MAR", "JR")) {
   as_shipped[[name]] <- as.data.frame(pool(analyse(impute(d, references = references), ancova, vars = vars_an)))
 }
 
-mmrm_as_shipped <- mmrm::mmrm
-converged_mmrm <- function(formula, data, reml, n_cores, accept_singular) {
-  fit_with <- function(optimizer, optimizer_control) {
-    mmrm_as_shipped(formula = formula, data = data, reml = reml,
-                    control = mmrm::mmrm_control(n_cores = n_cores, accept_singular = accept_singular,
-                                                 optimizer = optimizer, optimizer_control = optimizer_control))
-  }
-  tryCatch(fit_with("BFGS", list(reltol = 1e-14, maxit = 1000)),
-           error = function(e) fit_with("nlminb", list(rel.tol = 1e-10, eval.max = 1000, iter.max = 1000)))
-}
-assignInNamespace("mmrm", converged_mmrm, ns = "mmrm")
+source("converged_mmrm.R")   # mmrm run to convergence
 
 scenarios <- list()
 timing <- list()

@@ -3,6 +3,7 @@ conditional mean imputation with intercurrent events."""
 
 from .cohorts import completers_vs_dropouts
 from .condmean import ConditionalMean, condmean
+from .delta import delta_template
 from .dropout import DropoutSurvival, time_to_dropout
 from .dropout_model import DropoutModel, dropout_model
 from .mcar import LittleMCAR, little_mcar_test
@@ -11,5 +12,6 @@ from .sensitivity import METHODS, MultipleImputation, TippingPoint, delta_steps,
 
 __all__ = ["ConditionalMean", "DropoutModel", "DropoutSurvival", "LittleMCAR", "METHODS",
            "MultipleImputation", "TippingPoint", "completers_vs_dropouts", "condmean", "delta_steps",
+           "delta_template",
            "dropout_model", "dropout_table", "impute", "little_mcar_test", "patterns", "time_to_dropout",
            "tipping_point"]

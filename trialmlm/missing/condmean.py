@@ -18,6 +18,10 @@ r"""Conditional mean imputation with jackknife inference (Wolbers et al. 2022; R
 
    the interval :math:`\hat\theta \pm z_{1-\alpha/2}\,\widehat{se}` and the p-value from
    :math:`z = \hat\theta/\widehat{se}` (df reported as infinite), as rbmi's ``pool``.
+
+**Delta adjustment** (rbmi's ``analyse(delta = )``): a shift :math:`\Delta_{iv}` per subject
+and visit (:func:`trialmlm.missing.delta_template`) is added to the completed responses before
+the analysis, in the full-data run and in every leave-one-out run.
 """
 
 from __future__ import annotations
@@ -179,6 +183,7 @@ class _Context:
     data: ImputationData
     plan: IcePlan
     analysis: VisitAncova
+    shift: np.ndarray  # (n, K) delta adjustment added to the completed data
 
 
 def _leave_one_out(ctx: _Context, i: int) -> tuple[np.ndarray, bool]:
@@ -192,7 +197,7 @@ def _leave_one_out(ctx: _Context, i: int) -> tuple[np.ndarray, bool]:
         opt = maximise(lik, ctx.phi)
         beta, sigmas, ok = opt.evaluation.beta, covariance_matrices(ctx.structures, lik, opt.phi), \
             opt.converged
-    completed = impute_visits(ctx.data, ctx.plan.strategies, beta, sigmas, None, ctx.plan.codes)
+    completed = impute_visits(ctx.data, ctx.plan.strategies, beta, sigmas, None, ctx.plan.codes) + ctx.shift
     keep = np.ones(len(completed), dtype=bool)
     keep[i] = False
     return ctx.analysis.lsmeans(completed, keep), ok
@@ -214,7 +219,7 @@ def _imputation_fit(fit, data: ImputationData, plan: IcePlan):
 
 
 def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | None = None,
-             covariates: Sequence[str] | None = None, workers: int = 1,
+             covariates: Sequence[str] | None = None, delta: pd.DataFrame | None = None, workers: int = 1,
              progress: bool | None = None, executor=None) -> ConditionalMean:
     r"""Conditional mean imputation from the fitted MMRM, ANCOVA at each visit, jackknife inference.
 
@@ -231,6 +236,10 @@ def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | No
     arm : treatment factor (default: the one factor of the mean model besides the visit).
     covariates : the ANCOVA's covariate terms (default: the other variables of the fit's mean
         model, e.g. ``["BASVAL"]``); each must be a variable of the fitted mean model.
+    delta : delta adjustment: the fit's subject and visit columns and ``delta``, added to the
+        completed response of that subject and visit (observed or imputed, as rbmi) in every
+        analysis; subjects and visits without a row get 0.  Build it with
+        :func:`trialmlm.missing.delta_template`.
     workers : processes over the :math:`n` leave-one-out refits; results do not depend on it.
     executor : any :class:`concurrent.futures.Executor` (e.g. a Dask client's) to run the
         refits on instead of the local pool (:func:`trialmlm.runner.run_tasks`).
@@ -246,14 +255,15 @@ def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | No
                    frame=data.frame, n_mar=plan.n_mar)
     model = refit_model(imputation_fit)
     sigmas = covariance_matrices(imputation_fit.structures, imputation_fit.likelihood, imputation_fit.phi)
-    completed = impute_visits(data, plan.strategies, imputation_fit.beta, sigmas, None, plan.codes)
+    shift = _delta_shift(delta, data)
+    completed = impute_visits(data, plan.strategies, imputation_fit.beta, sigmas, None, plan.codes) + shift
     if covariates is None:
         covariates = [v for v in fit.design.encoding.variables if v not in (arm, visit)]
     analysis = VisitAncova(data, list(covariates), completed)
     estimates = analysis.lsmeans(completed, np.ones(len(completed), dtype=bool))
     codes = pd.Index(model.design.subject_labels).get_indexer(data.subjects)
     ctx = _Context(model, imputation_fit.structures, imputation_fit.phi, codes, imputation_fit.beta, sigmas,
-                   data, plan, analysis)
+                   data, plan, analysis, shift)
     middle = time.perf_counter()
     out = run_tasks(_leave_one_out, ctx, list(range(len(data.subjects))), workers, progress,
                     "jackknife refits", executor)
@@ -265,3 +275,43 @@ def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | No
                            estimates=estimates, jackknife=np.stack([e for e, _ in out]), completed=completed,
                            data=data, plan=plan, n_not_converged=failed,
                            seconds={"full_data": middle - start, "jackknife": time.perf_counter() - middle})
+
+
+def _delta_shift(delta: pd.DataFrame | None, data: ImputationData) -> np.ndarray:
+    """(n, K) shift from the ``delta`` table (0 without a row); DataError for a missing column,
+    a missing or unknown subject or visit, two rows for one subject and visit, a non-finite delta."""
+    n, k = data.y.shape
+    shift = np.zeros((n, k))
+    if delta is None:
+        return shift
+    columns = [data.subject, data.visit, "delta"]
+    if not isinstance(delta, pd.DataFrame):
+        raise DataError(f"delta must be a DataFrame with columns {', '.join(map(repr, columns))} "
+                        f"(see delta_template); got {type(delta).__name__}")
+    missing = [c for c in columns if c not in delta.columns]
+    if missing:
+        raise DataError(f"the delta table has no column {', '.join(map(repr, missing))} (it needs "
+                        f"{', '.join(map(repr, columns))})")
+    rows = delta[columns]
+    for column in columns[:2]:
+        if rows[column].isna().any():
+            raise DataError(f"the delta table has a missing value in '{column}' "
+                            f"(row {rows.index[rows[column].isna()][0]!r})")
+    value = pd.to_numeric(rows["delta"], errors="coerce").to_numpy(dtype=float)
+    if not np.isfinite(value).all():
+        bad = ~np.isfinite(value)
+        raise DataError(f"the delta table's 'delta' must be finite numbers; row {rows.index[bad][0]!r} has "
+                        f"{rows['delta'][bad].iloc[0]!r}")
+    twice = rows.duplicated(columns[:2])
+    if twice.any():
+        raise DataError(f"subject {rows[data.subject][twice].iloc[0]!r} has more than one row for visit "
+                        f"{rows[data.visit][twice].iloc[0]!r} in the delta table")
+    i = pd.Index(data.subjects).get_indexer(rows[data.subject].to_numpy())
+    if (i < 0).any():
+        raise DataError(f"delta table: subject {rows[data.subject][i < 0].iloc[0]!r} is not in the data")
+    v = pd.Index(data.visits).get_indexer(rows[data.visit].to_numpy())
+    if (v < 0).any():
+        raise DataError(f"delta table: visit {rows[data.visit][v < 0].iloc[0]!r} is not a level of "
+                        f"'{data.visit}' ({', '.join(map(str, data.visits))})")
+    shift[i, v] = value
+    return shift
