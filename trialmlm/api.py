@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from .design import FixedEncoding
 from .errors import DataError
 from .estimate import estimate
 from .fallback import fit_first_usable
@@ -20,7 +21,7 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
         covariance: str | Sequence[str] | None = None,
         start: Mapping[str, float] | Sequence[float] | None = None,
         fixed: Mapping[str, float] | Sequence[float] | str | None = None,
-        noiter: bool = False) -> MMRMResults:
+        noiter: bool = False, encoding: FixedEncoding | None = None) -> MMRMResults:
     """Fit a mixed model for repeated measures (MMRM), or the linear model, by REML or ML.
 
     Parameters
@@ -79,6 +80,11 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
         every parameter, without iterations (SAS ``NOITER`` with ``NOPROFILE``): -2 log L,
         :math:`\\hat\\beta`, standard errors and LS means at those values, the covariance
         of the parameters :math:`2H^{-1}` there.  See ``docs/mmrm.md``.
+    encoding : FixedEncoding, optional
+        The mean model's encoding of an earlier fit of the same formula
+        (``fit.design.encoding``), e.g. on another simulated trial of one design: re-used
+        when ``data`` has the same factor levels, which saves encoding the data anew; the
+        fit is the same as without it.
 
     Returns
     -------
@@ -104,14 +110,14 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
         raise DataError("start=, fixed= and noiter= name the parameters of one covariance structure; "
                         f"they cannot go with the fallback list covariance={list(covariance)}: fit the "
                         "structure alone (covariance='us' or in the formula)")
-    return fit_first_usable(formula, covariance,
-                            lambda text, warn: _fit_one(text, data, method, weights, ddf, vcov, warn, parms))
+    return fit_first_usable(formula, covariance, lambda text, warn: _fit_one(
+        text, data, method, weights, ddf, vcov, warn, parms, encoding))
 
 
 def _fit_one(formula: str, data: pd.DataFrame, method: str, weights: str | None, ddf: str | None,
-             vcov: str, warn: bool, parms: dict) -> MMRMResults:
+             vcov: str, warn: bool, parms: dict, encoding: FixedEncoding | None = None) -> MMRMResults:
     """One fit of ``formula`` as written; ``warn=False`` only records convergence problems."""
-    model = build_model(formula, data, method, weights)
+    model = build_model(formula, data, method, weights, encoding)
     ddf, vcov = Scope.of(model.design, model.likelihood, model.formula.linear).resolve(ddf, vcov)
     names = parameter_names(model.likelihood, model.design, model.formula.subject,
                             model.formula.covariance.group if model.formula.covariance else None)

@@ -10,9 +10,11 @@ The encoding (a formulaic model spec plus the factor levels) is frozen in
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 import warnings
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -22,6 +24,7 @@ from .errors import DataError, DataWarning, FormulaError
 from .formula import ModelFormula
 
 ALIAS_TOLERANCE = 1e-7  # R's lm / dqrdc2 tolerance on the relative residual norm
+MAX_TABLE_ROWS = 10_000  # largest crossing of factor levels tabulated by FixedEncoding
 MAX_MAGNITUDE = 1e50  # largest |value| accepted in a numeric column (squares and sums stay far from overflow)
 
 
@@ -75,34 +78,89 @@ class FixedEncoding:
 
     def prepare(self, data: pd.DataFrame) -> pd.DataFrame:
         """Columns of ``data`` used by the mean model, factors encoded with the fitted levels."""
+        return pd.DataFrame(self._columns(data), index=data.index, columns=list(self.variables))
+
+    def _columns(self, data: pd.DataFrame) -> dict:
+        """The arrays of :meth:`prepare`: a Categorical of each factor, the values of each covariate."""
         _check_columns(data, self.variables, "mean model")
-        out = pd.DataFrame(index=data.index)
+        out = {}
         for var in self.variables:
             col = data[var]
-            if var in self.levels:
-                levels = self.levels[var]
-                cat = pd.Categorical(col, categories=levels)
-                unknown = col.notna() & pd.isna(cat)
-                if unknown.any():
-                    bad = col[unknown].iloc[0]
-                    raise DataError(
-                        f"level {bad!r} of column '{var}' was not in the fitted data "
-                        f"(levels: {', '.join(map(str, levels))})"
-                    )
-                out[var] = cat
-            else:
-                out[var] = pd.to_numeric(col, errors="raise")
+            if var not in self.levels:
+                out[var] = pd.to_numeric(col, errors="raise").array
+                continue
+            levels = self.levels[var]
+            if isinstance(col.dtype, pd.CategoricalDtype) and not col.cat.ordered \
+                    and col.cat.categories.tolist() == list(levels):
+                out[var] = col.array
+                continue
+            cat = pd.Categorical(col, categories=levels)
+            unknown = col.notna() & pd.isna(cat)
+            if unknown.any():
+                bad = col[unknown].iloc[0]
+                raise DataError(
+                    f"level {bad!r} of column '{var}' was not in the fitted data "
+                    f"(levels: {', '.join(map(str, levels))})"
+                )
+            out[var] = cat
         return out
 
     def full_matrix(self, data: pd.DataFrame) -> np.ndarray:
-        """Design matrix with every column, aliased ones included; incomplete rows give NaN."""
-        frame = self.prepare(data)
-        complete = frame.notna().all(axis=1).to_numpy()
-        out = np.full((len(frame), self.kept.size), np.nan)
-        if complete.any():
-            mm = model_matrix(self.spec, frame.loc[complete], na_action="raise")
-            out[complete] = np.asarray(mm, dtype=float)
+        """Design matrix with every column, aliased ones included; incomplete rows give NaN.
+
+        With a :attr:`table`, row :math:`i` is the table's row of its combination of factor
+        levels times, column by column, the product of the covariates of that column's
+        term; otherwise formulaic evaluates the frozen spec.
+        """
+        columns = self._columns(data)
+        complete = np.ones(len(data), dtype=bool)
+        for values in columns.values():
+            complete &= ~np.asarray(pd.isna(values))
+        out = np.full((len(data), self.kept.size), np.nan)
+        if not complete.any():
+            return out
+        if self.table is None:
+            frame = pd.DataFrame(columns, index=data.index, columns=list(self.variables))
+            out[complete] = np.asarray(model_matrix(self.spec, frame.loc[complete], na_action="raise"),
+                                       dtype=float)
+            return out
+        table, factors, multipliers = self.table
+        codes = [np.asarray(columns[v].codes)[complete] for v in factors]
+        x = table[np.ravel_multi_index(codes, [len(self.levels[v]) for v in factors])] if factors \
+            else np.repeat(table, int(complete.sum()), axis=0)
+        for j, names in enumerate(multipliers):
+            for name in names:
+                x[:, j] *= np.asarray(columns[name][complete], dtype=float)
+        out[complete] = x
         return out
+
+    @cached_property
+    def table(self) -> tuple[np.ndarray, list[str], list[tuple[str, ...]]] | None:
+        """``(X, factors, multipliers)`` when every term is a product of factors and plain
+        covariates: ``X`` the full matrix of every combination of the ``factors``' levels
+        (the first varying slowest) with the covariates at 1, and per column the covariates
+        its term multiplies it by; None for other terms (transforms, ``C(x)``) or more than
+        ``MAX_TABLE_ROWS`` combinations."""
+        multipliers = []
+        for term, cols in self.spec.term_slices.items():
+            names = []
+            for factor in term.factors:
+                if factor.eval_method.value == "literal" and factor.expr == "1":
+                    continue
+                if factor.eval_method.value != "lookup" or factor.expr not in self.variables:
+                    return None
+                if factor.expr not in self.levels:
+                    names.append(factor.expr)
+            multipliers += [tuple(names)] * len(range(self.kept.size)[cols])
+        factors = [v for v in self.variables if v in self.levels]
+        if np.prod([len(self.levels[v]) for v in factors]) > MAX_TABLE_ROWS:
+            return None
+        grid = pd.DataFrame(list(itertools.product(*(self.levels[v] for v in factors))) or [()],
+                            columns=factors)
+        for var in self.variables:
+            grid[var] = pd.Categorical(grid[var], categories=self.levels[var]) if var in self.levels else 1.0
+        table = np.asarray(model_matrix(self.spec, grid, na_action="raise"), dtype=float)
+        return table, factors, multipliers
 
     def matrix(self, data: pd.DataFrame) -> np.ndarray:
         """Design matrix (kept columns only) of ``data``; rows with missing values give NaN."""
@@ -379,22 +437,31 @@ def _groups(frame: pd.DataFrame, group_var: str | None, subject_codes: np.ndarra
     return group, list(glevels)
 
 
-def _fixed_design(formula: ModelFormula, frame: pd.DataFrame, fixed_vars: list[str],
-                  levels: dict) -> tuple[np.ndarray, list[str], FixedEncoding]:
+def _fixed_design(formula: ModelFormula, frame: pd.DataFrame, fixed_vars: list[str], levels: dict,
+                  encoding: FixedEncoding | None = None) -> tuple[np.ndarray, list[str], FixedEncoding]:
     """The full mean-model matrix (aliased columns included), its column names and the
-    frozen encoding, which keeps the columns independent of the earlier ones."""
-    try:
-        mm = model_matrix(formula.fixed, frame.loc[:, fixed_vars], na_action="raise")
-    except Exception as exc:
-        raise FormulaError(f"cannot build the mean model '{formula.fixed}': {exc}") from None
-    X_all = np.asarray(mm, dtype=float)
-    names = list(mm.columns)
+    frozen encoding, which keeps the columns independent of the earlier ones.  An
+    ``encoding`` of the same formula, variables and factor levels is re-applied
+    (:meth:`FixedEncoding.full_matrix`) instead of encoding anew."""
+    fixed_levels = {v: levels[v] for v in fixed_vars if v in levels}
+    if encoding is not None and (encoding.formula, encoding.variables, encoding.levels) \
+            == (formula.fixed, tuple(fixed_vars), fixed_levels):
+        X_all = encoding.full_matrix(frame.loc[:, fixed_vars])
+        names, spec = list(encoding.spec.column_names), encoding.spec
+    else:
+        try:
+            mm = model_matrix(formula.fixed, frame.loc[:, fixed_vars], na_action="raise")
+        except Exception as exc:
+            raise FormulaError(f"cannot build the mean model '{formula.fixed}': {exc}") from None
+        X_all, names, spec, encoding = np.asarray(mm, dtype=float), list(mm.columns), mm.model_spec, None
     keep = _alias_columns(X_all)
+    if encoding is not None and np.array_equal(keep, encoding.kept):
+        return X_all, names, encoding
     encoding = FixedEncoding(
         formula=formula.fixed,
         variables=tuple(fixed_vars),
-        levels={v: levels[v] for v in fixed_vars if v in levels},
-        spec=mm.model_spec,
+        levels=fixed_levels,
+        spec=spec,
         columns=tuple(n for n, k in zip(names, keep) if k),
         kept=keep,
     )
@@ -412,8 +479,11 @@ def _outer_factors(formula: ModelFormula, frame: pd.DataFrame, random_vars: list
     return tuple(out)
 
 
-def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None, spatial: bool) -> Design:
-    """Check and encode ``data`` for ``formula``; never modifies ``data``.
+def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None, spatial: bool,
+                 encoding: FixedEncoding | None = None) -> Design:
+    """Check and encode ``data`` for ``formula``; never modifies ``data``.  ``encoding``: the
+    mean model's encoding of an earlier design, re-used when its factor levels are those of
+    ``data`` (simulated trials of one design), see :func:`_fixed_design`.
 
     Steps: the model's columns (:func:`_model_columns`, :func:`_check_types`), complete
     rows (:func:`_complete_rows`), factor levels of the rows kept, positions
@@ -447,7 +517,7 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
     frame, row_position = frame.iloc[order], row_position[order]
     subject_codes, position = subject_codes[order], position[order]
 
-    X_all, names, encoding = _fixed_design(formula, frame, fixed_vars, levels)
+    X_all, names, encoding = _fixed_design(formula, frame, fixed_vars, levels, encoding)
     class_levels = {v: list(lv) for v, lv in encoding.levels.items()}
     if group_var:
         class_levels.setdefault(group_var, group_labels)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .covariance import CovarianceStructure, get_structure
 from .covariance.random_effects import Independent, RandomCovariance, RandomEffects
-from .design import Design, build_design
+from .design import Design, FixedEncoding, build_design
 from .errors import DataError
 from .formula import ModelFormula, parse_formula
 from .identifiability import check_combination, check_estimable, check_levels
@@ -67,8 +67,10 @@ def _innermost(parsed: ModelFormula, data: pd.DataFrame) -> ModelFormula:
     return parsed.with_subject(max(counts)[2])
 
 
-def build_model(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | None = None) -> Model:
-    """Parse, check and encode; raise FormulaError / DataError naming what is wrong."""
+def build_model(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | None = None,
+                encoding: FixedEncoding | None = None) -> Model:
+    """Parse, check and encode (``encoding``: see :func:`build_design`); raise FormulaError /
+    DataError naming what is wrong."""
     method_u = str(method).upper()
     if method_u not in ("REML", "ML"):
         raise DataError(f"method must be 'REML' or 'ML', got {method!r}")
@@ -76,7 +78,7 @@ def build_model(formula: str, data: pd.DataFrame, method: str = "REML", weights:
     term = parsed.covariance
     cls = get_structure(term.structure) if term else Independent
     check_combination(parsed, cls)
-    design = build_design(data, parsed, weights, cls.spatial)
+    design = build_design(data, parsed, weights, cls.spatial, encoding)
     dim = len(term.positions) if cls.spatial else len(design.position_labels)
     grouped = term is not None and term.group is not None
     structures = tuple(cls(dim, grouped=grouped) for _ in design.group_labels)

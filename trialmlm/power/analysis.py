@@ -112,11 +112,16 @@ class Analysis:
         return float(np.polyfit(design.arrays.times, difference, 1)[0])
 
     def estimate(self, frame: pd.DataFrame, alpha: float = 0.05) -> Replicate:
-        """The contrast on ``frame``; errors propagate (FormulaError, DataError, ConvergenceError)."""
+        """The contrast on ``frame``; errors propagate (FormulaError, DataError, ConvergenceError).
+
+        The mean model's encoding of the last trial analysed is re-used on the next
+        (``encoding=`` of :func:`trialmlm.fit`): the same numbers, without encoding anew
+        every simulated trial of a design."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             fit = fit_mmrm(self.formula, frame, self.method, ddf=self.ddf, vcov=self.vcov,
-                           covariance=self.covariance)
+                           covariance=self.covariance, encoding=getattr(self, "_encoding", None))
+        object.__setattr__(self, "_encoding", fit.design.encoding)
         if self.slope is None:
             table = fit.compare(self.arm, by=self.visit, reference=self.reference, alpha=alpha)
             at = self._visit(list(table[self.visit].unique()))
