@@ -82,3 +82,24 @@ def test_bad_config_exits_2(tmp_path, capsys, edit, message):
     err = capsys.readouterr().err.strip()
     assert err.startswith("trialmlm: error:") and message in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_simulate_command_writes_the_designs_trial(tmp_path, capsys):
+    config = tmp_path / "design.toml"
+    config.write_text(CONFIG)
+    design, _, _ = load_power_config(config)
+    assert cli.main(["simulate", "--config", str(config), "--out", str(tmp_path / "trial.csv"),
+                     "--seed", "5"]) == 0
+    got = pd.read_csv(tmp_path / "trial.csv")
+    want = design.simulate(5)
+    np.testing.assert_allclose(got["AVAL"].to_numpy(float), want["AVAL"].to_numpy(float), equal_nan=True)
+    assert list(got["USUBJID"]) == list(want["USUBJID"])
+    assert cli.main(["simulate", "--config", str(config), "--out", str(tmp_path / "trial.xpt"),
+                     "--seed", "5"]) == 0
+    import trialmlm
+
+    xpt = trialmlm.read(tmp_path / "trial.xpt", response="AVAL", arm="TRT01P")
+    np.testing.assert_allclose(xpt["AVAL"].to_numpy(float), want["AVAL"].to_numpy(float), equal_nan=True)
+    assert list(xpt["TRT01P"].cat.categories) == ["Placebo", "Drug"]  # by TRT01PN
+    assert cli.main(["simulate", "--config", str(config), "--out", str(tmp_path / "trial.xlsx")]) == 2
+    assert "write a .csv or .xpt file" in capsys.readouterr().err

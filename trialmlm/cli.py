@@ -166,6 +166,11 @@ def _main(argv: list[str] | None) -> int:
     p_pow.add_argument("--workers", type=int, help="processes (default: all cores)")
     p_pow.add_argument("--seed", type=int, help="random seed")
     p_pow.add_argument("--overwrite", action="store_true", help="replace a folder trialmlm did not write")
+    p_sim = sub.add_parser("simulate", help="write one trial simulated from the [design] of a TOML file "
+                                            "(ADaM-like CSV or SAS XPT)")
+    p_sim.add_argument("--config", required=True, help="TOML file with a [design] table")
+    p_sim.add_argument("--out", required=True, help="output file, .csv or .xpt")
+    p_sim.add_argument("--seed", type=int, help="random seed (default: a fresh one)")
     p_fit = sub.add_parser("fit", help="fit one model formula and write its tables")
     p_fit.add_argument("data", help="CSV, Parquet, SAS XPT or sas7bdat file, one row per subject and visit")
     p_fit.add_argument("--formula", required=True,
@@ -176,6 +181,11 @@ def _main(argv: list[str] | None) -> int:
     p_fit.add_argument("--out", default="reports/fit", help="output folder (default reports/fit)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "simulate":
+            from .power.report import write_simulated_trial
+
+            print(f"wrote {write_simulated_trial(args.config, args.out, args.seed)}")
+            return 0
         if args.command == "power":
             from .power.report import run_power
 

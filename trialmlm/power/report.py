@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..checks import check_seed
 from ..config import load_toml
 from ..errors import DataError
 from ..formats import fmt_number
@@ -93,6 +94,35 @@ def load_power_config(path) -> tuple[TrialDesign, Analysis, dict]:
     analysis.check(design)
     settings = {**SIMULATION, **_known("simulation", raw.get("simulation", {}), SIMULATION)}
     return design, analysis, settings
+
+
+def write_simulated_trial(config_path, out, seed: int | None = None) -> Path:
+    """One trial simulated from the ``[design]`` table of a TOML file, written as CSV
+    (``.csv``) or SAS transport v5 (``.xpt``, through pyreadstat); other tables of the file
+    are ignored.  The file is written to a temporary name and renamed into place."""
+    raw = load_toml(config_path)
+    if "design" not in raw:
+        raise DataError(f"config file '{config_path}' has no [design] table")
+    out = Path(out)
+    if out.suffix.lower() not in (".csv", ".xpt"):
+        raise DataError(f"--out '{out}': write a .csv or .xpt file")
+    design = design_from(dict(raw["design"]))
+    frame = design.simulate(check_seed(seed))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    try:
+        if out.suffix.lower() == ".csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            import pyreadstat
+
+            xpt = frame.assign(**{c: frame[c].astype(str) for c in frame.columns
+                                  if isinstance(frame[c].dtype, pd.CategoricalDtype)})
+            pyreadstat.write_xport(xpt, str(tmp), file_format_version=5, table_name="ADSIM")
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
 
 
 def sample_size_table(design: TrialDesign, analysis: Analysis, alpha: float, targets) -> pd.DataFrame:
