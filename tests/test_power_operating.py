@@ -173,3 +173,30 @@ def test_bad_formula_is_a_formula_error(monkeypatch):
     with pytest.raises(FormulaError, match="column 'CHG'"):  # the simulated frame has AVAL only
         simulate_power(small_design(), Analysis(MMRM.formula.replace("AVAL", "CHG"), "Active", "Placebo"),
                        5, 1)
+
+
+def test_multiple_imputation_analysis():
+    """An Analysis by multiple imputation (jump to reference): each trial's imputations seeded
+    from the trial's own seed, so the table is reproducible and independent of the workers."""
+    import trialmlm
+
+    design = TrialDesign(n_per_arm=25, visits=["W1", "W2", "W3"],
+                         means={"Placebo": [0.0, 0.0, 0.0], "Drug": [-1.0, -2.0, -3.0]},
+                         covariance=("ar1", {"AR(1)": 0.5, "Residual": 9.0}), dropout=[0.95, 0.85, 0.75])
+    analysis = Analysis("AVAL ~ TRT01P * AVISIT + us(AVISIT | USUBJID)", treatment="Drug",
+                        reference="Placebo", imputation="jump_to_reference", n_imputations=4)
+    one = simulate_power(design, analysis, 4, seed=11, workers=1, progress=False)
+    two = simulate_power(design, analysis, 4, seed=11, workers=2, progress=False)
+    pd.testing.assert_frame_equal(one.replicates, two.replicates)
+    # replicate 0 by hand: the trial from the replicate's seed, the imputations from its child
+    seed = np.random.SeedSequence(np.random.SeedSequence(11).entropy).spawn(4)[0]
+    frame = design.simulate(seed)
+    fit = trialmlm.fit(analysis.formula, frame)
+    child = np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, 0))
+    mi = missing.impute(fit, method="jump_to_reference", n_imputations=4, reference="Placebo", arm="TRT01P",
+                        seed=int(child.generate_state(1)[0]))
+    row = mi.compare("TRT01P", by="AVISIT", reference="Placebo")
+    row = row[(row["AVISIT"] == "W3") & (row["TRT01P"] == "Drug")].iloc[0]
+    assert one.replicates["estimate"].iloc[0] == pytest.approx(row["estimate"], rel=1e-12)
+    with pytest.raises(DataError, match="imputation 'j2r' is not one of"):
+        Analysis(analysis.formula, treatment="Drug", reference="Placebo", imputation="j2r")

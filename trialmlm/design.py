@@ -505,8 +505,8 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
     position, position_labels, coordinates = _positions(data, frame, formula, spatial)
     if formula.covariance and not spatial and formula.covariance.positions[0] in levels:
         levels[formula.covariance.positions[0]] = position_labels
-    for var, lv in levels.items():
-        frame[var] = pd.Categorical(frame[var], categories=lv)
+    # one new frame (assigning into the filtered frame would write to a slice of a copy)
+    frame = frame.assign(**{var: pd.Categorical(frame[var], categories=lv) for var, lv in levels.items()})
 
     subject_codes, subject_labels = _subjects(frame, formula.subject)
     _check_duplicates(subject_codes, subject_labels, position, position_labels,

@@ -29,6 +29,7 @@ from ..covariance import get_structure
 from ..errors import ConvergenceError, ConvergenceWarning, DataError
 from ..formula import parse_formula
 from ..inference.methods import Scope
+from ..missing.sensitivity import METHODS, impute
 from .design import TrialDesign
 
 
@@ -64,6 +65,12 @@ class Analysis:
     ddf, vcov, method : as :func:`trialmlm.fit` (e.g. ``ddf="kenward-roger"``).
     covariance : as :func:`trialmlm.fit`: a fallback list of structures, e.g.
         ``("us", "toeph", "ar1h", "cs")``.
+    imputation : analyse by multiple imputation instead of the MMRM alone: a method of
+        :func:`trialmlm.missing.impute` (``"mar"``, ``"jump_to_reference"``,
+        ``"copy_reference"``, ``"copy_increments_in_reference"``, ...), with ``reference``
+        as the reference arm; the contrast is the pooled (Rubin) difference at the visit.
+        Each trial's imputations get their own seed, spawned from the trial's.
+    n_imputations : imputations per simulated trial.
     """
 
     formula: str
@@ -77,12 +84,22 @@ class Analysis:
     vcov: str = "model"
     method: str = "REML"
     covariance: str | Sequence[str] | None = None
+    imputation: str | None = None
+    n_imputations: int = 20
 
     def __post_init__(self):
         parse_formula(self.formula)  # FormulaError now, not in every replicate
         Scope().resolve(self.ddf, self.vcov)
         if self.treatment == self.reference:
             raise DataError(f"treatment and reference are the same arm ({self.treatment!r})")
+        if self.imputation is not None:
+            if self.imputation not in METHODS:
+                raise DataError(f"imputation {self.imputation!r} is not one of {', '.join(METHODS)}")
+            if self.slope is not None:
+                raise DataError("imputation= analyses the contrast at a visit; it cannot go with slope=")
+            if isinstance(self.n_imputations, bool) or not isinstance(self.n_imputations, int) \
+                    or self.n_imputations < 2:
+                raise DataError(f"n_imputations must be an integer of at least 2, got {self.n_imputations!r}")
         if self.covariance is not None:
             names = (self.covariance,) if isinstance(self.covariance, str) else tuple(self.covariance)
             for name in names:
@@ -111,8 +128,10 @@ class Analysis:
             return float(difference[design.visit_labels.index(self._visit(design.visit_labels))])
         return float(np.polyfit(design.arrays.times, difference, 1)[0])
 
-    def estimate(self, frame: pd.DataFrame, alpha: float = 0.05) -> Replicate:
+    def estimate(self, frame: pd.DataFrame, alpha: float = 0.05,
+                 seed: np.random.SeedSequence | None = None) -> Replicate:
         """The contrast on ``frame``; errors propagate (FormulaError, DataError, ConvergenceError).
+        ``seed``: of the imputations (``imputation=``; default fresh entropy).
 
         The mean model's encoding of the last trial analysed is re-used on the next
         (``encoding=`` of :func:`trialmlm.fit`): the same numbers, without encoding anew
@@ -122,8 +141,13 @@ class Analysis:
             fit = fit_mmrm(self.formula, frame, self.method, ddf=self.ddf, vcov=self.vcov,
                            covariance=self.covariance, encoding=getattr(self, "_encoding", None))
         object.__setattr__(self, "_encoding", fit.design.encoding)
+        source = fit
+        if self.imputation is not None:
+            state = (seed if seed is not None else np.random.SeedSequence()).generate_state(1)[0]
+            source = impute(fit, method=self.imputation, n_imputations=self.n_imputations,
+                            reference=self.reference, arm=self.arm, seed=int(state))
         if self.slope is None:
-            table = fit.compare(self.arm, by=self.visit, reference=self.reference, alpha=alpha)
+            table = source.compare(self.arm, by=self.visit, reference=self.reference, alpha=alpha)
             at = self._visit(list(table[self.visit].unique()))
             table = table[table[self.visit] == at]
         else:
@@ -132,12 +156,13 @@ class Analysis:
         return Replicate(*(float(row[c]) for c in ("estimate", "se", "df", "p", "lower", "upper")),
                          converged=bool(fit.converged))
 
-    def run(self, frame: pd.DataFrame, alpha: float = 0.05) -> Replicate:
+    def run(self, frame: pd.DataFrame, alpha: float = 0.05,
+            seed: np.random.SeedSequence | None = None) -> Replicate:
         """:meth:`estimate`, with a trial that cannot be analysed (every structure of
         ``covariance`` failed, or the data cannot be fitted, e.g. a visit nobody reached)
         as :data:`FAILED`."""
         try:
-            return self.estimate(frame, alpha)
+            return self.estimate(frame, alpha, seed)
         except (ConvergenceError, DataError, np.linalg.LinAlgError):
             return FAILED
 

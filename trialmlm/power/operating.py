@@ -88,7 +88,9 @@ def _check_n_sim(n_sim) -> int:
 
 def _replicate(context: tuple[TrialDesign, Analysis, float], seed: np.random.SeedSequence) -> Replicate:
     design, analysis, alpha = context
-    return analysis.run(design.simulate(seed), alpha)
+    frame = design.simulate(seed)  # the trial from the replicate's seed; the imputations from a child
+    child = np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, 0))  # not seed.spawn: no state
+    return analysis.run(frame, alpha, child if analysis.imputation is not None else None)
 
 
 def _mean(x: np.ndarray) -> float:
