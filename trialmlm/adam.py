@@ -101,15 +101,17 @@ def _flag_is_yes(column: pd.Series) -> np.ndarray:
     return (column.astype(str).str.strip().str.upper() == FLAG_YES).to_numpy() & column.notna().to_numpy()
 
 
-def _subjects(data: pd.DataFrame, subject: str | None) -> int:
+def count_subjects(data: pd.DataFrame, subject: str | None) -> int:
+    """Subjects in ``data`` (rows, without a subject column)."""
     return int(data[subject].nunique()) if subject is not None else len(data)
 
 
-def exclude_records(data, counts, keep, step, reason, subject):
+def exclude_records(data: pd.DataFrame, counts: RecordCounts, keep: np.ndarray, step: str, reason: str,
+                    subject: str | None) -> tuple[pd.DataFrame, RecordCounts]:
     """Keep the rows ``keep`` of ``data``; ``counts`` followed by the step that removed the others."""
     kept = data.loc[keep]
     counts = counts.then(step, reason, len(data) - len(kept),
-                         _subjects(data, subject) - _subjects(kept, subject))
+                         count_subjects(data, subject) - count_subjects(kept, subject))
     return kept, counts
 
 
@@ -204,16 +206,24 @@ def select_records(data: pd.DataFrame, counts: RecordCounts, *, subject: str | N
     return data, counts
 
 
+def duplicated_visit(rows: pd.DataFrame, subject: str, visit: str) -> tuple | None:
+    """``(subject, visit, number of records)`` of the first subject with several records at
+    one visit (rows with a subject and a visit), or None."""
+    dup = rows.duplicated([subject, visit], keep=False)
+    if not dup.any():
+        return None
+    first = rows.loc[dup].iloc[0]
+    n = int((dup & (rows[subject] == first[subject]) & (rows[visit] == first[visit])).sum())
+    return first[subject], first[visit], n
+
+
 def check_one_record_per_visit(data: pd.DataFrame, subject: str, visit: str, source: str) -> None:
     """DataError naming the first subject with two records at one visit after selection."""
-    rows = data.dropna(subset=[subject, visit])
-    dup = rows.duplicated([subject, visit], keep=False)
-    if dup.any():
-        first = rows.loc[dup].iloc[0]
-        n = int((dup & (rows[subject] == first[subject]) & (rows[visit] == first[visit])).sum())
-        raise DataError(f"subject {first[subject]!r} has {n} records at {visit} = {first[visit]!r} in "
-                        f"'{source}' after the record selection; select one per visit (analysis_flag, "
-                        "keep_dtype or where)")
+    found = duplicated_visit(data.dropna(subset=[subject, visit]), subject, visit)
+    if found is not None:
+        label, at, n = found
+        raise DataError(f"subject {label!r} has {n} records at {visit} = {at!r} in '{source}' after the "
+                        "record selection; select one per visit (analysis_flag, keep_dtype or where)")
 
 
 def arm_order(data: pd.DataFrame, arm: str, order=None, reference=None) -> list:

@@ -143,16 +143,20 @@ def load_toml(path) -> dict:
         raise DataError(f"config file '{path}' is not valid TOML: {exc}") from None
 
 
+def known_keys(where: str, values: dict, known) -> dict:
+    """``values`` as a dict; DataError ``"{where}: unknown key(s) ...; known: ..."`` for any
+    key not in ``known``."""
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise DataError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return dict(values)
+
+
 def load_config(path) -> dict:
     """The ``[analysis]`` table (or the top level) of a TOML file, as keyword arguments."""
     raw = load_toml(path)
-    values = raw.get("analysis", raw)
-    known = {f.name for f in dataclasses.fields(AnalysisConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise DataError(f"config file '{path}': unknown key(s) {', '.join(unknown)}; "
-                        f"known: {', '.join(sorted(known))}")
-    return dict(values)
+    return known_keys(f"config file '{path}'", raw.get("analysis", raw),
+                      [f.name for f in dataclasses.fields(AnalysisConfig)])
 
 
 def _text(value) -> bool:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import adam
-from .adam import RecordCounts, check_one_record_per_visit, select_records
+from .adam import RecordCounts, check_one_record_per_visit, count_subjects, exclude_records, select_records
 from .errors import DataError
 
 #: Extension -> format read by :func:`read`.
@@ -247,14 +247,12 @@ def read(path: str | os.PathLike | pd.DataFrame, *, param: str | None = None, re
                                      and not pd.api.types.is_bool_dtype(data[response])):
         raise DataError(f"response '{response}' of '{source}' must be numeric, it has dtype "
                         f"{data[response].dtype}")
-    n_subjects = int(data[subject].nunique()) if subject is not None else len(data)
-    counts = RecordCounts(Path(source).name if source != "data frame" else source, len(data), n_subjects)
+    counts = RecordCounts(Path(source).name if source != "data frame" else source, len(data),
+                          count_subjects(data, subject))
     keep = _select_param(data, param, source)
     if param is not None:
-        kept = data.loc[keep]
-        lost = n_subjects - (int(kept[subject].nunique()) if subject is not None else len(kept))
-        counts = counts.then("param", f"another parameter (not {param})", len(data) - len(kept), lost)
-        data = kept
+        data, counts = exclude_records(data, counts, keep, "param", f"another parameter (not {param})",
+                                       subject)
     data, counts = select_records(data, counts, subject=subject, visit=visit, population=population,
                                   where=where, analysis_flag=analysis_flag, keep_dtype=tuple(keep_dtype),
                                   keep_baseline=keep_baseline)

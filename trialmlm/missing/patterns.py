@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..adam import duplicated_visit
 from ..design import factor_levels
 from ..errors import DataError
 
@@ -62,10 +63,9 @@ def observation_matrix(df: pd.DataFrame, subject: str, visit: str, response: str
     if rows.empty:
         raise DataError("the data frame has no rows" if df.empty else
                         f"no row has both a subject ('{subject}') and a visit ('{visit}')")
-    dup = rows.duplicated([subject, visit], keep=False)
-    if dup.any():
-        first = rows.loc[dup].iloc[0]
-        raise DataError(f"subject {first[subject]!r} has more than one row at {visit} = {first[visit]!r}")
+    found = duplicated_visit(rows, subject, visit)
+    if found is not None:
+        raise DataError(f"subject {found[0]!r} has more than one row at {visit} = {found[1]!r}")
     observed = (rows.assign(_obs=rows[response].notna())
                 .pivot(index=subject, columns=visit, values="_obs")
                 .reindex(columns=visits).eq(True))

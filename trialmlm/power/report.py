@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..checks import check_seed
-from ..config import load_toml
+from ..config import known_keys, load_toml
 from ..errors import DataError
 from ..formats import fmt_number
 from ..report_folder import report_folder
@@ -51,17 +51,9 @@ SIMULATION = {"n_sim": 1000, "seed": 2026, "alpha": 0.05, "workers": None, "n_pe
               "targets": [0.8, 0.9]}
 
 
-def _known(section: str, values: dict, known) -> dict:
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise DataError(f"[{section}]: unknown key(s) {', '.join(unknown)}; "
-                        f"known: {', '.join(sorted(known))}")
-    return dict(values)
-
-
 def design_from(values: dict) -> TrialDesign:
     """A :class:`TrialDesign` from the ``[design]`` table (module docstring)."""
-    values = _known("design", values, [f.name for f in fields(TrialDesign) if f.init])
+    values = known_keys("[design]", values, [f.name for f in fields(TrialDesign) if f.init])
     cov = values.get("covariance")
     if isinstance(cov, dict) and "structure" in cov:
         values["covariance"] = (cov["structure"], cov.get("parameters", {}))
@@ -82,9 +74,9 @@ def load_power_config(path) -> tuple[TrialDesign, Analysis, dict]:
     missing = [s for s in ("design", "analysis") if s not in raw]
     if missing:
         raise DataError(f"config file '{path}' has no [{missing[0]}] table")
-    _known("config", raw, ("design", "analysis", "simulation"))
+    known_keys("[config]", raw, ("design", "analysis", "simulation"))
     design = design_from(dict(raw["design"]))
-    values = _known("analysis", raw["analysis"], [f.name for f in fields(Analysis)])
+    values = known_keys("[analysis]", raw["analysis"], [f.name for f in fields(Analysis)])
     if isinstance(values.get("covariance"), list):
         values["covariance"] = tuple(values["covariance"])
     try:
@@ -92,7 +84,7 @@ def load_power_config(path) -> tuple[TrialDesign, Analysis, dict]:
     except TypeError as exc:
         raise DataError(f"[analysis]: {exc}") from None
     analysis.check(design)
-    settings = {**SIMULATION, **_known("simulation", raw.get("simulation", {}), SIMULATION)}
+    settings = {**SIMULATION, **known_keys("[simulation]", raw.get("simulation", {}), SIMULATION)}
     return design, analysis, settings
 
 
