@@ -163,3 +163,48 @@ def test_jump_to_reference_needs_two_arms(data):
     ice = ice.loc[ice["PATIENT"].isin(one_arm["PATIENT"])]
     with pytest.raises(DataError, match="JR needs a reference arm"):
         condmean(fit, ice=ice, reference="DRUG", arm="THERAPY")
+
+
+def _plan(fitted, ice):
+    from trialmlm.missing.ice import ice_plan
+    from trialmlm.missing.imputation import prepare
+    data = prepare(fitted, "VISIT", "THERAPY", "PLACEBO")
+    return data, ice_plan(ice, data, "PLACEBO")
+
+
+def test_update_plan_equals_a_new_table_without_post_ice_data(fitted):
+    """Switching strategies of subjects without observed post-ICE values gives the plan of the new table."""
+    from trialmlm.missing.ice import update_plan
+    data, plan = _plan(fitted, ice_of("MAR"))
+    new = ice_of("early")
+    fresh = _plan(fitted, new)[1]
+    ok = new[~new["PATIENT"].isin(data.subjects[fresh.excluded.any(axis=1)])]
+    updated = update_plan(plan, ok[["PATIENT", "strategy"]], data, "PLACEBO")
+    expected = _plan(fitted, pd.concat([ok, ice_of("MAR")[~ice_of("MAR")["PATIENT"].isin(ok["PATIENT"])]]))[1]
+    np.testing.assert_array_equal(updated.labels, expected.labels)
+    np.testing.assert_array_equal(updated.n_mar, expected.n_mar)
+    np.testing.assert_array_equal(updated.excluded, plan.excluded)  # the model is not refitted
+
+
+def test_update_plan_refuses_what_rbmi_refuses(fitted, data):
+    from trialmlm.errors import DataWarning
+    from trialmlm.missing.ice import update_plan
+    wide = data.pivot(index="PATIENT", columns="VISIT", values="CHANGE")
+    post = wide.index[wide["7"].notna()][0]  # observed at the last visit
+    ice = pd.DataFrame({"PATIENT": [post], "VISIT": ["5"], "strategy": ["MAR"]})
+    d, plan = _plan(fitted, ice)
+    with pytest.raises(DataError, match="observed values after its ICE"):
+        update_plan(plan, pd.DataFrame({"PATIENT": [post], "strategy": ["JR"]}), d, "PLACEBO")
+    d, plan = _plan(fitted, ice.assign(strategy="JR"))
+    with pytest.warns(DataWarning, match="fitted without"):
+        update_plan(plan, pd.DataFrame({"PATIENT": [post], "strategy": ["MAR"]}), d, "PLACEBO")
+    other = next(p for p in d.subjects if p != post)
+    for update, message in [
+        (pd.DataFrame({"PATIENT": [other], "strategy": ["JR"]}), "no row in the ICE table"),
+        (pd.DataFrame({"PATIENT": [post], "strategy": ["XX"]}), "unknown"),
+        (pd.DataFrame({"PATIENT": [post, post], "strategy": ["JR", "CR"]}), "more than one row"),
+        (pd.DataFrame({"PATIENT": [post], "VISIT": ["6"], "strategy": ["CR"]}), "changes the ICE visit"),
+        (pd.DataFrame({"PATIENT": [post]}), "no column 'strategy'"),
+    ]:
+        with pytest.raises(DataError, match=message):
+            update_plan(plan, update, d, "PLACEBO")

@@ -23,12 +23,13 @@ are used throughout.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataError, DataWarning
 from .imputation import ImputationData
 from .strategies import STRATEGIES, Strategy
 
@@ -99,13 +100,84 @@ def ice_plan(ice: pd.DataFrame | None, data: ImputationData, reference) -> IcePl
         ice_visit[position] = rows[data.visit].to_numpy()
         non_mar = labels[position] != "MAR"
         n_mar[position[non_mar]] = index[non_mar]
+    after = np.arange(k)[None, :] >= n_mar[:, None]
+    return _resolve(labels, n_mar, ice_visit, after & data.observed, data, reference)
+
+
+def _resolve(labels: np.ndarray, n_mar: np.ndarray, ice_visit: np.ndarray, excluded: np.ndarray,
+             data: ImputationData, reference) -> IcePlan:
+    """The plan of per-subject ``labels``, after checking each strategy used."""
     used = [label for label in ICE_STRATEGIES if label in set(labels)]
     strategies = tuple(STRATEGIES[ICE_STRATEGIES[label]] for label in used)
     for label, strategy in zip(used, strategies):
         _check_strategy(label, strategy, labels, n_mar, data, reference)
-    codes = pd.Index(used).get_indexer(labels)
-    after = np.arange(k)[None, :] >= n_mar[:, None]
-    return IcePlan(labels, codes, strategies, n_mar, ice_visit, after & data.observed)
+    return IcePlan(labels, pd.Index(used).get_indexer(labels), strategies, n_mar, ice_visit, excluded)
+
+
+def update_plan(plan: IcePlan, update: pd.DataFrame, data: ImputationData, reference) -> IcePlan:
+    """``plan`` with the strategies of ``update`` (rbmi's ``impute(update_strategy = )``).
+
+    ``update`` has the subject column and ``strategy``: new strategies for subjects of the
+    original ICE table, at their original ICE visits (a visit column, if present, must
+    repeat them).  The imputation model is not refitted, so ``excluded`` (the values left
+    out of its fit) is kept.  DataError for: a subject without a row in the original ICE
+    table, a moved visit, an unknown strategy, two rows for one subject, and MAR to non-MAR
+    for a subject with observed values at or after the ICE visit (they were used in the
+    fit; as rbmi).  Non-MAR to MAR for such a subject warns (:class:`DataWarning`): those
+    values were left out of the fit, which the update cannot undo.
+    """
+    if not isinstance(update, pd.DataFrame):
+        raise DataError(f"update_strategy must be a DataFrame with columns '{data.subject}' and "
+                        f"'{STRATEGY_COLUMN}'; got {type(update).__name__}")
+    missing = [c for c in (data.subject, STRATEGY_COLUMN) if c not in update.columns]
+    if missing:
+        raise DataError(f"the update_strategy table has no column {', '.join(map(repr, missing))} (it needs "
+                        f"'{data.subject}' and '{STRATEGY_COLUMN}')")
+    rows = update[[data.subject, STRATEGY_COLUMN]]
+    if rows.isna().any().any():
+        column = rows.columns[rows.isna().any()][0]
+        raise DataError(f"the update_strategy table has a missing value in '{column}' "
+                        f"(row {rows.index[rows[column].isna()][0]!r})")
+    twice = rows[data.subject].duplicated()
+    if twice.any():
+        raise DataError(f"subject {rows[data.subject][twice].iloc[0]!r} has more than one row in the "
+                        "update_strategy table")
+    unknown = ~rows[STRATEGY_COLUMN].isin(list(ICE_STRATEGIES))
+    if unknown.any():
+        raise DataError(f"update_strategy: strategy {rows[STRATEGY_COLUMN][unknown].iloc[0]!r} is unknown; "
+                        f"the strategies are {', '.join(ICE_STRATEGIES)}")
+    position = pd.Index(data.subjects).get_indexer(rows[data.subject].to_numpy())
+    without = (position < 0) | pd.isna(plan.ice_visit[np.maximum(position, 0)])
+    if without.any():
+        raise DataError(f"update_strategy: subject {rows[data.subject][without].iloc[0]!r} has no row in the "
+                        "ICE table, so it has no ICE visit; add it to the ICE table and rerun")
+    if data.visit in update.columns:
+        moved = update[data.visit].to_numpy(dtype=object) != plan.ice_visit[position]
+        if moved.any():
+            raise DataError(f"update_strategy changes the ICE visit of subject "
+                            f"{rows[data.subject][moved].iloc[0]!r}; only strategies can be updated, rerun "
+                            "with the new ICE table")
+    k = len(data.visits)
+    index = pd.Index(data.visits).get_indexer(plan.ice_visit[position])
+    new = rows[STRATEGY_COLUMN].to_numpy(dtype=object)
+    old = plan.labels[position]
+    post_ice = data.observed[position] & (np.arange(k)[None, :] >= index[:, None])
+    locked = post_ice.any(axis=1)
+    to_non_mar = locked & (old == "MAR") & (new != "MAR")
+    if to_non_mar.any():
+        raise DataError(f"update_strategy: subject {rows[data.subject][to_non_mar].iloc[0]!r} has observed "
+                        "values after its ICE, which the imputation model used under MAR; a non-MAR "
+                        "strategy would leave them out, so rerun with the new ICE table instead")
+    to_mar = locked & (old != "MAR") & (new == "MAR")
+    if to_mar.any():
+        warnings.warn(f"update_strategy: subject {rows[data.subject][to_mar].iloc[0]!r} (and "
+                      f"{to_mar.sum() - 1} other(s)) has observed values after its ICE that the imputation "
+                      "model was fitted without; rerun with the new ICE table to use them", DataWarning,
+                      stacklevel=3)
+    labels, n_mar = plan.labels.copy(), plan.n_mar.copy()
+    labels[position] = new
+    n_mar[position] = np.where(new == "MAR", k, index)
+    return _resolve(labels, n_mar, plan.ice_visit, plan.excluded, data, reference)
 
 
 def _check_table(ice: pd.DataFrame, data: ImputationData) -> pd.DataFrame:
