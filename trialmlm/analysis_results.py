@@ -17,6 +17,10 @@ Schema ``trialmlm.analysis_results/1`` (documented in ``docs/report.md``)::
       "lsmeans":     [{"arm", "visit", "estimate", "se", "df", "lower", "upper"}, ...],
       "differences": [{"arm", "reference", "visit", "estimate", "se", "df", "lower", "upper", "p"}, ...],
       "type3":       [{"visit", "effect", "num_df", "den_df", "f", "p"}, ...],
+      "estimands":   [{"estimand", "handling", "method", "ice_source",
+                       "lsmeans": [...], "differences": [...] (every visit, as above),
+                       "ice": [{"arm", "subjects", "with_ice", "imputed", "excluded"}, ...]}, ...]
+                     -- only when the report has estimand analyses,
       "software":    {"Python": ..., "trialmlm": ..., ...}
     }
 
@@ -101,8 +105,28 @@ def type3_rows(table: pd.DataFrame, at=None) -> list[dict]:
             for _, r in frame.iterrows()]
 
 
+def estimand_entries(estimands, reference, alpha: float) -> list[dict]:
+    """The ``estimands`` entries of :class:`trialmlm.estimands.Estimands`."""
+    from .tables.estimand_tables import ice_counts
+
+    counts = ice_counts(estimands)
+    out = []
+    for e in estimands.estimands:
+        arm, visit = e.result.arm, e.result.visit
+        ice = counts.loc[counts["estimand"] == e.name]
+        out.append({
+            "estimand": e.name, "handling": e.handling, "method": estimands.method,
+            "ice_source": estimands.source,
+            "lsmeans": estimate_rows(e.result.lsmeans(alpha=alpha), arm, visit),
+            "differences": estimate_rows(e.result.compare(reference=reference, alpha=alpha), arm, visit,
+                                         reference=reference),
+            "ice": _rows(ice, {c: c for c in ("arm", "subjects", "with_ice", "imputed", "excluded")})})
+    return out
+
+
 def write_analysis_results(path, *, settings: dict, counts, by_arm: pd.DataFrame, arms: list, fit,
-                           lsmeans: list, differences: list, type3: list, software: dict) -> Path:
+                           lsmeans: list, differences: list, type3: list, software: dict,
+                           estimands: list | None = None) -> Path:
     """Write the file (see the module docstring); ``fit`` is a dict or a list of dicts."""
     document = {
         "schema": SCHEMA,
@@ -112,7 +136,8 @@ def write_analysis_results(path, *, settings: dict, counts, by_arm: pd.DataFrame
                     "analysed": {"records": counts.records, "subjects": counts.subjects}},
         "subjects": _rows(by_arm, {"arm": "arm", "subjects": "subjects", "records": "records"}),
         "arms": [_plain(a) for a in arms],
-        "fit": fit, "lsmeans": lsmeans, "differences": differences, "type3": type3, "software": software,
+        "fit": fit, "lsmeans": lsmeans, "differences": differences, "type3": type3,
+        **({"estimands": estimands} if estimands is not None else {}), "software": software,
     }
     path = Path(path)
     path.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n", encoding="utf-8")

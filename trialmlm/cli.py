@@ -117,6 +117,16 @@ def _analysis_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deltas", type=float, nargs="+", help="tipping-point shifts (default 0 to 2 SD)")
     p.add_argument("--seed", type=int, help="random seed of the imputations (default 2026)")
     p.add_argument("--workers", type=int, help="processes for the imputations (default 1)")
+    p.add_argument("--estimands", nargs="+", metavar="STRATEGY",
+                   help="estimands: MAR, JR, CR, CIR, LMCF applied to every intercurrent event, or TABLE "
+                        "(the ICE file's strategies); default with an ICE source: TABLE or MAR JR")
+    p.add_argument("--ice", help="ICE file: subject, first affected visit, optional strategy (CSV, XPT, ...)")
+    p.add_argument("--ice-flag", dest="ice_flag", help="record flag 'Y' at and after the intercurrent event")
+    p.add_argument("--ice-date", dest="ice_date",
+                   help="subject-level date of the intercurrent event, e.g. TRTEDT")
+    p.add_argument("--date", help="record date compared with --ice-date (default ADT)")
+    p.add_argument("--estimand-method", dest="estimand_method",
+                   help="how each estimand is estimated (default condmean: conditional mean + jackknife)")
     p.add_argument("--out", help="output folder (a previous report there is replaced as a whole)")
     p.add_argument("--overwrite", action="store_true", default=None,
                    help="replace an output folder that holds files trialmlm did not write")

@@ -36,6 +36,12 @@ class AnalysisConfig:
     ``deltas``: shifts of the tipping point, applied after dropout in every arm but the
     reference (default: round steps from 0 to 2 SDs of the response at the last visit,
     towards the null: :func:`trialmlm.missing.tipping_point`).
+    Estimands (:mod:`trialmlm.estimands`): ``estimands`` (strategies MAR, JR, CR, CIR,
+    LMCF applied to every subject's intercurrent event, or TABLE: the ICE file's own);
+    the events from ``ice`` (a file), ``ice_flag`` (a record flag, "Y" at and after the
+    event) or ``ice_date`` (a subject-level date against the record ``date``), else
+    dropout; giving a source without ``estimands`` runs TABLE (a file with ``strategy``)
+    or MAR and JR.  ``estimand_method``: how each is estimated.
 
     Record selection (:func:`trialmlm.read`, same names): ``param``, ``population``,
     ``where``, ``analysis_flag``, ``keep_dtype``, ``keep_baseline``; ``arm_order`` (every
@@ -89,6 +95,12 @@ class AnalysisConfig:
     deltas: tuple[float, ...] | None = None
     seed: int = 2026
     workers: int = 1
+    estimands: tuple[str, ...] = ()
+    ice: str | None = None
+    ice_flag: str | None = None
+    ice_date: str | None = None
+    date: str = "ADT"
+    estimand_method: str = "condmean"
 
     @property
     def structures(self) -> tuple[str, ...]:
@@ -184,13 +196,14 @@ KINDS = {
     **{name: (_text, "a text") for name in (
         "data", "out", "response", "subject", "visit", "arm", "model", "time", "method", "ddf", "param",
         "population", "where", "analysis_flag", "reason", "dropout_time", "title", "unit", "at_visit",
-        "study", "population_label", "program")},
+        "study", "population_label", "program", "ice", "ice_flag", "ice_date", "date", "estimand_method")},
     "reference": (_label, "an arm level (a text or a number)"),
     "arm_order": (lambda v: isinstance(v, (list, tuple)) and all(_label(x) for x in v),
                   "a list of arm levels"),
     "covariates": (lambda v: _text(v) or _texts(v), "a column name or a list of column names"),
     "covariance": (lambda v: _text(v) or _texts(v), "a structure name, a comma-separated text or a list"),
     "keep_dtype": (lambda v: _text(v) or _texts(v), "a DTYPE value or a list of them"),
+    "estimands": (lambda v: _text(v) or _texts(v), "a strategy, a comma-separated text or a list"),
     "deltas": (lambda v: isinstance(v, (list, tuple)) and all(_number(x) for x in v), "a list of numbers"),
     "decimals": (lambda v: _integer(v) or (isinstance(v, dict) and all(map(_integer, v.values()))),
                  "an integer, or a table PARAMCD = integer"),
@@ -225,8 +238,9 @@ def _coerce(values: dict) -> dict:
     for key in ("deltas", "arm_order"):
         if key in out:
             out[key] = tuple(out[key])
-    if "covariance" in out:
-        out["covariance"] = _names(out["covariance"])
+    for key in ("covariance", "estimands"):
+        if key in out:
+            out[key] = _names(out[key])
     if out.get("model") == "ancova":
         out.setdefault("ddf", "residual")  # every df method gives n - rank(X) for the linear model
     return out
@@ -248,10 +262,26 @@ def _check_model(config: AnalysisConfig) -> None:
         raise DataError("at_visit is the visit of an ANCOVA; it needs model='ancova'")
     if config.sensitivity and config.model != "mmrm":
         raise DataError("the sensitivity analyses (multiple imputation) need model='mmrm'")
+    _check_estimands(config)
     if config.ddf not in DDF_METHODS:
         raise DataError(f"ddf must be one of {', '.join(DDF_METHODS)}, got {config.ddf!r}")
     if config.method not in ("REML", "ML"):
         raise DataError(f"method must be 'REML' or 'ML', got {config.method!r}")
+
+
+def _check_estimands(config: AnalysisConfig) -> None:
+    """Estimand names, one ICE source, the method; estimands need the MMRM."""
+    from .estimands import METHODS, check_estimands
+
+    check_estimands(config.estimands)
+    sources = [name for name in ("ice", "ice_flag", "ice_date") if getattr(config, name) is not None]
+    if len(sources) > 1:
+        raise DataError(f"give one source of intercurrent events, not {' and '.join(sources)}")
+    if (config.estimands or sources) and config.model != "mmrm":
+        raise DataError("the estimand analyses (imputation from the MMRM) need model='mmrm'")
+    if config.estimand_method not in METHODS:
+        raise DataError(f"estimand_method must be one of {', '.join(METHODS)}, "
+                        f"got {config.estimand_method!r}")
 
 
 def _check_ranges(config: AnalysisConfig) -> None:

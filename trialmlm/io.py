@@ -94,6 +94,16 @@ def _read_file(path: Path, encoding: str | None) -> tuple[pd.DataFrame, dict]:
     return _read_sas(path, fmt, encoding)
 
 
+def read_table(path: str | os.PathLike, encoding: str | None = None) -> pd.DataFrame:
+    """A data file as it is (step 1 of :func:`read`: the reader of its extension, SAS
+    numbers and missing values, blank text missing), without any record selection;
+    column labels of a SAS file in ``attrs["labels"]``.  For auxiliary tables such as an
+    ICE file."""
+    data, labels = _read_file(Path(path), encoding)
+    data.attrs = {"labels": labels}
+    return data
+
+
 def _require(data: pd.DataFrame, columns: dict, source: str) -> None:
     for role, col in columns.items():
         if col is not None and col not in data.columns:

@@ -22,6 +22,9 @@ SVG) and an ``index.html`` that shows them all with the model and the software v
 ``t5_dropout``, ``t5_km``  time to dropout
 ``t6_sensitivity``         MAR and reference-based multiple imputation, tipping point
                            (with ``sensitivity=True``)
+``t7_estimands``,          each estimand's intercurrent-event handling and differences at
+``t7_ice``                 the last visit, and the events by estimand and arm (with
+                           ``estimands`` or an ICE source: :mod:`trialmlm.estimands`)
 ``f1`` ... ``f8``          spaghetti, observed means, LS means, differences, missing
                            patterns, time to dropout, residuals, tipping point (slopes:
                            individual observed and predicted trajectories and shrinkage
@@ -52,6 +55,7 @@ from .config import MODELS, SELECTION, AnalysisConfig, load_config, make_config 
 from .describe import describe_covariance
 from .design import factor_levels
 from .errors import ConvergenceError, DataError
+from .estimands import run_estimands
 from .fallback import failure
 from .formats import decimals_for
 from .inference.methods import labels
@@ -257,6 +261,11 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
             footnotes=(f"MI: {config.imputations} imputations (bootstrap draws of the MMRM parameters), "
                        f"analysed by the same MMRM, combined by Rubin's rules; seed {config.seed}.",))
 
+    estimands = None
+    if config.estimands or config.ice or config.ice_flag or config.ice_date:
+        estimands = run_estimands(fit, config, analysed, reference, progress)
+        made |= _estimand_tables(estimands, config, reference, label, unit, decimals, labels, tables)
+
     if not usable:  # allowed by allow_nonconvergence (else _fit_models raised)
         why = "; ".join(f"{v + ': ' if v else ''}{failure(f)}" for v, f in fits if failure(f))
         warning = (f"WARNING: the model fit is not usable ({why}); its estimates, standard errors and "
@@ -300,13 +309,32 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
                 figure.savefig(path, dpi=150, bbox_inches="tight")
                 files.append(path)
         files.append(_write_results(out / "analysis_results.json", config, counts, by_arm, levels, fits,
-                                    reference))
+                                    reference, estimands))
         index = out / "index.html"
         page = _index_html(config, fits, made, list(drawings), reference, label, links)
         index.write_text(page, encoding="utf-8")
         files.append(index)
         names = [p.relative_to(out) for p in files]
     return Report(final, fit, made, tuple(drawings), tuple(final / n for n in names))
+
+
+def _estimand_tables(estimands, config: AnalysisConfig, reference, label: str, unit: str | None, decimals,
+                     labels: dict, tables) -> dict:
+    """Tables 7a (estimands and their differences) and 7b (intercurrent events by arm)."""
+    from .estimands import METHODS
+
+    covariates = ", ".join(config.covariates) or "no covariates"
+    notes = (f"Each estimand: {METHODS[estimands.method]}; imputation model: the MMRM of Table 2, refitted "
+             "without the observed values after non-MAR intercurrent events; analysis: ANCOVA at each visit "
+             f"on {config.arm} and {covariates}.",
+             f"Intercurrent events (ICE): {estimands.source}; subjects without an ICE are MAR throughout.")
+    main = tables.estimand_table(estimands, reference, alpha=config.alpha, decimals=decimals, unit=unit,
+                                 footnotes=notes)
+    visit = main.data["visit"].iloc[0]
+    return {"t7_estimands": dataclasses.replace(
+                main, title=f"Table 7a. {label}: estimands, differences from {reference} at {visit}"),
+            "t7_ice": tables.ice_table_counts(estimands, labels.get(config.arm, config.arm),
+                                              title="Table 7b. Intercurrent events by estimand and arm")}
 
 
 def _model_tables(fits, config: AnalysisConfig, reference, label: str, unit: str | None, decimals,
@@ -340,9 +368,16 @@ def _model_tables(fits, config: AnalysisConfig, reference, label: str, unit: str
             for k in titles}
 
 
-def _write_results(path: Path, config: AnalysisConfig, counts, by_arm, arms, fits, reference) -> Path:
+def _write_results(path: Path, config: AnalysisConfig, counts, by_arm, arms, fits, reference,
+                   estimands=None) -> Path:
     """``analysis_results.json`` (:mod:`trialmlm.analysis_results`) of the fitted model(s)."""
-    from .analysis_results import estimate_rows, fit_summary, type3_rows, write_analysis_results
+    from .analysis_results import (
+        estimand_entries,
+        estimate_rows,
+        fit_summary,
+        type3_rows,
+        write_analysis_results,
+    )
 
     lsmeans, differences, type3, summaries = [], [], [], []
     for visit, fit in fits:
@@ -356,7 +391,8 @@ def _write_results(path: Path, config: AnalysisConfig, counts, by_arm, arms, fit
     return write_analysis_results(
         path, settings=dataclasses.asdict(config), counts=counts, by_arm=by_arm, arms=arms,
         fit=summaries[0] if len(fits) == 1 else summaries, lsmeans=lsmeans, differences=differences,
-        type3=type3, software=dict(_versions()))
+        type3=type3, software=dict(_versions()),
+        estimands=estimand_entries(estimands, reference, config.alpha) if estimands is not None else None)
 
 
 def _versions() -> list[tuple[str, str]]:

@@ -6,12 +6,12 @@ from .condmean import ConditionalMean, condmean
 from .delta import delta_template
 from .dropout import DropoutSurvival, time_to_dropout
 from .dropout_model import DropoutModel, dropout_model
+from .ice_table import ice_table
 from .mcar import LittleMCAR, little_mcar_test
 from .patterns import dropout_table, patterns
 from .sensitivity import METHODS, MultipleImputation, TippingPoint, delta_steps, impute, tipping_point
 
 __all__ = ["ConditionalMean", "DropoutModel", "DropoutSurvival", "LittleMCAR", "METHODS",
            "MultipleImputation", "TippingPoint", "completers_vs_dropouts", "condmean", "delta_steps",
-           "delta_template",
-           "dropout_model", "dropout_table", "impute", "little_mcar_test", "patterns", "time_to_dropout",
-           "tipping_point"]
+           "delta_template", "dropout_model", "dropout_table", "ice_table", "impute", "little_mcar_test",
+           "patterns", "time_to_dropout", "tipping_point"]

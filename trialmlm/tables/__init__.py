@@ -15,6 +15,8 @@ date).  Number formats: :mod:`trialmlm.formats`.
 :func:`missing_data_tables`             patterns, dropout by visit, time to dropout
 :func:`sensitivity_table`               primary MMRM, MI analyses, tipping point per contrast
 :func:`records_table`                   records read, excluded by reason, analysed
+:func:`estimand_table`                  each estimand's ICE handling and differences
+:func:`ice_table_counts`                intercurrent events by estimand and arm
 :func:`stack_tables`                    tables of the same shape as one (e.g. by visit)
 ======================================  ===============================================
 """
@@ -28,6 +30,7 @@ from .data import (
     summary_statistics,
     summary_table,
 )
+from .estimand_tables import estimand_results, estimand_table, ice_counts, ice_table_counts
 from .fit_tables import (
     covariance_table,
     mmrm_results,
@@ -44,8 +47,9 @@ from .table import Table
 from .titles import Titles
 
 __all__ = [
-    "Decimals", "Table", "Titles", "covariance_table", "decimals_for", "dropout_by_visit_table", "fmt_ci",
-    "fmt_estimate_se", "fmt_number", "fmt_p", "html_document", "km_dropout_table", "missing_data_tables",
+    "Decimals", "Table", "Titles", "covariance_table", "decimals_for", "dropout_by_visit_table",
+    "estimand_results", "estimand_table", "fmt_ci", "fmt_estimate_se", "fmt_number", "fmt_p",
+    "html_document", "ice_counts", "ice_table_counts", "km_dropout_table", "missing_data_tables",
     "mmrm_results", "mmrm_table", "model_footnotes", "pattern_table", "records_table", "rtf_document",
     "rtf_escape", "sensitivity_results", "sensitivity_table", "stack_tables", "summary_statistics",
     "summary_table", "to_csv", "to_html", "to_rtf", "type3_table", "write_html",

@@ -1,0 +1,125 @@
+r"""The estimand analyses of a report (ICH E9(R1)): :func:`run_estimands`.
+
+The intercurrent events (ICE) of the analysed subjects come from one source
+(:func:`trialmlm.missing.ice_table` rules):
+
+* an ICE file (``ice``: CSV, XPT, sas7bdat or Parquet with the subject column, the first
+  affected visit in the visit column and, optionally, ``strategy``);
+* a record flag of the analysis data (``ice_flag``, ``"Y"`` at and after the event);
+* a subject-level event date (``ice_date``) against the record date (``date``, ADT);
+* otherwise dropout: the visit after a subject's last observed response.
+
+Each estimand named in ``estimands`` applies one strategy (MAR, JR, CR, CIR, LMCF) to every
+subject with an ICE, from its ICE visit, or ``TABLE``: the ICE file's own per-subject
+strategies.  Each is estimated by ``estimand_method`` from the primary MMRM (the
+imputation model, refitted without the observed values after non-MAR events) and analysed
+by an ANCOVA at each visit on the report's covariates (R rbmi's default analysis).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import DataError
+from .io import read_table
+from .missing import condmean, ice_table
+from .missing.ice import ICE_STRATEGIES, STRATEGY_COLUMN
+
+#: ``estimands`` entry -> the ICE handling in words.
+HANDLING = {
+    "MAR": "Hypothetical: missing at random after the ICE (MAR)",
+    "JR": "Jump to reference after the ICE (JR)",
+    "CR": "Copy reference (CR)",
+    "CIR": "Copy increments in reference after the ICE (CIR)",
+    "LMCF": "Last mean carried forward after the ICE (LMCF)",
+    "TABLE": "Per subject, as in the ICE file",
+}
+#: ``estimand_method`` -> (description for the footnote).
+METHODS = {
+    "condmean": "conditional mean imputation, jackknife standard errors and normal confidence intervals "
+                "(Wolbers et al. 2022; R rbmi method_condmean(type = \"jackknife\"))",
+}
+
+
+@dataclass(frozen=True)
+class Estimand:
+    """One estimand of the report: its ``name`` (an ``estimands`` entry), the ICE handling in
+    words and the result (``compare``, ``lsmeans``, ``ice_summary``)."""
+
+    name: str
+    handling: str
+    result: object = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Estimands:
+    """Every estimand of a report, with the ICE table they share and where it came from."""
+
+    ice: pd.DataFrame = field(repr=False)
+    source: str
+    method: str
+    estimands: tuple[Estimand, ...]
+
+
+def _ice_rows(config, data: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The ICE table of the analysed subjects and its source in words."""
+    keys = dict(subject=config.subject, visit=config.visit, response=config.response)
+    if config.ice_flag is not None:
+        rows, source = ice_table(data, **keys, flag=config.ice_flag), f"record flag {config.ice_flag} = 'Y'"
+    elif config.ice_date is not None:
+        rows = ice_table(data, **keys, event_date=config.ice_date, date=config.date)
+        source = f"first visit after {config.ice_date} ({config.date} after the ICE date)"
+    if config.ice is None:
+        if config.ice_flag is None and config.ice_date is None:
+            rows, source = ice_table(data, **keys), "dropout (first visit after the last observed response)"
+        return rows.drop(columns=STRATEGY_COLUMN), source  # the estimands give the strategies
+    rows = read_table(config.ice)
+    missing = [c for c in (config.subject, config.visit) if c not in rows.columns]
+    if missing:
+        raise DataError(f"ICE file '{config.ice}' has no column {', '.join(map(repr, missing))} (it "
+                        f"needs the subject '{config.subject}' and the first affected visit "
+                        f"'{config.visit}')")
+    columns = [config.subject, config.visit] + ([STRATEGY_COLUMN] if STRATEGY_COLUMN in rows.columns else [])
+    rows = rows[columns]
+    analysed = set(data[config.subject])
+    outside = ~rows[config.subject].isin(analysed)
+    if outside.any():
+        raise DataError(f"ICE file '{config.ice}': subject {rows[config.subject][outside].iloc[0]!r} is not "
+                        "among the analysed subjects (population and record selection applied)")
+    return rows, f"ICE file {Path(config.ice).name}"
+
+
+def estimand_names(config, ice: pd.DataFrame) -> tuple[str, ...]:
+    """``config.estimands``, or the default: TABLE when the ICE file has strategies, else MAR and JR."""
+    if config.estimands:
+        return config.estimands
+    return ("TABLE",) if STRATEGY_COLUMN in ice.columns else ("MAR", "JR")
+
+
+def run_estimands(fit, config, data: pd.DataFrame, reference, progress: bool | None = None) -> Estimands:
+    """Every estimand of ``config`` from the primary MMRM ``fit`` of the analysed ``data``."""
+    ice, source = _ice_rows(config, data)
+    names = estimand_names(config, ice)
+    if "TABLE" in names and STRATEGY_COLUMN not in ice.columns:
+        raise DataError(f"estimand TABLE uses the ICE file's '{STRATEGY_COLUMN}' column, but "
+                        + (f"'{config.ice}' has none" if config.ice else "there is no ICE file (--ice)"))
+    labels = {str(v): v for v in fit.design.position_labels}  # an ICE file's visits are read as text
+    ice = ice.assign(**{config.visit: [labels.get(str(v), v) for v in ice[config.visit]]})
+    out = []
+    for name in names:
+        rows = ice if name == "TABLE" else ice.assign(**{STRATEGY_COLUMN: name})
+        result = condmean(fit, ice=rows, reference=reference, arm=config.arm,
+                          covariates=list(config.covariates), workers=config.workers, progress=progress)
+        out.append(Estimand(name, HANDLING[name], result))
+    return Estimands(ice, source, config.estimand_method, tuple(out))
+
+
+def check_estimands(values) -> None:
+    """DataError for an ``estimands`` entry that is neither a strategy nor TABLE."""
+    known = [*ICE_STRATEGIES, "TABLE"]
+    bad = [v for v in values if v not in known]
+    if bad:
+        raise DataError(f"estimands: {bad[0]!r} is not one of {', '.join(known)}")
