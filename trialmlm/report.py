@@ -323,10 +323,10 @@ def _estimand_tables(estimands, config: AnalysisConfig, reference, label: str, u
     """Tables 7a (estimands and their differences) and 7b (intercurrent events by arm)."""
     from .estimands import METHODS
 
-    covariates = ", ".join(config.covariates) or "no covariates"
+    on = " and ".join([config.arm, ", ".join(config.covariates)] if config.covariates else [config.arm])
     notes = (f"Each estimand: {METHODS[estimands.method]}; imputation model: the MMRM of Table 2, refitted "
              "without the observed values after non-MAR intercurrent events; analysis: ANCOVA at each visit "
-             f"on {config.arm} and {covariates}.",
+             f"on {on}.",
              f"Intercurrent events (ICE): {estimands.source}; subjects without an ICE are MAR throughout.")
     main = tables.estimand_table(estimands, reference, alpha=config.alpha, decimals=decimals, unit=unit,
                                  footnotes=notes)
