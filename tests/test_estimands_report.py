@@ -85,7 +85,8 @@ def test_ice_dates_as_sas_numbers_and_text():
     (lambda d: d, {"flag": "PDFL", "event_date": "TRTEDT"}, "not both"),
     (lambda d: d, {"flag": "NOPE"}, "NOPE"),
     (lambda d: d, {"strategy": "XX"}, "unknown"),
-    (lambda d: d.assign(ADT=d["ADT"].where(d.index != 1)), {"event_date": "TRTEDT"}, "'ADT' is missing on row 1"),
+    (lambda d: d.assign(ADT=d["ADT"].where(d.index != 1)), {"event_date": "TRTEDT"},
+     "'ADT' is missing on row 1"),
     (lambda d: d.assign(TRTEDT=d["TRTEDT"].where(d.index != 0, pd.Timestamp("2020-03-03"))),
      {"event_date": "TRTEDT"}, "more than one value of 'TRTEDT'"),
     (lambda d: d.assign(TRTEDT="soon"), {"event_date": "TRTEDT"}, "not a date"),
@@ -153,7 +154,8 @@ def test_report_estimands_equal_the_api(adam):
     assert [e["estimand"] for e in results["estimands"]] == ["TABLE", "MAR"]
     assert results["estimands"][0]["ice_source"] == "ICE file ice.csv"
     last = [r for r in results["estimands"][0]["differences"] if r["visit"] == "Week 8"]
-    np.testing.assert_array_equal([r["estimate"] for r in last], table.loc[table["estimand"] == "TABLE", "estimate"])
+    np.testing.assert_array_equal([r["estimate"] for r in last],
+                                  table.loc[table["estimand"] == "TABLE", "estimate"])
     assert "Table 7a" in (out / "index.html").read_text()
 
 
@@ -218,3 +220,15 @@ def test_ice_file_with_unknown_subject_or_visit(adam, capsys, tmp_path):
         assert cli.main(["analyze", str(folder / "adeff.csv"), *SAP, "--out", str(tmp_path / "out"),
                          "--ice", str(path)]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_toml_estimands_equal_command_line(adam):
+    folder, _, _ = adam
+    config = folder / "estimands.toml"
+    config.write_text(f'[analysis]\ndata = "{folder / "adeff.csv"}"\nparam = "HAMD17"\npopulation = "EFFFL"\n'
+                      f'covariates = ["BASE"]\nreference = "Placebo"\nice = "{folder / "ice.xpt"}"\n'
+                      f'estimands = "TABLE,JR"\nout = "{folder / "toml"}"\n')
+    assert cli.main(["analyze", "--config", str(config)]) == 0
+    command_line = _analyze(folder, "cli", "--ice", str(folder / "ice.xpt"), "--estimands", "TABLE", "JR")
+    pd.testing.assert_frame_equal(pd.read_csv(folder / "toml" / "t7_estimands.csv"),
+                                  pd.read_csv(command_line / "t7_estimands.csv"))
