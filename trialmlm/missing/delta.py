@@ -21,9 +21,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .condmean import ConditionalMean
 from .ice import ice_plan
-from .imputation import check_imputable, infer_arm, prepare
+from .imputation import ImputationData, check_imputable, infer_arm, prepare
 
 
 def delta_template(source, ice: pd.DataFrame | None = None, reference=None, arm: str | None = None,
@@ -33,9 +32,9 @@ def delta_template(source, ice: pd.DataFrame | None = None, reference=None, arm:
 
     Parameters
     ----------
-    source : a :class:`ConditionalMean` result (its ICE table is used) or the fitted MMRM
-        that :func:`trialmlm.missing.condmean` takes, with ``ice``, ``reference`` and ``arm``
-        as there.
+    source : a :func:`trialmlm.missing.condmean` or :func:`trialmlm.missing.impute` result
+        (its ICE table is used) or the fitted MMRM that they take, with ``ice``, ``reference``
+        and ``arm`` as there.
     delta, dlag : K numbers each (K visits), or both None (``delta`` 0 everywhere);
         :math:`\Delta_v = \sum_{u=e}^{v} \ell_{u-e+1}\delta_u` after the event at visit
         :math:`e`.
@@ -46,9 +45,9 @@ def delta_template(source, ice: pd.DataFrame | None = None, reference=None, arm:
     DataFrame with the subject, visit and arm columns and ``is_mar``, ``is_missing``,
     ``is_post_ice``, ``strategy`` (None for observed values) and ``delta``.
     """
-    if isinstance(source, ConditionalMean):
+    if getattr(source, "plan", None) is not None:  # a condmean or impute result
         if ice is not None or reference is not None or arm is not None:
-            raise DataError("delta_template of a condmean result uses its ICE table, reference and arm; "
+            raise DataError("delta_template of an imputation result uses its ICE table, reference and arm; "
                             "do not pass ice=, reference= or arm=")
         data, plan = source.data, source.plan
     else:
@@ -96,3 +95,43 @@ def _lag_scale(delta: np.ndarray, dlag: np.ndarray, index: np.ndarray, k: int) -
     for e in np.unique(index[index >= 0]):
         out[index == e, e:] = np.cumsum(dlag[:k - e] * delta[e:])
     return out
+
+
+def delta_shift(delta: pd.DataFrame | None, data: ImputationData) -> np.ndarray:
+    """(n, K) shift from the ``delta`` table (0 without a row); DataError for a missing column,
+    a missing or unknown subject or visit, two rows for one subject and visit, a non-finite delta."""
+    n, k = data.y.shape
+    shift = np.zeros((n, k))
+    if delta is None:
+        return shift
+    columns = [data.subject, data.visit, "delta"]
+    if not isinstance(delta, pd.DataFrame):
+        raise DataError(f"delta must be a DataFrame with columns {', '.join(map(repr, columns))} "
+                        f"(see delta_template); got {type(delta).__name__}")
+    missing = [c for c in columns if c not in delta.columns]
+    if missing:
+        raise DataError(f"the delta table has no column {', '.join(map(repr, missing))} (it needs "
+                        f"{', '.join(map(repr, columns))})")
+    rows = delta[columns]
+    for column in columns[:2]:
+        if rows[column].isna().any():
+            raise DataError(f"the delta table has a missing value in '{column}' "
+                            f"(row {rows.index[rows[column].isna()][0]!r})")
+    value = pd.to_numeric(rows["delta"], errors="coerce").to_numpy(dtype=float)
+    if not np.isfinite(value).all():
+        bad = ~np.isfinite(value)
+        raise DataError(f"the delta table's 'delta' must be finite numbers; row {rows.index[bad][0]!r} has "
+                        f"{rows['delta'][bad].iloc[0]!r}")
+    twice = rows.duplicated(columns[:2])
+    if twice.any():
+        raise DataError(f"subject {rows[data.subject][twice].iloc[0]!r} has more than one row for visit "
+                        f"{rows[data.visit][twice].iloc[0]!r} in the delta table")
+    i = pd.Index(data.subjects).get_indexer(rows[data.subject].to_numpy())
+    if (i < 0).any():
+        raise DataError(f"delta table: subject {rows[data.subject][i < 0].iloc[0]!r} is not in the data")
+    v = pd.Index(data.visits).get_indexer(rows[data.visit].to_numpy())
+    if (v < 0).any():
+        raise DataError(f"delta table: visit {rows[data.visit][v < 0].iloc[0]!r} is not a level of "
+                        f"'{data.visit}' ({', '.join(map(str, data.visits))})")
+    shift[i, v] = value
+    return shift
