@@ -1,4 +1,14 @@
-r"""Delta adjustment of conditional mean imputation (R rbmi's ``delta_template``): :func:`delta_template`.
+r"""Delta adjustment (R rbmi's ``delta_template`` and ``analyse(delta = )``): :func:`delta_template`.
+
+Two ways to give a delta to :func:`trialmlm.missing.impute` (and :func:`~trialmlm.missing.condmean`,
+tables only):
+
+* a **number** or a mapping visit -> number :math:`\delta_v` (:func:`delta_matrix`): added to
+  the imputed (missing) values at or after each shifted subject's intercurrent event -- the
+  ICE visit of its row in the ICE table, else the visit after its last observation --
+  never to intermittent gaps before it;
+* a **table** (:func:`delta_shift`), built with :func:`delta_template`: a shift per subject
+  and visit, added as it stands (rbmi's ``analyse(delta = )``).
 
 The template has one row per subject and visit.  With ``delta`` :math:`(\delta_1..\delta_K)` and
 ``dlag`` :math:`(\ell_1..\ell_K)`, a subject whose intercurrent event is at visit :math:`e`
@@ -20,8 +30,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..checks import finite_numbers
 from ..errors import DataError
-from .ice import ice_plan
+from .ice import IcePlan, ice_plan
 from .imputation import ImputationData, check_imputable, infer_arm, prepare
 
 
@@ -135,3 +146,36 @@ def delta_shift(delta: pd.DataFrame | None, data: ImputationData) -> np.ndarray:
                         f"'{data.visit}' ({', '.join(map(str, data.visits))})")
     shift[i, v] = value
     return shift
+
+
+def ice_start(plan: IcePlan, data: ImputationData) -> np.ndarray:
+    """(n,) index of each subject's ICE visit (:math:`K` for a subject without an ICE)."""
+    index = pd.Index(data.visits).get_indexer(plan.ice_visit)
+    return np.where(index >= 0, index, len(data.visits))
+
+
+def delta_matrix(data: ImputationData, plan: IcePlan, delta, arms) -> np.ndarray:
+    r"""(n, K) shifts :math:`\delta_v` on the missing visits at or after the ICE of each subject of ``arms``.
+
+    ``delta`` is a number (every visit) or a mapping visit -> number (0 for visits not named).
+    """
+    k = len(data.visits)
+    if isinstance(delta, (dict, pd.Series)):
+        unknown = [v for v in dict(delta) if v not in data.visits]
+        if unknown:
+            raise DataError(f"delta names visit(s) {', '.join(map(repr, unknown))}, not visits of "
+                            f"'{data.visit}' ({', '.join(map(str, data.visits))})")
+        per_visit = finite_numbers("delta (per visit)", [dict(delta).get(v, 0.0) for v in data.visits])
+    else:
+        if np.ndim(delta) != 0:
+            raise DataError(f"delta must be a number, a mapping visit -> number or a delta table "
+                            f"(delta_template); got {delta!r}")
+        per_visit = np.full(k, finite_numbers("delta", delta)[0])
+    unknown = [a for a in arms if a not in data.arms]
+    if unknown:
+        raise DataError(f"delta arm(s) {', '.join(map(repr, unknown))} are not levels of '{data.arm}' "
+                        f"({', '.join(map(str, data.arms))})")
+    arm_of = np.asarray(data.arms, dtype=object)[data.arm_codes]
+    shifted = np.isin(arm_of, np.asarray(list(arms), dtype=object))
+    after = (np.arange(k)[None, :] >= ice_start(plan, data)[:, None]) & ~data.observed
+    return np.where(after & shifted[:, None], per_visit[None, :], 0.0)

@@ -68,7 +68,7 @@ class VisitAncova:
 
     def __init__(self, data: ImputationData, covariates: Sequence[str], completed: np.ndarray,
                  weights: str = "counterfactual", reference=None):
-        self.weights = check_weights(weights)
+        self.weights, self.covariates = check_weights(weights), tuple(covariates)
         self.formula = " + ".join([f"{data.response} ~ {data.arm}", *covariates])
         k = len(data.visits)
         first = data.frame.iloc[::k].assign(**{data.response: completed[:, 0]})
@@ -122,6 +122,12 @@ class VisitAncova:
         for c in self.factors:
             grid[c] = pd.Categorical(grid[c], categories=self.encoding.levels[c])
         return np.stack([w @ self.encoding.matrix(grid.assign(**{self.arm: a})) for a in self.arms])
+
+    def fit(self, completed: np.ndarray):
+        """Other requests than the arm's LS means and differences by visit: DataError."""
+        raise DataError("the per-visit ANCOVA (analysis='ancova') gives the arm's LS means and differences "
+                        "from the reference by visit only: call lsmeans() or compare() without arguments, or "
+                        "impute with analysis='mmrm'")
 
     def lsmeans(self, completed: np.ndarray, keep: np.ndarray) -> np.ndarray:
         """(K, A) LS means of each arm at each visit from the subjects ``keep``."""
