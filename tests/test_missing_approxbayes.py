@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_missing_condmean import FORMULA
 
 import trialmlm
 from trialmlm.errors import DataError, DataWarning
@@ -31,18 +32,13 @@ from trialmlm.missing.rubin import pool
 from trialmlm.missing.visit_ancova import VisitAncova
 
 REF = Path(__file__).parent / "reference"
-FORMULA = "CHANGE ~ THERAPY + VISIT + BASVAL*VISIT + THERAPY*VISIT + us(VISIT | PATIENT)"
 REFS = json.loads((REF / "approxbayes_refs.json").read_text())
 JR = pd.DataFrame(REFS["distribution"]["ice"])
 
 
 @pytest.fixture(scope="module")
-def data():
-    return pd.read_csv(REF / "antidepressant.csv", dtype={"PATIENT": str, "VISIT": str})
-
-
-@pytest.fixture(scope="module")
-def fitted(data):
+def fitted():
+    data = pd.read_csv(REF / "antidepressant.csv", dtype={"PATIENT": str, "VISIT": str})
     return trialmlm.fit(FORMULA, data)
 
 
@@ -195,8 +191,8 @@ def test_delta_table_and_number_agree(fitted, jr):
     by_number = impute(fitted, ice=JR, reference="PLACEBO", analysis="ancova", n_imputations=6, seed=5,
                        delta=2.0, delta_arms=["DRUG"])
     np.testing.assert_array_equal(by_table.imputed, by_number.imputed)
-    np.testing.assert_allclose(by_table.imputed - jr.imputed, np.broadcast_to(by_table.shift, jr.imputed.shape),
-                               atol=1e-12)
+    expected = np.broadcast_to(by_table.shift, jr.imputed.shape)
+    np.testing.assert_allclose(by_table.imputed - jr.imputed, expected, atol=1e-12)
     assert by_table.shift.max() == 2.0 and not by_table.shift[jr.data.observed].any()
 
 

@@ -165,7 +165,8 @@ def test_reference_based_means_match_conditional_mean_imputation(fitted):
     from trialmlm.missing.sensitivity import Analysis, _sigmas
 
     data = prepare(fitted, "AVISIT", "TRT01P", PBO)
-    analysis = Analysis(fitted, data, PBO, impute_visits(data, (STRATEGIES["mar"],), fitted.beta, _sigmas(fitted), None))
+    first = impute_visits(data, (STRATEGIES["mar"],), fitted.beta, _sigmas(fitted), None)
+    analysis = Analysis(fitted, data, PBO, first)
     n_ls = len(analysis.lsmeans_labels)
     for name in ("jump_to_reference", "copy_reference", "copy_increments_in_reference"):
         completed = impute_visits(data, (STRATEGIES[name],), fitted.beta, _sigmas(fitted), None)
