@@ -1,7 +1,7 @@
 # Reference values for approximate-Bayesian multiple imputation (trialmlm.missing.impute with ice= and
 # analysis="ancova").  R 4.2, rbmi 1.5.2, mmrm 0.3.18, dplyr, jsonlite (installed as for make_condmean_refs.R,
 # whose antidepressant.csv this reads).  Run in this folder:
-#   Rscript make_approxbayes_refs.R        (a few minutes: 500 + 5 mmrm fits)
+#   Rscript make_approxbayes_refs.R        (about a minute: 500 + 5 mmrm fits)
 # Writes approxbayes_refs.json and approxbayes_completed.csv.
 #
 # (b) distribution: draws(method_approxbayes(n_samples = 500)) with the quickstart's ICE table (JR), impute,
