@@ -17,10 +17,12 @@ The template has one row per subject and visit.  With ``delta`` :math:`(\delta_1
 .. math::
     \Delta_v = \sum_{u=e}^{v} \ell_{u-e+1}\,\delta_u,
 
-and 0 before :math:`e`; subjects without an ICE row get 0 throughout (rbmi's ``d_lagscale``).
-With ``missing_only`` the observed values after the event get 0 too.  Edit the ``delta``
-column and pass the frame to :func:`trialmlm.missing.condmean` as ``delta=``: it is added to
-the completed responses before each analysis.
+and 0 before :math:`e`; subjects without an ICE get 0 throughout (rbmi's ``d_lagscale``; the
+template of an :func:`~trialmlm.missing.impute` result counts the ICE that ``method`` implies
+after a subject's last observation).  With ``missing_only`` the observed values after the
+event get 0 too.  Edit the ``delta`` column and pass the frame to
+:func:`trialmlm.missing.condmean` or :func:`trialmlm.missing.impute` as ``delta=``: it is
+added to the completed responses before each analysis.
 """
 
 from __future__ import annotations
@@ -69,9 +71,9 @@ def delta_template(source, ice: pd.DataFrame | None = None, reference=None, arm:
     if not isinstance(missing_only, (bool, np.bool_)):
         raise DataError(f"missing_only must be True or False; got {missing_only!r}")
     n, k = data.y.shape
-    index = pd.Index(data.visits).get_indexer(plan.ice_visit)  # -1: no ICE row
-    post = (index[:, None] >= 0) & (np.arange(k)[None, :] >= index[:, None])
-    shift = _lag_scale(_vector(delta, "delta", k), _vector(dlag, "dlag", k), index, k) \
+    start = ice_start(plan, data)  # K: no ICE row
+    post = np.arange(k)[None, :] >= start[:, None]
+    shift = _lag_scale(_vector(delta, "delta", k), _vector(dlag, "dlag", k), start, k) \
         if delta is not None or dlag is not None else np.zeros((n, k))
     if missing_only:
         shift[data.observed] = 0.0
@@ -100,11 +102,11 @@ def _vector(values, name: str, k: int) -> np.ndarray:
     return out
 
 
-def _lag_scale(delta: np.ndarray, dlag: np.ndarray, index: np.ndarray, k: int) -> np.ndarray:
+def _lag_scale(delta: np.ndarray, dlag: np.ndarray, start: np.ndarray, k: int) -> np.ndarray:
     """(n, K) :math:`\\Delta`: cumulative sums of ``dlag[:K-e] * delta[e:]`` from each event visit ``e``."""
-    out = np.zeros((len(index), k))
-    for e in np.unique(index[index >= 0]):
-        out[index == e, e:] = np.cumsum(dlag[:k - e] * delta[e:])
+    out = np.zeros((len(start), k))
+    for e in np.unique(start[start < k]):
+        out[start == e, e:] = np.cumsum(dlag[:k - e] * delta[e:])
     return out
 
 
