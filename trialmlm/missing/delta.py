@@ -170,8 +170,8 @@ def delta_matrix(data: ImputationData, plan: IcePlan, delta, arms) -> np.ndarray
         per_visit = finite_numbers("delta (per visit)", [dict(delta).get(v, 0.0) for v in data.visits])
     else:
         if np.ndim(delta) != 0:
-            raise DataError(f"delta must be a number, a mapping visit -> number or a delta table "
-                            f"(delta_template); got {delta!r}")
+            raise DataError(f"delta must be a number or a mapping visit -> number, or a delta table (see "
+                            f"delta_template); got {delta!r}")
         per_visit = np.full(k, finite_numbers("delta", delta)[0])
     unknown = [a for a in arms if a not in data.arms]
     if unknown:
