@@ -231,17 +231,18 @@ def fit_without_excluded(fit, data: ImputationData, plan: IcePlan, arm: str, ref
     """The imputation model and its data: ``fit`` refitted without the observed values after
     non-MAR events (``fit`` itself if there are none, as rbmi), and ``data`` laid out for it
     (the refit's design; the observed responses and ``plan.n_mar`` of ``data``)."""
-    if plan.excluded.any():
-        s, source = fit.settings, fit.design.source
-        k = len(data.visits)
-        visits = np.tile(np.asarray(data.visits, dtype=object), len(data.subjects))
-        flags = pd.Series(plan.excluded.ravel(),
-                          index=pd.MultiIndex.from_arrays([np.repeat(data.subjects, k), visits]))
-        rows = pd.MultiIndex.from_arrays([source[data.subject].to_numpy(dtype=object),
-                                          source[data.visit].to_numpy(dtype=object)])
-        drop = flags.reindex(rows, fill_value=False).to_numpy(dtype=bool)
-        masked = source.assign(**{data.response: source[data.response].where(~drop)})
-        fit = estimate(build_model(s.formula, masked, s.method), s.ddf, s.vcov, start=fit.phi, warn=False)
-    layout = replace(prepare(fit, data.visit, arm, reference), y=data.y, observed=data.observed,
+    if not plan.excluded.any():
+        return fit, replace(data, n_mar=plan.n_mar)
+    s, source = fit.settings, fit.design.source
+    k = len(data.visits)
+    cells = pd.MultiIndex.from_arrays([np.repeat(data.subjects, k),
+                                       np.tile(np.asarray(data.visits, dtype=object), len(data.subjects))])
+    flags = pd.Series(plan.excluded.ravel(), index=cells)
+    rows = pd.MultiIndex.from_arrays([source[data.subject].to_numpy(dtype=object),
+                                      source[data.visit].to_numpy(dtype=object)])
+    drop = flags.reindex(rows, fill_value=False).to_numpy(dtype=bool)
+    masked = source.assign(**{data.response: source[data.response].where(~drop)})
+    refit = estimate(build_model(s.formula, masked, s.method), s.ddf, s.vcov, start=fit.phi, warn=False)
+    layout = replace(prepare(refit, data.visit, arm, reference), y=data.y, observed=data.observed,
                      frame=data.frame, n_mar=plan.n_mar)
-    return fit, layout
+    return refit, layout

@@ -418,12 +418,11 @@ def _setup(fit, method, n_imputations, reference, arm, delta_arms, seed, ice) ->
     data = prepare(fit, visit, arm, reference)
     plan = _plan(ice, data, strategy, reference)
     imputation_fit, data = fit_without_excluded(fit, data, plan, arm, reference)
-    shifted = tuple(a for a in data.arms if a != (data.arms[0] if reference is None else reference)) \
-        if delta_arms is None else tuple(delta_arms)
+    compared_to = data.arms[0] if reference is None else reference
+    shifted = tuple(a for a in data.arms if a != compared_to) if delta_arms is None else tuple(delta_arms)
     entropy = np.random.SeedSequence(seed).entropy
     seeds = np.random.SeedSequence(entropy).spawn(n_imputations)
-    return _Setup(visit, arm, data.arms[0] if reference is None else reference, imputation_fit, data, plan,
-                  shifted, entropy, seeds)
+    return _Setup(visit, arm, compared_to, imputation_fit, data, plan, shifted, entropy, seeds)
 
 
 def _analysis(fit, setup: _Setup, analysis: str, covariates, weights):
