@@ -91,6 +91,8 @@ class VisitAncova:
                             f"only {self.X.shape[1]} subjects; use fewer covariates")
         self.X_arm = np.stack([[encoding.matrix(f.assign(**{data.arm: a})) for a in data.arms]
                                for f in self.frames])  # (K, A, n, p)
+        everyone = np.ones(self.X.shape[1], dtype=bool)
+        self.full_rows = [self.rows(v, everyone) for v in range(k)]  # the covariates' rows, not the response
         reference = self.arms[0] if reference is None else reference
         r = self.arms.index(reference)
         self.others = [i for i in range(len(self.arms)) if i != r]
@@ -141,14 +143,12 @@ class VisitAncova:
         """(3, R) estimate, variance and df of every LS mean (``lsmeans_labels``) then every
         difference from the reference (``compare_labels``), from all subjects; True (OLS
         always converges)."""
-        keep = np.ones(len(completed), dtype=bool)
         means, diffs = [], []
-        for v, X in enumerate(self.X):
+        for v, (X, L) in enumerate(zip(self.X, self.full_rows)):
             beta, _, rank, _ = np.linalg.lstsq(X, completed[:, v], rcond=None)
             df = X.shape[0] - rank
             sigma2 = float(np.sum((completed[:, v] - X @ beta) ** 2)) / df
             cov = sigma2 * np.linalg.pinv(X.T @ X)
-            L = self.rows(v, keep)
             D = L[self.others] - L[self.reference_index]
             for rows, out in ((L, means), (D, diffs)):
                 out.append(np.vstack([rows @ beta, np.einsum("ij,jk,ik->i", rows, cov, rows),
