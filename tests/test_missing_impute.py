@@ -19,6 +19,7 @@ from trialmlm import missing
 from trialmlm.errors import DataError
 from trialmlm.missing import delta_steps, impute, tipping_point
 from trialmlm.missing.imputation import ImputationData, impute_visits
+from trialmlm.missing.patterns import last_observed
 from trialmlm.missing.rubin import pool
 from trialmlm.missing.strategies import STRATEGIES
 
@@ -164,7 +165,8 @@ def test_reference_based_means_match_conditional_mean_imputation(fitted):
     from trialmlm.missing.sensitivity import Analysis, _sigmas
 
     data = prepare(fitted, "AVISIT", "TRT01P", PBO)
-    analysis = Analysis(fitted, data, PBO)
+    first = impute_visits(data, (STRATEGIES["mar"],), fitted.beta, _sigmas(fitted), None)
+    analysis = Analysis(fitted, data, PBO, first)
     n_ls = len(analysis.lsmeans_labels)
     for name in ("jump_to_reference", "copy_reference", "copy_increments_in_reference"):
         completed = impute_visits(data, (STRATEGIES[name],), fitted.beta, _sigmas(fitted), None)
@@ -208,7 +210,8 @@ def test_delta_shifts_only_imputed_values_after_dropout(fitted):
     shifted = impute(fitted, method="delta", delta=2.5, delta_arms=["Drug 20 mg"], n_imputations=3,
                      reference=PBO, seed=4)
     diff = shifted.imputed - base.imputed
-    after = np.arange(len(VISITS))[None, :] >= base.data.n_mar[:, None]
+    dropout = last_observed(base.data.observed) + 1  # the visit after the last observation
+    after = np.arange(len(VISITS))[None, :] >= dropout[:, None]
     high = (np.asarray(base.data.arms)[base.data.arm_codes] == "Drug 20 mg")[:, None]
     assert after.any() and (after & ~high).any()
     expected = np.broadcast_to(np.where(after & high, 2.5, 0.0), diff.shape)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -37,12 +37,11 @@ from scipy import stats
 
 from ..checks import check_alpha
 from ..errors import ConvergenceWarning, DataError
-from ..estimate import estimate
 from ..inference.lsmeans import adjust_table, check_adjust
-from ..model import build_model
 from ..optimize import maximise
 from ..runner import run_tasks
-from .ice import IcePlan, ice_plan
+from .delta import delta_shift
+from .ice import IcePlan, fit_without_excluded, ice_plan
 from .imputation import (
     ImputationData,
     check_imputable,
@@ -203,24 +202,9 @@ def _leave_one_out(ctx: _Context, i: int) -> tuple[np.ndarray, bool]:
     return ctx.analysis.lsmeans(completed, keep), ok
 
 
-def _imputation_fit(fit, data: ImputationData, plan: IcePlan):
-    """``fit`` refitted without the observed values after non-MAR events (``fit`` if there are none)."""
-    if not plan.excluded.any():
-        return fit
-    s, source = fit.settings, fit.design.source
-    k = len(data.visits)
-    flags = pd.Series(plan.excluded.ravel(), index=pd.MultiIndex.from_arrays(
-        [np.repeat(data.subjects, k), np.tile(np.asarray(data.visits, dtype=object), len(data.subjects))]))
-    rows = pd.MultiIndex.from_arrays([source[data.subject].to_numpy(dtype=object),
-                                      source[data.visit].to_numpy(dtype=object)])
-    drop = flags.reindex(rows, fill_value=False).to_numpy(dtype=bool)
-    masked = source.assign(**{data.response: source[data.response].where(~drop)})
-    return estimate(build_model(s.formula, masked, s.method), s.ddf, s.vcov, start=fit.phi, warn=False)
-
-
 def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | None = None,
              covariates: Sequence[str] | None = None, delta: pd.DataFrame | None = None, workers: int = 1,
-             progress: bool | None = None, executor=None) -> ConditionalMean:
+             progress: bool | None = None, executor=None, weights: str = "counterfactual") -> ConditionalMean:
     r"""Conditional mean imputation from the fitted MMRM, ANCOVA at each visit, jackknife inference.
 
     Parameters
@@ -236,6 +220,8 @@ def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | No
     arm : treatment factor (default: the one factor of the mean model besides the visit).
     covariates : the ANCOVA's covariate terms (default: the other variables of the fit's mean
         model, e.g. ``["BASVAL"]``); each must be a variable of the fitted mean model.
+    weights : the ANCOVA's LS-mean weights: "counterfactual" (rbmi's default), "equal" or
+        "proportional" (:mod:`trialmlm.missing.visit_ancova`).
     delta : delta adjustment: the fit's subject and visit columns and ``delta``, added to the
         completed response of that subject and visit (observed or imputed, as rbmi) in every
         analysis; subjects and visits without a row get 0.  Build it with
@@ -250,16 +236,14 @@ def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | No
     arm = infer_arm(fit, visit, arm, reference)
     data = prepare(fit, visit, arm, reference)
     plan = ice_plan(ice, data, reference)
-    imputation_fit = _imputation_fit(fit, data, plan)
-    data = replace(prepare(imputation_fit, visit, arm, reference), y=data.y, observed=data.observed,
-                   frame=data.frame, n_mar=plan.n_mar)
+    imputation_fit, data = fit_without_excluded(fit, data, plan, arm, reference)
     model = refit_model(imputation_fit)
     sigmas = covariance_matrices(imputation_fit.structures, imputation_fit.likelihood, imputation_fit.phi)
-    shift = _delta_shift(delta, data)
+    shift = delta_shift(delta, data)
     completed = impute_visits(data, plan.strategies, imputation_fit.beta, sigmas, None, plan.codes) + shift
     if covariates is None:
         covariates = [v for v in fit.design.encoding.variables if v not in (arm, visit)]
-    analysis = VisitAncova(data, list(covariates), completed)
+    analysis = VisitAncova(data, list(covariates), completed, weights)
     estimates = analysis.lsmeans(completed, np.ones(len(completed), dtype=bool))
     codes = pd.Index(model.design.subject_labels).get_indexer(data.subjects)
     ctx = _Context(model, imputation_fit.structures, imputation_fit.phi, codes, imputation_fit.beta, sigmas,
@@ -275,43 +259,3 @@ def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | No
                            estimates=estimates, jackknife=np.stack([e for e, _ in out]), completed=completed,
                            data=data, plan=plan, n_not_converged=failed,
                            seconds={"full_data": middle - start, "jackknife": time.perf_counter() - middle})
-
-
-def _delta_shift(delta: pd.DataFrame | None, data: ImputationData) -> np.ndarray:
-    """(n, K) shift from the ``delta`` table (0 without a row); DataError for a missing column,
-    a missing or unknown subject or visit, two rows for one subject and visit, a non-finite delta."""
-    n, k = data.y.shape
-    shift = np.zeros((n, k))
-    if delta is None:
-        return shift
-    columns = [data.subject, data.visit, "delta"]
-    if not isinstance(delta, pd.DataFrame):
-        raise DataError(f"delta must be a DataFrame with columns {', '.join(map(repr, columns))} "
-                        f"(see delta_template); got {type(delta).__name__}")
-    missing = [c for c in columns if c not in delta.columns]
-    if missing:
-        raise DataError(f"the delta table has no column {', '.join(map(repr, missing))} (it needs "
-                        f"{', '.join(map(repr, columns))})")
-    rows = delta[columns]
-    for column in columns[:2]:
-        if rows[column].isna().any():
-            raise DataError(f"the delta table has a missing value in '{column}' "
-                            f"(row {rows.index[rows[column].isna()][0]!r})")
-    value = pd.to_numeric(rows["delta"], errors="coerce").to_numpy(dtype=float)
-    if not np.isfinite(value).all():
-        bad = ~np.isfinite(value)
-        raise DataError(f"the delta table's 'delta' must be finite numbers; row {rows.index[bad][0]!r} has "
-                        f"{rows['delta'][bad].iloc[0]!r}")
-    twice = rows.duplicated(columns[:2])
-    if twice.any():
-        raise DataError(f"subject {rows[data.subject][twice].iloc[0]!r} has more than one row for visit "
-                        f"{rows[data.visit][twice].iloc[0]!r} in the delta table")
-    i = pd.Index(data.subjects).get_indexer(rows[data.subject].to_numpy())
-    if (i < 0).any():
-        raise DataError(f"delta table: subject {rows[data.subject][i < 0].iloc[0]!r} is not in the data")
-    v = pd.Index(data.visits).get_indexer(rows[data.visit].to_numpy())
-    if (v < 0).any():
-        raise DataError(f"delta table: visit {rows[data.visit][v < 0].iloc[0]!r} is not a level of "
-                        f"'{data.visit}' ({', '.join(map(str, data.visits))})")
-    shift[i, v] = value
-    return shift

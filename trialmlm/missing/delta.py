@@ -1,4 +1,14 @@
-r"""Delta adjustment of conditional mean imputation (R rbmi's ``delta_template``): :func:`delta_template`.
+r"""Delta adjustment (R rbmi's ``delta_template`` and ``analyse(delta = )``): :func:`delta_template`.
+
+Two ways to give a delta to :func:`trialmlm.missing.impute` (and :func:`~trialmlm.missing.condmean`,
+tables only):
+
+* a **number** or a mapping visit -> number :math:`\delta_v` (:func:`delta_matrix`): added to
+  the imputed (missing) values at or after each shifted subject's intercurrent event -- the
+  ICE visit of its row in the ICE table, else the visit after its last observation --
+  never to intermittent gaps before it;
+* a **table** (:func:`delta_shift`), built with :func:`delta_template`: a shift per subject
+  and visit, added as it stands (rbmi's ``analyse(delta = )``).
 
 The template has one row per subject and visit.  With ``delta`` :math:`(\delta_1..\delta_K)` and
 ``dlag`` :math:`(\ell_1..\ell_K)`, a subject whose intercurrent event is at visit :math:`e`
@@ -7,10 +17,12 @@ The template has one row per subject and visit.  With ``delta`` :math:`(\delta_1
 .. math::
     \Delta_v = \sum_{u=e}^{v} \ell_{u-e+1}\,\delta_u,
 
-and 0 before :math:`e`; subjects without an ICE row get 0 throughout (rbmi's ``d_lagscale``).
-With ``missing_only`` the observed values after the event get 0 too.  Edit the ``delta``
-column and pass the frame to :func:`trialmlm.missing.condmean` as ``delta=``: it is added to
-the completed responses before each analysis.
+and 0 before :math:`e`; subjects without an ICE get 0 throughout (rbmi's ``d_lagscale``; the
+template of an :func:`~trialmlm.missing.impute` result counts the ICE that ``method`` implies
+after a subject's last observation).  With ``missing_only`` the observed values after the
+event get 0 too.  Edit the ``delta`` column and pass the frame to
+:func:`trialmlm.missing.condmean` or :func:`trialmlm.missing.impute` as ``delta=``: it is
+added to the completed responses before each analysis.
 """
 
 from __future__ import annotations
@@ -20,10 +32,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..checks import finite_numbers
 from ..errors import DataError
-from .condmean import ConditionalMean
-from .ice import ice_plan
-from .imputation import check_imputable, infer_arm, prepare
+from .ice import IcePlan, ice_plan
+from .imputation import ImputationData, check_imputable, infer_arm, prepare
 
 
 def delta_template(source, ice: pd.DataFrame | None = None, reference=None, arm: str | None = None,
@@ -33,9 +45,9 @@ def delta_template(source, ice: pd.DataFrame | None = None, reference=None, arm:
 
     Parameters
     ----------
-    source : a :class:`ConditionalMean` result (its ICE table is used) or the fitted MMRM
-        that :func:`trialmlm.missing.condmean` takes, with ``ice``, ``reference`` and ``arm``
-        as there.
+    source : a :func:`trialmlm.missing.condmean` or :func:`trialmlm.missing.impute` result
+        (its ICE table is used) or the fitted MMRM that they take, with ``ice``, ``reference``
+        and ``arm`` as there.
     delta, dlag : K numbers each (K visits), or both None (``delta`` 0 everywhere);
         :math:`\Delta_v = \sum_{u=e}^{v} \ell_{u-e+1}\delta_u` after the event at visit
         :math:`e`.
@@ -46,9 +58,9 @@ def delta_template(source, ice: pd.DataFrame | None = None, reference=None, arm:
     DataFrame with the subject, visit and arm columns and ``is_mar``, ``is_missing``,
     ``is_post_ice``, ``strategy`` (None for observed values) and ``delta``.
     """
-    if isinstance(source, ConditionalMean):
+    if getattr(source, "plan", None) is not None:  # a condmean or impute result
         if ice is not None or reference is not None or arm is not None:
-            raise DataError("delta_template of a condmean result uses its ICE table, reference and arm; "
+            raise DataError("delta_template of an imputation result uses its ICE table, reference and arm; "
                             "do not pass ice=, reference= or arm=")
         data, plan = source.data, source.plan
     else:
@@ -59,9 +71,9 @@ def delta_template(source, ice: pd.DataFrame | None = None, reference=None, arm:
     if not isinstance(missing_only, (bool, np.bool_)):
         raise DataError(f"missing_only must be True or False; got {missing_only!r}")
     n, k = data.y.shape
-    index = pd.Index(data.visits).get_indexer(plan.ice_visit)  # -1: no ICE row
-    post = (index[:, None] >= 0) & (np.arange(k)[None, :] >= index[:, None])
-    shift = _lag_scale(_vector(delta, "delta", k), _vector(dlag, "dlag", k), index, k) \
+    start = ice_start(plan, data)  # K: no ICE row
+    post = np.arange(k)[None, :] >= start[:, None]
+    shift = _lag_scale(_vector(delta, "delta", k), _vector(dlag, "dlag", k), start, k) \
         if delta is not None or dlag is not None else np.zeros((n, k))
     if missing_only:
         shift[data.observed] = 0.0
@@ -90,9 +102,82 @@ def _vector(values, name: str, k: int) -> np.ndarray:
     return out
 
 
-def _lag_scale(delta: np.ndarray, dlag: np.ndarray, index: np.ndarray, k: int) -> np.ndarray:
+def _lag_scale(delta: np.ndarray, dlag: np.ndarray, start: np.ndarray, k: int) -> np.ndarray:
     """(n, K) :math:`\\Delta`: cumulative sums of ``dlag[:K-e] * delta[e:]`` from each event visit ``e``."""
-    out = np.zeros((len(index), k))
-    for e in np.unique(index[index >= 0]):
-        out[index == e, e:] = np.cumsum(dlag[:k - e] * delta[e:])
+    out = np.zeros((len(start), k))
+    for e in np.unique(start[start < k]):
+        out[start == e, e:] = np.cumsum(dlag[:k - e] * delta[e:])
     return out
+
+
+def delta_shift(delta: pd.DataFrame | None, data: ImputationData) -> np.ndarray:
+    """(n, K) shift from the ``delta`` table (0 without a row); DataError for a missing column,
+    a missing or unknown subject or visit, two rows for one subject and visit, a non-finite delta."""
+    n, k = data.y.shape
+    shift = np.zeros((n, k))
+    if delta is None:
+        return shift
+    columns = [data.subject, data.visit, "delta"]
+    if not isinstance(delta, pd.DataFrame):
+        raise DataError(f"delta must be a DataFrame with columns {', '.join(map(repr, columns))} "
+                        f"(see delta_template); got {type(delta).__name__}")
+    missing = [c for c in columns if c not in delta.columns]
+    if missing:
+        raise DataError(f"the delta table has no column {', '.join(map(repr, missing))} (it needs "
+                        f"{', '.join(map(repr, columns))})")
+    rows = delta[columns]
+    for column in columns[:2]:
+        if rows[column].isna().any():
+            raise DataError(f"the delta table has a missing value in '{column}' "
+                            f"(row {rows.index[rows[column].isna()][0]!r})")
+    value = pd.to_numeric(rows["delta"], errors="coerce").to_numpy(dtype=float)
+    if not np.isfinite(value).all():
+        bad = ~np.isfinite(value)
+        raise DataError(f"the delta table's 'delta' must be finite numbers; row {rows.index[bad][0]!r} has "
+                        f"{rows['delta'][bad].iloc[0]!r}")
+    twice = rows.duplicated(columns[:2])
+    if twice.any():
+        raise DataError(f"subject {rows[data.subject][twice].iloc[0]!r} has more than one row for visit "
+                        f"{rows[data.visit][twice].iloc[0]!r} in the delta table")
+    i = pd.Index(data.subjects).get_indexer(rows[data.subject].to_numpy())
+    if (i < 0).any():
+        raise DataError(f"delta table: subject {rows[data.subject][i < 0].iloc[0]!r} is not in the data")
+    v = pd.Index(data.visits).get_indexer(rows[data.visit].to_numpy())
+    if (v < 0).any():
+        raise DataError(f"delta table: visit {rows[data.visit][v < 0].iloc[0]!r} is not a level of "
+                        f"'{data.visit}' ({', '.join(map(str, data.visits))})")
+    shift[i, v] = value
+    return shift
+
+
+def ice_start(plan: IcePlan, data: ImputationData) -> np.ndarray:
+    """(n,) index of each subject's ICE visit (:math:`K` for a subject without an ICE)."""
+    index = pd.Index(data.visits).get_indexer(plan.ice_visit)
+    return np.where(index >= 0, index, len(data.visits))
+
+
+def delta_matrix(data: ImputationData, plan: IcePlan, delta, arms) -> np.ndarray:
+    r"""(n, K) shifts :math:`\delta_v` on the missing visits at or after the ICE of each subject of ``arms``.
+
+    ``delta`` is a number (every visit) or a mapping visit -> number (0 for visits not named).
+    """
+    k = len(data.visits)
+    if isinstance(delta, (dict, pd.Series)):
+        unknown = [v for v in dict(delta) if v not in data.visits]
+        if unknown:
+            raise DataError(f"delta names visit(s) {', '.join(map(repr, unknown))}, not visits of "
+                            f"'{data.visit}' ({', '.join(map(str, data.visits))})")
+        per_visit = finite_numbers("delta (per visit)", [dict(delta).get(v, 0.0) for v in data.visits])
+    else:
+        if np.ndim(delta) != 0:
+            raise DataError(f"delta must be a number or a mapping visit -> number, or a delta table (see "
+                            f"delta_template); got {delta!r}")
+        per_visit = np.full(k, finite_numbers("delta", delta)[0])
+    unknown = [a for a in arms if a not in data.arms]
+    if unknown:
+        raise DataError(f"delta arm(s) {', '.join(map(repr, unknown))} are not levels of '{data.arm}' "
+                        f"({', '.join(map(str, data.arms))})")
+    arm_of = np.asarray(data.arms, dtype=object)[data.arm_codes]
+    shifted = np.isin(arm_of, np.asarray(list(arms), dtype=object))
+    after = (np.arange(k)[None, :] >= ice_start(plan, data)[:, None]) & ~data.observed
+    return np.where(after & shifted[:, None], per_visit[None, :], 0.0)

@@ -24,13 +24,15 @@ are used throughout.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError, DataWarning
-from .imputation import ImputationData
+from ..estimate import estimate
+from ..model import build_model
+from .imputation import ImputationData, prepare
 from .strategies import STRATEGIES, Strategy
 
 ICE_STRATEGIES = {"MAR": "mar", "JR": "jump_to_reference", "CR": "copy_reference",
@@ -223,3 +225,24 @@ def _check_strategy(label: str, strategy: Strategy, labels: np.ndarray, n_mar: n
         if first.any():
             raise DataError(f"ICE strategy {label} of subject {data.subjects[first][0]!r} starts at the "
                             "first visit, so there is no mean to carry forward")
+
+
+def fit_without_excluded(fit, data: ImputationData, plan: IcePlan, arm: str, reference):
+    """The imputation model and its data: ``fit`` refitted without the observed values after
+    non-MAR events (``fit`` itself if there are none, as rbmi), and ``data`` laid out for it
+    (the refit's design; the observed responses and ``plan.n_mar`` of ``data``)."""
+    if not plan.excluded.any():
+        return fit, replace(data, n_mar=plan.n_mar)
+    s, source = fit.settings, fit.design.source
+    k = len(data.visits)
+    cells = pd.MultiIndex.from_arrays([np.repeat(data.subjects, k),
+                                       np.tile(np.asarray(data.visits, dtype=object), len(data.subjects))])
+    flags = pd.Series(plan.excluded.ravel(), index=cells)
+    rows = pd.MultiIndex.from_arrays([source[data.subject].to_numpy(dtype=object),
+                                      source[data.visit].to_numpy(dtype=object)])
+    drop = flags.reindex(rows, fill_value=False).to_numpy(dtype=bool)
+    masked = source.assign(**{data.response: source[data.response].where(~drop)})
+    refit = estimate(build_model(s.formula, masked, s.method), s.ddf, s.vcov, start=fit.phi, warn=False)
+    layout = replace(prepare(refit, data.visit, arm, reference), y=data.y, observed=data.observed,
+                     frame=data.frame, n_mar=plan.n_mar)
+    return refit, layout

@@ -16,9 +16,8 @@ r"""Draws of the imputation model and of the missing visits (the engine behind :
 
    vectorised over the subjects that share (arm group, reference group, observed
    pattern, last observed visit).
-4. **Delta.**  A shift :math:`\delta_j` is added to imputed values after the last
-   observed visit of subjects in the shifted arms (rbmi's delta adjustment), never to
-   intermittent gaps.
+4. **Delta.**  A shift is added to imputed values after the intercurrent event
+   (:mod:`.delta`).
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..checks import finite_numbers
 from ..covariance.random_effects import RandomEffects
 from ..design import ALIAS_TOLERANCE
 from ..errors import DataError
@@ -195,21 +193,30 @@ def refit_model(fit) -> Model:
                  weights=fit.settings.weights)
 
 
-def draw_parameters(fit, model: Model, strata: np.ndarray, rng: np.random.Generator):
-    r"""One approximate-Bayesian draw :math:`(\beta^{(m)}, [\Sigma_g^{(m)}])`: a stratified bootstrap refit.
+def draw_parameters(fit, model: Model, strata: list[np.ndarray], rng: np.random.Generator):
+    r"""One approximate-Bayesian draw :math:`(\beta^{(m)}, [\Sigma_g^{(m)}], \text{converged})`: a
+    stratified bootstrap refit (:func:`refit_sample`).
 
     A bootstrap sample whose design loses rank (a visit or arm without data) is redrawn.
     """
-    design = model.design
     for _ in range(MAX_REDRAWS):
         chosen = np.concatenate([rng.choice(members, size=members.size) for members in strata])
-        boot = design.resample(chosen)
-        if _full_rank(boot.X):
-            lik = model.with_design(boot).likelihood
-            opt = maximise(lik, fit.phi)
-            return opt.evaluation.beta, covariance_matrices(fit.structures, lik, opt.phi), opt.converged
+        draw = refit_sample(fit, model, chosen)
+        if draw is not None:
+            return draw
     raise DataError(f"{MAX_REDRAWS} bootstrap samples in a row lost a column of the design (an arm or visit "
                     "without observations); the data are too sparse for bootstrap imputation")
+
+
+def refit_sample(fit, model: Model, chosen: np.ndarray):
+    """``(beta, sigmas, converged)`` of ``model`` refitted to the design subjects ``chosen``
+    (codes, repeats allowed; started from ``fit.phi``), or None if their design loses rank."""
+    boot = model.design.resample(chosen)
+    if not _full_rank(boot.X):
+        return None
+    lik = model.with_design(boot).likelihood
+    opt = maximise(lik, fit.phi)
+    return opt.evaluation.beta, covariance_matrices(fit.structures, lik, opt.phi), opt.converged
 
 
 def _full_rank(X: np.ndarray) -> bool:
@@ -239,8 +246,11 @@ def impute_visits(data: ImputationData, strategies: tuple[Strategy, ...], beta: 
     """Completed (n, K) responses; ``rng=None`` gives the conditional means instead of draws.
 
     Subject ``i`` is imputed under ``strategies[codes[i]]`` (``codes=None``: all under the first).
+    A draw uses one standard normal :math:`z_{ij}` per subject and visit (an (n, K) array drawn
+    first), so a subject's draw given ``rng`` does not depend on the other subjects' strategies.
     """
     n, k = data.y.shape
+    z = rng.standard_normal((n, k)) if rng is not None else None
     codes = np.zeros(n, dtype=int) if codes is None else codes
     own, ref = (data.X_own @ beta).reshape(n, k), (data.X_ref @ beta).reshape(n, k)
     mu = np.empty((n, k))
@@ -261,31 +271,8 @@ def impute_visits(data: ImputationData, strategies: tuple[Strategy, ...], beta: 
         s_oo, s_mo, s_mm = cov[np.ix_(obs, obs)], cov[np.ix_(mis, obs)], cov[np.ix_(mis, mis)]
         coef = np.linalg.solve(s_oo, s_mo.T).T if obs.any() else np.zeros((mis.sum(), 0))
         mean = mu[np.ix_(rows, mis)] + (data.y[np.ix_(rows, obs)] - mu[np.ix_(rows, obs)]) @ coef.T
-        if rng is not None:
+        if z is not None:
             chol = np.linalg.cholesky(s_mm - coef @ s_mo.T)
-            mean = mean + rng.standard_normal((rows.size, mis.sum())) @ chol.T
+            mean = mean + z[np.ix_(rows, mis)] @ chol.T
         out[np.ix_(rows, mis)] = mean
     return out
-
-
-def delta_matrix(data: ImputationData, delta, arms) -> np.ndarray:
-    r"""(n, K) shifts :math:`\delta_j` on the visits after each shifted subject's last observation."""
-    k = len(data.visits)
-    if isinstance(delta, (dict, pd.Series)):
-        unknown = [v for v in dict(delta) if v not in data.visits]
-        if unknown:
-            raise DataError(f"delta names visit(s) {', '.join(map(repr, unknown))}, not visits of "
-                            f"'{data.visit}' ({', '.join(map(str, data.visits))})")
-        per_visit = finite_numbers("delta (per visit)", [dict(delta).get(v, 0.0) for v in data.visits])
-    else:
-        if np.ndim(delta) != 0:
-            raise DataError(f"delta must be a number or a mapping visit -> number, got {delta!r}")
-        per_visit = np.full(k, finite_numbers("delta", delta)[0])
-    unknown = [a for a in arms if a not in data.arms]
-    if unknown:
-        raise DataError(f"delta arm(s) {', '.join(map(repr, unknown))} are not levels of '{data.arm}' "
-                        f"({', '.join(map(str, data.arms))})")
-    arm_of = np.asarray(data.arms, dtype=object)[data.arm_codes]
-    shifted = np.isin(arm_of, np.asarray(list(arms), dtype=object))
-    after = np.arange(k)[None, :] >= data.n_mar[:, None]
-    return np.where(after & shifted[:, None], per_visit[None, :], 0.0)

@@ -1,20 +1,38 @@
-r"""Sensitivity analyses by multiple imputation from a fitted MMRM: :func:`impute`, :func:`tipping_point`.
+r"""Approximate-Bayesian multiple imputation from a fitted MMRM (R rbmi ``method_approxbayes``):
+:func:`impute`, :func:`tipping_point`, :meth:`MultipleImputation.update_strategy`.
 
-Each imputation :math:`m = 1..M` (i) draws the imputation model's parameters by refitting
-the MMRM to a bootstrap sample of subjects, (ii) draws every missing visit of every subject
-from the conditional normal distribution of the chosen strategy
-(:mod:`trialmlm.missing.strategies`), (iii) adds the delta shift after dropout, and
-(iv) fits the same MMRM to the completed data and computes LS means and differences from
-the reference arm at every visit.  The :math:`M` results are combined by Rubin's rules
-with Barnard-Rubin df (:mod:`trialmlm.missing.rubin`).  See :mod:`.imputation` for the
-formulas.
+**Strategies.**  Each subject's missing visits follow a strategy from a visit on: a subject
+with a row in the ICE table (:mod:`.ice`) follows the row's strategy from its ICE visit;
+a subject without a row follows ``method`` from the visit after its last observation (as
+if it had an ICE row there; ``method="mar"`` is rbmi's default).  Observed values at or
+after a non-MAR ICE are left out of the imputation model's fit
+(:func:`.ice.fit_without_excluded`) but stay in the completed data.
+
+Each imputation :math:`m = 1..M` (i) draws the imputation model's parameters
+:math:`(\beta^{(m)}, \Sigma^{(m)})` by refitting the MMRM to a stratified bootstrap sample
+of subjects (:func:`.imputation.draw_parameters`), (ii) draws every missing visit of every
+subject from the conditional normal distribution of its strategy (:mod:`.strategies`),
+(iii) adds the delta shift (:mod:`.delta`), and (iv) analyses the completed data: the
+fit's own MMRM (``analysis="mmrm"``) or an ANCOVA at each visit (``analysis="ancova"``, rbmi's
+``ancova``, :mod:`.visit_ancova`), giving LS means and differences from the reference arm
+at every visit with their variances and df.  The :math:`M` results are combined by
+Rubin's rules with Barnard-Rubin df (:mod:`.rubin`).
+
+**Random numbers.**  Imputation :math:`m` has its own seed, split into one stream for the
+bootstrap and one for the draws; the draws use one standard normal per subject and visit
+(:func:`.imputation.impute_visits`).  :meth:`MultipleImputation.update_strategy` re-uses the
+stored parameter draws and the draw streams, so a subject whose strategy did not change
+keeps its imputed values exactly, and a changed subject's values move only through its
+conditional mean and covariance (common random numbers, as rbmi's
+``impute(update_strategy = )`` re-uses the draws).
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -28,11 +46,12 @@ from ..inference.protocol import check_options
 from ..inference.wald import t_table
 from ..model import build_model
 from ..runner import run_tasks
+from .delta import delta_matrix, delta_shift
+from .ice import ICE_STRATEGIES, IcePlan, fit_without_excluded, ice_plan, update_plan
 from .imputation import (
     ImputationData,
     check_imputable,
     covariance_matrices,
-    delta_matrix,
     draw_parameters,
     impute_visits,
     infer_arm,
@@ -42,19 +61,24 @@ from .imputation import (
 )
 from .rubin import pool
 from .strategies import STRATEGIES
+from .visit_ancova import VisitAncova, check_weights
 
 METHODS = (*STRATEGIES, "delta")
+ANALYSES = ("mmrm", "ancova")
+LABELS = {name: label for label, name in ICE_STRATEGIES.items()}  # strategy name -> ICE table label
 ROUND_STEPS = (1.0, 2.0, 2.5, 5.0)
 MAX_STEPS = 15
 TIPS, DOES_NOT_TIP, NOT_SIGNIFICANT = "tips", "does not tip", "not significant"
 
 
 class Analysis:
-    """The MMRM of ``fit`` applied to completed data sets: encoded once, refitted per data set."""
+    """The MMRM of ``fit`` applied to completed data sets: encoded once, refitted per data set.
 
-    def __init__(self, fit, data: ImputationData, reference):
+    ``completed`` is one completed (n, K) data set; it fixes the encoding.
+    """
+
+    def __init__(self, fit, data: ImputationData, reference, completed: np.ndarray):
         s = fit.settings
-        completed = impute_visits(data, (STRATEGIES["mar"],), fit.beta, _sigmas(fit), None)
         frame = data.frame.assign(**{s.response: completed.ravel()})
         self.model = build_model(s.formula, frame, s.method)
         self.order = self.model.design.row_position
@@ -66,8 +90,10 @@ class Analysis:
         self.lsmeans_labels = ls_labels[[data.arm, data.visit]]
         self.compare_labels = diff_labels
         self.rows = np.vstack([ls_rows, diff_rows])
+        self.covariates, self.weights = (), "equal"  # the covariates are the formula's
 
     def fit(self, completed: np.ndarray):
+        """The MMRM fitted to one completed data set (the results object of a fit)."""
         model = self.model.with_response(completed.ravel()[self.order])
         return estimate(model, self.ddf, self.vcov, start=self.start, warn=False)
 
@@ -83,25 +109,49 @@ def _sigmas(fit) -> list[np.ndarray]:
 
 
 @dataclass(frozen=True)
-class _Context:
-    fit: object
-    model: object
-    strata: list
+class _Imputer:
+    """What every imputation shares once the parameters are drawn."""
+
     data: ImputationData
-    strategy: object
-    analysis: Analysis
+    plan: IcePlan
+    analysis: object  # Analysis or VisitAncova
     shifts: list
     keep_data: bool
 
 
-def _one_imputation(ctx: _Context, seed: np.random.SeedSequence):
-    rng = np.random.default_rng(seed)
-    beta, sigmas, draw_ok = draw_parameters(ctx.fit, ctx.model, ctx.strata, rng)
-    completed = impute_visits(ctx.data, (ctx.strategy,), beta, sigmas, rng)
-    results = [ctx.analysis(completed + shift) for shift in ctx.shifts]
+@dataclass(frozen=True)
+class _Context:
+    fit: object
+    model: object
+    strata: list
+    imputer: _Imputer
+
+
+def _streams(seed: np.random.SeedSequence) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
+    """The bootstrap and the draw stream of one imputation's seed (stateless, unlike ``spawn``)."""
+    return tuple(np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, i)) for i in (0, 1))
+
+
+def _impute_and_analyse(imp: _Imputer, draw: tuple, seed: np.random.SeedSequence):
+    beta, sigmas, draw_ok = draw
+    completed = impute_visits(imp.data, imp.plan.strategies, beta, sigmas,
+                              np.random.default_rng(_streams(seed)[1]), imp.plan.codes)
+    results = [imp.analysis(completed + shift) for shift in imp.shifts]
     stats = np.stack([r[0] for r in results])  # (n_shifts, 3, rows)
     ok = draw_ok and all(r[1] for r in results)
-    return (completed + ctx.shifts[0]) if ctx.keep_data else None, stats, ok
+    return (completed + imp.shifts[0]) if imp.keep_data else None, stats, ok
+
+
+def _one_imputation(ctx: _Context, seed: np.random.SeedSequence):
+    """Draw the parameters, impute, analyse: (completed or None, stats, ok, draw)."""
+    draw = draw_parameters(ctx.fit, ctx.model, ctx.strata, np.random.default_rng(_streams(seed)[0]))
+    return (*_impute_and_analyse(ctx.imputer, draw, seed), draw)
+
+
+def _reimpute(imp: _Imputer, task: tuple):
+    """Impute and analyse with a stored draw: (completed or None, stats, ok, draw)."""
+    draw, seed = task
+    return (*_impute_and_analyse(imp, draw, seed), draw)
 
 
 @dataclass(frozen=True)
@@ -112,16 +162,23 @@ class MultipleImputation:
     with the keywords, defaults and columns of a fit, plus ``fmi``): each estimate is pooled
     over the completed data sets by Rubin's rules (:mod:`.rubin`).  The LS means of the arm
     by visit and the differences from ``reference`` by visit are computed while imputing;
-    any other request analyses every completed data set again with the fit's MMRM (once:
-    the analyses are kept).
+    with ``analysis_model="mmrm"`` any other request analyses every completed data set again
+    with the fit's MMRM (once: the analyses are kept); the per-visit ANCOVA gives those only.
 
     Attributes
     ----------
     method, reference, arm, visit : what was imputed and compared.
     n_imputations : M.  seed : the entropy that reproduces the run (``seed=`` of :func:`impute`).
-    delta, delta_arms : the shift after dropout and the arms it was applied to.
+    delta, delta_arms : the delta as given and the arms a numeric delta was applied to.
     estimates : (M, 3, R) per imputation: estimate, variance, df of the R LS means then differences.
     n_not_converged : imputations whose bootstrap or analysis fit did not converge.
+    analysis_model, covariates, weights : the analysis model ("mmrm" or "ancova") and the
+        ANCOVA's covariates and LS-mean weights.
+    plan : the resolved strategies (:class:`trialmlm.missing.ice.IcePlan`; subjects without an
+        ICE row have the implied row of ``method`` at the visit after their last observation).
+    draws : per imputation the parameter draw ``(beta, sigmas, converged)``; ``seeds``: its seed.
+    shift : (n, K) the delta shift added to the completed data.
+    imputation_reference : the reference of the reference-based strategies (None if not given).
     """
 
     method: str
@@ -138,15 +195,49 @@ class MultipleImputation:
     imputed: np.ndarray = field(repr=False)
     data: ImputationData = field(repr=False)
     n_not_converged: int = 0
-    analysis: Analysis | None = field(default=None, repr=False, compare=False)
+    analysis_model: str = "mmrm"
+    covariates: tuple = ()
+    weights: str | None = None
+    plan: IcePlan | None = field(default=None, repr=False)
+    draws: tuple = field(default=(), repr=False)
+    seeds: tuple = field(default=(), repr=False)
+    shift: np.ndarray | None = field(default=None, repr=False)
+    imputation_reference: object = None
+    analysis: Analysis | VisitAncova | None = field(default=None, repr=False, compare=False)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def ice_summary(self) -> pd.DataFrame:
+        """Counts by arm and strategy (:meth:`trialmlm.missing.ice.IcePlan.summary`); subjects
+        without an ICE row count as ``with_ice`` when ``method`` gave them one after dropout."""
+        return self.plan.summary(self.data)
+
+    def update_strategy(self, update: pd.DataFrame, workers: int = 1, progress: bool | None = None,
+                        executor: Executor | None = None) -> MultipleImputation:
+        """The imputations again under new strategies, with the same parameter draws (rbmi's
+        ``impute(update_strategy = )``): no bootstrap refit.
+
+        ``update`` has the subject column and ``strategy`` for subjects with an ICE (a row of
+        the ICE table, or the implied row of ``method`` after dropout);
+        :func:`trialmlm.missing.ice.update_plan` validates it (a MAR subject with observed values
+        after its ICE cannot become non-MAR: the imputation model used them).  Each imputation
+        re-uses its draw stream, so subjects whose strategy did not change keep their imputed
+        values; the delta shift, analysis and reference stay.  ``workers``, ``progress``,
+        ``executor`` as :func:`impute`.
+        """
+        plan = update_plan(self.plan, update, self.data, self.imputation_reference)
+        imputer = _Imputer(self.data, plan, self.analysis, [self.shift], True)
+        out = run_tasks(_reimpute, imputer, list(zip(self.draws, self.seeds)), workers, progress,
+                        "imputations (updated strategies)", executor)
+        failed = _warn_failed(out)
+        return replace(self, plan=plan, estimates=np.stack([st[0] for _, st, _, _ in out]),
+                       imputed=np.stack([y for y, _, _, _ in out]), n_not_converged=failed, _cache={})
 
     def _pooled(self, labels: pd.DataFrame, rows: slice, alpha: float) -> pd.DataFrame:
         e = self.estimates[:, :, rows]
         return pd.concat([labels.reset_index(drop=True), pool(e[:, 0], e[:, 1], e[:, 2], alpha)], axis=1)
 
     def _fits(self) -> list:
-        """The fit's MMRM on each completed data set (computed once)."""
+        """The analysis model fitted to each completed data set (computed once; the MMRM only)."""
         if "fits" not in self._cache:
             self._cache["fits"] = [self.analysis.fit(y) for y in self.imputed]
         return self._cache["fits"]
@@ -280,7 +371,40 @@ class TippingPoint:
         return pd.concat(rows, ignore_index=True)
 
 
-def _setup(fit, method, n_imputations, reference, arm, delta_arms, seed):
+@dataclass(frozen=True)
+class _Setup:
+    """The checked arguments of :func:`impute` and :func:`tipping_point`."""
+
+    visit: str
+    arm: str
+    reference: object  # of the differences (default: the first arm)
+    imputation_fit: object
+    data: ImputationData
+    plan: IcePlan
+    shifted: tuple
+    entropy: int
+    seeds: list
+
+
+def _plan(ice, data: ImputationData, strategy, reference) -> IcePlan:
+    """The ICE table plus, for each subject without a row and with missing visits after its
+    last observation, a row of ``strategy`` at the visit after it."""
+    given = ice_plan(ice, data, reference)
+    implied = pd.isna(given.ice_visit) & (data.n_mar < len(data.visits))
+    if strategy.needs_observation and (implied & (data.n_mar == 0)).any():
+        raise DataError(f"method {strategy.name!r} carries a subject's last mean forward, but subject "
+                        f"{data.subjects[implied & (data.n_mar == 0)][0]!r} has no observed visit")
+    if not implied.any():
+        return given
+    rows = pd.DataFrame({data.subject: data.subjects[implied],
+                         data.visit: np.asarray(data.visits, dtype=object)[data.n_mar[implied]],
+                         "strategy": LABELS[strategy.name]})
+    table = rows if ice is None else pd.concat([ice[[data.subject, data.visit, "strategy"]], rows],
+                                              ignore_index=True)
+    return ice_plan(table, data, reference)
+
+
+def _setup(fit, method, n_imputations, reference, arm, delta_arms, seed, ice) -> _Setup:
     seed = check_seed(seed)
     if method not in METHODS:
         raise DataError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
@@ -292,71 +416,125 @@ def _setup(fit, method, n_imputations, reference, arm, delta_arms, seed):
     visit = check_imputable(fit)
     arm = infer_arm(fit, visit, arm, reference)
     data = prepare(fit, visit, arm, reference)
-    reference = data.arms[0] if reference is None else reference
-    if strategy.needs_observation and (data.n_mar == 0).any():
-        bad = data.subjects[data.n_mar == 0][0]
-        raise DataError(f"method {method!r} carries a subject's last mean forward, but subject {bad!r} has "
-                        "no observed visit")
-    shifted = tuple(a for a in data.arms if a != reference) if delta_arms is None else tuple(delta_arms)
+    plan = _plan(ice, data, strategy, reference)
+    imputation_fit, data = fit_without_excluded(fit, data, plan, arm, reference)
+    compared_to = data.arms[0] if reference is None else reference
+    shifted = tuple(a for a in data.arms if a != compared_to) if delta_arms is None else tuple(delta_arms)
     entropy = np.random.SeedSequence(seed).entropy
     seeds = np.random.SeedSequence(entropy).spawn(n_imputations)
-    return strategy, visit, arm, data, reference, shifted, entropy, seeds
+    return _Setup(visit, arm, compared_to, imputation_fit, data, plan, shifted, entropy, seeds)
 
 
-def _run(fit, strategy, data, reference, arm, shifts, seeds, workers, progress, keep_data, desc, executor):
-    analysis = Analysis(fit, data, reference)
-    ctx = _Context(fit, refit_model(fit), subject_strata(fit, arm), data, strategy, analysis, shifts,
-                   keep_data)
-    out = run_tasks(_one_imputation, ctx, seeds, workers, progress, desc, executor)
-    failed = sum(not ok for _, _, ok in out)
+def _analysis(fit, setup: _Setup, analysis: str, covariates, weights):
+    """The analysis model of the completed data sets (DataError for unknown or misplaced options)."""
+    if analysis not in ANALYSES:
+        raise DataError(f"analysis must be one of {', '.join(map(repr, ANALYSES))}; got {analysis!r}")
+    data, imputation_fit = setup.data, setup.imputation_fit
+    first = impute_visits(data, setup.plan.strategies, imputation_fit.beta, _sigmas(imputation_fit), None,
+                          setup.plan.codes)
+    if analysis == "mmrm":
+        if covariates is not None or weights is not None:
+            raise DataError("covariates= and weights= are options of analysis='ancova'; analysis='mmrm' "
+                            "analyses the completed data with the fit's own MMRM (LS means: equal weights)")
+        return Analysis(fit, data, setup.reference, first)
+    if covariates is None:
+        covariates = [v for v in fit.design.encoding.variables if v not in (setup.arm, setup.visit)]
+    elif isinstance(covariates, str):
+        covariates = [covariates]
+    return VisitAncova(data, list(covariates), first, check_weights(weights or "counterfactual"),
+                       setup.reference)
+
+
+def _warn_failed(out: list) -> int:
+    failed = sum(not r[2] for r in out)
     if failed:
-        warnings.warn(f"{failed} of {len(seeds)} imputations had a bootstrap or analysis fit that did not "
+        warnings.warn(f"{failed} of {len(out)} imputations had a bootstrap or analysis fit that did not "
                       "converge; their estimates are used as they are", ConvergenceWarning, stacklevel=3)
-    return analysis, out, failed
+    return failed
+
+
+def _run(setup: _Setup, analysis, shifts, workers, progress, keep_data, desc, executor) -> list:
+    """(completed or None, stats, ok, draw) of every imputation."""
+    imputer = _Imputer(setup.data, setup.plan, analysis, shifts, keep_data)
+    ctx = _Context(setup.imputation_fit, refit_model(setup.imputation_fit),
+                   subject_strata(setup.imputation_fit, setup.arm), imputer)
+    return run_tasks(_one_imputation, ctx, setup.seeds, workers, progress, desc, executor)
+
+
+def _shift(setup: _Setup, delta, delta_arms) -> np.ndarray:
+    """(n, K) shift of ``delta``: a delta table as it stands, a number or mapping after each ICE."""
+    if isinstance(delta, pd.DataFrame):
+        if delta_arms is not None:
+            raise DataError("delta_arms= applies to a numeric delta; a delta table names its subjects and "
+                            "visits (build it with delta_template)")
+        return delta_shift(delta, setup.data)
+    return delta_matrix(setup.data, setup.plan, delta, setup.shifted)
 
 
 def impute(fit, method: str = "mar", n_imputations: int = 100, reference=None, arm: str | None = None,
            delta=0.0, delta_arms=None, seed: int | None = None, workers: int = 1,
-           progress: bool | None = None, executor: Executor | None = None) -> MultipleImputation:
-    r"""Multiple imputation from the fitted MMRM, analysed by the same MMRM and pooled by Rubin's rules.
+           progress: bool | None = None, executor: Executor | None = None, ice: pd.DataFrame | None = None,
+           analysis: str = "mmrm", covariates: Sequence[str] | None = None,
+           weights: str | None = None) -> MultipleImputation:
+    r"""Approximate-Bayesian multiple imputation from the fitted MMRM, pooled by Rubin's rules.
 
     Parameters
     ----------
     fit : MMRMResults of an MMRM with visits as classes, e.g.
-        ``CHG ~ BASE + ARM * AVISIT + us(AVISIT | USUBJID)`` (also ``GROUP=`` by arm).
-    method : "mar", "delta" (MAR plus ``delta``), "jump_to_reference", "copy_reference",
-        "copy_increments_in_reference", "last_mean_carried_forward" (Carpenter et al. 2013).
+        ``CHG ~ BASE + ARM * AVISIT + us(AVISIT | USUBJID)`` (also ``GROUP=`` by arm): the
+        imputation model.
+    method : strategy of the subjects without a row in ``ice``, from the visit after their last
+        observation: "mar" (rbmi's default), "delta" (MAR plus ``delta``), "jump_to_reference",
+        "copy_reference", "copy_increments_in_reference", "last_mean_carried_forward"
+        (Carpenter et al. 2013).  Intermittent gaps before it are MAR.
     n_imputations : M (at least 2).
-    reference : control level of the arm; needed by the reference-based methods; also the
+    reference : control level of the arm; needed by the reference-based strategies; also the
         reference of the reported differences (default: the arm's first level).
     arm : treatment factor (default: the one factor of the mean model besides the visit).
-    delta : number or mapping visit -> number, added to the imputed values after each
-        subject's last observed visit in ``delta_arms`` (default: every arm but the reference).
+    delta : a number or mapping visit -> number, added to the imputed values at or after the
+        ICE (for subjects without an ICE row: after their last observed visit) of the subjects
+        in ``delta_arms`` (default: every arm but the reference); or a delta table (the fit's
+        subject and visit columns and ``delta``, see :func:`trialmlm.missing.delta_template`)
+        added as it stands (rbmi's ``analyse(delta = )``).
     seed : makes the run reproducible (the result's ``seed`` reproduces a run made without one).
     workers : processes over imputations; results do not depend on it.
     progress : progress bar (None: on interactive terminals only).
     executor : run the imputations on this :class:`concurrent.futures.Executor` (e.g. a Dask
         ``Client.get_executor()``) instead of ``workers`` local processes; results do not
         depend on it (:mod:`trialmlm.runner`).
+    ice : intercurrent events, one row per affected subject: the fit's subject and visit
+        columns (first visit affected) and ``strategy`` (MAR, JR, CR, CIR, LMCF;
+        :mod:`trialmlm.missing.ice`).  Observed values at or after a non-MAR ICE are left out
+        of the imputation model's fit (it is refitted without them) but kept in the analysis.
+    analysis : "mmrm" (the fit's own MMRM on each completed data set) or "ancova" (rbmi's
+        ``ancova``: an ANCOVA at each visit, :mod:`trialmlm.missing.visit_ancova`).
+    covariates : the ANCOVA's covariate terms (default: the other variables of the fit's mean
+        model, e.g. ``["BASE"]``); analysis="ancova" only.
+    weights : the ANCOVA's LS-mean weights, "counterfactual" (default, rbmi's), "equal",
+        "proportional" (emmeans/SAS OM; rbmi's "proportional_em"); analysis="ancova" only.
 
     Notes
     -----
-    Dropout is the visit after the last observed one; earlier gaps are imputed under the
-    strategy's joint distribution without delta.  Every subject with a row in the fitted
-    data (also those without any observed response) is imputed and analysed.
+    Every subject with a row in the fitted data (also those without any observed response)
+    is imputed and analysed.  The bootstrap resamples, within each arm, the subjects with at
+    least one observed value in the imputation model's fit (rbmi resamples all subjects;
+    those without values add nothing to its fit).
     """
-    strategy, visit, arm, data, reference, shifted, entropy, seeds = _setup(
-        fit, method, n_imputations, reference, arm, delta_arms, seed)
-    shift = delta_matrix(data, delta, shifted)
+    setup = _setup(fit, method, n_imputations, reference, arm, delta_arms, seed, ice)
+    shift = _shift(setup, delta, delta_arms)
     if method == "delta" and not shift.any():
         raise DataError("method 'delta' needs a non-zero delta= applied to at least one dropout")
-    analysis, out, failed = _run(fit, strategy, data, reference, arm, [shift], seeds, workers, progress, True,
-                                 f"{method} imputations", executor)
+    model = _analysis(fit, setup, analysis, covariates, weights)
+    out = _run(setup, model, [shift], workers, progress, True, f"{method} imputations", executor)
+    failed = _warn_failed(out)
     return MultipleImputation(
-        method=method, reference=reference, arm=arm, visit=visit, n_imputations=n_imputations, seed=entropy,
-        delta=delta, delta_arms=shifted, estimates=np.stack([s[0] for _, s, _ in out]),
-        lsmeans_labels=analysis.lsmeans_labels, compare_labels=analysis.compare_labels,
-        imputed=np.stack([y for y, _, _ in out]), data=data, n_not_converged=failed, analysis=analysis)
+        method=method, reference=setup.reference, arm=setup.arm, visit=setup.visit,
+        n_imputations=n_imputations, seed=setup.entropy, delta=delta, delta_arms=setup.shifted,
+        estimates=np.stack([st[0] for _, st, _, _ in out]), lsmeans_labels=model.lsmeans_labels,
+        compare_labels=model.compare_labels, imputed=np.stack([y for y, _, _, _ in out]), data=setup.data,
+        n_not_converged=failed, analysis_model=analysis, covariates=model.covariates, weights=model.weights,
+        plan=setup.plan, draws=tuple(d for _, _, _, d in out), seeds=tuple(setup.seeds), shift=shift,
+        imputation_reference=reference, analysis=model)
 
 
 def delta_steps(sd: float, span: float = 2.0) -> np.ndarray:
@@ -388,14 +566,21 @@ def _directions(primary: pd.DataFrame, arm: str, shifted: tuple, default: bool) 
 
 def tipping_point(fit, deltas=None, arms=None, visit=None, method: str = "mar", n_imputations: int = 100,
                   reference=None, arm: str | None = None, alpha: float = 0.05, seed: int | None = None,
-                  workers: int = 1, progress: bool | None = None,
-                  executor: Executor | None = None) -> TippingPoint:
+                  workers: int = 1, progress: bool | None = None, executor: Executor | None = None,
+                  ice: pd.DataFrame | None = None, analysis: str = "mmrm",
+                  covariates: Sequence[str] | None = None, weights: str | None = None) -> TippingPoint:
     r"""Delta-adjusted multiple imputation over a grid of shifts; where does significance tip?
 
-    For each :math:`\delta` in ``deltas`` the imputed values after dropout in ``arms``
-    (default: every arm but the reference) are shifted by :math:`\delta` and the difference
-    from the reference at ``visit`` (default: the last visit) is pooled over the same
-    ``n_imputations`` imputations (common random numbers across deltas, as in rbmi);
+    For each :math:`\delta` in ``deltas`` the imputed values at or after each subject's ICE
+    (``ice``; for subjects without an ICE row: after their last observation) in ``arms``
+    (default: every arm but the reference; one arm, several, or the reference too) are
+    shifted by :math:`\delta` -- rbmi's ``delta_template(missing_only = TRUE)`` with the same
+    :math:`\delta` at every visit and ``dlag`` :math:`(1, 0, \dots, 0)`, i.e. a constant shift
+    of the missing values from the ICE on -- and the difference from the reference at
+    ``visit`` (default: the last visit) is pooled over the same ``n_imputations`` imputations
+    (common random numbers across deltas, as in rbmi).  rbmi's tipping-point example (advanced
+    vignette) shifts every missing value of an arm (``is_missing * delta``): the same unless
+    a subject has intermittent gaps before its ICE, which are MAR here and not shifted.
     ``reference`` (the control arm) is required.  A positive :math:`\delta` raises the
     shifted arm's imputed values, so it raises its difference from the reference.  Order
     ``deltas`` from the primary assumption (0) towards the unfavourable direction (positive
@@ -404,14 +589,16 @@ def tipping_point(fit, deltas=None, arms=None, visit=None, method: str = "mar", 
     ``deltas=None``: :func:`delta_steps` of the SD of the observed response at ``visit``,
     applied to each shifted arm in the direction that moves its difference towards the null:
     upwards when the primary (MAR) difference from the reference is negative, downwards
-    (negative deltas in ``table``) when it is positive.  Other arguments as :func:`impute`.
+    (negative deltas in ``table``) when it is positive.  ``analysis``, ``covariates``,
+    ``weights`` choose the analysis model of the completed data; other arguments as
+    :func:`impute`.
     """
     alpha = check_alpha(alpha)
     if reference is None:
         raise DataError("tipping_point needs reference= (the control arm): the deltas shift the other arms "
                         "and the differences are taken from it")
-    strategy, vname, arm, data, reference, shifted, entropy, seeds = _setup(
-        fit, method, n_imputations, reference, arm, arms, seed)
+    setup = _setup(fit, method, n_imputations, reference, arm, arms, seed, ice)
+    data, vname, arm = setup.data, setup.visit, setup.arm
     visit = data.visits[-1] if visit is None else visit
     if visit not in data.visits:
         raise DataError(f"visit {visit!r} is not a visit of '{vname}' ({', '.join(map(str, data.visits))})")
@@ -428,14 +615,15 @@ def tipping_point(fit, deltas=None, arms=None, visit=None, method: str = "mar", 
             raise DataError("deltas must hold at least one shift")
     primary = fit.compare(arm, by=vname, reference=reference, alpha=alpha)
     primary = primary.loc[primary[vname] == visit]
-    direction = _directions(primary, arm, shifted, deltas is None)
-    shifts = [sum((delta_matrix(data, sign * d, [a]) for a, sign in direction.items()), np.zeros_like(data.y))
-              for d in steps]
-    analysis, out, _ = _run(fit, strategy, data, reference, arm, shifts, seeds, workers, progress, False,
-                            "tipping-point imputations", executor)
-    stats = np.stack([s for _, s, _ in out])  # (M, n_deltas, 3, rows)
-    n_ls = len(analysis.lsmeans_labels)
-    labels = analysis.compare_labels
+    direction = _directions(primary, arm, setup.shifted, deltas is None)
+    shifts = [sum((delta_matrix(data, setup.plan, sign * d, [a]) for a, sign in direction.items()),
+                  np.zeros_like(data.y)) for d in steps]
+    model = _analysis(fit, setup, analysis, covariates, weights)
+    out = _run(setup, model, shifts, workers, progress, False, "tipping-point imputations", executor)
+    _warn_failed(out)
+    stats = np.stack([st for _, st, _, _ in out])  # (M, n_deltas, 3, rows)
+    n_ls = len(model.lsmeans_labels)
+    labels = model.compare_labels
     at_visit = np.flatnonzero(labels[vname].to_numpy() == visit)
     sign = np.array([direction.get(a, 1.0) for a in labels[arm].to_numpy()[at_visit]])
     tables = []
