@@ -2,7 +2,10 @@ r"""Draws of the imputation model and of the missing visits (the engine behind :
 
 1. **Layout.**  Every subject of the fitted data (rows with a missing response
    included) gets one row per visit; covariates of visits without a row are copied from
-   the subject's other rows when constant within the subject.
+   the subject's other rows when constant within every subject.  A time-varying covariate
+   (e.g. the on/off-treatment status of a retrieved-dropout model) needs a value at every
+   visit.  Means of cells without observed data (not estimable from the fit) are NaN and
+   refused where a strategy uses them.
 2. **Parameters.**  Draw :math:`m` refits the same MMRM to a bootstrap sample of the
    subjects, stratified by arm (approximate Bayesian draw; von Hippel & Bartlett 2021,
    rbmi ``method_approxbayes``), giving :math:`(\beta^{(m)}, \Sigma^{(m)})`.
