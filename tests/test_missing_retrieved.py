@@ -14,6 +14,7 @@ rbmi 1.5.2, mmrm 0.3.18 run to convergence): ``draws(method_condmean(type = "jac
 """
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ import trialmlm
 from trialmlm.errors import DataError
 from trialmlm.missing import condmean, delta_template
 from trialmlm.missing.ice import ice_plan, update_plan
-from trialmlm.missing.imputation import check_imputable, prepare
+from trialmlm.missing.imputation import check_imputable, covariance_matrices, impute_visits, prepare
 from trialmlm.missing.strategies import Moments
 
 REF = Path(__file__).parent / "reference"
@@ -169,6 +170,26 @@ def test_update_plan_to_a_user_strategy(advanced_fit):
     assert [s.label for s in updated.strategies] == ["MAR", "W75"]
 
 
+def test_user_strategy_in_random_draws(advanced_fit):
+    """impute_visits with a generator (approximate Bayes) draws from a user strategy's joint
+    distribution: a function written as JR with one covariance gives the built-in JR's draws."""
+    def jump(own, ref, index_mar):
+        return np.where(index_mar, own.mu, ref.mu), own.sigma
+
+    visit = check_imputable(advanced_fit)
+    data = prepare(advanced_fit, visit, "group", "Control")
+    ice = ice_of("AVG")
+    plan = ice_plan(ice.replace({"AVG": "MYJR"}), data, "Control", {"MYJR": jump})
+    builtin = ice_plan(ice.replace({"AVG": "JR"}), data, "Control")
+    data = replace(data, n_mar=plan.n_mar)
+    sigmas = covariance_matrices(advanced_fit.structures, advanced_fit.likelihood, advanced_fit.phi)
+    draws = [impute_visits(data, p.strategies, advanced_fit.beta, sigmas, np.random.default_rng(3), p.codes)
+             for p in (plan, builtin)]
+    np.testing.assert_allclose(draws[0], draws[1], rtol=1e-12)
+    assert not np.allclose(draws[0], impute_visits(data, plan.strategies, advanced_fit.beta, sigmas, None,
+                                                   plan.codes))
+
+
 def _run(fit, strategies, ice=None):
     return condmean(fit, ice=ice_of("AVG") if ice is None else ice, reference="Control", arm="group",
                     covariates=["outcome_bl"], strategies=strategies)
@@ -221,6 +242,7 @@ def test_empty_cell_is_named(rd):
     """No observed post-discontinuation value of Control at visit 1: the RD2 model cannot estimate
     that cell (rbmi stops too: mmrm refuses the rank-deficient design); the cell is named."""
     assert REFS["empty_cell_error"] == "Fitting MMRM to original dataset failed"
+    assert "rank 19" in REFS["mmrm_errors"]["empty_cell"]
     cell = (rd["group"] == "Control") & (rd["visit"] == "1") & (rd["ind_ice1"] == 1)
     empty = rd.assign(change=rd["change"].mask(cell))
     fit = trialmlm.fit(MODELS["RD2"] + COV, empty)
@@ -234,11 +256,24 @@ def test_empty_cell_is_named(rd):
     condmean(fit, reference="Control", arm="group", covariates=["outcome_bl"])
 
 
+def test_status_collinear_with_visit(rd, rd_results):
+    """Everyone off treatment from visit 3 on: the status columns are aliased with the visit's, the
+    means stay estimable, and RD2 is the basic MAR model."""
+    fit = trialmlm.fit(MODELS["RD2"] + COV, rd.assign(ind_ice1=(rd["visit"].astype(int) >= 3).astype(int)))
+    assert fit.design.aliased
+    got = condmean(fit, reference="Control", arm="group", covariates=["outcome_bl"])
+    np.testing.assert_allclose(got.completed, rd_results["basic_MAR"].completed, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(got.compare()["se"], rd_results["basic_MAR"].compare()["se"], rtol=1e-5)
+
+
 def test_cell_of_one_subject_fails_in_the_jackknife(rd):
     """A cell observed in one subject only: the full-data model is estimable, but the jackknife
     refit without that subject is not (rbmi stops as well)."""
     cell = (rd["group"] == "Control") & (rd["visit"] == "1") & (rd["ind_ice1"] == 1) & rd["change"].notna()
     keep = rd.index[cell][0]
+    errors = REFS["mmrm_errors"]
+    assert errors["single_subject"] == rd.loc[keep, "id"] and errors["single_full_data"] == "no error"
+    assert "rank 19" in errors["single_without_subject"]
     sparse = rd.assign(change=rd["change"].mask(cell & (rd.index != keep)))
     fit = trialmlm.fit(MODELS["RD2"] + COV, sparse)
     with pytest.raises(DataError, match=f"without subject '{rd.loc[keep, 'id']}' \\(jackknife\\) cannot be "

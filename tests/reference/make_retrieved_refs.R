@@ -12,7 +12,8 @@
 #      RD2        change ~ outcome_bl*visit + group*visit + ind_ice1*group*visit
 #    conditional mean imputation with jackknife, ANCOVA per visit on outcome_bl.  Also RD2 with the
 #    observed post-discontinuation values of Control at visit 1 removed ("RD2_empty_cell"): the
-#    imputation model is then rank-deficient and rbmi stops; its error message is stored.
+#    imputation model is then rank-deficient and rbmi stops; its error message is stored, with mmrm's
+#    for that model and for a cell left with one subject's value, refitted without that subject.
 # 2. rbmi's vignette "advanced": data from simulate_data() with that vignette's seed (6 visits), the
 #    ICE table data_ice_CIR with the strategy CIR replaced by the user-defined strategy AVG
 #    (strategy_AVG of the vignette: after the ICE the average of the own-arm and reference means,
@@ -126,6 +127,23 @@ empty_error <- tryCatch({
   draws(empty, NULL, vars_of(models$RD2), method, quiet = TRUE)
   "no error"
 }, error = function(e) conditionMessage(e))
+# the reason, from mmrm itself: the empty cell, and a cell left with one subject's value (the first
+# observed Control x visit 1 x off-treatment value kept) refitted without that subject (its jackknife refit)
+rd2 <- change ~ 1 + group + visit + outcome_bl*visit + group*visit + ind_ice1*group*visit + us(visit | id)
+mmrm_error <- function(dat) {
+  dat$id <- factor(dat$id)
+  tryCatch({
+    mmrm_as_shipped(rd2, data = dat, accept_singular = FALSE)
+    "no error"
+  }, error = function(e) conditionMessage(e))
+}
+cell <- rd$group == "Control" & rd$visit == "1" & rd$ind_ice1 == 1 & !is.na(rd$change)
+single <- rd
+single$change[cell & seq_len(nrow(rd)) != which(cell)[1]] <- NA
+single_id <- as.character(rd$id[which(cell)[1]])
+mmrm_errors <- list(empty_cell = mmrm_error(empty), single_subject = single_id,
+                    single_full_data = mmrm_error(single),
+                    single_without_subject = mmrm_error(single[single$id != single_id, ]))
 
 ice_avg <- data_ice_CIR %>% mutate(strategy = ifelse(strategy == "CIR", "AVG", strategy))
 ice_w75 <- data_ice_CIR %>% mutate(strategy = ifelse(strategy == "CIR", "W75", strategy))
@@ -146,6 +164,6 @@ writeLines(toJSON(list(source = paste("R", getRversion(), "rbmi", packageVersion
                        imputation_model = "change ~ group + visit + <covariates>, us(visit | id), REML",
                        analysis_model = "ancova per visit: change ~ group + outcome_bl, counterfactual LS means",
                        references = as.list(references), draws_seconds = timing,
-                       retrieved = retrieved, empty_cell_error = empty_error,
+                       retrieved = retrieved, empty_cell_error = empty_error, mmrm_errors = mmrm_errors,
                        advanced = advanced),
                   digits = NA, auto_unbox = TRUE, pretty = TRUE), "retrieved_refs.json")
