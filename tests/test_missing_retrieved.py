@@ -266,6 +266,21 @@ def test_status_collinear_with_visit(rd, rd_results):
     np.testing.assert_allclose(got.compare()["se"], rd_results["basic_MAR"].compare()["se"], rtol=1e-5)
 
 
+def test_only_the_means_a_strategy_uses_must_be_estimable(rd_fits, rd):
+    """JR for the Intervention discontinuations leaves their off-treatment values out of the RD2 fit,
+    so Intervention x off-treatment cells are empty; JR imputes from Control there and runs, while
+    AVG also uses the own arm's mean after the ICE and is refused with the cell named."""
+    off = rd.loc[(rd["ind_ice1"] == 1) & (rd["group"] == "Intervention")]
+    first = off.groupby("id", as_index=False).first()
+    ice = first[["id", "visit"]].assign(strategy="JR")
+    got = condmean(rd_fits["RD2"], ice=ice, reference="Control", arm="group", covariates=["outcome_bl"])
+    assert got.ice_summary().set_index("strategy").loc["JR", "excluded"] > 0
+    with pytest.raises(DataError, match="no observed data to estimate the mean at group = 'Intervention', "
+                                        "visit = '.', ind_ice1 = 1.*AVG imputation"):
+        condmean(rd_fits["RD2"], ice=ice.assign(strategy="AVG"), reference="Control", arm="group",
+                 covariates=["outcome_bl"], strategies=USER)
+
+
 def test_cell_of_one_subject_fails_in_the_jackknife(rd):
     """A cell observed in one subject only: the full-data model is estimable, but the jackknife
     refit without that subject is not (rbmi stops as well)."""

@@ -218,7 +218,11 @@ def _not_estimable(data: ImputationData, rows: np.ndarray, strategy) -> None:
     the strategy returned non-finite values."""
     k = len(data.visits)
     cell = (rows[:, None] * k + np.arange(k)).ravel()
-    own, ref = ~data.own_estimable.ravel()[cell], ~data.ref_estimable.ravel()[cell]
+    if data.own_estimable is None:
+        own = ref = np.zeros(cell.size, dtype=bool)
+    else:
+        own = ~data.own_estimable.ravel()[cell]
+        ref = ~data.ref_estimable.ravel()[cell] & strategy.needs_reference
     if not (own.any() or ref.any()):
         raise DataError(f"strategy {strategy.label!r} returned a mean with non-finite values for subject "
                         f"{data.subjects[rows[0]]!r}")
