@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +44,7 @@ from .delta import delta_shift
 from .ice import IcePlan, fit_without_excluded, ice_plan
 from .imputation import (
     ImputationData,
+    check_full_rank,
     check_imputable,
     covariance_matrices,
     impute_visits,
@@ -192,7 +193,9 @@ def _leave_one_out(ctx: _Context, i: int) -> tuple[np.ndarray, bool]:
     if code >= 0:
         design = ctx.model.design
         others = np.delete(np.arange(design.subject_labels.size), code)
-        lik = ctx.model.with_design(design.resample(others)).likelihood
+        resampled = design.resample(others)
+        check_full_rank(resampled, f"without subject {ctx.data.subjects[i]!r} (jackknife)")
+        lik = ctx.model.with_design(resampled).likelihood
         opt = maximise(lik, ctx.phi)
         beta, sigmas, ok = opt.evaluation.beta, covariance_matrices(ctx.structures, lik, opt.phi), \
             opt.converged
@@ -204,7 +207,8 @@ def _leave_one_out(ctx: _Context, i: int) -> tuple[np.ndarray, bool]:
 
 def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | None = None,
              covariates: Sequence[str] | None = None, delta: pd.DataFrame | None = None, workers: int = 1,
-             progress: bool | None = None, executor=None, weights: str = "counterfactual") -> ConditionalMean:
+             progress: bool | None = None, executor=None, weights: str = "counterfactual",
+             strategies: Mapping[str, Callable] | None = None) -> ConditionalMean:
     r"""Conditional mean imputation from the fitted MMRM, ANCOVA at each visit, jackknife inference.
 
     Parameters
@@ -214,7 +218,8 @@ def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | No
         model; R rbmi fits it by REML with ``us`` by default, as :func:`trialmlm.fit`).
     ice : intercurrent events, one row per affected subject: the fit's subject and visit
         columns (first visit affected) and ``strategy`` (MAR, JR, CR, CIR, LMCF; see
-        :mod:`trialmlm.missing.ice`).  Subjects without a row (all, with ``ice=None``) are MAR.
+        :mod:`trialmlm.missing.ice`) or a name of ``strategies``.  Subjects without a row (all,
+        with ``ice=None``) are MAR.
     reference : control level of the arm; needed by JR, CR and CIR, and the default
         reference of :meth:`ConditionalMean.compare`.
     arm : treatment factor (default: the one factor of the mean model besides the visit).
@@ -230,12 +235,15 @@ def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | No
     executor : any :class:`concurrent.futures.Executor` (e.g. a Dask client's) to run the
         refits on instead of the local pool (:func:`trialmlm.runner.run_tasks`).
     progress : progress bar (None: on interactive terminals only).
+    strategies : user-defined strategies for the ICE table, name -> function
+        ``f(own, ref, index_mar) -> (mu, sigma)`` (rbmi's ``getStrategies``; see
+        :class:`trialmlm.missing.strategies.UserStrategy`).
     """
     start = time.perf_counter()
     visit = check_imputable(fit)
     arm = infer_arm(fit, visit, arm, reference)
     data = prepare(fit, visit, arm, reference)
-    plan = ice_plan(ice, data, reference)
+    plan = ice_plan(ice, data, reference, strategies)
     imputation_fit, data = fit_without_excluded(fit, data, plan, arm, reference)
     model = refit_model(imputation_fit)
     sigmas = covariance_matrices(imputation_fit.structures, imputation_fit.likelihood, imputation_fit.phi)

@@ -27,7 +27,7 @@ added to the completed responses before each analysis.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,14 +40,15 @@ from .imputation import ImputationData, check_imputable, infer_arm, prepare
 
 def delta_template(source, ice: pd.DataFrame | None = None, reference=None, arm: str | None = None,
                    delta: Sequence[float] | None = None, dlag: Sequence[float] | None = None,
-                   missing_only: bool = True) -> pd.DataFrame:
+                   missing_only: bool = True,
+                   strategies: Mapping[str, Callable] | None = None) -> pd.DataFrame:
     r"""Template of the delta adjustment: a row per subject and visit (rbmi's ``delta_template``).
 
     Parameters
     ----------
     source : a :func:`trialmlm.missing.condmean` or :func:`trialmlm.missing.impute` result
-        (its ICE table is used) or the fitted MMRM that they take, with ``ice``, ``reference``
-        and ``arm`` as there.
+        (its ICE table is used) or the fitted MMRM that they take, with ``ice``, ``reference``,
+        ``arm`` and ``strategies`` as there.
     delta, dlag : K numbers each (K visits), or both None (``delta`` 0 everywhere);
         :math:`\Delta_v = \sum_{u=e}^{v} \ell_{u-e+1}\delta_u` after the event at visit
         :math:`e`.
@@ -59,15 +60,15 @@ def delta_template(source, ice: pd.DataFrame | None = None, reference=None, arm:
     ``is_post_ice``, ``strategy`` (None for observed values) and ``delta``.
     """
     if getattr(source, "plan", None) is not None:  # a condmean or impute result
-        if ice is not None or reference is not None or arm is not None:
-            raise DataError("delta_template of an imputation result uses its ICE table, reference and arm; "
-                            "do not pass ice=, reference= or arm=")
+        if ice is not None or reference is not None or arm is not None or strategies is not None:
+            raise DataError("delta_template of an imputation result uses its ICE table, reference, arm and "
+                            "strategies; do not pass ice=, reference=, arm= or strategies=")
         data, plan = source.data, source.plan
     else:
         visit = check_imputable(source)
         arm = infer_arm(source, visit, arm, reference)
         data = prepare(source, visit, arm, reference)
-        plan = ice_plan(ice, data, reference)
+        plan = ice_plan(ice, data, reference, strategies)
     if not isinstance(missing_only, (bool, np.bool_)):
         raise DataError(f"missing_only must be True or False; got {missing_only!r}")
     n, k = data.y.shape

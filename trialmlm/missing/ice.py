@@ -13,6 +13,12 @@ strategy     meaning                          :mod:`.strategies` name
 ``LMCF``     last mean carried forward        ``last_mean_carried_forward``
 ===========  ==============================  ==================================================
 
+``strategies=`` adds user-defined strategies by name (R rbmi's ``getStrategies(AVG = f)``):
+``{"AVG": f}`` with ``f(own, ref, index_mar) -> (mu, sigma)`` (:class:`.strategies.UserStrategy`);
+the ICE table may then use ``AVG``.  User strategies are non-MAR: values observed at or after
+their event are left out of the imputation model, as for JR.  The built-in labels cannot be
+redefined.
+
 A subject without a row is MAR.  For a subject with a non-MAR event at the visit with index
 :math:`e` (0-based), visits :math:`j < e` are MAR and the strategy governs :math:`j \ge e`
 (``n_mar`` :math:`= e`); MAR subjects have ``n_mar`` :math:`= K`.  As in rbmi, values observed
@@ -24,6 +30,7 @@ are used throughout.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -33,7 +40,7 @@ from ..errors import DataError, DataWarning
 from ..estimate import estimate
 from ..model import build_model
 from .imputation import ImputationData, prepare
-from .strategies import STRATEGIES, Strategy
+from .strategies import STRATEGIES, Strategy, UserStrategy
 
 ICE_STRATEGIES = {"MAR": "mar", "JR": "jump_to_reference", "CR": "copy_reference",
                   "CIR": "copy_increments_in_reference", "LMCF": "last_mean_carried_forward"}
@@ -52,14 +59,17 @@ class IcePlan:
     n_mar : (n,) visits before the first non-MAR affected visit (:math:`K` for MAR subjects).
     ice_visit : (n,) first affected visit (None without a row).
     excluded : (n, K) observed values at or after a non-MAR event (left out of the model fit).
+    registry : every strategy the ICE table could name, label -> strategy
+        (:func:`strategy_registry`).
     """
 
     labels: np.ndarray
     codes: np.ndarray
-    strategies: tuple[Strategy, ...]
+    strategies: tuple[Strategy | UserStrategy, ...]
     n_mar: np.ndarray
     ice_visit: np.ndarray
     excluded: np.ndarray
+    registry: dict
 
     def summary(self, data: ImputationData) -> pd.DataFrame:
         """Counts by arm and strategy: ``arm, strategy, subjects, with_ice, imputed, excluded``.
@@ -74,7 +84,7 @@ class IcePlan:
             "with_ice": pd.notna(self.ice_visit).astype(int),
             "imputed": (~data.observed).sum(axis=1), "excluded": self.excluded.sum(axis=1),
         })
-        order = {label: i for i, label in enumerate(ICE_STRATEGIES)}
+        order = {label: i for i, label in enumerate(self.registry)}
         out = frame.groupby([data.arm, "strategy"], sort=False).sum().reset_index()
         out["_arm"] = out[data.arm].map({a: i for i, a in enumerate(data.arms)})
         out["_strategy"] = out["strategy"].map(order)
@@ -82,20 +92,46 @@ class IcePlan:
         return out.reset_index(drop=True)
 
 
-def ice_plan(ice: pd.DataFrame | None, data: ImputationData, reference) -> IcePlan:
-    """Validate ``ice`` (columns: the subject, the visit, ``strategy``) and resolve it per subject.
+def strategy_registry(strategies: Mapping[str, Callable] | None = None) -> dict:
+    """ICE label -> strategy: the built-in five (:data:`ICE_STRATEGIES`), then ``strategies``
+    (label -> function, wrapped in :class:`UserStrategy`).  DataError for a label that is not a
+    non-empty string or is built in, and for a value that is not callable."""
+    registry = {label: STRATEGIES[name] for label, name in ICE_STRATEGIES.items()}
+    if strategies is None:
+        return registry
+    if not isinstance(strategies, Mapping):
+        raise DataError(f"strategies must be a mapping name -> function, e.g. {{'AVG': f}}; got "
+                        f"{type(strategies).__name__}")
+    for label, function in strategies.items():
+        if not isinstance(label, str) or not label:
+            raise DataError(f"strategy names must be non-empty strings; got {label!r}")
+        if label in registry:
+            raise DataError(f"strategy {label!r} is built in and cannot be redefined; give yours another "
+                            "name")
+        if not callable(function):
+            raise DataError(f"strategy {label!r} must be a function f(own, ref, index_mar) -> (mu, sigma); "
+                            f"got {type(function).__name__}")
+        registry[label] = UserStrategy(label, function)
+    return registry
+
+
+def ice_plan(ice: pd.DataFrame | None, data: ImputationData, reference,
+             strategies: Mapping[str, Callable] | None = None) -> IcePlan:
+    """Validate ``ice`` (columns: the subject, the visit, ``strategy``) and resolve it per subject;
+    ``strategies``: user-defined strategies by label (:func:`strategy_registry`).
 
     DataError for: a missing column, a subject not in the data, a visit not among the
     visit levels, an unknown strategy, two rows for one subject, a reference-based strategy
     without ``reference``, JR in a study with one arm, LMCF at the first visit (nothing to
     carry forward).  ``ice`` is not modified.
     """
+    registry = strategy_registry(strategies)
     n, k = data.y.shape
     labels = np.full(n, "MAR", dtype=object)
     ice_visit = np.full(n, None, dtype=object)
     n_mar = np.full(n, k)
     if ice is not None:
-        rows = _check_table(ice, data)
+        rows = _check_table(ice, data, registry)
         position = pd.Index(data.subjects).get_indexer(rows[data.subject].to_numpy())
         index = pd.Index(data.visits).get_indexer(rows[data.visit].to_numpy())
         labels[position] = rows[STRATEGY_COLUMN].to_numpy()
@@ -103,21 +139,24 @@ def ice_plan(ice: pd.DataFrame | None, data: ImputationData, reference) -> IcePl
         non_mar = labels[position] != "MAR"
         n_mar[position[non_mar]] = index[non_mar]
     after = np.arange(k)[None, :] >= n_mar[:, None]
-    return _resolve(labels, n_mar, ice_visit, after & data.observed, data, reference)
+    return _resolve(labels, n_mar, ice_visit, after & data.observed, data, reference, registry)
 
 
 def _resolve(labels: np.ndarray, n_mar: np.ndarray, ice_visit: np.ndarray, excluded: np.ndarray,
-             data: ImputationData, reference) -> IcePlan:
+             data: ImputationData, reference, registry: dict) -> IcePlan:
     """The plan of per-subject ``labels``, after checking each strategy used."""
-    used = [label for label in ICE_STRATEGIES if label in set(labels)]
-    strategies = tuple(STRATEGIES[ICE_STRATEGIES[label]] for label in used)
+    used = [label for label in registry if label in set(labels)]
+    strategies = tuple(registry[label] for label in used)
     for label, strategy in zip(used, strategies):
         _check_strategy(label, strategy, labels, n_mar, data, reference)
-    return IcePlan(labels, pd.Index(used).get_indexer(labels), strategies, n_mar, ice_visit, excluded)
+    return IcePlan(labels, pd.Index(used).get_indexer(labels), strategies, n_mar, ice_visit, excluded,
+                   registry)
 
 
-def update_plan(plan: IcePlan, update: pd.DataFrame, data: ImputationData, reference) -> IcePlan:
-    """``plan`` with the strategies of ``update`` (rbmi's ``impute(update_strategy = )``).
+def update_plan(plan: IcePlan, update: pd.DataFrame, data: ImputationData, reference,
+                strategies: Mapping[str, Callable] | None = None) -> IcePlan:
+    """``plan`` with the strategies of ``update`` (rbmi's ``impute(update_strategy = )``);
+    ``strategies``: the user-defined strategies (default: those of ``plan``).
 
     ``update`` has the subject column and ``strategy``: new strategies for subjects of the
     original ICE table, at their original ICE visits (a visit column, if present, must
@@ -144,10 +183,11 @@ def update_plan(plan: IcePlan, update: pd.DataFrame, data: ImputationData, refer
     if twice.any():
         raise DataError(f"subject {rows[data.subject][twice].iloc[0]!r} has more than one row in the "
                         "update_strategy table")
-    unknown = ~rows[STRATEGY_COLUMN].isin(list(ICE_STRATEGIES))
+    registry = plan.registry if strategies is None else strategy_registry(strategies)
+    unknown = ~rows[STRATEGY_COLUMN].isin(list(registry))
     if unknown.any():
         raise DataError(f"update_strategy: strategy {rows[STRATEGY_COLUMN][unknown].iloc[0]!r} is unknown; "
-                        f"the strategies are {', '.join(ICE_STRATEGIES)}")
+                        f"the strategies are {', '.join(registry)}")
     position = pd.Index(data.subjects).get_indexer(rows[data.subject].to_numpy())
     without = (position < 0) | pd.isna(plan.ice_visit[np.maximum(position, 0)])
     if without.any():
@@ -179,10 +219,10 @@ def update_plan(plan: IcePlan, update: pd.DataFrame, data: ImputationData, refer
     labels, n_mar = plan.labels.copy(), plan.n_mar.copy()
     labels[position] = new
     n_mar[position] = np.where(new == "MAR", k, index)
-    return _resolve(labels, n_mar, plan.ice_visit, plan.excluded, data, reference)
+    return _resolve(labels, n_mar, plan.ice_visit, plan.excluded, data, reference, registry)
 
 
-def _check_table(ice: pd.DataFrame, data: ImputationData) -> pd.DataFrame:
+def _check_table(ice: pd.DataFrame, data: ImputationData, registry: dict) -> pd.DataFrame:
     if not isinstance(ice, pd.DataFrame):
         raise DataError(f"ice must be a DataFrame with columns '{data.subject}', '{data.visit}', "
                         f"'{STRATEGY_COLUMN}'; got {type(ice).__name__}")
@@ -206,14 +246,14 @@ def _check_table(ice: pd.DataFrame, data: ImputationData) -> pd.DataFrame:
     if unknown.any():
         raise DataError(f"ICE table: visit {rows[data.visit][unknown].iloc[0]!r} is not a level of "
                         f"'{data.visit}' ({', '.join(map(str, data.visits))})")
-    unknown = ~rows[STRATEGY_COLUMN].isin(list(ICE_STRATEGIES))
+    unknown = ~rows[STRATEGY_COLUMN].isin(list(registry))
     if unknown.any():
         raise DataError(f"ICE table: strategy {rows[STRATEGY_COLUMN][unknown].iloc[0]!r} is unknown; the "
-                        f"strategies are {', '.join(ICE_STRATEGIES)}")
+                        f"strategies are {', '.join(registry)} (define others with strategies=)")
     return rows
 
 
-def _check_strategy(label: str, strategy: Strategy, labels: np.ndarray, n_mar: np.ndarray,
+def _check_strategy(label: str, strategy: Strategy | UserStrategy, labels: np.ndarray, n_mar: np.ndarray,
                     data: ImputationData, reference) -> None:
     if strategy.needs_reference and reference is None:
         raise DataError(f"ICE strategy {label} needs reference= (the control arm's level)")

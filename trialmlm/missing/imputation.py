@@ -2,7 +2,10 @@ r"""Draws of the imputation model and of the missing visits (the engine behind :
 
 1. **Layout.**  Every subject of the fitted data (rows with a missing response
    included) gets one row per visit; covariates of visits without a row are copied from
-   the subject's other rows when constant within the subject.
+   the subject's other rows when constant within every subject.  A time-varying covariate
+   (e.g. the on/off-treatment status of a retrieved-dropout model) needs a value at every
+   visit.  Means of cells without observed data (not estimable from the fit) are NaN and
+   refused where a strategy uses them.
 2. **Parameters.**  Draw :math:`m` refits the same MMRM to a bootstrap sample of the
    subjects, stratified by arm (approximate Bayesian draw; von Hippel & Bartlett 2021,
    rbmi ``method_approxbayes``), giving :math:`(\beta^{(m)}, \Sigma^{(m)})`.
@@ -31,6 +34,7 @@ from ..covariance.random_effects import RandomEffects
 from ..design import ALIAS_TOLERANCE
 from ..errors import DataError
 from ..formula import parse_formula
+from ..inference.grid import ESTIMABLE_TOL
 from ..model import Model
 from ..optimize import maximise
 from .patterns import last_observed
@@ -53,6 +57,11 @@ class ImputationData:
     arm_codes : (n,) index into ``arms``.
     own_group, ref_group : (n,) covariance group of the subject and of the reference arm.
     X_own, X_ref : (n * K, p) mean-model rows with the subject's own arm / the reference arm.
+    own_estimable, ref_estimable : (n, K) rows whose mean the fit estimates (a row of a cell
+        without observed data, e.g. an arm x visit x status cell of a retrieved-dropout model,
+        is not); None: all.
+    time_varying : mean-model variables other than the visit that change within a subject.
+    reference : the reference arm of ``X_ref`` (None: ``X_ref`` is ``X_own``).
     """
 
     subject: str
@@ -71,6 +80,10 @@ class ImputationData:
     ref_group: np.ndarray
     X_own: np.ndarray
     X_ref: np.ndarray
+    own_estimable: np.ndarray | None = None
+    ref_estimable: np.ndarray | None = None
+    time_varying: tuple = ()
+    reference: object = None
 
 
 def check_imputable(fit) -> str:
@@ -108,17 +121,26 @@ def infer_arm(fit, visit: str, arm: str | None, reference) -> str:
     return candidates[0]
 
 
-def _subject_constant(grid: pd.DataFrame, source: pd.DataFrame, subject: str, var: str) -> pd.Series:
-    """Fill ``var`` on grid rows without a value from the subject's constant value."""
+def _subject_constant(grid: pd.DataFrame, source: pd.DataFrame, subject: str, visit: str,
+                      var: str) -> pd.Series:
+    """Fill ``var`` on grid rows without a value from the subject's constant value.
+
+    A covariate that changes between the visits of any subject is time-varying (e.g. the
+    on/off-treatment status of a retrieved-dropout model): its value at a visit cannot be
+    inferred from other visits, so every subject needs it at every visit.
+    """
     values = source[[subject, var]].dropna()
     varying = values.groupby(subject)[var].nunique()
     if (varying > 1).any():
-        first = varying.index[varying.to_numpy() > 1][0]
-        missing = grid[var].isna() & (grid[subject] == first)
+        missing = grid[var].isna()
         if missing.any():
-            raise DataError(f"'{var}' changes between the visits of subject {first!r}, so its value "
-                            "at visit(s) without a row cannot be imputed; add rows with the value for every "
-                            "visit")
+            first = varying.index[varying.to_numpy() > 1][0]
+            row = grid.loc[missing].iloc[0]
+            raise DataError(f"'{var}' changes between the visits of subject {first!r}, so it is a "
+                            f"time-varying covariate and needs a value at every visit; subject "
+                            f"{row[subject]!r} has none at {visit} = {row[visit]!r} (add a row per subject "
+                            f"and visit with '{var}' set and the response missing)")
+        return grid[var]
     constant = values.groupby(subject)[var].first()
     filled = grid[var].where(grid[var].notna(), grid[subject].map(constant))
     if filled.isna().any():
@@ -159,18 +181,61 @@ def prepare(fit, visit: str, arm: str, reference) -> ImputationData:
             continue
         grid[var] = keyed[var].reindex(index).to_numpy()
         if var != response:
-            grid[var] = _subject_constant(grid, source, subject, var)
+            grid[var] = _subject_constant(grid, source, subject, visit, var)
         if isinstance(source[var].dtype, pd.CategoricalDtype):  # the analysis keeps the level order
             grid[var] = pd.Categorical(grid[var], categories=source[var].cat.categories)
     y = grid[response].to_numpy(dtype=float).reshape(n, k)
     observed = np.isfinite(y)
     last = last_observed(observed) + 1  # visits up to and including the last observed one
     arm_codes = pd.Index(arms).get_indexer(grid[arm].to_numpy()[::k])
-    X_own = design.encoding.matrix(grid)
-    X_ref = design.encoding.matrix(grid.assign(**{arm: reference})) if reference is not None else X_own
+    full_own = design.encoding.full_matrix(grid)
+    full_ref = design.encoding.full_matrix(grid.assign(**{arm: reference})) if reference is not None \
+        else full_own
     own_group, ref_group = _groups(fit, grid[::k], arm, reference)
+    varying = grid.groupby(subject, observed=True)[list(design.encoding.variables)].nunique().max() > 1
     return ImputationData(subject, visit, arm, response, subjects, visits, arms, grid, y, observed, last,
-                          arm_codes, own_group, ref_group, X_own, X_ref)
+                          arm_codes, own_group, ref_group, full_own[:, design.encoding.kept],
+                          full_ref[:, design.encoding.kept], _estimable(design, full_own).reshape(n, k),
+                          _estimable(design, full_ref).reshape(n, k),
+                          tuple(v for v in varying.index[varying.to_numpy()] if v != visit), reference)
+
+
+def _estimable(design, X_full: np.ndarray) -> np.ndarray:
+    r"""Rows :math:`x` whose mean :math:`x^\top\beta` the fit estimates:
+    :math:`|x^\top N| \le 10^{-6}\max(|x|, 1)` with :math:`N` the null space of the fitted design
+    (the rule of the LS-means grid)."""
+    if not design.null_space.size:
+        return np.ones(len(X_full), dtype=bool)
+    gap = np.abs(X_full @ design.null_space).max(axis=1)
+    return gap <= ESTIMABLE_TOL * np.maximum(np.abs(X_full).max(axis=1), 1.0)
+
+
+def _not_estimable(data: ImputationData, rows: np.ndarray, strategy) -> None:
+    """DataError for subjects ``rows`` whose joint mean under ``strategy`` is not finite: it uses a
+    mean the model cannot estimate (the arm x visit x time-varying covariate cells are named), or
+    the strategy returned non-finite values."""
+    k = len(data.visits)
+    cell = (rows[:, None] * k + np.arange(k)).ravel()
+    if data.own_estimable is None:
+        own = ref = np.zeros(cell.size, dtype=bool)
+    else:
+        own = ~data.own_estimable.ravel()[cell]
+        ref = ~data.ref_estimable.ravel()[cell] & strategy.needs_reference
+    if not (own.any() or ref.any()):
+        raise DataError(f"strategy {strategy.label!r} returned a mean with non-finite values for subject "
+                        f"{data.subjects[rows[0]]!r}")
+    shown = [data.arm, data.visit, *data.time_varying]
+    cells = pd.concat([data.frame[shown].iloc[cell[own]],
+                       data.frame[shown].iloc[cell[ref]].assign(**{data.arm: data.reference})])
+    cells = cells.astype(object).drop_duplicates()
+    names = [", ".join(f"{v} = {value!r}" for v, value in zip(shown, row))
+             for row in cells.itertuples(index=False)]
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    raise DataError(f"the imputation model has no observed data to estimate the mean at "
+                    f"{'; '.join(names[:3])}{more}, which {strategy.label} imputation of subject "
+                    f"{data.subjects[rows[0]]!r} needs; collect or keep such data (observed values after a "
+                    "non-MAR ICE are left out of the model), use fewer parameters for the time-varying "
+                    "covariates (e.g. one per arm instead of one per arm and visit) or another strategy")
 
 
 def _groups(fit, first_rows: pd.DataFrame, arm: str, reference) -> tuple[np.ndarray, np.ndarray]:
@@ -219,6 +284,16 @@ def refit_sample(fit, model: Model, chosen: np.ndarray):
     return opt.evaluation.beta, covariance_matrices(fit.structures, lik, opt.phi), opt.converged
 
 
+def check_full_rank(design, what: str) -> None:
+    """DataError when ``design`` (a resample of the imputation model's) lost a column: a cell of
+    the mean model (e.g. arm x visit x on/off-treatment status) whose observed data all come
+    from the subjects left out."""
+    if not _full_rank(design.X):
+        raise DataError(f"the imputation model {what} cannot be estimated: some cell of its mean model "
+                        "(e.g. an arm x visit x time-varying covariate combination) has observed data from "
+                        "the left-out subject(s) only; use fewer parameters for sparse cells")
+
+
 def _full_rank(X: np.ndarray) -> bool:
     """Column rank p, judged by pivot-free QR of the column-scaled matrix (as the alias check)."""
     norms = np.linalg.norm(X, axis=0)
@@ -253,10 +328,8 @@ def impute_visits(data: ImputationData, strategies: tuple[Strategy, ...], beta: 
     z = rng.standard_normal((n, k)) if rng is not None else None
     codes = np.zeros(n, dtype=int) if codes is None else codes
     own, ref = (data.X_own @ beta).reshape(n, k), (data.X_ref @ beta).reshape(n, k)
-    mu = np.empty((n, k))
-    for c, strategy in enumerate(strategies):
-        rows = codes == c
-        mu[rows] = strategy.mean(own[rows], ref[rows], data.n_mar[rows])
+    if data.own_estimable is not None:  # a mean the model cannot estimate is NaN, so that using it shows
+        own, ref = np.where(data.own_estimable, own, np.nan), np.where(data.ref_estimable, ref, np.nan)
     out = data.y.copy()
     keys = np.column_stack([codes, data.own_group, data.ref_group, data.n_mar, data.observed])
     unique, inverse = np.unique(keys, axis=0, return_inverse=True)
@@ -266,11 +339,13 @@ def impute_visits(data: ImputationData, strategies: tuple[Strategy, ...], beta: 
         if obs.all():
             continue
         rows = np.flatnonzero(inverse == j)
-        cov = strategies[key[0]].covariance(sigmas[key[1]], sigmas[key[2]], int(key[3]))
+        mu, cov = strategies[key[0]].joint(own[rows], ref[rows], sigmas[key[1]], sigmas[key[2]], int(key[3]))
+        if not np.isfinite(mu).all():
+            _not_estimable(data, rows[~np.isfinite(mu).all(axis=1)], strategies[key[0]])
         mis = ~obs
         s_oo, s_mo, s_mm = cov[np.ix_(obs, obs)], cov[np.ix_(mis, obs)], cov[np.ix_(mis, mis)]
         coef = np.linalg.solve(s_oo, s_mo.T).T if obs.any() else np.zeros((mis.sum(), 0))
-        mean = mu[np.ix_(rows, mis)] + (data.y[np.ix_(rows, obs)] - mu[np.ix_(rows, obs)]) @ coef.T
+        mean = mu[:, mis] + (data.y[np.ix_(rows, obs)] - mu[:, obs]) @ coef.T
         if z is not None:
             chol = np.linalg.cholesky(s_mm - coef @ s_mo.T)
             mean = mean + z[np.ix_(rows, mis)] @ chol.T

@@ -30,7 +30,7 @@ conditional mean and covariance (common random numbers, as rbmi's
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 
@@ -386,10 +386,10 @@ class _Setup:
     seeds: list
 
 
-def _plan(ice, data: ImputationData, strategy, reference) -> IcePlan:
+def _plan(ice, data: ImputationData, strategy, reference, strategies) -> IcePlan:
     """The ICE table plus, for each subject without a row and with missing visits after its
     last observation, a row of ``strategy`` at the visit after it."""
-    given = ice_plan(ice, data, reference)
+    given = ice_plan(ice, data, reference, strategies)
     implied = pd.isna(given.ice_visit) & (data.n_mar < len(data.visits))
     if strategy.needs_observation and (implied & (data.n_mar == 0)).any():
         raise DataError(f"method {strategy.name!r} carries a subject's last mean forward, but subject "
@@ -401,10 +401,10 @@ def _plan(ice, data: ImputationData, strategy, reference) -> IcePlan:
                          "strategy": LABELS[strategy.name]})
     table = rows if ice is None else pd.concat([ice[[data.subject, data.visit, "strategy"]], rows],
                                               ignore_index=True)
-    return ice_plan(table, data, reference)
+    return ice_plan(table, data, reference, strategies)
 
 
-def _setup(fit, method, n_imputations, reference, arm, delta_arms, seed, ice) -> _Setup:
+def _setup(fit, method, n_imputations, reference, arm, delta_arms, seed, ice, strategies) -> _Setup:
     seed = check_seed(seed)
     if method not in METHODS:
         raise DataError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
@@ -416,7 +416,7 @@ def _setup(fit, method, n_imputations, reference, arm, delta_arms, seed, ice) ->
     visit = check_imputable(fit)
     arm = infer_arm(fit, visit, arm, reference)
     data = prepare(fit, visit, arm, reference)
-    plan = _plan(ice, data, strategy, reference)
+    plan = _plan(ice, data, strategy, reference, strategies)
     imputation_fit, data = fit_without_excluded(fit, data, plan, arm, reference)
     compared_to = data.arms[0] if reference is None else reference
     shifted = tuple(a for a in data.arms if a != compared_to) if delta_arms is None else tuple(delta_arms)
@@ -475,7 +475,8 @@ def impute(fit, method: str = "mar", n_imputations: int = 100, reference=None, a
            delta=0.0, delta_arms=None, seed: int | None = None, workers: int = 1,
            progress: bool | None = None, executor: Executor | None = None, ice: pd.DataFrame | None = None,
            analysis: str = "mmrm", covariates: Sequence[str] | None = None,
-           weights: str | None = None) -> MultipleImputation:
+           weights: str | None = None,
+           strategies: Mapping[str, Callable] | None = None) -> MultipleImputation:
     r"""Approximate-Bayesian multiple imputation from the fitted MMRM, pooled by Rubin's rules.
 
     Parameters
@@ -512,6 +513,8 @@ def impute(fit, method: str = "mar", n_imputations: int = 100, reference=None, a
         model, e.g. ``["BASE"]``); analysis="ancova" only.
     weights : the ANCOVA's LS-mean weights, "counterfactual" (default, rbmi's), "equal",
         "proportional" (emmeans/SAS OM; rbmi's "proportional_em"); analysis="ancova" only.
+    strategies : user-defined strategies by label for ``ice`` (name -> ``f(own, ref,
+        index_mar) -> (mu, sigma)``, :mod:`trialmlm.missing.strategies`), as :func:`condmean`.
 
     Notes
     -----
@@ -520,7 +523,7 @@ def impute(fit, method: str = "mar", n_imputations: int = 100, reference=None, a
     least one observed value in the imputation model's fit (rbmi resamples all subjects;
     those without values add nothing to its fit).
     """
-    setup = _setup(fit, method, n_imputations, reference, arm, delta_arms, seed, ice)
+    setup = _setup(fit, method, n_imputations, reference, arm, delta_arms, seed, ice, strategies)
     shift = _shift(setup, delta, delta_arms)
     if method == "delta" and not shift.any():
         raise DataError("method 'delta' needs a non-zero delta= applied to at least one dropout")
@@ -568,7 +571,8 @@ def tipping_point(fit, deltas=None, arms=None, visit=None, method: str = "mar", 
                   reference=None, arm: str | None = None, alpha: float = 0.05, seed: int | None = None,
                   workers: int = 1, progress: bool | None = None, executor: Executor | None = None,
                   ice: pd.DataFrame | None = None, analysis: str = "mmrm",
-                  covariates: Sequence[str] | None = None, weights: str | None = None) -> TippingPoint:
+                  covariates: Sequence[str] | None = None, weights: str | None = None,
+                  strategies: Mapping[str, Callable] | None = None) -> TippingPoint:
     r"""Delta-adjusted multiple imputation over a grid of shifts; where does significance tip?
 
     For each :math:`\delta` in ``deltas`` the imputed values at or after each subject's ICE
@@ -590,14 +594,14 @@ def tipping_point(fit, deltas=None, arms=None, visit=None, method: str = "mar", 
     applied to each shifted arm in the direction that moves its difference towards the null:
     upwards when the primary (MAR) difference from the reference is negative, downwards
     (negative deltas in ``table``) when it is positive.  ``analysis``, ``covariates``,
-    ``weights`` choose the analysis model of the completed data; other arguments as
-    :func:`impute`.
+    ``weights`` choose the analysis model of the completed data; ``strategies`` and the other
+    arguments as :func:`impute`.
     """
     alpha = check_alpha(alpha)
     if reference is None:
         raise DataError("tipping_point needs reference= (the control arm): the deltas shift the other arms "
                         "and the differences are taken from it")
-    setup = _setup(fit, method, n_imputations, reference, arm, arms, seed, ice)
+    setup = _setup(fit, method, n_imputations, reference, arm, arms, seed, ice, strategies)
     data, vname, arm = setup.data, setup.visit, setup.arm
     visit = data.visits[-1] if visit is None else visit
     if visit not in data.visits:

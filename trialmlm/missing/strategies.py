@@ -32,14 +32,28 @@ reference conditionally on it (1 = visits :math:`\le d`, 2 = after):
 
 With one common covariance every strategy uses it.  :math:`d = 0` (no observed visit)
 gives the reference distribution for J2R, CR and CIR; LMCF then has no mean to carry.
+
+**User-defined strategies** (R rbmi's ``strategies()`` / ``getStrategies()``): a function
+``f(own, ref, index_mar) -> (mu, sigma)`` of one subject, with ``own`` and ``ref`` the
+subject's :class:`Moments` under its own arm and under the reference arm and ``index_mar``
+the (K,) boolean mask of the visits before the event, returns the joint mean (K,) and
+covariance (K, K) (:class:`UserStrategy`; e.g. rbmi's ``strategy_AVG``:
+``mu = where(index_mar, own.mu, (own.mu + ref.mu) / 2)``, ``sigma = own.sigma``).  Both
+kinds answer :meth:`Strategy.joint` for a block of subjects that share their covariance
+groups and :math:`d`; the covariance a function returns may depend on the covariances and
+``index_mar`` only (as every rbmi strategy), so it must be the same for every subject of
+a block.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
+
+from ..errors import DataError
 
 
 def _own(sigma_own: np.ndarray, sigma_ref: np.ndarray, d: int) -> np.ndarray:
@@ -107,6 +121,87 @@ class Strategy:
     covariance: Callable
     needs_reference: bool
     needs_observation: bool = False
+
+    def joint(self, mu_own: np.ndarray, mu_ref: np.ndarray, sigma_own: np.ndarray, sigma_ref: np.ndarray,
+              d: int) -> tuple[np.ndarray, np.ndarray]:
+        """Joint means (m, K) of ``m`` subjects with ``d`` MAR visits and their common covariance."""
+        return self.mean(mu_own, mu_ref, np.full(len(mu_own), d)), self.covariance(sigma_own, sigma_ref, d)
+
+
+class Moments(NamedTuple):
+    """A subject's mean trajectory ``mu`` (K,) and covariance ``sigma`` (K, K) under one arm
+    (rbmi's ``pars_group`` / ``pars_ref``); unpacks as ``mu, sigma``, so a strategy function
+    may return one."""
+
+    mu: np.ndarray
+    sigma: np.ndarray
+
+
+@dataclass(frozen=True)
+class UserStrategy:
+    """A user-defined strategy: ``function(own, ref, index_mar) -> (mu, sigma)`` per subject.
+
+    ``own``, ``ref``: :class:`Moments` (copies: the function may change them);
+    ``index_mar``: (K,) bool, True for the visits before the event (all True for a subject
+    without missing visits after it).  The result is checked: ``mu`` K finite numbers,
+    ``sigma`` a symmetric positive definite (K, K) matrix, the same for all subjects with
+    the same covariance groups and event visit; otherwise a :class:`DataError` names the
+    strategy.  The reference arm's moments are always passed, so ``reference=`` is needed.
+    """
+
+    label: str
+    function: Callable
+    needs_reference: bool = True
+    needs_observation: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.label
+
+    def joint(self, mu_own: np.ndarray, mu_ref: np.ndarray, sigma_own: np.ndarray, sigma_ref: np.ndarray,
+              d: int) -> tuple[np.ndarray, np.ndarray]:
+        """Joint means (m, K) from one call of the function per subject, and the common covariance."""
+        m, k = mu_own.shape
+        index_mar = np.arange(k) < d
+        mu = np.empty((m, k))
+        sigma = None
+        for i in range(m):
+            result = self.function(Moments(mu_own[i].copy(), sigma_own.copy()),
+                                   Moments(mu_ref[i].copy(), sigma_ref.copy()), index_mar.copy())
+            mu[i], this = self._check(result, k)
+            if sigma is None:
+                sigma = this
+            elif not np.allclose(this, sigma, rtol=1e-12, atol=0.0):
+                raise DataError(f"strategy {self.label!r} returned different covariances for subjects "
+                                f"with the same covariances and {d} visit(s) before the event; the "
+                                "covariance may depend on sigma and index_mar only")
+        return mu, sigma
+
+    def _check(self, result, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(mu, sigma)`` as float arrays; DataError for a wrong shape, an asymmetric or not positive
+        definite ``sigma``."""
+        try:
+            mu, sigma = result
+            mu, sigma = np.asarray(mu, dtype=float), np.asarray(sigma, dtype=float)
+        except (TypeError, ValueError):
+            raise DataError(f"strategy {self.label!r} must return (mu, sigma), e.g. a Moments; got "
+                            f"{type(result).__name__}") from None
+        if mu.shape != (k,):
+            raise DataError(f"strategy {self.label!r} returned a mean of shape {mu.shape}; it needs {k} "
+                            "values, one per visit")
+        if sigma.shape != (k, k):
+            raise DataError(f"strategy {self.label!r} returned a covariance of shape {sigma.shape}; it needs "
+                            f"({k}, {k})")
+        if not np.isfinite(sigma).all():
+            raise DataError(f"strategy {self.label!r} returned a covariance with non-finite values")
+        if not np.allclose(sigma, sigma.T, rtol=1e-10, atol=1e-12 * np.abs(sigma).max()):
+            raise DataError(f"strategy {self.label!r} returned a covariance that is not symmetric")
+        try:
+            np.linalg.cholesky(sigma)
+        except np.linalg.LinAlgError:
+            raise DataError(f"strategy {self.label!r} returned a covariance that is not positive "
+                            "definite") from None
+        return mu, sigma
 
 
 STRATEGIES = {s.name: s for s in (
