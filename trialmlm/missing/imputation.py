@@ -204,7 +204,7 @@ def draw_parameters(fit, model: Model, strata: np.ndarray, rng: np.random.Genera
     for _ in range(MAX_REDRAWS):
         chosen = np.concatenate([rng.choice(members, size=members.size) for members in strata])
         boot = design.resample(chosen)
-        if _full_rank(boot.X):
+        if full_rank(boot.X):
             lik = model.with_design(boot).likelihood
             opt = maximise(lik, fit.phi)
             return opt.evaluation.beta, covariance_matrices(fit.structures, lik, opt.phi), opt.converged
@@ -212,7 +212,7 @@ def draw_parameters(fit, model: Model, strata: np.ndarray, rng: np.random.Genera
                     "without observations); the data are too sparse for bootstrap imputation")
 
 
-def _full_rank(X: np.ndarray) -> bool:
+def full_rank(X: np.ndarray) -> bool:
     """Column rank p, judged by pivot-free QR of the column-scaled matrix (as the alias check)."""
     norms = np.linalg.norm(X, axis=0)
     if np.any(norms == 0):

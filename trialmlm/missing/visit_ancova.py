@@ -16,6 +16,7 @@ so the difference of two arms' LS means is the arm coefficient of the model (rbm
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -47,6 +48,13 @@ class VisitAncova:
         self.X = np.stack([encoding.matrix(f) for f in frames])  # (K, n, p)
         self.X_arm = np.stack([[encoding.matrix(f.assign(**{data.arm: a})) for a in data.arms]
                                for f in frames])  # (K, A, n, p)
+
+    def take(self, rows: np.ndarray) -> VisitAncova:
+        """The ANCOVA of the subjects ``rows`` (repeats allowed: a bootstrap sample), whose
+        completed data have one row per entry of ``rows``."""
+        out = copy.copy(self)
+        out.X, out.X_arm = self.X[:, rows], self.X_arm[:, :, rows]
+        return out
 
     def lsmeans(self, completed: np.ndarray, keep: np.ndarray) -> np.ndarray:
         """(K, A) counterfactual LS means of each arm at each visit from the subjects ``keep``."""
