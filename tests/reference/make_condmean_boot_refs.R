@@ -1,7 +1,7 @@
 # Reference values for conditional mean imputation with bootstrap inference and for bootstrapped ML
 # multiple imputation (trialmlm.missing.condmean(type = "bootstrap"), trialmlm.missing.bmlmi).
 # R 4.2, rbmi 1.5.2, mmrm 0.3.18 (installed as described in make_condmean_refs.R), dplyr, jsonlite.
-# Run in this folder:   Rscript make_condmean_boot_refs.R     (about two minutes: 20 + 10 + 100 mmrm fits)
+# Run in this folder:   Rscript make_condmean_boot_refs.R     (about three minutes: 20 + 10 + 100 + 1000 mmrm fits)
 # mmrm is run to convergence (converged_mmrm.R), as for condmean_refs.json.
 # Data: antidepressant.csv (written by make_condmean_refs.R), the quickstart's ICE table (JR from the
 # first terminal missing visit; subject 3618 MAR), references DRUG -> PLACEBO.
@@ -12,7 +12,9 @@
 #     sample; pool(type = "percentile") and pool(type = "normal").
 #   bmlmi: draws(method_bmlmi(B = 10, D = 2)): the same per bootstrap sample, the B * D per-imputation
 #     analysis estimates (in rbmi's order: sample 1 imputations 1..D, sample 2, ...) and pool().
-#   bmlmi_large: pool() of method_bmlmi(B = 100, D = 5) (distribution check: 500 imputations).
+#   bmlmi_large: method_bmlmi(B = 100, D = 5) (distribution check, 500 imputations): the subject ids of each
+#     bootstrap sample, the per-imputation analysis estimates and pool().
+#   bmlmi_1000: pool() of method_bmlmi(B = 1000, D = 2) (distribution check of the bootstrap sampling too).
 suppressPackageStartupMessages({library(rbmi); library(dplyr); library(jsonlite)})
 dat <- read.csv("antidepressant.csv", colClasses = c(PATIENT = "character", VISIT = "character",
                                                      THERAPY = "character"))
@@ -62,19 +64,27 @@ bmlmi <- list(samples = samples_of(d_bm), estimates = estimates_of(ana_bm), D = 
 set.seed(20260503)
 t_large <- system.time(d_large <- draws(dat, dat_ice, vars, method_bmlmi(B = 100, D = 5),
                                         quiet = TRUE))[["elapsed"]]
-bmlmi_large <- list(B = 100, D = 5, pooled = as.data.frame(pool(analyse(impute(d_large, references = references),
+ana_large <- analyse(impute(d_large, references = references), ancova, vars = vars_an)
+bmlmi_large <- list(B = 100, D = 5, ids = lapply(d_large$samples, function(s) as.character(s$ids)),
+                    estimates = estimates_of(ana_large), pooled = as.data.frame(pool(ana_large)))
+
+set.seed(20260504)
+t_1000 <- system.time(d_1000 <- draws(dat, dat_ice, vars, method_bmlmi(B = 1000, D = 2), quiet = TRUE))[["elapsed"]]
+bmlmi_1000 <- list(B = 1000, D = 2, pooled = as.data.frame(pool(analyse(impute(d_1000, references = references),
                                                                        ancova, vars = vars_an))))
 
 writeLines(toJSON(list(source = paste("R", getRversion(), "rbmi", packageVersion("rbmi"), "mmrm",
                                       packageVersion("mmrm"), "draws(method_condmean(type = 'bootstrap',",
                                       "n_samples = 20)), draws(method_bmlmi(B = 10, D = 2)),",
-                                      "draws(method_bmlmi(B = 100, D = 5)); impute, analyse(ancova), pool;",
+                                      "draws(method_bmlmi(B = 100, D = 5)), draws(method_bmlmi(B = 1000, D = 2)); impute, analyse(ancova), pool;",
                                       "mmrm run to convergence (BFGS reltol 1e-14, else nlminb rel.tol 1e-10)"),
                        generated = format(Sys.Date()),
                        imputation_model = "CHANGE ~ THERAPY + VISIT + BASVAL*VISIT + THERAPY*VISIT, us(VISIT | PATIENT), REML",
                        analysis_model = "ancova per visit: CHANGE ~ THERAPY + BASVAL, counterfactual LS means",
                        ice = list(PATIENT = as.character(dat_ice$PATIENT), VISIT = as.character(dat_ice$VISIT),
                                   strategy = dat_ice$strategy),
-                       draws_seconds = list(condmean_bootstrap_20 = t_cm, bmlmi_10_2 = t_bm, bmlmi_100_5 = t_large),
-                       condmean = condmean, bmlmi = bmlmi, bmlmi_large = bmlmi_large),
+                       draws_seconds = list(condmean_bootstrap_20 = t_cm, bmlmi_10_2 = t_bm, bmlmi_100_5 = t_large,
+                                           bmlmi_1000_2 = t_1000),
+                       condmean = condmean, bmlmi = bmlmi, bmlmi_large = bmlmi_large,
+                       bmlmi_1000 = bmlmi_1000),
                   digits = NA, auto_unbox = TRUE), "condmean_boot_refs.json")

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .condmean import ConditionalMean
 from .ice import ice_plan
 from .imputation import check_imputable, infer_arm, prepare
+from .visit_results import VisitResults
 
 
 def delta_template(source, ice: pd.DataFrame | None = None, reference=None, arm: str | None = None,
@@ -33,8 +33,8 @@ def delta_template(source, ice: pd.DataFrame | None = None, reference=None, arm:
 
     Parameters
     ----------
-    source : a :class:`ConditionalMean` result (its ICE table is used) or the fitted MMRM
-        that :func:`trialmlm.missing.condmean` takes, with ``ice``, ``reference`` and ``arm``
+    source : a :func:`trialmlm.missing.condmean` or :func:`trialmlm.missing.bmlmi` result (its
+        ICE table is used) or the fitted MMRM that they take, with ``ice``, ``reference`` and ``arm``
         as there.
     delta, dlag : K numbers each (K visits), or both None (``delta`` 0 everywhere);
         :math:`\Delta_v = \sum_{u=e}^{v} \ell_{u-e+1}\delta_u` after the event at visit
@@ -46,10 +46,10 @@ def delta_template(source, ice: pd.DataFrame | None = None, reference=None, arm:
     DataFrame with the subject, visit and arm columns and ``is_mar``, ``is_missing``,
     ``is_post_ice``, ``strategy`` (None for observed values) and ``delta``.
     """
-    if isinstance(source, ConditionalMean):
+    if isinstance(source, VisitResults):
         if ice is not None or reference is not None or arm is not None:
-            raise DataError("delta_template of a condmean result uses its ICE table, reference and arm; "
-                            "do not pass ice=, reference= or arm=")
+            raise DataError("delta_template of a condmean or bmlmi result uses its ICE table, reference and "
+                            "arm; do not pass ice=, reference= or arm=")
         data, plan = source.data, source.plan
     else:
         visit = check_imputable(source)
