@@ -32,7 +32,7 @@ and re-analyses under other strategies without refitting (rbmi's
 
 **Delta adjustment** (rbmi's ``analyse(delta = )``): a shift :math:`\Delta_{iv}` per subject
 and visit (:func:`trialmlm.missing.delta_template`) is added to the completed responses before
-the analysis, in the full-data run and in every leave-one-out run.
+the analysis, in the full-data run and in every leave-one-out or bootstrap run.
 """
 
 from __future__ import annotations
