@@ -1,6 +1,7 @@
 """Missing data: patterns, dropout, time to dropout, MCAR diagnostics, sensitivity analyses,
-conditional mean imputation with intercurrent events."""
+conditional mean imputation and bootstrapped ML multiple imputation with intercurrent events."""
 
+from .bmlmi import BootstrappedMLMI, bmlmi
 from .cohorts import completers_vs_dropouts
 from .condmean import ConditionalMean, condmean
 from .delta import delta_template
@@ -11,7 +12,7 @@ from .mcar import LittleMCAR, little_mcar_test
 from .patterns import dropout_table, patterns
 from .sensitivity import METHODS, MultipleImputation, TippingPoint, delta_steps, impute, tipping_point
 
-__all__ = ["ConditionalMean", "DropoutModel", "DropoutSurvival", "LittleMCAR", "METHODS",
-           "MultipleImputation", "TippingPoint", "completers_vs_dropouts", "condmean", "delta_steps",
+__all__ = ["BootstrappedMLMI", "ConditionalMean", "DropoutModel", "DropoutSurvival", "LittleMCAR", "METHODS",
+           "MultipleImputation", "TippingPoint", "bmlmi", "completers_vs_dropouts", "condmean", "delta_steps",
            "delta_template", "dropout_model", "dropout_table", "ice_table", "impute", "little_mcar_test",
            "patterns", "time_to_dropout", "tipping_point"]

@@ -46,9 +46,9 @@ def delta_template(source, ice: pd.DataFrame | None = None, reference=None, arm:
 
     Parameters
     ----------
-    source : a :func:`trialmlm.missing.condmean` or :func:`trialmlm.missing.impute` result
-        (its ICE table is used) or the fitted MMRM that they take, with ``ice``, ``reference``,
-        ``arm`` and ``strategies`` as there.
+    source : a :func:`trialmlm.missing.condmean`, :func:`trialmlm.missing.bmlmi` or
+        :func:`trialmlm.missing.impute` result (its ICE table is used) or the fitted MMRM that
+        they take, with ``ice``, ``reference``, ``arm`` and ``strategies`` as there.
     delta, dlag : K numbers each (K visits), or both None (``delta`` 0 everywhere);
         :math:`\Delta_v = \sum_{u=e}^{v} \ell_{u-e+1}\delta_u` after the event at visit
         :math:`e`.

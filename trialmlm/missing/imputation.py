@@ -277,7 +277,7 @@ def refit_sample(fit, model: Model, chosen: np.ndarray):
     """``(beta, sigmas, converged)`` of ``model`` refitted to the design subjects ``chosen``
     (codes, repeats allowed; started from ``fit.phi``), or None if their design loses rank."""
     boot = model.design.resample(chosen)
-    if not _full_rank(boot.X):
+    if not full_rank(boot.X):
         return None
     lik = model.with_design(boot).likelihood
     opt = maximise(lik, fit.phi)
@@ -288,13 +288,13 @@ def check_full_rank(design, what: str) -> None:
     """DataError when ``design`` (a resample of the imputation model's) lost a column: a cell of
     the mean model (e.g. arm x visit x on/off-treatment status) whose observed data all come
     from the subjects left out."""
-    if not _full_rank(design.X):
+    if not full_rank(design.X):
         raise DataError(f"the imputation model {what} cannot be estimated: some cell of its mean model "
                         "(e.g. an arm x visit x time-varying covariate combination) has observed data from "
                         "the left-out subject(s) only; use fewer parameters for sparse cells")
 
 
-def _full_rank(X: np.ndarray) -> bool:
+def full_rank(X: np.ndarray) -> bool:
     """Column rank p, judged by pivot-free QR of the column-scaled matrix (as the alias check)."""
     norms = np.linalg.norm(X, axis=0)
     if np.any(norms == 0):

@@ -32,6 +32,7 @@ under every weighting and equals the arm coefficient (rbmi's ``trt``).
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Sequence
 
@@ -130,6 +131,16 @@ class VisitAncova:
         raise DataError("the per-visit ANCOVA (analysis='ancova') gives the arm's LS means and differences "
                         "from the reference by visit only: call lsmeans() or compare() without arguments, or "
                         "impute with analysis='mmrm'")
+
+    def take(self, rows: np.ndarray) -> VisitAncova:
+        """The ANCOVA of the subjects ``rows`` (repeats allowed: a bootstrap sample), whose
+        completed data have one row per entry of ``rows``."""
+        out = copy.copy(self)
+        out.X, out.X_arm = self.X[:, rows], self.X_arm[:, :, rows]
+        out.frames = [f.iloc[rows].reset_index(drop=True) for f in self.frames]
+        everyone = np.ones(len(rows), dtype=bool)
+        out.full_rows = [out.rows(v, everyone) for v in range(len(out.frames))]
+        return out
 
     def lsmeans(self, completed: np.ndarray, keep: np.ndarray) -> np.ndarray:
         """(K, A) LS means of each arm at each visit from the subjects ``keep``."""

@@ -1,0 +1,225 @@
+r"""Maximum-likelihood imputation engine shared by :func:`condmean` and :func:`bmlmi`
+(R rbmi's ``method_condmean`` and ``method_bmlmi``).
+
+1. **Setting** (:func:`setup`).  The fitted MMRM, refitted without the values observed at
+   or after a non-MAR intercurrent event (:mod:`.ice`), gives the full-data
+   :math:`(\hat\beta, \hat\Sigma)`; the ICE plan, the delta shifts and the per-visit ANCOVA
+   (:mod:`.visit_ancova`) are fixed once.
+2. **Samples.**  A sample is an array of subject positions (repeats allowed): the full data,
+   all but one subject (jackknife) or a bootstrap sample drawn with replacement within each
+   arm (rbmi's default strata are the arms; :func:`bootstrap_rows`).  Duplicated subjects count
+   as distinct subjects in the refit and in the analysis, as rbmi.
+3. **Refit** (:func:`refit`): the imputation MMRM on the sample's subjects, started from the
+   full-data estimate, giving :class:`Parameters`.
+4. **Analysis** (:func:`analyse`): the sample's subjects imputed from its parameters, by
+   conditional mean (``rng=None``) or a random draw, under the plan's strategies; the delta
+   shift added; the per-visit ANCOVA's counterfactual LS means over the sample's subjects.
+
+The parameters of every sample are kept with the results, so a change of strategies
+(:func:`trialmlm.missing.ice.update_plan`) re-runs step 4 only.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConvergenceWarning, DataError
+from ..model import Model
+from ..optimize import maximise
+from .delta import delta_shift
+from .ice import IcePlan, fit_without_excluded, ice_plan
+from .imputation import (
+    MAX_REDRAWS,
+    ImputationData,
+    check_full_rank,
+    check_imputable,
+    covariance_matrices,
+    full_rank,
+    impute_visits,
+    infer_arm,
+    prepare,
+    refit_model,
+)
+from .visit_ancova import VisitAncova
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """Imputation-model parameters fitted to one sample of subjects.
+
+    Attributes
+    ----------
+    rows : positions of the sample's subjects in ``data.subjects`` (repeats allowed).
+    beta : the mean-model coefficients.
+    sigmas : the visits-by-visits covariance matrix of each covariance group.
+    converged : whether the refit converged.
+    """
+
+    rows: np.ndarray
+    beta: np.ndarray
+    sigmas: list
+    converged: bool = True
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What every sample shares: the imputation model, the full-data parameters, the data,
+    the ICE plan, the delta shift and the per-visit ANCOVA.
+
+    ``codes`` maps each subject to its subject code in the imputation model's design (-1: no
+    observed value in the model).
+    """
+
+    arm: str
+    visit: str
+    reference: object
+    covariates: tuple
+    model: Model
+    structures: tuple
+    phi: np.ndarray
+    codes: np.ndarray
+    full: Parameters
+    data: ImputationData
+    plan: IcePlan
+    analysis: VisitAncova
+    shift: np.ndarray  # (n, K) delta adjustment added to the completed data
+
+    def with_plan(self, plan: IcePlan) -> Setting:
+        """The setting imputing under ``plan`` (same model and parameters)."""
+        return replace(self, plan=plan, data=replace(self.data, n_mar=plan.n_mar))
+
+    def completed(self, params: Parameters) -> np.ndarray:
+        """(n, K) responses of every subject completed by conditional means from ``params``,
+        plus the delta shift."""
+        plan = self.plan
+        completed = impute_visits(self.data, plan.strategies, params.beta, params.sigmas, None, plan.codes)
+        return completed + self.shift
+
+    def strata(self) -> list[np.ndarray]:
+        """Positions of the subjects of each arm (the bootstrap strata, as rbmi's default)."""
+        return [np.flatnonzero(self.data.arm_codes == a) for a in range(len(self.data.arms))
+                if (self.data.arm_codes == a).any()]
+
+
+def setup(fit, ice: pd.DataFrame | None, reference, arm: str | None, covariates: Sequence[str] | None,
+          delta: pd.DataFrame | None, weights: str = "counterfactual",
+          strategies: Mapping[str, Callable] | None = None) -> Setting:
+    """The :class:`Setting` of ``fit`` with the ICE table, ANCOVA covariates and weights, delta
+    table and user-defined strategies (arguments of :func:`trialmlm.missing.condmean`)."""
+    visit = check_imputable(fit)
+    arm = infer_arm(fit, visit, arm, reference)
+    data = prepare(fit, visit, arm, reference)
+    plan = ice_plan(ice, data, reference, strategies)
+    imputation_fit, data = fit_without_excluded(fit, data, plan, arm, reference)
+    model = refit_model(imputation_fit)
+    sigmas = covariance_matrices(imputation_fit.structures, imputation_fit.likelihood, imputation_fit.phi)
+    full = Parameters(np.arange(len(data.subjects)), imputation_fit.beta, sigmas)
+    shift = delta_shift(delta, data)
+    if covariates is None:
+        covariates = [v for v in fit.design.encoding.variables if v not in (arm, visit)]
+    completed = impute_visits(data, plan.strategies, full.beta, sigmas, None, plan.codes) + shift
+    analysis = VisitAncova(data, list(covariates), completed, weights)
+    codes = pd.Index(model.design.subject_labels).get_indexer(data.subjects)
+    return Setting(arm, visit, reference, tuple(covariates), model, imputation_fit.structures,
+                   imputation_fit.phi, codes, full, data, plan, analysis, shift)
+
+
+def check_count(name: str, value) -> int:
+    """``value`` as an integer of at least 2 (a number of samples or imputations)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 2:
+        raise DataError(f"{name} must be an integer of at least 2, got {value!r}")
+    return int(value)
+
+
+def sample_rows(setting: Setting, sample) -> np.ndarray:
+    """The subject positions of ``sample``: given positions (an integer array), or a bootstrap
+    sample drawn from the seed ``sample`` (a :class:`numpy.random.SeedSequence`)."""
+    if isinstance(sample, np.random.SeedSequence):
+        return bootstrap_rows(setting, np.random.default_rng(sample))
+    rows = np.asarray(sample)
+    n = len(setting.data.subjects)
+    if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer) or rows.size == 0 or rows.min() < 0 \
+            or rows.max() >= n:
+        raise DataError(f"a given sample must be a non-empty array of subject positions 0..{n - 1}")
+    left_out = np.setdiff1d(np.arange(n), rows)
+    jackknife = left_out.size == 1 and rows.size == n - 1
+    what = f"without subject {setting.data.subjects[left_out[0]]!r} (jackknife)" if jackknife \
+        else "of a given sample"
+    check_full_rank(_design(setting, rows), what)
+    return rows
+
+
+def warn_not_converged(samples: list[Parameters], what: str) -> int:
+    """Number of refits in ``samples`` that did not converge (a :class:`ConvergenceWarning` if any)."""
+    failed = sum(not p.converged for p in samples)
+    if failed:
+        warnings.warn(f"{failed} of {len(samples)} {what} did not converge; their estimates are used as they "
+                      "are", ConvergenceWarning, stacklevel=3)
+    return failed
+
+
+def bootstrap_rows(setting: Setting, rng: np.random.Generator) -> np.ndarray:
+    """A bootstrap sample of subject positions, drawn with replacement within each arm; a
+    sample whose design loses rank (an arm or visit without observations) is redrawn."""
+    strata = setting.strata()
+    for _ in range(MAX_REDRAWS):
+        rows = np.concatenate([rng.choice(members, size=members.size) for members in strata])
+        if full_rank(_design(setting, rows).X):
+            return rows
+    raise DataError(f"{MAX_REDRAWS} bootstrap samples in a row lost a column of the design (an arm or visit "
+                    "without observations); the data are too sparse for the bootstrap")
+
+
+def _design(setting: Setting, rows: np.ndarray):
+    return setting.model.design.resample(_model_subjects(setting, rows))
+
+
+def _model_subjects(setting: Setting, rows: np.ndarray) -> np.ndarray:
+    """Design subject codes of the subjects ``rows`` that have observed values in the model."""
+    used = setting.codes[rows]
+    return used[used >= 0]
+
+
+def refit(setting: Setting, rows: np.ndarray) -> Parameters:
+    """The imputation MMRM refitted to the subjects ``rows`` (started from the full-data
+    estimate); the full-data parameters when ``rows`` are the full data's model subjects."""
+    used = _model_subjects(setting, rows)
+    if np.array_equal(used, np.arange(setting.model.design.subject_labels.size)):
+        return replace(setting.full, rows=rows)
+    lik = setting.model.with_design(setting.model.design.resample(used)).likelihood
+    opt = maximise(lik, setting.phi)
+    return Parameters(rows, opt.evaluation.beta, covariance_matrices(setting.structures, lik, opt.phi),
+                      opt.converged)
+
+
+def analyse(setting: Setting, params: Parameters, rng: np.random.Generator | None = None,
+            n_imputations: int = 1) -> np.ndarray:
+    """(K, A) LS means of the sample ``params.rows`` imputed by conditional mean
+    (``rng=None``), else (D, K, A) for ``n_imputations`` random imputations from ``rng``
+    (each repeat of a subject drawn independently, as rbmi)."""
+    data, plan, rows = setting.data, setting.plan, params.rows
+    if rng is None:
+        return setting.analysis.lsmeans(setting.completed(params), rows)
+    sample, codes, shift = _take(data, rows), plan.codes[rows], setting.shift[rows]
+    analysis, every = setting.analysis.take(rows), np.ones(rows.size, dtype=bool)
+    return np.stack([analysis.lsmeans(impute_visits(sample, plan.strategies, params.beta, params.sigmas, rng,
+                                                    codes) + shift, every)
+                     for _ in range(n_imputations)])
+
+
+def _take(data: ImputationData, rows: np.ndarray) -> ImputationData:
+    """The subjects ``rows`` of ``data`` (repeats allowed), for imputation."""
+    k = len(data.visits)
+    flat = (rows[:, None] * k + np.arange(k)).ravel()
+    return replace(data, subjects=data.subjects[rows], frame=data.frame.iloc[flat], y=data.y[rows],
+                   observed=data.observed[rows], n_mar=data.n_mar[rows], arm_codes=data.arm_codes[rows],
+                   own_group=data.own_group[rows], ref_group=data.ref_group[rows], X_own=data.X_own[flat],
+                   X_ref=data.X_ref[flat],
+                   own_estimable=None if data.own_estimable is None else data.own_estimable[rows],
+                   ref_estimable=None if data.ref_estimable is None else data.ref_estimable[rows])
