@@ -232,3 +232,25 @@ def test_toml_estimands_equal_command_line(adam):
     command_line = _analyze(folder, "cli", "--ice", str(folder / "ice.xpt"), "--estimands", "TABLE", "JR")
     pd.testing.assert_frame_equal(pd.read_csv(folder / "toml" / "t7_estimands.csv"),
                                   pd.read_csv(command_line / "t7_estimands.csv"))
+
+
+@pytest.mark.parametrize("method", ["bootstrap", "approxbayes", "bmlmi"])
+def test_every_estimand_method(adam, method):
+    """Each method of the report equals its API call with the report's imputations and seed."""
+    from trialmlm.missing import bmlmi, impute
+
+    folder, data, ice = adam
+    out = _analyze(folder, method, "--ice", str(folder / "ice.csv"), "--estimands", "JR",
+                   "--estimand-method", method, "--imputations", "20", "--seed", "7")
+    df, fit = _fit(data)
+    rows = ice[ice["USUBJID"].isin(df["USUBJID"])].assign(strategy="JR")
+    common = dict(ice=rows, reference="Placebo", covariates=["BASE"])
+    result = {"bootstrap": lambda: condmean(fit, type="bootstrap", n_samples=20, seed=7, **common),
+              "approxbayes": lambda: impute(fit, n_imputations=20, seed=7, analysis="ancova", **common),
+              "bmlmi": lambda: bmlmi(fit, B=20, D=2, seed=7, **common)}[method]()
+    expected = result.compare()
+    expected = expected[expected["AVISIT"] == "Week 8"]
+    got = pd.read_csv(out / "t7_estimands.csv")
+    np.testing.assert_allclose(got[["estimate", "lower", "upper", "p"]].to_numpy(),
+                               expected[["estimate", "lower", "upper", "p"]].to_numpy(), rtol=1e-10)
+    assert "seed 7" in (out / "t7_estimands.html").read_text()

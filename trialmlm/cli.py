@@ -126,7 +126,8 @@ def _analysis_arguments(p: argparse.ArgumentParser) -> None:
                    help="subject-level date of the intercurrent event, e.g. TRTEDT")
     p.add_argument("--date", help="record date compared with --ice-date (default ADT)")
     p.add_argument("--estimand-method", dest="estimand_method",
-                   help="how each estimand is estimated (default condmean: conditional mean + jackknife)")
+                   help="how each estimand is estimated: condmean (default; conditional mean + jackknife), "
+                        "bootstrap, approxbayes, bmlmi (--imputations samples, --seed)")
     p.add_argument("--out", help="output folder (a previous report there is replaced as a whole)")
     p.add_argument("--overwrite", action="store_true", default=None,
                    help="replace an output folder that holds files trialmlm did not write")

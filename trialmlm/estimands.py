@@ -11,9 +11,11 @@ The intercurrent events (ICE) of the analysed subjects come from one source
 
 Each estimand named in ``estimands`` applies one strategy (MAR, JR, CR, CIR, LMCF) to every
 subject with an ICE, from its ICE visit, or ``TABLE``: the ICE file's own per-subject
-strategies.  Each is estimated by ``estimand_method`` from the primary MMRM (the
-imputation model, refitted without the observed values after non-MAR events) and analysed
-by an ANCOVA at each visit on the report's covariates (R rbmi's default analysis).
+strategies.  Each is estimated by ``estimand_method`` (:data:`METHODS`: conditional mean
+with jackknife or bootstrap, approximate Bayes or bootstrapped ML multiple imputation; the
+number of samples or imputations is ``imputations``, the seed ``seed``) from the primary
+MMRM (the imputation model, refitted without the observed values after non-MAR events) and
+analysed by an ANCOVA at each visit on the report's covariates (R rbmi's default analysis).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import pandas as pd
 
 from .errors import DataError
 from .io import read_table
-from .missing import condmean, ice_table
+from .missing import bmlmi, condmean, ice_table, impute
 from .missing.ice import ICE_STRATEGIES, STRATEGY_COLUMN
 
 #: ``estimands`` entry -> the ICE handling in words.
@@ -37,10 +39,16 @@ HANDLING = {
     "LMCF": "Last mean carried forward after the ICE (LMCF)",
     "TABLE": "Per subject, as in the ICE file",
 }
-#: ``estimand_method`` -> (description for the footnote).
+#: ``estimand_method`` -> its description (the footnote of Table 7a); ``{n}`` is ``imputations``.
 METHODS = {
     "condmean": "conditional mean imputation, jackknife standard errors and normal confidence intervals "
                 "(Wolbers et al. 2022; R rbmi method_condmean(type = \"jackknife\"))",
+    "bootstrap": "conditional mean imputation, {n} bootstrap samples stratified by arm, percentile "
+                 "confidence intervals and p-values (R rbmi method_condmean(type = \"bootstrap\"))",
+    "approxbayes": "approximate Bayesian multiple imputation ({n} imputations, each from a bootstrap refit), "
+                   "Rubin's rules with Barnard-Rubin df (R rbmi method_approxbayes)",
+    "bmlmi": "bootstrapped maximum-likelihood multiple imputation ({n} bootstrap samples x 2 imputations), "
+             "von Hippel-Bartlett pooling (R rbmi method_bmlmi(B, D = 2))",
 }
 
 
@@ -111,10 +119,21 @@ def run_estimands(fit, config, data: pd.DataFrame, reference, progress: bool | N
     out = []
     for name in names:
         rows = ice if name == "TABLE" else ice.assign(**{STRATEGY_COLUMN: name})
-        result = condmean(fit, ice=rows, reference=reference, arm=config.arm,
-                          covariates=list(config.covariates), workers=config.workers, progress=progress)
-        out.append(Estimand(name, HANDLING[name], result))
+        out.append(Estimand(name, HANDLING[name], _estimate(fit, rows, config, reference, progress)))
     return Estimands(ice, source, config.estimand_method, tuple(out))
+
+
+def _estimate(fit, ice: pd.DataFrame, config, reference, progress):
+    """One estimand by ``config.estimand_method`` (every method: the same ANCOVA per visit)."""
+    common = dict(ice=ice, reference=reference, arm=config.arm, covariates=list(config.covariates),
+                  workers=config.workers, progress=progress)
+    if config.estimand_method == "condmean":
+        return condmean(fit, **common)
+    if config.estimand_method == "bootstrap":
+        return condmean(fit, type="bootstrap", n_samples=config.imputations, seed=config.seed, **common)
+    if config.estimand_method == "bmlmi":
+        return bmlmi(fit, B=config.imputations, D=2, seed=config.seed, **common)
+    return impute(fit, n_imputations=config.imputations, seed=config.seed, analysis="ancova", **common)
 
 
 def check_estimands(values) -> None:

@@ -324,7 +324,10 @@ def _estimand_tables(estimands, config: AnalysisConfig, reference, label: str, u
     from .estimands import METHODS
 
     on = " and ".join([config.arm, ", ".join(config.covariates)] if config.covariates else [config.arm])
-    notes = (f"Each estimand: {METHODS[estimands.method]}; imputation model: the MMRM of Table 2, refitted "
+    method = METHODS[estimands.method].format(n=config.imputations)
+    if estimands.method != "condmean":  # the jackknife is deterministic
+        method += f", seed {config.seed}"
+    notes = (f"Each estimand: {method}; imputation model: the MMRM of Table 2, refitted "
              "without the observed values after non-MAR intercurrent events; analysis: ANCOVA at each visit "
              f"on {on}.",
              f"Intercurrent events (ICE): {estimands.source}; subjects without an ICE are MAR throughout.")

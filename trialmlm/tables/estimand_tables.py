@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
-from ..formats import decimals_for, fmt_ci, fmt_estimate_se, fmt_p
+from ..formats import decimals_for, fmt_ci, fmt_estimate_se, fmt_number, fmt_p
 from .table import Table, blank_repeats, plain, with_unit
 
 ESTIMAND_COLUMNS = ("estimand", "handling", "contrast", "visit", "estimate", "se", "df", "lower", "upper",
@@ -32,13 +33,18 @@ def estimand_table(estimands, reference, alpha: float = 0.05, decimals: int | No
                    footnotes: Sequence[str] = ()) -> Table:
     """Each estimand's ICE handling and its treatment differences at the last visit.
 
+    Without a standard error (percentile bootstrap) the estimate stands alone, with a footnote.
     Estimates and limits with :math:`d + 1` decimals, SEs with :math:`d + 2` (``decimals``
     = :math:`d`, default from ``response``, as the other tables)."""
     data = estimand_results(estimands, reference, alpha)
     d = decimals_for(response if response is not None else data["estimate"], decimals)
     names = blank_repeats(data["handling"])
-    rows = [[names[i], r["contrast"], fmt_estimate_se(r["estimate"], r["se"], d.mean, d.sd),
+    rows = [[names[i], r["contrast"], fmt_estimate_se(r["estimate"], r["se"], d.mean, d.sd)
+             if np.isfinite(r["se"]) else fmt_number(r["estimate"], d.mean),
              fmt_ci(r["lower"], r["upper"], d.mean), fmt_p(r["p"])] for i, r in data.iterrows()]
+    if not np.isfinite(data["se"]).all():
+        footnotes = ("Percentile bootstrap: no standard error; the interval and the p-value come from the "
+                     "bootstrap distribution (R rbmi pool(type = \"percentile\")).", *footnotes)
     columns = ["Estimand (intercurrent events)", "Contrast", with_unit("Estimate (SE)", unit),
                f"{100 * (1 - alpha):g}% CI", "p-value"]
     visit = data["visit"].iloc[0]
