@@ -98,3 +98,24 @@ def test_random_effect_models_ignore_row_order_and_labels(small, seed, random):
     blups = b.random_effects()["USUBJID"].rename(index={v: k for k, v in new.items()})
     blups = blups.loc[a.random_effects()["USUBJID"].index]
     np.testing.assert_allclose(blups, a.random_effects()["USUBJID"], rtol=1e-5, atol=1e-8)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**31 - 1), scale=st.sampled_from([0.1, 3.0, 1000.0]))
+def test_estimands_ignore_row_order_and_labels_and_follow_the_scale(small, seed, scale):
+    """Conditional mean + jackknife (deterministic) with a JR ICE table: the same results after
+    shuffling the rows and relabelling the subjects; estimates and SEs scale with the response."""
+    from trialmlm.missing import condmean, ice_table
+
+    formula = _formula("us")
+    ice = ice_table(small, response="CHG", strategy="JR")
+    base = condmean(trialmlm.fit(formula, small), ice=ice, reference="CTRL").compare()
+    rng = np.random.default_rng(seed)
+    labels = dict(zip(small["USUBJID"].unique(), rng.permutation(small["USUBJID"].nunique()).astype(str)))
+    other = small.assign(USUBJID=small["USUBJID"].map(labels), CHG=small["CHG"] * scale,
+                         BASE=small["BASE"] * scale).sample(frac=1.0, random_state=seed)
+    moved = condmean(trialmlm.fit(formula, other), ice=ice.assign(USUBJID=ice["USUBJID"].map(labels)),
+                     reference="CTRL").compare()
+    for column in ("estimate", "se", "lower", "upper"):
+        np.testing.assert_allclose(moved[column], scale * base[column], rtol=1e-5, atol=1e-8 * scale)
+    np.testing.assert_allclose(moved["p"], base["p"], rtol=1e-5, atol=1e-10)
