@@ -167,22 +167,7 @@ def update_plan(plan: IcePlan, update: pd.DataFrame, data: ImputationData, refer
     fit; as rbmi).  Non-MAR to MAR for such a subject warns (:class:`DataWarning`): those
     values were left out of the fit, which the update cannot undo.
     """
-    if not isinstance(update, pd.DataFrame):
-        raise DataError(f"update_strategy must be a DataFrame with columns '{data.subject}' and "
-                        f"'{STRATEGY_COLUMN}'; got {type(update).__name__}")
-    missing = [c for c in (data.subject, STRATEGY_COLUMN) if c not in update.columns]
-    if missing:
-        raise DataError(f"the update_strategy table has no column {', '.join(map(repr, missing))} (it needs "
-                        f"'{data.subject}' and '{STRATEGY_COLUMN}')")
-    rows = update[[data.subject, STRATEGY_COLUMN]]
-    if rows.isna().any().any():
-        column = rows.columns[rows.isna().any()][0]
-        raise DataError(f"the update_strategy table has a missing value in '{column}' "
-                        f"(row {rows.index[rows[column].isna()][0]!r})")
-    twice = rows[data.subject].duplicated()
-    if twice.any():
-        raise DataError(f"subject {rows[data.subject][twice].iloc[0]!r} has more than one row in the "
-                        "update_strategy table")
+    rows = _table_rows(update, "update_strategy", [data.subject, STRATEGY_COLUMN], data.subject)
     registry = plan.registry if strategies is None else strategy_registry(strategies)
     unknown = ~rows[STRATEGY_COLUMN].isin(list(registry))
     if unknown.any():
@@ -222,23 +207,30 @@ def update_plan(plan: IcePlan, update: pd.DataFrame, data: ImputationData, refer
     return _resolve(labels, n_mar, plan.ice_visit, plan.excluded, data, reference, registry)
 
 
-def _check_table(ice: pd.DataFrame, data: ImputationData, registry: dict) -> pd.DataFrame:
-    if not isinstance(ice, pd.DataFrame):
-        raise DataError(f"ice must be a DataFrame with columns '{data.subject}', '{data.visit}', "
-                        f"'{STRATEGY_COLUMN}'; got {type(ice).__name__}")
-    missing = [c for c in (data.subject, data.visit, STRATEGY_COLUMN) if c not in ice.columns]
+def _table_rows(table, name: str, columns: list, subject: str) -> pd.DataFrame:
+    """``table[columns]``; DataError for a table that is not a DataFrame, a missing column, a
+    missing value, two rows for one subject (``name``: "ICE" or "update_strategy")."""
+    if not isinstance(table, pd.DataFrame):
+        raise DataError(f"the {name} table must be a DataFrame with columns {', '.join(map(repr, columns))}; "
+                        f"got {type(table).__name__}")
+    missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise DataError(f"the ICE table has no column {', '.join(map(repr, missing))} (it needs the subject "
-                        f"'{data.subject}', the first affected visit '{data.visit}' and '{STRATEGY_COLUMN}')")
-    rows = ice[[data.subject, data.visit, STRATEGY_COLUMN]]
-    for column in rows.columns:
+        raise DataError(f"the {name} table has no column {', '.join(map(repr, missing))} (it needs "
+                        f"{', '.join(map(repr, columns))}: the subject"
+                        + (", the first affected visit" if len(columns) == 3 else "") + " and the strategy)")
+    rows = table[columns]
+    for column in columns:
         if rows[column].isna().any():
-            raise DataError(f"the ICE table has a missing value in '{column}' "
-                            f"(row {rows.index[rows[column].isna()][0]!r})")
-    twice = rows[data.subject].duplicated()
+            raise DataError(f"the {name} table has a missing value in '{column}' "
+                            f"(row {rows.index[rows[column].isna()].tolist()[0]!r})")
+    twice = rows[subject].duplicated()
     if twice.any():
-        raise DataError(f"subject {rows[data.subject][twice].iloc[0]!r} has more than one row in the ICE "
-                        "table")
+        raise DataError(f"subject {rows[subject][twice].iloc[0]!r} has more than one row in the {name} table")
+    return rows
+
+
+def _check_table(ice: pd.DataFrame, data: ImputationData, registry: dict) -> pd.DataFrame:
+    rows = _table_rows(ice, "ICE", [data.subject, data.visit, STRATEGY_COLUMN], data.subject)
     unknown = ~rows[data.subject].isin(data.subjects)
     if unknown.any():
         raise DataError(f"ICE table: subject {rows[data.subject][unknown].iloc[0]!r} is not in the data")
