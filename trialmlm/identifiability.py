@@ -48,9 +48,9 @@ def check_estimable(design: Design, structure: type[CovarianceStructure], term: 
     * more covariance and fixed-effect parameters than observations.
     """
     labels = design.position_labels
-    if design.y.size - design.X.shape[1] <= n_params:
+    if design.y.size - design.n_fixed <= n_params:
         raise DataError(
-            f"the model has {n_params} covariance parameters and {design.X.shape[1]} fixed effects "
+            f"the model has {n_params} covariance parameters and {design.n_fixed} fixed effects "
             f"but only {design.y.size} observations"
         )
     if term is None:
