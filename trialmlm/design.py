@@ -45,6 +45,17 @@ def factor_levels(series: pd.Series) -> list:
     return sorted(series.dropna().unique().tolist(), key=natural_key)
 
 
+def _factor(series: pd.Series) -> pd.Categorical:
+    """A factor column as a Categorical of its :func:`factor_levels`, hashing it once."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return pd.Categorical(series, categories=factor_levels(series))
+    codes, uniques = pd.factorize(series)
+    levels = sorted(uniques.tolist(), key=natural_key)
+    rank = {v: i for i, v in enumerate(levels)}
+    return pd.Categorical.from_codes(np.array([rank[v] for v in uniques.tolist()], dtype=np.int64)[codes],
+                                     categories=levels)
+
+
 def is_factor(series: pd.Series) -> bool:
     return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
 
@@ -319,7 +330,8 @@ def _check_values(frame: pd.DataFrame, columns: list[str], response: str) -> Non
             raise DataError(f"column '{col}' holds {kind} (rows {rows}); "
                             f"trialmlm accepts finite values up to {MAX_MAGNITUDE:g} in absolute value: "
                             "fix or rescale the column (e.g. other units)")
-    if frame[response].nunique() < 2:
+    y = frame[response].to_numpy(dtype=float)
+    if not y.min() < y.max():
         raise DataError(f"no variation in the response '{response}': every analysed row has "
                         f"{response} = {frame[response].iloc[0]:g}")
 
@@ -623,13 +635,13 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
     frame, row_position, dropped = _complete_rows(source, formula, used, weights)
 
     # factor levels after dropping rows, so that unobserved levels disappear
-    levels = {var: factor_levels(frame[var]) for var in dict.fromkeys(fixed_vars + random_vars)
-              if is_factor(frame[var])}
+    factors = {var: _factor(frame[var]) for var in dict.fromkeys(fixed_vars + random_vars)
+               if is_factor(frame[var])}
     position, position_labels, coordinates = _positions(data, frame, formula, spatial)
-    if formula.covariance and not spatial and formula.covariance.positions[0] in levels:
-        levels[formula.covariance.positions[0]] = position_labels
-    # one new frame (assigning into the filtered frame would write to a slice of a copy)
-    frame = frame.assign(**{var: pd.Categorical(frame[var], categories=lv) for var, lv in levels.items()})
+    visit = formula.covariance.positions[0] if formula.covariance and not spatial else None
+    if visit in factors:
+        factors[visit] = pd.Categorical(frame[visit], categories=position_labels)
+    levels = {var: list(cat.categories) for var, cat in factors.items()}
 
     subject_codes, subject_labels = _subjects(frame, formula.subject)
     order = np.argsort(subject_codes * max(len(position_labels), 1) + position, kind="stable")
@@ -637,8 +649,12 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
                       formula.covariance.positions if formula.covariance else (), order)
     group_var = formula.covariance.group if formula.covariance else None
     group, group_labels = _groups(frame, group_var, subject_codes, subject_labels)
-    frame, row_position = frame.iloc[order], row_position[order]
-    subject_codes, position = subject_codes[order], position[order]
+    # one new frame of the columns still needed, sorted (a filtered frame is not written to)
+    needed = [formula.response, *fixed_vars, *random_vars, *(t.subject for t in formula.outer)] \
+        + ([weights] if weights else [])
+    frame = pd.DataFrame({var: factors.get(var, frame[var]) for var in dict.fromkeys(needed)},
+                         index=frame.index).iloc[order]
+    row_position, subject_codes, position = row_position[order], subject_codes[order], position[order]
 
     names, encoding, r_factor, X = _fixed_design(formula, frame, fixed_vars, levels, encoding)
     class_levels = {v: list(lv) for v, lv in encoding.levels.items()}
