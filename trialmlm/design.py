@@ -232,6 +232,32 @@ class Level:
 
 
 @dataclass(frozen=True)
+class RowSummary:
+    r"""What inference needs of the rows of a design that was reduced to per-pattern sums
+    without keeping its rows (a fit from partitions, :mod:`trialmlm.partitioned`).
+
+    Attributes
+    ----------
+    n_obs, n_subjects : rows and subjects used.
+    covariate_sums : sum over the rows used of each covariate of the mean model.
+    level_counts : (T,) rows per row of the encoding's table (combination of factor levels).
+    together : (G, P, P) per covariance group, subjects observed at both visits of a pair.
+    group_subjects : (G,) subjects per covariance group.
+    cross : :math:`[X\,y]^\top W[X\,y]` (kept columns) and ``log_weights`` :math:`\sum\log w`,
+        for the null model.
+    """
+
+    n_obs: int
+    n_subjects: int
+    covariate_sums: dict
+    level_counts: np.ndarray
+    together: np.ndarray
+    group_subjects: np.ndarray
+    cross: np.ndarray
+    log_weights: float
+
+
+@dataclass(frozen=True)
 class Design:
     """Everything a fit needs, sorted by (subject, visit); pure numpy apart from labels."""
 
@@ -260,7 +286,53 @@ class Design:
     source: pd.DataFrame | None = field(default=None, repr=False)  # the model's columns, every row
     n_subjects_read: int | None = None  # subjects in the rows read, used or not (None: no subject)
     held_X: np.ndarray | None = field(default=None, repr=False)  # X when not re-encoded from fixed_frame
+    summary: RowSummary | None = None  # instead of the rows, for a design reduced to sums
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def require_rows(self, what: str) -> None:
+        """DataError naming ``what`` for a design reduced to sums (:class:`RowSummary`)."""
+        if self.summary is not None:
+            raise DataError(f"{what} needs the data rows, which a fit from partitions (Dask, Parquet) "
+                            "reduces to per-pattern sums without keeping them; fit the rows in memory "
+                            "(a pandas DataFrame) for it")
+
+    @property
+    def n_obs(self) -> int:
+        """Rows used."""
+        return self.summary.n_obs if self.summary is not None else int(self.y.size)
+
+    @property
+    def n_subjects(self) -> int:
+        """Subjects with at least one row used."""
+        return self.summary.n_subjects if self.summary is not None else int(self.subject_labels.size)
+
+    def covariate_mean(self, var: str) -> float:
+        """Mean of the mean model's covariate ``var`` over the rows used."""
+        if self.summary is not None:
+            return float(self.summary.covariate_sums[var] / self.summary.n_obs)
+        return float(self.fixed_frame[var].mean())
+
+    def level_counts(self, factors: list[str]) -> pd.Series:
+        """Rows used per combination of the levels of ``factors`` (observed combinations)."""
+        if self.summary is None:
+            return self.fixed_frame.groupby(factors, observed=True).size()
+        table_factors = self.encoding.table[1]
+        grid = pd.MultiIndex.from_product([self.encoding.levels[v] for v in table_factors],
+                                          names=table_factors).to_frame(index=False)
+        grid["n"] = self.summary.level_counts
+        counts = grid.groupby(factors, observed=True)["n"].sum()
+        return counts[counts > 0]
+
+    def co_observation(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(together, subjects)``: per covariance group the (P, P) numbers of subjects observed
+        at both positions of each pair, and the group's number of subjects."""
+        if self.summary is not None:
+            return self.summary.together, self.summary.group_subjects
+        mask = np.zeros((self.subject_labels.size, len(self.position_labels)))
+        mask[self.subject, self.position] = 1.0
+        together = np.stack([mask[self.group == g].T @ mask[self.group == g]
+                             for g in range(len(self.group_labels))])
+        return together, np.bincount(self.group, minlength=len(self.group_labels))
 
     @property
     def X(self) -> np.ndarray:
@@ -269,6 +341,7 @@ class Design:
         never needs it whole, see :meth:`rows_matrix`)."""
         if self.held_X is not None:
             return self.held_X
+        self.require_rows("the design matrix X (fitted values, residuals, sandwich, between-within df)")
         if "X" not in self._cache:
             self._cache["X"] = self.encoding.matrix(self.fixed_frame)
         return self._cache["X"]
@@ -315,9 +388,10 @@ class Design:
         )
 
 
-def _check_values(frame: pd.DataFrame, columns: list[str], response: str) -> None:
+def _check_values(frame: pd.DataFrame, columns: list[str], response: str | None) -> None:
     """Numeric model columns must be finite with :math:`|x| \\le` ``MAX_MAGNITUDE``; the
-    response must vary.  The error names the column and its first offending row labels."""
+    response must vary (not checked with ``response=None``).  The error names the column
+    and its first offending row labels."""
     for col in dict.fromkeys(columns):
         values = frame[col]
         if is_factor(values):
@@ -330,6 +404,8 @@ def _check_values(frame: pd.DataFrame, columns: list[str], response: str) -> Non
             raise DataError(f"column '{col}' holds {kind} (rows {rows}); "
                             f"trialmlm accepts finite values up to {MAX_MAGNITUDE:g} in absolute value: "
                             "fix or rescale the column (e.g. other units)")
+    if response is None:
+        return
     y = frame[response].to_numpy(dtype=float)
     if not y.min() < y.max():
         raise DataError(f"no variation in the response '{response}': every analysed row has "
@@ -516,15 +592,24 @@ def _gram(encoding: FixedEncoding, fixed: pd.DataFrame) -> np.ndarray:
     r""":math:`X^\top X` of the full design from its table (:meth:`FixedEncoding.table_parts`):
     :math:`\sum_c T_{ci}T_{cj}\,S_c[\mu(i), \mu(j)]` with :math:`S_c = \sum_{r\in c} v_rv_r^\top`
     the monomials' cross-products of the rows :math:`r` of factor-level combination :math:`c`."""
-    index, values = encoding.table_parts(fixed)
-    table = encoding.table[0]
-    d = values.shape[1]
-    sums = np.empty((table.shape[0], d, d))
+    return gram_of_sums(encoding, monomial_sums(encoding, *encoding.table_parts(fixed)))
+
+
+def monomial_sums(encoding: FixedEncoding, index: np.ndarray, values: np.ndarray) -> np.ndarray:
+    r"""(T, d, d): per row of the encoding's table, :math:`\sum v_rv_r^\top` over the rows
+    ``index`` points to it (:meth:`FixedEncoding.table_parts`)."""
+    n_table, d = encoding.table[0].shape[0], values.shape[1]
+    sums = np.empty((n_table, d, d))
     for a in range(d):
         for b in range(a, d):
             sums[:, a, b] = sums[:, b, a] = np.bincount(index, weights=values[:, a] * values[:, b],
-                                                        minlength=table.shape[0])
-    mu = encoding.monomial_of
+                                                        minlength=n_table)
+    return sums
+
+
+def gram_of_sums(encoding: FixedEncoding, sums: np.ndarray) -> np.ndarray:
+    """:math:`X^\top X` of the full design from :func:`monomial_sums` (see :func:`_gram`)."""
+    table, mu = encoding.table[0], encoding.monomial_of
     return np.einsum("ci,cj,cij->ij", table, table, sums[:, mu][:, :, mu])
 
 

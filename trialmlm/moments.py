@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .design import CHUNK_ROWS, Design
+from .design import CHUNK_ROWS, Design, FixedEncoding
 
 
 @dataclass(frozen=True)
@@ -86,17 +86,32 @@ def _class_rows(design: Design) -> tuple[np.ndarray, np.ndarray] | None:
     return index, np.column_stack([values, design.y]) * np.sqrt(design.weights)[:, None]
 
 
-def class_operator(design: Design, index: np.ndarray) -> np.ndarray:
+def class_operator(encoding: FixedEncoding, index: np.ndarray) -> np.ndarray:
     r""":math:`E` (k, q, d) with :math:`z_a = E_au_a` for the rows of table rows ``index`` (k,):
     :math:`E_a[j, \mu(j)] = T_{\mathrm{index}_a, j}` for the kept columns j, and
     :math:`E_a[p, d-1] = 1` (the response)."""
-    enc = design.encoding
-    table, mu = enc.table[0][:, enc.kept], enc.monomial_of[enc.kept]
-    k, p, d = index.size, table.shape[1], len(enc.monomials) + 1
+    table, mu = encoding.table[0][:, encoding.kept], encoding.monomial_of[encoding.kept]
+    k, p, d = index.size, table.shape[1], len(encoding.monomials) + 1
     e = np.zeros((k, p + 1, d))
     e[:, np.arange(p), mu] = table[index]
     e[:, p, d - 1] = 1.0
     return e
+
+
+def class_moments(encoding: FixedEncoding, index: np.ndarray, sums: np.ndarray) -> np.ndarray:
+    r""":math:`M = E(\sum_s u_su_s^\top)E^\top` (k, k, q, q) of a class of table rows ``index``
+    (k,) from ``sums`` (k d, k d) (:func:`class_operator`)."""
+    e = class_operator(encoding, index)
+    k, d = index.size, e.shape[2]
+    return np.einsum("aim,ambn,bjn->abij", e, sums.reshape(k, d, k, d), e, optimize=True)
+
+
+def segment_sums(us: np.ndarray, cls: np.ndarray, n_classes: int) -> np.ndarray:
+    r"""(n_classes, c, c): :math:`\sum u_su_s^\top` over the rows ``us`` (n, c) of each class ``cls``."""
+    order = np.argsort(cls, kind="stable")
+    us = us[order]
+    edges = np.searchsorted(cls[order], np.arange(n_classes + 1))
+    return np.stack([us[a:b].T @ us[a:b] for a, b in zip(edges[:-1], edges[1:])])
 
 
 def _by_class(design: Design, parts: tuple[np.ndarray, np.ndarray], rows: np.ndarray, pattern: np.ndarray,
@@ -114,13 +129,9 @@ def _by_class(design: Design, parts: tuple[np.ndarray, np.ndarray], rows: np.nda
     classes, _, cls = unique_rows(np.column_stack([pattern, index[rows]]))
     if len(classes) * kq * kq * kd + n * kd * kd > n * kq * kq:
         return False
-    order = np.argsort(cls, kind="stable")
-    us = u[rows[order]].reshape(n, kd)
-    edges = np.searchsorted(cls[order], np.arange(len(classes) + 1))
-    for c, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
-        s = (us[a:b].T @ us[a:b]).reshape(k, -1, k, u.shape[1])
-        e = class_operator(design, classes[c, 1:])
-        moments[classes[c, 0]] += np.einsum("aim,ambn,bjn->abij", e, s, e, optimize=True)
+    sums = segment_sums(u[rows].reshape(n, kd), cls, len(classes))
+    for c, key in enumerate(classes):
+        moments[key[0]] += class_moments(design.encoding, key[1:], sums[c])
     return True
 
 
