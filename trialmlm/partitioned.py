@@ -195,7 +195,9 @@ def _frozen_encoding(formula: ModelFormula, fixed_vars: list[str], levels: dict,
         try:
             spec = model_matrix(formula.fixed, one, na_action="raise").model_spec
         except Exception as exc:
-            raise FormulaError(f"cannot build the mean model '{formula.fixed}': {exc}") from None
+            raise FormulaError(f"cannot build the mean model '{formula.fixed}' of a fit from partitions, "
+                               "which takes factors, covariates and their products, no transform such as "
+                               f"center(x): {exc}") from None
     names = tuple(spec.column_names)
     full = FixedEncoding(formula.fixed, tuple(fixed_vars), {v: levels[v] for v in fixed_vars if v in levels},
                          spec, names, np.ones(len(names), dtype=bool))
@@ -213,7 +215,13 @@ def plan(frame, formula: str, weights: str | None, encoding: FixedEncoding | Non
     parsed = parse_formula(formula)
     _check_formula(parsed)
     meta = frame._meta
-    fixed_vars, _, used = _model_columns(meta, parsed, weights)
+    try:
+        fixed_vars, _, used = _model_columns(meta, parsed, weights)
+    except FormulaError as err:  # a column missing from a stored data set: a problem of the data
+        if "is not in the data" not in str(err):
+            raise
+        raise DataError(str(err).replace("is not in the data", "is not a column of the partitioned data")) \
+            from None
     _check_types(meta, parsed, weights, False)
     term = parsed.covariance
     candidates = fixed_vars + [term.positions[0]] + ([term.group] if term.group else [])
@@ -233,7 +241,8 @@ def plan(frame, formula: str, weights: str | None, encoding: FixedEncoding | Non
         {v for s in scans for v in s["levels"].get(term.positions[0], (None, set()))[1]}, key=natural_key)
     if encoding is not None:
         _check_encoding(encoding, levels, scans)
-        levels.update(encoding.levels)
+        if any(levels[v] != known for v, known in encoding.levels.items()):
+            encoding = None  # some level absent from the data: encoded anew, as for a DataFrame
     groups = levels[term.group] if term.group else [None]
     dropped = {}
     for s in scans:
