@@ -71,7 +71,8 @@ def is_partitioned(data) -> bool:
 
 
 def _dask_frame(data):
-    """``data`` as a Dask DataFrame (a path is read with ``dask.dataframe.read_parquet``)."""
+    """``data`` as a Dask DataFrame; a path is read with ``dask.dataframe.read_parquet``, one
+    partition per file (each file must hold whole subjects)."""
     try:
         import dask.dataframe as dd
     except ImportError:
@@ -81,7 +82,7 @@ def _dask_frame(data):
         return data
     if not os.path.exists(data):
         raise DataError(f"no Parquet dataset at '{os.fspath(data)}'")
-    return dd.read_parquet(data)
+    return dd.read_parquet(data, split_row_groups=False)  # one partition per file
 
 
 @dataclass(frozen=True)
