@@ -501,11 +501,16 @@ def _complete_rows(frame: pd.DataFrame, formula: ModelFormula, used: list[str],
         detail = ", ".join(f"{c}: {n}" for c, n in dropped.items())
         raise DataError(f"no complete rows left after dropping rows with missing values ({detail})")
     _check_values(rows, used, formula.response)
+    _check_weights(rows, weights, formula.subject)
+    return rows, np.flatnonzero(complete), dropped
+
+
+def _check_weights(rows: pd.DataFrame, weights: str | None, subject: str | None) -> None:
+    """Weights must be positive (DataError naming the first subject, or row, with one that is not)."""
     if weights is not None and (rows[weights] <= 0).any():
         bad = rows.loc[rows[weights] <= 0].iloc[0]
-        where = f"subject {bad[formula.subject]!r}" if formula.subject else f"row {bad.name!r}"
+        where = f"subject {bad[subject]!r}" if subject else f"row {bad.name!r}"
         raise DataError(f"weights column '{weights}' must be positive; {where} has {bad[weights]}")
-    return rows, np.flatnonzero(complete), dropped
 
 
 def _visit_levels(data: pd.DataFrame, frame: pd.DataFrame, visit: str) -> list:
@@ -567,13 +572,14 @@ def _check_duplicates(subject_codes: np.ndarray, subject_labels: np.ndarray, pos
 
 
 def _groups(frame: pd.DataFrame, group_var: str | None, subject_codes: np.ndarray,
-            subject_labels: np.ndarray) -> tuple[np.ndarray, list]:
+            subject_labels: np.ndarray, glevels: list | None = None) -> tuple[np.ndarray, list]:
     """Covariance group of each subject (codes) and the group labels (``[None]`` without
-    SAS GROUP=); a subject in two groups is a DataError."""
+    SAS GROUP=; ``glevels``, default those of ``frame``); a subject in two groups is a
+    DataError."""
     group = np.zeros(len(subject_labels), dtype=np.int64)
     if not group_var:
         return group, [None]
-    glevels = factor_levels(frame[group_var])
+    glevels = factor_levels(frame[group_var]) if glevels is None else glevels
     gcodes = pd.Categorical(frame[group_var], categories=glevels).codes
     per_subject = pd.DataFrame({"s": subject_codes, "g": gcodes}).groupby("s")["g"].nunique()
     if (per_subject > 1).any():

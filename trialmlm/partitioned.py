@@ -47,7 +47,9 @@ from .design import (
     _check_duplicates,
     _check_types,
     _check_values,
+    _check_weights,
     _drop_incomplete,
+    _groups,
     _model_columns,
     _null_space,
     is_factor,
@@ -127,10 +129,7 @@ def _scan(part: pd.DataFrame, formula: ModelFormula, used: list[str], factors: l
     complete, dropped = _drop_incomplete(frame)
     rows = frame.loc[complete]
     _check_values(rows, used, None)
-    if weights is not None and (rows[weights] <= 0).any():
-        bad = rows.loc[rows[weights] <= 0].iloc[0]
-        raise DataError(f"weights column '{weights}' must be positive; subject {bad[formula.subject]!r} "
-                        f"has {bad[weights]}")
+    _check_weights(rows, weights, formula.subject)
     levels = {}
     for var in factors:
         col = rows[var]
@@ -304,15 +303,7 @@ def _reduce(part: pd.DataFrame, p: Plan) -> Sums:
     position = pd.Categorical(rows[p.visit], categories=p.positions).codes.astype(np.int64)
     order = np.argsort(codes * n_pos + position, kind="stable")
     _check_duplicates(codes, np.asarray(labels), position, p.positions, (p.visit,), order)
-    group = np.zeros(labels.size, dtype=np.int64)
-    if p.group:
-        gcodes = pd.Categorical(rows[p.group], categories=p.groups).codes.astype(np.int64)
-        first = np.full(labels.size, -1)
-        first[codes] = gcodes
-        if (first[codes] != gcodes).any():
-            s = codes[np.flatnonzero(first[codes] != gcodes)[0]]
-            raise DataError(f"subject {labels[s]!r} appears in more than one level of group '{p.group}'")
-        group = first
+    group, _ = _groups(rows, p.group, codes, np.asarray(labels), p.groups)
     rows, codes, position = rows.iloc[order], codes[order], position[order]
     fixed = pd.DataFrame({v: pd.Categorical(rows[v], categories=enc.levels[v]) if v in enc.levels else rows[v]
                           for v in p.fixed_vars}, index=rows.index)
