@@ -672,11 +672,14 @@ def _fixed_design(formula: ModelFormula, frame: pd.DataFrame, fixed_vars: list[s
             probe = model_matrix(formula.fixed, fixed.iloc[:1], na_action="raise")
             encoding = FixedEncoding(formula.fixed, tuple(fixed_vars), fixed_levels, probe.model_spec,
                                      tuple(probe.columns), np.ones(probe.shape[1], dtype=bool))
-            if encoding.table is None:
+        except Exception:  # a transform that needs more than one row: formulaic on all rows
+            encoding = None
+        try:
+            if encoding is None or encoding.table is None:
                 mm = model_matrix(formula.fixed, fixed, na_action="raise")
                 X_all = np.asarray(mm, dtype=float)
-                encoding = replace(encoding, spec=mm.model_spec, columns=tuple(mm.columns),
-                                   kept=np.ones(X_all.shape[1], dtype=bool))
+                encoding = FixedEncoding(formula.fixed, tuple(fixed_vars), fixed_levels, mm.model_spec,
+                                         tuple(mm.columns), np.ones(X_all.shape[1], dtype=bool))
         except Exception as exc:
             raise FormulaError(f"cannot build the mean model '{formula.fixed}': {exc}") from None
     elif encoding.table is None:

@@ -11,6 +11,16 @@ axes are plain matrix products) with :math:`q = p + 1`.  These are computed once
 every likelihood evaluation then costs :math:`O(\#\text{patterns}\, k^2 q^2)`, whatever
 the number of subjects.  Patterns of equal size form a :class:`Batch` whose covariance
 blocks are factorised together.
+
+The design matrix is never formed for this.  With a table encoding
+(:meth:`trialmlm.design.FixedEncoding.table_parts`) a row of X is a table row times the
+row's monomials (products of covariates), so the subjects of a pattern with the same table
+rows at every visit (a *class* c) satisfy :math:`z_s = E_cu_s`, :math:`u_s = W_s^{1/2}[V_s
+\mid y_s]` (monomials and response per visit), and
+:math:`M_P = \sum_{c\subset P}E_c(\sum_{s\in c}u_su_s^\top)E_c^\top` (:func:`class_moments`):
+:math:`k(d+1)` numbers per subject instead of :math:`kq`.  Otherwise (transforms in the
+formula, or more classes than that saves) z is built chunk by chunk of whole subjects.  A
+fit from partitions adds the class sums of every partition (:mod:`trialmlm.partitioned`).
 """
 
 from __future__ import annotations
@@ -33,7 +43,8 @@ class Batch:
         random effects the pair (that, Z) with the weighted random-effects design Z (m, k, r).
     count : (m,) subjects per pattern.
     moments : (m, k, k, q, q) the arrays :math:`M_P`.
-    rows : (n, k) data rows of the batch's subjects, ordered by pattern.
+    rows : (n, k) data rows of the batch's subjects, ordered by pattern (no rows, n = 0, for
+        batches reduced from partitions, :mod:`trialmlm.partitioned`).
     pattern : (n,) pattern index of each of those subjects.
     """
 
