@@ -68,7 +68,7 @@ def assert_same_fit(a, b):
     assert a.coef_names == b.coef_names and a.aliased == b.aliased
     close([a.aic, a.aicc, a.bic, a.null_model_test.chisq], [b.aic, b.aicc, b.bic, b.null_model_test.chisq])
     kr = ("kenward-roger", "kenward-roger-linear") if a.method == "REML" else ()
-    for ddf in ("satterthwaite", "residual") + kr:
+    for ddf in ("satterthwaite", "residual", "between-within", "containment") + kr:
         close(a.coef_table(ddf=ddf), b.coef_table(ddf=ddf))
         close(a.compare("TRT01P", by="AVISIT", ddf=ddf).iloc[:, 3:],
               b.compare("TRT01P", by="AVISIT", ddf=ddf).iloc[:, 3:])
@@ -95,10 +95,11 @@ def test_hash_partitioning_by_subject_and_ml_weights_groups(client, data):
     assert a.group_labels == b.group_labels
 
 
-def test_parquet_dataset_path(client, data, tmp_path):
+@pytest.mark.parametrize("covariance", [["us", "toeph"], "ar1h"])
+def test_parquet_dataset_path(client, data, tmp_path, covariance):
     by_subject(data, 3).to_parquet(tmp_path / "trial")
-    fit = trialmlm.fit(FORMULA, str(tmp_path / "trial"), covariance=["us", "toeph"], ddf="kenward-roger")
-    assert_same_fit(fit, trialmlm.fit(FORMULA, data, covariance=["us", "toeph"], ddf="kenward-roger"))
+    fit = trialmlm.fit(FORMULA, str(tmp_path / "trial"), covariance=covariance, ddf="kenward-roger")
+    assert_same_fit(fit, trialmlm.fit(FORMULA, data, covariance=covariance, ddf="kenward-roger"))
 
 
 def test_empty_cell_is_aliased_alike(client, data):
@@ -154,5 +155,3 @@ def test_what_needs_the_rows_is_refused(client, data):
     fit = trialmlm.fit(FORMULA, by_subject(data, 2))
     with pytest.raises(DataError, match="needs the data rows"):
         fit.residuals()
-    with pytest.raises(DataError, match="between-within"):
-        fit.coef_table(ddf="between-within")

@@ -245,6 +245,8 @@ class RowSummary:
     group_subjects : (G,) subjects per covariance group.
     cross : :math:`[X\,y]^\top W[X\,y]` (kept columns) and ``log_weights`` :math:`\sum\log w`,
         for the null model.
+    constant : per column of the full design, whether it is constant within every subject,
+        and ``r_factor`` its R (:math:`R^\top R = X^\top X`), for the between-within df.
     """
 
     n_obs: int
@@ -255,6 +257,8 @@ class RowSummary:
     group_subjects: np.ndarray
     cross: np.ndarray
     log_weights: float
+    constant: np.ndarray
+    r_factor: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -322,6 +326,22 @@ class Design:
         grid["n"] = self.summary.level_counts
         counts = grid.groupby(factors, observed=True)["n"].sum()
         return counts[counts > 0]
+
+    def within_subject_constant(self) -> np.ndarray:
+        """Per column of X, whether it is constant within every subject (``np.isclose``)."""
+        if self.summary is not None:
+            return self.summary.constant[self.encoding.kept]
+        x = self.X
+        starts = np.searchsorted(self.subject, np.arange(self.n_subjects))
+        return np.all(np.isclose(x, x[starts][self.subject]), axis=0)
+
+    def column_rank(self, columns: np.ndarray) -> int:
+        """Rank of ``X[:, columns]`` (numpy's ``matrix_rank`` rule; from R for a design reduced
+        to sums: the same singular values, the tolerance of X's shape)."""
+        if self.summary is None:
+            return int(np.linalg.matrix_rank(self.X[:, columns]))
+        s = np.linalg.svd(self.summary.r_factor[:, self.encoding.kept][:, columns], compute_uv=False)
+        return int(np.sum(s > s.max(initial=0.0) * max(self.n_obs, s.size) * np.finfo(float).eps))
 
     def co_observation(self) -> tuple[np.ndarray, np.ndarray]:
         """``(together, subjects)``: per covariance group the (P, P) numbers of subjects observed

@@ -15,18 +15,19 @@ Every partition must hold whole subjects: all rows of a subject in one partition
    levels) per visit, :math:`\sum_s u_su_s^\top` with :math:`u_s` the weighted monomials and
    responses at its visits (:mod:`trialmlm.moments`); per table row the triangular factor of
    its rows' monomials (for :math:`R` with :math:`R^\top R = X^\top X`: aliasing, null space);
-   rows per table row, covariate sums and the visits observed together.  The partitions'
+   rows per table row, covariate sums, the visits observed together and which columns of X
+   are constant within every subject.  The partitions'
    sums are added pairwise, a tree of ``dask.delayed`` merges.
 
 On the driver the aliased columns are decided on :math:`R`, each class becomes the
 per-pattern moments :math:`M_P = \sum_c E_cS_cE_c^\top` and the likelihood is maximised as
 for a pandas DataFrame: the same numbers up to the order of summation.  Everything the
 inference methods read from the sums is available (LS means, contrasts, type III tests,
-Satterthwaite and Kenward-Roger df, residual and containment df, the null model test);
-the sandwich covariances and between-within df need the rows of each subject and are a
-DataError.  The mean model must be made of factors, covariates and their products (no
-transforms such as ``center(x)`` or ``C(x)``, whose encoding learns from all rows); the
-covariance term must be a visit-indexed structure without random effects.
+Satterthwaite, Kenward-Roger, between-within, residual and containment df, the null model
+test); the sandwich covariances need each subject's residuals and are a DataError.  The
+mean model must be made of factors, covariates and their products (no transforms such as
+``np.log(x)`` or ``C(x)``); the covariance term must be a visit-indexed structure without
+random effects.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ from .design import (
 from .errors import DataError, FormulaError
 from .formula import ModelFormula, parse_formula
 from .identifiability import check_estimable
-from .inference.methods import DDF, VCOV
+from .inference.methods import VCOV
 from .likelihood import Likelihood
 from .model import Model
 from .moments import Batch, class_moments, segment_sums, unique_rows
@@ -267,6 +268,7 @@ class Sums:
     classes: dict = field(default_factory=dict)
     r: np.ndarray | None = None
     level_counts: np.ndarray | None = None
+    constant: np.ndarray | None = None
     covariate_sums: dict = field(default_factory=dict)
     together: np.ndarray | None = None
     group_subjects: np.ndarray | None = None
@@ -290,11 +292,12 @@ def _monomial_r(index: np.ndarray, values: np.ndarray, n_table: int) -> np.ndarr
 def _reduce(part: pd.DataFrame, p: Plan) -> Sums:
     """One partition's :class:`Sums` (module docstring, step 2)."""
     enc = p.encoding
-    n_table, d = enc.table[0].shape[0], len(enc.monomials)
+    (n_table, n_cols), d = enc.table[0].shape, len(enc.monomials)
     n_pos, n_groups = len(p.positions), len(p.groups)
     frame = part.loc[:, p.used]
     rows = frame.loc[_drop_incomplete(frame)[0]]
     out = Sums(r=np.zeros((n_table, d, d)), level_counts=np.zeros(n_table),
+               constant=np.ones(n_cols, dtype=bool),
                covariate_sums={v: 0.0 for v in p.fixed_vars if v not in enc.levels},
                together=np.zeros((n_groups, n_pos, n_pos)), group_subjects=np.zeros(n_groups))
     if rows.empty:
@@ -326,6 +329,9 @@ def _reduce(part: pd.DataFrame, p: Plan) -> Sums:
         out.together[g] = mask[group == g].T @ mask[group == g]
     out.group_subjects = np.bincount(group, minlength=n_groups).astype(float)
     out.r = _monomial_r(index, values, n_table)
+    for j in range(n_cols):  # is column j of X constant within every subject?
+        x = enc.table[0][index, j] * values[:, enc.monomial_of[j]]
+        out.constant[j] = np.all(np.isclose(x, x[starts][codes]))
     out.level_counts = np.bincount(index, minlength=n_table).astype(float)
     out.covariate_sums = {v: float(fixed[v].sum()) for v in out.covariate_sums}
     out.n_obs, out.n_subjects, out.log_weights = int(y.size), int(labels.size), float(np.log(w).sum())
@@ -346,7 +352,7 @@ def _merge(a: Sums, b: Sums) -> Sums:
         else:
             classes[key] = (keys, sums, counts)
     r = np.linalg.qr(np.concatenate([a.r, b.r], axis=1), mode="r")  # per table row
-    return Sums(classes, r, a.level_counts + b.level_counts,
+    return Sums(classes, r, a.level_counts + b.level_counts, a.constant & b.constant,
                 {v: a.covariate_sums[v] + b.covariate_sums[v] for v in a.covariate_sums},
                 a.together + b.together, a.group_subjects + b.group_subjects, a.n_obs + b.n_obs,
                 a.n_subjects + b.n_subjects, a.log_weights + b.log_weights)
@@ -432,7 +438,7 @@ def reduce_partitions(data, formula: str, weights: str | None = None,
     fixed_frame = pd.DataFrame({v: pd.Categorical([], categories=kept.levels[v]) if v in kept.levels
                                 else np.zeros(0) for v in p.fixed_vars})
     summary = RowSummary(sums.n_obs, sums.n_subjects, sums.covariate_sums, sums.level_counts, sums.together,
-                         sums.group_subjects.astype(np.int64), cross, sums.log_weights)
+                         sums.group_subjects.astype(np.int64), cross, sums.log_weights, sums.constant, r)
     empty = np.zeros(0, dtype=np.int64)
     design = Design(
         y=np.zeros(0), weights=np.zeros(0), subject=empty, subject_labels=np.zeros(0, dtype=object),
@@ -445,10 +451,7 @@ def reduce_partitions(data, formula: str, weights: str | None = None,
 
 
 def check_methods(ddf: str, vcov: str) -> None:
-    """DataError for the inference methods that need each subject's rows."""
+    """DataError for the inference methods that need each subject's rows (the sandwiches)."""
     if VCOV[vcov].sandwich:
         raise DataError(f"vcov={vcov!r} (a sandwich) needs each subject's residuals, which a fit from "
                         "partitions reduces to per-pattern sums; use vcov='model', or fit in memory")
-    if ddf == "between-within":
-        raise DataError(f"ddf='between-within' needs each subject's rows of X, which a fit from partitions "
-                        f"reduces to sums; use ddf={', '.join(repr(n) for n in DDF if n != ddf)}")
