@@ -149,9 +149,20 @@ def test_duplicate_visit_and_transform(client, data):
         trialmlm.fit(FORMULA, by_subject(doubled, 2))
 
 
+@pytest.mark.parametrize("kind", ["empirical", "empirical-bias-reduced", "empirical-jackknife"])
+def test_sandwich_by_a_second_pass(client, data, kind):
+    formula = "CHG ~ BASE + TRT01P * AVISIT + toeph(AVISIT | USUBJID)"
+    a = trialmlm.fit(formula, by_subject(data, 3), vcov=kind, weights="W")
+    b = trialmlm.fit(formula, data, vcov=kind, weights="W")
+    close(a.vcov, b.vcov)
+    for ddf in ("between-within", "residual"):
+        close(a.compare("TRT01P", by="AVISIT", ddf=ddf).iloc[:, 3:],
+              b.compare("TRT01P", by="AVISIT", ddf=ddf).iloc[:, 3:])
+
+
 def test_what_needs_the_rows_is_refused(client, data):
-    with pytest.raises(DataError, match="vcov='empirical'"):
-        trialmlm.fit(FORMULA, by_subject(data, 2), vcov="empirical")
+    with pytest.raises(DataError, match="Bell & McCaffrey"):
+        trialmlm.fit(FORMULA, by_subject(data, 2), vcov="empirical", ddf="satterthwaite")
     fit = trialmlm.fit(FORMULA, by_subject(data, 2))
     with pytest.raises(DataError, match="needs the data rows"):
         fit.residuals()

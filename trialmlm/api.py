@@ -48,7 +48,8 @@ def fit(formula: str, data: pd.DataFrame | str | os.PathLike, method: str = "REM
         reduced partition by partition to per-pattern sums, each partition holding whole
         subjects, and gives the same fit (:mod:`trialmlm.partitioned`, ``docs/scale.md``):
         MMRMs with a visit-indexed covariance term and a mean model of factors and
-        covariates; no sandwich, no per-row results (residuals).
+        covariates; the sandwiches by a second pass over the partitions, no Bell & McCaffrey
+        df, no per-row results (residuals).
     method : "REML" (default) or "ML".
     weights : str, optional
         Column of positive weights with SAS ``WEIGHT`` semantics: the residual

@@ -13,6 +13,7 @@ import difflib
 import itertools
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -247,6 +248,8 @@ class RowSummary:
         for the null model.
     constant : per column of the full design, whether it is constant within every subject,
         and ``r_factor`` its R (:math:`R^\top R = X^\top X`), for the between-within df.
+    sandwich_meat : ``(fit, kind) -> meat``, :math:`\sum_cu_cu_c^\top` of the sandwich ``kind``
+        (:mod:`trialmlm.inference.vcov`) by a second pass over the rows.
     """
 
     n_obs: int
@@ -259,6 +262,7 @@ class RowSummary:
     log_weights: float
     constant: np.ndarray
     r_factor: np.ndarray
+    sandwich_meat: Callable = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,9 @@ per-pattern moments :math:`M_P = \sum_c E_cS_cE_c^\top` and the likelihood is ma
 for a pandas DataFrame: the same numbers up to the order of summation.  Everything the
 inference methods read from the sums is available (LS means, contrasts, type III tests,
 Satterthwaite, Kenward-Roger, between-within, residual and containment df, the null model
-test); the sandwich covariances need each subject's residuals and are a DataError.  The
+test).  The sandwich covariances need each subject's residuals: their meat is summed in a
+second pass over the partitions at the estimate (:func:`sandwich_meat`), on demand; Bell &
+McCaffrey's df of a sandwich (two matrices per subject) are a DataError.  The
 mean model must be made of factors, covariates and their products (no transforms such as
 ``np.log(x)`` or ``C(x)``); the covariance term must be a visit-indexed structure without
 random effects.
@@ -60,6 +62,7 @@ from .errors import DataError, FormulaError
 from .formula import ModelFormula, parse_formula
 from .identifiability import check_estimable
 from .inference.methods import VCOV
+from .inference.vcov import cluster_operators
 from .likelihood import Likelihood
 from .model import Model
 from .moments import Batch, class_moments, segment_sums, unique_rows
@@ -289,40 +292,82 @@ def _monomial_r(index: np.ndarray, values: np.ndarray, n_table: int) -> np.ndarr
     return out
 
 
+@dataclass(frozen=True)
+class Rows:
+    """The complete rows of one partition sorted by subject and visit: subject codes and
+    labels, visit codes, covariance group per subject, the mean model's variables (factors
+    with the plan's levels), responses and weights."""
+
+    codes: np.ndarray
+    labels: np.ndarray
+    position: np.ndarray
+    group: np.ndarray
+    fixed: pd.DataFrame
+    y: np.ndarray
+    w: np.ndarray
+
+    @property
+    def starts(self) -> np.ndarray:
+        """First row of each subject."""
+        return np.concatenate([[0], np.cumsum(self.counts)[:-1]])
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Rows of each subject."""
+        return np.bincount(self.codes, minlength=self.labels.size)
+
+    def batches(self, n_groups: int):
+        """``(g, k, at)`` per group g and number of visits k: ``at`` (m, k) the rows of its subjects."""
+        counts, starts = self.counts, self.starts
+        for g in range(n_groups):
+            for k in np.unique(counts[self.group == g]):
+                subjects = np.flatnonzero((self.group == g) & (counts == k))
+                yield g, int(k), starts[subjects][:, None] + np.arange(k)[None, :]
+
+
+def _rows(part: pd.DataFrame, p: Plan) -> Rows | None:
+    """The :class:`Rows` of a partition (None without complete rows); DataError for a
+    duplicated visit or a subject in two covariance groups."""
+    frame = part.loc[:, p.used]
+    rows = frame.loc[_drop_incomplete(frame)[0]]
+    if rows.empty:
+        return None
+    codes, labels = pd.factorize(rows[p.formula.subject], sort=True)
+    labels = np.asarray(labels)
+    position = pd.Categorical(rows[p.visit], categories=p.positions).codes.astype(np.int64)
+    order = np.argsort(codes * len(p.positions) + position, kind="stable")
+    _check_duplicates(codes, labels, position, p.positions, (p.visit,), order)
+    group, _ = _groups(rows, p.group, codes, labels, p.groups)
+    rows = rows.iloc[order]
+    levels = p.encoding.levels
+    fixed = pd.DataFrame({v: pd.Categorical(rows[v], categories=levels[v]) if v in levels else rows[v]
+                          for v in p.fixed_vars}, index=rows.index)
+    y = rows[p.formula.response].to_numpy(dtype=float)
+    w = rows[p.weights].to_numpy(dtype=float) if p.weights else np.ones(y.size)
+    return Rows(codes[order], labels, position[order], group, fixed, y, w)
+
+
 def _reduce(part: pd.DataFrame, p: Plan) -> Sums:
     """One partition's :class:`Sums` (module docstring, step 2)."""
     enc = p.encoding
     (n_table, n_cols), d = enc.table[0].shape, len(enc.monomials)
     n_pos, n_groups = len(p.positions), len(p.groups)
-    frame = part.loc[:, p.used]
-    rows = frame.loc[_drop_incomplete(frame)[0]]
     out = Sums(r=np.zeros((n_table, d, d)), level_counts=np.zeros(n_table),
                constant=np.ones(n_cols, dtype=bool),
                covariate_sums={v: 0.0 for v in p.fixed_vars if v not in enc.levels},
                together=np.zeros((n_groups, n_pos, n_pos)), group_subjects=np.zeros(n_groups))
-    if rows.empty:
+    rows = _rows(part, p)
+    if rows is None:
         return out
-    codes, labels = pd.factorize(rows[p.formula.subject], sort=True)
-    position = pd.Categorical(rows[p.visit], categories=p.positions).codes.astype(np.int64)
-    order = np.argsort(codes * n_pos + position, kind="stable")
-    _check_duplicates(codes, np.asarray(labels), position, p.positions, (p.visit,), order)
-    group, _ = _groups(rows, p.group, codes, np.asarray(labels), p.groups)
-    rows, codes, position = rows.iloc[order], codes[order], position[order]
-    fixed = pd.DataFrame({v: pd.Categorical(rows[v], categories=enc.levels[v]) if v in enc.levels else rows[v]
-                          for v in p.fixed_vars}, index=rows.index)
+    codes, labels, position, group, fixed, y, w = (rows.codes, rows.labels, rows.position, rows.group,
+                                                   rows.fixed, rows.y, rows.w)
     index, values = enc.table_parts(fixed)
-    y = rows[p.formula.response].to_numpy(dtype=float)
-    w = rows[p.weights].to_numpy(dtype=float) if p.weights else np.ones(y.size)
     u = np.column_stack([values, y]) * np.sqrt(w)[:, None]
-    counts = np.bincount(codes, minlength=labels.size)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    for g in range(n_groups):
-        for k in np.unique(counts[group == g]):
-            subjects = np.flatnonzero((group == g) & (counts == k))
-            at = starts[subjects][:, None] + np.arange(k)[None, :]
-            keys, _, cls = unique_rows(np.column_stack([position[at], index[at]]))
-            sums = segment_sums(u[at].reshape(len(subjects), -1), cls, len(keys))
-            out.classes[(g, int(k))] = (keys, sums, np.bincount(cls, minlength=len(keys)))
+    starts = rows.starts
+    for g, k, at in rows.batches(n_groups):
+        keys, _, cls = unique_rows(np.column_stack([position[at], index[at]]))
+        sums = segment_sums(u[at].reshape(len(at), -1), cls, len(keys))
+        out.classes[(g, k)] = (keys, sums, np.bincount(cls, minlength=len(keys)))
     mask = np.zeros((labels.size, n_pos))
     mask[codes, position] = 1.0
     for g in range(n_groups):
@@ -336,6 +381,44 @@ def _reduce(part: pd.DataFrame, p: Plan) -> Sums:
     out.covariate_sums = {v: float(fixed[v].sum()) for v in out.covariate_sums}
     out.n_obs, out.n_subjects, out.log_weights = int(y.size), int(labels.size), float(np.log(w).sum())
     return out
+
+
+def _meat(part: pd.DataFrame, p: Plan, fit, kind: str, chunk: int = 50_000) -> np.ndarray:
+    r"""One partition's :math:`\sum_s u_su_s^\top` of the sandwich ``kind`` at the estimate of
+    ``fit`` (:mod:`trialmlm.inference.vcov`), subjects of one group and number of visits in
+    stacks of at most ``chunk``."""
+    meat = np.zeros((fit.n_fixed, fit.n_fixed))
+    rows = _rows(part, p)
+    if rows is None:
+        return meat
+    x_all = fit.design.encoding.matrix(rows.fixed)
+    resid = rows.y - x_all @ fit.beta
+    isw = 1.0 / np.sqrt(rows.w)
+    phis = fit.likelihood.split(fit.phi)
+    for g, _, at in rows.batches(len(p.groups)):
+        for lo in range(0, len(at), chunk):
+            sub = at[lo:lo + chunk]
+            patterns, _, of = unique_rows(rows.position[sub])
+            sigma = fit.structures[g].blocks(phis[g], patterns, 0)[0][of]
+            v = sigma * isw[sub][:, :, None] * isw[sub][:, None, :]
+            s = cluster_operators(kind, fit.beta_cov, x_all[sub], v)
+            u = np.einsum("npk,nk->np", s, resid[sub])
+            meat += u.T @ u
+    return meat
+
+
+def sandwich_meat(frame, p: Plan):
+    """The meat of the sandwich covariances of a fit from partitions: a second pass over
+    ``frame`` at the estimate, ``meat(fit, kind)`` (partitions added in a tree)."""
+    def meat(fit, kind: str) -> np.ndarray:
+        import dask
+
+        level = [dask.delayed(_meat)(part, p, fit, kind) for part in frame.to_delayed()]
+        while len(level) > 1:
+            level = [dask.delayed(np.add)(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
+                     for i in range(0, len(level), 2)]
+        return level[0].compute()
+    return meat
 
 
 def _merge(a: Sums, b: Sums) -> Sums:
@@ -438,7 +521,8 @@ def reduce_partitions(data, formula: str, weights: str | None = None,
     fixed_frame = pd.DataFrame({v: pd.Categorical([], categories=kept.levels[v]) if v in kept.levels
                                 else np.zeros(0) for v in p.fixed_vars})
     summary = RowSummary(sums.n_obs, sums.n_subjects, sums.covariate_sums, sums.level_counts, sums.together,
-                         sums.group_subjects.astype(np.int64), cross, sums.log_weights, sums.constant, r)
+                         sums.group_subjects.astype(np.int64), cross, sums.log_weights, sums.constant, r,
+                         sandwich_meat(frame, p))
     empty = np.zeros(0, dtype=np.int64)
     design = Design(
         y=np.zeros(0), weights=np.zeros(0), subject=empty, subject_labels=np.zeros(0, dtype=object),
@@ -451,7 +535,8 @@ def reduce_partitions(data, formula: str, weights: str | None = None,
 
 
 def check_methods(ddf: str, vcov: str) -> None:
-    """DataError for the inference methods that need each subject's rows (the sandwiches)."""
-    if VCOV[vcov].sandwich:
-        raise DataError(f"vcov={vcov!r} (a sandwich) needs each subject's residuals, which a fit from "
-                        "partitions reduces to per-pattern sums; use vcov='model', or fit in memory")
+    """DataError for Bell & McCaffrey's sandwich df, which need two matrices per subject."""
+    if VCOV[vcov].sandwich and ddf == "satterthwaite":
+        raise DataError(f"ddf='satterthwaite' with vcov={vcov!r} (Bell & McCaffrey's df) needs two p x p "
+                        "matrices per subject, which a fit from partitions does not keep; use "
+                        "ddf='between-within', 'containment' or 'residual' with a sandwich")
