@@ -139,10 +139,10 @@ def _scan(part: pd.DataFrame, formula: ModelFormula, used: list[str], factors: l
         col = rows[var]
         order = list(col.cat.categories) if isinstance(col.dtype, pd.CategoricalDtype) else None
         levels[var] = (order, set(col.dropna().unique().tolist()))
-    subjects = part[formula.subject].dropna().unique()
+    subjects = np.asarray(part[formula.subject].dropna().unique(), dtype=object)
     y = rows[formula.response].to_numpy(dtype=float)
     return {"n_read": len(frame), "n_used": len(rows), "dropped": dropped, "levels": levels,
-            "subjects": pd.util.hash_array(np.asarray(subjects, dtype=object)),
+            "subjects": pd.util.hash_array(subjects), "range": _range(subjects),
             "y_range": (y.min(), y.max()) if y.size else (np.inf, -np.inf)}
 
 
@@ -158,8 +158,32 @@ def _merged_levels(scans: list[dict], var: str) -> list:
     return sorted(present, key=natural_key)
 
 
+def _range(subjects: np.ndarray) -> tuple | None:
+    """Smallest and largest subject label (None if there are none or they do not compare)."""
+    try:
+        return (min(subjects), max(subjects)) if len(subjects) else None
+    except TypeError:
+        return None
+
+
+def _disjoint(scans: list[dict]) -> bool:
+    """Whether the partitions' ranges of subject labels do not overlap (then no subject is in
+    two of them; the usual case for data sorted or set_index'ed by subject)."""
+    ranges = [s["range"] for s in scans if s["subjects"].size]
+    if any(r is None for r in ranges):
+        return False
+    try:
+        ranges.sort()
+        return all(a[1] < b[0] for a, b in zip(ranges[:-1], ranges[1:]))
+    except TypeError:
+        return False
+
+
 def _spread_subject(frame, subject: str, scans: list[dict]) -> None:
-    """DataError naming a subject whose rows lie in two partitions, if there is one."""
+    """DataError naming a subject whose rows lie in two partitions, if there is one: by the
+    ranges of labels, else by the hashes of every partition's subjects."""
+    if _disjoint(scans):
+        return
     hashes = np.concatenate([s["subjects"] for s in scans]) if scans else np.zeros(0, dtype=np.uint64)
     values, counts = np.unique(hashes, return_counts=True)
     if not (counts > 1).any():
