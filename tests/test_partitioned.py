@@ -166,3 +166,10 @@ def test_what_needs_the_rows_is_refused(client, data):
     fit = trialmlm.fit(FORMULA, by_subject(data, 2))
     with pytest.raises(DataError, match="needs the data rows"):
         fit.residuals()
+
+
+def test_fit_from_partitions_pickles(client, data):
+    import pickle
+
+    fit = pickle.loads(pickle.dumps(trialmlm.fit(FORMULA, by_subject(data, 2), vcov="empirical")))
+    close(fit.vcov, trialmlm.fit(FORMULA, data, vcov="empirical").vcov)

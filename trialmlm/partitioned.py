@@ -407,42 +407,49 @@ def _reduce(part: pd.DataFrame, p: Plan) -> Sums:
     return out
 
 
-def _meat(part: pd.DataFrame, p: Plan, fit, kind: str, chunk: int = 50_000) -> np.ndarray:
-    r"""One partition's :math:`\sum_s u_su_s^\top` of the sandwich ``kind`` at the estimate of
-    ``fit`` (:mod:`trialmlm.inference.vcov`), subjects of one group and number of visits in
-    stacks of at most ``chunk``."""
-    meat = np.zeros((fit.n_fixed, fit.n_fixed))
+def _meat(part: pd.DataFrame, p: Plan, estimate: tuple, kind: str, chunk: int = 50_000) -> np.ndarray:
+    r"""One partition's :math:`\sum_s u_su_s^\top` of the sandwich ``kind``
+    (:mod:`trialmlm.inference.vcov`) at ``estimate`` = (kept encoding, :math:`\hat\beta`, its
+    model-based covariance, the structures, their parameters), subjects of one group and
+    number of visits in stacks of at most ``chunk``."""
+    encoding, beta, cov, structures, phis = estimate
+    meat = np.zeros((beta.size, beta.size))
     rows = _rows(part, p)
     if rows is None:
         return meat
-    x_all = fit.design.encoding.matrix(rows.fixed)
-    resid = rows.y - x_all @ fit.beta
+    x_all = encoding.matrix(rows.fixed)
+    resid = rows.y - x_all @ beta
     isw = 1.0 / np.sqrt(rows.w)
-    phis = fit.likelihood.split(fit.phi)
     for g, _, at in rows.batches(len(p.groups)):
         for lo in range(0, len(at), chunk):
             sub = at[lo:lo + chunk]
             patterns, _, of = unique_rows(rows.position[sub])
-            sigma = fit.structures[g].blocks(phis[g], patterns, 0)[0][of]
+            sigma = structures[g].blocks(phis[g], patterns, 0)[0][of]
             v = sigma * isw[sub][:, :, None] * isw[sub][:, None, :]
-            s = cluster_operators(kind, fit.beta_cov, x_all[sub], v)
-            u = np.einsum("npk,nk->np", s, resid[sub])
+            u = np.einsum("npk,nk->np", cluster_operators(kind, cov, x_all[sub], v), resid[sub])
             meat += u.T @ u
     return meat
 
 
-def sandwich_meat(frame, p: Plan):
-    """The meat of the sandwich covariances of a fit from partitions: a second pass over
-    ``frame`` at the estimate, ``meat(fit, kind)`` (partitions added in a tree)."""
-    def meat(fit, kind: str) -> np.ndarray:
+@dataclass(frozen=True)
+class SandwichMeat:
+    """The meat of the sandwich covariances of a fit from partitions: ``meat(fit, kind)`` is a
+    second pass over ``frame`` at the estimate, the partitions' :func:`_meat` added in a tree
+    (picklable, unlike a closure, so that the fit is)."""
+
+    frame: object = field(repr=False)
+    plan: Plan = field(repr=False)
+
+    def __call__(self, fit, kind: str) -> np.ndarray:
         import dask
 
-        level = [dask.delayed(_meat)(part, p, fit, kind) for part in frame.to_delayed()]
+        estimate = (fit.design.encoding, fit.beta, fit.beta_cov, fit.structures,
+                    fit.likelihood.split(fit.phi))
+        level = [dask.delayed(_meat)(part, self.plan, estimate, kind) for part in self.frame.to_delayed()]
         while len(level) > 1:
             level = [dask.delayed(np.add)(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
                      for i in range(0, len(level), 2)]
         return level[0].compute()
-    return meat
 
 
 def _merge(a: Sums, b: Sums) -> Sums:
@@ -546,7 +553,7 @@ def reduce_partitions(data, formula: str, weights: str | None = None,
                                 else np.zeros(0) for v in p.fixed_vars})
     summary = RowSummary(sums.n_obs, sums.n_subjects, sums.covariate_sums, sums.level_counts, sums.together,
                          sums.group_subjects.astype(np.int64), cross, sums.log_weights, sums.constant, r,
-                         sandwich_meat(frame, p))
+                         SandwichMeat(frame, p))
     empty = np.zeros(0, dtype=np.int64)
     design = Design(
         y=np.zeros(0), weights=np.zeros(0), subject=empty, subject_labels=np.zeros(0, dtype=object),
