@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -11,13 +12,14 @@ from .errors import DataError
 from .estimate import estimate
 from .fallback import fit_first_usable
 from .inference.methods import Scope
-from .model import build_model
+from .model import Model, build_model
 from .parms import resolve_parms
+from .partitioned import check_methods, is_partitioned, reduce_partitions
 from .results import MMRMResults, parameter_names
 
 
-def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | None = None,
-        ddf: str | None = None, vcov: str = "model",
+def fit(formula: str, data: pd.DataFrame | str | os.PathLike, method: str = "REML",
+        weights: str | None = None, ddf: str | None = None, vcov: str = "model",
         covariance: str | Sequence[str] | None = None,
         start: Mapping[str, float] | Sequence[float] | None = None,
         fixed: Mapping[str, float] | Sequence[float] | str | None = None,
@@ -39,10 +41,15 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
         ``docs/trajectory.md``); ``STRUCT`` is one of :data:`trialmlm.STRUCTURES`;
         ``STRUCT(VISIT | GROUP / SUBJECT)`` fits a separate matrix per ``GROUP`` level
         (SAS ``GROUP=``); ``sp_exp(TIME | SUBJECT)`` takes numeric coordinates.
-    data : pandas.DataFrame
+    data : pandas.DataFrame, Dask DataFrame or path of a Parquet dataset
         One row per subject and visit (per subject for the linear model); never modified.
         Rows with a missing response or covariate are dropped; every other observed visit is
-        used (valid under MAR).
+        used (valid under MAR).  A Dask DataFrame (or a Parquet dataset, read with Dask) is
+        reduced partition by partition to per-pattern sums, each partition holding whole
+        subjects, and gives the same fit (:mod:`trialmlm.partitioned`, ``docs/scale.md``):
+        MMRMs with a visit-indexed covariance term and a mean model of factors and
+        covariates; the sandwiches by a second pass over the partitions, no Bell & McCaffrey
+        df, no per-row results (residuals).
     method : "REML" (default) or "ML".
     weights : str, optional
         Column of positive weights with SAS ``WEIGHT`` semantics: the residual
@@ -110,15 +117,19 @@ def fit(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | N
         raise DataError("start=, fixed= and noiter= name the parameters of one covariance structure; "
                         f"they cannot go with the fallback list covariance={list(covariance)}: fit the "
                         "structure alone (covariance='us' or in the formula)")
+    if is_partitioned(data):
+        reduced = reduce_partitions(data, formula, weights, encoding)
+        return fit_first_usable(formula, covariance, lambda text, warn: _fit_one(
+            reduced.model(text, method), ddf, vcov, warn, parms))
     return fit_first_usable(formula, covariance, lambda text, warn: _fit_one(
-        text, data, method, weights, ddf, vcov, warn, parms, encoding))
+        build_model(text, data, method, weights, encoding), ddf, vcov, warn, parms))
 
 
-def _fit_one(formula: str, data: pd.DataFrame, method: str, weights: str | None, ddf: str | None,
-             vcov: str, warn: bool, parms: dict, encoding: FixedEncoding | None = None) -> MMRMResults:
-    """One fit of ``formula`` as written; ``warn=False`` only records convergence problems."""
-    model = build_model(formula, data, method, weights, encoding)
+def _fit_one(model: Model, ddf: str | None, vcov: str, warn: bool, parms: dict) -> MMRMResults:
+    """One fit of ``model``; ``warn=False`` only records convergence problems."""
     ddf, vcov = Scope.of(model.design, model.likelihood, model.formula.linear).resolve(ddf, vcov)
+    if model.design.summary is not None:
+        check_methods(ddf, vcov)
     names = parameter_names(model.likelihood, model.design, model.formula.subject,
                             model.formula.covariance.group if model.formula.covariance else None)
     resolved = resolve_parms(model.likelihood, names, model.start, **parms)

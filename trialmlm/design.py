@@ -13,6 +13,7 @@ import difflib
 import itertools
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -25,6 +26,7 @@ from .formula import ModelFormula
 
 ALIAS_TOLERANCE = 1e-7  # R's lm / dqrdc2 tolerance on the relative residual norm
 MAX_TABLE_ROWS = 10_000  # largest crossing of factor levels tabulated by FixedEncoding
+CHUNK_ROWS = 1 << 18  # rows of X encoded at a time (R factor, moments)
 MAX_MAGNITUDE = 1e50  # largest |value| accepted in a numeric column (squares and sums stay far from overflow)
 
 
@@ -42,6 +44,17 @@ def factor_levels(series: pd.Series) -> list:
         present = set(series.dropna().unique())
         return [c for c in series.cat.categories if c in present]
     return sorted(series.dropna().unique().tolist(), key=natural_key)
+
+
+def _factor(series: pd.Series) -> pd.Categorical:
+    """A factor column as a Categorical of its :func:`factor_levels`, hashing it once."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return pd.Categorical(series, categories=factor_levels(series))
+    codes, uniques = pd.factorize(series)
+    levels = sorted(uniques.tolist(), key=natural_key)
+    rank = {v: i for i, v in enumerate(levels)}
+    return pd.Categorical.from_codes(np.array([rank[v] for v in uniques.tolist()], dtype=np.int64)[codes],
+                                     categories=levels)
 
 
 def is_factor(series: pd.Series) -> bool:
@@ -116,23 +129,51 @@ class FixedEncoding:
         complete = np.ones(len(data), dtype=bool)
         for values in columns.values():
             complete &= ~np.asarray(pd.isna(values))
-        out = np.full((len(data), self.kept.size), np.nan)
-        if not complete.any():
-            return out
         if self.table is None:
-            frame = pd.DataFrame(columns, index=data.index, columns=list(self.variables))
-            out[complete] = np.asarray(model_matrix(self.spec, frame.loc[complete], na_action="raise"),
-                                       dtype=float)
+            out = np.full((len(data), self.kept.size), np.nan)
+            if complete.any():
+                frame = pd.DataFrame(columns, index=data.index, columns=list(self.variables))
+                out[complete] = np.asarray(model_matrix(self.spec, frame.loc[complete], na_action="raise"),
+                                           dtype=float)
             return out
-        table, factors, multipliers = self.table
-        codes = [np.asarray(columns[v].codes)[complete] for v in factors]
-        x = table[np.ravel_multi_index(codes, [len(self.levels[v]) for v in factors])] if factors \
-            else np.repeat(table, int(complete.sum()), axis=0)
-        for j, names in enumerate(multipliers):
-            for name in names:
-                x[:, j] *= np.asarray(columns[name][complete], dtype=float)
+        index, values = self._table_parts(columns, complete)
+        x = self.table[0][index] * values[:, self.monomial_of]
+        if complete.all():
+            return x
+        out = np.full((len(data), self.kept.size), np.nan)
         out[complete] = x
         return out
+
+    def table_parts(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        r"""``(index, values)`` with :math:`x_{ij} = T_{\mathrm{index}_i, j}\,
+        \mathrm{values}_{i, \mu(j)}` for the rows of ``data`` (without missing values):
+        the :attr:`table` row :math:`T` of each row's factor levels and the value of each of
+        the :attr:`monomials` (:math:`\mu` = :attr:`monomial_of`)."""
+        columns = self._columns(data)
+        return self._table_parts(columns, np.ones(len(data), dtype=bool))
+
+    def _table_parts(self, columns: dict, complete: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        _, factors, _ = self.table
+        codes = [np.asarray(columns[v].codes)[complete] for v in factors]
+        n = int(complete.sum())
+        index = np.ravel_multi_index(codes, [len(self.levels[v]) for v in factors]) if factors \
+            else np.zeros(n, dtype=np.int64)
+        values = np.ones((n, len(self.monomials)))
+        for m, names in enumerate(self.monomials):
+            for name in names:
+                values[:, m] *= np.asarray(columns[name][complete], dtype=float)
+        return index, values
+
+    @cached_property
+    def monomials(self) -> tuple[tuple[str, ...], ...]:
+        """The distinct products of covariates the columns of the :attr:`table` are multiplied
+        by (``()`` for 1), in order of first column."""
+        return tuple(dict.fromkeys(self.table[2]))
+
+    @cached_property
+    def monomial_of(self) -> np.ndarray:
+        """Per column of the full design, its monomial's index in :attr:`monomials`."""
+        return np.array([self.monomials.index(names) for names in self.table[2]], dtype=np.int64)
 
     @cached_property
     def table(self) -> tuple[np.ndarray, list[str], list[tuple[str, ...]]] | None:
@@ -164,7 +205,8 @@ class FixedEncoding:
 
     def matrix(self, data: pd.DataFrame) -> np.ndarray:
         """Design matrix (kept columns only) of ``data``; rows with missing values give NaN."""
-        return self.full_matrix(data)[:, self.kept]
+        full = self.full_matrix(data)
+        return full if self.kept.all() else full[:, self.kept]
 
     def term_columns(self) -> dict:
         """Model term (formulaic ``Term``) -> indices of its columns among the kept ones."""
@@ -191,11 +233,43 @@ class Level:
 
 
 @dataclass(frozen=True)
+class RowSummary:
+    r"""What inference needs of the rows of a design that was reduced to per-pattern sums
+    without keeping its rows (a fit from partitions, :mod:`trialmlm.partitioned`).
+
+    Attributes
+    ----------
+    n_obs, n_subjects : rows and subjects used.
+    covariate_sums : sum over the rows used of each covariate of the mean model.
+    level_counts : (T,) rows per row of the encoding's table (combination of factor levels).
+    together : (G, P, P) per covariance group, subjects observed at both visits of a pair.
+    group_subjects : (G,) subjects per covariance group.
+    cross : :math:`[X\,y]^\top W[X\,y]` (kept columns) and ``log_weights`` :math:`\sum\log w`,
+        for the null model.
+    constant : per column of the full design, whether it is constant within every subject,
+        and ``r_factor`` its R (:math:`R^\top R = X^\top X`), for the between-within df.
+    sandwich_meat : ``(fit, kind) -> meat``, :math:`\sum_cu_cu_c^\top` of the sandwich ``kind``
+        (:mod:`trialmlm.inference.vcov`) by a second pass over the rows.
+    """
+
+    n_obs: int
+    n_subjects: int
+    covariate_sums: dict
+    level_counts: np.ndarray
+    together: np.ndarray
+    group_subjects: np.ndarray
+    cross: np.ndarray
+    log_weights: float
+    constant: np.ndarray
+    r_factor: np.ndarray
+    sandwich_meat: Callable = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class Design:
     """Everything a fit needs, sorted by (subject, visit); pure numpy apart from labels."""
 
     y: np.ndarray
-    X: np.ndarray
     weights: np.ndarray
     subject: np.ndarray  # integer codes 0..n_subjects-1, rows sorted by it
     subject_labels: np.ndarray
@@ -219,6 +293,93 @@ class Design:
     outer: tuple[Level, ...] = ()  # grouping factors above the subject (sites, raters), in formula order
     source: pd.DataFrame | None = field(default=None, repr=False)  # the model's columns, every row
     n_subjects_read: int | None = None  # subjects in the rows read, used or not (None: no subject)
+    held_X: np.ndarray | None = field(default=None, repr=False)  # X when not re-encoded from fixed_frame
+    summary: RowSummary | None = None  # instead of the rows, for a design reduced to sums
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def require_rows(self, what: str) -> None:
+        """DataError naming ``what`` for a design reduced to sums (:class:`RowSummary`)."""
+        if self.summary is not None:
+            raise DataError(f"{what} needs the data rows, which a fit from partitions (Dask, Parquet) "
+                            "reduces to per-pattern sums without keeping them; fit the rows in memory "
+                            "(a pandas DataFrame) for it")
+
+    @property
+    def n_obs(self) -> int:
+        """Rows used."""
+        return self.summary.n_obs if self.summary is not None else int(self.y.size)
+
+    @property
+    def n_subjects(self) -> int:
+        """Subjects with at least one row used."""
+        return self.summary.n_subjects if self.summary is not None else int(self.subject_labels.size)
+
+    def covariate_mean(self, var: str) -> float:
+        """Mean of the mean model's covariate ``var`` over the rows used."""
+        if self.summary is not None:
+            return float(self.summary.covariate_sums[var] / self.summary.n_obs)
+        return float(self.fixed_frame[var].mean())
+
+    def level_counts(self, factors: list[str]) -> pd.Series:
+        """Rows used per combination of the levels of ``factors`` (observed combinations)."""
+        if self.summary is None:
+            return self.fixed_frame.groupby(factors, observed=True).size()
+        table_factors = self.encoding.table[1]
+        grid = pd.MultiIndex.from_product([self.encoding.levels[v] for v in table_factors],
+                                          names=table_factors).to_frame(index=False)
+        grid["n"] = self.summary.level_counts
+        counts = grid.groupby(factors, observed=True)["n"].sum()
+        return counts[counts > 0]
+
+    def within_subject_constant(self) -> np.ndarray:
+        """Per column of X, whether it is constant within every subject (``np.isclose``)."""
+        if self.summary is not None:
+            return self.summary.constant[self.encoding.kept]
+        x = self.X
+        starts = np.searchsorted(self.subject, np.arange(self.n_subjects))
+        return np.all(np.isclose(x, x[starts][self.subject]), axis=0)
+
+    def column_rank(self, columns: np.ndarray) -> int:
+        """Rank of ``X[:, columns]`` (numpy's ``matrix_rank`` rule; from R for a design reduced
+        to sums: the same singular values, the tolerance of X's shape)."""
+        if self.summary is None:
+            return int(np.linalg.matrix_rank(self.X[:, columns]))
+        s = np.linalg.svd(self.summary.r_factor[:, self.encoding.kept][:, columns], compute_uv=False)
+        return int(np.sum(s > s.max(initial=0.0) * max(self.n_obs, s.size) * np.finfo(float).eps))
+
+    def co_observation(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(together, subjects)``: per covariance group the (P, P) numbers of subjects observed
+        at both positions of each pair, and the group's number of subjects."""
+        if self.summary is not None:
+            return self.summary.together, self.summary.group_subjects
+        mask = np.zeros((self.subject_labels.size, len(self.position_labels)))
+        mask[self.subject, self.position] = 1.0
+        together = np.stack([mask[self.group == g].T @ mask[self.group == g]
+                             for g in range(len(self.group_labels))])
+        return together, np.bincount(self.group, minlength=len(self.group_labels))
+
+    @property
+    def X(self) -> np.ndarray:
+        """The mean-model matrix (kept columns), rows like ``y``: ``held_X``, or encoded from
+        ``fixed_frame`` by the frozen encoding's table on first use and kept (the fit itself
+        never needs it whole, see :meth:`rows_matrix`)."""
+        if self.held_X is not None:
+            return self.held_X
+        self.require_rows("the design matrix X (fitted values, residuals, sandwich, between-within df)")
+        if "X" not in self._cache:
+            self._cache["X"] = self.encoding.matrix(self.fixed_frame)
+        return self._cache["X"]
+
+    @property
+    def n_fixed(self) -> int:
+        """Columns of X (the kept ones)."""
+        return int(self.encoding.kept.sum())
+
+    def rows_matrix(self, lo: int, hi: int) -> np.ndarray:
+        """Rows ``lo:hi`` of X, encoded for those rows only when X is not at hand."""
+        if self.held_X is not None or "X" in self._cache:
+            return self.X[lo:hi]
+        return self.encoding.matrix(self.fixed_frame.iloc[lo:hi])
 
     def with_response(self, y: np.ndarray) -> Design:
         """The same design with the response vector ``y`` (in the order of ``self.y``)."""
@@ -242,7 +403,8 @@ class Design:
         offsets = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
         rows = np.repeat(starts[subjects], n) + offsets
         return replace(
-            self, y=self.y[rows], X=self.X[rows], weights=self.weights[rows],
+            self, y=self.y[rows], held_X=None if self.held_X is None else self.held_X[rows],
+            weights=self.weights[rows],
             subject=np.repeat(np.arange(len(subjects)), n), subject_labels=self.subject_labels[subjects],
             group=self.group[subjects], position=self.position[rows], row_index=self.row_index[rows],
             row_position=self.row_position[rows], fixed_frame=self.fixed_frame.iloc[rows],
@@ -250,9 +412,10 @@ class Design:
         )
 
 
-def _check_values(frame: pd.DataFrame, columns: list[str], response: str) -> None:
+def _check_values(frame: pd.DataFrame, columns: list[str], response: str | None) -> None:
     """Numeric model columns must be finite with :math:`|x| \\le` ``MAX_MAGNITUDE``; the
-    response must vary.  The error names the column and its first offending row labels."""
+    response must vary (not checked with ``response=None``).  The error names the column
+    and its first offending row labels."""
     for col in dict.fromkeys(columns):
         values = frame[col]
         if is_factor(values):
@@ -265,7 +428,10 @@ def _check_values(frame: pd.DataFrame, columns: list[str], response: str) -> Non
             raise DataError(f"column '{col}' holds {kind} (rows {rows}); "
                             f"trialmlm accepts finite values up to {MAX_MAGNITUDE:g} in absolute value: "
                             "fix or rescale the column (e.g. other units)")
-    if frame[response].nunique() < 2:
+    if response is None:
+        return
+    y = frame[response].to_numpy(dtype=float)
+    if not y.min() < y.max():
         raise DataError(f"no variation in the response '{response}': every analysed row has "
                         f"{response} = {frame[response].iloc[0]:g}")
 
@@ -359,11 +525,16 @@ def _complete_rows(frame: pd.DataFrame, formula: ModelFormula, used: list[str],
         detail = ", ".join(f"{c}: {n}" for c, n in dropped.items())
         raise DataError(f"no complete rows left after dropping rows with missing values ({detail})")
     _check_values(rows, used, formula.response)
+    _check_weights(rows, weights, formula.subject)
+    return rows, np.flatnonzero(complete), dropped
+
+
+def _check_weights(rows: pd.DataFrame, weights: str | None, subject: str | None) -> None:
+    """Weights must be positive (DataError naming the first subject, or row, with one that is not)."""
     if weights is not None and (rows[weights] <= 0).any():
         bad = rows.loc[rows[weights] <= 0].iloc[0]
-        where = f"subject {bad[formula.subject]!r}" if formula.subject else f"row {bad.name!r}"
+        where = f"subject {bad[subject]!r}" if subject else f"row {bad.name!r}"
         raise DataError(f"weights column '{weights}' must be positive; {where} has {bad[weights]}")
-    return rows, np.flatnonzero(complete), dropped
 
 
 def _visit_levels(data: pd.DataFrame, frame: pd.DataFrame, visit: str) -> list:
@@ -406,11 +577,17 @@ def _positions(data: pd.DataFrame, frame: pd.DataFrame, formula: ModelFormula,
 
 
 def _check_duplicates(subject_codes: np.ndarray, subject_labels: np.ndarray, position: np.ndarray,
-                      position_labels: list, positions) -> None:
-    """One row per subject and position (DataError naming the first subject and visit)."""
-    dup = pd.DataFrame({"s": subject_codes, "p": position}).duplicated(keep=False).to_numpy()
-    if dup.any():
-        first = np.flatnonzero(dup)[0]
+                      position_labels: list, positions, order: np.ndarray) -> None:
+    """One row per subject and position (DataError naming the subject and visit of the first
+    row in data order that has a twin); ``order`` sorts the rows by subject and position,
+    so that twins are neighbours."""
+    s, p = subject_codes[order], position[order]
+    twin = (s[1:] == s[:-1]) & (p[1:] == p[:-1])
+    if twin.any():
+        dup = np.zeros(s.size, dtype=bool)
+        dup[1:] |= twin
+        dup[:-1] |= twin
+        first = order[dup].min()
         raise DataError(
             f"subject {subject_labels[subject_codes[first]]!r} has more than one row at "
             f"{', '.join(positions)} = {position_labels[position[first]]!r} ({int(dup.sum())} rows in such "
@@ -419,13 +596,14 @@ def _check_duplicates(subject_codes: np.ndarray, subject_labels: np.ndarray, pos
 
 
 def _groups(frame: pd.DataFrame, group_var: str | None, subject_codes: np.ndarray,
-            subject_labels: np.ndarray) -> tuple[np.ndarray, list]:
+            subject_labels: np.ndarray, glevels: list | None = None) -> tuple[np.ndarray, list]:
     """Covariance group of each subject (codes) and the group labels (``[None]`` without
-    SAS GROUP=); a subject in two groups is a DataError."""
+    SAS GROUP=; ``glevels``, default those of ``frame``); a subject in two groups is a
+    DataError."""
     group = np.zeros(len(subject_labels), dtype=np.int64)
     if not group_var:
         return group, [None]
-    glevels = factor_levels(frame[group_var])
+    glevels = factor_levels(frame[group_var]) if glevels is None else glevels
     gcodes = pd.Categorical(frame[group_var], categories=glevels).codes
     per_subject = pd.DataFrame({"s": subject_codes, "g": gcodes}).groupby("s")["g"].nunique()
     if (per_subject > 1).any():
@@ -437,35 +615,110 @@ def _groups(frame: pd.DataFrame, group_var: str | None, subject_codes: np.ndarra
     return group, list(glevels)
 
 
-def _fixed_design(formula: ModelFormula, frame: pd.DataFrame, fixed_vars: list[str], levels: dict,
-                  encoding: FixedEncoding | None = None) -> tuple[np.ndarray, list[str], FixedEncoding]:
-    """The full mean-model matrix (aliased columns included), its column names and the
-    frozen encoding, which keeps the columns independent of the earlier ones.  An
-    ``encoding`` of the same formula, variables and factor levels is re-applied
-    (:meth:`FixedEncoding.full_matrix`) instead of encoding anew."""
-    fixed_levels = {v: levels[v] for v in fixed_vars if v in levels}
-    if encoding is not None and (encoding.formula, encoding.variables, encoding.levels) \
-            == (formula.fixed, tuple(fixed_vars), fixed_levels):
-        X_all = encoding.full_matrix(frame.loc[:, fixed_vars])
-        names, spec = list(encoding.spec.column_names), encoding.spec
-    else:
+WELL_CONDITIONED = 1e4  # condition number of the column-scaled X below which its Gram matrix decides
+
+
+def _gram(encoding: FixedEncoding, fixed: pd.DataFrame) -> np.ndarray:
+    r""":math:`X^\top X` of the full design from its table (:meth:`FixedEncoding.table_parts`):
+    :math:`\sum_c T_{ci}T_{cj}\,S_c[\mu(i), \mu(j)]` with :math:`S_c = \sum_{r\in c} v_rv_r^\top`
+    the monomials' cross-products of the rows :math:`r` of factor-level combination :math:`c`."""
+    return gram_of_sums(encoding, monomial_sums(encoding, *encoding.table_parts(fixed)))
+
+
+def monomial_sums(encoding: FixedEncoding, index: np.ndarray, values: np.ndarray) -> np.ndarray:
+    r"""(T, d, d): per row of the encoding's table, :math:`\sum v_rv_r^\top` over the rows
+    ``index`` points to it (:meth:`FixedEncoding.table_parts`)."""
+    n_table, d = encoding.table[0].shape[0], values.shape[1]
+    sums = np.empty((n_table, d, d))
+    for a in range(d):
+        for b in range(a, d):
+            sums[:, a, b] = sums[:, b, a] = np.bincount(index, weights=values[:, a] * values[:, b],
+                                                        minlength=n_table)
+    return sums
+
+
+def gram_of_sums(encoding: FixedEncoding, sums: np.ndarray) -> np.ndarray:
+    """:math:`X^\top X` of the full design from :func:`monomial_sums` (see :func:`_gram`)."""
+    table, mu = encoding.table[0], encoding.monomial_of
+    return np.einsum("ci,cj,cij->ij", table, table, sums[:, mu][:, :, mu])
+
+
+def _r_factor(gram: np.ndarray, blocks) -> np.ndarray:
+    r"""A triangular :math:`R` with :math:`R^\top R = X^\top X` (``gram``); ``blocks()``
+    yields the row blocks of X.
+
+    :math:`X` and :math:`R` have the same column norms, residual norms of one column on
+    others, singular values and right singular vectors, so aliasing and the null space are
+    decided on :math:`R` (:func:`_alias_columns`, :func:`_null_space`).  When the
+    column-scaled :math:`S = D^{-1}X^\top XD^{-1}` (:math:`D` the column norms) has a
+    Cholesky factor with condition number below ``WELL_CONDITIONED``,
+    :math:`R = \mathrm{chol}(S)D` is accurate to about :math:`10^{-8}` relative, far from
+    the aliasing tolerance, and no column is aliased.  Otherwise :math:`R` is computed
+    stably by Householder QR, block by block (the :math:`R` of the previous :math:`R`
+    stacked on the next block; TSQR).
+    """
+    norms = np.sqrt(np.diagonal(gram))
+    if np.all(norms > 0) and np.all(np.isfinite(gram)):
         try:
-            mm = model_matrix(formula.fixed, frame.loc[:, fixed_vars], na_action="raise")
+            chol = np.linalg.cholesky(gram / np.outer(norms, norms)).T
+        except np.linalg.LinAlgError:
+            chol = None
+        if chol is not None and np.linalg.cond(chol) < WELL_CONDITIONED:
+            return chol * norms
+    r = None
+    for block in blocks():
+        r = np.linalg.qr(block if r is None else np.vstack([r, block]), mode="r")
+    return r
+
+
+def _blocks(x_of, n: int, size: int = CHUNK_ROWS):
+    """A function returning ``x_of(lo, hi)`` for consecutive row ranges of at most ``size`` rows."""
+    return lambda: (x_of(lo, min(lo + size, n)) for lo in range(0, n, size))
+
+
+def _fixed_design(formula: ModelFormula, frame: pd.DataFrame, fixed_vars: list[str], levels: dict,
+                  encoding: FixedEncoding | None = None
+                  ) -> tuple[list[str], FixedEncoding, np.ndarray, np.ndarray | None]:
+    """The column names of the full mean-model matrix (aliased columns included), the frozen
+    encoding, which keeps the columns independent of the earlier ones, and the matrix's R
+    factor (:func:`_r_factor`), and X itself (kept columns) where the encoding has no
+    :attr:`FixedEncoding.table` (None otherwise: X is encoded block by block from the
+    table, never whole).  An ``encoding`` of the same formula, variables and factor levels
+    is re-applied instead of encoding anew; otherwise a spec made on the first row is used
+    when every term is a product of factors and covariates (nothing learnt from the data),
+    and formulaic's spec of all rows else (stateful transforms such as ``center(x)``)."""
+    fixed_levels = {v: levels[v] for v in fixed_vars if v in levels}
+    fixed = frame.loc[:, fixed_vars]
+    X_all = None
+    if encoding is None or (encoding.formula, encoding.variables, encoding.levels) \
+            != (formula.fixed, tuple(fixed_vars), fixed_levels):
+        try:
+            probe = model_matrix(formula.fixed, fixed.iloc[:1], na_action="raise")
+            encoding = FixedEncoding(formula.fixed, tuple(fixed_vars), fixed_levels, probe.model_spec,
+                                     tuple(probe.columns), np.ones(probe.shape[1], dtype=bool))
+        except Exception:  # a transform that needs more than one row: formulaic on all rows
+            encoding = None
+        try:
+            if encoding is None or encoding.table is None:
+                mm = model_matrix(formula.fixed, fixed, na_action="raise")
+                X_all = np.asarray(mm, dtype=float)
+                encoding = FixedEncoding(formula.fixed, tuple(fixed_vars), fixed_levels, mm.model_spec,
+                                         tuple(mm.columns), np.ones(X_all.shape[1], dtype=bool))
         except Exception as exc:
             raise FormulaError(f"cannot build the mean model '{formula.fixed}': {exc}") from None
-        X_all, names, spec, encoding = np.asarray(mm, dtype=float), list(mm.columns), mm.model_spec, None
-    keep = _alias_columns(X_all)
-    if encoding is not None and np.array_equal(keep, encoding.kept):
-        return X_all, names, encoding
-    encoding = FixedEncoding(
-        formula=formula.fixed,
-        variables=tuple(fixed_vars),
-        levels=fixed_levels,
-        spec=spec,
-        columns=tuple(n for n, k in zip(names, keep) if k),
-        kept=keep,
-    )
-    return X_all, names, encoding
+    elif encoding.table is None:
+        X_all = encoding.full_matrix(fixed)
+    names = list(encoding.spec.column_names)
+    if X_all is None:
+        r = _r_factor(_gram(encoding, fixed),
+                      _blocks(lambda lo, hi: encoding.full_matrix(fixed.iloc[lo:hi]), len(fixed)))
+    else:
+        r = _r_factor(X_all.T @ X_all, _blocks(lambda lo, hi: X_all[lo:hi], len(X_all)))
+    keep = _alias_columns(r)
+    columns = tuple(n for n, k in zip(names, keep) if k)
+    if not np.array_equal(keep, encoding.kept) or encoding.columns != columns:
+        encoding = replace(encoding, columns=columns, kept=keep)
+    return names, encoding, r, (None if X_all is None else X_all[:, keep])
 
 
 def _outer_factors(formula: ModelFormula, frame: pd.DataFrame, random_vars: list[str]) -> tuple[Level, ...]:
@@ -495,37 +748,43 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
     FormulaError  for unknown columns;  DataError  for unusable data (see messages).
     """
     fixed_vars, random_vars, used = _model_columns(data, formula, weights)
-    source = data.loc[:, used].copy()
+    source = data.loc[:, used]  # a new frame (a selection of columns copies them); never modified
     _check_types(source, formula, weights, spatial)
-    frame, row_position, dropped = _complete_rows(source.copy(), formula, used, weights)
+    frame, row_position, dropped = _complete_rows(source, formula, used, weights)
 
     # factor levels after dropping rows, so that unobserved levels disappear
-    levels = {var: factor_levels(frame[var]) for var in dict.fromkeys(fixed_vars + random_vars)
-              if is_factor(frame[var])}
+    factors = {var: _factor(frame[var]) for var in dict.fromkeys(fixed_vars + random_vars)
+               if is_factor(frame[var])}
     position, position_labels, coordinates = _positions(data, frame, formula, spatial)
-    if formula.covariance and not spatial and formula.covariance.positions[0] in levels:
-        levels[formula.covariance.positions[0]] = position_labels
-    # one new frame (assigning into the filtered frame would write to a slice of a copy)
-    frame = frame.assign(**{var: pd.Categorical(frame[var], categories=lv) for var, lv in levels.items()})
+    visit = formula.covariance.positions[0] if formula.covariance and not spatial else None
+    if visit in factors:
+        factors[visit] = pd.Categorical(frame[visit], categories=position_labels)
+    levels = {var: list(cat.categories) for var, cat in factors.items()}
 
     subject_codes, subject_labels = _subjects(frame, formula.subject)
+    order = np.argsort(subject_codes * max(len(position_labels), 1) + position, kind="stable")
     _check_duplicates(subject_codes, subject_labels, position, position_labels,
-                      formula.covariance.positions if formula.covariance else ())
+                      formula.covariance.positions if formula.covariance else (), order)
     group_var = formula.covariance.group if formula.covariance else None
     group, group_labels = _groups(frame, group_var, subject_codes, subject_labels)
-    order = np.lexsort((position, subject_codes))
-    frame, row_position = frame.iloc[order], row_position[order]
-    subject_codes, position = subject_codes[order], position[order]
+    # one new frame of the columns still needed, sorted (a filtered frame is not written to)
+    needed = [formula.response, *fixed_vars, *random_vars, *(t.subject for t in formula.outer)] \
+        + ([weights] if weights else [])
+    frame = pd.DataFrame({var: factors.get(var, frame[var]) for var in dict.fromkeys(needed)},
+                         index=frame.index).iloc[order]
+    row_position, subject_codes, position = row_position[order], subject_codes[order], position[order]
 
-    X_all, names, encoding = _fixed_design(formula, frame, fixed_vars, levels, encoding)
+    names, encoding, r_factor, X = _fixed_design(formula, frame, fixed_vars, levels, encoding)
     class_levels = {v: list(lv) for v, lv in encoding.levels.items()}
     if group_var:
         class_levels.setdefault(group_var, group_labels)
     Z, random_names, random_spec = _random_matrix(formula.random, frame, random_vars) if formula.random \
         else (None, (), None)
+    read = len(subject_labels) if len(frame) == len(source) else source[formula.subject].nunique() \
+        if formula.subject else None
     return Design(
         y=frame[formula.response].to_numpy(dtype=float),
-        X=X_all[:, encoding.kept],
+        held_X=X,
         weights=frame[weights].to_numpy(dtype=float) if weights else np.ones(len(frame)),
         subject=subject_codes.astype(np.int64),
         subject_labels=np.asarray(subject_labels),
@@ -541,14 +800,14 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
         n_obs_dropped=len(source) - len(frame),
         dropped_by_column=dropped,
         class_levels=class_levels,
-        fixed_frame=frame.loc[:, fixed_vars].copy(),
-        null_space=_null_space(X_all),
+        fixed_frame=frame.loc[:, fixed_vars],
+        null_space=_null_space(r_factor),
         Z=Z,
         random_names=random_names,
         random_spec=random_spec,
         outer=_outer_factors(formula, frame, random_vars),
         source=source,
-        n_subjects_read=int(source[formula.subject].nunique()) if formula.subject else None,
+        n_subjects_read=int(read) if formula.subject else None,
     )
 
 

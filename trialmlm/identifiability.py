@@ -48,10 +48,10 @@ def check_estimable(design: Design, structure: type[CovarianceStructure], term: 
     * more covariance and fixed-effect parameters than observations.
     """
     labels = design.position_labels
-    if design.y.size - design.X.shape[1] <= n_params:
+    if design.n_obs - design.n_fixed <= n_params:
         raise DataError(
-            f"the model has {n_params} covariance parameters and {design.X.shape[1]} fixed effects "
-            f"but only {design.y.size} observations"
+            f"the model has {n_params} covariance parameters and {design.n_fixed} fixed effects "
+            f"but only {design.n_obs} observations"
         )
     if term is None:
         return
@@ -63,20 +63,18 @@ def check_estimable(design: Design, structure: type[CovarianceStructure], term: 
         )
     if structure.spatial:
         return
-    n_subj, n_pos = design.subject_labels.size, len(labels)
-    mask = np.zeros((n_subj, n_pos), dtype=np.float64)
-    mask[design.subject, design.position] = 1.0
+    n_pos = len(labels)
+    co_observed, subjects = design.co_observation()
     for g, glabel in enumerate(design.group_labels):
-        in_group = design.group == g
         gname = f" in group {term.group}={glabel!r}" if term.group else ""
-        together = mask[in_group].T @ mask[in_group]
+        together = co_observed[g]
         if structure.heterogeneous:
             empty = np.flatnonzero(np.diag(together) == 0)
             if empty.size:
                 raise DataError(f"visit {labels[empty[0]]!r} of '{where}' has no observation{gname}; "
                                 f"its variance under {term.structure} cannot be estimated")
         if structure.name == "us":
-            n_g = int(in_group.sum())
+            n_g = int(subjects[g])
             if n_g <= n_pos:
                 raise DataError(
                     f"us over {n_pos} visits needs more than {n_pos} subjects{gname or ''}; "

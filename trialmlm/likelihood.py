@@ -83,6 +83,19 @@ def profile_beta(info: np.ndarray, p: int, base: float,
     return value, beta, ainv
 
 
+def independence_deviance_of_sums(cross: np.ndarray, n: int, log_weights: float, reml: bool) -> float:
+    r""":func:`independence_deviance` from :math:`[X\,y]^\top W[X\,y]` (``cross``), the number
+    of rows and :math:`\sum\log w`: :math:`S = y^\top Wy - \hat\beta^\top X^\top Wy`."""
+    p = cross.shape[0] - 1
+    beta = np.linalg.solve(cross[:p, :p], cross[:p, p])
+    rss = float(cross[p, p] - cross[:p, p] @ beta)
+    dof = n - p if reml else n
+    value = dof * (LOG_2PI + np.log(rss / dof) + 1.0) - log_weights
+    if reml:
+        value += float(np.linalg.slogdet(cross[:p, :p])[1])
+    return float(value)
+
+
 def independence_deviance(X: np.ndarray, y: np.ndarray, weights: np.ndarray, reml: bool) -> float:
     r"""Minimum of the objective under :math:`V = \sigma^2W^{-1}` (SAS's null model), in closed form.
 
@@ -264,26 +277,32 @@ class Likelihood(MarginalLikelihood):
         concatenated in group order or, for random effects with a per-group residual
         structure, the common G's parameters followed by each group's residual ones
         (:class:`~trialmlm.parameters.ParameterMap`, ``parameters``).
-    weights : (n_obs,) row weights :math:`w` (SAS ``WEIGHT``; ones without), rows like y.
+    weights : (n_obs,) row weights :math:`w` (SAS ``WEIGHT``; ones without), rows like y; or,
+        for batches reduced from partitions without their rows, ``(n_obs, sum of log w)``
+        (no per-subject quantities then: :meth:`cluster_covariances` needs the rows).
     n_fixed : rank of X.
     reml : REML (True) or ML (False).
     """
 
-    def __init__(self, batches: list[Batch], structures: list[CovarianceStructure], weights: np.ndarray,
-                 n_fixed: int, reml: bool = True):
+    def __init__(self, batches: list[Batch], structures: list[CovarianceStructure],
+                 weights: np.ndarray | tuple[int, float], n_fixed: int, reml: bool = True):
         self.batches = batches
         self.structures = structures
         self.covariances = []
-        self.weights = np.asarray(weights, dtype=float)
-        self.n_obs = n_obs = self.weights.size
+        if isinstance(weights, tuple):
+            self.weights, (n_obs, log_weights) = None, weights
+        else:
+            self.weights = np.asarray(weights, dtype=float)
+            n_obs, log_weights = self.weights.size, float(np.log(self.weights).sum())
+        self.n_obs = n_obs
         self.p = n_fixed
         self.reml = reml
         self.parameters = ParameterMap(structures)
         self.n_params = self.parameters.n_params
-        self.n_clusters = int(sum(b.rows.shape[0] for b in batches))
-        self.outer = OuterDesign.empty(self.n_clusters, n_obs)
+        self.n_clusters = int(sum(b.count.sum() for b in batches))
+        self.outer = OuterDesign.empty(self.n_clusters, 0 if self.weights is None else n_obs)
         dof = n_obs - n_fixed if reml else n_obs
-        self.constant = dof * LOG_2PI - float(np.log(self.weights).sum())
+        self.constant = dof * LOG_2PI - log_weights
 
     @property
     def subject_level(self) -> Likelihood:

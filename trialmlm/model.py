@@ -97,5 +97,5 @@ def _likelihood(design: Design, structures, outer, reml: bool,
                 batches=None) -> MarginalLikelihood:
     """The likelihood of ``design`` (``batches``: its patterns, if already built)."""
     batches = build_batches(design) if batches is None else batches
-    lik = Likelihood(batches, list(structures), design.weights, design.X.shape[1], reml=reml)
+    lik = Likelihood(batches, list(structures), design.weights, design.n_fixed, reml=reml)
     return MultilevelLikelihood(lik, design, list(outer)) if outer else lik

@@ -22,7 +22,7 @@ from .inference.anova import term_hypotheses
 from .inference.lsmeans import compare_table, lsmeans_table
 from .inference.methods import beta_covariance, resolve
 from .inference.wald import contrast_matrix, f_test, t_table
-from .likelihood import MarginalLikelihood, independence_deviance
+from .likelihood import MarginalLikelihood, independence_deviance, independence_deviance_of_sums
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -135,7 +135,7 @@ class MMRMResults(RandomEffectsResults):
 
     @property
     def n_obs(self) -> int:
-        return int(self.design.y.size)
+        return self.design.n_obs
 
     @property
     def n_obs_dropped(self) -> int:
@@ -144,7 +144,7 @@ class MMRMResults(RandomEffectsResults):
     @property
     def n_subjects(self) -> int:
         """Subjects analysed: those with at least one row used."""
-        return int(self.design.subject_labels.size)
+        return self.design.n_subjects
 
     @property
     def n_subjects_read(self) -> int:
@@ -202,7 +202,9 @@ class MMRMResults(RandomEffectsResults):
         if self.settings.linear or df < 1:
             return None
         d = self.design
-        null = independence_deviance(d.X, d.y, d.weights, self.method == "REML")
+        null = independence_deviance(d.X, d.y, d.weights, self.method == "REML") if d.summary is None \
+            else independence_deviance_of_sums(d.summary.cross, d.n_obs, d.summary.log_weights,
+                                               self.method == "REML")
         chisq = null + 2 * self.loglik
         return NullModelTest(df, chisq, float(stats.chi2.sf(chisq, df)))
 

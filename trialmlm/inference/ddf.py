@@ -131,18 +131,15 @@ def _kenward_roger_joint(fit, L: np.ndarray) -> tuple[float, float]:
 def _between_within_columns(fit) -> np.ndarray:
     """Per fixed-effect column, the between-within df (see module docstring)."""
     d = fit.design
-    x = d.X
-    n_s = d.subject_labels.size
-    starts = np.searchsorted(d.subject, np.arange(n_s))
-    constant = np.all(np.isclose(x, x[starts][d.subject]), axis=0)
-    between = np.zeros(x.shape[1], dtype=bool)
+    constant = d.within_subject_constant()
+    between = np.zeros(d.n_fixed, dtype=bool)
     for cols in d.encoding.term_columns().values():
         between[cols] = constant[cols].all()
-    rank_between = int(np.linalg.matrix_rank(x[:, between])) if between.any() else 0
-    df_between = float(n_s - rank_between)
+    rank_between = d.column_rank(between) if between.any() else 0
+    df_between = float(d.n_subjects - rank_between)
     if fit.settings.structure == "us" and fit.settings.random is None:
-        return np.full(x.shape[1], df_between)
-    return np.where(between, df_between, float(d.y.size - n_s - (x.shape[1] - rank_between)))
+        return np.full(d.n_fixed, df_between)
+    return np.where(between, df_between, float(d.n_obs - d.n_subjects - (d.n_fixed - rank_between)))
 
 
 def _variables(term) -> frozenset:

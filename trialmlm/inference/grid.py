@@ -56,10 +56,9 @@ class ReferenceGrid:
     def __init__(self, fit, at: dict | None = None):
         enc = fit.design.encoding
         self.fit = fit
-        frame = fit.design.fixed_frame
         self.factors = dict(enc.levels)
         for var in forced_factors(enc):
-            self.factors[var] = sorted(frame[var].unique().tolist())
+            self.factors[var] = sorted(fit.design.fixed_frame[var].unique().tolist())
         at = dict(at or {})
         unknown = [k for k in at if k not in enc.variables]
         if unknown:
@@ -72,7 +71,7 @@ class ReferenceGrid:
                 if bad:
                     raise DataError(f"at={{{var!r}: {bad[0]!r}}} is not a level of '{var}'")
                 self.factors[var] = list(values)
-        self.covariates = {v: _covariate_value(v, at[v]) if v in at else float(frame[v].mean())
+        self.covariates = {v: _covariate_value(v, at[v]) if v in at else fit.design.covariate_mean(v)
                            for v in enc.variables if v not in self.factors}
         names = list(self.factors)
         combos = list(itertools.product(*[self.factors[n] for n in names])) or [()]
@@ -113,7 +112,7 @@ class ReferenceGrid:
         if weights == "equal" or not others:
             w = np.ones(len(self.frame))
         else:
-            observed = self.fit.design.fixed_frame.groupby(others, observed=True).size()
+            observed = self.fit.design.level_counts(others)
             idx = pd.MultiIndex.from_frame(self.frame[others]) if len(others) > 1 else self.frame[others[0]]
             w = observed.reindex(idx).fillna(0.0).to_numpy(dtype=float)
         labels, rows = [], []

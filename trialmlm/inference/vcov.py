@@ -51,7 +51,7 @@ def _sym_power(m: np.ndarray, power: float) -> np.ndarray:
     return (v * w[..., None, :] ** power) @ v.transpose(0, 2, 1)
 
 
-def _cluster_operators(kind: str, c: np.ndarray, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+def cluster_operators(kind: str, c: np.ndarray, x: np.ndarray, v: np.ndarray) -> np.ndarray:
     """:math:`S_c` (m, p, k) with :math:`u_c = S_ce_c` for a stack of clusters: ``x`` (m, k, p),
     ``v`` (m, k, k) on the unweighted scale; padding rows have x = 0 and the identity in ``v``
     (their columns of :math:`S_c` are 0)."""
@@ -70,19 +70,21 @@ def _cluster_operators(kind: str, c: np.ndarray, x: np.ndarray, v: np.ndarray) -
 
 
 def _cluster_stacks(fit, kind: str):
-    """``(x, e, v, S)`` per stack of clusters (see :func:`_cluster_operators`)."""
+    """``(x, e, v, S)`` per stack of clusters (see :func:`cluster_operators`)."""
     design = fit.design
     resid = design.y - design.X @ fit.beta
     for rows, v in fit.likelihood.cluster_covariances(fit.phi):
         used = rows >= 0
         x = np.where(used[..., None], design.X[rows], 0.0)
         e = np.where(used, resid[rows], 0.0)
-        yield x, e, v, _cluster_operators(kind, fit.beta_cov, x, v)
+        yield x, e, v, cluster_operators(kind, fit.beta_cov, x, v)
 
 
 def empirical_covariance(fit, kind: str) -> np.ndarray:
     """Sandwich covariance of :math:`\\hat\\beta` (see module docstring)."""
     c = fit.beta_cov
+    if fit.design.summary is not None:  # a fit from partitions: a second pass over them
+        return c @ fit.design.summary.sandwich_meat(fit, kind) @ c
     meat = np.zeros_like(c)
     for _, e, _, s in _cluster_stacks(fit, kind):
         u = np.einsum("npk,nk->np", s, e)

@@ -48,6 +48,7 @@ def _default_visit(fit, visit):
 def _counts(fit, arm: str, visit: str | None) -> pd.Series:
     """Observations used per (visit, arm) (= subjects with a response there)."""
     d = fit.design
+    d.require_rows("counting the observations per arm and visit")
     frame = d.fixed_frame
     if arm not in frame:
         raise DataError(f"'{arm}' is not a variable of the fit's mean model")
