@@ -203,6 +203,8 @@ def test_default_estimands(adam):
     (["--estimands", "JR", "--model", "ancova"], "need model='mmrm'"),
     (["--estimand-method", "magic", "--estimands", "JR"], "estimand_method must be one of"),
     (["--ice", "missing.csv"], "does not exist"),
+    (["--ice", "ice.csv", "--ice-where", "TRT01PN == 1"], "an ICE file lists its subjects"),
+    (["--ice-where", "TRT01PN =="], "where"),
 ])
 def test_bad_estimand_settings_exit_2(adam, capsys, extra, message):
     folder, _, _ = adam
@@ -254,3 +256,18 @@ def test_every_estimand_method(adam, method):
     np.testing.assert_allclose(got[["estimate", "lower", "upper", "p"]].to_numpy(),
                                expected[["estimate", "lower", "upper", "p"]].to_numpy(), rtol=1e-10)
     assert "seed 7" in (out / "t7_estimands.html").read_text()
+
+
+def test_ice_where_limits_derived_events(adam):
+    """--ice-where: treatment end dates count as intercurrent events only for the subjects selected
+    (here the Drug Low arm), as for completers' end-of-treatment dates in a real SAP."""
+    folder, data, _ = adam
+    out = _analyze(folder, "where", "--ice-date", "TRTEDT", "--ice-where", "TRT01PN == 1", "--estimands", "JR")
+    df, fit = _fit(data)
+    rows = ice_table(df, **KEYS, event_date="TRTEDT", strategy="JR")
+    rows = rows[rows["USUBJID"].isin(df.loc[df["TRT01PN"] == 1, "USUBJID"])]
+    assert 0 < len(rows) < len(ice_table(df, **KEYS, event_date="TRTEDT"))
+    expected = condmean(fit, ice=rows, reference="Placebo", covariates=["BASE"]).compare()
+    np.testing.assert_allclose(pd.read_csv(out / "t7_estimands.csv")["estimate"],
+                               expected.loc[expected["AVISIT"] == "Week 8", "estimate"], rtol=1e-10)
+    assert "TRT01PN == 1" in (out / "t7_ice.html").read_text()

@@ -125,6 +125,9 @@ def _analysis_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ice-date", dest="ice_date",
                    help="subject-level date of the intercurrent event, e.g. TRTEDT")
     p.add_argument("--date", help="record date compared with --ice-date (default ADT)")
+    p.add_argument("--ice-where", dest="ice_where",
+                   help="derived ICE only for subjects with a record where this holds, "
+                        "e.g. \"COMP24FL == 'N'\"")
     p.add_argument("--estimand-method", dest="estimand_method",
                    help="how each estimand is estimated: condmean (default; conditional mean + jackknife), "
                         "bootstrap, approxbayes, bmlmi (--imputations samples, --seed)")

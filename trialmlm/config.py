@@ -40,7 +40,8 @@ class AnalysisConfig:
     LMCF applied to every subject's intercurrent event, or TABLE: the ICE file's own);
     the events from ``ice`` (a file), ``ice_flag`` (a record flag, "Y" at and after the
     event) or ``ice_date`` (a subject-level date against the record ``date``), else
-    dropout; giving a source without ``estimands`` runs TABLE (a file with ``strategy``)
+    dropout, for the subjects with a record where ``ice_where`` holds (all without it);
+    giving a source without ``estimands`` runs TABLE (a file with ``strategy``)
     or MAR and JR.  ``estimand_method``: how each is estimated.
 
     Record selection (:func:`trialmlm.read`, same names): ``param``, ``population``,
@@ -99,6 +100,7 @@ class AnalysisConfig:
     ice: str | None = None
     ice_flag: str | None = None
     ice_date: str | None = None
+    ice_where: str | None = None
     date: str = "ADT"
     estimand_method: str = "condmean"
 
@@ -196,7 +198,8 @@ KINDS = {
     **{name: (_text, "a text") for name in (
         "data", "out", "response", "subject", "visit", "arm", "model", "time", "method", "ddf", "param",
         "population", "where", "analysis_flag", "reason", "dropout_time", "title", "unit", "at_visit",
-        "study", "population_label", "program", "ice", "ice_flag", "ice_date", "date", "estimand_method")},
+        "study", "population_label", "program", "ice", "ice_flag", "ice_date", "date", "estimand_method",
+        "ice_where")},
     "reference": (_label, "an arm level (a text or a number)"),
     "arm_order": (lambda v: isinstance(v, (list, tuple)) and all(_label(x) for x in v),
                   "a list of arm levels"),
@@ -272,11 +275,17 @@ def _check_model(config: AnalysisConfig) -> None:
 def _check_estimands(config: AnalysisConfig) -> None:
     """Estimand names, one ICE source, the method; estimands need the MMRM."""
     from .estimands import METHODS, check_estimands
+    from .where import parse_where
 
     check_estimands(config.estimands)
     sources = [name for name in ("ice", "ice_flag", "ice_date") if getattr(config, name) is not None]
     if len(sources) > 1:
         raise DataError(f"give one source of intercurrent events, not {' and '.join(sources)}")
+    if config.ice_where is not None and config.ice is not None:
+        raise DataError("ice_where selects the subjects of a derived ICE (dropout, ice_flag, ice_date); an "
+                        "ICE file lists its subjects itself")
+    if config.ice_where is not None:
+        parse_where(config.ice_where)  # a syntax error before any work
     if (config.estimands or sources) and config.model != "mmrm":
         raise DataError("the estimand analyses (imputation from the MMRM) need model='mmrm'")
     if config.estimand_method not in METHODS:

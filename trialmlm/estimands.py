@@ -7,7 +7,10 @@ The intercurrent events (ICE) of the analysed subjects come from one source
   affected visit in the visit column and, optionally, ``strategy``);
 * a record flag of the analysis data (``ice_flag``, ``"Y"`` at and after the event);
 * a subject-level event date (``ice_date``) against the record date (``date``, ADT);
-* otherwise dropout: the visit after a subject's last observed response.
+* otherwise dropout: the visit after a subject's last observed response;
+
+the last three for the subjects with a record where ``ice_where`` holds (e.g.
+``"COMP24FL == 'N'"``: treatment end dates of completers are not intercurrent events).
 
 Each estimand named in ``estimands`` applies one strategy (MAR, JR, CR, CIR, LMCF) to every
 subject with an ICE, from its ICE visit, or ``TABLE``: the ICE file's own per-subject
@@ -29,6 +32,7 @@ from .errors import DataError
 from .io import read_table
 from .missing import bmlmi, condmean, ice_table, impute
 from .missing.ice import ICE_STRATEGIES, STRATEGY_COLUMN
+from .where import parse_where
 
 #: ``estimands`` entry -> the ICE handling in words.
 HANDLING = {
@@ -83,6 +87,10 @@ def _ice_rows(config, data: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     if config.ice is None:
         if config.ice_flag is None and config.ice_date is None:
             rows, source = ice_table(data, **keys), "dropout (first visit after the last observed response)"
+        if config.ice_where is not None:
+            eligible = data.loc[parse_where(config.ice_where).mask(data), config.subject].unique()
+            rows = rows.loc[rows[config.subject].isin(eligible)]
+            source += f", for subjects with a record where {config.ice_where}"
         return rows.drop(columns=STRATEGY_COLUMN), source  # the estimands give the strategies
     rows = read_table(config.ice)
     missing = [c for c in (config.subject, config.visit) if c not in rows.columns]
