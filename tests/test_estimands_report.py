@@ -262,7 +262,8 @@ def test_ice_where_limits_derived_events(adam):
     """--ice-where: treatment end dates count as intercurrent events only for the subjects selected
     (here the Drug Low arm), as for completers' end-of-treatment dates in a real SAP."""
     folder, data, _ = adam
-    out = _analyze(folder, "where", "--ice-date", "TRTEDT", "--ice-where", "TRT01PN == 1", "--estimands", "JR")
+    out = _analyze(folder, "where", "--ice-date", "TRTEDT", "--ice-where", "TRT01PN == 1",
+                   "--estimands", "JR")
     df, fit = _fit(data)
     rows = ice_table(df, **KEYS, event_date="TRTEDT", strategy="JR")
     rows = rows[rows["USUBJID"].isin(df.loc[df["TRT01PN"] == 1, "USUBJID"])]

@@ -208,3 +208,18 @@ def test_update_plan_refuses_what_rbmi_refuses(fitted, data):
     ]:
         with pytest.raises(DataError, match=message):
             update_plan(plan, update, d, "PLACEBO")
+
+
+def test_jackknife_refits_converge_on_the_cdisc_pilot():
+    """Leave-one-out refits started at the full-data estimate end within the objective's rounding
+    of the optimum (Newton decrement ~2e-10, -2LL rounding ~1e-9): the full Newton step is taken
+    there (optimize.NEAR), so every refit converges; before, 2 of 234 stalled with gradient 2e-4."""
+    import warnings
+
+    pilot = Path(__file__).parent / "data" / "cdiscpilot01_adcibc.xpt"
+    df = trialmlm.read(pilot, response="AVAL", arm="TRTP", population="EFFFL")
+    fit = trialmlm.fit("AVAL ~ AGE + TRTP * AVISIT + us(AVISIT | USUBJID)", df)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = condmean(fit, reference="Placebo", covariates=["AGE"])
+    assert result.n_not_converged == 0

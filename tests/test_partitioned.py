@@ -102,7 +102,7 @@ def test_parquet_dataset_path(client, data, tmp_path, covariance):
     assert_same_fit(fit, trialmlm.fit(FORMULA, data, covariance=covariance, ddf="kenward-roger"))
 
 
-@pytest.mark.filterwarnings("ignore:.*not estimable:trialmlm.errors.DataWarning")  # the empty cell's, expected
+@pytest.mark.filterwarnings("ignore:.*not estimable:trialmlm.errors.DataWarning")  # the empty cell's
 def test_empty_cell_is_aliased_alike(client, data):
     frame = data[~((data["TRT01P"] == "High") & (data["AVISIT"] == "Week 8"))]
     a, b = trialmlm.fit(FORMULA, by_subject(frame, 4)), trialmlm.fit(FORMULA, frame)

@@ -110,8 +110,17 @@ def _newton_direction(grad: np.ndarray, hess: np.ndarray) -> tuple[np.ndarray, f
     return -grad / scale, float(grad @ grad / scale)
 
 
+#: Newton decrement below which the full step is taken when the objective changes by no more
+#: than its rounding (``NOISE`` relative): there the predicted decrease, decrement / 2, is of
+#: the order of the rounding of a -2 log-likelihood summed over hundreds of subjects, so the
+#: Armijo test cannot see it, while the step still halves the distance to the optimum many
+#: times over (quadratic convergence).
+NEAR, NOISE = 1e-6, 1e-12
+
+
 def newton_raphson(obj: Objective, theta: np.ndarray, tolerance: float, max_iter: int):
-    """Damped Newton-Raphson; returns (theta, converged, iterations, message)."""
+    """Damped Newton-Raphson (Armijo backtracking; see :data:`NEAR`); returns (theta,
+    converged, iterations, message)."""
     value, grad, hess = obj(theta, 2)
     if not np.isfinite(value):
         return theta, False, 0, "objective not finite at the starting values"
@@ -130,8 +139,9 @@ def newton_raphson(obj: Objective, theta: np.ndarray, tolerance: float, max_iter
             new = theta + t * step
             # the full step is usually accepted: evaluate it with derivatives straight away
             trial = obj(new, 2 if attempt == 0 else 0)
-            if np.isfinite(trial[0]) and trial[0] <= value + 1e-4 * t * slope:
-                break
+            if np.isfinite(trial[0]) and (trial[0] <= value + 1e-4 * t * slope or (
+                    attempt == 0 and decrement < NEAR and trial[0] <= value + NOISE * max(1.0, abs(value)))):
+                break  # sufficient decrease; or, in the quadratic region, a change at rounding level
             t *= 0.5
         else:
             return theta, False, it, "line search failed to decrease the objective"
