@@ -156,7 +156,8 @@ def test_report_estimands_equal_the_api(adam):
     last = [r for r in results["estimands"][0]["differences"] if r["visit"] == "Week 8"]
     np.testing.assert_array_equal([r["estimate"] for r in last],
                                   table.loc[table["estimand"] == "TABLE", "estimate"])
-    assert "Table 7a" in (out / "index.html").read_text()
+    page = (out / "index.html").read_text()
+    assert "Table 7a" in page and "TABLE, MAR by condmean; intercurrent events: ICE file ice.csv" in page
 
 
 def test_ice_sources_agree(adam):

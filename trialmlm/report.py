@@ -311,7 +311,7 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
         files.append(_write_results(out / "analysis_results.json", config, counts, by_arm, levels, fits,
                                     reference, estimands))
         index = out / "index.html"
-        page = _index_html(config, fits, made, list(drawings), reference, label, links)
+        page = _index_html(config, fits, made, list(drawings), reference, label, links, estimands)
         index.write_text(page, encoding="utf-8")
         files.append(index)
         names = [p.relative_to(out) for p in files]
@@ -409,7 +409,7 @@ def _versions() -> list[tuple[str, str]]:
 
 
 def _index_html(config: AnalysisConfig, fits, made: dict, figures: list[str], reference, label: str,
-                links: tuple) -> str:
+                links: tuple, estimands=None) -> str:
     from .tables import to_html
     from .tables.render import CSS
 
@@ -439,6 +439,10 @@ def _index_html(config: AnalysisConfig, fits, made: dict, figures: list[str], re
          per_visit(lambda f: f"{-2 * f.loglik:.4f}, {f.aic:.4f}, {f.bic:.4f}")),
         ("Numbers at full precision", "analysis_results.json"),
     ]
+    if estimands is not None:
+        model.insert(-1, ("Estimands (Tables 7a, 7b)",
+                          f"{', '.join(e.name for e in estimands.estimands)} by {estimands.method}; "
+                          f"intercurrent events: {estimands.source}"))
     rows = "\n".join(f"<tr><th>{esc(k)}</th><td>{esc(str(v))}</td></tr>" for k, v in model[:-1])
     rows += f'\n<tr><th>{esc(model[-1][0])}</th><td><a href="{model[-1][1]}">{model[-1][1]}</a></td></tr>'
 
