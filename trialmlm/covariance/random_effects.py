@@ -208,19 +208,24 @@ class RandomEffects(CovarianceStructure):
         return sig, d1, d2
 
     def start(self, parts):
-        r"""Moment start: least squares of the OLS-residual cross-products on the model,
-        :math:`\min \sum_P \lVert C_P - m_P(Z_PGZ_P^\top + \sigma^2I)\rVert_F^2`, linear in
-        (G, :math:`\sigma^2`); G is then made positive definite.  R starts from its own
-        moments (with :math:`\sigma^2` for independent residuals)."""
+        r"""Moment start: least squares of the OLS-residual cross-products on the model, each
+        subject one observation,
+        :math:`\min \sum_P m_P\lVert C_P/m_P - (Z_PGZ_P^\top + \sigma^2I)\rVert_F^2` (equal,
+        up to a constant, to :math:`\sum_s \lVert r_sr_s^\top - Z_sGZ_s^\top - \sigma^2I\rVert_F^2`,
+        so the same for any grouping of the subjects into patterns, e.g. after the rows of a
+        subject are reordered), linear in (G, :math:`\sigma^2`); G is then made positive
+        definite.  R starts from its own moments (with :math:`\sigma^2` for independent
+        residuals)."""
         units = self._g_derivatives()
         rows, target = [], []
         for geo, c, m in parts:
             z = geo[1]
             k = c.shape[1]
-            feats = np.einsum("mka,gab,mlb->mklg", z, units, z) * m[:, None, None, None]
-            eye = np.broadcast_to(np.eye(k)[None, :, :, None] * m[:, None, None, None], c.shape + (1,))
+            w = np.sqrt(m)[:, None, None, None]
+            feats = np.einsum("mka,gab,mlb->mklg", z, units, z) * w
+            eye = np.broadcast_to(np.eye(k)[None, :, :, None] * w, c.shape + (1,))
             rows.append(np.concatenate([feats, eye], axis=3).reshape(-1, self.n_g + 1))
-            target.append(c.reshape(-1))
+            target.append((c / w[..., 0]).reshape(-1))
         coef = np.linalg.lstsq(np.vstack(rows), np.concatenate(target), rcond=None)[0]
         sigma2 = coef[-1]
         g = coef[:-1]
