@@ -144,7 +144,7 @@ def test_level_of_a_late_partition_outside_the_frozen_encoding(client, data, no_
 
 def test_duplicate_visit_and_transform(client, data):
     with pytest.raises(FormulaError, match="transform"):
-        trialmlm.fit("CHG ~ np.log(BASE) + TRT01P * AVISIT + us(AVISIT | USUBJID)", by_subject(data, 2))
+        trialmlm.fit("CHG ~ np.exp(BASE) + TRT01P * AVISIT + us(AVISIT | USUBJID)", by_subject(data, 2))
     doubled = pd.concat([data, data.iloc[:1]]).sort_values("USUBJID", kind="stable")
     with pytest.raises(DataError, match="has more than one row at AVISIT"):
         trialmlm.fit(FORMULA, by_subject(doubled, 2))

@@ -377,9 +377,15 @@ class Design:
 
     def rows_matrix(self, lo: int, hi: int) -> np.ndarray:
         """Rows ``lo:hi`` of X, encoded for those rows only when X is not at hand."""
+        return self.rows_at(slice(lo, hi))
+
+    def rows_at(self, index) -> np.ndarray:
+        """Rows ``index`` (a slice or positions) of X, encoded for those rows only when X is
+        not at hand (the sandwich's clusters, chunk by chunk, at registry scale)."""
         if self.held_X is not None or "X" in self._cache:
-            return self.X[lo:hi]
-        return self.encoding.matrix(self.fixed_frame.iloc[lo:hi])
+            return self.X[index]
+        self.require_rows("the design matrix X (fitted values, residuals, sandwich, between-within df)")
+        return self.encoding.matrix(self.fixed_frame.iloc[index])
 
     def with_response(self, y: np.ndarray) -> Design:
         """The same design with the response vector ``y`` (in the order of ``self.y``)."""

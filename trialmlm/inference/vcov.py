@@ -70,13 +70,16 @@ def cluster_operators(kind: str, c: np.ndarray, x: np.ndarray, v: np.ndarray) ->
 
 
 def _cluster_stacks(fit, kind: str):
-    """``(x, e, v, S)`` per stack of clusters (see :func:`cluster_operators`)."""
+    """``(x, e, v, S)`` per stack of clusters (see :func:`cluster_operators`); the rows of X
+    are encoded stack by stack, so X is never formed whole (:meth:`Design.rows_at`)."""
     design = fit.design
-    resid = design.y - design.X @ fit.beta
     for rows, v in fit.likelihood.cluster_covariances(fit.phi):
         used = rows >= 0
-        x = np.where(used[..., None], design.X[rows], 0.0)
-        e = np.where(used, resid[rows], 0.0)
+        x_used = design.rows_at(rows[used])
+        x = np.zeros(rows.shape + (x_used.shape[1],))
+        x[used] = x_used
+        e = np.zeros(rows.shape)
+        e[used] = design.y[rows[used]] - x_used @ fit.beta
         yield x, e, v, cluster_operators(kind, fit.beta_cov, x, v)
 
 
