@@ -34,7 +34,7 @@ import pandas as pd
 
 from ..checks import finite_numbers
 from ..errors import DataError
-from .ice import IcePlan, ice_plan
+from .ice import IcePlan, ice_plan, table_rows
 from .imputation import ImputationData, check_imputable, infer_arm, prepare
 
 
@@ -118,35 +118,15 @@ def delta_shift(delta: pd.DataFrame | None, data: ImputationData) -> np.ndarray:
     shift = np.zeros((n, k))
     if delta is None:
         return shift
-    columns = [data.subject, data.visit, "delta"]
-    if not isinstance(delta, pd.DataFrame):
-        raise DataError(f"delta must be a DataFrame with columns {', '.join(map(repr, columns))} "
-                        f"(see delta_template); got {type(delta).__name__}")
-    missing = [c for c in columns if c not in delta.columns]
-    if missing:
-        raise DataError(f"the delta table has no column {', '.join(map(repr, missing))} (it needs "
-                        f"{', '.join(map(repr, columns))})")
-    rows = delta[columns]
-    for column in columns[:2]:
-        if rows[column].isna().any():
-            raise DataError(f"the delta table has a missing value in '{column}' "
-                            f"(row {rows.index[rows[column].isna()][0]!r})")
+    keys = [data.subject, data.visit]
+    rows = table_rows(delta, "delta", "delta", [*keys, "delta"], keys, keys, data)
     value = pd.to_numeric(rows["delta"], errors="coerce").to_numpy(dtype=float)
     if not np.isfinite(value).all():
         bad = ~np.isfinite(value)
-        raise DataError(f"the delta table's 'delta' must be finite numbers; row {rows.index[bad][0]!r} has "
-                        f"{rows['delta'][bad].iloc[0]!r}")
-    twice = rows.duplicated(columns[:2])
-    if twice.any():
-        raise DataError(f"subject {rows[data.subject][twice].iloc[0]!r} has more than one row for visit "
-                        f"{rows[data.visit][twice].iloc[0]!r} in the delta table")
+        raise DataError(f"the delta table's 'delta' must be finite numbers; row "
+                        f"{rows.index[bad].tolist()[0]!r} has {rows['delta'][bad].iloc[0]!r}")
     i = pd.Index(data.subjects).get_indexer(rows[data.subject].to_numpy())
-    if (i < 0).any():
-        raise DataError(f"delta table: subject {rows[data.subject][i < 0].iloc[0]!r} is not in the data")
     v = pd.Index(data.visits).get_indexer(rows[data.visit].to_numpy())
-    if (v < 0).any():
-        raise DataError(f"delta table: visit {rows[data.visit][v < 0].iloc[0]!r} is not a level of "
-                        f"'{data.visit}' ({', '.join(map(str, data.visits))})")
     shift[i, v] = value
     return shift
 

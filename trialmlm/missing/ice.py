@@ -167,7 +167,8 @@ def update_plan(plan: IcePlan, update: pd.DataFrame, data: ImputationData, refer
     fit; as rbmi).  Non-MAR to MAR for such a subject warns (:class:`DataWarning`): those
     values were left out of the fit, which the update cannot undo.
     """
-    rows = _table_rows(update, "update_strategy", [data.subject, STRATEGY_COLUMN], data.subject)
+    columns = [data.subject, STRATEGY_COLUMN]
+    rows = table_rows(update, "update_strategy", "update_strategy", columns, [data.subject], columns)
     registry = plan.registry if strategies is None else strategy_registry(strategies)
     unknown = ~rows[STRATEGY_COLUMN].isin(list(registry))
     if unknown.any():
@@ -207,37 +208,48 @@ def update_plan(plan: IcePlan, update: pd.DataFrame, data: ImputationData, refer
     return _resolve(labels, n_mar, plan.ice_visit, plan.excluded, data, reference, registry)
 
 
-def _table_rows(table, name: str, columns: list, subject: str) -> pd.DataFrame:
-    """``table[columns]``; DataError for a table that is not a DataFrame, a missing column, a
-    missing value, two rows for one subject (``name``: "ICE" or "update_strategy")."""
+def table_rows(table, argument: str, name: str, columns: list, keys: list, complete: list,
+               data: ImputationData | None = None) -> pd.DataFrame:
+    """``table[columns]`` of a per-subject (or per-subject-and-visit) input table: the ICE,
+    update_strategy or delta table.
+
+    DataError for: ``table`` (the argument ``argument``) not a DataFrame, a missing column,
+    a missing value in ``complete``, two rows with the same ``keys``; with ``data``, a
+    subject not in the data and (when ``columns`` has the visit) a visit not among its levels.
+    """
     if not isinstance(table, pd.DataFrame):
-        raise DataError(f"the {name} table must be a DataFrame with columns {', '.join(map(repr, columns))}; "
+        raise DataError(f"{argument} must be a DataFrame with columns {', '.join(map(repr, columns))}; "
                         f"got {type(table).__name__}")
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise DataError(f"the {name} table has no column {', '.join(map(repr, missing))} (it needs "
-                        f"{', '.join(map(repr, columns))}: the subject"
-                        + (", the first affected visit" if len(columns) == 3 else "") + " and the strategy)")
+                        f"{', '.join(map(repr, columns))})")
     rows = table[columns]
-    for column in columns:
+    for column in complete:
         if rows[column].isna().any():
             raise DataError(f"the {name} table has a missing value in '{column}' "
                             f"(row {rows.index[rows[column].isna()].tolist()[0]!r})")
-    twice = rows[subject].duplicated()
+    twice = rows.duplicated(keys)
     if twice.any():
-        raise DataError(f"subject {rows[subject][twice].iloc[0]!r} has more than one row in the {name} table")
+        where = f" for visit {rows[keys[1]][twice].iloc[0]!r}" if len(keys) > 1 else ""
+        raise DataError(f"subject {rows[keys[0]][twice].iloc[0]!r} has more than one row{where} in the "
+                        f"{name} table")
+    if data is None:
+        return rows
+    unknown = ~rows[data.subject].isin(data.subjects)
+    if unknown.any():
+        raise DataError(f"{name} table: subject {rows[data.subject][unknown].iloc[0]!r} is not in the data")
+    if data.visit in columns:
+        unknown = ~rows[data.visit].isin(data.visits)
+        if unknown.any():
+            raise DataError(f"{name} table: visit {rows[data.visit][unknown].iloc[0]!r} is not a level of "
+                            f"'{data.visit}' ({', '.join(map(str, data.visits))})")
     return rows
 
 
 def _check_table(ice: pd.DataFrame, data: ImputationData, registry: dict) -> pd.DataFrame:
-    rows = _table_rows(ice, "ICE", [data.subject, data.visit, STRATEGY_COLUMN], data.subject)
-    unknown = ~rows[data.subject].isin(data.subjects)
-    if unknown.any():
-        raise DataError(f"ICE table: subject {rows[data.subject][unknown].iloc[0]!r} is not in the data")
-    unknown = ~rows[data.visit].isin(data.visits)
-    if unknown.any():
-        raise DataError(f"ICE table: visit {rows[data.visit][unknown].iloc[0]!r} is not a level of "
-                        f"'{data.visit}' ({', '.join(map(str, data.visits))})")
+    columns = [data.subject, data.visit, STRATEGY_COLUMN]
+    rows = table_rows(ice, "ice", "ICE", columns, [data.subject], columns, data)
     unknown = ~rows[STRATEGY_COLUMN].isin(list(registry))
     if unknown.any():
         raise DataError(f"ICE table: strategy {rows[STRATEGY_COLUMN][unknown].iloc[0]!r} is unknown; the "
