@@ -58,8 +58,7 @@ def ice_table(data, subject: str | None = None, visit: str | None = None, respon
     observed, visits, _ = observation_matrix(df, subject, visit, response)
     k = len(visits)
     if flag is not None:
-        _check(df, {"ICE flag": flag})
-        first = _after_last_unaffected(df, subject, visit, visits, _flag_is_yes(df[flag]), observed.index)
+        first = _from_flag(df, subject, visit, visits, flag, observed.index)
     elif event_date is not None:
         first = _from_dates(df, subject, visit, visits, event_date, date, observed.index)
     else:
@@ -75,19 +74,26 @@ def _positions(df: pd.DataFrame, visit: str, visits: list) -> np.ndarray:
     return pd.Index(visits).get_indexer(df[visit].to_numpy(dtype=object))
 
 
-def _after_last_unaffected(df: pd.DataFrame, subject: str, visit: str, visits: list, affected: np.ndarray,
-                           subjects: pd.Index) -> pd.Series:
-    """Per subject: the visit index after its last unaffected record if it has an affected
-    record (0 when every record is), else -1."""
-    rows = df[subject].notna().to_numpy() & df[visit].notna().to_numpy()
-    frame = pd.DataFrame({"s": df[subject].to_numpy(dtype=object)[rows],
-                          "v": _positions(df.loc[rows], visit, visits), "hit": affected[rows]})
-    frame = frame[frame["v"] >= 0]
-    any_hit = frame.groupby("s")["hit"].any()
-    last_clear = frame.loc[~frame["hit"]].groupby("s")["v"].max()
-    first = (last_clear.reindex(any_hit.index).fillna(-1) + 1).where(any_hit, -1)
+def _after_last_clear(df: pd.DataFrame, subject: str, visit: str, visits: list, clear: np.ndarray,
+                      eligible, subjects: pd.Index) -> pd.Series:
+    """Per subject of ``subjects``: for an ``eligible`` one, the visit index after its last
+    ``clear`` (unaffected) record (0 without one; -1 if that is past the last visit); -1 for
+    the others."""
+    rows = df.loc[clear]
+    last_clear = pd.Series(_positions(rows, visit, visits), index=rows.index).groupby(
+        rows[subject].to_numpy(dtype=object)).max()
+    first = (last_clear.reindex(pd.Index(eligible)).fillna(-1) + 1).astype(int)
     first = first.where(first < len(visits), -1)
-    return first.reindex(subjects, fill_value=-1).astype(int)
+    return first.reindex(subjects, fill_value=-1)
+
+
+def _from_flag(df: pd.DataFrame, subject: str, visit: str, visits: list, flag: str,
+               subjects: pd.Index) -> pd.Series:
+    _check(df, {"ICE flag": flag})
+    at_visit = df[subject].notna().to_numpy() & (_positions(df, visit, visits) >= 0)
+    affected = _flag_is_yes(df[flag]) & at_visit
+    return _after_last_clear(df, subject, visit, visits, ~affected & at_visit,
+                             pd.unique(df.loc[affected, subject]), subjects)
 
 
 def _from_dates(df: pd.DataFrame, subject: str, visit: str, visits: list, event_date: str, date: str,
@@ -108,12 +114,7 @@ def _from_dates(df: pd.DataFrame, subject: str, visit: str, visits: list, event_
                         f"{df.loc[undated, subject].iloc[0]!r}), so it cannot be placed before or after the "
                         f"ICE date '{event_date}'")
     clear = (dated & (when <= record_event)).to_numpy()
-    rows = df.loc[clear]
-    last_clear = pd.Series(_positions(rows, visit, visits), index=rows.index).groupby(
-        rows[subject].to_numpy(dtype=object)).max()
-    first = (last_clear.reindex(per_subject.index).fillna(-1) + 1).astype(int)
-    first = first.where(first < len(visits), -1)
-    return first.reindex(subjects, fill_value=-1)
+    return _after_last_clear(df, subject, visit, visits, clear, per_subject.index, subjects)
 
 
 def _as_dates(column: pd.Series, name: str) -> pd.Series:
