@@ -126,6 +126,16 @@ class AnalysisConfig:
         return f"{self.response} ~ {fixed} + (1 + {self.time} | {self.subject}){residual}"
 
     @property
+    def ice_sources(self) -> list[str]:
+        """The ICE sources given: ``ice``, ``ice_flag``, ``ice_date`` (none: dropout)."""
+        return [name for name in ("ice", "ice_flag", "ice_date") if getattr(self, name) is not None]
+
+    @property
+    def has_estimands(self) -> bool:
+        """Whether the report has estimand analyses: ``estimands``, an ICE source or ``ice_where``."""
+        return bool(self.estimands or self.ice_sources or self.ice_where is not None)
+
+    @property
     def formula(self) -> str:
         """The model formula with the first structure."""
         return self.formula_with(self.structures[0])
@@ -278,15 +288,14 @@ def _check_estimands(config: AnalysisConfig) -> None:
     from .where import parse_where
 
     check_estimands(config.estimands)
-    sources = [name for name in ("ice", "ice_flag", "ice_date") if getattr(config, name) is not None]
-    if len(sources) > 1:
-        raise DataError(f"give one source of intercurrent events, not {' and '.join(sources)}")
+    if len(config.ice_sources) > 1:
+        raise DataError(f"give one source of intercurrent events, not {' and '.join(config.ice_sources)}")
     if config.ice_where is not None and config.ice is not None:
         raise DataError("ice_where selects the subjects of a derived ICE (dropout, ice_flag, ice_date); an "
                         "ICE file lists its subjects itself")
     if config.ice_where is not None:
         parse_where(config.ice_where)  # a syntax error before any work
-    if (config.estimands or sources) and config.model != "mmrm":
+    if config.has_estimands and config.model != "mmrm":
         raise DataError("the estimand analyses (imputation from the MMRM) need model='mmrm'")
     if config.estimand_method not in METHODS:
         raise DataError(f"estimand_method must be one of {', '.join(METHODS)}, "

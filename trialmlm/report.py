@@ -262,7 +262,7 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
                        f"analysed by the same MMRM, combined by Rubin's rules; seed {config.seed}.",))
 
     estimands = None
-    if config.estimands or config.ice or config.ice_flag or config.ice_date or config.ice_where:
+    if config.has_estimands:
         estimands = run_estimands(fit, config, analysed, reference, progress)
         made |= _estimand_tables(estimands, config, reference, label, unit, decimals, labels, tables)
 
