@@ -260,17 +260,21 @@ def refit_model(fit) -> Model:
 
 def draw_parameters(fit, model: Model, strata: list[np.ndarray], rng: np.random.Generator):
     r"""One approximate-Bayesian draw :math:`(\beta^{(m)}, [\Sigma_g^{(m)}], \text{converged})`: a
-    stratified bootstrap refit (:func:`refit_sample`).
+    stratified bootstrap refit (:func:`bootstrap_sample`, :func:`refit_sample`)."""
+    return bootstrap_sample(strata, rng, lambda codes: refit_sample(fit, model, codes))
 
-    A bootstrap sample whose design loses rank (a visit or arm without data) is redrawn.
-    """
+
+def bootstrap_sample(strata: list[np.ndarray], rng: np.random.Generator, use):
+    """``use(sample)`` of a bootstrap sample: the members of each stratum drawn with
+    replacement (as many as it has), concatenated.  A sample for which ``use`` gives None
+    (its design loses rank: an arm or visit without observations) is redrawn, at most
+    :data:`MAX_REDRAWS` times."""
     for _ in range(MAX_REDRAWS):
-        chosen = np.concatenate([rng.choice(members, size=members.size) for members in strata])
-        draw = refit_sample(fit, model, chosen)
-        if draw is not None:
-            return draw
+        out = use(np.concatenate([rng.choice(members, size=members.size) for members in strata]))
+        if out is not None:
+            return out
     raise DataError(f"{MAX_REDRAWS} bootstrap samples in a row lost a column of the design (an arm or visit "
-                    "without observations); the data are too sparse for bootstrap imputation")
+                    "without observations); the data are too sparse for the bootstrap")
 
 
 def refit_sample(fit, model: Model, chosen: np.ndarray):
@@ -279,9 +283,14 @@ def refit_sample(fit, model: Model, chosen: np.ndarray):
     boot = model.design.resample(chosen)
     if not full_rank(boot.X):
         return None
-    lik = model.with_design(boot).likelihood
-    opt = maximise(lik, fit.phi)
-    return opt.evaluation.beta, covariance_matrices(fit.structures, lik, opt.phi), opt.converged
+    return refit_design(model, boot, fit.structures, fit.phi)
+
+
+def refit_design(model: Model, design, structures, phi: np.ndarray):
+    """``(beta, sigmas, converged)`` of ``model`` on ``design`` (a resample), started from ``phi``."""
+    lik = model.with_design(design).likelihood
+    opt = maximise(lik, phi)
+    return opt.evaluation.beta, covariance_matrices(structures, lik, opt.phi), opt.converged
 
 
 def check_full_rank(design, what: str) -> None:

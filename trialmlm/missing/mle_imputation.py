@@ -31,12 +31,11 @@ import pandas as pd
 
 from ..errors import ConvergenceWarning, DataError
 from ..model import Model
-from ..optimize import maximise
 from .delta import delta_shift
 from .ice import IcePlan, fit_without_excluded, ice_plan
 from .imputation import (
-    MAX_REDRAWS,
     ImputationData,
+    bootstrap_sample,
     check_full_rank,
     check_imputable,
     covariance_matrices,
@@ -44,6 +43,7 @@ from .imputation import (
     impute_visits,
     infer_arm,
     prepare,
+    refit_design,
     refit_model,
 )
 from .visit_ancova import VisitAncova
@@ -167,13 +167,8 @@ def warn_not_converged(samples: list[Parameters], what: str) -> int:
 def bootstrap_rows(setting: Setting, rng: np.random.Generator) -> np.ndarray:
     """A bootstrap sample of subject positions, drawn with replacement within each arm; a
     sample whose design loses rank (an arm or visit without observations) is redrawn."""
-    strata = setting.strata()
-    for _ in range(MAX_REDRAWS):
-        rows = np.concatenate([rng.choice(members, size=members.size) for members in strata])
-        if full_rank(_design(setting, rows).X):
-            return rows
-    raise DataError(f"{MAX_REDRAWS} bootstrap samples in a row lost a column of the design (an arm or visit "
-                    "without observations); the data are too sparse for the bootstrap")
+    return bootstrap_sample(setting.strata(), rng,
+                            lambda rows: rows if full_rank(_design(setting, rows).X) else None)
 
 
 def _design(setting: Setting, rows: np.ndarray):
@@ -192,10 +187,8 @@ def refit(setting: Setting, rows: np.ndarray) -> Parameters:
     used = _model_subjects(setting, rows)
     if np.array_equal(used, np.arange(setting.model.design.subject_labels.size)):
         return replace(setting.full, rows=rows)
-    lik = setting.model.with_design(setting.model.design.resample(used)).likelihood
-    opt = maximise(lik, setting.phi)
-    return Parameters(rows, opt.evaluation.beta, covariance_matrices(setting.structures, lik, opt.phi),
-                      opt.converged)
+    design = setting.model.design.resample(used)
+    return Parameters(rows, *refit_design(setting.model, design, setting.structures, setting.phi))
 
 
 def analyse(setting: Setting, params: Parameters, rng: np.random.Generator | None = None,
