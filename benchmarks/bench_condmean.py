@@ -28,39 +28,31 @@ import numpy as np
 import pandas as pd
 
 import trialmlm
-from trialmlm.missing import bmlmi, condmean
+from trialmlm.missing import bmlmi, condmean, ice_table
 
 FORMULA = "CHG ~ BASE * AVISIT + TRT * AVISIT + us(AVISIT | USUBJID)"
 ARMS = ("PBO", "LOW", "HIGH")
 
 
-def simulate(n: int, k: int = 6, seed: int = 1) -> pd.DataFrame:
-    """Three arms, MAR dropout (more likely after a high response), 3 % intermittent gaps."""
+def simulate(n: int, k: int = 6, seed: int = 1, arms: tuple = ARMS, effect: float = 0.5,
+             dropout: float = 0.06) -> pd.DataFrame:
+    """Arm i's mean falls by 0.5 (1 + ``effect`` i) a visit; MAR dropout (``dropout`` a visit,
+    doubled after a high response); 3 % intermittent gaps.  Also the trial of bench_tipping.py."""
     rng = np.random.default_rng(seed)
     sigma = 0.6 ** np.abs(np.subtract.outer(range(k), range(k))) * 4 + np.eye(k)
     rows = []
     for i in range(n):
-        arm = ARMS[i % 3]
+        arm = arms[i % len(arms)]
         base = rng.normal(20, 3)
-        mu = np.arange(1, k + 1) * -0.5 * (1 + ARMS.index(arm) / 2) + 0.3 * (base - 20)
+        mu = np.arange(1, k + 1) * -0.5 * (1 + effect * arms.index(arm)) + 0.3 * (base - 20)
         y = rng.multivariate_normal(mu, sigma)
         gone = False
         for j in range(k):
-            if j > 0 and not gone and rng.random() < 0.06 * (1 + (y[j - 1] > mu[j - 1])):
+            if j > 0 and not gone and rng.random() < dropout * (1 + (y[j - 1] > mu[j - 1])):
                 gone = True
             value = np.nan if gone or rng.random() < 0.03 else y[j]
             rows.append((f"S{i:03d}", arm, base, f"W{j + 1}", value))
     return pd.DataFrame(rows, columns=["USUBJID", "TRT", "BASE", "AVISIT", "CHG"])
-
-
-def dropout_ice(data: pd.DataFrame) -> pd.DataFrame:
-    """J2R from the first visit of each subject's terminal run of missing visits."""
-    observed = data.pivot(index="USUBJID", columns="AVISIT", values="CHG").notna().to_numpy()
-    last = observed.shape[1] - 1 - np.argmax(observed[:, ::-1], axis=1)
-    subjects = np.asarray(sorted(data["USUBJID"].unique()))
-    dropped = last < observed.shape[1] - 1
-    visits = np.asarray(sorted(data["AVISIT"].unique()))
-    return pd.DataFrame({"USUBJID": subjects[dropped], "AVISIT": visits[last[dropped] + 1], "strategy": "JR"})
 
 
 R_SCRIPT = r"""
@@ -121,7 +113,7 @@ def main() -> None:
     args = parser.parse_args()
     data = simulate(args.subjects)
     fit = trialmlm.fit(FORMULA, data)
-    ice = dropout_ice(data)
+    ice = ice_table(data, strategy="JR")  # J2R from the visit after each dropout's last observation
     print(f"{args.subjects} subjects x 6 visits, {data['CHG'].isna().mean():.1%} missing, "
           f"{len(ice)} J2R events")
     print(f"{'method':<26} {'workers':>8} {'seconds':>9} {'full data':>10} {'resampling':>11} {'CPU s':>7}")

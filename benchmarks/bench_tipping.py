@@ -13,7 +13,7 @@ import argparse
 import time
 
 import numpy as np
-import pandas as pd
+from bench_condmean import simulate  # the same simulator, two arms
 
 import trialmlm
 from trialmlm.missing import tipping_point
@@ -21,31 +21,12 @@ from trialmlm.missing import tipping_point
 FORMULA = "CHG ~ BASE + TRT * AVISIT + us(AVISIT | USUBJID)"
 
 
-def simulate(n: int = 300, k: int = 6, seed: int = 1) -> pd.DataFrame:
-    """Two arms, MAR dropout (more likely after a high response), 3 % intermittent gaps."""
-    rng = np.random.default_rng(seed)
-    sigma = 0.6 ** np.abs(np.subtract.outer(range(k), range(k))) * 4 + np.eye(k)
-    rows = []
-    for i in range(n):
-        arm = ["PBO", "ACT"][i % 2]
-        base = rng.normal(20, 3)
-        mu = np.arange(1, k + 1) * -0.5 * (1 + (arm == "ACT")) + 0.3 * (base - 20)
-        y = rng.multivariate_normal(mu, sigma)
-        gone = False
-        for j in range(k):
-            if j > 0 and not gone and rng.random() < 0.08 * (1 + (y[j - 1] > mu[j - 1])):
-                gone = True
-            value = np.nan if gone or rng.random() < 0.03 else y[j]
-            rows.append((f"S{i:03d}", arm, base, f"W{j + 1}", value))
-    return pd.DataFrame(rows, columns=["USUBJID", "TRT", "BASE", "AVISIT", "CHG"])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--imputations", type=int, default=100)
     parser.add_argument("--deltas", type=int, default=20)
     args = parser.parse_args()
-    data = simulate()
+    data = simulate(300, arms=("PBO", "ACT"), effect=1.0, dropout=0.08)
     fit = trialmlm.fit(FORMULA, data)
     deltas = np.linspace(0, 4, args.deltas)
     missing = data["CHG"].isna().mean()
