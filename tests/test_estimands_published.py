@@ -17,20 +17,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import trialmlm
 from trialmlm.missing import condmean, impute
 
 REF = Path(__file__).parent / "reference"
-FORMULA = "CHANGE ~ THERAPY + VISIT + BASVAL*VISIT + THERAPY*VISIT + us(VISIT | PATIENT)"
 PUBLISHED = {r["parameter"]: r
              for r in json.loads((REF / "rbmi_quickstart_published.json").read_text())["pooled"]}
 
 
 @pytest.fixture(scope="module")
-def setting():
-    data = pd.read_csv(REF / "antidepressant.csv", dtype={"PATIENT": str, "VISIT": str})
+def setting(antidepressant_fit):
     ice = pd.DataFrame(json.loads((REF / "condmean_refs.json").read_text())["scenarios"]["JR"]["ice"])
-    return trialmlm.fit(FORMULA, data), ice
+    return antidepressant_fit, ice
 
 
 def _published(parameter: str) -> tuple[float, float]:

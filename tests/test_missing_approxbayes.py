@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_missing_condmean import FORMULA
 
 import trialmlm
 from trialmlm.errors import DataError, DataWarning
@@ -37,9 +36,8 @@ JR = pd.DataFrame(REFS["distribution"]["ice"])
 
 
 @pytest.fixture(scope="module")
-def fitted():
-    data = pd.read_csv(REF / "antidepressant.csv", dtype={"PATIENT": str, "VISIT": str})
-    return trialmlm.fit(FORMULA, data)
+def fitted(antidepressant_fit):
+    return antidepressant_fit
 
 
 def rbmi_parameter(row: pd.Series, kind: str) -> str:

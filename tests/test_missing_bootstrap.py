@@ -24,13 +24,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import trialmlm
 from trialmlm.errors import DataError
 from trialmlm.missing import BootstrappedMLMI, ConditionalMean, bmlmi, condmean
 from trialmlm.missing.pooling import bmlmi_table
 
 REF = Path(__file__).parent / "reference"
-FORMULA = "CHANGE ~ THERAPY + VISIT + BASVAL*VISIT + THERAPY*VISIT + us(VISIT | PATIENT)"
 REFS = json.loads((REF / "condmean_boot_refs.json").read_text())
 RTOL = 1e-6
 # rbmi's percentile p-value inverts the type-6 quantile with uniroot (tolerance eps^0.25 = 1.2e-4 in
@@ -39,13 +37,13 @@ UNIROOT_TOL = 2 * np.finfo(float).eps ** 0.25
 
 
 @pytest.fixture(scope="module")
-def data():
-    return pd.read_csv(REF / "antidepressant.csv", dtype={"PATIENT": str, "VISIT": str})
+def data(antidepressant):
+    return antidepressant
 
 
 @pytest.fixture(scope="module")
-def fitted(data):
-    return trialmlm.fit(FORMULA, data)
+def fitted(antidepressant_fit):
+    return antidepressant_fit
 
 
 @pytest.fixture(scope="module")

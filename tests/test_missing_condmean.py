@@ -19,19 +19,18 @@ from trialmlm.errors import DataError
 from trialmlm.missing import ConditionalMean, condmean
 
 REF = Path(__file__).parent / "reference"
-FORMULA = "CHANGE ~ THERAPY + VISIT + BASVAL*VISIT + THERAPY*VISIT + us(VISIT | PATIENT)"
 REFS = json.loads((REF / "condmean_refs.json").read_text())
 RTOL = 1e-6
 
 
 @pytest.fixture(scope="module")
-def data():
-    return pd.read_csv(REF / "antidepressant.csv", dtype={"PATIENT": str, "VISIT": str})
+def data(antidepressant):
+    return antidepressant
 
 
 @pytest.fixture(scope="module")
-def fitted(data):
-    return trialmlm.fit(FORMULA, data)
+def fitted(antidepressant_fit):
+    return antidepressant_fit
 
 
 def ice_of(name: str) -> pd.DataFrame:

@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_missing_condmean import FORMULA, RTOL, check_against
+from test_missing_condmean import RTOL, check_against
 
-import trialmlm
 from trialmlm.errors import DataError
 from trialmlm.missing import condmean, delta_template
 
@@ -24,9 +23,8 @@ DLAG = REFS["scenarios"]["dlag"]
 
 
 @pytest.fixture(scope="module")
-def fitted():
-    data = pd.read_csv(REF / "antidepressant.csv", dtype={"PATIENT": str, "VISIT": str})
-    return trialmlm.fit(FORMULA, data)
+def fitted(antidepressant_fit):
+    return antidepressant_fit
 
 
 @pytest.fixture(scope="module")
