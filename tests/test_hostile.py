@@ -140,11 +140,15 @@ def test_bad_contrast_rows_are_named(fit, row, message):
 
 
 @pytest.mark.parametrize("seed", [-1, 1.5, "x", True])
-@pytest.mark.parametrize("entry", ["impute", "tipping_point"])
+@pytest.mark.parametrize("entry", ["impute", "tipping_point", "condmean", "bmlmi"])
 def test_bad_seed_is_named(fit, entry, seed):
     with pytest.raises(DataError, match="seed must be a non-negative integer"):
         if entry == "impute":
             missing.impute(fit, n_imputations=2, seed=seed, arm="TRT")
+        elif entry == "condmean":
+            missing.condmean(fit, type="bootstrap", n_samples=2, seed=seed, arm="TRT")
+        elif entry == "bmlmi":
+            missing.bmlmi(fit, B=2, D=2, seed=seed, arm="TRT")
         else:
             missing.tipping_point(fit, deltas=[0.0], reference="CTRL", n_imputations=2, seed=seed)
 
@@ -323,6 +327,11 @@ def test_ctrl_c_stops_the_workers_at_once(child_code):
     lambda d: missing.dropout_model(d, "USUBJID", "AVISIT", "CHG", arm="TRT"),
     lambda d: missing.little_mcar_test(d, "USUBJID", "AVISIT", "CHG"),
     lambda d: missing.impute(trialmlm.fit(FORMULA, d), n_imputations=2, seed=1, arm="TRT"),
+    lambda d: missing.ice_table(d, strategy="JR"),
+    lambda d: missing.condmean(trialmlm.fit(FORMULA, d), ice=missing.ice_table(d, strategy="JR"),
+                               reference="CTRL"),
+    lambda d: missing.bmlmi(trialmlm.fit(FORMULA, d), ice=missing.ice_table(d, strategy="JR"),
+                            reference="CTRL", B=2, D=2, seed=1),
     lambda d: tables.summary_statistics(d, "TRT", "AVISIT", "CHG"),
     lambda d: tables.missing_data_tables(d, "USUBJID", "AVISIT", "CHG", "TRT"),
     lambda d: plots.spaghetti(d, "USUBJID", "AVISIT", "CHG", "TRT"),
@@ -330,7 +339,8 @@ def test_ctrl_c_stops_the_workers_at_once(child_code):
     lambda d: plots.missing_pattern_heatmap(d, "USUBJID", "AVISIT", "CHG"),
 ], ids=["fit", "fit-random", "lsmeans", "compare", "anova", "predict", "patterns", "dropout_table",
         "time_to_dropout", "completers_vs_dropouts", "dropout_model", "little_mcar_test", "impute",
-        "summary_statistics", "missing_data_tables", "spaghetti", "observed_means", "heatmap"])
+        "ice_table", "condmean", "bmlmi", "summary_statistics", "missing_data_tables", "spaghetti",
+        "observed_means", "heatmap"])
 def test_no_entry_point_modifies_its_input(demo_trial, call):
     data = demo_trial.copy()
     data["AVISIT"] = pd.Categorical(data["AVISIT"], categories=["V1", "V2", "V3", "V4", "V5"])
