@@ -184,12 +184,12 @@ def _reference_rows(case: str) -> pd.DataFrame:
     ("empty_cell", "CHG ~ BASE + TRT * AVISIT", ["BASE", "AVISIT", "TRT:AVISIT"]),
     ("collinear", "CHG ~ BASE + Z + TRT * AVISIT", ["BASE", "AVISIT", "TRT:AVISIT"]),
 ])
-def test_type3_of_rank_deficient_designs_matches_emmeans_joint_tests(demo_trial, case, formula, terms):
+def test_joint_tests_of_rank_deficient_designs_match_emmeans(demo_trial, case, formula, terms):
     data = demo_trial.assign(Z=(demo_trial["TRT"] == "ACT").astype(float))
     data.loc[(data["TRT"] == "ACT") & (data["AVISIT"] == "V3"), "CHG"] = np.nan if case == "empty_cell" \
         else data["CHG"]
     with pytest.warns(DataWarning, match="has no estimable part"):
-        table = trialmlm.fit(formula, data).anova()
+        table = trialmlm.fit(formula, data).anova(type="joint")
     ref = _reference_rows(case).loc[terms]
     got = table.loc[terms]
     np.testing.assert_array_equal(got["num_df"], ref["num_df"])

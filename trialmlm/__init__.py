@@ -7,11 +7,19 @@
 
 from .api import fit
 from .covariance import STRUCTURES
-from .errors import ConvergenceError, ConvergenceWarning, DataError, DataWarning, FormulaError, TrialMLMError
+from .errors import (
+           BoundaryWarning,
+           ConvergenceError,
+           ConvergenceWarning,
+           DataError,
+           DataWarning,
+           FormulaError,
+           TrialMLMError,
+)
 from .io import read
 from .results import MMRMResults
 
 __version__ = "0.1.0"
 
-__all__ = ["fit", "read", "STRUCTURES", "MMRMResults", "ConvergenceError", "ConvergenceWarning", "DataError",
-           "DataWarning", "FormulaError", "TrialMLMError", "__version__"]
+__all__ = ["fit", "read", "STRUCTURES", "MMRMResults", "BoundaryWarning", "ConvergenceError",
+           "ConvergenceWarning", "DataError", "DataWarning", "FormulaError", "TrialMLMError", "__version__"]

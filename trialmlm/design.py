@@ -347,6 +347,20 @@ class Design:
         s = np.linalg.svd(self.summary.r_factor[:, self.encoding.kept][:, columns], compute_uv=False)
         return int(np.sum(s > s.max(initial=0.0) * max(self.n_obs, s.size) * np.finfo(float).eps))
 
+    def gram(self) -> np.ndarray:
+        r""":math:`X^\top X` of the full design (aliased columns included), unweighted: from the
+        encoding's table (:func:`_gram`), the rows, or :math:`R^\top R` for a design reduced to
+        sums.  SAS's type 1 and 2 hypotheses are built from it."""
+        if self.summary is not None:
+            return self.summary.r_factor.T @ self.summary.r_factor
+        if "gram" not in self._cache:
+            if self.encoding.table is not None:
+                self._cache["gram"] = _gram(self.encoding, self.fixed_frame)
+            else:
+                x = self.encoding.full_matrix(self.fixed_frame)
+                self._cache["gram"] = x.T @ x
+        return self._cache["gram"]
+
     def co_observation(self) -> tuple[np.ndarray, np.ndarray]:
         """``(together, subjects)``: per covariance group the (P, P) numbers of subjects observed
         at both positions of each pair, and the group's number of subjects."""

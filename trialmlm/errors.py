@@ -41,5 +41,11 @@ class ConvergenceWarning(TrialMLMWarning):
     matrix is numerically singular (a variance at zero, a correlation at +-1)."""
 
 
+class BoundaryWarning(TrialMLMWarning):
+    """A variance component was estimated at 0, the boundary of the parameter space (SAS's
+    note "Estimated G matrix is not positive definite"); the fit is usable and reports it
+    as 0, without a standard error (:mod:`trialmlm.boundary`)."""
+
+
 class DataWarning(TrialMLMWarning):
     """Something in the data was left out or adjusted (e.g. an unobserved visit level)."""

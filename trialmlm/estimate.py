@@ -12,13 +12,14 @@ from dataclasses import replace
 
 import numpy as np
 
+from .boundary import boundary_point
 from .covariance import STRUCTURES
 from .covariance.random_effects import Independent
-from .errors import ConvergenceWarning
+from .errors import BoundaryWarning, ConvergenceWarning
 from .model import Model
 from .optimize import maximise
 from .parms import Parms
-from .results import FitSettings, MMRMResults
+from .results import FitSettings, MMRMResults, parameter_names
 
 SINGULAR_RATIO = 1e-10  # smallest / largest eigenvalue of Sigma below which it counts as singular
 
@@ -41,13 +42,21 @@ def estimate(model: Model, ddf: str, vcov: str, start: np.ndarray | None = None,
     held = parms.held if parms is not None else np.zeros(lik.n_params, dtype=bool)
     opt = maximise(lik, model.start() if start is None else start, held=held,
                    iterate=parms is None or not parms.noiter)
-    problems = []
+    problems, notes = [], []
     if not opt.converged:
         problems.append(f"the optimiser did not converge ({opt.message}); estimates are not reliable")
+    phi, evaluation = opt.phi, opt.evaluation
+    edge = boundary_point(lik, phi, evaluation.value, held) if opt.converged else None
+    if edge is not None:
+        phi, evaluation, held = edge.phi, edge.evaluation, held | edge.at
+        names = [n for n, a in zip(parameter_names(lik, design, parsed.subject, parsed.covariance.group
+                                                   if parsed.covariance else None), edge.at) if a]
+        notes.append(f"Estimated G matrix is not positive definite: {', '.join(names)} at the boundary "
+                     "(estimate 0, no standard error)")
     free = np.flatnonzero(~held)
     phi_cov = np.zeros((lik.n_params, lik.n_params))
     try:
-        chol = np.linalg.cholesky(opt.evaluation.hess[np.ix_(free, free)])
+        chol = np.linalg.cholesky(evaluation.hess[np.ix_(free, free)])
         inv = np.linalg.inv(chol)
         phi_cov[np.ix_(free, free)] = 2.0 * inv.T @ inv
     except np.linalg.LinAlgError:
@@ -63,16 +72,19 @@ def estimate(model: Model, ddf: str, vcov: str, start: np.ndarray | None = None,
                            start=parms.start if parms else (), fixed=parms.fixed if parms else (),
                            noiter=bool(parms and parms.noiter))
     result = MMRMResults(
-        settings=settings, design=design, structures=model.structures, phi=opt.phi, phi_cov=phi_cov,
-        beta=opt.evaluation.beta, beta_cov=opt.evaluation.cov_beta, jac_info=opt.evaluation.jac_info,
-        likelihood=lik, loglik=-0.5 * opt.evaluation.value, converged=opt.converged, n_iter=opt.n_iter,
-        optimizer=opt.optimizer, warnings=tuple(aliased + problems),
+        settings=settings, design=design, structures=model.structures, phi=phi, phi_cov=phi_cov,
+        beta=evaluation.beta, beta_cov=evaluation.cov_beta, jac_info=evaluation.jac_info,
+        likelihood=lik, loglik=-0.5 * evaluation.value, converged=opt.converged, n_iter=opt.n_iter,
+        optimizer=opt.optimizer, warnings=tuple(aliased + notes + problems),
+        boundary=tuple(names) if edge is not None else (),
     )
     singular = singular_residual(result)
     if singular:
         problems.append(singular)
         result = replace(result, converged=False, warnings=result.warnings + (singular,))
     if warn:  # at the caller of trialmlm.fit: fit -> fit_first_usable -> lambda -> _fit_one -> estimate
+        for note in notes:
+            warnings.warn(note, BoundaryWarning, stacklevel=6)
         for problem in problems:
             warnings.warn(problem, ConvergenceWarning, stacklevel=6)
     return result

@@ -14,6 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from .blups import RandomEffectsResults
+from .conditional import conditional_moments, residual_variances
 from .covariance import CovarianceStructure
 from .covariance.random_effects import Independent
 from .design import Design
@@ -103,6 +104,7 @@ class MMRMResults(RandomEffectsResults):
     n_subjects, n_obs, n_obs_dropped : data used and rows dropped for missing values.
     n_subjects_read : subjects in the rows read, used or not (SAS's "Subjects", BIC's count).
     converged, n_iter, optimizer, warnings : the optimisation report.
+    boundary : covariance parameters estimated at 0, the boundary (:mod:`trialmlm.boundary`).
     covariance_attempts : the :class:`CovarianceAttempt` of each structure tried, in order
         (one for a fit without a fallback list; see :meth:`covariance_attempts_table`).
     """
@@ -122,6 +124,7 @@ class MMRMResults(RandomEffectsResults):
     optimizer: str = ""
     warnings: tuple[str, ...] = ()
     covariance_attempts: tuple[CovarianceAttempt, ...] = ()
+    boundary: tuple[str, ...] = ()
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):
@@ -297,15 +300,18 @@ class MMRMResults(RandomEffectsResults):
         table.index = index
         return table
 
-    def anova(self, ddf: str | None = None, vcov: str | None = None) -> pd.DataFrame:
-        r"""Type III tests, one row per model term: ``num_df, den_df, F, p, chisq, p_chisq``.
+    def anova(self, ddf: str | None = None, vcov: str | None = None, type: int | str = 3) -> pd.DataFrame:
+        r"""Tests of the model terms, one row per term: ``num_df, den_df, F, p, chisq, p_chisq``.
+
+        ``type``: 3 (default), 2 or 1 as SAS PROC MIXED ``HTYPE=`` defines them, or
+        ``"joint"`` for emmeans's ``joint_tests`` (:mod:`trialmlm.inference.anova`).
 
         ``chisq`` = ``num_df`` :math:`\times` ``F``, the Wald chi-square of SAS's MODEL /
         CHISQ ("Chi-Square"), and ``p_chisq`` its :math:`\chi^2_{num\_df}` p-value
         ("Pr > ChiSq"; the F test with infinite denominator df).
         """
         ddf, vcov = self._methods(ddf, vcov)
-        rows = {term: f_test(self, L, ddf, vcov) for term, L in term_hypotheses(self).items()}
+        rows = {term: f_test(self, L, ddf, vcov) for term, L in term_hypotheses(self, type).items()}
         table = pd.DataFrame.from_dict(rows, orient="index", columns=["num_df", "den_df", "F", "p"])
         table = table.rename_axis("term")
         table["chisq"] = table["num_df"] * table["F"]
@@ -403,7 +409,8 @@ class MMRMResults(RandomEffectsResults):
     def covariance_parameters_table(self) -> pd.DataFrame:
         """``estimate, se, z, p`` as SAS COVTEST: one-sided p for variances, two-sided otherwise;
         ``se, z, p`` missing for held parameters (``fixed``)."""
-        held = np.isin(self.covariance_parameter_names, [name for name, _ in self.settings.fixed])
+        held = np.isin(self.covariance_parameter_names,
+                       [name for name, _ in self.settings.fixed] + list(self.boundary))
         se = np.where(held, np.nan, np.sqrt(np.clip(np.diag(self.phi_cov), 0, None)))
         z = self.phi / se
         variance = self.likelihood.parameters.variance_mask()
@@ -430,17 +437,29 @@ class MMRMResults(RandomEffectsResults):
         return self._in_caller_order(self.design.y - self.design.X @ self.beta, "residual")
 
     def predict(self, newdata: pd.DataFrame | None = None, conditional: bool = False,
-                se: bool = False) -> pd.Series | pd.DataFrame:
+                se: bool = False, interval: str | None = None, level: float = 0.95
+                ) -> pd.Series | pd.DataFrame:
         r"""Predicted means for the rows of ``newdata`` (default: the rows used).
 
-        ``conditional=False``: population mean :math:`x^\top\hat\beta`;
-        ``conditional=True`` (random-effect models): the subject's trajectory
+        ``conditional=False``: population mean :math:`x^\top\hat\beta`.
+        ``conditional=True``: with random effects, the subject's trajectory
         :math:`x^\top\hat\beta + z^\top\hat b_i` from its BLUPs (subjects not in the fit get
-        :math:`b = 0`, with a DataWarning).  ``se=True`` returns a DataFrame ``estimate, se``
-        with :math:`\mathrm{se}^2 = x^\top Cx` or, conditionally,
-        :math:`x^\top Cx + 2x^\top C_{12}z + z^\top\mathrm{PEV}_iz` (SAS OUTP=).  Rows with
-        missing covariates are NaN.
+        :math:`b = 0`, with a DataWarning; SAS OUTP=); without random effects, the mean of
+        each row given the same subject's observed responses in ``newdata``
+        (:mod:`trialmlm.conditional`; SAS OUTP= under REPEATED, mmrm
+        ``predict(conditional = TRUE)``): rows with a response are their own value.
+
+        ``se=True`` returns a DataFrame ``estimate, se`` with the confidence SE
+        (:math:`x^\top Cx`; with BLUPs :math:`x^\top Cx + 2x^\top C_{12}z +
+        z^\top\mathrm{PEV}_iz`).  ``interval="confidence"`` or ``"prediction"`` adds
+        ``lower, upper`` (normal quantile, as mmrm) and makes ``se`` that interval's: the
+        prediction SE adds the residual variance of the row (conditional on the observed
+        responses for a marginal model).  Rows with missing covariates are NaN.
         """
+        if interval not in (None, "confidence", "prediction"):
+            raise DataError(f"interval must be None, 'confidence' or 'prediction', got {interval!r}")
+        if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+            raise DataError(f"level must be a number between 0 and 1, got {level!r}")
         d = self.design
         if newdata is None:  # the rows used, in data order: the design already holds them
             order = np.argsort(d.row_position)
@@ -449,26 +468,47 @@ class MMRMResults(RandomEffectsResults):
             index, x = newdata.index, d.encoding.matrix(newdata)
         est = x @ self.beta
         var = np.einsum("np,pq,nq->n", x, self.beta_cov, x)
-        if conditional:
-            self._require_random()
-            pred = self._random_predictions
-            if newdata is None:
-                rows = order
-                z, idx = (d.Z[order] if d.Z is not None else np.zeros((order.size, 0))), d.subject[order]
+        pred = None
+        if self.settings.random is not None:
+            if conditional:
+                est, var = self._blup_prediction(newdata, x, order if newdata is None else None)
+            if interval == "prediction":
+                data = newdata if newdata is not None else d.source.iloc[d.row_position[order]]
+                pred = var + residual_variances(self, data)
+        elif conditional or interval == "prediction":
+            if self.settings.linear:
+                if conditional:
+                    raise DataError("conditional predictions need a subject: the linear model has none")
+                pred = var + self.phi[0]
             else:
-                rows = None
-                z, idx = self._random_design(newdata)
-            w = np.hstack([x, self._outer_design(newdata, rows)])  # (x, z_o): theta's design
-            known = idx >= 0
-            est = w[:, x.shape[1]:] @ pred.outer + est
-            est = est + np.where(known, np.einsum("nr,nr->n", z, pred.blup[np.maximum(idx, 0)]), 0.0)
-            var = np.einsum("np,pq,nq->n", w, pred.joint, w)
-            cross = np.einsum("np,npr,nr->n", w, pred.cross[np.maximum(idx, 0)], z)
-            pev = np.einsum("nr,nrs,ns->n", z, pred.pev[np.maximum(idx, 0)], z)
-            var = var + np.where(known, 2 * cross + pev, 0.0)
-        if not se:
+                data = newdata if newdata is not None else d.source.iloc[d.row_position[order]]
+                response = self.settings.response
+                observed = data[response] if conditional and response in data.columns else None
+                est, var, pred = conditional_moments(self, data, x, observed)
+        if not se and interval is None:
             return pd.Series(est, index=index, name="predicted")
-        return pd.DataFrame({"estimate": est, "se": np.sqrt(var)}, index=index)
+        out = pd.DataFrame({"estimate": est, "se": np.sqrt(pred if interval == "prediction" else var)},
+                           index=index)
+        if interval is not None:
+            half = stats.norm.ppf(0.5 + level / 2) * out["se"]
+            out["lower"], out["upper"] = out["estimate"] - half, out["estimate"] + half
+        return out
+
+    def _blup_prediction(self, newdata, x, order) -> tuple[np.ndarray, np.ndarray]:
+        """Estimate and variance of :math:`x^\top\\hat\beta + z^\top\\hat b_i` (random effects)."""
+        d, pred = self.design, self._random_predictions
+        if newdata is None:
+            z, idx = (d.Z[order] if d.Z is not None else np.zeros((order.size, 0))), d.subject[order]
+        else:
+            z, idx = self._random_design(newdata)
+        w = np.hstack([x, self._outer_design(newdata, order)])  # (x, z_o): theta's design
+        known = idx >= 0
+        est = w[:, x.shape[1]:] @ pred.outer + x @ self.beta
+        est = est + np.where(known, np.einsum("nr,nr->n", z, pred.blup[np.maximum(idx, 0)]), 0.0)
+        var = np.einsum("np,pq,nq->n", w, pred.joint, w)
+        cross = np.einsum("np,npr,nr->n", w, pred.cross[np.maximum(idx, 0)], z)
+        pev = np.einsum("nr,nrs,ns->n", z, pred.pev[np.maximum(idx, 0)], z)
+        return est, var + np.where(known, 2 * cross + pev, 0.0)
 
     def _random_design(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Z rows and subject indices (-1 for subjects not in the fit) of ``data``."""
