@@ -200,14 +200,21 @@ def test_joint_tests_of_rank_deficient_designs_match_emmeans(demo_trial, case, f
 
 def test_interaction_with_a_collinear_covariate_keeps_its_df(demo_trial):
     """In the MMRM, TRT:AVISIT beside a covariate Z collinear with TRT is the same hypothesis
-    as Z:AVISIT of the Z * AVISIT model: 4 df and the same F."""
+    as Z:AVISIT of the Z * AVISIT model: 4 df and the same F, by SAS's type 3 and by the
+    joint tests; TRT itself (aliased with Z) has no type 3 hypothesis, Z no joint one."""
     data = demo_trial.assign(Z=(demo_trial["TRT"] == "ACT").astype(float))
+    fit = trialmlm.fit("CHG ~ Z + TRT * AVISIT + us(AVISIT | USUBJID)", data)
+    with pytest.warns(DataWarning, match="'TRT' has no estimable part"):
+        sas = fit.anova()
     with pytest.warns(DataWarning, match="'Z' has no estimable part"):
-        collinear = trialmlm.fit("CHG ~ Z + TRT * AVISIT + us(AVISIT | USUBJID)", data).anova()
+        joint = fit.anova(type="joint")
     direct = trialmlm.fit("CHG ~ Z * AVISIT + us(AVISIT | USUBJID)", data).anova()
-    assert collinear.loc["TRT:AVISIT", "num_df"] == 4
-    np.testing.assert_allclose(collinear.loc["TRT:AVISIT", ["den_df", "F", "p"]].to_numpy(dtype=float),
-                               direct.loc["Z:AVISIT", ["den_df", "F", "p"]].to_numpy(dtype=float), rtol=1e-6)
+    assert sas.loc["TRT", "num_df"] == 0
+    for table in (sas, joint):
+        assert table.loc["TRT:AVISIT", "num_df"] == 4
+        got = table.loc["TRT:AVISIT", ["den_df", "F", "p"]].to_numpy(dtype=float)
+        np.testing.assert_allclose(got, direct.loc["Z:AVISIT", ["den_df", "F", "p"]].to_numpy(dtype=float),
+                                   rtol=1e-6)
 
 
 # -- many visits: no cubic arrays ---------------------------------------------------------------

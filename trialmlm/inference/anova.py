@@ -158,7 +158,8 @@ def _term_grid(fit, term: ModelTerm, categories: dict) -> pd.DataFrame:
     enc = fit.design.encoding
     factor_vars = {}
     for expr in sorted(term.factors - term.continuous):
-        names = [v for v in formula_variables(expr) if v in enc.variables]
+        names = [expr] if expr in enc.variables else \
+            [v for v in formula_variables(expr) if v in enc.variables]
         if len(names) != 1:
             raise DataError(f"type 3 hypotheses: cannot tell the variable of the factor '{expr}'")
         factor_vars[names[0]] = categories[expr]
@@ -201,8 +202,9 @@ def _coding(fit, terms: list[ModelTerm]) -> tuple[np.ndarray, np.ndarray, list[n
     for t in terms:
         grid = _term_grid(fit, t, categories)
         x = enc.full_matrix(grid)
-        x0 = np.asarray(model_matrix("0 + " + ":".join(sorted(t.factors)), grid, na_action="raise"),
-                        dtype=float)
+        cells = ":".join(f"`{e}`" if e in enc.variables and not e.isidentifier() else e
+                         for e in sorted(t.factors))
+        x0 = np.asarray(model_matrix("0 + " + cells, grid, na_action="raise"), dtype=float)
         sub = np.concatenate([u.full for u in terms if u is t or (t.contains(u))]
                              + ([intercept] if not t.continuous else []))
         k_sub, *_ = np.linalg.lstsq(x[:, sub], x0, rcond=None)
