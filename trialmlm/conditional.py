@@ -42,7 +42,7 @@ def _row_keys(fit, newdata: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nd
                         f"{', '.join(map(repr, absent))} in newdata")
     for col in needed:
         if newdata[col].isna().any():
-            row = newdata.index[newdata[col].isna().to_numpy()][0]
+            row = newdata.index[newdata[col].isna().to_numpy()].tolist()[0]
             raise DataError(f"conditional predictions: row {row!r} has no {col}")
     subject = pd.factorize(newdata[s.subject])[0]
     if s.group:
@@ -83,10 +83,11 @@ def _sigma(fit, g: int, points: np.ndarray) -> np.ndarray:
     return structure.matrix(phi)[np.ix_(code, code)]
 
 
-def conditional_moments(fit, newdata: pd.DataFrame, x: np.ndarray, observed: np.ndarray | None
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def conditional_moments(fit, newdata: pd.DataFrame, x: np.ndarray, observed: np.ndarray | None,
+                        beta_cov: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(estimate, var_conf, var_pred)`` per row of ``newdata`` (design ``x``, kept columns),
-    conditioning on the responses ``observed`` (None: on nothing, the marginal prediction)."""
+    conditioning on the responses ``observed`` (None: on nothing, the marginal prediction);
+    ``beta_cov`` is :math:`C`."""
     subject, group, points = _row_keys(fit, newdata)
     n = len(newdata)
     y = np.full(n, np.nan) if observed is None else np.asarray(observed, dtype=float)
@@ -117,7 +118,7 @@ def conditional_moments(fit, newdata: pd.DataFrame, x: np.ndarray, observed: np.
         target = rows[:, m]
         est[target] = mu[target] + resid @ S.T
         z = x[target] - np.einsum("mo,kop->kmp", S, x[rows[:, o]])
-        var_conf[target] = np.einsum("kmp,pq,kmq->km", z, fit.beta_cov, z)
+        var_conf[target] = np.einsum("kmp,pq,kmq->km", z, beta_cov, z)
         cond = np.diag(sigma[np.ix_(m, m)] - S @ s_mo.T)
         var_pred[target] = var_conf[target] + cond
         est[rows[:, o]] = y[rows[:, o]]

@@ -467,7 +467,8 @@ class MMRMResults(RandomEffectsResults):
         else:
             index, x = newdata.index, d.encoding.matrix(newdata)
         est = x @ self.beta
-        var = np.einsum("np,pq,nq->n", x, self.beta_cov, x)
+        c = beta_covariance(self, *resolve(self))  # the fit's: KR-adjusted under Kenward-Roger, as SAS
+        var = np.einsum("np,pq,nq->n", x, c, x)
         pred = None
         if self.settings.random is not None:
             if conditional:
@@ -484,7 +485,7 @@ class MMRMResults(RandomEffectsResults):
                 data = newdata if newdata is not None else d.source.iloc[d.row_position[order]]
                 response = self.settings.response
                 observed = data[response] if conditional and response in data.columns else None
-                est, var, pred = conditional_moments(self, data, x, observed)
+                est, var, pred = conditional_moments(self, data, x, observed, c)
         if not se and interval is None:
             return pd.Series(est, index=index, name="predicted")
         out = pd.DataFrame({"estimate": est, "se": np.sqrt(pred if interval == "prediction" else var)},
