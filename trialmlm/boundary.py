@@ -35,6 +35,12 @@ class BoundaryPoint:
     evaluation: object
 
 
+def boundary_note(names) -> str:
+    """SAS's note for the parameters ``names`` estimated at 0."""
+    return (f"Estimated G matrix is not positive definite: {', '.join(names)} estimated at 0, the boundary "
+            "(no standard error; not counted in AIC/BIC)")
+
+
 def _g_blocks(lik) -> list[tuple[RandomCovariance, np.ndarray]]:
     """Each random-effect covariance :math:`G` and the positions of its parameters in phi."""
     out = [(b.transform, np.arange(b.at.start, b.at.stop)) for b in lik.subject_level.parameters.blocks

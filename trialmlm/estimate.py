@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .boundary import boundary_point
+from .boundary import boundary_note, boundary_point
 from .covariance import STRUCTURES
 from .covariance.random_effects import Independent
 from .errors import BoundaryWarning, ConvergenceWarning
@@ -51,8 +51,7 @@ def estimate(model: Model, ddf: str, vcov: str, start: np.ndarray | None = None,
         phi, evaluation, held = edge.phi, edge.evaluation, held | edge.at
         names = [n for n, a in zip(parameter_names(lik, design, parsed.subject, parsed.covariance.group
                                                    if parsed.covariance else None), edge.at) if a]
-        notes.append(f"Estimated G matrix is not positive definite: {', '.join(names)} at the boundary "
-                     "(estimate 0, no standard error)")
+        notes.append(boundary_note(names))
     free = np.flatnonzero(~held)
     phi_cov = np.zeros((lik.n_params, lik.n_params))
     try:
@@ -75,7 +74,7 @@ def estimate(model: Model, ddf: str, vcov: str, start: np.ndarray | None = None,
         settings=settings, design=design, structures=model.structures, phi=phi, phi_cov=phi_cov,
         beta=evaluation.beta, beta_cov=evaluation.cov_beta, jac_info=evaluation.jac_info,
         likelihood=lik, loglik=-0.5 * evaluation.value, converged=opt.converged, n_iter=opt.n_iter,
-        optimizer=opt.optimizer, warnings=tuple(aliased + notes + problems),
+        optimizer=opt.optimizer, warnings=tuple(aliased + problems),
         boundary=tuple(names) if edge is not None else (),
     )
     singular = singular_residual(result)

@@ -167,8 +167,9 @@ class MMRMResults(RandomEffectsResults):
     @property
     def _n_ic_params(self) -> int:
         """SAS counts covariance parameters for REML, plus fixed effects for ML; held
-        parameters (``fixed``, SAS HOLD=) are constrained, not estimated, and not counted."""
-        covariance = self.n_covariance_parameters - len(self.settings.fixed)
+        parameters (``fixed``, SAS HOLD=) and those estimated on the boundary
+        (:attr:`boundary`) are constrained, not estimated, and not counted."""
+        covariance = self.n_covariance_parameters - len(self.settings.fixed) - len(self.boundary)
         return covariance + (self.n_fixed if self.method == "ML" else 0)
 
     @property
@@ -198,17 +199,16 @@ class MMRMResults(RandomEffectsResults):
         """SAS's null model likelihood ratio test (:class:`NullModelTest`); None for a model
         with a single covariance parameter (the linear model, ``vc``), which is its own null model.
 
-        SAS counts only parameters not estimated on a boundary; trialmlm's estimates are
-        always inside their parameter space, so ``df`` counts all of them.
+        SAS counts only parameters not estimated on a boundary (:attr:`boundary`).
         """
-        df = self.n_covariance_parameters - 1
+        df = self.n_covariance_parameters - len(self.boundary) - 1
         if self.settings.linear or df < 1:
             return None
         d = self.design
         null = independence_deviance(d.X, d.y, d.weights, self.method == "REML") if d.summary is None \
             else independence_deviance_of_sums(d.summary.cross, d.n_obs, d.summary.log_weights,
                                                self.method == "REML")
-        chisq = null + 2 * self.loglik
+        chisq = max(null + 2 * self.loglik, 0.0)  # 0 up to rounding when the model is the null model
         return NullModelTest(df, chisq, float(stats.chi2.sf(chisq, df)))
 
     # -- fixed effects ------------------------------------------------------------------

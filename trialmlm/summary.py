@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .boundary import boundary_note
 from .describe import describe_covariance
 
 
@@ -87,6 +88,8 @@ def format_summary(fit) -> str:
     if fit.design.dropped_by_column:
         parts.append("Rows dropped for missing values, by column: "
                      + ", ".join(f"{c}: {n}" for c, n in fit.design.dropped_by_column.items()) + "\n")
+    if fit.boundary:
+        parts.append(f"NOTE: {boundary_note(fit.boundary)}\n")
     for w in fit.warnings:
         if not w.startswith("aliased"):
             parts.append(f"WARNING: {w}\n")
