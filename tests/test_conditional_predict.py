@@ -141,3 +141,12 @@ def test_linear_model_has_no_conditional_prediction(fev):
     pred = fit.predict(fev[fev["AVISIT"] == "VIS4"], interval="prediction")
     np.testing.assert_allclose(pred["se"] ** 2, fit.predict(fev[fev["AVISIT"] == "VIS4"], se=True)["se"] ** 2
                                + fit.residual_variance, rtol=1e-12)
+
+
+def test_random_effects_prediction_interval_adds_the_residual_variance():
+    sleep = pd.read_csv(REF / "sleepstudy.csv")
+    fit = trialmlm.fit("Reaction ~ Days + (1 + Days | Subject)", sleep)
+    conf = fit.predict(sleep, conditional=True, interval="confidence")
+    pred = fit.predict(sleep, conditional=True, interval="prediction")
+    np.testing.assert_allclose(conf["estimate"], fit.predict(sleep, conditional=True), rtol=1e-12)
+    np.testing.assert_allclose(pred["se"] ** 2 - conf["se"] ** 2, fit.residual_variance, rtol=1e-10)
