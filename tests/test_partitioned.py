@@ -72,7 +72,8 @@ def assert_same_fit(a, b):
         close(a.coef_table(ddf=ddf), b.coef_table(ddf=ddf))
         close(a.compare("TRT01P", by="AVISIT", ddf=ddf).iloc[:, 3:],
               b.compare("TRT01P", by="AVISIT", ddf=ddf).iloc[:, 3:])
-        close(a.anova(ddf=ddf), b.anova(ddf=ddf))
+        for htype in (1, 2, 3, "joint"):
+            close(a.anova(ddf=ddf, type=htype), b.anova(ddf=ddf, type=htype))
     for weights in ("equal", "proportional"):
         close(a.lsmeans("TRT01P", weights=weights).iloc[:, 1:],
               b.lsmeans("TRT01P", weights=weights).iloc[:, 1:])
