@@ -119,3 +119,36 @@ def test_estimands_ignore_row_order_and_labels_and_follow_the_scale(small, seed,
     for column in ("estimate", "se", "lower", "upper"):
         np.testing.assert_allclose(moved[column], scale * base[column], rtol=1e-5, atol=1e-8 * scale)
     np.testing.assert_allclose(moved["p"], base["p"], rtol=1e-5, atol=1e-10)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**31 - 1), scale=st.floats(0.01, 100.0), htype=st.sampled_from([1, 2, 3]))
+def test_anova_types_ignore_row_order_labels_and_response_scale(small, seed, scale, htype):
+    """Type 1/2/3 F, df and p do not depend on row order or subject labels, and a scaled
+    response leaves them unchanged (every hypothesis L beta = 0 scales with the response)."""
+    formula = "CHG ~ BASE + TRT * AVISIT + TRT:BASE + us(AVISIT | USUBJID)"  # a covariate interaction
+    ids = small["USUBJID"].unique()
+    new = dict(zip(ids, np.random.default_rng(seed).permutation([f"P{i:04d}" for i in range(len(ids))])))
+    other = small.sample(frac=1.0, random_state=seed).assign(USUBJID=lambda d: d["USUBJID"].map(new),
+                                                             CHG=lambda d: d["CHG"] * scale)
+    a = trialmlm.fit(formula, small).anova(type=htype)
+    b = trialmlm.fit(formula, other).anova(type=htype)
+    np.testing.assert_array_equal(a["num_df"], b["num_df"])
+    np.testing.assert_allclose(b[["den_df", "F"]].to_numpy(), a[["den_df", "F"]].to_numpy(), rtol=1e-5)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**31 - 1), scale=st.floats(0.01, 100.0))
+def test_conditional_predictions_follow_rows_labels_and_scale(small, seed, scale):
+    """Conditional predictions move with their rows, ignore subject labels and scale with y."""
+    fit = trialmlm.fit(_formula("ar1"), small)
+    ids = small["USUBJID"].unique()
+    new = dict(zip(ids, np.random.default_rng(seed).permutation([f"P{i:04d}" for i in range(len(ids))])))
+    other = small.sample(frac=1.0, random_state=seed).assign(USUBJID=lambda d: d["USUBJID"].map(new),
+                                                             CHG=lambda d: d["CHG"] * scale,
+                                                             BASE=lambda d: d["BASE"] * scale)
+    refit = trialmlm.fit(_formula("ar1"), other)
+    a = fit.predict(small, conditional=True, interval="prediction")
+    b = refit.predict(other, conditional=True, interval="prediction").loc[small.index]
+    np.testing.assert_allclose(b["estimate"], scale * a["estimate"], rtol=1e-5, atol=1e-8 * scale)
+    np.testing.assert_allclose(b["se"], scale * a["se"], rtol=1e-5, atol=1e-8 * scale)
