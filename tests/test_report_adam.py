@@ -17,6 +17,7 @@ from helpers import adam_bds, read_rtf
 
 import trialmlm
 from trialmlm import cli
+from trialmlm.io import read_table
 from trialmlm.report import SELECTION, AnalysisConfig
 
 PILOT = Path(__file__).parent / "data" / "cdiscpilot01_adcibc.xpt"
@@ -269,3 +270,85 @@ def test_csv_and_xpt_give_the_same_analysis(adam, report, tmp_path):
     for key in ("lsmeans", "differences"):
         np.testing.assert_allclose(pd.DataFrame(a[key])[["estimate", "se"]],
                                    pd.DataFrame(b[key])[["estimate", "se"]], rtol=1e-12)
+
+
+# -- issue 19, finding 7: site codes read as numbers, --class -----------------------------------
+PILOT_SAP = ["--response", "AVAL", "--arm", "TRTP", "--population", "EFFFL", "--covariates", "SITEGR1"]
+
+
+@pytest.fixture(scope="module")
+def pilot_copies(tmp_path_factory):
+    """The pilot file as CSV (SITEGR1 "701", "703", ... read back as the numbers 701, 703, ...)
+    and as Parquet (SITEGR1 text, as in the XPT file)."""
+    data = read_table(PILOT)
+    assert data["SITEGR1"].dtype == object
+    folder = tmp_path_factory.mktemp("pilot_copies")
+    data.to_csv(folder / "adcibc.csv", index=False)
+    data.to_parquet(folder / "adcibc.parquet")
+    assert pd.api.types.is_integer_dtype(pd.read_csv(folder / "adcibc.csv")["SITEGR1"])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def pilot_xpt_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pilot_xpt")
+    assert cli.main(["analyze", str(PILOT), *PILOT_SAP, "--out", str(out)]) == 0
+    return json.loads((out / "analysis_results.json").read_text())
+
+
+def test_numeric_site_codes_without_class_warn(pilot_copies, tmp_path, capsys):
+    """Before: site fitted as one continuous slope (type III 1 df), now with a one-line warning."""
+    out = tmp_path / "csv"
+    assert cli.main(["analyze", str(pilot_copies / "adcibc.csv"), *PILOT_SAP, "--out", str(out)]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "SITEGR1" in line]
+    assert len(warned) == 1, warned
+    assert warned[0].startswith("trialmlm: warning: covariate SITEGR1 holds numeric codes (11 values: 701, "
+                                "703, 704, ...)") and "--class SITEGR1" in warned[0]
+    t3 = pd.DataFrame(json.loads((out / "analysis_results.json").read_text())["type3"]).set_index("effect")
+    assert t3.loc["SITEGR1", "num_df"] == 1
+
+
+@pytest.mark.parametrize("copy, extra", [
+    ("adcibc.csv", ["--class", "SITEGR1"]),
+    ("adcibc.csv", ["--class-variables", "SITEGR1"]),
+    ("adcibc.csv", ["--covariates", "C(SITEGR1)"]),
+    ("adcibc.parquet", []),
+    ("adcibc.csv", "toml"),
+])
+def test_numeric_site_codes_with_class_equal_the_xpt_analysis(pilot_copies, pilot_xpt_report, tmp_path,
+                                                              capsys, copy, extra):
+    """SITEGR1 as numbers + --class (or C(SITEGR1), or TOML class = [...]) gives the analysis of
+    the XPT file, where SITEGR1 is text: type III with 11 - 1 = 10 df for site, LS means and
+    differences to the last digit."""
+    out = tmp_path / "out"
+    data = str(pilot_copies / copy)
+    if extra == "toml":
+        config = tmp_path / "sap.toml"
+        config.write_text(f'[analysis]\ndata = "{Path(data).as_posix()}"\nresponse = "AVAL"\narm = "TRTP"\n'
+                          'population = "EFFFL"\ncovariates = ["SITEGR1"]\nclass = ["SITEGR1"]\n')
+        args = ["analyze", "--config", str(config)]
+    else:
+        args = ["analyze", data, *PILOT_SAP, *extra]
+    assert cli.main([*args, "--out", str(out)]) == 0
+    assert "SITEGR1 holds numeric codes" not in capsys.readouterr().err
+    got = json.loads((out / "analysis_results.json").read_text())
+    want = pilot_xpt_report
+    t3, t3_want = (pd.DataFrame(r["type3"]).set_index("effect") for r in (got, want))
+    t3.index = t3.index.str.replace("C(SITEGR1)", "SITEGR1", regex=False)
+    assert t3.loc["SITEGR1", "num_df"] == 10  # 11 site groups
+    pd.testing.assert_frame_equal(t3, t3_want, rtol=1e-10)
+    assert got["records"] == want["records"]
+    numbers = {"lsmeans": ["estimate", "se", "df"], "differences": ["estimate", "se", "df", "p"]}
+    for key, columns in numbers.items():
+        a, b = pd.DataFrame(got[key]), pd.DataFrame(want[key])
+        assert a["arm"].tolist() == b["arm"].tolist() and len(a) == 9 - 3 * (key == "differences")
+        np.testing.assert_allclose(a[columns], b[columns], rtol=1e-10)
+
+
+def test_class_column_that_does_not_exist(tmp_path, capsys):
+    out = tmp_path / "x"
+    assert cli.main(["analyze", str(PILOT), *PILOT_SAP, "--class", "SITEGRP", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("trialmlm: error: class variable 'SITEGRP' is not a column of") and "\n" not in err
+    assert "its columns are STUDYID, SITEID, SITEGR1," in err and not out.exists()
+

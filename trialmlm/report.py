@@ -51,6 +51,7 @@ import pandas as pd
 
 from .adam import arm_order, count_model_exclusions, exclude_records
 from .api import fit as fit_model
+from .classes import grouping_name, quiet_codes, warn_codes
 from .config import MODELS, SELECTION, AnalysisConfig, load_config, make_config  # noqa: F401 (re-exported)
 from .describe import describe_covariance
 from .design import factor_levels
@@ -84,16 +85,22 @@ class Report:
 
 def _read(config: AnalysisConfig) -> pd.DataFrame:
     """The analysis records: :func:`trialmlm.read` with the config's selection; every
-    column the analysis names must be in the file."""
-    df = read(config.data, response=config.response, subject=config.subject, visit=config.visit,
-              arm=config.arm, **config.selection)
-    needed = {f"covariate {c}": c for c in config.covariates}
+    column the analysis names must be in the file.  A covariate written as a bare column
+    that looks like codes of an ADaM grouping variable (:mod:`trialmlm.classes`) gets a
+    one-line DataWarning naming ``--class`` (read's own warning names the Python keyword)."""
+    with quiet_codes():
+        df = read(config.data, response=config.response, subject=config.subject, visit=config.visit,
+                  arm=config.arm, **config.selection)
+    needed = {f"covariate {c}": c for c in config.covariate_columns}
     if config.model == "slopes":
         needed["time"] = config.time
     missing = [f"{what} '{col}'" for what, col in needed.items() if col not in df.columns]
     if missing:
         raise DataError(f"{config.data}: no column for {', '.join(missing)}; "
                         f"columns: {', '.join(df.columns)}")
+    bare = [c for c in config.covariates if c in df.columns and grouping_name(c)]
+    warn_codes(df, bare, "--class {column} (TOML class = ['{column}']) or --covariates 'C({column})'",
+               what="covariate")
     return df
 
 
@@ -221,7 +228,7 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
     else:
         model_data = df
     analysed, counts = count_model_exclusions(model_data, counts, config.subject, config.response,
-                                              config.covariates)
+                                              config.covariate_columns)
     fits = _fit_models(config, model_data)
     usable = all(not failure(f) for _, f in fits)
     if sum(f.n_obs for _, f in fits) != counts.records:
