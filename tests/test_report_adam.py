@@ -352,3 +352,85 @@ def test_class_column_that_does_not_exist(tmp_path, capsys):
     assert err.startswith("trialmlm: error: class variable 'SITEGRP' is not a column of") and "\n" not in err
     assert "its columns are STUDYID, SITEID, SITEGR1," in err and not out.exists()
 
+
+# -- issue 19, finding 8: an LOCF analysis describes the observed records ----------------------
+def _notes(path: Path) -> list[str]:
+    return read_rtf(path.read_text(encoding="ascii"))["paragraphs"]
+
+
+@pytest.fixture(scope="module")
+def locf_ancova(tmp_path_factory):
+    out = tmp_path_factory.mktemp("locf")
+    assert cli.main(["analyze", str(PILOT), "--response", "AVAL", "--arm", "TRTP", "--model", "ancova",
+                     "--keep-dtype", "LOCF", "--out", str(out)]) == 0
+    return out
+
+
+def test_locf_ancova_data_tables_show_the_observed_dropout(locf_ancova):
+    """The pilot's 730 records: 705 analysis records, 168 of them LOCF.  The ANCOVAs use all 705;
+    Tables 1 and 5a-5c describe the 537 observed ones (before: 100 % complete, 0 dropouts,
+    log-rank chi-square 0.00, p = 1.0000)."""
+    out = locf_ancova
+    results = json.loads((out / "analysis_results.json").read_text())
+    assert results["records"]["analysed"]["records"] == 705 == sum(f["n_obs"] for f in results["fit"])
+    note = ("The analysis used 168 LOCF-derived records (DTYPE = LOCF); this table describes the 537 "
+            "observed records (DTYPE blank) of 236 subjects.")
+    for name in ("t1_summary", "t5_patterns", "t5_dropout", "t5_km"):
+        assert note in _notes(out / f"{name}.rtf"), name
+    assert not any("LOCF" in n for n in _notes(out / "t2_ancova.rtf"))  # the model's own tables: no
+    summary = pd.read_csv(out / "t1_summary.csv")
+    week24 = summary[summary["visit"] == "Week 24"].set_index("arm")["n"]
+    assert week24.tolist() == [66, 47, 40]  # observed; with the LOCF records 80 / 81 / 75
+    dropout = pd.read_csv(out / "t5_dropout.csv")
+    last = dropout[dropout["visit"] == "Week 24"].set_index("arm")
+    assert last["cumulative_dropout_percent"].round(1).tolist() == [17.5, 42.0, 46.7]
+    assert dropout["n_dropout"].sum() == 14 + 34 + 35
+    km = pd.read_csv(out / "t5_km.csv")
+    assert km.loc[km["visit"] == "Week 24", "survival"].round(4).tolist() == [0.825, 0.5802, 0.5333]
+    assert "Log-rank test: chi-square 17.07 on 2 df, p = 0.0002." in _notes(out / "t5_km.rtf")
+    page = (out / "index.html").read_text()
+    assert page.count("this figure describes the 537 observed records") == 4  # f1, f2, f5, f6
+
+
+def test_locf_log_rank_equals_lifelines_on_the_observed_records(locf_ancova):
+    """The log-rank test of Table 5c recomputed from the file: time to dropout = the first visit
+    after a subject's last observed (DTYPE blank) record, with lifelines directly."""
+    from lifelines.statistics import multivariate_logrank_test
+
+    raw = read_table(PILOT)
+    obs = raw[(raw["ANL01FL"] == "Y") & raw["DTYPE"].isna() & (raw["AVISITN"] > 0) & raw["AVAL"].notna()]
+    last = obs.groupby("USUBJID").agg(last=("AVISITN", "max"), arm=("TRTP", "first"))
+    time = last["last"].map({8.0: 16.0, 16.0: 24.0, 24.0: 24.0})
+    test = multivariate_logrank_test(time, last["arm"], (last["last"] < 24).astype(int))
+    assert round(test.test_statistic, 2) == 17.07 and round(test.p_value, 4) == 0.0002
+
+
+def test_locf_ancova_model_table_says_ols(locf_ancova):
+    """Before: "Estimation: REML, newton-raphson, converged after 3 iterations" (per visit) and
+    "AIC/AICC/BIC count 1 parameters; BIC uses the 236 subjects read."."""
+    page = (locf_ancova / "index.html").read_text()
+    assert ("<th>Estimation</th><td>ordinary least squares (OLS; REML and OLS coincide for the linear "
+            "model)</td>") in page
+    assert "newton-raphson" not in page
+    notes = " ".join(_notes(locf_ancova / "t4_covariance.rtf"))
+    assert ("AIC/AICC/BIC count 1 covariance parameter (the residual variance), not the 3 fixed effects "
+            "(under REML, SAS counts covariance parameters only); BIC uses n = 230") in notes
+    assert "Estimation: ordinary least squares" in " ".join(_notes(locf_ancova / "t2_ancova.rtf"))
+
+
+def test_mmrm_on_derived_records_warns_on_every_table(adam, tmp_path, capsys):
+    path, expected = adam
+    out = tmp_path / "mmrm_locf"
+    assert cli.main(["analyze", str(path), *SAP, "--keep-dtype", "LOCF", "--out", str(out)]) == 0
+    n = expected["dtype"]  # the LOCF records of the population, kept
+    warned = [line for line in capsys.readouterr().err.splitlines() if "LOCF" in line]
+    assert warned == [f"trialmlm: warning: the mmrm model uses {n} LOCF-derived records (DTYPE = LOCF), "
+                      "which an MMRM normally must not see (MAR-based models handle the missing values "
+                      "themselves); leave out keep_dtype"]
+    note = (f"WARNING: the model used {n} LOCF-derived records (DTYPE = LOCF), which an MMRM normally must "
+            "not see (MAR-based models handle the missing values themselves).")
+    for table in sorted(out.glob("t*.rtf")):
+        if table.name != "tables.rtf":
+            assert note in _notes(table), table.name
+    results = json.loads((out / "analysis_results.json").read_text())
+    assert results["fit"]["n_obs"] == expected["analysed"] + n  # the model did use them

@@ -233,6 +233,10 @@ def read(path: str | os.PathLike | pd.DataFrame, *, param: str | None = None, re
            ``class_variables`` a Categorical in the order of its values.
         7. The index is reset to 0, 1, ...
 
+        Derived records kept by ``keep_dtype`` stay marked by their ``DTYPE``:
+        :func:`trialmlm.adam.observed_records` gives the observed-case records of the
+        same selection.
+
         ``attrs["records"]``: a :class:`trialmlm.adam.RecordCounts` (records and
         subjects read, excluded at each step, left); ``attrs["labels"]``: column
         labels of a SAS file (``{"TRTP": "Planned Treatment", ...}``), used as table
