@@ -94,7 +94,7 @@ def test_linear_model_is_described_as_ols(data):
     assert f"Estimation: {ols};" in notes
     n = fit.n_obs - fit.n_fixed
     assert (f"AIC/AICC/BIC count 1 covariance parameter (the residual variance), not the {fit.n_fixed} "
-            f"fixed effects (under REML, SAS counts covariance parameters only); BIC uses n = {n} "
+            "fixed effects (under REML, SAS counts covariance parameters only); BIC uses n - p "
             "(observations minus fixed effects).") in notes
     assert fit.bic == pytest.approx(-2 * fit.loglik + np.log(n))
     ml = trialmlm.fit("Y ~ ARM", rows, method="ML")

@@ -414,7 +414,9 @@ def test_locf_ancova_model_table_says_ols(locf_ancova):
     assert "newton-raphson" not in page
     notes = " ".join(_notes(locf_ancova / "t4_covariance.rtf"))
     assert ("AIC/AICC/BIC count 1 covariance parameter (the residual variance), not the 3 fixed effects "
-            "(under REML, SAS counts covariance parameters only); BIC uses n = 230") in notes
+            "(under REML, SAS counts covariance parameters only); BIC uses n - p (observations minus fixed "
+            "effects).") in notes
+    assert notes.count("AIC/AICC/BIC count") == 1  # one sentence for the three visits' ANCOVAs
     assert "Estimation: ordinary least squares" in " ".join(_notes(locf_ancova / "t2_ancova.rtf"))
 
 

@@ -175,9 +175,9 @@ def _criteria_count(fit) -> str:
         counted += f"; {held} held (HOLD=) not counted"
     if not fit.settings.linear:
         return f"AIC/AICC/BIC count {counted}; BIC uses the {fit.n_subjects_read} subjects read."
-    n = fit.n_obs - (fit.n_fixed if fit.method == "REML" else 0)
-    return f"AIC/AICC/BIC count {counted}; BIC uses n = {n}" + (
-        " (observations minus fixed effects)." if fit.method == "REML" else " observations.")
+    # the same words for every visit's ANCOVA: a stacked table says it once
+    return f"AIC/AICC/BIC count {counted}; BIC uses " + (
+        "n - p (observations minus fixed effects)." if fit.method == "REML" else "n (observations).")
 
 
 def covariance_table(fit, decimals: int = 4, title: str | None = None,
@@ -213,8 +213,8 @@ def covariance_table(fit, decimals: int = 4, title: str | None = None,
             rows.append([r.parameter, fmt_number(r.estimate, decimals), fmt_number(r.se, decimals),
                          fmt_number(r.z, 2), fmt_p(r.p)])
     notes = model_footnotes(fit) + (
-        "Pr > Z: one-sided for variances, two-sided for covariances and correlations (SAS COVTEST). "
-        f"{_criteria_count(fit)}",)
+        "Pr > Z: one-sided for variances, two-sided for covariances and correlations (SAS COVTEST).",
+        _criteria_count(fit))
     return Table(title or f"Covariance parameter estimates and fit statistics: {fit.settings.response}",
                  ["Covariance Parameter", "Estimate", "Standard Error", "Z Value", "Pr > Z"], rows, data,
                  notes + tuple(footnotes), ("l", "r", "r", "r", "c"))
