@@ -17,6 +17,7 @@ from helpers import adam_bds, read_rtf
 
 import trialmlm
 from trialmlm import cli
+from trialmlm.io import read_table
 from trialmlm.report import SELECTION, AnalysisConfig
 
 PILOT = Path(__file__).parent / "data" / "cdiscpilot01_adcibc.xpt"
@@ -269,3 +270,169 @@ def test_csv_and_xpt_give_the_same_analysis(adam, report, tmp_path):
     for key in ("lsmeans", "differences"):
         np.testing.assert_allclose(pd.DataFrame(a[key])[["estimate", "se"]],
                                    pd.DataFrame(b[key])[["estimate", "se"]], rtol=1e-12)
+
+
+# -- issue 19, finding 7: site codes read as numbers, --class -----------------------------------
+PILOT_SAP = ["--response", "AVAL", "--arm", "TRTP", "--population", "EFFFL", "--covariates", "SITEGR1"]
+
+
+@pytest.fixture(scope="module")
+def pilot_copies(tmp_path_factory):
+    """The pilot file as CSV (SITEGR1 "701", "703", ... read back as the numbers 701, 703, ...)
+    and as Parquet (SITEGR1 text, as in the XPT file)."""
+    data = read_table(PILOT)
+    assert data["SITEGR1"].dtype == object
+    folder = tmp_path_factory.mktemp("pilot_copies")
+    data.to_csv(folder / "adcibc.csv", index=False)
+    data.to_parquet(folder / "adcibc.parquet")
+    assert pd.api.types.is_integer_dtype(pd.read_csv(folder / "adcibc.csv")["SITEGR1"])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def pilot_xpt_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pilot_xpt")
+    assert cli.main(["analyze", str(PILOT), *PILOT_SAP, "--out", str(out)]) == 0
+    return json.loads((out / "analysis_results.json").read_text())
+
+
+def test_numeric_site_codes_without_class_warn(pilot_copies, tmp_path, capsys):
+    """Before: site fitted as one continuous slope (type III 1 df), now with a one-line warning."""
+    out = tmp_path / "csv"
+    assert cli.main(["analyze", str(pilot_copies / "adcibc.csv"), *PILOT_SAP, "--out", str(out)]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "SITEGR1" in line]
+    assert len(warned) == 1, warned
+    assert warned[0].startswith("trialmlm: warning: covariate SITEGR1 holds numeric codes (11 values: 701, "
+                                "703, 704, ...)") and "--class SITEGR1" in warned[0]
+    t3 = pd.DataFrame(json.loads((out / "analysis_results.json").read_text())["type3"]).set_index("effect")
+    assert t3.loc["SITEGR1", "num_df"] == 1
+
+
+@pytest.mark.parametrize("copy, extra", [
+    ("adcibc.csv", ["--class", "SITEGR1"]),
+    ("adcibc.csv", ["--class-variables", "SITEGR1"]),
+    ("adcibc.csv", ["--covariates", "C(SITEGR1)"]),
+    ("adcibc.parquet", []),
+    ("adcibc.csv", "toml"),
+])
+def test_numeric_site_codes_with_class_equal_the_xpt_analysis(pilot_copies, pilot_xpt_report, tmp_path,
+                                                              capsys, copy, extra):
+    """SITEGR1 as numbers + --class (or C(SITEGR1), or TOML class = [...]) gives the analysis of
+    the XPT file, where SITEGR1 is text: type III with 11 - 1 = 10 df for site, LS means and
+    differences to the last digit."""
+    out = tmp_path / "out"
+    data = str(pilot_copies / copy)
+    if extra == "toml":
+        config = tmp_path / "sap.toml"
+        config.write_text(f'[analysis]\ndata = "{Path(data).as_posix()}"\nresponse = "AVAL"\narm = "TRTP"\n'
+                          'population = "EFFFL"\ncovariates = ["SITEGR1"]\nclass = ["SITEGR1"]\n')
+        args = ["analyze", "--config", str(config)]
+    else:
+        args = ["analyze", data, *PILOT_SAP, *extra]
+    assert cli.main([*args, "--out", str(out)]) == 0
+    assert "SITEGR1 holds numeric codes" not in capsys.readouterr().err
+    got = json.loads((out / "analysis_results.json").read_text())
+    want = pilot_xpt_report
+    t3, t3_want = (pd.DataFrame(r["type3"]).set_index("effect") for r in (got, want))
+    t3.index = t3.index.str.replace("C(SITEGR1)", "SITEGR1", regex=False)
+    assert t3.loc["SITEGR1", "num_df"] == 10  # 11 site groups
+    pd.testing.assert_frame_equal(t3, t3_want, rtol=1e-10)
+    assert got["records"] == want["records"]
+    numbers = {"lsmeans": ["estimate", "se", "df"], "differences": ["estimate", "se", "df", "p"]}
+    for key, columns in numbers.items():
+        a, b = pd.DataFrame(got[key]), pd.DataFrame(want[key])
+        assert a["arm"].tolist() == b["arm"].tolist() and len(a) == 9 - 3 * (key == "differences")
+        np.testing.assert_allclose(a[columns], b[columns], rtol=1e-10)
+
+
+def test_class_column_that_does_not_exist(tmp_path, capsys):
+    out = tmp_path / "x"
+    assert cli.main(["analyze", str(PILOT), *PILOT_SAP, "--class", "SITEGRP", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("trialmlm: error: class variable 'SITEGRP' is not a column of") and "\n" not in err
+    assert "its columns are STUDYID, SITEID, SITEGR1," in err and not out.exists()
+
+
+# -- issue 19, finding 8: an LOCF analysis describes the observed records ----------------------
+def _notes(path: Path) -> list[str]:
+    return read_rtf(path.read_text(encoding="ascii"))["paragraphs"]
+
+
+@pytest.fixture(scope="module")
+def locf_ancova(tmp_path_factory):
+    out = tmp_path_factory.mktemp("locf")
+    assert cli.main(["analyze", str(PILOT), "--response", "AVAL", "--arm", "TRTP", "--model", "ancova",
+                     "--keep-dtype", "LOCF", "--out", str(out)]) == 0
+    return out
+
+
+def test_locf_ancova_data_tables_show_the_observed_dropout(locf_ancova):
+    """The pilot's 730 records: 705 analysis records, 168 of them LOCF.  The ANCOVAs use all 705;
+    Tables 1 and 5a-5c describe the 537 observed ones (before: 100 % complete, 0 dropouts,
+    log-rank chi-square 0.00, p = 1.0000)."""
+    out = locf_ancova
+    results = json.loads((out / "analysis_results.json").read_text())
+    assert results["records"]["analysed"]["records"] == 705 == sum(f["n_obs"] for f in results["fit"])
+    note = ("The analysis used 168 LOCF-derived records (DTYPE = LOCF); this table describes the 537 "
+            "observed records (DTYPE blank) of 236 subjects.")
+    for name in ("t1_summary", "t5_patterns", "t5_dropout", "t5_km"):
+        assert note in _notes(out / f"{name}.rtf"), name
+    assert not any("LOCF" in n for n in _notes(out / "t2_ancova.rtf"))  # the model's own tables: no
+    summary = pd.read_csv(out / "t1_summary.csv")
+    week24 = summary[summary["visit"] == "Week 24"].set_index("arm")["n"]
+    assert week24.tolist() == [66, 47, 40]  # observed; with the LOCF records 80 / 81 / 75
+    dropout = pd.read_csv(out / "t5_dropout.csv")
+    last = dropout[dropout["visit"] == "Week 24"].set_index("arm")
+    assert last["cumulative_dropout_percent"].round(1).tolist() == [17.5, 42.0, 46.7]
+    assert dropout["n_dropout"].sum() == 14 + 34 + 35
+    km = pd.read_csv(out / "t5_km.csv")
+    assert km.loc[km["visit"] == "Week 24", "survival"].round(4).tolist() == [0.825, 0.5802, 0.5333]
+    assert "Log-rank test: chi-square 17.07 on 2 df, p = 0.0002." in _notes(out / "t5_km.rtf")
+    page = (out / "index.html").read_text()
+    assert page.count("this figure describes the 537 observed records") == 4  # f1, f2, f5, f6
+
+
+def test_locf_log_rank_equals_lifelines_on_the_observed_records(locf_ancova):
+    """The log-rank test of Table 5c recomputed from the file: time to dropout = the first visit
+    after a subject's last observed (DTYPE blank) record, with lifelines directly."""
+    from lifelines.statistics import multivariate_logrank_test
+
+    raw = read_table(PILOT)
+    obs = raw[(raw["ANL01FL"] == "Y") & raw["DTYPE"].isna() & (raw["AVISITN"] > 0) & raw["AVAL"].notna()]
+    last = obs.groupby("USUBJID").agg(last=("AVISITN", "max"), arm=("TRTP", "first"))
+    time = last["last"].map({8.0: 16.0, 16.0: 24.0, 24.0: 24.0})
+    test = multivariate_logrank_test(time, last["arm"], (last["last"] < 24).astype(int))
+    assert round(test.test_statistic, 2) == 17.07 and round(test.p_value, 4) == 0.0002
+
+
+def test_locf_ancova_model_table_says_ols(locf_ancova):
+    """Before: "Estimation: REML, newton-raphson, converged after 3 iterations" (per visit) and
+    "AIC/AICC/BIC count 1 parameters; BIC uses the 236 subjects read."."""
+    page = (locf_ancova / "index.html").read_text()
+    assert ("<th>Estimation</th><td>ordinary least squares (OLS; REML and OLS coincide for the linear "
+            "model)</td>") in page
+    assert "newton-raphson" not in page
+    notes = " ".join(_notes(locf_ancova / "t4_covariance.rtf"))
+    assert ("AIC/AICC/BIC count 1 covariance parameter (the residual variance), not the 3 fixed effects "
+            "(under REML, SAS counts covariance parameters only); BIC uses n - p (observations minus fixed "
+            "effects).") in notes
+    assert notes.count("AIC/AICC/BIC count") == 1  # one sentence for the three visits' ANCOVAs
+    assert "Estimation: ordinary least squares" in " ".join(_notes(locf_ancova / "t2_ancova.rtf"))
+
+
+def test_mmrm_on_derived_records_warns_on_every_table(adam, tmp_path, capsys):
+    path, expected = adam
+    out = tmp_path / "mmrm_locf"
+    assert cli.main(["analyze", str(path), *SAP, "--keep-dtype", "LOCF", "--out", str(out)]) == 0
+    n = expected["dtype"]  # the LOCF records of the population, kept
+    warned = [line for line in capsys.readouterr().err.splitlines() if "LOCF" in line]
+    assert warned == [f"trialmlm: warning: the mmrm model uses {n} LOCF-derived records (DTYPE = LOCF), "
+                      "which an MMRM normally must not see (MAR-based models handle the missing values "
+                      "themselves); leave out keep_dtype"]
+    note = (f"WARNING: the model used {n} LOCF-derived records (DTYPE = LOCF), which an MMRM normally must "
+            "not see (MAR-based models handle the missing values themselves).")
+    for table in sorted(out.glob("t*.rtf")):
+        if table.name != "tables.rtf":
+            assert note in _notes(table), table.name
+    results = json.loads((out / "analysis_results.json").read_text())
+    assert results["fit"]["n_obs"] == expected["analysed"] + n  # the model did use them

@@ -22,6 +22,10 @@ The counts travel with the data as a :class:`RecordCounts` in ``data.attrs["reco
 :func:`trialmlm.report.run_analysis` adds the records the model leaves out (missing
 response or covariate) and shows the whole flow in the "records used" table.
 
+Derived records kept by ``keep_dtype`` keep their ``DTYPE``: :func:`observed_records` gives
+the observed-case records of the same selection (what data summaries and dropout tables
+describe), :func:`derived_counts` the derived records by type.
+
 Reference: CDISC ADaM Implementation Guide v1.3, sections 3.3.4 (ANLzzFL, ABLFL),
 3.3.5 (DTYPE) and 3.2 (subject-level population flags).
 """
@@ -141,6 +145,44 @@ def _baseline(data: pd.DataFrame, visit: str | None) -> tuple[np.ndarray, str]:
     return np.zeros(len(data), dtype=bool), "baseline record"
 
 
+def derivation_types(data: pd.DataFrame) -> pd.Series:
+    """Each record's ``DTYPE``, upper case without blanks: ``""`` for an observed record (and
+    for every record of data without a DTYPE column), e.g. ``"LOCF"`` for a derived one."""
+    if DERIVATION_TYPE not in data.columns:
+        return pd.Series("", index=data.index, dtype=object)
+    return data[DERIVATION_TYPE].astype(object).map(
+        lambda v: v.strip().upper() if isinstance(v, str) else ("" if pd.isna(v) else str(v)))
+
+
+def observed_records(data: pd.DataFrame) -> pd.DataFrame:
+    """The observed-case records of ``data``: those with a blank ``DTYPE``.
+
+    On the records :func:`select_records` kept, these are the records of the same selection
+    without the derived records that ``keep_dtype`` let in (LOCF, WOCF, ...): what the data
+    summaries, the dropout tables and the figures of the data describe.  Data without a
+    DTYPE column are returned whole.
+    """
+    return data.loc[(derivation_types(data) == "").to_numpy()]
+
+
+def derived_counts(data: pd.DataFrame) -> dict[str, int]:
+    """``{DTYPE: records}`` of the derived records in ``data`` (empty: none), types sorted."""
+    types = derivation_types(data)
+    return {str(k): int(v) for k, v in types[types != ""].value_counts().sort_index().items()}
+
+
+def derived_text(counts: dict[str, int]) -> str:
+    """``"168 LOCF-derived records (DTYPE = LOCF)"``; several types: ``"200 derived records
+    (DTYPE = LOCF: 168, WOCF: 32)"``."""
+    total = sum(counts.values())
+    plural = "s" if total != 1 else ""
+    if len(counts) == 1:
+        (kind, n), = counts.items()
+        return f"{n} {kind}-derived record{plural} ({DERIVATION_TYPE} = {kind})"
+    each = ", ".join(f"{k}: {n}" for k, n in counts.items())
+    return f"{total} derived record{plural} ({DERIVATION_TYPE} = {each})"
+
+
 def select_records(data: pd.DataFrame, counts: RecordCounts, *, subject: str | None, visit: str | None,
                    population: str | None = None, where: str | None = None,
                    analysis_flag: str | None = "ANL01FL", keep_dtype: tuple[str, ...] = (),
@@ -180,8 +222,7 @@ def select_records(data: pd.DataFrame, counts: RecordCounts, *, subject: str | N
         elif analysis_flag != "ANL01FL":
             raise DataError(f"analysis_flag={analysis_flag!r}: '{source}' has no such column")
     if DERIVATION_TYPE in data.columns:
-        dtype = data[DERIVATION_TYPE].astype(object).map(lambda v: v.strip().upper() if isinstance(v, str)
-                                                          else ("" if pd.isna(v) else str(v)))
+        dtype = derivation_types(data)
         kept_types = {str(t).strip().upper() for t in keep_dtype}
         present = sorted(set(dtype) - {""})
         unknown = sorted(kept_types - set(present))

@@ -78,7 +78,11 @@ def _analysis_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reference", help="control arm level (default: the first arm in table order)")
     p.add_argument("--arm-order", dest="arm_order", nargs="+", metavar="LEVEL",
                    help="every arm in table order (default: by the numeric companion, e.g. TRT01PN)")
-    p.add_argument("--covariates", nargs="*", help="covariate columns, e.g. BASE")
+    p.add_argument("--covariates", nargs="*",
+                   help="covariates: columns or factor terms, e.g. BASE \"C(SITEGR1)\"")
+    p.add_argument("--class", "--class-variables", dest="class_variables", nargs="+", metavar="COLUMN",
+                   help="classification factors (SAS CLASS), e.g. SITEGR1 coded 701, 703, ...: "
+                        "factors with levels in numeric order, not continuous covariates")
     p.add_argument("--model", choices=list(MODELS),
                    help="mmrm (default); ancova: linear model per visit (or --at-visit); slopes: random "
                         "intercept and slope in --time")

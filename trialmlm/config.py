@@ -20,7 +20,10 @@ from .inference.methods import DDF_METHODS
 
 MODELS = ("mmrm", "ancova", "slopes")
 #: AnalysisConfig fields passed to :func:`trialmlm.read` under the same names.
-SELECTION = ("param", "population", "where", "analysis_flag", "keep_dtype", "keep_baseline", "arm_order")
+SELECTION = ("param", "population", "where", "analysis_flag", "keep_dtype", "keep_baseline", "arm_order",
+             "class_variables")
+#: TOML keys that are another spelling of a field: ``class`` is SAS's word (``--class``).
+ALIASES = {"class": "class_variables"}
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,10 @@ class AnalysisConfig:
 
     Record selection (:func:`trialmlm.read`, same names): ``param``, ``population``,
     ``where``, ``analysis_flag``, ``keep_dtype``, ``keep_baseline``; ``arm_order`` (every
-    level; default the numeric companion TRTPN / TRT01PN, reference arm first).
+    level; default the numeric companion TRTPN / TRT01PN, reference arm first);
+    ``class_variables`` (SAS CLASS: columns made factors, numeric codes in numeric order;
+    ``--class`` on the command line, ``class`` or ``class_variables`` in TOML).
+    ``covariates``: terms of the mean model, columns or ``C(SITEGR1)``.
     ``covariance``: one structure, or several tried in order (the first that converges
     with a positive-definite Hessian is used).  ``allow_nonconvergence``: write the
     report of a fit that did not converge (every table then says so) instead of stopping.
@@ -81,6 +87,7 @@ class AnalysisConfig:
     analysis_flag: str | None = "ANL01FL"
     keep_dtype: tuple[str, ...] = ()
     keep_baseline: bool = False
+    class_variables: tuple[str, ...] = ()
     decimals: int | dict | None = None
     study: str | None = None
     population_label: str | None = None
@@ -136,6 +143,15 @@ class AnalysisConfig:
         return bool(self.estimands or self.ice_sources or self.ice_where is not None)
 
     @property
+    def covariate_columns(self) -> tuple[str, ...]:
+        """The columns the ``covariates`` name: ``SITEGR1`` for ``C(SITEGR1)``, both columns of
+        ``BASE:AGE``; in order, each once."""
+        from .design import formula_variables
+
+        columns = [c for term in self.covariates for c in formula_variables(term)]
+        return tuple(dict.fromkeys(columns))
+
+    @property
     def formula(self) -> str:
         """The model formula with the first structure."""
         return self.formula_with(self.structures[0])
@@ -177,10 +193,17 @@ def known_keys(where: str, values: dict, known) -> dict:
 
 
 def load_config(path) -> dict:
-    """The ``[analysis]`` table (or the top level) of a TOML file, as keyword arguments."""
+    """The ``[analysis]`` table (or the top level) of a TOML file, as keyword arguments
+    (:data:`ALIASES` under their field's name)."""
     raw = load_toml(path)
-    return known_keys(f"config file '{path}'", raw.get("analysis", raw),
-                      [f.name for f in dataclasses.fields(AnalysisConfig)])
+    values = known_keys(f"config file '{path}'", raw.get("analysis", raw),
+                        [f.name for f in dataclasses.fields(AnalysisConfig)] + list(ALIASES))
+    for alias, name in ALIASES.items():
+        if alias in values:
+            if name in values:
+                raise DataError(f"config file '{path}': give {alias} or {name}, not both")
+            values[name] = values.pop(alias)
+    return values
 
 
 def _text(value) -> bool:
@@ -216,6 +239,7 @@ KINDS = {
     "covariates": (lambda v: _text(v) or _texts(v), "a column name or a list of column names"),
     "covariance": (lambda v: _text(v) or _texts(v), "a structure name, a comma-separated text or a list"),
     "keep_dtype": (lambda v: _text(v) or _texts(v), "a DTYPE value or a list of them"),
+    "class_variables": (lambda v: _text(v) or _texts(v), "a column name or a list of column names"),
     "estimands": (lambda v: _text(v) or _texts(v), "a strategy, a comma-separated text or a list"),
     "deltas": (lambda v: isinstance(v, (list, tuple)) and all(_number(x) for x in v), "a list of numbers"),
     "decimals": (lambda v: _integer(v) or (isinstance(v, dict) and all(map(_integer, v.values()))),
@@ -245,7 +269,7 @@ def _names(value) -> tuple[str, ...]:
 def _coerce(values: dict) -> dict:
     """Lists as tuples; one covariate or DTYPE as a one-element tuple; "us,toeph" split."""
     out = dict(values)
-    for key in ("covariates", "keep_dtype"):  # one name, or a list of names
+    for key in ("covariates", "keep_dtype", "class_variables"):  # one name, or a list of names
         if key in out:
             out[key] = (out[key],) if isinstance(out[key], str) else tuple(out[key])
     for key in ("deltas", "arm_order"):

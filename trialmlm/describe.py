@@ -118,4 +118,27 @@ def describe_covariance(fit) -> CovarianceDescription:
                                  s.group)
 
 
-__all__ = ["CovarianceDescription", "RandomPart", "describe_covariance"]
+def describe_estimation(fit, optimizer: bool = False) -> str:
+    r"""How ``fit`` was estimated, in words: one text read by ``summary()``, the report and the
+    table footnotes.
+
+    The linear model (ANCOVA, no covariance or random-effect term) is ordinary least squares:
+    REML gives :math:`\hat\beta = (X^\top X)^-X^\top y` and
+    :math:`\hat\sigma^2 = RSS/(n - \mathrm{rank}\,X)`, exactly OLS ("ordinary least squares
+    (OLS; REML and OLS coincide for the linear model)"); ML gives the same :math:`\hat\beta`
+    and :math:`\hat\sigma^2 = RSS/n`.  No iterations are worth reporting there.  Any other
+    model: the method, and with ``optimizer`` the optimizer and its convergence
+    ("REML, newton-raphson, converged after 5 iterations").
+    """
+    s = fit.settings
+    if s.linear:
+        if s.method == "REML":
+            return "ordinary least squares (OLS; REML and OLS coincide for the linear model)"
+        return "maximum likelihood (ML): OLS fixed effects, residual variance RSS/n"
+    if not optimizer:
+        return s.method
+    state = "converged" if fit.converged else "NOT converged"
+    return f"{s.method}, {fit.optimizer}, {state} after {fit.n_iter} iterations"
+
+
+__all__ = ["CovarianceDescription", "RandomPart", "describe_covariance", "describe_estimation"]

@@ -15,6 +15,7 @@ Reference: CDISC Analysis Data Model Implementation Guide (ADaMIG) v1.3, section
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ import pandas as pd
 
 from . import adam
 from .adam import RecordCounts, check_one_record_per_visit, count_subjects, exclude_records, select_records
+from .classes import as_class, check_class_columns, grouping_name, warn_codes
 from .errors import DataError
 
 #: Extension -> format read by :func:`read`.
@@ -168,7 +170,7 @@ def read(path: str | os.PathLike | pd.DataFrame, *, param: str | None = None, re
          analysis_flag: str | None = DEFAULT_FLAG, keep_dtype: tuple[str, ...] | list[str] = (),
          keep_baseline: bool = False, subject: str | None = "USUBJID", visit: str | None = "AVISIT",
          visit_order: str | None = "AVISITN", arm: str | None = None, arm_order: list | None = None,
-         encoding: str | None = None) -> pd.DataFrame:
+         class_variables: Sequence[str] = (), encoding: str | None = None) -> pd.DataFrame:
     """Read a trial data file (ADaM BDS or any long format) and select the analysis records.
 
     Parameters
@@ -202,6 +204,10 @@ def read(path: str | os.PathLike | pd.DataFrame, *, param: str | None = None, re
         Categorical in the order of :func:`trialmlm.adam.arm_order`: ``arm_order`` if
         given, else the numeric companion ``arm + "N"`` (TRTPN), else sorted labels.
     arm_order : every level of ``arm``, in the order of tables and figures.
+    class_variables : columns that are classification factors (SAS ``CLASS``), e.g.
+        ``["SITEGR1"]`` when the site groups are numeric codes 701, 703, ... (as a CSV file
+        gives them): they become Categoricals, numeric codes in numeric order (701 < 703 <
+        710), so that a formula fits them as factors (:func:`trialmlm.classes.as_class`).
     encoding : text encoding of CSV files (default UTF-8) and of SAS character columns
         (default: as ReadStat detects it).
 
@@ -223,8 +229,13 @@ def read(path: str | os.PathLike | pd.DataFrame, *, param: str | None = None, re
            :class:`pandas.Categorical` whose categories are the visits left, sorted
            by ``visit_order`` (so "Week 2" precedes "Week 10").  :func:`trialmlm.fit`
            and :mod:`trialmlm.missing` use this category order for the visits.
-        6. ``arm`` (if given) becomes a Categorical in table order.
+        6. ``arm`` (if given) becomes a Categorical in table order; each of
+           ``class_variables`` a Categorical in the order of its values.
         7. The index is reset to 0, 1, ...
+
+        Derived records kept by ``keep_dtype`` stay marked by their ``DTYPE``:
+        :func:`trialmlm.adam.observed_records` gives the observed-case records of the
+        same selection.
 
         ``attrs["records"]``: a :class:`trialmlm.adam.RecordCounts` (records and
         subjects read, excluded at each step, left); ``attrs["labels"]``: column
@@ -242,7 +253,16 @@ def read(path: str | os.PathLike | pd.DataFrame, *, param: str | None = None, re
         an unknown column, nothing flagged ``"Y"``, a ``keep_dtype`` that no record
         has, nothing left, two records at one visit, a visit with several or no
         ``visit_order`` values, two visits with the same ``visit_order`` value, a
-        non-numeric ``response``, an ``arm_order`` that misses or invents a level.
+        non-numeric ``response``, an ``arm_order`` that misses or invents a level, a
+        ``class_variables`` name that is not a column.
+
+    Warns
+    -----
+    DataWarning
+        A CSV file's column that looks like an ADaM grouping variable read as numbers
+        (SITEGR*, REGION*, STRAT*, names ending GR1/GR2/GR3; numeric, at most
+        :data:`trialmlm.classes.MAX_CODES` distinct values, all integers) and is not in
+        ``class_variables``: one line naming ``class_variables=``.
     """
     if isinstance(path, pd.DataFrame):
         source, labels = "data frame", dict(path.attrs.get("labels", {}))
@@ -253,6 +273,8 @@ def read(path: str | os.PathLike | pd.DataFrame, *, param: str | None = None, re
         source = str(path)
         data, labels = _read_file(path, encoding)
     _require(data, {"subject": subject, "visit": visit, "response": response, "arm": arm}, source)
+    class_variables = list(class_variables)
+    check_class_columns(data, class_variables, source)
     if response is not None and not (pd.api.types.is_numeric_dtype(data[response])
                                      and not pd.api.types.is_bool_dtype(data[response])):
         raise DataError(f"response '{response}' of '{source}' must be numeric, it has dtype "
@@ -268,7 +290,11 @@ def read(path: str | os.PathLike | pd.DataFrame, *, param: str | None = None, re
                                   keep_baseline=keep_baseline)
     if subject is not None and visit is not None:
         check_one_record_per_visit(data, subject, visit, source)
-    data = data.copy()
+    data = as_class(data, class_variables, source)  # a new frame
+    if source.lower().endswith(".csv"):  # a text file: codes are read as numbers
+        warn_codes(data, [c for c in data.columns if grouping_name(c, companions=False)
+                          and c not in class_variables],
+                   "class_variables=['{column}'] (or C({column}) in a formula)", what="CSV column")
     if visit is not None and visit_order is not None and visit_order in data.columns:
         data[visit] = _order_visits(data, visit, visit_order, source)
     if arm is not None:

@@ -41,6 +41,7 @@ import dataclasses
 import html
 import platform
 import re
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
@@ -49,12 +50,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .adam import arm_order, count_model_exclusions, exclude_records
+from .adam import (
+    arm_order,
+    count_model_exclusions,
+    derived_counts,
+    derived_text,
+    exclude_records,
+    observed_records,
+)
 from .api import fit as fit_model
+from .classes import grouping_name, quiet_codes, warn_codes
 from .config import MODELS, SELECTION, AnalysisConfig, load_config, make_config  # noqa: F401 (re-exported)
-from .describe import describe_covariance
+from .describe import describe_covariance, describe_estimation
 from .design import factor_levels
-from .errors import ConvergenceError, DataError
+from .errors import ConvergenceError, DataError, DataWarning
 from .estimands import run_estimands
 from .fallback import failure
 from .formats import decimals_for
@@ -84,16 +93,22 @@ class Report:
 
 def _read(config: AnalysisConfig) -> pd.DataFrame:
     """The analysis records: :func:`trialmlm.read` with the config's selection; every
-    column the analysis names must be in the file."""
-    df = read(config.data, response=config.response, subject=config.subject, visit=config.visit,
-              arm=config.arm, **config.selection)
-    needed = {f"covariate {c}": c for c in config.covariates}
+    column the analysis names must be in the file.  A covariate written as a bare column
+    that looks like codes of an ADaM grouping variable (:mod:`trialmlm.classes`) gets a
+    one-line DataWarning naming ``--class`` (read's own warning names the Python keyword)."""
+    with quiet_codes():
+        df = read(config.data, response=config.response, subject=config.subject, visit=config.visit,
+                  arm=config.arm, **config.selection)
+    needed = {f"covariate {c}": c for c in config.covariate_columns}
     if config.model == "slopes":
         needed["time"] = config.time
     missing = [f"{what} '{col}'" for what, col in needed.items() if col not in df.columns]
     if missing:
         raise DataError(f"{config.data}: no column for {', '.join(missing)}; "
                         f"columns: {', '.join(df.columns)}")
+    bare = [c for c in config.covariates if c in df.columns and grouping_name(c)]
+    warn_codes(df, bare, "--class {column} (TOML class = ['{column}']) or --covariates 'C({column})'",
+               what="covariate")
     return df
 
 
@@ -221,7 +236,14 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
     else:
         model_data = df
     analysed, counts = count_model_exclusions(model_data, counts, config.subject, config.response,
-                                              config.covariates)
+                                              config.covariate_columns)
+    observed = observed_records(df)  # what the data tables and figures describe
+    derived = derived_counts(analysed)
+    if derived and config.model != "ancova":
+        warnings.warn(DataWarning(f"the {config.model} model uses {derived_text(derived)}, which an MMRM "
+                                  "normally must not see (MAR-based models handle the missing values "
+                                  "themselves); leave out keep_dtype"), stacklevel=2)
+    data_note = _observed_note(derived, observed, config.subject)
     fits = _fit_models(config, model_data)
     usable = all(not failure(f) for _, f in fits)
     if sum(f.n_obs for _, f in fits) != counts.records:
@@ -240,16 +262,17 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
     made = {
         "t0_records": tables.records_table(counts, by_arm, title="Table 0. Records used: read, excluded "
                                            "by reason, analysed"),
-        "t1_summary": tables.summary_table(df, config.arm, config.visit, config.response, unit=unit,
-                                           decimals=decimals, labels=labels,
+        "t1_summary": tables.summary_table(observed, config.arm, config.visit, config.response, unit=unit,
+                                           decimals=decimals, labels=labels, footnotes=data_note("table"),
                                            title=f"Table 1. {label}: observed values by treatment and visit"),
         **_model_tables(fits, config, reference, label, unit, decimals, labels, tables),
     }
     keys = (config.subject, config.visit, config.response, config.arm)
-    survival = time_to_dropout(df, *keys, time=dropout_time)  # table 5c and figure 6
-    missing = (tables.pattern_table(patterns(df, *keys), labels=labels),
-               tables.dropout_by_visit_table(dropout_table(df, *keys, reason), labels=labels),
-               tables.km_dropout_table(survival, labels=labels))
+    survival = time_to_dropout(observed, *keys, time=dropout_time)  # table 5c and figure 6
+    notes = dict(labels=labels, footnotes=data_note("table"))
+    missing = (tables.pattern_table(patterns(observed, *keys), **notes),
+               tables.dropout_by_visit_table(dropout_table(observed, *keys, reason), **notes),
+               tables.km_dropout_table(survival, **notes))
     for letter, name, table in zip("abc", ("t5_patterns", "t5_dropout", "t5_km"), missing):
         made[name] = dataclasses.replace(table, title=f"Table 5{letter}. {table.title}")
     tp = None
@@ -271,12 +294,17 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
         warning = (f"WARNING: the model fit is not usable ({why}); its estimates, standard errors and "
                    "tests are not reliable.")
         made = {k: dataclasses.replace(t, footnotes=(warning, *t.footnotes)) for k, t in made.items()}
+    if derived and config.model != "ancova":
+        warning = (f"WARNING: the model used {derived_text(derived)}, which an MMRM normally must not see "
+                   "(MAR-based models handle the missing values themselves).")
+        made = {k: dataclasses.replace(t, footnotes=(warning, *t.footnotes)) for k, t in made.items()}
 
     x = config.time if config.model == "slopes" else config.visit
     drawings = {
-        "f1_spaghetti": lambda: plots.spaghetti(df, config.subject, x, config.response, config.arm,
+        "f1_spaghetti": lambda: plots.spaghetti(observed, config.subject, x, config.response, config.arm,
                                                 n_subjects=40, visit=config.visit),
-        "f2_observed_means": lambda: plots.observed_means(df, config.visit, config.response, config.arm),
+        "f2_observed_means": lambda: plots.observed_means(observed, config.visit, config.response,
+                                                          config.arm),
     }
     if config.model == "mmrm":
         drawings["f3_lsmeans"] = lambda: plots.lsmeans_plot(fit, config.arm, config.visit)
@@ -286,7 +314,7 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
         drawings["f3_trajectories"] = lambda: plots.individual_trajectories(fit, x=config.time)
         drawings["f4_shrinkage"] = lambda: plots.shrinkage_plot(fit)
     drawings |= {
-        "f5_missing_patterns": lambda: plots.missing_pattern_heatmap(df, config.subject, config.visit,
+        "f5_missing_patterns": lambda: plots.missing_pattern_heatmap(observed, config.subject, config.visit,
                                                                      config.response, config.arm),
         "f6_km_dropout": lambda: plots.km_dropout(survival),
         "f7_residuals": lambda: plots.residual_diagnostics(fit),
@@ -311,11 +339,29 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
         files.append(_write_results(out / "analysis_results.json", config, counts, by_arm, levels, fits,
                                     reference, estimands))
         index = out / "index.html"
-        page = _index_html(config, fits, made, list(drawings), reference, label, links, estimands)
+        captions = {name: " ".join(data_note("figure")) for name in DATA_FIGURES if name in drawings}
+        page = _index_html(config, fits, made, list(drawings), reference, label, links, estimands, captions)
         index.write_text(page, encoding="utf-8")
         files.append(index)
         names = [p.relative_to(out) for p in files]
     return Report(final, fit, made, tuple(drawings), tuple(final / n for n in names))
+
+
+#: The figures of the data (observed-case records), not of the model.
+DATA_FIGURES = ("f1_spaghetti", "f2_observed_means", "f5_missing_patterns", "f6_km_dropout")
+
+
+def _observed_note(derived: dict, observed: pd.DataFrame, subject: str):
+    """``note(what)``: the footnote of a data table (``what="table"``) or figure caption when
+    the analysis used derived records; an empty tuple when it used none.  E.g. "The analysis
+    used 168 LOCF-derived records (DTYPE = LOCF); this table describes the 537 observed
+    records (DTYPE blank) of 236 subjects." """
+    def note(what: str) -> tuple[str, ...]:
+        if not derived:
+            return ()
+        return (f"The analysis used {derived_text(derived)}; this {what} describes the {len(observed)} "
+                f"observed records (DTYPE blank) of {observed[subject].nunique()} subjects.",)
+    return note
 
 
 def _estimand_tables(estimands, config: AnalysisConfig, reference, label: str, unit: str | None, decimals,
@@ -409,7 +455,7 @@ def _versions() -> list[tuple[str, str]]:
 
 
 def _index_html(config: AnalysisConfig, fits, made: dict, figures: list[str], reference, label: str,
-                links: tuple, estimands=None) -> str:
+                links: tuple, estimands=None, captions: dict | None = None) -> str:
     from .tables import to_html
     from .tables.render import CSS
 
@@ -422,15 +468,16 @@ def _index_html(config: AnalysisConfig, fits, made: dict, figures: list[str], re
     ddf_label, vcov_label = labels(fit)
 
     def per_visit(text) -> str:
-        return "; ".join(f"{v}: {text(f)}" for v, f in fits) if each else text(fit)
+        said = [text(f) for _, f in fits]
+        if len(set(said)) == 1:
+            return said[0]
+        return "; ".join(f"{v}: {t}" for (v, _), t in zip(fits, said))
 
     model = [
         ("Data", f"{config.data}" + (f" (PARAMCD {config.param})" if config.param else "")),
         ("Model", s.formula + (f", one fit per {config.visit}" if each else "")
          + (f", at {config.visit} = {config.at_visit}" if config.at_visit is not None else "")),
-        ("Estimation", per_visit(lambda f: f"{f.settings.method}, {f.optimizer}, "
-                                           f"{'converged' if f.converged else 'NOT converged'} after "
-                                           f"{f.n_iter} iterations")),
+        ("Estimation", per_visit(lambda f: describe_estimation(f, optimizer=True))),
         ("Covariance", str(describe_covariance(fit))),
         ("Degrees of freedom; standard errors", f"{ddf_label} (ddf={s.ddf}); {vcov_label} (vcov={s.vcov})"),
         ("Reference arm", str(reference)),
@@ -451,8 +498,10 @@ def _index_html(config: AnalysisConfig, fits, made: dict, figures: list[str], re
     for name, table in made.items():
         files = " | ".join(f'<a href="{name}.{ext}">{ext.upper()}</a>' for ext in ("rtf", "html", "csv"))
         table_parts.append(f'<section id="{name}">{to_html(table)}<p class="files">{files}</p></section>')
+    captions = captions or {}
     figure_parts = [f'<figure id="{name}"><img src="{name}.png" alt="{name}"><figcaption>{name} '
-                    f'(<a href="{name}.svg">SVG</a>, <a href="{name}.png">PNG</a>)</figcaption></figure>'
+                    f'(<a href="{name}.svg">SVG</a>, <a href="{name}.png">PNG</a>)'
+                    + (f"<br>{esc(captions[name])}" if captions.get(name) else "") + "</figcaption></figure>"
                     for name in figures]
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .boundary import boundary_note
-from .describe import describe_covariance
+from .describe import describe_covariance, describe_estimation
 
 
 def _table(title: str, frame: pd.DataFrame, floatfmt: str = "{:.6g}") -> str:
@@ -52,10 +52,10 @@ def format_summary(fit) -> str:
     info = pd.Series({
         "Dependent Variable": s.response, **repeated,
         "Covariance Structure": describe_covariance(fit).sas(),
-        "Weight Variable": s.weights or "none", "Estimation Method": s.method,
+        "Weight Variable": s.weights or "none", "Estimation Method": describe_estimation(fit),
         "Fixed Effects SE Method (vcov)": s.vcov, "Degrees of Freedom Method (ddf)": s.ddf,
-        "Optimizer": f"{fit.optimizer} ({fit.n_iter} iterations, "
-                     f"{'converged' if fit.converged else 'NOT converged'})",
+        **({} if s.linear else {"Optimizer": f"{fit.optimizer} ({fit.n_iter} iterations, "
+                                             f"{'converged' if fit.converged else 'NOT converged'})"}),
     }, name="value").to_frame()
     levels = {f"Levels of {lv.factor}": lv.labels.size for lv in fit.design.outer}
     units = {"Residual DF": fit.df_residual} if s.linear else {"Subjects": fit.n_subjects_read,

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..describe import describe_covariance
+from ..describe import describe_covariance, describe_estimation
 from ..errors import DataError
 from ..formats import decimals_for, fmt_ci, fmt_estimate_se, fmt_number, fmt_p
 from ..inference.methods import labels
@@ -33,7 +33,7 @@ def model_footnotes(fit, arm: str | None = None, visit: str | None = None, ddf: 
              + (f"; covariates: {', '.join(covariates)}." if covariates else ".")]
     lines.append(f"{describe_covariance(fit)}.")
     ddf_name, vcov_name = labels(fit, ddf, vcov)
-    lines.append(f"Estimation: {s.method}; denominator degrees of freedom: {ddf_name}; "
+    lines.append(f"Estimation: {describe_estimation(fit)}; denominator degrees of freedom: {ddf_name}; "
                  f"standard errors: {vcov_name}.")
     return tuple(lines)
 
@@ -156,6 +156,30 @@ def type3_table(fit, title: str | None = None, footnotes: Sequence[str] = (), dd
                  model_footnotes(fit, ddf=ddf, vcov=vcov) + tuple(footnotes), ("l", "c", "c", "c", "c"))
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _criteria_count(fit) -> str:
+    """What AIC/AICC/BIC count and what BIC's log is of, as :class:`~trialmlm.MMRMResults`
+    computes them (SAS's conventions)."""
+    held = len(fit.settings.fixed)
+    what = " (the residual variance)" if fit.settings.linear else ""
+    covariance = _plural(fit.n_covariance_parameters - held, "covariance parameter") + what
+    fixed = _plural(fit.n_fixed, "fixed effect")
+    if fit.method == "ML":
+        counted = f"{_plural(fit._n_ic_params, 'parameter')}: {covariance} and {fixed}"
+    else:
+        counted = f"{covariance}, not the {fixed} (under REML, SAS counts covariance parameters only)"
+    if held:
+        counted += f"; {held} held (HOLD=) not counted"
+    if not fit.settings.linear:
+        return f"AIC/AICC/BIC count {counted}; BIC uses the {fit.n_subjects_read} subjects read."
+    # the same words for every visit's ANCOVA: a stacked table says it once
+    return f"AIC/AICC/BIC count {counted}; BIC uses " + (
+        "n - p (observations minus fixed effects)." if fit.method == "REML" else "n (observations).")
+
+
 def covariance_table(fit, decimals: int = 4, title: str | None = None,
                      footnotes: Sequence[str] = ()) -> Table:
     """Covariance parameter estimates (SE, Z, Pr > Z as SAS COVTEST) and fit statistics.
@@ -189,9 +213,8 @@ def covariance_table(fit, decimals: int = 4, title: str | None = None,
             rows.append([r.parameter, fmt_number(r.estimate, decimals), fmt_number(r.se, decimals),
                          fmt_number(r.z, 2), fmt_p(r.p)])
     notes = model_footnotes(fit) + (
-        "Pr > Z: one-sided for variances, two-sided for covariances and correlations (SAS COVTEST). "
-        f"AIC/AICC/BIC count {fit._n_ic_params} parameters; "
-        f"BIC uses the {fit.n_subjects_read} subjects read.",)
+        "Pr > Z: one-sided for variances, two-sided for covariances and correlations (SAS COVTEST).",
+        _criteria_count(fit))
     return Table(title or f"Covariance parameter estimates and fit statistics: {fit.settings.response}",
                  ["Covariance Parameter", "Estimate", "Standard Error", "Z Value", "Pr > Z"], rows, data,
                  notes + tuple(footnotes), ("l", "r", "r", "r", "c"))
