@@ -52,16 +52,10 @@ def estimate(model: Model, ddf: str, vcov: str, start: np.ndarray | None = None,
         names = [n for n, a in zip(parameter_names(lik, design, parsed.subject, parsed.covariance.group
                                                    if parsed.covariance else None), edge.at) if a]
         notes.append(boundary_note(names))
-    free = np.flatnonzero(~held)
-    phi_cov = np.zeros((lik.n_params, lik.n_params))
-    try:
-        chol = np.linalg.cholesky(evaluation.hess[np.ix_(free, free)])
-        inv = np.linalg.inv(chol)
-        phi_cov[np.ix_(free, free)] = 2.0 * inv.T @ inv
-    except np.linalg.LinAlgError:
-        phi_cov[np.ix_(free, free)] = np.nan
+    phi_cov = covariance_of_phi(evaluation.hess, held)
+    if np.isnan(phi_cov).any():
         problems.append("the Hessian of the likelihood is not positive definite at the estimate; "
-                     "covariance parameter standard errors are unavailable")
+                        "covariance parameter standard errors are unavailable")
     aliased = [f"aliased fixed effects dropped: {', '.join(design.aliased)}"] if design.aliased else []
     settings = FitSettings(formula=parsed.text, method="REML" if lik.reml else "ML", weights=model.weights,
                            structure=term.structure if term else Independent.name, subject=parsed.subject,
@@ -87,6 +81,20 @@ def estimate(model: Model, ddf: str, vcov: str, start: np.ndarray | None = None,
         for problem in problems:
             warnings.warn(problem, ConvergenceWarning, stacklevel=6)
     return result
+
+
+def covariance_of_phi(hess: np.ndarray, held: np.ndarray) -> np.ndarray:
+    r"""Asymptotic covariance of the covariance parameters, :math:`2H_{ff}^{-1}` over the free
+    ones (``~held``), zero rows and columns for the held ones; NaN over the free block where
+    :math:`H_{ff}` is not positive definite."""
+    free = np.flatnonzero(~held)
+    out = np.zeros(hess.shape)
+    try:
+        inv = np.linalg.inv(np.linalg.cholesky(hess[np.ix_(free, free)]))
+        out[np.ix_(free, free)] = 2.0 * inv.T @ inv
+    except np.linalg.LinAlgError:
+        out[np.ix_(free, free)] = np.nan
+    return out
 
 
 def singular_residual(fit: MMRMResults) -> str | None:
