@@ -11,13 +11,22 @@ tests/reference/power_refs.json).
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import norm
 
 import trialmlm
 from trialmlm import missing
 from trialmlm.errors import DataError
-from trialmlm.power import power_mmrm, power_mmrm_ar1, power_slope
+from trialmlm.power import (
+    Covariate,
+    LogisticDropout,
+    TrialDesign,
+    power_mmrm,
+    power_mmrm_ar1,
+    power_slope,
+    simulate_trial,
+)
 
 R = np.full((4, 4), 0.25) + 0.75 * np.eye(4)
 RETENTION = [1, 0.9, 0.8, 0.7]
@@ -134,3 +143,78 @@ def test_tipping_point_deltas_beyond_the_data_range_are_named(demo_fit, deltas, 
     monkeypatch.setattr("trialmlm.missing.sensitivity._run", lambda *a, **k: pytest.fail("work started"))
     with pytest.raises(DataError, match=r"deltas must be (finite, within \+-1e\+50|numbers), got"):
         missing.tipping_point(demo_fit, deltas=deltas, reference="CTRL", n_imputations=2, seed=1)
+
+
+# -- the trial design: numbers, covariates, dropout, residual settings ------------------------
+VISITS = ["W1", "W2"]
+MEANS = {"P": [0.0, 0.0], "A": [1.0, 2.0]}
+AR1_COV = ("ar1", {"AR(1)": 0.5, "Residual": 4.0})
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(means={"P": ["0", "0"], "A": [1, 2]}), r"means of arm 'P' must be numbers, got \['0', '0'\]"),
+    (dict(means={"P": {"intercept": "0", "slope": 1}, "A": [1, 2]}),
+     "means of arm 'P': intercept must be a number, got '0'"),
+    (dict(means=pd.DataFrame([["0", "0"], ["1", "2"]], index=["P", "A"], columns=VISITS)),
+     "means of arm 'P' must be numbers"),
+    (dict(visits={"W1": "0", "W2": "1"}), r"visits \(the times\) must be numbers"),
+    (dict(visits="W1,W2"), "visits must be a list of labels or a mapping label -> time, got 'W1,W2'"),
+    (dict(covariance=("ar1", {"AR(1)": "0.5", "Residual": 4})),
+     "parameter 'AR\\(1\\)' of structure 'ar1' must be a number, got '0.5'"),
+    (dict(covariance=("ar1", ["0.5", 4])), "the parameters of structure 'ar1' must be numbers"),
+    (dict(covariance=[["4", "2"], ["2", "4"]]), "covariance of arm 'P' must be a matrix of numbers"),
+    (dict(covariance=None, random_effects={"G": np.eye(2), "residual": "1"}),
+     r"random_effects\['residual'\] must be a number, got '1'"),
+    (dict(covariance=None, random_effects=[np.eye(2), 1]), "random_effects must be a mapping"),
+    (dict(n_per_arm="10"), "n_per_arm of arm 'P' must be a whole number >= 1, got '10'"),
+    (dict(dropout=["1", "0.5"]), r"dropout \(retention\) of arm 'P' must be numbers"),
+    (dict(dropout=LogisticDropout(intercept="-2")), "LogisticDropout.intercept of arm 'P' must be a number, "
+                                                   "got '-2'"),
+    (dict(dropout=LogisticDropout(intercept={"P": -2, "A": "x"})), "LogisticDropout.intercept of arm 'A'"),
+    (dict(dropout=LogisticDropout(intercept=-2, last="1")), "LogisticDropout.last must be a number, got '1'"),
+    (dict(dropout=LogisticDropout(intercept=-2, current=np.inf)), "LogisticDropout.current must be finite"),
+    (dict(covariates={"BASE": Covariate(mean="1", sd=1)}), r"covariates\['BASE'\].mean must be a number"),
+    (dict(covariates={"BASE": {"mean": 1, "sd": "1"}}), r"covariates\['BASE'\].sd must be a number"),
+    (dict(covariates={"BASE": {"mean": 1, "sd": -1}}), r"covariates\['BASE'\].sd must be >= 0"),
+    (dict(covariates={"BASE": {"mean": 1, "sd": 1, "effect": ["1", 2]}}),
+     r"covariates\['BASE'\].effect must be numbers"),
+    (dict(covariates=[Covariate(mean=1, sd=1)]),
+     r"covariates must be a mapping name -> Covariate \(or a mapping of its fields mean, sd, effect\)"),
+    (dict(covariates={"BASE": {"mean": 1, "sd": 1, "slope": 2}}),
+     r"covariates\['BASE'\]: unknown key\(s\) slope; known: effect, mean, sd"),
+    (dict(covariates={"BASE": {"mean": 1}}),
+     r"covariates\['BASE'\]: missing sd \(fields: mean, sd, effect\)"),
+    (dict(covariates={"BASE": 3}), r"covariates\['BASE'\] must be a Covariate or a mapping of its fields"),
+], ids=lambda v: None if isinstance(v, str) else str(sorted(v)))
+def test_bad_design_is_named(kwargs, message):
+    args = dict(n_per_arm=10, visits=VISITS, means=MEANS, covariance=AR1_COV)
+    args.update(kwargs)
+    with pytest.raises(DataError, match=message):
+        TrialDesign(**args)
+
+
+def test_design_with_numbers_is_unchanged_by_the_checks():
+    design = TrialDesign(n_per_arm={"P": 3, "A": 4}, visits={"W1": 0.0, "W2": 2.0},
+                         means={"P": {"intercept": 1, "slope": 0.5}, "A": [np.float32(1), 2]},
+                         covariance=AR1_COV, dropout=LogisticDropout(intercept=np.int64(-3), last=0.1),
+                         covariates={"BASE": {"mean": 10, "sd": 2, "effect": [1, 0.5]}})
+    np.testing.assert_allclose(design.mean_table.to_numpy(), [[1, 2], [1, 2]])
+    assert design.arrays.logistic[1] == 0.1 and design.arrays.covariates[0][2] == 2.0
+    np.testing.assert_allclose(design.covariance_matrix("A").to_numpy(), 4 * np.array([[1, 0.5], [0.5, 1]]))
+
+
+@pytest.mark.parametrize("seed", [-1, "1", 1.5, True])
+def test_bad_seed_of_a_simulated_trial(seed):
+    """numpy's SeedSequence errors ('expected non-negative integer') came through raw."""
+    with pytest.raises(DataError, match="seed must be a non-negative integer"):
+        simulate_trial(5, VISITS, MEANS, AR1_COV, seed=seed)
+    with pytest.raises(DataError, match="seed must be a non-negative integer"):
+        TrialDesign(n_per_arm=5, visits=VISITS, means=MEANS, covariance=AR1_COV).simulate(seed)
+
+
+def test_seed_sequences_and_generators_are_still_seeds():
+    design = TrialDesign(n_per_arm=5, visits=VISITS, means=MEANS, covariance=AR1_COV)
+    a = design.simulate(np.random.SeedSequence(3))
+    b = design.simulate(np.random.default_rng(np.random.SeedSequence(3)))
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a, design.simulate(3))

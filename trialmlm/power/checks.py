@@ -17,9 +17,13 @@ finite; probabilities lie in the open interval (0, 1).
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+
 import numpy as np
 
 from ..checks import real_array, real_number
+from ..config import known_keys
 from ..covariance.base import is_positive_definite
 from ..design import MAX_MAGNITUDE
 from ..errors import DataError
@@ -127,3 +131,20 @@ def check_correlation(name: str, matrix, n_visits: int | None = None) -> np.ndar
                         f"{np.round(diagonal, 6).tolist()}: for a covariance matrix V, pass its "
                         "correlation V / outer(s, s), s = sqrt(diag(V)), and sd = s[-1]")
     return m
+
+
+def from_fields(cls, where: str, values):
+    """The dataclass ``cls`` (:class:`LogisticDropout`, :class:`Covariate`, ...) from a mapping of
+    its fields; DataError naming ``where`` and listing the known fields for an unknown, a
+    missing field or something that is not a mapping."""
+    init = [f for f in dataclasses.fields(cls) if f.init]
+    names = ", ".join(f.name for f in init)
+    if not isinstance(values, Mapping):
+        raise DataError(f"{where} must be a {cls.__name__} or a mapping of its fields ({names}), "
+                        f"got {values!r}")
+    known_keys(where, values, [f.name for f in init])
+    lacking = [f.name for f in init if f.name not in values
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if lacking:
+        raise DataError(f"{where}: missing {', '.join(lacking)} (fields: {names})")
+    return cls(**values)
