@@ -10,23 +10,29 @@ tests/reference/power_refs.json).
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import norm
 
 import trialmlm
-from trialmlm import missing
+from trialmlm import cli, missing
 from trialmlm.errors import DataError
 from trialmlm.power import (
+    Analysis,
     Covariate,
     LogisticDropout,
     TrialDesign,
     power_mmrm,
     power_mmrm_ar1,
     power_slope,
+    simulate_power,
     simulate_trial,
 )
+from trialmlm.power.report import load_power_config
+from trialmlm.runner import run_tasks
 
 R = np.full((4, 4), 0.25) + 0.75 * np.eye(4)
 RETENTION = [1, 0.9, 0.8, 0.7]
@@ -218,3 +224,103 @@ def test_seed_sequences_and_generators_are_still_seeds():
     b = design.simulate(np.random.default_rng(np.random.SeedSequence(3)))
     pd.testing.assert_frame_equal(a, b)
     pd.testing.assert_frame_equal(a, design.simulate(3))
+
+
+# -- executors: one check for every caller, before any work -----------------------------------
+EXECUTOR = (r"executor must be a concurrent.futures.Executor \(e.g. a dask.distributed Client's "
+            r"get_executor\(\)\), got 'dask'")
+
+
+def test_executor_as_text_in_simulate_power(monkeypatch):
+    """'str' object has no attribute 'submit', after the first trial had been analysed."""
+    monkeypatch.setattr("trialmlm.power.operating.run_tasks", lambda *a, **k: pytest.fail("work started"))
+    design = TrialDesign(n_per_arm=5, visits=VISITS, means=MEANS, covariance=AR1_COV)
+    analysis = Analysis("AVAL ~ TRT01P * AVISIT + us(AVISIT | USUBJID)", treatment="A", reference="P")
+    with pytest.raises(DataError, match=EXECUTOR):
+        simulate_power(design, analysis, 2, seed=1, executor="dask")
+
+
+@pytest.mark.parametrize("call", [
+    lambda f: missing.condmean(f, arm="TRT", reference="CTRL", executor="dask"),
+    lambda f: missing.impute(f, n_imputations=2, seed=1, arm="TRT", executor="dask"),
+    lambda f: run_tasks(lambda c, t: t, None, [1, 2], executor="dask"),
+], ids=["condmean", "impute", "run_tasks"])
+def test_executor_as_text_elsewhere(demo_fit, call, monkeypatch):
+    module = sys.modules["trialmlm.missing.condmean"]  # the package exports the function under that name
+    monkeypatch.setattr(module, "setup", lambda *a, **k: pytest.fail("work started"))
+    with pytest.raises(DataError, match=EXECUTOR):
+        call(demo_fit)
+
+
+# -- `trialmlm power` / `simulate` with a TOML file: the key named, exit 2, one line -----------
+CONFIG = """
+[design]
+n_per_arm = 10
+visits = ["W1", "W2"]
+means = { P = [0.0, 0.0], A = [1.0, 2.0] }
+covariance = { structure = "ar1", parameters = { "AR(1)" = 0.5, Residual = 4.0 } }
+covariates = { BASE = { mean = 10.0, sd = 2.0, effect = 0.5 } }
+
+[analysis]
+formula = "CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)"
+treatment = "A"
+reference = "P"
+
+[simulation]
+n_sim = 2
+seed = 1
+"""
+
+
+@pytest.mark.parametrize("edit, options, message", [
+    (("seed = 1", 'seed = 1\nalpha = "0.05"'), [],
+     "[simulation] alpha must be a number strictly between 0 and 1, got '0.05'"),
+    (("seed = 1", "seed = 1\ntargets = [1.5]"), [],
+     "[simulation] targets: each target must be strictly between 0 and 1, got 1.5"),
+    (("seed = 1", "seed = 1\ntargets = 0.8"), [], "[simulation] targets: must be a non-empty list, got 0.8"),
+    (("seed = 1", "seed = 1\nworkers = 0"), [],
+     "[simulation] workers: workers must be a positive integer, got 0"),
+    ((), ["--workers", "0"], "--workers: workers must be a positive integer, got 0"),
+    ((), ["--seed", "-1"], "--seed: seed must be a non-negative integer or None, got -1"),
+    ((), ["--n-sim", "0"], "--n-sim: n_sim must be a whole number >= 1, got 0"),
+    (("seed = 1", "seed = -5"), [], "[simulation] seed: seed must be a non-negative integer"),
+    (("seed = 1", "seed = 1\nn_per_arm = [10, 0]"), [],
+     "[simulation] n_per_arm: n_per_arm of arm 'P' must be a whole number >= 1, got 0"),
+    (("effect = 0.5", "effect = 0.5, slope = 1"), [],
+     "[design.covariates.BASE]: unknown key(s) slope; known: effect, mean, sd"),
+    (("effect = 0.5 } }", "effect = 0.5 } }\ndropout = { intercept = -2, lst = 0.5 }"), [],
+     "[design.dropout]: unknown key(s) lst; known: current, intercept, last"),
+    (("effect = 0.5 } }", 'effect = 0.5 } }\ndropout = { intercept = "-2" }'), [],
+     "LogisticDropout.intercept of arm 'P' must be a number, got '-2'"),
+    (('"AR(1)" = 0.5', '"AR(1)" = "0.5"'), [], "parameter 'AR(1)' of structure 'ar1' must be a number"),
+    (("parameters =", "params ="), [],
+     "[design.covariance]: unknown key(s) params; known: parameters, structure"),
+    (("n_per_arm = 10\n", ""), [], "[design]: missing n_per_arm (fields: n_per_arm, visits, means"),
+    (('reference = "P"', 'reference = "P"\nformula2 = "x"'), [], "[analysis]: unknown key(s) formula2"),
+], ids=["alpha-text", "targets", "targets-number", "workers-0", "cli-workers-0", "cli-seed", "cli-n-sim",
+        "seed", "n_per_arm", "covariate-field", "dropout-field", "dropout-text", "parameter-text",
+        "covariance-key", "design-missing", "analysis-key"])
+def test_bad_power_config_exits_2_with_one_line(tmp_path, capsys, edit, options, message, monkeypatch):
+    monkeypatch.setattr("trialmlm.power.operating.run_tasks", lambda *a, **k: pytest.fail("work started"))
+    path = tmp_path / "design.toml"
+    path.write_text(CONFIG.replace(*edit) if edit else CONFIG)
+    assert cli.main(["power", "--config", str(path), "--out", str(tmp_path / "out"), *options]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("trialmlm: error:") and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_simulate_command_names_an_unknown_covariate_field(tmp_path, capsys):
+    path = tmp_path / "design.toml"
+    path.write_text(CONFIG.replace("effect = 0.5", "effect = 0.5, slope = 1"))
+    assert cli.main(["simulate", "--config", str(path), "--out", str(tmp_path / "trial.csv")]) == 2
+    assert "[design.covariates.BASE]: unknown key(s) slope" in capsys.readouterr().err
+    assert not (tmp_path / "trial.csv").exists()
+
+
+def test_a_good_config_still_reads(tmp_path):
+    path = tmp_path / "design.toml"
+    path.write_text(CONFIG.replace("seed = 1", "seed = 1\nworkers = 2\ntargets = [0.9]"))
+    design, analysis, settings = load_power_config(path, {"n_sim": 5, "workers": None, "seed": None})
+    assert settings["n_sim"] == 5 and settings["workers"] == 2 and settings["targets"] == [0.9]
+    assert design.response == "CHG" and analysis.treatment == "A"
