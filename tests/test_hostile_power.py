@@ -324,3 +324,12 @@ def test_a_good_config_still_reads(tmp_path):
     design, analysis, settings = load_power_config(path, {"n_sim": 5, "workers": None, "seed": None})
     assert settings["n_sim"] == 5 and settings["workers"] == 2 and settings["targets"] == [0.9]
     assert design.response == "CHG" and analysis.treatment == "A"
+
+
+def test_simulate_command_names_a_negative_seed(tmp_path, capsys):
+    path = tmp_path / "design.toml"
+    path.write_text(CONFIG)
+    out = tmp_path / "trial.csv"
+    assert cli.main(["simulate", "--config", str(path), "--out", str(out), "--seed", "-1"]) == 2
+    assert "--seed: seed must be a non-negative integer or None, got -1" in capsys.readouterr().err
+    assert not out.exists()

@@ -135,7 +135,7 @@ def write_simulated_trial(config_path, out, seed: int | None = None) -> Path:
     if out.suffix.lower() not in (".csv", ".xpt"):
         raise DataError(f"--out '{out}': write a .csv or .xpt file")
     design = design_from(dict(raw["design"]))
-    frame = design.simulate(check_seed(seed))
+    frame = design.simulate(_setting("--seed", check_seed, seed))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
     try:
