@@ -36,6 +36,7 @@ from concurrent.futures import Executor, as_completed
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from .checks import check_executor
 from .errors import DataError
 
 CHUNKS_PER_WORKER = 4
@@ -106,6 +107,7 @@ def run_tasks(work: Callable, context, tasks: list, workers: int = 1, progress: 
         The results in the order of ``tasks``, complete: an interruption raises.
     """
     workers = check_workers(workers)
+    check_executor(executor)
     chunks = chunk_tasks(tasks, workers, chunk_size)
     bar = tqdm(total=len(tasks), desc=desc, disable=(None if progress is None else not progress), leave=False)
     results = [None] * len(chunks)

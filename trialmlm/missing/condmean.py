@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..checks import check_seed
+from ..checks import check_executor, check_seed
 from ..errors import DataError
 from ..runner import run_tasks
 from .mle_imputation import (
@@ -176,6 +176,7 @@ def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | No
         subject order, instead of drawing them.
     """
     start = time.perf_counter()
+    check_executor(executor)  # before the full-data fit, not at the refits
     if type not in CONDMEAN_TYPES:
         raise DataError(f"type must be one of {', '.join(map(repr, CONDMEAN_TYPES))}, got {type!r}")
     if type == "jackknife" and (n_samples is not None or seed is not None or _samples is not None):

@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..checks import check_seed, real_array, real_number
 from ..covariance import get_structure
 from ..errors import DataError, FormulaError
-from .checks import check_covariance, check_retention
+from .checks import check_covariance, check_retention, from_fields
 
 
 @dataclass(frozen=True)
@@ -160,9 +161,12 @@ class TrialDesign:
         return pd.DataFrame(self.arrays.cov[k], index=self.visit_labels, columns=self.visit_labels)
 
     def simulate(self, seed=None) -> pd.DataFrame:
-        """One simulated trial (see :func:`trialmlm.power.simulate_trial`)."""
+        """One simulated trial (see :func:`trialmlm.power.simulate_trial`); ``seed``: None, a
+        non-negative integer, a :class:`numpy.random.SeedSequence` or ``Generator``."""
         from .simulate import draw
 
+        if not isinstance(seed, (np.random.SeedSequence, np.random.Generator)):
+            seed = check_seed(seed)
         return draw(self.arrays, np.random.default_rng(seed))
 
 
@@ -180,9 +184,11 @@ def _per_arm(name: str, value, arms: tuple) -> list:
 
 
 def _visits(visits) -> tuple[tuple, np.ndarray]:
+    if isinstance(visits, (str, bytes)) or not hasattr(visits, "__iter__"):
+        raise DataError(f"visits must be a list of labels or a mapping label -> time, got {visits!r}")
     if isinstance(visits, Mapping):
-        labels, times = tuple(visits), np.asarray(list(visits.values()), dtype=float)
-        if np.any(np.diff(times) <= 0) or not np.all(np.isfinite(times)):
+        labels, times = tuple(visits), real_array("visits (the times)", list(visits.values()))
+        if np.any(np.diff(times) <= 0):
             raise DataError(f"visit times must increase with the visits, got {dict(visits)}")
     else:
         labels = tuple(visits)
@@ -197,7 +203,7 @@ def _means(means, labels: tuple, times: np.ndarray) -> tuple[tuple, np.ndarray]:
         if list(means.columns) != list(labels):
             raise DataError(f"the columns of means ({', '.join(map(str, means.columns))}) must be the visits "
                             f"({', '.join(map(str, labels))})")
-        rows = {a: means.loc[a].to_numpy(dtype=float) for a in means.index}
+        rows = {a: real_array(f"means of arm {a!r}", means.loc[a].to_numpy()) for a in means.index}
     elif isinstance(means, Mapping):
         rows = {}
         for arm, spec in means.items():
@@ -205,9 +211,10 @@ def _means(means, labels: tuple, times: np.ndarray) -> tuple[tuple, np.ndarray]:
                 if set(spec) != {"intercept", "slope"}:
                     raise DataError(f"means of arm {arm!r}: a mapping must have exactly the keys "
                                     f"intercept and slope, got {', '.join(map(str, spec))}")
-                rows[arm] = float(spec["intercept"]) + float(spec["slope"]) * times
+                rows[arm] = (real_number(f"means of arm {arm!r}: intercept", spec["intercept"])
+                             + real_number(f"means of arm {arm!r}: slope", spec["slope"]) * times)
             else:
-                rows[arm] = np.asarray(spec, dtype=float)
+                rows[arm] = real_array(f"means of arm {arm!r}", spec)
     else:
         raise DataError("means must be a DataFrame (arms x visits) or a mapping arm -> means per visit")
     for arm, row in rows.items():
@@ -233,9 +240,9 @@ def structure_matrix(name: str, parameters, times: np.ndarray) -> np.ndarray:
             raise DataError(f"structure {name!r} with {times.size} visits has the parameters "
                             f"{', '.join(names)}; " + (f"missing: {', '.join(lacking)}" if lacking
                                                        else f"unknown: {', '.join(map(str, extra))}"))
-        phi = np.array([parameters[p] for p in names], dtype=float)
+        phi = np.array([real_number(f"parameter {p!r} of structure {name!r}", parameters[p]) for p in names])
     else:
-        phi = np.asarray(parameters, dtype=float)
+        phi = real_array(f"the parameters of structure {name!r}", parameters)
         if phi.shape != (len(names),):
             raise DataError(f"structure {name!r} with {times.size} visits takes {len(names)} parameters "
                             f"({', '.join(names)}), got {phi.size}")
@@ -255,18 +262,20 @@ def _covariance(spec, times: np.ndarray, arm) -> np.ndarray:
     elif spec is None:
         raise DataError("give covariance= (a structure, a matrix or a fit) or random_effects=")
     else:
-        matrix = np.asarray(spec, dtype=float)
+        matrix = spec
     return check_covariance(where, matrix, times.size)
 
 
 def _random_effects(spec: Mapping, times: np.ndarray) -> np.ndarray:
-    if set(spec) != {"G", "residual"}:
-        raise DataError(f"random_effects must have exactly the keys G and residual, got {', '.join(spec)}")
+    if not isinstance(spec, Mapping) or set(spec) != {"G", "residual"}:
+        raise DataError(f"random_effects must be a mapping with exactly the keys G and residual, "
+                        f"got {spec!r}")
     g = check_covariance("random_effects['G']", spec["G"], 2)
-    if not spec["residual"] > 0:
-        raise DataError(f"random_effects['residual'] must be a positive variance, got {spec['residual']}")
+    residual = real_number("random_effects['residual']", spec["residual"])
+    if not residual > 0:
+        raise DataError(f"random_effects['residual'] must be a positive variance, got {spec['residual']!r}")
     z = np.column_stack([np.ones_like(times), times])
-    return z @ g @ z.T + float(spec["residual"]) * np.eye(times.size)
+    return z @ g @ z.T + residual * np.eye(times.size)
 
 
 def _sizes(n_per_arm, arms: tuple) -> np.ndarray:
@@ -282,27 +291,31 @@ def _dropout(dropout, arms: tuple, n_visits: int):
         return None, None
     if isinstance(dropout, LogisticDropout):
         intercepts = _per_arm("LogisticDropout.intercept", dropout.intercept, arms)
-        values = np.array(intercepts, dtype=float)
-        if not (np.all(np.isfinite(values)) and np.isfinite(dropout.last) and np.isfinite(dropout.current)):
-            raise DataError(f"LogisticDropout coefficients must be finite numbers, got {dropout}")
-        return None, (values, float(dropout.last), float(dropout.current))
+        values = np.array([real_number(f"LogisticDropout.intercept of arm {a!r}", v)
+                           for a, v in zip(arms, intercepts)])
+        return None, (values, real_number("LogisticDropout.last", dropout.last),
+                      real_number("LogisticDropout.current", dropout.current))
     rows = _per_arm("dropout", dropout, arms)
     return np.array([check_retention(f"dropout (retention) of arm {a!r}", r, n_visits)
                      for a, r in zip(arms, rows)]), None
 
 
 def _covariates(covariates, n_visits: int) -> tuple:
+    if covariates is not None and not isinstance(covariates, Mapping):
+        raise DataError("covariates must be a mapping name -> Covariate (or a mapping of its fields mean, "
+                        f"sd, effect), got {covariates!r}")
     out = []
     for name, spec in (covariates or {}).items():
-        cov = spec if isinstance(spec, Covariate) else Covariate(**spec)
-        effect = np.broadcast_to(np.asarray(cov.effect, dtype=float), (n_visits,)) \
-            if np.size(cov.effect) in (1, n_visits) else None
-        if effect is None or not np.all(np.isfinite(effect)):
+        where = f"covariates[{name!r}]"
+        cov = spec if isinstance(spec, Covariate) else from_fields(Covariate, where, spec)
+        effect = real_array(f"{where}.effect", cov.effect)
+        if effect.size not in (1, n_visits) or effect.ndim > 1:
             raise DataError(f"covariate {name!r}: effect must be one number or one per visit ({n_visits}), "
                             f"got {cov.effect!r}")
-        if not (np.isfinite(cov.mean) and cov.sd >= 0):
-            raise DataError(f"covariate {name!r}: mean must be finite and sd >= 0, got {cov.mean}, {cov.sd}")
-        out.append((str(name), float(cov.mean), float(cov.sd), effect.copy()))
+        mean, sd = real_number(f"{where}.mean", cov.mean), real_number(f"{where}.sd", cov.sd)
+        if not sd >= 0:
+            raise DataError(f"{where}.sd must be >= 0, got {cov.sd!r}")
+        out.append((str(name), mean, sd, np.broadcast_to(effect, (n_visits,)).copy()))
     return tuple(out)
 
 

@@ -33,8 +33,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import DataError
-from .checks import check_covariance, check_retention
+from .checks import (
+        check_correlation,
+    check_correlation_coefficient,
+    check_retention,
+    check_scale,
+    check_times,
+)
 from .result import PowerResult, solve
 
 
@@ -54,10 +59,8 @@ def ar1_phi(rho: float, retention: np.ndarray, times: np.ndarray) -> float:
     return float(1 / r[-1] - np.sum(rho ** (2 * (times[-1] - times[:-1])) * (1 / r[1:] - 1 / r[:-1])))
 
 
-def _sd(sd: float) -> float:
-    if sd is None or not (np.isfinite(sd) and sd > 0):
-        raise DataError(f"sd (the standard deviation at the last visit) must be positive, got {sd!r}")
-    return float(sd)
+def _sd(sd) -> float:
+    return check_scale("sd", sd, "the standard deviation at the last visit")
 
 
 def _kappa(sd: float, phi_a: float, phi_b: float, allocation: float) -> float:
@@ -100,16 +103,16 @@ def power_mmrm(n_total: float | None = None, delta: float | None = None, power: 
     >>> round(res.n_total, 3), res.sample_size
     (173.984, (87, 87))
     """
-    def unit_variance():
-        ra = check_retention("retention", retention, _n_visits(correlation))
+    def unit_variance(lam: float):
+        corr_a = check_correlation("correlation", correlation)
+        ra = check_retention("retention", retention, corr_a.shape[0])
         rb = ra if retention_b is None else check_retention("retention_b", retention_b, ra.size)
-        corr_a = check_covariance("correlation", correlation, ra.size)
         corr_b = (corr_a if correlation_b is None
-                  else check_covariance("correlation_b", correlation_b, ra.size))
+                  else check_correlation("correlation_b", correlation_b, ra.size))
         phi_a, phi_b = lu_luo_chen_phi(corr_a, ra), lu_luo_chen_phi(corr_b, rb)
-        return _kappa(_sd(sd), phi_a, phi_b, float(allocation)), {
+        return _kappa(_sd(sd), phi_a, phi_b, lam), {
             "correlation": corr_a, "correlation_b": corr_b, "retention": ra, "retention_b": rb,
-            "sd": float(sd), "phi_a": phi_a, "phi_b": phi_b}
+            "sd": _sd(sd), "phi_a": phi_a, "phi_b": phi_b}
 
     return solve("lu-luo-chen", unit_variance, n_total=n_total, delta=delta, power=power, alpha=alpha,
                  alternative=alternative, allocation=allocation)
@@ -127,26 +130,16 @@ def power_mmrm_ar1(n_total: float | None = None, delta: float | None = None, pow
     times : visit times :math:`t_1 < \dots < t_T`; default ``1, ..., T``.
     Others as :func:`power_mmrm`; ``inputs`` holds ``phi_a`` and ``phi_b`` of the closed form.
     """
-    def unit_variance():
+    def unit_variance(lam: float):
         ra = check_retention("retention", retention, np.size(retention))
         rb = ra if retention_b is None else check_retention("retention_b", retention_b, ra.size)
-        t = np.arange(1.0, ra.size + 1) if times is None else np.asarray(times, dtype=float)
-        if t.shape != ra.shape or np.any(np.diff(t) <= 0):
-            raise DataError(f"times must be {ra.size} increasing visit times (one per retention value), "
-                            f"got {list(np.ravel(t))}")
-        if not -1 < rho < 1:
-            raise DataError(f"rho (the AR(1) correlation) must lie in (-1, 1), got {rho}")
-        phi_a, phi_b = ar1_phi(rho, ra, t), ar1_phi(rho, rb, t)
-        return _kappa(_sd(sd), phi_a, phi_b, float(allocation)), {
-            "rho": float(rho), "times": t, "retention": ra, "retention_b": rb, "sd": float(sd),
+        t = np.arange(1.0, ra.size + 1) if times is None else check_times("times", times, ra.size)
+        r = check_correlation_coefficient("rho", rho)
+        phi_a, phi_b = ar1_phi(r, ra, t), ar1_phi(r, rb, t)
+        return _kappa(_sd(sd), phi_a, phi_b, lam), {
+            "rho": r, "times": t, "retention": ra, "retention_b": rb, "sd": _sd(sd),
             "phi_a": phi_a, "phi_b": phi_b}
 
     return solve("lu-luo-chen-ar1", unit_variance, n_total=n_total, delta=delta, power=power, alpha=alpha,
                  alternative=alternative, allocation=allocation)
 
-
-def _n_visits(correlation) -> int:
-    shape = np.shape(correlation)
-    if len(shape) != 2:
-        raise DataError(f"correlation must be a (T, T) matrix, got shape {shape}")
-    return shape[0]

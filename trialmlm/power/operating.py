@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ..checks import check_seed
+from ..checks import check_executor, check_seed
 from ..errors import DataError
 from ..runner import check_chunk_size, check_workers, run_tasks
 from .analysis import Analysis, Replicate
@@ -80,7 +80,8 @@ class OperatingCharacteristics:
         return float(self.summary["estimate"].iloc[0])
 
 
-def _check_n_sim(n_sim) -> int:
+def check_n_sim(n_sim) -> int:
+    """``n_sim`` as an integer >= 1 (DataError otherwise)."""
     if isinstance(n_sim, bool) or not isinstance(n_sim, (int, np.integer)) or n_sim < 1:
         raise DataError(f"n_sim must be a whole number >= 1, got {n_sim!r}")
     return int(n_sim)
@@ -163,9 +164,10 @@ def simulate_power(design: TrialDesign, analysis: Analysis, n_sim: int, seed: in
         replicate is analysed here too, so that a formula naming a column the simulated
         frame lacks fails at once, not in every replicate.
     """
-    n_sim = _check_n_sim(n_sim)
+    n_sim = check_n_sim(n_sim)
     alpha = check_probability("alpha", alpha)
     seed = check_seed(seed)
+    check_executor(executor)
     if not isinstance(design, TrialDesign) or not isinstance(analysis, Analysis):
         raise DataError("simulate_power takes a trialmlm.power.TrialDesign and a trialmlm.power.Analysis")
     workers = check_workers(len(os.sched_getaffinity(0)) if workers is None else workers)
@@ -223,7 +225,7 @@ def power_curve(design: TrialDesign, analysis: Analysis, n_sim: int, seed: int |
     name, grid = ("n_per_arm", list(n_per_arm)) if effects is None else ("effect", list(effects))
     if not grid:
         raise DataError(f"{name}= holds no value")
-    _check_n_sim(n_sim)
+    check_n_sim(n_sim)
     check_probability("alpha", alpha)
     seed = np.random.SeedSequence(check_seed(seed)).entropy  # common random numbers across the points
     analysis.check(design)

@@ -12,7 +12,8 @@ The TOML file has three tables (every key is checked before any simulation runs)
     :class:`~trialmlm.power.Analysis`'s fields (``formula``, ``treatment``, ``reference``,
     ``ddf``, ``vcov``, ``covariance``, ...).
 ``[simulation]``
-    ``n_sim`` (default 1000), ``seed`` (2026), ``alpha`` (0.05), ``workers`` (all cores),
+    ``n_sim`` (default 1000), ``seed`` (2026), ``alpha`` (0.05), ``workers`` (default: all
+    cores; else a positive integer -- 0 is an error, not "all cores"),
     ``n_per_arm`` (a list: the sample sizes of the power curve), ``targets`` (the powers of
     the analytic sample-size table, default ``[0.8, 0.9]``).
 
@@ -31,7 +32,7 @@ import html
 import json
 import math
 import os
-from dataclasses import fields
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -42,50 +43,85 @@ from ..config import known_keys, load_toml
 from ..errors import DataError
 from ..formats import fmt_number
 from ..report_folder import report_folder
+from ..runner import check_workers
 from .analysis import Analysis
+from .checks import check_probability, from_fields
 from .design import Covariate, LogisticDropout, TrialDesign
 from .mmrm import power_mmrm
-from .operating import power_curve, simulate_power
+from .operating import check_n_sim, power_curve, simulate_power
 
 SIMULATION = {"n_sim": 1000, "seed": 2026, "alpha": 0.05, "workers": None, "n_per_arm": None,
               "targets": [0.8, 0.9]}
 
 
 def design_from(values: dict) -> TrialDesign:
-    """A :class:`TrialDesign` from the ``[design]`` table (module docstring)."""
-    values = known_keys("[design]", values, [f.name for f in fields(TrialDesign) if f.init])
+    """A :class:`TrialDesign` from the ``[design]`` table (module docstring); errors name the
+    TOML keys."""
     cov = values.get("covariance")
     if isinstance(cov, dict) and "structure" in cov:
+        cov = known_keys("[design.covariance]", cov, ("structure", "parameters"))
         values["covariance"] = (cov["structure"], cov.get("parameters", {}))
     drop = values.get("dropout")
     if isinstance(drop, dict) and "intercept" in drop:
-        values["dropout"] = LogisticDropout(**drop)
+        values["dropout"] = from_fields(LogisticDropout, "[design.dropout]", drop)
     if isinstance(values.get("covariates"), dict):
-        values["covariates"] = {k: Covariate(**v) for k, v in values["covariates"].items()}
+        values["covariates"] = {k: from_fields(Covariate, f"[design.covariates.{k}]", v)
+                                for k, v in values["covariates"].items()}
+    return from_fields(TrialDesign, "[design]", dict(values))
+
+
+def _setting(where: str, check, value):
+    """``check(value)``, its DataError prefixed with ``where`` (the TOML key or the option)."""
     try:
-        return TrialDesign(**values)
-    except TypeError as exc:
-        raise DataError(f"[design]: {exc}") from None
+        return check(value)
+    except DataError as exc:
+        raise DataError(f"{where}: {exc}") from None
 
 
-def load_power_config(path) -> tuple[TrialDesign, Analysis, dict]:
-    """Design, analysis and simulation settings of a TOML file, all checked."""
+def _simulation(design: TrialDesign, values: dict, overrides: dict) -> dict:
+    """The ``[simulation]`` settings with the command line's ``overrides`` (None: not given),
+    each checked under the name the user wrote: ``[simulation] workers`` or ``--workers``."""
+    settings = {**SIMULATION, **known_keys("[simulation]", values, SIMULATION)}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    settings.update(given)
+
+    def where(key: str) -> str:
+        return f"--{key.replace('_', '-')}" if key in given else f"[simulation] {key}"
+
+    def listed(check):
+        def each(value):
+            if not isinstance(value, list) or not value:
+                raise DataError(f"must be a non-empty list, got {value!r}")
+            return [check(v) for v in value]
+        return each
+
+    settings["n_sim"] = _setting(where("n_sim"), check_n_sim, settings["n_sim"])
+    settings["seed"] = _setting(where("seed"), check_seed, settings["seed"])
+    settings["alpha"] = check_probability(where("alpha"), settings["alpha"])
+    if settings["workers"] is not None:
+        settings["workers"] = _setting(where("workers"), check_workers, settings["workers"])
+    settings["targets"] = _setting(where("targets"), listed(lambda v: check_probability("each target", v)),
+                                   settings["targets"])
+    if settings["n_per_arm"] is not None:
+        _setting(where("n_per_arm"), listed(lambda v: replace(design, n_per_arm=v)), settings["n_per_arm"])
+    return settings
+
+
+def load_power_config(path, overrides: dict | None = None) -> tuple[TrialDesign, Analysis, dict]:
+    """Design, analysis and simulation settings of a TOML file, all checked; ``overrides``:
+    ``n_sim``, ``workers``, ``seed`` from the command line (None: the file's)."""
     raw = load_toml(path)
     missing = [s for s in ("design", "analysis") if s not in raw]
     if missing:
         raise DataError(f"config file '{path}' has no [{missing[0]}] table")
     known_keys("[config]", raw, ("design", "analysis", "simulation"))
     design = design_from(dict(raw["design"]))
-    values = known_keys("[analysis]", raw["analysis"], [f.name for f in fields(Analysis)])
+    values = dict(raw["analysis"])
     if isinstance(values.get("covariance"), list):
         values["covariance"] = tuple(values["covariance"])
-    try:
-        analysis = Analysis(**values)
-    except TypeError as exc:
-        raise DataError(f"[analysis]: {exc}") from None
+    analysis = from_fields(Analysis, "[analysis]", values)
     analysis.check(design)
-    settings = {**SIMULATION, **known_keys("[simulation]", raw.get("simulation", {}), SIMULATION)}
-    return design, analysis, settings
+    return design, analysis, _simulation(design, raw.get("simulation", {}), overrides or {})
 
 
 def write_simulated_trial(config_path, out, seed: int | None = None) -> Path:
@@ -99,7 +135,7 @@ def write_simulated_trial(config_path, out, seed: int | None = None) -> Path:
     if out.suffix.lower() not in (".csv", ".xpt"):
         raise DataError(f"--out '{out}': write a .csv or .xpt file")
     design = design_from(dict(raw["design"]))
-    frame = design.simulate(check_seed(seed))
+    frame = design.simulate(_setting("--seed", check_seed, seed))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
     try:
@@ -153,10 +189,8 @@ def run_power(config_path, out, n_sim: int | None = None, workers: int | None = 
     from .. import tables
     from ..plots._style import detached_figures, new_axes
 
-    design, analysis, s = load_power_config(config_path)
-    s.update({k: v for k, v in (("n_sim", n_sim), ("workers", workers), ("seed", seed)) if v is not None})
-    workers = s["workers"] or os.cpu_count() or 1
-    common = dict(alpha=s["alpha"], workers=workers, progress=progress)
+    design, analysis, s = load_power_config(config_path, {"n_sim": n_sim, "workers": workers, "seed": seed})
+    common = dict(alpha=s["alpha"], workers=s["workers"], progress=progress)
     made, results = {}, {"settings": s}
     if analysis.slope is None and design.arrays.logistic is None:
         size = sample_size_table(design, analysis, s["alpha"], s["targets"])

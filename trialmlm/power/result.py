@@ -40,7 +40,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from ..errors import DataError
-from .checks import check_allocation, check_probability
+from .checks import check_allocation, check_probability, check_scale
 
 ALTERNATIVES = ("two-sided", "one-sided")
 SOLVABLE = ("n_total", "delta", "power", "alpha")
@@ -84,8 +84,8 @@ class PowerResult:
 
     @property
     def sample_size(self) -> tuple[int, int]:
-        """Subjects to plan per arm: each of :attr:`n_per_arm` rounded up."""
-        return tuple(math.ceil(n - _ROUNDING_SLACK) for n in self.n_per_arm)
+        """Subjects to plan per arm: each of :attr:`n_per_arm` rounded up (at least 1)."""
+        return tuple(max(1, math.ceil(n - _ROUNDING_SLACK)) for n in self.n_per_arm)
 
     @property
     def se(self) -> float:
@@ -106,21 +106,18 @@ class PowerResult:
         }])
 
 
-def _number(value) -> float:
-    """``value`` as a float; NaN (which fails every check) when it is not a number."""
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return float("nan")
-
-
-def solve(method: str, unit_variance: Callable[[], tuple[float, dict]], *, n_total: float | None,
+def solve(method: str, unit_variance: Callable[[float], tuple[float, dict]], *, n_total: float | None,
           delta: float | None, power: float | None, alpha: float | None, alternative: str,
           allocation: float) -> PowerResult:
     r"""Solve :math:`N\delta^2 = \kappa (z_{\alpha'} + z_{1-\beta})^2` for the one argument that is None.
 
-    ``unit_variance()`` returns :math:`\kappa` and the method's inputs for the result; it
-    is called after the arguments are checked.
+    The arguments are checked first (:mod:`trialmlm.power.checks`: numbers, not text;
+    ``alpha`` and ``power`` in (0, 1); ``n_total``, ``|delta|`` and ``allocation`` in
+    :data:`~trialmlm.power.checks.SCALE`), then ``unit_variance(allocation)`` (the checked
+    :math:`\lambda`) returns :math:`\kappa` and the method's inputs for the result.  A
+    solution outside the range of its argument (an ``alpha`` above 1, a ``power`` below the
+    level of the test) is a DataError saying that no such value exists, as is one the
+    arithmetic cannot represent.
     """
     given = {"n_total": n_total, "delta": delta, "power": power, "alpha": alpha}
     missing = [k for k, v in given.items() if v is None]
@@ -134,25 +131,36 @@ def solve(method: str, unit_variance: Callable[[], tuple[float, dict]], *, n_tot
         power = check_probability("power", power)
     if alpha is not None:
         alpha = check_probability("alpha", alpha)
-    if n_total is not None and not (np.isfinite(_number(n_total)) and _number(n_total) > 0):
-        raise DataError(f"n_total must be a positive number of subjects, got {n_total!r}")
-    if delta is not None and not (np.isfinite(_number(delta)) and _number(delta) != 0):
-        raise DataError(f"delta (the treatment effect) must be a non-zero number, got {delta!r}")
+    if n_total is not None:
+        n_total = check_scale("n_total", n_total, "the total number of subjects")
+    if delta is not None:
+        delta = check_scale("delta", delta, "the treatment effect", signed=True)
     lam = check_allocation(allocation)
-    kappa, inputs = unit_variance()
+    kappa, inputs = unit_variance(lam)
     if not (np.isfinite(kappa) and kappa > 0):
-        raise DataError(f"the variance of the effect estimate is not positive ({kappa}); check the "
+        raise DataError(f"the variance of the effect estimate is not a positive number ({kappa}); check the "
                         "covariance and retention inputs")
     sides = 2.0 if alternative == "two-sided" else 1.0
     solved = missing[0]
-    if solved == "n_total":
-        n_total = kappa * (norm.isf(alpha / sides) + norm.ppf(power)) ** 2 / delta**2
-    elif solved == "power":
-        power = float(norm.cdf(abs(delta) * math.sqrt(n_total / kappa) - norm.isf(alpha / sides)))
-    elif solved == "delta":
-        delta = (norm.isf(alpha / sides) + norm.ppf(power)) * math.sqrt(kappa / n_total)
-    else:
-        alpha = sides * float(norm.sf(abs(delta) * math.sqrt(n_total / kappa) - norm.ppf(power)))
+    if solved in ("n_total", "delta") and norm.isf(alpha / sides) + norm.ppf(power) <= 0:
+        raise DataError(f"no {solved} gives power {power:g}: with alpha = {alpha:g} ({alternative}) the "
+                        f"power is at least {alpha / sides:g} for any n_total and delta")
+    with np.errstate(over="ignore", under="ignore"):  # an unrepresentable solution is named below
+        if solved == "n_total":
+            n_total = kappa * (norm.isf(alpha / sides) + norm.ppf(power)) ** 2 / delta**2
+        elif solved == "power":
+            power = float(norm.cdf(abs(delta) * math.sqrt(n_total / kappa) - norm.isf(alpha / sides)))
+        elif solved == "delta":
+            delta = (norm.isf(alpha / sides) + norm.ppf(power)) * math.sqrt(kappa / n_total)
+        else:
+            alpha = sides * float(norm.sf(abs(delta) * math.sqrt(n_total / kappa) - norm.ppf(power)))
+            if not 0 < alpha < 1:
+                raise DataError(f"no alpha in (0, 1) gives power {power:g} with n_total = {n_total:g} and "
+                                f"delta = {delta:g} ({alternative}; the equation gives alpha = {alpha:g})")
+    value = {"n_total": n_total, "delta": delta, "power": power, "alpha": alpha}[solved]
+    if not (np.isfinite(value) and value != 0):
+        raise DataError(f"{solved} cannot be represented (the arithmetic gives {value}): the unit variance "
+                        f"{kappa:g} and the other inputs are too extreme")
     return PowerResult(method=method, solved_for=solved, n_total=float(n_total), power=float(power),
                        delta=float(delta), alpha=float(alpha), alternative=alternative, allocation=lam,
                        unit_variance=float(kappa), inputs=MappingProxyType(dict(inputs)))

@@ -46,8 +46,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ..checks import real_number
 from ..errors import DataError
-from .checks import check_covariance, check_retention
+from .checks import check_covariance, check_retention, check_times
 from .result import PowerResult, solve
 
 METHODS = ("diggle", "liu-liang", "edland")
@@ -63,16 +64,15 @@ def slope_covariance(times: np.ndarray, var_intercept: float, var_slope: float, 
     return z @ g @ z.T + var_residual * np.eye(times.size)
 
 
-def _arm_covariance(arm: str, times: np.ndarray, spec: Mapping) -> np.ndarray:
-    """The arm's :math:`V`: ``spec["covariance"]`` or built from the variance components."""
-    name = "covariance" if arm == "a" else "arm_b['covariance']"
+def _arm_covariance(arm: str, times: np.ndarray, spec: Mapping, names: Mapping[str, str]) -> np.ndarray:
+    """The arm's :math:`V`: ``spec["covariance"]`` or built from the variance components;
+    ``names`` says how the caller wrote each key (``var_slope``, ``arm_b['var_slope']``)."""
     if spec.get("covariance") is not None:
-        return check_covariance(name, spec["covariance"], times.size)
+        return check_covariance(names["covariance"], spec["covariance"], times.size)
     needed = [k for k in ("var_slope", "var_residual") if spec.get(k) is None]
     if needed:
         raise DataError(f"arm {arm}: give {' and '.join(needed)} (or covariance=, the matrix over the times)")
-    v = slope_covariance(times, spec.get("var_intercept", 0.0), spec["var_slope"],
-                         spec.get("cov_intercept_slope", 0.0), spec["var_residual"])
+    v = slope_covariance(times, *(real_number(names[k], spec[k]) for k in _ARM_KEYS[:4]))
     return check_covariance(f"the covariance of arm {arm} built from its variance components", v)
 
 
@@ -151,6 +151,9 @@ def power_slope(n_total: float | None = None, delta: float | None = None, power:
     """
     if method not in METHODS:
         raise DataError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if arm_b is not None and not isinstance(arm_b, Mapping):
+        raise DataError(f"arm_b must be a mapping name -> value of arm b ({', '.join(_ARM_KEYS)}), "
+                        f"got {arm_b!r}")
     arm_b = dict(arm_b or {})
     unknown = sorted(set(arm_b) - set(_ARM_KEYS))
     if unknown:
@@ -164,12 +167,12 @@ def power_slope(n_total: float | None = None, delta: float | None = None, power:
     if method != "edland" and (spec_a["retention"] is not None or spec_b["retention"] is not None):
         raise DataError(f"retention (dropout) is supported by method='edland' only, not {method!r}")
 
-    def unit_variance():
-        t = np.asarray(times, dtype=float)
-        if t.ndim != 1 or t.size < 2 or np.any(np.diff(t) <= 0):
-            raise DataError(f"times must be at least two increasing visit times, got {list(np.ravel(t))}")
-        v_a, v_b = _arm_covariance("a", t, spec_a), _arm_covariance("b", t, spec_b)
-        lam = float(allocation)
+    names_a = {k: k for k in _ARM_KEYS}  # the arguments as the caller wrote them, for the messages
+    names_b = {k: f"arm_b['{k}']" if k in arm_b else k for k in _ARM_KEYS}
+
+    def unit_variance(lam: float):
+        t = check_times("times", times, minimum=2)
+        v_a, v_b = _arm_covariance("a", t, spec_a, names_a), _arm_covariance("b", t, spec_b, names_b)
         inputs = {"times": t, "covariance_a": v_a, "covariance_b": v_b}
         if method == "liu-liang":
             sigma1 = liu_liang_information(t, v_a, v_b, lam / (1 + lam))
@@ -179,7 +182,7 @@ def power_slope(n_total: float | None = None, delta: float | None = None, power:
         else:
             r_a, r_b = (np.ones(t.size) if s["retention"] is None else
                         check_retention(name, s["retention"], t.size)
-                        for name, s in (("retention", spec_a), ("arm_b['retention']", spec_b)))
+                        for name, s in ((names_a["retention"], spec_a), (names_b["retention"], spec_b)))
             xi_a, xi_b = edland_variance(t, v_a, r_a), edland_variance(t, v_b, r_b)
             inputs.update(retention=r_a, retention_b=r_b)
         return (1 + lam) * (xi_a / lam + xi_b), {**inputs, "xi_a": xi_a, "xi_b": xi_b}
