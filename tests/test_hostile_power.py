@@ -276,7 +276,7 @@ seed = 1
     (("seed = 1", 'seed = 1\nalpha = "0.05"'), [],
      "[simulation] alpha must be a number strictly between 0 and 1, got '0.05'"),
     (("seed = 1", "seed = 1\ntargets = [1.5]"), [],
-     "[simulation] targets: each target must be strictly between 0 and 1, got 1.5"),
+     "[simulation] targets: each target must be a number strictly between 0 and 1, got 1.5"),
     (("seed = 1", "seed = 1\ntargets = 0.8"), [], "[simulation] targets: must be a non-empty list, got 0.8"),
     (("seed = 1", "seed = 1\nworkers = 0"), [],
      "[simulation] workers: workers must be a positive integer, got 0"),

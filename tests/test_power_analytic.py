@@ -91,8 +91,8 @@ def test_result_table_and_rounding():
 @pytest.mark.parametrize("kwargs, match", [
     (dict(delta=0.5), r"exactly one of n_total, delta, power, alpha must be None .*; None: n_total, power"),
     (dict(delta=0.5, power=0.8, n_total=100), "none is None"),
-    (dict(delta=0.5, power=1.2), "power must be strictly between 0 and 1"),
-    (dict(delta=0.5, power=0.8, alpha=0), "alpha must be strictly between 0 and 1"),
+    (dict(delta=0.5, power=1.2), "power must be a number strictly between 0 and 1"),
+    (dict(delta=0.5, power=0.8, alpha=0), "alpha must be a number strictly between 0 and 1"),
     (dict(delta=0, power=0.8), "delta"),
     (dict(n_total=-3, delta=0.5), "n_total must be a positive"),
     (dict(n_total="many", delta=0.5), "n_total must be a positive"),

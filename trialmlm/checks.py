@@ -19,12 +19,18 @@ from .design import MAX_MAGNITUDE
 from .errors import DataError
 
 
+def check_probability(name: str, value) -> float:
+    """``value`` as a float strictly between 0 and 1 (``alpha``, ``power``, a target power);
+    ``name`` is how the caller wrote it (a keyword, a TOML key, a CLI option)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < float(value) < 1:
+        raise DataError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
+    return float(value)
+
+
 def check_alpha(alpha) -> float:
     r"""``alpha`` as a float in the open interval (0, 1): the two-sided level of a
     :math:`1 - \alpha` confidence interval and of a test."""
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < float(alpha) < 1:
-        raise DataError(f"alpha must be a number strictly between 0 and 1, got {alpha!r}")
-    return float(alpha)
+    return check_probability("alpha", alpha)
 
 
 def check_seed(seed) -> int | None:

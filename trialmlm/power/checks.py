@@ -42,16 +42,6 @@ def _number(name: str, value) -> float:
         return float("nan")
 
 
-def check_probability(name: str, value) -> float:
-    """``value`` as a float strictly between 0 and 1 (``alpha``, ``power``, a target power)."""
-    p = _number(name, value)
-    if not np.isfinite(p):
-        raise DataError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
-    if not 0 < p < 1:
-        raise DataError(f"{name} must be strictly between 0 and 1, got {value!r}")
-    return p
-
-
 def check_scale(name: str, value, what: str, signed: bool = False) -> float:
     """A number with :data:`SCALE` bounds on its absolute value; positive unless ``signed``
     (then either sign, not 0).  ``what`` says what it is in the message."""

@@ -38,11 +38,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ..checks import check_executor, check_seed
+from ..checks import check_executor, check_probability, check_seed
 from ..errors import DataError
 from ..runner import check_chunk_size, check_workers, run_tasks
 from .analysis import Analysis, Replicate
-from .checks import check_probability
 from .design import TrialDesign
 
 MEASURES = ("power", "bias", "empirical SE", "mean SE", "RMSE", "coverage", "convergence")

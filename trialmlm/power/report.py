@@ -38,14 +38,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..checks import check_seed
+from ..checks import check_probability, check_seed
 from ..config import known_keys, load_toml
 from ..errors import DataError
 from ..formats import fmt_number
 from ..report_folder import report_folder
 from ..runner import check_workers
 from .analysis import Analysis
-from .checks import check_probability, from_fields
+from .checks import from_fields
 from .design import Covariate, LogisticDropout, TrialDesign
 from .mmrm import power_mmrm
 from .operating import check_n_sim, power_curve, simulate_power

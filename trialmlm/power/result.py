@@ -39,8 +39,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from ..checks import check_probability
 from ..errors import DataError
-from .checks import check_allocation, check_probability, check_scale
+from .checks import check_allocation, check_scale
 
 ALTERNATIVES = ("two-sided", "one-sided")
 SOLVABLE = ("n_total", "delta", "power", "alpha")
