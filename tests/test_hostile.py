@@ -316,7 +316,9 @@ def test_ctrl_c_stops_the_workers_at_once(child_code):
     out, err = child.communicate(timeout=60)
     elapsed = time.monotonic() - sent
     assert (child.returncode, out.strip()) == (3, "interrupted"), err
-    assert elapsed < 2.0
+    # behaviour, not speed: the work left (5000 fits or simulations) takes minutes, so a stop
+    # within 15 s is a stop at once even on a loaded machine (2 s failed under load)
+    assert elapsed < 15.0
 
 
 # -- no entry point modifies its input -----------------------------------------------------------------
