@@ -107,3 +107,43 @@ def test_ice_flag_that_is_no_flag_is_refused():
     with pytest.raises(DataError, match=r"ICE flag PDFL \(flag=\) holds a value that is not a Y/N flag: "
                                         r"'discontinued'.*'N' \(20\), 'discontinued' \(10\)"):
         ice_table(data, flag="PDFL", strategy="JR")
+
+
+# -- where: depth and length limits ----------------------------------------------------------
+DEEP = {
+    "3000 parentheses": "(" * 3000 + "AVISITN <= 24" + ")" * 3000,
+    "3000 not": "not " * 3000 + "AVISITN <= 24",
+    "2000 not": "not " * 2000 + "AVISITN <= 24",
+    "101 parentheses": "(" * 101 + "AVISITN <= 24" + ")" * 101,
+    "long or-chain": " or ".join(["AVISITN <= 24"] * 1000),
+}
+DEPTH, LENGTH = "nested more than 100 levels deep", "longer than 10,000 characters"
+LIMIT = {"3000 parentheses": DEPTH, "3000 not": LENGTH, "2000 not": DEPTH, "101 parentheses": DEPTH,
+         "long or-chain": LENGTH}
+
+
+@pytest.mark.parametrize("case", DEEP)
+def test_where_limits_are_named_errors(bds, case):
+    with pytest.raises(DataError, match=f"^where: {LIMIT[case]}"):
+        _read_unchanged(bds, **SAP, where=DEEP[case])
+
+
+def test_where_at_the_limits_is_read(bds):
+    expected = _read_unchanged(bds, **SAP, where="AVISITN <= 24")
+    for text in ("(" * 100 + "AVISITN <= 24" + ")" * 100, "not " * 100 + "AVISITN <= 24"):
+        assert len(_read_unchanged(bds, **SAP, where=text)) == len(expected)
+
+
+@pytest.mark.parametrize("case", ["3000 parentheses", "2000 not"])
+def test_cli_where_limits_exit_2_with_one_line(tmp_path, capsys, bds, case):
+    from trialmlm import cli
+
+    path = tmp_path / "adeff.csv"
+    bds.to_csv(path, index=False)
+    before = path.read_bytes()
+    code = cli.main(["analyze", str(path), "--out", str(tmp_path / "report"), "--param", "HAMD17",
+                     "--population", "EFFFL", "--where", DEEP[case]])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith(f"trialmlm: error: where: {LIMIT[case]}")
+    assert path.read_bytes() == before
