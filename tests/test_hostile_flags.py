@@ -7,6 +7,7 @@ any fitting.  Each error names the argument or column; no caller's data is modif
 from __future__ import annotations
 
 import copy
+import importlib
 import re
 
 import numpy as np
@@ -147,3 +148,136 @@ def test_cli_where_limits_exit_2_with_one_line(tmp_path, capsys, bds, case):
     assert code == 2
     assert err.count("\n") == 1 and err.startswith(f"trialmlm: error: where: {LIMIT[case]}")
     assert path.read_bytes() == before
+
+
+# -- estimand settings that cannot work: the estimand's words, before any fitting -----------------
+FORMULA = "CHG ~ BASE + TRT * AVISIT + us(AVISIT | USUBJID)"
+
+
+@pytest.fixture(scope="module")
+def demo_fit(demo_trial):
+    return trialmlm.fit(FORMULA, demo_trial)
+
+
+def _no_refit(monkeypatch):
+    """Make any refit of the imputation model an error (the checks must come first)."""
+    from trialmlm.missing import ice
+
+    def refit(*args, **kwargs):
+        raise AssertionError("the imputation model was refitted before the check")
+    monkeypatch.setattr(ice, "estimate", refit)
+
+
+def test_ice_table_removing_every_observed_value_is_named(demo_fit, demo_trial, monkeypatch):
+    _no_refit(monkeypatch)
+    ice = pd.DataFrame({"USUBJID": demo_trial["USUBJID"].unique(), "AVISIT": "V1", "strategy": "JR"})
+    before = ice.copy()
+    with pytest.raises(DataError, match=r"^the ICE table removes every observed value from the imputation "
+                                        r"model: JR from V1 \(the first visit\) for 160 subjects; values "
+                                        r"observed at or after a non-MAR intercurrent event"):
+        trialmlm.missing.condmean(demo_fit, ice=ice, reference="CTRL")
+    pd.testing.assert_frame_equal(ice, before)
+
+
+def test_ice_table_removing_an_arm_is_named(demo_fit, demo_trial, monkeypatch):
+    _no_refit(monkeypatch)
+    active = demo_trial.loc[demo_trial["TRT"] == "ACT", "USUBJID"].unique()
+    ice = pd.DataFrame({"USUBJID": active, "AVISIT": "V1", "strategy": "CR"})
+    with pytest.raises(DataError, match=r"removes every observed value of TRT = 'ACT' from the imputation "
+                                        r"model: CR from V1 \(the first visit\) for 80 subjects"):
+        trialmlm.missing.bmlmi(demo_fit, ice=ice, reference="CTRL", B=2, seed=1)
+
+
+def test_jackknife_with_one_subject_in_an_arm_is_named(demo_trial, monkeypatch):
+    active = demo_trial.loc[demo_trial["TRT"] == "ACT", "USUBJID"].unique()
+    data = demo_trial[(demo_trial["TRT"] == "CTRL") | (demo_trial["USUBJID"] == active[0])]
+    fit = trialmlm.fit(FORMULA, data)
+    before = copy.deepcopy(data)
+    module = importlib.import_module("trialmlm.missing.condmean")  # the module, not the function
+    monkeypatch.setattr(module, "run_tasks", lambda *a, **k: pytest.fail("the jackknife ran"))
+    with pytest.raises(DataError, match=r"^too few subjects for the jackknife: .* every arm of 'TRT' "
+                                        r"needs at least 2 subjects; 'ACT' has 1$"):
+        trialmlm.missing.condmean(fit, reference="CTRL")
+    pd.testing.assert_frame_equal(data, before)
+
+
+def test_per_visit_ancova_with_too_few_subjects_is_named(demo_trial):
+    """Four subjects (two per arm, both sexes), ANCOVA on BASE and SEX: 4 coefficients."""
+    first = demo_trial.groupby("USUBJID").first()
+    complete = demo_trial.groupby("USUBJID")["CHG"].count() == 5
+    keep = [first[(first["TRT"] == t) & (first["SEX"] == s) & complete].index[0]
+            for t in ("CTRL", "ACT") for s in ("M", "F")]
+    fit = trialmlm.fit("CHG ~ BASE + SEX + TRT + AVISIT + cs(AVISIT | USUBJID)",
+                       demo_trial[demo_trial["USUBJID"].isin(keep)])
+    with pytest.raises(DataError, match=r"^too few subjects for the per-visit ANCOVA CHG ~ TRT \+ BASE \+ "
+                                        r"SEX: its 4 coefficients need at least 5 subjects .*have 4"):
+        trialmlm.missing.condmean(fit, reference="CTRL", covariates=["BASE", "SEX"],
+                                  type="bootstrap", n_samples=2, seed=1)
+    # one covariate fewer: 3 coefficients, 4 subjects, an ANCOVA with 1 residual df (no refusal)
+    result = trialmlm.missing.condmean(fit, reference="CTRL", covariates=["BASE"], type="bootstrap",
+                                       n_samples=2, seed=1, progress=False)
+    assert np.isfinite(result.estimates).all()
+
+
+def test_one_bootstrap_sample_is_refused_before_any_fitting(demo_fit, monkeypatch):
+    module = importlib.import_module("trialmlm.missing.condmean")  # the module, not the function
+    monkeypatch.setattr(module, "setup", lambda *a, **k: pytest.fail("fitted before the check"))
+    with pytest.raises(DataError, match=r"^n_samples must be an integer of at least 2, got 1"):
+        trialmlm.missing.condmean(demo_fit, type="bootstrap", n_samples=1, reference="CTRL")
+
+
+# -- the same through trialmlm analyze: exit 2, one line, before the primary MMRM --------------------
+SAMPLE = "sample_data/depression_trial.csv"
+
+
+@pytest.fixture
+def no_fit(monkeypatch):
+    from trialmlm import report
+
+    monkeypatch.setattr(report, "_fit_models", lambda *a, **k: pytest.fail("the MMRM was fitted"))
+
+
+def _analyze(tmp_path, capsys, data: pd.DataFrame, *options) -> str:
+    from trialmlm import cli
+
+    path = tmp_path / "adeff.csv"
+    data.to_csv(path, index=False)
+    before = path.read_bytes()
+    code = cli.main(["analyze", str(path), "--out", str(tmp_path / "report"), "--param", "HAMD17",
+                     "--arm", "TRT01P", "--reference", "Placebo", "--covariates", "BASE", *options])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith("trialmlm: error: "), err
+    assert path.read_bytes() == before
+    return err[len("trialmlm: error: "):].strip()
+
+
+@pytest.fixture(scope="module")
+def depression() -> pd.DataFrame:
+    from pathlib import Path
+
+    return pd.read_csv(Path(__file__).parents[1] / SAMPLE)
+
+
+def test_cli_every_subject_jr_from_the_first_visit(tmp_path, capsys, depression, no_fit):
+    subjects = depression["USUBJID"].unique()
+    ice = tmp_path / "ice.csv"
+    pd.DataFrame({"USUBJID": subjects, "AVISIT": "Week 1"}).to_csv(ice, index=False)
+    message = _analyze(tmp_path, capsys, depression, "--ice", str(ice), "--estimands", "JR")
+    assert message.startswith("the ICE table removes every observed value from the imputation model: JR "
+                              "from Week 1 (the first visit) for ")
+
+
+def test_cli_jackknife_on_two_subjects(tmp_path, capsys, depression, no_fit):
+    two = [depression.loc[depression["TRT01P"] == arm, "USUBJID"].iloc[0]
+           for arm in ("Placebo", "Drug 10 mg")]
+    message = _analyze(tmp_path, capsys, depression[depression["USUBJID"].isin(two)], "--estimands", "JR")
+    assert message.startswith("too few subjects for the jackknife")
+    assert "'Placebo' has 1" in message and "'Drug 10 mg' has 1" in message
+
+
+@pytest.mark.parametrize("method", ["bootstrap", "approxbayes", "bmlmi"])
+def test_cli_one_imputation_names_the_option(tmp_path, capsys, depression, no_fit, method):
+    message = _analyze(tmp_path, capsys, depression, "--estimands", "JR", "--estimand-method", method,
+                       "--imputations", "1")
+    assert message == (f"imputations (--imputations) must be at least 2 for estimand_method {method} "
+                       "(--estimand-method), got 1")
