@@ -9,6 +9,9 @@ step                   records excluded
 ``param``              another parameter (``PARAMCD``, else ``PARAM``, differs)
 ``population``         subject not in the population: its subject-level flag (EFFFL,
                        ITTFL, FASFL, SAFFL, PPROTFL, COMP24FL, ...) is not ``"Y"``
+                       (every flag is read by :func:`trialmlm.flags.flag_is_yes`: "Y",
+                       "Yes", True and 1 are the same; a value that is not a flag is
+                       an error listing the values found)
 ``where``              the :mod:`~trialmlm.where` expression is not true
 ``analysis_flag``      the analysis flag (``ANL01FL``) is not ``"Y"``
 ``dtype``              a derived record (``DTYPE`` not blank: LOCF, WOCF, AVERAGE, ...)
@@ -38,10 +41,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
+from .flags import flag_is_yes
 from .where import parse_where
 
-#: Flags of the analysis-record and population kind hold "Y" for "in".
-FLAG_YES = "Y"
 BASELINE_FLAG = "ABLFL"
 DERIVATION_TYPE = "DTYPE"
 
@@ -101,10 +103,6 @@ class RecordCounts:
         return pd.DataFrame(rows)
 
 
-def _flag_is_yes(column: pd.Series) -> np.ndarray:
-    return (column.astype(str).str.strip().str.upper() == FLAG_YES).to_numpy() & column.notna().to_numpy()
-
-
 def count_subjects(data: pd.DataFrame, subject: str | None) -> int:
     """Subjects in ``data`` (rows, without a subject column)."""
     return int(data[subject].nunique()) if subject is not None else len(data)
@@ -124,7 +122,7 @@ def _population(data: pd.DataFrame, flag: str, subject: str | None, source: str)
         found = [c for c in data.columns if str(c).upper().endswith("FL")]
         raise DataError(f"population={flag!r}: '{source}' has no such column; its flag columns are "
                         f"{', '.join(found) if found else 'none'}")
-    yes = _flag_is_yes(data[flag])
+    yes = flag_is_yes(data[flag], f"population flag {flag} of '{source}'")
     if subject is not None:
         per = pd.Series(yes, index=data.index).groupby(data[subject].to_numpy()).nunique()
         varying = per.index[per > 1]
@@ -136,9 +134,10 @@ def _population(data: pd.DataFrame, flag: str, subject: str | None, source: str)
     return yes
 
 
-def _baseline(data: pd.DataFrame, visit: str | None) -> tuple[np.ndarray, str]:
+def _baseline(data: pd.DataFrame, visit: str | None, source: str) -> tuple[np.ndarray, str]:
     if BASELINE_FLAG in data.columns:
-        return _flag_is_yes(data[BASELINE_FLAG]), f"baseline record ({BASELINE_FLAG} = 'Y')"
+        yes = flag_is_yes(data[BASELINE_FLAG], f"baseline flag {BASELINE_FLAG} of '{source}'")
+        return yes, f"baseline record ({BASELINE_FLAG} = 'Y')"
     if visit is not None and visit in data.columns:
         named = data[visit].astype(str).str.strip().str.lower() == "baseline"
         return named.to_numpy(bool), f"baseline record ({visit} = 'Baseline')"
@@ -213,7 +212,7 @@ def select_records(data: pd.DataFrame, counts: RecordCounts, *, subject: str | N
         data, counts = exclude_records(data, counts, keep, "where", f"not selected by: {where}", subject)
     if analysis_flag is not None:
         if analysis_flag in data.columns:
-            keep = _flag_is_yes(data[analysis_flag])
+            keep = flag_is_yes(data[analysis_flag], f"analysis_flag {analysis_flag} of '{source}'")
             if not keep.any():
                 raise DataError(f"no record of '{source}' has {analysis_flag} = 'Y' (after the steps before "
                                 "it); pass analysis_flag=None to keep every record")
@@ -239,7 +238,7 @@ def select_records(data: pd.DataFrame, counts: RecordCounts, *, subject: str | N
     elif keep_dtype:
         raise DataError(f"keep_dtype given but '{source}' has no {DERIVATION_TYPE} column")
     if not keep_baseline:
-        is_base, reason = _baseline(data, visit)
+        is_base, reason = _baseline(data, visit, source)
         data, counts = exclude_records(data, counts, ~is_base, "baseline", reason, subject)
     if data.empty:
         raise DataError(f"no record of '{source}' is left after the record selection: "

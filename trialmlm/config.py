@@ -337,6 +337,20 @@ def _check_ranges(config: AnalysisConfig) -> None:
     for name, least in (("imputations", 1), ("workers", 1), ("seed", 0)):
         if getattr(config, name) < least:
             raise DataError(f"{name} must be at least {least}, got {getattr(config, name)}")
+    uses = _imputations_used_by(config)
+    if uses and config.imputations < 2:
+        raise DataError(f"imputations (--imputations) must be at least 2 for {uses}, got "
+                        f"{config.imputations}")
+
+
+def _imputations_used_by(config: AnalysisConfig) -> str | None:
+    """What uses ``imputations`` in this analysis, in words (None: nothing; the jackknife of
+    estimand_method condmean has no samples to count)."""
+    if config.has_estimands and config.estimand_method != "condmean":
+        return f"estimand_method {config.estimand_method} (--estimand-method)"
+    if config.sensitivity:
+        return "the sensitivity analyses (--sensitivity)"
+    return None
 
 
 def make_config(**values) -> AnalysisConfig:

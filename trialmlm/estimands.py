@@ -31,7 +31,9 @@ import pandas as pd
 from .errors import DataError
 from .io import read_table
 from .missing import bmlmi, condmean, ice_table, impute
-from .missing.ice import ICE_STRATEGIES, STRATEGY_COLUMN
+from .missing.feasibility import check_jackknife_subjects, check_observed_left, excluded_values
+from .missing.ice import ICE_STRATEGIES, STRATEGY_COLUMN, subject_events
+from .missing.patterns import observation_matrix
 from .where import parse_where
 
 #: ``estimands`` entry -> the ICE handling in words.
@@ -129,6 +131,30 @@ def run_estimands(fit, config, data: pd.DataFrame, reference, progress: bool | N
         rows = ice if name == "TABLE" else ice.assign(**{STRATEGY_COLUMN: name})
         out.append(Estimand(name, HANDLING[name], _estimate(fit, rows, config, reference, progress)))
     return Estimands(ice, source, config.estimand_method, tuple(out))
+
+
+def check_before_fit(config, data: pd.DataFrame) -> None:
+    """What makes an estimand of ``config`` impossible with the analysed ``data``, checked before
+    the primary MMRM is fitted (:mod:`trialmlm.missing.feasibility`): too few subjects in an arm
+    for the jackknife (``estimand_method`` condmean), and for each estimand an ICE table that
+    leaves the imputation model no observed value (overall or in one arm).  The rest (visits and
+    subjects of an ICE file, strategies) is checked where the estimands run."""
+    if config.estimand_method == "condmean":
+        per_arm = data.groupby(config.arm, observed=True)[config.subject].nunique()
+        check_jackknife_subjects(per_arm.to_dict(), config.arm)
+    ice, _ = _ice_rows(config, data)
+    observed, visits, arms = observation_matrix(data, config.subject, config.visit, config.response,
+                                                config.arm)
+    text = {str(v): v for v in visits}  # an ICE file's visits are read as text
+    ice = ice.assign(**{config.visit: [text.get(str(v), v) for v in ice[config.visit]]})
+    for name in estimand_names(config, ice):
+        if name == "TABLE" and STRATEGY_COLUMN not in ice.columns:
+            continue  # run_estimands names the missing column
+        rows = ice if name == "TABLE" else ice.assign(**{STRATEGY_COLUMN: name})
+        labels, ice_visit, n_mar = subject_events(rows, config.subject, config.visit, observed.index, visits)
+        seen = observed.to_numpy()
+        check_observed_left(seen, excluded_values(seen, n_mar), labels, ice_visit, arms.cat.codes.to_numpy(),
+                            list(arms.cat.categories), config.arm, visits)
 
 
 def _estimate(fit, ice: pd.DataFrame, config, reference, progress):

@@ -64,7 +64,7 @@ from .config import MODELS, SELECTION, AnalysisConfig, load_config, make_config 
 from .describe import describe_covariance, describe_estimation
 from .design import factor_levels
 from .errors import ConvergenceError, DataError, DataWarning
-from .estimands import run_estimands
+from .estimands import check_before_fit, run_estimands
 from .fallback import failure
 from .formats import decimals_for
 from .inference.methods import labels
@@ -244,6 +244,8 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
                                   "normally must not see (MAR-based models handle the missing values "
                                   "themselves); leave out keep_dtype"), stacklevel=2)
     data_note = _observed_note(derived, observed, config.subject)
+    if config.has_estimands:
+        check_before_fit(config, analysed)  # impossible estimands before any fitting
     fits = _fit_models(config, model_data)
     usable = all(not failure(f) for _, f in fits)
     if sum(f.n_obs for _, f in fits) != counts.records:

@@ -15,6 +15,10 @@ Grammar (keywords are case-insensitive, column names are not)::
     literal    := 'text' | "text" | number
     OP         := == = != ^= ~= <> < <= > >=  eq ne lt le gt ge   (SAS mnemonics too)
 
+Limits: an expression is at most :data:`MAX_LENGTH` characters long and nests parentheses
+and ``not`` at most :data:`MAX_DEPTH` levels deep (a DataError says which limit was
+passed), so a hostile ``where`` cannot exhaust the parser's stack.
+
 Missing values: a comparison (``==``, ``<``, ``in``, ...) is false when either side is
 missing, and its negation (``!=``, ``not in``, ``not (...)``) is true — two-valued logic,
 so ``X != v`` is always ``not (X == v)``.  Blank text counts as missing (as SAS stores
@@ -43,6 +47,10 @@ _TOKEN = re.compile(r"""
 _OPS = {"==": "==", "=": "==", "eq": "==", "!=": "!=", "^=": "!=", "~=": "!=", "<>": "!=", "ne": "!=",
         "<": "<", "lt": "<", "<=": "<=", "le": "<=", ">": ">", "gt": ">", ">=": ">=", "ge": ">="}
 _KEYWORDS = {"and", "or", "not", "in", *[k for k in _OPS if k.isalpha()]}
+#: Most characters in an expression.
+MAX_LENGTH = 10_000
+#: Most levels of parentheses and ``not`` nested in one another.
+MAX_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,7 @@ class _Parser:
         self.text = text
         self.tokens = _tokens(text)
         self.i = 0
+        self.depth = 0  # parentheses and "not" open around the current token
 
     @property
     def peek(self) -> _Token:
@@ -164,13 +173,25 @@ class _Parser:
         return parts[0] if len(parts) == 1 else Logical("and", tuple(parts))
 
     def factor(self):
+        if self.peek.text in ("not", "("):
+            return self.nested()
+        return self.comparison()
+
+    def nested(self):
+        """``not factor`` or ``( expression )``, one level deeper (at most :data:`MAX_DEPTH`)."""
+        at = self.peek.at
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise DataError(f"where: nested more than {MAX_DEPTH} levels deep (parentheses and 'not') at "
+                            f"character {at + 1}")
         if self.accept("keyword", "not"):
-            return Not(self.factor())
-        if self.accept("punct", "("):
+            node = Not(self.factor())
+        else:
+            self.take("punct", "(")
             node = self.expression()
             self.take("punct", ")")
-            return node
-        return self.comparison()
+        self.depth -= 1
+        return node
 
     def operand(self):
         tok = self.peek
@@ -298,7 +319,10 @@ class Where:
 
 def parse_where(text: str) -> Where:
     """Parse a selection expression (see the module docstring); DataError with the
-    position of the first token that does not fit the grammar."""
+    position of the first token that does not fit the grammar, or naming the length or
+    depth limit passed."""
     if not isinstance(text, str) or not text.strip():
         raise DataError(f"where must be a non-empty text, got {text!r}")
+    if len(text) > MAX_LENGTH:
+        raise DataError(f"where: longer than {MAX_LENGTH:,} characters ({len(text):,}: {text[:40]!r}...)")
     return Where(text, _Parser(text).parse())

@@ -47,6 +47,7 @@ import pandas as pd
 from ..checks import check_executor, check_seed
 from ..errors import DataError
 from ..runner import run_tasks
+from .feasibility import check_jackknife_data
 from .mle_imputation import (
     Parameters,
     Setting,
@@ -182,7 +183,10 @@ def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | No
     if type == "jackknife" and (n_samples is not None or seed is not None or _samples is not None):
         raise DataError("n_samples and seed are for type='bootstrap'; the jackknife leaves out each subject "
                         "once")
-    setting = setup(fit, ice, reference, arm, covariates, delta, weights, strategies)
+    if type == "bootstrap" and _samples is None:
+        n_samples = check_count("n_samples", n_samples)  # before any fitting
+    setting = setup(fit, ice, reference, arm, covariates, delta, weights, strategies,
+                    check=check_jackknife_data if type == "jackknife" else None)
     estimates, completed = _full_data(setting)
     n = len(setting.data.subjects)
     entropy = None
@@ -191,7 +195,6 @@ def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | No
     elif _samples is not None:
         tasks = list(_samples)
     else:
-        n_samples = check_count("n_samples", n_samples)
         entropy = np.random.SeedSequence(check_seed(seed)).entropy
         tasks = np.random.SeedSequence(entropy).spawn(n_samples)
     middle = time.perf_counter()

@@ -39,6 +39,7 @@ import pandas as pd
 from ..errors import DataError, DataWarning
 from ..estimate import estimate
 from ..model import build_model
+from .feasibility import check_observed_left, excluded_values
 from .imputation import ImputationData, prepare
 from .strategies import STRATEGIES, Strategy, UserStrategy
 
@@ -123,23 +124,39 @@ def ice_plan(ice: pd.DataFrame | None, data: ImputationData, reference,
     DataError for: a missing column, a subject not in the data, a visit not among the
     visit levels, an unknown strategy, two rows for one subject, a reference-based strategy
     without ``reference``, JR in a study with one arm, LMCF at the first visit (nothing to
-    carry forward).  ``ice`` is not modified.
+    carry forward), a table that leaves the imputation model no observed value overall or
+    in one arm (:func:`.feasibility.check_observed_left`).  ``ice`` is not modified.
     """
     registry = strategy_registry(strategies)
-    n, k = data.y.shape
-    labels = np.full(n, "MAR", dtype=object)
-    ice_visit = np.full(n, None, dtype=object)
-    n_mar = np.full(n, k)
-    if ice is not None:
-        rows = _check_table(ice, data, registry)
-        position = pd.Index(data.subjects).get_indexer(rows[data.subject].to_numpy())
-        index = pd.Index(data.visits).get_indexer(rows[data.visit].to_numpy())
-        labels[position] = rows[STRATEGY_COLUMN].to_numpy()
-        ice_visit[position] = rows[data.visit].to_numpy()
-        non_mar = labels[position] != "MAR"
-        n_mar[position[non_mar]] = index[non_mar]
-    after = np.arange(k)[None, :] >= n_mar[:, None]
-    return _resolve(labels, n_mar, ice_visit, after & data.observed, data, reference, registry)
+    rows = None if ice is None else _check_table(ice, data, registry)
+    labels, ice_visit, n_mar = subject_events(rows, data.subject, data.visit, data.subjects, data.visits)
+    excluded = excluded_values(data.observed, n_mar)
+    check_observed_left(data.observed, excluded, labels, ice_visit, data.arm_codes, data.arms, data.arm,
+                        data.visits)
+    return _resolve(labels, n_mar, ice_visit, excluded, data, reference, registry)
+
+
+def subject_events(rows: pd.DataFrame | None, subject: str, visit: str, subjects: pd.Index | np.ndarray,
+                   visits: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per subject of ``subjects``: its strategy (``"MAR"`` without a row), first affected
+    visit (None) and ``n_mar``, the visits before its first non-MAR visit (:math:`K`).
+
+    ``rows``: an ICE table (subject, visit, ``strategy``; None: no events) whose subjects and
+    visits are among ``subjects`` and ``visits`` (rows that are not are left out).
+    """
+    n, k = len(subjects), len(visits)
+    labels, ice_visit, n_mar = np.full(n, "MAR", dtype=object), np.full(n, None, dtype=object), np.full(n, k)
+    if rows is None:
+        return labels, ice_visit, n_mar
+    position = pd.Index(subjects).get_indexer(rows[subject].to_numpy())
+    index = pd.Index(visits).get_indexer(rows[visit].to_numpy())
+    known = (position >= 0) & (index >= 0)
+    position, index = position[known], index[known]
+    labels[position] = rows[STRATEGY_COLUMN].to_numpy()[known]
+    ice_visit[position] = rows[visit].to_numpy()[known]
+    non_mar = labels[position] != "MAR"
+    n_mar[position[non_mar]] = index[non_mar]
+    return labels, ice_visit, n_mar
 
 
 def _resolve(labels: np.ndarray, n_mar: np.ndarray, ice_visit: np.ndarray, excluded: np.ndarray,

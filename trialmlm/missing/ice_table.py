@@ -5,8 +5,10 @@ in one of three ways (in visit order, Categorical order else natural sort, as in
 fitting; :math:`v_1 < \dots < v_K`):
 
 ``flag=`` (a record-level ADaM flag, ``"Y"`` on the records at or after the event, e.g. a
-    post-discontinuation flag): the visit after the subject's last record that is not
-    flagged, when the subject has a flagged record (the first visit, when every record is).
+    post-discontinuation flag; read by :func:`trialmlm.flags.flag_is_yes`, so "Yes"/"No",
+    True/False and 1/0 mean the same and any other value is an error): the visit after the
+    subject's last record that is not flagged, when the subject has a flagged record (the
+    first visit, when every record is).
 ``event_date=`` (a subject-level date, e.g. TRTEDT or a discontinuation date) with the
     record date ``date`` (ADaM ADT): the visit after the subject's last record dated on or
     before the event (whether or not later records exist); none if that is the last
@@ -27,8 +29,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..adam import _flag_is_yes
 from ..errors import DataError
+from ..flags import flag_is_yes
 from .ice import ICE_STRATEGIES, STRATEGY_COLUMN
 from .patterns import _check, last_observed, long_data, observation_matrix
 
@@ -43,7 +45,8 @@ def ice_table(data, subject: str | None = None, visit: str | None = None, respon
     data : a DataFrame (ADaM BDS: one record per subject and visit) or a fit (its rows).
     subject, visit, response : columns (default USUBJID, AVISIT, CHG; a fit's own).
     strategy : the strategy of every row (MAR, JR, CR, CIR, LMCF).
-    flag : a record-level flag, ``"Y"`` on records at or after the event.
+    flag : a record-level Y/N flag, ``"Y"`` on records at or after the event (also "Yes",
+        True, 1; :func:`trialmlm.flags.flag_is_yes`).
     event_date : a subject-level date column of the event, compared with the record date
         ``date``.
 
@@ -91,7 +94,7 @@ def _from_flag(df: pd.DataFrame, subject: str, visit: str, visits: list, flag: s
                subjects: pd.Index) -> pd.Series:
     _check(df, {"ICE flag": flag})
     at_visit = df[subject].notna().to_numpy() & (_positions(df, visit, visits) >= 0)
-    affected = _flag_is_yes(df[flag]) & at_visit
+    affected = flag_is_yes(df[flag], f"ICE flag {flag} (flag=)") & at_visit
     return _after_last_clear(df, subject, visit, visits, ~affected & at_visit,
                              pd.unique(df.loc[affected, subject]), subjects)
 

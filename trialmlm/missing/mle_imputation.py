@@ -109,12 +109,17 @@ class Setting:
 
 def setup(fit, ice: pd.DataFrame | None, reference, arm: str | None, covariates: Sequence[str] | None,
           delta: pd.DataFrame | None, weights: str = "counterfactual",
-          strategies: Mapping[str, Callable] | None = None) -> Setting:
+          strategies: Mapping[str, Callable] | None = None,
+          check: Callable[[ImputationData], None] | None = None) -> Setting:
     """The :class:`Setting` of ``fit`` with the ICE table, ANCOVA covariates and weights, delta
-    table and user-defined strategies (arguments of :func:`trialmlm.missing.condmean`)."""
+    table and user-defined strategies (arguments of :func:`trialmlm.missing.condmean`);
+    ``check(data)`` runs on the imputation data before anything is refitted (e.g. the
+    jackknife's subjects per arm, :mod:`.feasibility`)."""
     visit = check_imputable(fit)
     arm = infer_arm(fit, visit, arm, reference)
     data = prepare(fit, visit, arm, reference)
+    if check is not None:
+        check(data)
     plan = ice_plan(ice, data, reference, strategies)
     imputation_fit, data = fit_without_excluded(fit, data, plan, arm, reference)
     model = refit_model(imputation_fit)

@@ -39,9 +39,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..design import formula_variables
+from ..design import build_design, formula_variables
 from ..errors import DataError
-from ..model import build_model
+from ..formula import parse_formula
 from .imputation import ImputationData
 
 WEIGHTS = ("counterfactual", "equal", "proportional", "proportional_em")
@@ -81,15 +81,18 @@ class VisitAncova:
         if data.visit in used:
             raise DataError(f"the visit '{data.visit}' cannot be an ANCOVA covariate: the ANCOVA is fitted "
                             "at each visit separately")
-        encoding = build_model(self.formula, first).design.encoding
+        # the design only (no estimability check in observations): too few subjects is named below
+        encoding = build_design(first, parse_formula(self.formula), None, False).encoding
         self.encoding, self.arm, self.arms = encoding, data.arm, list(data.arms)
         self.factors = [c for c in used if c in encoding.levels and c != data.arm]
         self.numeric = [c for c in used if c not in encoding.levels]
         self.frames = [data.frame.iloc[v::k].reset_index(drop=True) for v in range(k)]
         self.X = np.stack([encoding.matrix(f) for f in self.frames])  # (K, n, p)
         if self.X.shape[1] <= self.X.shape[2]:
-            raise DataError(f"the per-visit ANCOVA {self.formula} has {self.X.shape[2]} coefficients but "
-                            f"only {self.X.shape[1]} subjects; use fewer covariates")
+            n, p = self.X.shape[1:]
+            raise DataError(f"too few subjects for the per-visit ANCOVA {self.formula}: its {p} coefficients "
+                            f"need at least {p + 1} subjects (one more than the coefficients, for a residual "
+                            f"variance), the data have {n}; use fewer covariates")
         self.X_arm = np.stack([[encoding.matrix(f.assign(**{data.arm: a})) for a in data.arms]
                                for f in self.frames])  # (K, A, n, p)
         everyone = np.ones(self.X.shape[1], dtype=bool)
