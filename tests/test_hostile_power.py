@@ -151,6 +151,15 @@ def test_tipping_point_deltas_beyond_the_data_range_are_named(demo_fit, deltas, 
         missing.tipping_point(demo_fit, deltas=deltas, reference="CTRL", n_imputations=2, seed=1)
 
 
+def test_tipping_point_deltas_beyond_what_rounding_keeps_are_named(demo_fit, monkeypatch):
+    """1e20 passed the +-1e50 range but gave a pooled SE of 6e17: the bound is 1e4 SDs of the
+    response at the visit."""
+    monkeypatch.setattr("trialmlm.missing.sensitivity._run", lambda *a, **k: pytest.fail("work started"))
+    with pytest.raises(DataError, match=r"deltas must lie within \+-[0-9.e+]+ \(10000 SDs of the response at "
+                                        r"'V5', SD [0-9.]+\): beyond that the pooled SE is lost to rounding"):
+        missing.tipping_point(demo_fit, deltas=[0, 1e20], reference="CTRL", n_imputations=2, seed=1)
+
+
 # -- the trial design: numbers, covariates, dropout, residual settings ------------------------
 VISITS = ["W1", "W2"]
 MEANS = {"P": [0.0, 0.0], "A": [1.0, 2.0]}
@@ -243,11 +252,17 @@ def test_executor_as_text_in_simulate_power(monkeypatch):
 @pytest.mark.parametrize("call", [
     lambda f: missing.condmean(f, arm="TRT", reference="CTRL", executor="dask"),
     lambda f: missing.impute(f, n_imputations=2, seed=1, arm="TRT", executor="dask"),
+    lambda f: missing.tipping_point(f, deltas=[0, 1], reference="CTRL", n_imputations=2, seed=1,
+                                    executor="dask"),
+    lambda f: missing.bmlmi(f, arm="TRT", reference="CTRL", B=2, D=2, executor="dask"),
     lambda f: run_tasks(lambda c, t: t, None, [1, 2], executor="dask"),
-], ids=["condmean", "impute", "run_tasks"])
+], ids=["condmean", "impute", "tipping_point", "bmlmi", "run_tasks"])
 def test_executor_as_text_elsewhere(demo_fit, call, monkeypatch):
+    """Named before any work: no setup or refit of the imputation model."""
     module = sys.modules["trialmlm.missing.condmean"]  # the package exports the function under that name
     monkeypatch.setattr(module, "setup", lambda *a, **k: pytest.fail("work started"))
+    monkeypatch.setattr(sys.modules["trialmlm.missing.bmlmi"], "setup", lambda *a, **k: pytest.fail("work"))
+    monkeypatch.setattr("trialmlm.missing.sensitivity._setup", lambda *a, **k: pytest.fail("work started"))
     with pytest.raises(DataError, match=EXECUTOR):
         call(demo_fit)
 

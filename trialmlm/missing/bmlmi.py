@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..checks import check_seed
+from ..checks import check_executor, check_seed
 from ..errors import DataError
 from ..runner import run_tasks
 from .mle_imputation import (
@@ -133,6 +133,7 @@ def bmlmi(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | None 
     start = time.perf_counter()
     D = check_count("D", D)
     B = check_count("B", len(_samples) if _samples is not None else B)
+    check_executor(executor)
     setting = setup(fit, ice, reference, arm, covariates, delta, weights, strategies)
     entropy = np.random.SeedSequence(check_seed(seed)).entropy
     sample_seeds, imputation_seeds = zip(*(s.spawn(2) for s in np.random.SeedSequence(entropy).spawn(B)))

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ..checks import check_alpha, check_seed, finite_numbers
+from ..checks import check_alpha, check_executor, check_seed, finite_numbers
 from ..errors import ConvergenceWarning, DataError
 from ..estimate import estimate
 from ..inference.grid import ReferenceGrid
@@ -523,6 +523,7 @@ def impute(fit, method: str = "mar", n_imputations: int = 100, reference=None, a
     least one observed value in the imputation model's fit (rbmi resamples all subjects;
     those without values add nothing to its fit).
     """
+    check_executor(executor)  # before the setup's refit, not at the imputations
     setup = _setup(fit, method, n_imputations, reference, arm, delta_arms, seed, ice, strategies)
     shift = _shift(setup, delta, delta_arms)
     if method == "delta" and not shift.any():
@@ -538,6 +539,25 @@ def impute(fit, method: str = "mar", n_imputations: int = 100, reference=None, a
         n_not_converged=failed, analysis_model=analysis, covariates=model.covariates, weights=model.weights,
         plan=setup.plan, draws=tuple(d for _, _, _, d in out), seeds=tuple(setup.seeds), shift=shift,
         imputation_reference=reference, analysis=model)
+
+
+MAX_DELTA_SDS = 1e4  # |delta| / SD of the response beyond which rounding eats the pooled SE
+
+
+def _check_deltas(deltas, observed: np.ndarray, visit) -> np.ndarray:
+    r"""``deltas`` as finite numbers within ``MAX_DELTA_SDS`` SDs of the observed response at
+    ``visit``: the between-imputation variance of estimates of size :math:`\delta` loses
+    about :math:`\epsilon(\delta/sd)^2` of its value to rounding (2e-8 at the limit)."""
+    steps = finite_numbers("deltas", deltas)
+    if not steps.size:
+        raise DataError("deltas must hold at least one shift")
+    sd = float(np.std(observed, ddof=1)) if observed.size > 1 else np.nan
+    limit = MAX_DELTA_SDS * sd
+    if np.isfinite(limit) and limit > 0 and np.abs(steps).max() > limit:
+        raise DataError(f"deltas must lie within +-{limit:.6g} ({MAX_DELTA_SDS:g} SDs of the response at "
+                        f"{visit!r}, SD {sd:.4g}): beyond that the pooled SE is lost to rounding; got "
+                        f"{np.abs(steps).max():g}")
+    return steps
 
 
 def delta_steps(sd: float, span: float = 2.0) -> np.ndarray:
@@ -598,6 +618,7 @@ def tipping_point(fit, deltas=None, arms=None, visit=None, method: str = "mar", 
     arguments as :func:`impute`.
     """
     alpha = check_alpha(alpha)
+    check_executor(executor)
     if reference is None:
         raise DataError("tipping_point needs reference= (the control arm): the deltas shift the other arms "
                         "and the differences are taken from it")
@@ -606,17 +627,15 @@ def tipping_point(fit, deltas=None, arms=None, visit=None, method: str = "mar", 
     visit = data.visits[-1] if visit is None else visit
     if visit not in data.visits:
         raise DataError(f"visit {visit!r} is not a visit of '{vname}' ({', '.join(map(str, data.visits))})")
+    observed = data.y[:, data.visits.index(visit)]
+    observed = observed[np.isfinite(observed)]
     if deltas is None:
-        observed = data.y[:, data.visits.index(visit)]
-        observed = observed[np.isfinite(observed)]
         if observed.size < 2:
             raise DataError(f"visit {visit!r} has {observed.size} observed response(s), too few for the SD "
                             "that scales the default deltas; pass deltas=")
         steps = delta_steps(np.std(observed, ddof=1))
     else:
-        steps = finite_numbers("deltas", deltas)
-        if not steps.size:
-            raise DataError("deltas must hold at least one shift")
+        steps = _check_deltas(deltas, observed, visit)
     primary = fit.compare(arm, by=vname, reference=reference, alpha=alpha)
     primary = primary.loc[primary[vname] == visit]
     direction = _directions(primary, arm, setup.shifted, deltas is None)
