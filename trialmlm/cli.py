@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .api import fit
 from .covariance import STRUCTURES, get_structure
-from .entry import INTERRUPTED
+from .entry import EXIT_INTERRUPTED, INTERRUPTED
 from .errors import ConvergenceError, TrialMLMError
 from .formula import parse_formula
 from .inference.methods import DDF_METHODS
@@ -243,7 +243,7 @@ def _main(argv: list[str] | None) -> int:
             report = run_analysis(config, inputs=config_file)
     except KeyboardInterrupt:  # Ctrl-C: the report folder is left as it was (report_folder)
         print(INTERRUPTED, file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except ConvergenceError as exc:  # no usable fit: not a usage error, a result the SAP must handle
         print(f"trialmlm: error: {exc}", file=sys.stderr)
         return 3
