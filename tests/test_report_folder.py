@@ -1,4 +1,5 @@
-"""The report folder is written all at once, a foreign folder is refused, a config is checked
+"""The report folder is written all at once, a foreign folder is refused (also with --overwrite),
+a report written into another is kept as trialmlm's, a config is checked
 for types before any work, and Ctrl-C ends the command with one line."""
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ def test_rerun_replaces_the_whole_report(tmp_path):
     out = tmp_path / "r"
     assert run(out) == 0
     assert (out / MARKER).exists() and (out / "index.html").exists()
-    (out / "t9_from_an_old_run.csv").write_text("stale")
+    (out / "t9_from_an_old_run.csv").write_text("stale")  # a table of an earlier run, in its marker
+    stamp = json.loads((out / MARKER).read_text())
+    (out / MARKER).write_text(json.dumps({**stamp, "files": [*stamp["files"], "t9_from_an_old_run.csv"]}))
     assert run(out) == 0
     assert not (out / "t9_from_an_old_run.csv").exists()
     assert not list(tmp_path.glob(".r.*"))  # no temporary folder left
@@ -65,15 +68,34 @@ def test_stale_partial_folder_of_a_dead_process_is_removed(tmp_path):
     assert not stale.exists()
 
 
-def test_foreign_folder_is_refused_unless_overwrite(tmp_path, capsys):
+def test_foreign_folder_is_refused_even_with_overwrite(tmp_path, capsys):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "notes.docx").write_text("the statistician's own file")
     assert run(out) == 2
-    assert "holds files that trialmlm did not write" in capsys.readouterr().err
-    assert (out / "notes.docx").exists()
+    assert "holds files that trialmlm did not write (notes.docx)" in capsys.readouterr().err
+    assert run(out, "--overwrite") == 2
+    assert "even with --overwrite" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["notes.docx"]
+
+
+def test_a_file_added_to_a_report_is_kept(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert run(out) == 0
+    (out / "review.txt").write_text("comments on the tables")
+    assert run(out) == 2 and run(out, "--overwrite") == 2
+    assert "(review.txt)" in capsys.readouterr().err
+    assert (out / "review.txt").read_text() == "comments on the tables"
+
+
+def test_report_of_an_earlier_version_needs_overwrite(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert run(out) == 0
+    (out / MARKER).write_text(json.dumps({"generator": "trialmlm", "written": "2026-01-01T00:00:00"}))
+    assert run(out) == 2
+    assert "earlier trialmlm version" in capsys.readouterr().err
     assert run(out, "--overwrite") == 0
-    assert not (out / "notes.docx").exists() and (out / "index.html").exists()
+    assert "files" in json.loads((out / MARKER).read_text())
 
 
 def test_ctrl_c_is_one_line(tmp_path, monkeypatch, capsys):
@@ -112,9 +134,18 @@ def test_one_covariate_as_text():
     assert make_config(data="x.csv", covariance="us, toeph").covariance == ("us", "toeph")
 
 
-def test_marker_is_json(tmp_path):
+def test_marker_is_json_and_lists_the_files(tmp_path):
     assert run(tmp_path / "r") == 0
-    assert json.loads((tmp_path / "r" / MARKER).read_text())["generator"] == "trialmlm"
+    stamp = json.loads((tmp_path / "r" / MARKER).read_text())
+    assert stamp["generator"] == "trialmlm"
+    assert stamp["files"] == sorted(p.name for p in (tmp_path / "r").iterdir() if p.name != MARKER)
+
+
+def test_a_report_inside_a_report_is_trialmlms(tmp_path):
+    out = tmp_path / "r"
+    assert run(out) == 0
+    assert run(out / "sub") == 0  # as the demo writes its trajectory report
+    assert run(out) == 0
 
 
 def test_report_leaves_the_callers_matplotlib_alone(tmp_path):

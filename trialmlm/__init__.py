@@ -3,23 +3,49 @@
 >>> import trialmlm
 >>> df = trialmlm.read("sample_data/depression_trial.csv", param="HAMD17")
 >>> fit = trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)", data=df)
+
+The names below are imported on first use (PEP 562), as are the subpackages
+(``trialmlm.missing``, ``trialmlm.power``, ...): ``import trialmlm`` itself loads no
+numerical library, so that the command line (:mod:`trialmlm.entry`) handles Ctrl-C from
+its first moment.
 """
 
-from .api import fit
-from .covariance import STRUCTURES
+from __future__ import annotations
+
+import importlib
+
 from .errors import (
-           BoundaryWarning,
-           ConvergenceError,
-           ConvergenceWarning,
-           DataError,
-           DataWarning,
-           FormulaError,
-           TrialMLMError,
+    BoundaryWarning,
+    ConvergenceError,
+    ConvergenceWarning,
+    DataError,
+    DataWarning,
+    FormulaError,
+    TrialMLMError,
 )
-from .io import read
-from .results import MMRMResults
 
 __version__ = "0.1.0"
 
+#: Public name -> the module that defines it.
+_LAZY = {"fit": ".api", "read": ".io", "STRUCTURES": ".covariance", "MMRMResults": ".results"}
+
 __all__ = ["fit", "read", "STRUCTURES", "MMRMResults", "BoundaryWarning", "ConvergenceError",
            "ConvergenceWarning", "DataError", "DataWarning", "FormulaError", "TrialMLMError", "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    else:
+        try:
+            value = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

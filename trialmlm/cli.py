@@ -17,11 +17,13 @@ from pathlib import Path
 
 from .api import fit
 from .covariance import STRUCTURES, get_structure
+from .entry import EXIT_INTERRUPTED, INTERRUPTED
 from .errors import ConvergenceError, TrialMLMError
 from .formula import parse_formula
 from .inference.methods import DDF_METHODS
 from .io import read
 from .report import MODELS, AnalysisConfig, load_config, make_config, run_analysis
+from .report_folder import check_file, check_folder
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 DEMO = dict(data=str(SAMPLE_DATA / "depression_trial.csv"), param="HAMD17", response="CHG",
@@ -137,7 +139,8 @@ def _analysis_arguments(p: argparse.ArgumentParser) -> None:
                         "bootstrap, approxbayes, bmlmi (--imputations samples, --seed)")
     p.add_argument("--out", help="output folder (a previous report there is replaced as a whole)")
     p.add_argument("--overwrite", action="store_true", default=None,
-                   help="replace an output folder that holds files trialmlm did not write")
+                   help="replace a report of an earlier trialmlm version (a folder holding files "
+                        "trialmlm did not write is never replaced)")
 
 
 def _config(args, base: dict):
@@ -183,7 +186,9 @@ def _main(argv: list[str] | None) -> int:
     p_pow.add_argument("--n-sim", dest="n_sim", type=int, help="simulated trials per point")
     p_pow.add_argument("--workers", type=int, help="processes (default: all cores)")
     p_pow.add_argument("--seed", type=int, help="random seed")
-    p_pow.add_argument("--overwrite", action="store_true", help="replace a folder trialmlm did not write")
+    p_pow.add_argument("--overwrite", action="store_true",
+                       help="replace a report of an earlier trialmlm version (a folder holding files "
+                            "trialmlm did not write is never replaced)")
     p_sim = sub.add_parser("simulate", help="write one trial simulated from the [design] of a TOML file "
                                             "(ADaM-like CSV or SAS XPT)")
     p_sim.add_argument("--config", required=True, help="TOML file with a [design] table")
@@ -199,14 +204,17 @@ def _main(argv: list[str] | None) -> int:
     p_fit.add_argument("--out", default="reports/fit", help="output folder (default reports/fit)")
     args = parser.parse_args(argv)
     try:
+        config_file = {"config file (--config)": getattr(args, "config", None)}
         if args.command == "simulate":
             from .power.report import write_simulated_trial
 
+            check_file(Path(args.out), config_file)  # before any work
             print(f"wrote {write_simulated_trial(args.config, args.out, args.seed)}")
             return 0
         if args.command == "power":
             from .power.report import run_power
 
+            check_folder(Path(args.out), args.overwrite, config_file)  # before any work
             out = run_power(args.config, args.out, n_sim=args.n_sim, workers=args.workers, seed=args.seed,
                             overwrite=args.overwrite)
             print(f"wrote the design report to {out}/; open {out / 'index.html'}")
@@ -232,10 +240,10 @@ def _main(argv: list[str] | None) -> int:
             if not args.data and not args.config:
                 raise TrialMLMError("give a data file or --config FILE")
             config = _config(args, {})
-            report = run_analysis(config)
+            report = run_analysis(config, inputs=config_file)
     except KeyboardInterrupt:  # Ctrl-C: the report folder is left as it was (report_folder)
-        print("trialmlm: interrupted; nothing was written", file=sys.stderr)
-        return 130
+        print(INTERRUPTED, file=sys.stderr)
+        return EXIT_INTERRUPTED
     except ConvergenceError as exc:  # no usable fit: not a usage error, a result the SAP must handle
         print(f"trialmlm: error: {exc}", file=sys.stderr)
         return 3

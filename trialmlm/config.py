@@ -61,8 +61,9 @@ class AnalysisConfig:
     decimals, else 1.  ``at_visit``: the visit of an ANCOVA (``model="ancova"``); without
     it, one ANCOVA per visit.  ``study``, ``population_label``, ``program``: the header
     and footer lines of every table (defaults: STUDYID, the population flag's name,
-    "trialmlm VERSION analyze").  ``overwrite``: replace an ``out`` folder that trialmlm
-    did not write (a previous report is always replaced as a whole).
+    "trialmlm VERSION analyze").  ``overwrite``: replace an ``out`` folder written by an
+    earlier trialmlm version (a previous report is always replaced as a whole; a folder
+    holding files that trialmlm did not write never is: :mod:`trialmlm.report_folder`).
     """
 
     data: str

@@ -25,6 +25,7 @@ from . import adam
 from .adam import RecordCounts, check_one_record_per_visit, count_subjects, exclude_records, select_records
 from .classes import as_class, check_class_columns, grouping_name, warn_codes
 from .errors import DataError
+from .sas_files import check_sas_file
 
 #: Extension -> format read by :func:`read`.
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".xpt": "xport", ".sas7bdat": "sas7bdat"}
@@ -51,15 +52,18 @@ def _blank_to_missing(series: pd.Series) -> pd.Series:
 def _read_sas(path: Path, fmt: str, encoding: str | None) -> tuple[pd.DataFrame, dict]:
     """A SAS transport (v5 or v8) or sas7bdat file through pyreadstat: numbers as stored
     (zeros stay zero), SAS special missing values (``.A``-``.Z``, ``._``) as NaN, dates
-    and datetimes as ``datetime64``; returns the data and the column labels."""
+    and datetimes as ``datetime64``; returns the data and the column labels.  A file shorter
+    than its layout says is a DataError first (:mod:`trialmlm.sas_files`)."""
     import pyreadstat
 
+    check_sas_file(path, fmt)  # ReadStat reads a file cut short without a word
     reader = pyreadstat.read_xport if fmt == "xport" else pyreadstat.read_sas7bdat
     try:
         data, meta = reader(str(path), encoding=encoding, dates_as_pandas_datetime=True)
     except Exception as exc:  # ReadStat's messages name neither the file nor the format
         hint = f" (text encoding {encoding!r})" if encoding else ""
-        raise DataError(f"cannot read '{path}' as SAS {fmt}{hint}: {exc}") from None
+        raise DataError(f"cannot read '{path}' as SAS {fmt}{hint}: {exc} (the file has "
+                        f"{path.stat().st_size:,} bytes)") from None
     for col in data.select_dtypes(include="object").columns:
         data[col] = _blank_to_missing(data[col])
     labels = {k: v for k, v in (meta.column_names_to_labels or {}).items() if v}

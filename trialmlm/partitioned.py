@@ -67,6 +67,7 @@ from .likelihood import Likelihood
 from .model import Model
 from .moments import Batch, class_moments, segment_sums, unique_rows
 from .parameters import ParameterMap
+from .parquet_files import dataset_schema
 
 
 def is_partitioned(data) -> bool:
@@ -78,7 +79,8 @@ def is_partitioned(data) -> bool:
 
 def _dask_frame(data):
     """``data`` as a Dask DataFrame; a path is read with ``dask.dataframe.read_parquet``, one
-    partition per file (each file must hold whole subjects)."""
+    partition per file (each file must hold whole subjects), with the schema of
+    :func:`trialmlm.parquet_files.dataset_schema` (one type per column over every file)."""
     try:
         import dask.dataframe as dd
     except ImportError:
@@ -86,9 +88,9 @@ def _dask_frame(data):
                         "pip install 'trialmlm[dask]'") from None
     if not isinstance(data, (str, os.PathLike)):
         return data
-    if not os.path.exists(data):
-        raise DataError(f"no Parquet dataset at '{os.fspath(data)}'")
-    return dd.read_parquet(data, split_row_groups=False)  # one partition per file
+    schema = dataset_schema(data)  # every file's footer checked before any row is read
+    options = {} if schema is None else {"dataset": {"schema": schema}}
+    return dd.read_parquet(data, split_row_groups=False, **options)  # one partition per file
 
 
 @dataclass(frozen=True)

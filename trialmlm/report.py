@@ -208,16 +208,20 @@ def _sensitivity(fit, config: AnalysisConfig, reference, progress):
     return imputations, tipping_point(fit, config.deltas, alpha=config.alpha, **options)
 
 
-def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tuple = ()) -> Report:
+def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tuple = (),
+                 inputs: dict | None = None) -> Report:
     """Read, fit, tabulate, plot and write the report folder; returns the :class:`Report`.
 
     ``links``: (text, relative URL) pairs listed under "See also" in ``index.html``.
+    ``inputs``: other files the report folder must not replace, role -> path (the TOML
+    file); the data and ICE files are always protected (:func:`trialmlm.report_folder.check_folder`).
     """
     from . import plots, tables
     from .plots._style import detached_figures
 
     final = Path(config.out)
-    check_folder(final, config.overwrite)  # before any work
+    inputs = {"data file": config.data, "ICE file (ice)": config.ice, **(inputs or {})}
+    check_folder(final, config.overwrite, inputs)  # before any work
     df = _read(config)
     levels = arm_order(df, config.arm, config.arm_order, config.reference)  # reference arm first
     df[config.arm] = df[config.arm].cat.reorder_categories(levels)
@@ -324,7 +328,7 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
     if tp is not None:
         drawings["f8_tipping_point"] = lambda: plots.tipping_point_plot(tp)
 
-    with report_folder(final, config.overwrite) as out:
+    with report_folder(final, config.overwrite, inputs) as out:
         files = []
         for name, table in made.items():
             files += [tables.to_rtf(table, out / f"{name}.rtf", titles=titles),
