@@ -255,3 +255,38 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path, moment):
     assert child.returncode == 130, rest
     assert err == ["trialmlm: interrupted; nothing was written"], rest
     assert not (tmp_path / "r").exists()
+
+
+def test_read_of_a_parquet_file_with_an_all_missing_response(tmp_path, demo_trial):
+    """A response stored with Arrow's null type (every value missing) reads as missing numbers
+    (it was refused as 'dtype object')."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(demo_trial.assign(CHG=None), preserve_index=False)
+    assert table.schema.field("CHG").type == pa.null()
+    pq.write_table(table, tmp_path / "null.parquet")
+    data = trialmlm.read(tmp_path / "null.parquet", response="CHG")
+    assert data["CHG"].dtype == float and data["CHG"].isna().all()
+
+
+def test_fit_command_never_replaces_an_input_or_a_foreign_folder(tmp_path, demo_trial, capsys):
+    """`trialmlm fit --out afile/rep` was a FileExistsError; `--out` the data's folder now
+    refused before any work, and the folder it writes holds the marker of a report."""
+    from trialmlm.cli import main
+
+    study = tmp_path / "study"
+    study.mkdir()
+    csv = study / "trial.csv"
+    demo_trial.to_csv(csv, index=False)
+    before = csv.read_bytes()
+    formula = "CHG ~ TRT * AVISIT + ar1(AVISIT | USUBJID)"
+    assert main(["fit", str(csv), "--formula", formula, "--out", str(study)]) == 2
+    assert "would replace the data file" in capsys.readouterr().err
+    assert main(["fit", str(csv), "--formula", formula, "--out", str(csv / "rep")]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert csv.read_bytes() == before
+    out = tmp_path / "rep"
+    assert main(["fit", str(csv), "--formula", formula, "--out", str(out)]) == 0
+    assert main(["fit", str(csv), "--formula", formula, "--out", str(out)]) == 0  # its own folder: replaced
+    assert (out / "summary.txt").exists()

@@ -23,7 +23,7 @@ from .formula import parse_formula
 from .inference.methods import DDF_METHODS
 from .io import read
 from .report import MODELS, AnalysisConfig, load_config, make_config, run_analysis
-from .report_folder import check_file, check_folder
+from .report_folder import check_file, check_folder, report_folder
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 DEMO = dict(data=str(SAMPLE_DATA / "depression_trial.csv"), param="HAMD17", response="CHG",
@@ -220,9 +220,12 @@ def _main(argv: list[str] | None) -> int:
             print(f"wrote the design report to {out}/; open {out / 'index.html'}")
             return 0
         if args.command == "fit":
+            inputs = {"data file": args.data}
+            check_folder(Path(args.out), True, inputs)  # before any work; replaces only a folder it wrote
             result = fit(args.formula, _read_for(args.formula, args.data, args.param), method=args.method,
                          weights=args.weights)
-            written = write_fit(result, Path(args.out))
+            with report_folder(Path(args.out), True, inputs) as out:
+                written = write_fit(result, out)
             print(result.summary())
             print(f"wrote {len(written)} files to {Path(args.out)}/")
             return 0

@@ -95,7 +95,9 @@ def _read_file(path: Path, encoding: str | None) -> tuple[pd.DataFrame, dict]:
         except (pyarrow.ArrowException, OSError) as exc:
             raise DataError(f"cannot read '{path}' as Parquet: {exc}") from None
         for col in data.select_dtypes(include="object").columns:  # None -> NaN, as from a CSV file
-            data[col] = data[col].where(data[col].notna(), np.nan)
+            missing = data[col].isna()
+            # an all-missing column (Arrow's null type): missing numbers, as a CSV file gives it
+            data[col] = np.nan if missing.all() else data[col].where(~missing, np.nan)
         return data, {}
     return _read_sas(path, fmt, encoding)
 
