@@ -13,7 +13,7 @@ import pytest
 
 import trialmlm
 from trialmlm import DataError, DataWarning
-from trialmlm.design import _alias_columns, natural_key
+from trialmlm.design import alias_columns, natural_key
 
 F_US = "CHG ~ BASE + SEX + TRT * AVISIT + us(AVISIT | USUBJID)"
 F_AR1 = "CHG ~ BASE + SEX + TRT * AVISIT + ar1(AVISIT | USUBJID)"
@@ -28,7 +28,7 @@ def test_alias_columns_keep_a_basis_of_the_column_space():
     rng = np.random.default_rng(3)
     a = rng.normal(size=(20, 3))
     X = np.column_stack([a, a[:, 0] - 2 * a[:, 2], np.zeros(20), rng.normal(size=20)])
-    keep = _alias_columns(X)
+    keep = alias_columns(X)
     np.testing.assert_array_equal(keep, [True, True, True, False, False, True])
     assert np.linalg.matrix_rank(X[:, keep]) == np.linalg.matrix_rank(X) == keep.sum()
 

@@ -432,7 +432,7 @@ class Design:
         )
 
 
-def _check_values(frame: pd.DataFrame, columns: list[str], response: str | None) -> None:
+def check_values(frame: pd.DataFrame, columns: list[str], response: str | None) -> None:
     """Numeric model columns must be finite with :math:`|x| \\le` ``MAX_MAGNITUDE``; the
     response must vary (not checked with ``response=None``).  The error names the column
     and its first offending row labels."""
@@ -456,13 +456,13 @@ def _check_values(frame: pd.DataFrame, columns: list[str], response: str | None)
                         f"{response} = {frame[response].iloc[0]:g}")
 
 
-def _drop_incomplete(frame: pd.DataFrame) -> tuple[np.ndarray, dict]:
+def drop_incomplete(frame: pd.DataFrame) -> tuple[np.ndarray, dict]:
     missing = frame.isna()
     by_column = {c: int(n) for c, n in missing.sum().items() if n}
     return ~missing.any(axis=1).to_numpy(), by_column
 
 
-def _alias_columns(X: np.ndarray) -> np.ndarray:
+def alias_columns(X: np.ndarray) -> np.ndarray:
     """Boolean mask of columns linearly independent of the columns before them.
 
     Column-ordered Gram-Schmidt with re-orthogonalisation: a column is aliased when the
@@ -485,7 +485,7 @@ def _alias_columns(X: np.ndarray) -> np.ndarray:
     return keep
 
 
-def _model_columns(data: pd.DataFrame, formula: ModelFormula,
+def model_columns(data: pd.DataFrame, formula: ModelFormula,
                    weights: str | None) -> tuple[list[str], list[str], list[str]]:
     """Columns the model reads: ``(fixed_vars, random_vars, used)``, ``used`` being every
     column of the model once (response, mean model, random effects, positions, subject,
@@ -519,7 +519,7 @@ def _model_columns(data: pd.DataFrame, formula: ModelFormula,
     return fixed_vars, random_vars, used
 
 
-def _check_types(frame: pd.DataFrame, formula: ModelFormula, weights: str | None, spatial: bool) -> None:
+def check_types(frame: pd.DataFrame, formula: ModelFormula, weights: str | None, spatial: bool) -> None:
     """The response, spatial coordinates and weights must be numeric columns (DataError)."""
     response = frame[formula.response]
     if not pd.api.types.is_numeric_dtype(response) or pd.api.types.is_bool_dtype(response):
@@ -535,21 +535,21 @@ def _check_types(frame: pd.DataFrame, formula: ModelFormula, weights: str | None
 def _complete_rows(frame: pd.DataFrame, formula: ModelFormula, used: list[str],
                    weights: str | None) -> tuple[pd.DataFrame, np.ndarray, dict]:
     """The rows without a missing value in a model column: ``(rows, their positions in
-    frame, rows dropped per column)``; their values checked (:func:`_check_values`) and
+    frame, rows dropped per column)``; their values checked (:func:`check_values`) and
     their weights positive (DataError naming the subject)."""
     if not len(frame):
         raise DataError("the data frame has no rows")
-    complete, dropped = _drop_incomplete(frame)
+    complete, dropped = drop_incomplete(frame)
     rows = frame.loc[complete]
     if rows.empty:
         detail = ", ".join(f"{c}: {n}" for c, n in dropped.items())
         raise DataError(f"no complete rows left after dropping rows with missing values ({detail})")
-    _check_values(rows, used, formula.response)
-    _check_weights(rows, weights, formula.subject)
+    check_values(rows, used, formula.response)
+    check_weights(rows, weights, formula.subject)
     return rows, np.flatnonzero(complete), dropped
 
 
-def _check_weights(rows: pd.DataFrame, weights: str | None, subject: str | None) -> None:
+def check_weights(rows: pd.DataFrame, weights: str | None, subject: str | None) -> None:
     """Weights must be positive (DataError naming the first subject, or row, with one that is not)."""
     if weights is not None and (rows[weights] <= 0).any():
         bad = rows.loc[rows[weights] <= 0].iloc[0]
@@ -596,7 +596,7 @@ def _positions(data: pd.DataFrame, frame: pd.DataFrame, formula: ModelFormula,
     return position.reshape(-1).astype(np.int64), labels, points
 
 
-def _check_duplicates(subject_codes: np.ndarray, subject_labels: np.ndarray, position: np.ndarray,
+def check_duplicates(subject_codes: np.ndarray, subject_labels: np.ndarray, position: np.ndarray,
                       position_labels: list, positions, order: np.ndarray) -> None:
     """One row per subject and position (DataError naming the subject and visit of the first
     row in data order that has a twin); ``order`` sorts the rows by subject and position,
@@ -615,7 +615,7 @@ def _check_duplicates(subject_codes: np.ndarray, subject_labels: np.ndarray, pos
         )
 
 
-def _groups(frame: pd.DataFrame, group_var: str | None, subject_codes: np.ndarray,
+def covariance_groups(frame: pd.DataFrame, group_var: str | None, subject_codes: np.ndarray,
             subject_labels: np.ndarray, glevels: list | None = None) -> tuple[np.ndarray, list]:
     """Covariance group of each subject (codes) and the group labels (``[None]`` without
     SAS GROUP=; ``glevels``, default those of ``frame``); a subject in two groups is a
@@ -669,7 +669,7 @@ def _r_factor(gram: np.ndarray, blocks) -> np.ndarray:
 
     :math:`X` and :math:`R` have the same column norms, residual norms of one column on
     others, singular values and right singular vectors, so aliasing and the null space are
-    decided on :math:`R` (:func:`_alias_columns`, :func:`_null_space`).  When the
+    decided on :math:`R` (:func:`alias_columns`, :func:`null_space_basis`).  When the
     column-scaled :math:`S = D^{-1}X^\top XD^{-1}` (:math:`D` the column norms) has a
     Cholesky factor with condition number below ``WELL_CONDITIONED``,
     :math:`R = \mathrm{chol}(S)D` is accurate to about :math:`10^{-8}` relative, far from
@@ -734,7 +734,7 @@ def _fixed_design(formula: ModelFormula, frame: pd.DataFrame, fixed_vars: list[s
                       _blocks(lambda lo, hi: encoding.full_matrix(fixed.iloc[lo:hi]), len(fixed)))
     else:
         r = _r_factor(X_all.T @ X_all, _blocks(lambda lo, hi: X_all[lo:hi], len(X_all)))
-    keep = _alias_columns(r)
+    keep = alias_columns(r)
     columns = tuple(n for n, k in zip(names, keep) if k)
     if not np.array_equal(keep, encoding.kept) or encoding.columns != columns:
         encoding = replace(encoding, columns=columns, kept=keep)
@@ -758,7 +758,7 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
     mean model's encoding of an earlier design, re-used when its factor levels are those of
     ``data`` (simulated trials of one design), see :func:`_fixed_design`.
 
-    Steps: the model's columns (:func:`_model_columns`, :func:`_check_types`), complete
+    Steps: the model's columns (:func:`model_columns`, :func:`check_types`), complete
     rows (:func:`_complete_rows`), factor levels of the rows kept, positions
     (:func:`_positions`), subjects and groups, rows sorted by (subject, position), the
     mean model (:func:`_fixed_design`), random-effect designs (:func:`_outer_factors`).
@@ -767,9 +767,9 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
     ------
     FormulaError  for unknown columns;  DataError  for unusable data (see messages).
     """
-    fixed_vars, random_vars, used = _model_columns(data, formula, weights)
+    fixed_vars, random_vars, used = model_columns(data, formula, weights)
     source = data.loc[:, used]  # a new frame (a selection of columns copies them); never modified
-    _check_types(source, formula, weights, spatial)
+    check_types(source, formula, weights, spatial)
     frame, row_position, dropped = _complete_rows(source, formula, used, weights)
 
     # factor levels after dropping rows, so that unobserved levels disappear
@@ -783,10 +783,10 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
 
     subject_codes, subject_labels = _subjects(frame, formula.subject)
     order = np.argsort(subject_codes * max(len(position_labels), 1) + position, kind="stable")
-    _check_duplicates(subject_codes, subject_labels, position, position_labels,
+    check_duplicates(subject_codes, subject_labels, position, position_labels,
                       formula.covariance.positions if formula.covariance else (), order)
     group_var = formula.covariance.group if formula.covariance else None
-    group, group_labels = _groups(frame, group_var, subject_codes, subject_labels)
+    group, group_labels = covariance_groups(frame, group_var, subject_codes, subject_labels)
     # one new frame of the columns still needed, sorted (a filtered frame is not written to)
     needed = [formula.response, *fixed_vars, *random_vars, *(t.subject for t in formula.outer)] \
         + ([weights] if weights else [])
@@ -821,7 +821,7 @@ def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None,
         dropped_by_column=dropped,
         class_levels=class_levels,
         fixed_frame=frame.loc[:, fixed_vars],
-        null_space=_null_space(r_factor),
+        null_space=null_space_basis(r_factor),
         Z=Z,
         random_names=random_names,
         random_spec=random_spec,
@@ -849,7 +849,7 @@ def _random_matrix(term, frame: pd.DataFrame, variables: list) -> tuple[np.ndarr
     return np.asarray(zm, dtype=float), tuple(zm.columns), zm.model_spec
 
 
-def _null_space(X: np.ndarray) -> np.ndarray:
+def null_space_basis(X: np.ndarray) -> np.ndarray:
     """Orthonormal basis of {b: Xb = 0}; a linear function l'beta is estimable iff l'N = 0."""
     norms = np.linalg.norm(X, axis=0)
     scaled = X / np.where(norms > 0, norms, 1.0)

@@ -46,17 +46,17 @@ from .design import (
     Design,
     FixedEncoding,
     RowSummary,
-    _alias_columns,
-    _check_duplicates,
-    _check_types,
-    _check_values,
-    _check_weights,
-    _drop_incomplete,
-    _groups,
-    _model_columns,
-    _null_space,
+    alias_columns,
+    check_duplicates,
+    check_types,
+    check_values,
+    check_weights,
+    covariance_groups,
+    drop_incomplete,
     is_factor,
+    model_columns,
     natural_key,
+    null_space_basis,
 )
 from .errors import DataError, FormulaError
 from .formula import ModelFormula, parse_formula
@@ -132,10 +132,10 @@ def _scan(part: pd.DataFrame, formula: ModelFormula, used: list[str], factors: l
           weights: str | None) -> dict:
     """Checks and levels of one partition (module docstring, step 1)."""
     frame = part.loc[:, used]
-    complete, dropped = _drop_incomplete(frame)
+    complete, dropped = drop_incomplete(frame)
     rows = frame.loc[complete]
-    _check_values(rows, used, None)
-    _check_weights(rows, weights, formula.subject)
+    check_values(rows, used, None)
+    check_weights(rows, weights, formula.subject)
     levels = {}
     for var in factors:
         col = rows[var]
@@ -246,13 +246,13 @@ def plan(frame, formula: str, weights: str | None, encoding: FixedEncoding | Non
     _check_formula(parsed)
     meta = frame._meta
     try:
-        fixed_vars, _, used = _model_columns(meta, parsed, weights)
+        fixed_vars, _, used = model_columns(meta, parsed, weights)
     except FormulaError as err:  # a column missing from a stored data set: a problem of the data
         if "is not in the data" not in str(err):
             raise
         raise DataError(str(err).replace("is not in the data", "is not a column of the partitioned data")) \
             from None
-    _check_types(meta, parsed, weights, False)
+    check_types(meta, parsed, weights, False)
     term = parsed.covariance
     candidates = fixed_vars + [term.positions[0]] + ([term.group] if term.group else [])
     factors = [v for v in dict.fromkeys(candidates) if is_factor(meta[v])]
@@ -355,15 +355,15 @@ def _rows(part: pd.DataFrame, p: Plan) -> Rows | None:
     """The :class:`Rows` of a partition (None without complete rows); DataError for a
     duplicated visit or a subject in two covariance groups."""
     frame = part.loc[:, p.used]
-    rows = frame.loc[_drop_incomplete(frame)[0]]
+    rows = frame.loc[drop_incomplete(frame)[0]]
     if rows.empty:
         return None
     codes, labels = pd.factorize(rows[p.formula.subject], sort=True)
     labels = np.asarray(labels)
     position = pd.Categorical(rows[p.visit], categories=p.positions).codes.astype(np.int64)
     order = np.argsort(codes * len(p.positions) + position, kind="stable")
-    _check_duplicates(codes, labels, position, p.positions, (p.visit,), order)
-    group, _ = _groups(rows, p.group, codes, labels, p.groups)
+    check_duplicates(codes, labels, position, p.positions, (p.visit,), order)
+    group, _ = covariance_groups(rows, p.group, codes, labels, p.groups)
     rows = rows.iloc[order]
     levels = p.encoding.levels
     fixed = pd.DataFrame({v: pd.Categorical(rows[v], categories=levels[v]) if v in levels else rows[v]
@@ -543,7 +543,7 @@ def reduce_partitions(data, formula: str, weights: str | None = None,
     table = enc.table[0]
     r = np.linalg.qr(np.vstack([sums.r[c] @ (onehot * table[c]) for c in np.flatnonzero(sums.level_counts)]),
                      mode="r")
-    keep = _alias_columns(r)
+    keep = alias_columns(r)
     names = list(enc.spec.column_names)
     kept = replace(enc, columns=tuple(n for n, k in zip(names, keep) if k), kept=keep)
     q = int(keep.sum()) + 1
@@ -563,7 +563,7 @@ def reduce_partitions(data, formula: str, weights: str | None = None,
         coordinates=None, encoding=kept, aliased=tuple(n for n, k in zip(names, keep) if not k),
         row_index=pd.RangeIndex(0), row_position=empty, n_obs_dropped=totals["n_read"] - sums.n_obs,
         dropped_by_column=totals["dropped"], class_levels=levels, fixed_frame=fixed_frame,
-        null_space=_null_space(r), n_subjects_read=totals["n_subjects_read"], summary=summary)
+        null_space=null_space_basis(r), n_subjects_read=totals["n_subjects_read"], summary=summary)
     return Reduced(p, design, batches)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .patterns import _check, observation_matrix
+from .patterns import observation_matrix, require_columns
 
 
 def response_matrix(df: pd.DataFrame, subject: str, visit: str, response: str,
@@ -38,7 +38,7 @@ def subject_values(df: pd.DataFrame, subject: str, column: str, role: str,
                    index: pd.Index) -> pd.Series:
     """One value of ``column`` per subject (in ``index`` order); a subject with two
     different non-missing values is an error."""
-    _check(df, {role: column})
+    require_columns(df, {role: column})
     rows = df.dropna(subset=[subject])
     per = rows.groupby(subject)[column].nunique()
     if (per > 1).any():

@@ -32,7 +32,7 @@ import pandas as pd
 from ..errors import DataError
 from ..flags import flag_is_yes
 from .ice import ICE_STRATEGIES, STRATEGY_COLUMN
-from .patterns import _check, last_observed, long_data, observation_matrix
+from .patterns import last_observed, long_data, observation_matrix, require_columns
 
 
 def ice_table(data, subject: str | None = None, visit: str | None = None, response: str | None = None,
@@ -92,7 +92,7 @@ def _after_last_clear(df: pd.DataFrame, subject: str, visit: str, visits: list, 
 
 def _from_flag(df: pd.DataFrame, subject: str, visit: str, visits: list, flag: str,
                subjects: pd.Index) -> pd.Series:
-    _check(df, {"ICE flag": flag})
+    require_columns(df, {"ICE flag": flag})
     at_visit = df[subject].notna().to_numpy() & (_positions(df, visit, visits) >= 0)
     affected = flag_is_yes(df[flag], f"ICE flag {flag} (flag=)") & at_visit
     return _after_last_clear(df, subject, visit, visits, ~affected & at_visit,
@@ -101,7 +101,7 @@ def _from_flag(df: pd.DataFrame, subject: str, visit: str, visits: list, flag: s
 
 def _from_dates(df: pd.DataFrame, subject: str, visit: str, visits: list, event_date: str, date: str,
                 subjects: pd.Index) -> pd.Series:
-    _check(df, {"ICE date": event_date, "record date": date})
+    require_columns(df, {"ICE date": event_date, "record date": date})
     event, when = (_as_dates(df[c], c) for c in (event_date, date))
     rows = df[[subject, event_date]].assign(_event=event).dropna(subset=[subject, "_event"])
     varying = rows.groupby(subject)["_event"].nunique()

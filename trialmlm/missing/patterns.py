@@ -23,7 +23,7 @@ from ..design import factor_levels
 from ..errors import DataError
 
 
-def _check(df: pd.DataFrame, columns: dict) -> None:
+def require_columns(df: pd.DataFrame, columns: dict) -> None:
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, got {type(df).__name__}")
     for role, col in columns.items():
@@ -57,7 +57,7 @@ def observation_matrix(df: pd.DataFrame, subject: str, visit: str, response: str
     """Subjects x visits boolean matrix of observed responses, the visit order and each
     subject's arm (a Categorical in the arm order of the data: Categorical categories,
     else natural sort).  A subject-visit without a row counts as missing."""
-    _check(df, {"subject": subject, "visit": visit, "response": response, "arm": arm})
+    require_columns(df, {"subject": subject, "visit": visit, "response": response, "arm": arm})
     visits = factor_levels(df[visit])
     rows = df.dropna(subset=[subject, visit])
     if rows.empty:
@@ -148,7 +148,7 @@ def dropout_table(data, subject: str | None = None, visit: str | None = None, re
     """
     df, subject, visit, response = long_data(data, subject, visit, response)
     observed, visits, arms = observation_matrix(df, subject, visit, response, arm)
-    _check(df, {"reason": reason})
+    require_columns(df, {"reason": reason})
     mat = observed.to_numpy()
     drop = dropout_index(mat)
     group = arms.to_numpy(dtype=object) if arm is not None else np.full(len(mat), "all", dtype=object)

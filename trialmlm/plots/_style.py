@@ -20,7 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..design import factor_levels, natural_key
-from ..missing.patterns import _check
+from ..missing.patterns import require_columns
 
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 MISSING_GREY = "#D9D9D9"
@@ -58,7 +58,7 @@ def sort_levels(values: Iterable) -> list:
 
 def check_columns(df: pd.DataFrame, **columns) -> None:
     """DataError naming the first role whose column is not in ``df``."""
-    _check(df, columns)
+    require_columns(df, columns)
 
 
 _DETACHED = contextvars.ContextVar("detached_figures", default=False)

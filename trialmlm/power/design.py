@@ -82,7 +82,7 @@ class Covariate:
 
 
 @dataclass(frozen=True)
-class _Arrays:
+class DesignArrays:
     """The design as arrays: arms (k), visit labels and times (T), everything per arm."""
 
     arms: tuple
@@ -130,7 +130,7 @@ class TrialDesign:
     random_effects: Mapping | None = None
     dropout: object = None
     covariates: Mapping | None = None
-    arrays: _Arrays = field(init=False, repr=False)
+    arrays: DesignArrays = field(init=False, repr=False)
 
     def __post_init__(self):
         object.__setattr__(self, "arrays", _normalise(self))
@@ -319,7 +319,7 @@ def _covariates(covariates, n_visits: int) -> tuple:
     return tuple(out)
 
 
-def _normalise(design: TrialDesign) -> _Arrays:
+def _normalise(design: TrialDesign) -> DesignArrays:
     labels, times = _visits(design.visits)
     arms, mean = _means(design.means, labels, times)
     n = _sizes(design.n_per_arm, arms)
@@ -331,6 +331,6 @@ def _normalise(design: TrialDesign) -> _Arrays:
         specs = _per_arm("covariance", design.covariance, arms)
         cov = np.array([_covariance(s, times, a) for a, s in zip(arms, specs)])
     retention, logistic = _dropout(design.dropout, arms, len(labels))
-    return _Arrays(arms=arms, visits=labels, times=times, n=n, mean=mean, cov=cov,
+    return DesignArrays(arms=arms, visits=labels, times=times, n=n, mean=mean, cov=cov,
                    chol=np.linalg.cholesky(cov), retention=retention, logistic=logistic,
                    covariates=_covariates(design.covariates, len(labels)))

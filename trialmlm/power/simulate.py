@@ -21,7 +21,7 @@ import pandas as pd
 from scipy.special import expit
 
 from ..errors import DataError
-from .design import TrialDesign, _Arrays
+from .design import DesignArrays, TrialDesign
 
 
 def simulate_trial(n_per_arm, visits, means, covariance=None, dropout=None, random_effects=None,
@@ -56,7 +56,7 @@ def simulate_trial(n_per_arm, visits, means, covariance=None, dropout=None, rand
     return design.simulate(seed)
 
 
-def draw(a: _Arrays, rng: np.random.Generator) -> pd.DataFrame:
+def draw(a: DesignArrays, rng: np.random.Generator) -> pd.DataFrame:
     """Draw one trial of the design arrays ``a`` with ``rng`` (the order in the module docstring)."""
     n_visits = a.times.size
     responses, observed, covariate_values = [], [], []
@@ -73,7 +73,7 @@ def draw(a: _Arrays, rng: np.random.Generator) -> pd.DataFrame:
     return _frame(a, np.vstack(responses), np.vstack(observed), np.vstack(covariate_values))
 
 
-def _observed(a: _Arrays, k: int, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _observed(a: DesignArrays, k: int, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Which (subject, visit) are observed: monotone dropout, MCAR or logistic."""
     if a.retention is not None:
         return rng.random(y.shape[0])[:, None] < a.retention[k][None, :]
@@ -88,7 +88,7 @@ def _observed(a: _Arrays, k: int, y: np.ndarray, rng: np.random.Generator) -> np
     return obs
 
 
-def _frame(a: _Arrays, y: np.ndarray, obs: np.ndarray, x: np.ndarray) -> pd.DataFrame:
+def _frame(a: DesignArrays, y: np.ndarray, obs: np.ndarray, x: np.ndarray) -> pd.DataFrame:
     n_subjects, n_visits = y.shape
     arm_code = np.repeat(np.arange(len(a.arms)), a.n)
     width = len(str(n_subjects))

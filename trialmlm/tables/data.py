@@ -16,7 +16,7 @@ from .. import missing
 from ..design import factor_levels
 from ..errors import DataError
 from ..formats import decimals_for, fmt_ci, fmt_number, p_statement
-from ..missing.patterns import _check as check_columns
+from ..missing.patterns import require_columns
 from .table import Table, blank_repeats, display_label, plain, with_unit
 
 
@@ -27,7 +27,7 @@ def summary_statistics(df: pd.DataFrame, arm: str | None, visit: str, response: 
     observed); visits and arms in the fit's order (Categorical order, else natural sort).
     ``sd`` is the sample standard deviation (n - 1 divisor).
     """
-    check_columns(df, {"arm": arm, "visit": visit, "response": response})
+    require_columns(df, {"arm": arm, "visit": visit, "response": response})
     arms = factor_levels(df[arm]) if arm is not None else ["All subjects"]
     group = df[arm] if arm is not None else pd.Series("All subjects", index=df.index)
     rows = []
