@@ -73,7 +73,7 @@ def with_expected_information(fit):
     P = Vi - Vi @ X @ fit.beta_cov @ X.T @ Vi
     PV = [P @ dV[h] for h in range(dV.shape[0])]
     info = np.array([[np.trace(a @ b) for b in PV] for a in PV])
-    return dataclasses.replace(fit, phi_cov=2 * np.linalg.inv(info), _cache={})
+    return dataclasses.replace(fit, phi_cov=2 * np.linalg.inv(info))
 
 
 # -- an independent RTF reader ---------------------------------------------------------------

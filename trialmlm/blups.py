@@ -188,7 +188,7 @@ class RandomEffectsResults:
     @property
     def _random_predictions(self) -> Predictions:
         self._require_random()
-        return self._cached("blup", lambda: predict_random_effects(self))
+        return self.cached("blup", lambda: predict_random_effects(self))
 
     def random_effects(self, se: bool = False) -> dict[str, pd.DataFrame]:
         r"""BLUPs, a dict ``{factor: table}`` with one table per grouping factor (outer factors

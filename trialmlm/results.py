@@ -125,7 +125,7 @@ class MMRMResults(RandomEffectsResults):
     warnings: tuple[str, ...] = ()
     covariance_attempts: tuple[CovarianceAttempt, ...] = ()
     boundary: tuple[str, ...] = ()
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # see cached()
 
     def __post_init__(self):
         for name in ("phi", "phi_cov", "beta", "beta_cov", "jac_info"):
@@ -319,14 +319,17 @@ class MMRMResults(RandomEffectsResults):
         return table
 
     # -- quantities for inference, computed once on demand --------------------------------
-    def _cached(self, key, make):
+    def cached(self, key, make):
+        """``make()`` once per ``key``: the fit's one store of derived quantities (pattern
+        blocks, BLUPs, sandwich and Kenward-Roger covariances).  A fit is immutable, so
+        nothing goes stale; ``dataclasses.replace`` gives the new fit an empty store."""
         if key not in self._cache:
             self._cache[key] = make()
         return self._cache[key]
 
     def pattern_blocks(self, order: int = 0):
         """Per-batch covariance blocks at the estimate (see :mod:`trialmlm.likelihood`)."""
-        return self._cached(("blocks", order), lambda: self.likelihood.pattern_blocks(self.phi, order))
+        return self.cached(("blocks", order), lambda: self.likelihood.pattern_blocks(self.phi, order))
 
     def kenward_roger_vcov(self, linear: bool = False) -> np.ndarray:
         r"""Kenward-Roger adjusted :math:`\mathrm{Cov}(\hat\beta)` (SAS DDFM=KR / KR(LINEAR))."""

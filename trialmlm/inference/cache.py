@@ -1,35 +1,28 @@
 r"""Covariances of :math:`\hat\beta` that cost more than a solve, computed once per fit.
 
 The sandwich covariances, their Satterthwaite df terms and the Kenward-Roger adjusted
-covariance (formulas in :mod:`.vcov`) are kept in a store owned by this module, one per
-fit object, that lives as long as the fit (a fit is immutable, so nothing goes stale).
-The inference methods read them here; a fit holds no inference cache of its own.
+covariance (formulas in :mod:`.vcov`) are kept in the fit's one store
+(:meth:`trialmlm.results.MMRMResults.cached`), read-only because every caller shares them.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 
 import numpy as np
 
 from .vcov import empirical_covariance, empirical_df_terms, kenward_roger_covariance
 
-_STORES: dict[int, dict] = {}
-
 
 def _cached(fit, key: tuple, make: Callable):
-    """``make()`` once per ``fit`` and ``key``; the fit's store goes when the fit does."""
-    store = _STORES.get(id(fit))
-    if store is None:
-        store = _STORES[id(fit)] = {}
-        weakref.finalize(fit, _STORES.pop, id(fit), None)
-    if key not in store:
+    """``make()`` once per ``fit`` and ``key``, its arrays read-only."""
+    def made():
         value = make()
         for a in value if isinstance(value, tuple) else (value,):
             a.setflags(write=False)  # shared by every caller: read-only, as the fit's own arrays
-        store[key] = value
-    return store[key]
+        return value
+
+    return fit.cached(("inference", *key), made)
 
 
 def covariance(fit, vcov: str) -> np.ndarray:
