@@ -38,7 +38,7 @@ figure as ``.png`` and ``.svg``.
 from __future__ import annotations
 
 import dataclasses
-import html
+import functools
 import platform
 import re
 import warnings
@@ -462,15 +462,27 @@ def _versions() -> list[tuple[str, str]]:
 
 def _index_html(config: AnalysisConfig, fits, made: dict, figures: list[str], reference, label: str,
                 links: tuple, estimands=None, captions: dict | None = None) -> str:
+    """``index.html``: the model, the software, links, every table and figure, from the Jinja2
+    template ``templates/index.html.j2`` (the engine escapes every text)."""
+    from markupsafe import Markup
+
     from .tables import to_html
     from .tables.render import CSS
 
-    esc = html.escape
-    fit = fits[0][1]
-    s = fit.settings
     axis = config.time if config.model == "slopes" else config.visit
     title = config.title or f"{label}: {config.arm} by {axis}"
-    each = len(fits) > 1
+    captions = captions or {}
+    return _template("index.html.j2").render(
+        title=title, css=Markup(CSS), model=_model_rows(config, fits, reference, estimands),
+        results="analysis_results.json", versions=_versions(), links=links,
+        tables=[(name, Markup(to_html(table))) for name, table in made.items()],
+        figures=[(name, captions.get(name)) for name in figures])
+
+
+def _model_rows(config: AnalysisConfig, fits, reference, estimands) -> list[tuple[str, str]]:
+    """The rows of the model table of ``index.html``: (what, text)."""
+    fit = fits[0][1]
+    s = fit.settings
     ddf_label, vcov_label = labels(fit)
 
     def per_visit(text) -> str:
@@ -479,9 +491,9 @@ def _index_html(config: AnalysisConfig, fits, made: dict, figures: list[str], re
             return said[0]
         return "; ".join(f"{v}: {t}" for (v, _), t in zip(fits, said))
 
-    model = [
+    rows = [
         ("Data", f"{config.data}" + (f" (PARAMCD {config.param})" if config.param else "")),
-        ("Model", s.formula + (f", one fit per {config.visit}" if each else "")
+        ("Model", s.formula + (f", one fit per {config.visit}" if len(fits) > 1 else "")
          + (f", at {config.visit} = {config.at_visit}" if config.at_visit is not None else "")),
         ("Estimation", per_visit(lambda f: describe_estimation(f, optimizer=True))),
         ("Covariance", str(describe_covariance(fit))),
@@ -490,34 +502,20 @@ def _index_html(config: AnalysisConfig, fits, made: dict, figures: list[str], re
         ("Subjects / observations used", per_visit(lambda f: f"{f.n_subjects} / {f.n_obs}")),
         ("-2 log-likelihood, AIC, BIC",
          per_visit(lambda f: f"{-2 * f.loglik:.4f}, {f.aic:.4f}, {f.bic:.4f}")),
-        ("Numbers at full precision", "analysis_results.json"),
     ]
     if estimands is not None:
-        model.insert(-1, ("Estimands (Tables 7a, 7b)",
-                          f"{', '.join(e.name for e in estimands.estimands)} by {estimands.method}; "
-                          f"intercurrent events: {estimands.source}"))
-    rows = "\n".join(f"<tr><th>{esc(k)}</th><td>{esc(str(v))}</td></tr>" for k, v in model[:-1])
-    rows += f'\n<tr><th>{esc(model[-1][0])}</th><td><a href="{model[-1][1]}">{model[-1][1]}</a></td></tr>'
+        rows.append(("Estimands (Tables 7a, 7b)",
+                     f"{', '.join(e.name for e in estimands.estimands)} by {estimands.method}; "
+                     f"intercurrent events: {estimands.source}"))
+    return rows
 
-    versions = ", ".join(f"{esc(n)} {esc(v)}" for n, v in _versions())
-    table_parts = []
-    for name, table in made.items():
-        files = " | ".join(f'<a href="{name}.{ext}">{ext.upper()}</a>' for ext in ("rtf", "html", "csv"))
-        table_parts.append(f'<section id="{name}">{to_html(table)}<p class="files">{files}</p></section>')
-    captions = captions or {}
-    figure_parts = [f'<figure id="{name}"><img src="{name}.png" alt="{name}"><figcaption>{name} '
-                    f'(<a href="{name}.svg">SVG</a>, <a href="{name}.png">PNG</a>)'
-                    + (f"<br>{esc(captions[name])}" if captions.get(name) else "") + "</figcaption></figure>"
-                    for name in figures]
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        f"<title>{esc(title)}</title>\n<style>{CSS}\nbody {{ font-family: sans-serif; margin: 2em; }}\n"
-        "table.model th { text-align: left; padding-right: 1em; }\n"
-        "figure img { max-width: 100%; } figure { margin: 2em 0; }</style>\n</head>\n<body>\n"
-        f"<h1>{esc(title)}</h1>\n<h2>Model</h2>\n<table class=\"model\">{rows}</table>\n"
-        f"<p class=\"versions\">Software: {versions}. All tables in one file: "
-        "<a href=\"tables.rtf\">tables.rtf</a>.</p>\n"
-        + "".join(f'<p class="see-also">See also: <a href="{esc(url)}">{esc(text)}</a></p>\n'
-                  for text, url in links)
-        + "<h2>Tables</h2>\n" + "\n".join(table_parts) + "\n<h2>Figures</h2>\n" + "\n".join(figure_parts)
-        + "\n</body>\n</html>\n")
+
+@functools.cache
+def _template(name: str):
+    """A template of ``trialmlm/templates`` (HTML autoescaped; blocks take no blank lines)."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("trialmlm", "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    return env.get_template(name)
