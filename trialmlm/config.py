@@ -18,7 +18,81 @@ from .covariance import STRUCTURES
 from .errors import DataError
 from .inference.methods import DDF_METHODS
 
-MODELS = ("mmrm", "ancova", "slopes")
+
+@dataclass(frozen=True)
+class ModelKind:
+    """What one kind of model (``model=``) is: its formula, its defaults and what the report
+    makes of it.  Chosen once by name from :data:`MODEL_KINDS`; every consumer (config checks,
+    the report's analysis kinds) asks the kind instead of comparing ``model`` strings.
+
+    ``estimates``: the words of Table 2 (``{time}``: the time column); ``trend``: the
+    estimates are slopes in the continuous time (the time is the x axis); ``by_visit``: LS
+    means at each visit; ``per_visit``: one fit per visit (or ``at_visit``); ``structures``:
+    the default residual structures, ``extra_structures`` the names allowed besides
+    :data:`trialmlm.covariance.STRUCTURES`, ``covariance``: whether it takes one at all;
+    ``imputation_model``: multiple imputation and estimands can build on it; ``mar_based``:
+    it handles missing values itself (derived records such as LOCF are warned about);
+    ``ddf``: the default df method; ``figures``: the model figures of the report
+    (:data:`trialmlm.report.MODEL_FIGURES`).
+    """
+
+    name: str
+    estimates: str
+    trend: bool = False
+    by_visit: bool = False
+    per_visit: bool = False
+    structures: tuple[str, ...] = ("none",)
+    extra_structures: tuple[str, ...] = ()
+    covariance: bool = True
+    imputation_model: bool = False
+    mar_based: bool = True
+    ddf: str | None = None
+    figures: tuple[str, ...] = ()
+
+    def formula(self, config: AnalysisConfig, structure: str) -> str:
+        """The model formula of ``config`` with the residual ``structure``."""
+        raise NotImplementedError
+
+
+class MMRM(ModelKind):
+    def formula(self, config: AnalysisConfig, structure: str) -> str:
+        fixed = " + ".join([*config.covariates, f"{config.arm} * {config.visit}"])
+        return f"{config.response} ~ {fixed} + {structure}({config.visit} | {config.subject})"
+
+
+class ANCOVA(ModelKind):
+    def formula(self, config: AnalysisConfig, structure: str) -> str:
+        return f"{config.response} ~ " + " + ".join([*config.covariates, config.arm])
+
+
+class Slopes(ModelKind):
+    def formula(self, config: AnalysisConfig, structure: str) -> str:
+        fixed = " + ".join([*config.covariates, f"{config.arm} * {config.time}"])
+        residual = ""
+        if structure != "none":
+            over = config.time if STRUCTURES[structure].spatial else config.visit
+            residual = f" + {structure}({over} | {config.subject})"
+        return f"{config.response} ~ {fixed} + (1 + {config.time} | {config.subject}){residual}"
+
+
+#: Every model of ``trialmlm analyze``, by its ``model`` name.
+MODEL_KINDS = {kind.name: kind for kind in (
+    MMRM("mmrm", "MMRM least-squares means", by_visit=True, structures=("us",), imputation_model=True,
+         figures=("lsmeans", "differences")),
+    ANCOVA("ancova", "ANCOVA least-squares means", per_visit=True, covariance=False, mar_based=False,
+           ddf="residual"),  # every df method gives n - rank(X) for the linear model
+    Slopes("slopes", "rate of change per unit {time}", trend=True, extra_structures=("none",),
+           figures=("trajectories", "shrinkage")),
+)}
+MODELS = tuple(MODEL_KINDS)
+
+
+def models_with(what: str) -> str:
+    """``model='mmrm'`` (or ``model='a' or 'b'``): the kinds that have the flag ``what``."""
+    names = [name for name, kind in MODEL_KINDS.items() if getattr(kind, what)]
+    return "model=" + " or ".join(f"'{n}'" for n in names)
+
+
 #: AnalysisConfig fields passed to :func:`trialmlm.read` under the same names.
 SELECTION = ("param", "population", "where", "analysis_flag", "keep_dtype", "keep_baseline", "arm_order",
              "class_variables")
@@ -113,25 +187,18 @@ class AnalysisConfig:
     estimand_method: str = "condmean"
 
     @property
+    def kind(self) -> ModelKind:
+        """The model's kind (:data:`MODEL_KINDS`)."""
+        return MODEL_KINDS[self.model]
+
+    @property
     def structures(self) -> tuple[str, ...]:
-        """The residual structures to try, in order (default ``us``; slopes: none)."""
-        if self.covariance:
-            return self.covariance
-        return ("us",) if self.model == "mmrm" else ("none",)
+        """The residual structures to try, in order (default: the model kind's)."""
+        return self.covariance or self.kind.structures
 
     def formula_with(self, structure: str) -> str:
         """The model formula with the residual ``structure``."""
-        if self.model == "ancova":
-            return f"{self.response} ~ " + " + ".join([*self.covariates, self.arm])
-        if self.model == "mmrm":
-            fixed = " + ".join([*self.covariates, f"{self.arm} * {self.visit}"])
-            return f"{self.response} ~ {fixed} + {structure}({self.visit} | {self.subject})"
-        fixed = " + ".join([*self.covariates, f"{self.arm} * {self.time}"])
-        residual = ""
-        if structure != "none":
-            over = self.time if STRUCTURES[structure].spatial else self.visit
-            residual = f" + {structure}({over} | {self.subject})"
-        return f"{self.response} ~ {fixed} + (1 + {self.time} | {self.subject}){residual}"
+        return self.kind.formula(self, structure)
 
     @property
     def ice_sources(self) -> list[str]:
@@ -279,8 +346,9 @@ def _coerce(values: dict) -> dict:
     for key in ("covariance", "estimands"):
         if key in out:
             out[key] = _names(out[key])
-    if out.get("model") == "ancova":
-        out.setdefault("ddf", "residual")  # every df method gives n - rank(X) for the linear model
+    kind = MODEL_KINDS.get(out.get("model", "mmrm"))
+    if kind is not None and kind.ddf is not None:
+        out.setdefault("ddf", kind.ddf)
     return out
 
 
@@ -288,18 +356,20 @@ def _check_model(config: AnalysisConfig) -> None:
     """The model, its covariance structures and the options that only some models take."""
     if config.model not in MODELS:
         raise DataError(f"model must be one of {', '.join(MODELS)}, got {config.model!r}")
-    allowed = list(STRUCTURES) + (["none"] if config.model == "slopes" else [])
+    kind = config.kind
+    allowed = list(STRUCTURES) + list(kind.extra_structures)
     bad = [c for c in (config.covariance or ()) if c not in allowed]
     if bad:
         raise DataError(f"covariance {bad[0]!r} is not one of {', '.join(allowed)}")
     if len(config.covariance or ()) > 1 and "none" in config.covariance:
         raise DataError("covariance 'none' (no residual structure) cannot be part of a fallback list")
-    if config.model == "ancova" and config.covariance:
-        raise DataError("model='ancova' has no covariance structure; leave covariance out")
-    if config.at_visit is not None and config.model != "ancova":
-        raise DataError("at_visit is the visit of an ANCOVA; it needs model='ancova'")
-    if config.sensitivity and config.model != "mmrm":
-        raise DataError("the sensitivity analyses (multiple imputation) need model='mmrm'")
+    if not kind.covariance and config.covariance:
+        raise DataError(f"model='{kind.name}' has no covariance structure; leave covariance out")
+    if config.at_visit is not None and not kind.per_visit:
+        raise DataError(f"at_visit is the visit of an ANCOVA; it needs {models_with('per_visit')}")
+    if config.sensitivity and not kind.imputation_model:
+        raise DataError("the sensitivity analyses (multiple imputation) need "
+                        f"{models_with('imputation_model')}")
     _check_estimands(config)
     if config.ddf not in DDF_METHODS:
         raise DataError(f"ddf must be one of {', '.join(DDF_METHODS)}, got {config.ddf!r}")
@@ -320,8 +390,9 @@ def _check_estimands(config: AnalysisConfig) -> None:
                         "ICE file lists its subjects itself")
     if config.ice_where is not None:
         parse_where(config.ice_where)  # a syntax error before any work
-    if config.has_estimands and config.model != "mmrm":
-        raise DataError("the estimand analyses (imputation from the MMRM) need model='mmrm'")
+    if config.has_estimands and not config.kind.imputation_model:
+        raise DataError("the estimand analyses (imputation from the MMRM) need "
+                        f"{models_with('imputation_model')}")
     if config.estimand_method not in METHODS:
         raise DataError(f"estimand_method must be one of {', '.join(METHODS)}, "
                         f"got {config.estimand_method!r}")
