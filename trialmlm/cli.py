@@ -9,20 +9,20 @@ usable fit (no covariance structure converged) with exit code 3, unless
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import warnings
 from pathlib import Path
 
 from .api import fit
+from .config import FIELDS
 from .covariance import STRUCTURES, get_structure
 from .entry import EXIT_INTERRUPTED, INTERRUPTED
 from .errors import ConvergenceError, TrialMLMError
 from .formula import parse_formula
 from .inference.methods import DDF_METHODS
 from .io import read
-from .report import MODELS, AnalysisConfig, load_config, make_config, run_analysis
+from .report import MODELS, load_config, make_config, run_analysis
 from .report_folder import check_file, check_folder, report_folder
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
@@ -149,7 +149,7 @@ def _config(args, base: dict):
         values.update(load_config(args.config))
     if getattr(args, "data", None):
         values["data"] = args.data
-    names = [f.name for f in dataclasses.fields(AnalysisConfig) if f.name != "data"]
+    names = [name for name in FIELDS if name != "data"]
     values.update({k: getattr(args, k) for k in names if getattr(args, k, None) is not None})
     return make_config(**values)
 

@@ -101,8 +101,101 @@ ALIASES = {"class": "class_variables"}
 
 
 @dataclass(frozen=True)
+class DataSelection:
+    """Which records and columns: the data file, the roles of its columns and the record
+    selection of :func:`trialmlm.read` (:data:`SELECTION`, same names)."""
+
+    data: str
+    response: str = "CHG"
+    subject: str = "USUBJID"
+    visit: str = "AVISIT"
+    arm: str = "TRT01P"
+    reference: str | None = None
+    arm_order: tuple[str, ...] | None = None
+    param: str | None = None
+    population: str | None = None
+    where: str | None = None
+    analysis_flag: str | None = "ANL01FL"
+    keep_dtype: tuple[str, ...] = ()
+    keep_baseline: bool = False
+    class_variables: tuple[str, ...] = ()
+    reason: str | None = None
+    dropout_time: str | None = None
+
+    @property
+    def read_keywords(self) -> dict:
+        """The record-selection keywords of :func:`trialmlm.read`."""
+        return {k: getattr(self, k) for k in SELECTION}
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The model: its kind (:data:`MODEL_KINDS`), covariates, time, the ANCOVA's visit, the
+    residual structures to try and the estimation method."""
+
+    model: str = "mmrm"
+    covariates: tuple[str, ...] = ()
+    time: str = "TIME"
+    at_visit: str | None = None
+    covariance: tuple[str, ...] | None = None
+    allow_nonconvergence: bool = False
+    method: str = "REML"
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """Degrees of freedom and the significance level."""
+
+    ddf: str = "kenward-roger"
+    alpha: float = 0.05
+
+
+@dataclass(frozen=True)
+class SensitivitySettings:
+    """Multiple imputation: whether the sensitivity analyses run, the number of imputations
+    (also the samples of the estimand methods), tipping-point deltas, seed and processes."""
+
+    sensitivity: bool = False
+    imputations: int = 100
+    deltas: tuple[float, ...] | None = None
+    seed: int = 2026
+    workers: int = 1
+
+
+@dataclass(frozen=True)
+class EstimandSettings:
+    """The estimands, the source of the intercurrent events and the estimation method."""
+
+    estimands: tuple[str, ...] = ()
+    ice: str | None = None
+    ice_flag: str | None = None
+    ice_date: str | None = None
+    ice_where: str | None = None
+    date: str = "ADT"
+    estimand_method: str = "condmean"
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    """The report folder and what its tables say: decimals, header and footer lines, title, unit."""
+
+    out: str = "reports/analysis"
+    overwrite: bool = False
+    decimals: int | dict | None = None
+    study: str | None = None
+    population_label: str | None = None
+    program: str | None = None
+    title: str | None = None
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
 class AnalysisConfig:
-    """Every choice of one analysis (TOML keys and ``trialmlm analyze`` options have these names).
+    """Every choice of one analysis, in sections that mirror the parts of a TOML file: data
+    selection (:class:`DataSelection`), model (:class:`ModelSettings`), inference,
+    sensitivity, estimands and output.  Every key keeps one flat name: the TOML key, the
+    ``trialmlm analyze`` option and the attribute (``config.alpha`` is
+    ``config.inference.alpha``); :meth:`from_flat` builds a config of them (:data:`FIELDS`).
 
     ``model``: "mmrm" or "slopes" (random intercept and slope in the continuous ``time``).
     ``covariance``: residual structure; default ``us`` for the MMRM and none (independent
@@ -140,51 +233,29 @@ class AnalysisConfig:
     holding files that trialmlm did not write never is: :mod:`trialmlm.report_folder`).
     """
 
-    data: str
-    out: str = "reports/analysis"
-    response: str = "CHG"
-    subject: str = "USUBJID"
-    visit: str = "AVISIT"
-    arm: str = "TRT01P"
-    reference: str | None = None
-    arm_order: tuple[str, ...] | None = None
-    covariates: tuple[str, ...] = ()
-    model: str = "mmrm"
-    time: str = "TIME"
-    at_visit: str | None = None
-    covariance: tuple[str, ...] | None = None
-    allow_nonconvergence: bool = False
-    method: str = "REML"
-    ddf: str = "kenward-roger"
-    param: str | None = None
-    population: str | None = None
-    where: str | None = None
-    analysis_flag: str | None = "ANL01FL"
-    keep_dtype: tuple[str, ...] = ()
-    keep_baseline: bool = False
-    class_variables: tuple[str, ...] = ()
-    decimals: int | dict | None = None
-    study: str | None = None
-    population_label: str | None = None
-    program: str | None = None
-    reason: str | None = None
-    dropout_time: str | None = None
-    title: str | None = None
-    unit: str | None = None
-    alpha: float = 0.05
-    overwrite: bool = False
-    sensitivity: bool = False
-    imputations: int = 100
-    deltas: tuple[float, ...] | None = None
-    seed: int = 2026
-    workers: int = 1
-    estimands: tuple[str, ...] = ()
-    ice: str | None = None
-    ice_flag: str | None = None
-    ice_date: str | None = None
-    ice_where: str | None = None
-    date: str = "ADT"
-    estimand_method: str = "condmean"
+    selection: DataSelection
+    modelling: ModelSettings = ModelSettings()
+    inference: InferenceSettings = InferenceSettings()
+    sensitivity_analysis: SensitivitySettings = SensitivitySettings()
+    estimand_analysis: EstimandSettings = EstimandSettings()
+    output: OutputSettings = OutputSettings()
+
+    @classmethod
+    def from_flat(cls, **values) -> AnalysisConfig:
+        """The config of flat keyword arguments (the TOML keys), each given to its section."""
+        return cls(**{attr: section(**{k: v for k, v in values.items() if _OWNER.get(k) == attr})
+                      for attr, section in SECTIONS})
+
+    def __getattr__(self, name: str):
+        """Every key by its flat name (``config.alpha`` is ``config.inference.alpha``)."""
+        section = _OWNER.get(name)
+        if section is None:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        return getattr(getattr(self, section), name)
+
+    def flat(self) -> dict:
+        """Every key and its value, section by section (the ``settings`` of analysis_results.json)."""
+        return {k: v for attr, _ in SECTIONS for k, v in dataclasses.asdict(getattr(self, attr)).items()}
 
     @property
     def kind(self) -> ModelKind:
@@ -230,10 +301,16 @@ class AnalysisConfig:
             return self.decimals.get(self.param) if self.param is not None else None
         return self.decimals
 
-    @property
-    def selection(self) -> dict:
-        """The record-selection keywords of :func:`trialmlm.read`."""
-        return {k: getattr(self, k) for k in SELECTION}
+
+
+#: The sections of :class:`AnalysisConfig`: (attribute, dataclass), in the order of the docs.
+SECTIONS = (("selection", DataSelection), ("modelling", ModelSettings), ("inference", InferenceSettings),
+            ("sensitivity_analysis", SensitivitySettings), ("estimand_analysis", EstimandSettings),
+            ("output", OutputSettings))
+#: Flat key (TOML key, option, field of a section) -> the attribute of its section.
+_OWNER = {f.name: attr for attr, section in SECTIONS for f in dataclasses.fields(section)}
+#: Every key of a config: the TOML keys, the ``trialmlm analyze`` options (dashes for underscores).
+FIELDS = tuple(_OWNER)
 
 
 def load_toml(path) -> dict:
@@ -265,7 +342,7 @@ def load_config(path) -> dict:
     (:data:`ALIASES` under their field's name)."""
     raw = load_toml(path)
     values = known_keys(f"config file '{path}'", raw.get("analysis", raw),
-                        [f.name for f in dataclasses.fields(AnalysisConfig)] + list(ALIASES))
+                        list(FIELDS) + list(ALIASES))
     for alias, name in ALIASES.items():
         if alias in values:
             if name in values:
@@ -435,7 +512,7 @@ def make_config(**values) -> AnalysisConfig:
     if "data" not in values:
         raise DataError("no data file given")
     _check_kinds(values)
-    config = AnalysisConfig(**_coerce(values))
+    config = AnalysisConfig.from_flat(**_coerce(values))
     _check_model(config)
     _check_ranges(config)
     return config

@@ -98,7 +98,7 @@ def _read(config: AnalysisConfig) -> pd.DataFrame:
     one-line DataWarning naming ``--class`` (read's own warning names the Python keyword)."""
     with quiet_codes():
         df = read(config.data, response=config.response, subject=config.subject, visit=config.visit,
-                  arm=config.arm, **config.selection)
+                  arm=config.arm, **config.selection.read_keywords)
     needed = {f"covariate {c}": c for c in config.covariate_columns}
     if config.kind.trend:
         needed["time"] = config.time
@@ -657,7 +657,7 @@ def _write_results(path: Path, ctx: Context, analyses: list) -> Path:
     from .analysis_results import write_analysis_results
 
     entries = {k: v for a in analyses for k, v in a.results().items()}
-    return write_analysis_results(path, settings=dataclasses.asdict(ctx.config), counts=ctx.counts,
+    return write_analysis_results(path, settings=ctx.config.flat(), counts=ctx.counts,
                                   by_arm=ctx.by_arm, arms=ctx.levels, software=dict(_versions()), **entries)
 
 
