@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from trialmlm.cli import main
+from trialmlm.report_folder import MARKER
 
 
 def test_fit_with_groups(tmp_path):
@@ -34,8 +35,8 @@ def test_fit_random_slopes(tmp_path):
     out = tmp_path / "r"
     formula = "CHG ~ TRT * TIME + (1 + TIME | USUBJID)"
     assert main(["fit", str(csv), "--formula", formula, "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["covariance_parameters.csv", "fixed_effects.csv",
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "covariance_parameters.csv", "fixed_effects.csv",
                                                      "random_effects.csv", "random_effects_covariance.csv",
-                                                     "summary.txt"]
+                                                     "summary.txt"]  # the folder's marker: report_folder
     blups = pd.read_csv(out / "random_effects.csv")
     assert list(blups.columns) == ["USUBJID", "term", "estimate", "se"] and len(blups) == 2 * 160
