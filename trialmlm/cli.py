@@ -9,20 +9,20 @@ usable fit (no covariance structure converged) with exit code 3, unless
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import warnings
 from pathlib import Path
 
 from .api import fit
+from .config import FIELDS
 from .covariance import STRUCTURES, get_structure
 from .entry import EXIT_INTERRUPTED, INTERRUPTED
 from .errors import ConvergenceError, TrialMLMError
 from .formula import parse_formula
 from .inference.methods import DDF_METHODS
 from .io import read
-from .report import MODELS, AnalysisConfig, load_config, make_config, run_analysis
+from .report import MODELS, load_config, make_config, run_analysis
 from .report_folder import check_file, check_folder, report_folder
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
@@ -73,6 +73,13 @@ def _read_for(formula: str, path: str, param: str | None):
 
 
 def _analysis_arguments(p: argparse.ArgumentParser) -> None:
+    """Every option of ``analyze`` and ``demo`` (the keys of the config, dashes for underscores)."""
+    _role_and_model_arguments(p)
+    _selection_and_table_arguments(p)
+    _imputation_and_folder_arguments(p)
+
+
+def _role_and_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--response", help="response column (default CHG)")
     p.add_argument("--subject", help="subject column (default USUBJID)")
     p.add_argument("--visit", help="visit column (default AVISIT; ordered by AVISITN)")
@@ -98,6 +105,9 @@ def _analysis_arguments(p: argparse.ArgumentParser) -> None:
                         "instead of exiting with status 3")
     p.add_argument("--method", choices=["REML", "ML"], help="default REML")
     p.add_argument("--ddf", choices=list(DDF_METHODS), help="df method (default kenward-roger)")
+
+
+def _selection_and_table_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--param", help="PARAMCD (or PARAM) to analyse when the file holds several")
     p.add_argument("--population",
                    help="subject-level population flag to keep ('Y'): EFFFL, ITTFL, FASFL, ...")
@@ -119,6 +129,9 @@ def _analysis_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--title", help="report title")
     p.add_argument("--unit", help="unit of the response in table headers (default: from PARAM, e.g. mL)")
     p.add_argument("--alpha", type=float, help="two-sided significance level (default 0.05)")
+
+
+def _imputation_and_folder_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--imputations", type=int, help="imputations per sensitivity analysis (default 100)")
     p.add_argument("--deltas", type=float, nargs="+", help="tipping-point shifts (default 0 to 2 SD)")
     p.add_argument("--seed", type=int, help="random seed of the imputations (default 2026)")
@@ -149,7 +162,7 @@ def _config(args, base: dict):
         values.update(load_config(args.config))
     if getattr(args, "data", None):
         values["data"] = args.data
-    names = [f.name for f in dataclasses.fields(AnalysisConfig) if f.name != "data"]
+    names = [name for name in FIELDS if name != "data"]
     values.update({k: getattr(args, k) for k in names if getattr(args, k, None) is not None})
     return make_config(**values)
 
@@ -165,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
 
 
-def _main(argv: list[str] | None) -> int:
+def _parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="trialmlm", description="Mixed-model analyses of clinical-trial "
                                      "visit data (SAS PROC MIXED numbers) into tables and figures.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -202,7 +216,11 @@ def _main(argv: list[str] | None) -> int:
     p_fit.add_argument("--weights", default=None, help="column of SAS WEIGHT values")
     p_fit.add_argument("--param", default=None, help="PARAMCD to analyse when the file holds several")
     p_fit.add_argument("--out", default="reports/fit", help="output folder (default reports/fit)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _main(argv: list[str] | None) -> int:
+    args = _parser().parse_args(argv)
     try:
         config_file = {"config file (--config)": getattr(args, "config", None)}
         if args.command == "simulate":

@@ -18,7 +18,81 @@ from .covariance import STRUCTURES
 from .errors import DataError
 from .inference.methods import DDF_METHODS
 
-MODELS = ("mmrm", "ancova", "slopes")
+
+@dataclass(frozen=True)
+class ModelKind:
+    """What one kind of model (``model=``) is: its formula, its defaults and what the report
+    makes of it.  Chosen once by name from :data:`MODEL_KINDS`; every consumer (config checks,
+    the report's analysis kinds) asks the kind instead of comparing ``model`` strings.
+
+    ``estimates``: the words of Table 2 (``{time}``: the time column); ``trend``: the
+    estimates are slopes in the continuous time (the time is the x axis); ``by_visit``: LS
+    means at each visit; ``per_visit``: one fit per visit (or ``at_visit``); ``structures``:
+    the default residual structures, ``extra_structures`` the names allowed besides
+    :data:`trialmlm.covariance.STRUCTURES`, ``covariance``: whether it takes one at all;
+    ``imputation_model``: multiple imputation and estimands can build on it; ``mar_based``:
+    it handles missing values itself (derived records such as LOCF are warned about);
+    ``ddf``: the default df method; ``figures``: the model figures of the report
+    (:data:`trialmlm.report.MODEL_FIGURES`).
+    """
+
+    name: str
+    estimates: str
+    trend: bool = False
+    by_visit: bool = False
+    per_visit: bool = False
+    structures: tuple[str, ...] = ("none",)
+    extra_structures: tuple[str, ...] = ()
+    covariance: bool = True
+    imputation_model: bool = False
+    mar_based: bool = True
+    ddf: str | None = None
+    figures: tuple[str, ...] = ()
+
+    def formula(self, config: AnalysisConfig, structure: str) -> str:
+        """The model formula of ``config`` with the residual ``structure``."""
+        raise NotImplementedError
+
+
+class MMRM(ModelKind):
+    def formula(self, config: AnalysisConfig, structure: str) -> str:
+        fixed = " + ".join([*config.covariates, f"{config.arm} * {config.visit}"])
+        return f"{config.response} ~ {fixed} + {structure}({config.visit} | {config.subject})"
+
+
+class ANCOVA(ModelKind):
+    def formula(self, config: AnalysisConfig, structure: str) -> str:
+        return f"{config.response} ~ " + " + ".join([*config.covariates, config.arm])
+
+
+class Slopes(ModelKind):
+    def formula(self, config: AnalysisConfig, structure: str) -> str:
+        fixed = " + ".join([*config.covariates, f"{config.arm} * {config.time}"])
+        residual = ""
+        if structure != "none":
+            over = config.time if STRUCTURES[structure].spatial else config.visit
+            residual = f" + {structure}({over} | {config.subject})"
+        return f"{config.response} ~ {fixed} + (1 + {config.time} | {config.subject}){residual}"
+
+
+#: Every model of ``trialmlm analyze``, by its ``model`` name.
+MODEL_KINDS = {kind.name: kind for kind in (
+    MMRM("mmrm", "MMRM least-squares means", by_visit=True, structures=("us",), imputation_model=True,
+         figures=("lsmeans", "differences")),
+    ANCOVA("ancova", "ANCOVA least-squares means", per_visit=True, covariance=False, mar_based=False,
+           ddf="residual"),  # every df method gives n - rank(X) for the linear model
+    Slopes("slopes", "rate of change per unit {time}", trend=True, extra_structures=("none",),
+           figures=("trajectories", "shrinkage")),
+)}
+MODELS = tuple(MODEL_KINDS)
+
+
+def models_with(what: str) -> str:
+    """``model='mmrm'`` (or ``model='a' or 'b'``): the kinds that have the flag ``what``."""
+    names = [name for name, kind in MODEL_KINDS.items() if getattr(kind, what)]
+    return "model=" + " or ".join(f"'{n}'" for n in names)
+
+
 #: AnalysisConfig fields passed to :func:`trialmlm.read` under the same names.
 SELECTION = ("param", "population", "where", "analysis_flag", "keep_dtype", "keep_baseline", "arm_order",
              "class_variables")
@@ -27,8 +101,101 @@ ALIASES = {"class": "class_variables"}
 
 
 @dataclass(frozen=True)
+class DataSelection:
+    """Which records and columns: the data file, the roles of its columns and the record
+    selection of :func:`trialmlm.read` (:data:`SELECTION`, same names)."""
+
+    data: str
+    response: str = "CHG"
+    subject: str = "USUBJID"
+    visit: str = "AVISIT"
+    arm: str = "TRT01P"
+    reference: str | None = None
+    arm_order: tuple[str, ...] | None = None
+    param: str | None = None
+    population: str | None = None
+    where: str | None = None
+    analysis_flag: str | None = "ANL01FL"
+    keep_dtype: tuple[str, ...] = ()
+    keep_baseline: bool = False
+    class_variables: tuple[str, ...] = ()
+    reason: str | None = None
+    dropout_time: str | None = None
+
+    @property
+    def read_keywords(self) -> dict:
+        """The record-selection keywords of :func:`trialmlm.read`."""
+        return {k: getattr(self, k) for k in SELECTION}
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The model: its kind (:data:`MODEL_KINDS`), covariates, time, the ANCOVA's visit, the
+    residual structures to try and the estimation method."""
+
+    model: str = "mmrm"
+    covariates: tuple[str, ...] = ()
+    time: str = "TIME"
+    at_visit: str | None = None
+    covariance: tuple[str, ...] | None = None
+    allow_nonconvergence: bool = False
+    method: str = "REML"
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """Degrees of freedom and the significance level."""
+
+    ddf: str = "kenward-roger"
+    alpha: float = 0.05
+
+
+@dataclass(frozen=True)
+class SensitivitySettings:
+    """Multiple imputation: whether the sensitivity analyses run, the number of imputations
+    (also the samples of the estimand methods), tipping-point deltas, seed and processes."""
+
+    sensitivity: bool = False
+    imputations: int = 100
+    deltas: tuple[float, ...] | None = None
+    seed: int = 2026
+    workers: int = 1
+
+
+@dataclass(frozen=True)
+class EstimandSettings:
+    """The estimands, the source of the intercurrent events and the estimation method."""
+
+    estimands: tuple[str, ...] = ()
+    ice: str | None = None
+    ice_flag: str | None = None
+    ice_date: str | None = None
+    ice_where: str | None = None
+    date: str = "ADT"
+    estimand_method: str = "condmean"
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    """The report folder and what its tables say: decimals, header and footer lines, title, unit."""
+
+    out: str = "reports/analysis"
+    overwrite: bool = False
+    decimals: int | dict | None = None
+    study: str | None = None
+    population_label: str | None = None
+    program: str | None = None
+    title: str | None = None
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
 class AnalysisConfig:
-    """Every choice of one analysis (TOML keys and ``trialmlm analyze`` options have these names).
+    """Every choice of one analysis, in sections that mirror the parts of a TOML file: data
+    selection (:class:`DataSelection`), model (:class:`ModelSettings`), inference,
+    sensitivity, estimands and output.  Every key keeps one flat name: the TOML key, the
+    ``trialmlm analyze`` option and the attribute (``config.alpha`` is
+    ``config.inference.alpha``); :meth:`from_flat` builds a config of them (:data:`FIELDS`).
 
     ``model``: "mmrm" or "slopes" (random intercept and slope in the continuous ``time``).
     ``covariance``: residual structure; default ``us`` for the MMRM and none (independent
@@ -66,72 +233,43 @@ class AnalysisConfig:
     holding files that trialmlm did not write never is: :mod:`trialmlm.report_folder`).
     """
 
-    data: str
-    out: str = "reports/analysis"
-    response: str = "CHG"
-    subject: str = "USUBJID"
-    visit: str = "AVISIT"
-    arm: str = "TRT01P"
-    reference: str | None = None
-    arm_order: tuple[str, ...] | None = None
-    covariates: tuple[str, ...] = ()
-    model: str = "mmrm"
-    time: str = "TIME"
-    at_visit: str | None = None
-    covariance: tuple[str, ...] | None = None
-    allow_nonconvergence: bool = False
-    method: str = "REML"
-    ddf: str = "kenward-roger"
-    param: str | None = None
-    population: str | None = None
-    where: str | None = None
-    analysis_flag: str | None = "ANL01FL"
-    keep_dtype: tuple[str, ...] = ()
-    keep_baseline: bool = False
-    class_variables: tuple[str, ...] = ()
-    decimals: int | dict | None = None
-    study: str | None = None
-    population_label: str | None = None
-    program: str | None = None
-    reason: str | None = None
-    dropout_time: str | None = None
-    title: str | None = None
-    unit: str | None = None
-    alpha: float = 0.05
-    overwrite: bool = False
-    sensitivity: bool = False
-    imputations: int = 100
-    deltas: tuple[float, ...] | None = None
-    seed: int = 2026
-    workers: int = 1
-    estimands: tuple[str, ...] = ()
-    ice: str | None = None
-    ice_flag: str | None = None
-    ice_date: str | None = None
-    ice_where: str | None = None
-    date: str = "ADT"
-    estimand_method: str = "condmean"
+    selection: DataSelection
+    modelling: ModelSettings = ModelSettings()
+    inference: InferenceSettings = InferenceSettings()
+    sensitivity_analysis: SensitivitySettings = SensitivitySettings()
+    estimand_analysis: EstimandSettings = EstimandSettings()
+    output: OutputSettings = OutputSettings()
+
+    @classmethod
+    def from_flat(cls, **values) -> AnalysisConfig:
+        """The config of flat keyword arguments (the TOML keys), each given to its section."""
+        return cls(**{attr: section(**{k: v for k, v in values.items() if _OWNER.get(k) == attr})
+                      for attr, section in SECTIONS})
+
+    def __getattr__(self, name: str):
+        """Every key by its flat name (``config.alpha`` is ``config.inference.alpha``)."""
+        section = _OWNER.get(name)
+        if section is None:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        return getattr(getattr(self, section), name)
+
+    def flat(self) -> dict:
+        """Every key and its value, section by section (the ``settings`` of analysis_results.json)."""
+        return {k: v for attr, _ in SECTIONS for k, v in dataclasses.asdict(getattr(self, attr)).items()}
+
+    @property
+    def kind(self) -> ModelKind:
+        """The model's kind (:data:`MODEL_KINDS`)."""
+        return MODEL_KINDS[self.model]
 
     @property
     def structures(self) -> tuple[str, ...]:
-        """The residual structures to try, in order (default ``us``; slopes: none)."""
-        if self.covariance:
-            return self.covariance
-        return ("us",) if self.model == "mmrm" else ("none",)
+        """The residual structures to try, in order (default: the model kind's)."""
+        return self.covariance or self.kind.structures
 
     def formula_with(self, structure: str) -> str:
         """The model formula with the residual ``structure``."""
-        if self.model == "ancova":
-            return f"{self.response} ~ " + " + ".join([*self.covariates, self.arm])
-        if self.model == "mmrm":
-            fixed = " + ".join([*self.covariates, f"{self.arm} * {self.visit}"])
-            return f"{self.response} ~ {fixed} + {structure}({self.visit} | {self.subject})"
-        fixed = " + ".join([*self.covariates, f"{self.arm} * {self.time}"])
-        residual = ""
-        if structure != "none":
-            over = self.time if STRUCTURES[structure].spatial else self.visit
-            residual = f" + {structure}({over} | {self.subject})"
-        return f"{self.response} ~ {fixed} + (1 + {self.time} | {self.subject}){residual}"
+        return self.kind.formula(self, structure)
 
     @property
     def ice_sources(self) -> list[str]:
@@ -163,10 +301,16 @@ class AnalysisConfig:
             return self.decimals.get(self.param) if self.param is not None else None
         return self.decimals
 
-    @property
-    def selection(self) -> dict:
-        """The record-selection keywords of :func:`trialmlm.read`."""
-        return {k: getattr(self, k) for k in SELECTION}
+
+
+#: The sections of :class:`AnalysisConfig`: (attribute, dataclass), in the order of the docs.
+SECTIONS = (("selection", DataSelection), ("modelling", ModelSettings), ("inference", InferenceSettings),
+            ("sensitivity_analysis", SensitivitySettings), ("estimand_analysis", EstimandSettings),
+            ("output", OutputSettings))
+#: Flat key (TOML key, option, field of a section) -> the attribute of its section.
+_OWNER = {f.name: attr for attr, section in SECTIONS for f in dataclasses.fields(section)}
+#: Every key of a config: the TOML keys, the ``trialmlm analyze`` options (dashes for underscores).
+FIELDS = tuple(_OWNER)
 
 
 def load_toml(path) -> dict:
@@ -198,7 +342,7 @@ def load_config(path) -> dict:
     (:data:`ALIASES` under their field's name)."""
     raw = load_toml(path)
     values = known_keys(f"config file '{path}'", raw.get("analysis", raw),
-                        [f.name for f in dataclasses.fields(AnalysisConfig)] + list(ALIASES))
+                        list(FIELDS) + list(ALIASES))
     for alias, name in ALIASES.items():
         if alias in values:
             if name in values:
@@ -279,8 +423,9 @@ def _coerce(values: dict) -> dict:
     for key in ("covariance", "estimands"):
         if key in out:
             out[key] = _names(out[key])
-    if out.get("model") == "ancova":
-        out.setdefault("ddf", "residual")  # every df method gives n - rank(X) for the linear model
+    kind = MODEL_KINDS.get(out.get("model", "mmrm"))
+    if kind is not None and kind.ddf is not None:
+        out.setdefault("ddf", kind.ddf)
     return out
 
 
@@ -288,18 +433,20 @@ def _check_model(config: AnalysisConfig) -> None:
     """The model, its covariance structures and the options that only some models take."""
     if config.model not in MODELS:
         raise DataError(f"model must be one of {', '.join(MODELS)}, got {config.model!r}")
-    allowed = list(STRUCTURES) + (["none"] if config.model == "slopes" else [])
+    kind = config.kind
+    allowed = list(STRUCTURES) + list(kind.extra_structures)
     bad = [c for c in (config.covariance or ()) if c not in allowed]
     if bad:
         raise DataError(f"covariance {bad[0]!r} is not one of {', '.join(allowed)}")
     if len(config.covariance or ()) > 1 and "none" in config.covariance:
         raise DataError("covariance 'none' (no residual structure) cannot be part of a fallback list")
-    if config.model == "ancova" and config.covariance:
-        raise DataError("model='ancova' has no covariance structure; leave covariance out")
-    if config.at_visit is not None and config.model != "ancova":
-        raise DataError("at_visit is the visit of an ANCOVA; it needs model='ancova'")
-    if config.sensitivity and config.model != "mmrm":
-        raise DataError("the sensitivity analyses (multiple imputation) need model='mmrm'")
+    if not kind.covariance and config.covariance:
+        raise DataError(f"model='{kind.name}' has no covariance structure; leave covariance out")
+    if config.at_visit is not None and not kind.per_visit:
+        raise DataError(f"at_visit is the visit of an ANCOVA; it needs {models_with('per_visit')}")
+    if config.sensitivity and not kind.imputation_model:
+        raise DataError("the sensitivity analyses (multiple imputation) need "
+                        f"{models_with('imputation_model')}")
     _check_estimands(config)
     if config.ddf not in DDF_METHODS:
         raise DataError(f"ddf must be one of {', '.join(DDF_METHODS)}, got {config.ddf!r}")
@@ -320,8 +467,9 @@ def _check_estimands(config: AnalysisConfig) -> None:
                         "ICE file lists its subjects itself")
     if config.ice_where is not None:
         parse_where(config.ice_where)  # a syntax error before any work
-    if config.has_estimands and config.model != "mmrm":
-        raise DataError("the estimand analyses (imputation from the MMRM) need model='mmrm'")
+    if config.has_estimands and not config.kind.imputation_model:
+        raise DataError("the estimand analyses (imputation from the MMRM) need "
+                        f"{models_with('imputation_model')}")
     if config.estimand_method not in METHODS:
         raise DataError(f"estimand_method must be one of {', '.join(METHODS)}, "
                         f"got {config.estimand_method!r}")
@@ -364,7 +512,7 @@ def make_config(**values) -> AnalysisConfig:
     if "data" not in values:
         raise DataError("no data file given")
     _check_kinds(values)
-    config = AnalysisConfig(**_coerce(values))
+    config = AnalysisConfig.from_flat(**_coerce(values))
     _check_model(config)
     _check_ranges(config)
     return config

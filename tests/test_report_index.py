@@ -1,0 +1,37 @@
+"""index.html of a report comes from the Jinja2 template ``trialmlm/templates/index.html.j2``:
+every text is escaped by the engine, the HTML fragments of the tables are not."""
+
+from __future__ import annotations
+
+from markupsafe import Markup
+
+from trialmlm.report import _template
+
+
+def _page(**changes) -> str:
+    values = dict(title="CHG <by> arm & visit", css=Markup("p { }"), model=[("Data", "a<b>.csv")],
+                  results="analysis_results.json", versions=[("numpy", "2.0")],
+                  links=[("trajectory & slopes", "sub/index.html?a=1&b=2")],
+                  tables=[("t1_summary", Markup("<table><tr><td>1</td></tr></table>"))],
+                  figures=[("f1_spaghetti", "records with 'DTYPE' < blank"), ("f7_residuals", None)])
+    return _template("index.html.j2").render(**{**values, **changes})
+
+
+def test_texts_are_escaped_by_the_engine():
+    page = _page()
+    assert "<title>CHG &lt;by&gt; arm &amp; visit</title>" in page
+    assert "<tr><th>Data</th><td>a&lt;b&gt;.csv</td></tr>" in page
+    assert '<a href="sub/index.html?a=1&amp;b=2">trajectory &amp; slopes</a>' in page
+    assert "<br>records with &#39;DTYPE&#39; &lt; blank</figcaption>" in page
+
+
+def test_tables_figures_and_files_are_listed():
+    page = _page()
+    assert ('<section id="t1_summary"><table><tr><td>1</td></tr></table><p class="files">'
+            '<a href="t1_summary.rtf">RTF</a> | <a href="t1_summary.html">HTML</a> | '
+            '<a href="t1_summary.csv">CSV</a></p></section>') in page
+    assert ('<figure id="f7_residuals"><img src="f7_residuals.png" alt="f7_residuals"><figcaption>'
+            'f7_residuals (<a href="f7_residuals.svg">SVG</a>, <a href="f7_residuals.png">PNG</a>)'
+            '</figcaption></figure>') in page
+    assert "Software: numpy 2.0. All tables in one file" in page
+    assert page.startswith("<!DOCTYPE html>\n") and page.endswith("</html>\n")
