@@ -15,7 +15,7 @@ from .covariance import CovarianceStructure, get_structure
 from .covariance.random_effects import Independent, RandomCovariance, RandomEffects
 from .design import Design, FixedEncoding, build_design
 from .errors import DataError
-from .formula import ModelFormula, parse_formula
+from .formula import ModelFormula, as_formula
 from .identifiability import check_combination, check_estimable, check_levels
 from .likelihood import Likelihood, MarginalLikelihood
 from .moments import build_batches, with_response
@@ -67,14 +67,14 @@ def _innermost(parsed: ModelFormula, data: pd.DataFrame) -> ModelFormula:
     return parsed.with_subject(max(counts)[2])
 
 
-def build_model(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | None = None,
-                encoding: FixedEncoding | None = None) -> Model:
-    """Parse, check and encode (``encoding``: see :func:`build_design`); raise FormulaError /
-    DataError naming what is wrong."""
+def build_model(formula: str | ModelFormula, data: pd.DataFrame, method: str = "REML",
+                weights: str | None = None, encoding: FixedEncoding | None = None) -> Model:
+    """Parse (unless ``formula`` is parsed already), check and encode (``encoding``: see
+    :func:`build_design`); raise FormulaError / DataError naming what is wrong."""
     method_u = str(method).upper()
     if method_u not in ("REML", "ML"):
         raise DataError(f"method must be 'REML' or 'ML', got {method!r}")
-    parsed = _innermost(parse_formula(formula), data if isinstance(data, pd.DataFrame) else pd.DataFrame())
+    parsed = _innermost(as_formula(formula), data if isinstance(data, pd.DataFrame) else pd.DataFrame())
     term = parsed.covariance
     cls = get_structure(term.structure) if term else Independent
     check_combination(parsed, cls)

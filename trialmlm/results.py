@@ -14,16 +14,20 @@ import pandas as pd
 from scipy import stats
 
 from .blups import RandomEffectsResults
+from .boundary import boundary_note
 from .conditional import conditional_moments, residual_variances
 from .covariance import CovarianceStructure
 from .covariance.random_effects import Independent
 from .design import Design
-from .errors import DataError, DataWarning
+from .errors import BoundaryWarning, ConvergenceWarning, DataError, DataWarning
 from .inference.anova import term_hypotheses
 from .inference.lsmeans import compare_table, lsmeans_table
 from .inference.methods import beta_covariance, resolve
 from .inference.wald import contrast_matrix, f_test, t_table
 from .likelihood import MarginalLikelihood, independence_deviance, independence_deviance_of_sums
+from .model import Model
+
+ALIASED = "aliased fixed effects dropped: "  # the one entry of MMRMResults.warnings that is no problem
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -107,6 +111,8 @@ class MMRMResults(RandomEffectsResults):
     boundary : covariance parameters estimated at 0, the boundary (:mod:`trialmlm.boundary`).
     covariance_attempts : the :class:`CovarianceAttempt` of each structure tried, in order
         (one for a fit without a fallback list; see :meth:`covariance_attempts_table`).
+    model : the assembled :class:`~trialmlm.model.Model` (parsed formula, covariance term,
+        design, likelihood) that :meth:`refit` refits without parsing anything again.
     """
 
     settings: FitSettings
@@ -125,6 +131,7 @@ class MMRMResults(RandomEffectsResults):
     warnings: tuple[str, ...] = ()
     covariance_attempts: tuple[CovarianceAttempt, ...] = ()
     boundary: tuple[str, ...] = ()
+    model: Model | None = field(default=None, repr=False, compare=False)  # the parsed model, to refit
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # see cached()
 
     def __post_init__(self):
@@ -425,6 +432,39 @@ class MMRMResults(RandomEffectsResults):
         """``structure, converged, positive_definite, reason, used``: one row per structure tried."""
         return pd.DataFrame([asdict(a) for a in self.covariance_attempts],
                             columns=[f.name for f in fields(CovarianceAttempt)])
+
+    # -- refitting ---------------------------------------------------------------------
+    def refit(self, data=None, response=None, weights: str | None = None, start=None, fixed=None, *,
+              warn: bool = True) -> MMRMResults:
+        """The same model (formula, covariance structure, method, ddf, vcov) fitted again.
+
+        Nothing is parsed again: the fit's :attr:`model` is re-used, re-encoded only when the
+        data change (:func:`trialmlm.refit.refit_model`, ``docs/mmrm.md``).  ``data``: new
+        data (a DataFrame; partitioned data for a fit from partitions) or a
+        :class:`~trialmlm.design.Design` resampled from this fit's; ``response``: new values
+        of the response column, in the order of the data's rows or as a Series by their
+        index; ``weights``: another weight column (None keeps the fit's); ``start`` and
+        ``fixed`` as in :func:`trialmlm.fit` (None keeps the fit's), or ``start`` an array
+        of every parameter (e.g. ``fit.phi``), a warm start not recorded in the settings.
+        ``refit()`` equals the fit; ``refit(response=y)`` a fresh :func:`trialmlm.fit` of
+        the data with ``y``.  ``warn=False`` only records convergence problems.
+        """
+        from .refit import refit  # refit builds fits (estimate imports this module)
+
+        out = refit(self, data=data, response=response, weights=weights, start=start, fixed=fixed)
+        if warn:
+            out.warn_problems(stacklevel=2)
+        return out
+
+    def warn_problems(self, stacklevel: int = 2) -> None:
+        """Issue this fit's boundary note (:class:`BoundaryWarning`) and convergence problems
+        (:class:`ConvergenceWarning`) as warnings; ``stacklevel`` as for :func:`warnings.warn`,
+        counted from the caller of this method."""
+        if self.boundary:
+            warnings.warn(boundary_note(self.boundary), BoundaryWarning, stacklevel=stacklevel + 1)
+        for problem in self.warnings:
+            if not problem.startswith(ALIASED):
+                warnings.warn(problem, ConvergenceWarning, stacklevel=stacklevel + 1)
 
     # -- predictions -------------------------------------------------------------------
     def _in_caller_order(self, values: np.ndarray, name: str) -> pd.Series:
