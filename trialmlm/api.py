@@ -132,7 +132,7 @@ def fit(formula: str, data: pd.DataFrame | str | os.PathLike, method: str = "REM
 
 def _fit_one(model: Model, ddf: str | None, vcov: str, parms: dict) -> MMRMResults:
     """One fit of ``model``, its problems recorded (not warned)."""
-    ddf, vcov = Scope.of(model.design, model.likelihood, model.formula.linear).resolve(ddf, vcov)
-    if model.design.summary is not None:
+    ddf, vcov = Scope.of(model.design, model.likelihood, model.spec.linear).resolve(ddf, vcov)
+    if model.spec.from_sums:
         check_methods(ddf, vcov)
     return fit_model(model, ddf, vcov, **parms)

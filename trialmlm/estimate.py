@@ -12,7 +12,6 @@ from dataclasses import replace
 import numpy as np
 
 from .boundary import boundary_point
-from .covariance import STRUCTURES
 from .covariance.random_effects import Independent
 from .model import Model
 from .optimize import maximise
@@ -106,13 +105,13 @@ def singular_residual(fit: MMRMResults) -> str | None:
     estimate such as an antedependence correlation of 1), not for spatial structures
     (a matrix over all observed coordinates, singular as points come close).
     """
-    if fit.settings.random or not fit.settings.visit or STRUCTURES[fit.settings.structure].spatial:
+    if not fit.spec.marginal or fit.spec.spatial:
         return None
     for label in fit.group_labels:
         sigma = fit.covariance_matrix(label).to_numpy()
         eig = np.linalg.eigvalsh(sigma) if np.all(np.isfinite(sigma)) else np.array([np.nan, 1.0])
         if not eig[0] > SINGULAR_RATIO * eig[-1]:
-            where = f" of {fit.settings.group}={label!r}" if fit.settings.group else ""
+            where = f" of {fit.spec.group}={label!r}" if fit.spec.group else ""
             return (f"residual covariance matrix{where} numerically singular (smallest/largest eigenvalue "
                     f"{eig[0] / eig[-1]:.3g}, -2 log L = {-2 * fit.loglik:.6g}): a variance at zero or a "
                     "correlation at +-1, not a maximum of the likelihood")

@@ -21,6 +21,7 @@ from .likelihood import Likelihood, MarginalLikelihood
 from .moments import build_batches, with_response
 from .multilevel import MultilevelLikelihood
 from .parameters import ParameterMap
+from .specification import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,11 @@ class Model:
     likelihood: MarginalLikelihood
     outer: tuple[RandomCovariance, ...] = ()  # G of each outer grouping factor
     weights: str | None = None
+
+    @property
+    def spec(self) -> ModelSpec:
+        """What kind of model this is (:class:`~trialmlm.specification.ModelSpec`)."""
+        return ModelSpec.of(self.formula, from_sums=self.design.summary is not None)
 
     def with_design(self, design: Design) -> Model:
         """The same model on another design of the same encoding (new responses, a resample)."""
@@ -50,7 +56,7 @@ class Model:
         group's (:meth:`RandomEffects.start`)."""
         moments = self.likelihood.ols_moments()
         inner = [s.start(parts) for s, parts in zip(self.structures, moments)]
-        if len(inner) > 1 and isinstance(self.structures[0], RandomEffects):
+        if len(inner) > 1 and self.spec.subject_random:
             n_g = self.structures[0].n_g
             pooled = self.structures[0].start([part for parts in moments for part in parts])
             inner = [pooled[:n_g]] + [phi[n_g:] for phi in inner]

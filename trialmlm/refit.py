@@ -75,7 +75,7 @@ def refit_model(model: Model, data=None, response=None, weights: str | None = No
     if data is not None and is_partitioned(data):
         reduced = reduce_partitions(data, model.formula, weights or model.weights)
         return reduced.model(model.formula, method)
-    if model.design.summary is not None and (data is not None or response is not None or weights):
+    if model.spec.from_sums and (data is not None or response is not None or weights):
         raise DataError("a fit from partitions is refitted on partitioned data only (data= a Dask "
                         "DataFrame or Parquet dataset); it keeps no rows to change")
     if response is not None:

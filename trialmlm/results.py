@@ -26,6 +26,7 @@ from .inference.methods import beta_covariance, resolve
 from .inference.wald import contrast_matrix, f_test, t_table
 from .likelihood import MarginalLikelihood, independence_deviance, independence_deviance_of_sums
 from .model import Model
+from .specification import ModelSpec
 
 ALIASED = "aliased fixed effects dropped: "  # the one entry of MMRMResults.warnings that is no problem
 
@@ -197,7 +198,7 @@ class MMRMResults(RandomEffectsResults):
         read (SAS's "Subjects", which counts subjects without a usable row); for the linear
         model (no subject) :math:`s = n - p` (REML) or :math:`n` (ML), as SAS with one
         subject and no RANDOM statement."""
-        s = self.n_subjects_read if not self.settings.linear else self.n_obs - (
+        s = self.n_subjects_read if not self.spec.linear else self.n_obs - (
             self.n_fixed if self.method == "REML" else 0)
         return -2 * self.loglik + self._n_ic_params * np.log(s)
 
@@ -209,7 +210,7 @@ class MMRMResults(RandomEffectsResults):
         SAS counts only parameters not estimated on a boundary (:attr:`boundary`).
         """
         df = self.n_covariance_parameters - len(self.boundary) - 1
-        if self.settings.linear or df < 1:
+        if self.spec.linear or df < 1:
             return None
         d = self.design
         null = independence_deviance(d.X, d.y, d.weights, self.method == "REML") if d.summary is None \
@@ -358,11 +359,11 @@ class MMRMResults(RandomEffectsResults):
             if len(labels) == 1:
                 return 0
             raise DataError(
-                f"the fit has a separate covariance matrix per level of '{self.settings.group}'; "
+                f"the fit has a separate covariance matrix per level of '{self.spec.group}'; "
                 f"pass group= one of {', '.join(map(str, labels))}"
             )
         if group not in labels:
-            raise DataError(f"group {group!r} is not a level of '{self.settings.group}' "
+            raise DataError(f"group {group!r} is not a level of '{self.spec.group}' "
                             f"(levels: {', '.join(map(str, labels))})")
         return labels.index(group)
 
@@ -378,7 +379,7 @@ class MMRMResults(RandomEffectsResults):
         """
         s, phi = self._residual(self._group_index(group))
         if isinstance(s, Independent):
-            also = " and random_effects_covariance" if self.settings.random else ""
+            also = " and random_effects_covariance" if self.spec.random_effects else ""
             raise DataError(f"the residuals are independent (R = sigma^2 I); see residual_variance{also}")
         if s.spatial:
             mat = s.matrix_at(phi, self.design.coordinates)
@@ -396,12 +397,12 @@ class MMRMResults(RandomEffectsResults):
 
     @property
     def _position_name(self) -> str:
-        return ", ".join(self.settings.visit)
+        return ", ".join(self.spec.positions)
 
     @property
     def covariance_parameter_names(self) -> list[str]:
         """SAS names of the covariance parameters (see :func:`parameter_names`)."""
-        return parameter_names(self.likelihood, self.design, self.settings.subject, self.settings.group)
+        return parameter_names(self.likelihood, self.design, self.spec.subject, self.spec.group)
 
     @property
     def covariance_parameters(self) -> pd.Series:
@@ -434,6 +435,12 @@ class MMRMResults(RandomEffectsResults):
                             columns=[f.name for f in fields(CovarianceAttempt)])
 
     # -- refitting ---------------------------------------------------------------------
+    @property
+    def spec(self) -> ModelSpec:
+        """What kind of model this is (:class:`~trialmlm.specification.ModelSpec`): ask it
+        instead of probing ``settings`` or ``design``."""
+        return self.model.spec
+
     def refit(self, data=None, response=None, weights: str | None = None, start=None, fixed=None, *,
               warn: bool = True) -> MMRMResults:
         """The same model (formula, covariance structure, method, ddf, vcov) fitted again.
@@ -513,14 +520,14 @@ class MMRMResults(RandomEffectsResults):
         c = beta_covariance(self, *resolve(self))  # the fit's: KR-adjusted under Kenward-Roger, as SAS
         var = np.einsum("np,pq,nq->n", x, c, x)
         pred = None
-        if self.settings.random is not None:
+        if self.spec.random_effects:
             if conditional:
                 est, var = self._blup_prediction(newdata, x, order if newdata is None else None)
             if interval == "prediction":
                 data = newdata if newdata is not None else d.source.iloc[d.row_position[order]]
                 pred = var + residual_variances(self, data)
         elif conditional or interval == "prediction":
-            if self.settings.linear:
+            if self.spec.linear:
                 if conditional:
                     raise DataError("conditional predictions need a subject: the linear model has none")
                 pred = var + self.phi[0]
