@@ -9,13 +9,13 @@ import pandas as pd
 
 from .design import FixedEncoding
 from .errors import DataError
-from .estimate import estimate
 from .fallback import fit_first_usable
+from .formula import parse_formula
 from .inference.methods import Scope
 from .model import Model, build_model
-from .parms import resolve_parms
 from .partitioned import check_methods, is_partitioned, reduce_partitions
-from .results import MMRMResults, parameter_names
+from .refit import fit_model
+from .results import MMRMResults
 
 
 def fit(formula: str, data: pd.DataFrame | str | os.PathLike, method: str = "REML",
@@ -117,20 +117,22 @@ def fit(formula: str, data: pd.DataFrame | str | os.PathLike, method: str = "REM
         raise DataError("start=, fixed= and noiter= name the parameters of one covariance structure; "
                         f"they cannot go with the fallback list covariance={list(covariance)}: fit the "
                         "structure alone (covariance='us' or in the formula)")
+    parsed = parse_formula(formula)  # the one parse of the formula and its covariance term
     if is_partitioned(data):
-        reduced = reduce_partitions(data, formula, weights, encoding)
-        return fit_first_usable(formula, covariance, lambda text, warn: _fit_one(
-            reduced.model(text, method), ddf, vcov, warn, parms))
-    return fit_first_usable(formula, covariance, lambda text, warn: _fit_one(
-        build_model(text, data, method, weights, encoding), ddf, vcov, warn, parms))
+        reduced = reduce_partitions(data, parsed, weights, encoding)
+        result = fit_first_usable(parsed, covariance, lambda f: _fit_one(reduced.model(f, method), ddf, vcov,
+                                                                       parms))
+    else:
+        result = fit_first_usable(parsed, covariance, lambda f: _fit_one(
+            build_model(f, data, method, weights, encoding), ddf, vcov, parms))
+    if not several:  # a structure of a fallback list that failed is no problem of the fit returned
+        result.warn_problems(stacklevel=2)
+    return result
 
 
-def _fit_one(model: Model, ddf: str | None, vcov: str, warn: bool, parms: dict) -> MMRMResults:
-    """One fit of ``model``; ``warn=False`` only records convergence problems."""
-    ddf, vcov = Scope.of(model.design, model.likelihood, model.formula.linear).resolve(ddf, vcov)
-    if model.design.summary is not None:
+def _fit_one(model: Model, ddf: str | None, vcov: str, parms: dict) -> MMRMResults:
+    """One fit of ``model``, its problems recorded (not warned)."""
+    ddf, vcov = Scope.of(model.design, model.likelihood, model.spec.linear).resolve(ddf, vcov)
+    if model.spec.from_sums:
         check_methods(ddf, vcov)
-    names = parameter_names(model.likelihood, model.design, model.formula.subject,
-                            model.formula.covariance.group if model.formula.covariance else None)
-    resolved = resolve_parms(model.likelihood, names, model.start, **parms)
-    return estimate(model, ddf=ddf, vcov=vcov, warn=warn, parms=resolved)
+    return fit_model(model, ddf, vcov, **parms)

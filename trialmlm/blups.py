@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import block_diag
 
-from .covariance.random_effects import Independent, RandomEffects
+from .covariance.random_effects import Independent
 from .errors import DataError
 
 
@@ -132,7 +132,7 @@ class RandomEffectsResults:
 
     # -- random effects (SAS RANDOM) ------------------------------------------------------
     def _require_random(self) -> None:
-        if self.settings.random is None:
+        if not self.spec.random_effects:
             raise DataError("the model has no random effects; add a term such as (1 + TIME | SUBJECT)")
 
     def _g(self, g: int = 0) -> np.ndarray:
@@ -151,7 +151,7 @@ class RandomEffectsResults:
         """:math:`G`, the covariance of the random effects, labelled by term (block-diagonal
         over grouping factors, labels ``"FACTOR: term"``, with outer factors)."""
         self._require_random()
-        if not self.design.outer:
+        if not self.spec.nested:
             names = list(self.design.random_names)
             return pd.DataFrame(self._g(), index=names, columns=names)
         factors = self._factors()
@@ -169,7 +169,7 @@ class RandomEffectsResults:
         (``Residual`` for :math:`\sigma^2I`, ``AR(1)``, ``SP(POW)``, ...; every group's, with
         the group suffix, with a per-group structure; without random effects all covariance
         parameters): always a Series."""
-        n_g = self.structures[0].n_g if isinstance(self.structures[0], RandomEffects) else 0
+        n_g = self.structures[0].n_g if self.spec.subject_random else 0
         n_r = sum(s.n_params for s in self.structures) - n_g * len(self.structures)
         names = self.covariance_parameter_names[n_g:n_g + n_r]
         return pd.Series(self.phi[n_g:n_g + n_r].copy(), index=names, name="estimate")
@@ -252,12 +252,12 @@ class RandomEffectsResults:
             z = np.asarray(model_matrix(spec, grid, na_action="raise"), dtype=float) if at else \
                 np.ones((1, 1))
             parts[factor] = np.einsum("nr,rs,ns->n", z, g, z)
-        if not self.design.outer:
+        if not self.spec.nested:
             frames = []
             for g, label in enumerate(self.design.group_labels):
                 out = grid.copy() if at else pd.DataFrame(index=[0])
                 if len(self.structures) > 1:
-                    out.insert(0, self.settings.group, label)
+                    out.insert(0, self.spec.group, label)
                 within = self._within_variance(g)
                 out["between"] = parts[self.settings.subject]
                 out["within"] = within
@@ -300,7 +300,7 @@ class RandomEffectsResults:
         :math:`1 - \hat b_i/\tilde b_i` (0: no shrinkage, 1: shrunk to the mean).
         Single grouping factor only.
         """
-        if self.design.outer:
+        if self.spec.nested:
             raise DataError("shrinkage() compares a subject's BLUP with its own least squares, which "
                             "ignores the outer grouping factors; it is defined for one grouping factor only")
         ols = subject_ols(self)

@@ -77,7 +77,7 @@ def _sigma(fit, g: int, points: np.ndarray) -> np.ndarray:
     if isinstance(structure, Independent):
         same = np.all(points[:, None, :] == points[None, :, :], axis=-1)
         return phi[0] * same
-    if fit.design.coordinates is not None:
+    if fit.spec.spatial:
         return structure.matrix_at(phi, points)
     code = points[:, 0].astype(np.int64)
     return structure.matrix(phi)[np.ix_(code, code)]
@@ -129,7 +129,7 @@ def residual_variances(fit, data: pd.DataFrame) -> np.ndarray:
     r"""Residual variance of each row of ``data``: its visit's (or point's) diagonal element of
     the fitted residual covariance (:math:`\sigma^2` for independent residuals)."""
     structure, phi = fit._residual(0)
-    if isinstance(structure, Independent) and not fit.settings.group:
+    if isinstance(structure, Independent) and not fit.spec.group:
         return np.full(len(data), phi[0])
     _, group, points = _row_keys(fit, data)
     out = np.empty(len(data))

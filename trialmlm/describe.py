@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 from .covariance import CovarianceStructure
 from .covariance.random_effects import Independent, RandomEffects
-from .formula import parse_formula
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,7 @@ def _random_parts(fit) -> tuple[RandomPart, ...]:
     names = {lv.factor: tuple(lv.names) for lv in d.outer}
     names[fit.settings.subject] = tuple(d.random_names)
     return tuple(RandomPart(str(t), t.subject, names[t.subject], t.diagonal)
-                 for t in parse_formula(fit.settings.formula).random_terms)
+                 for t in fit.model.formula.random_terms)
 
 
 def describe_covariance(fit) -> CovarianceDescription:

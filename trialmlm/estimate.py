@@ -1,39 +1,38 @@
 """Maximise the likelihood of an assembled :class:`~trialmlm.model.Model` into a result.
 
 The step between :func:`trialmlm.fit` (formula and data in) and :class:`MMRMResults`;
-the multiple-imputation code calls it directly to refit one encoded design with new
-responses or resampled subjects, without parsing and encoding again.
+every refit (:meth:`MMRMResults.refit`, :mod:`trialmlm.refit`) comes here too, with the
+fit's model re-used, without parsing and encoding again.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import replace
 
 import numpy as np
 
-from .boundary import boundary_note, boundary_point
-from .covariance import STRUCTURES
+from .boundary import boundary_point
 from .covariance.random_effects import Independent
-from .errors import BoundaryWarning, ConvergenceWarning
 from .model import Model
 from .optimize import maximise
 from .parms import Parms
-from .results import FitSettings, MMRMResults, parameter_names
+from .results import ALIASED, FitSettings, MMRMResults, parameter_names
 
 SINGULAR_RATIO = 1e-10  # smallest / largest eigenvalue of Sigma below which it counts as singular
 
 
 def estimate(model: Model, ddf: str, vcov: str, start: np.ndarray | None = None,
-             warn: bool = True, parms: Parms | None = None) -> MMRMResults:
+             warn: bool = False, parms: Parms | None = None) -> MMRMResults:
     """REML/ML estimates of ``model`` with the settings recorded for inference.
 
     ``start`` replaces the moment-based starting values (e.g. a previous fit's ``phi``).
     ``parms`` (:func:`trialmlm.parms.resolve_parms`) gives starting values by name, holds
     parameters (their rows and columns of ``phi_cov`` zero, the free block
     :math:`2H_{ff}^{-1}`) or evaluates without iterations (NOITER).
-    With ``warn=False`` convergence problems are only recorded in ``warnings`` (and
-    ``converged``), for callers that aggregate many fits.
+    Convergence problems are recorded in ``warnings`` (and ``converged``); the entry
+    points issue them (:meth:`MMRMResults.warn_problems`) where the user called, so that
+    no warning depends on how deep in the calls a fit was made.  ``warn=True`` issues them
+    at the caller of this function.
     """
     design, lik, parsed = model.design, model.likelihood, model.formula
     term = parsed.covariance
@@ -42,7 +41,7 @@ def estimate(model: Model, ddf: str, vcov: str, start: np.ndarray | None = None,
     held = parms.held if parms is not None else np.zeros(lik.n_params, dtype=bool)
     opt = maximise(lik, model.start() if start is None else start, held=held,
                    iterate=parms is None or not parms.noiter)
-    problems, notes = [], []
+    problems = []
     if not opt.converged:
         problems.append(f"the optimiser did not converge ({opt.message}); estimates are not reliable")
     phi, evaluation = opt.phi, opt.evaluation
@@ -51,12 +50,11 @@ def estimate(model: Model, ddf: str, vcov: str, start: np.ndarray | None = None,
         phi, evaluation, held = edge.phi, edge.evaluation, held | edge.at
         names = [n for n, a in zip(parameter_names(lik, design, parsed.subject, parsed.covariance.group
                                                    if parsed.covariance else None), edge.at) if a]
-        notes.append(boundary_note(names))
     phi_cov = covariance_of_phi(evaluation.hess, held)
     if np.isnan(phi_cov).any():
         problems.append("the Hessian of the likelihood is not positive definite at the estimate; "
                         "covariance parameter standard errors are unavailable")
-    aliased = [f"aliased fixed effects dropped: {', '.join(design.aliased)}"] if design.aliased else []
+    aliased = [ALIASED + ", ".join(design.aliased)] if design.aliased else []
     settings = FitSettings(formula=parsed.text, method="REML" if lik.reml else "ML", weights=model.weights,
                            structure=term.structure if term else Independent.name, subject=parsed.subject,
                            visit=term.positions if term else (), group=term.group if term else None,
@@ -69,17 +67,14 @@ def estimate(model: Model, ddf: str, vcov: str, start: np.ndarray | None = None,
         beta=evaluation.beta, beta_cov=evaluation.cov_beta, jac_info=evaluation.jac_info,
         likelihood=lik, loglik=-0.5 * evaluation.value, converged=opt.converged, n_iter=opt.n_iter,
         optimizer=opt.optimizer, warnings=tuple(aliased + problems),
-        boundary=tuple(names) if edge is not None else (),
+        boundary=tuple(names) if edge is not None else (), model=model,
     )
     singular = singular_residual(result)
     if singular:
         problems.append(singular)
         result = replace(result, converged=False, warnings=result.warnings + (singular,))
-    if warn:  # at the caller of trialmlm.fit: fit -> fit_first_usable -> lambda -> _fit_one -> estimate
-        for note in notes:
-            warnings.warn(note, BoundaryWarning, stacklevel=6)
-        for problem in problems:
-            warnings.warn(problem, ConvergenceWarning, stacklevel=6)
+    if warn:  # at the caller of estimate
+        result.warn_problems(stacklevel=2)
     return result
 
 
@@ -110,13 +105,13 @@ def singular_residual(fit: MMRMResults) -> str | None:
     estimate such as an antedependence correlation of 1), not for spatial structures
     (a matrix over all observed coordinates, singular as points come close).
     """
-    if fit.settings.random or not fit.settings.visit or STRUCTURES[fit.settings.structure].spatial:
+    if not fit.spec.marginal or fit.spec.spatial:
         return None
     for label in fit.group_labels:
         sigma = fit.covariance_matrix(label).to_numpy()
         eig = np.linalg.eigvalsh(sigma) if np.all(np.isfinite(sigma)) else np.array([np.nan, 1.0])
         if not eig[0] > SINGULAR_RATIO * eig[-1]:
-            where = f" of {fit.settings.group}={label!r}" if fit.settings.group else ""
+            where = f" of {fit.spec.group}={label!r}" if fit.spec.group else ""
             return (f"residual covariance matrix{where} numerically singular (smallest/largest eigenvalue "
                     f"{eig[0] / eig[-1]:.3g}, -2 log L = {-2 * fit.loglik:.6g}): a variance at zero or a "
                     "correlation at +-1, not a maximum of the likelihood")

@@ -30,10 +30,10 @@ import numpy as np
 from .covariance import get_structure
 from .errors import ConvergenceError, DataError, FormulaError
 from .estimate import singular_residual
-from .formula import parse_formula
+from .formula import ModelFormula
 from .results import CovarianceAttempt, MMRMResults
 
-FitOne = Callable[[str, bool], MMRMResults]  # (formula text, warn) -> fit
+FitOne = Callable[[ModelFormula], MMRMResults]  # the fit of a parsed formula, problems recorded
 
 
 def failure(fit: MMRMResults) -> str:
@@ -49,7 +49,8 @@ def failure(fit: MMRMResults) -> str:
     return "; ".join(reasons)
 
 
-def _attempt(fit: MMRMResults, used: bool) -> CovarianceAttempt:
+def attempt(fit: MMRMResults, used: bool) -> CovarianceAttempt:
+    """The :class:`CovarianceAttempt` of ``fit``."""
     return CovarianceAttempt(fit.settings.structure, fit.converged, bool(np.all(np.isfinite(fit.phi_cov))),
                              failure(fit), used)
 
@@ -66,13 +67,15 @@ def _names(covariance: str | Sequence[str]) -> tuple[str, ...]:
     return names
 
 
-def fit_first_usable(formula: str, covariance: str | Sequence[str] | None, fit_one: FitOne) -> MMRMResults:
+def fit_first_usable(formula: ModelFormula, covariance: str | Sequence[str] | None,
+                     fit_one: FitOne) -> MMRMResults:
     """The first usable fit of ``formula`` with the structures of ``covariance`` in turn.
 
-    ``covariance=None`` fits the formula as written, a single name replaces its
-    structure: both as a plain fit, returned even if not usable (with a
-    :class:`ConvergenceWarning`).  With several names, the first usable fit is returned
-    (without warnings for the structures that failed); see the module docstring.
+    The structures are tried as values (:meth:`ModelFormula.with_structure`): nothing is
+    parsed again.  ``covariance=None`` fits the formula as written, a single name replaces
+    its structure: both as a plain fit, returned even if not usable.  With several names,
+    the first usable fit is returned; see the module docstring.  ``fit_one`` records
+    problems without warning; :func:`trialmlm.fit` issues the plain fit's.
 
     Raises
     ------
@@ -83,26 +86,22 @@ def fit_first_usable(formula: str, covariance: str | Sequence[str] | None, fit_o
         structure), or by the only structure asked for.
     """
     if covariance is None:
-        fit = fit_one(formula, True)
-        return replace(fit, covariance_attempts=(_attempt(fit, used=True),))
+        return fit_one(formula)
     names = _names(covariance)
-    parsed = parse_formula(formula)
     if len(names) == 1:
-        fit = fit_one(parsed.with_structure(names[0]).text, True)
-        return replace(fit, covariance_attempts=(_attempt(fit, used=True),))
+        return fit_one(formula.with_structure(names[0]))
     attempts, errors = [], []
-    for name in names:
-        text = parsed.with_structure(name).text
+    for name, candidate in [(name, formula.with_structure(name)) for name in names]:
         try:
-            fit = fit_one(text, False)
+            fit = fit_one(candidate)
         except (DataError, FormulaError) as err:
             errors.append(err)
             attempts.append(CovarianceAttempt(name, False, False, str(err)))
             continue
         if not failure(fit):
-            return replace(fit, covariance_attempts=(*attempts, _attempt(fit, used=True)))
-        attempts.append(_attempt(fit, used=False))
+            return replace(fit, covariance_attempts=(*attempts, attempt(fit, used=True)))
+        attempts.append(attempt(fit, used=False))
     if len(errors) == len(names) and len({str(e) for e in errors}) == 1:
         raise errors[0]
-    raise ConvergenceError(f"no covariance structure gave a usable fit of '{formula}':\n"
+    raise ConvergenceError(f"no covariance structure gave a usable fit of '{formula.text}':\n"
                            + "\n".join(f"  {a.structure}: {a.reason}" for a in attempts), attempts)

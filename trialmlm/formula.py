@@ -46,6 +46,27 @@ class CovarianceTerm:
         grp = f"{self.group} / " if self.group else ""
         return f"{self.structure}({', '.join(self.positions)} | {grp}{self.subject})"
 
+    @property
+    def spatial(self) -> bool:
+        """Whether the structure is spatial (its positions are numeric coordinates)."""
+        return get_structure(self.structure).spatial
+
+    @property
+    def visit(self) -> str | None:
+        """The visit column of a visit-indexed structure (None for a spatial one)."""
+        return None if self.spatial else self.positions[0]
+
+    @property
+    def coordinates(self) -> tuple[str, ...]:
+        """The coordinate columns of a spatial structure (empty for a visit-indexed one)."""
+        return self.positions if self.spatial else ()
+
+    def with_structure(self, name: str) -> CovarianceTerm:
+        """The same term (visit, subject, group) with the structure ``name``; FormulaError for
+        an unknown name or a visit-indexed structure over several coordinates."""
+        _check_positions(name, self.positions, str(self))
+        return replace(self, structure=name)
+
 
 @dataclass(frozen=True)
 class RandomTerm:
@@ -102,19 +123,26 @@ class ModelFormula:
         return replace(self, innermost=factor)
 
     def with_structure(self, name: str) -> ModelFormula:
-        """The same formula with the covariance term's structure replaced by ``name``:
-        ``us(AVISIT | USUBJID)`` becomes ``toeph(AVISIT | USUBJID)``, the rest of the
-        text unchanged.  FormulaError without a covariance term or for an unknown name."""
+        """The same model with the covariance term's structure replaced by ``name``, as a value
+        (nothing is parsed again): ``us(AVISIT | USUBJID)`` becomes ``toeph(AVISIT | USUBJID)``;
+        ``text`` is rewritten likewise for the audit trail.  FormulaError without a covariance
+        term or for an unknown name."""
         if self.covariance is None:
             raise FormulaError(f"formula '{self.text}' has no covariance term such as us(AVISIT | USUBJID) "
                                f"whose structure '{name}' could replace")
+        term = self.covariance.with_structure(name)
         lhs, rhs = self.text.split("~", 1)
         terms = _split_top_level(rhs, "+")
         old = self.covariance.structure
-        i = next(i for i, term in enumerate(terms)
-                 if "|" in term and (call := _CALL.match(term)) and call.group(1) == old)
+        i = next(i for i, t in enumerate(terms)
+                 if "|" in t and (call := _CALL.match(t)) and call.group(1) == old)
         terms[i] = terms[i].replace(old, name, 1)
-        return parse_formula(f"{lhs}~{'+'.join(terms)}")
+        return replace(self, text=f"{lhs}~{'+'.join(terms)}", covariance=term)
+
+
+def as_formula(formula: str | ModelFormula) -> ModelFormula:
+    """``formula`` parsed (:func:`parse_formula`), or as it is if it is parsed already."""
+    return formula if isinstance(formula, ModelFormula) else parse_formula(formula)
 
 
 def _split_top_level(text: str, sep: str) -> list[str]:
@@ -148,18 +176,23 @@ def _identifier(name: str, what: str, term: str) -> str:
     return _column(name)
 
 
+def _check_positions(name: str, positions: tuple[str, ...], term: str) -> None:
+    """FormulaError for an unknown structure, or a visit-indexed one over several coordinates."""
+    if not get_structure(name).spatial and len(positions) != 1:
+        raise FormulaError(
+            f"'{name}' takes one visit variable, got {len(positions)} in '{term.strip()}'; "
+            "only spatial structures (sp_exp, sp_pow, sp_gau, sp_sph) take several coordinates"
+        )
+
+
 def _covariance_term(name: str, args: str, term: str) -> CovarianceTerm:
-    cls = get_structure(name)
+    get_structure(name)
     inside = _split_top_level(args, "|")
     if len(inside) != 2:
         raise FormulaError(f"covariance term '{term.strip()}' must look like {name}(VISIT | SUBJECT)")
     left, right = inside
     positions = tuple(_identifier(p, "a visit/coordinate", term) for p in left.split(","))
-    if not cls.spatial and len(positions) != 1:
-        raise FormulaError(
-            f"'{name}' takes one visit variable, got {len(positions)} in '{term.strip()}'; "
-            "only spatial structures (sp_exp, sp_pow, sp_gau, sp_sph) take several coordinates"
-        )
+    _check_positions(name, positions, term)
     levels = right.split("/")
     if len(levels) > 2:
         raise FormulaError(f"covariance term '{term.strip()}': use {name}(VISIT | GROUP / SUBJECT)")

@@ -15,12 +15,13 @@ from .covariance import CovarianceStructure, get_structure
 from .covariance.random_effects import Independent, RandomCovariance, RandomEffects
 from .design import Design, FixedEncoding, build_design
 from .errors import DataError
-from .formula import ModelFormula, parse_formula
+from .formula import ModelFormula, as_formula
 from .identifiability import check_combination, check_estimable, check_levels
 from .likelihood import Likelihood, MarginalLikelihood
 from .moments import build_batches, with_response
 from .multilevel import MultilevelLikelihood
 from .parameters import ParameterMap
+from .specification import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,11 @@ class Model:
     likelihood: MarginalLikelihood
     outer: tuple[RandomCovariance, ...] = ()  # G of each outer grouping factor
     weights: str | None = None
+
+    @property
+    def spec(self) -> ModelSpec:
+        """What kind of model this is (:class:`~trialmlm.specification.ModelSpec`)."""
+        return ModelSpec.of(self.formula, from_sums=self.design.summary is not None)
 
     def with_design(self, design: Design) -> Model:
         """The same model on another design of the same encoding (new responses, a resample)."""
@@ -50,7 +56,7 @@ class Model:
         group's (:meth:`RandomEffects.start`)."""
         moments = self.likelihood.ols_moments()
         inner = [s.start(parts) for s, parts in zip(self.structures, moments)]
-        if len(inner) > 1 and isinstance(self.structures[0], RandomEffects):
+        if len(inner) > 1 and self.spec.subject_random:
             n_g = self.structures[0].n_g
             pooled = self.structures[0].start([part for parts in moments for part in parts])
             inner = [pooled[:n_g]] + [phi[n_g:] for phi in inner]
@@ -67,14 +73,14 @@ def _innermost(parsed: ModelFormula, data: pd.DataFrame) -> ModelFormula:
     return parsed.with_subject(max(counts)[2])
 
 
-def build_model(formula: str, data: pd.DataFrame, method: str = "REML", weights: str | None = None,
-                encoding: FixedEncoding | None = None) -> Model:
-    """Parse, check and encode (``encoding``: see :func:`build_design`); raise FormulaError /
-    DataError naming what is wrong."""
+def build_model(formula: str | ModelFormula, data: pd.DataFrame, method: str = "REML",
+                weights: str | None = None, encoding: FixedEncoding | None = None) -> Model:
+    """Parse (unless ``formula`` is parsed already), check and encode (``encoding``: see
+    :func:`build_design`); raise FormulaError / DataError naming what is wrong."""
     method_u = str(method).upper()
     if method_u not in ("REML", "ML"):
         raise DataError(f"method must be 'REML' or 'ML', got {method!r}")
-    parsed = _innermost(parse_formula(formula), data if isinstance(data, pd.DataFrame) else pd.DataFrame())
+    parsed = _innermost(as_formula(formula), data if isinstance(data, pd.DataFrame) else pd.DataFrame())
     term = parsed.covariance
     cls = get_structure(term.structure) if term else Independent
     check_combination(parsed, cls)

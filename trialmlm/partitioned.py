@@ -59,7 +59,7 @@ from .design import (
     null_space_basis,
 )
 from .errors import DataError, FormulaError
-from .formula import ModelFormula, parse_formula
+from .formula import ModelFormula, as_formula
 from .identifiability import check_estimable
 from .inference.methods import VCOV
 from .inference.vcov import cluster_operators
@@ -238,11 +238,12 @@ def _frozen_encoding(formula: ModelFormula, fixed_vars: list[str], levels: dict,
     return full
 
 
-def plan(frame, formula: str, weights: str | None, encoding: FixedEncoding | None) -> tuple[Plan, dict]:
+def plan(frame, formula: str | ModelFormula, weights: str | None,
+         encoding: FixedEncoding | None) -> tuple[Plan, dict]:
     """Step 1 of the module docstring: ``(plan, scan totals)``; every check before the reduction."""
     import dask
 
-    parsed = parse_formula(formula)
+    parsed = as_formula(formula)
     _check_formula(parsed)
     meta = frame._meta
     try:
@@ -494,10 +495,10 @@ class Reduced:
     design: Design
     batches: list[Batch]
 
-    def model(self, formula: str, method: str) -> Model:
+    def model(self, formula: str | ModelFormula, method: str) -> Model:
         """The :class:`Model` of ``formula`` (same mean model and covariance term up to its
         structure) on the reduced data; ``method`` "REML" or "ML"."""
-        parsed = parse_formula(formula)
+        parsed = as_formula(formula)
         _check_formula(parsed)
         term = parsed.covariance
         cls = get_structure(term.structure)
@@ -529,7 +530,7 @@ def _moments(encoding: FixedEncoding, classes: dict, q: int) -> tuple[list[Batch
     return batches, cross
 
 
-def reduce_partitions(data, formula: str, weights: str | None = None,
+def reduce_partitions(data, formula: str | ModelFormula, weights: str | None = None,
                       encoding: FixedEncoding | None = None) -> Reduced:
     """Scan, check and reduce ``data`` (a Dask DataFrame or a Parquet dataset path) for
     ``formula`` (module docstring); the fit itself is :func:`trialmlm.fit`."""

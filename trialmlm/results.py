@@ -14,16 +14,21 @@ import pandas as pd
 from scipy import stats
 
 from .blups import RandomEffectsResults
+from .boundary import boundary_note
 from .conditional import conditional_moments, residual_variances
 from .covariance import CovarianceStructure
 from .covariance.random_effects import Independent
 from .design import Design
-from .errors import DataError, DataWarning
+from .errors import BoundaryWarning, ConvergenceWarning, DataError, DataWarning
 from .inference.anova import term_hypotheses
 from .inference.lsmeans import compare_table, lsmeans_table
 from .inference.methods import beta_covariance, resolve
 from .inference.wald import contrast_matrix, f_test, t_table
 from .likelihood import MarginalLikelihood, independence_deviance, independence_deviance_of_sums
+from .model import Model
+from .specification import ModelSpec
+
+ALIASED = "aliased fixed effects dropped: "  # the one entry of MMRMResults.warnings that is no problem
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -107,6 +112,8 @@ class MMRMResults(RandomEffectsResults):
     boundary : covariance parameters estimated at 0, the boundary (:mod:`trialmlm.boundary`).
     covariance_attempts : the :class:`CovarianceAttempt` of each structure tried, in order
         (one for a fit without a fallback list; see :meth:`covariance_attempts_table`).
+    model : the assembled :class:`~trialmlm.model.Model` (parsed formula, covariance term,
+        design, likelihood) that :meth:`refit` refits without parsing anything again.
     """
 
     settings: FitSettings
@@ -125,6 +132,7 @@ class MMRMResults(RandomEffectsResults):
     warnings: tuple[str, ...] = ()
     covariance_attempts: tuple[CovarianceAttempt, ...] = ()
     boundary: tuple[str, ...] = ()
+    model: Model | None = field(default=None, repr=False, compare=False)  # the parsed model, to refit
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # see cached()
 
     def __post_init__(self):
@@ -190,7 +198,7 @@ class MMRMResults(RandomEffectsResults):
         read (SAS's "Subjects", which counts subjects without a usable row); for the linear
         model (no subject) :math:`s = n - p` (REML) or :math:`n` (ML), as SAS with one
         subject and no RANDOM statement."""
-        s = self.n_subjects_read if not self.settings.linear else self.n_obs - (
+        s = self.n_subjects_read if not self.spec.linear else self.n_obs - (
             self.n_fixed if self.method == "REML" else 0)
         return -2 * self.loglik + self._n_ic_params * np.log(s)
 
@@ -202,7 +210,7 @@ class MMRMResults(RandomEffectsResults):
         SAS counts only parameters not estimated on a boundary (:attr:`boundary`).
         """
         df = self.n_covariance_parameters - len(self.boundary) - 1
-        if self.settings.linear or df < 1:
+        if self.spec.linear or df < 1:
             return None
         d = self.design
         null = independence_deviance(d.X, d.y, d.weights, self.method == "REML") if d.summary is None \
@@ -351,11 +359,11 @@ class MMRMResults(RandomEffectsResults):
             if len(labels) == 1:
                 return 0
             raise DataError(
-                f"the fit has a separate covariance matrix per level of '{self.settings.group}'; "
+                f"the fit has a separate covariance matrix per level of '{self.spec.group}'; "
                 f"pass group= one of {', '.join(map(str, labels))}"
             )
         if group not in labels:
-            raise DataError(f"group {group!r} is not a level of '{self.settings.group}' "
+            raise DataError(f"group {group!r} is not a level of '{self.spec.group}' "
                             f"(levels: {', '.join(map(str, labels))})")
         return labels.index(group)
 
@@ -371,7 +379,7 @@ class MMRMResults(RandomEffectsResults):
         """
         s, phi = self._residual(self._group_index(group))
         if isinstance(s, Independent):
-            also = " and random_effects_covariance" if self.settings.random else ""
+            also = " and random_effects_covariance" if self.spec.random_effects else ""
             raise DataError(f"the residuals are independent (R = sigma^2 I); see residual_variance{also}")
         if s.spatial:
             mat = s.matrix_at(phi, self.design.coordinates)
@@ -389,12 +397,12 @@ class MMRMResults(RandomEffectsResults):
 
     @property
     def _position_name(self) -> str:
-        return ", ".join(self.settings.visit)
+        return ", ".join(self.spec.positions)
 
     @property
     def covariance_parameter_names(self) -> list[str]:
         """SAS names of the covariance parameters (see :func:`parameter_names`)."""
-        return parameter_names(self.likelihood, self.design, self.settings.subject, self.settings.group)
+        return parameter_names(self.likelihood, self.design, self.spec.subject, self.spec.group)
 
     @property
     def covariance_parameters(self) -> pd.Series:
@@ -425,6 +433,45 @@ class MMRMResults(RandomEffectsResults):
         """``structure, converged, positive_definite, reason, used``: one row per structure tried."""
         return pd.DataFrame([asdict(a) for a in self.covariance_attempts],
                             columns=[f.name for f in fields(CovarianceAttempt)])
+
+    # -- refitting ---------------------------------------------------------------------
+    @property
+    def spec(self) -> ModelSpec:
+        """What kind of model this is (:class:`~trialmlm.specification.ModelSpec`): ask it
+        instead of probing ``settings`` or ``design``."""
+        return self.model.spec
+
+    def refit(self, data=None, response=None, weights: str | None = None, start=None, fixed=None, *,
+              warn: bool = True) -> MMRMResults:
+        """The same model (formula, covariance structure, method, ddf, vcov) fitted again.
+
+        Nothing is parsed again: the fit's :attr:`model` is re-used, re-encoded only when the
+        data change (:func:`trialmlm.refit.refit_model`, ``docs/mmrm.md``).  ``data``: new
+        data (a DataFrame; partitioned data for a fit from partitions) or a
+        :class:`~trialmlm.design.Design` resampled from this fit's; ``response``: new values
+        of the response column, in the order of the data's rows or as a Series by their
+        index; ``weights``: another weight column (None keeps the fit's); ``start`` and
+        ``fixed`` as in :func:`trialmlm.fit` (None keeps the fit's), or ``start`` an array
+        of every parameter (e.g. ``fit.phi``), a warm start not recorded in the settings.
+        ``refit()`` equals the fit; ``refit(response=y)`` a fresh :func:`trialmlm.fit` of
+        the data with ``y``.  ``warn=False`` only records convergence problems.
+        """
+        from .refit import refit  # refit builds fits (estimate imports this module)
+
+        out = refit(self, data=data, response=response, weights=weights, start=start, fixed=fixed)
+        if warn:
+            out.warn_problems(stacklevel=2)
+        return out
+
+    def warn_problems(self, stacklevel: int = 2) -> None:
+        """Issue this fit's boundary note (:class:`BoundaryWarning`) and convergence problems
+        (:class:`ConvergenceWarning`) as warnings; ``stacklevel`` as for :func:`warnings.warn`,
+        counted from the caller of this method."""
+        if self.boundary:
+            warnings.warn(boundary_note(self.boundary), BoundaryWarning, stacklevel=stacklevel + 1)
+        for problem in self.warnings:
+            if not problem.startswith(ALIASED):
+                warnings.warn(problem, ConvergenceWarning, stacklevel=stacklevel + 1)
 
     # -- predictions -------------------------------------------------------------------
     def _in_caller_order(self, values: np.ndarray, name: str) -> pd.Series:
@@ -473,14 +520,14 @@ class MMRMResults(RandomEffectsResults):
         c = beta_covariance(self, *resolve(self))  # the fit's: KR-adjusted under Kenward-Roger, as SAS
         var = np.einsum("np,pq,nq->n", x, c, x)
         pred = None
-        if self.settings.random is not None:
+        if self.spec.random_effects:
             if conditional:
                 est, var = self._blup_prediction(newdata, x, order if newdata is None else None)
             if interval == "prediction":
                 data = newdata if newdata is not None else d.source.iloc[d.row_position[order]]
                 pred = var + residual_variances(self, data)
         elif conditional or interval == "prediction":
-            if self.settings.linear:
+            if self.spec.linear:
                 if conditional:
                     raise DataError("conditional predictions need a subject: the linear model has none")
                 pred = var + self.phi[0]

@@ -137,7 +137,7 @@ def _between_within_columns(fit) -> np.ndarray:
         between[cols] = constant[cols].all()
     rank_between = d.column_rank(between) if between.any() else 0
     df_between = float(d.n_subjects - rank_between)
-    if fit.settings.structure == "us" and fit.settings.random is None:
+    if fit.settings.structure == "us" and not fit.spec.random_effects:
         return np.full(d.n_fixed, df_between)
     return np.where(between, df_between, float(d.n_obs - d.n_subjects - (d.n_fixed - rank_between)))
 
@@ -226,7 +226,7 @@ def between_within_df(fit, L: np.ndarray, joint: bool, vcov: str) -> DF:
 
 def containment_df(fit, L: np.ndarray, joint: bool, vcov: str) -> DF:
     """SAS DDFM=CONTAIN (module docstring); the residual df without random effects."""
-    if fit.settings.random is None:
+    if not fit.spec.random_effects:
         return residual_df(fit, L, joint, vcov)
     return _smallest_of_columns(_containment_columns(fit), L)
 

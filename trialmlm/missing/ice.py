@@ -37,8 +37,6 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, DataWarning
-from ..estimate import estimate
-from ..model import build_model
 from .feasibility import check_observed_left, excluded_values
 from .imputation import ImputationData, prepare
 from .strategies import STRATEGIES, Strategy, UserStrategy
@@ -294,7 +292,7 @@ def fit_without_excluded(fit, data: ImputationData, plan: IcePlan, arm: str, ref
     (the refit's design; the observed responses and ``plan.n_mar`` of ``data``)."""
     if not plan.excluded.any():
         return fit, replace(data, n_mar=plan.n_mar)
-    s, source = fit.settings, fit.design.source
+    source = fit.design.source
     k = len(data.visits)
     cells = pd.MultiIndex.from_arrays([np.repeat(data.subjects, k),
                                        np.tile(np.asarray(data.visits, dtype=object), len(data.subjects))])
@@ -303,7 +301,7 @@ def fit_without_excluded(fit, data: ImputationData, plan: IcePlan, arm: str, ref
                                       source[data.visit].to_numpy(dtype=object)])
     drop = flags.reindex(rows, fill_value=False).to_numpy(dtype=bool)
     masked = source.assign(**{data.response: source[data.response].where(~drop)})
-    refit = estimate(build_model(s.formula, masked, s.method), s.ddf, s.vcov, start=fit.phi, warn=False)
+    refit = fit.refit(data=masked, start=fit.phi, warn=False)
     layout = replace(prepare(refit, data.visit, arm, reference), y=data.y, observed=data.observed,
                      frame=data.frame, n_mar=plan.n_mar)
     return refit, layout

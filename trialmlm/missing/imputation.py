@@ -33,10 +33,10 @@ import pandas as pd
 from ..covariance.random_effects import RandomEffects
 from ..design import ALIAS_TOLERANCE
 from ..errors import DataError
-from ..formula import parse_formula
 from ..inference.grid import ESTIMABLE_TOL
 from ..model import Model
-from ..optimize import maximise
+from ..refit import fit_model
+from ..refit import refit_model as model_on
 from .patterns import last_observed
 from .strategies import Strategy
 
@@ -254,8 +254,7 @@ def _groups(fit, first_rows: pd.DataFrame, arm: str, reference) -> tuple[np.ndar
 
 def refit_model(fit) -> Model:
     """The assembled model of ``fit`` (design, structures, likelihood), to resample."""
-    return Model(parse_formula(fit.settings.formula), fit.design, fit.structures, fit.likelihood,
-                 weights=fit.settings.weights)
+    return fit.model
 
 
 def draw_parameters(fit, model: Model, strata: list[np.ndarray], rng: np.random.Generator):
@@ -288,9 +287,8 @@ def refit_sample(fit, model: Model, chosen: np.ndarray):
 
 def refit_design(model: Model, design, structures, phi: np.ndarray):
     """``(beta, sigmas, converged)`` of ``model`` on ``design`` (a resample), started from ``phi``."""
-    lik = model.with_design(design).likelihood
-    opt = maximise(lik, phi)
-    return opt.evaluation.beta, covariance_matrices(structures, lik, opt.phi), opt.converged
+    fit = fit_model(model_on(model, design), "residual", "model", start=phi)  # the one refit path
+    return fit.beta, covariance_matrices(structures, fit.likelihood, fit.phi), fit.converged
 
 
 def check_full_rank(design, what: str) -> None:

@@ -82,9 +82,9 @@ def _time_variable(fit) -> str | None:
 def _visit_groups(fit) -> tuple[np.ndarray, list, str]:
     """Group of each row (fit order) for the by-visit panel, its levels and a label."""
     d = fit.design
-    if fit.settings.visit:
+    if fit.spec.positions:
         labels = np.asarray(d.position_labels, dtype=object)
-        return labels[d.position], list(d.position_labels), ", ".join(fit.settings.visit)
+        return labels[d.position], list(d.position_labels), ", ".join(fit.spec.positions)
     time = _time_variable(fit)
     if time is None:
         counts = pd.Series(d.subject).groupby(d.subject).cumcount().to_numpy() + 1
@@ -173,7 +173,7 @@ def individual_trajectories(fit, subjects: Sequence | None = None, n: int = 9, s
 
     Returns an array of Axes, one per subject (shared axes).
     """
-    if fit.settings.random is None:
+    if not fit.spec.random_effects:
         raise _no_random_effects(fit, "individual_trajectories")
     d = fit.design
     labels = np.asarray(d.subject_labels)
@@ -185,13 +185,13 @@ def individual_trajectories(fit, subjects: Sequence | None = None, n: int = 9, s
     unknown = [s for s in subjects if s not in set(labels.tolist())]
     if unknown:
         raise DataError(f"subject {unknown[0]!r} is not in the fit (column '{fit.settings.subject}')")
-    x = x or _time_variable(fit) or (fit.settings.visit[0] if fit.settings.visit else None)
+    x = x or _time_variable(fit) or fit.spec.repeated
     ticks = None
     if x is None:
         raise DataError("give x= the column to plot against")
     if x in d.fixed_frame:
         xv = d.fixed_frame[x]
-    elif fit.settings.visit and x == fit.settings.visit[0]:
+    elif fit.spec.repeated is not None and x == fit.spec.repeated:
         xv = pd.Series(np.asarray(d.position_labels, dtype=object)[d.position])
     else:
         raise DataError(f"column '{x}' is not a variable of the fit's mean model")
@@ -237,7 +237,7 @@ def shrinkage_plot(fit, kind: str = "paired", terms: Sequence[str] | None = None
     them).  Subjects without their own estimate (too few observations) show the BLUP
     only, as an open circle.  Returns an array of Axes.
     """
-    if fit.settings.random is None:
+    if not fit.spec.random_effects:
         raise _no_random_effects(fit, "shrinkage_plot")
     table = fit.shrinkage()
     all_terms = list(fit.design.random_names)

@@ -47,8 +47,8 @@ def _fit_levels(fit, column: str) -> list | None:
 def _default_visit(fit, visit: str | None) -> str:
     if visit is not None:
         return visit
-    if fit.settings.visit:
-        return fit.settings.visit[0]
+    if fit.spec.repeated is not None:
+        return fit.spec.repeated
     raise DataError("the fit has no visit factor (covariance term); pass visit= the column to plot by")
 
 
@@ -137,8 +137,8 @@ def difference_forest(fit_or_table, arm: str | None = None, visit: str | None = 
     if _is_fit(fit_or_table):
         if arm is None:
             raise DataError("difference_forest(fit, ...) needs arm= the treatment column")
-        if visit is None and fit_or_table.settings.visit:
-            visit = fit_or_table.settings.visit[0]
+        if visit is None:
+            visit = fit_or_table.spec.repeated
         table = fit_or_table.compare(arm, by=visit, reference=reference, alpha=1 - ci, **compare_options)
         fit_levels = _fit_levels(fit_or_table, arm)
         response = fit_or_table.settings.response

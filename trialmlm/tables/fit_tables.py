@@ -42,7 +42,7 @@ def model_footnotes(fit, arm: str | None = None, visit: str | None = None, ddf: 
 def _default_visit(fit, visit):
     if visit is not None:
         return visit
-    return fit.settings.visit[0] if fit.settings.visit else None
+    return fit.spec.repeated
 
 
 def _counts(fit, arm: str, visit: str | None) -> pd.Series:
@@ -56,7 +56,7 @@ def _counts(fit, arm: str, visit: str | None) -> pd.Series:
     if visit is not None:
         if visit in frame:
             keys["visit"] = frame[visit].to_numpy()
-        elif fit.settings.visit and visit == fit.settings.visit[0]:
+        elif fit.spec.repeated is not None and visit == fit.spec.repeated:
             keys["visit"] = np.asarray(d.position_labels, dtype=object)[d.position]
         else:
             raise DataError(f"'{visit}' is not a variable of the fit")
@@ -164,7 +164,7 @@ def _criteria_count(fit) -> str:
     """What AIC/AICC/BIC count and what BIC's log is of, as :class:`~trialmlm.MMRMResults`
     computes them (SAS's conventions)."""
     held = len(fit.settings.fixed)
-    what = " (the residual variance)" if fit.settings.linear else ""
+    what = " (the residual variance)" if fit.spec.linear else ""
     covariance = _plural(fit.n_covariance_parameters - held, "covariance parameter") + what
     fixed = _plural(fit.n_fixed, "fixed effect")
     if fit.method == "ML":
@@ -173,7 +173,7 @@ def _criteria_count(fit) -> str:
         counted = f"{covariance}, not the {fixed} (under REML, SAS counts covariance parameters only)"
     if held:
         counted += f"; {held} held (HOLD=) not counted"
-    if not fit.settings.linear:
+    if not fit.spec.linear:
         return f"AIC/AICC/BIC count {counted}; BIC uses the {fit.n_subjects_read} subjects read."
     # the same words for every visit's ANCOVA: a stacked table says it once
     return f"AIC/AICC/BIC count {counted}; BIC uses " + (
@@ -281,7 +281,7 @@ def sensitivity_results(fit, imputations: Sequence = (), tipping=None, alpha: fl
     arm, reference = _same_setting(results, "arm"), _same_setting(results, "reference")
     if tipping is not None and tipping.alpha != alpha:
         raise DataError(f"alpha = {alpha} but the tipping point was computed at alpha = {tipping.alpha}")
-    vname = fit.settings.visit[0]
+    vname = fit.spec.repeated
     visit = tipping.visit if tipping is not None else fit.design.position_labels[-1]
     primary = fit.compare(arm, by=vname, reference=reference, alpha=alpha)
     parts = [("MMRM (primary, MAR)", primary, np.nan)]
