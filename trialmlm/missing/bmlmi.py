@@ -33,19 +33,9 @@ import numpy as np
 import pandas as pd
 
 from ..checks import check_executor, check_seed
-from ..errors import DataError
 from ..runner import run_tasks
-from .mle_imputation import (
-    Parameters,
-    Setting,
-    analyse,
-    check_count,
-    refit,
-    sample_rows,
-    setup,
-    warn_not_converged,
-)
-from .pooling import bmlmi_table
+from .methods import BMLMI
+from .mle_imputation import Parameters, Setting, analyse, refit, sample_rows, setup, warn_not_converged
 from .visit_results import VisitResults
 
 
@@ -78,11 +68,13 @@ class BootstrappedMLMI(VisitResults):
     n_not_converged: int = 0
     seconds: dict = field(default_factory=dict)
 
+    @property
+    def imputation_method(self) -> BMLMI:
+        """The imputation method (:class:`.methods.BMLMI`): its pooling rule."""
+        return BMLMI(self.B, self.D)
+
     def _pool(self, transform, alpha, pooling) -> pd.DataFrame:
-        if pooling is not None:
-            raise DataError(f"pooling={pooling!r} is for condmean(type='bootstrap'); bootstrapped ML "
-                            "multiple imputation is pooled by von Hippel & Bartlett's formula only")
-        return bmlmi_table(transform(self.estimates), alpha)
+        return self.imputation_method.pool(None, transform(self.estimates), alpha, pooling)
 
     def update_strategy(self, update: pd.DataFrame) -> BootstrappedMLMI:
         """The imputations redrawn under the strategies of ``update`` (columns: the subject and
@@ -131,8 +123,8 @@ def bmlmi(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | None 
         subject order, instead of drawing them.
     """
     start = time.perf_counter()
-    D = check_count("D", D)
-    B = check_count("B", len(_samples) if _samples is not None else B)
+    method = BMLMI(len(_samples) if _samples is not None else B, D)
+    B, D = method.B, method.D
     check_executor(executor)
     setting = setup(fit, ice, reference, arm, covariates, delta, weights, strategies)
     entropy = np.random.SeedSequence(check_seed(seed)).entropy

@@ -48,20 +48,9 @@ from ..checks import check_executor, check_seed
 from ..errors import DataError
 from ..runner import run_tasks
 from .feasibility import check_jackknife_data
-from .mle_imputation import (
-    Parameters,
-    Setting,
-    analyse,
-    check_count,
-    refit,
-    sample_rows,
-    setup,
-    warn_not_converged,
-)
-from .pooling import bootstrap_table, check_pooling, jackknife_table
+from .methods import CondMean
+from .mle_imputation import Parameters, Setting, analyse, refit, sample_rows, setup, warn_not_converged
 from .visit_results import VisitResults
-
-CONDMEAN_TYPES = ("jackknife", "bootstrap")
 
 
 @dataclass(frozen=True)
@@ -94,14 +83,14 @@ class ConditionalMean(VisitResults):
     n_not_converged: int = 0
     seconds: dict = field(default_factory=dict)
 
+    @property
+    def imputation_method(self) -> CondMean:
+        """The imputation method (:class:`.methods.CondMean`): its pooling rule."""
+        return CondMean(self.type, None if self.type == "jackknife" else max(2, len(self.replicates)))
+
     def _pool(self, transform, alpha, pooling) -> pd.DataFrame:
         point, replicates = transform(self.estimates), transform(self.replicates)
-        if self.type == "bootstrap":
-            return bootstrap_table(point, replicates, alpha, check_pooling(pooling))
-        if pooling is not None:
-            raise DataError(f"pooling={pooling!r} is for type='bootstrap'; the jackknife has one (normal) "
-                            "pooling")
-        return jackknife_table(point, replicates, alpha)
+        return self.imputation_method.pool(point, replicates, alpha, pooling)
 
     def update_strategy(self, update: pd.DataFrame) -> ConditionalMean:
         """The analyses re-imputed under the strategies of ``update`` (columns: the subject and
@@ -178,13 +167,12 @@ def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | No
     """
     start = time.perf_counter()
     check_executor(executor)  # before the full-data fit, not at the refits
-    if type not in CONDMEAN_TYPES:
-        raise DataError(f"type must be one of {', '.join(map(repr, CONDMEAN_TYPES))}, got {type!r}")
-    if type == "jackknife" and (n_samples is not None or seed is not None or _samples is not None):
+    if type == "jackknife" and (seed is not None or _samples is not None):
         raise DataError("n_samples and seed are for type='bootstrap'; the jackknife leaves out each subject "
                         "once")
-    if type == "bootstrap" and _samples is None:
-        n_samples = check_count("n_samples", n_samples)  # before any fitting
+    if type == "bootstrap" and _samples is not None:
+        n_samples = len(_samples)
+    CondMean(type, n_samples)  # checked before any fitting
     setting = setup(fit, ice, reference, arm, covariates, delta, weights, strategies,
                     check=check_jackknife_data if type == "jackknife" else None)
     estimates, completed = _full_data(setting)

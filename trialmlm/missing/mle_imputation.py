@@ -21,7 +21,6 @@ The parameters of every sample are kept with the results, so a change of strateg
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -133,13 +132,6 @@ def setup(fit, ice: pd.DataFrame | None, reference, arm: str | None, covariates:
     codes = pd.Index(model.design.subject_labels).get_indexer(data.subjects)
     return Setting(arm, visit, reference, tuple(covariates), model, imputation_fit.structures,
                    imputation_fit.phi, codes, full, data, plan, analysis, shift)
-
-
-def check_count(name: str, value) -> int:
-    """``value`` as an integer of at least 2 (a number of samples or imputations)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 2:
-        raise DataError(f"{name} must be an integer of at least 2, got {value!r}")
-    return int(value)
 
 
 def sample_rows(setting: Setting, sample) -> np.ndarray:

@@ -59,7 +59,7 @@ from .imputation import (
     refit_model,
     subject_strata,
 )
-from .rubin import pool
+from .methods import ApproxBayes
 from .strategies import STRATEGIES
 from .visit_ancova import VisitAncova, check_weights
 
@@ -232,9 +232,14 @@ class MultipleImputation:
         return replace(self, plan=plan, estimates=np.stack([st[0] for _, st, _, _ in out]),
                        imputed=np.stack([y for y, _, _, _ in out]), n_not_converged=failed, _cache={})
 
+    @property
+    def imputation_method(self) -> ApproxBayes:
+        """The imputation method (:class:`.methods.ApproxBayes`): Rubin's rules."""
+        return ApproxBayes(self.n_imputations)
+
     def _pooled(self, labels: pd.DataFrame, rows: slice, alpha: float) -> pd.DataFrame:
-        e = self.estimates[:, :, rows]
-        return pd.concat([labels.reset_index(drop=True), pool(e[:, 0], e[:, 1], e[:, 2], alpha)], axis=1)
+        pooled = self.imputation_method.pool(None, self.estimates[:, :, rows], check_alpha(alpha))
+        return pd.concat([labels.reset_index(drop=True), pooled], axis=1)
 
     def _fits(self) -> list:
         """The analysis model fitted to each completed data set (computed once; the MMRM only)."""
@@ -248,7 +253,8 @@ class MultipleImputation:
         tables = [getattr(f, method)(*args, **options) for f in self._fits()]
         est, se, df = (np.stack([t[c].to_numpy() for t in tables]) for c in ("estimate", "se", "df"))
         labels = tables[0].drop(columns=[c for c in tables[0].columns if c in COLUMNS])
-        return pd.concat([labels, pool(est, se**2, df, alpha)], axis=1)
+        pooled = self.imputation_method.pool(None, np.stack([est, se**2, df], axis=1), alpha)
+        return pd.concat([labels, pooled], axis=1)
 
     def lsmeans(self, specs=None, by=None, alpha: float = 0.05, **options) -> pd.DataFrame:
         """Pooled LS means: columns as ``fit.lsmeans`` (factor columns, ``estimate, se, df,
@@ -651,8 +657,7 @@ def tipping_point(fit, deltas=None, arms=None, visit=None, method: str = "mar", 
     sign = np.array([direction.get(a, 1.0) for a in labels[arm].to_numpy()[at_visit]])
     tables = []
     for i, d in enumerate(steps):
-        e = stats[:, i][:, :, n_ls + at_visit]
-        pooled = pool(e[:, 0], e[:, 1], e[:, 2], alpha)
+        pooled = ApproxBayes(n_imputations).pool(None, stats[:, i][:, :, n_ls + at_visit], alpha)
         head = pd.DataFrame({"delta": sign * d + 0.0, "contrast": labels["contrast"].to_numpy()[at_visit]})
         tables.append(pd.concat([head, pooled], axis=1))
     table = pd.concat(tables, ignore_index=True)
