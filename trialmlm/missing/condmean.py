@@ -122,6 +122,25 @@ def _one_sample(setting: Setting, sample) -> tuple[Parameters, np.ndarray]:
     return params, analyse(setting, params)
 
 
+def _check_method(type: str, n_samples, seed, given) -> int | None:
+    """The number of samples of a valid ``type`` (:class:`.methods.CondMean`)."""
+    if type == "jackknife" and (seed is not None or given is not None):
+        raise DataError("n_samples and seed are for type='bootstrap'; the jackknife leaves out each subject "
+                        "once")
+    return CondMean(type, len(given) if given is not None else n_samples).n_samples
+
+
+def _tasks(type: str, n: int, n_samples, seed, given) -> tuple[list, int | None]:
+    """The samples to refit (leave-one-out positions, given positions or bootstrap seeds) and
+    the bootstrap's entropy (None without)."""
+    if type == "jackknife":
+        return [np.delete(np.arange(n), i) for i in range(n)], None
+    if given is not None:
+        return list(given), None
+    entropy = np.random.SeedSequence(check_seed(seed)).entropy
+    return np.random.SeedSequence(entropy).spawn(n_samples), entropy
+
+
 def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | None = None,
              covariates: Sequence[str] | None = None, delta: pd.DataFrame | None = None,
              type: str = "jackknife", n_samples: int | None = None, seed: int | None = None, workers: int = 1,
@@ -167,24 +186,11 @@ def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | No
     """
     start = time.perf_counter()
     check_executor(executor)  # before the full-data fit, not at the refits
-    if type == "jackknife" and (seed is not None or _samples is not None):
-        raise DataError("n_samples and seed are for type='bootstrap'; the jackknife leaves out each subject "
-                        "once")
-    if type == "bootstrap" and _samples is not None:
-        n_samples = len(_samples)
-    CondMean(type, n_samples)  # checked before any fitting
+    n_samples = _check_method(type, n_samples, seed, _samples)  # before any fitting
     setting = setup(fit, ice, reference, arm, covariates, delta, weights, strategies,
                     check=check_jackknife_data if type == "jackknife" else None)
     estimates, completed = _full_data(setting)
-    n = len(setting.data.subjects)
-    entropy = None
-    if type == "jackknife":
-        tasks = [np.delete(np.arange(n), i) for i in range(n)]
-    elif _samples is not None:
-        tasks = list(_samples)
-    else:
-        entropy = np.random.SeedSequence(check_seed(seed)).entropy
-        tasks = np.random.SeedSequence(entropy).spawn(n_samples)
+    tasks, entropy = _tasks(type, len(setting.data.subjects), n_samples, seed, _samples)
     middle = time.perf_counter()
     out = run_tasks(_one_sample, setting, tasks, workers, progress, f"{type} refits", executor)
     samples = tuple(p for p, _ in out)

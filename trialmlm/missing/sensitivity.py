@@ -477,6 +477,17 @@ def _shift(setup: _Setup, delta, delta_arms) -> np.ndarray:
     return delta_matrix(setup.data, setup.plan, delta, setup.shifted)
 
 
+def _result(setup: _Setup, model, out: list, given: dict) -> MultipleImputation:
+    """The :class:`MultipleImputation` of the imputations ``out`` (``given``: the call's settings)."""
+    return MultipleImputation(
+        reference=setup.reference, arm=setup.arm, visit=setup.visit, seed=setup.entropy,
+        delta_arms=setup.shifted, estimates=np.stack([st[0] for _, st, _, _ in out]),
+        lsmeans_labels=model.lsmeans_labels, compare_labels=model.compare_labels,
+        imputed=np.stack([y for y, _, _, _ in out]), data=setup.data,
+        covariates=model.covariates, weights=model.weights, plan=setup.plan,
+        draws=tuple(d for _, _, _, d in out), seeds=tuple(setup.seeds), analysis=model, **given)
+
+
 def impute(fit, method: str = "mar", n_imputations: int = 100, reference=None, arm: str | None = None,
            delta=0.0, delta_arms=None, seed: int | None = None, workers: int = 1,
            progress: bool | None = None, executor: Executor | None = None, ice: pd.DataFrame | None = None,
@@ -536,15 +547,9 @@ def impute(fit, method: str = "mar", n_imputations: int = 100, reference=None, a
         raise DataError("method 'delta' needs a non-zero delta= applied to at least one dropout")
     model = _analysis(fit, setup, analysis, covariates, weights)
     out = _run(setup, model, [shift], workers, progress, True, f"{method} imputations", executor)
-    failed = _warn_failed(out)
-    return MultipleImputation(
-        method=method, reference=setup.reference, arm=setup.arm, visit=setup.visit,
-        n_imputations=n_imputations, seed=setup.entropy, delta=delta, delta_arms=setup.shifted,
-        estimates=np.stack([st[0] for _, st, _, _ in out]), lsmeans_labels=model.lsmeans_labels,
-        compare_labels=model.compare_labels, imputed=np.stack([y for y, _, _, _ in out]), data=setup.data,
-        n_not_converged=failed, analysis_model=analysis, covariates=model.covariates, weights=model.weights,
-        plan=setup.plan, draws=tuple(d for _, _, _, d in out), seeds=tuple(setup.seeds), shift=shift,
-        imputation_reference=reference, analysis=model)
+    settings = dict(method=method, n_imputations=n_imputations, delta=delta, shift=shift,
+                    analysis_model=analysis, imputation_reference=reference)
+    return _result(setup, model, out, dict(settings, n_not_converged=_warn_failed(out)))
 
 
 MAX_DELTA_SDS = 1e4  # |delta| / SD of the response beyond which rounding eats the pooled SE
@@ -586,11 +591,47 @@ def delta_steps(sd: float, span: float = 2.0) -> np.ndarray:
     return np.round(np.arange(n + 1) * h, max(0, 1 - exponent))
 
 
+def _grid(data: ImputationData, visit, deltas) -> np.ndarray:
+    """The checked ``deltas``, or :func:`delta_steps` of the SD of the observed response at ``visit``."""
+    observed = data.y[:, data.visits.index(visit)]
+    observed = observed[np.isfinite(observed)]
+    if deltas is not None:
+        return _check_deltas(deltas, observed, visit)
+    if observed.size < 2:
+        raise DataError(f"visit {visit!r} has {observed.size} observed response(s), too few for the SD "
+                        "that scales the default deltas; pass deltas=")
+    return delta_steps(np.std(observed, ddof=1))
+
+
 def _directions(primary: pd.DataFrame, arm: str, shifted: tuple, default: bool) -> dict:
     """Sign of the shift per shifted arm: towards the null (opposite to the primary
     difference from the reference) for the default grid, else +1 (deltas as given)."""
     estimate = dict(zip(primary[arm], primary["estimate"]))
     return {a: -1.0 if default and estimate.get(a, 0.0) > 0 else 1.0 for a in shifted}
+
+
+def _pool_deltas(stats: np.ndarray, model, steps, direction: dict, names: tuple, method,
+                 alpha: float) -> pd.DataFrame:
+    """``delta, contrast`` and the pooled differences from the reference at the visit, per delta."""
+    arm, vname, visit = names
+    n_ls, labels = len(model.lsmeans_labels), model.compare_labels
+    at_visit = np.flatnonzero(labels[vname].to_numpy() == visit)
+    sign = np.array([direction.get(a, 1.0) for a in labels[arm].to_numpy()[at_visit]])
+    tables = []
+    for i, d in enumerate(steps):
+        pooled = method.pool(None, stats[:, i][:, :, n_ls + at_visit], alpha)
+        head = pd.DataFrame({"delta": sign * d + 0.0, "contrast": labels["contrast"].to_numpy()[at_visit]})
+        tables.append(pd.concat([head, pooled], axis=1))
+    return pd.concat(tables, ignore_index=True)
+
+
+def _tipping_deltas(table: pd.DataFrame, alpha: float) -> dict:
+    """Contrast -> the first delta at which p >= alpha (None if none)."""
+    tipping = {}
+    for contrast, rows in table.groupby("contrast", sort=False):
+        lost = rows.loc[rows["p"] >= alpha, "delta"]
+        tipping[contrast] = float(lost.iloc[0]) if len(lost) else None
+    return tipping
 
 
 def tipping_point(fit, deltas=None, arms=None, visit=None, method: str = "mar", n_imputations: int = 100,
@@ -633,15 +674,7 @@ def tipping_point(fit, deltas=None, arms=None, visit=None, method: str = "mar", 
     visit = data.visits[-1] if visit is None else visit
     if visit not in data.visits:
         raise DataError(f"visit {visit!r} is not a visit of '{vname}' ({', '.join(map(str, data.visits))})")
-    observed = data.y[:, data.visits.index(visit)]
-    observed = observed[np.isfinite(observed)]
-    if deltas is None:
-        if observed.size < 2:
-            raise DataError(f"visit {visit!r} has {observed.size} observed response(s), too few for the SD "
-                            "that scales the default deltas; pass deltas=")
-        steps = delta_steps(np.std(observed, ddof=1))
-    else:
-        steps = _check_deltas(deltas, observed, visit)
+    steps = _grid(data, visit, deltas)
     primary = fit.compare(arm, by=vname, reference=reference, alpha=alpha)
     primary = primary.loc[primary[vname] == visit]
     direction = _directions(primary, arm, setup.shifted, deltas is None)
@@ -651,19 +684,8 @@ def tipping_point(fit, deltas=None, arms=None, visit=None, method: str = "mar", 
     out = _run(setup, model, shifts, workers, progress, False, "tipping-point imputations", executor)
     _warn_failed(out)
     stats = np.stack([st for _, st, _, _ in out])  # (M, n_deltas, 3, rows)
-    n_ls = len(model.lsmeans_labels)
-    labels = model.compare_labels
-    at_visit = np.flatnonzero(labels[vname].to_numpy() == visit)
-    sign = np.array([direction.get(a, 1.0) for a in labels[arm].to_numpy()[at_visit]])
-    tables = []
-    for i, d in enumerate(steps):
-        pooled = ApproxBayes(n_imputations).pool(None, stats[:, i][:, :, n_ls + at_visit], alpha)
-        head = pd.DataFrame({"delta": sign * d + 0.0, "contrast": labels["contrast"].to_numpy()[at_visit]})
-        tables.append(pd.concat([head, pooled], axis=1))
-    table = pd.concat(tables, ignore_index=True)
-    tipping = {}
-    for contrast, rows in table.groupby("contrast", sort=False):
-        lost = rows.loc[rows["p"] >= alpha, "delta"]
-        tipping[contrast] = float(lost.iloc[0]) if len(lost) else None
+    table = _pool_deltas(stats, model, steps, direction, (arm, vname, visit), ApproxBayes(n_imputations),
+                         alpha)
+    tipping = _tipping_deltas(table, alpha)
     return TippingPoint(table, tipping, alpha, visit, method, n_imputations,
                         dict(zip(primary["contrast"], primary["p"])), arm, reference)
