@@ -83,8 +83,7 @@ def test_numeric_delta_for_condmean_is_the_table_it_stands_for(demo_fit):
 def test_tipping_point_is_analyse_over_deltas(demo_fit, jr):
     short = tipping_point(demo_fit, deltas=[0, 1, 2], method="jump_to_reference", n_imputations=2,
                           reference="CTRL", arm="TRT", seed=4, progress=False)
-    from trialmlm.missing.pipeline import tipping_point_of
-    piped = tipping_point_of(jr.draws(ApproxBayes(2), seed=4, progress=False).impute(), deltas=[0, 1, 2])
+    piped = jr.draws(ApproxBayes(2), seed=4, progress=False).impute().tipping_point(Mmrm(), deltas=[0, 1, 2])
     same(short.table, piped.table)
 
 

@@ -50,6 +50,7 @@ from ..runner import run_tasks
 from .feasibility import check_jackknife_data
 from .methods import CondMean
 from .mle_imputation import Parameters, Setting, analyse, refit, sample_rows, setup, warn_not_converged
+from .pipeline import Analyses, Ancova, ImputationModel, delta_table, register
 from .visit_results import VisitResults
 
 
@@ -184,17 +185,34 @@ def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | No
     _samples : (testing) the bootstrap samples as arrays of subject positions in sorted
         subject order, instead of drawing them.
     """
-    start = time.perf_counter()
     check_executor(executor)  # before the full-data fit, not at the refits
     n_samples = _check_method(type, n_samples, seed, _samples)  # before any fitting
-    setting = setup(fit, ice, reference, arm, covariates, delta, weights, strategies,
+    model = ImputationModel(fit, ice=ice, arm=arm, reference=reference, strategies=strategies)
+    draws = model.draws(CondMean(type, n_samples), seed, workers, progress, executor, _samples)
+    return draws.impute().analyse(Ancova(covariates, weights), delta=delta).pool()
+
+
+def run(analyses: Analyses) -> ConditionalMean:
+    """The pipeline's engine of :class:`.methods.CondMean`: the full-data analysis, the
+    jackknife or bootstrap refits and their analyses."""
+    start = time.perf_counter()
+    draws, analysis = analyses.imputations.draws, analyses.analysis
+    model, type, run_options = draws.model, draws.method.type, draws.run
+    check_executor(run_options["executor"])
+    setting = setup(model.fit, model.ice, model.reference, model.arm, analysis.covariates,
+                    delta_table(analyses), analysis.weights or "counterfactual", model.strategies,
                     check=check_jackknife_data if type == "jackknife" else None)
     estimates, completed = _full_data(setting)
-    tasks, entropy = _tasks(type, len(setting.data.subjects), n_samples, seed, _samples)
+    tasks, entropy = _tasks(type, len(setting.data.subjects), draws.method.n_samples, draws.seed,
+                            draws.samples)
     middle = time.perf_counter()
-    out = run_tasks(_one_sample, setting, tasks, workers, progress, f"{type} refits", executor)
+    out = run_tasks(_one_sample, setting, tasks, run_options["workers"], run_options["progress"],
+                    f"{type} refits", run_options["executor"])
     samples = tuple(p for p, _ in out)
     failed = warn_not_converged(list(samples), f"{type} refits")
     replicates = np.stack([e for _, e in out])
     return ConditionalMean(setting, type, estimates, replicates, completed, samples, entropy, failed,
                            {"full_data": middle - start, type: time.perf_counter() - middle})
+
+
+register(CondMean, run)

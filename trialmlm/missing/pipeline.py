@@ -35,14 +35,29 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .bmlmi import bmlmi
-from .condmean import condmean
 from .delta import delta_template
 from .methods import BMLMI, METHODS, ApproxBayes, CondMean
-from .sensitivity import impute, tipping_point
 
-__all__ = ["BMLMI", "ENGINES", "METHODS", "Analyses", "Ancova", "ApproxBayes", "CondMean", "Draws",
-           "ImputationModel", "Imputations", "Mmrm"]
+__all__ = ["BMLMI", "ENGINES", "METHODS", "Analyses", "Ancova", "ApproxBayes", "CondMean", "Draws", "Engine",
+           "ImputationModel", "Imputations", "Mmrm", "register"]
+
+
+@dataclass(frozen=True)
+class Engine:
+    """How a method class is run: ``run(analyses) -> result`` and, if the method has one,
+    ``tipping_point(imputations, analysis, deltas, arms, visit, alpha) -> TippingPoint``."""
+
+    run: Callable
+    tipping_point: Callable | None = None
+
+
+ENGINES: dict[type, Engine] = {}
+"""The engine of each method class (:mod:`.sensitivity`, :mod:`.condmean`, :mod:`.bmlmi` register theirs)."""
+
+
+def register(method_class: type, run: Callable, tipping_point: Callable | None = None) -> None:
+    """Make ``method_class`` (a class of :mod:`.methods`) runnable by the pipeline."""
+    ENGINES[method_class] = Engine(run, tipping_point)
 
 
 @dataclass(frozen=True)
@@ -52,7 +67,7 @@ class Ancova:
     "equal", "proportional"; :mod:`.visit_ancova`)."""
 
     covariates: Sequence[str] | None = None
-    weights: str = "counterfactual"
+    weights: str | None = None  # None: "counterfactual"
 
 
 @dataclass(frozen=True)
@@ -78,14 +93,17 @@ class ImputationModel:
     default_strategy: str = "mar"
 
     def draws(self, method, seed: int | None = None, workers: int = 1, progress: bool | None = None,
-              executor: Executor | None = None) -> Draws:
-        """The parameter draws of ``method`` (a value of :data:`.methods.METHODS`), rbmi's ``draws``."""
+              executor: Executor | None = None, _samples: Sequence[np.ndarray] | None = None) -> Draws:
+        """The parameter draws of ``method`` (a value of :data:`.methods.METHODS`), rbmi's ``draws``;
+        ``seed``, ``workers``, ``progress``, ``executor`` as :func:`trialmlm.missing.condmean`;
+        ``_samples`` (testing) the bootstrap samples as arrays of subject positions."""
         if type(method) not in ENGINES:
             raise DataError(f"method must be one of {', '.join(c.__name__ for c in ENGINES)}; got {method!r}")
         if isinstance(method, CondMean) and method.type == "jackknife" and seed is not None:
             raise DataError("seed is for CondMean('bootstrap', n); the jackknife leaves out each "
                             "subject once")
-        return Draws(self, method, seed, dict(workers=workers, progress=progress, executor=executor))
+        return Draws(self, method, seed, dict(workers=workers, progress=progress, executor=executor),
+                     None if _samples is None else tuple(_samples))
 
 
 @dataclass(frozen=True)
@@ -96,6 +114,7 @@ class Draws:
     method: object
     seed: int | None
     run: dict = field(repr=False)
+    samples: tuple | None = field(default=None, repr=False)
 
     def impute(self, references=None, update_strategy: pd.DataFrame | None = None) -> Imputations:
         """The imputations under the ICE strategies with ``references`` (the control arm), and
@@ -130,6 +149,14 @@ class Imputations:
                             "use the per-visit Ancova()")
         return Analyses(self, analysis, delta, None if delta_arms is None else tuple(delta_arms))
 
+    def tipping_point(self, analysis=None, deltas=None, arms=None, visit=None, alpha: float = 0.05):
+        """rbmi's tipping point: :meth:`analyse` over a grid of ``deltas`` and pool
+        (:func:`trialmlm.missing.tipping_point`; approximate Bayes, ``analysis`` default :class:`Mmrm`)."""
+        tipping = ENGINES[type(self.draws.method)].tipping_point
+        if tipping is None:
+            raise DataError("the tipping point pools approximate Bayesian imputations (ApproxBayes(n))")
+        return tipping(self, Mmrm() if analysis is None else analysis, deltas, arms, visit, alpha)
+
 
 @dataclass(frozen=True)
 class Analyses:
@@ -143,7 +170,7 @@ class Analyses:
     def pool(self):
         """Run the method's engine and return its pooled result (rbmi's ``pool``)."""
         draws = self.imputations.draws
-        result = ENGINES[type(draws.method)](self)
+        result = ENGINES[type(draws.method)].run(self)
         update = self.imputations.update_strategy
         if update is None:
             return result
@@ -159,8 +186,8 @@ def delta_table(analyses: Analyses) -> pd.DataFrame | None:
     delta, model = analyses.delta, analyses.imputations.draws.model
     if isinstance(delta, pd.DataFrame):
         return delta
-    if isinstance(delta, (int, float)) and not isinstance(delta, bool) and delta == 0 \
-            and analyses.delta_arms is None:
+    if delta is None or (isinstance(delta, (int, float)) and not isinstance(delta, bool) and delta == 0
+                         and analyses.delta_arms is None):
         return None
     table = delta_template(model.fit, model.ice, model.reference, model.arm, strategies=model.strategies)
     _, visit, arm = table.columns[:3]  # subject, visit, arm
@@ -170,56 +197,3 @@ def delta_table(analyses: Analyses) -> pd.DataFrame | None:
     per_visit = table[visit].map(dict(delta)).fillna(0.0) if isinstance(delta, Mapping) else float(delta)
     on = table["is_missing"] & table["is_post_ice"] & table[arm].isin(list(shifted))
     return table.assign(delta=np.where(on, per_visit, 0.0))
-
-
-def _ancova(analyses: Analyses) -> dict:
-    analysis = analyses.analysis
-    return dict(covariates=analysis.covariates, weights=analysis.weights)
-
-
-def _approx_bayes(analyses: Analyses):
-    draws = analyses.imputations.draws
-    model, analysis = draws.model, analyses.analysis
-    options = dict(analysis="mmrm") if isinstance(analysis, Mmrm) else \
-        dict(analysis="ancova", **_ancova(analyses))
-    return impute(model.fit, method=model.default_strategy, n_imputations=draws.method.n_samples,
-                  reference=model.reference, arm=model.arm, delta=analyses.delta,
-                  delta_arms=analyses.delta_arms, seed=draws.seed, ice=model.ice, strategies=model.strategies,
-                  **options, **draws.run)
-
-
-def _condmean(analyses: Analyses):
-    draws = analyses.imputations.draws
-    model, method = draws.model, draws.method
-    return condmean(model.fit, ice=model.ice, reference=model.reference, arm=model.arm,
-                    delta=delta_table(analyses), type=method.type, n_samples=method.n_samples,
-                    seed=draws.seed, strategies=model.strategies, **_ancova(analyses), **draws.run)
-
-
-def _bmlmi(analyses: Analyses):
-    draws = analyses.imputations.draws
-    model, method = draws.model, draws.method
-    return bmlmi(model.fit, ice=model.ice, reference=model.reference, arm=model.arm,
-                 delta=delta_table(analyses), B=method.B, D=method.D, seed=draws.seed,
-                 strategies=model.strategies, **_ancova(analyses), **draws.run)
-
-
-ENGINES: dict[type, Callable[[Analyses], object]] = {ApproxBayes: _approx_bayes, CondMean: _condmean,
-                                                      BMLMI: _bmlmi}
-"""The engine of each method class: runs the draws, imputations and analyses, returns the pooled result."""
-
-
-def tipping_point_of(imputations: Imputations, deltas=None, arms=None, visit=None, alpha: float = 0.05,
-                     analysis=None):
-    """rbmi's tipping point: :meth:`Imputations.analyse` over a grid of ``deltas`` and pool
-    (:func:`trialmlm.missing.tipping_point`; approximate Bayes)."""
-    draws = imputations.draws
-    if not isinstance(draws.method, ApproxBayes):
-        raise DataError("the tipping point pools approximate Bayesian imputations (ApproxBayes(n))")
-    model, analysis = draws.model, Mmrm() if analysis is None else analysis
-    options = dict(analysis="mmrm") if isinstance(analysis, Mmrm) else \
-        dict(analysis="ancova", covariates=analysis.covariates, weights=analysis.weights)
-    return tipping_point(model.fit, deltas=deltas, arms=arms, visit=visit, method=model.default_strategy,
-                         n_imputations=draws.method.n_samples, reference=model.reference, arm=model.arm,
-                         alpha=alpha, seed=draws.seed, ice=model.ice, strategies=model.strategies, **options,
-                         **draws.run)

@@ -59,7 +59,8 @@ from .imputation import (
     refit_model,
     subject_strata,
 )
-from .methods import ApproxBayes
+from .methods import ApproxBayes, check_count
+from .pipeline import Analyses, Ancova, ImputationModel, Imputations, Mmrm, register
 from .strategies import STRATEGIES
 from .visit_ancova import VisitAncova, check_weights
 
@@ -415,8 +416,6 @@ def _setup(fit, method, n_imputations, reference, arm, delta_arms, seed, ice, st
     if method not in METHODS:
         raise DataError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     strategy = STRATEGIES["mar" if method == "delta" else method]
-    if not isinstance(n_imputations, (int, np.integer)) or n_imputations < 2:
-        raise DataError(f"n_imputations must be an integer of at least 2, got {n_imputations!r}")
     if strategy.needs_reference and reference is None:
         raise DataError(f"method {method!r} needs reference= (the control arm's level)")
     visit = check_imputable(fit)
@@ -431,23 +430,32 @@ def _setup(fit, method, n_imputations, reference, arm, delta_arms, seed, ice, st
     return _Setup(visit, arm, compared_to, imputation_fit, data, plan, shifted, entropy, seeds)
 
 
-def _analysis(fit, setup: _Setup, analysis: str, covariates, weights):
-    """The analysis model of the completed data sets (DataError for unknown or misplaced options)."""
+def _analysis_value(analysis: str, covariates, weights) -> Ancova | Mmrm:
+    """The analysis value of ``analysis=`` "mmrm" or "ancova" with its options (DataError for
+    unknown or misplaced options)."""
     if analysis not in ANALYSES:
         raise DataError(f"analysis must be one of {', '.join(map(repr, ANALYSES))}; got {analysis!r}")
+    if analysis == "ancova":
+        return Ancova(covariates, weights)
+    if covariates is not None or weights is not None:
+        raise DataError("covariates= and weights= are options of analysis='ancova'; analysis='mmrm' "
+                        "analyses the completed data with the fit's own MMRM (LS means: equal weights)")
+    return Mmrm()
+
+
+def _analysis(fit, setup: _Setup, analysis: Ancova | Mmrm):
+    """The analysis model of the completed data sets, encoded on the first (conditional-mean) one."""
     data, imputation_fit = setup.data, setup.imputation_fit
     first = impute_visits(data, setup.plan.strategies, imputation_fit.beta, _sigmas(imputation_fit), None,
                           setup.plan.codes)
-    if analysis == "mmrm":
-        if covariates is not None or weights is not None:
-            raise DataError("covariates= and weights= are options of analysis='ancova'; analysis='mmrm' "
-                            "analyses the completed data with the fit's own MMRM (LS means: equal weights)")
+    if isinstance(analysis, Mmrm):
         return Analysis(fit, data, setup.reference, first)
+    covariates = analysis.covariates
     if covariates is None:
         covariates = [v for v in fit.design.encoding.variables if v not in (setup.arm, setup.visit)]
     elif isinstance(covariates, str):
         covariates = [covariates]
-    return VisitAncova(data, list(covariates), first, check_weights(weights or "counterfactual"),
+    return VisitAncova(data, list(covariates), first, check_weights(analysis.weights or "counterfactual"),
                        setup.reference)
 
 
@@ -541,15 +549,34 @@ def impute(fit, method: str = "mar", n_imputations: int = 100, reference=None, a
     those without values add nothing to its fit).
     """
     check_executor(executor)  # before the setup's refit, not at the imputations
-    setup = _setup(fit, method, n_imputations, reference, arm, delta_arms, seed, ice, strategies)
+    value = _analysis_value(analysis, covariates, weights)
+    model = ImputationModel(fit, ice=ice, arm=arm, reference=reference, strategies=strategies,
+                            default_strategy=method)
+    draws = model.draws(ApproxBayes(check_count("n_imputations", n_imputations)), seed, workers, progress,
+                        executor)
+    return draws.impute().analyse(value, delta=delta, delta_arms=delta_arms).pool()
+
+
+def run(analyses: Analyses) -> MultipleImputation:
+    """The pipeline's engine of :class:`.methods.ApproxBayes`: the setup's refit, then per
+    imputation a bootstrap refit, the draws and the analysis."""
+    draws, analysis = analyses.imputations.draws, analyses.analysis
+    model, n, options = draws.model, draws.method.n_samples, draws.run
+    check_executor(options["executor"])
+    method, delta, delta_arms = model.default_strategy, analyses.delta, analyses.delta_arms
+    delta = 0.0 if delta is None else delta
+    setup = _setup(model.fit, method, n, model.reference, model.arm, delta_arms, draws.seed, model.ice,
+                   model.strategies)
     shift = _shift(setup, delta, delta_arms)
     if method == "delta" and not shift.any():
         raise DataError("method 'delta' needs a non-zero delta= applied to at least one dropout")
-    model = _analysis(fit, setup, analysis, covariates, weights)
-    out = _run(setup, model, [shift], workers, progress, True, f"{method} imputations", executor)
-    settings = dict(method=method, n_imputations=n_imputations, delta=delta, shift=shift,
-                    analysis_model=analysis, imputation_reference=reference)
-    return _result(setup, model, out, dict(settings, n_not_converged=_warn_failed(out)))
+    imputation = _analysis(model.fit, setup, analysis)
+    out = _run(setup, imputation, [shift], options["workers"], options["progress"], True,
+               f"{method} imputations", options["executor"])
+    settings = dict(method=method, n_imputations=n, delta=delta, shift=shift,
+                    analysis_model="mmrm" if isinstance(analysis, Mmrm) else "ancova",
+                    imputation_reference=model.reference)
+    return _result(setup, imputation, out, dict(settings, n_not_converged=_warn_failed(out)))
 
 
 MAX_DELTA_SDS = 1e4  # |delta| / SD of the response beyond which rounding eats the pooled SE
@@ -664,28 +691,44 @@ def tipping_point(fit, deltas=None, arms=None, visit=None, method: str = "mar", 
     ``weights`` choose the analysis model of the completed data; ``strategies`` and the other
     arguments as :func:`impute`.
     """
+    value = _analysis_value(analysis, covariates, weights)
+    model = ImputationModel(fit, ice=ice, arm=arm, reference=reference, strategies=strategies,
+                            default_strategy=method)
+    draws = model.draws(ApproxBayes(check_count("n_imputations", n_imputations)), seed, workers, progress,
+                        executor)
+    return draws.impute().tipping_point(value, deltas, arms, visit, alpha)
+
+
+def tipping(imputations: Imputations, analysis: Ancova | Mmrm, deltas, arms, visit,
+            alpha: float) -> TippingPoint:
+    """The pipeline's tipping point of :class:`.methods.ApproxBayes` (:func:`tipping_point`)."""
+    draws = imputations.draws
+    model, n, options, fit = draws.model, draws.method.n_samples, draws.run, draws.model.fit
     alpha = check_alpha(alpha)
-    check_executor(executor)
-    if reference is None:
+    check_executor(options["executor"])
+    if model.reference is None:
         raise DataError("tipping_point needs reference= (the control arm): the deltas shift the other arms "
                         "and the differences are taken from it")
-    setup = _setup(fit, method, n_imputations, reference, arm, arms, seed, ice, strategies)
+    setup = _setup(fit, model.default_strategy, n, model.reference, model.arm, arms, draws.seed, model.ice,
+                   model.strategies)
     data, vname, arm = setup.data, setup.visit, setup.arm
     visit = data.visits[-1] if visit is None else visit
     if visit not in data.visits:
         raise DataError(f"visit {visit!r} is not a visit of '{vname}' ({', '.join(map(str, data.visits))})")
     steps = _grid(data, visit, deltas)
-    primary = fit.compare(arm, by=vname, reference=reference, alpha=alpha)
+    primary = fit.compare(arm, by=vname, reference=model.reference, alpha=alpha)
     primary = primary.loc[primary[vname] == visit]
     direction = _directions(primary, arm, setup.shifted, deltas is None)
     shifts = [sum((delta_matrix(data, setup.plan, sign * d, [a]) for a, sign in direction.items()),
                   np.zeros_like(data.y)) for d in steps]
-    model = _analysis(fit, setup, analysis, covariates, weights)
-    out = _run(setup, model, shifts, workers, progress, False, "tipping-point imputations", executor)
+    imputation = _analysis(fit, setup, analysis)
+    out = _run(setup, imputation, shifts, options["workers"], options["progress"], False,
+               "tipping-point imputations", options["executor"])
     _warn_failed(out)
     stats = np.stack([st for _, st, _, _ in out])  # (M, n_deltas, 3, rows)
-    table = _pool_deltas(stats, model, steps, direction, (arm, vname, visit), ApproxBayes(n_imputations),
-                         alpha)
-    tipping = _tipping_deltas(table, alpha)
-    return TippingPoint(table, tipping, alpha, visit, method, n_imputations,
-                        dict(zip(primary["contrast"], primary["p"])), arm, reference)
+    table = _pool_deltas(stats, imputation, steps, direction, (arm, vname, visit), draws.method, alpha)
+    return TippingPoint(table, _tipping_deltas(table, alpha), alpha, visit, model.default_strategy, n,
+                        dict(zip(primary["contrast"], primary["p"])), arm, model.reference)
+
+
+register(ApproxBayes, run, tipping)
