@@ -107,3 +107,16 @@ def test_misplaced_values_are_named(demo_fit):
         model.draws(CondMean()).impute(references="ACT")
     with pytest.raises(DataError, match="method must be one of"):
         model.draws("condmean")
+
+
+def test_every_result_answers_the_same_keywords(demo_fit, jr):
+    """pooling= and completed_data(m=0) on every result kind; a pooling the method lacks is named."""
+    mi = jr.draws(ApproxBayes(2), seed=1, progress=False).impute().analyse(Ancova()).pool()
+    cm = ImputationModel(demo_fit, arm="TRT", reference="CTRL").draws(CondMean()).impute().analyse().pool()
+    for result in (mi, cm):
+        same(result.compare(pooling=None), result.compare())
+        assert result.completed_data().shape == result.completed_data(0).shape
+    with pytest.raises(DataError, match="pooled by Rubin's rules"):
+        mi.compare(pooling="normal")
+    with pytest.raises(DataError, match="one completed data set"):
+        cm.completed_data(1)

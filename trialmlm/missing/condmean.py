@@ -103,12 +103,13 @@ class ConditionalMean(VisitResults):
         return ConditionalMean(setting, self.type, estimates, replicates, completed, self.samples, self.seed,
                                self.n_not_converged)
 
-    def completed_data(self) -> pd.DataFrame:
-        """The full-data completed data set: a row per subject and visit; ``imputed`` marks filled values."""
-        out = self.data.frame.copy()
-        out[self.data.response] = self.completed.ravel()
-        out["imputed"] = ~self.data.observed.ravel()
-        return out
+    def completed_data(self, m: int = 0) -> pd.DataFrame:
+        """The full-data completed data set (the only one, ``m = 0``, the keyword of
+        :meth:`trialmlm.missing.MultipleImputation.completed_data`): a row per subject and
+        visit; ``imputed`` marks filled values."""
+        if m != 0:
+            raise DataError(f"conditional mean imputation has one completed data set (m = 0); got m = {m!r}")
+        return self.data.completed_frame(self.completed)
 
 
 def _full_data(setting: Setting) -> tuple[np.ndarray, np.ndarray]:

@@ -238,8 +238,8 @@ class MultipleImputation:
         """The imputation method (:class:`.methods.ApproxBayes`): Rubin's rules."""
         return ApproxBayes(self.n_imputations)
 
-    def _pooled(self, labels: pd.DataFrame, rows: slice, alpha: float) -> pd.DataFrame:
-        pooled = self.imputation_method.pool(None, self.estimates[:, :, rows], check_alpha(alpha))
+    def _pooled(self, labels: pd.DataFrame, rows: slice, alpha: float, pooling=None) -> pd.DataFrame:
+        pooled = self.imputation_method.pool(None, self.estimates[:, :, rows], check_alpha(alpha), pooling)
         return pd.concat([labels.reset_index(drop=True), pooled], axis=1)
 
     def _fits(self) -> list:
@@ -248,35 +248,38 @@ class MultipleImputation:
             self._cache["fits"] = [self.analysis.fit(y) for y in self.imputed]
         return self._cache["fits"]
 
-    def _pool_each(self, method: str, alpha: float, args: tuple, options: dict) -> pd.DataFrame:
+    def _pool_each(self, method: str, alpha: float, args: tuple, options: dict, pooling=None) -> pd.DataFrame:
         """``fit_m.method(*args, **options)`` on every completed data set, pooled row by row."""
         alpha = check_alpha(alpha)
         tables = [getattr(f, method)(*args, **options) for f in self._fits()]
         est, se, df = (np.stack([t[c].to_numpy() for t in tables]) for c in ("estimate", "se", "df"))
         labels = tables[0].drop(columns=[c for c in tables[0].columns if c in COLUMNS])
-        pooled = self.imputation_method.pool(None, np.stack([est, se**2, df], axis=1), alpha)
+        pooled = self.imputation_method.pool(None, np.stack([est, se**2, df], axis=1), alpha, pooling)
         return pd.concat([labels, pooled], axis=1)
 
-    def lsmeans(self, specs=None, by=None, alpha: float = 0.05, **options) -> pd.DataFrame:
+    def lsmeans(self, specs=None, by=None, alpha: float = 0.05, pooling: str | None = None,
+                **options) -> pd.DataFrame:
         """Pooled LS means: columns as ``fit.lsmeans`` (factor columns, ``estimate, se, df,
         lower, upper``) plus ``fmi``.  Without ``specs``: the arm by visit (``arm, visit``
-        columns), as computed while imputing."""
+        columns), as computed while imputing.  ``pooling``: None (Rubin's rules, the one way;
+        the keyword of every imputation result)."""
         if specs is None and by is None and not options:
             n = len(self.lsmeans_labels)
-            return self._pooled(self.lsmeans_labels, slice(0, n), alpha).drop(columns=["t", "p"])
+            return self._pooled(self.lsmeans_labels, slice(0, n), alpha, pooling).drop(columns=["t", "p"])
         if specs is None:
             raise DataError("lsmeans() with by= or options needs specs=, e.g. lsmeans('ARM', by='AVISIT')")
         options = check_options("lsmeans", options)
-        return self._pool_each("lsmeans", alpha, (specs, by), options).drop(columns=["t", "p"])
+        return self._pool_each("lsmeans", alpha, (specs, by), options, pooling).drop(columns=["t", "p"])
 
     def compare(self, spec=None, by=None, reference=None, pairwise: bool = False, adjust: str | None = None,
-                alpha: float = 0.05, **options) -> pd.DataFrame:
+                alpha: float = 0.05, pooling: str | None = None, **options) -> pd.DataFrame:
         """Pooled differences of the levels of ``spec``: the keywords, defaults and columns of
-        ``fit.compare`` plus ``fmi``; ``adjust`` is applied to the pooled p-values and limits
-        ("dunnett" needs the joint distribution of the differences, which Rubin's rules do not
-        give: use "bonferroni" or "holm").  Without ``spec``: the arm's differences from
-        ``reference`` (default: the imputation's reference) at each visit, as computed while
-        imputing (``compare(arm, by=visit, reference=reference)``)."""
+        ``fit.compare`` plus ``fmi`` (``pooling`` as :meth:`lsmeans`); ``adjust`` is applied to
+        the pooled p-values and limits ("dunnett" needs the joint distribution of the
+        differences, which Rubin's rules do not give: use "bonferroni" or "holm").  Without
+        ``spec``: the arm's differences from ``reference`` (default: the imputation's
+        reference) at each visit, as computed while imputing
+        (``compare(arm, by=visit, reference=reference)``)."""
         check_adjust(adjust, pairwise)
         if adjust == "dunnett":
             raise DataError("adjust='dunnett' needs the joint distribution of the pooled differences, which "
@@ -287,23 +290,20 @@ class MultipleImputation:
         stored = (spec == self.arm and by == self.visit and reference == self.reference and not pairwise
                   and not options)
         if stored:
-            out = self._pooled(self.compare_labels, slice(len(self.lsmeans_labels), None), alpha)
+            out = self._pooled(self.compare_labels, slice(len(self.lsmeans_labels), None), alpha, pooling)
         else:
             options = {**check_options("compare", options), "pairwise": pairwise}
-            out = self._pool_each("compare", alpha, (spec, by, reference), options)
+            out = self._pool_each("compare", alpha, (spec, by, reference), options, pooling)
         if adjust is not None:
             adjust_table(out, spec, alpha, adjust)
         return out
 
-    def completed_data(self, m: int) -> pd.DataFrame:
+    def completed_data(self, m: int = 0) -> pd.DataFrame:
         """Imputed data set ``m`` (0-based): a row per subject and visit; ``imputed`` marks filled values."""
         if not 0 <= m < self.n_imputations:
             raise DataError(f"imputation {m} does not exist; there are {self.n_imputations} (0 to "
                             f"{self.n_imputations - 1})")
-        out = self.data.frame.copy()
-        out[self.data.response] = self.imputed[m].ravel()
-        out["imputed"] = ~self.data.observed.ravel()
-        return out
+        return self.data.completed_frame(self.imputed[m])
 
 
 @dataclass(frozen=True)
