@@ -47,15 +47,12 @@ from ..inference.wald import t_table
 from ..model import build_model
 from ..runner import run_tasks
 from .delta import delta_matrix, delta_shift
-from .ice import ICE_STRATEGIES, IcePlan, fit_without_excluded, ice_plan, update_plan
+from .ice import ICE_STRATEGIES, IcePlan, ice_plan, imputation_setup, update_plan
 from .imputation import (
     ImputationData,
-    check_imputable,
     covariance_matrices,
     draw_parameters,
     impute_visits,
-    infer_arm,
-    prepare,
     refit_model,
     subject_strata,
 )
@@ -418,11 +415,8 @@ def _setup(fit, method, n_imputations, reference, arm, delta_arms, seed, ice, st
     strategy = STRATEGIES["mar" if method == "delta" else method]
     if strategy.needs_reference and reference is None:
         raise DataError(f"method {method!r} needs reference= (the control arm's level)")
-    visit = check_imputable(fit)
-    arm = infer_arm(fit, visit, arm, reference)
-    data = prepare(fit, visit, arm, reference)
-    plan = _plan(ice, data, strategy, reference, strategies)
-    imputation_fit, data = fit_without_excluded(fit, data, plan, arm, reference)
+    visit, arm, data, plan, imputation_fit = imputation_setup(
+        fit, arm, reference, lambda data: _plan(ice, data, strategy, reference, strategies))
     compared_to = data.arms[0] if reference is None else reference
     shifted = tuple(a for a in data.arms if a != compared_to) if delta_arms is None else tuple(delta_arms)
     entropy = np.random.SeedSequence(seed).entropy
