@@ -33,19 +33,10 @@ import numpy as np
 import pandas as pd
 
 from ..checks import check_executor, check_seed
-from ..errors import DataError
 from ..runner import run_tasks
-from .mle_imputation import (
-    Parameters,
-    Setting,
-    analyse,
-    check_count,
-    refit,
-    sample_rows,
-    setup,
-    warn_not_converged,
-)
-from .pooling import bmlmi_table
+from .methods import BMLMI
+from .mle_imputation import Parameters, Setting, analyse, refit, sample_rows, setup, warn_not_converged
+from .pipeline import Analyses, Ancova, ImputationModel, delta_table, register
 from .visit_results import VisitResults
 
 
@@ -78,11 +69,13 @@ class BootstrappedMLMI(VisitResults):
     n_not_converged: int = 0
     seconds: dict = field(default_factory=dict)
 
+    @property
+    def imputation_method(self) -> BMLMI:
+        """The imputation method (:class:`.methods.BMLMI`): its pooling rule."""
+        return BMLMI(self.B, self.D)
+
     def _pool(self, transform, alpha, pooling) -> pd.DataFrame:
-        if pooling is not None:
-            raise DataError(f"pooling={pooling!r} is for condmean(type='bootstrap'); bootstrapped ML "
-                            "multiple imputation is pooled by von Hippel & Bartlett's formula only")
-        return bmlmi_table(transform(self.estimates), alpha)
+        return self.imputation_method.pool(None, transform(self.estimates), alpha, pooling)
 
     def update_strategy(self, update: pd.DataFrame) -> BootstrappedMLMI:
         """The imputations redrawn under the strategies of ``update`` (columns: the subject and
@@ -130,19 +123,33 @@ def bmlmi(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | None 
     _samples : (testing) the :math:`B` bootstrap samples as arrays of subject positions in sorted
         subject order, instead of drawing them.
     """
-    start = time.perf_counter()
-    D = check_count("D", D)
-    B = check_count("B", len(_samples) if _samples is not None else B)
+    method = BMLMI(len(_samples) if _samples is not None else B, D)
     check_executor(executor)
-    setting = setup(fit, ice, reference, arm, covariates, delta, weights, strategies)
-    entropy = np.random.SeedSequence(check_seed(seed)).entropy
+    model = ImputationModel(fit, ice=ice, arm=arm, reference=reference, strategies=strategies)
+    draws = model.draws(method, seed, workers, progress, executor, _samples)
+    return draws.impute().analyse(Ancova(covariates, weights), delta=delta).pool()
+
+
+def run(analyses: Analyses) -> BootstrappedMLMI:
+    """The pipeline's engine of :class:`.methods.BMLMI`: B bootstrap refits, D imputations and
+    analyses of each."""
+    start = time.perf_counter()
+    draws, analysis = analyses.imputations.draws, analyses.analysis
+    model, (B, D), run_options = draws.model, (draws.method.B, draws.method.D), draws.run
+    check_executor(run_options["executor"])
+    setting = setup(model.fit, model.ice, model.reference, model.arm, analysis.covariates,
+                    delta_table(analyses), analysis.weights or "counterfactual", model.strategies)
+    entropy = np.random.SeedSequence(check_seed(draws.seed)).entropy
     sample_seeds, imputation_seeds = zip(*(s.spawn(2) for s in np.random.SeedSequence(entropy).spawn(B)))
-    samples = list(_samples) if _samples is not None else list(sample_seeds)
+    samples = list(draws.samples) if draws.samples is not None else list(sample_seeds)
     middle = time.perf_counter()
-    out = run_tasks(_one_sample, (setting, D), list(zip(samples, imputation_seeds)), workers, progress,
-                    "bootstrap refits", executor)
+    out = run_tasks(_one_sample, (setting, D), list(zip(samples, imputation_seeds)), run_options["workers"],
+                    run_options["progress"], "bootstrap refits", run_options["executor"])
     params = tuple(p for p, _ in out)
     failed = warn_not_converged(list(params), "bootstrap refits")
     seconds = {"full_data": middle - start, "bootstrap": time.perf_counter() - middle}
     return BootstrappedMLMI(setting, B, D, np.stack([e for _, e in out]), params, tuple(imputation_seeds),
                             entropy, failed, seconds)
+
+
+register(BMLMI, run)

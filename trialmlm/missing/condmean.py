@@ -48,20 +48,10 @@ from ..checks import check_executor, check_seed
 from ..errors import DataError
 from ..runner import run_tasks
 from .feasibility import check_jackknife_data
-from .mle_imputation import (
-    Parameters,
-    Setting,
-    analyse,
-    check_count,
-    refit,
-    sample_rows,
-    setup,
-    warn_not_converged,
-)
-from .pooling import bootstrap_table, check_pooling, jackknife_table
+from .methods import CondMean
+from .mle_imputation import Parameters, Setting, analyse, refit, sample_rows, setup, warn_not_converged
+from .pipeline import Analyses, Ancova, ImputationModel, delta_table, register
 from .visit_results import VisitResults
-
-CONDMEAN_TYPES = ("jackknife", "bootstrap")
 
 
 @dataclass(frozen=True)
@@ -94,14 +84,14 @@ class ConditionalMean(VisitResults):
     n_not_converged: int = 0
     seconds: dict = field(default_factory=dict)
 
+    @property
+    def imputation_method(self) -> CondMean:
+        """The imputation method (:class:`.methods.CondMean`): its pooling rule."""
+        return CondMean(self.type, None if self.type == "jackknife" else max(2, len(self.replicates)))
+
     def _pool(self, transform, alpha, pooling) -> pd.DataFrame:
         point, replicates = transform(self.estimates), transform(self.replicates)
-        if self.type == "bootstrap":
-            return bootstrap_table(point, replicates, alpha, check_pooling(pooling))
-        if pooling is not None:
-            raise DataError(f"pooling={pooling!r} is for type='bootstrap'; the jackknife has one (normal) "
-                            "pooling")
-        return jackknife_table(point, replicates, alpha)
+        return self.imputation_method.pool(point, replicates, alpha, pooling)
 
     def update_strategy(self, update: pd.DataFrame) -> ConditionalMean:
         """The analyses re-imputed under the strategies of ``update`` (columns: the subject and
@@ -113,12 +103,13 @@ class ConditionalMean(VisitResults):
         return ConditionalMean(setting, self.type, estimates, replicates, completed, self.samples, self.seed,
                                self.n_not_converged)
 
-    def completed_data(self) -> pd.DataFrame:
-        """The full-data completed data set: a row per subject and visit; ``imputed`` marks filled values."""
-        out = self.data.frame.copy()
-        out[self.data.response] = self.completed.ravel()
-        out["imputed"] = ~self.data.observed.ravel()
-        return out
+    def completed_data(self, m: int = 0) -> pd.DataFrame:
+        """The full-data completed data set (the only one, ``m = 0``, the keyword of
+        :meth:`trialmlm.missing.MultipleImputation.completed_data`): a row per subject and
+        visit; ``imputed`` marks filled values."""
+        if m != 0:
+            raise DataError(f"conditional mean imputation has one completed data set (m = 0); got m = {m!r}")
+        return self.data.completed_frame(self.completed)
 
 
 def _full_data(setting: Setting) -> tuple[np.ndarray, np.ndarray]:
@@ -131,6 +122,25 @@ def _one_sample(setting: Setting, sample) -> tuple[Parameters, np.ndarray]:
     """Refit to one sample (subject positions or a bootstrap seed) and its (K, A) LS means."""
     params = refit(setting, sample_rows(setting, sample))
     return params, analyse(setting, params)
+
+
+def _check_method(type: str, n_samples, seed, given) -> int | None:
+    """The number of samples of a valid ``type`` (:class:`.methods.CondMean`)."""
+    if type == "jackknife" and (seed is not None or given is not None):
+        raise DataError("n_samples and seed are for type='bootstrap'; the jackknife leaves out each subject "
+                        "once")
+    return CondMean(type, len(given) if given is not None else n_samples).n_samples
+
+
+def _tasks(type: str, n: int, n_samples, seed, given) -> tuple[list, int | None]:
+    """The samples to refit (leave-one-out positions, given positions or bootstrap seeds) and
+    the bootstrap's entropy (None without)."""
+    if type == "jackknife":
+        return [np.delete(np.arange(n), i) for i in range(n)], None
+    if given is not None:
+        return list(given), None
+    entropy = np.random.SeedSequence(check_seed(seed)).entropy
+    return np.random.SeedSequence(entropy).spawn(n_samples), entropy
 
 
 def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | None = None,
@@ -176,31 +186,34 @@ def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | No
     _samples : (testing) the bootstrap samples as arrays of subject positions in sorted
         subject order, instead of drawing them.
     """
-    start = time.perf_counter()
     check_executor(executor)  # before the full-data fit, not at the refits
-    if type not in CONDMEAN_TYPES:
-        raise DataError(f"type must be one of {', '.join(map(repr, CONDMEAN_TYPES))}, got {type!r}")
-    if type == "jackknife" and (n_samples is not None or seed is not None or _samples is not None):
-        raise DataError("n_samples and seed are for type='bootstrap'; the jackknife leaves out each subject "
-                        "once")
-    if type == "bootstrap" and _samples is None:
-        n_samples = check_count("n_samples", n_samples)  # before any fitting
-    setting = setup(fit, ice, reference, arm, covariates, delta, weights, strategies,
+    n_samples = _check_method(type, n_samples, seed, _samples)  # before any fitting
+    model = ImputationModel(fit, ice=ice, arm=arm, reference=reference, strategies=strategies)
+    draws = model.draws(CondMean(type, n_samples), seed, workers, progress, executor, _samples)
+    return draws.impute().analyse(Ancova(covariates, weights), delta=delta).pool()
+
+
+def run(analyses: Analyses) -> ConditionalMean:
+    """The pipeline's engine of :class:`.methods.CondMean`: the full-data analysis, the
+    jackknife or bootstrap refits and their analyses."""
+    start = time.perf_counter()
+    draws, analysis = analyses.imputations.draws, analyses.analysis
+    model, type, run_options = draws.model, draws.method.type, draws.run
+    check_executor(run_options["executor"])
+    setting = setup(model.fit, model.ice, model.reference, model.arm, analysis.covariates,
+                    delta_table(analyses), analysis.weights or "counterfactual", model.strategies,
                     check=check_jackknife_data if type == "jackknife" else None)
     estimates, completed = _full_data(setting)
-    n = len(setting.data.subjects)
-    entropy = None
-    if type == "jackknife":
-        tasks = [np.delete(np.arange(n), i) for i in range(n)]
-    elif _samples is not None:
-        tasks = list(_samples)
-    else:
-        entropy = np.random.SeedSequence(check_seed(seed)).entropy
-        tasks = np.random.SeedSequence(entropy).spawn(n_samples)
+    tasks, entropy = _tasks(type, len(setting.data.subjects), draws.method.n_samples, draws.seed,
+                            draws.samples)
     middle = time.perf_counter()
-    out = run_tasks(_one_sample, setting, tasks, workers, progress, f"{type} refits", executor)
+    out = run_tasks(_one_sample, setting, tasks, run_options["workers"], run_options["progress"],
+                    f"{type} refits", run_options["executor"])
     samples = tuple(p for p, _ in out)
     failed = warn_not_converged(list(samples), f"{type} refits")
     replicates = np.stack([e for _, e in out])
     return ConditionalMean(setting, type, estimates, replicates, completed, samples, entropy, failed,
                            {"full_data": middle - start, type: time.perf_counter() - middle})
+
+
+register(CondMean, run)

@@ -38,7 +38,7 @@ import pandas as pd
 
 from ..errors import DataError, DataWarning
 from .feasibility import check_observed_left, excluded_values
-from .imputation import ImputationData, prepare
+from .imputation import ImputationData, check_imputable, infer_arm, prepare
 from .strategies import STRATEGIES, Strategy, UserStrategy
 
 ICE_STRATEGIES = {"MAR": "mar", "JR": "jump_to_reference", "CR": "copy_reference",
@@ -305,3 +305,19 @@ def fit_without_excluded(fit, data: ImputationData, plan: IcePlan, arm: str, ref
     layout = replace(prepare(refit, data.visit, arm, reference), y=data.y, observed=data.observed,
                      frame=data.frame, n_mar=plan.n_mar)
     return refit, layout
+
+
+def imputation_setup(fit, arm: str | None, reference, plan_of: Callable[[ImputationData], IcePlan],
+                     check: Callable[[ImputationData], None] | None = None) -> tuple:
+    """What every imputation method builds once from ``fit``: ``(visit, arm, data, plan,
+    imputation_fit)`` -- the checked visit and arm, the wide data, the ICE plan
+    ``plan_of(data)`` and the imputation model refitted without the values after non-MAR
+    events (:func:`fit_without_excluded`).  ``check(data)`` runs before the plan and the refit."""
+    visit = check_imputable(fit)
+    arm = infer_arm(fit, visit, arm, reference)
+    data = prepare(fit, visit, arm, reference)
+    if check is not None:
+        check(data)
+    plan = plan_of(data)
+    imputation_fit, data = fit_without_excluded(fit, data, plan, arm, reference)
+    return visit, arm, data, plan, imputation_fit

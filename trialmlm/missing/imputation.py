@@ -85,6 +85,13 @@ class ImputationData:
     time_varying: tuple = ()
     reference: object = None
 
+    def completed_frame(self, values: np.ndarray) -> pd.DataFrame:
+        """``frame`` with the (n, K) completed responses ``values`` and ``imputed`` marking filled values."""
+        out = self.frame.copy()
+        out[self.response] = values.ravel()
+        out["imputed"] = ~self.observed.ravel()
+        return out
+
 
 def check_imputable(fit) -> str:
     """The visit variable of ``fit``; DataError if the fit is not an MMRM over visits."""

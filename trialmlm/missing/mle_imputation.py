@@ -21,7 +21,6 @@ The parameters of every sample are kept with the results, so a change of strateg
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -32,17 +31,14 @@ import pandas as pd
 from ..errors import ConvergenceWarning, DataError
 from ..model import Model
 from .delta import delta_shift
-from .ice import IcePlan, fit_without_excluded, ice_plan
+from .ice import IcePlan, ice_plan, imputation_setup
 from .imputation import (
     ImputationData,
     bootstrap_sample,
     check_full_rank,
-    check_imputable,
     covariance_matrices,
     full_rank,
     impute_visits,
-    infer_arm,
-    prepare,
     refit_design,
     refit_model,
 )
@@ -115,13 +111,8 @@ def setup(fit, ice: pd.DataFrame | None, reference, arm: str | None, covariates:
     table and user-defined strategies (arguments of :func:`trialmlm.missing.condmean`);
     ``check(data)`` runs on the imputation data before anything is refitted (e.g. the
     jackknife's subjects per arm, :mod:`.feasibility`)."""
-    visit = check_imputable(fit)
-    arm = infer_arm(fit, visit, arm, reference)
-    data = prepare(fit, visit, arm, reference)
-    if check is not None:
-        check(data)
-    plan = ice_plan(ice, data, reference, strategies)
-    imputation_fit, data = fit_without_excluded(fit, data, plan, arm, reference)
+    visit, arm, data, plan, imputation_fit = imputation_setup(
+        fit, arm, reference, lambda data: ice_plan(ice, data, reference, strategies), check)
     model = refit_model(imputation_fit)
     sigmas = covariance_matrices(imputation_fit.structures, imputation_fit.likelihood, imputation_fit.phi)
     full = Parameters(np.arange(len(data.subjects)), imputation_fit.beta, sigmas)
@@ -133,13 +124,6 @@ def setup(fit, ice: pd.DataFrame | None, reference, arm: str | None, covariates:
     codes = pd.Index(model.design.subject_labels).get_indexer(data.subjects)
     return Setting(arm, visit, reference, tuple(covariates), model, imputation_fit.structures,
                    imputation_fit.phi, codes, full, data, plan, analysis, shift)
-
-
-def check_count(name: str, value) -> int:
-    """``value`` as an integer of at least 2 (a number of samples or imputations)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 2:
-        raise DataError(f"{name} must be an integer of at least 2, got {value!r}")
-    return int(value)
 
 
 def sample_rows(setting: Setting, sample) -> np.ndarray:

@@ -47,19 +47,17 @@ from ..inference.wald import t_table
 from ..model import build_model
 from ..runner import run_tasks
 from .delta import delta_matrix, delta_shift
-from .ice import ICE_STRATEGIES, IcePlan, fit_without_excluded, ice_plan, update_plan
+from .ice import ICE_STRATEGIES, IcePlan, ice_plan, imputation_setup, update_plan
 from .imputation import (
     ImputationData,
-    check_imputable,
     covariance_matrices,
     draw_parameters,
     impute_visits,
-    infer_arm,
-    prepare,
     refit_model,
     subject_strata,
 )
-from .rubin import pool
+from .methods import ApproxBayes, check_count
+from .pipeline import Analyses, Ancova, ImputationModel, Imputations, Mmrm, register
 from .strategies import STRATEGIES
 from .visit_ancova import VisitAncova, check_weights
 
@@ -232,9 +230,14 @@ class MultipleImputation:
         return replace(self, plan=plan, estimates=np.stack([st[0] for _, st, _, _ in out]),
                        imputed=np.stack([y for y, _, _, _ in out]), n_not_converged=failed, _cache={})
 
-    def _pooled(self, labels: pd.DataFrame, rows: slice, alpha: float) -> pd.DataFrame:
-        e = self.estimates[:, :, rows]
-        return pd.concat([labels.reset_index(drop=True), pool(e[:, 0], e[:, 1], e[:, 2], alpha)], axis=1)
+    @property
+    def imputation_method(self) -> ApproxBayes:
+        """The imputation method (:class:`.methods.ApproxBayes`): Rubin's rules."""
+        return ApproxBayes(self.n_imputations)
+
+    def _pooled(self, labels: pd.DataFrame, rows: slice, alpha: float, pooling=None) -> pd.DataFrame:
+        pooled = self.imputation_method.pool(None, self.estimates[:, :, rows], check_alpha(alpha), pooling)
+        return pd.concat([labels.reset_index(drop=True), pooled], axis=1)
 
     def _fits(self) -> list:
         """The analysis model fitted to each completed data set (computed once; the MMRM only)."""
@@ -242,34 +245,38 @@ class MultipleImputation:
             self._cache["fits"] = [self.analysis.fit(y) for y in self.imputed]
         return self._cache["fits"]
 
-    def _pool_each(self, method: str, alpha: float, args: tuple, options: dict) -> pd.DataFrame:
+    def _pool_each(self, method: str, alpha: float, args: tuple, options: dict, pooling=None) -> pd.DataFrame:
         """``fit_m.method(*args, **options)`` on every completed data set, pooled row by row."""
         alpha = check_alpha(alpha)
         tables = [getattr(f, method)(*args, **options) for f in self._fits()]
         est, se, df = (np.stack([t[c].to_numpy() for t in tables]) for c in ("estimate", "se", "df"))
         labels = tables[0].drop(columns=[c for c in tables[0].columns if c in COLUMNS])
-        return pd.concat([labels, pool(est, se**2, df, alpha)], axis=1)
+        pooled = self.imputation_method.pool(None, np.stack([est, se**2, df], axis=1), alpha, pooling)
+        return pd.concat([labels, pooled], axis=1)
 
-    def lsmeans(self, specs=None, by=None, alpha: float = 0.05, **options) -> pd.DataFrame:
+    def lsmeans(self, specs=None, by=None, alpha: float = 0.05, pooling: str | None = None,
+                **options) -> pd.DataFrame:
         """Pooled LS means: columns as ``fit.lsmeans`` (factor columns, ``estimate, se, df,
         lower, upper``) plus ``fmi``.  Without ``specs``: the arm by visit (``arm, visit``
-        columns), as computed while imputing."""
+        columns), as computed while imputing.  ``pooling``: None (Rubin's rules, the one way;
+        the keyword of every imputation result)."""
         if specs is None and by is None and not options:
             n = len(self.lsmeans_labels)
-            return self._pooled(self.lsmeans_labels, slice(0, n), alpha).drop(columns=["t", "p"])
+            return self._pooled(self.lsmeans_labels, slice(0, n), alpha, pooling).drop(columns=["t", "p"])
         if specs is None:
             raise DataError("lsmeans() with by= or options needs specs=, e.g. lsmeans('ARM', by='AVISIT')")
         options = check_options("lsmeans", options)
-        return self._pool_each("lsmeans", alpha, (specs, by), options).drop(columns=["t", "p"])
+        return self._pool_each("lsmeans", alpha, (specs, by), options, pooling).drop(columns=["t", "p"])
 
     def compare(self, spec=None, by=None, reference=None, pairwise: bool = False, adjust: str | None = None,
-                alpha: float = 0.05, **options) -> pd.DataFrame:
+                alpha: float = 0.05, pooling: str | None = None, **options) -> pd.DataFrame:
         """Pooled differences of the levels of ``spec``: the keywords, defaults and columns of
-        ``fit.compare`` plus ``fmi``; ``adjust`` is applied to the pooled p-values and limits
-        ("dunnett" needs the joint distribution of the differences, which Rubin's rules do not
-        give: use "bonferroni" or "holm").  Without ``spec``: the arm's differences from
-        ``reference`` (default: the imputation's reference) at each visit, as computed while
-        imputing (``compare(arm, by=visit, reference=reference)``)."""
+        ``fit.compare`` plus ``fmi`` (``pooling`` as :meth:`lsmeans`); ``adjust`` is applied to
+        the pooled p-values and limits ("dunnett" needs the joint distribution of the
+        differences, which Rubin's rules do not give: use "bonferroni" or "holm").  Without
+        ``spec``: the arm's differences from ``reference`` (default: the imputation's
+        reference) at each visit, as computed while imputing
+        (``compare(arm, by=visit, reference=reference)``)."""
         check_adjust(adjust, pairwise)
         if adjust == "dunnett":
             raise DataError("adjust='dunnett' needs the joint distribution of the pooled differences, which "
@@ -280,23 +287,20 @@ class MultipleImputation:
         stored = (spec == self.arm and by == self.visit and reference == self.reference and not pairwise
                   and not options)
         if stored:
-            out = self._pooled(self.compare_labels, slice(len(self.lsmeans_labels), None), alpha)
+            out = self._pooled(self.compare_labels, slice(len(self.lsmeans_labels), None), alpha, pooling)
         else:
             options = {**check_options("compare", options), "pairwise": pairwise}
-            out = self._pool_each("compare", alpha, (spec, by, reference), options)
+            out = self._pool_each("compare", alpha, (spec, by, reference), options, pooling)
         if adjust is not None:
             adjust_table(out, spec, alpha, adjust)
         return out
 
-    def completed_data(self, m: int) -> pd.DataFrame:
+    def completed_data(self, m: int = 0) -> pd.DataFrame:
         """Imputed data set ``m`` (0-based): a row per subject and visit; ``imputed`` marks filled values."""
         if not 0 <= m < self.n_imputations:
             raise DataError(f"imputation {m} does not exist; there are {self.n_imputations} (0 to "
                             f"{self.n_imputations - 1})")
-        out = self.data.frame.copy()
-        out[self.data.response] = self.imputed[m].ravel()
-        out["imputed"] = ~self.data.observed.ravel()
-        return out
+        return self.data.completed_frame(self.imputed[m])
 
 
 @dataclass(frozen=True)
@@ -409,15 +413,10 @@ def _setup(fit, method, n_imputations, reference, arm, delta_arms, seed, ice, st
     if method not in METHODS:
         raise DataError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     strategy = STRATEGIES["mar" if method == "delta" else method]
-    if not isinstance(n_imputations, (int, np.integer)) or n_imputations < 2:
-        raise DataError(f"n_imputations must be an integer of at least 2, got {n_imputations!r}")
     if strategy.needs_reference and reference is None:
         raise DataError(f"method {method!r} needs reference= (the control arm's level)")
-    visit = check_imputable(fit)
-    arm = infer_arm(fit, visit, arm, reference)
-    data = prepare(fit, visit, arm, reference)
-    plan = _plan(ice, data, strategy, reference, strategies)
-    imputation_fit, data = fit_without_excluded(fit, data, plan, arm, reference)
+    visit, arm, data, plan, imputation_fit = imputation_setup(
+        fit, arm, reference, lambda data: _plan(ice, data, strategy, reference, strategies))
     compared_to = data.arms[0] if reference is None else reference
     shifted = tuple(a for a in data.arms if a != compared_to) if delta_arms is None else tuple(delta_arms)
     entropy = np.random.SeedSequence(seed).entropy
@@ -425,23 +424,32 @@ def _setup(fit, method, n_imputations, reference, arm, delta_arms, seed, ice, st
     return _Setup(visit, arm, compared_to, imputation_fit, data, plan, shifted, entropy, seeds)
 
 
-def _analysis(fit, setup: _Setup, analysis: str, covariates, weights):
-    """The analysis model of the completed data sets (DataError for unknown or misplaced options)."""
+def _analysis_value(analysis: str, covariates, weights) -> Ancova | Mmrm:
+    """The analysis value of ``analysis=`` "mmrm" or "ancova" with its options (DataError for
+    unknown or misplaced options)."""
     if analysis not in ANALYSES:
         raise DataError(f"analysis must be one of {', '.join(map(repr, ANALYSES))}; got {analysis!r}")
+    if analysis == "ancova":
+        return Ancova(covariates, weights)
+    if covariates is not None or weights is not None:
+        raise DataError("covariates= and weights= are options of analysis='ancova'; analysis='mmrm' "
+                        "analyses the completed data with the fit's own MMRM (LS means: equal weights)")
+    return Mmrm()
+
+
+def _analysis(fit, setup: _Setup, analysis: Ancova | Mmrm):
+    """The analysis model of the completed data sets, encoded on the first (conditional-mean) one."""
     data, imputation_fit = setup.data, setup.imputation_fit
     first = impute_visits(data, setup.plan.strategies, imputation_fit.beta, _sigmas(imputation_fit), None,
                           setup.plan.codes)
-    if analysis == "mmrm":
-        if covariates is not None or weights is not None:
-            raise DataError("covariates= and weights= are options of analysis='ancova'; analysis='mmrm' "
-                            "analyses the completed data with the fit's own MMRM (LS means: equal weights)")
+    if isinstance(analysis, Mmrm):
         return Analysis(fit, data, setup.reference, first)
+    covariates = analysis.covariates
     if covariates is None:
         covariates = [v for v in fit.design.encoding.variables if v not in (setup.arm, setup.visit)]
     elif isinstance(covariates, str):
         covariates = [covariates]
-    return VisitAncova(data, list(covariates), first, check_weights(weights or "counterfactual"),
+    return VisitAncova(data, list(covariates), first, check_weights(analysis.weights or "counterfactual"),
                        setup.reference)
 
 
@@ -469,6 +477,17 @@ def _shift(setup: _Setup, delta, delta_arms) -> np.ndarray:
                             "visits (build it with delta_template)")
         return delta_shift(delta, setup.data)
     return delta_matrix(setup.data, setup.plan, delta, setup.shifted)
+
+
+def _result(setup: _Setup, model, out: list, given: dict) -> MultipleImputation:
+    """The :class:`MultipleImputation` of the imputations ``out`` (``given``: the call's settings)."""
+    return MultipleImputation(
+        reference=setup.reference, arm=setup.arm, visit=setup.visit, seed=setup.entropy,
+        delta_arms=setup.shifted, estimates=np.stack([st[0] for _, st, _, _ in out]),
+        lsmeans_labels=model.lsmeans_labels, compare_labels=model.compare_labels,
+        imputed=np.stack([y for y, _, _, _ in out]), data=setup.data,
+        covariates=model.covariates, weights=model.weights, plan=setup.plan,
+        draws=tuple(d for _, _, _, d in out), seeds=tuple(setup.seeds), analysis=model, **given)
 
 
 def impute(fit, method: str = "mar", n_imputations: int = 100, reference=None, arm: str | None = None,
@@ -524,21 +543,34 @@ def impute(fit, method: str = "mar", n_imputations: int = 100, reference=None, a
     those without values add nothing to its fit).
     """
     check_executor(executor)  # before the setup's refit, not at the imputations
-    setup = _setup(fit, method, n_imputations, reference, arm, delta_arms, seed, ice, strategies)
+    value = _analysis_value(analysis, covariates, weights)
+    model = ImputationModel(fit, ice=ice, arm=arm, reference=reference, strategies=strategies,
+                            default_strategy=method)
+    draws = model.draws(ApproxBayes(check_count("n_imputations", n_imputations)), seed, workers, progress,
+                        executor)
+    return draws.impute().analyse(value, delta=delta, delta_arms=delta_arms).pool()
+
+
+def run(analyses: Analyses) -> MultipleImputation:
+    """The pipeline's engine of :class:`.methods.ApproxBayes`: the setup's refit, then per
+    imputation a bootstrap refit, the draws and the analysis."""
+    draws, analysis = analyses.imputations.draws, analyses.analysis
+    model, n, options = draws.model, draws.method.n_samples, draws.run
+    check_executor(options["executor"])
+    method, delta, delta_arms = model.default_strategy, analyses.delta, analyses.delta_arms
+    delta = 0.0 if delta is None else delta
+    setup = _setup(model.fit, method, n, model.reference, model.arm, delta_arms, draws.seed, model.ice,
+                   model.strategies)
     shift = _shift(setup, delta, delta_arms)
     if method == "delta" and not shift.any():
         raise DataError("method 'delta' needs a non-zero delta= applied to at least one dropout")
-    model = _analysis(fit, setup, analysis, covariates, weights)
-    out = _run(setup, model, [shift], workers, progress, True, f"{method} imputations", executor)
-    failed = _warn_failed(out)
-    return MultipleImputation(
-        method=method, reference=setup.reference, arm=setup.arm, visit=setup.visit,
-        n_imputations=n_imputations, seed=setup.entropy, delta=delta, delta_arms=setup.shifted,
-        estimates=np.stack([st[0] for _, st, _, _ in out]), lsmeans_labels=model.lsmeans_labels,
-        compare_labels=model.compare_labels, imputed=np.stack([y for y, _, _, _ in out]), data=setup.data,
-        n_not_converged=failed, analysis_model=analysis, covariates=model.covariates, weights=model.weights,
-        plan=setup.plan, draws=tuple(d for _, _, _, d in out), seeds=tuple(setup.seeds), shift=shift,
-        imputation_reference=reference, analysis=model)
+    imputation = _analysis(model.fit, setup, analysis)
+    out = _run(setup, imputation, [shift], options["workers"], options["progress"], True,
+               f"{method} imputations", options["executor"])
+    settings = dict(method=method, n_imputations=n, delta=delta, shift=shift,
+                    analysis_model="mmrm" if isinstance(analysis, Mmrm) else "ancova",
+                    imputation_reference=model.reference)
+    return _result(setup, imputation, out, dict(settings, n_not_converged=_warn_failed(out)))
 
 
 MAX_DELTA_SDS = 1e4  # |delta| / SD of the response beyond which rounding eats the pooled SE
@@ -580,11 +612,47 @@ def delta_steps(sd: float, span: float = 2.0) -> np.ndarray:
     return np.round(np.arange(n + 1) * h, max(0, 1 - exponent))
 
 
+def _grid(data: ImputationData, visit, deltas) -> np.ndarray:
+    """The checked ``deltas``, or :func:`delta_steps` of the SD of the observed response at ``visit``."""
+    observed = data.y[:, data.visits.index(visit)]
+    observed = observed[np.isfinite(observed)]
+    if deltas is not None:
+        return _check_deltas(deltas, observed, visit)
+    if observed.size < 2:
+        raise DataError(f"visit {visit!r} has {observed.size} observed response(s), too few for the SD "
+                        "that scales the default deltas; pass deltas=")
+    return delta_steps(np.std(observed, ddof=1))
+
+
 def _directions(primary: pd.DataFrame, arm: str, shifted: tuple, default: bool) -> dict:
     """Sign of the shift per shifted arm: towards the null (opposite to the primary
     difference from the reference) for the default grid, else +1 (deltas as given)."""
     estimate = dict(zip(primary[arm], primary["estimate"]))
     return {a: -1.0 if default and estimate.get(a, 0.0) > 0 else 1.0 for a in shifted}
+
+
+def _pool_deltas(stats: np.ndarray, model, steps, direction: dict, names: tuple, method,
+                 alpha: float) -> pd.DataFrame:
+    """``delta, contrast`` and the pooled differences from the reference at the visit, per delta."""
+    arm, vname, visit = names
+    n_ls, labels = len(model.lsmeans_labels), model.compare_labels
+    at_visit = np.flatnonzero(labels[vname].to_numpy() == visit)
+    sign = np.array([direction.get(a, 1.0) for a in labels[arm].to_numpy()[at_visit]])
+    tables = []
+    for i, d in enumerate(steps):
+        pooled = method.pool(None, stats[:, i][:, :, n_ls + at_visit], alpha)
+        head = pd.DataFrame({"delta": sign * d + 0.0, "contrast": labels["contrast"].to_numpy()[at_visit]})
+        tables.append(pd.concat([head, pooled], axis=1))
+    return pd.concat(tables, ignore_index=True)
+
+
+def _tipping_deltas(table: pd.DataFrame, alpha: float) -> dict:
+    """Contrast -> the first delta at which p >= alpha (None if none)."""
+    tipping = {}
+    for contrast, rows in table.groupby("contrast", sort=False):
+        lost = rows.loc[rows["p"] >= alpha, "delta"]
+        tipping[contrast] = float(lost.iloc[0]) if len(lost) else None
+    return tipping
 
 
 def tipping_point(fit, deltas=None, arms=None, visit=None, method: str = "mar", n_imputations: int = 100,
@@ -617,48 +685,44 @@ def tipping_point(fit, deltas=None, arms=None, visit=None, method: str = "mar", 
     ``weights`` choose the analysis model of the completed data; ``strategies`` and the other
     arguments as :func:`impute`.
     """
+    value = _analysis_value(analysis, covariates, weights)
+    model = ImputationModel(fit, ice=ice, arm=arm, reference=reference, strategies=strategies,
+                            default_strategy=method)
+    draws = model.draws(ApproxBayes(check_count("n_imputations", n_imputations)), seed, workers, progress,
+                        executor)
+    return draws.impute().tipping_point(value, deltas, arms, visit, alpha)
+
+
+def tipping(imputations: Imputations, analysis: Ancova | Mmrm, deltas, arms, visit,
+            alpha: float) -> TippingPoint:
+    """The pipeline's tipping point of :class:`.methods.ApproxBayes` (:func:`tipping_point`)."""
+    draws = imputations.draws
+    model, n, options, fit = draws.model, draws.method.n_samples, draws.run, draws.model.fit
     alpha = check_alpha(alpha)
-    check_executor(executor)
-    if reference is None:
+    check_executor(options["executor"])
+    if model.reference is None:
         raise DataError("tipping_point needs reference= (the control arm): the deltas shift the other arms "
                         "and the differences are taken from it")
-    setup = _setup(fit, method, n_imputations, reference, arm, arms, seed, ice, strategies)
+    setup = _setup(fit, model.default_strategy, n, model.reference, model.arm, arms, draws.seed, model.ice,
+                   model.strategies)
     data, vname, arm = setup.data, setup.visit, setup.arm
     visit = data.visits[-1] if visit is None else visit
     if visit not in data.visits:
         raise DataError(f"visit {visit!r} is not a visit of '{vname}' ({', '.join(map(str, data.visits))})")
-    observed = data.y[:, data.visits.index(visit)]
-    observed = observed[np.isfinite(observed)]
-    if deltas is None:
-        if observed.size < 2:
-            raise DataError(f"visit {visit!r} has {observed.size} observed response(s), too few for the SD "
-                            "that scales the default deltas; pass deltas=")
-        steps = delta_steps(np.std(observed, ddof=1))
-    else:
-        steps = _check_deltas(deltas, observed, visit)
-    primary = fit.compare(arm, by=vname, reference=reference, alpha=alpha)
+    steps = _grid(data, visit, deltas)
+    primary = fit.compare(arm, by=vname, reference=model.reference, alpha=alpha)
     primary = primary.loc[primary[vname] == visit]
     direction = _directions(primary, arm, setup.shifted, deltas is None)
     shifts = [sum((delta_matrix(data, setup.plan, sign * d, [a]) for a, sign in direction.items()),
                   np.zeros_like(data.y)) for d in steps]
-    model = _analysis(fit, setup, analysis, covariates, weights)
-    out = _run(setup, model, shifts, workers, progress, False, "tipping-point imputations", executor)
+    imputation = _analysis(fit, setup, analysis)
+    out = _run(setup, imputation, shifts, options["workers"], options["progress"], False,
+               "tipping-point imputations", options["executor"])
     _warn_failed(out)
     stats = np.stack([st for _, st, _, _ in out])  # (M, n_deltas, 3, rows)
-    n_ls = len(model.lsmeans_labels)
-    labels = model.compare_labels
-    at_visit = np.flatnonzero(labels[vname].to_numpy() == visit)
-    sign = np.array([direction.get(a, 1.0) for a in labels[arm].to_numpy()[at_visit]])
-    tables = []
-    for i, d in enumerate(steps):
-        e = stats[:, i][:, :, n_ls + at_visit]
-        pooled = pool(e[:, 0], e[:, 1], e[:, 2], alpha)
-        head = pd.DataFrame({"delta": sign * d + 0.0, "contrast": labels["contrast"].to_numpy()[at_visit]})
-        tables.append(pd.concat([head, pooled], axis=1))
-    table = pd.concat(tables, ignore_index=True)
-    tipping = {}
-    for contrast, rows in table.groupby("contrast", sort=False):
-        lost = rows.loc[rows["p"] >= alpha, "delta"]
-        tipping[contrast] = float(lost.iloc[0]) if len(lost) else None
-    return TippingPoint(table, tipping, alpha, visit, method, n_imputations,
-                        dict(zip(primary["contrast"], primary["p"])), arm, reference)
+    table = _pool_deltas(stats, imputation, steps, direction, (arm, vname, visit), draws.method, alpha)
+    return TippingPoint(table, _tipping_deltas(table, alpha), alpha, visit, model.default_strategy, n,
+                        dict(zip(primary["contrast"], primary["p"])), arm, model.reference)
+
+
+register(ApproxBayes, run, tipping)
