@@ -1,7 +1,7 @@
 """Count the places that work out "what kind of model is this" from attributes (issue 21).
 
 A *probe* is a read of an attribute that encodes the model's kind or data source instead
-of asking :class:`trialmlm.specification.ModelSpec`:
+of asking :class:`trialmlm.engine.specification.ModelSpec`:
 
 * ``settings.random`` / ``settings.visit`` / ``settings.linear`` / ``settings.group``,
 * ``design.outer`` / ``design.summary`` / ``design.coordinates`` (and ``self.summary is

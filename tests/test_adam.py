@@ -1,4 +1,4 @@
-"""ADaM record selection (trialmlm.adam, through trialmlm.read): populations, analysis flags,
+"""ADaM record selection (trialmlm.data.adam, through trialmlm.read): populations, analysis flags,
 derived records, baseline records, arm order, counts — on a constructed BDS file (CSV and
 SAS transport) and on a real SAS-written ADaM file of the CDISC pilot, checked against an
 independent selection and fit in R (tests/reference/make_adam_refs.R)."""
@@ -15,7 +15,7 @@ from helpers import adam_bds
 
 import trialmlm
 from trialmlm import DataError
-from trialmlm.adam import arm_order
+from trialmlm.data.adam import arm_order
 
 HERE = Path(__file__).parent
 PILOT = HERE / "data" / "cdiscpilot01_adcibc.xpt"

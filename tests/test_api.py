@@ -163,7 +163,7 @@ def test_heterogeneous_visit_without_data_in_a_group(demo_trial):
 
 
 def test_non_convergence_is_reported(demo_trial, monkeypatch):
-    from trialmlm import estimate as api
+    from trialmlm.engine import estimate as api
 
     real = api.maximise
     monkeypatch.setattr(api, "maximise",

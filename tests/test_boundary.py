@@ -1,4 +1,4 @@
-"""Variance components estimated at 0 (trialmlm.boundary) against lme4 on Dyestuff2.
+"""Variance components estimated at 0 (trialmlm.engine.boundary) against lme4 on Dyestuff2.
 
 References: tests/reference/make_dyestuff_refs.R (R 4.2.2, lme4 1.1.31, lmerTest 3.1.3)
 wrote dyestuff_refs.json from lme4's Dyestuff2 (batch variance at 0, a singular fit) and

@@ -1,4 +1,4 @@
-"""Classification variables (trialmlm/classes.py, issue 19 finding 7): numeric codes made
+"""Classification variables (trialmlm/data/classes.py, issue 19 finding 7): numeric codes made
 factors in numeric order by ``trialmlm.read(class_variables=...)``, and the one-line warning
 about an ADaM grouping variable read from a CSV file as numbers."""
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import trialmlm
-from trialmlm.classes import MAX_CODES, as_class, grouping_name, integer_codes
+from trialmlm.data.classes import MAX_CODES, as_class, grouping_name, integer_codes
 from trialmlm.errors import DataError, DataWarning
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from trialmlm.cli import main
-from trialmlm.report_folder import MARKER
+from trialmlm.app.cli import main
+from trialmlm.app.report_folder import MARKER
 
 
 def test_fit_with_groups(tmp_path):

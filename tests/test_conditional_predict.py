@@ -1,4 +1,4 @@
-"""Conditional predictions of MMRMs (trialmlm.conditional) against R mmrm 0.3.18 and SAS.
+"""Conditional predictions of MMRMs (trialmlm.inference.conditional) against R mmrm 0.3.18 and SAS.
 
 References: tests/reference/make_conditional_predict_refs.R wrote
 conditional_predict_refs.json:

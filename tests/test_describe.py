@@ -1,4 +1,4 @@
-"""The covariance model in words (trialmlm/describe.py): one description for summary(), the
+"""The covariance model in words (trialmlm/engine/describe.py): one description for summary(), the
 report and the table footnotes (issue 12)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 import trialmlm
 from trialmlm import tables
-from trialmlm.describe import describe_covariance
+from trialmlm.engine.describe import describe_covariance
 
 NESTED = Path(__file__).parent / "reference" / "nested.csv"
 
@@ -78,7 +78,7 @@ def test_linear_model_is_described_as_ols(data):
     """Issue 19, finding 8: the ANCOVA was described as "REML, newton-raphson" with "AIC/AICC/BIC
     count 1 parameters; BIC uses the N subjects read".  REML and OLS coincide for the linear model:
     sigma^2 = RSS / (n - rank X)."""
-    from trialmlm.describe import describe_estimation
+    from trialmlm.engine.describe import describe_estimation
 
     rows = data[data["VISIT"] == data["VISIT"].iloc[0]]
     fit = _fit("Y ~ ARM", rows)
@@ -104,7 +104,7 @@ def test_linear_model_is_described_as_ols(data):
 
 
 def test_mixed_model_estimation_text(data):
-    from trialmlm.describe import describe_estimation
+    from trialmlm.engine.describe import describe_estimation
 
     fit = _fit("Y ~ ARM * VISIT + us(VISIT | USUBJID)", data)
     assert describe_estimation(fit) == "REML"

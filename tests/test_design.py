@@ -1,4 +1,4 @@
-"""trialmlm.design: columns checked, incomplete rows dropped and counted, factors encoded
+"""trialmlm.engine.design: columns checked, incomplete rows dropped and counted, factors encoded
 once (level order, aliasing), visits ordered, one row per subject and visit.
 
 The expected values are independent of the code under test: counts from pandas, the
@@ -13,7 +13,7 @@ import pytest
 
 import trialmlm
 from trialmlm import DataError, DataWarning
-from trialmlm.design import alias_columns, natural_key
+from trialmlm.engine.design import alias_columns, natural_key
 
 F_US = "CHG ~ BASE + SEX + TRT * AVISIT + us(AVISIT | USUBJID)"
 F_AR1 = "CHG ~ BASE + SEX + TRT * AVISIT + ar1(AVISIT | USUBJID)"

@@ -18,7 +18,7 @@ import pytest
 from helpers import adam_bds
 
 import trialmlm
-from trialmlm import cli
+from trialmlm.app import cli
 from trialmlm.errors import DataError
 from trialmlm.missing import condmean, ice_table
 

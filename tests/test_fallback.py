@@ -19,7 +19,7 @@ import pytest
 
 import trialmlm
 from trialmlm import ConvergenceError, ConvergenceWarning, DataError, FormulaError, TrialMLMError
-from trialmlm.results import CovarianceAttempt
+from trialmlm.engine.results import CovarianceAttempt
 
 REFERENCE = Path(__file__).parent / "reference"
 SAP = ["us", "toeph", "ar1h", "cs"]

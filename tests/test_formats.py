@@ -1,4 +1,4 @@
-"""trialmlm.formats: the decimals rule and the one rounding function, in tables and figures.
+"""trialmlm.tables.formats: the decimals rule and the one rounding function, in tables and figures.
 
 Expected strings follow the SAS conventions they implement: w.d formats round the decimal
 value half away from zero (SAS 9.4 Formats and Informats: Reference, "w.d Format"), and
@@ -20,7 +20,15 @@ import pytest
 
 from trialmlm import plots, tables
 from trialmlm.errors import DataError
-from trialmlm.formats import Decimals, decimals_for, fmt_ci, fmt_estimate_se, fmt_number, fmt_p, p_statement
+from trialmlm.tables.formats import (
+    Decimals,
+    decimals_for,
+    fmt_ci,
+    fmt_estimate_se,
+    fmt_number,
+    fmt_p,
+    p_statement,
+)
 
 matplotlib.use("Agg")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from trialmlm.engine.formula import CovarianceTerm, parse_formula
 from trialmlm.errors import FormulaError
-from trialmlm.formula import CovarianceTerm, parse_formula
 
 
 def test_parse_basic():

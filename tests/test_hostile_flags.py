@@ -1,5 +1,5 @@
 """Hostile input for flags, ``where`` and estimand settings (issue 20): every Y/N flag is read
-by one rule (:func:`trialmlm.flags.flag_is_yes`), never partly; ``where`` has a depth and a
+by one rule (:func:`trialmlm.data.flags.flag_is_yes`), never partly; ``where`` has a depth and a
 length limit; estimand settings that cannot work are refused in the estimand's words before
 any fitting.  Each error names the argument or column; no caller's data is modified.
 """
@@ -16,8 +16,8 @@ import pytest
 from helpers import adam_bds
 
 import trialmlm
+from trialmlm.data.flags import flag_is_yes
 from trialmlm.errors import DataError
-from trialmlm.flags import flag_is_yes
 from trialmlm.missing import ice_table
 
 SAP = dict(param="HAMD17", response="CHG", population="EFFFL", arm="TRT01P")
@@ -137,7 +137,7 @@ def test_where_at_the_limits_is_read(bds):
 
 @pytest.mark.parametrize("case", ["3000 parentheses", "2000 not"])
 def test_cli_where_limits_exit_2_with_one_line(tmp_path, capsys, bds, case):
-    from trialmlm import cli
+    from trialmlm.app import cli
 
     path = tmp_path / "adeff.csv"
     bds.to_csv(path, index=False)
@@ -232,13 +232,13 @@ SAMPLE = "sample_data/depression_trial.csv"
 
 @pytest.fixture
 def no_fit(monkeypatch):
-    from trialmlm import report
+    from trialmlm.app import report
 
     monkeypatch.setattr(report, "_fit_models", lambda *a, **k: pytest.fail("the MMRM was fitted"))
 
 
 def _analyze(tmp_path, capsys, data: pd.DataFrame, *options) -> str:
-    from trialmlm import cli
+    from trialmlm.app import cli
 
     path = tmp_path / "adeff.csv"
     data.to_csv(path, index=False)

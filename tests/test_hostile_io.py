@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 import trialmlm
-from trialmlm import cli, report
+from trialmlm.app import cli, report
+from trialmlm.data.io import read_table
 from trialmlm.errors import DataError
-from trialmlm.io import read_table
 
 ROOT = Path(__file__).parents[1]
 SAMPLE = ROOT / "sample_data" / "depression_trial.csv"
@@ -236,7 +236,7 @@ def test_an_empty_dataset_folder(tmp_path):
 
 # -- Ctrl-C at start-up ---------------------------------------------------------------------------
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
-@pytest.mark.parametrize("moment", ["numpy", "pandas", "scipy", "trialmlm.api", "trialmlm.report"])
+@pytest.mark.parametrize("moment", ["numpy", "pandas", "scipy", "trialmlm.api", "trialmlm.app.report"])
 def test_ctrl_c_while_starting_is_one_line(tmp_path, moment):
     """SIGINT while the command line imports its modules, right after ``moment`` was imported
     (read from ``-X importtime``, no timing): exit code 130 and one line on stderr."""
@@ -273,7 +273,7 @@ def test_read_of_a_parquet_file_with_an_all_missing_response(tmp_path, demo_tria
 def test_fit_command_never_replaces_an_input_or_a_foreign_folder(tmp_path, demo_trial, capsys):
     """`trialmlm fit --out afile/rep` was a FileExistsError; `--out` the data's folder now
     refused before any work, and the folder it writes holds the marker of a report."""
-    from trialmlm.cli import main
+    from trialmlm.app.cli import main
 
     study = tmp_path / "study"
     study.mkdir()

@@ -18,7 +18,8 @@ import pytest
 from scipy.stats import norm
 
 import trialmlm
-from trialmlm import cli, missing
+from trialmlm import missing
+from trialmlm.app import cli
 from trialmlm.errors import DataError
 from trialmlm.power import (
     Analysis,

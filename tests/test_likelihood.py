@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trialmlm.model import build_model
+from trialmlm.engine.model import build_model
 
 
 def _likelihood(data, formula, reml=True, weights=None):

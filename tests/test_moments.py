@@ -1,4 +1,4 @@
-"""The per-pattern moments (:mod:`trialmlm.moments`) by design class, chunk by chunk, and
+"""The per-pattern moments (:mod:`trialmlm.engine.moments`) by design class, chunk by chunk, and
 from partitions are the sums :math:`\\sum_s z_sz_s^\\top` of their definition.
 
 Reference: the definition computed directly from the design matrix X of the fit
@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import trialmlm
-from trialmlm import moments
-from trialmlm.model import build_model
+from trialmlm.engine import moments
+from trialmlm.engine.model import build_model
 
 
 def trial(seed: int = 3, n: int = 60) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""trialmlm.multilevel and the likelihood protocol (trialmlm.likelihood.MarginalLikelihood).
+"""trialmlm.engine.multilevel and the likelihood protocol (trialmlm.engine.likelihood.MarginalLikelihood).
 
 The analytic gradient, ``jac_info`` and the difference Hessian of the Woodbury likelihood
 are checked against finite differences of its own objective (statsmodels' habit); the
@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trialmlm.likelihood import Likelihood, MarginalLikelihood
-from trialmlm.model import build_model
-from trialmlm.multilevel import MultilevelLikelihood
+from trialmlm.engine.likelihood import Likelihood, MarginalLikelihood
+from trialmlm.engine.model import build_model
+from trialmlm.engine.multilevel import MultilevelLikelihood
 
 REFERENCE = Path(__file__).parent / "reference"
 

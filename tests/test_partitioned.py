@@ -1,4 +1,4 @@
-"""A fit from a Dask DataFrame or a Parquet dataset (:mod:`trialmlm.partitioned`) is the fit of
+"""A fit from a Dask DataFrame or a Parquet dataset (:mod:`trialmlm.engine.partitioned`) is the fit of
 the same rows as a pandas DataFrame.
 
 Reference: the in-memory fit of the same data, itself validated against SAS and R mmrm in
@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import trialmlm
-from trialmlm import partitioned
+from trialmlm.engine import partitioned
 from trialmlm.errors import DataError, FormulaError
 from trialmlm.power import Covariate, LogisticDropout, TrialDesign
 

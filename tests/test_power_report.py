@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trialmlm import cli
+from trialmlm.app import cli
 from trialmlm.power import Analysis, power_mmrm, simulate_power
 from trialmlm.power.report import load_power_config
 

@@ -27,8 +27,8 @@ import pytest
 from scipy import stats
 
 import trialmlm
+from trialmlm.engine.optimize import Objective
 from trialmlm.errors import FormulaError
-from trialmlm.optimize import Objective
 
 REFERENCE = Path(__file__).parent / "reference"
 REF = json.loads((REFERENCE / "random_group_refs.json").read_text())

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import trialmlm
-import trialmlm.formula
+import trialmlm.engine.formula
 from trialmlm import BoundaryWarning, DataError
 
 FORMULA = "CHG ~ BASE + SEX + TRT * AVISIT + us(AVISIT | USUBJID)"
@@ -77,8 +77,8 @@ def test_fallback_fit_refits_its_structure(demo_trial):
 
 def test_covariance_term_is_parsed_once_per_fit(demo_trial, monkeypatch):
     calls = []
-    parse = trialmlm.formula._covariance_term
-    monkeypatch.setattr(trialmlm.formula, "_covariance_term", lambda *a: calls.append(a) or parse(*a))
+    parse = trialmlm.engine.formula._covariance_term
+    monkeypatch.setattr(trialmlm.engine.formula, "_covariance_term", lambda *a: calls.append(a) or parse(*a))
     fit = trialmlm.fit(FORMULA, demo_trial, covariance=["toeph", "ar1h", "cs"])
     assert len(calls) == 1
     assert fit.settings.formula == FORMULA.replace("us(", "toeph(")

@@ -16,7 +16,7 @@ import pytest
 from helpers import read_rtf
 
 import trialmlm
-from trialmlm.cli import main
+from trialmlm.app.cli import main
 
 SAMPLE = Path(__file__).parents[1] / "sample_data" / "depression_trial.csv"
 TABLES = ["t0_records", "t1_summary", "t2_mmrm", "t3_type3", "t4_covariance", "t5_patterns", "t5_dropout",

@@ -16,9 +16,9 @@ import pytest
 from helpers import adam_bds, read_rtf
 
 import trialmlm
-from trialmlm import cli
-from trialmlm.config import FIELDS, SECTIONS, SELECTION
-from trialmlm.io import read_table
+from trialmlm.app import cli
+from trialmlm.app.config import FIELDS, SECTIONS, SELECTION
+from trialmlm.data.io import read_table
 
 PILOT = Path(__file__).parent / "data" / "cdiscpilot01_adcibc.xpt"
 SAP = ["--param", "HAMD17", "--response", "CHG", "--arm", "TRT01P", "--population", "EFFFL",
@@ -52,7 +52,7 @@ def report(adam, tmp_path_factory):
 def test_analysed_records_and_exclusions(adam, report):
     _, expected = adam
     results = json.loads((report / "analysis_results.json").read_text())
-    assert results["schema"] == "trialmlm.analysis_results/1"
+    assert results["schema"] == "trialmlm.app.analysis_results/1"
     rec = results["records"]
     assert rec["read"] == {"records": expected["read"], "subjects": 36}
     excluded = {e["step"]: e["records"] for e in rec["excluded"]}

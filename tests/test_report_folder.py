@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from trialmlm import cli, report
-from trialmlm.config import make_config
+from trialmlm.app import cli, report
+from trialmlm.app.config import make_config
+from trialmlm.app.report_folder import MARKER
 from trialmlm.errors import DataError
-from trialmlm.report_folder import MARKER
 
 SAMPLE = Path(__file__).parents[1] / "sample_data" / "depression_trial.csv"
 QUICK = ["analyze", str(SAMPLE), "--param", "HAMD17", "--covariates", "BASE", "--ddf", "satterthwaite",

@@ -1,11 +1,11 @@
-"""index.html of a report comes from the Jinja2 template ``trialmlm/templates/index.html.j2``:
+"""index.html of a report comes from the Jinja2 template ``trialmlm/app/templates/index.html.j2``:
 every text is escaped by the engine, the HTML fragments of the tables are not."""
 
 from __future__ import annotations
 
 from markupsafe import Markup
 
-from trialmlm.report import _template
+from trialmlm.app.report import _template
 
 
 def _page(**changes) -> str:

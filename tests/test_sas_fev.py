@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 import trialmlm
-from trialmlm.likelihood import independence_deviance
+from trialmlm.engine.likelihood import independence_deviance
 
 REFERENCE = Path(__file__).parent / "reference"
 LISTINGS = json.loads((REFERENCE / "sas_fev_refs.json").read_text())["listings"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from trialmlm import DataError
-from trialmlm.formula import parse_formula
-from trialmlm.specification import ModelSpec
+from trialmlm.engine.formula import parse_formula
+from trialmlm.engine.specification import ModelSpec
 
 
 @pytest.mark.parametrize("formula, kind, random, subject_random, nested", [

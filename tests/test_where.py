@@ -1,4 +1,4 @@
-"""trialmlm.where: the safe selection language (grammar, missing values, errors, no code run)."""
+"""trialmlm.data.where: the safe selection language (grammar, missing values, errors, no code run)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from trialmlm import DataError
-from trialmlm.where import parse_where
+from trialmlm.data.where import parse_where
 
 DATA = pd.DataFrame({
     "AVISITN": [0.0, 8.0, 16.0, np.nan, 24.0],

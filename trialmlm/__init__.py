@@ -27,7 +27,7 @@ from .errors import (
 __version__ = "0.1.0"
 
 #: Public name -> the module that defines it.
-_LAZY = {"fit": ".api", "read": ".io", "STRUCTURES": ".covariance", "MMRMResults": ".results"}
+_LAZY = {"fit": ".api", "read": ".data.io", "STRUCTURES": ".covariance", "MMRMResults": ".engine.results"}
 
 __all__ = ["fit", "read", "STRUCTURES", "MMRMResults", "BoundaryWarning", "ConvergenceError",
            "ConvergenceWarning", "DataError", "DataWarning", "FormulaError", "TrialMLMError", "__version__"]

@@ -7,15 +7,15 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from .design import FixedEncoding
+from .engine.design import FixedEncoding
+from .engine.fallback import fit_first_usable
+from .engine.formula import parse_formula
+from .engine.model import Model, build_model
+from .engine.partitioned import check_methods, is_partitioned, reduce_partitions
+from .engine.refit import fit_model
+from .engine.results import MMRMResults
 from .errors import DataError
-from .fallback import fit_first_usable
-from .formula import parse_formula
 from .inference.methods import Scope
-from .model import Model, build_model
-from .partitioned import check_methods, is_partitioned, reduce_partitions
-from .refit import fit_model
-from .results import MMRMResults
 
 
 def fit(formula: str, data: pd.DataFrame | str | os.PathLike, method: str = "REML",
@@ -46,7 +46,7 @@ def fit(formula: str, data: pd.DataFrame | str | os.PathLike, method: str = "REM
         Rows with a missing response or covariate are dropped; every other observed visit is
         used (valid under MAR).  A Dask DataFrame (or a Parquet dataset, read with Dask) is
         reduced partition by partition to per-pattern sums, each partition holding whole
-        subjects, and gives the same fit (:mod:`trialmlm.partitioned`, ``docs/scale.md``):
+        subjects, and gives the same fit (:mod:`trialmlm.engine.partitioned`, ``docs/scale.md``):
         MMRMs with a visit-indexed covariance term and a mean model of factors and
         covariates; the sandwiches by a second pass over the partitions, no Bell & McCaffrey
         df, no per-row results (residuals).
@@ -69,7 +69,7 @@ def fit(formula: str, data: pd.DataFrame | str | os.PathLike, method: str = "REM
         Structures that replace the one of the formula's covariance term, tried in order
         as an analysis plan's fallback: ``["us", "toeph", "ar1h", "cs"]`` returns the fit
         of the first structure that converges with a positive-definite Hessian and a
-        non-singular residual covariance (:mod:`trialmlm.fallback`).  None fits the
+        non-singular residual covariance (:mod:`trialmlm.engine.fallback`).  None fits the
         formula as written.
     start : dict or list, optional
         Starting values of the covariance parameters (SAS ``PARMS``): a dict by the names

@@ -4,7 +4,7 @@ Each raises :class:`~trialmlm.errors.DataError` naming the argument and the valu
 so that a wrong ``alpha``, ``seed``, executor or list of shifts fails before any work is done.
 
 Numbers are numbers: text (``'0.5'``), booleans and None are refused, never converted, and
-every number must be finite with :math:`|x| \\le` :data:`~trialmlm.design.MAX_MAGNITUDE`
+every number must be finite with :math:`|x| \\le` :data:`~trialmlm.engine.design.MAX_MAGNITUDE`
 (the bound of the data columns, so that squares and sums stay far from overflow).
 """
 
@@ -15,7 +15,7 @@ from concurrent.futures import Executor
 
 import numpy as np
 
-from .design import MAX_MAGNITUDE
+from .engine.design import MAX_MAGNITUDE
 from .errors import DataError
 
 

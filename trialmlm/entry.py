@@ -1,6 +1,6 @@
 """The ``trialmlm`` console script: Ctrl-C at any moment ends with one line and exit code 130.
 
-:func:`trialmlm.cli.main` handles Ctrl-C during the work (KeyboardInterrupt, so that
+:func:`trialmlm.app.cli.main` handles Ctrl-C during the work (KeyboardInterrupt, so that
 temporary folders are removed on the way out).  This module covers the seconds before it,
 while the numerical libraries are imported (``import trialmlm`` loads none of them): then
 nothing has been written, and Ctrl-C ends the process at once with the same line.  A
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     (the process then ends at once, for the reason of the module docstring)."""
     previous = signal.signal(signal.SIGINT, _interrupted_while_starting)
     try:
-        from .cli import main as run
+        from .app.cli import main as run
     finally:
         signal.signal(signal.SIGINT, previous)
     code = run(argv)

@@ -22,7 +22,7 @@ class FormulaError(TrialMLMError, ValueError):
 class ConvergenceError(TrialMLMError, RuntimeError):
     """No covariance structure of a fallback list gave a usable fit.
 
-    ``attempts`` holds one :class:`trialmlm.results.CovarianceAttempt` per structure
+    ``attempts`` holds one :class:`trialmlm.engine.results.CovarianceAttempt` per structure
     tried, in order, each with the reason it failed.
     """
 
@@ -44,7 +44,7 @@ class ConvergenceWarning(TrialMLMWarning):
 class BoundaryWarning(TrialMLMWarning):
     """A variance component was estimated at 0, the boundary of the parameter space (SAS's
     note "Estimated G matrix is not positive definite"); the fit is usable and reports it
-    as 0, without a standard error (:mod:`trialmlm.boundary`)."""
+    as 0, without a standard error (:mod:`trialmlm.engine.boundary`)."""
 
 
 class DataWarning(TrialMLMWarning):

@@ -107,7 +107,7 @@ class RandomEffects(CovarianceStructure):
     """:math:`Z G Z^\\top + R` for ``r`` random terms and a residual structure.
 
     ``g``: a :class:`RandomCovariance` to share with the structures of the other groups
-    (one G, a residual structure per group; see :mod:`trialmlm.parameters`); by default
+    (one G, a residual structure per group; see :mod:`trialmlm.engine.parameters`); by default
     a new one.
     """
 

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula, model_matrix
 
-from ..design import formula_variables
+from ..engine.design import formula_variables
 from ..errors import DataError, DataWarning
 from .grid import ReferenceGrid, forced_factors
 from .wald import full_row_rank

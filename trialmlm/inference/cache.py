@@ -2,7 +2,7 @@ r"""Covariances of :math:`\hat\beta` that cost more than a solve, computed once 
 
 The sandwich covariances, their Satterthwaite df terms and the Kenward-Roger adjusted
 covariance (formulas in :mod:`.vcov`) are kept in the fit's one store
-(:meth:`trialmlm.results.MMRMResults.cached`), read-only because every caller shares them.
+(:meth:`trialmlm.engine.results.MMRMResults.cached`), read-only because every caller shares them.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import stats
 
 from ..checks import check_alpha
-from ..design import factor_levels
+from ..engine.design import factor_levels
 from ._wide import response_matrix
 from .patterns import last_observed
 

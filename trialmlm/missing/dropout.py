@@ -20,7 +20,7 @@ from lifelines.statistics import multivariate_logrank_test
 from lifelines.utils import median_survival_times
 
 from ..checks import check_alpha
-from ..design import factor_levels
+from ..engine.design import factor_levels
 from ..errors import DataError
 from .patterns import dropout_index, long_data, observation_matrix
 

@@ -61,7 +61,7 @@ import pandas as pd
 from scipy import stats
 
 from ..checks import check_alpha
-from ..design import factor_levels, is_factor
+from ..engine.design import factor_levels, is_factor
 from ..errors import DataError, DataWarning
 from ._wide import response_matrix, subject_values
 from .logistic import aliased_column, fit_logistic, separation_direction

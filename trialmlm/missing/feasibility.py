@@ -11,7 +11,7 @@ estimand's words: :func:`check_observed_left` and :func:`check_jackknife_subject
 
 Both are used by the API (:func:`trialmlm.missing.condmean`, :func:`~trialmlm.missing.bmlmi`,
 :func:`~trialmlm.missing.impute`: before the imputation model is refitted) and by
-``trialmlm analyze`` (:func:`trialmlm.estimands.check_before_fit`: before the primary MMRM).
+``trialmlm analyze`` (:func:`trialmlm.app.estimand_report.check_before_fit`: before the primary MMRM).
 """
 
 from __future__ import annotations

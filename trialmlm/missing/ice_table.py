@@ -5,7 +5,7 @@ in one of three ways (in visit order, Categorical order else natural sort, as in
 fitting; :math:`v_1 < \dots < v_K`):
 
 ``flag=`` (a record-level ADaM flag, ``"Y"`` on the records at or after the event, e.g. a
-    post-discontinuation flag; read by :func:`trialmlm.flags.flag_is_yes`, so "Yes"/"No",
+    post-discontinuation flag; read by :func:`trialmlm.data.flags.flag_is_yes`, so "Yes"/"No",
     True/False and 1/0 mean the same and any other value is an error): the visit after the
     subject's last record that is not flagged, when the subject has a flagged record (the
     first visit, when every record is).
@@ -29,8 +29,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..data.flags import flag_is_yes
 from ..errors import DataError
-from ..flags import flag_is_yes
 from .ice import ICE_STRATEGIES, STRATEGY_COLUMN
 from .patterns import last_observed, long_data, observation_matrix, require_columns
 
@@ -46,7 +46,7 @@ def ice_table(data, subject: str | None = None, visit: str | None = None, respon
     subject, visit, response : columns (default USUBJID, AVISIT, CHG; a fit's own).
     strategy : the strategy of every row (MAR, JR, CR, CIR, LMCF).
     flag : a record-level Y/N flag, ``"Y"`` on records at or after the event (also "Yes",
-        True, 1; :func:`trialmlm.flags.flag_is_yes`).
+        True, 1; :func:`trialmlm.data.flags.flag_is_yes`).
     event_date : a subject-level date column of the event, compared with the record date
         ``date``.
 

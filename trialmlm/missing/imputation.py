@@ -31,12 +31,12 @@ import numpy as np
 import pandas as pd
 
 from ..covariance.random_effects import RandomEffects
-from ..design import ALIAS_TOLERANCE
+from ..engine.design import ALIAS_TOLERANCE
+from ..engine.model import Model
+from ..engine.refit import fit_model
+from ..engine.refit import refit_model as model_on
 from ..errors import DataError
 from ..inference.grid import ESTIMABLE_TOL
-from ..model import Model
-from ..refit import fit_model
-from ..refit import refit_model as model_on
 from .patterns import last_observed
 from .strategies import Strategy
 

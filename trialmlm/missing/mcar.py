@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, stats
 
-from ..design import is_factor
+from ..engine.design import is_factor
 from ..errors import ConvergenceWarning, DataError
 from ._wide import response_matrix, subject_values
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from ..engine.model import Model
 from ..errors import ConvergenceWarning, DataError
-from ..model import Model
 from .delta import delta_shift
 from .ice import IcePlan, ice_plan, imputation_setup
 from .imputation import (

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..adam import duplicated_visit
-from ..design import factor_levels
+from ..data.adam import duplicated_visit
+from ..engine.design import factor_levels
 from ..errors import DataError
 
 

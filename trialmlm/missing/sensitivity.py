@@ -38,13 +38,13 @@ import numpy as np
 import pandas as pd
 
 from ..checks import check_alpha, check_executor, check_seed, finite_numbers
+from ..engine.estimate import estimate
+from ..engine.model import build_model
 from ..errors import ConvergenceWarning, DataError
-from ..estimate import estimate
 from ..inference.grid import ReferenceGrid
 from ..inference.lsmeans import COLUMNS, adjust_table, check_adjust, difference_rows
 from ..inference.protocol import check_options
 from ..inference.wald import t_table
-from ..model import build_model
 from ..runner import run_tasks
 from .delta import delta_matrix, delta_shift
 from .ice import ICE_STRATEGIES, IcePlan, ice_plan, imputation_setup, update_plan

@@ -39,9 +39,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..design import build_design, formula_variables
+from ..engine.design import build_design, formula_variables
+from ..engine.formula import parse_formula
 from ..errors import DataError
-from ..formula import parse_formula
 from .imputation import ImputationData
 
 WEIGHTS = ("counterfactual", "equal", "proportional", "proportional_em")

@@ -17,7 +17,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from scipy import stats
 
-from ..design import is_factor
+from ..engine.design import is_factor
 from ..missing.patterns import dropout_index, observation_matrix
 from ._style import (
     LEGEND_SIZE,

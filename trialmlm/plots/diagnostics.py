@@ -21,9 +21,9 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from scipy import stats
 
-from ..design import is_factor, natural_key
+from ..engine.design import is_factor, natural_key
 from ..errors import DataError
-from ..formats import MINUS, decimals_for, fmt_number
+from ..tables.formats import MINUS, decimals_for, fmt_number
 from ._style import (
     NEUTRAL,
     OKABE_ITO,

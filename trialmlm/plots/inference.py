@@ -17,8 +17,8 @@ from matplotlib.lines import Line2D
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
 from ..errors import DataError
-from ..formats import MINUS, NOT_ESTIMABLE, decimals_for, fmt_number, fmt_p
 from ..missing.sensitivity import NOT_SIGNIFICANT
+from ..tables.formats import MINUS, NOT_ESTIMABLE, decimals_for, fmt_number, fmt_p
 from ._style import (
     LEGEND_SIZE,
     NEUTRAL,
@@ -127,7 +127,7 @@ def difference_forest(fit_or_table, arm: str | None = None, visit: str | None = 
     ci : the level of the table's intervals (label only when a table is given).
     show_text : write "estimate (lower, upper)" and the p-value right of the plot, as
         :func:`trialmlm.tables.mmrm_table` does: :math:`d + 1` decimals, p as SAS PVALUE6.4.
-    decimals : the data decimals :math:`d` (:func:`trialmlm.formats.decimals_for`); default
+    decimals : the data decimals :math:`d` (:func:`trialmlm.tables.formats.decimals_for`); default
         the precision of the fit's response, or 1 for a table.
 
     Each contrast is coloured as its compared arm; the vertical line marks no difference.
@@ -223,7 +223,7 @@ def tipping_point_plot(tp, ax: Axes | None = None, palette: Mapping | None = Non
     point (``tipping_deltas``, or ``tipping_delta`` for one contrast), the first
     :math:`\Delta` at which the difference is no longer significant, labelled with
     ``decimals`` decimals (default: those of the :math:`\Delta` grid,
-    :func:`trialmlm.formats.decimals_for`); a contrast whose primary difference is not
+    :func:`trialmlm.tables.formats.decimals_for`); a contrast whose primary difference is not
     significant (``tp.status``) gets a note instead, as in
     :func:`trialmlm.tables.sensitivity_table`.  Returns the Axes.
     """

@@ -26,8 +26,8 @@ import pandas as pd
 
 from ..api import fit as fit_mmrm
 from ..covariance import get_structure
+from ..engine.formula import parse_formula
 from ..errors import ConvergenceError, ConvergenceWarning, DataError
-from ..formula import parse_formula
 from ..inference.methods import Scope
 from ..missing.sensitivity import METHODS, impute
 from .design import TrialDesign

@@ -22,10 +22,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..app.config import known_keys
 from ..checks import real_array, real_number
-from ..config import known_keys
 from ..covariance.base import is_positive_definite
-from ..design import MAX_MAGNITUDE
+from ..engine.design import MAX_MAGNITUDE
 from ..errors import DataError
 
 #: The range of \|delta\|, sd, n_total and allocation: squares and ratios stay finite.

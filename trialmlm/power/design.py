@@ -252,7 +252,7 @@ def structure_matrix(name: str, parameters, times: np.ndarray) -> np.ndarray:
 
 
 def _covariance(spec, times: np.ndarray, arm) -> np.ndarray:
-    from ..results import MMRMResults
+    from ..engine.results import MMRMResults
 
     where = f"covariance of arm {arm!r}"
     if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):

@@ -23,7 +23,7 @@ visit, retention and difference of means; no covariates), ``t2_operating`` (simu
 power or type I error, bias, SEs, RMSE, coverage, convergence with Monte-Carlo SEs),
 ``t3_power_curve`` and ``f1_power_curve`` (simulated power over ``n_per_arm`` with the
 analytic curve), each table as RTF, HTML and CSV, ``power_results.json`` and
-``index.html`` — into a temporary folder renamed into place (:mod:`trialmlm.report_folder`).
+``index.html`` — into a temporary folder renamed into place (:mod:`trialmlm.app.report_folder`).
 """
 
 from __future__ import annotations
@@ -38,12 +38,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..app.config import known_keys, load_toml
+from ..app.report_folder import report_folder
 from ..checks import check_probability, check_seed
-from ..config import known_keys, load_toml
 from ..errors import DataError
-from ..formats import fmt_number
-from ..report_folder import report_folder
 from ..runner import check_workers
+from ..tables.formats import fmt_number
 from .analysis import Analysis
 from .checks import from_fields
 from .design import Covariate, LogisticDropout, TrialDesign

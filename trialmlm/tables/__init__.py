@@ -5,7 +5,7 @@ rows as formatted strings and footnotes — whose ``data`` attribute is the tidy
 (snake_case columns) the strings were formatted from.  Renderers: :func:`to_rtf`,
 :func:`to_html` / :func:`write_html`, :func:`to_csv` (the tidy data); :class:`Titles`
 adds the page titles and footnotes (study, population, page x of y, source, program, run
-date).  Number formats: :mod:`trialmlm.formats`.
+date).  Number formats: :mod:`trialmlm.tables.formats`.
 
 ======================================  ===============================================
 :func:`summary_table`                   n, mean, SD, median, min, max by visit and arm
@@ -21,7 +21,6 @@ date).  Number formats: :mod:`trialmlm.formats`.
 ======================================  ===============================================
 """
 
-from ..formats import Decimals, decimals_for, fmt_ci, fmt_estimate_se, fmt_number, fmt_p
 from .data import (
     dropout_by_visit_table,
     km_dropout_table,
@@ -40,6 +39,7 @@ from .fit_tables import (
     sensitivity_table,
     type3_table,
 )
+from .formats import Decimals, decimals_for, fmt_ci, fmt_estimate_se, fmt_number, fmt_p
 from .records import records_table
 from .render import html_document, rtf_document, rtf_escape, to_csv, to_html, to_rtf, write_html
 from .stack import stack_tables

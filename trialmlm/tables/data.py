@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from .. import missing
-from ..design import factor_levels
+from ..engine.design import factor_levels
 from ..errors import DataError
-from ..formats import decimals_for, fmt_ci, fmt_number, p_statement
 from ..missing.patterns import require_columns
+from .formats import decimals_for, fmt_ci, fmt_number, p_statement
 from .table import Table, blank_repeats, display_label, plain, with_unit
 
 
@@ -47,7 +47,7 @@ def summary_table(df: pd.DataFrame, arm: str | None, visit: str, response: str, 
                   footnotes: Sequence[str] = ()) -> Table:
     """n, mean, SD, median, min and max of ``response`` by visit and arm.
 
-    Decimals (:func:`trialmlm.formats.decimals_for`): :math:`d` = ``decimals``, default the
+    Decimals (:func:`trialmlm.tables.formats.decimals_for`): :math:`d` = ``decimals``, default the
     precision of ``response`` (1 when it has more than 2 decimals) for min and max,
     :math:`d+1` for mean and median, :math:`d+2` for SD.
     """
@@ -136,7 +136,7 @@ def km_dropout_table(survival, decimals: int = 3, title: str | None = None, labe
 
     Tidy columns ``[arm,] visit, time, n_at_risk, survival, lower, upper``.  Proportions
     and their limits have ``decimals`` decimals; times and median times the precision of
-    the visit times (:func:`trialmlm.formats.decimals_for`); chi-square 2 decimals.
+    the visit times (:func:`trialmlm.tables.formats.decimals_for`); chi-square 2 decimals.
     """
     table = survival.survival
     cols = list(table.columns)

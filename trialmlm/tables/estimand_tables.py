@@ -1,4 +1,4 @@
-"""Tables of the estimand analyses (:mod:`trialmlm.estimands`): each estimand's ICE handling
+"""Tables of the estimand analyses (:mod:`trialmlm.app.estimand_report`): each estimand's ICE handling
 and result, and the intercurrent events by arm."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..formats import decimals_for, fmt_ci, fmt_estimate_se, fmt_number, fmt_p
+from .formats import decimals_for, fmt_ci, fmt_estimate_se, fmt_number, fmt_p
 from .table import Table, blank_repeats, plain, with_unit
 
 ESTIMAND_COLUMNS = ("estimand", "handling", "contrast", "visit", "estimate", "se", "df", "lower", "upper",

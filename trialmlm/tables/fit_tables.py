@@ -13,11 +13,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..describe import describe_covariance, describe_estimation
+from ..engine.describe import describe_covariance, describe_estimation
 from ..errors import DataError
-from ..formats import decimals_for, fmt_ci, fmt_estimate_se, fmt_number, fmt_p
 from ..inference.methods import labels
 from ..missing.strategies import STRATEGIES
+from .formats import decimals_for, fmt_ci, fmt_estimate_se, fmt_number, fmt_p
 from .table import Table, blank_repeats, display_label, plain, with_unit
 
 
@@ -103,7 +103,7 @@ def mmrm_table(fit, arm: str, visit: str | None = None, reference=None, alpha: f
     The numbers are :func:`mmrm_results` (``fit.lsmeans`` and ``fit.compare``) formatted
     with :math:`d+1` decimals for means, differences and limits and :math:`d+2` for SEs
     (``decimals`` = :math:`d`, default: the precision of the response data, 1 when it has
-    more than 2 decimals; :func:`trialmlm.formats.decimals_for`).  ``labels``
+    more than 2 decimals; :func:`trialmlm.tables.formats.decimals_for`).  ``labels``
     maps column names to display names (e.g. ``{"TRT": "Treatment"}``).
     """
     data = mmrm_results(fit, arm, visit, reference, alpha, **options)
@@ -310,7 +310,7 @@ def sensitivity_table(fit, imputations: Sequence = (), tipping=None, alpha: floa
 
     The numbers are :func:`sensitivity_results` formatted with :math:`d + 1` decimals for
     estimates and limits, :math:`d + 2` for SEs (``decimals`` = :math:`d`, default: the
-    precision of the response data, :func:`trialmlm.formats.decimals_for`, as
+    precision of the response data, :func:`trialmlm.tables.formats.decimals_for`, as
     :func:`mmrm_table`) and the deltas with the decimals of the grid (as the tipping-point
     figure).  Footnotes
     state the tipping rule.

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from ..adam import RecordCounts
+from ..data.adam import RecordCounts
 from .table import Table, plain
 
 
@@ -14,7 +14,7 @@ def records_table(counts: RecordCounts, by_arm: pd.DataFrame | None = None, titl
                   footnotes: Sequence[str] = ()) -> Table:
     """Every record of the input accounted for.
 
-    ``counts``: the selection steps (:class:`trialmlm.adam.RecordCounts`, e.g.
+    ``counts``: the selection steps (:class:`trialmlm.data.adam.RecordCounts`, e.g.
     ``df.attrs["records"]``, with the records the model left out added by the caller);
     ``by_arm``: the analysed data per arm, columns ``arm, subjects, records``.
 

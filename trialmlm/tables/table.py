@@ -1,6 +1,6 @@
 """The formatted table: a frozen title / header / body / footnotes, plus its tidy data.
 
-Numbers are formatted by :mod:`trialmlm.formats` (the decimals rule and the one rounding
+Numbers are formatted by :mod:`trialmlm.tables.formats` (the decimals rule and the one rounding
 function shared with the figures); confidence intervals as ``(lower, upper)``, estimates
 with SE as ``estimate (SE)``.
 """

@@ -1,0 +1,1 @@
+"""The application: the command line, analysis configuration and the report."""

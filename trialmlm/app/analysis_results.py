@@ -1,0 +1,144 @@
+"""``analysis_results.json``: every number of a report at full precision, for QC double programming.
+
+Schema ``trialmlm.app.analysis_results/1`` (documented in ``docs/report.md``)::
+
+    {
+      "schema": "trialmlm.app.analysis_results/1",
+      "settings":    {every AnalysisConfig field},
+      "records":     {"read": {"records", "subjects"},
+                      "excluded": [{"step", "reason", "records", "subjects"}, ...],
+                      "analysed": {"records", "subjects"}},
+      "subjects":    [{"arm", "subjects", "records"}, ...]        (analysed, table order),
+      "arms":        [arm, ...]                                    (table order, reference first),
+      "fit":         {"visit", "formula", "method", "structure", "minus2_loglik", "aic", "aicc", "bic",
+                      "converged", "iterations", "optimizer", "n_subjects", "n_obs", "ddf", "vcov",
+                      "covariance_attempts": [...]}
+                     -- or a list of such objects, one per visit, for ANCOVA at every visit,
+      "lsmeans":     [{"arm", "visit", "estimate", "se", "df", "lower", "upper"}, ...],
+      "differences": [{"arm", "reference", "visit", "estimate", "se", "df", "lower", "upper", "p"}, ...],
+      "type3":       [{"visit", "effect", "num_df", "den_df", "f", "p"}, ...],
+      "estimands":   [{"estimand", "handling", "method", "ice_source",
+                       "lsmeans": [...], "differences": [...] (every visit, as above),
+                       "ice": [{"arm", "subjects", "with_ice", "imputed", "excluded"}, ...]}, ...]
+                     -- only when the report has estimand analyses,
+      "software":    {"Python": ..., "trialmlm": ..., ...}
+    }
+
+Numbers are written with Python's shortest round-trip representation (``repr`` of the
+double), so reading the file back gives the very doubles of the fit; a missing value
+(not estimable) is ``null``.  ``visit`` is ``null`` for a model without visits (slopes).
+For the trajectory model ``lsmeans`` and ``differences`` hold slopes per unit of time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+SCHEMA = "trialmlm.app.analysis_results/1"
+
+
+def _plain(value):
+    """JSON-ready scalar: numpy numbers as Python numbers, NaN/inf and missing as None."""
+    if value is None:
+        return None
+    if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
+        return bool(value)
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (int, str)):
+        return value
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def _rows(frame: pd.DataFrame, columns: dict) -> list[dict]:
+    """``frame``'s rows with columns renamed by ``columns`` (source -> JSON name)."""
+    return [{new: _plain(r[old]) if old is not None else None for old, new in columns.items()}
+            for _, r in frame.iterrows()]
+
+
+def fit_summary(fit, visit=None) -> dict:
+    """The fit statistics and settings of one fit."""
+    attempts = getattr(fit, "covariance_attempts", ())
+    return {
+        "visit": _plain(visit), "formula": fit.settings.formula, "method": fit.settings.method,
+        "structure": fit.settings.structure, "minus2_loglik": _plain(-2 * fit.loglik), "aic": _plain(fit.aic),
+        "aicc": _plain(fit.aicc), "bic": _plain(fit.bic), "converged": bool(fit.converged),
+        "iterations": int(fit.n_iter), "optimizer": fit.optimizer, "n_subjects": int(fit.n_subjects),
+        "n_obs": int(fit.n_obs), "ddf": fit.settings.ddf, "vcov": fit.settings.vcov,
+        "covariance_attempts": [{k: _plain(v) for k, v in dataclasses.asdict(a).items()} for a in attempts],
+    }
+
+
+def estimate_rows(table: pd.DataFrame, arm: str, visit: str | None, at=None, **fixed) -> list[dict]:
+    """Rows of ``fit.lsmeans(arm, by=visit)`` or ``fit.compare(...)`` (or of a slope table) as
+    JSON objects ``arm, visit, estimate, se, df, lower, upper[, p]``; ``visit`` is ``at``
+    when the table has no visit column; ``fixed`` adds constant fields (``reference=``)."""
+    names = {arm: "arm", "estimate": "estimate", "se": "se", "df": "df", "lower": "lower", "upper": "upper"}
+    if "p" in table.columns:
+        names["p"] = "p"
+    if visit in table.columns:
+        names = {visit: "visit", **names}
+    rows = _rows(table, names)
+    for r in rows:
+        r.setdefault("visit", _plain(at))
+        r.update({k: _plain(v) for k, v in fixed.items()})
+    return rows
+
+
+def type3_rows(table: pd.DataFrame, at=None) -> list[dict]:
+    """Rows of ``fit.anova()`` as JSON objects."""
+    frame = table.reset_index()
+    return [{"visit": _plain(at), "effect": str(r["term"]), "num_df": _plain(r["num_df"]),
+             "den_df": _plain(r["den_df"]), "f": _plain(r["F"]), "p": _plain(r["p"])}
+            for _, r in frame.iterrows()]
+
+
+def estimand_entries(estimands, reference, alpha: float) -> list[dict]:
+    """The ``estimands`` entries of :class:`trialmlm.app.estimand_report.Estimands`."""
+    from ..tables.estimand_tables import ice_counts
+
+    counts = ice_counts(estimands)
+    out = []
+    for e in estimands.estimands:
+        arm, visit = e.result.arm, e.result.visit
+        ice = counts.loc[counts["estimand"] == e.name]
+        out.append({
+            "estimand": e.name, "handling": e.handling, "method": estimands.method,
+            "ice_source": estimands.source,
+            "lsmeans": estimate_rows(e.result.lsmeans(alpha=alpha), arm, visit),
+            "differences": estimate_rows(e.result.compare(reference=reference, alpha=alpha), arm, visit,
+                                         reference=reference),
+            "ice": _rows(ice, {c: c for c in ("arm", "subjects", "with_ice", "imputed", "excluded")})})
+    return out
+
+
+def write_analysis_results(path, *, settings: dict, counts, by_arm: pd.DataFrame, arms: list, fit,
+                           lsmeans: list, differences: list, type3: list, software: dict,
+                           estimands: list | None = None) -> Path:
+    """Write the file (see the module docstring); ``fit`` is a dict or a list of dicts."""
+    document = {
+        "schema": SCHEMA,
+        "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()},
+        "records": {"read": {"records": counts.read_records, "subjects": counts.read_subjects},
+                    "excluded": [dataclasses.asdict(e) for e in counts.exclusions],
+                    "analysed": {"records": counts.records, "subjects": counts.subjects}},
+        "subjects": _rows(by_arm, {"arm": "arm", "subjects": "subjects", "records": "records"}),
+        "arms": [_plain(a) for a in arms],
+        "fit": fit, "lsmeans": lsmeans, "differences": differences, "type3": type3,
+        **({"estimands": estimands} if estimands is not None else {}), "software": software,
+    }
+    path = Path(path)
+    path.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,284 @@
+"""Command line: ``trialmlm analyze``, ``trialmlm demo`` and ``trialmlm fit``.
+
+Thin by design: arguments -> :mod:`trialmlm.app.report` / :func:`trialmlm.fit` -> files.  User
+errors end with a one-line message and exit code 2, never a traceback; a model without a
+usable fit (no covariance structure converged) with exit code 3, unless
+``--allow-nonconvergence``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from ..api import fit
+from ..covariance import STRUCTURES, get_structure
+from ..data.io import read
+from ..engine.formula import parse_formula
+from ..entry import EXIT_INTERRUPTED, INTERRUPTED
+from ..errors import ConvergenceError, TrialMLMError
+from ..inference.methods import DDF_METHODS
+from .config import FIELDS
+from .report import MODELS, load_config, make_config, run_analysis
+from .report_folder import check_file, check_folder, report_folder
+
+SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"
+DEMO = dict(data=str(SAMPLE_DATA / "depression_trial.csv"), param="HAMD17", response="CHG",
+            subject="USUBJID", visit="AVISIT", arm="TRT01P", reference="Placebo", covariates=("BASE",),
+            covariance="us", ddf="kenward-roger", sensitivity=True, workers=min(2, os.cpu_count() or 1),
+            title="Demo: HAMD-17 change from baseline, simulated three-arm depression trial")
+TRAJECTORY_DEMO = dict(data=str(SAMPLE_DATA / "long_term_trial.csv"), param="FVC", response="AVAL",
+                       keep_baseline=True,  # the trajectory of AVAL starts at time 0
+                       subject="USUBJID", visit="AVISIT", arm="TRT01P", reference="Placebo", model="slopes",
+                       time="TIME", ddf="kenward-roger",
+                       title="Demo: FVC decline, simulated two-year trial with irregular visit times")
+EXAMPLE_FORMULA = "CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)"
+
+
+def write_fit(result, out: Path) -> list[Path]:
+    """Write the SAS-style summary and the tidy tables of ``result`` into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "summary.txt": result.summary(),
+        "fixed_effects.csv": result.coef_table().to_csv(),
+        "covariance_parameters.csv": result.covariance_parameters_table().to_csv(),
+    }
+    if result.settings.random is not None:
+        files["random_effects_covariance.csv"] = result.random_effects_covariance.to_csv()
+        blups = result.random_effects(se=True)  # one table per grouping factor
+        names = {f: f"random_effects_{f}.csv" if len(blups) > 1 else "random_effects.csv" for f in blups}
+        files.update({names[f]: table.to_csv(index=False) for f, table in blups.items()})
+    if result.settings.visit:  # a residual structure over visits or coordinates
+        groups = result.group_labels if result.settings.group else [None]
+        for g in groups:
+            suffix = "" if g is None else f"_{g}"
+            files[f"covariance_matrix{suffix}.csv"] = result.covariance_matrix(g).to_csv()
+    written = []
+    for name, text in files.items():
+        path = out / name
+        path.write_text(text)
+        written.append(path)
+    return written
+
+
+def _read_for(formula: str, path: str, param: str | None):
+    """Read ``path`` with the formula's subject (and visit, ordered by AVISITN when present)."""
+    parsed = parse_formula(formula)
+    term = parsed.covariance
+    visit = term.positions[0] if term is not None and not get_structure(term.structure).spatial else None
+    return read(path, param=param, subject=parsed.subject, visit=visit)
+
+
+def _analysis_arguments(p: argparse.ArgumentParser) -> None:
+    """Every option of ``analyze`` and ``demo`` (the keys of the config, dashes for underscores)."""
+    _role_and_model_arguments(p)
+    _selection_and_table_arguments(p)
+    _imputation_and_folder_arguments(p)
+
+
+def _role_and_model_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--response", help="response column (default CHG)")
+    p.add_argument("--subject", help="subject column (default USUBJID)")
+    p.add_argument("--visit", help="visit column (default AVISIT; ordered by AVISITN)")
+    p.add_argument("--arm", help="treatment column (default TRT01P)")
+    p.add_argument("--reference", help="control arm level (default: the first arm in table order)")
+    p.add_argument("--arm-order", dest="arm_order", nargs="+", metavar="LEVEL",
+                   help="every arm in table order (default: by the numeric companion, e.g. TRT01PN)")
+    p.add_argument("--covariates", nargs="*",
+                   help="covariates: columns or factor terms, e.g. BASE \"C(SITEGR1)\"")
+    p.add_argument("--class", "--class-variables", dest="class_variables", nargs="+", metavar="COLUMN",
+                   help="classification factors (SAS CLASS), e.g. SITEGR1 coded 701, 703, ...: "
+                        "factors with levels in numeric order, not continuous covariates")
+    p.add_argument("--model", choices=list(MODELS),
+                   help="mmrm (default); ancova: linear model per visit (or --at-visit); slopes: random "
+                        "intercept and slope in --time")
+    p.add_argument("--at-visit", dest="at_visit", help="the visit of an ANCOVA (default: every visit)")
+    p.add_argument("--time", help="continuous time column of the slopes model (default TIME)")
+    p.add_argument("--covariance",
+                   help=f"residual structure, or several tried in order, e.g. us,toeph,ar1h,cs (default us; "
+                        f"slopes: none); one of {', '.join(STRUCTURES)}, none")
+    p.add_argument("--allow-nonconvergence", dest="allow_nonconvergence", action="store_true", default=None,
+                   help="write the report of a fit that did not converge (every table says so) "
+                        "instead of exiting with status 3")
+    p.add_argument("--method", choices=["REML", "ML"], help="default REML")
+    p.add_argument("--ddf", choices=list(DDF_METHODS), help="df method (default kenward-roger)")
+
+
+def _selection_and_table_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--param", help="PARAMCD (or PARAM) to analyse when the file holds several")
+    p.add_argument("--population",
+                   help="subject-level population flag to keep ('Y'): EFFFL, ITTFL, FASFL, ...")
+    p.add_argument("--where", help="record selection, e.g. \"AVISITN <= 24 and SITEGR1 != '900'\"")
+    p.add_argument("--analysis-flag", dest="analysis_flag", help="analysis record flag (default ANL01FL)")
+    p.add_argument("--keep-dtype", dest="keep_dtype", nargs="+", metavar="DTYPE",
+                   help="derived records to keep, e.g. LOCF (default: drop every DTYPE record)")
+    p.add_argument("--keep-baseline", dest="keep_baseline", action="store_true", default=None,
+                   help="keep the baseline records (ABLFL = 'Y') as responses")
+    p.add_argument("--decimals", type=int, help="decimals of the response data (default: from the data)")
+    p.add_argument("--study", help="study in the table headers (default: STUDYID)")
+    p.add_argument("--population-label", dest="population_label",
+                   help="population in the table headers (default: from the population flag)")
+    p.add_argument("--program",
+                   help="program named in the table footers (default: trialmlm VERSION analyze)")
+    p.add_argument("--dropout-time", dest="dropout_time",
+                   help="numeric visit time for the time-to-dropout curves (default AVISITN)")
+    p.add_argument("--reason", help="discontinuation reason column (default DCSREAS if present)")
+    p.add_argument("--title", help="report title")
+    p.add_argument("--unit", help="unit of the response in table headers (default: from PARAM, e.g. mL)")
+    p.add_argument("--alpha", type=float, help="two-sided significance level (default 0.05)")
+
+
+def _imputation_and_folder_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--imputations", type=int, help="imputations per sensitivity analysis (default 100)")
+    p.add_argument("--deltas", type=float, nargs="+", help="tipping-point shifts (default 0 to 2 SD)")
+    p.add_argument("--seed", type=int, help="random seed of the imputations (default 2026)")
+    p.add_argument("--workers", type=int, help="processes for the imputations (default 1)")
+    p.add_argument("--estimands", nargs="+", metavar="STRATEGY",
+                   help="estimands: MAR, JR, CR, CIR, LMCF applied to every intercurrent event, or TABLE "
+                        "(the ICE file's strategies); default with an ICE source: TABLE or MAR JR")
+    p.add_argument("--ice", help="ICE file: subject, first affected visit, optional strategy (CSV, XPT, ...)")
+    p.add_argument("--ice-flag", dest="ice_flag", help="record flag 'Y' at and after the intercurrent event")
+    p.add_argument("--ice-date", dest="ice_date",
+                   help="subject-level date of the intercurrent event, e.g. TRTEDT")
+    p.add_argument("--date", help="record date compared with --ice-date (default ADT)")
+    p.add_argument("--ice-where", dest="ice_where",
+                   help="derived ICE only for subjects with a record where this holds, "
+                        "e.g. \"COMP24FL == 'N'\"")
+    p.add_argument("--estimand-method", dest="estimand_method",
+                   help="how each estimand is estimated: condmean (default; conditional mean + jackknife), "
+                        "bootstrap, approxbayes, bmlmi (--imputations samples, --seed)")
+    p.add_argument("--out", help="output folder (a previous report there is replaced as a whole)")
+    p.add_argument("--overwrite", action="store_true", default=None,
+                   help="replace a report of an earlier trialmlm version (a folder holding files "
+                        "trialmlm did not write is never replaced)")
+
+
+def _config(args, base: dict):
+    values = dict(base)
+    if getattr(args, "config", None):
+        values.update(load_config(args.config))
+    if getattr(args, "data", None):
+        values["data"] = args.data
+    names = [name for name in FIELDS if name != "data"]
+    values.update({k: getattr(args, k) for k in names if getattr(args, k, None) is not None})
+    return make_config(**values)
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings on the command line as ``trialmlm: warning: ...`` (no source lines)."""
+    print(f"trialmlm: warning: {message}", file=sys.stderr if file is None else file)
+
+
+def main(argv: list[str] | None = None) -> int:
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        return _main(argv)
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="trialmlm", description="Mixed-model analyses of clinical-trial "
+                                     "visit data (SAS PROC MIXED numbers) into tables and figures.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_an = sub.add_parser("analyze", help="MMRM analysis of a trial into a report folder "
+                                          "(tables RTF/HTML/CSV, figures PNG/SVG, index.html)")
+    p_an.add_argument("data", nargs="?", help="CSV, Parquet, SAS XPT or sas7bdat file (ADaM BDS)")
+    p_an.add_argument("--config", help="TOML file with the same keys (an [analysis] table or top level); "
+                                       "command-line options override it")
+    p_an.add_argument("--sensitivity", action="store_true", default=None,
+                      help="add MI under MAR, J2R, CR, CIR and a tipping-point analysis")
+    _analysis_arguments(p_an)
+    p_demo = sub.add_parser("demo", help="analyze the bundled depression trial into reports/demo")
+    _analysis_arguments(p_demo)
+    p_pow = sub.add_parser("power", help="size a trial: analytic sample size, simulated operating "
+                                          "characteristics and power curve into a report folder")
+    p_pow.add_argument("--config", required=True, help="TOML file with [design], [analysis], [simulation]")
+    p_pow.add_argument("--out", default="reports/power", help="output folder (default reports/power)")
+    p_pow.add_argument("--n-sim", dest="n_sim", type=int, help="simulated trials per point")
+    p_pow.add_argument("--workers", type=int, help="processes (default: all cores)")
+    p_pow.add_argument("--seed", type=int, help="random seed")
+    p_pow.add_argument("--overwrite", action="store_true",
+                       help="replace a report of an earlier trialmlm version (a folder holding files "
+                            "trialmlm did not write is never replaced)")
+    p_sim = sub.add_parser("simulate", help="write one trial simulated from the [design] of a TOML file "
+                                            "(ADaM-like CSV or SAS XPT)")
+    p_sim.add_argument("--config", required=True, help="TOML file with a [design] table")
+    p_sim.add_argument("--out", required=True, help="output file, .csv or .xpt")
+    p_sim.add_argument("--seed", type=int, help="random seed (default: a fresh one)")
+    p_fit = sub.add_parser("fit", help="fit one model formula and write its tables")
+    p_fit.add_argument("data", help="CSV, Parquet, SAS XPT or sas7bdat file, one row per subject and visit")
+    p_fit.add_argument("--formula", required=True,
+                       help=f"e.g. '{EXAMPLE_FORMULA}'; structures: {', '.join(STRUCTURES)}")
+    p_fit.add_argument("--method", default="REML", choices=["REML", "ML"])
+    p_fit.add_argument("--weights", default=None, help="column of SAS WEIGHT values")
+    p_fit.add_argument("--param", default=None, help="PARAMCD to analyse when the file holds several")
+    p_fit.add_argument("--out", default="reports/fit", help="output folder (default reports/fit)")
+    return parser
+
+
+def _main(argv: list[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config_file = {"config file (--config)": getattr(args, "config", None)}
+        if args.command == "simulate":
+            from ..power.report import write_simulated_trial
+
+            check_file(Path(args.out), config_file)  # before any work
+            print(f"wrote {write_simulated_trial(args.config, args.out, args.seed)}")
+            return 0
+        if args.command == "power":
+            from ..power.report import run_power
+
+            check_folder(Path(args.out), args.overwrite, config_file)  # before any work
+            out = run_power(args.config, args.out, n_sim=args.n_sim, workers=args.workers, seed=args.seed,
+                            overwrite=args.overwrite)
+            print(f"wrote the design report to {out}/; open {out / 'index.html'}")
+            return 0
+        if args.command == "fit":
+            inputs = {"data file": args.data}
+            check_folder(Path(args.out), True, inputs)  # before any work; replaces only a folder it wrote
+            result = fit(args.formula, _read_for(args.formula, args.data, args.param), method=args.method,
+                         weights=args.weights)
+            with report_folder(Path(args.out), True, inputs) as out:
+                written = write_fit(result, out)
+            print(result.summary())
+            print(f"wrote {len(written)} files to {Path(args.out)}/")
+            return 0
+        if args.command == "demo":
+            if not Path(DEMO["data"]).exists():
+                raise TrialMLMError(f"sample data not found at {DEMO['data']}; run from a source checkout")
+            config = _config(args, {**DEMO, "out": "reports/demo"})
+            trajectory = make_config(**{**TRAJECTORY_DEMO, "out": str(Path(config.out) / "trajectory")})
+            link = ("trajectory model of the long-term trial (random intercepts and slopes)",
+                    "trajectory/index.html")
+            report = run_analysis(config, links=(link,))  # replaces the folder: the trajectory goes in after
+            slopes = run_analysis(trajectory)
+            print(f"{trajectory.formula}: wrote {len(slopes.files)} files to {slopes.out}/")
+        else:
+            if not args.data and not args.config:
+                raise TrialMLMError("give a data file or --config FILE")
+            config = _config(args, {})
+            report = run_analysis(config, inputs=config_file)
+    except KeyboardInterrupt:  # Ctrl-C: the report folder is left as it was (report_folder)
+        print(INTERRUPTED, file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except ConvergenceError as exc:  # no usable fit: not a usage error, a result the SAP must handle
+        print(f"trialmlm: error: {exc}", file=sys.stderr)
+        return 3
+    except TrialMLMError as exc:
+        print(f"trialmlm: error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, KeyError) as exc:  # unreadable files, bad option values
+        print(f"trialmlm: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    print(f"{config.formula}: {report.fit.n_subjects} subjects, {report.fit.n_obs} observations, "
+          f"{'converged' if report.fit.converged else 'NOT converged'}")
+    print(f"wrote {len(report.files)} files to {report.out}/; open {report.index}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

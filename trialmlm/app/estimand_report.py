@@ -1,0 +1,178 @@
+r"""The estimand analyses of a report (ICH E9(R1)): :func:`run_estimands`.
+
+The intercurrent events (ICE) of the analysed subjects come from one source
+(:func:`trialmlm.missing.ice_table` rules):
+
+* an ICE file (``ice``: CSV, XPT, sas7bdat or Parquet with the subject column, the first
+  affected visit in the visit column and, optionally, ``strategy``);
+* a record flag of the analysis data (``ice_flag``, ``"Y"`` at and after the event);
+* a subject-level event date (``ice_date``) against the record date (``date``, ADT);
+* otherwise dropout: the visit after a subject's last observed response;
+
+the last three for the subjects with a record where ``ice_where`` holds (e.g.
+``"COMP24FL == 'N'"``: treatment end dates of completers are not intercurrent events).
+
+Each estimand named in ``estimands`` applies one strategy (MAR, JR, CR, CIR, LMCF) to every
+subject with an ICE, from its ICE visit, or ``TABLE``: the ICE file's own per-subject
+strategies.  Each is estimated by ``estimand_method`` (:data:`METHODS`: conditional mean
+with jackknife or bootstrap, approximate Bayes or bootstrapped ML multiple imputation; the
+number of samples or imputations is ``imputations``, the seed ``seed``) from the primary
+MMRM (the imputation model, refitted without the observed values after non-MAR events) and
+analysed by an ANCOVA at each visit on the report's covariates (R rbmi's default analysis).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..data.io import read_table
+from ..data.where import parse_where
+from ..errors import DataError
+from ..missing import bmlmi, condmean, ice_table, impute
+from ..missing.feasibility import check_jackknife_subjects, check_observed_left, excluded_values
+from ..missing.ice import ICE_STRATEGIES, STRATEGY_COLUMN, subject_events
+from ..missing.patterns import observation_matrix
+
+#: ``estimands`` entry -> the ICE handling in words.
+HANDLING = {
+    "MAR": "Hypothetical: missing at random after the ICE (MAR)",
+    "JR": "Jump to reference after the ICE (JR)",
+    "CR": "Copy reference (CR)",
+    "CIR": "Copy increments in reference after the ICE (CIR)",
+    "LMCF": "Last mean carried forward after the ICE (LMCF)",
+    "TABLE": "Per subject, as in the ICE file",
+}
+#: ``estimand_method`` -> its description (the footnote of Table 7a); ``{n}`` is ``imputations``.
+METHODS = {
+    "condmean": "conditional mean imputation, jackknife standard errors and normal confidence intervals "
+                "(Wolbers et al. 2022; R rbmi method_condmean(type = \"jackknife\"))",
+    "bootstrap": "conditional mean imputation, {n} bootstrap samples stratified by arm, percentile "
+                 "confidence intervals and p-values (R rbmi method_condmean(type = \"bootstrap\"))",
+    "approxbayes": "approximate Bayesian multiple imputation ({n} imputations, each from a bootstrap refit), "
+                   "Rubin's rules with Barnard-Rubin df (R rbmi method_approxbayes)",
+    "bmlmi": "bootstrapped maximum-likelihood multiple imputation ({n} bootstrap samples x 2 imputations), "
+             "von Hippel-Bartlett pooling (R rbmi method_bmlmi(B, D = 2))",
+}
+
+
+@dataclass(frozen=True)
+class Estimand:
+    """One estimand of the report: its ``name`` (an ``estimands`` entry), the ICE handling in
+    words and the result (``compare``, ``lsmeans``, ``ice_summary``)."""
+
+    name: str
+    handling: str
+    result: object = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Estimands:
+    """Every estimand of a report, with the ICE table they share and where it came from."""
+
+    ice: pd.DataFrame = field(repr=False)
+    source: str
+    method: str
+    estimands: tuple[Estimand, ...]
+
+
+def _ice_rows(config, data: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The ICE table of the analysed subjects and its source in words."""
+    keys = dict(subject=config.subject, visit=config.visit, response=config.response)
+    if config.ice_flag is not None:
+        rows, source = ice_table(data, **keys, flag=config.ice_flag), f"record flag {config.ice_flag} = 'Y'"
+    elif config.ice_date is not None:
+        rows = ice_table(data, **keys, event_date=config.ice_date, date=config.date)
+        source = f"first visit after {config.ice_date} ({config.date} after the ICE date)"
+    if config.ice is None:
+        if config.ice_flag is None and config.ice_date is None:
+            rows, source = ice_table(data, **keys), "dropout (first visit after the last observed response)"
+        if config.ice_where is not None:
+            eligible = data.loc[parse_where(config.ice_where).mask(data), config.subject].unique()
+            rows = rows.loc[rows[config.subject].isin(eligible)]
+            source += f", for subjects with a record where {config.ice_where}"
+        return rows.drop(columns=STRATEGY_COLUMN), source  # the estimands give the strategies
+    rows = read_table(config.ice)
+    missing = [c for c in (config.subject, config.visit) if c not in rows.columns]
+    if missing:
+        raise DataError(f"ICE file '{config.ice}' has no column {', '.join(map(repr, missing))} (it "
+                        f"needs the subject '{config.subject}' and the first affected visit "
+                        f"'{config.visit}')")
+    columns = [config.subject, config.visit] + ([STRATEGY_COLUMN] if STRATEGY_COLUMN in rows.columns else [])
+    rows = rows[columns]
+    analysed = set(data[config.subject])
+    outside = ~rows[config.subject].isin(analysed)
+    if outside.any():
+        raise DataError(f"ICE file '{config.ice}': subject {rows[config.subject][outside].iloc[0]!r} is not "
+                        "among the analysed subjects (population and record selection applied)")
+    return rows, f"ICE file {Path(config.ice).name}"
+
+
+def estimand_names(config, ice: pd.DataFrame) -> tuple[str, ...]:
+    """``config.estimands``, or the default: TABLE when the ICE file has strategies, else MAR and JR."""
+    if config.estimands:
+        return config.estimands
+    return ("TABLE",) if STRATEGY_COLUMN in ice.columns else ("MAR", "JR")
+
+
+def run_estimands(fit, config, data: pd.DataFrame, reference, progress: bool | None = None) -> Estimands:
+    """Every estimand of ``config`` from the primary MMRM ``fit`` of the analysed ``data``."""
+    ice, source = _ice_rows(config, data)
+    names = estimand_names(config, ice)
+    if "TABLE" in names and STRATEGY_COLUMN not in ice.columns:
+        raise DataError(f"estimand TABLE uses the ICE file's '{STRATEGY_COLUMN}' column, but "
+                        + (f"'{config.ice}' has none" if config.ice else "there is no ICE file (--ice)"))
+    labels = {str(v): v for v in fit.design.position_labels}  # an ICE file's visits are read as text
+    ice = ice.assign(**{config.visit: [labels.get(str(v), v) for v in ice[config.visit]]})
+    out = []
+    for name in names:
+        rows = ice if name == "TABLE" else ice.assign(**{STRATEGY_COLUMN: name})
+        out.append(Estimand(name, HANDLING[name], _estimate(fit, rows, config, reference, progress)))
+    return Estimands(ice, source, config.estimand_method, tuple(out))
+
+
+def check_before_fit(config, data: pd.DataFrame) -> None:
+    """What makes an estimand of ``config`` impossible with the analysed ``data``, checked before
+    the primary MMRM is fitted (:mod:`trialmlm.missing.feasibility`): too few subjects in an arm
+    for the jackknife (``estimand_method`` condmean), and for each estimand an ICE table that
+    leaves the imputation model no observed value (overall or in one arm).  The rest (visits and
+    subjects of an ICE file, strategies) is checked where the estimands run."""
+    if config.estimand_method == "condmean":
+        per_arm = data.groupby(config.arm, observed=True)[config.subject].nunique()
+        check_jackknife_subjects(per_arm.to_dict(), config.arm)
+    ice, _ = _ice_rows(config, data)
+    observed, visits, arms = observation_matrix(data, config.subject, config.visit, config.response,
+                                                config.arm)
+    text = {str(v): v for v in visits}  # an ICE file's visits are read as text
+    ice = ice.assign(**{config.visit: [text.get(str(v), v) for v in ice[config.visit]]})
+    for name in estimand_names(config, ice):
+        if name == "TABLE" and STRATEGY_COLUMN not in ice.columns:
+            continue  # run_estimands names the missing column
+        rows = ice if name == "TABLE" else ice.assign(**{STRATEGY_COLUMN: name})
+        labels, ice_visit, n_mar = subject_events(rows, config.subject, config.visit, observed.index, visits)
+        seen = observed.to_numpy()
+        check_observed_left(seen, excluded_values(seen, n_mar), labels, ice_visit, arms.cat.codes.to_numpy(),
+                            list(arms.cat.categories), config.arm, visits)
+
+
+def _estimate(fit, ice: pd.DataFrame, config, reference, progress):
+    """One estimand by ``config.estimand_method`` (every method: the same ANCOVA per visit)."""
+    common = dict(ice=ice, reference=reference, arm=config.arm, covariates=list(config.covariates),
+                  workers=config.workers, progress=progress)
+    if config.estimand_method == "condmean":
+        return condmean(fit, **common)
+    if config.estimand_method == "bootstrap":
+        return condmean(fit, type="bootstrap", n_samples=config.imputations, seed=config.seed, **common)
+    if config.estimand_method == "bmlmi":
+        return bmlmi(fit, B=config.imputations, D=2, seed=config.seed, **common)
+    return impute(fit, n_imputations=config.imputations, seed=config.seed, analysis="ancova", **common)
+
+
+def check_estimands(values) -> None:
+    """DataError for an ``estimands`` entry that is neither a strategy nor TABLE."""
+    known = [*ICE_STRATEGIES, "TABLE"]
+    bad = [v for v in values if v not in known]
+    if bad:
+        raise DataError(f"estimands: {bad[0]!r} is not one of {', '.join(known)}")

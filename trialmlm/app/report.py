@@ -1,0 +1,703 @@
+"""One analysis from a data file to a report folder: tables (RTF, HTML, CSV), figures (PNG,
+SVG) and an ``index.html`` that shows them all with the model and the software versions.
+
+:class:`AnalysisConfig` holds every choice (from the command line or a TOML file);
+:func:`run_analysis` reads the data with :func:`trialmlm.read`, fits the MMRM
+
+    RESPONSE ~ COVARIATES + ARM * VISIT + STRUCTURE(VISIT | SUBJECT)
+
+(``model="mmrm"``, the default) or the trajectory model with random intercepts and slopes
+
+    RESPONSE ~ COVARIATES + ARM * TIME + (1 + TIME | SUBJECT) [+ STRUCTURE(... | SUBJECT)]
+
+(``model="slopes"``, TIME continuous) and writes, into ``out``:
+
+=========================  ==================================================================
+``t1_summary``             observed values by arm and visit (n, mean, SD, median, min, max)
+``t2_mmrm``                LS means by arm and visit, differences from the reference, CI, p
+                           (``t2_slopes``: slope per arm and difference from the reference)
+``t3_type3``               type III tests of the fixed effects
+``t4_covariance``          covariance parameters and fit statistics
+``t5_patterns``,           missing-data patterns, dropout by arm and visit, Kaplan-Meier
+``t5_dropout``, ``t5_km``  time to dropout
+``t6_sensitivity``         MAR and reference-based multiple imputation, tipping point
+                           (with ``sensitivity=True``)
+``t7_estimands``,          each estimand's intercurrent-event handling and differences at
+``t7_ice``                 the last visit, and the events by estimand and arm (with
+                           ``estimands`` or an ICE source: :mod:`trialmlm.app.estimand_report`)
+``f1`` ... ``f8``          spaghetti, observed means, LS means, differences, missing
+                           patterns, time to dropout, residuals, tipping point (slopes:
+                           individual observed and predicted trajectories and shrinkage
+                           in place of LS means and differences; no tipping point)
+=========================  ==================================================================
+
+each table as ``.rtf``, ``.html`` and ``.csv`` (plus every table in ``tables.rtf``), each
+figure as ``.png`` and ``.svg``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import platform
+import re
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..api import fit as fit_model
+from ..data.adam import (
+    arm_order,
+    count_model_exclusions,
+    derived_counts,
+    derived_text,
+    exclude_records,
+    observed_records,
+)
+from ..data.classes import grouping_name, quiet_codes, warn_codes
+from ..data.io import read
+from ..engine.describe import describe_covariance, describe_estimation
+from ..engine.design import factor_levels
+from ..engine.fallback import failure
+from ..errors import ConvergenceError, DataError, DataWarning
+from ..inference.methods import labels
+from ..missing import dropout_table, impute, patterns, time_to_dropout, tipping_point
+from ..tables.formats import decimals_for
+from .config import MODELS, SELECTION, AnalysisConfig, load_config, make_config  # noqa: F401 (re-exported)
+from .estimand_report import check_before_fit, run_estimands
+from .report_folder import check_folder, report_folder
+
+SENSITIVITY_METHODS = ("jump_to_reference", "copy_reference", "copy_increments_in_reference")
+PACKAGES = ("trialmlm", "numpy", "scipy", "pandas", "matplotlib", "lifelines", "formulaic")
+
+
+@dataclass(frozen=True)
+class Report:
+    """What :func:`run_analysis` produced."""
+
+    out: Path
+    fit: object = field(repr=False)
+    tables: dict = field(repr=False)
+    figures: tuple[str, ...]
+    files: tuple[Path, ...]
+
+    @property
+    def index(self) -> Path:
+        return self.out / "index.html"
+
+
+def _read(config: AnalysisConfig) -> pd.DataFrame:
+    """The analysis records: :func:`trialmlm.read` with the config's selection; every
+    column the analysis names must be in the file.  A covariate written as a bare column
+    that looks like codes of an ADaM grouping variable (:mod:`trialmlm.data.classes`) gets a
+    one-line DataWarning naming ``--class`` (read's own warning names the Python keyword)."""
+    with quiet_codes():
+        df = read(config.data, response=config.response, subject=config.subject, visit=config.visit,
+                  arm=config.arm, **config.selection.read_keywords)
+    needed = {f"covariate {c}": c for c in config.covariate_columns}
+    if config.kind.trend:
+        needed["time"] = config.time
+    missing = [f"{what} '{col}'" for what, col in needed.items() if col not in df.columns]
+    if missing:
+        raise DataError(f"{config.data}: no column for {', '.join(missing)}; "
+                        f"columns: {', '.join(df.columns)}")
+    bare = [c for c in config.covariates if c in df.columns and grouping_name(c)]
+    warn_codes(df, bare, "--class {column} (TOML class = ['{column}']) or --covariates 'C({column})'",
+               what="covariate")
+    return df
+
+
+def _fit_models(config: AnalysisConfig, data: pd.DataFrame) -> list[tuple[object, object]]:
+    """``[(visit, fit)]``: the model (visit None), or one ANCOVA per visit."""
+    options = dict(method=config.method, ddf=config.ddf)
+    if config.kind.per_visit:
+        if config.at_visit is not None:
+            return [(config.at_visit, fit_model(config.formula, data, **options))]
+        return [(v, fit_model(config.formula, data.loc[data[config.visit] == v], **options))
+                for v in factor_levels(data[config.visit])]
+    several = len(config.structures) > 1
+    try:
+        fit = fit_model(config.formula, data, covariance=list(config.structures) if several else None,
+                        **options)
+    except ConvergenceError as exc:
+        if not config.allow_nonconvergence:
+            raise ConvergenceError(_nonconvergence_text(config, exc.attempts), exc.attempts) from None
+        fit = fit_model(config.formula, data, **options)  # the first structure, reported as not converged
+    else:
+        if failure(fit) and not config.allow_nonconvergence:
+            raise ConvergenceError(_nonconvergence_text(config, fit.covariance_attempts),
+                                   fit.covariance_attempts)
+    return [(None, fit)]
+
+
+def _nonconvergence_text(config: AnalysisConfig, attempts) -> str:
+    """One line: each structure tried and why it failed, and what to do."""
+    tried = "; ".join(f"{a.structure}: {a.reason}" for a in attempts)
+    return (f"no usable fit of {config.formula} ({tried}); list fallback structures "
+            "(--covariance us,toeph,ar1h,cs) or write the report anyway with --allow-nonconvergence")
+
+
+#: Header text of the usual ADaM population flags (used when the file has no label for the flag).
+POPULATIONS = {"ITTFL": "Intent-to-Treat Population", "FASFL": "Full Analysis Set",
+               "SAFFL": "Safety Population",
+               "EFFFL": "Efficacy Population", "PPROTFL": "Per-Protocol Population",
+               "COMPLFL": "Completers Population", "RANDFL": "Randomized Population"}
+
+
+def population_label(config: AnalysisConfig, labels: dict) -> str:
+    """The population line of the table headers: ``population_label``; else the flag's SAS
+    label without "Flag" ("Efficacy Population Flag" -> "Efficacy Population"); else the
+    usual name of an ADaM flag; else ``FLAG = "Y"``; "All subjects" without a flag."""
+    if config.population_label is not None:
+        return config.population_label
+    flag = config.population
+    if flag is None:
+        return "All subjects"
+    label = str(labels.get(flag, "")).strip()
+    if label:
+        return re.sub(r"\s+flag$", "", label, flags=re.IGNORECASE)
+    return POPULATIONS.get(flag, f"{flag} = 'Y'")
+
+
+def _titles(config: AnalysisConfig, df: pd.DataFrame):
+    """The header and footer lines of every table (:class:`trialmlm.tables.Titles`)."""
+    from .. import __version__
+    from ..tables import Titles
+
+    study = config.study
+    if study is None and "STUDYID" in df.columns:
+        study = ", ".join(map(str, pd.unique(df["STUDYID"].dropna()))) or None
+    return Titles(study=study, population=population_label(config, df.attrs.get("labels", {})),
+                  source=Path(config.data).name, program=config.program or f"trialmlm {__version__} analyze",
+                  run_at=datetime.now().replace(microsecond=0))
+
+
+def _response_label(df: pd.DataFrame, config: AnalysisConfig) -> str:
+    names = {"CHG": "change from baseline", "AVAL": "value", "PCHG": "percent change from baseline"}
+    if "PARAM" in df.columns and df["PARAM"].nunique() == 1:
+        what = names.get(config.response, config.response)
+        return f"{df['PARAM'].iloc[0]}, {what}"
+    return config.response
+
+
+def _unit(df: pd.DataFrame, config: AnalysisConfig) -> str | None:
+    if config.unit is not None or "PARAM" not in df.columns or df["PARAM"].nunique() != 1:
+        return config.unit
+    found = re.search(r"\(([^()]+)\)\s*$", str(df["PARAM"].iloc[0]))
+    return found.group(1) if found else None
+
+
+def _figure(draw):
+    """Run ``draw`` (returns Axes or an array of Axes) and give back its figure."""
+    out = draw()
+    ax = np.ravel(out)[0] if isinstance(out, np.ndarray) else out
+    return ax.figure
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every analysis kind of the report reads: the config, the records and the fit(s).
+
+    ``data``: the records read (arms in table order, reference first); ``observed``: its
+    observed-case records, which the data tables and figures describe; ``analysed``: the
+    records the model used; ``fits``: ``[(visit, fit)]`` (visit None: one fit of all visits).
+    """
+
+    config: AnalysisConfig
+    data: pd.DataFrame = field(repr=False)
+    observed: pd.DataFrame = field(repr=False)
+    analysed: pd.DataFrame = field(repr=False)
+    counts: object
+    by_arm: pd.DataFrame = field(repr=False)
+    levels: list
+    fits: list = field(repr=False)
+    derived: dict
+    titles: object
+    progress: bool | None = None
+
+    @property
+    def kind(self):
+        """The model kind (:data:`trialmlm.app.config.MODEL_KINDS`)."""
+        return self.config.kind
+
+    @property
+    def reference(self):
+        return self.levels[0]
+
+    @property
+    def fit(self):
+        """The (first) fit."""
+        return self.fits[0][1]
+
+    @property
+    def labels(self) -> dict:
+        return self.data.attrs.get("labels", {})
+
+    @functools.cached_property
+    def label(self) -> str:
+        return _response_label(self.data, self.config)
+
+    @functools.cached_property
+    def unit(self) -> str | None:
+        return _unit(self.data, self.config)
+
+    @functools.cached_property
+    def decimals(self):
+        return decimals_for(self.data[self.config.response], self.config.data_decimals()).data
+
+    @property
+    def axis(self) -> str:
+        """The x axis of the trajectories: the time of a trend model, else the visit."""
+        return self.config.time if self.kind.trend else self.config.visit
+
+    def note(self, what: str) -> tuple[str, ...]:
+        """The footnote of a data table (``what="table"``) or figure caption when the analysis
+        used derived records; an empty tuple when it used none.  E.g. "The analysis used 168
+        LOCF-derived records (DTYPE = LOCF); this table describes the 537 observed records
+        (DTYPE blank) of 236 subjects." """
+        if not self.derived:
+            return ()
+        return (f"The analysis used {derived_text(self.derived)}; this {what} describes the "
+                f"{len(self.observed)} observed records (DTYPE blank) of "
+                f"{self.observed[self.config.subject].nunique()} subjects.",)
+
+
+def _context(config: AnalysisConfig, progress: bool | None) -> Context:
+    """Read and count the records, then fit the model(s): everything the analysis kinds share."""
+    df = _read(config)
+    levels = arm_order(df, config.arm, config.arm_order, config.reference)  # reference arm first
+    df[config.arm] = df[config.arm].cat.reorder_categories(levels)
+    model_data, counts = _model_records(config, df)
+    analysed, counts = count_model_exclusions(model_data, counts, config.subject, config.response,
+                                              config.covariate_columns)
+    derived = derived_counts(analysed)
+    if derived and config.kind.mar_based:
+        warnings.warn(DataWarning(f"the {config.model} model uses {derived_text(derived)}, which an MMRM "
+                                  "normally must not see (MAR-based models handle the missing values "
+                                  "themselves); leave out keep_dtype"), stacklevel=3)
+    if config.has_estimands:
+        check_before_fit(config, analysed)  # impossible estimands before any fitting
+    fits = _fit_models(config, model_data)
+    if sum(f.n_obs for _, f in fits) != counts.records:
+        raise DataError(f"internal record count mismatch: {counts.records} records selected, "
+                        f"{sum(f.n_obs for _, f in fits)} used by the model")
+    by_arm = (analysed.groupby(config.arm, observed=False)
+              .agg(subjects=(config.subject, "nunique"), records=(config.response, "size"))
+              .reset_index().rename(columns={config.arm: "arm"}))
+    by_arm.attrs["arm"] = df.attrs.get("labels", {}).get(config.arm, config.arm)
+    return Context(config, df, observed_records(df), analysed, counts, by_arm, levels, fits, derived,
+                   _titles(config, df), progress)
+
+
+def _model_records(config: AnalysisConfig, df: pd.DataFrame):
+    """``(records, counts)`` the model sees: all, or those of ``at_visit`` (the exclusion counted)."""
+    if config.at_visit is None:
+        return df, df.attrs["records"]
+    at = df[config.visit].astype(str) == str(config.at_visit)
+    if not at.any():
+        raise DataError(f"at_visit={config.at_visit!r} is not a visit of the analysed records "
+                        f"({config.visit}: {', '.join(map(str, factor_levels(df[config.visit])))})")
+    return exclude_records(df, df.attrs["records"], at.to_numpy(), "at_visit",
+                           f"another visit than {config.visit} = {config.at_visit} (ANCOVA)", config.subject)
+
+
+class AnalysisKind:
+    """One part of the report: it contributes tables, figures, entries of
+    ``analysis_results.json`` and rows of the model table of ``index.html``.
+
+    A kind is made from the :class:`Context` when :meth:`applies` to the config; expensive
+    results (imputations, estimands) are ``cached_property`` so that tables, figures and JSON
+    share them.  Table and figure names start with their number (``t5_``, ``f3_``): the report
+    lists them in that order, each kind's own in the order it gives them.
+    """
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    @classmethod
+    def applies(cls, config: AnalysisConfig) -> bool:
+        return True
+
+    def tables(self) -> dict:
+        """Name -> :class:`trialmlm.tables.Table`."""
+        return {}
+
+    def figures(self) -> dict:
+        """Name -> a function that draws the figure and returns its Axes."""
+        return {}
+
+    def results(self) -> dict:
+        """Entries of ``analysis_results.json``
+        (:func:`trialmlm.app.analysis_results.write_analysis_results`)."""
+        return {}
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(what, text) rows of the model table of ``index.html``."""
+        return []
+
+
+class DataDescription(AnalysisKind):
+    """The records (Table 0), observed values (Table 1), missing data and dropout (Tables 5a-c),
+    and the figures of the observed data (1, 2, 5, 6)."""
+
+    @functools.cached_property
+    def _keys(self) -> tuple[str, str, str, str]:
+        c = self.ctx.config
+        return c.subject, c.visit, c.response, c.arm
+
+    @functools.cached_property
+    def survival(self):
+        """Time to dropout (table 5c and figure 6), by ``dropout_time`` (default AVISITN)."""
+        c, observed = self.ctx.config, self.ctx.observed
+        time = c.dropout_time or ("AVISITN" if "AVISITN" in observed.columns else None)
+        return time_to_dropout(observed, *self._keys, time=time)
+
+    def tables(self) -> dict:
+        from .. import tables
+
+        ctx, c = self.ctx, self.ctx.config
+        reason = c.reason or ("DCSREAS" if "DCSREAS" in ctx.data.columns else None)
+        notes = dict(labels=ctx.labels, footnotes=ctx.note("table"))
+        made = {
+            "t0_records": tables.records_table(ctx.counts, ctx.by_arm, title="Table 0. Records used: read, "
+                                               "excluded by reason, analysed"),
+            "t1_summary": tables.summary_table(
+                ctx.observed, c.arm, c.visit, c.response, unit=ctx.unit, decimals=ctx.decimals, **notes,
+                title=f"Table 1. {ctx.label}: observed values by treatment and visit"),
+        }
+        missing = (tables.pattern_table(patterns(ctx.observed, *self._keys), **notes),
+                   tables.dropout_by_visit_table(dropout_table(ctx.observed, *self._keys, reason), **notes),
+                   tables.km_dropout_table(self.survival, **notes))
+        for letter, name, table in zip("abc", ("t5_patterns", "t5_dropout", "t5_km"), missing):
+            made[name] = dataclasses.replace(table, title=f"Table 5{letter}. {table.title}")
+        return made
+
+    def figures(self) -> dict:
+        from .. import plots
+
+        c, observed = self.ctx.config, self.ctx.observed
+        return {
+            "f1_spaghetti": lambda: plots.spaghetti(observed, c.subject, self.ctx.axis, c.response, c.arm,
+                                                    n_subjects=40, visit=c.visit),
+            "f2_observed_means": lambda: plots.observed_means(observed, c.visit, c.response, c.arm),
+            "f5_missing_patterns": lambda: plots.missing_pattern_heatmap(observed, c.subject, c.visit,
+                                                                         c.response, c.arm),
+            "f6_km_dropout": lambda: plots.km_dropout(self.survival),
+        }
+
+
+#: The figures of the data (observed-case records), not of the model.
+DATA_FIGURES = ("f1_spaghetti", "f2_observed_means", "f5_missing_patterns", "f6_km_dropout")
+
+
+#: The model figures a model kind may list (``ModelKind.figures``): name -> (file name, draw(ctx)).
+MODEL_FIGURES = {
+    "lsmeans": ("f3_lsmeans", lambda ctx, plots: plots.lsmeans_plot(ctx.fit, ctx.config.arm,
+                                                                     ctx.config.visit)),
+    "differences": ("f4_differences", lambda ctx, plots: plots.difference_forest(
+        ctx.fit, ctx.config.arm, ctx.config.visit, reference=ctx.reference, decimals=ctx.decimals)),
+    "trajectories": ("f3_trajectories", lambda ctx, plots: plots.individual_trajectories(
+        ctx.fit, x=ctx.config.time)),
+    "shrinkage": ("f4_shrinkage", lambda ctx, plots: plots.shrinkage_plot(ctx.fit)),
+}
+
+
+class ModelAnalysis(AnalysisKind):
+    """The fitted model(s) of the model kind: Table 2 (LS means by visit, or slopes in time, and
+    differences from the reference), Table 3 (type III tests), Table 4 (covariance parameters
+    and fit statistics), the kind's figures and the residuals; ANCOVA at every visit: one table
+    of each kind, by visit."""
+
+    def tables(self) -> dict:
+        from .. import tables
+
+        ctx, c = self.ctx, self.ctx.config
+        t2 = f"t2_{ctx.kind.name}"
+        at = f" at {c.visit} = {c.at_visit}" if c.at_visit is not None else ""
+        what = ctx.kind.estimates.format(time=c.time)
+        titles = {t2: f"Table 2. {ctx.label}: {what} and differences from {ctx.reference}{at}",
+                  "t3_type3": f"Table 3. Type III tests of fixed effects{at}",
+                  "t4_covariance": f"Table 4. Covariance parameter estimates and fit statistics{at}"}
+        if len(ctx.fits) == 1:
+            return {k: dataclasses.replace(t, title=titles[k]) for k, t in self._tables(ctx.fit, t2).items()}
+        built = [(visit, self._tables(fit, t2)) for visit, fit in ctx.fits]
+        header = ctx.labels.get(c.visit, c.visit)
+        return {k: tables.stack_tables([(v, b[k]) for v, b in built], header,
+                                       title=titles[k] + f" by {header}") for k in titles}
+
+    def _tables(self, fit, t2: str) -> dict:
+        from .. import tables
+
+        ctx, c = self.ctx, self.ctx.config
+        common = dict(reference=ctx.reference, alpha=c.alpha, decimals=ctx.decimals, labels=ctx.labels)
+        if ctx.kind.trend:
+            unit = None if ctx.unit is None else f"{ctx.unit} per unit {c.time}"
+            main = tables.mmrm_table(fit, c.arm, None, slope=c.time, unit=unit, **common)
+        else:
+            by = c.visit if ctx.kind.by_visit else None
+            main = tables.mmrm_table(fit, c.arm, by, unit=ctx.unit, **common)
+        return {t2: main, "t3_type3": tables.type3_table(fit), "t4_covariance": tables.covariance_table(fit)}
+
+    def figures(self) -> dict:
+        from .. import plots
+
+        drawings = {}
+        for name in self.ctx.kind.figures:
+            file, draw = MODEL_FIGURES[name]
+            drawings[file] = functools.partial(draw, self.ctx, plots)
+        return drawings | {"f7_residuals": lambda: plots.residual_diagnostics(self.ctx.fit)}
+
+    def results(self) -> dict:
+        from .analysis_results import estimate_rows, fit_summary, type3_rows
+
+        ctx, c = self.ctx, self.ctx.config
+        by = c.visit if ctx.kind.by_visit else None
+        slope = {"slope": c.time} if ctx.kind.trend else {}
+        lsmeans, differences, type3, summaries = [], [], [], []
+        for visit, fit in ctx.fits:
+            lsmeans += estimate_rows(fit.lsmeans(c.arm, by=by, **slope), c.arm, by, at=visit)
+            differences += estimate_rows(fit.compare(c.arm, by=by, reference=ctx.reference, alpha=c.alpha,
+                                                     **slope), c.arm, by, at=visit, reference=ctx.reference)
+            type3 += type3_rows(fit.anova(), at=visit)
+            summaries.append(fit_summary(fit, visit))
+        return dict(fit=summaries[0] if len(ctx.fits) == 1 else summaries, lsmeans=lsmeans,
+                    differences=differences, type3=type3)
+
+    def rows(self) -> list[tuple[str, str]]:
+        ctx, c = self.ctx, self.ctx.config
+        s = ctx.fit.settings
+        ddf_label, vcov_label = labels(ctx.fit)
+        return [
+            ("Data", f"{c.data}" + (f" (PARAMCD {c.param})" if c.param else "")),
+            ("Model", s.formula + (f", one fit per {c.visit}" if len(ctx.fits) > 1 else "")
+             + (f", at {c.visit} = {c.at_visit}" if c.at_visit is not None else "")),
+            ("Estimation", self._per_visit(lambda f: describe_estimation(f, optimizer=True))),
+            ("Covariance", str(describe_covariance(ctx.fit))),
+            ("Degrees of freedom; standard errors",
+             f"{ddf_label} (ddf={s.ddf}); {vcov_label} (vcov={s.vcov})"),
+            ("Reference arm", str(ctx.reference)),
+            ("Subjects / observations used", self._per_visit(lambda f: f"{f.n_subjects} / {f.n_obs}")),
+            ("-2 log-likelihood, AIC, BIC",
+             self._per_visit(lambda f: f"{-2 * f.loglik:.4f}, {f.aic:.4f}, {f.bic:.4f}")),
+        ]
+
+    def _per_visit(self, text) -> str:
+        """``text(fit)``, once when every fit says the same, else "visit: text; ..."."""
+        said = [text(f) for _, f in self.ctx.fits]
+        if len(set(said)) == 1:
+            return said[0]
+        return "; ".join(f"{v}: {t}" for (v, _), t in zip(self.ctx.fits, said))
+
+
+class Sensitivity(AnalysisKind):
+    """Multiple imputation under MAR and the reference-based methods, and the tipping point
+    (default deltas: round steps towards the null, :func:`trialmlm.missing.delta_steps`):
+    Table 6 and figure 8 (with ``sensitivity=True``)."""
+
+    @classmethod
+    def applies(cls, config: AnalysisConfig) -> bool:
+        return config.sensitivity
+
+    @functools.cached_property
+    def analyses(self):
+        """``(imputations, tipping point)``."""
+        ctx, c = self.ctx, self.ctx.config
+        options = dict(n_imputations=c.imputations, reference=ctx.reference, arm=c.arm, seed=c.seed,
+                       workers=c.workers, progress=ctx.progress)
+        imputations = [impute(ctx.fit, method=method, **options) for method in ("mar", *SENSITIVITY_METHODS)]
+        return imputations, tipping_point(ctx.fit, c.deltas, alpha=c.alpha, **options)
+
+    def tables(self) -> dict:
+        from .. import tables
+
+        ctx, c = self.ctx, self.ctx.config
+        imputations, tp = self.analyses
+        return {"t6_sensitivity": tables.sensitivity_table(
+            ctx.fit, imputations, tp, alpha=c.alpha, decimals=ctx.decimals, unit=ctx.unit,
+            title=f"Table 6. Sensitivity analyses: difference from {ctx.reference} at {tp.visit}",
+            footnotes=(f"MI: {c.imputations} imputations (bootstrap draws of the MMRM parameters), "
+                       f"analysed by the same MMRM, combined by Rubin's rules; seed {c.seed}.",))}
+
+    def figures(self) -> dict:
+        from .. import plots
+
+        return {"f8_tipping_point": lambda: plots.tipping_point_plot(self.analyses[1])}
+
+
+class EstimandAnalysis(AnalysisKind):
+    """Each estimand's intercurrent-event handling and differences (Table 7a) and the events by
+    estimand and arm (Table 7b): with ``estimands`` or an ICE source (:mod:`trialmlm.app.estimand_report`)."""
+
+    @classmethod
+    def applies(cls, config: AnalysisConfig) -> bool:
+        return config.has_estimands
+
+    @functools.cached_property
+    def estimands(self):
+        ctx = self.ctx
+        return run_estimands(ctx.fit, ctx.config, ctx.analysed, ctx.reference, ctx.progress)
+
+    def tables(self) -> dict:
+        from .. import tables
+        from .estimand_report import METHODS
+
+        ctx, c, estimands = self.ctx, self.ctx.config, self.estimands
+        on = " and ".join([c.arm, ", ".join(c.covariates)] if c.covariates else [c.arm])
+        method = METHODS[estimands.method].format(n=c.imputations)
+        if estimands.method != "condmean":  # the jackknife is deterministic
+            method += f", seed {c.seed}"
+        notes = (f"Each estimand: {method}; imputation model: the MMRM of Table 2, refitted "
+                 "without the observed values after non-MAR intercurrent events; analysis: ANCOVA at each "
+                 f"visit on {on}.",
+                 f"Intercurrent events (ICE): {estimands.source}; subjects without an ICE are MAR "
+                 "throughout.")
+        main = tables.estimand_table(estimands, ctx.reference, alpha=c.alpha, decimals=ctx.decimals,
+                                     unit=ctx.unit, footnotes=notes)
+        visit = main.data["visit"].iloc[0]
+        title = f"Table 7a. {ctx.label}: estimands, differences from {ctx.reference} at {visit}"
+        return {"t7_estimands": dataclasses.replace(main, title=title),
+                "t7_ice": tables.ice_table_counts(estimands, ctx.labels.get(c.arm, c.arm),
+                                                  title="Table 7b. Intercurrent events by estimand and arm")}
+
+    def results(self) -> dict:
+        from .analysis_results import estimand_entries
+
+        return {"estimands": estimand_entries(self.estimands, self.ctx.reference, self.ctx.config.alpha)}
+
+    def rows(self) -> list[tuple[str, str]]:
+        e = self.estimands
+        return [("Estimands (Tables 7a, 7b)", f"{', '.join(x.name for x in e.estimands)} by {e.method}; "
+                                              f"intercurrent events: {e.source}")]
+
+
+#: The analysis kinds of a report, in order; a new kind is a subclass of AnalysisKind listed here.
+ANALYSES = (DataDescription, ModelAnalysis, Sensitivity, EstimandAnalysis)
+
+
+def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tuple = (),
+                 inputs: dict | None = None) -> Report:
+    """Read, fit, tabulate, plot and write the report folder; returns the :class:`Report`.
+
+    ``links``: (text, relative URL) pairs listed under "See also" in ``index.html``.
+    ``inputs``: other files the report folder must not replace, role -> path (the TOML
+    file); the data and ICE files are always protected (:func:`trialmlm.app.report_folder.check_folder`).
+    """
+    final = Path(config.out)
+    inputs = {"data file": config.data, "ICE file (ice)": config.ice, **(inputs or {})}
+    check_folder(final, config.overwrite, inputs)  # before any work
+    ctx = _context(config, progress)
+    analyses = [kind(ctx) for kind in ANALYSES if kind.applies(config)]
+    made = _with_warnings(_in_order(a.tables() for a in analyses), ctx)
+    drawings = _in_order(a.figures() for a in analyses)
+    with report_folder(final, config.overwrite, inputs) as out:
+        files = _write_tables(out, made, ctx.titles) + _write_figures(out, drawings)
+        files.append(_write_results(out / "analysis_results.json", ctx, analyses))
+        files.append(_write_index(out / "index.html", ctx, analyses, made, list(drawings), links))
+        names = [p.relative_to(out) for p in files]
+    return Report(final, ctx.fit, made, tuple(drawings), tuple(final / n for n in names))
+
+
+def _in_order(parts) -> dict:
+    """The kinds' tables (or figures) in one dict, by their number (``t5`` of ``t5_km``); the
+    order a kind gives its own is kept."""
+    merged = {k: v for part in parts for k, v in part.items()}
+    return dict(sorted(merged.items(), key=lambda item: item[0].split("_")[0]))
+
+
+def _with_warnings(made: dict, ctx: Context) -> dict:
+    """Every table with a first footnote when the fit is not usable (allowed by
+    allow_nonconvergence, else _fit_models raised) or a MAR-based model used derived records."""
+    warnings_ = []
+    if ctx.derived and ctx.kind.mar_based:
+        warnings_.append(f"WARNING: the model used {derived_text(ctx.derived)}, which an MMRM normally must "
+                         "not see (MAR-based models handle the missing values themselves).")
+    why = "; ".join(f"{v + ': ' if v else ''}{failure(f)}" for v, f in ctx.fits if failure(f))
+    if why:
+        warnings_.append(f"WARNING: the model fit is not usable ({why}); its estimates, standard errors and "
+                         "tests are not reliable.")
+    return {k: dataclasses.replace(t, footnotes=(*warnings_, *t.footnotes)) for k, t in made.items()}
+
+
+def _write_tables(out: Path, made: dict, titles) -> list[Path]:
+    """Each table as RTF, HTML and CSV, and every table in ``tables.rtf``."""
+    from .. import tables
+
+    files = []
+    for name, table in made.items():
+        files += [tables.to_rtf(table, out / f"{name}.rtf", titles=titles),
+                  tables.write_html(table, out / f"{name}.html", titles=titles),
+                  tables.to_csv(table, out / f"{name}.csv")]
+    files.append(tables.to_rtf(list(made.values()), out / "tables.rtf", titles=titles))
+    return files
+
+
+def _write_figures(out: Path, drawings: dict) -> list[Path]:
+    """Each figure as PNG and SVG; the caller's matplotlib backend is left alone."""
+    from ..plots._style import detached_figures
+
+    files = []
+    for name, draw in drawings.items():
+        with detached_figures():
+            figure = _figure(draw)
+        for ext in ("png", "svg"):
+            path = out / f"{name}.{ext}"
+            figure.savefig(path, dpi=150, bbox_inches="tight")
+            files.append(path)
+    return files
+
+
+def _write_results(path: Path, ctx: Context, analyses: list) -> Path:
+    """``analysis_results.json`` (:mod:`trialmlm.app.analysis_results`): the records, the arms and
+    every analysis kind's entries."""
+    from .analysis_results import write_analysis_results
+
+    entries = {k: v for a in analyses for k, v in a.results().items()}
+    return write_analysis_results(path, settings=ctx.config.flat(), counts=ctx.counts,
+                                  by_arm=ctx.by_arm, arms=ctx.levels, software=dict(_versions()), **entries)
+
+
+def _versions() -> list[tuple[str, str]]:
+    out = [("Python", platform.python_version())]
+    for name in PACKAGES:
+        try:
+            out.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            out.append((name, "not installed"))
+    return out
+
+
+def _write_index(path: Path, ctx: Context, analyses: list, made: dict, figures: list[str],
+                 links: tuple) -> Path:
+    """``index.html`` from the Jinja2 template ``templates/index.html.j2`` (the engine escapes
+    every text): the model rows of the analysis kinds, the software, links, every table and figure."""
+    from markupsafe import Markup
+
+    from ..tables import to_html
+    from ..tables.render import CSS
+
+    c = ctx.config
+    caption = " ".join(ctx.note("figure"))
+    page = _template("index.html.j2").render(
+        title=c.title or f"{ctx.label}: {c.arm} by {ctx.axis}", css=Markup(CSS),
+        model=[row for a in analyses for row in a.rows()], results="analysis_results.json",
+        versions=_versions(), links=links,
+        tables=[(name, Markup(to_html(table))) for name, table in made.items()],
+        figures=[(name, caption if name in DATA_FIGURES else None) for name in figures])
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+@functools.cache
+def _template(name: str):
+    """A template of ``trialmlm/app/templates`` (HTML autoescaped; blocks take no blank lines)."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("trialmlm.app", "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    return env.get_template(name)

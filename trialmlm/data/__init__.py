@@ -1,0 +1,1 @@
+"""Reading trial data: files, ADaM record selection, flags, the where language."""

@@ -1,0 +1,1 @@
+"""The fitting engine: design, likelihood, optimiser, results of a fit."""
