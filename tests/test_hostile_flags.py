@@ -160,12 +160,13 @@ def demo_fit(demo_trial):
 
 
 def _no_refit(monkeypatch):
-    """Make any refit of the imputation model an error (the checks must come first)."""
-    from trialmlm.missing import ice
+    """Make any refit of the imputation model an error (the checks must come first); every
+    refit goes through trialmlm.engine.refit."""
+    import trialmlm.engine.refit
 
     def refit(*args, **kwargs):
         raise AssertionError("the imputation model was refitted before the check")
-    monkeypatch.setattr(ice, "estimate", refit)
+    monkeypatch.setattr(trialmlm.engine.refit, "estimate", refit)
 
 
 def test_ice_table_removing_every_observed_value_is_named(demo_fit, demo_trial, monkeypatch):
