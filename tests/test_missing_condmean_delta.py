@@ -88,7 +88,8 @@ def test_errors(fitted, ice):
         (good.assign(delta="a lot"), "'delta' must be finite"),
         (good.drop(columns="delta"), "no column 'delta'"),
         (pd.concat([good, good]), "more than one row for visit '4'"),
-        ([1.0], "delta must be a DataFrame"),
+        ([1.0], "delta must be a number, a mapping visit -> number or a DataFrame"),
+        ("a lot", "delta must be a number, a mapping visit -> number or a DataFrame"),
     ]
     for delta, message in cases:
         with pytest.raises(DataError, match=message):

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from ..checks import real_number
 from ..errors import DataError
 from .delta import delta_template
 from .methods import BMLMI, METHODS, ApproxBayes, CondMean
@@ -194,6 +195,13 @@ def delta_table(analyses: Analyses) -> pd.DataFrame | None:
     arms = table[arm].unique()
     reference = model.reference if model.reference is not None else arms[0]
     shifted = analyses.delta_arms if analyses.delta_arms is not None else [a for a in arms if a != reference]
-    per_visit = table[visit].map(dict(delta)).fillna(0.0) if isinstance(delta, Mapping) else float(delta)
+    if isinstance(delta, Mapping):
+        shifts = {k: real_number(f"delta[{k!r}]", v) for k, v in delta.items()}
+        per_visit = table[visit].map(shifts).fillna(0.0)
+    elif np.ndim(delta) == 0 and not isinstance(delta, (str, bool)):
+        per_visit = real_number("delta", delta)
+    else:
+        raise DataError("delta must be a number, a mapping visit -> number or a DataFrame (a delta table "
+                        f"as delta_template gives), got {delta!r}")
     on = table["is_missing"] & table["is_post_ice"] & table[arm].isin(list(shifted))
     return table.assign(delta=np.where(on, per_visit, 0.0))
