@@ -10,9 +10,12 @@ from .dropout_model import DropoutModel, dropout_model
 from .ice_table import ice_table
 from .mcar import LittleMCAR, little_mcar_test
 from .patterns import dropout_table, patterns
+from .pipeline import BMLMI, Ancova, ApproxBayes, CondMean, ImputationModel, Mmrm
 from .sensitivity import METHODS, MultipleImputation, TippingPoint, delta_steps, impute, tipping_point
 
-__all__ = ["BootstrappedMLMI", "ConditionalMean", "DropoutModel", "DropoutSurvival", "LittleMCAR", "METHODS",
-           "MultipleImputation", "TippingPoint", "bmlmi", "completers_vs_dropouts", "condmean", "delta_steps",
-           "delta_template", "dropout_model", "dropout_table", "ice_table", "impute", "little_mcar_test",
-           "patterns", "time_to_dropout", "tipping_point"]
+__all__ = ["BMLMI", "Ancova", "ApproxBayes", "BootstrappedMLMI", "CondMean", "ConditionalMean",
+           "DropoutModel",
+           "DropoutSurvival", "ImputationModel", "LittleMCAR", "METHODS", "Mmrm", "MultipleImputation",
+           "TippingPoint", "bmlmi", "completers_vs_dropouts", "condmean", "delta_steps", "delta_template",
+           "dropout_model", "dropout_table", "ice_table", "impute", "little_mcar_test", "patterns",
+           "time_to_dropout", "tipping_point"]
