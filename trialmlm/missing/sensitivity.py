@@ -78,7 +78,7 @@ class Analysis:
     def __init__(self, fit, data: ImputationData, reference, completed: np.ndarray):
         s = fit.settings
         frame = data.frame.assign(**{s.response: completed.ravel()})
-        self.model = build_model(s.formula, frame, s.method)
+        self.model = build_model(fit.model.formula, frame, s.method)  # the parsed formula, not its text
         self.order = self.model.design.row_position
         self.ddf, self.vcov, self.start = s.ddf, s.vcov, fit.phi
         first = self.fit(completed)
