@@ -55,7 +55,8 @@ def _g_blocks(lik) -> list[tuple[RandomCovariance, np.ndarray]]:
 def boundary_point(lik, phi: np.ndarray, value: float, held: np.ndarray) -> BoundaryPoint | None:
     """The fit at the boundary (see the module docstring), or None when no random-effect
     variance is at it."""
-    variances = phi[lik.parameters.variance_mask()] if lik.parameters.variance_mask().any() else phi
+    mask = lik.parameters.variance_mask()
+    variances = phi[mask] if mask.any() else phi
     scale = float(np.max(np.abs(variances), initial=0.0))
     at = np.zeros(phi.size, dtype=bool)
     for cov, where in _g_blocks(lik):

@@ -517,7 +517,7 @@ class MMRMResults(RandomEffectsResults):
         else:
             index, x = newdata.index, d.encoding.matrix(newdata)
         est = x @ self.beta
-        c = beta_covariance(self, *resolve(self))  # the fit's: KR-adjusted under Kenward-Roger, as SAS
+        c = self.vcov.to_numpy()  # the fit's: KR-adjusted under Kenward-Roger, as SAS
         var = np.einsum("np,pq,nq->n", x, c, x)
         pred = None
         if self.spec.random_effects:
