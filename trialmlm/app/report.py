@@ -638,7 +638,7 @@ def _write_tables(out: Path, made: dict, titles) -> list[Path]:
 
 def _write_figures(out: Path, drawings: dict) -> list[Path]:
     """Each figure as PNG and SVG; the caller's matplotlib backend is left alone."""
-    from ..plots._style import detached_figures
+    from ..plots.style import detached_figures
 
     files = []
     for name, draw in drawings.items():

@@ -26,7 +26,7 @@ from scipy import stats
 
 from ..checks import check_alpha
 from ..engine.design import factor_levels
-from ._wide import response_matrix
+from .wide import response_matrix
 from .patterns import last_observed
 
 COMPLETERS = "Completers"

@@ -63,7 +63,7 @@ from scipy import stats
 from ..checks import check_alpha
 from ..engine.design import factor_levels, is_factor
 from ..errors import DataError, DataWarning
-from ._wide import response_matrix, subject_values
+from .wide import response_matrix, subject_values
 from .logistic import aliased_column, fit_logistic, separation_direction
 from .patterns import last_observed
 

@@ -47,7 +47,7 @@ from scipy import linalg, stats
 
 from ..engine.design import is_factor
 from ..errors import ConvergenceWarning, DataError
-from ._wide import response_matrix, subject_values
+from .wide import response_matrix, subject_values
 
 
 @dataclass(frozen=True)

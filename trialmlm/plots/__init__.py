@@ -19,7 +19,7 @@ come from column names and can be overridden with ``title``, ``xlabel``, ``ylabe
 ==========================  ================================================
 """
 
-from ._style import OKABE_ITO, arm_palette
+from .style import OKABE_ITO, arm_palette
 from .data import missing_pattern_heatmap, observed_mean_table, observed_means, spaghetti
 from .diagnostics import individual_trajectories, model_residuals, residual_diagnostics, shrinkage_plot
 from .inference import difference_forest, lsmeans_plot, tipping_point_plot

@@ -19,7 +19,7 @@ from scipy import stats
 
 from ..engine.design import is_factor
 from ..missing.patterns import dropout_index, observation_matrix
-from ._style import (
+from .style import (
     LEGEND_SIZE,
     MISSING_GREY,
     NEUTRAL,

@@ -24,7 +24,7 @@ from scipy import stats
 from ..engine.design import is_factor, natural_key
 from ..errors import DataError
 from ..tables.formats import MINUS, decimals_for, fmt_number
-from ._style import (
+from .style import (
     NEUTRAL,
     OKABE_ITO,
     TITLE_SIZE,

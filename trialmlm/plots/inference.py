@@ -19,7 +19,7 @@ from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 from ..errors import DataError
 from ..missing.sensitivity import NOT_SIGNIFICANT
 from ..tables.formats import MINUS, NOT_ESTIMABLE, decimals_for, fmt_number, fmt_p
-from ._style import (
+from .style import (
     LEGEND_SIZE,
     NEUTRAL,
     NOTE_SIZE,

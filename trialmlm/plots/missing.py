@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 
 from ..errors import DataError
 from ..tables.formats import MINUS, decimals_for, fmt_number, p_statement
-from ._style import LEGEND_SIZE, NOTE_SIZE, TICK_SIZE, arm_palette, label, legend_outside, new_figure
+from .style import LEGEND_SIZE, NOTE_SIZE, TICK_SIZE, arm_palette, label, legend_outside, new_figure
 
 _EDGE = 0.05  # x margin, as a fraction of the time range
 

@@ -187,7 +187,7 @@ def run_power(config_path, out, n_sim: int | None = None, workers: int | None = 
               seed: int | None = None, progress: bool | None = None, overwrite: bool = False) -> Path:
     """Read the config, simulate, tabulate, plot and write the report folder; returns it."""
     from .. import tables
-    from ..plots._style import detached_figures, new_axes
+    from ..plots.style import detached_figures, new_axes
 
     design, analysis, s = load_power_config(config_path, {"n_sim": n_sim, "workers": workers, "seed": seed})
     common = dict(alpha=s["alpha"], workers=s["workers"], progress=progress)
