@@ -232,16 +232,69 @@ class Level:
     diagonal: bool = False
 
 
+class InMemoryRows:
+    """What inference needs of the rows of a design, computed from the rows in memory (the
+    usual design; :class:`RowSummary` answers the same questions from partition sums).
+
+    Every method takes the :class:`Design` it describes; results are cached on it.
+    """
+
+    from_sums = False
+
+    def n_obs(self, design: Design) -> int:
+        return int(design.y.size)
+
+    def n_subjects(self, design: Design) -> int:
+        return int(design.subject_labels.size)
+
+    def covariate_mean(self, design: Design, var: str) -> float:
+        return float(design.fixed_frame[var].mean())
+
+    def level_counts(self, design: Design, factors: list[str]) -> pd.Series:
+        return design.fixed_frame.groupby(factors, observed=True).size()
+
+    def within_subject_constant(self, design: Design) -> np.ndarray:
+        x = design.X
+        starts = np.searchsorted(design.subject, np.arange(design.n_subjects))
+        return np.all(np.isclose(x, x[starts][design.subject]), axis=0)
+
+    def column_rank(self, design: Design, columns: np.ndarray) -> int:
+        return int(np.linalg.matrix_rank(design.X[:, columns]))
+
+    def gram(self, design: Design) -> np.ndarray:
+        if "gram" not in design._cache:
+            if design.encoding.table is not None:
+                design._cache["gram"] = _gram(design.encoding, design.fixed_frame)
+            else:
+                x = design.encoding.full_matrix(design.fixed_frame)
+                design._cache["gram"] = x.T @ x
+        return design._cache["gram"]
+
+    def co_observation(self, design: Design) -> tuple[np.ndarray, np.ndarray]:
+        mask = np.zeros((design.subject_labels.size, len(design.position_labels)))
+        mask[design.subject, design.position] = 1.0
+        groups = range(len(design.group_labels))
+        together = np.stack([mask[design.group == g].T @ mask[design.group == g] for g in groups])
+        return together, np.bincount(design.group, minlength=len(design.group_labels))
+
+    def require_rows(self, what: str) -> None:
+        """Nothing to check: the rows are at hand."""
+
+
+IN_MEMORY = InMemoryRows()
+
+
 @dataclass(frozen=True)
 class RowSummary:
     r"""What inference needs of the rows of a design that was reduced to per-pattern sums
-    without keeping its rows (a fit from partitions, :mod:`trialmlm.engine.partitioned`).
+    without keeping its rows (a fit from partitions, :mod:`trialmlm.engine.partitioned`):
+    the methods of :class:`InMemoryRows`, answered from the sums.
 
     Attributes
     ----------
-    n_obs, n_subjects : rows and subjects used.
+    n_rows, n_subjects_used : rows and subjects used.
     covariate_sums : sum over the rows used of each covariate of the mean model.
-    level_counts : (T,) rows per row of the encoding's table (combination of factor levels).
+    table_counts : (T,) rows per row of the encoding's table (combination of factor levels).
     together : (G, P, P) per covariance group, subjects observed at both visits of a pair.
     group_subjects : (G,) subjects per covariance group.
     cross : :math:`[X\,y]^\top W[X\,y]` (kept columns) and ``log_weights`` :math:`\sum\log w`,
@@ -252,10 +305,10 @@ class RowSummary:
         (:mod:`trialmlm.inference.vcov`) by a second pass over the rows.
     """
 
-    n_obs: int
-    n_subjects: int
+    n_rows: int
+    n_subjects_used: int
     covariate_sums: dict
-    level_counts: np.ndarray
+    table_counts: np.ndarray
     together: np.ndarray
     group_subjects: np.ndarray
     cross: np.ndarray
@@ -263,11 +316,54 @@ class RowSummary:
     constant: np.ndarray
     r_factor: np.ndarray
     sandwich_meat: Callable = field(repr=False, compare=False)
+    from_sums = True
+
+    def n_obs(self, design: Design) -> int:
+        return self.n_rows
+
+    def n_subjects(self, design: Design) -> int:
+        return self.n_subjects_used
+
+    def covariate_mean(self, design: Design, var: str) -> float:
+        return float(self.covariate_sums[var] / self.n_rows)
+
+    def level_counts(self, design: Design, factors: list[str]) -> pd.Series:
+        table_factors = design.encoding.table[1]
+        grid = pd.MultiIndex.from_product([design.encoding.levels[v] for v in table_factors],
+                                          names=table_factors).to_frame(index=False)
+        grid["n"] = self.table_counts
+        counts = grid.groupby(factors, observed=True)["n"].sum()
+        return counts[counts > 0]
+
+    def within_subject_constant(self, design: Design) -> np.ndarray:
+        return self.constant[design.encoding.kept]
+
+    def column_rank(self, design: Design, columns: np.ndarray) -> int:
+        """R's singular values, with the tolerance of X's shape (numpy's ``matrix_rank`` rule)."""
+        s = np.linalg.svd(self.r_factor[:, design.encoding.kept][:, columns], compute_uv=False)
+        return int(np.sum(s > s.max(initial=0.0) * max(self.n_rows, s.size) * np.finfo(float).eps))
+
+    def gram(self, design: Design) -> np.ndarray:
+        return self.r_factor.T @ self.r_factor
+
+    def co_observation(self, design: Design) -> tuple[np.ndarray, np.ndarray]:
+        return self.together, self.group_subjects
+
+    def require_rows(self, what: str) -> None:
+        """DataError naming ``what``: the rows were reduced to sums."""
+        raise DataError(f"{what} needs the data rows, which a fit from partitions (Dask, Parquet) "
+                        "reduces to per-pattern sums without keeping them; fit the rows in memory "
+                        "(a pandas DataFrame) for it")
 
 
 @dataclass(frozen=True)
 class Design:
-    """Everything a fit needs, sorted by (subject, visit); pure numpy apart from labels."""
+    """Everything a fit needs, sorted by (subject, visit); pure numpy apart from labels.
+
+    ``statistics`` answers what inference needs of the rows (counts, means, ranks,
+    :math:`X^\top X`): :data:`IN_MEMORY` from the rows, or a :class:`RowSummary` of a
+    design reduced to partition sums (then ``y`` and the per-row arrays are empty).
+    """
 
     y: np.ndarray
     weights: np.ndarray
@@ -294,83 +390,49 @@ class Design:
     source: pd.DataFrame | None = field(default=None, repr=False)  # the model's columns, every row
     n_subjects_read: int | None = None  # subjects in the rows read, used or not (None: no subject)
     held_X: np.ndarray | None = field(default=None, repr=False)  # X when not re-encoded from fixed_frame
-    summary: RowSummary | None = None  # instead of the rows, for a design reduced to sums
+    statistics: InMemoryRows | RowSummary = IN_MEMORY  # a RowSummary for a design reduced to sums
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def require_rows(self, what: str) -> None:
         """DataError naming ``what`` for a design reduced to sums (:class:`RowSummary`)."""
-        if self.summary is not None:
-            raise DataError(f"{what} needs the data rows, which a fit from partitions (Dask, Parquet) "
-                            "reduces to per-pattern sums without keeping them; fit the rows in memory "
-                            "(a pandas DataFrame) for it")
+        self.statistics.require_rows(what)
 
     @property
     def n_obs(self) -> int:
         """Rows used."""
-        return self.summary.n_obs if self.summary is not None else int(self.y.size)
+        return self.statistics.n_obs(self)
 
     @property
     def n_subjects(self) -> int:
         """Subjects with at least one row used."""
-        return self.summary.n_subjects if self.summary is not None else int(self.subject_labels.size)
+        return self.statistics.n_subjects(self)
 
     def covariate_mean(self, var: str) -> float:
         """Mean of the mean model's covariate ``var`` over the rows used."""
-        if self.summary is not None:
-            return float(self.summary.covariate_sums[var] / self.summary.n_obs)
-        return float(self.fixed_frame[var].mean())
+        return self.statistics.covariate_mean(self, var)
 
     def level_counts(self, factors: list[str]) -> pd.Series:
         """Rows used per combination of the levels of ``factors`` (observed combinations)."""
-        if self.summary is None:
-            return self.fixed_frame.groupby(factors, observed=True).size()
-        table_factors = self.encoding.table[1]
-        grid = pd.MultiIndex.from_product([self.encoding.levels[v] for v in table_factors],
-                                          names=table_factors).to_frame(index=False)
-        grid["n"] = self.summary.level_counts
-        counts = grid.groupby(factors, observed=True)["n"].sum()
-        return counts[counts > 0]
+        return self.statistics.level_counts(self, factors)
 
     def within_subject_constant(self) -> np.ndarray:
         """Per column of X, whether it is constant within every subject (``np.isclose``)."""
-        if self.summary is not None:
-            return self.summary.constant[self.encoding.kept]
-        x = self.X
-        starts = np.searchsorted(self.subject, np.arange(self.n_subjects))
-        return np.all(np.isclose(x, x[starts][self.subject]), axis=0)
+        return self.statistics.within_subject_constant(self)
 
     def column_rank(self, columns: np.ndarray) -> int:
-        """Rank of ``X[:, columns]`` (numpy's ``matrix_rank`` rule; from R for a design reduced
-        to sums: the same singular values, the tolerance of X's shape)."""
-        if self.summary is None:
-            return int(np.linalg.matrix_rank(self.X[:, columns]))
-        s = np.linalg.svd(self.summary.r_factor[:, self.encoding.kept][:, columns], compute_uv=False)
-        return int(np.sum(s > s.max(initial=0.0) * max(self.n_obs, s.size) * np.finfo(float).eps))
+        """Rank of ``X[:, columns]`` (numpy's ``matrix_rank`` rule)."""
+        return self.statistics.column_rank(self, columns)
 
     def gram(self) -> np.ndarray:
         r""":math:`X^\top X` of the full design (aliased columns included), unweighted: from the
         encoding's table (:func:`_gram`), the rows, or :math:`R^\top R` for a design reduced to
         sums.  SAS's type 1 and 2 hypotheses are built from it."""
-        if self.summary is not None:
-            return self.summary.r_factor.T @ self.summary.r_factor
-        if "gram" not in self._cache:
-            if self.encoding.table is not None:
-                self._cache["gram"] = _gram(self.encoding, self.fixed_frame)
-            else:
-                x = self.encoding.full_matrix(self.fixed_frame)
-                self._cache["gram"] = x.T @ x
-        return self._cache["gram"]
+        return self.statistics.gram(self)
 
     def co_observation(self) -> tuple[np.ndarray, np.ndarray]:
         """``(together, subjects)``: per covariance group the (P, P) numbers of subjects observed
         at both positions of each pair, and the group's number of subjects."""
-        if self.summary is not None:
-            return self.summary.together, self.summary.group_subjects
-        mask = np.zeros((self.subject_labels.size, len(self.position_labels)))
-        mask[self.subject, self.position] = 1.0
-        together = np.stack([mask[self.group == g].T @ mask[self.group == g]
-                             for g in range(len(self.group_labels))])
-        return together, np.bincount(self.group, minlength=len(self.group_labels))
+        return self.statistics.co_observation(self)
 
     @property
     def X(self) -> np.ndarray:
