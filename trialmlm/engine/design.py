@@ -23,6 +23,7 @@ from formulaic import Formula, model_matrix
 
 from ..errors import DataError, DataWarning, FormulaError
 from .formula import ModelFormula
+from .specification import ModelSpec
 
 ALIAS_TOLERANCE = 1e-7  # R's lm / dqrdc2 tolerance on the relative residual norm
 MAX_TABLE_ROWS = 10_000  # largest crossing of factor levels tabulated by FixedEncoding
@@ -814,83 +815,97 @@ def _outer_factors(formula: ModelFormula, frame: pd.DataFrame, random_vars: list
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class SortedRows:
+    """The complete rows of a model's columns, sorted by (subject, position), with the codes
+    :func:`build_design` derives from them (factors with the levels of the rows kept)."""
+
+    frame: pd.DataFrame  # the columns still needed, factors as Categoricals, sorted
+    row_position: np.ndarray
+    dropped: dict
+    position: np.ndarray
+    position_labels: list
+    coordinates: np.ndarray | None
+    subject_codes: np.ndarray
+    subject_labels: np.ndarray
+    group: np.ndarray
+    group_labels: list
+    levels: dict
+
+
+def _sorted_rows(data: pd.DataFrame, source: pd.DataFrame, formula: ModelFormula, spec: ModelSpec,
+                 columns: tuple[list, list, list], weights: str | None, spatial: bool) -> SortedRows:
+    """Complete rows (:func:`_complete_rows`), factor levels of the rows kept, positions
+    (:func:`_positions`), subjects and covariance groups, sorted by (subject, position)."""
+    fixed_vars, random_vars, used = columns
+    frame, row_position, dropped = _complete_rows(source, formula, used, weights)
+    # factor levels after dropping rows, so that unobserved levels disappear
+    factors = {var: _factor(frame[var]) for var in dict.fromkeys(fixed_vars + random_vars)
+               if is_factor(frame[var])}
+    position, position_labels, coordinates = _positions(data, frame, formula, spatial)
+    visit = None if spatial else spec.repeated
+    if visit in factors:
+        factors[visit] = pd.Categorical(frame[visit], categories=position_labels)
+    subject_codes, subject_labels = _subjects(frame, spec.subject)
+    order = np.argsort(subject_codes * max(len(position_labels), 1) + position, kind="stable")
+    check_duplicates(subject_codes, subject_labels, position, position_labels, spec.positions, order)
+    group, group_labels = covariance_groups(frame, spec.group, subject_codes, subject_labels)
+    # one new frame of the columns still needed, sorted (a filtered frame is not written to)
+    needed = [formula.response, *fixed_vars, *random_vars, *spec.outer] + ([weights] if weights else [])
+    frame = pd.DataFrame({var: factors.get(var, frame[var]) for var in dict.fromkeys(needed)},
+                         index=frame.index).iloc[order]
+    return SortedRows(frame, row_position[order], dropped, position[order], list(position_labels),
+                      coordinates, subject_codes[order].astype(np.int64), np.asarray(subject_labels), group,
+                      group_labels, {var: list(cat.categories) for var, cat in factors.items()})
+
+
 def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None, spatial: bool,
                  encoding: FixedEncoding | None = None) -> Design:
     """Check and encode ``data`` for ``formula``; never modifies ``data``.  ``encoding``: the
     mean model's encoding of an earlier design, re-used when its factor levels are those of
     ``data`` (simulated trials of one design), see :func:`_fixed_design`.
 
-    Steps: the model's columns (:func:`model_columns`, :func:`check_types`), complete
-    rows (:func:`_complete_rows`), factor levels of the rows kept, positions
-    (:func:`_positions`), subjects and groups, rows sorted by (subject, position), the
-    mean model (:func:`_fixed_design`), random-effect designs (:func:`_outer_factors`).
+    Steps: the model's columns (:func:`model_columns`, :func:`check_types`), the complete
+    rows sorted by subject and position (:func:`_sorted_rows`), the mean model
+    (:func:`_fixed_design`), random-effect designs (:func:`_random_matrix`,
+    :func:`_outer_factors`).
 
     Raises
     ------
     FormulaError  for unknown columns;  DataError  for unusable data (see messages).
     """
-    fixed_vars, random_vars, used = model_columns(data, formula, weights)
+    spec = ModelSpec.of(formula)
+    fixed_vars, random_vars, used = columns = model_columns(data, formula, weights)
     source = data.loc[:, used]  # a new frame (a selection of columns copies them); never modified
     check_types(source, formula, weights, spatial)
-    frame, row_position, dropped = _complete_rows(source, formula, used, weights)
-
-    # factor levels after dropping rows, so that unobserved levels disappear
-    factors = {var: _factor(frame[var]) for var in dict.fromkeys(fixed_vars + random_vars)
-               if is_factor(frame[var])}
-    position, position_labels, coordinates = _positions(data, frame, formula, spatial)
-    visit = formula.covariance.positions[0] if formula.covariance and not spatial else None
-    if visit in factors:
-        factors[visit] = pd.Categorical(frame[visit], categories=position_labels)
-    levels = {var: list(cat.categories) for var, cat in factors.items()}
-
-    subject_codes, subject_labels = _subjects(frame, formula.subject)
-    order = np.argsort(subject_codes * max(len(position_labels), 1) + position, kind="stable")
-    check_duplicates(subject_codes, subject_labels, position, position_labels,
-                      formula.covariance.positions if formula.covariance else (), order)
-    group_var = formula.covariance.group if formula.covariance else None
-    group, group_labels = covariance_groups(frame, group_var, subject_codes, subject_labels)
-    # one new frame of the columns still needed, sorted (a filtered frame is not written to)
-    needed = [formula.response, *fixed_vars, *random_vars, *(t.subject for t in formula.outer)] \
-        + ([weights] if weights else [])
-    frame = pd.DataFrame({var: factors.get(var, frame[var]) for var in dict.fromkeys(needed)},
-                         index=frame.index).iloc[order]
-    row_position, subject_codes, position = row_position[order], subject_codes[order], position[order]
-
-    names, encoding, r_factor, X = _fixed_design(formula, frame, fixed_vars, levels, encoding)
+    rows = _sorted_rows(data, source, formula, spec, columns, weights, spatial)
+    frame = rows.frame
+    names, encoding, r_factor, X = _fixed_design(formula, frame, fixed_vars, rows.levels, encoding)
     class_levels = {v: list(lv) for v, lv in encoding.levels.items()}
-    if group_var:
-        class_levels.setdefault(group_var, group_labels)
-    Z, random_names, random_spec = _random_matrix(formula.random, frame, random_vars) if formula.random \
-        else (None, (), None)
-    read = len(subject_labels) if len(frame) == len(source) else source[formula.subject].nunique() \
-        if formula.subject else None
+    if spec.group:
+        class_levels.setdefault(spec.group, rows.group_labels)
+    Z, random_names, random_spec = _random_matrix(spec.subject_term, frame, random_vars)
     return Design(
-        y=frame[formula.response].to_numpy(dtype=float),
-        held_X=X,
+        y=frame[formula.response].to_numpy(dtype=float), held_X=X,
         weights=frame[weights].to_numpy(dtype=float) if weights else np.ones(len(frame)),
-        subject=subject_codes.astype(np.int64),
-        subject_labels=np.asarray(subject_labels),
-        group=group,
-        group_labels=group_labels,
-        position=position,
-        position_labels=list(position_labels),
-        coordinates=coordinates,
-        encoding=encoding,
+        subject=rows.subject_codes, subject_labels=rows.subject_labels, group=rows.group,
+        group_labels=rows.group_labels, position=rows.position, position_labels=rows.position_labels,
+        coordinates=rows.coordinates, encoding=encoding,
         aliased=tuple(n for n, k in zip(names, encoding.kept) if not k),
-        row_index=frame.index,
-        row_position=row_position,
-        n_obs_dropped=len(source) - len(frame),
-        dropped_by_column=dropped,
-        class_levels=class_levels,
-        fixed_frame=frame.loc[:, fixed_vars],
-        null_space=null_space_basis(r_factor),
-        Z=Z,
-        random_names=random_names,
-        random_spec=random_spec,
-        outer=_outer_factors(formula, frame, random_vars),
-        source=source,
-        n_subjects_read=int(read) if formula.subject else None,
+        row_index=frame.index, row_position=rows.row_position, n_obs_dropped=len(source) - len(frame),
+        dropped_by_column=rows.dropped, class_levels=class_levels, fixed_frame=frame.loc[:, fixed_vars],
+        null_space=null_space_basis(r_factor), Z=Z, random_names=random_names, random_spec=random_spec,
+        outer=_outer_factors(formula, frame, random_vars), source=source,
+        n_subjects_read=_subjects_read(source, frame, spec.subject, rows.subject_labels),
     )
+
+
+def _subjects_read(source: pd.DataFrame, frame: pd.DataFrame, subject: str | None,
+                   used: np.ndarray) -> int | None:
+    """Subjects in the rows read, used or not (None for the linear model, which has none)."""
+    if subject is None:
+        return None
+    return int(len(used) if len(frame) == len(source) else source[subject].nunique())
 
 
 def _subjects(frame: pd.DataFrame, subject: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -902,8 +917,12 @@ def _subjects(frame: pd.DataFrame, subject: str | None) -> tuple[np.ndarray, np.
     return codes, np.asarray(labels)
 
 
-def _random_matrix(term, frame: pd.DataFrame, variables: list) -> tuple[np.ndarray, tuple[str, ...], object]:
-    """Values (n_obs, q), term names and formulaic spec of a random-effect term's EXPR."""
+def _random_matrix(term, frame: pd.DataFrame,
+                   variables: list) -> tuple[np.ndarray | None, tuple[str, ...], object]:
+    """Values (n_obs, q), term names and formulaic spec of a random-effect term's EXPR
+    (None, (), None without a term)."""
+    if term is None:
+        return None, (), None
     try:
         zm = model_matrix(term.expr, frame.loc[:, variables], na_action="raise")
     except Exception as exc:
