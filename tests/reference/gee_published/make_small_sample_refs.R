@@ -10,7 +10,7 @@
 #
 # Data: six_cities.csv (binary, 16 clusters x 4; wheeze ~ city + age + smoke, city reference
 # "portage" as SAS's last level) and MASS::epil, written as epil.csv (counts, 59 clusters x 4;
-# y ~ trt + lbase + lage, trt reference "placebo"); working correlation exchangeable and AR(1).
+# y ~ trt + lbase + lage + V4, V4 = indicator of period 4, trt reference "placebo"); working correlation exchangeable and AR(1).
 #
 # Writes small_sample_refs.json; for each data set d and structure s, case "<d>_<s>" holds
 #   gee       what geesmv fits and uses: gee::gee(..., corstr = "exchangeable" / "AR-M", Mv = 1)
@@ -51,13 +51,13 @@ six$city <- factor(six$city, levels = c("portage", "kingston"))
 six <- six[order(six$case, six$age), ]
 data(epil, package = "MASS")
 epil <- epil[order(epil$subject, epil$period), c("subject", "period", "y", "trt", "base", "age",
-                                                 "lbase", "lage")]
+                                                 "lbase", "lage", "V4")]
 epil$trt <- factor(as.character(epil$trt), levels = c("placebo", "progabide"))
 write.csv(epil, "epil.csv", row.names = FALSE)
 
 CASES <- list(
   six = list(data = six, formula = wheeze ~ city + age + smoke, id = "case", family = "binomial"),
-  epil = list(data = epil, formula = y ~ trt + lbase + lage, id = "subject", family = "poisson"))
+  epil = list(data = epil, formula = y ~ trt + lbase + lage + V4, id = "subject", family = "poisson"))
 STRUCT <- list(exch = c(gee = "exchangeable", geeglm = "exchangeable"),
                ar1 = c(gee = "AR-M", geeglm = "ar1"))
 
