@@ -1,4 +1,4 @@
-"""The estimand pipeline (:mod:`trialmlm.missing.pipeline`): rbmi's four verbs give the numbers
+"""The estimand pipeline (:mod:`trialmlm.estimands.pipeline`): rbmi's four verbs give the numbers
 of the shortcuts bit for bit on the same seeds (the shortcuts are checked against R rbmi in
 test_missing_condmean.py, test_missing_bootstrap.py and test_missing_approxbayes.py)."""
 
@@ -8,9 +8,9 @@ import pytest
 
 import trialmlm
 from trialmlm.errors import DataError
-from trialmlm.missing import bmlmi, condmean, impute, tipping_point
-from trialmlm.missing.methods import METHODS, method
-from trialmlm.missing.pipeline import BMLMI, Ancova, ApproxBayes, CondMean, ImputationModel, Mmrm
+from trialmlm.estimands import bmlmi, condmean, impute, tipping_point
+from trialmlm.estimands.methods import METHODS, method
+from trialmlm.estimands.pipeline import BMLMI, Ancova, ApproxBayes, CondMean, ImputationModel, Mmrm
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_bmlmi_is_the_pipeline(demo_fit):
 def test_numeric_delta_for_condmean_is_the_table_it_stands_for(demo_fit):
     """delta=2 on the missing visits after the ICE of the non-reference arm == that delta table."""
     model = ImputationModel(demo_fit, arm="TRT", reference="CTRL")
-    frame = trialmlm.missing.delta_template(demo_fit, reference="CTRL", arm="TRT")
+    frame = trialmlm.estimands.delta_template(demo_fit, reference="CTRL", arm="TRT")
     on = frame["is_missing"] & frame["is_post_ice"] & (frame["TRT"] != "CTRL")
     frame["delta"] = np.where(on, 2.0, 0.0)
     short = condmean(demo_fit, arm="TRT", reference="CTRL", delta=frame, progress=False)

@@ -1,5 +1,5 @@
 """The result protocol of the per-visit ANCOVA after maximum-likelihood imputation
-(:func:`trialmlm.missing.condmean`, :func:`trialmlm.missing.bmlmi`): LS means of each arm at
+(:func:`trialmlm.estimands.condmean`, :func:`trialmlm.estimands.bmlmi`): LS means of each arm at
 each visit and their differences, with the keywords and columns of
 :class:`trialmlm.inference.protocol.Comparisons`.
 
@@ -62,7 +62,7 @@ class VisitResults:
         return self.setting.plan
 
     def ice_summary(self) -> pd.DataFrame:
-        """Counts by arm and strategy (:meth:`trialmlm.missing.ice.IcePlan.summary`)."""
+        """Counts by arm and strategy (:meth:`trialmlm.estimands.ice.IcePlan.summary`)."""
         return self.plan.summary(self.data)
 
     def _pool(self, transform: Callable[[np.ndarray], np.ndarray], alpha: float, pooling) -> pd.DataFrame:
@@ -71,7 +71,7 @@ class VisitResults:
         raise NotImplementedError
 
     def _updated_setting(self, update: pd.DataFrame) -> Setting:
-        """The setting under the strategies of ``update`` (:func:`trialmlm.missing.ice.update_plan`)."""
+        """The setting under the strategies of ``update`` (:func:`trialmlm.estimands.ice.update_plan`)."""
         return self.setting.with_plan(update_plan(self.plan, update, self.data, self.reference))
 
     def _check(self, spec, by, options: dict, method: str) -> None:
