@@ -46,6 +46,7 @@ from ..inference.protocol import check_options
 from ..inference.wald import t_table
 from ..runner import run_tasks
 from .delta import delta_matrix, delta_shift
+from .function_analysis import FunctionAnalysis, check_comparisons, parameter_labels
 from .ice import ICE_STRATEGIES, IcePlan, ice_plan, imputation_setup, update_plan
 from .imputation import (
     ImputationData,
@@ -63,6 +64,7 @@ from .visit_ancova import VisitAncova, check_weights
 
 DEFAULT_STRATEGIES = (*STRATEGIES, "delta")  # impute(method=): strategy of subjects without an ICE row
 ANALYSES = ("mmrm", "ancova")
+ANALYSIS_MODELS = {Mmrm: "mmrm", Ancova: "ancova"}  # the result's analysis_model; else "function"
 LABELS = {name: label for label, name in ICE_STRATEGIES.items()}  # strategy name -> ICE table label
 ROUND_STEPS = (1.0, 2.0, 2.5, 5.0)
 MAX_STEPS = 15
@@ -261,6 +263,7 @@ class MultipleImputation:
         lower, upper``) plus ``fmi``.  Without ``specs``: the arm by visit (``arm, visit``
         columns), as computed while imputing.  ``pooling``: None (Rubin's rules, the one way;
         the keyword of every imputation result)."""
+        check_comparisons(self.analysis)
         if specs is None and by is None and not options:
             n = len(self.lsmeans_labels)
             return self._pooled(self.lsmeans_labels, slice(0, n), alpha, pooling).drop(columns=["t", "p"])
@@ -278,6 +281,7 @@ class MultipleImputation:
         ``spec``: the arm's differences from ``reference`` (default: the imputation's
         reference) at each visit, as computed while imputing
         (``compare(arm, by=visit, reference=reference)``)."""
+        check_comparisons(self.analysis)
         check_adjust(adjust, pairwise)
         if adjust == "dunnett":
             raise DataError("adjust='dunnett' needs the joint distribution of the pooled differences, which "
@@ -295,6 +299,16 @@ class MultipleImputation:
         if adjust is not None:
             adjust_table(out, spec, alpha, adjust)
         return out
+
+    def table(self, alpha: float = 0.05, pooling: str | None = None) -> pd.DataFrame:
+        """The pooled parameters of a user-function analysis by Rubin's rules: ``parameter,
+        estimate, se, df, t, p, lower, upper, fmi``."""
+        return self._pooled(parameter_labels(self.analysis), slice(None), alpha, pooling)
+
+    @property
+    def pooled(self) -> pd.DataFrame:
+        """:meth:`table` at the defaults."""
+        return self.table()
 
     def completed_data(self, m: int = 0) -> pd.DataFrame:
         """Imputed data set ``m`` (0-based): a row per subject and visit; ``imputed`` marks filled values."""
@@ -438,13 +452,15 @@ def _analysis_value(analysis: str, covariates, weights) -> Ancova | Mmrm:
     return Mmrm()
 
 
-def _analysis(fit, setup: _Setup, analysis: Ancova | Mmrm):
+def _analysis(fit, setup: _Setup, analysis):
     """The analysis model of the completed data sets, encoded on the first (conditional-mean) one."""
     data, imputation_fit = setup.data, setup.imputation_fit
     first = impute_visits(data, setup.plan.strategies, imputation_fit.beta, _sigmas(imputation_fit), None,
                           setup.plan.codes)
     if isinstance(analysis, Mmrm):
         return Analysis(fit, data, setup.reference, first)
+    if not isinstance(analysis, Ancova):
+        return FunctionAnalysis(analysis, data, first, rubin=True)
     covariates = analysis.covariates
     if covariates is None:
         covariates = [v for v in fit.design.encoding.variables if v not in (setup.arm, setup.visit)]
@@ -561,7 +577,7 @@ def run(analyses: Analyses) -> MultipleImputation:
     out = _run(setup, imputation, [shift], options["workers"], options["progress"], True,
                f"{method} imputations", options["executor"])
     settings = dict(method=method, n_imputations=n, delta=delta, shift=shift,
-                    analysis_model="mmrm" if isinstance(analysis, Mmrm) else "ancova",
+                    analysis_model=ANALYSIS_MODELS.get(type(analysis), "function"),
                     imputation_reference=model.reference)
     failed = warn_not_converged([ok for _, _, ok, _ in out], IMPUTATIONS)
     return _result(setup, imputation, out, dict(settings, n_not_converged=failed))

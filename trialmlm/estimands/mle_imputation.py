@@ -30,6 +30,7 @@ import pandas as pd
 from ..engine.model import Model
 from ..errors import DataError
 from .delta import delta_shift
+from .function_analysis import FunctionAnalysis
 from .ice import IcePlan, ice_plan, imputation_setup
 from .imputation import (
     ImputationData,
@@ -42,7 +43,7 @@ from .imputation import (
     refit_model,
 )
 from .mmrm_analysis import MmrmAnalysis
-from .pipeline import Mmrm
+from .pipeline import Ancova, Mmrm
 from .visit_ancova import VisitAncova
 
 
@@ -84,7 +85,7 @@ class Setting:
     full: Parameters
     data: ImputationData
     plan: IcePlan
-    analysis: VisitAncova | MmrmAnalysis
+    analysis: VisitAncova | MmrmAnalysis | FunctionAnalysis
     shift: np.ndarray  # (n, K) delta adjustment added to the completed data
 
     def with_plan(self, plan: IcePlan) -> Setting:
@@ -117,14 +118,16 @@ def setup(fit, ice: pd.DataFrame | None, reference, arm: str | None, analysis,
     sigmas = covariance_matrices(imputation_fit.structures, imputation_fit.likelihood, imputation_fit.phi)
     full = Parameters(np.arange(len(data.subjects)), imputation_fit.beta, sigmas)
     shift = delta_shift(delta, data)
+    completed = impute_visits(data, plan.strategies, full.beta, sigmas, None, plan.codes) + shift
     if isinstance(analysis, Mmrm):
         visits = MmrmAnalysis(fit, data)
-    else:
+    elif isinstance(analysis, Ancova):
         covariates = analysis.covariates
         if covariates is None:  # the other variables of the fit's mean model
             covariates = [v for v in fit.design.encoding.variables if v not in (arm, visit)]
-        completed = impute_visits(data, plan.strategies, full.beta, sigmas, None, plan.codes) + shift
         visits = VisitAncova(data, list(covariates), completed, analysis.weights or "counterfactual")
+    else:
+        visits = FunctionAnalysis(analysis, data, completed)
     codes = pd.Index(model.design.subject_labels).get_indexer(data.subjects)
     return Setting(arm, visit, reference, visits.covariates, model, imputation_fit.structures,
                    imputation_fit.phi, codes, full, data, plan, visits, shift)

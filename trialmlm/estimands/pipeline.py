@@ -142,10 +142,14 @@ class Imputations:
     update_strategy: pd.DataFrame | None = None
 
     def analyse(self, analysis=None, delta=0.0, delta_arms: Sequence | None = None) -> Analyses:
-        """The analysis of every completed data set plus ``delta`` (rbmi's ``analyse``)."""
+        """The analysis of every completed data set plus ``delta`` (rbmi's ``analyse``):
+        :class:`Ancova` (default), :class:`Mmrm` or a function ``fun(completed) -> DataFrame``
+        of ``parameter, estimate`` (and ``se, df`` for Rubin's rules;
+        :mod:`.function_analysis`), whose pooled parameters are the result's ``table()``."""
         analysis = Ancova() if analysis is None else analysis
-        if not isinstance(analysis, (Ancova, Mmrm)):
-            raise DataError(f"analysis must be Ancova(...) or Mmrm(); got {analysis!r}")
+        if not isinstance(analysis, (Ancova, Mmrm)) and not callable(analysis):
+            raise DataError(f"analysis must be Ancova(...), Mmrm() or a function of the completed data; "
+                            f"got {analysis!r}")
         return Analyses(self, analysis, delta, None if delta_arms is None else tuple(delta_arms))
 
     def tipping_point(self, analysis=None, deltas=None, arms=None, visit=None, alpha: float = 0.05):

@@ -19,6 +19,7 @@ import pandas as pd
 from ..checks import check_alpha
 from ..errors import DataError
 from ..inference.lsmeans import adjust_table, check_adjust
+from .function_analysis import check_comparisons, parameter_labels
 from .ice import IcePlan, update_plan
 from .imputation import ImputationData
 from .mle_imputation import Setting
@@ -74,7 +75,19 @@ class VisitResults:
         """The setting under the strategies of ``update`` (:func:`trialmlm.estimands.ice.update_plan`)."""
         return self.setting.with_plan(update_plan(self.plan, update, self.data, self.reference))
 
+    def table(self, alpha: float = 0.05, pooling: str | None = None) -> pd.DataFrame:
+        """The pooled parameters of a user-function analysis: ``parameter, estimate, se, df, t,
+        p, lower, upper`` (``pooling`` as :meth:`lsmeans`)."""
+        labels = parameter_labels(self.setting.analysis)
+        return pd.concat([labels, self._pool(lambda e: e, check_alpha(alpha), pooling)], axis=1)
+
+    @property
+    def pooled(self) -> pd.DataFrame:
+        """:meth:`table` at the defaults."""
+        return self.table()
+
     def _check(self, spec, by, options: dict, method: str) -> None:
+        check_comparisons(self.setting.analysis)
         if spec is not None and spec != self.arm:
             raise DataError(f"the per-visit ANCOVA estimates LS means of the arm '{self.arm}' only, "
                             f"not {spec!r}")
