@@ -5,7 +5,7 @@
 >>> fit = trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)", data=df)
 
 The names below are imported on first use (PEP 562), as are the subpackages
-(``trialmlm.missing``, ``trialmlm.power``, ...): ``import trialmlm`` itself loads no
+(``trialmlm.missing``, ``trialmlm.estimands``, ``trialmlm.power``, ...): ``import trialmlm`` itself loads no
 numerical library, so that the command line (:mod:`trialmlm.entry`) handles Ctrl-C from
 its first moment.
 """
