@@ -43,9 +43,10 @@ def _decisions(source: str) -> int:
     """Probes inside a condition (if / elif / ternary / while / assert) or isinstance tests."""
     tree = ast.parse(source)
     tests = [n.test for n in ast.walk(tree) if isinstance(n, (ast.If, ast.IfExp, ast.While, ast.Assert))]
-    tests += [n.ifs[i] for n in ast.walk(tree) if isinstance(n, ast.comprehension) for i in range(len(n.ifs))]
+    tests += [c for n in ast.walk(tree) if isinstance(n, ast.comprehension) for c in n.ifs]
     found = sum(len(PROBE.findall(ast.unparse(t))) for t in tests)
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "isinstance"]
+    calls = [n for n in ast.walk(tree)
+             if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "isinstance"]
     in_tests = {id(c) for t in tests for c in ast.walk(t)}
     return found + sum("RandomEffects" in ast.unparse(c) for c in calls if id(c) not in in_tests)
 
