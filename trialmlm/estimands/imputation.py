@@ -32,7 +32,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..covariance.random_effects import RandomEffects
 from ..engine.design import ALIAS_TOLERANCE
 from ..engine.model import Model
 from ..engine.refit import fit_model
@@ -98,10 +97,10 @@ class ImputationData:
 def check_imputable(fit) -> str:
     """The visit variable of ``fit``; DataError if the fit is not an MMRM over visits."""
     s = fit.settings
-    if any(isinstance(st, RandomEffects) for st in fit.structures) or fit.design.outer or not s.visit:
+    if not fit.spec.marginal:
         raise DataError("multiple imputation needs an MMRM with a residual structure over visits, e.g. "
                         "us(AVISIT | USUBJID); random-effect models are not supported")
-    if fit.design.coordinates is not None:
+    if fit.spec.spatial:
         raise DataError(f"multiple imputation needs visits as classes; {s.structure}"
                         f"({', '.join(s.visit)} | ...) uses continuous coordinates")
     if s.weights is not None:
