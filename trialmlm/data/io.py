@@ -244,46 +244,36 @@ def read(path: str | os.PathLike | pd.DataFrame, *, param: str | None = None, re
          class_variables: Sequence[str] = (), encoding: str | None = None) -> pd.DataFrame:
     """Read a trial data file (ADaM BDS or any long format) and select the analysis records.
 
-    The steps, in their order, and every error message are listed in docs/data.md
-    ("ADaM conventions: which records are analysed", "Errors").
+    The steps, in their order, and every error are listed in docs/data.md.
 
     Parameters
     ----------
-    path : file name, or a DataFrame already in memory (the same steps run on a copy).  The
-        extension chooses the reader (:data:`FORMATS`; module docstring).
-    param : keep only the records whose ``PARAMCD`` or ``PARAM`` equals it; without it the
-        data may hold only one PARAMCD (or PARAM).
+    path : file name (the extension chooses the reader, :data:`FORMATS`), or a DataFrame in
+        memory (the same steps run on a copy).
+    param : keep the records whose ``PARAMCD`` (or ``PARAM``) equals it; needed with several.
     response : analysis variable (e.g. ``"AVAL"``, ``"CHG"``), checked present and numeric.
-    population : subject-level Y/N flag (``"EFFFL"``, ``"ITTFL"``, ...): keep the subjects
-        flagged ``"Y"``.
-    where : a selection in the safe expression language of :mod:`trialmlm.data.where`, e.g.
-        ``"AVISITN <= 24 and SITEGR1 != '900'"``.
+    population : subject-level Y/N flag (``"EFFFL"``, ...): keep the subjects flagged ``"Y"``.
+    where : a selection in the safe expression language of :mod:`trialmlm.data.where`.
     analysis_flag : keep the records flagged ``"Y"`` (ADaM ANLzzFL; the default ``"ANL01FL"``
         is skipped when not a column, another flag must be one; ``None`` keeps every record).
-    keep_dtype : derived-record types to keep (e.g. ``["LOCF"]``); by default every record
-        with a non-blank ``DTYPE`` is dropped.
-    keep_baseline : keep the baseline records (``ABLFL = "Y"``; without ABLFL, the visit
-        named "Baseline"), dropped by default (baseline is a covariate).
-    subject, visit : subject identifier and analysis visit columns (``USUBJID``, ``AVISIT``;
-        required unless ``None``).
+    keep_dtype : derived-record types (``DTYPE``) to keep, e.g. ``["LOCF"]`` (default: none).
+    keep_baseline : keep the baseline records (``ABLFL = "Y"``, else the visit "Baseline").
+    subject, visit : subject and analysis visit columns (required unless ``None``).
     visit_order : numeric column ordering the visits (``AVISITN``), used when present.
-    arm : treatment column (``"TRT01P"``, ...): a Categorical in the order of
-        :func:`trialmlm.data.adam.arm_order` (``arm_order``, else ``arm + "N"``, else sorted).
-    arm_order : every level of ``arm``, in the order of tables and figures.
-    class_variables : classification factors (SAS ``CLASS``, e.g. site groups read as numbers
-        from a CSV file): Categoricals in the order of their values
-        (:func:`trialmlm.data.classes.as_class`).
+    arm : treatment column, a Categorical in the order of :func:`trialmlm.data.adam.arm_order`.
+    arm_order : every level of ``arm`` in table order (default: by ``arm + "N"``, else sorted).
+    class_variables : classification factors (SAS ``CLASS``, e.g. numeric site groups of a
+        CSV file): Categoricals in value order (:func:`trialmlm.data.classes.as_class`).
     encoding : text encoding of CSV files (UTF-8) and of SAS character columns (detected).
 
     Returns
     -------
     pandas.DataFrame
         The selected records with the file's columns, unchanged but for: SAS numbers as
-        stored, special missing values and blank text missing; ``visit`` an ordered
-        Categorical in ``visit_order`` order; ``arm`` and ``class_variables`` Categoricals;
-        the index 0, 1, ....  ``attrs["records"]``: the
-        :class:`trialmlm.data.adam.RecordCounts` of every step; ``attrs["labels"]``: the
-        column labels of a SAS file.
+        stored, special missing values and blank text missing; ``visit`` ordered by
+        ``visit_order``; ``arm`` and ``class_variables`` Categoricals; the index 0, 1, ....
+        ``attrs["records"]``: the :class:`trialmlm.data.adam.RecordCounts` of every step;
+        ``attrs["labels"]``: the column labels of a SAS file.
 
     Raises
     ------
