@@ -116,7 +116,7 @@ def _dense(fit):
     d = fit.design
     n = d.y.size
     blocks, gs = [], []
-    for level, (_, _, g) in zip(d.outer, fit._factors()):
+    for level, (_, _, g, _) in zip(d.outer, fit._factors()):
         z = np.zeros((n, level.labels.size, level.Z.shape[1]))
         z[np.arange(n), level.codes] = level.Z
         blocks.append(z.reshape(n, -1))

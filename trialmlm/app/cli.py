@@ -46,13 +46,13 @@ def write_fit(result, out: Path) -> list[Path]:
         "fixed_effects.csv": result.coef_table().to_csv(),
         "covariance_parameters.csv": result.covariance_parameters_table().to_csv(),
     }
-    if result.settings.random is not None:
+    if result.spec.random_effects:
         files["random_effects_covariance.csv"] = result.random_effects_covariance.to_csv()
         blups = result.random_effects(se=True)  # one table per grouping factor
         names = {f: f"random_effects_{f}.csv" if len(blups) > 1 else "random_effects.csv" for f in blups}
         files.update({names[f]: table.to_csv(index=False) for f, table in blups.items()})
-    if result.settings.visit:  # a residual structure over visits or coordinates
-        groups = result.group_labels if result.settings.group else [None]
+    if result.spec.positions:  # a residual structure over visits or coordinates
+        groups = result.group_labels if result.spec.group else [None]
         for g in groups:
             suffix = "" if g is None else f"_{g}"
             files[f"covariance_matrix{suffix}.csv"] = result.covariance_matrix(g).to_csv()

@@ -182,6 +182,36 @@ def derived_text(counts: dict[str, int]) -> str:
     return f"{total} derived record{plural} ({DERIVATION_TYPE} = {each})"
 
 
+def _analysis_records(data: pd.DataFrame, flag: str, source: str) -> np.ndarray:
+    """The records flagged ``"Y"`` by the analysis flag ``flag`` (ADaM ANLzzFL); DataError if
+    it is not a column or flags nothing."""
+    if flag not in data.columns:
+        raise DataError(f"analysis_flag={flag!r}: '{source}' has no such column")
+    keep = flag_is_yes(data[flag], f"analysis_flag {flag} of '{source}'")
+    if not keep.any():
+        raise DataError(f"no record of '{source}' has {flag} = 'Y' (after the steps before "
+                        "it); pass analysis_flag=None to keep every record")
+    return keep
+
+
+def _derived(data: pd.DataFrame, keep_dtype: tuple[str, ...], source: str) -> tuple[np.ndarray, str]:
+    """The observed records and those of a type in ``keep_dtype``, and the reason the other
+    derived records are left out; DataError for a kept type no record has."""
+    dtype = derivation_types(data)
+    kept_types = {str(t).strip().upper() for t in keep_dtype}
+    present = sorted(set(dtype) - {""})
+    unknown = sorted(kept_types - set(present))
+    if unknown:
+        raise DataError(f"keep_dtype={', '.join(unknown)}: no record of '{source}' has {DERIVATION_TYPE} "
+                        f"= {unknown[0]!r}; its derived records are {', '.join(present) or 'none'}")
+    dropped = sorted(set(present) - kept_types)
+    reason = (f"derived record ({DERIVATION_TYPE} = {', '.join(dropped)})" if dropped
+              else f"derived record ({DERIVATION_TYPE} not blank)")
+    if kept_types:
+        reason = reason[:-1] + f"; kept: {', '.join(sorted(kept_types))})"
+    return ((dtype == "") | dtype.isin(kept_types)).to_numpy(), reason
+
+
 def select_records(data: pd.DataFrame, counts: RecordCounts, *, subject: str | None, visit: str | None,
                    population: str | None = None, where: str | None = None,
                    analysis_flag: str | None = "ANL01FL", keep_dtype: tuple[str, ...] = (),
@@ -210,30 +240,12 @@ def select_records(data: pd.DataFrame, counts: RecordCounts, *, subject: str | N
         if not keep.any():
             raise DataError(f"where={where!r} selects no record of '{source}'")
         data, counts = exclude_records(data, counts, keep, "where", f"not selected by: {where}", subject)
-    if analysis_flag is not None:
-        if analysis_flag in data.columns:
-            keep = flag_is_yes(data[analysis_flag], f"analysis_flag {analysis_flag} of '{source}'")
-            if not keep.any():
-                raise DataError(f"no record of '{source}' has {analysis_flag} = 'Y' (after the steps before "
-                                "it); pass analysis_flag=None to keep every record")
-            data, counts = exclude_records(data, counts, keep, "analysis_flag",
-                                 f"not an analysis record ({analysis_flag} != 'Y')", subject)
-        elif analysis_flag != "ANL01FL":
-            raise DataError(f"analysis_flag={analysis_flag!r}: '{source}' has no such column")
+    if analysis_flag is not None and (analysis_flag in data.columns or analysis_flag != "ANL01FL"):
+        keep = _analysis_records(data, analysis_flag, source)
+        data, counts = exclude_records(data, counts, keep, "analysis_flag",
+                                       f"not an analysis record ({analysis_flag} != 'Y')", subject)
     if DERIVATION_TYPE in data.columns:
-        dtype = derivation_types(data)
-        kept_types = {str(t).strip().upper() for t in keep_dtype}
-        present = sorted(set(dtype) - {""})
-        unknown = sorted(kept_types - set(present))
-        if unknown:
-            raise DataError(f"keep_dtype={', '.join(unknown)}: no record of '{source}' has {DERIVATION_TYPE} "
-                            f"= {unknown[0]!r}; its derived records are {', '.join(present) or 'none'}")
-        keep = ((dtype == "") | dtype.isin(kept_types)).to_numpy()
-        dropped = sorted(set(present) - kept_types)
-        reason = (f"derived record ({DERIVATION_TYPE} = {', '.join(dropped)})" if dropped
-                  else f"derived record ({DERIVATION_TYPE} not blank)")
-        if kept_types:
-            reason = reason[:-1] + f"; kept: {', '.join(sorted(kept_types))})"
+        keep, reason = _derived(data, keep_dtype, source)
         data, counts = exclude_records(data, counts, keep, "dtype", reason, subject)
     elif keep_dtype:
         raise DataError(f"keep_dtype given but '{source}' has no {DERIVATION_TYPE} column")

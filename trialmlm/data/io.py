@@ -6,7 +6,16 @@ are applied — one parameter (PARAMCD), the record selection of
 :func:`trialmlm.data.adam.select_records` (population, ``where``, ANL01FL, DTYPE, ABLFL), one
 record per subject and visit, the visit order of AVISITN and the arm order of its
 numeric companion (TRTPN).  The result is a pandas DataFrame whose ``attrs`` carry the
-record counts and the SAS column labels; every step is listed in :func:`read`.
+record counts and the SAS column labels; every step is listed in docs/data.md.
+
+==============  ===================================================================
+extension       reader
+==============  ===================================================================
+``.csv``        :func:`pandas.read_csv` (empty fields are missing)
+``.parquet``    :func:`pandas.read_parquet`, needs pyarrow (``pip install 'trialmlm[parquet]'``)
+``.xpt``        pyreadstat (ReadStat): SAS transport, version 5 (XPORT) or 8
+``.sas7bdat``   pyreadstat (ReadStat): SAS data set
+==============  ===================================================================
 
 Reference: CDISC Analysis Data Model Implementation Guide (ADaMIG) v1.3, section 3.3
 (BDS variables PARAMCD, PARAM, AVISIT, AVISITN, ANLzzFL, DTYPE, ABLFL).
@@ -171,131 +180,49 @@ def _order_visits(data: pd.DataFrame, visit: str, order: str, source: str) -> pd
     return pd.Series(pd.Categorical(labels, categories=categories, ordered=True), index=data.index)
 
 
-def read(path: str | os.PathLike | pd.DataFrame, *, param: str | None = None, response: str | None = None,
-         population: str | None = None, where: str | None = None,
-         analysis_flag: str | None = DEFAULT_FLAG, keep_dtype: tuple[str, ...] | list[str] = (),
-         keep_baseline: bool = False, subject: str | None = "USUBJID", visit: str | None = "AVISIT",
-         visit_order: str | None = "AVISITN", arm: str | None = None, arm_order: list | None = None,
-         class_variables: Sequence[str] = (), encoding: str | None = None) -> pd.DataFrame:
-    """Read a trial data file (ADaM BDS or any long format) and select the analysis records.
-
-    Parameters
-    ----------
-    path : file name, or a DataFrame already in memory (the same steps are applied to a
-        copy).  The extension chooses the reader: ``.csv`` (:func:`pandas.read_csv`),
-        ``.parquet`` (:func:`pandas.read_parquet`, needs pyarrow: ``pip install
-        'trialmlm[parquet]'``), ``.xpt`` (SAS transport, version 5 or 8) and
-        ``.sas7bdat``, both through pyreadstat.
-    param : keep only the records of this parameter: rows whose ``PARAMCD`` or ``PARAM``
-        equals it.  Without it, the data may hold only one PARAMCD (or PARAM).
-    response : name of the analysis variable (e.g. ``"AVAL"``, ``"CHG"``); checked to be
-        present and numeric.
-    population : a subject-level Y/N flag (``"EFFFL"``, ``"ITTFL"``, ``"FASFL"``,
-        ``"SAFFL"``, ``"PPROTFL"``, ``"COMP24FL"``, ...): keep the subjects flagged ``"Y"``.
-    where : a selection in the safe expression language of :mod:`trialmlm.data.where`, e.g.
-        ``"AVISITN <= 24 and SITEGR1 != '900'"``.
-    analysis_flag : keep only the records whose flag equals ``"Y"`` (ADaM ANLzzFL;
-        default ``"ANL01FL"``).  A file without an ``ANL01FL`` column is left alone; any
-        other flag name must be a column.  ``None`` keeps every record.
-    keep_dtype : derived-record types to keep (e.g. ``["LOCF"]`` for an LOCF analysis);
-        by default every record with a non-blank ``DTYPE`` is dropped.
-    keep_baseline : keep the baseline records (``ABLFL = "Y"``; without ABLFL, a visit
-        named "Baseline"); by default they are dropped, as baseline is a covariate and
-        not a post-baseline response.
-    subject : subject identifier column (required unless ``None``; default ``USUBJID``).
-    visit : analysis visit column (required unless ``None``; default ``AVISIT``).
-    visit_order : numeric column giving the order of the visits (default ``AVISITN``);
-        used when present (``None`` disables it).
-    arm : treatment column (e.g. ``"TRT01P"``, ``"TRTP"``); when given it becomes a
-        Categorical in the order of :func:`trialmlm.data.adam.arm_order`: ``arm_order`` if
-        given, else the numeric companion ``arm + "N"`` (TRTPN), else sorted labels.
-    arm_order : every level of ``arm``, in the order of tables and figures.
-    class_variables : columns that are classification factors (SAS ``CLASS``), e.g.
-        ``["SITEGR1"]`` when the site groups are numeric codes 701, 703, ... (as a CSV file
-        gives them): they become Categoricals, numeric codes in numeric order (701 < 703 <
-        710), so that a formula fits them as factors (:func:`trialmlm.data.classes.as_class`).
-    encoding : text encoding of CSV files (default UTF-8) and of SAS character columns
-        (default: as ReadStat detects it).
-
-    Returns
-    -------
-    pandas.DataFrame
-        The file's columns, unchanged except for these steps, in this order:
-
-        1. SAS files: numbers as stored (0 is 0: pandas' own XPORT reader returns
-           5.4e-79), special missing values ``.A``-``.Z`` and ``._`` as NaN, dates as
-           ``datetime64``; text with trailing blanks removed and blank values missing
-           (SAS has no other missing text).  Missing text is NaN from every format.
-        2. ``subject``, ``visit`` and ``response`` are checked to be columns.
-        3. Records of another parameter are dropped (``param``); then
-           :func:`trialmlm.data.adam.select_records`: ``population``, ``where``,
-           ``analysis_flag``, derived records (DTYPE), baseline records.
-        4. Two records of one subject at one visit are an error.
-        5. If ``visit_order`` is a column: ``visit`` becomes an ordered
-           :class:`pandas.Categorical` whose categories are the visits left, sorted
-           by ``visit_order`` (so "Week 2" precedes "Week 10").  :func:`trialmlm.fit`
-           and :mod:`trialmlm.missing` use this category order for the visits.
-        6. ``arm`` (if given) becomes a Categorical in table order; each of
-           ``class_variables`` a Categorical in the order of its values.
-        7. The index is reset to 0, 1, ...
-
-        Derived records kept by ``keep_dtype`` stay marked by their ``DTYPE``:
-        :func:`trialmlm.data.adam.observed_records` gives the observed-case records of the
-        same selection.
-
-        ``attrs["records"]``: a :class:`trialmlm.data.adam.RecordCounts` (records and
-        subjects read, excluded at each step, left); ``attrs["labels"]``: column
-        labels of a SAS file (``{"TRTP": "Planned Treatment", ...}``), used as table
-        headers.
-
-    Raises
-    ------
-    DataError
-        Naming the file and the column, parameter, flag or visit: unknown extension,
-        missing file, unreadable file, pyarrow not installed, missing required column
-        (the columns present are listed), several parameters without ``param``, a
-        ``param`` that selects nothing, a population flag that is not a column, varies
-        within a subject or selects nobody, a ``where`` that cannot be parsed or names
-        an unknown column, nothing flagged ``"Y"``, a ``keep_dtype`` that no record
-        has, nothing left, two records at one visit, a visit with several or no
-        ``visit_order`` values, two visits with the same ``visit_order`` value, a
-        non-numeric ``response``, an ``arm_order`` that misses or invents a level, a
-        ``class_variables`` name that is not a column.
-
-    Warns
-    -----
-    DataWarning
-        A CSV file's column that looks like an ADaM grouping variable read as numbers
-        (SITEGR*, REGION*, STRAT*, names ending GR1/GR2/GR3; numeric, at most
-        :data:`trialmlm.data.classes.MAX_CODES` distinct values, all integers) and is not in
-        ``class_variables``: one line naming ``class_variables=``.
-    """
+def _load(path: str | os.PathLike | pd.DataFrame, encoding: str | None) -> tuple[pd.DataFrame, dict, str]:
+    """The data, the SAS column labels and the name of the source (the file, or "data frame"
+    for a copy of a DataFrame, its ``attrs`` dropped but for its labels)."""
     if isinstance(path, pd.DataFrame):
-        source, labels = "data frame", dict(path.attrs.get("labels", {}))
         data = path.copy()
         data.attrs = {}
-    else:
-        path = Path(path)
-        source = str(path)
-        data, labels = _read_file(path, encoding)
-    _require(data, {"subject": subject, "visit": visit, "response": response, "arm": arm}, source)
-    class_variables = list(class_variables)
+        return data, dict(path.attrs.get("labels", {})), "data frame"
+    path = Path(path)
+    data, labels = _read_file(path, encoding)
+    return data, labels, str(path)
+
+
+def _check_columns(data: pd.DataFrame, source: str, roles: dict, response: str | None,
+                   class_variables: list) -> None:
+    """The role columns and ``class_variables`` are columns; ``response`` is numeric (not boolean)."""
+    _require(data, roles, source)
     check_class_columns(data, class_variables, source)
     if response is not None and not (pd.api.types.is_numeric_dtype(data[response])
                                      and not pd.api.types.is_bool_dtype(data[response])):
         raise DataError(f"response '{response}' of '{source}' must be numeric, it has dtype "
                         f"{data[response].dtype}")
+
+
+def _select(data: pd.DataFrame, source: str, param: str | None, *, subject: str | None, visit: str | None,
+            **selection) -> tuple[pd.DataFrame, RecordCounts]:
+    """Steps 2-8 of docs/data.md: the parameter, :func:`select_records` (``selection``: its
+    keyword arguments), one record per subject and visit; the records counted at each step."""
     counts = RecordCounts(Path(source).name if source != "data frame" else source, len(data),
                           count_subjects(data, subject))
     keep = _select_param(data, param, source)
     if param is not None:
         data, counts = exclude_records(data, counts, keep, "param", f"another parameter (not {param})",
                                        subject)
-    data, counts = select_records(data, counts, subject=subject, visit=visit, population=population,
-                                  where=where, analysis_flag=analysis_flag, keep_dtype=tuple(keep_dtype),
-                                  keep_baseline=keep_baseline)
+    data, counts = select_records(data, counts, subject=subject, visit=visit, **selection)
     if subject is not None and visit is not None:
         check_one_record_per_visit(data, subject, visit, source)
+    return data, counts
+
+
+def _encode(data: pd.DataFrame, source: str, class_variables: list, visit: str | None,
+            visit_order: str | None, arm: str | None, arm_order: list | None) -> pd.DataFrame:
+    """Steps 9-12 of docs/data.md: class variables (with the numeric-codes warning of a CSV
+    file), the visit order, the arm order; a new frame indexed 0, 1, ..."""
     data = as_class(data, class_variables, source)  # a new frame
     if source.lower().endswith(".csv"):  # a text file: codes are read as numbers
         warn_codes(data, [c for c in data.columns if grouping_name(c, companions=False)
@@ -306,6 +233,66 @@ def read(path: str | os.PathLike | pd.DataFrame, *, param: str | None = None, re
     if arm is not None:
         levels = adam.arm_order(data, arm, arm_order)
         data[arm] = pd.Categorical(data[arm], categories=levels)
-    data = data.reset_index(drop=True)
+    return data.reset_index(drop=True)
+
+
+def read(path: str | os.PathLike | pd.DataFrame, *, param: str | None = None, response: str | None = None,
+         population: str | None = None, where: str | None = None,
+         analysis_flag: str | None = DEFAULT_FLAG, keep_dtype: tuple[str, ...] | list[str] = (),
+         keep_baseline: bool = False, subject: str | None = "USUBJID", visit: str | None = "AVISIT",
+         visit_order: str | None = "AVISITN", arm: str | None = None, arm_order: list | None = None,
+         class_variables: Sequence[str] = (), encoding: str | None = None) -> pd.DataFrame:
+    """Read a trial data file (ADaM BDS or any long format) and select the analysis records.
+
+    The steps, in their order, and every error are listed in docs/data.md.
+
+    Parameters
+    ----------
+    path : file name (the extension chooses the reader, :data:`FORMATS`), or a DataFrame in
+        memory (the same steps run on a copy).
+    param : keep the records whose ``PARAMCD`` (or ``PARAM``) equals it; needed with several.
+    response : analysis variable (e.g. ``"AVAL"``, ``"CHG"``), checked present and numeric.
+    population : subject-level Y/N flag (``"EFFFL"``, ...): keep the subjects flagged ``"Y"``.
+    where : a selection in the safe expression language of :mod:`trialmlm.data.where`.
+    analysis_flag : keep the records flagged ``"Y"`` (ADaM ANLzzFL; the default ``"ANL01FL"``
+        is skipped when not a column, another flag must be one; ``None`` keeps every record).
+    keep_dtype : derived-record types (``DTYPE``) to keep, e.g. ``["LOCF"]`` (default: none).
+    keep_baseline : keep the baseline records (``ABLFL = "Y"``, else the visit "Baseline").
+    subject, visit : subject and analysis visit columns (required unless ``None``).
+    visit_order : numeric column ordering the visits (``AVISITN``), used when present.
+    arm : treatment column, a Categorical in the order of :func:`trialmlm.data.adam.arm_order`.
+    arm_order : every level of ``arm`` in table order (default: by ``arm + "N"``, else sorted).
+    class_variables : classification factors (SAS ``CLASS``, e.g. numeric site groups of a
+        CSV file): Categoricals in value order (:func:`trialmlm.data.classes.as_class`).
+    encoding : text encoding of CSV files (UTF-8) and of SAS character columns (detected).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The selected records with the file's columns, unchanged but for: SAS numbers as
+        stored, special missing values and blank text missing; ``visit`` ordered by
+        ``visit_order``; ``arm`` and ``class_variables`` Categoricals; the index 0, 1, ....
+        ``attrs["records"]``: the :class:`trialmlm.data.adam.RecordCounts` of every step;
+        ``attrs["labels"]``: the column labels of a SAS file.
+
+    Raises
+    ------
+    DataError
+        Naming the file and the column, parameter, flag or visit (docs/data.md, "Errors").
+
+    Warns
+    -----
+    DataWarning
+        A CSV column that looks like an ADaM grouping variable read as numeric codes and is
+        not in ``class_variables`` (docs/data.md, "Numeric codes warning").
+    """
+    data, labels, source = _load(path, encoding)
+    class_variables = list(class_variables)
+    _check_columns(data, source, {"subject": subject, "visit": visit, "response": response, "arm": arm},
+                   response, class_variables)
+    data, counts = _select(data, source, param, subject=subject, visit=visit, population=population,
+                           where=where, analysis_flag=analysis_flag, keep_dtype=tuple(keep_dtype),
+                           keep_baseline=keep_baseline)
+    data = _encode(data, source, class_variables, visit, visit_order, arm, arm_order)
     data.attrs = {"records": counts, "labels": labels}
     return data

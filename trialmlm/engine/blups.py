@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from formulaic import model_matrix
 from scipy.linalg import block_diag
 
 from ..covariance.random_effects import Independent
@@ -80,7 +81,7 @@ def predict_random_effects(fit) -> Predictions:
     outer, joint = _joint(fit)
     n_s, r, p = design.subject_labels.size, len(design.random_names), fit.n_fixed
     blup, pev, cross = np.zeros((n_s, r)), np.zeros((n_s, r, r)), np.zeros((n_s, joint.shape[0], r))
-    if design.Z is None:
+    if not fit.spec.subject_random:
         return Predictions(blup, pev, cross, outer, joint)
     sw = np.sqrt(design.weights)
     x = design.X * sw[:, None]
@@ -138,12 +139,13 @@ class RandomEffectsResults:
     def _g(self, g: int = 0) -> np.ndarray:
         return self.structures[g].g_matrix(self._phi_of(g))
 
-    def _factors(self) -> list[tuple[str, tuple[str, ...], np.ndarray]]:
-        """(factor, term names, G) of every grouping factor with random effects."""
+    def _factors(self) -> list[tuple[str, tuple[str, ...], np.ndarray, object]]:
+        """(factor, term names, G, formulaic spec of its Z) of every grouping factor with random
+        effects: the outer factors in formula order, then the subject (if it has random effects)."""
         outer = self.likelihood.g_matrices(self.phi)
-        out = [(lv.factor, lv.names, g) for lv, g in zip(self.design.outer, outer)]
-        if self.design.Z is not None:
-            out.append((self.settings.subject, self.design.random_names, self._g()))
+        out = [(lv.factor, lv.names, g, lv.spec) for lv, g in zip(self.design.outer, outer)]
+        if self.spec.subject_random:
+            out.append((self.spec.subject, self.design.random_names, self._g(), self.design.random_spec))
         return out
 
     @property
@@ -155,8 +157,8 @@ class RandomEffectsResults:
             names = list(self.design.random_names)
             return pd.DataFrame(self._g(), index=names, columns=names)
         factors = self._factors()
-        names = [f"{factor}: {term}" for factor, terms, _ in factors for term in terms]
-        return pd.DataFrame(block_diag(*[g for _, _, g in factors]), index=names, columns=names)
+        names = [f"{factor}: {term}" for factor, terms, _, _ in factors for term in terms]
+        return pd.DataFrame(block_diag(*[g for _, _, g, _ in factors]), index=names, columns=names)
 
     def _residual(self, g: int = 0):
         """Group ``g``'s residual structure and its parameters."""
@@ -209,9 +211,9 @@ class RandomEffectsResults:
             pev = np.diag(pred.joint)[p + lo:p + hi].reshape(shape)
             tables[level.factor] = _blup_table(level.factor, level.labels, level.names,
                                                pred.outer[lo:hi].reshape(shape), pev, se)
-        if design.Z is not None:
-            tables[self.settings.subject] = _blup_table(
-                self.settings.subject, design.subject_labels, design.random_names, pred.blup,
+        if self.spec.subject_random:
+            tables[self.spec.subject] = _blup_table(
+                self.spec.subject, design.subject_labels, design.random_names, pred.blup,
                 np.diagonal(pred.pev, axis1=1, axis2=2), se)
         return tables
 
@@ -234,51 +236,53 @@ class RandomEffectsResults:
         observations of the same subject).
         """
         self._require_random()
-        from formulaic import model_matrix
-
         factors = self._factors()
-        specs = [lv.spec for lv in self.design.outer] + (
-            [self.design.random_spec] if self.design.Z is not None else [])
-        variables = sorted({v for spec in specs for v in getattr(spec, "required_variables", ())})
-        if at is None:
-            at = {}
-            for v in variables:
-                values = np.unique(self._used_rows_random(v))
-                at[v] = values if values.size <= 20 else np.quantile(values, [0, 0.25, 0.5, 0.75, 1])
-        grid = pd.DataFrame(list(itertools.product(*at.values())), columns=list(at)) if at else \
-            pd.DataFrame(index=[0])
-        parts = {}
-        for (factor, _, g), spec in zip(factors, specs):
-            z = np.asarray(model_matrix(spec, grid, na_action="raise"), dtype=float) if at else \
-                np.ones((1, 1))
-            parts[factor] = np.einsum("nr,rs,ns->n", z, g, z)
+        grid = _grid(at if at is not None else self._default_at(factors))
+        parts = {factor: _zgz(spec, g, grid) for factor, _, g, spec in factors}
         if not self.spec.nested:
-            frames = []
-            for g, label in enumerate(self.design.group_labels):
-                out = grid.copy() if at else pd.DataFrame(index=[0])
-                if len(self.structures) > 1:
-                    out.insert(0, self.spec.group, label)
-                within = self._within_variance(g)
-                out["between"] = parts[self.settings.subject]
-                out["within"] = within
-                out["total"] = parts[self.settings.subject] + within
-                out["icc"] = out["between"] / out["total"]
-                frames.append(out)
-            return pd.concat(frames, ignore_index=True)
+            return pd.concat([self._group_partition(grid, parts[self.spec.subject], g)
+                              for g in range(len(self.design.group_labels))], ignore_index=True)
+        return self._nested_partition(grid, parts)
+
+    def _default_at(self, factors) -> dict:
+        """The observed values of each variable of the random-effect terms (5 quantiles if more
+        than 20); empty (the intercept only) without such variables."""
+        at = {}
+        variables = sorted({v for *_, spec in factors for v in getattr(spec, "required_variables", ())})
+        for v in variables:
+            values = np.unique(self._used_rows_random(v))
+            at[v] = values if values.size <= 20 else np.quantile(values, [0, 0.25, 0.5, 0.75, 1])
+        return at
+
+    def _group_partition(self, grid: pd.DataFrame, between: np.ndarray, g: int) -> pd.DataFrame:
+        """One grouping factor: ``between``, ``within``, ``total``, ``icc`` at the rows of
+        ``grid`` for covariance group ``g`` (named in a first column with several groups)."""
+        out = grid.copy()
+        if len(self.structures) > 1:
+            out.insert(0, self.spec.group, self.design.group_labels[g])
+        within = self._within_variance(g)
+        out["between"] = between
+        out["within"] = within
+        out["total"] = between + within
+        out["icc"] = out["between"] / out["total"]
+        return out
+
+    def _nested_partition(self, grid: pd.DataFrame, parts: dict) -> pd.DataFrame:
+        """Outer factors: a variance per factor, ``within``, ``total`` and ``icc_FACTOR``
+        (the subject's with the outer factors nested in it), at the rows of ``grid``."""
         within = self._within_variance()
-        out = grid.copy() if at else pd.DataFrame(index=[0])
+        out = grid.copy()
         total = sum(parts.values()) + within
         for factor, values in parts.items():
             out[factor] = values
         out["within"] = within
         out["total"] = total
-        nested = self.likelihood.outer.nested
-        for level in self.design.outer:
-            out[f"icc_{level.factor}"] = parts[level.factor] / total
-        if self.design.Z is not None:
-            shared = parts[self.settings.subject] + sum(
-                parts[lv.factor] for lv, n in zip(self.design.outer, nested) if n)
-            out[f"icc_{self.settings.subject}"] = shared / total
+        for factor in self.spec.outer:
+            out[f"icc_{factor}"] = parts[factor] / total
+        if self.spec.subject_random:
+            nested = self.likelihood.outer.nested
+            shared = parts[self.spec.subject] + sum(parts[f] for f, n in zip(self.spec.outer, nested) if n)
+            out[f"icc_{self.spec.subject}"] = shared / total
         return out.reset_index(drop=True)
 
     def _within_variance(self, g: int = 0) -> float:
@@ -315,6 +319,21 @@ class RandomEffectsResults:
                                       "n_obs": n_obs, "ols": ols[:, j], "blup": blup[:, j],
                                       "shrinkage": factor}))
         return pd.concat(rows, ignore_index=True)
+
+
+def _grid(at: dict) -> pd.DataFrame:
+    """Every combination of the values in ``at`` (one row and no column for ``{}``)."""
+    if not at:
+        return pd.DataFrame(index=[0])
+    return pd.DataFrame(list(itertools.product(*at.values())), columns=list(at))
+
+
+def _zgz(spec, g: np.ndarray, grid: pd.DataFrame) -> np.ndarray:
+    r""":math:`z^\top Gz` at each row of ``grid``, :math:`z` the random-effect term's row
+    (formulaic ``spec``); :math:`z = 1` on an empty grid (the intercept)."""
+    z = np.ones((1, 1)) if grid.columns.empty else \
+        np.asarray(model_matrix(spec, grid, na_action="raise"), dtype=float)
+    return np.einsum("nr,rs,ns->n", z, g, z)
 
 
 def _blup_table(factor: str, labels, names, values: np.ndarray, pev: np.ndarray, se: bool) -> pd.DataFrame:

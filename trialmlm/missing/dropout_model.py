@@ -158,6 +158,70 @@ def _design(table: pd.DataFrame, visit: str, arm, baseline, covariates) -> tuple
     return np.column_stack(cols), names
 
 
+def _check_predictors(predictors: Sequence[str | None], taken: Sequence[str]) -> None:
+    """No predictor is the subject, visit or response column or a column the person-visit
+    table makes (``taken``)."""
+    for col in predictors:
+        if col in (*taken, LAST, "last_visit", "dropout"):
+            raise DataError(f"column '{col}' cannot be a predictor: it is the subject, visit or "
+                            "response column, or a name the person-visit table uses (last_response, "
+                            "last_visit, dropout)")
+
+
+def _complete_rows(table: pd.DataFrame, subject: str, extra: tuple[str, ...]) -> pd.DataFrame:
+    """The rows with every subject-level predictor ``extra``; a DataWarning names the first
+    column missing and counts the subjects left out."""
+    missing_x = table[list(extra)].isna().any(axis=1) if extra else pd.Series(False, index=table.index)
+    if missing_x.any():
+        col = next(c for c in extra if table[c].isna().any())
+        subj = table.loc[missing_x, subject].unique()
+        warnings.warn(f"{len(subj)} subject(s) with a missing '{col}' (e.g. {subj[0]!r}) left out of "
+                      "the dropout model", DataWarning, stacklevel=3)
+    return table.loc[~missing_x]
+
+
+def _visits_with_events(table: pd.DataFrame, visit: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of the visits with both outcomes, and per visit ``n_at_risk``, ``n_dropout``
+    and ``used`` (module docstring, "Visits without events"; a DataWarning names the others)."""
+    counts = (table.groupby(visit, observed=True)["dropout"].agg(n_at_risk="size", n_dropout="sum")
+              .reset_index())
+    counts["used"] = (counts["n_dropout"] > 0) & (counts["n_dropout"] < counts["n_at_risk"])
+    if not counts["used"].all():
+        left = counts.loc[~counts["used"], visit].tolist()
+        warnings.warn(f"{visit} = {', '.join(map(repr, left))}: every at-risk subject has the same outcome "
+                      "(e.g. no dropout); the visit coefficient would be infinite, so those rows are left "
+                      "out (the other estimates are their maximum-likelihood estimates)",
+                      DataWarning, stacklevel=3)
+        table = table.loc[table[visit].isin(counts.loc[counts["used"], visit])]
+    if len(table) == 0:
+        raise DataError("no visit has both dropouts and subjects staying on study")
+    return table.reset_index(drop=True), counts
+
+
+def _check_estimable(X: np.ndarray, y: np.ndarray, names: list[str]) -> None:
+    """DataError for an aliased term, or for (quasi-)complete separation, naming the terms."""
+    bad = aliased_column(X)
+    if bad is not None:
+        raise DataError(f"term '{names[bad]}' of the dropout model is a linear combination of the "
+                        "earlier terms (aliased); leave it out")
+    direction = separation_direction(X, y)
+    if direction is not None:
+        terms = [nm for nm, b in zip(names, direction) if abs(b) > 1e-8]
+        raise DataError("the maximum-likelihood estimates of the dropout model do not exist: the data are "
+                        f"(quasi-)completely separated along {', '.join(terms)} (some outcome is "
+                        "predicted perfectly); simplify the model or merge levels")
+
+
+def _wald_table(beta: np.ndarray, cov: np.ndarray, names: list[str], alpha: float) -> pd.DataFrame:
+    r"""``estimate, se, z, p, lower, upper`` by term: :math:`z = \hat\beta/\mathrm{se}`, two-sided
+    normal ``p``, limits :math:`\hat\beta \pm z_{1-\alpha/2}\,\mathrm{se}`."""
+    se = np.sqrt(np.diag(cov))
+    z = beta / se
+    q = stats.norm.ppf(1 - alpha / 2)
+    return pd.DataFrame({"estimate": beta, "se": se, "z": z, "p": 2 * stats.norm.sf(np.abs(z)),
+                         "lower": beta - q * se, "upper": beta + q * se}, index=pd.Index(names, name="term"))
+
+
 def dropout_model(df: pd.DataFrame, subject: str, visit: str, response: str, arm: str | None = None,
                   baseline: str | None = None, covariates: Sequence[str] = (),
                   alpha: float = 0.05) -> DropoutModel:
@@ -188,57 +252,19 @@ def dropout_model(df: pd.DataFrame, subject: str, visit: str, response: str, arm
     alpha = check_alpha(alpha)
     covariates = tuple(covariates)
     extra = tuple(c for c in (baseline, *covariates) if c is not None)
-    for col in (arm, *extra):
-        if col in (subject, visit, response, LAST, "last_visit", "dropout"):
-            raise DataError(f"column '{col}' cannot be a predictor: it is the subject, visit or "
-                            "response column, or a name the person-visit table uses (last_response, "
-                            "last_visit, dropout)")
+    _check_predictors((arm, *extra), (subject, visit, response))
     table = person_visit_table(df, subject, visit, response, arm, extra)
     if len(table) == 0 or table["dropout"].sum() == 0:
         raise DataError(f"no subject drops out after an observed '{response}' (no response missing at "
                         "every visit from some visit on): the dropout model has nothing to fit")
-    missing_x = table[list(extra)].isna().any(axis=1) if extra else pd.Series(False, index=table.index)
-    if missing_x.any():
-        col = next(c for c in extra if table[c].isna().any())
-        subj = table.loc[missing_x, subject].unique()
-        warnings.warn(f"{len(subj)} subject(s) with a missing '{col}' (e.g. {subj[0]!r}) left out of "
-                      "the dropout model", DataWarning, stacklevel=2)
-        table = table.loc[~missing_x]
-    counts = (table.groupby(visit, observed=True)["dropout"].agg(n_at_risk="size", n_dropout="sum")
-              .reset_index())
-    counts["used"] = (counts["n_dropout"] > 0) & (counts["n_dropout"] < counts["n_at_risk"])
-    if not counts["used"].all():
-        left = counts.loc[~counts["used"], visit].tolist()
-        warnings.warn(f"{visit} = {', '.join(map(repr, left))}: every at-risk subject has the same outcome "
-                      "(e.g. no dropout); the visit coefficient would be infinite, so those rows are left "
-                      "out (the other estimates are their maximum-likelihood estimates)",
-                      DataWarning, stacklevel=2)
-        table = table.loc[table[visit].isin(counts.loc[counts["used"], visit])]
-    if len(table) == 0:
-        raise DataError("no visit has both dropouts and subjects staying on study")
-    table = table.reset_index(drop=True)
+    table, counts = _visits_with_events(_complete_rows(table, subject, extra), visit)
     X, names = _design(table, visit, arm, baseline, covariates)
     y = table["dropout"].to_numpy(float)
-    bad = aliased_column(X)
-    if bad is not None:
-        raise DataError(f"term '{names[bad]}' of the dropout model is a linear combination of the "
-                        "earlier terms (aliased); leave it out")
-    direction = separation_direction(X, y)
-    if direction is not None:
-        terms = [nm for nm, b in zip(names, direction) if abs(b) > 1e-8]
-        raise DataError("the maximum-likelihood estimates of the dropout model do not exist: the data are "
-                        f"(quasi-)completely separated along {', '.join(terms)} (some outcome is "
-                        "predicted perfectly); simplify the model or merge levels")
+    _check_estimable(X, y, names)
     full = fit_logistic(X, y)
     reduced = fit_logistic(np.delete(X, 1, axis=1), y)
-    se = np.sqrt(np.diag(full.cov))
-    z = full.beta / se
-    q = stats.norm.ppf(1 - alpha / 2)
-    coefficients = pd.DataFrame({"estimate": full.beta, "se": se, "z": z, "p": 2 * stats.norm.sf(np.abs(z)),
-                                 "lower": full.beta - q * se, "upper": full.beta + q * se},
-                                index=pd.Index(names, name="term"))
     lr = max(2.0 * (full.loglik - reduced.loglik), 0.0)
     lr_test = pd.DataFrame([{"statistic": lr, "df": 1, "p": float(stats.chi2.sf(lr, 1))}])
     settings = {"arm": arm, "baseline": baseline, "covariates": covariates, "alpha": alpha}
-    return DropoutModel(coefficients, lr_test, counts, table, full.loglik, reduced.loglik,
-                        full.iterations, settings)
+    return DropoutModel(_wald_table(full.beta, full.cov, names, alpha), lr_test, counts, table, full.loglik,
+                        reduced.loglik, full.iterations, settings)

@@ -152,6 +152,59 @@ def _check_identified(Y: np.ndarray, names: list) -> None:
                         "covariance is not identified, so Little's test cannot be computed")
 
 
+def _variables(df: pd.DataFrame, subject: str, visit: str, response: str,
+               covariates: Sequence[str]) -> tuple[np.ndarray, list]:
+    """The (subjects, visits + covariates) matrix of the variables (NaN missing; subjects with
+    no observed value left out) and their names; DataError for a covariate that is not numeric."""
+    wide, visits, _ = response_matrix(df, subject, visit, response)
+    names = list(visits)
+    blocks = [wide.to_numpy()]
+    for col in covariates:
+        if col in (subject, visit, response):
+            raise DataError(f"covariate '{col}' is also the subject, visit or response column")
+        values = subject_values(df, subject, col, "covariate", wide.index)
+        if is_factor(values):
+            raise DataError(f"covariate '{col}' is not numeric; code it as numbers (e.g. a 0/1 indicator)")
+        blocks.append(values.to_numpy(float)[:, None])
+        names.append(col)
+    Y = np.hstack(blocks)
+    Y = Y[~np.isnan(Y).all(axis=1)]
+    if len(Y) == 0:
+        raise DataError(f"no observed value of '{response}'")
+    return Y, names
+
+
+def _em_estimate(Y: np.ndarray, tol: float, max_iter: int) -> tuple[np.ndarray, np.ndarray, int, bool]:
+    """:func:`em_mvnorm`, with a ConvergenceWarning if it stopped at ``max_iter`` and a
+    DataError for a singular covariance estimate."""
+    mu, sigma, iterations, converged = em_mvnorm(Y, tol, max_iter)
+    if not converged:
+        warnings.warn(f"EM did not reach the tolerance {tol:g} in {max_iter} iterations", ConvergenceWarning,
+                      stacklevel=3)
+    try:
+        linalg.cholesky(sigma)
+    except linalg.LinAlgError:
+        raise DataError("the EM covariance estimate is singular (a constant or collinear variable?)"
+                        ) from None
+    return mu, sigma, iterations, converged
+
+
+def _pattern_table(groups: list, mu: np.ndarray, sigma: np.ndarray) -> tuple[pd.DataFrame, float]:
+    r"""Per pattern :math:`j`, largest first: ``pattern`` (X observed, . missing), ``n``,
+    ``n_observed`` :math:`p_j` and ``contribution``
+    :math:`n_j(\bar y_j - \hat\mu_j)'\hat\Sigma_j^{-1}(\bar y_j - \hat\mu_j)`; and :math:`d^2`, their sum."""
+    rows = []
+    for g in groups:
+        o = g.observed
+        dev = g.total / g.n - mu[o]
+        contribution = float(g.n * dev @ linalg.solve(sigma[np.ix_(o, o)], dev, assume_a="pos"))
+        rows.append({"pattern": "".join("X" if x else "." for x in o), "n": g.n, "n_observed": int(o.sum()),
+                     "contribution": contribution})
+    statistic = sum(row["contribution"] for row in rows)  # in pattern order, as accumulated
+    table = pd.DataFrame(rows).sort_values(["n", "pattern"], ascending=False, kind="stable")
+    return table.reset_index(drop=True), float(statistic)
+
+
 def little_mcar_test(df: pd.DataFrame, subject: str, visit: str, response: str,
                      covariates: Sequence[str] = (), tol: float = 1e-12,
                      max_iter: int = 20000) -> LittleMCAR:
@@ -180,47 +233,15 @@ def little_mcar_test(df: pd.DataFrame, subject: str, visit: str, response: str,
         twice or two never observed together, a singular covariance estimate, or no missing
         values (a single pattern: the test has no degrees of freedom).
     """
-    wide, visits, _ = response_matrix(df, subject, visit, response)
-    names = list(visits)
-    blocks = [wide.to_numpy()]
-    for col in covariates:
-        if col in (subject, visit, response):
-            raise DataError(f"covariate '{col}' is also the subject, visit or response column")
-        values = subject_values(df, subject, col, "covariate", wide.index)
-        if is_factor(values):
-            raise DataError(f"covariate '{col}' is not numeric; code it as numbers (e.g. a 0/1 indicator)")
-        blocks.append(values.to_numpy(float)[:, None])
-        names.append(col)
-    Y = np.hstack(blocks)
-    Y = Y[~np.isnan(Y).all(axis=1)]
-    if len(Y) == 0:
-        raise DataError(f"no observed value of '{response}'")
+    Y, names = _variables(df, subject, visit, response, covariates)
     _check_identified(Y, names)
     groups = _patterns(Y)
     if len(groups) < 2:
         raise DataError("every subject has the same observed/missing pattern (no missing values?): "
                         "Little's test has no degrees of freedom")
-    mu, sigma, iterations, converged = em_mvnorm(Y, tol, max_iter)
-    if not converged:
-        warnings.warn(f"EM did not reach the tolerance {tol:g} in {max_iter} iterations", ConvergenceWarning,
-                      stacklevel=2)
-    try:
-        linalg.cholesky(sigma)
-    except linalg.LinAlgError:
-        raise DataError("the EM covariance estimate is singular (a constant or collinear variable?)"
-                        ) from None
-    rows, statistic, df_total = [], 0.0, 0
-    for g in groups:
-        o = g.observed
-        dev = g.total / g.n - mu[o]
-        contribution = float(g.n * dev @ linalg.solve(sigma[np.ix_(o, o)], dev, assume_a="pos"))
-        statistic += contribution
-        df_total += int(o.sum())
-        rows.append({"pattern": "".join("X" if x else "." for x in o), "n": g.n, "n_observed": int(o.sum()),
-                     "contribution": contribution})
-    dof = df_total - Y.shape[1]
-    table = (pd.DataFrame(rows).sort_values(["n", "pattern"], ascending=False, kind="stable")
-             .reset_index(drop=True))
+    mu, sigma, iterations, converged = _em_estimate(Y, tol, max_iter)
+    table, statistic = _pattern_table(groups, mu, sigma)
+    dof = int(table["n_observed"].sum()) - Y.shape[1]
     index = pd.Index(names, name="variable")
     return LittleMCAR(statistic=statistic, df=dof, p=float(stats.chi2.sf(statistic, dof)),
                       n_patterns=len(groups), n_subjects=len(Y), mean=pd.Series(mu, index=index, name="mean"),

@@ -88,6 +88,48 @@ def _mean_profile(x: np.ndarray, y: np.ndarray, scheduled: bool) -> tuple[np.nda
     return frame["x"].to_numpy(), frame["y"].to_numpy()
 
 
+def _sample(ids: np.ndarray, n_subjects: int | None, rng: np.random.Generator) -> np.ndarray:
+    """``n_subjects`` of ``ids`` drawn at random (in their order), or all of them."""
+    if n_subjects is not None and n_subjects < len(ids):
+        return ids[np.sort(rng.choice(len(ids), size=n_subjects, replace=False))]
+    return ids
+
+
+def _profiles(ax: Axes, rows: pd.DataFrame, subject: str, dropouts: set, colour) -> None:
+    """One line per subject of ``rows`` (columns ``subject``, ``_x``, ``_y``) in ``colour``; a
+    dropout's in black with a cross at its last observation."""
+    rows = rows.dropna(subset=["_x", "_y"]).sort_values([subject, "_x"])
+    for sid, one in rows.groupby(subject, sort=False):
+        if sid in dropouts:
+            ax.plot(one["_x"], one["_y"], color="black", lw=0.9, alpha=0.75, zorder=3)
+            ax.plot(one["_x"].iloc[-1], one["_y"].iloc[-1], "x", color="black", ms=5, mew=1.2, zorder=4)
+        else:
+            ax.plot(one["_x"], one["_y"], color=colour, lw=0.8, alpha=0.35, zorder=2)
+
+
+def _panel_head(level, n_subjects: int, n_shown: int, n_dropouts: int | None) -> str:
+    """The arm on one line, its subjects (shown) and dropouts on the next (narrow panels)."""
+    head = f"{level}\n{n_subjects} subjects"
+    if n_shown < n_subjects:
+        head += f" ({n_shown} shown)"
+    if n_dropouts is not None:
+        head += f", {n_dropouts} dropouts"
+    return head
+
+
+def _profile_legend(fig, highlight_dropouts: bool, mean: bool) -> None:
+    """The figure legend of :func:`spaghetti`: subject (completer), dropout, observed mean."""
+    handles = [Line2D([], [], color=NEUTRAL, lw=0.8, alpha=0.5)]
+    names = ["Subject" if not highlight_dropouts else "Completer"]
+    if highlight_dropouts:
+        handles.append(Line2D([], [], color="black", lw=0.9, marker="x", ms=5))
+        names.append("Dropout (\u00d7 last observation)")
+    if mean:
+        handles.append(Line2D([], [], color=NEUTRAL, lw=2.8, marker="o", mec="white"))
+        names.append("Observed mean (all subjects)")
+    figure_legend(fig, handles, names)
+
+
 def spaghetti(df: pd.DataFrame, subject: str, visit_or_time: str, response: str, arm: str | None = None,
               n_subjects: int | None = None, seed: int = 0, highlight_dropouts: bool = True,
               mean: bool = True, palette: Mapping | None = None, axes=None, title: str | None = None,
@@ -114,13 +156,11 @@ def spaghetti(df: pd.DataFrame, subject: str, visit_or_time: str, response: str,
     -------
     numpy array of Axes, one per arm (``axes[0].figure`` is the figure).
     """
-    check_columns(df, subject=subject, visit_or_time=visit_or_time, response=response, arm=arm)
+    check_columns(df, subject=subject, visit_or_time=visit_or_time, response=response, arm=arm, visit=visit)
     arms, row_arm = _arm_groups(df, arm)
     colours = arm_palette(arms, palette)
     x_all, ticks = _x_positions(df[visit_or_time])
     scheduled = ticks is not None or df[visit_or_time].nunique() <= MAX_SCHEDULED
-    if visit is not None:
-        check_columns(df, visit=visit)
     dropouts = _dropouts(df, subject, visit or visit_or_time, response) if highlight_dropouts else set()
     rng = np.random.default_rng(seed)
     grid = new_grid(len(arms), axes)
@@ -128,48 +168,25 @@ def spaghetti(df: pd.DataFrame, subject: str, visit_or_time: str, response: str,
     for ax, level in zip(grid, arms):
         in_arm = (row_arm == level).to_numpy()
         ids = pd.unique(df.loc[in_arm, subject].dropna())
-        shown = ids
-        if n_subjects is not None and n_subjects < len(ids):
-            shown = ids[np.sort(rng.choice(len(ids), size=n_subjects, replace=False))]
-        rows = df.loc[in_arm & df[subject].isin(shown).to_numpy(), [subject]].assign(
-            _x=x_all[in_arm & df[subject].isin(shown).to_numpy()],
-            _y=y_all[in_arm & df[subject].isin(shown).to_numpy()])
-        rows = rows.dropna(subset=["_x", "_y"]).sort_values([subject, "_x"])
-        for sid, one in rows.groupby(subject, sort=False):
-            if sid in dropouts:
-                ax.plot(one["_x"], one["_y"], color="black", lw=0.9, alpha=0.75, zorder=3)
-                ax.plot(one["_x"].iloc[-1], one["_y"].iloc[-1], "x", color="black", ms=5, mew=1.2, zorder=4)
-            else:
-                ax.plot(one["_x"], one["_y"], color=colours[level], lw=0.8, alpha=0.35, zorder=2)
+        shown = _sample(ids, n_subjects, rng)
+        pick = in_arm & df[subject].isin(shown).to_numpy()
+        _profiles(ax, df.loc[pick, [subject]].assign(_x=x_all[pick], _y=y_all[pick]), subject, dropouts,
+                  colours[level])
         if mean:
             mx, my = _mean_profile(x_all[in_arm], y_all[in_arm], scheduled)
             ax.plot(mx, my, "-o", color=colours[level], lw=2.8, ms=6, mec="white", mew=1.0, zorder=5,
                     path_effects=[patheffects.withStroke(linewidth=4.5, foreground="white")])
-        n_drop = len(set(ids) & dropouts)
-        head = f"{level}\n{len(ids)} subjects"  # two lines: long arm names fit narrow panels
-        if len(shown) < len(ids):
-            head += f" ({len(shown)} shown)"
-        if highlight_dropouts:
-            head += f", {n_drop} dropouts"
-        label(ax, head, None, None)
+        label(ax, _panel_head(level, len(ids), len(shown), len(set(ids) & dropouts) if highlight_dropouts
+                              else None), None, None)
         ax.title.set_fontsize(TITLE_SIZE - 1)
         if ticks is not None:
             ax.set_xticks(range(len(ticks)), [str(t) for t in ticks])
         ax.grid(alpha=0.25)
     label_outer(grid, xlabel or visit_or_time, ylabel or response)
-    fig = grid[0].figure
     if title:
-        fig.suptitle(title, fontsize=TITLE_SIZE + 1)
-    handles = [Line2D([], [], color=NEUTRAL, lw=0.8, alpha=0.5)]
-    names = ["Subject" if not highlight_dropouts else "Completer"]
-    if highlight_dropouts:
-        handles.append(Line2D([], [], color="black", lw=0.9, marker="x", ms=5))
-        names.append("Dropout (\u00d7 last observation)")
-    if mean:
-        handles.append(Line2D([], [], color=NEUTRAL, lw=2.8, marker="o", mec="white"))
-        names.append("Observed mean (all subjects)")
+        grid[0].figure.suptitle(title, fontsize=TITLE_SIZE + 1)
     if axes is None:
-        figure_legend(fig, handles, names)
+        _profile_legend(grid[0].figure, highlight_dropouts, mean)
     return grid
 
 

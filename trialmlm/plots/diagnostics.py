@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from scipy import stats
 
@@ -155,6 +156,49 @@ def _no_random_effects(fit, what: str) -> DataError:
         f"(1 + TIME | {s.subject})")
 
 
+def _chosen_subjects(fit, subjects: Sequence | None, n: int, seed: int) -> list:
+    """``subjects`` (or ``n`` of the fit's drawn at random) in natural order; DataError for
+    one that is not in the fit."""
+    labels = np.asarray(fit.design.subject_labels)
+    if subjects is None:
+        rng = np.random.default_rng(seed)
+        subjects = labels[rng.choice(labels.size, size=min(n, labels.size), replace=False)]
+    subjects = sorted(subjects, key=natural_key)
+    unknown = [s for s in subjects if s not in set(labels.tolist())]
+    if unknown:
+        raise DataError(f"subject {unknown[0]!r} is not in the fit (column '{fit.spec.subject}')")
+    return subjects
+
+
+def _x_values(fit, x: str | None) -> tuple[str, np.ndarray, list | None]:
+    """The x variable (default the random terms' time, else the visit), its value at each row
+    of the fit (a factor's level codes) and a factor's levels (None for a number)."""
+    d = fit.design
+    x = x or _time_variable(fit) or fit.spec.repeated
+    if x is None:
+        raise DataError("give x= the column to plot against")
+    if x in d.fixed_frame:
+        xv = d.fixed_frame[x]
+    elif fit.spec.repeated is not None and x == fit.spec.repeated:
+        xv = pd.Series(np.asarray(d.position_labels, dtype=object)[d.position])
+    else:
+        raise DataError(f"column '{x}' is not a variable of the fit's mean model")
+    ticks = None
+    if is_factor(xv):
+        ticks = d.class_levels.get(x) or sorted(set(xv), key=natural_key)
+        xv = xv.map({v: i for i, v in enumerate(ticks)})
+    return x, np.asarray(xv, dtype=float), ticks
+
+
+def _trajectory_legend(fig) -> None:
+    """Observed, population mean and subject-specific (BLUP) prediction."""
+    handles = [Line2D([], [], ls="", marker="o", color="black", ms=4),
+               Line2D([], [], ls="--", color=NEUTRAL, lw=1.4),
+               Line2D([], [], color=OKABE_ITO[0], lw=1.8)]
+    figure_legend(fig, handles, ["Observed", r"Population mean $x^\top\hat\beta$",
+                                 r"Subject-specific $x^\top\hat\beta + z^\top\hat b_i$ (BLUP)"])
+
+
 def individual_trajectories(fit, subjects: Sequence | None = None, n: int = 9, seed: int = 0,
                             x: str | None = None, axes=None, ncols: int | None = None,
                             title: str | None = None, xlabel: str | None = None,
@@ -175,30 +219,10 @@ def individual_trajectories(fit, subjects: Sequence | None = None, n: int = 9, s
     """
     if not fit.spec.random_effects:
         raise _no_random_effects(fit, "individual_trajectories")
+    subjects = _chosen_subjects(fit, subjects, n, seed)
+    x, xv, ticks = _x_values(fit, x)
     d = fit.design
-    labels = np.asarray(d.subject_labels)
-    if subjects is None:
-        rng = np.random.default_rng(seed)
-        k = min(n, labels.size)
-        subjects = labels[rng.choice(labels.size, size=k, replace=False)]
-    subjects = sorted(subjects, key=natural_key)
-    unknown = [s for s in subjects if s not in set(labels.tolist())]
-    if unknown:
-        raise DataError(f"subject {unknown[0]!r} is not in the fit (column '{fit.settings.subject}')")
-    x = x or _time_variable(fit) or fit.spec.repeated
-    ticks = None
-    if x is None:
-        raise DataError("give x= the column to plot against")
-    if x in d.fixed_frame:
-        xv = d.fixed_frame[x]
-    elif fit.spec.repeated is not None and x == fit.spec.repeated:
-        xv = pd.Series(np.asarray(d.position_labels, dtype=object)[d.position])
-    else:
-        raise DataError(f"column '{x}' is not a variable of the fit's mean model")
-    if is_factor(xv):
-        ticks = d.class_levels.get(x) or sorted(set(xv), key=natural_key)
-        xv = xv.map({v: i for i, v in enumerate(ticks)})
-    frame = pd.DataFrame({"subject": labels[d.subject], "x": np.asarray(xv, dtype=float), "y": d.y,
+    frame = pd.DataFrame({"subject": np.asarray(d.subject_labels)[d.subject], "x": xv, "y": d.y,
                           "population": _fit_order(fit, fit.predict()),
                           "conditional": _fit_order(fit, fit.predict(conditional=True))})
     grid = new_grid(len(subjects), axes, ncols=ncols, panel=(3.0, 2.5))
@@ -207,22 +231,61 @@ def individual_trajectories(fit, subjects: Sequence | None = None, n: int = 9, s
         ax.plot(one["x"], one["population"], "--", color=NEUTRAL, lw=1.4)
         ax.plot(one["x"], one["conditional"], "-", color=OKABE_ITO[0], lw=1.8)
         ax.plot(one["x"], one["y"], "o", color="black", ms=4)
-        label(ax, f"{fit.settings.subject} {sid}", None, None)
+        label(ax, f"{fit.spec.subject} {sid}", None, None)
         ax.title.set_fontsize(TITLE_SIZE - 1)
         if ticks is not None:
             ax.set_xticks(range(len(ticks)), [str(t) for t in ticks])
         ax.grid(alpha=0.3)
     label_outer(grid, xlabel or x, ylabel or fit.settings.response)
-    fig = grid[0].figure
     if title:
-        fig.suptitle(title, fontsize=TITLE_SIZE + 1)
+        grid[0].figure.suptitle(title, fontsize=TITLE_SIZE + 1)
     if axes is None:
-        handles = [Line2D([], [], ls="", marker="o", color="black", ms=4),
-                   Line2D([], [], ls="--", color=NEUTRAL, lw=1.4),
-                   Line2D([], [], color=OKABE_ITO[0], lw=1.8)]
-        figure_legend(fig, handles, ["Observed", r"Population mean $x^\top\hat\beta$",
-                                     r"Subject-specific $x^\top\hat\beta + z^\top\hat b_i$ (BLUP)"])
+        _trajectory_legend(grid[0].figure)
     return grid
+
+
+def _shrinkage_terms(fit, terms: Sequence[str] | None) -> list[str]:
+    """``terms`` (default every random term of the subject); DataError for one not in the fit."""
+    all_terms = list(fit.design.random_names)
+    terms = list(terms) if terms is not None else all_terms
+    bad = [t for t in terms if t not in all_terms]
+    if bad:
+        raise DataError(f"{bad[0]!r} is not a random term of the fit ({', '.join(all_terms)})")
+    return terms
+
+
+def _shrinkage_arrows(ax: Axes, table: pd.DataFrame, subject: str, a: str, b: str) -> None:
+    """Arrows from each subject's OLS estimate to its BLUP in the plane of terms ``a``, ``b``."""
+    wide = table.pivot(index=subject, columns="term", values=["ols", "blup"])
+    ok = wide[("ols", a)].notna() & wide[("ols", b)].notna()
+    ax.quiver(wide.loc[ok, ("ols", a)], wide.loc[ok, ("ols", b)],
+              wide.loc[ok, ("blup", a)] - wide.loc[ok, ("ols", a)],
+              wide.loc[ok, ("blup", b)] - wide.loc[ok, ("ols", b)],
+              angles="xy", scale_units="xy", scale=1, color=NEUTRAL, width=0.004, alpha=0.7)
+    ax.plot(wide.loc[ok, ("ols", a)], wide.loc[ok, ("ols", b)], "o", mfc="white", mec=OKABE_ITO[1],
+            ms=5, label="Subject's own fit (OLS)")
+    ax.plot(wide[("blup", a)], wide[("blup", b)], "o", color=OKABE_ITO[0], ms=5, label="BLUP")
+    ax.axhline(0, color=NEUTRAL, lw=0.8, ls=":")
+    ax.axvline(0, color=NEUTRAL, lw=0.8, ls=":")
+    ax.grid(alpha=0.3)
+
+
+def _shrinkage_pairs(ax: Axes, part: pd.DataFrame, term: str) -> None:
+    """One term: OLS and BLUP side by side, joined per subject; a BLUP without OLS open."""
+    ok = part["ols"].notna().to_numpy()
+    xs = np.array([0.0, 1.0])
+    for o, bl in zip(part.loc[ok, "ols"], part.loc[ok, "blup"]):
+        ax.plot(xs, [o, bl], "-", color=NEUTRAL, lw=0.7, alpha=0.5)
+    ax.plot(np.zeros(ok.sum()), part.loc[ok, "ols"], "o", mfc="white", mec=OKABE_ITO[1], ms=5, mew=1.2)
+    ax.plot(np.ones(ok.sum()), part.loc[ok, "blup"], "o", color=OKABE_ITO[0], ms=5)
+    if (~ok).any():
+        ax.plot(np.ones((~ok).sum()), part.loc[~ok, "blup"], "o", mfc="white", mec=OKABE_ITO[0], ms=5)
+    ax.axhline(0, color=NEUTRAL, lw=0.8, ls=":")
+    ax.set_xticks([0, 1], ["Subject's own\nfit (OLS)", "BLUP"])
+    ax.set_xlim(-0.4, 1.4)
+    ax.grid(axis="y", alpha=0.3)
+    note = f" ({int((~ok).sum())} without own fit)" if (~ok).any() else ""
+    label(ax, f"{term}{note}", None, f"{term}: deviation from population mean")
 
 
 def shrinkage_plot(fit, kind: str = "paired", terms: Sequence[str] | None = None, axes=None,
@@ -240,56 +303,23 @@ def shrinkage_plot(fit, kind: str = "paired", terms: Sequence[str] | None = None
     if not fit.spec.random_effects:
         raise _no_random_effects(fit, "shrinkage_plot")
     table = fit.shrinkage()
-    all_terms = list(fit.design.random_names)
-    terms = list(terms) if terms is not None else all_terms
-    bad = [t for t in terms if t not in all_terms]
-    if bad:
-        raise DataError(f"{bad[0]!r} is not a random term of the fit ({', '.join(all_terms)})")
-    subject = fit.settings.subject
+    terms = _shrinkage_terms(fit, terms)
+    default_title = "Shrinkage of subject estimates towards the mean"
     if kind == "arrows":
         if len(terms) < 2:
             raise DataError("kind='arrows' needs two random terms; the fit has "
-                            f"{', '.join(all_terms)} (use kind='paired')")
+                            f"{', '.join(fit.design.random_names)} (use kind='paired')")
         grid = new_grid(1, axes, panel=(5.5, 4.8))
-        ax = grid[0]
-        wide = table.pivot(index=subject, columns="term", values=["ols", "blup"])
         a, b = terms[:2]
-        ok = wide[("ols", a)].notna() & wide[("ols", b)].notna()
-        ax.quiver(wide.loc[ok, ("ols", a)], wide.loc[ok, ("ols", b)],
-                  wide.loc[ok, ("blup", a)] - wide.loc[ok, ("ols", a)],
-                  wide.loc[ok, ("blup", b)] - wide.loc[ok, ("ols", b)],
-                  angles="xy", scale_units="xy", scale=1, color=NEUTRAL, width=0.004, alpha=0.7)
-        ax.plot(wide.loc[ok, ("ols", a)], wide.loc[ok, ("ols", b)], "o", mfc="white", mec=OKABE_ITO[1],
-                ms=5, label="Subject's own fit (OLS)")
-        ax.plot(wide[("blup", a)], wide[("blup", b)], "o", color=OKABE_ITO[0], ms=5, label="BLUP")
-        ax.axhline(0, color=NEUTRAL, lw=0.8, ls=":")
-        ax.axvline(0, color=NEUTRAL, lw=0.8, ls=":")
-        ax.grid(alpha=0.3)
-        label(ax, title if title is not None else "Shrinkage of subject estimates towards the mean",
-              f"{a} (deviation)", f"{b} (deviation)")
-        ax.legend(loc="best", fontsize=9, frameon=True, framealpha=0.9)
+        _shrinkage_arrows(grid[0], table, fit.spec.subject, a, b)
+        label(grid[0], title if title is not None else default_title, f"{a} (deviation)", f"{b} (deviation)")
+        grid[0].legend(loc="best", fontsize=9, frameon=True, framealpha=0.9)
         return grid
     if kind != "paired":
         raise DataError(f"kind {kind!r} is not 'paired' or 'arrows'")
     grid = new_grid(len(terms), axes, ncols=min(len(terms), 3), panel=(3.8, 4.2), sharey=False)
     for ax, term in zip(grid, terms):
-        part = table[table["term"] == term]
-        ok = part["ols"].notna().to_numpy()
-        xs = np.array([0.0, 1.0])
-        for o, bl in zip(part.loc[ok, "ols"], part.loc[ok, "blup"]):
-            ax.plot(xs, [o, bl], "-", color=NEUTRAL, lw=0.7, alpha=0.5)
-        ax.plot(np.zeros(ok.sum()), part.loc[ok, "ols"], "o", mfc="white", mec=OKABE_ITO[1], ms=5, mew=1.2)
-        ax.plot(np.ones(ok.sum()), part.loc[ok, "blup"], "o", color=OKABE_ITO[0], ms=5)
-        if (~ok).any():
-            ax.plot(np.ones((~ok).sum()), part.loc[~ok, "blup"], "o", mfc="white", mec=OKABE_ITO[0], ms=5)
-        ax.axhline(0, color=NEUTRAL, lw=0.8, ls=":")
-        ax.set_xticks([0, 1], ["Subject's own\nfit (OLS)", "BLUP"])
-        ax.set_xlim(-0.4, 1.4)
-        ax.grid(axis="y", alpha=0.3)
-        note = f" ({int((~ok).sum())} without own fit)" if (~ok).any() else ""
-        label(ax, f"{term}{note}", None, f"{term}: deviation from population mean")
-    fig = grid[0].figure
+        _shrinkage_pairs(ax, table[table["term"] == term], term)
     if axes is None:
-        fig.suptitle(title if title is not None else "Shrinkage of subject estimates towards the mean",
-                     fontsize=TITLE_SIZE)
+        grid[0].figure.suptitle(title if title is not None else default_title, fontsize=TITLE_SIZE)
     return grid

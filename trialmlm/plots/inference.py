@@ -111,6 +111,63 @@ def _contrast_arms(table: pd.DataFrame, level_col: str, fit_levels: list | None)
     return sort_levels(list(table[level_col].astype(str)) + refs)
 
 
+def _forest_table(fit_or_table, arm: str | None, visit: str | None, reference, ci: float, decimals,
+                  compare_options: dict) -> tuple[pd.DataFrame, list | None, str | None, int]:
+    """The compare() table to plot, the fit's arm levels (None for a table), the response
+    (None for a table) and the decimals of the text (:func:`decimals_for`)."""
+    if _is_fit(fit_or_table):
+        if arm is None:
+            raise DataError("difference_forest(fit, ...) needs arm= the treatment column")
+        if visit is None:
+            visit = fit_or_table.spec.repeated
+        table = fit_or_table.compare(arm, by=visit, reference=reference, alpha=1 - ci, **compare_options)
+        return (table, _fit_levels(fit_or_table, arm), fit_or_table.settings.response,
+                decimals_for(fit_or_table.design.y, decimals).mean)
+    if isinstance(fit_or_table, pd.DataFrame):
+        return fit_or_table, None, None, decimals_for(None, decimals).mean
+    raise DataError(f"difference_forest needs a fit or a compare() table, got {type(fit_or_table).__name__}")
+
+
+def _forest_rows(table: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, list, list]:
+    """y of each row (its ``by`` group, first at 0, dodged by contrast), the groups and the
+    contrasts in table order."""
+    groups = (table[by].astype(str).agg(", ".join, axis=1) if by else pd.Series("", index=table.index))
+    group_order = list(pd.unique(groups))
+    contrasts = list(pd.unique(table["contrast"]))
+    offsets = dodge(len(contrasts), 0.5)
+    y = np.array([group_order.index(g) for g in groups], dtype=float)
+    y += np.array([offsets[contrasts.index(c)] for c in table["contrast"]])
+    return y, group_order, contrasts
+
+
+def _forest_bars(ax: Axes, table: pd.DataFrame, y: np.ndarray, contrasts: list, level_col: str,
+                 colours: dict) -> None:
+    """Each contrast's estimates and limits, coloured as its compared arm."""
+    for c in contrasts:
+        sel = (table["contrast"] == c).to_numpy()
+        lev = table.loc[sel, level_col].iloc[0]
+        colour = colours.get(lev, colours.get(str(lev), OKABE_ITO[0]))
+        est = table.loc[sel, "estimate"].to_numpy()
+        ax.errorbar(est, y[sel], xerr=[est - table.loc[sel, "lower"].to_numpy(),
+                                       table.loc[sel, "upper"].to_numpy() - est],
+                    fmt="s", color=colour, ms=6, capsize=3, elinewidth=1.6, label=str(c), zorder=3)
+
+
+def _forest_labels(ax: Axes, contrasts: list, by: list[str], response: str | None, ci: float,
+                   title: str | None, xlabel: str | None, ylabel: str | None) -> None:
+    """Title, axis labels (defaults from the contrast, ``by`` and response) and, with several
+    contrasts, the legend below the axes."""
+    default_x = f"Difference in LS means of {response}" if response else "Difference in LS means"
+    default_title = "Treatment difference" + (f" {contrasts[0]}" if len(contrasts) == 1 else "")
+    default_title += f" by {', '.join(by)}" if by else ""
+    label(ax, title if title is not None else default_title,
+          xlabel or f"{default_x} ({100 * ci:g}% CI)", ylabel if ylabel is not None else ", ".join(by))
+    if len(contrasts) > 1:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(contrasts), 3),
+                  frameon=False, fontsize=LEGEND_SIZE,
+                  bbox_transform=ax.transAxes + ScaledTranslation(0, -0.55, ax.figure.dpi_scale_trans))
+
+
 def difference_forest(fit_or_table, arm: str | None = None, visit: str | None = None, reference=None,
                       ax: Axes | None = None, ci: float = 0.95, palette: Mapping | None = None,
                       title: str | None = None, xlabel: str | None = None, ylabel: str | None = None,
@@ -133,40 +190,14 @@ def difference_forest(fit_or_table, arm: str | None = None, visit: str | None = 
     Each contrast is coloured as its compared arm; the vertical line marks no difference.
     Returns the Axes.
     """
-    fit_levels = None
-    if _is_fit(fit_or_table):
-        if arm is None:
-            raise DataError("difference_forest(fit, ...) needs arm= the treatment column")
-        if visit is None:
-            visit = fit_or_table.spec.repeated
-        table = fit_or_table.compare(arm, by=visit, reference=reference, alpha=1 - ci, **compare_options)
-        fit_levels = _fit_levels(fit_or_table, arm)
-        response = fit_or_table.settings.response
-        d = decimals_for(fit_or_table.design.y, decimals)
-    elif isinstance(fit_or_table, pd.DataFrame):
-        table, response = fit_or_table, None
-        d = decimals_for(None, decimals)
-    else:
-        raise DataError("difference_forest needs a fit or a compare() table, "
-                        f"got {type(fit_or_table).__name__}")
+    table, fit_levels, response, d = _forest_table(fit_or_table, arm, visit, reference, ci, decimals,
+                                                   compare_options)
     by, level_col = split_compare_table(table)
     colours = arm_palette(_contrast_arms(table, level_col, fit_levels), palette)
-    groups = (table[by].astype(str).agg(", ".join, axis=1) if by else pd.Series("", index=table.index))
-    group_order = list(pd.unique(groups))
-    contrasts = list(pd.unique(table["contrast"]))
-    offsets = dodge(len(contrasts), 0.5)
-    y = np.array([group_order.index(g) for g in groups], dtype=float)
-    y += np.array([offsets[contrasts.index(c)] for c in table["contrast"]])
+    y, group_order, contrasts = _forest_rows(table, by)
     ax = new_axes(ax, figsize=(9.0, 1.4 + 0.45 * len(table)))
     ax.axvline(0, color=NEUTRAL, lw=1.0, zorder=1)
-    for c in contrasts:
-        sel = (table["contrast"] == c).to_numpy()
-        lev = table.loc[sel, level_col].iloc[0]
-        colour = colours.get(lev, colours.get(str(lev), OKABE_ITO[0]))
-        est = table.loc[sel, "estimate"].to_numpy()
-        ax.errorbar(est, y[sel], xerr=[est - table.loc[sel, "lower"].to_numpy(),
-                                       table.loc[sel, "upper"].to_numpy() - est],
-                    fmt="s", color=colour, ms=6, capsize=3, elinewidth=1.6, label=str(c), zorder=3)
+    _forest_bars(ax, table, y, contrasts, level_col, colours)
     ax.set_yticks(range(len(group_order)), group_order)
     ax.set_ylim(len(group_order) - 0.5, -0.5)
     ax.grid(axis="x", alpha=0.3)
@@ -174,16 +205,8 @@ def difference_forest(fit_or_table, arm: str | None = None, visit: str | None = 
         for b in np.arange(len(group_order) - 1) + 0.5:
             ax.axhline(b, color="#BBBBBB", lw=0.6, zorder=0)
     if show_text:
-        _forest_text(ax, table, y, ci, d.mean)
-    default_x = f"Difference in LS means of {response}" if response else "Difference in LS means"
-    default_title = "Treatment difference" + (f" {contrasts[0]}" if len(contrasts) == 1 else "")
-    default_title += f" by {', '.join(by)}" if by else ""
-    label(ax, title if title is not None else default_title,
-          xlabel or f"{default_x} ({100 * ci:g}% CI)", ylabel if ylabel is not None else ", ".join(by))
-    if len(contrasts) > 1:
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(contrasts), 3),
-                  frameon=False, fontsize=LEGEND_SIZE,
-                  bbox_transform=ax.transAxes + ScaledTranslation(0, -0.55, ax.figure.dpi_scale_trans))
+        _forest_text(ax, table, y, ci, d)
+    _forest_labels(ax, contrasts, by, response, ci, title, xlabel, ylabel)
     return ax
 
 
@@ -211,6 +234,71 @@ def _forest_text(ax: Axes, table: pd.DataFrame, y: np.ndarray, ci: float, decima
                 transform=head + shift + ScaledTranslation(0, 0.04, fig.dpi_scale_trans))
 
 
+def _tipping_parts(table: pd.DataFrame, palette: Mapping | None) -> list[tuple]:
+    """(contrast, its rows, colour) per contrast (one part named None without a ``contrast``
+    column), coloured as the contrast's first arm."""
+    if "contrast" not in table.columns:
+        return [(None, table, OKABE_ITO[0])]
+    contrasts = list(pd.unique(table["contrast"]))
+    arms = sort_levels([str(c).rsplit(" - ", 1)[0] for c in contrasts]
+                       + [str(c).rsplit(" - ", 1)[-1] for c in contrasts])
+    colours = arm_palette(arms, palette)
+    return [(c, table[table["contrast"] == c], colours[str(c).rsplit(" - ", 1)[0]]) for c in contrasts]
+
+
+def _tipping_curves(ax: Axes, parts: list[tuple], alpha: float) -> None:
+    """Per contrast: the CI band, the estimate, filled markers where p < alpha, open ones elsewhere."""
+    for name, part, colour in parts:
+        part = part.sort_values("delta")
+        d = part["delta"].to_numpy(dtype=float)
+        ax.fill_between(d, part["lower"], part["upper"], color=colour, alpha=0.18, lw=0, zorder=2)
+        ax.plot(d, part["estimate"], "-", color=colour, lw=1.8, zorder=3,
+                label=str(name) if name is not None else "Estimate")
+        sig = part["p"].to_numpy() < alpha
+        ax.plot(d[sig], part["estimate"].to_numpy()[sig], "o", color=colour, ms=5.5, zorder=4)
+        ax.plot(d[~sig], part["estimate"].to_numpy()[~sig], "o", mfc="white", mec=colour, mew=1.4, ms=5.5,
+                zorder=4)
+
+
+def _tipping_points(tp, parts: list[tuple]) -> tuple[list[tuple], list]:
+    """(contrast, tipping delta, colour) of the contrasts that tip, and the contrasts not
+    significant under MAR (``tp.status``; they have no tipping point)."""
+    tipping = getattr(tp, "tipping_deltas", None)
+    if tipping is None:
+        tipping = {parts[0][0]: getattr(tp, "tipping_delta", None)}
+    status = getattr(tp, "status", None)  # TippingPoint: nothing tips when the primary is not significant
+    not_significant = [name for name, _, _ in parts if status is not None and status(name) == NOT_SIGNIFICANT]
+    found = [(name, tipping.get(name), colour) for name, _, colour in parts if name not in not_significant
+             and tipping.get(name) is not None and np.isfinite(tipping.get(name))]
+    return found, not_significant
+
+
+def _mark_tipping_points(ax: Axes, found: list[tuple], n_parts: int, decimals: int) -> None:
+    """A dashed vertical line at each tipping point, labelled with its delta."""
+    for i, (name, td, colour) in enumerate(found):
+        line_colour = "black" if len(found) == 1 else colour
+        ax.axvline(td, color=line_colour, lw=1.2, ls="--", zorder=5)
+        what = "Tipping point" if n_parts == 1 else f"Tipping point,\n{name}"
+        ax.annotate(f"{what}\n\u0394 = {fmt_number(td, decimals, minus=MINUS)}", xy=(td, 1.0),
+                    xycoords=("data", "axes fraction"), xytext=(4, -4 - 38 * i), textcoords="offset points",
+                    ha="left", va="top", fontsize=NOTE_SIZE + 0.5, color=line_colour)
+
+
+def _tipping_notes(ax: Axes, n_parts: int, n_found: int, not_significant: list, alpha: float) -> None:
+    """Below the axes: the contrasts not significant under MAR, and those that never tip."""
+    notes = []
+    if not_significant:
+        which = "" if n_parts == 1 else "".join(f"\n  {c}" for c in not_significant)
+        notes.append(f"Not significant under MAR (p \u2265 {alpha:g}), no tipping point{which}")
+    never = n_parts - n_found - len(not_significant)
+    if never:
+        which = "" if n_parts == 1 else f" for {never} of {n_parts} contrasts"
+        notes.append(f"No tipping point in the range shown{which} (p < {alpha:g} throughout)")
+    if notes:
+        ax.text(0.0, -0.16, "\n".join(notes), transform=ax.transAxes, ha="left", va="top",
+                fontsize=NOTE_SIZE + 0.5)  # below the axis label, outside the data
+
+
 def tipping_point_plot(tp, ax: Axes | None = None, palette: Mapping | None = None, title: str | None = None,
                        xlabel: str | None = None, ylabel: str | None = None,
                        decimals: int | None = None) -> Axes:
@@ -230,51 +318,12 @@ def tipping_point_plot(tp, ax: Axes | None = None, palette: Mapping | None = Non
     table = tp.table
     alpha = float(getattr(tp, "alpha", 0.05))
     ax = new_axes(ax)
-    d_delta = decimals_for(table["delta"], decimals).data
-    if "contrast" in table.columns:
-        contrasts = list(pd.unique(table["contrast"]))
-        arms = sort_levels([str(c).rsplit(" - ", 1)[0] for c in contrasts]
-                           + [str(c).rsplit(" - ", 1)[-1] for c in contrasts])
-        colours = arm_palette(arms, palette)
-        parts = [(c, table[table["contrast"] == c], colours[str(c).rsplit(" - ", 1)[0]]) for c in contrasts]
-    else:
-        parts = [(None, table, OKABE_ITO[0])]
+    parts = _tipping_parts(table, palette)
     ax.axhline(0, color=NEUTRAL, lw=1.0, zorder=1)
-    for name, part, colour in parts:
-        part = part.sort_values("delta")
-        d = part["delta"].to_numpy(dtype=float)
-        ax.fill_between(d, part["lower"], part["upper"], color=colour, alpha=0.18, lw=0, zorder=2)
-        ax.plot(d, part["estimate"], "-", color=colour, lw=1.8, zorder=3,
-                label=str(name) if name is not None else "Estimate")
-        sig = part["p"].to_numpy() < alpha
-        ax.plot(d[sig], part["estimate"].to_numpy()[sig], "o", color=colour, ms=5.5, zorder=4)
-        ax.plot(d[~sig], part["estimate"].to_numpy()[~sig], "o", mfc="white", mec=colour, mew=1.4, ms=5.5,
-                zorder=4)
-    tipping = getattr(tp, "tipping_deltas", None)
-    if tipping is None:
-        tipping = {parts[0][0]: getattr(tp, "tipping_delta", None)}
-    status = getattr(tp, "status", None)  # TippingPoint: nothing tips when the primary is not significant
-    not_significant = [name for name, _, _ in parts if status is not None and status(name) == NOT_SIGNIFICANT]
-    found = [(name, tipping.get(name), colour) for name, _, colour in parts if name not in not_significant
-             and tipping.get(name) is not None and np.isfinite(tipping.get(name))]
-    for i, (name, td, colour) in enumerate(found):
-        line_colour = "black" if len(found) == 1 else colour
-        ax.axvline(td, color=line_colour, lw=1.2, ls="--", zorder=5)
-        what = "Tipping point" if len(parts) == 1 else f"Tipping point,\n{name}"
-        ax.annotate(f"{what}\n\u0394 = {fmt_number(td, d_delta, minus=MINUS)}", xy=(td, 1.0),
-                    xycoords=("data", "axes fraction"), xytext=(4, -4 - 38 * i), textcoords="offset points",
-                    ha="left", va="top", fontsize=NOTE_SIZE + 0.5, color=line_colour)
-    notes = []
-    if not_significant:
-        which = "" if len(parts) == 1 else "".join(f"\n  {c}" for c in not_significant)
-        notes.append(f"Not significant under MAR (p \u2265 {alpha:g}), no tipping point{which}")
-    never = len(parts) - len(found) - len(not_significant)
-    if never:
-        which = "" if len(parts) == 1 else f" for {never} of {len(parts)} contrasts"
-        notes.append(f"No tipping point in the range shown{which} (p < {alpha:g} throughout)")
-    if notes:
-        ax.text(0.0, -0.16, "\n".join(notes), transform=ax.transAxes, ha="left", va="top",
-                fontsize=NOTE_SIZE + 0.5)  # below the axis label, outside the data
+    _tipping_curves(ax, parts, alpha)
+    found, not_significant = _tipping_points(tp, parts)
+    _mark_tipping_points(ax, found, len(parts), decimals_for(table["delta"], decimals).data)
+    _tipping_notes(ax, len(parts), len(found), not_significant, alpha)
     ax.grid(alpha=0.3)
     visit = getattr(tp, "visit", None)
     label(ax, title if title is not None else "Tipping-point analysis" + (f" at {visit}" if visit else ""),

@@ -26,11 +26,50 @@ def _survival_columns(table: pd.DataFrame) -> tuple[str | None, str]:
     return (cols[0] if i == 2 else None), cols[i - 1]
 
 
+def _arm_rows(table: pd.DataFrame, arm_col: str | None, level) -> pd.DataFrame:
+    """The rows of arm ``level`` (every row for one group, ``arm_col`` None)."""
+    return table if arm_col is None else table[table[arm_col] == level]
+
+
 def _median_text(median: pd.DataFrame, arm_col: str | None, level, decimals: int) -> str:
     row = median if arm_col is None else median[median[arm_col] == level]
     if row.empty:
         return ""
     return f"median {fmt_number(row['median'].iloc[0], decimals, minus=MINUS)}"
+
+
+def _km_axes(n_arms: int, at_risk: bool) -> tuple[Axes, Axes | None]:
+    """A new figure's curve axes and, with ``at_risk``, the numbers-at-risk axes below it."""
+    if at_risk:
+        return new_figure(figsize=(7.5, 5.0 + 0.2 * n_arms)).subplots(
+            2, 1, sharex=True, height_ratios=[5, 0.5 + 0.3 * n_arms])
+    return new_figure(figsize=(7.5, 4.8)).add_subplot(), None
+
+
+def _km_curve(ax: Axes, part: pd.DataFrame, colour, name: str, ci: bool) -> None:
+    """One arm's step function (the last step drawn on to the plot's right edge, so that its
+    level is visible) and its confidence band."""
+    part = part.sort_values("time")
+    t = part["time"].to_numpy(dtype=float)
+    t = np.append(t, t[-1] + _EDGE * max(np.ptp(t), 1.0))
+    part = pd.concat([part, part.iloc[[-1]]])
+    ax.step(t, part["survival"], where="post", color=colour, lw=2.0, label=name)
+    if ci:
+        ax.fill_between(t, part["lower"], part["upper"], step="post", color=colour, alpha=0.15, lw=0)
+
+
+def _visit_axis(ax: Axes, first: pd.DataFrame, visit_col: str, decimals: int) -> bool:
+    """x ticks at the visit times, labelled by visit (and time, unless the times are 1, 2, ...);
+    returns whether they are."""
+    times = first["time"].to_numpy(dtype=float)
+    visits = first[visit_col].tolist()
+    numbered = np.allclose(times, np.arange(1, len(times) + 1))
+    ticks = [str(v) if numbered else f"{v}\n({fmt_number(t, decimals, minus=MINUS)})"
+             for v, t in zip(visits, times)]
+    ax.set_xticks(times, ticks)
+    span = max(np.ptp(times), 1.0)
+    ax.set_xlim(times[0] - _EDGE * span, times[-1] + _EDGE * span)
+    return numbered
 
 
 def km_dropout(survival, ax: Axes | None = None, at_risk: bool = True, risk_ax: Axes | None = None,
@@ -59,35 +98,13 @@ def km_dropout(survival, ax: Axes | None = None, at_risk: bool = True, risk_ax: 
     arms = list(pd.unique(table[arm_col])) if arm_col else ["All subjects"]
     colours = arm_palette(arms, palette)
     if ax is None:
-        if at_risk:
-            ax, risk_ax = new_figure(figsize=(7.5, 5.0 + 0.2 * len(arms))).subplots(
-                2, 1, sharex=True, height_ratios=[5, 0.5 + 0.3 * len(arms)])
-        else:
-            ax = new_figure(figsize=(7.5, 4.8)).add_subplot()
+        ax, risk_ax = _km_axes(len(arms), at_risk)
     for level in arms:
-        part = table if arm_col is None else table[table[arm_col] == level]
-        part = part.sort_values("time")
-        # the last step is drawn up to the plot's right edge so that its level is visible
-        t = part["time"].to_numpy(dtype=float)
-        t = np.append(t, t[-1] + _EDGE * max(np.ptp(t), 1.0))
-        part = pd.concat([part, part.iloc[[-1]]])
-        name = str(level)
-        med = _median_text(survival.median, arm_col, level, d_time)
-        ax.step(t, part["survival"], where="post", color=colours[level], lw=2.0,
-                label=f"{name} ({med})" if med else name)
-        if ci:
-            ax.fill_between(t, part["lower"], part["upper"], step="post", color=colours[level], alpha=0.15,
-                            lw=0)
-    first = table if arm_col is None else table[table[arm_col] == arms[0]]
-    times = first["time"].to_numpy(dtype=float)
-    visits = first[visit_col].tolist()
-    numbered = np.allclose(times, np.arange(1, len(times) + 1))
-    ticks = [str(v) if numbered else f"{v}\n({fmt_number(t, d_time, minus=MINUS)})"
-             for v, t in zip(visits, times)]
-    ax.set_xticks(times, ticks)
+        name, med = str(level), _median_text(survival.median, arm_col, level, d_time)
+        _km_curve(ax, _arm_rows(table, arm_col, level), colours[level], f"{name} ({med})" if med else name,
+                  ci)
+    numbered = _visit_axis(ax, _arm_rows(table, arm_col, arms[0]), visit_col, d_time)
     ax.set_ylim(0, 1.04)
-    span = max(np.ptp(times), 1.0)
-    ax.set_xlim(times[0] - _EDGE * span, times[-1] + _EDGE * span)
     ax.grid(alpha=0.3)
     label(ax, title if title is not None else "Time to dropout (Kaplan-Meier)",
           xlabel or (visit_col if numbered else f"{visit_col} (time)"),
@@ -105,7 +122,7 @@ def km_dropout(survival, ax: Axes | None = None, at_risk: bool = True, risk_ax: 
 def _at_risk_table(ax: Axes, table: pd.DataFrame, arm_col, arms, colours) -> None:
     """Numbers at risk as text rows, one per arm, at the visit times."""
     for i, level in enumerate(arms):
-        part = table if arm_col is None else table[table[arm_col] == level]
+        part = _arm_rows(table, arm_col, level)
         for t, n in zip(part["time"], part["n_at_risk"]):
             ax.text(t, i, str(int(n)), ha="center", va="center", fontsize=TICK_SIZE, color=colours[level])
     ax.set_ylim(len(arms) - 0.5, -0.5)

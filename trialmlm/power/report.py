@@ -34,10 +34,12 @@ import math
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from .. import tables
 from ..app.config import known_keys, load_toml
 from ..app.report_folder import report_folder
 from ..checks import check_probability, check_seed
@@ -49,6 +51,9 @@ from .checks import from_fields
 from .design import Covariate, LogisticDropout, TrialDesign
 from .mmrm import power_mmrm
 from .operating import check_n_sim, power_curve, simulate_power
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SIMULATION = {"n_sim": 1000, "seed": 2026, "alpha": 0.05, "workers": None, "n_per_arm": None,
               "targets": [0.8, 0.9]}
@@ -183,69 +188,94 @@ def _correlation(cov: np.ndarray) -> np.ndarray:
     return cov / np.outer(sd, sd)
 
 
-def run_power(config_path, out, n_sim: int | None = None, workers: int | None = None,
-              seed: int | None = None, progress: bool | None = None, overwrite: bool = False) -> Path:
-    """Read the config, simulate, tabulate, plot and write the report folder; returns it."""
-    from .. import tables
-    from ..plots.style import detached_figures, new_axes
+def _sample_size_part(design: TrialDesign, analysis: Analysis, s: dict) -> tuple[tables.Table, list]:
+    """Table 1, the analytic sample size (:func:`sample_size_table`), and its records."""
+    size = sample_size_table(design, analysis, s["alpha"], s["targets"])
+    rows = [[r.contrast, fmt_number(r.delta, 2), fmt_number(r.power, 2), str(r.n_per_arm),
+             fmt_number(r.n_total_exact, 1)] for r in size.itertuples()]
+    table = tables.Table(
+        "Table 1. Sample size per arm (Lu, Luo & Chen 2008; MMRM at the last visit with dropout)",
+        ["Contrast", "Difference", "Power", "n per arm", "Total n (exact)"], rows, size,
+        (f"Two-sided alpha = {s['alpha']:g}; correlation, SD and retention of the design; "
+         "n per arm rounded up.",), ("l", "c", "c", "c", "c"))
+    return table, size.to_dict("records")
 
-    design, analysis, s = load_power_config(config_path, {"n_sim": n_sim, "workers": workers, "seed": seed})
-    common = dict(alpha=s["alpha"], workers=s["workers"], progress=progress)
-    made, results = {}, {"settings": s}
-    if analysis.slope is None and design.arrays.logistic is None:
-        size = sample_size_table(design, analysis, s["alpha"], s["targets"])
-        results["sample_size"] = size.to_dict("records")
-        rows = [[r.contrast, fmt_number(r.delta, 2), fmt_number(r.power, 2), str(r.n_per_arm),
-                 fmt_number(r.n_total_exact, 1)] for r in size.itertuples()]
-        made["t1_sample_size"] = tables.Table(
-            "Table 1. Sample size per arm (Lu, Luo & Chen 2008; MMRM at the last visit with dropout)",
-            ["Contrast", "Difference", "Power", "n per arm", "Total n (exact)"], rows, size,
-            (f"Two-sided alpha = {s['alpha']:g}; correlation, SD and retention of the design; "
-             "n per arm rounded up.",), ("l", "c", "c", "c", "c"))
+
+def _operating_part(design: TrialDesign, analysis: Analysis, s: dict,
+                    common: dict) -> tuple[tables.Table, list]:
+    """Table 2, the simulated operating characteristics (:func:`simulate_power`), and its records."""
     oc = simulate_power(design, analysis, s["n_sim"], s["seed"], **common)
-    results["operating_characteristics"] = oc.summary.to_dict("records")
     rows = [[r.measure, fmt_number(r.estimate, 4), fmt_number(r.mc_se, 4), str(int(r.n))]
             for r in oc.summary.itertuples()]
-    made["t2_operating"] = tables.Table(
+    table = tables.Table(
         f"Table 2. Operating characteristics by simulation ({s['n_sim']} trials, "
         f"{', '.join(f'{a}: {n}' for a, n in zip(design.arms, design.arrays.n))})",
         ["Measure", "Estimate", "Monte-Carlo SE", "Trials"], rows, oc.summary,
         (f"Analysis: {analysis.formula}; {analysis.treatment} - {analysis.reference}; true difference "
          f"{fmt_number(oc.true_effect, 3)}; seed {s['seed']}.",), ("l", "c", "c", "c"))
+    return table, oc.summary.to_dict("records")
+
+
+def _power_curve_part(design: TrialDesign, analysis: Analysis, s: dict,
+                      common: dict) -> tuple[tables.Table, list, Figure]:
+    """Table 3 and figure 1, the simulated power over ``n_per_arm`` (:func:`power_curve`), and
+    the records."""
+    curve = power_curve(design, analysis, s["n_sim"], s["seed"], n_per_arm=s["n_per_arm"], **common)
+    power = curve[curve["measure"].isin(["power", "type I error"])].reset_index(drop=True)
+    rows = [[str(r.n_per_arm), fmt_number(r.estimate, 3), fmt_number(r.mc_se, 3)] for r in power.itertuples()]
+    table = tables.Table("Table 3. Simulated power by sample size per arm",
+                         ["n per arm", "Power", "Monte-Carlo SE"], rows, power, (), ("c", "c", "c"))
+    return table, power.to_dict("records"), _power_figure(power)
+
+
+def _power_figure(power: pd.DataFrame) -> Figure:
+    """Simulated power against subjects per arm with 95% Monte-Carlo intervals (a detached figure)."""
+    from ..plots.style import detached_figures, new_axes
+
+    with detached_figures():
+        ax = new_axes(None)
+    ax.errorbar(power["n_per_arm"], power["estimate"], yerr=1.96 * power["mc_se"], marker="o",
+                capsize=3, label="simulated (95% MC interval)")
+    ax.set_xlabel("subjects per arm")
+    ax.set_ylabel("power")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax.figure
+
+
+def _write_report(folder: Path, made: dict, results: dict, figure: Figure | None, config_path) -> None:
+    """Each table as RTF, HTML and CSV, the figure as PNG and SVG, the JSON and ``index.html``."""
+    for name, table in made.items():
+        tables.to_rtf(table, folder / f"{name}.rtf")
+        tables.write_html(table, folder / f"{name}.html")
+        tables.to_csv(table, folder / f"{name}.csv")
+    if figure is not None:
+        for ext in ("png", "svg"):
+            figure.savefig(folder / f"f1_power_curve.{ext}", dpi=150, bbox_inches="tight")
+    (folder / "power_results.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
+    parts = [tables.to_html(t) for t in made.values()]
+    image = '<img src="f1_power_curve.png" alt="power curve">' if figure is not None else ""
+    (folder / "index.html").write_text(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Trial design</title>"
+        f"<style>{tables.render.CSS}</style></head><body>"
+        f"<h1>Trial design: {html.escape(str(config_path))}</h1>"
+        + "\n".join(parts) + image + "</body></html>\n", encoding="utf-8")
+
+
+def run_power(config_path, out, n_sim: int | None = None, workers: int | None = None,
+              seed: int | None = None, progress: bool | None = None, overwrite: bool = False) -> Path:
+    """Read the config, simulate, tabulate, plot and write the report folder; returns it."""
+    design, analysis, s = load_power_config(config_path, {"n_sim": n_sim, "workers": workers, "seed": seed})
+    common = dict(alpha=s["alpha"], workers=s["workers"], progress=progress)
+    made, results = {}, {"settings": s}
+    if analysis.slope is None and design.arrays.logistic is None:
+        made["t1_sample_size"], results["sample_size"] = _sample_size_part(design, analysis, s)
+    made["t2_operating"], results["operating_characteristics"] = _operating_part(design, analysis, s, common)
     figure = None
     if s["n_per_arm"]:
-        curve = power_curve(design, analysis, s["n_sim"], s["seed"], n_per_arm=s["n_per_arm"], **common)
-        power = curve[curve["measure"].isin(["power", "type I error"])].reset_index(drop=True)
-        results["power_curve"] = power.to_dict("records")
-        rows = [[str(r.n_per_arm), fmt_number(r.estimate, 3), fmt_number(r.mc_se, 3)]
-                for r in power.itertuples()]
-        made["t3_power_curve"] = tables.Table("Table 3. Simulated power by sample size per arm",
-                                              ["n per arm", "Power", "Monte-Carlo SE"], rows, power, (),
-                                              ("c", "c", "c"))
-        with detached_figures():
-            ax = new_axes(None)
-        ax.errorbar(power["n_per_arm"], power["estimate"], yerr=1.96 * power["mc_se"], marker="o",
-                    capsize=3, label="simulated (95% MC interval)")
-        ax.set_xlabel("subjects per arm")
-        ax.set_ylabel("power")
-        ax.set_ylim(0, 1)
-        ax.grid(alpha=0.3)
-        ax.legend()
-        figure = ax.figure
+        made["t3_power_curve"], results["power_curve"], figure = _power_curve_part(design, analysis, s,
+                                                                                   common)
     with report_folder(Path(out), overwrite) as tmp:
-        for name, table in made.items():
-            tables.to_rtf(table, tmp / f"{name}.rtf")
-            tables.write_html(table, tmp / f"{name}.html")
-            tables.to_csv(table, tmp / f"{name}.csv")
-        if figure is not None:
-            for ext in ("png", "svg"):
-                figure.savefig(tmp / f"f1_power_curve.{ext}", dpi=150, bbox_inches="tight")
-        (tmp / "power_results.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
-        parts = [tables.to_html(t) for t in made.values()]
-        image = '<img src="f1_power_curve.png" alt="power curve">' if figure is not None else ""
-        (tmp / "index.html").write_text(
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Trial design</title>"
-            f"<style>{tables.render.CSS}</style></head><body>"
-            f"<h1>Trial design: {html.escape(str(config_path))}</h1>"
-            + "\n".join(parts) + image + "</body></html>\n", encoding="utf-8")
+        _write_report(tmp, made, results, figure, config_path)
     return Path(out)

@@ -136,10 +136,10 @@ def from_fit(fit, arm: str, effect, n_per_arm, reference=None, dropout=None, cov
     -------
     TrialDesign
     """
-    if fit.settings.random is not None or len(fit.settings.visit) != 1:
+    if not fit.spec.marginal or len(fit.spec.positions) != 1:
         raise DataError("from_fit needs an MMRM with one visit factor and a residual covariance structure "
                         "(for random intercepts and slopes build a TrialDesign with random_effects=)")
-    visit = fit.settings.visit[0]
+    visit = fit.spec.repeated
     table = fit.lsmeans(arm, by=visit)
     arms = list(dict.fromkeys(table[arm]))
     reference = arms[0] if reference is None else reference
@@ -159,12 +159,12 @@ def from_fit(fit, arm: str, effect, n_per_arm, reference=None, dropout=None, cov
                 raise DataError(f"effect of arm {level!r} must be one number or one per visit ({ref.size}), "
                                 f"got {shift.size}")
             means[level] = ref + shift.ravel()
-    if fit.settings.group is None:
+    if fit.spec.group is None:
         covariance = fit.covariance_matrix().to_numpy()
-    elif fit.settings.group == arm:
+    elif fit.spec.group == arm:
         covariance = {a: fit.covariance_matrix(a).to_numpy() for a in arms}
     else:
-        raise DataError(f"the fit has a covariance matrix per level of {fit.settings.group!r}, not of "
+        raise DataError(f"the fit has a covariance matrix per level of {fit.spec.group!r}, not of "
                         f"the arm {arm!r}: pass covariance= to TrialDesign")
     return TrialDesign(n_per_arm=n_per_arm, visits=labels, means=means, covariance=covariance,
                        dropout=dropout, covariates=covariates)

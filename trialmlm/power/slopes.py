@@ -31,6 +31,24 @@ Without dropout the three coincide (the slope difference is the difference of th
 GLS slopes); they differ in their parameterisation in longpower.  The unit variance of
 :mod:`trialmlm.power.result` is :math:`\kappa = (1+\lambda)(\xi_a/\lambda + \xi_b)`.
 
+Arguments of :func:`power_slope` and their names in R longpower (docs/power.md):
+
+==========================  =================================================================
+trialmlm                    longpower
+==========================  =================================================================
+``n_total`` (both arms)     ``n`` per arm in ``lmmpower`` (``n_total = 2n``); arm *a*'s ``n`` in
+                            ``edland.linear.power``
+``times``                   ``t``
+``var_intercept``           ``sig2.i`` (:math:`\sigma^2_0`)
+``var_slope``               ``sig2.s`` (:math:`\sigma^2_1`)
+``cov_intercept_slope``     ``cov.s.i`` (:math:`\sigma_{01}`)
+``var_residual``            ``sig2.e`` (:math:`\sigma^2_e`)
+``covariance`` (T, T)       ``R``
+``retention`` :math:`r`     ``p`` :math:`= r_k - r_{k+1}` (``edland.linear.power``)
+``allocation``              ``lambda`` (:math:`\lambda = N_a/N_b`); ``Pi`` of
+                            ``liu.liang.linear.power`` is :math:`(\lambda, 1)/(1+\lambda)`
+==========================  =================================================================
+
 References: Diggle, P.J., Heagerty, P., Liang, K.-Y., Zeger, S.L. (2002). *Analysis of
 Longitudinal Data*, 2nd ed., Oxford, p. 29.  Liu, G., Liang, K.-Y. (1997). Sample size
 calculations for studies with correlated observations. *Biometrics* 53, 937-947.
@@ -43,6 +61,7 @@ R longpower ``lmmpower``, ``diggle.linear.power``, ``liu.liang.linear.power``,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 import numpy as np
 
@@ -102,6 +121,43 @@ def liu_liang_information(times: np.ndarray, v_a: np.ndarray, v_b: np.ndarray, s
     return float(sum(p * (u - v @ proj).T @ w @ (u - v @ proj) for p, u, v, w in arms)[0, 0])
 
 
+def _arm_b_spec(arm_b: Mapping[str, object] | None, spec_a: dict, method: str) -> tuple[dict, dict]:
+    """Arm *b*'s values (arm *a*'s unless ``arm_b`` gives them; its own variance components
+    replace arm *a*'s matrix) and the name of each as the caller wrote it, for the messages."""
+    if arm_b is not None and not isinstance(arm_b, Mapping):
+        raise DataError(f"arm_b must be a mapping name -> value of arm b ({', '.join(_ARM_KEYS)}), "
+                        f"got {arm_b!r}")
+    arm_b = dict(arm_b or {})
+    unknown = sorted(set(arm_b) - set(_ARM_KEYS))
+    if unknown:
+        raise DataError(f"arm_b has unknown entries {', '.join(unknown)}; allowed: {', '.join(_ARM_KEYS)}")
+    spec_b = {**spec_a, **arm_b}
+    if "covariance" not in arm_b and any(k in arm_b for k in _ARM_KEYS[:4]):
+        spec_b["covariance"] = None
+    if method != "edland" and (spec_a["retention"] is not None or spec_b["retention"] is not None):
+        raise DataError(f"retention (dropout) is supported by method='edland' only, not {method!r}")
+    return spec_b, {k: f"arm_b['{k}']" if k in arm_b else k for k in _ARM_KEYS}
+
+
+def _unit_variance(lam: float, method: str, times: Sequence[float], arms: tuple) -> tuple[float, dict]:
+    r""":math:`\kappa` of ``method`` at allocation :math:`\lambda` (module docstring) and the
+    inputs it came from; ``arms`` holds (values, names as written) of arm *a* and arm *b*."""
+    t = check_times("times", times, minimum=2)
+    v_a, v_b = (_arm_covariance(arm, t, spec, names) for arm, (spec, names) in zip("ab", arms))
+    inputs = {"times": t, "covariance_a": v_a, "covariance_b": v_b}
+    if method == "liu-liang":
+        sigma1 = liu_liang_information(t, v_a, v_b, lam / (1 + lam))
+        return 1 / sigma1, {**inputs, "sigma1": sigma1}
+    if method == "diggle":
+        xi_a, xi_b = slope_variance(t, v_a), slope_variance(t, v_b)
+    else:
+        r_a, r_b = (np.ones(t.size) if spec["retention"] is None else
+                    check_retention(names["retention"], spec["retention"], t.size) for spec, names in arms)
+        xi_a, xi_b = edland_variance(t, v_a, r_a), edland_variance(t, v_b, r_b)
+        inputs.update(retention=r_a, retention_b=r_b)
+    return (1 + lam) * (xi_a / lam + xi_b), {**inputs, "xi_a": xi_a, "xi_b": xi_b}
+
+
 def power_slope(n_total: float | None = None, delta: float | None = None, power: float | None = None,
                 alpha: float | None = 0.05, *, times: Sequence[float], method: str = "diggle",
                 var_intercept: float = 0.0, var_slope: float | None = None, cov_intercept_slope: float = 0.0,
@@ -111,28 +167,26 @@ def power_slope(n_total: float | None = None, delta: float | None = None, power:
     r"""Power or sample size for a difference in mean slopes (longpower ``lmmpower`` and relatives).
 
     Exactly one of ``n_total``, ``delta``, ``power``, ``alpha`` is None and is solved for
-    (see :mod:`trialmlm.power.result`); the formulas are in :mod:`trialmlm.power.slopes`.
+    (see :mod:`trialmlm.power.result`); the formulas, and the arguments' longpower names, are
+    in :mod:`trialmlm.power.slopes`.
 
     Parameters
     ----------
-    n_total : total number of subjects, both arms (longpower ``lmmpower``'s ``n`` is per arm:
-        ``n_total = 2 n``; ``edland.linear.power``'s ``n`` is arm *a*'s).
+    n_total : total number of subjects, both arms.
     delta : difference in mean slopes (per unit of ``times``).
     power, alpha : power and level of the test.
-    times : the visit times :math:`t_1 < \dots < t_T` (longpower ``t``).
+    times : the visit times :math:`t_1 < \dots < t_T`.
     method : "diggle", "liu-liang" or "edland".
     var_intercept, var_slope, cov_intercept_slope, var_residual : :math:`\sigma^2_0`,
-        :math:`\sigma^2_1`, :math:`\sigma_{01}`, :math:`\sigma^2_e` (longpower ``sig2.i``,
-        ``sig2.s``, ``cov.s.i``, ``sig2.e``).
+        :math:`\sigma^2_1`, :math:`\sigma_{01}`, :math:`\sigma^2_e`.
     covariance : explicit (T, T) covariance :math:`V` over the times instead of the
-        variance components (longpower ``R``).
+        variance components.
     retention : probability of being observed at each time, non-increasing (``"edland"``
-        only; longpower's ``p`` is ``retention[k] - retention[k + 1]``); default no dropout.
+        only); default no dropout.
     arm_b : values that differ in arm *b*, by the names above (``var_intercept``,
         ``var_slope``, ``cov_intercept_slope``, ``var_residual``, ``covariance``,
         ``retention``); the others are arm *a*'s.
-    allocation : :math:`\lambda = N_a/N_b` (longpower ``lambda``; ``Pi`` of
-        ``liu.liang.linear.power`` is :math:`(\lambda, 1)/(1+\lambda)`).
+    allocation : :math:`\lambda = N_a/N_b`.
     alternative : "two-sided" or "one-sided".
 
     Returns
@@ -151,41 +205,9 @@ def power_slope(n_total: float | None = None, delta: float | None = None, power:
     """
     if method not in METHODS:
         raise DataError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    if arm_b is not None and not isinstance(arm_b, Mapping):
-        raise DataError(f"arm_b must be a mapping name -> value of arm b ({', '.join(_ARM_KEYS)}), "
-                        f"got {arm_b!r}")
-    arm_b = dict(arm_b or {})
-    unknown = sorted(set(arm_b) - set(_ARM_KEYS))
-    if unknown:
-        raise DataError(f"arm_b has unknown entries {', '.join(unknown)}; allowed: {', '.join(_ARM_KEYS)}")
     spec_a = {"var_intercept": var_intercept, "var_slope": var_slope,
               "cov_intercept_slope": cov_intercept_slope, "var_residual": var_residual,
               "covariance": covariance, "retention": retention}
-    spec_b = {**spec_a, **arm_b}
-    if "covariance" not in arm_b and any(k in arm_b for k in _ARM_KEYS[:4]):
-        spec_b["covariance"] = None  # arm b's own variance components replace arm a's matrix
-    if method != "edland" and (spec_a["retention"] is not None or spec_b["retention"] is not None):
-        raise DataError(f"retention (dropout) is supported by method='edland' only, not {method!r}")
-
-    names_a = {k: k for k in _ARM_KEYS}  # the arguments as the caller wrote them, for the messages
-    names_b = {k: f"arm_b['{k}']" if k in arm_b else k for k in _ARM_KEYS}
-
-    def unit_variance(lam: float):
-        t = check_times("times", times, minimum=2)
-        v_a, v_b = _arm_covariance("a", t, spec_a, names_a), _arm_covariance("b", t, spec_b, names_b)
-        inputs = {"times": t, "covariance_a": v_a, "covariance_b": v_b}
-        if method == "liu-liang":
-            sigma1 = liu_liang_information(t, v_a, v_b, lam / (1 + lam))
-            return 1 / sigma1, {**inputs, "sigma1": sigma1}
-        if method == "diggle":
-            xi_a, xi_b = slope_variance(t, v_a), slope_variance(t, v_b)
-        else:
-            r_a, r_b = (np.ones(t.size) if s["retention"] is None else
-                        check_retention(name, s["retention"], t.size)
-                        for name, s in ((names_a["retention"], spec_a), (names_b["retention"], spec_b)))
-            xi_a, xi_b = edland_variance(t, v_a, r_a), edland_variance(t, v_b, r_b)
-            inputs.update(retention=r_a, retention_b=r_b)
-        return (1 + lam) * (xi_a / lam + xi_b), {**inputs, "xi_a": xi_a, "xi_b": xi_b}
-
-    return solve(method, unit_variance, n_total=n_total, delta=delta, power=power, alpha=alpha,
-                 alternative=alternative, allocation=allocation)
+    arms = ((spec_a, {k: k for k in _ARM_KEYS}), _arm_b_spec(arm_b, spec_a, method))
+    return solve(method, partial(_unit_variance, method=method, times=times, arms=arms), n_total=n_total,
+                 delta=delta, power=power, alpha=alpha, alternative=alternative, allocation=allocation)
