@@ -149,7 +149,8 @@ def test_bmlmi_pooling_formula_matches_rbmi():
 def test_bmlmi_refits_match_rbmi(fitted, data, ice):
     result = bmlmi(fitted, ice=ice, reference="PLACEBO", D=2, seed=5,
                    _samples=positions(data, [s["ids"] for s in REFS["bmlmi"]["samples"]]))
-    assert isinstance(result, PooledResult) and result.n_samples == 10 and result.estimates.shape == (10, 2, 8)
+    assert isinstance(result, PooledResult) and result.n_samples == 10
+    assert result.estimates.shape == (10, 2, 8)
     check_parameters(result, data, REFS["bmlmi"]["samples"])
 
 
@@ -175,7 +176,8 @@ def test_bmlmi_agrees_with_rbmi_in_distribution_with_own_samples(fitted, ice):
     the check is that they agree within 4 such standard deviations."""
     result = bmlmi(fitted, ice=ice, reference="PLACEBO", B=1000, D=2, seed=3, workers=2)
     ours, ref = rbmi_table(result, REFS["bmlmi_1000"]["pooled"])
-    e = result.estimates.reshape(10**3, 2, 4, 2)  # (B, D, K, A) -> the rows of rbmi_table: PLACEBO - DRUG by visit, then LS means
+    e = result.estimates.reshape(10**3, 2, 4, 2)  # (B, D, K, A) ->
+    # the rows of rbmi_table: PLACEBO - DRUG by visit, then LS means
     stacked = np.concatenate([e[..., 1] - e[..., 0], e.reshape(*e.shape[:2], -1)], axis=-1)
     b = len(stacked)
     leave_one_out = np.stack([bmlmi_table(np.delete(stacked, i, axis=0), 0.05)[["estimate", "se"]].to_numpy()

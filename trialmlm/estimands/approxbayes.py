@@ -162,7 +162,8 @@ class ParameterDraws:
 
 @dataclass(frozen=True)
 class Setup:
-    """The checked arguments of an approximate-Bayes run (:func:`prepare`; :func:`run`, :func:`.tipping.tipping`)."""
+    """The checked arguments of an approximate-Bayes run (:func:`prepare`; used by :func:`run`
+    and :func:`.tipping.tipping`)."""
 
     visit: str
     arm: str
@@ -296,3 +297,11 @@ def update(result: PooledResult, update: pd.DataFrame, run: dict) -> PooledResul
 
 
 register(ApproxBayes, run, update)
+
+# Compatibility names for plots/inference.py and power/analysis.py, which import them from here
+# (their new homes: trialmlm.estimands.tipping and trialmlm.estimands.shortcuts).
+from .shortcuts import impute  # noqa: E402
+from .tipping import NOT_SIGNIFICANT  # noqa: E402
+
+__all__ = ["NOT_SIGNIFICANT", "ParameterDraws", "Setup", "analysis_of", "impute", "pooled_result", "prepare",
+           "run", "run_imputations", "update"]

@@ -95,9 +95,11 @@ def update(result: PooledResult, update: pd.DataFrame, run: dict) -> PooledResul
     (rules of :func:`trialmlm.estimands.ice.update_plan`)."""
     kept = result.parameters
     setting = kept.setting.with_plan(update_plan(result.plan, update, result.data, kept.setting.reference))
-    estimates = run_tasks(_imputations, (setting, result.method.D), list(zip(kept.samples, kept.imputation_seeds)),
-                          run["workers"], run["progress"], "imputations (updated strategies)", run["executor"])
-    return replace(result, plan=setting.plan, estimates=np.stack(estimates), parameters=replace(kept, setting=setting))
+    tasks = list(zip(kept.samples, kept.imputation_seeds))
+    estimates = run_tasks(_imputations, (setting, result.method.D), tasks, run["workers"], run["progress"],
+                          "imputations (updated strategies)", run["executor"])
+    return replace(result, plan=setting.plan, estimates=np.stack(estimates),
+                   parameters=replace(kept, setting=setting))
 
 
 register(BMLMI, run, update)

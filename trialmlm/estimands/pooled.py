@@ -25,8 +25,8 @@ variance, so other requests analyse every kept completed data set again with the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -175,8 +175,9 @@ class PooledResult:
         if not self.method.needs_variances:
             asked = f"it has no option {', '.join(map(repr, options))}" if options else \
                 f"not {args[0]!r} by {args[1]!r}"
-            raise DataError(f"{name}() of a {self.method.name} result gives the LS means of '{self.arm}' by "
-                            f"'{self.visit}' only (its analyses keep their estimates, not their fits); {asked}")
+            raise DataError(f"{name}() of a {self.method.name} result gives the LS means of '{self.arm}' "
+                            f"by '{self.visit}' only (its analyses keep their estimates, not their fits); "
+                            f"{asked}")
         options = {**check_options(name, options), **fixed}
         alpha = check_alpha(alpha)
         tables = [getattr(f, name)(*args, **options) for f in self._fits()]
@@ -213,8 +214,9 @@ class PooledResult:
         check_comparisons(self.analysis)
         check_adjust(adjust, pairwise)
         if adjust in ("dunnett", "tukey"):
-            raise DataError(f"adjust={adjust!r} needs the joint distribution of the pooled differences, which "
-                            "the pooling gives contrast by contrast only; use adjust='bonferroni' or 'holm'")
+            raise DataError(f"adjust={adjust!r} needs the joint distribution of the pooled differences, "
+                            "which the pooling gives contrast by contrast only; use adjust='bonferroni' or "
+                            "'holm'")
         if spec is None:
             spec, by = self.arm, self.visit if by is None else by
             reference = self.reference if reference is None and not pairwise else reference
@@ -224,7 +226,8 @@ class PooledResult:
         elif stored and reference == self.reference and not pairwise:
             out = self._rows(self.compare_labels, slice(len(self.lsmeans_labels), None), alpha, pooling)
         else:
-            out = self._reanalysed("compare", (spec, by, reference), options, alpha, pooling, pairwise=pairwise)
+            out = self._reanalysed("compare", (spec, by, reference), options, alpha, pooling,
+                                   pairwise=pairwise)
         if adjust is not None:
             if adjust == "bonferroni" and out["se"].isna().all():
                 raise DataError("adjust='bonferroni' widens intervals by their standard error, which "
@@ -245,10 +248,14 @@ class PooledResult:
                                 f"({', '.join(map(str, arms))})")
             r = arms.index(reference)
             pairs = [(i, r) for i in range(len(arms)) if i != r]
-        position = {key: i for i, key in enumerate(zip(self.lsmeans_labels[self.visit], self.lsmeans_labels[self.arm]))}
-        first, second = (np.array([position[v, arms[p[side]]] for v in visits for p in pairs]) for side in (0, 1))
+        ls = self.lsmeans_labels
+        position = {key: i for i, key in enumerate(zip(ls[self.visit], ls[self.arm]))}
+        first, second = (np.array([position[v, arms[p[side]]] for v in visits for p in pairs])
+                         for side in (0, 1))
         names = np.array(arms, dtype=object)
         labels = pd.DataFrame({
-            self.visit: np.repeat(visits, len(pairs)), self.arm: np.tile(names[[i for i, _ in pairs]], len(visits)),
+            self.visit: np.repeat(visits, len(pairs)),
+            self.arm: np.tile(names[[i for i, _ in pairs]], len(visits)),
             "contrast": np.tile([f"{names[i]} - {names[j]}" for i, j in pairs], len(visits))})
-        return pd.concat([labels, self._pool(lambda e: e[..., first] - e[..., second], alpha, pooling)], axis=1)
+        pooled = self._pool(lambda e: e[..., first] - e[..., second], alpha, pooling)
+        return pd.concat([labels, pooled], axis=1)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import warnings
 
-
 from ..checks import check_executor
 from ..errors import DataError
 from .methods import BMLMI, ApproxBayes, CondMean
@@ -87,7 +86,8 @@ def _imputations(name: str, fit, method, options: dict, analysis: str, default_s
     if unknown:
         raise DataError(f"{name}() has no keyword {unknown[0]!r}")
     check_executor(options.get("executor"))  # before the setup's refit, not at the imputations
-    value = analysis_value(options.get("analysis", analysis), options.get("covariates"), options.get("weights"))
+    value = analysis_value(options.get("analysis", analysis), options.get("covariates"),
+                           options.get("weights"))
     model = ImputationModel(fit, default_strategy=default_strategy,
                             **{k: options[k] for k in MODEL_KEYWORDS if k in options})
     draws = model.draws(method, options.get("seed"), **{k: options[k] for k in RUN_KEYWORDS if k in options})
@@ -127,7 +127,8 @@ def impute(fit, method: str = "mar", n_samples: int = 100, **options) -> PooledR
     """
     options = dict(options)
     method_value = ApproxBayes(_n_samples(n_samples, options))
-    imputations, analysis, delta, delta_arms = _imputations("impute", fit, method_value, options, "mmrm", method)
+    imputations, analysis, delta, delta_arms = _imputations("impute", fit, method_value, options, "mmrm",
+                                                            method)
     return imputations.analyse(analysis, delta=delta, delta_arms=delta_arms).pool()
 
 
