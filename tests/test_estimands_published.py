@@ -36,7 +36,7 @@ def _published(parameter: str) -> tuple[float, float]:
 
 def test_approximate_bayes_reaches_the_published_mcmc_inference(setting):
     fit, ice = setting
-    mi = impute(fit, ice=ice, reference="PLACEBO", analysis="ancova", n_imputations=500, seed=1, workers=2)
+    mi = impute(fit, ice=ice, reference="PLACEBO", analysis="ancova", n_samples=500, seed=1, workers=2)
     for _, row in mi.compare(reference="PLACEBO").iterrows():
         est, se = _published(f"trt_{row['VISIT']}")  # rbmi's trt is PLACEBO - DRUG
         assert abs(-row["estimate"] - est) < 0.1 * se

@@ -35,7 +35,7 @@ def fit():
 def mi(fit):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return estimands.impute(fit, method="jump_to_reference", reference=PBO, n_imputations=4, seed=5)
+        return estimands.impute(fit, method="jump_to_reference", reference=PBO, n_samples=4, seed=5)
 
 
 def test_both_results_implement_the_protocol(fit, mi):
@@ -49,7 +49,7 @@ def test_compare_with_a_factor_pools_the_analyses_of_the_completed_data(mi):
     """Issue 12: mi.compare("TRT01P") raised TypeError: str / int."""
     got = mi.compare("TRT01P", by="AVISIT", pairwise=True)
     tables = []
-    for m in range(mi.n_imputations):
+    for m in range(mi.n_samples):
         completed = mi.completed_data(m).drop(columns="imputed")
         tables.append(trialmlm.fit(FORMULA, completed).compare("TRT01P", by="AVISIT", pairwise=True))
     est, se, df = (np.stack([t[c].to_numpy() for t in tables]) for c in ("estimate", "se", "df"))

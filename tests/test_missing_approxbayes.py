@@ -117,7 +117,7 @@ def test_distribution_matches_rbmi(fitted):
     """M = 500 with the quickstart's JR ICE table and rbmi's ANCOVA: pooled estimates within 0.1 SE
     of rbmi's and SEs within 5 % (rbmi: set.seed(2718), n_samples = 500)."""
     mi = impute(fitted, ice=JR, reference="PLACEBO", analysis="ancova", covariates=["BASVAL"],
-                n_imputations=500, seed=2718, workers=2)
+                n_samples=500, seed=2718, workers=2)
     pooled = {p["parameter"]: p for p in REFS["distribution"]["pooled"]}
     rows = [(rbmi_parameter(r, "trt"), -1.0, r) for _, r in mi.compare().iterrows()]  # DRUG - PLACEBO
     rows += [(rbmi_parameter(r, "lsm"), 1.0, r) for _, r in mi.lsmeans().iterrows()]
@@ -131,15 +131,15 @@ def test_distribution_matches_rbmi(fitted):
 # -- ICE table, update_strategy, delta tables, tipping point -----------------------------------
 @pytest.fixture(scope="module")
 def jr(fitted):
-    return impute(fitted, ice=JR, reference="PLACEBO", analysis="ancova", n_imputations=6, seed=5)
+    return impute(fitted, ice=JR, reference="PLACEBO", analysis="ancova", n_samples=6, seed=5)
 
 
 def test_subjects_without_a_row_follow_method(fitted, jr):
     """method= gives each subject without a row an ICE after its last observation: the quickstart's
     ICE table is exactly that for JR, so both runs impute the same values."""
     by_method = impute(fitted, method="jump_to_reference", reference="PLACEBO", analysis="ancova",
-                       n_imputations=6, seed=5)
-    np.testing.assert_array_equal(by_method.imputed, jr.imputed)
+                       n_samples=6, seed=5)
+    np.testing.assert_array_equal(by_method.completed, jr.completed)
     summary = jr.ice_summary().set_index(["THERAPY", "strategy"])
     assert summary.loc[("DRUG", "JR"), "with_ice"] == (JR["strategy"] == "JR").sum() - \
         summary.loc[("PLACEBO", "JR"), "with_ice"]
@@ -151,13 +151,13 @@ def test_update_strategy_reuses_the_draws(fitted, jr):
     updated table and seed, unchanged subjects keep their values."""
     update = JR.assign(strategy=np.where(np.arange(len(JR)) % 2 == 0, "CIR", "JR"))
     updated = jr.update_strategy(update[["PATIENT", "strategy"]])
-    fresh = impute(fitted, ice=update, reference="PLACEBO", analysis="ancova", n_imputations=6, seed=5)
-    np.testing.assert_allclose(updated.imputed, fresh.imputed, rtol=1e-12, atol=1e-12)
+    fresh = impute(fitted, ice=update, reference="PLACEBO", analysis="ancova", n_samples=6, seed=5)
+    np.testing.assert_allclose(updated.completed, fresh.completed, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(updated.estimates, fresh.estimates, rtol=1e-12, atol=1e-12)
     changed = np.isin(jr.data.subjects, update.loc[update["strategy"] == "CIR", "PATIENT"])
-    np.testing.assert_array_equal(updated.imputed[:, ~changed], jr.imputed[:, ~changed])
-    assert not np.allclose(updated.imputed[:, changed], jr.imputed[:, changed])
-    assert all(a[0] is b[0] for a, b in zip(updated.draws, jr.draws))
+    np.testing.assert_array_equal(updated.completed[:, ~changed], jr.completed[:, ~changed])
+    assert not np.allclose(updated.completed[:, changed], jr.completed[:, changed])
+    assert all(a[0] is b[0] for a, b in zip(updated.parameters.draws, jr.parameters.draws))
     with pytest.raises(DataError, match="has no row in the ICE table"):
         jr.update_strategy(pd.DataFrame({"PATIENT": ["3618"], "strategy": ["JR"]}))
 
@@ -167,15 +167,15 @@ def test_non_mar_ice_leaves_post_ice_values_out(fitted):
     the imputations are conditioned on them; with MAR they are used."""
     subject = JR["PATIENT"].iloc[0]
     early = pd.DataFrame({"PATIENT": [subject], "VISIT": ["4"], "strategy": ["JR"]})
-    mi = impute(fitted, ice=early, reference="PLACEBO", n_imputations=2, seed=1, analysis="ancova")
+    mi = impute(fitted, ice=early, reference="PLACEBO", n_samples=2, seed=1, analysis="ancova")
     assert mi.plan.excluded.sum() == (~np.isnan(mi.data.y[mi.data.subjects == subject])).sum()
     assert mi.ice_summary()["excluded"].sum() == mi.plan.excluded.sum()
     observed = mi.data.observed
-    np.testing.assert_array_equal(mi.imputed[:, observed], np.broadcast_to(mi.data.y[observed],
+    np.testing.assert_array_equal(mi.completed[:, observed], np.broadcast_to(mi.data.y[observed],
                                                                            (2, observed.sum())))
     with warnings.catch_warnings():
         warnings.simplefilter("error", DataWarning)
-        mar = impute(fitted, ice=early.assign(strategy="MAR"), n_imputations=2, seed=1, analysis="ancova")
+        mar = impute(fitted, ice=early.assign(strategy="MAR"), n_samples=2, seed=1, analysis="ancova")
     assert mar.plan.excluded.sum() == 0
 
 
@@ -184,22 +184,22 @@ def test_delta_table_and_number_agree(fitted, jr):
     template = delta_template(jr)
     template["delta"] = np.where(template["is_missing"] & template["is_post_ice"]
                                  & (template["THERAPY"] == "DRUG"), 2.0, 0.0)
-    by_table = impute(fitted, ice=JR, reference="PLACEBO", analysis="ancova", n_imputations=6, seed=5,
+    by_table = impute(fitted, ice=JR, reference="PLACEBO", analysis="ancova", n_samples=6, seed=5,
                       delta=template)
-    by_number = impute(fitted, ice=JR, reference="PLACEBO", analysis="ancova", n_imputations=6, seed=5,
+    by_number = impute(fitted, ice=JR, reference="PLACEBO", analysis="ancova", n_samples=6, seed=5,
                        delta=2.0, delta_arms=["DRUG"])
-    np.testing.assert_array_equal(by_table.imputed, by_number.imputed)
-    expected = np.broadcast_to(by_table.shift, jr.imputed.shape)
-    np.testing.assert_allclose(by_table.imputed - jr.imputed, expected, atol=1e-12)
-    assert by_table.shift.max() == 2.0 and not by_table.shift[jr.data.observed].any()
+    np.testing.assert_array_equal(by_table.completed, by_number.completed)
+    expected = np.broadcast_to(by_table.parameters.shift, jr.completed.shape)
+    np.testing.assert_allclose(by_table.completed - jr.completed, expected, atol=1e-12)
+    assert by_table.parameters.shift.max() == 2.0 and not by_table.parameters.shift[jr.data.observed].any()
 
 
 def test_tipping_point_on_the_ice_table(fitted):
     """Each delta of the grid is the pooled result of impute(delta=) with the same seed."""
     tp = tipping_point(fitted, [0.0, 3.0], arms=["DRUG"], reference="PLACEBO", ice=JR, analysis="ancova",
-                       n_imputations=4, seed=8)
+                       n_samples=4, seed=8)
     for d in (0.0, 3.0):
-        mi = impute(fitted, ice=JR, reference="PLACEBO", analysis="ancova", n_imputations=4, seed=8,
+        mi = impute(fitted, ice=JR, reference="PLACEBO", analysis="ancova", n_samples=4, seed=8,
                     delta=d, delta_arms=["DRUG"])
         last = mi.compare().iloc[[-1]].reset_index(drop=True)
         row = tp.table.loc[tp.table["delta"] == d].reset_index(drop=True)
@@ -210,20 +210,20 @@ def test_impute_errors(fitted, jr):
     with pytest.raises(DataError, match="analysis must be one of"):
         impute(fitted, analysis="anova")
     with pytest.raises(DataError, match="weights must be one of"):
-        impute(fitted, analysis="ancova", weights="om", n_imputations=2)
+        impute(fitted, analysis="ancova", weights="om", n_samples=2)
     with pytest.raises(DataError, match="options of analysis='ancova'"):
-        impute(fitted, weights="equal", n_imputations=2)
+        impute(fitted, weights="equal", n_samples=2)
     with pytest.raises(DataError, match="options of analysis='ancova'"):
-        impute(fitted, covariates=["BASVAL"], n_imputations=2)
+        impute(fitted, covariates=["BASVAL"], n_samples=2)
     with pytest.raises(DataError, match="'AGE' are not variables"):
-        impute(fitted, analysis="ancova", covariates=["AGE"], n_imputations=2)
+        impute(fitted, analysis="ancova", covariates=["AGE"], n_samples=2)
     with pytest.raises(DataError, match="delta_arms= applies to a numeric delta"):
-        impute(fitted, delta=delta_template(jr), delta_arms=["DRUG"], n_imputations=2)
+        impute(fitted, delta=delta_template(jr), delta_arms=["DRUG"], n_samples=2)
     with pytest.raises(DataError, match="ICE table: subject 'XX' is not in the data"):
         impute(fitted, ice=pd.DataFrame({"PATIENT": ["XX"], "VISIT": ["5"], "strategy": ["JR"]}),
-               reference="PLACEBO", n_imputations=2)
+               reference="PLACEBO", n_samples=2)
     with pytest.raises(DataError, match="ICE strategy JR needs reference="):
-        impute(fitted, ice=JR, n_imputations=2)
+        impute(fitted, ice=JR, n_samples=2)
     with pytest.raises(DataError, match="per-visit ANCOVA .* by visit only"):
         jr.lsmeans("THERAPY")
     with pytest.raises(DataError, match="weights must be one of"):

@@ -16,7 +16,7 @@ import pytest
 
 import trialmlm
 from trialmlm.errors import DataError
-from trialmlm.estimands import ConditionalMean, condmean
+from trialmlm.estimands import PooledResult, condmean
 
 REF = Path(__file__).parent / "reference"
 REFS = json.loads((REF / "condmean_refs.json").read_text())
@@ -46,7 +46,7 @@ def rbmi_rows(pooled: list, parameter: str) -> dict:
     return next(p for p in pooled if p["parameter"] == parameter)
 
 
-def check_against(result: ConditionalMean, pooled: list, rtol: float) -> None:
+def check_against(result: PooledResult, pooled: list, rtol: float) -> None:
     """rbmi's trt is PLACEBO - DRUG (second level minus first), lsm_ref DRUG, lsm_alt PLACEBO."""
     for _, row in result.compare(reference="DRUG").iterrows():
         ref = rbmi_rows(pooled, f"trt_{row['VISIT']}")

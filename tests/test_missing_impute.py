@@ -140,7 +140,7 @@ def test_rubin_rules_match_mice():
 # -- MI from a fitted MMRM ------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def mar(fitted):
-    return impute(fitted, n_imputations=100, reference=PBO, seed=11)
+    return impute(fitted, n_samples=100, reference=PBO, seed=11)
 
 
 def test_mar_imputation_reproduces_mmrm(fitted, mar):
@@ -149,7 +149,7 @@ def test_mar_imputation_reproduces_mmrm(fitted, mar):
     pooled = mar.compare()
     assert list(pooled["contrast"]) == list(direct["contrast"])
     e = mar.estimates[:, 0, len(mar.lsmeans_labels):]
-    mc_se = e.std(axis=0, ddof=1) / np.sqrt(mar.n_imputations)
+    mc_se = e.std(axis=0, ddof=1) / np.sqrt(mar.n_samples)
     # the direct and MI estimators differ by O(SE / sqrt(n)) besides Monte-Carlo error
     assert np.all(np.abs(pooled["estimate"] - direct["estimate"]) < 4 * mc_se + 0.1 * direct["se"])
     np.testing.assert_allclose(pooled["se"], direct["se"], rtol=0.1)
@@ -171,12 +171,12 @@ def test_reference_based_means_match_conditional_mean_imputation(fitted):
     for name in ("jump_to_reference", "copy_reference", "copy_increments_in_reference"):
         completed = impute_visits(data, (STRATEGIES[name],), fitted.beta, _sigmas(fitted), None)
         target = analysis(completed)[0][0, n_ls:]
-        mi = impute(fitted, method=name, n_imputations=60, reference=PBO, seed=2)
+        mi = impute(fitted, method=name, n_samples=60, reference=PBO, seed=2)
         e = mi.estimates[:, 0, n_ls:]
-        mc_se = e.std(axis=0, ddof=1) / np.sqrt(mi.n_imputations)
+        mc_se = e.std(axis=0, ddof=1) / np.sqrt(mi.n_samples)
         assert np.all(np.abs(e.mean(axis=0) - target) < 4 * mc_se + 0.05), name
     # the reference-based effects are pulled towards the reference
-    j2r = impute(fitted, method="jump_to_reference", n_imputations=20, reference=PBO, seed=2).compare()
+    j2r = impute(fitted, method="jump_to_reference", n_samples=20, reference=PBO, seed=2).compare()
     mar = fitted.compare("TRT01P", by="AVISIT", reference=PBO)
     assert abs(j2r["estimate"].iloc[-1]) < abs(mar["estimate"].iloc[-1])
 
@@ -201,52 +201,52 @@ def test_completed_data(mar, trial):
     kept.index = kept.index.set_levels(kept.index.levels[1].astype(str), level=1)
     observed.index = observed.index.set_levels(observed.index.levels[1].astype(str), level=1)
     pd.testing.assert_series_equal(kept.sort_index(), observed.sort_index(), check_names=False)
-    with pytest.raises(DataError, match="imputation 100 does not exist"):
+    with pytest.raises(DataError, match="completed data set 100 does not exist"):
         mar.completed_data(100)
 
 
 def test_delta_shifts_only_imputed_values_after_dropout(fitted):
-    base = impute(fitted, n_imputations=3, reference=PBO, seed=4)
-    shifted = impute(fitted, method="delta", delta=2.5, delta_arms=["Drug 20 mg"], n_imputations=3,
+    base = impute(fitted, n_samples=3, reference=PBO, seed=4)
+    shifted = impute(fitted, method="delta", delta=2.5, delta_arms=["Drug 20 mg"], n_samples=3,
                      reference=PBO, seed=4)
-    diff = shifted.imputed - base.imputed
+    diff = shifted.completed - base.completed
     dropout = last_observed(base.data.observed) + 1  # the visit after the last observation
     after = np.arange(len(VISITS))[None, :] >= dropout[:, None]
     high = (np.asarray(base.data.arms)[base.data.arm_codes] == "Drug 20 mg")[:, None]
     assert after.any() and (after & ~high).any()
     expected = np.broadcast_to(np.where(after & high, 2.5, 0.0), diff.shape)
     np.testing.assert_allclose(diff, expected, atol=1e-12)
-    per_visit = impute(fitted, method="delta", delta={"Week 8": 1.0}, n_imputations=3, reference=PBO, seed=4)
-    d2 = per_visit.imputed - base.imputed
+    per_visit = impute(fitted, method="delta", delta={"Week 8": 1.0}, n_samples=3, reference=PBO, seed=4)
+    d2 = per_visit.completed - base.completed
     assert np.all(d2[:, :, :4] == 0) and np.all(np.isin(np.round(d2[:, :, 4], 12), [0.0, 1.0]))
 
 
 def test_seed_reproduces_and_workers_do_not_matter(fitted):
-    a = impute(fitted, n_imputations=4, reference=PBO, seed=9)
-    b = impute(fitted, n_imputations=4, reference=PBO, seed=9, workers=2)
+    a = impute(fitted, n_samples=4, reference=PBO, seed=9)
+    b = impute(fitted, n_samples=4, reference=PBO, seed=9, workers=2)
     np.testing.assert_array_equal(a.estimates, b.estimates)
-    c = impute(fitted, n_imputations=4, reference=PBO)
-    d = impute(fitted, n_imputations=4, reference=PBO, seed=c.seed)
+    c = impute(fitted, n_samples=4, reference=PBO)
+    d = impute(fitted, n_samples=4, reference=PBO, seed=c.seed)
     np.testing.assert_array_equal(c.estimates, d.estimates)
 
 
 def test_row_order_does_not_matter(trial, fitted):
     shuffled = trial.sample(frac=1.0, random_state=1)
-    a = impute(fitted, n_imputations=3, reference=PBO, seed=1)
-    b = impute(trialmlm.fit(FORMULA, shuffled), n_imputations=3, reference=PBO, seed=1)
+    a = impute(fitted, n_samples=3, reference=PBO, seed=1)
+    b = impute(trialmlm.fit(FORMULA, shuffled), n_samples=3, reference=PBO, seed=1)
     np.testing.assert_allclose(a.estimates, b.estimates, rtol=1e-8, atol=1e-10)
 
 
 def test_tipping_point_uses_common_random_numbers(fitted):
     deltas = [0.0, 1.0, 2.0, 4.0]
-    tp = tipping_point(fitted, deltas, reference=PBO, n_imputations=10, seed=3)
+    tp = tipping_point(fitted, deltas, reference=PBO, n_samples=10, seed=3)
     assert list(tp.table["delta"].unique()) == deltas and tp.visit == "Week 8"
-    mar = impute(fitted, n_imputations=10, reference=PBO, seed=3).compare()
+    mar = impute(fitted, n_samples=10, reference=PBO, seed=3).compare()
     week8 = mar.loc[mar["AVISIT"] == "Week 8"].set_index("contrast")
     at0 = tp.table.loc[tp.table["delta"] == 0].set_index("contrast")
     np.testing.assert_allclose(at0["estimate"], week8["estimate"], rtol=1e-12)
     np.testing.assert_allclose(at0["p"], week8["p"], rtol=1e-10)
-    shifted = impute(fitted, method="delta", delta=2.0, n_imputations=10, reference=PBO, seed=3).compare()
+    shifted = impute(fitted, method="delta", delta=2.0, n_samples=10, reference=PBO, seed=3).compare()
     at2 = tp.table.loc[tp.table["delta"] == 2].set_index("contrast")
     np.testing.assert_allclose(at2["estimate"], shifted.loc[shifted["AVISIT"] == "Week 8"]
                                .set_index("contrast")["estimate"], rtol=1e-12)
@@ -257,7 +257,7 @@ def test_tipping_point_uses_common_random_numbers(fitted):
         assert tp.tipping_deltas[contrast] == (lost.iloc[0] if len(lost) else None)
     with pytest.raises(DataError, match="there are 2 contrasts"):
         _ = tp.tipping_delta
-    one = tipping_point(fitted, deltas, arms=["Drug 20 mg"], reference=PBO, n_imputations=3, seed=3)
+    one = tipping_point(fitted, deltas, arms=["Drug 20 mg"], reference=PBO, n_samples=3, seed=3)
     assert one.table["contrast"].nunique() == 2  # both contrasts reported, only the high dose shifted
 
 
@@ -292,9 +292,9 @@ def test_tipping_point_default_deltas_move_towards_the_null(trial, fitted):
     (higher is better) they are shifted downwards; the grid is delta_steps of the Week 8 SD."""
     week8 = trial.loc[(trial["AVISIT"] == "Week 8") & trial["CHG"].notna(), "CHG"]
     grid = delta_steps(week8.std(ddof=1))
-    tp = tipping_point(fitted, reference=PBO, n_imputations=3, seed=5)
+    tp = tipping_point(fitted, reference=PBO, n_samples=3, seed=5)
     flipped = trialmlm.fit(FORMULA, trial.assign(CHG=-trial["CHG"], BASE=-trial["BASE"]))
-    tp_flipped = tipping_point(flipped, reference=PBO, n_imputations=3, seed=5)
+    tp_flipped = tipping_point(flipped, reference=PBO, n_samples=3, seed=5)
     for result, sign in ((tp, 1.0), (tp_flipped, -1.0)):
         primary = result.primary_p
         for contrast, rows in result.table.groupby("contrast"):
@@ -316,7 +316,7 @@ def test_tipping_point_default_deltas_need_two_observations_at_the_visit(trial):
         warnings.simplefilter("ignore")
         fit = trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + cs(AVISIT | USUBJID)", sparse)
     with pytest.raises(DataError, match="visit 'Week 8' has 1 observed response"):
-        tipping_point(fit, reference=PBO, n_imputations=2, seed=1)
+        tipping_point(fit, reference=PBO, n_samples=2, seed=1)
 
 
 def test_tipping_point_summary_one_row_per_contrast_and_status():
@@ -348,8 +348,13 @@ def test_errors(fitted, trial):
         impute(fitted, method="j2r")
     with pytest.raises(DataError, match="needs reference="):
         impute(fitted, method="jump_to_reference")
-    with pytest.raises(DataError, match="n_imputations must be an integer of at least 2"):
+    with pytest.raises(DataError, match="n_samples must be an integer of at least 2"):
+        impute(fitted, n_samples=1)
+    with pytest.warns(DeprecationWarning, match="n_imputations= is now n_samples="), \
+            pytest.raises(DataError, match="n_samples must be an integer of at least 2"):
         impute(fitted, n_imputations=1)
+    with pytest.raises(DataError, match="impute\\(\\) has no keyword 'n_imputation'"):
+        impute(fitted, n_imputation=2)
     with pytest.raises(DataError, match="needs a non-zero delta"):
         impute(fitted, method="delta", reference=PBO)
     with pytest.raises(DataError, match="not a level of 'TRT01P'"):
@@ -359,7 +364,7 @@ def test_errors(fitted, trial):
     with pytest.raises(DataError, match="not visits of 'AVISIT'"):
         impute(fitted, delta={"Week 9": 1.0}, reference=PBO)
     with pytest.raises(DataError, match="workers must be a positive integer"):
-        impute(fitted, n_imputations=2, workers=0)
+        impute(fitted, n_samples=2, workers=0)
     with pytest.raises(DataError, match="tipping_point needs reference="):
         tipping_point(fitted, [0, 1])
     with pytest.raises(DataError, match="visit 'Week 7' is not a visit"):
@@ -383,11 +388,11 @@ def test_errors(fitted, trial):
         warnings.simplefilter("ignore")
         fit_nobase = trialmlm.fit(FORMULA, nobase)
     with pytest.raises(DataError, match=f"subject '{first}' has no value of 'BASE'"):
-        impute(fit_nobase, n_imputations=2)
+        impute(fit_nobase, n_samples=2)
     with pytest.raises(DataError, match="differ by 'SEX', not by the arm"):
-        impute(trialmlm.fit("CHG ~ TRT01P * AVISIT + us(AVISIT | SEX / USUBJID)", trial), n_imputations=2)
+        impute(trialmlm.fit("CHG ~ TRT01P * AVISIT + us(AVISIT | SEX / USUBJID)", trial), n_samples=2)
     with pytest.raises(DataError, match="pass arm= one of"):
-        impute(trialmlm.fit("CHG ~ SEX + TRT01P * AVISIT + us(AVISIT | USUBJID)", trial), n_imputations=2)
+        impute(trialmlm.fit("CHG ~ SEX + TRT01P * AVISIT + us(AVISIT | USUBJID)", trial), n_samples=2)
 
 
 def test_arm_specific_covariance_fit(trial):
@@ -401,7 +406,7 @@ def test_arm_specific_covariance_fit(trial):
         np.testing.assert_allclose(sigmas[g], fit.covariance_matrix(arm).to_numpy(), rtol=1e-12)
     data = prepare(fit, "AVISIT", "TRT01P", PBO)
     assert set(data.ref_group) == {fit.group_labels.index(PBO)}
-    result = impute(fit, method="jump_to_reference", reference=PBO, n_imputations=3, seed=1).compare()
+    result = impute(fit, method="jump_to_reference", reference=PBO, n_samples=3, seed=1).compare()
     assert result["estimate"].notna().all() and result["se"].gt(0).all()
 
 
@@ -412,8 +417,8 @@ def test_imputation_results_keep_the_arm_and_visit_order():
     data, _ = adam_bds()
     df = trialmlm.read(data, param="HAMD17", response="CHG", population="EFFFL", arm="TRT01P")
     fit = trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)", df)
-    mi = estimands.impute(fit, reference="Placebo", n_imputations=3, seed=1).compare()
+    mi = estimands.impute(fit, reference="Placebo", n_samples=3, seed=1).compare()
     assert list(mi["TRT01P"].astype(str)[:2]) == ["Drug Low", "Drug High"]
     assert list(dict.fromkeys(mi["AVISIT"].astype(str))) == ["Week 2", "Week 4", "Week 8"]
-    tp = estimands.tipping_point(fit, [0, 1], reference="Placebo", n_imputations=3, seed=1)
+    tp = estimands.tipping_point(fit, [0, 1], reference="Placebo", n_samples=3, seed=1)
     assert list(tp.table["contrast"][:2]) == ["Drug Low - Placebo", "Drug High - Placebo"]

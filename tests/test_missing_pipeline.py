@@ -31,16 +31,17 @@ def same(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 
 def test_approx_bayes_is_impute(demo_fit, jr):
-    short = impute(demo_fit, method="jump_to_reference", n_imputations=3, reference="CTRL", arm="TRT",
+    short = impute(demo_fit, method="jump_to_reference", n_samples=3, reference="CTRL", arm="TRT",
                    seed=11, analysis="ancova", delta=1.5, progress=False)
     piped = jr.draws(ApproxBayes(3), seed=11, progress=False).impute().analyse(Ancova(), delta=1.5).pool()
-    assert np.array_equal(short.estimates, piped.estimates) and np.array_equal(short.imputed, piped.imputed)
+    assert np.array_equal(short.estimates, piped.estimates)
+    assert np.array_equal(short.completed, piped.completed)
     same(short.compare(), piped.compare())
     same(short.lsmeans(), piped.lsmeans())
 
 
 def test_approx_bayes_mmrm_analysis_and_update(demo_fit, jr):
-    short = impute(demo_fit, method="jump_to_reference", n_imputations=2, reference="CTRL", seed=3,
+    short = impute(demo_fit, method="jump_to_reference", n_samples=2, reference="CTRL", seed=3,
                    progress=False)
     piped = jr.draws(ApproxBayes(2), seed=3, progress=False).impute(references="CTRL").analyse(Mmrm()).pool()
     same(short.compare(), piped.compare())
@@ -59,7 +60,7 @@ def test_condmean_is_the_pipeline(demo_fit, kind):
     model = ImputationModel(demo_fit, arm="TRT", reference="CTRL")
     piped = model.draws(CondMean(kind, n), seed=seed, progress=False).impute().analyse().pool()
     assert np.array_equal(short.estimates, piped.estimates)
-    assert np.array_equal(short.replicates, piped.replicates)
+    assert np.array_equal(short.point, piped.point)
     same(short.compare(), piped.compare())
 
 
@@ -83,7 +84,7 @@ def test_numeric_delta_for_condmean_is_the_table_it_stands_for(demo_fit):
 
 
 def test_tipping_point_is_analyse_over_deltas(demo_fit, jr):
-    short = tipping_point(demo_fit, deltas=[0, 1, 2], method="jump_to_reference", n_imputations=2,
+    short = tipping_point(demo_fit, deltas=[0, 1, 2], method="jump_to_reference", n_samples=2,
                           reference="CTRL", arm="TRT", seed=4, progress=False)
     piped = jr.draws(ApproxBayes(2), seed=4, progress=False).impute().tipping_point(Mmrm(), deltas=[0, 1, 2])
     same(short.table, piped.table)
@@ -143,7 +144,7 @@ def test_condmean_mmrm_reproduces_the_fit(full_fit, kind):
     pooling = None if kind == "jackknife" else "normal"
     assert result.covariates == () and np.isfinite(result.compare(pooling=pooling)["se"]).all()
     again = model.draws(CondMean(kind, n), seed=seed, progress=False).impute().analyse(Mmrm()).pool()
-    assert np.array_equal(result.replicates, again.replicates)
+    assert np.array_equal(result.estimates, again.estimates)
 
 
 def test_bmlmi_mmrm_is_reproducible_and_near_the_fit(full_fit):

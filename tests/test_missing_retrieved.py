@@ -197,11 +197,11 @@ def test_user_strategy_in_impute(advanced_fit):
         return np.where(index_mar, own.mu, ref.mu), own.sigma
 
     ice = ice_of("AVG")
-    options = dict(reference="Control", arm="group", n_imputations=3, seed=5, analysis="ancova",
+    options = dict(reference="Control", arm="group", n_samples=3, seed=5, analysis="ancova",
                    covariates=["outcome_bl"])
     mine = impute(advanced_fit, ice=ice.replace({"AVG": "MYJR"}), strategies={"MYJR": jump}, **options)
     builtin = impute(advanced_fit, ice=ice.replace({"AVG": "JR"}), **options)
-    np.testing.assert_allclose(mine.imputed, builtin.imputed, rtol=1e-12)
+    np.testing.assert_allclose(mine.completed, builtin.completed, rtol=1e-12)
     pd.testing.assert_frame_equal(mine.compare(), builtin.compare(), rtol=1e-12)
     tips = [tipping_point(advanced_fit, deltas=[0, 1], ice=i, **options, **extra).table
             for i, extra in ((ice.replace({"AVG": "MYJR"}), {"strategies": {"MYJR": jump}}),

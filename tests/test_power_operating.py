@@ -196,7 +196,7 @@ def test_multiple_imputation_analysis():
     frame = design.simulate(seed)
     fit = trialmlm.fit(analysis.formula, frame)
     child = np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, 0))
-    mi = estimands.impute(fit, method="jump_to_reference", n_imputations=4, reference="Placebo", arm="TRT01P",
+    mi = estimands.impute(fit, method="jump_to_reference", n_samples=4, reference="Placebo", arm="TRT01P",
                         seed=int(child.generate_state(1)[0]))
     row = mi.compare("TRT01P", by="AVISIT", reference="Placebo")
     row = row[(row["AVISIT"] == "W3") & (row["TRT01P"] == "Drug")].iloc[0]

@@ -243,7 +243,7 @@ def depression():
     """The 3-arm sample trial (placebo, 10 mg, 20 mg): two contrasts; 5 imputations each."""
     df = trialmlm.read(SAMPLE, param="HAMD17")
     fit = trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)", df)
-    options = dict(reference=PBO, n_imputations=5, seed=11)
+    options = dict(reference=PBO, n_samples=5, seed=11)
     mis = [estimands.impute(fit, method=m, **options) for m in ("mar", "jump_to_reference")]
     return fit, mis, estimands.tipping_point(fit, **options), options
 

@@ -508,7 +508,7 @@ class Sensitivity(AnalysisKind):
     def analyses(self):
         """``(imputations, tipping point)``."""
         ctx, c = self.ctx, self.ctx.config
-        options = dict(n_imputations=c.imputations, reference=ctx.reference, arm=c.arm, seed=c.seed,
+        options = dict(n_samples=c.imputations, reference=ctx.reference, arm=c.arm, seed=c.seed,
                        workers=c.workers, progress=ctx.progress)
         imputations = [impute(ctx.fit, method=method, **options) for method in ("mar", *SENSITIVITY_METHODS)]
         return imputations, tipping_point(ctx.fit, c.deltas, alpha=c.alpha, **options)

@@ -86,6 +86,12 @@ class ImputationData:
     time_varying: tuple = ()
     reference: object = None
 
+    def arm_by_visit(self) -> pd.DataFrame:
+        """The arm and visit of each LS mean of the arm by visit, visit-major (arms within visits)."""
+        arms, k = np.asarray(self.arms, dtype=object), len(self.visits)
+        return pd.DataFrame({self.arm: np.tile(arms, k),
+                             self.visit: np.repeat(np.asarray(self.visits, dtype=object), len(arms))})
+
     def completed_frame(self, values: np.ndarray) -> pd.DataFrame:
         """``frame`` with the (n, K) completed responses ``values`` and ``imputed`` marking filled values."""
         out = self.frame.copy()

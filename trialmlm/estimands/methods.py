@@ -50,6 +50,7 @@ class ApproxBayes:
 
     n_samples: int = 100
     name = "approxbayes"
+    needs_variances = True  # Rubin's rules pool each analysis' estimate, variance and df
 
     def __post_init__(self):
         check_count("n_samples", self.n_samples)
@@ -70,6 +71,7 @@ class CondMean:
     type: str = "jackknife"
     n_samples: int | None = None
     name = "condmean"
+    needs_variances = False  # the estimates of the samples alone
 
     def __post_init__(self):
         if self.type not in CONDMEAN_TYPES:
@@ -99,6 +101,7 @@ class BMLMI:
     B: int = 20
     D: int = 2
     name = "bmlmi"
+    needs_variances = False
 
     def __post_init__(self):
         check_count("D", self.D)

@@ -44,6 +44,7 @@ from .imputation import (
 )
 from .mmrm_analysis import MmrmAnalysis
 from .pipeline import Ancova, Mmrm
+from .pooled import PooledResult
 from .visit_ancova import VisitAncova
 
 
@@ -180,17 +181,31 @@ def refit(setting: Setting, rows: np.ndarray) -> Parameters:
 
 def analyse(setting: Setting, params: Parameters, rng: np.random.Generator | None = None,
             n_imputations: int = 1) -> np.ndarray:
-    """(K, A) LS means of the sample ``params.rows`` imputed by conditional mean
-    (``rng=None``), else (D, K, A) for ``n_imputations`` random imputations from ``rng``
-    (each repeat of a subject drawn independently, as rbmi)."""
+    """(R,) estimates of the sample ``params.rows`` imputed by conditional mean (``rng=None``),
+    else (D, R) for ``n_imputations`` random imputations from ``rng`` (each repeat of a subject
+    drawn independently, as rbmi); R: the (K, A) LS means of the arm by visit, visit-major
+    (:meth:`.imputation.ImputationData.arm_by_visit`), or a user function's parameters."""
     data, plan, rows = setting.data, setting.plan, params.rows
     if rng is None:
-        return setting.analysis.lsmeans(setting.completed(params), rows)
+        return setting.analysis.lsmeans(setting.completed(params), rows).ravel()
     sample, codes, shift = _take(data, rows), plan.codes[rows], setting.shift[rows]
     analysis, every = setting.analysis.take(rows), np.ones(rows.size, dtype=bool)
     return np.stack([analysis.lsmeans(impute_visits(sample, plan.strategies, params.beta, params.sigmas, rng,
-                                                    codes) + shift, every)
+                                                    codes) + shift, every).ravel()
                      for _ in range(n_imputations)])
+
+
+def pooled_result(setting: Setting, method, estimates: np.ndarray, settings: dict) -> PooledResult:
+    """The :class:`.pooled.PooledResult` of the per-sample ``estimates`` (rows of
+    :func:`analyse`) of a maximum-likelihood ``method`` (``settings``: the other fields)."""
+    data, analysis = setting.data, setting.analysis
+    if isinstance(analysis, FunctionAnalysis):
+        labels = analysis.lsmeans_labels, analysis.compare_labels
+    else:  # the differences are those of the LS means of each sample
+        labels = data.arm_by_visit(), pd.DataFrame()
+    reference = data.arms[0] if setting.reference is None else setting.reference
+    return PooledResult(method, setting.arm, setting.visit, reference, estimates, *labels, data, setting.plan,
+                        analysis, **settings)
 
 
 def _take(data: ImputationData, rows: np.ndarray) -> ImputationData:

@@ -12,8 +12,9 @@ r"""One estimand pipeline in rbmi's four verbs: ``draws -> impute -> analyse -> 
 
 Each verb returns a frozen value that records its arguments; :meth:`Analyses.pool` runs the
 engine of the method (:data:`ENGINES`, keyed by the method class of :mod:`.methods`) and
-returns its result, which implements :class:`trialmlm.inference.protocol.Comparisons`
-(``lsmeans``, ``compare``) with the method's pooling rule and ``update_strategy``.  The
+returns the one result of every method, :class:`trialmlm.estimands.pooled.PooledResult`
+(``lsmeans``, ``compare`` of :class:`trialmlm.inference.protocol.Comparisons` with the
+method's pooling rule, ``table()`` of a user function, ``update_strategy``).  The
 shortcuts :func:`trialmlm.estimands.impute`, :func:`~trialmlm.estimands.condmean`,
 :func:`~trialmlm.estimands.bmlmi` and :func:`~trialmlm.estimands.tipping_point` give the same
 numbers on the same seed (the engines spawn their random streams in the same order).
@@ -39,26 +40,31 @@ from ..errors import DataError
 from .delta import delta_template
 from .methods import BMLMI, METHODS, ApproxBayes, CondMean
 
-__all__ = ["BMLMI", "ENGINES", "METHODS", "Analyses", "Ancova", "ApproxBayes", "CondMean", "Draws", "Engine",
-           "ImputationModel", "Imputations", "Mmrm", "register"]
+__all__ = ["BMLMI", "ENGINES", "METHODS", "TIPPING_POINTS", "Analyses", "Ancova", "ApproxBayes", "CondMean",
+           "Draws", "Engine", "ImputationModel", "Imputations", "Mmrm", "analysis_model", "register"]
 
 
 @dataclass(frozen=True)
 class Engine:
-    """How a method class is run: ``run(analyses) -> result`` and, if the method has one,
-    ``tipping_point(imputations, analysis, deltas, arms, visit, alpha) -> TippingPoint``."""
+    """How a method class is run: ``run(analyses) -> PooledResult`` and ``update(result,
+    update, run) -> PooledResult`` (the result re-imputed under the strategies of ``update``
+    from its kept parameters; ``run``: workers, progress, executor)."""
 
     run: Callable
-    tipping_point: Callable | None = None
+    update: Callable
 
 
 ENGINES: dict[type, Engine] = {}
-"""The engine of each method class (:mod:`.sensitivity`, :mod:`.condmean`, :mod:`.bmlmi` register theirs)."""
+"""The engine of each method class (:mod:`.approxbayes`, :mod:`.condmean`, :mod:`.bmlmi` register theirs)."""
+
+TIPPING_POINTS: dict[type, Callable] = {}
+"""``tipping(imputations, analysis, deltas, arms, visit, alpha) -> TippingPoint`` of the method
+classes that have one (:mod:`.tipping`: approximate Bayes)."""
 
 
-def register(method_class: type, run: Callable, tipping_point: Callable | None = None) -> None:
+def register(method_class: type, run: Callable, update: Callable) -> None:
     """Make ``method_class`` (a class of :mod:`.methods`) runnable by the pipeline."""
-    ENGINES[method_class] = Engine(run, tipping_point)
+    ENGINES[method_class] = Engine(run, update)
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,11 @@ class Mmrm:
     """The fit's own MMRM refitted to each completed data set (``fit.refit``): LS means of the
     arm by visit with equal weights and their differences, as ``fit.lsmeans``/``fit.compare``
     (every method; :mod:`.mmrm_analysis` under ``CondMean`` and ``BMLMI``)."""
+
+
+def analysis_model(analysis) -> str:
+    """The name of an analysis value: "ancova", "mmrm" or "function" (a user function)."""
+    return "ancova" if isinstance(analysis, Ancova) else "mmrm" if isinstance(analysis, Mmrm) else "function"
 
 
 @dataclass(frozen=True)
@@ -155,7 +166,7 @@ class Imputations:
     def tipping_point(self, analysis=None, deltas=None, arms=None, visit=None, alpha: float = 0.05):
         """rbmi's tipping point: :meth:`analyse` over a grid of ``deltas`` and pool
         (:func:`trialmlm.estimands.tipping_point`; approximate Bayes, ``analysis`` default :class:`Mmrm`)."""
-        tipping = ENGINES[type(self.draws.method)].tipping_point
+        tipping = TIPPING_POINTS.get(type(self.draws.method))
         if tipping is None:
             raise DataError("the tipping point pools approximate Bayesian imputations (ApproxBayes(n))")
         return tipping(self, Mmrm() if analysis is None else analysis, deltas, arms, visit, alpha)
@@ -175,11 +186,7 @@ class Analyses:
         draws = self.imputations.draws
         result = ENGINES[type(draws.method)].run(self)
         update = self.imputations.update_strategy
-        if update is None:
-            return result
-        if isinstance(draws.method, ApproxBayes):
-            return result.update_strategy(update, **draws.run)
-        return result.update_strategy(update)
+        return result if update is None else result.update_strategy(update, **draws.run)
 
 
 def delta_table(analyses: Analyses) -> pd.DataFrame | None:

@@ -102,9 +102,7 @@ class VisitAncova:
         self.others = [i for i in range(len(self.arms)) if i != r]
         self.reference_index = r
         names = np.asarray(self.arms, dtype=object)
-        self.lsmeans_labels = pd.DataFrame({data.arm: np.tile(names, k),
-                                            data.visit: np.repeat(np.asarray(data.visits, dtype=object),
-                                                                  len(names))})
+        self.lsmeans_labels = data.arm_by_visit()
         self.compare_labels = pd.DataFrame({
             data.visit: np.repeat(np.asarray(data.visits, dtype=object), len(self.others)),
             data.arm: np.tile(names[self.others], k),

@@ -226,20 +226,20 @@ SENSITIVITY_COLUMNS = ("analysis", "contrast", "visit", "delta", *NUMBERS, "prim
 
 def _mi_label(mi) -> str:
     """"MI, MAR", "MI, jump to reference", ...; "MI, MAR + delta" for a delta adjustment."""
-    if mi.method == "delta":
+    if mi.default_strategy == "delta":
         return "MI, MAR + delta"
-    label = STRATEGIES[mi.method].label
-    return f"MI, {label if mi.method == 'mar' else label.lower()}"
+    label = STRATEGIES[mi.default_strategy].label
+    return f"MI, {label if mi.default_strategy == 'mar' else label.lower()}"
 
 
 def _mi_delta(mi) -> float:
     """The shift of a ``"delta"`` imputation when it is one number, else NaN."""
-    return float(mi.delta) if mi.method == "delta" and np.ndim(mi.delta) == 0 else np.nan
+    return float(mi.delta) if mi.default_strategy == "delta" and np.ndim(mi.delta) == 0 else np.nan
 
 
 def _tipping_label(tp) -> str:
-    what = STRATEGIES[tp.method].label
-    return f"Tipping point ({what if tp.method == 'mar' else what.lower()} + delta)"
+    what = STRATEGIES[tp.default_strategy].label
+    return f"Tipping point ({what if tp.default_strategy == 'mar' else what.lower()} + delta)"
 
 
 def _text(value) -> str:
@@ -259,7 +259,7 @@ def sensitivity_results(fit, imputations: Sequence = (), tipping=None, alpha: fl
 
     One row per (analysis, contrast, delta) at one visit, contrasts in the fit's order and,
     within a contrast: the primary MMRM (``fit.compare``, MAR), each of ``imputations``
-    (:class:`~trialmlm.estimands.MultipleImputation`, ``mi.compare(arm, by=visit, reference=reference,
+    (:class:`~trialmlm.estimands.PooledResult`, ``mi.compare(arm, by=visit, reference=reference,
     alpha=alpha)``), then the
     tipping point (:class:`~trialmlm.estimands.TippingPoint`, ``tipping.summary()``): the row
     at the tipping delta (first delta with :math:`p \ge \alpha`); the last delta of the
@@ -334,7 +334,7 @@ def sensitivity_table(fit, imputations: Sequence = (), tipping=None, alpha: floa
                + (["Tipping point"] if show_tipping else []))
     notes = ("Primary p-value (MAR): p-value of the same contrast in the primary MMRM.",)
     if tipping is not None:
-        notes += (f"Tipping point ({tipping.n_imputations} imputations): Delta is added to the values "
+        notes += (f"Tipping point ({tipping.n_samples} imputations): Delta is added to the values "
                   "imputed after dropout in the contrast's active arm; shown is the first Delta at which "
                   f"p >= {alpha:g}, or the last Delta of the range when the difference stays significant.",)
     visit = data["visit"].iloc[0]
