@@ -298,10 +298,5 @@ def update(result: PooledResult, update: pd.DataFrame, run: dict) -> PooledResul
 
 register(ApproxBayes, run, update)
 
-# Compatibility names for plots/inference.py and power/analysis.py, which import them from here
-# (their new homes: trialmlm.estimands.tipping and trialmlm.estimands.shortcuts).
-from .shortcuts import impute  # noqa: E402
-from .tipping import NOT_SIGNIFICANT  # noqa: E402
-
-__all__ = ["NOT_SIGNIFICANT", "ParameterDraws", "Setup", "analysis_of", "impute", "pooled_result", "prepare",
+__all__ = ["ParameterDraws", "Setup", "analysis_of", "pooled_result", "prepare",
            "run", "run_imputations", "update"]

@@ -17,7 +17,7 @@ from matplotlib.lines import Line2D
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
 from ..errors import DataError
-from ..estimands.approxbayes import NOT_SIGNIFICANT
+from ..estimands.tipping import NOT_SIGNIFICANT
 from ..tables.formats import MINUS, NOT_ESTIMABLE, decimals_for, fmt_number, fmt_p
 from .style import (
     LEGEND_SIZE,

@@ -29,7 +29,7 @@ from ..covariance import get_structure
 from ..engine.formula import parse_formula
 from ..errors import ConvergenceError, ConvergenceWarning, DataError
 from ..estimands.approxbayes import DEFAULT_STRATEGIES as METHODS
-from ..estimands.approxbayes import impute
+from ..estimands.shortcuts import impute
 from ..inference.methods import Scope
 from .design import TrialDesign
 
@@ -145,7 +145,7 @@ class Analysis:
         source = fit
         if self.imputation is not None:
             state = (seed if seed is not None else np.random.SeedSequence()).generate_state(1)[0]
-            source = impute(fit, method=self.imputation, n_imputations=self.n_imputations,
+            source = impute(fit, method=self.imputation, n_samples=self.n_imputations,
                             reference=self.reference, arm=self.arm, seed=int(state))
         if self.slope is None:
             table = source.compare(self.arm, by=self.visit, reference=self.reference, alpha=alpha)
