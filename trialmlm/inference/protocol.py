@@ -1,9 +1,9 @@
 r"""The one result API of an analysis: LS means and their comparisons (SAS ``LSMEANS / DIFF``).
 
-A fit (:class:`trialmlm.MMRMResults`) and a multiple-imputation result
-(:class:`trialmlm.estimands.PooledResult`, every imputation method) both implement :class:`Comparisons`: the same
-method names, keyword names, defaults, validation and columns, so that code written for one
-runs on the other:
+A fit (:class:`trialmlm.MMRMResults`) and a pooled imputation result
+(:class:`trialmlm.estimands.PooledResult`, every method) both implement :class:`Comparisons`:
+the same method names, keyword names, defaults, validation and columns, so that code written
+for one runs on the other:
 
 * ``lsmeans(specs, by=None, alpha=0.05, **options)``: factor columns, then ``estimate, se,
   df, lower, upper``;
