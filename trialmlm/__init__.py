@@ -35,8 +35,8 @@ __version__ = "0.1.0"
 _LAZY = {"fit": ".api", "read": ".data.io", "STRUCTURES": ".covariance", "MMRMResults": ".engine.results"}
 
 __all__ = ["fit", "gee", "read", "STRUCTURES", "MMRMResults", "BoundaryWarning", "ConvergenceError",
-           "ConvergenceWarning", "DataError", "DataWarning", "FormulaError", "SeparationWarning", "TrialMLMError",
-           "__version__"]
+           "ConvergenceWarning", "DataError", "DataWarning", "FormulaError", "SeparationWarning",
+           "TrialMLMError", "__version__"]
 
 
 def __getattr__(name: str):

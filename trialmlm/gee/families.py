@@ -8,12 +8,12 @@ scoring that leaves it is halved, as geepack does), the check and encoding of th
 response, and the quasi-likelihood :math:`Q(\mu; y)` that QIC sums (Pan 2001, with
 :math:`\phi = 1` and unit weights, as geepack's ``QIC()``):
 
-=========  ===========================  ==========================  ============================
-family     :math:`v(\mu)`               valid :math:`\mu`           :math:`Q(\mu; y)`
-=========  ===========================  ==========================  ============================
-binomial   :math:`\mu(1-\mu)`           :math:`0 < \mu < 1`         :math:`y\,\mathrm{logit}\,\mu + \log(1-\mu)`
-poisson    :math:`\mu`                  :math:`\mu > 0`             :math:`y\log\mu - \mu`
-=========  ===========================  ==========================  ============================
+========  ====================  ====================  ===============================================
+family    :math:`v(\mu)`        valid :math:`\mu`     :math:`Q(\mu; y)`
+========  ====================  ====================  ===============================================
+binomial  :math:`\mu(1-\mu)`    :math:`0 < \mu < 1`   :math:`y\,\mathrm{logit}\,\mu + \log(1-\mu)`
+poisson   :math:`\mu`           :math:`\mu > 0`       :math:`y\log\mu - \mu`
+========  ====================  ====================  ===============================================
 
 The negative binomial (SAS ``DIST=NB``) is not available: SAS holds its dispersion
 :math:`k` at the maximum-likelihood estimate of the independence model; that fit is not
@@ -95,7 +95,8 @@ class Family:
             return y, np.ones_like(y)
         bad = ~(trials > 0)
         if bad.any():
-            raise DataError(f"trials must be positive; it is {trials[bad][0]:g} at rows {_first_rows(labels, bad)}")
+            raise DataError(f"trials must be positive; it is {trials[bad][0]:g} at rows "
+                            f"{_first_rows(labels, bad)}")
         bad = (y < 0) | (y > trials)
         if bad.any():
             raise DataError(f"events '{response}' must lie between 0 and the trials; rows "
@@ -122,7 +123,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
 def get_family(name: str) -> Family:
     """The registry entry of ``name`` (DataError listing the families otherwise)."""
     if name not in FAMILIES:
-        hint = " (the negative binomial is not available)" if str(name).lower() in ("nb", "negbin",
-                                                                                    "negative binomial") else ""
+        nb = str(name).lower() in ("nb", "negbin", "negative binomial")
+        hint = " (the negative binomial is not available)" if nb else ""
         raise DataError(f"family must be one of {', '.join(FAMILIES)}; got {name!r}{hint}")
     return FAMILIES[name]

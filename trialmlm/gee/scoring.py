@@ -16,7 +16,8 @@ Pearson residuals at :math:`\beta` (:mod:`.working`), then one scoring step, hal
 a mean leaves the family's range (geepack).  Start: the independence GEE (the GLM),
 iterated to convergence.  Convergence (SAS GENMOD ``CONVERGE=``): the largest change of a
 coefficient, relative where :math:`|\beta_j| > 0.08`, and of a correlation parameter, at
-most ``tol``.
+most ``tol``; a singular :math:`H` (means saturated at the edge of their range) stops the
+iterations unconverged.
 """
 
 from __future__ import annotations
@@ -168,7 +169,10 @@ def solve(problem: Problem, start: np.ndarray, tol: float, maxiter: int) -> Esti
     for iteration in range(1, maxiter + 1):
         cp = problem.cross_products(problem.standardised(beta)[2])
         new_alpha = problem.working.estimate(cp, problem.moments, alpha)
-        new = _step(problem, beta, problem.correlation(new_alpha))
+        try:
+            new = _step(problem, beta, problem.correlation(new_alpha))
+        except np.linalg.LinAlgError:  # H singular: means at 0 or 1 (separation); not converged
+            break
         change = _change(new, beta)
         if alpha is not None and new_alpha.size:
             change = max(change, float(np.max(np.abs(new_alpha - alpha))))
