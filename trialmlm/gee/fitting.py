@@ -21,7 +21,7 @@ from ..engine.formula import CovarianceTerm, ModelFormula, parse_formula
 from ..errors import ConvergenceWarning, DataError, FormulaError, SeparationWarning
 from .clusters import Clusters
 from .families import binary_values, get_family
-from .results import GEESettings, GEEResults
+from .results import GEEResults, GEESettings
 from .scoring import Problem, glm_start, solve
 from .variance import get_variance
 from .working import WORKING, get_moments, get_working
@@ -72,8 +72,8 @@ def fit(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | 
                            "give the working correlation as working= and the clusters as subject=")
     fam = get_family(family)
     settings = GEESettings(fam.name, fam.link(link).name, get_working(working).label(),
-                           get_moments(moments).name, get_variance(vcov).name, _column(data, subject, "subject"),
-                           visit, offset, trials, float(tol), int(maxiter))
+                           get_moments(moments).name, get_variance(vcov).name,
+                           _column(data, subject, "subject"), visit, offset, trials, float(tol), int(maxiter))
     model = _with_clusters(parsed, settings)
     frame = _analysis_frame(data, model, settings)
     design = build_design(frame, model, None, False)

@@ -149,7 +149,7 @@ class GEEResults:
             adjust_table(out, spec, alpha, adjust, D @ cov @ D.T if adjust == "dunnett" else None)
         if self.problem.link.ratio is not None:
             for col in ("estimate", "lower", "upper"):
-                out[col.replace("estimate", "ratio") if col == "estimate" else f"ratio_{col}"] = np.exp(out[col])
+                out["ratio" if col == "estimate" else f"ratio_{col}"] = np.exp(out[col])
         return out
 
     def anova(self, vcov: str | None = None) -> pd.DataFrame:

@@ -99,10 +99,11 @@ def whiten(problem: Problem, beta: np.ndarray, R: np.ndarray) -> list[Whitened]:
             raise DataError(f"the {problem.working.label()} working correlation estimate is not positive "
                             f"definite over the visits {pos.tolist()} (level numbers from 0): "
                             f"{np.round(block, 4).tolist()}; choose a simpler working structure") from None
+        if problem.working.name == "independence":
+            out.append(Whitened(pattern.subjects, Dt[pattern.rows], rt[pattern.rows]))
+            continue
         inv = np.linalg.inv(chol)
-        D = np.einsum("km,nmp->nkp", inv, Dt[pattern.rows])
-        r = rt[pattern.rows] @ inv.T
-        out.append(Whitened(pattern.subjects, D, r))
+        out.append(Whitened(pattern.subjects, np.matmul(inv, Dt[pattern.rows]), rt[pattern.rows] @ inv.T))
     return out
 
 
@@ -166,7 +167,8 @@ def solve(problem: Problem, start: np.ndarray, tol: float, maxiter: int) -> Esti
     beta = np.asarray(start, dtype=float)
     alpha = None
     converged, change, iteration = False, np.inf, 0
-    for iteration in range(1, maxiter + 1):
+    while iteration < maxiter:
+        iteration += 1
         cp = problem.cross_products(problem.standardised(beta)[2])
         new_alpha = problem.working.estimate(cp, problem.moments, alpha)
         try:
@@ -184,8 +186,8 @@ def solve(problem: Problem, start: np.ndarray, tol: float, maxiter: int) -> Esti
     alpha = problem.working.estimate(cp, problem.moments, alpha)
     blocks = whiten(problem, beta, problem.correlation(alpha))
     p = beta.size
-    return Estimate(beta, alpha, cp.phi, information(blocks, p), scores(blocks, problem.clusters.n_subjects, p),
-                    iteration, converged, change)
+    U = scores(blocks, problem.clusters.n_subjects, p)
+    return Estimate(beta, alpha, cp.phi, information(blocks, p), U, iteration, converged, change)
 
 
 def glm_start(problem: Problem) -> np.ndarray:

@@ -95,7 +95,8 @@ class CrossProducts:
     def ratio(self, s: float | np.ndarray, c: float | np.ndarray):
         """:math:`s/((c - d)\\phi)`; NaN where no pair is observed."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(np.asarray(c) > 0, np.asarray(s) / ((np.asarray(c) - self.ddof) * self.phi), np.nan)
+            c = np.asarray(c)
+            return np.where(c > 0, np.asarray(s) / ((c - self.ddof) * self.phi), np.nan)
 
 
 @dataclass(frozen=True)
