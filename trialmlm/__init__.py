@@ -4,6 +4,10 @@
 >>> df = trialmlm.read("sample_data/depression_trial.csv", param="HAMD17")
 >>> fit = trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)", data=df)
 
+Binary and count endpoints: ``trialmlm.gee("CRIT1FL ~ TRT01P * AVISIT", df, family="binomial",
+working="exchangeable", subject="USUBJID", visit="AVISIT")`` (the subpackage
+:mod:`trialmlm.gee` is callable).
+
 The names below are imported on first use (PEP 562), as are the subpackages
 (``trialmlm.missing``, ``trialmlm.estimands``, ``trialmlm.power``, ...): ``import trialmlm`` itself loads no
 numerical library, so that the command line (:mod:`trialmlm.entry`) handles Ctrl-C from
@@ -21,6 +25,7 @@ from .errors import (
     DataError,
     DataWarning,
     FormulaError,
+    SeparationWarning,
     TrialMLMError,
 )
 
@@ -29,8 +34,9 @@ __version__ = "0.1.0"
 #: Public name -> the module that defines it.
 _LAZY = {"fit": ".api", "read": ".data.io", "STRUCTURES": ".covariance", "MMRMResults": ".engine.results"}
 
-__all__ = ["fit", "read", "STRUCTURES", "MMRMResults", "BoundaryWarning", "ConvergenceError",
-           "ConvergenceWarning", "DataError", "DataWarning", "FormulaError", "TrialMLMError", "__version__"]
+__all__ = ["fit", "gee", "read", "STRUCTURES", "MMRMResults", "BoundaryWarning", "ConvergenceError",
+           "ConvergenceWarning", "DataError", "DataWarning", "FormulaError", "SeparationWarning",
+           "TrialMLMError", "__version__"]
 
 
 def __getattr__(name: str):

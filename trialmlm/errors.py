@@ -49,3 +49,9 @@ class BoundaryWarning(TrialMLMWarning):
 
 class DataWarning(TrialMLMWarning):
     """Something in the data was left out or adjusted (e.g. an unobserved visit level)."""
+
+
+class SeparationWarning(TrialMLMWarning):
+    """Complete or quasi-complete separation of a binary response: fitted probabilities of 0
+    or 1, so the estimate of the named term diverges (its finite value and standard error
+    only reflect where the iterations stopped)."""

@@ -31,7 +31,7 @@ ADJUSTMENTS = (None, "bonferroni", "holm", "dunnett", "tukey")
 COLUMNS = ("estimate", "se", "df", "t", "p", "lower", "upper", "fmi")  # numbers, not labels
 
 
-def _warn_non_estimable(labels: pd.DataFrame, L: np.ndarray, what: str) -> None:
+def warn_non_estimable(labels: pd.DataFrame, L: np.ndarray, what: str) -> None:
     bad = ~np.all(np.isfinite(L), axis=1)
     if bad.any():
         rows = "; ".join(", ".join(f"{k}={v}" for k, v in r.items()) for r in labels[bad].to_dict("records"))
@@ -43,7 +43,7 @@ def _warn_non_estimable(labels: pd.DataFrame, L: np.ndarray, what: str) -> None:
 
 def lsmeans_table(fit, specs, by, ddf, vcov, weights, at, slope, alpha) -> pd.DataFrame:
     labels, L = ReferenceGrid(fit, at).rows(specs, by, weights, slope)
-    _warn_non_estimable(labels, L, "LS mean(s)")
+    warn_non_estimable(labels, L, "LS mean(s)")
     table = t_table(fit, L, ddf, vcov, alpha).drop(columns=["t", "p"])
     return pd.concat([labels, table], axis=1)
 
@@ -64,7 +64,7 @@ def compare_table(fit, spec: str, by, reference, ddf, vcov, weights, at, slope, 
                   pairwise: bool = False):
     check_adjust(adjust, pairwise)
     info, D = difference_rows(fit, spec, by, reference, weights, at, slope, pairwise)
-    _warn_non_estimable(info, D, "difference(s)")
+    warn_non_estimable(info, D, "difference(s)")
     table = t_table(fit, D, ddf, vcov, alpha)
     out = pd.concat([info, table], axis=1)
     if adjust is not None:

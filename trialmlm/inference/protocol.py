@@ -43,10 +43,11 @@ class Comparisons(Protocol):
         """Differences of the levels of ``spec`` per ``by`` level."""
 
 
-def check_options(method: str, options: dict) -> dict:
-    """``options`` of ``method`` (``"lsmeans"`` or ``"compare"``); DataError naming an unknown keyword."""
-    unknown = [k for k in options if k not in OPTIONS]
+def check_options(method: str, options: dict, allowed: tuple[str, ...] = OPTIONS) -> dict:
+    """``options`` of ``method`` (``"lsmeans"`` or ``"compare"``); DataError naming an unknown
+    keyword.  ``allowed``: the result's options (a GEE's: ``vcov``, ``weights``, ``at``, ``ilink``)."""
+    unknown = [k for k in options if k not in allowed]
     if unknown:
         raise DataError(f"{method}() has no keyword {', '.join(map(repr, unknown))}; its options are "
-                        f"{', '.join(OPTIONS)}")
+                        f"{', '.join(allowed)}")
     return options

@@ -1,0 +1,129 @@
+r"""Distribution families of the GEE: variance functions, valid means, response checks.
+
+:data:`FAMILIES` is the registry.  A :class:`Family` gives the variance function
+:math:`v(\mu)` (:math:`\mathrm{Var}(y) = \phi\,v(\mu)/w`, :math:`w` the prior weight: the
+number of trials of an events/trials response, else 1), the links it takes (the first is
+the default, SAS GENMOD's canonical link), the range of valid means (a step of the
+scoring that leaves it is halved, as geepack does), the check and encoding of the
+response, and the quasi-likelihood :math:`Q(\mu; y)` that QIC sums (Pan 2001, with
+:math:`\phi = 1` and unit weights, as geepack's ``QIC()``):
+
+========  ====================  ====================  ===============================================
+family    :math:`v(\mu)`        valid :math:`\mu`     :math:`Q(\mu; y)`
+========  ====================  ====================  ===============================================
+binomial  :math:`\mu(1-\mu)`    :math:`0 < \mu < 1`   :math:`y\,\mathrm{logit}\,\mu + \log(1-\mu)`
+poisson   :math:`\mu`           :math:`\mu > 0`       :math:`y\log\mu - \mu`
+========  ====================  ====================  ===============================================
+
+The negative binomial (SAS ``DIST=NB``) is not available: SAS holds its dispersion
+:math:`k` at the maximum-likelihood estimate of the independence model; that fit is not
+built here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..data.flags import flag_is_yes
+from ..errors import DataError
+from .links import Link, get_link
+
+
+def _first_rows(labels: pd.Index, bad: np.ndarray) -> str:
+    shown = ", ".join(map(repr, labels[bad][:5].tolist()))
+    return shown + (", ..." if bad.sum() > 5 else "")
+
+
+def binary_values(column: pd.Series, name: str) -> pd.Series:
+    """A binary response as 0.0/1.0 (missing stays missing): numbers 0/1, booleans or Y/N
+    flags read as :func:`trialmlm.data.flags.flag_is_yes` reads them.  DataError naming the
+    column and a value that is none of these."""
+    if pd.api.types.is_bool_dtype(column):
+        return column.astype(float)
+    if pd.api.types.is_numeric_dtype(column):
+        x = column.to_numpy(dtype=float)
+        bad = ~np.isnan(x) & (x != 0) & (x != 1)
+        if bad.any():
+            raise DataError(f"binomial response '{name}' must be 0/1 (or Y/N, or events with trials=); "
+                            f"it holds {x[bad][0]:g} (rows {_first_rows(column.index, bad)})")
+        return column.astype(float)
+    present = column.notna() & (column.astype(str).str.strip() != "")
+    values = np.full(len(column), np.nan)
+    values[present.to_numpy()] = flag_is_yes(column[present], f"binomial response '{name}'")
+    return pd.Series(values, index=column.index)
+
+
+@dataclass(frozen=True)
+class Family:
+    """A GEE family (module docstring); ``sas`` / ``r`` its SAS ``DIST=`` and R names."""
+
+    name: str
+    variance: Callable[[np.ndarray], np.ndarray]
+    valid_mean: Callable[[np.ndarray], np.ndarray]
+    quasi_likelihood: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    links: tuple[str, ...]
+    sas: str
+    r: str
+    counts: bool  # responses are counts (Poisson) rather than proportions
+
+    def link(self, name: str | None) -> Link:
+        """The link ``name`` (None: the canonical one); DataError for a link the family does not take."""
+        name = self.links[0] if name is None else name
+        link = get_link(name)
+        if name not in self.links:
+            raise DataError(f"family '{self.name}' takes the links {', '.join(self.links)}; got {name!r}")
+        return link
+
+    def check(self, y: np.ndarray, trials: np.ndarray | None, response: str, labels: pd.Index
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """``(y, w)``: the response used (events/trials as a proportion) and the prior
+        weights; DataError naming ``response`` and the first offending rows."""
+        if trials is not None and self.counts:
+            raise DataError(f"trials= is for the binomial family (events/trials); family '{self.name}' "
+                            "models counts: give the exposure as offset= (its log)")
+        if self.counts:
+            bad = (y < 0) | (y != np.round(y))
+            if bad.any():
+                raise DataError(f"{self.name} response '{response}' must hold counts 0, 1, 2, ...; it holds "
+                                f"{y[bad][0]:g} (rows {_first_rows(labels, bad)})")
+            return y, np.ones_like(y)
+        if trials is None:
+            return y, np.ones_like(y)
+        bad = ~(trials > 0)
+        if bad.any():
+            raise DataError(f"trials must be positive; it is {trials[bad][0]:g} at rows "
+                            f"{_first_rows(labels, bad)}")
+        bad = (y < 0) | (y > trials)
+        if bad.any():
+            raise DataError(f"events '{response}' must lie between 0 and the trials; rows "
+                            f"{_first_rows(labels, bad)} have {y[bad][0]:g} events of {trials[bad][0]:g}")
+        return y / trials, trials
+
+
+def _binomial_quasi(y: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    return y * np.log(mu / (1.0 - mu)) + np.log1p(-mu)
+
+
+def _poisson_quasi(y: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    return y * np.log(mu) - mu
+
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (
+    Family("binomial", lambda mu: mu * (1.0 - mu), lambda mu: (mu > 0) & (mu < 1), _binomial_quasi,
+           ("logit", "probit", "log", "identity"), "BINOMIAL", "binomial", counts=False),
+    Family("poisson", lambda mu: mu, lambda mu: mu > 0, _poisson_quasi, ("log", "identity"),
+           "POISSON", "poisson", counts=True),
+)}
+
+
+def get_family(name: str) -> Family:
+    """The registry entry of ``name`` (DataError listing the families otherwise)."""
+    if name not in FAMILIES:
+        nb = str(name).lower() in ("nb", "negbin", "negative binomial")
+        hint = " (the negative binomial is not available)" if nb else ""
+        raise DataError(f"family must be one of {', '.join(FAMILIES)}; got {name!r}{hint}")
+    return FAMILIES[name]

@@ -1,0 +1,56 @@
+r"""Link functions of the GEE mean model, :math:`g(\mu) = \eta = x^\top\beta + \mathrm{offset}`.
+
+:data:`LINKS` is the registry: each :class:`Link` holds :math:`g`, its inverse
+:math:`g^{-1}`, the derivative :math:`d\mu/d\eta` (the :math:`D_i = \partial\mu_i/\partial\beta`
+of the estimating equations is :math:`\mathrm{diag}(d\mu/d\eta)X_i`), its SAS GENMOD
+``LINK=`` and R ``make.link`` names, and what :math:`\exp` of a difference of linear
+predictors is (``ratio``: odds ratio under the logit, ratio of means under the log), None
+when such a ratio means nothing (probit, identity).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+
+from ..errors import DataError
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link function: ``link`` :math:`g(\\mu)`, ``inverse`` :math:`g^{-1}(\\eta)`,
+    ``mu_eta`` :math:`d\\mu/d\\eta`; ``sas`` / ``r`` its names in SAS GENMOD and R."""
+
+    name: str
+    link: Callable[[np.ndarray], np.ndarray]
+    inverse: Callable[[np.ndarray], np.ndarray]
+    mu_eta: Callable[[np.ndarray], np.ndarray]
+    sas: str
+    r: str
+    ratio: str | None = None
+
+
+def _logit_mu_eta(eta: np.ndarray) -> np.ndarray:
+    mu = special.expit(eta)
+    return np.maximum(mu * (1.0 - mu), np.finfo(float).tiny)
+
+
+LINKS: dict[str, Link] = {k.name: k for k in (
+    Link("logit", special.logit, special.expit, _logit_mu_eta, "LOGIT", "logit", "odds ratio"),
+    Link("probit", stats.norm.ppf, stats.norm.cdf,
+         lambda eta: np.maximum(stats.norm.pdf(eta), np.finfo(float).tiny), "PROBIT", "probit"),
+    Link("log", np.log, np.exp, lambda eta: np.maximum(np.exp(eta), np.finfo(float).tiny), "LOG", "log",
+         "ratio of means"),
+    Link("identity", lambda mu: np.asarray(mu, dtype=float), lambda eta: np.asarray(eta, dtype=float),
+         lambda eta: np.ones_like(np.asarray(eta, dtype=float)), "IDENTITY", "identity"),
+)}
+
+
+def get_link(name: str) -> Link:
+    """The registry entry of ``name`` (DataError listing the links otherwise)."""
+    if name not in LINKS:
+        raise DataError(f"link must be one of {', '.join(LINKS)}; got {name!r}")
+    return LINKS[name]

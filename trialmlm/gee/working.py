@@ -1,0 +1,214 @@
+r"""Working correlations :math:`R(\alpha)` of the GEE and their moment estimators.
+
+Notation: subject :math:`i` is observed at the visits (positions) :math:`j` of its cluster;
+:math:`e_{ij} = (y_{ij} - \mu_{ij})/\sqrt{v(\mu_{ij})}` is the Pearson residual and
+:math:`w_{ij}` the prior weight (trials).  The correlation between visits :math:`j` and
+:math:`k` of a subject is indexed by the visits themselves (SAS ``WITHINSUBJECT=``,
+geepack ``waves=``), so a subject with an intermittent missing visit keeps the
+correlations of the visits it has; the distance of AR(1) and m-dependence is the
+difference of the visits' level numbers (1, 2, 3, ... in level order, geepack's
+``as.integer(factor(waves))``).  Without a visit column the positions are the order of a
+subject's rows.
+
+Every estimator is a function of the cross-product sums over subjects, per pair of
+visits, :math:`S_{jk} = \sum_i a_{ij}a_{ik}r_{ij}r_{ik}` and :math:`C_{jk} = \sum_i
+a_{ij}a_{ik}` (subjects observed at both visits), and of the scale :math:`\phi` (see
+:class:`Moments` for :math:`a` and :math:`r` under each convention); :math:`S_t, C_t` sum
+them over the pairs :math:`j < k` at distance :math:`t = k - j`, :math:`d = 0` for the
+convention of geepack and :math:`d = p` (the number of coefficients) for SAS's:
+
+==============  ===================================  =========================================
+working         :math:`R_{jk}` (:math:`j \ne k`)     estimator
+==============  ===================================  =========================================
+independence    0                                    none
+exchangeable    :math:`\alpha`                       :math:`\sum_{j<k}S_{jk} / ((\sum_{j<k}C_{jk} - d)\phi)`
+ar1             :math:`\alpha^{|k-j|}`               SAS: :math:`S_1/((C_1 - d)\phi)`; geepack:
+                                                     least squares of :math:`S_{jk}/(C_{jk}\phi)`
+                                                     on :math:`\alpha^{k-j}` over all pairs, weights
+                                                     :math:`C_{jk}` (Gauss-Newton to convergence)
+mdep(m)         :math:`\alpha_{|k-j|}` up to m, 0    :math:`\alpha_t = S_t/((C_t - d)\phi)`
+unstructured    :math:`\alpha_{jk}`                  :math:`S_{jk}/((C_{jk} - d)\phi)`
+==============  ===================================  =========================================
+
+References: Liang & Zeger (1986), Biometrika 73:13-22; SAS/STAT User's Guide, The GENMOD
+Procedure, "Generalized Estimating Equations" (table "Working Correlation Structures");
+geepack (Halekoh, Højsgaard & Yan 2006), ``src/gee2.cc`` ``update_alpha`` and
+``src/famstr.cc`` (``cor_rho_ar1``).  geepack has no m-dependent structure.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import DataError
+
+
+@dataclass(frozen=True)
+class Moments:
+    r"""A convention for the scale and the correlation moments.
+
+    ``geepack``: :math:`r = e`, :math:`a = w`, :math:`\phi = \sum w e^2/\sum w` (the
+    scale's estimating equation of ``update_gamma``), :math:`d = 0`, AR(1) by least
+    squares over all pairs.  ``sas``: :math:`r = \sqrt w\,e`, :math:`a = 1`,
+    :math:`\phi = \sum r^2/(N - p)`, :math:`d = p`, AR(1) from adjacent visits.
+    """
+
+    name: str
+    weighted_pairs: bool
+    subtract_p: bool
+    ar1_all_pairs: bool
+
+    def residuals(self, e: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(r, a)`` of the rows (module docstring)."""
+        return (e, w) if self.weighted_pairs else (e * np.sqrt(w), np.ones_like(w))
+
+    def scale(self, r: np.ndarray, a: np.ndarray, p: int) -> float:
+        r""":math:`\phi = \sum a r^2 / (\sum a - d)`."""
+        return float(np.sum(a * r * r) / (np.sum(a) - (p if self.subtract_p else 0)))
+
+    def ddof(self, p: int) -> int:
+        return p if self.subtract_p else 0
+
+
+MOMENTS: dict[str, Moments] = {m.name: m for m in (
+    Moments("geepack", weighted_pairs=True, subtract_p=False, ar1_all_pairs=True),
+    Moments("sas", weighted_pairs=False, subtract_p=True, ar1_all_pairs=False),
+)}
+
+
+@dataclass(frozen=True)
+class CrossProducts:
+    """``S``, ``C`` (P, P) of the module docstring, the scale ``phi`` and the ``ddof`` d."""
+
+    S: np.ndarray
+    C: np.ndarray
+    phi: float
+    ddof: int
+
+    def by_distance(self, t: int) -> tuple[float, float]:
+        """:math:`(S_t, C_t)`: sums over the pairs of visits ``t`` apart."""
+        return float(np.trace(self.S, offset=t)), float(np.trace(self.C, offset=t))
+
+    def ratio(self, s: float | np.ndarray, c: float | np.ndarray):
+        """:math:`s/((c - d)\\phi)`; NaN where no pair is observed."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = np.asarray(c)
+            return np.where(c > 0, np.asarray(s) / ((c - self.ddof) * self.phi), np.nan)
+
+
+@dataclass(frozen=True)
+class Working:
+    """A working correlation structure (module docstring): ``name`` as written in
+    ``trialmlm.gee(working=)``, SAS ``TYPE=`` and geepack ``corstr`` (None if geepack has
+    none), and ``m`` for m-dependence."""
+
+    name: str
+    sas: str
+    geepack: str | None
+    m: int = 0
+
+    def n_params(self, P: int) -> int:
+        """Number of correlation parameters with ``P`` visits."""
+        return {"independence": 0, "exchangeable": 1, "ar1": 1, "mdep": min(self.m, P - 1),
+                "unstructured": P * (P - 1) // 2}[self.name]
+
+    def label(self) -> str:
+        return f"mdep({self.m})" if self.name == "mdep" else self.name
+
+    def matrix(self, alpha: np.ndarray, P: int) -> np.ndarray:
+        """:math:`R(\\alpha)` over the ``P`` visits."""
+        lag = np.abs(np.subtract.outer(np.arange(P), np.arange(P)))
+        if self.name == "independence":
+            return np.eye(P)
+        if self.name == "exchangeable":
+            return np.where(lag == 0, 1.0, alpha[0])
+        if self.name == "ar1":
+            return alpha[0] ** lag
+        if self.name == "mdep":
+            values = np.concatenate([[1.0], alpha, np.zeros(P)])
+            return values[lag]
+        R = np.eye(P)
+        R[np.triu_indices(P, 1)] = alpha
+        return np.triu(R) + np.triu(R, 1).T
+
+    def parameter_names(self, visits: list) -> list[str]:
+        """Names of the parameters, e.g. ``alpha`` or ``alpha(V1,V2)``."""
+        P = len(visits)
+        if self.name in ("exchangeable", "ar1"):
+            return ["alpha"]
+        if self.name == "mdep":
+            return [f"alpha{t}" for t in range(1, self.n_params(P) + 1)]
+        if self.name == "unstructured":
+            return [f"alpha({visits[j]},{visits[k]})" for j, k in zip(*np.triu_indices(P, 1))]
+        return []
+
+    def estimate(self, cp: CrossProducts, moments: Moments, previous: np.ndarray | None) -> np.ndarray:
+        """The moment estimate of :math:`\\alpha` (module docstring)."""
+        P = cp.S.shape[0]
+        if self.name == "independence":
+            return np.zeros(0)
+        if self.name == "exchangeable":
+            iu = np.triu_indices(P, 1)
+            return np.atleast_1d(cp.ratio(cp.S[iu].sum(), cp.C[iu].sum()))
+        if self.name == "mdep":
+            return np.array([cp.ratio(*cp.by_distance(t)) for t in range(1, self.n_params(P) + 1)])
+        if self.name == "unstructured":
+            iu = np.triu_indices(P, 1)
+            return cp.ratio(cp.S[iu], cp.C[iu])
+        lag1 = cp.ratio(*cp.by_distance(1))
+        if not moments.ar1_all_pairs:
+            return np.atleast_1d(lag1)
+        return np.array([_ar1_least_squares(cp, float(lag1) if previous is None else float(previous[0]))])
+
+
+def _ar1_least_squares(cp: CrossProducts, start: float) -> float:
+    r"""geepack's AR(1) estimate: the root of :math:`\sum_t t\alpha^{t-1}(S_t/\phi - C_t\alpha^t)`
+    found by Gauss-Newton from ``start``."""
+    P = cp.S.shape[0]
+    t = np.arange(1, P)
+    s, c = np.array([cp.by_distance(k) for k in t]).T
+    a = start
+    for _ in range(200):
+        e = t * a ** (t - 1)
+        step = float(np.sum(e * (s / cp.phi - c * a ** t)) / np.sum(c * e * e))
+        a += step
+        if abs(step) < 1e-15 * max(1.0, abs(a)):
+            break
+    return a
+
+
+_ALIASES = {"independence": "independence", "ind": "independence", "exchangeable": "exchangeable",
+            "exch": "exchangeable", "cs": "exchangeable", "ar1": "ar1", "ar(1)": "ar1",
+            "unstructured": "unstructured", "un": "unstructured", "unstr": "unstructured"}
+WORKING: dict[str, Working] = {w.name: w for w in (
+    Working("independence", "IND", "independence"),
+    Working("exchangeable", "EXCH", "exchangeable"),
+    Working("ar1", "AR(1)", "ar1"),
+    Working("mdep", "MDEP(m)", None, 1),
+    Working("unstructured", "UN", "unstructured"),
+)}
+
+
+def get_working(name: str | Working) -> Working:
+    """The structure named ``name`` (any case; ``"mdep(2)"`` for 2-dependence); DataError
+    listing the names otherwise."""
+    if isinstance(name, Working):
+        return name
+    text = str(name).strip().lower().replace(" ", "")
+    mdep = re.fullmatch(r"mdep\((\d+)\)", text)
+    if mdep and int(mdep.group(1)) >= 1:
+        return Working("mdep", f"MDEP({mdep.group(1)})", None, int(mdep.group(1)))
+    if text not in _ALIASES:
+        raise DataError(f"working correlation must be one of independence, exchangeable, ar1, "
+                        f"unstructured or mdep(m) with m >= 1; got {name!r}")
+    return WORKING[_ALIASES[text]]
+
+
+def get_moments(name: str) -> Moments:
+    """The convention ``name`` of :data:`MOMENTS` (DataError otherwise)."""
+    if name not in MOMENTS:
+        raise DataError(f"moments must be one of {', '.join(MOMENTS)}; got {name!r}")
+    return MOMENTS[name]
