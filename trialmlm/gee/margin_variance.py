@@ -17,7 +17,7 @@ covariance of the stacked :math:`\hat\theta` (visit-major) is computed by
   what the SAS macros use (= beeca ``type = "model-based"``); or ``vcov="robust"``: the
   GEE's empirical sandwich (for one row per subject, = ``sandwich::vcovHC(type = "HC0")``,
   beeca's default).
-* ``Ye`` (Ye, Shao, Yi & Zhao 2023, Stat Theory Relat Fields 7:159-163; beeca
+* ``Ye`` (Ye, Bannick, Yi & Shao 2023, Stat Theory Relat Fields 7:159-163; beeca
   ``method = "Ye"``; RobinCar2 ``robin_glm``): the moment estimator of the covariance of
   the influence functions :math:`\psi_{iva} = 1\{A_i = a\}\pi_a^{-1}(y_{iv} - p_{iva}) +
   p_{iva} - \theta_{va}`, valid when the working model is misspecified, provided every
@@ -37,8 +37,8 @@ covariance of the stacked :math:`\hat\theta` (visit-major) is computed by
   and :math:`\mathrm{Cov}(\hat\theta_{va}, \hat\theta_{wb}) = n_{vw}(B^{vw} -
   E^{vw})_{ab}/(n_vn_w)`.  For :math:`v = w` this is beeca's ``varcov_ye`` (``mod = FALSE``)
   on the visit's data, to the letter.  :math:`E` is zero under simple randomisation; with
-  ``strata`` (permuted blocks within strata :math:`z`, Ye, Yi & Shao 2022, JASA 118,
-  formula 18; beeca ``ye_strata_adjustment``) :math:`E^{vw} = \sum_z (n_z/n_{vw})\,
+  ``strata`` (permuted blocks within strata :math:`z`; Ye, Shao, Yi & Zhao 2023, JASA
+  118:2370-2382, formula 18; beeca ``ye_strata_adjustment``) :math:`E^{vw} = \sum_z (n_z/n_{vw})\,
   R_{zv}(\mathrm{diag}\,\pi - \pi\pi^\top)R_{zw}` with :math:`R_{zv} =
   \mathrm{diag}_a(\bar r_{zva}/\pi_a)`, :math:`\bar r_{zva}` the mean residual
   :math:`y_{iv} - \hat\mu_{iv}` of arm :math:`a` in stratum :math:`z`.
