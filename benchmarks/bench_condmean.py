@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 import trialmlm
-from trialmlm.missing import bmlmi, condmean, ice_table
+from trialmlm.estimands import bmlmi, condmean, ice_table
 
 FORMULA = "CHG ~ BASE * AVISIT + TRT * AVISIT + us(AVISIT | USUBJID)"
 ARMS = ("PBO", "LOW", "HIGH")

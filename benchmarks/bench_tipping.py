@@ -16,7 +16,7 @@ import numpy as np
 from bench_condmean import simulate  # the same simulator, two arms
 
 import trialmlm
-from trialmlm.missing import tipping_point
+from trialmlm.estimands import tipping_point
 
 FORMULA = "CHG ~ BASE + TRT * AVISIT + us(AVISIT | USUBJID)"
 

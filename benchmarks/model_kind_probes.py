@@ -9,13 +9,21 @@ of asking :class:`trialmlm.engine.specification.ModelSpec`:
 * ``formula.linear`` / ``parsed.linear`` / ``formula.random`` / ``parsed.random``,
 * ``isinstance(..., RandomEffects)``.
 
+Two counts are printed: every such read (``reads``: the text pattern, which also counts
+reads that use the data, e.g. ``for level in design.outer``), and the reads that *decide*
+something (``decisions``: the read sits in the condition of an ``if``, ``elif``, ternary
+or ``while``, in an ``assert``, or is an ``isinstance`` test) -- the re-derivations of the
+model's kind that the specification object replaces.
+
 The specification module itself is where these questions are answered and is not
-counted.  Run ``python benchmarks/model_kind_probes.py [--files]`` from the repository
-root; ``--files`` lists the count per file.
+counted.  Run ``python benchmarks/model_kind_probes.py [--files] [ROOT]`` from the
+repository root (ROOT: a package directory, default this checkout's ``trialmlm``);
+``--files`` lists the counts per file.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 import sys
 from collections import Counter
@@ -31,27 +39,40 @@ PROBE = re.compile(
 EXEMPT = {"specification.py"}
 
 
-def count(root: Path) -> Counter:
-    """Probes per file of the package under ``root`` (path relative to ``root``)."""
-    out: Counter = Counter()
+def _decisions(source: str) -> int:
+    """Probes inside a condition (if / elif / ternary / while / assert) or isinstance tests."""
+    tree = ast.parse(source)
+    tests = [n.test for n in ast.walk(tree) if isinstance(n, (ast.If, ast.IfExp, ast.While, ast.Assert))]
+    tests += [c for n in ast.walk(tree) if isinstance(n, ast.comprehension) for c in n.ifs]
+    found = sum(len(PROBE.findall(ast.unparse(t))) for t in tests)
+    calls = [n for n in ast.walk(tree)
+             if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "isinstance"]
+    in_tests = {id(c) for t in tests for c in ast.walk(t)}
+    return found + sum("RandomEffects" in ast.unparse(c) for c in calls if id(c) not in in_tests)
+
+
+def count(root: Path) -> tuple[Counter, Counter]:
+    """(reads, decisions) per file of the package under ``root`` (path relative to ``root``)."""
+    reads: Counter = Counter()
+    decisions: Counter = Counter()
     for path in sorted(root.rglob("*.py")):
         if path.name in EXEMPT:
             continue
-        n = len(PROBE.findall(path.read_text()))
-        if n:
-            out[str(path.relative_to(root.parent))] = n
-    return out
+        name, text = str(path.relative_to(root.parent)), path.read_text()
+        reads[name] = len(PROBE.findall(text))
+        decisions[name] = _decisions(text)
+    return +reads, +decisions
 
 
 def main(argv: list[str]) -> None:
-    root = Path(__file__).resolve().parent.parent / "trialmlm"
-    counts = count(root)
+    paths = [a for a in argv if not a.startswith("--")]
+    root = Path(paths[0]) if paths else Path(__file__).resolve().parent.parent / "trialmlm"
+    reads, decisions = count(root)
     if "--files" in argv:
-        for name, n in counts.most_common():
-            print(f"{n:4d}  {name}")
-    outside = sum(n for name, n in counts.items() if "/missing/" not in name)
-    print(f"{sum(counts.values())} probes in {len(counts)} files "
-          f"({outside} outside trialmlm/missing/)")
+        for name in sorted(reads, key=lambda n: (-reads[n], n)):
+            print(f"{reads[name]:4d} {decisions[name]:4d}  {name}")
+    print(f"{sum(reads.values())} reads in {len(reads)} files; "
+          f"{sum(decisions.values())} decisions in {len(decisions)} files")
 
 
 if __name__ == "__main__":

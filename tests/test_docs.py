@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from trialmlm.covariance import STRUCTURES
-from trialmlm.missing import METHODS
+from trialmlm.estimands import DEFAULT_STRATEGIES as METHODS
 
 DOC = (Path(__file__).parents[1] / "docs" / "mmrm.md").read_text()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from trialmlm.missing import condmean, impute
+from trialmlm.estimands import condmean, impute
 
 REF = Path(__file__).parent / "reference"
 PUBLISHED = {r["parameter"]: r

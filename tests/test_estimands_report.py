@@ -1,8 +1,8 @@
 """Estimands in the report: the ICE table from an ICE file, an ADaM flag, a date or dropout
-(:func:`trialmlm.missing.ice_table`), tables 7a/7b and analysis_results.json, and the
+(:func:`trialmlm.estimands.ice_table`), tables 7a/7b and analysis_results.json, and the
 errors of bad estimand settings.
 
-The numbers of each estimand are those of :func:`trialmlm.missing.condmean`, validated
+The numbers of each estimand are those of :func:`trialmlm.estimands.condmean`, validated
 against R rbmi in ``test_missing_condmean.py``; here the ICE derivation is checked against
 the rbmi quickstart's (``make_condmean_refs.R``) and the report against the API.
 """
@@ -20,7 +20,7 @@ from helpers import adam_bds
 import trialmlm
 from trialmlm.app import cli
 from trialmlm.errors import DataError
-from trialmlm.missing import condmean, ice_table
+from trialmlm.estimands import condmean, ice_table
 
 REF = Path(__file__).parent / "reference"
 KEYS = dict(subject="USUBJID", visit="AVISIT", response="CHG")
@@ -240,7 +240,7 @@ def test_toml_estimands_equal_command_line(adam):
 @pytest.mark.parametrize("method", ["bootstrap", "approxbayes", "bmlmi"])
 def test_every_estimand_method(adam, method):
     """Each method of the report equals its API call with the report's imputations and seed."""
-    from trialmlm.missing import bmlmi, impute
+    from trialmlm.estimands import bmlmi, impute
 
     folder, data, ice = adam
     out = _analyze(folder, method, "--ice", str(folder / "ice.csv"), "--estimands", "JR",

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 import trialmlm
-from trialmlm import DataError, DataWarning, FormulaError, missing, plots, tables
+from trialmlm import DataError, DataWarning, FormulaError, estimands, missing, plots, tables
 from trialmlm.covariance import STRUCTURES
 from trialmlm.covariance.unstructured import Unstructured
 
@@ -106,7 +106,7 @@ BAD_ALPHA = [0, 1, -0.1, 1.5, "0.05", np.nan, True]
     lambda f, a: f.compare("TRT", by="AVISIT", alpha=a),
     lambda f, a: f.contrast({"BASE": 1.0}, alpha=a),
     lambda f, a: tables.mmrm_table(f, "TRT", "AVISIT", alpha=a),
-    lambda f, a: missing.tipping_point(f, deltas=[0.0], reference="CTRL", n_imputations=2, seed=1, alpha=a),
+    lambda f, a: estimands.tipping_point(f, deltas=[0.0], reference="CTRL", n_imputations=2, seed=1, alpha=a),
     lambda f, a: missing.time_to_dropout(f, arm="TRT", alpha=a),
     lambda f, a: missing.completers_vs_dropouts(f.design.source, "USUBJID", "AVISIT", "CHG", alpha=a),
     lambda f, a: missing.dropout_model(f.design.source, "USUBJID", "AVISIT", "CHG", alpha=a),
@@ -118,7 +118,7 @@ def test_alpha_outside_zero_one_is_named(fit, call, alpha):
 
 
 def test_multiple_imputation_pooling_checks_alpha(fit):
-    mi = missing.impute(fit, n_imputations=2, seed=1, arm="TRT")
+    mi = estimands.impute(fit, n_imputations=2, seed=1, arm="TRT")
     with pytest.raises(DataError, match="alpha"):
         mi.compare(alpha=1.0)
 
@@ -144,25 +144,25 @@ def test_bad_contrast_rows_are_named(fit, row, message):
 def test_bad_seed_is_named(fit, entry, seed):
     with pytest.raises(DataError, match="seed must be a non-negative integer"):
         if entry == "impute":
-            missing.impute(fit, n_imputations=2, seed=seed, arm="TRT")
+            estimands.impute(fit, n_imputations=2, seed=seed, arm="TRT")
         elif entry == "condmean":
-            missing.condmean(fit, type="bootstrap", n_samples=2, seed=seed, arm="TRT")
+            estimands.condmean(fit, type="bootstrap", n_samples=2, seed=seed, arm="TRT")
         elif entry == "bmlmi":
-            missing.bmlmi(fit, B=2, D=2, seed=seed, arm="TRT")
+            estimands.bmlmi(fit, B=2, D=2, seed=seed, arm="TRT")
         else:
-            missing.tipping_point(fit, deltas=[0.0], reference="CTRL", n_imputations=2, seed=seed)
+            estimands.tipping_point(fit, deltas=[0.0], reference="CTRL", n_imputations=2, seed=seed)
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda f: missing.tipping_point(f, deltas=["a"], reference="CTRL", n_imputations=2, seed=1),
+    (lambda f: estimands.tipping_point(f, deltas=["a"], reference="CTRL", n_imputations=2, seed=1),
      "deltas must be numbers"),
-    (lambda f: missing.tipping_point(f, deltas=[0.0, np.inf], reference="CTRL", n_imputations=2, seed=1),
+    (lambda f: estimands.tipping_point(f, deltas=[0.0, np.inf], reference="CTRL", n_imputations=2, seed=1),
      "deltas must be finite"),
-    (lambda f: missing.impute(f, method="delta", delta="x", arm="TRT", n_imputations=2, seed=1),
+    (lambda f: estimands.impute(f, method="delta", delta="x", arm="TRT", n_imputations=2, seed=1),
      "delta must be numbers"),
-    (lambda f: missing.impute(f, method="delta", delta={"V2": "x"}, arm="TRT", n_imputations=2, seed=1),
+    (lambda f: estimands.impute(f, method="delta", delta={"V2": "x"}, arm="TRT", n_imputations=2, seed=1),
      r"delta \(per visit\) must be numbers"),
-    (lambda f: missing.impute(f, method="delta", delta=[1, 2], arm="TRT", n_imputations=2, seed=1),
+    (lambda f: estimands.impute(f, method="delta", delta=[1, 2], arm="TRT", n_imputations=2, seed=1),
      "delta must be a number or a mapping"),
     (lambda f: f.lsmeans("TRT", at={"BASE": "x"}), r"at=\{'BASE': 'x'\}: covariate 'BASE' needs one finite"),
     (lambda f: f.compare("TRT", at={"BASE": [1, 2]}), r"covariate 'BASE' needs one finite number"),
@@ -275,12 +275,12 @@ def test_unquoted_name_with_a_space_is_a_formula_error(demo_trial):
 # -- Ctrl-C with worker processes ---------------------------------------------------------------------
 IMPUTATION = r"""
 import sys, warnings, pandas as pd, trialmlm
-from trialmlm import missing
+from trialmlm import estimands
 warnings.simplefilter("ignore")
 fit = trialmlm.fit("CHG ~ BASE + TRT * AVISIT + us(AVISIT | USUBJID)", pd.read_csv(sys.argv[1]))
 print("start", flush=True)
 try:
-    missing.impute(fit, n_imputations=400, seed=1, workers=2, progress=False)
+    estimands.impute(fit, n_imputations=400, seed=1, workers=2, progress=False)
 except KeyboardInterrupt:
     print("interrupted", flush=True)
     sys.exit(3)
@@ -335,11 +335,11 @@ def test_ctrl_c_stops_the_workers_at_once(child_code):
     lambda d: missing.completers_vs_dropouts(d, "USUBJID", "AVISIT", "CHG", arm="TRT"),
     lambda d: missing.dropout_model(d, "USUBJID", "AVISIT", "CHG", arm="TRT"),
     lambda d: missing.little_mcar_test(d, "USUBJID", "AVISIT", "CHG"),
-    lambda d: missing.impute(trialmlm.fit(FORMULA, d), n_imputations=2, seed=1, arm="TRT"),
-    lambda d: missing.ice_table(d, strategy="JR"),
-    lambda d: missing.condmean(trialmlm.fit(FORMULA, d), ice=missing.ice_table(d, strategy="JR"),
+    lambda d: estimands.impute(trialmlm.fit(FORMULA, d), n_imputations=2, seed=1, arm="TRT"),
+    lambda d: estimands.ice_table(d, strategy="JR"),
+    lambda d: estimands.condmean(trialmlm.fit(FORMULA, d), ice=estimands.ice_table(d, strategy="JR"),
                                reference="CTRL"),
-    lambda d: missing.bmlmi(trialmlm.fit(FORMULA, d), ice=missing.ice_table(d, strategy="JR"),
+    lambda d: estimands.bmlmi(trialmlm.fit(FORMULA, d), ice=estimands.ice_table(d, strategy="JR"),
                             reference="CTRL", B=2, D=2, seed=1),
     lambda d: tables.summary_statistics(d, "TRT", "AVISIT", "CHG"),
     lambda d: tables.missing_data_tables(d, "USUBJID", "AVISIT", "CHG", "TRT"),

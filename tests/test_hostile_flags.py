@@ -18,7 +18,7 @@ from helpers import adam_bds
 import trialmlm
 from trialmlm.data.flags import flag_is_yes
 from trialmlm.errors import DataError
-from trialmlm.missing import ice_table
+from trialmlm.estimands import ice_table
 
 SAP = dict(param="HAMD17", response="CHG", population="EFFFL", arm="TRT01P")
 
@@ -176,7 +176,7 @@ def test_ice_table_removing_every_observed_value_is_named(demo_fit, demo_trial, 
     with pytest.raises(DataError, match=r"^the ICE table removes every observed value from the imputation "
                                         r"model: JR from V1 \(the first visit\) for 160 subjects; values "
                                         r"observed at or after a non-MAR intercurrent event"):
-        trialmlm.missing.condmean(demo_fit, ice=ice, reference="CTRL")
+        trialmlm.estimands.condmean(demo_fit, ice=ice, reference="CTRL")
     pd.testing.assert_frame_equal(ice, before)
 
 
@@ -186,7 +186,7 @@ def test_ice_table_removing_an_arm_is_named(demo_fit, demo_trial, monkeypatch):
     ice = pd.DataFrame({"USUBJID": active, "AVISIT": "V1", "strategy": "CR"})
     with pytest.raises(DataError, match=r"removes every observed value of TRT = 'ACT' from the imputation "
                                         r"model: CR from V1 \(the first visit\) for 80 subjects"):
-        trialmlm.missing.bmlmi(demo_fit, ice=ice, reference="CTRL", B=2, seed=1)
+        trialmlm.estimands.bmlmi(demo_fit, ice=ice, reference="CTRL", B=2, seed=1)
 
 
 def test_jackknife_with_one_subject_in_an_arm_is_named(demo_trial, monkeypatch):
@@ -194,11 +194,11 @@ def test_jackknife_with_one_subject_in_an_arm_is_named(demo_trial, monkeypatch):
     data = demo_trial[(demo_trial["TRT"] == "CTRL") | (demo_trial["USUBJID"] == active[0])]
     fit = trialmlm.fit(FORMULA, data)
     before = copy.deepcopy(data)
-    module = importlib.import_module("trialmlm.missing.condmean")  # the module, not the function
+    module = importlib.import_module("trialmlm.estimands.condmean")  # the module, not the function
     monkeypatch.setattr(module, "run_tasks", lambda *a, **k: pytest.fail("the jackknife ran"))
     with pytest.raises(DataError, match=r"^too few subjects for the jackknife: .* every arm of 'TRT' "
                                         r"needs at least 2 subjects; 'ACT' has 1$"):
-        trialmlm.missing.condmean(fit, reference="CTRL")
+        trialmlm.estimands.condmean(fit, reference="CTRL")
     pd.testing.assert_frame_equal(data, before)
 
 
@@ -212,19 +212,19 @@ def test_per_visit_ancova_with_too_few_subjects_is_named(demo_trial):
                        demo_trial[demo_trial["USUBJID"].isin(keep)])
     with pytest.raises(DataError, match=r"^too few subjects for the per-visit ANCOVA CHG ~ TRT \+ BASE \+ "
                                         r"SEX: its 4 coefficients need at least 5 subjects .*have 4"):
-        trialmlm.missing.condmean(fit, reference="CTRL", covariates=["BASE", "SEX"],
+        trialmlm.estimands.condmean(fit, reference="CTRL", covariates=["BASE", "SEX"],
                                   type="bootstrap", n_samples=2, seed=1)
     # one covariate fewer: 3 coefficients, 4 subjects, an ANCOVA with 1 residual df (no refusal)
-    result = trialmlm.missing.condmean(fit, reference="CTRL", covariates=["BASE"], type="bootstrap",
+    result = trialmlm.estimands.condmean(fit, reference="CTRL", covariates=["BASE"], type="bootstrap",
                                        n_samples=2, seed=1, progress=False)
     assert np.isfinite(result.estimates).all()
 
 
 def test_one_bootstrap_sample_is_refused_before_any_fitting(demo_fit, monkeypatch):
-    module = importlib.import_module("trialmlm.missing.condmean")  # the module, not the function
+    module = importlib.import_module("trialmlm.estimands.condmean")  # the module, not the function
     monkeypatch.setattr(module, "setup", lambda *a, **k: pytest.fail("fitted before the check"))
     with pytest.raises(DataError, match=r"^n_samples must be an integer of at least 2, got 1"):
-        trialmlm.missing.condmean(demo_fit, type="bootstrap", n_samples=1, reference="CTRL")
+        trialmlm.estimands.condmean(demo_fit, type="bootstrap", n_samples=1, reference="CTRL")
 
 
 # -- the same through trialmlm analyze: exit 2, one line, before the primary MMRM --------------------

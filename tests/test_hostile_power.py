@@ -18,7 +18,7 @@ import pytest
 from scipy.stats import norm
 
 import trialmlm
-from trialmlm import missing
+from trialmlm import estimands
 from trialmlm.app import cli
 from trialmlm.errors import DataError
 from trialmlm.power import (
@@ -147,18 +147,18 @@ def demo_fit(demo_trial):
 @pytest.mark.parametrize("deltas", [[0, 1e300], [0, -1e51], ["0", 1]])
 def test_tipping_point_deltas_beyond_the_data_range_are_named(demo_fit, deltas, monkeypatch):
     """[0, 1e300] reported the 1e300 row as "does not tip" with NaN estimate, SE and p."""
-    monkeypatch.setattr("trialmlm.missing.sensitivity._run", lambda *a, **k: pytest.fail("work started"))
+    monkeypatch.setattr("trialmlm.estimands.approxbayes._run", lambda *a, **k: pytest.fail("work started"))
     with pytest.raises(DataError, match=r"deltas must be (finite, within \+-1e\+50|numbers), got"):
-        missing.tipping_point(demo_fit, deltas=deltas, reference="CTRL", n_imputations=2, seed=1)
+        estimands.tipping_point(demo_fit, deltas=deltas, reference="CTRL", n_imputations=2, seed=1)
 
 
 def test_tipping_point_deltas_beyond_what_rounding_keeps_are_named(demo_fit, monkeypatch):
     """1e20 passed the +-1e50 range but gave a pooled SE of 6e17: the bound is 1e4 SDs of the
     response at the visit."""
-    monkeypatch.setattr("trialmlm.missing.sensitivity._run", lambda *a, **k: pytest.fail("work started"))
+    monkeypatch.setattr("trialmlm.estimands.approxbayes._run", lambda *a, **k: pytest.fail("work started"))
     with pytest.raises(DataError, match=r"deltas must lie within \+-[0-9.e+]+ \(10000 SDs of the response at "
                                         r"'V5', SD [0-9.]+\): beyond that the pooled SE is lost to rounding"):
-        missing.tipping_point(demo_fit, deltas=[0, 1e20], reference="CTRL", n_imputations=2, seed=1)
+        estimands.tipping_point(demo_fit, deltas=[0, 1e20], reference="CTRL", n_imputations=2, seed=1)
 
 
 # -- the trial design: numbers, covariates, dropout, residual settings ------------------------
@@ -251,19 +251,19 @@ def test_executor_as_text_in_simulate_power(monkeypatch):
 
 
 @pytest.mark.parametrize("call", [
-    lambda f: missing.condmean(f, arm="TRT", reference="CTRL", executor="dask"),
-    lambda f: missing.impute(f, n_imputations=2, seed=1, arm="TRT", executor="dask"),
-    lambda f: missing.tipping_point(f, deltas=[0, 1], reference="CTRL", n_imputations=2, seed=1,
+    lambda f: estimands.condmean(f, arm="TRT", reference="CTRL", executor="dask"),
+    lambda f: estimands.impute(f, n_imputations=2, seed=1, arm="TRT", executor="dask"),
+    lambda f: estimands.tipping_point(f, deltas=[0, 1], reference="CTRL", n_imputations=2, seed=1,
                                     executor="dask"),
-    lambda f: missing.bmlmi(f, arm="TRT", reference="CTRL", B=2, D=2, executor="dask"),
+    lambda f: estimands.bmlmi(f, arm="TRT", reference="CTRL", B=2, D=2, executor="dask"),
     lambda f: run_tasks(lambda c, t: t, None, [1, 2], executor="dask"),
 ], ids=["condmean", "impute", "tipping_point", "bmlmi", "run_tasks"])
 def test_executor_as_text_elsewhere(demo_fit, call, monkeypatch):
     """Named before any work: no setup or refit of the imputation model."""
-    module = sys.modules["trialmlm.missing.condmean"]  # the package exports the function under that name
+    module = sys.modules["trialmlm.estimands.condmean"]  # the package exports the function under that name
     monkeypatch.setattr(module, "setup", lambda *a, **k: pytest.fail("work started"))
-    monkeypatch.setattr(sys.modules["trialmlm.missing.bmlmi"], "setup", lambda *a, **k: pytest.fail("work"))
-    monkeypatch.setattr("trialmlm.missing.sensitivity._setup", lambda *a, **k: pytest.fail("work started"))
+    monkeypatch.setattr(sys.modules["trialmlm.estimands.bmlmi"], "setup", lambda *a, **k: pytest.fail("work"))
+    monkeypatch.setattr("trialmlm.estimands.approxbayes._setup", lambda *a, **k: pytest.fail("work started"))
     with pytest.raises(DataError, match=EXECUTOR):
         call(demo_fit)
 

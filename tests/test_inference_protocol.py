@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 
 import trialmlm
-from trialmlm import missing
+from trialmlm import estimands
 from trialmlm.errors import DataError
+from trialmlm.estimands.rubin import pool
 from trialmlm.inference.protocol import Comparisons
-from trialmlm.missing.rubin import pool
 
 SAMPLE = Path(__file__).parents[1] / "sample_data" / "depression_trial.csv"
 FORMULA = "CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)"
@@ -35,7 +35,7 @@ def fit():
 def mi(fit):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return missing.impute(fit, method="jump_to_reference", reference=PBO, n_imputations=4, seed=5)
+        return estimands.impute(fit, method="jump_to_reference", reference=PBO, n_imputations=4, seed=5)
 
 
 def test_both_results_implement_the_protocol(fit, mi):

@@ -24,11 +24,11 @@ import pytest
 
 import trialmlm
 from trialmlm.errors import DataError, DataWarning
-from trialmlm.missing import condmean, delta_template, impute, tipping_point
-from trialmlm.missing.ice import fit_without_excluded, ice_plan
-from trialmlm.missing.imputation import prepare, refit_model, refit_sample
-from trialmlm.missing.rubin import pool
-from trialmlm.missing.visit_ancova import VisitAncova
+from trialmlm.estimands import condmean, delta_template, impute, tipping_point
+from trialmlm.estimands.ice import fit_without_excluded, ice_plan
+from trialmlm.estimands.imputation import prepare, refit_model, refit_sample
+from trialmlm.estimands.rubin import pool
+from trialmlm.estimands.visit_ancova import VisitAncova
 
 REF = Path(__file__).parent / "reference"
 REFS = json.loads((REF / "approxbayes_refs.json").read_text())

@@ -25,8 +25,8 @@ import pandas as pd
 import pytest
 
 from trialmlm.errors import DataError
-from trialmlm.missing import BootstrappedMLMI, ConditionalMean, bmlmi, condmean
-from trialmlm.missing.pooling import bmlmi_table
+from trialmlm.estimands import BootstrappedMLMI, ConditionalMean, bmlmi, condmean
+from trialmlm.estimands.pooling import bmlmi_table
 
 REF = Path(__file__).parent / "reference"
 REFS = json.loads((REF / "condmean_boot_refs.json").read_text())

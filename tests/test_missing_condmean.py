@@ -16,7 +16,7 @@ import pytest
 
 import trialmlm
 from trialmlm.errors import DataError
-from trialmlm.missing import ConditionalMean, condmean
+from trialmlm.estimands import ConditionalMean, condmean
 
 REF = Path(__file__).parent / "reference"
 REFS = json.loads((REF / "condmean_refs.json").read_text())
@@ -165,15 +165,15 @@ def test_jump_to_reference_needs_two_arms(data):
 
 
 def _plan(fitted, ice):
-    from trialmlm.missing.ice import ice_plan
-    from trialmlm.missing.imputation import prepare
+    from trialmlm.estimands.ice import ice_plan
+    from trialmlm.estimands.imputation import prepare
     data = prepare(fitted, "VISIT", "THERAPY", "PLACEBO")
     return data, ice_plan(ice, data, "PLACEBO")
 
 
 def test_update_plan_equals_a_new_table_without_post_ice_data(fitted):
     """Switching strategies of subjects without observed post-ICE values gives the plan of the new table."""
-    from trialmlm.missing.ice import update_plan
+    from trialmlm.estimands.ice import update_plan
     data, plan = _plan(fitted, ice_of("MAR"))
     new = ice_of("early")
     fresh = _plan(fitted, new)[1]
@@ -187,7 +187,7 @@ def test_update_plan_equals_a_new_table_without_post_ice_data(fitted):
 
 def test_update_plan_refuses_what_rbmi_refuses(fitted, data):
     from trialmlm.errors import DataWarning
-    from trialmlm.missing.ice import update_plan
+    from trialmlm.estimands.ice import update_plan
     wide = data.pivot(index="PATIENT", columns="VISIT", values="CHANGE")
     post = wide.index[wide["7"].notna()][0]  # observed at the last visit
     ice = pd.DataFrame({"PATIENT": [post], "VISIT": ["5"], "strategy": ["MAR"]})

@@ -15,7 +15,7 @@ import pytest
 from test_missing_condmean import RTOL, check_against
 
 from trialmlm.errors import DataError
-from trialmlm.missing import condmean, delta_template
+from trialmlm.estimands import condmean, delta_template
 
 REF = Path(__file__).parent / "reference"
 REFS = json.loads((REF / "condmean_delta_refs.json").read_text())

@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 
 import trialmlm
-from trialmlm import missing
+from trialmlm import estimands
 from trialmlm.errors import DataError
-from trialmlm.missing import delta_steps, impute, tipping_point
-from trialmlm.missing.imputation import ImputationData, impute_visits
+from trialmlm.estimands import delta_steps, impute, tipping_point
+from trialmlm.estimands.imputation import ImputationData, impute_visits
+from trialmlm.estimands.rubin import pool
+from trialmlm.estimands.strategies import STRATEGIES
 from trialmlm.missing.patterns import last_observed
-from trialmlm.missing.rubin import pool
-from trialmlm.missing.strategies import STRATEGIES
 
 REF = Path(__file__).parent / "reference"
 FORMULA = "CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)"
@@ -161,8 +161,8 @@ def test_mar_imputation_reproduces_mmrm(fitted, mar):
 def test_reference_based_means_match_conditional_mean_imputation(fitted):
     """J2R / CR / CIR: the MI estimate is the analysis of the conditional-mean completed data
     (Wolbers et al. 2022) up to Monte-Carlo and parameter-draw error."""
-    from trialmlm.missing.imputation import prepare
-    from trialmlm.missing.sensitivity import Analysis, _sigmas
+    from trialmlm.estimands.approxbayes import Analysis, _sigmas
+    from trialmlm.estimands.imputation import prepare
 
     data = prepare(fitted, "AVISIT", "TRT01P", PBO)
     first = impute_visits(data, (STRATEGIES["mar"],), fitted.beta, _sigmas(fitted), None)
@@ -329,7 +329,7 @@ def test_tipping_point_summary_one_row_per_contrast_and_status():
                           for i, d in enumerate([0.0, 1.0, 2.0]) for k, c in enumerate(p)])
     tipping = {c: next((d for d, q in zip([0.0, 1.0, 2.0], p[c]) if q >= 0.05), None) for c in p}
     primary = {"A - P": 0.02, "B - P": 0.001, "C - P": 0.2, "D - P": 0.04}
-    tp = missing.TippingPoint(table, tipping, 0.05, "W8", "mar", 5, primary, "ARM", "P")
+    tp = estimands.TippingPoint(table, tipping, 0.05, "W8", "mar", 5, primary, "ARM", "P")
     assert [tp.status(c) for c in p] == ["tips", "does not tip", "not significant", "not significant"]
     summary = tp.summary().set_index("contrast")
     assert list(summary["tipping"]) == ["tips at delta = 2", "does not tip within the range (deltas 0 to 2)",
@@ -392,8 +392,8 @@ def test_errors(fitted, trial):
 
 def test_arm_specific_covariance_fit(trial):
     """GROUP= by arm: each arm's imputation uses its own and the reference's fitted matrix."""
-    from trialmlm.missing.imputation import prepare
-    from trialmlm.missing.sensitivity import _sigmas
+    from trialmlm.estimands.approxbayes import _sigmas
+    from trialmlm.estimands.imputation import prepare
 
     fit = trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + ar1h(AVISIT | TRT01P / USUBJID)", trial)
     sigmas = _sigmas(fit)
@@ -412,8 +412,8 @@ def test_imputation_results_keep_the_arm_and_visit_order():
     data, _ = adam_bds()
     df = trialmlm.read(data, param="HAMD17", response="CHG", population="EFFFL", arm="TRT01P")
     fit = trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)", df)
-    mi = missing.impute(fit, reference="Placebo", n_imputations=3, seed=1).compare()
+    mi = estimands.impute(fit, reference="Placebo", n_imputations=3, seed=1).compare()
     assert list(mi["TRT01P"].astype(str)[:2]) == ["Drug Low", "Drug High"]
     assert list(dict.fromkeys(mi["AVISIT"].astype(str))) == ["Week 2", "Week 4", "Week 8"]
-    tp = missing.tipping_point(fit, [0, 1], reference="Placebo", n_imputations=3, seed=1)
+    tp = estimands.tipping_point(fit, [0, 1], reference="Placebo", n_imputations=3, seed=1)
     assert list(tp.table["contrast"][:2]) == ["Drug Low - Placebo", "Drug High - Placebo"]

@@ -23,10 +23,10 @@ import pytest
 
 import trialmlm
 from trialmlm.errors import DataError
-from trialmlm.missing import condmean, delta_template, impute, tipping_point
-from trialmlm.missing.ice import ice_plan, update_plan
-from trialmlm.missing.imputation import check_imputable, covariance_matrices, impute_visits, prepare
-from trialmlm.missing.strategies import Moments
+from trialmlm.estimands import condmean, delta_template, impute, tipping_point
+from trialmlm.estimands.ice import ice_plan, update_plan
+from trialmlm.estimands.imputation import check_imputable, covariance_matrices, impute_visits, prepare
+from trialmlm.estimands.strategies import Moments
 
 REF = Path(__file__).parent / "reference"
 REFS = json.loads((REF / "retrieved_refs.json").read_text())

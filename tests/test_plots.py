@@ -23,7 +23,7 @@ from matplotlib.colors import to_hex  # noqa: E402
 from scipy import stats  # noqa: E402
 
 import trialmlm  # noqa: E402
-from trialmlm import missing, plots  # noqa: E402
+from trialmlm import estimands, missing, plots  # noqa: E402
 from trialmlm.errors import DataError  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -276,7 +276,7 @@ def test_tipping_point_plot_no_line_when_the_primary_is_not_significant(tmp_path
     """As the sensitivity table: a contrast not significant under MAR has no tipping point."""
     df = trialmlm.read(Path(__file__).parents[1] / "sample_data" / "depression_trial.csv", param="HAMD17")
     fit = trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)", df)
-    tp = missing.tipping_point(fit, [0, 1, 2, 3, 4, 5, 6], visit="Week 2", reference="Placebo",
+    tp = estimands.tipping_point(fit, [0, 1, 2, 3, 4, 5, 6], visit="Week 2", reference="Placebo",
                                n_imputations=3, seed=2)
     low, high = "Drug 10 mg - Placebo", "Drug 20 mg - Placebo"
     assert tp.status(low) == "not significant" and tp.tipping_deltas[low] is not None

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from trialmlm import missing
+from trialmlm import estimands
 from trialmlm.errors import DataError, FormulaError
 from trialmlm.power import Analysis, TrialDesign, power_curve, power_mmrm, simulate_power
 from trialmlm.power.operating import summarise
@@ -129,13 +129,14 @@ def test_missing_impute_takes_an_executor():
                          dropout=RETENTION, covariates={"BASE": {"mean": 10, "sd": 2, "effect": 0.3}})
     from trialmlm import fit
     fitted = fit("CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)", design.simulate(5))
-    a = missing.impute(fitted, n_imputations=4, reference="Placebo", seed=2)
+    a = estimands.impute(fitted, n_imputations=4, reference="Placebo", seed=2)
     with ThreadPoolExecutor(2) as ex:
-        b = missing.impute(fitted, n_imputations=4, reference="Placebo", seed=2, executor=ex)
-        t = missing.tipping_point(fitted, deltas=[0, 1], n_imputations=3, reference="Placebo", seed=2,
+        b = estimands.impute(fitted, n_imputations=4, reference="Placebo", seed=2, executor=ex)
+        t = estimands.tipping_point(fitted, deltas=[0, 1], n_imputations=3, reference="Placebo", seed=2,
                                   executor=ex)
     np.testing.assert_array_equal(a.estimates, b.estimates)
-    u = missing.tipping_point(fitted, deltas=[0, 1], n_imputations=3, reference="Placebo", seed=2, workers=2)
+    u = estimands.tipping_point(fitted, deltas=[0, 1], n_imputations=3, reference="Placebo", seed=2,
+                                workers=2)
     pd.testing.assert_frame_equal(t.table, u.table)
 
 
@@ -195,7 +196,7 @@ def test_multiple_imputation_analysis():
     frame = design.simulate(seed)
     fit = trialmlm.fit(analysis.formula, frame)
     child = np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, 0))
-    mi = missing.impute(fit, method="jump_to_reference", n_imputations=4, reference="Placebo", arm="TRT01P",
+    mi = estimands.impute(fit, method="jump_to_reference", n_imputations=4, reference="Placebo", arm="TRT01P",
                         seed=int(child.generate_state(1)[0]))
     row = mi.compare("TRT01P", by="AVISIT", reference="Placebo")
     row = row[(row["AVISIT"] == "W3") & (row["TRT01P"] == "Drug")].iloc[0]

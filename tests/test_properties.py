@@ -105,7 +105,7 @@ def test_random_effect_models_ignore_row_order_and_labels(small, seed, random):
 def test_estimands_ignore_row_order_and_labels_and_follow_the_scale(small, seed, scale):
     """Conditional mean + jackknife (deterministic) with a JR ICE table: the same results after
     shuffling the rows and relabelling the subjects; estimates and SEs scale with the response."""
-    from trialmlm.missing import condmean, ice_table
+    from trialmlm.estimands import condmean, ice_table
 
     formula = _formula("us")
     ice = ice_table(small, response="CHG", strategy="JR")

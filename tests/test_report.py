@@ -122,7 +122,7 @@ def test_sensitivity_table_has_every_analysis(demo):
                                rtol=1e-10)
     tipping = table[table["analysis"] == analyses[-1]]
     # the demo's settings: --imputations 4 --deltas 0 3 6, seed 2026
-    tp = trialmlm.missing.tipping_point(fit, [0, 3, 6], reference="Placebo", n_imputations=4, seed=2026)
+    tp = trialmlm.estimands.tipping_point(fit, [0, 3, 6], reference="Placebo", n_imputations=4, seed=2026)
     summary = tp.summary()
     assert list(tipping["tipping"]) == list(summary["tipping"])
     np.testing.assert_allclose(tipping[["delta", "estimate", "p"]], summary[["delta", "estimate", "p"]],

@@ -14,7 +14,7 @@ import pytest
 from helpers import read_rtf
 
 import trialmlm
-from trialmlm import missing, tables
+from trialmlm import estimands, missing, tables
 from trialmlm.errors import DataError
 from trialmlm.tables import Table
 
@@ -244,8 +244,8 @@ def depression():
     df = trialmlm.read(SAMPLE, param="HAMD17")
     fit = trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)", df)
     options = dict(reference=PBO, n_imputations=5, seed=11)
-    mis = [missing.impute(fit, method=m, **options) for m in ("mar", "jump_to_reference")]
-    return fit, mis, missing.tipping_point(fit, **options), options
+    mis = [estimands.impute(fit, method=m, **options) for m in ("mar", "jump_to_reference")]
+    return fit, mis, estimands.tipping_point(fit, **options), options
 
 
 def _row(data, analysis, contrast):
@@ -295,7 +295,7 @@ def test_sensitivity_table_one_row_per_analysis_and_contrast(depression, tmp_pat
 
 def test_sensitivity_table_contrast_that_never_tips(depression):
     fit, mis, _, options = depression
-    tp = missing.tipping_point(fit, [0.0, 0.25, 0.5], **{**options, "seed": 12})  # 10 mg: p 0.027 to 0.036
+    tp = estimands.tipping_point(fit, [0.0, 0.25, 0.5], **{**options, "seed": 12})  # 10 mg: p 0.027 to 0.036
     data = tables.sensitivity_table(fit, mis[:1], tp).data
     rows = data[data["analysis"] == "Tipping point (MAR + delta)"].set_index("contrast")
     assert list(rows.index) == [LOW, HIGH]
@@ -311,7 +311,7 @@ def test_sensitivity_table_contrast_that_never_tips(depression):
 def test_sensitivity_table_primary_not_significant(depression):
     fit, _, _, options = depression
     # Week 2: 10 mg p = 0.12 (not significant), 20 mg p = 0.009
-    tp = missing.tipping_point(fit, [0, 1, 2, 3], visit="Week 2", **options)
+    tp = estimands.tipping_point(fit, [0, 1, 2, 3], visit="Week 2", **options)
     table = tables.sensitivity_table(fit, (), tp)
     data = table.data
     assert list(data["analysis"]) == ["MMRM (primary, MAR)", "Tipping point (MAR + delta)"] * 2
@@ -333,7 +333,7 @@ def test_sensitivity_table_errors(depression):
         tables.sensitivity_results(fit, mis, tp, alpha=0.1)
     with pytest.raises(DataError, match="both 'MI, MAR'"):
         tables.sensitivity_results(fit, [mis[0], mis[0]])
-    other = missing.impute(fit, **{**options, "reference": "Drug 10 mg"})
+    other = estimands.impute(fit, **{**options, "reference": "Drug 10 mg"})
     with pytest.raises(DataError, match="differ in reference"):
         tables.sensitivity_results(fit, [mis[0], other])
 

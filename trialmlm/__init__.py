@@ -9,7 +9,7 @@ working="exchangeable", subject="USUBJID", visit="AVISIT")`` (the subpackage
 :mod:`trialmlm.gee` is callable).
 
 The names below are imported on first use (PEP 562), as are the subpackages
-(``trialmlm.missing``, ``trialmlm.power``, ...): ``import trialmlm`` itself loads no
+(``trialmlm.missing``, ``trialmlm.estimands``, ``trialmlm.power``, ...): ``import trialmlm`` itself loads no
 numerical library, so that the command line (:mod:`trialmlm.entry`) handles Ctrl-C from
 its first moment.
 """

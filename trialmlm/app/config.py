@@ -205,7 +205,7 @@ class AnalysisConfig:
     e.g. "mL" of "Forced Vital Capacity (mL)".
     ``deltas``: shifts of the tipping point, applied after dropout in every arm but the
     reference (default: round steps from 0 to 2 SDs of the response at the last visit,
-    towards the null: :func:`trialmlm.missing.tipping_point`).
+    towards the null: :func:`trialmlm.estimands.tipping_point`).
     Estimands (:mod:`trialmlm.app.estimand_report`): ``estimands`` (strategies MAR, JR, CR, CIR,
     LMCF applied to every subject's intercurrent event, or TABLE: the ICE file's own);
     the events from ``ice`` (a file), ``ice_flag`` (a record flag, "Y" at and after the

@@ -1,7 +1,7 @@
 r"""The estimand analyses of a report (ICH E9(R1)): :func:`run_estimands`.
 
 The intercurrent events (ICE) of the analysed subjects come from one source
-(:func:`trialmlm.missing.ice_table` rules):
+(:func:`trialmlm.estimands.ice_table` rules):
 
 * an ICE file (``ice``: CSV, XPT, sas7bdat or Parquet with the subject column, the first
   affected visit in the visit column and, optionally, ``strategy``);
@@ -31,9 +31,10 @@ import pandas as pd
 from ..data.io import read_table
 from ..data.where import parse_where
 from ..errors import DataError
-from ..missing import bmlmi, condmean, ice_table, impute
-from ..missing.feasibility import check_jackknife_subjects, check_observed_left, excluded_values
-from ..missing.ice import ICE_STRATEGIES, STRATEGY_COLUMN, subject_events
+from ..estimands import Ancova, ImputationModel, ice_table
+from ..estimands.feasibility import check_jackknife_subjects, check_observed_left, excluded_values
+from ..estimands.ice import ICE_STRATEGIES, STRATEGY_COLUMN, subject_events
+from ..estimands.methods import method
 from ..missing.patterns import observation_matrix
 
 #: ``estimands`` entry -> the ICE handling in words.
@@ -135,7 +136,7 @@ def run_estimands(fit, config, data: pd.DataFrame, reference, progress: bool | N
 
 def check_before_fit(config, data: pd.DataFrame) -> None:
     """What makes an estimand of ``config`` impossible with the analysed ``data``, checked before
-    the primary MMRM is fitted (:mod:`trialmlm.missing.feasibility`): too few subjects in an arm
+    the primary MMRM is fitted (:mod:`trialmlm.estimands.feasibility`): too few subjects in an arm
     for the jackknife (``estimand_method`` condmean), and for each estimand an ICE table that
     leaves the imputation model no observed value (overall or in one arm).  The rest (visits and
     subjects of an ICE file, strategies) is checked where the estimands run."""
@@ -157,17 +158,26 @@ def check_before_fit(config, data: pd.DataFrame) -> None:
                             list(arms.cat.categories), config.arm, visits)
 
 
+#: ``estimand_method`` -> the name of its method in :data:`trialmlm.estimands.METHODS` and the
+#: method's arguments given ``n`` (the config's ``imputations``).
+METHOD_ARGUMENTS = {
+    "condmean": ("condmean", lambda n: ()),
+    "bootstrap": ("condmean", lambda n: ("bootstrap", n)),
+    "approxbayes": ("approxbayes", lambda n: (n,)),
+    "bmlmi": ("bmlmi", lambda n: (n, 2)),
+}
+
+
 def _estimate(fit, ice: pd.DataFrame, config, reference, progress):
-    """One estimand by ``config.estimand_method`` (every method: the same ANCOVA per visit)."""
-    common = dict(ice=ice, reference=reference, arm=config.arm, covariates=list(config.covariates),
-                  workers=config.workers, progress=progress)
-    if config.estimand_method == "condmean":
-        return condmean(fit, **common)
-    if config.estimand_method == "bootstrap":
-        return condmean(fit, type="bootstrap", n_samples=config.imputations, seed=config.seed, **common)
-    if config.estimand_method == "bmlmi":
-        return bmlmi(fit, B=config.imputations, D=2, seed=config.seed, **common)
-    return impute(fit, n_imputations=config.imputations, seed=config.seed, analysis="ancova", **common)
+    """One estimand by ``config.estimand_method`` through the estimand pipeline, every method
+    with the same ANCOVA per visit (the numbers of :func:`trialmlm.estimands.condmean`,
+    :func:`~trialmlm.estimands.impute` and :func:`~trialmlm.estimands.bmlmi`)."""
+    name, arguments = METHOD_ARGUMENTS[config.estimand_method]
+    imputation_method = method(name, *arguments(config.imputations))
+    seed = None if imputation_method.n_samples is None else config.seed  # the jackknife draws nothing
+    model = ImputationModel(fit, ice=ice, arm=config.arm, reference=reference)
+    draws = model.draws(imputation_method, seed, config.workers, progress)
+    return draws.impute().analyse(Ancova(list(config.covariates))).pool()
 
 
 def check_estimands(values) -> None:

@@ -65,8 +65,9 @@ from ..engine.describe import describe_covariance, describe_estimation
 from ..engine.design import factor_levels
 from ..engine.fallback import failure
 from ..errors import ConvergenceError, DataError, DataWarning
+from ..estimands import impute, tipping_point
 from ..inference.methods import labels
-from ..missing import dropout_table, impute, patterns, time_to_dropout, tipping_point
+from ..missing import dropout_table, patterns, time_to_dropout
 from ..tables.formats import decimals_for
 from .config import MODELS, SELECTION, AnalysisConfig, load_config, make_config  # noqa: F401 (re-exported)
 from .estimand_report import check_before_fit, run_estimands
@@ -496,7 +497,7 @@ class ModelAnalysis(AnalysisKind):
 
 class Sensitivity(AnalysisKind):
     """Multiple imputation under MAR and the reference-based methods, and the tipping point
-    (default deltas: round steps towards the null, :func:`trialmlm.missing.delta_steps`):
+    (default deltas: round steps towards the null, :func:`trialmlm.estimands.delta_steps`):
     Table 6 and figure 8 (with ``sensitivity=True``)."""
 
     @classmethod

@@ -39,6 +39,13 @@ class CovarianceStructure(ThetaMap, ABC):
     grouped : bool
         Whether the structure is one of several per-group matrices (SAS ``GROUP=``);
         SAS names some parameters differently then.
+
+    Attributes
+    ----------
+    residual : the residual structure :math:`R` (the structure itself; the wrapped one for
+        :class:`~trialmlm.covariance.random_effects.RandomEffects`, :math:`ZGZ^\\top + R`).
+    g : the random-effects covariance :math:`G` shared by the groups' structures (None without
+        random effects).
     """
 
     name: ClassVar[str]
@@ -52,6 +59,8 @@ class CovarianceStructure(ThetaMap, ABC):
     def __init__(self, n: int, grouped: bool = False):
         self.n = int(n)
         self.grouped = bool(grouped)
+        self.residual = self
+        self.g = None
 
     # -- parameters -------------------------------------------------------------
     @abstractmethod

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..covariance import CovarianceStructure
-from ..covariance.random_effects import Independent, RandomEffects
+from ..covariance.random_effects import Independent
 
 
 @dataclass(frozen=True)
@@ -109,12 +109,10 @@ def describe_covariance(fit) -> CovarianceDescription:
     """The covariance model of ``fit`` (:class:`CovarianceDescription`): its random effects per
     grouping factor, its residual structure, visits, subject and ``GROUP``."""
     s = fit.settings
-    if s.linear:
+    if fit.spec.linear:
         return CovarianceDescription((), None, s.structure, (), None, None)
-    first = fit.structures[0]
-    residual = first.residual if isinstance(first, RandomEffects) else first
-    return CovarianceDescription(_random_parts(fit), residual, s.structure, tuple(s.visit), s.subject,
-                                 s.group)
+    return CovarianceDescription(_random_parts(fit), fit.structures[0].residual, s.structure, tuple(s.visit),
+                                 s.subject, s.group)
 
 
 def describe_estimation(fit, optimizer: bool = False) -> str:

@@ -23,6 +23,7 @@ from formulaic import Formula, model_matrix
 
 from ..errors import DataError, DataWarning, FormulaError
 from .formula import ModelFormula
+from .specification import ModelSpec
 
 ALIAS_TOLERANCE = 1e-7  # R's lm / dqrdc2 tolerance on the relative residual norm
 MAX_TABLE_ROWS = 10_000  # largest crossing of factor levels tabulated by FixedEncoding
@@ -232,16 +233,69 @@ class Level:
     diagonal: bool = False
 
 
+class InMemoryRows:
+    """What inference needs of the rows of a design, computed from the rows in memory (the
+    usual design; :class:`RowSummary` answers the same questions from partition sums).
+
+    Every method takes the :class:`Design` it describes; results are cached on it.
+    """
+
+    from_sums = False
+
+    def n_obs(self, design: Design) -> int:
+        return int(design.y.size)
+
+    def n_subjects(self, design: Design) -> int:
+        return int(design.subject_labels.size)
+
+    def covariate_mean(self, design: Design, var: str) -> float:
+        return float(design.fixed_frame[var].mean())
+
+    def level_counts(self, design: Design, factors: list[str]) -> pd.Series:
+        return design.fixed_frame.groupby(factors, observed=True).size()
+
+    def within_subject_constant(self, design: Design) -> np.ndarray:
+        x = design.X
+        starts = np.searchsorted(design.subject, np.arange(design.n_subjects))
+        return np.all(np.isclose(x, x[starts][design.subject]), axis=0)
+
+    def column_rank(self, design: Design, columns: np.ndarray) -> int:
+        return int(np.linalg.matrix_rank(design.X[:, columns]))
+
+    def gram(self, design: Design) -> np.ndarray:
+        if "gram" not in design._cache:
+            if design.encoding.table is not None:
+                design._cache["gram"] = _gram(design.encoding, design.fixed_frame)
+            else:
+                x = design.encoding.full_matrix(design.fixed_frame)
+                design._cache["gram"] = x.T @ x
+        return design._cache["gram"]
+
+    def co_observation(self, design: Design) -> tuple[np.ndarray, np.ndarray]:
+        mask = np.zeros((design.subject_labels.size, len(design.position_labels)))
+        mask[design.subject, design.position] = 1.0
+        groups = range(len(design.group_labels))
+        together = np.stack([mask[design.group == g].T @ mask[design.group == g] for g in groups])
+        return together, np.bincount(design.group, minlength=len(design.group_labels))
+
+    def require_rows(self, what: str) -> None:
+        """Nothing to check: the rows are at hand."""
+
+
+IN_MEMORY = InMemoryRows()
+
+
 @dataclass(frozen=True)
 class RowSummary:
     r"""What inference needs of the rows of a design that was reduced to per-pattern sums
-    without keeping its rows (a fit from partitions, :mod:`trialmlm.engine.partitioned`).
+    without keeping its rows (a fit from partitions, :mod:`trialmlm.engine.partitioned`):
+    the methods of :class:`InMemoryRows`, answered from the sums.
 
     Attributes
     ----------
-    n_obs, n_subjects : rows and subjects used.
+    n_rows, n_subjects_used : rows and subjects used.
     covariate_sums : sum over the rows used of each covariate of the mean model.
-    level_counts : (T,) rows per row of the encoding's table (combination of factor levels).
+    table_counts : (T,) rows per row of the encoding's table (combination of factor levels).
     together : (G, P, P) per covariance group, subjects observed at both visits of a pair.
     group_subjects : (G,) subjects per covariance group.
     cross : :math:`[X\,y]^\top W[X\,y]` (kept columns) and ``log_weights`` :math:`\sum\log w`,
@@ -252,10 +306,10 @@ class RowSummary:
         (:mod:`trialmlm.inference.vcov`) by a second pass over the rows.
     """
 
-    n_obs: int
-    n_subjects: int
+    n_rows: int
+    n_subjects_used: int
     covariate_sums: dict
-    level_counts: np.ndarray
+    table_counts: np.ndarray
     together: np.ndarray
     group_subjects: np.ndarray
     cross: np.ndarray
@@ -263,11 +317,54 @@ class RowSummary:
     constant: np.ndarray
     r_factor: np.ndarray
     sandwich_meat: Callable = field(repr=False, compare=False)
+    from_sums = True
+
+    def n_obs(self, design: Design) -> int:
+        return self.n_rows
+
+    def n_subjects(self, design: Design) -> int:
+        return self.n_subjects_used
+
+    def covariate_mean(self, design: Design, var: str) -> float:
+        return float(self.covariate_sums[var] / self.n_rows)
+
+    def level_counts(self, design: Design, factors: list[str]) -> pd.Series:
+        table_factors = design.encoding.table[1]
+        grid = pd.MultiIndex.from_product([design.encoding.levels[v] for v in table_factors],
+                                          names=table_factors).to_frame(index=False)
+        grid["n"] = self.table_counts
+        counts = grid.groupby(factors, observed=True)["n"].sum()
+        return counts[counts > 0]
+
+    def within_subject_constant(self, design: Design) -> np.ndarray:
+        return self.constant[design.encoding.kept]
+
+    def column_rank(self, design: Design, columns: np.ndarray) -> int:
+        """R's singular values, with the tolerance of X's shape (numpy's ``matrix_rank`` rule)."""
+        s = np.linalg.svd(self.r_factor[:, design.encoding.kept][:, columns], compute_uv=False)
+        return int(np.sum(s > s.max(initial=0.0) * max(self.n_rows, s.size) * np.finfo(float).eps))
+
+    def gram(self, design: Design) -> np.ndarray:
+        return self.r_factor.T @ self.r_factor
+
+    def co_observation(self, design: Design) -> tuple[np.ndarray, np.ndarray]:
+        return self.together, self.group_subjects
+
+    def require_rows(self, what: str) -> None:
+        """DataError naming ``what``: the rows were reduced to sums."""
+        raise DataError(f"{what} needs the data rows, which a fit from partitions (Dask, Parquet) "
+                        "reduces to per-pattern sums without keeping them; fit the rows in memory "
+                        "(a pandas DataFrame) for it")
 
 
 @dataclass(frozen=True)
 class Design:
-    """Everything a fit needs, sorted by (subject, visit); pure numpy apart from labels."""
+    """Everything a fit needs, sorted by (subject, visit); pure numpy apart from labels.
+
+    ``statistics`` answers what inference needs of the rows (counts, means, ranks,
+    :math:`X^\top X`): :data:`IN_MEMORY` from the rows, or a :class:`RowSummary` of a
+    design reduced to partition sums (then ``y`` and the per-row arrays are empty).
+    """
 
     y: np.ndarray
     weights: np.ndarray
@@ -294,83 +391,49 @@ class Design:
     source: pd.DataFrame | None = field(default=None, repr=False)  # the model's columns, every row
     n_subjects_read: int | None = None  # subjects in the rows read, used or not (None: no subject)
     held_X: np.ndarray | None = field(default=None, repr=False)  # X when not re-encoded from fixed_frame
-    summary: RowSummary | None = None  # instead of the rows, for a design reduced to sums
+    statistics: InMemoryRows | RowSummary = IN_MEMORY  # a RowSummary for a design reduced to sums
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def require_rows(self, what: str) -> None:
         """DataError naming ``what`` for a design reduced to sums (:class:`RowSummary`)."""
-        if self.summary is not None:
-            raise DataError(f"{what} needs the data rows, which a fit from partitions (Dask, Parquet) "
-                            "reduces to per-pattern sums without keeping them; fit the rows in memory "
-                            "(a pandas DataFrame) for it")
+        self.statistics.require_rows(what)
 
     @property
     def n_obs(self) -> int:
         """Rows used."""
-        return self.summary.n_obs if self.summary is not None else int(self.y.size)
+        return self.statistics.n_obs(self)
 
     @property
     def n_subjects(self) -> int:
         """Subjects with at least one row used."""
-        return self.summary.n_subjects if self.summary is not None else int(self.subject_labels.size)
+        return self.statistics.n_subjects(self)
 
     def covariate_mean(self, var: str) -> float:
         """Mean of the mean model's covariate ``var`` over the rows used."""
-        if self.summary is not None:
-            return float(self.summary.covariate_sums[var] / self.summary.n_obs)
-        return float(self.fixed_frame[var].mean())
+        return self.statistics.covariate_mean(self, var)
 
     def level_counts(self, factors: list[str]) -> pd.Series:
         """Rows used per combination of the levels of ``factors`` (observed combinations)."""
-        if self.summary is None:
-            return self.fixed_frame.groupby(factors, observed=True).size()
-        table_factors = self.encoding.table[1]
-        grid = pd.MultiIndex.from_product([self.encoding.levels[v] for v in table_factors],
-                                          names=table_factors).to_frame(index=False)
-        grid["n"] = self.summary.level_counts
-        counts = grid.groupby(factors, observed=True)["n"].sum()
-        return counts[counts > 0]
+        return self.statistics.level_counts(self, factors)
 
     def within_subject_constant(self) -> np.ndarray:
         """Per column of X, whether it is constant within every subject (``np.isclose``)."""
-        if self.summary is not None:
-            return self.summary.constant[self.encoding.kept]
-        x = self.X
-        starts = np.searchsorted(self.subject, np.arange(self.n_subjects))
-        return np.all(np.isclose(x, x[starts][self.subject]), axis=0)
+        return self.statistics.within_subject_constant(self)
 
     def column_rank(self, columns: np.ndarray) -> int:
-        """Rank of ``X[:, columns]`` (numpy's ``matrix_rank`` rule; from R for a design reduced
-        to sums: the same singular values, the tolerance of X's shape)."""
-        if self.summary is None:
-            return int(np.linalg.matrix_rank(self.X[:, columns]))
-        s = np.linalg.svd(self.summary.r_factor[:, self.encoding.kept][:, columns], compute_uv=False)
-        return int(np.sum(s > s.max(initial=0.0) * max(self.n_obs, s.size) * np.finfo(float).eps))
+        """Rank of ``X[:, columns]`` (numpy's ``matrix_rank`` rule)."""
+        return self.statistics.column_rank(self, columns)
 
     def gram(self) -> np.ndarray:
         r""":math:`X^\top X` of the full design (aliased columns included), unweighted: from the
         encoding's table (:func:`_gram`), the rows, or :math:`R^\top R` for a design reduced to
         sums.  SAS's type 1 and 2 hypotheses are built from it."""
-        if self.summary is not None:
-            return self.summary.r_factor.T @ self.summary.r_factor
-        if "gram" not in self._cache:
-            if self.encoding.table is not None:
-                self._cache["gram"] = _gram(self.encoding, self.fixed_frame)
-            else:
-                x = self.encoding.full_matrix(self.fixed_frame)
-                self._cache["gram"] = x.T @ x
-        return self._cache["gram"]
+        return self.statistics.gram(self)
 
     def co_observation(self) -> tuple[np.ndarray, np.ndarray]:
         """``(together, subjects)``: per covariance group the (P, P) numbers of subjects observed
         at both positions of each pair, and the group's number of subjects."""
-        if self.summary is not None:
-            return self.summary.together, self.summary.group_subjects
-        mask = np.zeros((self.subject_labels.size, len(self.position_labels)))
-        mask[self.subject, self.position] = 1.0
-        together = np.stack([mask[self.group == g].T @ mask[self.group == g]
-                             for g in range(len(self.group_labels))])
-        return together, np.bincount(self.group, minlength=len(self.group_labels))
+        return self.statistics.co_observation(self)
 
     @property
     def X(self) -> np.ndarray:
@@ -752,83 +815,97 @@ def _outer_factors(formula: ModelFormula, frame: pd.DataFrame, random_vars: list
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class SortedRows:
+    """The complete rows of a model's columns, sorted by (subject, position), with the codes
+    :func:`build_design` derives from them (factors with the levels of the rows kept)."""
+
+    frame: pd.DataFrame  # the columns still needed, factors as Categoricals, sorted
+    row_position: np.ndarray
+    dropped: dict
+    position: np.ndarray
+    position_labels: list
+    coordinates: np.ndarray | None
+    subject_codes: np.ndarray
+    subject_labels: np.ndarray
+    group: np.ndarray
+    group_labels: list
+    levels: dict
+
+
+def _sorted_rows(data: pd.DataFrame, source: pd.DataFrame, formula: ModelFormula, spec: ModelSpec,
+                 columns: tuple[list, list, list], weights: str | None, spatial: bool) -> SortedRows:
+    """Complete rows (:func:`_complete_rows`), factor levels of the rows kept, positions
+    (:func:`_positions`), subjects and covariance groups, sorted by (subject, position)."""
+    fixed_vars, random_vars, used = columns
+    frame, row_position, dropped = _complete_rows(source, formula, used, weights)
+    # factor levels after dropping rows, so that unobserved levels disappear
+    factors = {var: _factor(frame[var]) for var in dict.fromkeys(fixed_vars + random_vars)
+               if is_factor(frame[var])}
+    position, position_labels, coordinates = _positions(data, frame, formula, spatial)
+    visit = None if spatial else spec.repeated
+    if visit in factors:
+        factors[visit] = pd.Categorical(frame[visit], categories=position_labels)
+    subject_codes, subject_labels = _subjects(frame, spec.subject)
+    order = np.argsort(subject_codes * max(len(position_labels), 1) + position, kind="stable")
+    check_duplicates(subject_codes, subject_labels, position, position_labels, spec.positions, order)
+    group, group_labels = covariance_groups(frame, spec.group, subject_codes, subject_labels)
+    # one new frame of the columns still needed, sorted (a filtered frame is not written to)
+    needed = [formula.response, *fixed_vars, *random_vars, *spec.outer] + ([weights] if weights else [])
+    frame = pd.DataFrame({var: factors.get(var, frame[var]) for var in dict.fromkeys(needed)},
+                         index=frame.index).iloc[order]
+    return SortedRows(frame, row_position[order], dropped, position[order], list(position_labels),
+                      coordinates, subject_codes[order].astype(np.int64), np.asarray(subject_labels), group,
+                      group_labels, {var: list(cat.categories) for var, cat in factors.items()})
+
+
 def build_design(data: pd.DataFrame, formula: ModelFormula, weights: str | None, spatial: bool,
                  encoding: FixedEncoding | None = None) -> Design:
     """Check and encode ``data`` for ``formula``; never modifies ``data``.  ``encoding``: the
     mean model's encoding of an earlier design, re-used when its factor levels are those of
     ``data`` (simulated trials of one design), see :func:`_fixed_design`.
 
-    Steps: the model's columns (:func:`model_columns`, :func:`check_types`), complete
-    rows (:func:`_complete_rows`), factor levels of the rows kept, positions
-    (:func:`_positions`), subjects and groups, rows sorted by (subject, position), the
-    mean model (:func:`_fixed_design`), random-effect designs (:func:`_outer_factors`).
+    Steps: the model's columns (:func:`model_columns`, :func:`check_types`), the complete
+    rows sorted by subject and position (:func:`_sorted_rows`), the mean model
+    (:func:`_fixed_design`), random-effect designs (:func:`_random_matrix`,
+    :func:`_outer_factors`).
 
     Raises
     ------
     FormulaError  for unknown columns;  DataError  for unusable data (see messages).
     """
-    fixed_vars, random_vars, used = model_columns(data, formula, weights)
+    spec = ModelSpec.of(formula)
+    fixed_vars, random_vars, used = columns = model_columns(data, formula, weights)
     source = data.loc[:, used]  # a new frame (a selection of columns copies them); never modified
     check_types(source, formula, weights, spatial)
-    frame, row_position, dropped = _complete_rows(source, formula, used, weights)
-
-    # factor levels after dropping rows, so that unobserved levels disappear
-    factors = {var: _factor(frame[var]) for var in dict.fromkeys(fixed_vars + random_vars)
-               if is_factor(frame[var])}
-    position, position_labels, coordinates = _positions(data, frame, formula, spatial)
-    visit = formula.covariance.positions[0] if formula.covariance and not spatial else None
-    if visit in factors:
-        factors[visit] = pd.Categorical(frame[visit], categories=position_labels)
-    levels = {var: list(cat.categories) for var, cat in factors.items()}
-
-    subject_codes, subject_labels = _subjects(frame, formula.subject)
-    order = np.argsort(subject_codes * max(len(position_labels), 1) + position, kind="stable")
-    check_duplicates(subject_codes, subject_labels, position, position_labels,
-                      formula.covariance.positions if formula.covariance else (), order)
-    group_var = formula.covariance.group if formula.covariance else None
-    group, group_labels = covariance_groups(frame, group_var, subject_codes, subject_labels)
-    # one new frame of the columns still needed, sorted (a filtered frame is not written to)
-    needed = [formula.response, *fixed_vars, *random_vars, *(t.subject for t in formula.outer)] \
-        + ([weights] if weights else [])
-    frame = pd.DataFrame({var: factors.get(var, frame[var]) for var in dict.fromkeys(needed)},
-                         index=frame.index).iloc[order]
-    row_position, subject_codes, position = row_position[order], subject_codes[order], position[order]
-
-    names, encoding, r_factor, X = _fixed_design(formula, frame, fixed_vars, levels, encoding)
+    rows = _sorted_rows(data, source, formula, spec, columns, weights, spatial)
+    frame = rows.frame
+    names, encoding, r_factor, X = _fixed_design(formula, frame, fixed_vars, rows.levels, encoding)
     class_levels = {v: list(lv) for v, lv in encoding.levels.items()}
-    if group_var:
-        class_levels.setdefault(group_var, group_labels)
-    Z, random_names, random_spec = _random_matrix(formula.random, frame, random_vars) if formula.random \
-        else (None, (), None)
-    read = len(subject_labels) if len(frame) == len(source) else source[formula.subject].nunique() \
-        if formula.subject else None
+    if spec.group:
+        class_levels.setdefault(spec.group, rows.group_labels)
+    Z, random_names, random_spec = _random_matrix(spec.subject_term, frame, random_vars)
     return Design(
-        y=frame[formula.response].to_numpy(dtype=float),
-        held_X=X,
+        y=frame[formula.response].to_numpy(dtype=float), held_X=X,
         weights=frame[weights].to_numpy(dtype=float) if weights else np.ones(len(frame)),
-        subject=subject_codes.astype(np.int64),
-        subject_labels=np.asarray(subject_labels),
-        group=group,
-        group_labels=group_labels,
-        position=position,
-        position_labels=list(position_labels),
-        coordinates=coordinates,
-        encoding=encoding,
+        subject=rows.subject_codes, subject_labels=rows.subject_labels, group=rows.group,
+        group_labels=rows.group_labels, position=rows.position, position_labels=rows.position_labels,
+        coordinates=rows.coordinates, encoding=encoding,
         aliased=tuple(n for n, k in zip(names, encoding.kept) if not k),
-        row_index=frame.index,
-        row_position=row_position,
-        n_obs_dropped=len(source) - len(frame),
-        dropped_by_column=dropped,
-        class_levels=class_levels,
-        fixed_frame=frame.loc[:, fixed_vars],
-        null_space=null_space_basis(r_factor),
-        Z=Z,
-        random_names=random_names,
-        random_spec=random_spec,
-        outer=_outer_factors(formula, frame, random_vars),
-        source=source,
-        n_subjects_read=int(read) if formula.subject else None,
+        row_index=frame.index, row_position=rows.row_position, n_obs_dropped=len(source) - len(frame),
+        dropped_by_column=rows.dropped, class_levels=class_levels, fixed_frame=frame.loc[:, fixed_vars],
+        null_space=null_space_basis(r_factor), Z=Z, random_names=random_names, random_spec=random_spec,
+        outer=_outer_factors(formula, frame, random_vars), source=source,
+        n_subjects_read=_subjects_read(source, frame, spec.subject, rows.subject_labels),
     )
+
+
+def _subjects_read(source: pd.DataFrame, frame: pd.DataFrame, subject: str | None,
+                   used: np.ndarray) -> int | None:
+    """Subjects in the rows read, used or not (None for the linear model, which has none)."""
+    if subject is None:
+        return None
+    return int(len(used) if len(frame) == len(source) else source[subject].nunique())
 
 
 def _subjects(frame: pd.DataFrame, subject: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -840,8 +917,12 @@ def _subjects(frame: pd.DataFrame, subject: str | None) -> tuple[np.ndarray, np.
     return codes, np.asarray(labels)
 
 
-def _random_matrix(term, frame: pd.DataFrame, variables: list) -> tuple[np.ndarray, tuple[str, ...], object]:
-    """Values (n_obs, q), term names and formulaic spec of a random-effect term's EXPR."""
+def _random_matrix(term, frame: pd.DataFrame,
+                   variables: list) -> tuple[np.ndarray | None, tuple[str, ...], object]:
+    """Values (n_obs, q), term names and formulaic spec of a random-effect term's EXPR
+    (None, (), None without a term)."""
+    if term is None:
+        return None, (), None
     try:
         zm = model_matrix(term.expr, frame.loc[:, variables], na_action="raise")
     except Exception as exc:

@@ -48,8 +48,7 @@ def estimate(model: Model, ddf: str, vcov: str, start: np.ndarray | None = None,
     edge = boundary_point(lik, phi, evaluation.value, held) if opt.converged else None
     if edge is not None:
         phi, evaluation, held = edge.phi, edge.evaluation, held | edge.at
-        names = [n for n, a in zip(parameter_names(lik, design, parsed.subject, parsed.covariance.group
-                                                   if parsed.covariance else None), edge.at) if a]
+        names = [n for n, a in zip(parameter_names(lik, design, model.spec), edge.at) if a]
     phi_cov = covariance_of_phi(evaluation.hess, held)
     if np.isnan(phi_cov).any():
         problems.append("the Hessian of the likelihood is not positive definite at the estimate; "

@@ -11,26 +11,28 @@ import numpy as np
 from ..covariance import CovarianceStructure
 from ..errors import DataError, FormulaError
 from .design import Design
-from .formula import CovarianceTerm, ModelFormula
+from .formula import CovarianceTerm
+from .specification import ModelSpec
 
 # Residual structures that already contain a between-subject (constant) covariance, so
 # that adding random effects makes the model non-identifiable.
 CONFOUNDED_WITH_RANDOM = ("us", "cs", "csh", "toep", "toeph")
 
 
-def check_combination(formula: ModelFormula, structure: type[CovarianceStructure]) -> None:
+def check_combination(spec: ModelSpec, structure: type[CovarianceStructure]) -> None:
     """Raise FormulaError for random effects combined with a residual structure that
     already spans them (e.g. a random intercept with ``us`` or ``cs``), and for random
     effects of other grouping factors than the subject with a per-group residual matrix."""
-    if formula.outer and formula.covariance and formula.covariance.group:
+    if spec.nested and spec.group:
+        outer = " + ".join(str(t) for t in spec.random_terms if t.subject in spec.outer)
         raise FormulaError(
-            f"random effects {' + '.join(map(str, formula.outer))} of other grouping factors than the "
-            f"subject '{formula.subject}' with a per-group residual matrix ({formula.covariance}) are not "
-            "supported; use one residual matrix for all subjects"
+            f"random effects {outer} of other grouping factors than the subject '{spec.subject}' with a "
+            f"per-group residual matrix ({spec.covariance}) are not supported; use one residual matrix "
+            "for all subjects"
         )
-    if formula.random and structure.name in CONFOUNDED_WITH_RANDOM:
+    if spec.subject_random and structure.name in CONFOUNDED_WITH_RANDOM:
         raise FormulaError(
-            f"random effects {formula.random} together with {structure.name}(...) residuals cannot be "
+            f"random effects {spec.subject_term} together with {structure.name}(...) residuals cannot be "
             f"identified: {structure.name} already contains a covariance common to all visits. Use a "
             "residual structure without one (ar1, ar1h, ad, adh, sp_exp, sp_pow, sp_gau, sp_sph) or drop "
             "the random effects"
@@ -88,17 +90,17 @@ def check_estimable(design: Design, structure: type[CovarianceStructure], term: 
                 )
 
 
-def check_levels(design: Design, formula: ModelFormula, structure: type[CovarianceStructure]) -> None:
+def check_levels(design: Design, spec: ModelSpec, structure: type[CovarianceStructure]) -> None:
     r"""Raise DataError for random effects that cannot be told apart: the subject's, when
     every subject has one row (its :math:`ZGZ^\top + \sigma^2` is one number per subject);
     an outer grouping factor's, with one level only, or one subject per level (and one level
     per subject) while the subject has random effects or a residual structure with a common
     covariance."""
-    if formula.random is not None and np.bincount(design.subject).max() == 1:
-        raise DataError(f"every subject ('{formula.subject}') has a single row in the data used, so the "
-                        f"random effects {formula.random} cannot be told apart from the residual "
+    if spec.subject_random and np.bincount(design.subject).max() == 1:
+        raise DataError(f"every subject ('{spec.subject}') has a single row in the data used, so the "
+                        f"random effects {spec.subject_term} cannot be told apart from the residual "
                         "variance; drop the random-effect term or use data with repeated rows")
-    confounded = formula.random is not None or structure.name in CONFOUNDED_WITH_RANDOM
+    confounded = spec.subject_random or structure.name in CONFOUNDED_WITH_RANDOM
     for level in design.outer:
         if level.labels.size < 2:
             raise DataError(f"grouping factor '{level.factor}' has a single level ({level.labels[0]!r}) "
@@ -107,7 +109,7 @@ def check_levels(design: Design, formula: ModelFormula, structure: type[Covarian
         one_to_one = pairs.size == level.labels.size == design.subject_labels.size
         if one_to_one and confounded:
             raise DataError(
-                f"every level of '{level.factor}' holds exactly one subject ('{formula.subject}'), so its "
+                f"every level of '{level.factor}' holds exactly one subject ('{spec.subject}'), so its "
                 f"random effects cannot be told apart from the subject's; drop ({level.factor} ...) or "
                 "the subject's random effects"
             )

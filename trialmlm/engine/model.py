@@ -36,7 +36,7 @@ class Model:
     @property
     def spec(self) -> ModelSpec:
         """What kind of model this is (:class:`~trialmlm.engine.specification.ModelSpec`)."""
-        return ModelSpec.of(self.formula, from_sums=self.design.summary is not None)
+        return ModelSpec.of(self.formula, from_sums=self.design.statistics.from_sums)
 
     def with_design(self, design: Design) -> Model:
         """The same model on another design of the same encoding (new responses, a resample)."""
@@ -83,18 +83,19 @@ def build_model(formula: str | ModelFormula, data: pd.DataFrame, method: str = "
     parsed = _innermost(as_formula(formula), data if isinstance(data, pd.DataFrame) else pd.DataFrame())
     term = parsed.covariance
     cls = get_structure(term.structure) if term else Independent
-    check_combination(parsed, cls)
+    spec = ModelSpec.of(parsed)
+    check_combination(spec, cls)
     design = build_design(data, parsed, weights, cls.spatial, encoding)
     dim = len(term.positions) if cls.spatial else len(design.position_labels)
     grouped = term is not None and term.group is not None
     structures = tuple(cls(dim, grouped=grouped) for _ in design.group_labels)
-    if parsed.random:  # one G for all groups, a residual structure per group
-        g = RandomCovariance(design.random_names, parsed.random.diagonal)
+    if spec.subject_random:  # one G for all groups, a residual structure per group
+        g = RandomCovariance(design.random_names, spec.subject_term.diagonal)
         structures = tuple(RandomEffects(s, g.terms, g.diagonal, g) for s in structures)
     outer = tuple(RandomCovariance(level.names, level.diagonal) for level in design.outer)
     n_params = ParameterMap(list(structures)).n_params + sum(c.n_params for c in outer)
     check_estimable(design, cls, term, n_params)
-    check_levels(design, parsed, cls)
+    check_levels(design, spec, cls)
     lik = _likelihood(design, structures, outer, method_u == "REML")
     return Model(parsed, design, structures, lik, outer, weights)
 

@@ -27,8 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..covariance.random_effects import RandomEffects
-
 
 @dataclass(frozen=True)
 class Block:
@@ -57,7 +55,7 @@ class ParameterMap:
 
     def __init__(self, structures: list):
         self.shared = bool(structures) and all(
-            isinstance(s, RandomEffects) and s.g is structures[0].g for s in structures)
+            getattr(s, "g", None) is not None and s.g is structures[0].g for s in structures)
         if self.shared:
             n_g = structures[0].n_g
             blocks = [Block(structures[0].g, slice(0, n_g), None)]

@@ -509,8 +509,8 @@ class Reduced:
         method_u = str(method).upper()
         if method_u not in ("REML", "ML"):
             raise DataError(f"method must be 'REML' or 'ML', got {method!r}")
-        lik = Likelihood(self.batches, list(structures), (self.design.n_obs, self.design.summary.log_weights),
-                         self.design.n_fixed, reml=method_u == "REML")
+        null = (self.design.n_obs, self.design.statistics.log_weights)
+        lik = Likelihood(self.batches, list(structures), null, self.design.n_fixed, reml=method_u == "REML")
         return Model(parsed, self.design, structures, lik, (), self.plan.weights)
 
 
@@ -554,9 +554,9 @@ def reduce_partitions(data, formula: str | ModelFormula, weights: str | None = N
         levels.setdefault(p.group, p.groups)
     fixed_frame = pd.DataFrame({v: pd.Categorical([], categories=kept.levels[v]) if v in kept.levels
                                 else np.zeros(0) for v in p.fixed_vars})
-    summary = RowSummary(sums.n_obs, sums.n_subjects, sums.covariate_sums, sums.level_counts, sums.together,
-                         sums.group_subjects.astype(np.int64), cross, sums.log_weights, sums.constant, r,
-                         SandwichMeat(frame, p))
+    statistics = RowSummary(sums.n_obs, sums.n_subjects, sums.covariate_sums, sums.level_counts,
+                            sums.together, sums.group_subjects.astype(np.int64), cross, sums.log_weights,
+                            sums.constant, r, SandwichMeat(frame, p))
     empty = np.zeros(0, dtype=np.int64)
     design = Design(
         y=np.zeros(0), weights=np.zeros(0), subject=empty, subject_labels=np.zeros(0, dtype=object),
@@ -564,7 +564,7 @@ def reduce_partitions(data, formula: str | ModelFormula, weights: str | None = N
         coordinates=None, encoding=kept, aliased=tuple(n for n, k in zip(names, keep) if not k),
         row_index=pd.RangeIndex(0), row_position=empty, n_obs_dropped=totals["n_read"] - sums.n_obs,
         dropped_by_column=totals["dropped"], class_levels=levels, fixed_frame=fixed_frame,
-        null_space=null_space_basis(r), n_subjects_read=totals["n_subjects_read"], summary=summary)
+        null_space=null_space_basis(r), n_subjects_read=totals["n_subjects_read"], statistics=statistics)
     return Reduced(p, design, batches)
 
 

@@ -47,8 +47,7 @@ def fit_model(model: Model, ddf: str, vcov: str, start: Values = None, fixed: Va
     covariance parameter, a warm start of the optimiser that is not recorded.  Problems are
     recorded, not warned (:meth:`MMRMResults.warn_problems`)."""
     warm = np.array(start, dtype=float) if isinstance(start, np.ndarray) else None
-    names = parameter_names(model.likelihood, model.design, model.formula.subject,
-                            model.formula.covariance.group if model.formula.covariance else None)
+    names = parameter_names(model.likelihood, model.design, model.spec)
     default = model.start if warm is None else (lambda: warm)
     resolved = resolve_parms(model.likelihood, names, default, None if warm is not None else start, fixed,
                              noiter)

@@ -212,10 +212,11 @@ class MMRMResults(RandomEffectsResults):
         df = self.n_covariance_parameters - len(self.boundary) - 1
         if self.spec.linear or df < 1:
             return None
-        d = self.design
-        null = independence_deviance(d.X, d.y, d.weights, self.method == "REML") if d.summary is None \
-            else independence_deviance_of_sums(d.summary.cross, d.n_obs, d.summary.log_weights,
-                                               self.method == "REML")
+        d, reml = self.design, self.method == "REML"
+        if self.spec.from_sums:
+            null = independence_deviance_of_sums(d.statistics.cross, d.n_obs, d.statistics.log_weights, reml)
+        else:
+            null = independence_deviance(d.X, d.y, d.weights, reml)
         chisq = max(null + 2 * self.loglik, 0.0)  # 0 up to rounding when the model is the null model
         return NullModelTest(df, chisq, float(stats.chi2.sf(chisq, df)))
 
@@ -402,7 +403,7 @@ class MMRMResults(RandomEffectsResults):
     @property
     def covariance_parameter_names(self) -> list[str]:
         """SAS names of the covariance parameters (see :func:`parameter_names`)."""
-        return parameter_names(self.likelihood, self.design, self.spec.subject, self.spec.group)
+        return parameter_names(self.likelihood, self.design, self.spec)
 
     @property
     def covariance_parameters(self) -> pd.Series:
@@ -612,18 +613,17 @@ def _level_rows(data: pd.DataFrame, factor: str, labels, spec) -> tuple[np.ndarr
     return z, idx
 
 
-def parameter_names(likelihood: MarginalLikelihood, design: Design, subject: str | None,
-                    group: str | None) -> list[str]:
+def parameter_names(likelihood: MarginalLikelihood, design: Design, spec: ModelSpec) -> list[str]:
     r"""SAS names; with outer grouping factors, G parameters carry their factor as SAS's
     Subject column does (``UN(1,1) USUBJID``, ``UN(1,1) SITE``), in :math:`\phi` order:
     the subject's G, the residual parameters, then each outer factor's G.  Per-group
     parameters (SAS GROUP=) carry their group (``AR(1) TRT=ACT``); with random effects
     and a per-group residual structure the one G is named after the subject
     (``UN(1,1) USUBJID``), then come each group's residual parameters."""
-    names = []
+    names, subject, group = [], spec.subject, spec.group
     for b in likelihood.subject_level.parameters.blocks:
         if b.group is None:  # G, shared by the groups
-            suffix = f" {subject}" if group or design.outer else ""
+            suffix = f" {subject}" if group or spec.nested else ""
         else:
             suffix = f" {group}={design.group_labels[b.group]}" if group else ""
         names += [n + suffix for n in b.transform.param_names()]

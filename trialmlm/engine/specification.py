@@ -88,6 +88,11 @@ class ModelSpec:
         return any(t.subject == self.subject for t in self.random_terms)
 
     @property
+    def subject_term(self) -> RandomTerm | None:
+        """The random-effect term of the subject (``(1 + TIME | USUBJID)``); None without one."""
+        return next((t for t in self.random_terms if t.subject == self.subject), None)
+
+    @property
     def marginal(self) -> bool:
         """The covariance structure is the marginal covariance of a subject's responses
         (no random effects, not the linear model)."""

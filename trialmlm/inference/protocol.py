@@ -1,7 +1,7 @@
 r"""The one result API of an analysis: LS means and their comparisons (SAS ``LSMEANS / DIFF``).
 
 A fit (:class:`trialmlm.MMRMResults`) and a multiple-imputation result
-(:class:`trialmlm.missing.MultipleImputation`) both implement :class:`Comparisons`: the same
+(:class:`trialmlm.estimands.MultipleImputation`) both implement :class:`Comparisons`: the same
 method names, keyword names, defaults, validation and columns, so that code written for one
 runs on the other:
 

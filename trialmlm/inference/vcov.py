@@ -87,7 +87,7 @@ def empirical_covariance(fit, kind: str) -> np.ndarray:
     """Sandwich covariance of :math:`\\hat\\beta` (see module docstring)."""
     c = fit.beta_cov
     if fit.spec.from_sums:  # a fit from partitions: a second pass over them
-        return c @ fit.design.summary.sandwich_meat(fit, kind) @ c
+        return c @ fit.design.statistics.sandwich_meat(fit, kind) @ c
     meat = np.zeros_like(c)
     for _, e, _, s in _cluster_stacks(fit, kind):
         u = np.einsum("npk,nk->np", s, e)

@@ -1,21 +1,15 @@
-"""Missing data: patterns, dropout, time to dropout, MCAR diagnostics, sensitivity analyses,
-conditional mean imputation and bootstrapped ML multiple imputation with intercurrent events."""
+"""Missing-data diagnostics: patterns, dropout by arm and visit, Kaplan-Meier time to dropout,
+completers against dropouts, Little's MCAR test and the logistic dropout model.
 
-from .bmlmi import BootstrappedMLMI, bmlmi
+The estimand machinery (ICE tables, strategies, imputation methods, pooling, tipping point)
+is :mod:`trialmlm.estimands`; it imports from here, never the reverse.
+"""
+
 from .cohorts import completers_vs_dropouts
-from .condmean import ConditionalMean, condmean
-from .delta import delta_template
 from .dropout import DropoutSurvival, time_to_dropout
 from .dropout_model import DropoutModel, dropout_model
-from .ice_table import ice_table
 from .mcar import LittleMCAR, little_mcar_test
 from .patterns import dropout_table, patterns
-from .pipeline import BMLMI, Ancova, ApproxBayes, CondMean, ImputationModel, Mmrm
-from .sensitivity import METHODS, MultipleImputation, TippingPoint, delta_steps, impute, tipping_point
 
-__all__ = ["BMLMI", "Ancova", "ApproxBayes", "BootstrappedMLMI", "CondMean", "ConditionalMean",
-           "DropoutModel",
-           "DropoutSurvival", "ImputationModel", "LittleMCAR", "METHODS", "Mmrm", "MultipleImputation",
-           "TippingPoint", "bmlmi", "completers_vs_dropouts", "condmean", "delta_steps", "delta_template",
-           "dropout_model", "dropout_table", "ice_table", "impute", "little_mcar_test", "patterns",
-           "time_to_dropout", "tipping_point"]
+__all__ = ["DropoutModel", "DropoutSurvival", "LittleMCAR", "completers_vs_dropouts", "dropout_model",
+           "dropout_table", "little_mcar_test", "patterns", "time_to_dropout"]

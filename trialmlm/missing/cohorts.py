@@ -26,8 +26,8 @@ from scipy import stats
 
 from ..checks import check_alpha
 from ..engine.design import factor_levels
-from .wide import response_matrix
 from .patterns import last_observed
+from .wide import response_matrix
 
 COMPLETERS = "Completers"
 

@@ -63,9 +63,9 @@ from scipy import stats
 from ..checks import check_alpha
 from ..engine.design import factor_levels, is_factor
 from ..errors import DataError, DataWarning
-from .wide import response_matrix, subject_values
 from .logistic import aliased_column, fit_logistic, separation_direction
 from .patterns import last_observed
+from .wide import response_matrix, subject_values
 
 LAST = "last_response"
 

@@ -19,11 +19,11 @@ come from column names and can be overridden with ``title``, ``xlabel``, ``ylabe
 ==========================  ================================================
 """
 
-from .style import OKABE_ITO, arm_palette
 from .data import missing_pattern_heatmap, observed_mean_table, observed_means, spaghetti
 from .diagnostics import individual_trajectories, model_residuals, residual_diagnostics, shrinkage_plot
 from .inference import difference_forest, lsmeans_plot, tipping_point_plot
 from .missing import km_dropout
+from .style import OKABE_ITO, arm_palette
 
 __all__ = ["OKABE_ITO", "arm_palette", "difference_forest", "individual_trajectories", "km_dropout",
            "lsmeans_plot", "missing_pattern_heatmap", "model_residuals", "observed_mean_table",

@@ -17,7 +17,7 @@ from matplotlib.lines import Line2D
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
 from ..errors import DataError
-from ..missing.sensitivity import NOT_SIGNIFICANT
+from ..estimands.approxbayes import NOT_SIGNIFICANT
 from ..tables.formats import MINUS, NOT_ESTIMABLE, decimals_for, fmt_number, fmt_p
 from .style import (
     LEGEND_SIZE,
@@ -216,7 +216,7 @@ def tipping_point_plot(tp, ax: Axes | None = None, palette: Mapping | None = Non
                        decimals: int | None = None) -> Axes:
     r"""Treatment difference and CI against the sensitivity shift :math:`\Delta`.
 
-    ``tp`` is a :class:`trialmlm.missing.TippingPoint` (or any object with ``table`` —
+    ``tp`` is a :class:`trialmlm.estimands.TippingPoint` (or any object with ``table`` —
     columns ``delta, estimate, lower, upper, p`` and optionally ``contrast`` —,
     ``tipping_delta``, ``alpha`` and ``visit``).  Filled markers: :math:`p < \alpha`;
     open markers: :math:`p \ge \alpha`.  A dashed vertical line marks each contrast's tipping

@@ -28,8 +28,9 @@ from ..api import fit as fit_mmrm
 from ..covariance import get_structure
 from ..engine.formula import parse_formula
 from ..errors import ConvergenceError, ConvergenceWarning, DataError
+from ..estimands.approxbayes import DEFAULT_STRATEGIES as METHODS
+from ..estimands.approxbayes import impute
 from ..inference.methods import Scope
-from ..missing.sensitivity import METHODS, impute
 from .design import TrialDesign
 
 
@@ -66,7 +67,7 @@ class Analysis:
     covariance : as :func:`trialmlm.fit`: a fallback list of structures, e.g.
         ``("us", "toeph", "ar1h", "cs")``.
     imputation : analyse by multiple imputation instead of the MMRM alone: a method of
-        :func:`trialmlm.missing.impute` (``"mar"``, ``"jump_to_reference"``,
+        :func:`trialmlm.estimands.impute` (``"mar"``, ``"jump_to_reference"``,
         ``"copy_reference"``, ``"copy_increments_in_reference"``, ...), with ``reference``
         as the reference arm; the contrast is the pooled (Rubin) difference at the visit.
         Each trial's imputations get their own seed, spawned from the trial's.

@@ -15,8 +15,8 @@ import pandas as pd
 
 from ..engine.describe import describe_covariance, describe_estimation
 from ..errors import DataError
+from ..estimands.strategies import STRATEGIES
 from ..inference.methods import labels
-from ..missing.strategies import STRATEGIES
 from .formats import decimals_for, fmt_ci, fmt_estimate_se, fmt_number, fmt_p
 from .table import Table, blank_repeats, display_label, plain, with_unit
 
@@ -259,9 +259,9 @@ def sensitivity_results(fit, imputations: Sequence = (), tipping=None, alpha: fl
 
     One row per (analysis, contrast, delta) at one visit, contrasts in the fit's order and,
     within a contrast: the primary MMRM (``fit.compare``, MAR), each of ``imputations``
-    (:class:`~trialmlm.missing.MultipleImputation`, ``mi.compare(arm, by=visit, reference=reference,
+    (:class:`~trialmlm.estimands.MultipleImputation`, ``mi.compare(arm, by=visit, reference=reference,
     alpha=alpha)``), then the
-    tipping point (:class:`~trialmlm.missing.TippingPoint`, ``tipping.summary()``): the row
+    tipping point (:class:`~trialmlm.estimands.TippingPoint`, ``tipping.summary()``): the row
     at the tipping delta (first delta with :math:`p \ge \alpha`); the last delta of the
     grid with "does not tip within the range (deltas a to b)" when the difference stays
     significant; no numbers and "not significant under MAR; no tipping point" when the

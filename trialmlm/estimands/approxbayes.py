@@ -29,7 +29,6 @@ conditional mean and covariance (common random numbers, as rbmi's
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
@@ -40,13 +39,14 @@ import pandas as pd
 from ..checks import check_alpha, check_executor, check_seed, finite_numbers
 from ..engine.estimate import estimate
 from ..engine.model import build_model
-from ..errors import ConvergenceWarning, DataError
+from ..errors import DataError
 from ..inference.grid import ReferenceGrid
 from ..inference.lsmeans import COLUMNS, adjust_table, check_adjust, difference_rows
 from ..inference.protocol import check_options
 from ..inference.wald import t_table
 from ..runner import run_tasks
 from .delta import delta_matrix, delta_shift
+from .function_analysis import FunctionAnalysis, check_comparisons, parameter_labels
 from .ice import ICE_STRATEGIES, IcePlan, ice_plan, imputation_setup, update_plan
 from .imputation import (
     ImputationData,
@@ -55,18 +55,21 @@ from .imputation import (
     impute_visits,
     refit_model,
     subject_strata,
+    warn_not_converged,
 )
 from .methods import ApproxBayes, check_count
 from .pipeline import Analyses, Ancova, ImputationModel, Imputations, Mmrm, register
 from .strategies import STRATEGIES
 from .visit_ancova import VisitAncova, check_weights
 
-METHODS = (*STRATEGIES, "delta")
+DEFAULT_STRATEGIES = (*STRATEGIES, "delta")  # impute(method=): strategy of subjects without an ICE row
 ANALYSES = ("mmrm", "ancova")
+ANALYSIS_MODELS = {Mmrm: "mmrm", Ancova: "ancova"}  # the result's analysis_model; else "function"
 LABELS = {name: label for label, name in ICE_STRATEGIES.items()}  # strategy name -> ICE table label
 ROUND_STEPS = (1.0, 2.0, 2.5, 5.0)
 MAX_STEPS = 15
 TIPS, DOES_NOT_TIP, NOT_SIGNIFICANT = "tips", "does not tip", "not significant"
+IMPUTATIONS = "imputations (bootstrap or analysis fits)"  # what did not converge
 
 
 class Analysis:
@@ -172,7 +175,7 @@ class MultipleImputation:
     n_not_converged : imputations whose bootstrap or analysis fit did not converge.
     analysis_model, covariates, weights : the analysis model ("mmrm" or "ancova") and the
         ANCOVA's covariates and LS-mean weights.
-    plan : the resolved strategies (:class:`trialmlm.missing.ice.IcePlan`; subjects without an
+    plan : the resolved strategies (:class:`trialmlm.estimands.ice.IcePlan`; subjects without an
         ICE row have the implied row of ``method`` at the visit after their last observation).
     draws : per imputation the parameter draw ``(beta, sigmas, converged)``; ``seeds``: its seed.
     shift : (n, K) the delta shift added to the completed data.
@@ -205,7 +208,7 @@ class MultipleImputation:
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def ice_summary(self) -> pd.DataFrame:
-        """Counts by arm and strategy (:meth:`trialmlm.missing.ice.IcePlan.summary`); subjects
+        """Counts by arm and strategy (:meth:`trialmlm.estimands.ice.IcePlan.summary`); subjects
         without an ICE row count as ``with_ice`` when ``method`` gave them one after dropout."""
         return self.plan.summary(self.data)
 
@@ -216,7 +219,7 @@ class MultipleImputation:
 
         ``update`` has the subject column and ``strategy`` for subjects with an ICE (a row of
         the ICE table, or the implied row of ``method`` after dropout);
-        :func:`trialmlm.missing.ice.update_plan` validates it (a MAR subject with observed values
+        :func:`trialmlm.estimands.ice.update_plan` validates it (a MAR subject with observed values
         after its ICE cannot become non-MAR: the imputation model used them).  Each imputation
         re-uses its draw stream, so subjects whose strategy did not change keep their imputed
         values; the delta shift, analysis and reference stay.  ``workers``, ``progress``,
@@ -226,7 +229,7 @@ class MultipleImputation:
         imputer = _Imputer(self.data, plan, self.analysis, [self.shift], True)
         out = run_tasks(_reimpute, imputer, list(zip(self.draws, self.seeds)), workers, progress,
                         "imputations (updated strategies)", executor)
-        failed = _warn_failed(out)
+        failed = warn_not_converged([ok for _, _, ok, _ in out], IMPUTATIONS)
         return replace(self, plan=plan, estimates=np.stack([st[0] for _, st, _, _ in out]),
                        imputed=np.stack([y for y, _, _, _ in out]), n_not_converged=failed, _cache={})
 
@@ -260,6 +263,7 @@ class MultipleImputation:
         lower, upper``) plus ``fmi``.  Without ``specs``: the arm by visit (``arm, visit``
         columns), as computed while imputing.  ``pooling``: None (Rubin's rules, the one way;
         the keyword of every imputation result)."""
+        check_comparisons(self.analysis)
         if specs is None and by is None and not options:
             n = len(self.lsmeans_labels)
             return self._pooled(self.lsmeans_labels, slice(0, n), alpha, pooling).drop(columns=["t", "p"])
@@ -277,6 +281,7 @@ class MultipleImputation:
         ``spec``: the arm's differences from ``reference`` (default: the imputation's
         reference) at each visit, as computed while imputing
         (``compare(arm, by=visit, reference=reference)``)."""
+        check_comparisons(self.analysis)
         check_adjust(adjust, pairwise)
         if adjust == "dunnett":
             raise DataError("adjust='dunnett' needs the joint distribution of the pooled differences, which "
@@ -294,6 +299,16 @@ class MultipleImputation:
         if adjust is not None:
             adjust_table(out, spec, alpha, adjust)
         return out
+
+    def table(self, alpha: float = 0.05, pooling: str | None = None) -> pd.DataFrame:
+        """The pooled parameters of a user-function analysis by Rubin's rules: ``parameter,
+        estimate, se, df, t, p, lower, upper, fmi``."""
+        return self._pooled(parameter_labels(self.analysis), slice(None), alpha, pooling)
+
+    @property
+    def pooled(self) -> pd.DataFrame:
+        """:meth:`table` at the defaults."""
+        return self.table()
 
     def completed_data(self, m: int = 0) -> pd.DataFrame:
         """Imputed data set ``m`` (0-based): a row per subject and visit; ``imputed`` marks filled values."""
@@ -410,8 +425,8 @@ def _plan(ice, data: ImputationData, strategy, reference, strategies) -> IcePlan
 
 def _setup(fit, method, n_imputations, reference, arm, delta_arms, seed, ice, strategies) -> _Setup:
     seed = check_seed(seed)
-    if method not in METHODS:
-        raise DataError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    if method not in DEFAULT_STRATEGIES:
+        raise DataError(f"method must be one of {', '.join(DEFAULT_STRATEGIES)}; got {method!r}")
     strategy = STRATEGIES["mar" if method == "delta" else method]
     if strategy.needs_reference and reference is None:
         raise DataError(f"method {method!r} needs reference= (the control arm's level)")
@@ -437,13 +452,15 @@ def _analysis_value(analysis: str, covariates, weights) -> Ancova | Mmrm:
     return Mmrm()
 
 
-def _analysis(fit, setup: _Setup, analysis: Ancova | Mmrm):
+def _analysis(fit, setup: _Setup, analysis):
     """The analysis model of the completed data sets, encoded on the first (conditional-mean) one."""
     data, imputation_fit = setup.data, setup.imputation_fit
     first = impute_visits(data, setup.plan.strategies, imputation_fit.beta, _sigmas(imputation_fit), None,
                           setup.plan.codes)
     if isinstance(analysis, Mmrm):
         return Analysis(fit, data, setup.reference, first)
+    if not isinstance(analysis, Ancova):
+        return FunctionAnalysis(analysis, data, first, rubin=True)
     covariates = analysis.covariates
     if covariates is None:
         covariates = [v for v in fit.design.encoding.variables if v not in (setup.arm, setup.visit)]
@@ -451,14 +468,6 @@ def _analysis(fit, setup: _Setup, analysis: Ancova | Mmrm):
         covariates = [covariates]
     return VisitAncova(data, list(covariates), first, check_weights(analysis.weights or "counterfactual"),
                        setup.reference)
-
-
-def _warn_failed(out: list) -> int:
-    failed = sum(not r[2] for r in out)
-    if failed:
-        warnings.warn(f"{failed} of {len(out)} imputations had a bootstrap or analysis fit that did not "
-                      "converge; their estimates are used as they are", ConvergenceWarning, stacklevel=3)
-    return failed
 
 
 def _run(setup: _Setup, analysis, shifts, workers, progress, keep_data, desc, executor) -> list:
@@ -514,7 +523,7 @@ def impute(fit, method: str = "mar", n_imputations: int = 100, reference=None, a
     delta : a number or mapping visit -> number, added to the imputed values at or after the
         ICE (for subjects without an ICE row: after their last observed visit) of the subjects
         in ``delta_arms`` (default: every arm but the reference); or a delta table (the fit's
-        subject and visit columns and ``delta``, see :func:`trialmlm.missing.delta_template`)
+        subject and visit columns and ``delta``, see :func:`trialmlm.estimands.delta_template`)
         added as it stands (rbmi's ``analyse(delta = )``).
     seed : makes the run reproducible (the result's ``seed`` reproduces a run made without one).
     workers : processes over imputations; results do not depend on it.
@@ -524,16 +533,16 @@ def impute(fit, method: str = "mar", n_imputations: int = 100, reference=None, a
         depend on it (:mod:`trialmlm.runner`).
     ice : intercurrent events, one row per affected subject: the fit's subject and visit
         columns (first visit affected) and ``strategy`` (MAR, JR, CR, CIR, LMCF;
-        :mod:`trialmlm.missing.ice`).  Observed values at or after a non-MAR ICE are left out
+        :mod:`trialmlm.estimands.ice`).  Observed values at or after a non-MAR ICE are left out
         of the imputation model's fit (it is refitted without them) but kept in the analysis.
     analysis : "mmrm" (the fit's own MMRM on each completed data set) or "ancova" (rbmi's
-        ``ancova``: an ANCOVA at each visit, :mod:`trialmlm.missing.visit_ancova`).
+        ``ancova``: an ANCOVA at each visit, :mod:`trialmlm.estimands.visit_ancova`).
     covariates : the ANCOVA's covariate terms (default: the other variables of the fit's mean
         model, e.g. ``["BASE"]``); analysis="ancova" only.
     weights : the ANCOVA's LS-mean weights, "counterfactual" (default, rbmi's), "equal",
         "proportional" (emmeans/SAS OM; rbmi's "proportional_em"); analysis="ancova" only.
     strategies : user-defined strategies by label for ``ice`` (name -> ``f(own, ref,
-        index_mar) -> (mu, sigma)``, :mod:`trialmlm.missing.strategies`), as :func:`condmean`.
+        index_mar) -> (mu, sigma)``, :mod:`trialmlm.estimands.strategies`), as :func:`condmean`.
 
     Notes
     -----
@@ -568,9 +577,10 @@ def run(analyses: Analyses) -> MultipleImputation:
     out = _run(setup, imputation, [shift], options["workers"], options["progress"], True,
                f"{method} imputations", options["executor"])
     settings = dict(method=method, n_imputations=n, delta=delta, shift=shift,
-                    analysis_model="mmrm" if isinstance(analysis, Mmrm) else "ancova",
+                    analysis_model=ANALYSIS_MODELS.get(type(analysis), "function"),
                     imputation_reference=model.reference)
-    return _result(setup, imputation, out, dict(settings, n_not_converged=_warn_failed(out)))
+    failed = warn_not_converged([ok for _, _, ok, _ in out], IMPUTATIONS)
+    return _result(setup, imputation, out, dict(settings, n_not_converged=failed))
 
 
 MAX_DELTA_SDS = 1e4  # |delta| / SD of the response beyond which rounding eats the pooled SE
@@ -718,7 +728,7 @@ def tipping(imputations: Imputations, analysis: Ancova | Mmrm, deltas, arms, vis
     imputation = _analysis(fit, setup, analysis)
     out = _run(setup, imputation, shifts, options["workers"], options["progress"], False,
                "tipping-point imputations", options["executor"])
-    _warn_failed(out)
+    warn_not_converged([ok for _, _, ok, _ in out], IMPUTATIONS)
     stats = np.stack([st for _, st, _, _ in out])  # (M, n_deltas, 3, rows)
     table = _pool_deltas(stats, imputation, steps, direction, (arm, vname, visit), draws.method, alpha)
     return TippingPoint(table, _tipping_deltas(table, alpha), alpha, visit, model.default_strategy, n,

@@ -16,21 +16,21 @@ r"""Maximum-likelihood imputation engine shared by :func:`condmean` and :func:`b
    shift added; the per-visit ANCOVA's counterfactual LS means over the sample's subjects.
 
 The parameters of every sample are kept with the results, so a change of strategies
-(:func:`trialmlm.missing.ice.update_plan`) re-runs step 4 only.
+(:func:`trialmlm.estimands.ice.update_plan`) re-runs step 4 only.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from ..engine.model import Model
-from ..errors import ConvergenceWarning, DataError
+from ..errors import DataError
 from .delta import delta_shift
+from .function_analysis import FunctionAnalysis
 from .ice import IcePlan, ice_plan, imputation_setup
 from .imputation import (
     ImputationData,
@@ -42,6 +42,8 @@ from .imputation import (
     refit_design,
     refit_model,
 )
+from .mmrm_analysis import MmrmAnalysis
+from .pipeline import Ancova, Mmrm
 from .visit_ancova import VisitAncova
 
 
@@ -83,7 +85,7 @@ class Setting:
     full: Parameters
     data: ImputationData
     plan: IcePlan
-    analysis: VisitAncova
+    analysis: VisitAncova | MmrmAnalysis | FunctionAnalysis
     shift: np.ndarray  # (n, K) delta adjustment added to the completed data
 
     def with_plan(self, plan: IcePlan) -> Setting:
@@ -103,27 +105,32 @@ class Setting:
                 if (self.data.arm_codes == a).any()]
 
 
-def setup(fit, ice: pd.DataFrame | None, reference, arm: str | None, covariates: Sequence[str] | None,
-          delta: pd.DataFrame | None, weights: str = "counterfactual",
-          strategies: Mapping[str, Callable] | None = None,
+def setup(fit, ice: pd.DataFrame | None, reference, arm: str | None, analysis,
+          delta: pd.DataFrame | None, strategies: Mapping[str, Callable] | None = None,
           check: Callable[[ImputationData], None] | None = None) -> Setting:
-    """The :class:`Setting` of ``fit`` with the ICE table, ANCOVA covariates and weights, delta
-    table and user-defined strategies (arguments of :func:`trialmlm.missing.condmean`);
-    ``check(data)`` runs on the imputation data before anything is refitted (e.g. the
-    jackknife's subjects per arm, :mod:`.feasibility`)."""
+    """The :class:`Setting` of ``fit`` with the ICE table, the analysis value (``Ancova``: its
+    covariates and weights, or ``Mmrm``), delta table and user-defined strategies (arguments
+    of :func:`trialmlm.estimands.condmean`); ``check(data)`` runs on the imputation data
+    before anything is refitted (e.g. the jackknife's subjects per arm, :mod:`.feasibility`)."""
     visit, arm, data, plan, imputation_fit = imputation_setup(
         fit, arm, reference, lambda data: ice_plan(ice, data, reference, strategies), check)
     model = refit_model(imputation_fit)
     sigmas = covariance_matrices(imputation_fit.structures, imputation_fit.likelihood, imputation_fit.phi)
     full = Parameters(np.arange(len(data.subjects)), imputation_fit.beta, sigmas)
     shift = delta_shift(delta, data)
-    if covariates is None:
-        covariates = [v for v in fit.design.encoding.variables if v not in (arm, visit)]
     completed = impute_visits(data, plan.strategies, full.beta, sigmas, None, plan.codes) + shift
-    analysis = VisitAncova(data, list(covariates), completed, weights)
+    if isinstance(analysis, Mmrm):
+        visits = MmrmAnalysis(fit, data)
+    elif isinstance(analysis, Ancova):
+        covariates = analysis.covariates
+        if covariates is None:  # the other variables of the fit's mean model
+            covariates = [v for v in fit.design.encoding.variables if v not in (arm, visit)]
+        visits = VisitAncova(data, list(covariates), completed, analysis.weights or "counterfactual")
+    else:
+        visits = FunctionAnalysis(analysis, data, completed)
     codes = pd.Index(model.design.subject_labels).get_indexer(data.subjects)
-    return Setting(arm, visit, reference, tuple(covariates), model, imputation_fit.structures,
-                   imputation_fit.phi, codes, full, data, plan, analysis, shift)
+    return Setting(arm, visit, reference, visits.covariates, model, imputation_fit.structures,
+                   imputation_fit.phi, codes, full, data, plan, visits, shift)
 
 
 def sample_rows(setting: Setting, sample) -> np.ndarray:
@@ -142,15 +149,6 @@ def sample_rows(setting: Setting, sample) -> np.ndarray:
         else "of a given sample"
     check_full_rank(_design(setting, rows), what)
     return rows
-
-
-def warn_not_converged(samples: list[Parameters], what: str) -> int:
-    """Number of refits in ``samples`` that did not converge (a :class:`ConvergenceWarning` if any)."""
-    failed = sum(not p.converged for p in samples)
-    if failed:
-        warnings.warn(f"{failed} of {len(samples)} {what} did not converge; their estimates are used as they "
-                      "are", ConvergenceWarning, stacklevel=3)
-    return failed
 
 
 def bootstrap_rows(setting: Setting, rng: np.random.Generator) -> np.ndarray:

@@ -1,7 +1,7 @@
 r"""Bootstrapped maximum-likelihood multiple imputation (von Hippel & Bartlett 2021; R rbmi
 ``method_bmlmi(B, D)``): :func:`bmlmi`.
 
-1. **Imputation model.**  As :func:`trialmlm.missing.condmean`: the fitted MMRM without the
+1. **Imputation model.**  As :func:`trialmlm.estimands.condmean`: the fitted MMRM without the
    values observed at or after a non-MAR intercurrent event.
 2. **Bootstrap.**  :math:`B` bootstrap samples of the subjects, drawn with replacement
    within each arm (a sample whose design loses a column is redrawn); the imputation model
@@ -9,12 +9,12 @@ r"""Bootstrapped maximum-likelihood multiple imputation (von Hippel & Bartlett 2
    :math:`(\hat\beta_b, \hat\Sigma_b)`.
 3. **Imputation.**  Each bootstrap sample is imputed :math:`D` times by random draws from
    the conditional distribution of its missing visits under the subject's strategy and
-   :math:`(\hat\beta_b, \hat\Sigma_b)` (:func:`trialmlm.missing.imputation.impute_visits`);
+   :math:`(\hat\beta_b, \hat\Sigma_b)` (:func:`trialmlm.estimands.imputation.impute_visits`);
    a subject drawn twice is imputed independently for each copy, as rbmi.
 4. **Analysis.**  Each of the :math:`BD` completed samples is analysed by the ANCOVA at each
    visit (:mod:`.visit_ancova`) plus the delta shift, giving :math:`\hat\theta_{bd}`.
 5. **Pooling.**  The one-way random-effects ANOVA of von Hippel & Bartlett
-   (:func:`trialmlm.missing.pooling.bmlmi_table`): point estimate :math:`\bar\theta`,
+   (:func:`trialmlm.estimands.pooling.bmlmi_table`): point estimate :math:`\bar\theta`,
    variance :math:`(1 + 1/B)(MSB - MSW)/D + MSW/(BD)`, t interval with their df.
 
 Reproducible: the :math:`b`-th sample uses two seeds spawned from the run's seed, one for the
@@ -34,8 +34,9 @@ import pandas as pd
 
 from ..checks import check_executor, check_seed
 from ..runner import run_tasks
+from .imputation import warn_not_converged
 from .methods import BMLMI
-from .mle_imputation import Parameters, Setting, analyse, refit, sample_rows, setup, warn_not_converged
+from .mle_imputation import Parameters, Setting, analyse, refit, sample_rows, setup
 from .pipeline import Analyses, Ancova, ImputationModel, delta_table, register
 from .visit_results import VisitResults
 
@@ -80,7 +81,7 @@ class BootstrappedMLMI(VisitResults):
     def update_strategy(self, update: pd.DataFrame) -> BootstrappedMLMI:
         """The imputations redrawn under the strategies of ``update`` (columns: the subject and
         ``strategy``) from the kept parameters and seeds, without refitting (rbmi's
-        ``impute(update_strategy = )``; rules of :func:`trialmlm.missing.ice.update_plan`)."""
+        ``impute(update_strategy = )``; rules of :func:`trialmlm.estimands.ice.update_plan`)."""
         setting = self._updated_setting(update)
         estimates = np.stack([_imputations(setting, p, s, self.D)
                               for p, s in zip(self.samples, self.imputation_seeds)])
@@ -111,7 +112,7 @@ def bmlmi(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | None 
 
     Parameters
     ----------
-    fit, ice, reference, arm, covariates, delta : as :func:`trialmlm.missing.condmean`.
+    fit, ice, reference, arm, covariates, delta : as :func:`trialmlm.estimands.condmean`.
     B : bootstrap samples (:math:`\ge 2`; rbmi's default 20).
     D : random imputations of each bootstrap sample (:math:`\ge 2`; rbmi's default 2).
     seed : makes the run reproducible (the result's ``seed`` reproduces a run made without one).
@@ -119,7 +120,7 @@ def bmlmi(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | None 
     executor : any :class:`concurrent.futures.Executor` to run the samples on.
     progress : progress bar (None: on interactive terminals only).
     weights, strategies : the ANCOVA's LS-mean weights and user-defined strategies, as
-        :func:`trialmlm.missing.condmean`.
+        :func:`trialmlm.estimands.condmean`.
     _samples : (testing) the :math:`B` bootstrap samples as arrays of subject positions in sorted
         subject order, instead of drawing them.
     """
@@ -137,8 +138,8 @@ def run(analyses: Analyses) -> BootstrappedMLMI:
     draws, analysis = analyses.imputations.draws, analyses.analysis
     model, (B, D), run_options = draws.model, (draws.method.B, draws.method.D), draws.run
     check_executor(run_options["executor"])
-    setting = setup(model.fit, model.ice, model.reference, model.arm, analysis.covariates,
-                    delta_table(analyses), analysis.weights or "counterfactual", model.strategies)
+    setting = setup(model.fit, model.ice, model.reference, model.arm, analysis, delta_table(analyses),
+                    model.strategies)
     entropy = np.random.SeedSequence(check_seed(draws.seed)).entropy
     sample_seeds, imputation_seeds = zip(*(s.spawn(2) for s in np.random.SeedSequence(entropy).spawn(B)))
     samples = list(draws.samples) if draws.samples is not None else list(sample_seeds)
@@ -146,7 +147,7 @@ def run(analyses: Analyses) -> BootstrappedMLMI:
     out = run_tasks(_one_sample, (setting, D), list(zip(samples, imputation_seeds)), run_options["workers"],
                     run_options["progress"], "bootstrap refits", run_options["executor"])
     params = tuple(p for p, _ in out)
-    failed = warn_not_converged(list(params), "bootstrap refits")
+    failed = warn_not_converged([p.converged for p in params], "bootstrap refits")
     seconds = {"full_data": middle - start, "bootstrap": time.perf_counter() - middle}
     return BootstrappedMLMI(setting, B, D, np.stack([e for _, e in out]), params, tuple(imputation_seeds),
                             entropy, failed, seconds)

@@ -1,5 +1,5 @@
 """The result protocol of the per-visit ANCOVA after maximum-likelihood imputation
-(:func:`trialmlm.missing.condmean`, :func:`trialmlm.missing.bmlmi`): LS means of each arm at
+(:func:`trialmlm.estimands.condmean`, :func:`trialmlm.estimands.bmlmi`): LS means of each arm at
 each visit and their differences, with the keywords and columns of
 :class:`trialmlm.inference.protocol.Comparisons`.
 
@@ -19,6 +19,7 @@ import pandas as pd
 from ..checks import check_alpha
 from ..errors import DataError
 from ..inference.lsmeans import adjust_table, check_adjust
+from .function_analysis import check_comparisons, parameter_labels
 from .ice import IcePlan, update_plan
 from .imputation import ImputationData
 from .mle_imputation import Setting
@@ -62,7 +63,7 @@ class VisitResults:
         return self.setting.plan
 
     def ice_summary(self) -> pd.DataFrame:
-        """Counts by arm and strategy (:meth:`trialmlm.missing.ice.IcePlan.summary`)."""
+        """Counts by arm and strategy (:meth:`trialmlm.estimands.ice.IcePlan.summary`)."""
         return self.plan.summary(self.data)
 
     def _pool(self, transform: Callable[[np.ndarray], np.ndarray], alpha: float, pooling) -> pd.DataFrame:
@@ -71,10 +72,22 @@ class VisitResults:
         raise NotImplementedError
 
     def _updated_setting(self, update: pd.DataFrame) -> Setting:
-        """The setting under the strategies of ``update`` (:func:`trialmlm.missing.ice.update_plan`)."""
+        """The setting under the strategies of ``update`` (:func:`trialmlm.estimands.ice.update_plan`)."""
         return self.setting.with_plan(update_plan(self.plan, update, self.data, self.reference))
 
+    def table(self, alpha: float = 0.05, pooling: str | None = None) -> pd.DataFrame:
+        """The pooled parameters of a user-function analysis: ``parameter, estimate, se, df, t,
+        p, lower, upper`` (``pooling`` as :meth:`lsmeans`)."""
+        labels = parameter_labels(self.setting.analysis)
+        return pd.concat([labels, self._pool(lambda e: e, check_alpha(alpha), pooling)], axis=1)
+
+    @property
+    def pooled(self) -> pd.DataFrame:
+        """:meth:`table` at the defaults."""
+        return self.table()
+
     def _check(self, spec, by, options: dict, method: str) -> None:
+        check_comparisons(self.setting.analysis)
         if spec is not None and spec != self.arm:
             raise DataError(f"the per-visit ANCOVA estimates LS means of the arm '{self.arm}' only, "
                             f"not {spec!r}")

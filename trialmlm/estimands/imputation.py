@@ -25,19 +25,20 @@ r"""Draws of the imputation model and of the missing visits (the engine behind :
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ..covariance.random_effects import RandomEffects
 from ..engine.design import ALIAS_TOLERANCE
 from ..engine.model import Model
 from ..engine.refit import fit_model
 from ..engine.refit import refit_model as model_on
-from ..errors import DataError
+from ..errors import ConvergenceWarning, DataError
 from ..inference.grid import ESTIMABLE_TOL
-from .patterns import last_observed
+from ..missing.patterns import last_observed
 from .strategies import Strategy
 
 MAX_REDRAWS = 100
@@ -96,10 +97,10 @@ class ImputationData:
 def check_imputable(fit) -> str:
     """The visit variable of ``fit``; DataError if the fit is not an MMRM over visits."""
     s = fit.settings
-    if any(isinstance(st, RandomEffects) for st in fit.structures) or fit.design.outer or not s.visit:
+    if not fit.spec.marginal:
         raise DataError("multiple imputation needs an MMRM with a residual structure over visits, e.g. "
                         "us(AVISIT | USUBJID); random-effect models are not supported")
-    if fit.design.coordinates is not None:
+    if fit.spec.spatial:
         raise DataError(f"multiple imputation needs visits as classes; {s.structure}"
                         f"({', '.join(s.visit)} | ...) uses continuous coordinates")
     if s.weights is not None:
@@ -296,6 +297,17 @@ def refit_design(model: Model, design, structures, phi: np.ndarray):
     """``(beta, sigmas, converged)`` of ``model`` on ``design`` (a resample), started from ``phi``."""
     fit = fit_model(model_on(model, design), "residual", "model", start=phi)  # the one refit path
     return fit.beta, covariance_matrices(structures, fit.likelihood, fit.phi), fit.converged
+
+
+def warn_not_converged(converged: Sequence[bool], what: str) -> int:
+    """The number of False in ``converged`` (one flag per refit or imputation); if any, a
+    :class:`ConvergenceWarning` "k of n ``what`` did not converge; their estimates are used as
+    they are" (the one warning of every imputation method)."""
+    failed = sum(not ok for ok in converged)
+    if failed:
+        warnings.warn(f"{failed} of {len(converged)} {what} did not converge; their estimates are used as "
+                      "they are", ConvergenceWarning, stacklevel=3)
+    return failed
 
 
 def check_full_rank(design, what: str) -> None:

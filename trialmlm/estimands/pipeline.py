@@ -2,7 +2,7 @@ r"""One estimand pipeline in rbmi's four verbs: ``draws -> impute -> analyse -> 
 
 .. code-block:: python
 
-    from trialmlm.missing.pipeline import ImputationModel, CondMean, Ancova
+    from trialmlm.estimands.pipeline import ImputationModel, CondMean, Ancova
 
     model = ImputationModel(fit, ice=ice, arm="TRT", reference="CTRL")   # column roles, ICE table
     result = (model.draws(CondMean("bootstrap", 200), seed=1)            # rbmi draws(method = )
@@ -14,14 +14,14 @@ Each verb returns a frozen value that records its arguments; :meth:`Analyses.poo
 engine of the method (:data:`ENGINES`, keyed by the method class of :mod:`.methods`) and
 returns its result, which implements :class:`trialmlm.inference.protocol.Comparisons`
 (``lsmeans``, ``compare``) with the method's pooling rule and ``update_strategy``.  The
-shortcuts :func:`trialmlm.missing.impute`, :func:`~trialmlm.missing.condmean`,
-:func:`~trialmlm.missing.bmlmi` and :func:`~trialmlm.missing.tipping_point` give the same
+shortcuts :func:`trialmlm.estimands.impute`, :func:`~trialmlm.estimands.condmean`,
+:func:`~trialmlm.estimands.bmlmi` and :func:`~trialmlm.estimands.tipping_point` give the same
 numbers on the same seed (the engines spawn their random streams in the same order).
 
 The method (:class:`ApproxBayes`, :class:`CondMean`, :class:`BMLMI`) and the analysis
 (:class:`Ancova`, :class:`Mmrm`) are values; ``delta`` is a number, a mapping visit ->
 number (added to the missing values at or after each subject's ICE, in ``delta_arms``,
-default every arm but the reference) or a delta table (:func:`trialmlm.missing.delta_template`)
+default every arm but the reference) or a delta table (:func:`trialmlm.estimands.delta_template`)
 for every method.
 """
 
@@ -73,7 +73,9 @@ class Ancova:
 
 @dataclass(frozen=True)
 class Mmrm:
-    """The fit's own MMRM refitted to each completed data set (approximate Bayes only)."""
+    """The fit's own MMRM refitted to each completed data set (``fit.refit``): LS means of the
+    arm by visit with equal weights and their differences, as ``fit.lsmeans``/``fit.compare``
+    (every method; :mod:`.mmrm_analysis` under ``CondMean`` and ``BMLMI``)."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class ImputationModel:
     def draws(self, method, seed: int | None = None, workers: int = 1, progress: bool | None = None,
               executor: Executor | None = None, _samples: Sequence[np.ndarray] | None = None) -> Draws:
         """The parameter draws of ``method`` (a value of :data:`.methods.METHODS`), rbmi's ``draws``;
-        ``seed``, ``workers``, ``progress``, ``executor`` as :func:`trialmlm.missing.condmean`;
+        ``seed``, ``workers``, ``progress``, ``executor`` as :func:`trialmlm.estimands.condmean`;
         ``_samples`` (testing) the bootstrap samples as arrays of subject positions."""
         if type(method) not in ENGINES:
             raise DataError(f"method must be one of {', '.join(c.__name__ for c in ENGINES)}; got {method!r}")
@@ -140,19 +142,19 @@ class Imputations:
     update_strategy: pd.DataFrame | None = None
 
     def analyse(self, analysis=None, delta=0.0, delta_arms: Sequence | None = None) -> Analyses:
-        """The analysis of every completed data set plus ``delta`` (rbmi's ``analyse``)."""
+        """The analysis of every completed data set plus ``delta`` (rbmi's ``analyse``):
+        :class:`Ancova` (default), :class:`Mmrm` or a function ``fun(completed) -> DataFrame``
+        of ``parameter, estimate`` (and ``se, df`` for Rubin's rules;
+        :mod:`.function_analysis`), whose pooled parameters are the result's ``table()``."""
         analysis = Ancova() if analysis is None else analysis
-        if not isinstance(analysis, (Ancova, Mmrm)):
-            raise DataError(f"analysis must be Ancova(...) or Mmrm(); got {analysis!r}")
-        if isinstance(analysis, Mmrm) and not isinstance(self.draws.method, ApproxBayes):
-            raise DataError("Mmrm() analyses approximate Bayesian imputations only; conditional mean and "
-                            "BMLMI "
-                            "use the per-visit Ancova()")
+        if not isinstance(analysis, (Ancova, Mmrm)) and not callable(analysis):
+            raise DataError(f"analysis must be Ancova(...), Mmrm() or a function of the completed data; "
+                            f"got {analysis!r}")
         return Analyses(self, analysis, delta, None if delta_arms is None else tuple(delta_arms))
 
     def tipping_point(self, analysis=None, deltas=None, arms=None, visit=None, alpha: float = 0.05):
         """rbmi's tipping point: :meth:`analyse` over a grid of ``deltas`` and pool
-        (:func:`trialmlm.missing.tipping_point`; approximate Bayes, ``analysis`` default :class:`Mmrm`)."""
+        (:func:`trialmlm.estimands.tipping_point`; approximate Bayes, ``analysis`` default :class:`Mmrm`)."""
         tipping = ENGINES[type(self.draws.method)].tipping_point
         if tipping is None:
             raise DataError("the tipping point pools approximate Bayesian imputations (ApproxBayes(n))")

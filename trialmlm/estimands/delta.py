@@ -1,6 +1,6 @@
 r"""Delta adjustment (R rbmi's ``delta_template`` and ``analyse(delta = )``): :func:`delta_template`.
 
-Two ways to give a delta to :func:`trialmlm.missing.impute` (and :func:`~trialmlm.missing.condmean`,
+Two ways to give a delta to :func:`trialmlm.estimands.impute` (and :func:`~trialmlm.estimands.condmean`,
 tables only):
 
 * a **number** or a mapping visit -> number :math:`\delta_v` (:func:`delta_matrix`): added to
@@ -18,10 +18,10 @@ The template has one row per subject and visit.  With ``delta`` :math:`(\delta_1
     \Delta_v = \sum_{u=e}^{v} \ell_{u-e+1}\,\delta_u,
 
 and 0 before :math:`e`; subjects without an ICE get 0 throughout (rbmi's ``d_lagscale``; the
-template of an :func:`~trialmlm.missing.impute` result counts the ICE that ``method`` implies
+template of an :func:`~trialmlm.estimands.impute` result counts the ICE that ``method`` implies
 after a subject's last observation).  With ``missing_only`` the observed values after the
 event get 0 too.  Edit the ``delta`` column and pass the frame to
-:func:`trialmlm.missing.condmean` or :func:`trialmlm.missing.impute` as ``delta=``: it is
+:func:`trialmlm.estimands.condmean` or :func:`trialmlm.estimands.impute` as ``delta=``: it is
 added to the completed responses before each analysis.
 """
 
@@ -46,8 +46,8 @@ def delta_template(source, ice: pd.DataFrame | None = None, reference=None, arm:
 
     Parameters
     ----------
-    source : a :func:`trialmlm.missing.condmean`, :func:`trialmlm.missing.bmlmi` or
-        :func:`trialmlm.missing.impute` result (its ICE table is used) or the fitted MMRM that
+    source : a :func:`trialmlm.estimands.condmean`, :func:`trialmlm.estimands.bmlmi` or
+        :func:`trialmlm.estimands.impute` result (its ICE table is used) or the fitted MMRM that
         they take, with ``ice``, ``reference``, ``arm`` and ``strategies`` as there.
     delta, dlag : K numbers each (K visits), or both None (``delta`` 0 everywhere);
         :math:`\Delta_v = \sum_{u=e}^{v} \ell_{u-e+1}\delta_u` after the event at visit

@@ -9,8 +9,8 @@ estimand's words: :func:`check_observed_left` and :func:`check_jackknife_subject
   per-visit ANCOVA with each subject left out in turn; every leave-one-out sample must still
   hold every arm, so each arm needs at least :data:`JACKKNIFE_PER_ARM` subjects.
 
-Both are used by the API (:func:`trialmlm.missing.condmean`, :func:`~trialmlm.missing.bmlmi`,
-:func:`~trialmlm.missing.impute`: before the imputation model is refitted) and by
+Both are used by the API (:func:`trialmlm.estimands.condmean`, :func:`~trialmlm.estimands.bmlmi`,
+:func:`~trialmlm.estimands.impute`: before the imputation model is refitted) and by
 ``trialmlm analyze`` (:func:`trialmlm.app.estimand_report.check_before_fit`: before the primary MMRM).
 """
 

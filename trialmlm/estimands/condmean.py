@@ -31,7 +31,7 @@ and re-analyses under other strategies without refitting (rbmi's
 ``impute(update_strategy = )``).
 
 **Delta adjustment** (rbmi's ``analyse(delta = )``): a shift :math:`\Delta_{iv}` per subject
-and visit (:func:`trialmlm.missing.delta_template`) is added to the completed responses before
+and visit (:func:`trialmlm.estimands.delta_template`) is added to the completed responses before
 the analysis, in the full-data run and in every leave-one-out or bootstrap run.
 """
 
@@ -48,8 +48,9 @@ from ..checks import check_executor, check_seed
 from ..errors import DataError
 from ..runner import run_tasks
 from .feasibility import check_jackknife_data
+from .imputation import warn_not_converged
 from .methods import CondMean
-from .mle_imputation import Parameters, Setting, analyse, refit, sample_rows, setup, warn_not_converged
+from .mle_imputation import Parameters, Setting, analyse, refit, sample_rows, setup
 from .pipeline import Analyses, Ancova, ImputationModel, delta_table, register
 from .visit_results import VisitResults
 
@@ -96,7 +97,7 @@ class ConditionalMean(VisitResults):
     def update_strategy(self, update: pd.DataFrame) -> ConditionalMean:
         """The analyses re-imputed under the strategies of ``update`` (columns: the subject and
         ``strategy``) from the kept parameters, without refitting (rbmi's
-        ``impute(update_strategy = )``; rules of :func:`trialmlm.missing.ice.update_plan`)."""
+        ``impute(update_strategy = )``; rules of :func:`trialmlm.estimands.ice.update_plan`)."""
         setting = self._updated_setting(update)
         estimates, completed = _full_data(setting)
         replicates = np.stack([analyse(setting, p) for p in self.samples])
@@ -105,7 +106,7 @@ class ConditionalMean(VisitResults):
 
     def completed_data(self, m: int = 0) -> pd.DataFrame:
         """The full-data completed data set (the only one, ``m = 0``, the keyword of
-        :meth:`trialmlm.missing.MultipleImputation.completed_data`): a row per subject and
+        :meth:`trialmlm.estimands.MultipleImputation.completed_data`): a row per subject and
         visit; ``imputed`` marks filled values."""
         if m != 0:
             raise DataError(f"conditional mean imputation has one completed data set (m = 0); got m = {m!r}")
@@ -159,7 +160,7 @@ def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | No
         model; R rbmi fits it by REML with ``us`` by default, as :func:`trialmlm.fit`).
     ice : intercurrent events, one row per affected subject: the fit's subject and visit
         columns (first visit affected) and ``strategy`` (MAR, JR, CR, CIR, LMCF; see
-        :mod:`trialmlm.missing.ice`).  Subjects without a row (all, with ``ice=None``) are MAR.
+        :mod:`trialmlm.estimands.ice`).  Subjects without a row (all, with ``ice=None``) are MAR.
     reference : control level of the arm; needed by JR, CR and CIR, and the default
         reference of :meth:`ConditionalMean.compare`.
     arm : treatment factor (default: the one factor of the mean model besides the visit).
@@ -168,7 +169,7 @@ def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | No
     delta : delta adjustment: the fit's subject and visit columns and ``delta``, added to the
         completed response of that subject and visit (observed or imputed, as rbmi) in every
         analysis; subjects and visits without a row get 0.  Build it with
-        :func:`trialmlm.missing.delta_template`.
+        :func:`trialmlm.estimands.delta_template`.
     type : ``"jackknife"`` (:math:`n` leave-one-out refits; deterministic) or ``"bootstrap"``
         (``n_samples`` bootstrap refits), rbmi's ``method_condmean(type = )``.
     n_samples : number of bootstrap samples :math:`B \ge 2` (``type="bootstrap"`` only).
@@ -179,10 +180,10 @@ def condmean(fit, ice: pd.DataFrame | None = None, reference=None, arm: str | No
         refits on instead of the local pool (:func:`trialmlm.runner.run_tasks`).
     progress : progress bar (None: on interactive terminals only).
     weights : the ANCOVA's LS-mean weights: "counterfactual" (rbmi's default), "equal" or
-        "proportional" (:mod:`trialmlm.missing.visit_ancova`).
+        "proportional" (:mod:`trialmlm.estimands.visit_ancova`).
     strategies : user-defined strategies for the ICE table, name -> function
         ``f(own, ref, index_mar) -> (mu, sigma)`` (rbmi's ``getStrategies``; see
-        :class:`trialmlm.missing.strategies.UserStrategy`).
+        :class:`trialmlm.estimands.strategies.UserStrategy`).
     _samples : (testing) the bootstrap samples as arrays of subject positions in sorted
         subject order, instead of drawing them.
     """
@@ -200,8 +201,8 @@ def run(analyses: Analyses) -> ConditionalMean:
     draws, analysis = analyses.imputations.draws, analyses.analysis
     model, type, run_options = draws.model, draws.method.type, draws.run
     check_executor(run_options["executor"])
-    setting = setup(model.fit, model.ice, model.reference, model.arm, analysis.covariates,
-                    delta_table(analyses), analysis.weights or "counterfactual", model.strategies,
+    setting = setup(model.fit, model.ice, model.reference, model.arm, analysis, delta_table(analyses),
+                    model.strategies,
                     check=check_jackknife_data if type == "jackknife" else None)
     estimates, completed = _full_data(setting)
     tasks, entropy = _tasks(type, len(setting.data.subjects), draws.method.n_samples, draws.seed,
@@ -210,7 +211,7 @@ def run(analyses: Analyses) -> ConditionalMean:
     out = run_tasks(_one_sample, setting, tasks, run_options["workers"], run_options["progress"],
                     f"{type} refits", run_options["executor"])
     samples = tuple(p for p, _ in out)
-    failed = warn_not_converged(list(samples), f"{type} refits")
+    failed = warn_not_converged([p.converged for p in samples], f"{type} refits")
     replicates = np.stack([e for _, e in out])
     return ConditionalMean(setting, type, estimates, replicates, completed, samples, entropy, failed,
                            {"full_data": middle - start, type: time.perf_counter() - middle})

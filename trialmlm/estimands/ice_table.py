@@ -21,7 +21,7 @@ records is not seen).  Visits without a record after the last unaffected record 
 affected: the event happened before them as far as the data can tell.  Subjects
 without an event get no row (they are MAR throughout).  The result has the subject and
 visit columns and ``strategy`` (every row ``strategy``), ready for
-:func:`trialmlm.missing.condmean` and the other estimand functions.
+:func:`trialmlm.estimands.condmean` and the other estimand functions.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ import pandas as pd
 
 from ..data.flags import flag_is_yes
 from ..errors import DataError
+from ..missing.patterns import last_observed, long_data, observation_matrix, require_columns
 from .ice import ICE_STRATEGIES, STRATEGY_COLUMN
-from .patterns import last_observed, long_data, observation_matrix, require_columns
 
 
 def ice_table(data, subject: str | None = None, visit: str | None = None, response: str | None = None,
@@ -50,7 +50,7 @@ def ice_table(data, subject: str | None = None, visit: str | None = None, respon
     event_date : a subject-level date column of the event, compared with the record date
         ``date``.
 
-    The rules are in :mod:`trialmlm.missing.ice_table`; ``flag`` and ``event_date`` are
+    The rules are in :mod:`trialmlm.estimands.ice_table`; ``flag`` and ``event_date`` are
     exclusive.  ``data`` is not modified.
     """
     df, subject, visit, response = long_data(data, subject, visit, response)

@@ -1,7 +1,7 @@
 r"""The registry of imputation methods (R rbmi's ``method_*`` objects) and their pooling rules.
 
-A method is a frozen value: what :meth:`trialmlm.missing.pipeline.ImputationModel.draws`
-resamples and how :meth:`~trialmlm.missing.pipeline.Analyses.pool` combines the analyses.
+A method is a frozen value: what :meth:`trialmlm.estimands.pipeline.ImputationModel.draws`
+resamples and how :meth:`~trialmlm.estimands.pipeline.Analyses.pool` combines the analyses.
 Every method names its number of samples ``n_samples``.
 
 =====================  ==============================  ==========================================
@@ -18,7 +18,7 @@ has none) and the per-sample ``samples`` -- (M, 3, R) estimate, variance and df 
 imputation (approximate Bayes), (S, R) estimates of each resample (conditional mean), (B, D,
 R) estimates of each imputation of each bootstrap sample (BMLMI) -- and returns the tidy
 table ``estimate, se, df, t, p, lower, upper`` (``fmi`` too under Rubin's rules).  A new
-method is one class here plus its engine (:data:`trialmlm.missing.pipeline.ENGINES`).
+method is one class here plus its engine (:data:`trialmlm.estimands.pipeline.ENGINES`).
 """
 
 from __future__ import annotations
