@@ -21,7 +21,7 @@ from ..engine.formula import CovarianceTerm, ModelFormula, parse_formula
 from ..errors import ConvergenceWarning, DataError, FormulaError, SeparationWarning
 from .clusters import Clusters
 from .families import binary_values, get_family
-from .results import GEESettings, GEEResults
+from .results import GEEResults, GEESettings
 from .scoring import Problem, glm_start, solve
 from .variance import get_variance
 from .working import WORKING, get_moments, get_working
