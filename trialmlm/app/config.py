@@ -531,9 +531,9 @@ def _check_endpoint(config: AnalysisConfig) -> None:
         raise DataError("give responder (an expression) or responder_values (values of the response column), "
                         "not both")
     if config.responder is not None:
-        from ..data.where import parse_where
+        from ..data.responders import parse_responder
 
-        parse_where(config.responder)  # a syntax error before any work
+        parse_responder(config.responder)  # a syntax error before any work
     if config.binary_strategy not in BINARY_STRATEGIES:
         raise DataError(f"binary_strategy must be one of {', '.join(BINARY_STRATEGIES)}, "
                         f"got {config.binary_strategy!r}")

@@ -32,6 +32,15 @@ from .flags import flag_is_yes
 from .where import parse_where
 
 
+def parse_responder(expression: str):
+    """The parsed responder ``expression`` (:func:`trialmlm.data.where.parse_where`); its
+    DataError says it is the responder definition."""
+    try:
+        return parse_where(expression)
+    except DataError as exc:
+        raise DataError(f"responder {expression!r} (--responder): {exc}") from None
+
+
 def _missing(column: pd.Series) -> np.ndarray:
     """Missing or blank text."""
     blank = column.astype(object).map(lambda v: isinstance(v, str) and not v.strip())
@@ -61,8 +70,11 @@ def responder_status(data: pd.DataFrame, column: str | None = None, values: Sequ
         raise DataError("give the responder as a column (a Y/N flag, or with responder_values) or as an "
                         "expression (responder), not both or neither")
     if expression is not None:
-        where = parse_where(expression)
-        yes = where.mask(data)
+        where = parse_responder(expression)
+        try:
+            yes = where.mask(data)
+        except DataError as exc:
+            raise DataError(f"responder {expression!r} (--responder): {exc}") from None
         missing = np.logical_or.reduce([_missing(data[c]) for c in where.columns])
         what = f"responder {expression!r}"
     else:
