@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import trialmlm
-from trialmlm.app import cli, report
+from trialmlm.app import cli, context
 from trialmlm.data.io import read_table
 from trialmlm.errors import DataError
 
@@ -40,7 +40,7 @@ def snapshot(folder: Path) -> dict:
 @pytest.fixture
 def no_work(monkeypatch):
     """The data must not be read: the output folder is checked first."""
-    monkeypatch.setattr(report, "_read", lambda *a: pytest.fail("the data were read"))
+    monkeypatch.setattr(context, "read", lambda *a, **k: pytest.fail("the data were read"))
 
 
 def one_line_error(capsys) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from trialmlm.app import cli, report
+from trialmlm.app import cli, context
 from trialmlm.app.config import make_config
 from trialmlm.app.report_folder import MARKER
 from trialmlm.errors import DataError
@@ -123,7 +123,7 @@ def test_ctrl_c_is_one_line(tmp_path, monkeypatch, capsys):
 def test_config_types_checked_before_any_work(tmp_path, capsys, monkeypatch, toml, message):
     config = tmp_path / "a.toml"
     config.write_text(f'[analysis]\ndata = "{SAMPLE.as_posix()}"\nparam = "HAMD17"\n{toml}\n')
-    monkeypatch.setattr(report, "_read", lambda *a: pytest.fail("the data were read"))
+    monkeypatch.setattr(context, "read", lambda *a, **k: pytest.fail("the data were read"))
     assert cli.main(["analyze", "--config", str(config), "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err, err

@@ -24,6 +24,21 @@ Schema ``trialmlm.app.analysis_results/1`` (documented in ``docs/report.md``)::
       "software":    {"Python": ..., "trialmlm": ..., ...}
     }
 
+A binary endpoint (``endpoint="binary"``, the GEE) has, in place of ``fit`` ...
+``type3``::
+
+      "fit":              {"formula", "family", "link", "working", "alpha": {name: value}, "scale",
+                           "converged", "iterations", "n_subjects", "n_obs", "vcov", "qic", "qicu"},
+      "responders":       [{"visit", "arm", "responders", "n", "percent", "lower", "upper"}, ...],
+      "probabilities":    [{"visit", "arm", "probability", "probability_se", "probability_lower",
+                            "probability_upper", "odds_ratio", "odds_ratio_lower", "odds_ratio_upper",
+                            "log_odds_ratio", "log_odds_ratio_se", "p"}, ...],
+      "marginal_effects": [{"visit", "contrast", "arm", "reference", "estimate", "se", "df", "t", "p",
+                            "lower", "upper"}, ...]     (contrasts diff, rr, or; Ye variance),
+      "gee_parameters":   [{"term", "estimate", "se", "df", "z", "p", "lower", "upper"}, ...],
+      "intercurrent":     {"strategy", "source", "records": [{"subject", "visit", "arm", "observed",
+                           "action"}, ...]}        -- only with intercurrent-event handling
+
 Numbers are written with Python's shortest round-trip representation (``repr`` of the
 double), so reading the file back gives the very doubles of the fit; a missing value
 (not estimable) is ``null``.  ``visit`` is ``null`` for a model without visits (slopes).
@@ -66,6 +81,23 @@ def _rows(frame: pd.DataFrame, columns: dict) -> list[dict]:
     """``frame``'s rows with columns renamed by ``columns`` (source -> JSON name)."""
     return [{new: _plain(r[old]) if old is not None else None for old, new in columns.items()}
             for _, r in frame.iterrows()]
+
+
+def frame_rows(frame: pd.DataFrame) -> list[dict]:
+    """Every row of ``frame`` as a JSON object of all its columns."""
+    return _rows(frame, {c: c for c in frame.columns})
+
+
+def gee_summary(fit) -> dict:
+    """The settings, working correlation, convergence and QIC of a GEE fit."""
+    qic = fit.qic()
+    return {"formula": f"{fit.formula.response} ~ {fit.design.encoding.formula}",
+            "family": fit.settings.family,
+            "link": fit.settings.link, "working": fit.settings.working,
+            "alpha": {k: _plain(v) for k, v in fit.alpha.items()}, "scale": _plain(fit.scale),
+            "converged": bool(fit.converged), "iterations": int(fit.estimate.iterations),
+            "n_subjects": int(fit.design.n_subjects), "n_obs": len(fit.design.y), "vcov": fit.settings.vcov,
+            "qic": _plain(qic["QIC"]), "qicu": _plain(qic["QICu"])}
 
 
 def fit_summary(fit, visit=None) -> dict:
@@ -124,10 +156,11 @@ def estimand_entries(estimands, reference, alpha: float) -> list[dict]:
     return out
 
 
-def write_analysis_results(path, *, settings: dict, counts, by_arm: pd.DataFrame, arms: list, fit,
-                           lsmeans: list, differences: list, type3: list, software: dict,
-                           estimands: list | None = None) -> Path:
-    """Write the file (see the module docstring); ``fit`` is a dict or a list of dicts."""
+def write_analysis_results(path, *, settings: dict, counts, by_arm: pd.DataFrame, arms: list, software: dict,
+                           **entries) -> Path:
+    """Write the file (see the module docstring): the records and arms, then ``entries``
+    (each analysis kind's: ``fit`` a dict or a list of dicts, ``lsmeans``, ...), then the
+    software."""
     document = {
         "schema": SCHEMA,
         "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()},
@@ -136,8 +169,7 @@ def write_analysis_results(path, *, settings: dict, counts, by_arm: pd.DataFrame
                     "analysed": {"records": counts.records, "subjects": counts.subjects}},
         "subjects": _rows(by_arm, {"arm": "arm", "subjects": "subjects", "records": "records"}),
         "arms": [_plain(a) for a in arms],
-        "fit": fit, "lsmeans": lsmeans, "differences": differences, "type3": type3,
-        **({"estimands": estimands} if estimands is not None else {}), "software": software,
+        **entries, "software": software,
     }
     path = Path(path)
     path.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n", encoding="utf-8")

@@ -21,7 +21,8 @@ from ..engine.formula import parse_formula
 from ..entry import EXIT_INTERRUPTED, INTERRUPTED
 from ..errors import ConvergenceError, TrialMLMError
 from ..inference.methods import DDF_METHODS
-from .config import FIELDS
+from .binary_strategies import BINARY_STRATEGIES
+from .config import ENDPOINTS, FIELDS
 from .report import MODELS, load_config, make_config, run_analysis
 from .report_folder import check_file, check_folder, report_folder
 
@@ -80,7 +81,17 @@ def _analysis_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _role_and_model_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--response", help="response column (default CHG)")
+    p.add_argument("--endpoint", choices=list(ENDPOINTS),
+                   help="continuous (default: MMRM) or binary (responders: GEE, logit link)")
+    p.add_argument("--response", help="response column (default CHG); binary: a Y/N flag such as CRIT1FL, "
+                                      "the column of --responder-values or the name of --responder's status")
+    p.add_argument("--responder", help="binary: responder where this holds, e.g. \"PCHG <= -50\" "
+                                       "(missing where a column it reads is missing)")
+    p.add_argument("--responder-values", dest="responder_values", nargs="+", metavar="VALUE",
+                   help="binary: the values of --response that are responses, e.g. CR PR")
+    p.add_argument("--binary-strategy", dest="binary_strategy", choices=list(BINARY_STRATEGIES),
+                   help="binary: intercurrent events (--ice...; default dropout): nonresponder (composite: "
+                        "non-response from the event on) or observed (default: records after it left out)")
     p.add_argument("--subject", help="subject column (default USUBJID)")
     p.add_argument("--visit", help="visit column (default AVISIT; ordered by AVISITN)")
     p.add_argument("--arm", help="treatment column (default TRT01P)")
@@ -99,7 +110,8 @@ def _role_and_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time", help="continuous time column of the slopes model (default TIME)")
     p.add_argument("--covariance",
                    help=f"residual structure, or several tried in order, e.g. us,toeph,ar1h,cs (default us; "
-                        f"slopes: none); one of {', '.join(STRUCTURES)}, none")
+                        f"slopes: none); one of {', '.join(STRUCTURES)}, none; binary: the GEE working "
+                        "correlation, independence, exchangeable (default), ar1, unstructured or mdep(m)")
     p.add_argument("--allow-nonconvergence", dest="allow_nonconvergence", action="store_true", default=None,
                    help="write the report of a fit that did not converge (every table says so) "
                         "instead of exiting with status 3")
@@ -183,7 +195,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trialmlm", description="Mixed-model analyses of clinical-trial "
                                      "visit data (SAS PROC MIXED numbers) into tables and figures.")
     sub = parser.add_subparsers(dest="command", required=True)
-    p_an = sub.add_parser("analyze", help="MMRM analysis of a trial into a report folder "
+    p_an = sub.add_parser("analyze", help="MMRM (or responder GEE) analysis of a trial into a report folder "
                                           "(tables RTF/HTML/CSV, figures PNG/SVG, index.html)")
     p_an.add_argument("data", nargs="?", help="CSV, Parquet, SAS XPT or sas7bdat file (ADaM BDS)")
     p_an.add_argument("--config", help="TOML file with the same keys (an [analysis] table or top level); "
@@ -274,7 +286,7 @@ def _main(argv: list[str] | None) -> int:
     except (OSError, ValueError, KeyError) as exc:  # unreadable files, bad option values
         print(f"trialmlm: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
-    print(f"{config.formula}: {report.fit.n_subjects} subjects, {report.fit.n_obs} observations, "
+    print(f"{config.formula}: {report.subjects} subjects, {report.records} observations, "
           f"{'converged' if report.fit.converged else 'NOT converged'}")
     print(f"wrote {len(report.files)} files to {report.out}/; open {report.index}")
     return 0

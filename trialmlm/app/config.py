@@ -33,7 +33,9 @@ class ModelKind:
     ``imputation_model``: multiple imputation and estimands can build on it; ``mar_based``:
     it handles missing values itself (derived records such as LOCF are warned about);
     ``ddf``: the default df method; ``figures``: the model figures of the report
-    (:data:`trialmlm.app.report.MODEL_FIGURES`).
+    (:data:`trialmlm.app.report.MODEL_FIGURES`); ``endpoint``: the endpoint it analyses
+    ("continuous" or "binary"; :data:`ENDPOINTS`); ``handles_ice``: intercurrent events are
+    handled by the model's own strategy (``binary_strategy``), not by estimands.
     """
 
     name: str
@@ -48,6 +50,15 @@ class ModelKind:
     mar_based: bool = True
     ddf: str | None = None
     figures: tuple[str, ...] = ()
+    endpoint: str = "continuous"
+    handles_ice: bool = False
+
+    def check_structures(self, names: tuple[str, ...]) -> None:
+        """DataError naming the first of ``names`` that is not a residual structure of this kind."""
+        allowed = list(STRUCTURES) + list(self.extra_structures)
+        bad = [c for c in names if c not in allowed]
+        if bad:
+            raise DataError(f"covariance {bad[0]!r} is not one of {', '.join(allowed)}")
 
     def formula(self, config: AnalysisConfig, structure: str) -> str:
         """The model formula of ``config`` with the residual ``structure``."""
@@ -75,6 +86,20 @@ class Slopes(ModelKind):
         return f"{config.response} ~ {fixed} + (1 + {config.time} | {config.subject}){residual}"
 
 
+class GEE(ModelKind):
+    """A marginal logistic model fitted by GEE; ``covariance`` names the working correlation."""
+
+    def check_structures(self, names: tuple[str, ...]) -> None:
+        from ..gee.working import get_working
+
+        for name in names:
+            get_working(name)
+
+    def formula(self, config: AnalysisConfig, structure: str) -> str:
+        fixed = " + ".join([*config.covariates, f"{config.arm} * {config.visit}"])
+        return f"{config.response} ~ {fixed}"
+
+
 #: Every model of ``trialmlm analyze``, by its ``model`` name.
 MODEL_KINDS = {kind.name: kind for kind in (
     MMRM("mmrm", "MMRM least-squares means", by_visit=True, structures=("us",), imputation_model=True,
@@ -83,8 +108,12 @@ MODEL_KINDS = {kind.name: kind for kind in (
            ddf="residual"),  # every df method gives n - rank(X) for the linear model
     Slopes("slopes", "rate of change per unit {time}", trend=True, extra_structures=("none",),
            figures=("trajectories", "shrinkage")),
+    GEE("gee", "response probabilities", by_visit=True, structures=("exchangeable",), mar_based=False,
+        endpoint="binary", handles_ice=True),
 )}
 MODELS = tuple(MODEL_KINDS)
+#: ``endpoint`` -> its default model.
+ENDPOINTS = {"continuous": "mmrm", "binary": "gee"}
 
 
 def models_with(what: str) -> str:
@@ -176,6 +205,19 @@ class EstimandSettings:
 
 
 @dataclass(frozen=True)
+class EndpointSettings:
+    """The endpoint (:data:`ENDPOINTS`) and, for a binary one, how a record's responder status
+    is derived (:func:`trialmlm.data.responders.responder_status`: the ``response`` flag, its
+    ``responder_values``, or the ``responder`` expression, stored as ``response``) and how
+    intercurrent events are handled (:data:`trialmlm.app.binary_strategies.BINARY_STRATEGIES`)."""
+
+    endpoint: str = "continuous"
+    responder: str | None = None
+    responder_values: tuple[str, ...] | None = None
+    binary_strategy: str = "observed"
+
+
+@dataclass(frozen=True)
 class OutputSettings:
     """The report folder and what its tables say: decimals, header and footer lines, title, unit."""
 
@@ -214,6 +256,14 @@ class AnalysisConfig:
     giving a source without ``estimands`` runs TABLE (a file with ``strategy``)
     or MAR and JR.  ``estimand_method``: how each is estimated.
 
+    Binary endpoint (:class:`EndpointSettings`, ``endpoint="binary"``; model ``gee``):
+    ``response`` is a Y/N flag (CRIT1FL), or a column whose ``responder_values`` are
+    responses (AVALC), or, with ``responder`` (an expression such as ``"PCHG <= -50"``),
+    the name of the derived status (default RESPONDER); ``covariance`` is the GEE working
+    correlation (default exchangeable); the ICE sources feed ``binary_strategy``
+    (``nonresponder``: composite, ``observed``: observed case; without a source the event
+    is dropout).
+
     Record selection (:func:`trialmlm.read`, same names): ``param``, ``population``,
     ``where``, ``analysis_flag``, ``keep_dtype``, ``keep_baseline``; ``arm_order`` (every
     level; default the numeric companion TRTPN / TRT01PN, reference arm first);
@@ -238,6 +288,7 @@ class AnalysisConfig:
     inference: InferenceSettings = InferenceSettings()
     sensitivity_analysis: SensitivitySettings = SensitivitySettings()
     estimand_analysis: EstimandSettings = EstimandSettings()
+    endpoint_analysis: EndpointSettings = EndpointSettings()
     output: OutputSettings = OutputSettings()
 
     @classmethod
@@ -278,8 +329,10 @@ class AnalysisConfig:
 
     @property
     def has_estimands(self) -> bool:
-        """Whether the report has estimand analyses: ``estimands``, an ICE source or ``ice_where``."""
-        return bool(self.estimands or self.ice_sources or self.ice_where is not None)
+        """Whether the report has estimand analyses: ``estimands``, or an ICE source or
+        ``ice_where`` for a model kind that does not handle the events itself."""
+        events = bool(self.ice_sources or self.ice_where is not None)
+        return bool(self.estimands) or (events and not self.kind.handles_ice)
 
     @property
     def covariate_columns(self) -> tuple[str, ...]:
@@ -306,7 +359,7 @@ class AnalysisConfig:
 #: The sections of :class:`AnalysisConfig`: (attribute, dataclass), in the order of the docs.
 SECTIONS = (("selection", DataSelection), ("modelling", ModelSettings), ("inference", InferenceSettings),
             ("sensitivity_analysis", SensitivitySettings), ("estimand_analysis", EstimandSettings),
-            ("output", OutputSettings))
+            ("endpoint_analysis", EndpointSettings), ("output", OutputSettings))
 #: Flat key (TOML key, option, field of a section) -> the attribute of its section.
 _OWNER = {f.name: attr for attr, section in SECTIONS for f in dataclasses.fields(section)}
 #: Every key of a config: the TOML keys, the ``trialmlm analyze`` options (dashes for underscores).
@@ -377,7 +430,9 @@ KINDS = {
         "data", "out", "response", "subject", "visit", "arm", "model", "time", "method", "ddf", "param",
         "population", "where", "analysis_flag", "reason", "dropout_time", "title", "unit", "at_visit",
         "study", "population_label", "program", "ice", "ice_flag", "ice_date", "date", "estimand_method",
-        "ice_where")},
+        "ice_where", "endpoint", "responder", "binary_strategy")},
+    "responder_values": (lambda v: _label(v) or (isinstance(v, (list, tuple)) and all(map(_label, v))),
+                         "a value or a list of values"),
     "reference": (_label, "an arm level (a text or a number)"),
     "arm_order": (lambda v: isinstance(v, (list, tuple)) and all(_label(x) for x in v),
                   "a list of arm levels"),
@@ -420,6 +475,13 @@ def _coerce(values: dict) -> dict:
     for key in ("deltas", "arm_order"):
         if key in out:
             out[key] = tuple(out[key])
+    if "responder_values" in out:
+        values = out["responder_values"]
+        out["responder_values"] = tuple(map(str, [values] if _label(values) else values))
+    if out.get("endpoint") in ENDPOINTS:
+        out.setdefault("model", ENDPOINTS[out["endpoint"]])
+    if "responder" in out:
+        out.setdefault("response", "RESPONDER")
     for key in ("covariance", "estimands"):
         if key in out:
             out[key] = _names(out[key])
@@ -434,10 +496,8 @@ def _check_model(config: AnalysisConfig) -> None:
     if config.model not in MODELS:
         raise DataError(f"model must be one of {', '.join(MODELS)}, got {config.model!r}")
     kind = config.kind
-    allowed = list(STRUCTURES) + list(kind.extra_structures)
-    bad = [c for c in (config.covariance or ()) if c not in allowed]
-    if bad:
-        raise DataError(f"covariance {bad[0]!r} is not one of {', '.join(allowed)}")
+    kind.check_structures(config.covariance or ())
+    _check_endpoint(config)
     if len(config.covariance or ()) > 1 and "none" in config.covariance:
         raise DataError("covariance 'none' (no residual structure) cannot be part of a fallback list")
     if not kind.covariance and config.covariance:
@@ -452,6 +512,31 @@ def _check_model(config: AnalysisConfig) -> None:
         raise DataError(f"ddf must be one of {', '.join(DDF_METHODS)}, got {config.ddf!r}")
     if config.method not in ("REML", "ML"):
         raise DataError(f"method must be 'REML' or 'ML', got {config.method!r}")
+
+
+def _check_endpoint(config: AnalysisConfig) -> None:
+    """The endpoint, its model and the responder definition."""
+    from .binary_strategies import BINARY_STRATEGIES
+
+    if config.endpoint not in ENDPOINTS:
+        raise DataError(f"endpoint must be one of {', '.join(ENDPOINTS)}, got {config.endpoint!r}")
+    if config.kind.endpoint != config.endpoint:
+        raise DataError(f"model='{config.model}' analyses a {config.kind.endpoint} endpoint, not a "
+                        f"{config.endpoint} one; leave model out (default {ENDPOINTS[config.endpoint]})")
+    binary = {k: getattr(config, k) for k in ("responder", "responder_values")}
+    given = [k for k, v in binary.items() if v is not None]
+    if given and config.endpoint != "binary":
+        raise DataError(f"{given[0]} defines a responder; it needs endpoint='binary' (--endpoint binary)")
+    if len(given) > 1:
+        raise DataError("give responder (an expression) or responder_values (values of the response column), "
+                        "not both")
+    if config.responder is not None:
+        from ..data.responders import parse_responder
+
+        parse_responder(config.responder)  # a syntax error before any work
+    if config.binary_strategy not in BINARY_STRATEGIES:
+        raise DataError(f"binary_strategy must be one of {', '.join(BINARY_STRATEGIES)}, "
+                        f"got {config.binary_strategy!r}")
 
 
 def _check_estimands(config: AnalysisConfig) -> None:

@@ -79,7 +79,7 @@ class Estimands:
     estimands: tuple[Estimand, ...]
 
 
-def _ice_rows(config, data: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+def ice_rows(config, data: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """The ICE table of the analysed subjects and its source in words."""
     keys = dict(subject=config.subject, visit=config.visit, response=config.response)
     if config.ice_flag is not None:
@@ -120,7 +120,7 @@ def estimand_names(config, ice: pd.DataFrame) -> tuple[str, ...]:
 
 def run_estimands(fit, config, data: pd.DataFrame, reference, progress: bool | None = None) -> Estimands:
     """Every estimand of ``config`` from the primary MMRM ``fit`` of the analysed ``data``."""
-    ice, source = _ice_rows(config, data)
+    ice, source = ice_rows(config, data)
     names = estimand_names(config, ice)
     if "TABLE" in names and STRATEGY_COLUMN not in ice.columns:
         raise DataError(f"estimand TABLE uses the ICE file's '{STRATEGY_COLUMN}' column, but "
@@ -143,7 +143,7 @@ def check_before_fit(config, data: pd.DataFrame) -> None:
     if config.estimand_method == "condmean":
         per_arm = data.groupby(config.arm, observed=True)[config.subject].nunique()
         check_jackknife_subjects(per_arm.to_dict(), config.arm)
-    ice, _ = _ice_rows(config, data)
+    ice, _ = ice_rows(config, data)
     observed, visits, arms = observation_matrix(data, config.subject, config.visit, config.response,
                                                 config.arm)
     text = {str(v): v for v in visits}  # an ICE file's visits are read as text

@@ -59,8 +59,6 @@ from ..data.adam import (
     exclude_records,
     observed_records,
 )
-from ..data.classes import grouping_name, quiet_codes, warn_codes
-from ..data.io import read
 from ..engine.describe import describe_covariance, describe_estimation
 from ..engine.design import factor_levels
 from ..engine.fallback import failure
@@ -68,10 +66,11 @@ from ..errors import ConvergenceError, DataError, DataWarning
 from ..estimands import impute, tipping_point
 from ..inference.methods import labels
 from ..missing import dropout_table, patterns, time_to_dropout
-from ..tables.formats import decimals_for
 from .config import MODELS, SELECTION, AnalysisConfig, load_config, make_config  # noqa: F401 (re-exported)
+from .context import AnalysisKind, Context, Engine, read_records
 from .estimand_report import check_before_fit, run_estimands
 from .report_folder import check_folder, report_folder
+from .responder_report import RESPONDER_ANALYSES, RESPONDER_ENGINE
 
 SENSITIVITY_METHODS = ("jump_to_reference", "copy_reference", "copy_increments_in_reference")
 PACKAGES = ("trialmlm", "numpy", "scipy", "pandas", "matplotlib", "lifelines", "formulaic")
@@ -86,31 +85,21 @@ class Report:
     tables: dict = field(repr=False)
     figures: tuple[str, ...]
     files: tuple[Path, ...]
+    counts: object = field(default=None, repr=False)
 
     @property
     def index(self) -> Path:
         return self.out / "index.html"
 
+    @property
+    def subjects(self) -> int:
+        """Subjects analysed (as the records table counts them)."""
+        return self.counts.subjects
 
-def _read(config: AnalysisConfig) -> pd.DataFrame:
-    """The analysis records: :func:`trialmlm.read` with the config's selection; every
-    column the analysis names must be in the file.  A covariate written as a bare column
-    that looks like codes of an ADaM grouping variable (:mod:`trialmlm.data.classes`) gets a
-    one-line DataWarning naming ``--class`` (read's own warning names the Python keyword)."""
-    with quiet_codes():
-        df = read(config.data, response=config.response, subject=config.subject, visit=config.visit,
-                  arm=config.arm, **config.selection.read_keywords)
-    needed = {f"covariate {c}": c for c in config.covariate_columns}
-    if config.kind.trend:
-        needed["time"] = config.time
-    missing = [f"{what} '{col}'" for what, col in needed.items() if col not in df.columns]
-    if missing:
-        raise DataError(f"{config.data}: no column for {', '.join(missing)}; "
-                        f"columns: {', '.join(df.columns)}")
-    bare = [c for c in config.covariates if c in df.columns and grouping_name(c)]
-    warn_codes(df, bare, "--class {column} (TOML class = ['{column}']) or --covariates 'C({column})'",
-               what="covariate")
-    return df
+    @property
+    def records(self) -> int:
+        """Records analysed."""
+        return self.counts.records
 
 
 def _fit_models(config: AnalysisConfig, data: pd.DataFrame) -> list[tuple[object, object]]:
@@ -178,21 +167,6 @@ def _titles(config: AnalysisConfig, df: pd.DataFrame):
                   run_at=datetime.now().replace(microsecond=0))
 
 
-def _response_label(df: pd.DataFrame, config: AnalysisConfig) -> str:
-    names = {"CHG": "change from baseline", "AVAL": "value", "PCHG": "percent change from baseline"}
-    if "PARAM" in df.columns and df["PARAM"].nunique() == 1:
-        what = names.get(config.response, config.response)
-        return f"{df['PARAM'].iloc[0]}, {what}"
-    return config.response
-
-
-def _unit(df: pd.DataFrame, config: AnalysisConfig) -> str | None:
-    if config.unit is not None or "PARAM" not in df.columns or df["PARAM"].nunique() != 1:
-        return config.unit
-    found = re.search(r"\(([^()]+)\)\s*$", str(df["PARAM"].iloc[0]))
-    return found.group(1) if found else None
-
-
 def _figure(draw):
     """Run ``draw`` (returns Axes or an array of Axes) and give back its figure."""
     out = draw()
@@ -200,80 +174,23 @@ def _figure(draw):
     return ax.figure
 
 
-@dataclass(frozen=True)
-class Context:
-    """What every analysis kind of the report reads: the config, the records and the fit(s).
-
-    ``data``: the records read (arms in table order, reference first); ``observed``: its
-    observed-case records, which the data tables and figures describe; ``analysed``: the
-    records the model used; ``fits``: ``[(visit, fit)]`` (visit None: one fit of all visits).
-    """
-
-    config: AnalysisConfig
-    data: pd.DataFrame = field(repr=False)
-    observed: pd.DataFrame = field(repr=False)
-    analysed: pd.DataFrame = field(repr=False)
-    counts: object
-    by_arm: pd.DataFrame = field(repr=False)
-    levels: list
-    fits: list = field(repr=False)
-    derived: dict
-    titles: object
-    progress: bool | None = None
-
-    @property
-    def kind(self):
-        """The model kind (:data:`trialmlm.app.config.MODEL_KINDS`)."""
-        return self.config.kind
-
-    @property
-    def reference(self):
-        return self.levels[0]
-
-    @property
-    def fit(self):
-        """The (first) fit."""
-        return self.fits[0][1]
-
-    @property
-    def labels(self) -> dict:
-        return self.data.attrs.get("labels", {})
-
-    @functools.cached_property
-    def label(self) -> str:
-        return _response_label(self.data, self.config)
-
-    @functools.cached_property
-    def unit(self) -> str | None:
-        return _unit(self.data, self.config)
-
-    @functools.cached_property
-    def decimals(self):
-        return decimals_for(self.data[self.config.response], self.config.data_decimals()).data
-
-    @property
-    def axis(self) -> str:
-        """The x axis of the trajectories: the time of a trend model, else the visit."""
-        return self.config.time if self.kind.trend else self.config.visit
-
-    def note(self, what: str) -> tuple[str, ...]:
-        """The footnote of a data table (``what="table"``) or figure caption when the analysis
-        used derived records; an empty tuple when it used none.  E.g. "The analysis used 168
-        LOCF-derived records (DTYPE = LOCF); this table describes the 537 observed records
-        (DTYPE blank) of 236 subjects." """
-        if not self.derived:
-            return ()
-        return (f"The analysis used {derived_text(self.derived)}; this {what} describes the "
-                f"{len(self.observed)} observed records (DTYPE blank) of "
-                f"{self.observed[self.config.subject].nunique()} subjects.",)
+#: ``ModelKind.endpoint`` -> how the report reads, prepares and fits it.
+ENGINES = {
+    "continuous": Engine(read=lambda config: read_records(config, config.response),
+                         prepare=lambda config, records, counts: (records, counts, None), fit=_fit_models,
+                         failure=failure, n_obs=lambda fit: fit.n_obs),
+    "binary": RESPONDER_ENGINE,
+}
 
 
 def _context(config: AnalysisConfig, progress: bool | None) -> Context:
     """Read and count the records, then fit the model(s): everything the analysis kinds share."""
-    df = _read(config)
+    engine = ENGINES[config.kind.endpoint]
+    df = engine.read(config)
     levels = arm_order(df, config.arm, config.arm_order, config.reference)  # reference arm first
     df[config.arm] = df[config.arm].cat.reorder_categories(levels)
     model_data, counts = _model_records(config, df)
+    model_data, counts, intercurrent = engine.prepare(config, model_data, counts)
     analysed, counts = count_model_exclusions(model_data, counts, config.subject, config.response,
                                               config.covariate_columns)
     derived = derived_counts(analysed)
@@ -283,16 +200,17 @@ def _context(config: AnalysisConfig, progress: bool | None) -> Context:
                                   "themselves); leave out keep_dtype"), stacklevel=3)
     if config.has_estimands:
         check_before_fit(config, analysed)  # impossible estimands before any fitting
-    fits = _fit_models(config, model_data)
-    if sum(f.n_obs for _, f in fits) != counts.records:
+    fits = engine.fit(config, model_data)
+    used = sum(engine.n_obs(f) for _, f in fits)
+    if used != counts.records:
         raise DataError(f"internal record count mismatch: {counts.records} records selected, "
-                        f"{sum(f.n_obs for _, f in fits)} used by the model")
+                        f"{used} used by the model")
     by_arm = (analysed.groupby(config.arm, observed=False)
               .agg(subjects=(config.subject, "nunique"), records=(config.response, "size"))
               .reset_index().rename(columns={config.arm: "arm"}))
     by_arm.attrs["arm"] = df.attrs.get("labels", {}).get(config.arm, config.arm)
     return Context(config, df, observed_records(df), analysed, counts, by_arm, levels, fits, derived,
-                   _titles(config, df), progress)
+                   _titles(config, df), engine, intercurrent, progress)
 
 
 def _model_records(config: AnalysisConfig, df: pd.DataFrame):
@@ -307,44 +225,11 @@ def _model_records(config: AnalysisConfig, df: pd.DataFrame):
                            f"another visit than {config.visit} = {config.at_visit} (ANCOVA)", config.subject)
 
 
-class AnalysisKind:
-    """One part of the report: it contributes tables, figures, entries of
-    ``analysis_results.json`` and rows of the model table of ``index.html``.
-
-    A kind is made from the :class:`Context` when :meth:`applies` to the config; expensive
-    results (imputations, estimands) are ``cached_property`` so that tables, figures and JSON
-    share them.  Table and figure names start with their number (``t5_``, ``f3_``): the report
-    lists them in that order, each kind's own in the order it gives them.
-    """
-
-    def __init__(self, ctx: Context):
-        self.ctx = ctx
-
-    @classmethod
-    def applies(cls, config: AnalysisConfig) -> bool:
-        return True
-
-    def tables(self) -> dict:
-        """Name -> :class:`trialmlm.tables.Table`."""
-        return {}
-
-    def figures(self) -> dict:
-        """Name -> a function that draws the figure and returns its Axes."""
-        return {}
-
-    def results(self) -> dict:
-        """Entries of ``analysis_results.json``
-        (:func:`trialmlm.app.analysis_results.write_analysis_results`)."""
-        return {}
-
-    def rows(self) -> list[tuple[str, str]]:
-        """(what, text) rows of the model table of ``index.html``."""
-        return []
 
 
 class DataDescription(AnalysisKind):
-    """The records (Table 0), observed values (Table 1), missing data and dropout (Tables 5a-c),
-    and the figures of the observed data (1, 2, 5, 6)."""
+    """The records (Table 0), missing data and dropout (Tables 5a-c), and the figures of the
+    missing data (5, 6): every endpoint."""
 
     @functools.cached_property
     def _keys(self) -> tuple[str, str, str, str]:
@@ -364,13 +249,8 @@ class DataDescription(AnalysisKind):
         ctx, c = self.ctx, self.ctx.config
         reason = c.reason or ("DCSREAS" if "DCSREAS" in ctx.data.columns else None)
         notes = dict(labels=ctx.labels, footnotes=ctx.note("table"))
-        made = {
-            "t0_records": tables.records_table(ctx.counts, ctx.by_arm, title="Table 0. Records used: read, "
-                                               "excluded by reason, analysed"),
-            "t1_summary": tables.summary_table(
-                ctx.observed, c.arm, c.visit, c.response, unit=ctx.unit, decimals=ctx.decimals, **notes,
-                title=f"Table 1. {ctx.label}: observed values by treatment and visit"),
-        }
+        made = {"t0_records": tables.records_table(ctx.counts, ctx.by_arm, title="Table 0. Records used: "
+                                                   "read, excluded by reason, analysed")}
         missing = (tables.pattern_table(patterns(ctx.observed, *self._keys), **notes),
                    tables.dropout_by_visit_table(dropout_table(ctx.observed, *self._keys, reason), **notes),
                    tables.km_dropout_table(self.survival, **notes))
@@ -383,12 +263,35 @@ class DataDescription(AnalysisKind):
 
         c, observed = self.ctx.config, self.ctx.observed
         return {
-            "f1_spaghetti": lambda: plots.spaghetti(observed, c.subject, self.ctx.axis, c.response, c.arm,
-                                                    n_subjects=40, visit=c.visit),
-            "f2_observed_means": lambda: plots.observed_means(observed, c.visit, c.response, c.arm),
             "f5_missing_patterns": lambda: plots.missing_pattern_heatmap(observed, c.subject, c.visit,
                                                                          c.response, c.arm),
             "f6_km_dropout": lambda: plots.km_dropout(self.survival),
+        }
+
+
+class ObservedValues(AnalysisKind):
+    """Summary statistics of the observed values (Table 1), individual profiles and observed
+    means (figures 1, 2): a continuous endpoint."""
+
+    endpoints = ("continuous",)
+
+    def tables(self) -> dict:
+        from .. import tables
+
+        ctx, c = self.ctx, self.ctx.config
+        return {"t1_summary": tables.summary_table(
+            ctx.observed, c.arm, c.visit, c.response, unit=ctx.unit, decimals=ctx.decimals, labels=ctx.labels,
+            footnotes=ctx.note("table"),
+            title=f"Table 1. {ctx.label}: observed values by treatment and visit")}
+
+    def figures(self) -> dict:
+        from .. import plots
+
+        c, observed = self.ctx.config, self.ctx.observed
+        return {
+            "f1_spaghetti": lambda: plots.spaghetti(observed, c.subject, self.ctx.axis, c.response, c.arm,
+                                                    n_subjects=40, visit=c.visit),
+            "f2_observed_means": lambda: plots.observed_means(observed, c.visit, c.response, c.arm),
         }
 
 
@@ -412,7 +315,9 @@ class ModelAnalysis(AnalysisKind):
     """The fitted model(s) of the model kind: Table 2 (LS means by visit, or slopes in time, and
     differences from the reference), Table 3 (type III tests), Table 4 (covariance parameters
     and fit statistics), the kind's figures and the residuals; ANCOVA at every visit: one table
-    of each kind, by visit."""
+    of each kind, by visit.  A continuous endpoint."""
+
+    endpoints = ("continuous",)
 
     def tables(self) -> dict:
         from .. import tables
@@ -577,7 +482,8 @@ class EstimandAnalysis(AnalysisKind):
 
 
 #: The analysis kinds of a report, in order; a new kind is a subclass of AnalysisKind listed here.
-ANALYSES = (DataDescription, ModelAnalysis, Sensitivity, EstimandAnalysis)
+ANALYSES = (DataDescription, ObservedValues, ModelAnalysis, Sensitivity, EstimandAnalysis,
+            *RESPONDER_ANALYSES)
 
 
 def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tuple = (),
@@ -600,7 +506,7 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
         files.append(_write_results(out / "analysis_results.json", ctx, analyses))
         files.append(_write_index(out / "index.html", ctx, analyses, made, list(drawings), links))
         names = [p.relative_to(out) for p in files]
-    return Report(final, ctx.fit, made, tuple(drawings), tuple(final / n for n in names))
+    return Report(final, ctx.fit, made, tuple(drawings), tuple(final / n for n in names), ctx.counts)
 
 
 def _in_order(parts) -> dict:
@@ -617,7 +523,8 @@ def _with_warnings(made: dict, ctx: Context) -> dict:
     if ctx.derived and ctx.kind.mar_based:
         warnings_.append(f"WARNING: the model used {derived_text(ctx.derived)}, which an MMRM normally must "
                          "not see (MAR-based models handle the missing values themselves).")
-    why = "; ".join(f"{v + ': ' if v else ''}{failure(f)}" for v, f in ctx.fits if failure(f))
+    why = "; ".join(f"{v + ': ' if v else ''}{ctx.engine.failure(f)}" for v, f in ctx.fits
+                    if ctx.engine.failure(f))
     if why:
         warnings_.append(f"WARNING: the model fit is not usable ({why}); its estimates, standard errors and "
                          "tests are not reliable.")

@@ -18,6 +18,11 @@ date).  Number formats: :mod:`trialmlm.tables.formats`.
 :func:`estimand_table`                  each estimand's ICE handling and differences
 :func:`ice_table_counts`                intercurrent events by estimand and arm
 :func:`stack_tables`                    tables of the same shape as one (e.g. by visit)
+:func:`responder_table`                 responders n/N (%) with Wilson CIs by visit and arm
+:func:`probability_table`               GEE response probabilities and odds ratios by visit
+:func:`marginal_effects_table`          risk difference, risk ratio, odds ratio by visit
+:func:`gee_parameter_table`             GEE parameters in SAS GENMOD's layout
+:func:`intercurrent_table`              records affected by intercurrent events
 ======================================  ===============================================
 """
 
@@ -42,6 +47,13 @@ from .fit_tables import (
 from .formats import Decimals, decimals_for, fmt_ci, fmt_estimate_se, fmt_number, fmt_p
 from .records import records_table
 from .render import html_document, rtf_document, rtf_escape, to_csv, to_html, to_rtf, write_html
+from .responder_tables import (
+    gee_parameter_table,
+    intercurrent_table,
+    marginal_effects_table,
+    probability_table,
+    responder_table,
+)
 from .stack import stack_tables
 from .table import Table
 from .titles import Titles
@@ -51,6 +63,7 @@ __all__ = [
     "estimand_results", "estimand_table", "fmt_ci", "fmt_estimate_se", "fmt_number", "fmt_p",
     "html_document", "ice_counts", "ice_table_counts", "km_dropout_table", "missing_data_tables",
     "mmrm_results", "mmrm_table", "model_footnotes", "pattern_table", "records_table", "rtf_document",
-    "rtf_escape", "sensitivity_results", "sensitivity_table", "stack_tables", "summary_statistics",
+    "rtf_escape", "sensitivity_results", "responder_table", "probability_table", "marginal_effects_table",
+    "gee_parameter_table", "intercurrent_table", "sensitivity_table", "stack_tables", "summary_statistics",
     "summary_table", "to_csv", "to_html", "to_rtf", "type3_table", "write_html",
 ]

@@ -19,12 +19,17 @@ def records_table(counts: RecordCounts, by_arm: pd.DataFrame | None = None, titl
     ``by_arm``: the analysed data per arm, columns ``arm, subjects, records``.
 
     Tidy columns ``section, step, reason, records, subjects``: the read totals, one row
-    per exclusion (negative counts: removed), the analysed totals, then one row per arm.
+    per exclusion (negative counts: removed; a step with a negative count of excluded
+    records added them, shown as "Added: ..." with a positive count), the analysed totals,
+    then one row per arm.
     A subject is counted as excluded at the step that removed its last record.
     """
     flow = counts.table.assign(section="flow")
     rows = [["Records read", str(counts.read_records), str(counts.read_subjects)]]
     for e in counts.exclusions:
+        if e.records < 0:  # a step that adds records (the composite strategy's imputed non-responses)
+            rows.append([f"  Added: {e.reason}", f"+{-e.records}", "0"])
+            continue
         rows.append([f"  Excluded: {e.reason}", f"-{e.records}" if e.records else "0",
                      f"-{e.subjects}" if e.subjects else "0"])
     rows.append(["Records analysed", str(counts.records), str(counts.subjects)])
