@@ -1,4 +1,4 @@
-"""Marginal (g-computation) treatment effects, trialmlm.gee.margins.
+"""Marginal (g-computation) treatment effects, trialmlm.genmod.margins.
 
 References: tests/reference/gee_published/marginal_refs.json (make_marginal_refs.R: R beeca
 get_marginal_effect on trial01 / trial02_cdisc, the SAS %Margins and Ge et al. macro outputs
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import trialmlm
 from trialmlm.errors import DataError
-from trialmlm.gee.margins import marginal_effects
+from trialmlm.genmod.margins import marginal_effects
 
 PUBLISHED = Path(__file__).parent / "reference" / "gee_published"
 BY_VISIT = Path(__file__).parent / "reference" / "gee_margins" / "margins_by_visit.json"

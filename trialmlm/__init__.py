@@ -5,8 +5,8 @@
 >>> fit = trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)", data=df)
 
 Binary and count endpoints: ``trialmlm.gee("CRIT1FL ~ TRT01P * AVISIT", df, family="binomial",
-working="exchangeable", subject="USUBJID", visit="AVISIT")`` (the subpackage
-:mod:`trialmlm.gee` is callable).
+working="exchangeable", subject="USUBJID", visit="AVISIT")`` and
+``trialmlm.marginal_effects(gee_fit, "TRT01P", by="AVISIT")`` (:mod:`trialmlm.genmod`).
 
 The names below are imported on first use (PEP 562), as are the subpackages
 (``trialmlm.missing``, ``trialmlm.estimands``, ``trialmlm.power``, ...): ``import trialmlm`` itself loads no
@@ -32,11 +32,12 @@ from .errors import (
 __version__ = "0.1.0"
 
 #: Public name -> the module that defines it.
-_LAZY = {"fit": ".api", "read": ".data.io", "STRUCTURES": ".covariance", "MMRMResults": ".engine.results"}
+_LAZY = {"fit": ".api", "read": ".data.io", "STRUCTURES": ".covariance", "MMRMResults": ".engine.results",
+         "gee": ".genmod", "marginal_effects": ".genmod", "GEEResults": ".genmod"}
 
-__all__ = ["fit", "gee", "read", "STRUCTURES", "MMRMResults", "BoundaryWarning", "ConvergenceError",
-           "ConvergenceWarning", "DataError", "DataWarning", "FormulaError", "SeparationWarning",
-           "TrialMLMError", "__version__"]
+__all__ = ["fit", "gee", "marginal_effects", "GEEResults", "read", "STRUCTURES", "MMRMResults",
+           "BoundaryWarning", "ConvergenceError", "ConvergenceWarning", "DataError", "DataWarning",
+           "FormulaError", "SeparationWarning", "TrialMLMError", "__version__"]
 
 
 def __getattr__(name: str):

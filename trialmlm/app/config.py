@@ -90,7 +90,7 @@ class GEE(ModelKind):
     """A marginal logistic model fitted by GEE; ``covariance`` names the working correlation."""
 
     def check_structures(self, names: tuple[str, ...]) -> None:
-        from ..gee.working import get_working
+        from ..genmod.working import get_working
 
         for name in names:
             get_working(name)

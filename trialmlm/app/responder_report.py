@@ -17,7 +17,7 @@ none is usable ``analyze`` stops with exit status 3 (unless ``allow_nonconvergen
 (Table 1), response probabilities and odds ratios (Table 2), covariate-adjusted marginal
 effects (Table 3: risk difference, risk ratio, odds ratio by g-computation, with the Ye
 variance under the independence working correlation and the influence-function variance
-under any other, :func:`trialmlm.gee.margins.marginal_effects`), the GEE's parameters (Table 4),
+under any other, :func:`trialmlm.marginal_effects`), the GEE's parameters (Table 4),
 the records affected by intercurrent events (Table 6), and figures of the response rates
 (figure 2) and of the risk differences (figure 4).
 """
@@ -32,8 +32,8 @@ import pandas as pd
 from ..data.responders import responder_status
 from ..engine.design import factor_levels
 from ..errors import ConvergenceError
-from ..gee import fit as fit_gee
-from ..gee.fitting import SATURATED
+from ..genmod import gee as fit_gee
+from ..genmod.fitting import SATURATED
 from ..inference.proportions import responder_rates
 from .binary_strategies import BINARY_STRATEGIES, Intercurrent
 from .config import AnalysisConfig
@@ -202,7 +202,7 @@ class ResponderModel(AnalysisKind):
 
     @functools.cached_property
     def effects(self):
-        from ..gee.margins import marginal_effects
+        from ..genmod.margins import marginal_effects
 
         c, fit = self.ctx.config, self.ctx.fit
         # the Ye variance needs unbiased predictions in every arm: the independence working correlation

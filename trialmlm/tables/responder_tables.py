@@ -3,7 +3,7 @@ layout), response probabilities and odds ratios, marginal effects, intercurrent 
 
 Every number comes from :func:`trialmlm.inference.proportions.responder_rates`, a
 :func:`trialmlm.gee` fit (``coef_table``, ``lsmeans(..., ilink=True)``, ``compare``) or
-:func:`trialmlm.gee.margins.marginal_effects` and is only formatted here: percentages and
+:func:`trialmlm.marginal_effects` and is only formatted here: percentages and
 risk differences (percentage points) with 1 decimal, probabilities with 3, ratios with 2,
 GEE parameters with 4 (as SAS prints them), p-values as SAS PVALUE6.4.
 """

@@ -1,6 +1,6 @@
 # make_margins_by_visit.R -- marginal (g-computation) treatment effects per visit with their
 # joint covariance across visits, on the respiratory trial (../gee_published/respiratory.csv:
-# 111 patients, treatment A/P, visits 1-4, outcome 0/1), for trialmlm.gee.margins.
+# 111 patients, treatment A/P, visits 1-4, outcome 0/1), for trialmlm.genmod.margins.
 #
 # Run from inside tests/reference/gee_margins/:   Rscript make_margins_by_visit.R
 # Needs beeca 0.2.0 (github.com/openpharma/beeca, see ../gee_published/README.md), sandwich, jsonlite.
@@ -21,7 +21,7 @@
 #                    and bread = vcov(glm) (= geepack's independence robust covariance);
 #     influence      sum_i psi_i psi_i',  psi_iva = 1{i at v}(p_iva - theta_va)/n_v + J_va vcov(glm) U_i,
 #                    U_i = rowsum(estfun(glm), subject);
-#     ye             the Ye et al. moments across visits (docstring of trialmlm/gee/margin_variance.py):
+#     ye             the Ye et al. moments across visits (docstring of trialmlm/genmod/margin_variance.py):
 #                    for visits v, w over the subjects observed at both (all subjects here),
 #                    B_ab = d_ab/pi_a {cov_a(y_v,y_w) - cov_a(y_v,p_wa) - cov_a(p_va,y_w) + cov(p_va,p_wa)}
 #                           + cov_a(y_v,p_wb) + cov_b(p_va,y_w) - cov(p_va,p_wb),  Cov = B / n.

@@ -29,7 +29,7 @@ from .working import WORKING, get_moments, get_working
 SATURATED = 1e-8  # a fitted probability within this of 0 or 1 signals separation
 
 
-def fit(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | None = None,
+def gee(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | None = None,
         working: str = "independence", subject: str | None = None, visit: str | None = None,
         offset: str | None = None, trials: str | None = None, vcov: str = "robust",
         moments: str = "sas", tol: float = 1e-8, maxiter: int = 100) -> GEEResults:
