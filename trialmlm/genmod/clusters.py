@@ -1,9 +1,12 @@
-r"""Subjects grouped by cluster pattern (the set of visits observed), for batched algebra.
+r"""The clusters (subjects) of a GEE and their patterns of visits, for vectorised sums.
 
 Rows are sorted by subject and visit (:func:`trialmlm.engine.design.build_design`), so the
-rows of the subjects of one pattern with :math:`m` visits form an (n_g, m) array of row
-numbers; every sum over subjects of the GEE is a batched product over each pattern's
-array, and the loop runs over patterns (at most :math:`2^P - 1`), never over subjects.
+rows of subject :math:`i` are the contiguous range ``starts[i] : starts[i] + size[i]``.
+A sum over the rows of each subject is one sparse product with the (n_subjects, N)
+membership matrix (:meth:`Clusters.segment_sum`); a pattern (the set of visits observed)
+groups the subjects whose working correlation blocks are the same, so a structure without
+a closed-form inverse inverts one block per pattern (at most :math:`2^P - 1`, never one
+per subject).
 """
 
 from __future__ import annotations
@@ -11,44 +14,52 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-
-@dataclass(frozen=True)
-class Pattern:
-    """Subjects observed at exactly the visits ``positions``; ``rows`` (n_g, m)."""
-
-    positions: np.ndarray
-    subjects: np.ndarray
-    rows: np.ndarray
+from scipy import sparse
 
 
 @dataclass(frozen=True)
 class Clusters:
-    """The cluster patterns of a design: ``n_subjects``, ``n_positions`` (P), ``mask``
-    (n_subjects, P) of observed visits, ``subject`` and ``position`` codes per row."""
+    """The clusters of a design.
+
+    ``subject`` / ``position`` codes per row; ``starts`` / ``size`` the first row and the
+    number of rows per subject; ``within`` per row its rank among its subject's rows
+    (0, 1, ...); ``pattern`` per subject the index of its row of ``patterns`` (``(G, P)``
+    booleans: the visits observed, distinct, in lexicographic order); ``membership`` the
+    sparse (n_subjects, N) 0/1 matrix of rows to subjects.
+    """
 
     n_subjects: int
     n_positions: int
     subject: np.ndarray
     position: np.ndarray
-    patterns: tuple[Pattern, ...]
+    starts: np.ndarray
+    size: np.ndarray
+    within: np.ndarray
+    pattern: np.ndarray
+    patterns: np.ndarray
+    membership: sparse.csr_matrix
 
     @classmethod
     def of(cls, subject: np.ndarray, position: np.ndarray, n_subjects: int, n_positions: int) -> Clusters:
-        """Patterns of rows sorted by ``subject`` (codes 0..n-1) and ``position``."""
+        """The clusters of rows sorted by ``subject`` (codes 0..n-1) and ``position``."""
+        n = subject.size
+        size = np.bincount(subject, minlength=n_subjects)
+        starts = np.concatenate([[0], np.cumsum(size)[:-1]])
         mask = np.zeros((n_subjects, n_positions), dtype=bool)
         mask[subject, position] = True
-        keys, which = np.unique(mask, axis=0, return_inverse=True)
-        which = which.reshape(-1)
-        starts = np.concatenate([[0], np.cumsum(mask.sum(axis=1))[:-1]])
-        order = np.argsort(which, kind="stable")
-        bounds = np.searchsorted(which[order], np.arange(len(keys) + 1))
-        patterns = []
-        for g, key in enumerate(keys):
-            subjects = order[bounds[g]:bounds[g + 1]]
-            m = int(key.sum())
-            patterns.append(Pattern(np.flatnonzero(key), subjects, starts[subjects][:, None] + np.arange(m)))
-        return cls(n_subjects, n_positions, subject, position, tuple(patterns))
+        words = np.packbits(mask, axis=1)  # a pattern as bytes, compared as integers column by column
+        order = np.lexsort(words.T[::-1])
+        new = np.concatenate([[True], np.any(words[order][1:] != words[order][:-1], axis=1)])
+        pattern = np.empty(n_subjects, dtype=np.int64)
+        pattern[order] = np.cumsum(new) - 1
+        membership = sparse.csr_matrix((np.ones(n), np.arange(n), np.append(starts, n)),
+                                       shape=(n_subjects, n))
+        return cls(n_subjects, n_positions, subject, position, starts, size,
+                   np.arange(n) - starts[subject], pattern, mask[order[new]], membership)
+
+    def segment_sum(self, values: np.ndarray) -> np.ndarray:
+        """Per subject, the sum of ``values`` (rows first) over its rows."""
+        return self.membership @ values
 
     def wide(self, values: np.ndarray) -> np.ndarray:
         """(n_subjects, P) array of the rows' ``values`` at their visits, 0 where unobserved."""

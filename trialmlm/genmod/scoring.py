@@ -4,32 +4,36 @@ Model: :math:`g(\mu_{ij}) = x_{ij}^\top\beta + o_{ij}`, :math:`\mathrm{Var}(y_{i
 \phi v(\mu_{ij})/w_{ij}`, working covariance :math:`V_i = \phi A_i^{1/2}R_i(\alpha)
 A_i^{1/2}` with :math:`A_i = \mathrm{diag}(v(\mu_{ij})/w_{ij})`.  With the standardised
 :math:`\tilde D_i = A_i^{-1/2}D_i` (:math:`D_i = \mathrm{diag}(d\mu/d\eta)X_i`) and
-:math:`\tilde r_i = A_i^{-1/2}(y_i - \mu_i)`, and :math:`L_i` the Cholesky factor of
-:math:`R_i`:
+:math:`\tilde r_i = A_i^{-1/2}(y_i - \mu_i)`:
 
 * :math:`H = \sum_i \tilde D_i^\top R_i^{-1}\tilde D_i` (:math:`\phi` cancels in the step),
-* :math:`U_i = \tilde D_i^\top R_i^{-1}\tilde r_i`, the step :math:`\Delta = H^{-1}\sum_i U_i`,
+* :math:`U_i = \tilde D_i^\top R_i^{-1}\tilde r_i`, the step :math:`\Delta = H^{-1}\sum_i U_i`
+  with :math:`\sum_i U_i = \tilde D^\top(R^{-1}\tilde r)`,
 
-computed per cluster pattern on the whitened :math:`L_i^{-1}\tilde D_i`,
-:math:`L_i^{-1}\tilde r_i`.  Each iteration: :math:`\phi` and :math:`\alpha` from the
-Pearson residuals at :math:`\beta` (:mod:`.working`), then one scoring step, halved while
-a mean leaves the family's range (geepack).  Start: the independence GEE (the GLM),
-iterated to convergence.  Convergence (SAS GENMOD ``CONVERGE=``): the largest change of a
-coefficient, relative where :math:`|\beta_j| > 0.08`, and of a correlation parameter, at
-most ``tol``; a singular :math:`H` (means saturated at the edge of their range) stops the
-iterations unconverged.
+over all rows at once with the block-diagonal :math:`R^{-1}` of the working structure
+(:class:`~.precision.Precision`; closed forms for independence, exchangeable and AR(1)), no
+loop over subjects.  Each iteration: :math:`\phi` and :math:`\alpha` from the Pearson
+residuals at :math:`\beta` (:mod:`.working`), then one scoring step, halved while a mean
+leaves the family's range (geepack).  Start: the independence GEE (the GLM), iterated to
+convergence.  Convergence (SAS GENMOD ``CONVERGE=``): the largest change of a coefficient,
+relative where :math:`|\beta_j| > 0.08`, and of a correlation parameter, at most ``tol``; a
+singular :math:`H` (means saturated at the edge of their range) stops the iterations
+unconverged.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..errors import DataError
 from .clusters import Clusters
 from .families import Family
 from .links import Link
+from .precision import Precision
 from .working import CrossProducts, Moments, Working
 
 RELATIVE_ABOVE = 0.08  # SAS: changes of coefficients larger than this in size are relative
@@ -49,19 +53,26 @@ class Problem:
     working: Working
     moments: Moments
 
+    def linear_predictor(self, beta: np.ndarray) -> np.ndarray:
+        """:math:`\\eta = X\\beta + o`."""
+        return self.X @ beta + self.offset
+
     def means(self, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:math:`(\\mu, d\\mu/d\\eta)` at ``beta``."""
-        eta = self.X @ beta + self.offset
+        eta = self.linear_predictor(beta)
         return self.link.inverse(eta), self.link.mu_eta(eta)
 
-    def standardised(self, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        r""":math:`(\tilde D, \tilde r, e)`: rows of :math:`A^{-1/2}D`, :math:`A^{-1/2}(y-\mu)`
-        and the Pearson residuals :math:`e = (y - \mu)/\sqrt{v(\mu)}`."""
-        mu, mu_eta = self.means(beta)
+    def standardised(self, eta: np.ndarray, out: np.ndarray) -> np.ndarray:
+        r"""At the linear predictor ``eta``, write :math:`[\tilde D\,|\,\tilde r]` into
+        ``out`` (N, p + 1): the rows of :math:`A^{-1/2}D` and :math:`A^{-1/2}(y-\mu)`; return
+        the Pearson residuals :math:`e = (y - \mu)/\sqrt{v(\mu)}`."""
+        mu = self.link.inverse(eta)
         root_v = np.sqrt(self.family.variance(mu))
         s = np.sqrt(self.w) / root_v
-        e = (self.y - mu) / root_v
-        return (s * mu_eta)[:, None] * self.X, s * (self.y - mu), e
+        p = self.X.shape[1]
+        np.multiply(self.X, (s * self.link.mu_eta(eta))[:, None], out=out[:, :p])
+        np.multiply(s, self.y - mu, out=out[:, p])
+        return (self.y - mu) / root_v
 
     def cross_products(self, e: np.ndarray) -> CrossProducts:
         """:class:`~.working.CrossProducts` of the Pearson residuals ``e``."""
@@ -72,71 +83,46 @@ class Problem:
         return CrossProducts(ar.T @ ar, aa.T @ aa, self.moments.scale(r, a, p), self.moments.ddof(p))
 
     def correlation(self, alpha: np.ndarray) -> np.ndarray:
-        """:math:`R(\\alpha)` over all visits; DataError if a pattern's block is not positive definite."""
+        """:math:`R(\\alpha)` over all visits."""
         return self.working.matrix(alpha, self.clusters.n_positions)
 
-
-@dataclass(frozen=True)
-class Whitened:
-    """Per pattern, ``subjects`` and the whitened :math:`L^{-1}\\tilde D` (n_g, m, p) and
-    :math:`L^{-1}\\tilde r` (n_g, m)."""
-
-    subjects: np.ndarray
-    D: np.ndarray
-    r: np.ndarray
-
-
-def whiten(problem: Problem, beta: np.ndarray, R: np.ndarray) -> list[Whitened]:
-    """The whitened blocks of every cluster pattern at ``beta`` with correlation ``R``."""
-    Dt, rt, _ = problem.standardised(beta)
-    out = []
-    for pattern in problem.clusters.patterns:
-        pos = pattern.positions
-        block = R[np.ix_(pos, pos)]
-        try:
-            chol = np.linalg.cholesky(block)
-        except np.linalg.LinAlgError:
-            raise DataError(f"the {problem.working.label()} working correlation estimate is not positive "
-                            f"definite over the visits {pos.tolist()} (level numbers from 0): "
-                            f"{np.round(block, 4).tolist()}; choose a simpler working structure") from None
-        if problem.working.name == "independence":
-            out.append(Whitened(pattern.subjects, Dt[pattern.rows], rt[pattern.rows]))
-            continue
-        inv = np.linalg.inv(chol)
-        out.append(Whitened(pattern.subjects, np.matmul(inv, Dt[pattern.rows]), rt[pattern.rows] @ inv.T))
-    return out
-
-
-def information(blocks: list[Whitened], p: int) -> np.ndarray:
-    r""":math:`H = \sum_i \tilde D_i^\top R_i^{-1}\tilde D_i`."""
-    H = np.zeros((p, p))
-    for b in blocks:
-        flat = b.D.reshape(-1, p)
-        H += flat.T @ flat
-    return H
-
-
-def scores(blocks: list[Whitened], n_subjects: int, p: int) -> np.ndarray:
-    r"""(n_subjects, p): :math:`U_i = \tilde D_i^\top R_i^{-1}\tilde r_i`."""
-    U = np.zeros((n_subjects, p))
-    for b in blocks:
-        U[b.subjects] = np.einsum("nkp,nk->np", b.D, b.r)
-    return U
+    def precision(self, alpha: np.ndarray) -> Precision:
+        """:math:`R^{-1}` over the rows; DataError if a block is not positive definite."""
+        return self.working.precision(alpha, self.clusters)
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """The solution: ``beta``, ``alpha``, ``phi``, ``H`` and ``U`` at it, iterations,
-    ``converged``, and the largest last change."""
+    """The solution of ``problem``: ``beta``, ``alpha``, ``phi``, iterations, ``converged``,
+    and the largest last change; ``H`` and ``U`` (n_subjects, p) at the solution are
+    computed on first use (a start that only passes its ``beta`` on never needs them)."""
 
+    problem: Problem = field(repr=False)
     beta: np.ndarray
     alpha: np.ndarray
     phi: float
-    H: np.ndarray
-    U: np.ndarray
     iterations: int
     converged: bool
     change: float
+
+    @cached_property
+    def score_terms(self) -> tuple[np.ndarray, np.ndarray]:
+        r"""``(H, U)``: :math:`\sum_i \tilde D_i^\top R_i^{-1}\tilde D_i` and the rows
+        :math:`U_i = \tilde D_i^\top R_i^{-1}\tilde r_i`."""
+        problem, p = self.problem, self.beta.size
+        work = np.empty((problem.y.size, p + 1))
+        problem.standardised(problem.linear_predictor(self.beta), work)
+        precision = problem.precision(self.alpha)
+        Dt, rt = work[:, :p], work[:, p]
+        return precision.quadratic(Dt), problem.clusters.segment_sum(Dt * precision.apply(rt)[:, None])
+
+    @property
+    def H(self) -> np.ndarray:
+        return self.score_terms[0]
+
+    @property
+    def U(self) -> np.ndarray:
+        return self.score_terms[1]
 
 
 def _change(new: np.ndarray, old: np.ndarray) -> float:
@@ -146,48 +132,57 @@ def _change(new: np.ndarray, old: np.ndarray) -> float:
     return float(diff.max(initial=0.0))
 
 
-def _step(problem: Problem, beta: np.ndarray, R: np.ndarray) -> np.ndarray:
-    """One scoring step from ``beta``, halved while a mean is outside the family's range."""
+def _step(problem: Problem, beta: np.ndarray, work: np.ndarray,
+          precision: Precision) -> tuple[np.ndarray, np.ndarray]:
+    r"""One scoring step from ``beta`` (``work`` :math:`[\tilde D\,|\,\tilde r]` there) and the
+    linear predictor at the new coefficients; the step is halved while a mean is outside
+    the family's range.  :math:`H` and :math:`\sum_i U_i` are the blocks of the one
+    quadratic form of :math:`[\tilde D\,|\,\tilde r]`."""
     p = beta.size
-    blocks = whiten(problem, beta, R)
-    H = information(blocks, p)
-    delta = np.linalg.solve(H, scores(blocks, problem.clusters.n_subjects, p).sum(axis=0))
+    Q = precision.quadratic(work)
+    delta = np.linalg.solve(Q[:p, :p], Q[:p, p])
     for _ in range(60):
         new = beta + delta
-        mu, _ = problem.means(new)
-        if np.all(problem.family.valid_mean(mu)):
-            return new
+        eta = problem.linear_predictor(new)
+        if np.all(problem.family.valid_mean(problem.link.inverse(eta))):
+            return new, eta
         delta = delta / 2
     raise DataError(f"no step keeps every mean in the range of the {problem.family.name} family with the "
                     f"{problem.link.name} link; try another link or starting values")
 
 
 def solve(problem: Problem, start: np.ndarray, tol: float, maxiter: int) -> Estimate:
-    """Fisher scoring from ``start`` (module docstring)."""
-    beta = np.asarray(start, dtype=float)
+    """Fisher scoring from ``start`` (module docstring).  The products are passes over the
+    rows, bound by memory rather than arithmetic: BLAS runs on one thread (more gain little
+    and spin when the cores are shared)."""
+    with threadpool_limits(1):
+        return _scoring(problem, np.asarray(start, dtype=float), tol, maxiter)
+
+
+def _scoring(problem: Problem, beta: np.ndarray, tol: float, maxiter: int) -> Estimate:
+    eta = problem.linear_predictor(beta)
+    work = np.empty((problem.y.size, beta.size + 1))  # one buffer for [D~ | r~] of every iteration
     alpha = None
     converged, change, iteration = False, np.inf, 0
     while iteration < maxiter:
         iteration += 1
-        cp = problem.cross_products(problem.standardised(beta)[2])
-        new_alpha = problem.working.estimate(cp, problem.moments, alpha)
+        e = problem.standardised(eta, work)
+        new_alpha = problem.working.estimate(problem.cross_products(e), problem.moments, alpha)
         try:
-            new = _step(problem, beta, problem.correlation(new_alpha))
+            new, new_eta = _step(problem, beta, work, problem.precision(new_alpha))
         except np.linalg.LinAlgError:  # H singular: means at 0 or 1 (separation); not converged
             break
         change = _change(new, beta)
         if alpha is not None and new_alpha.size:
             change = max(change, float(np.max(np.abs(new_alpha - alpha))))
-        beta, alpha = new, new_alpha
+        beta, eta, alpha = new, new_eta, new_alpha
         if change <= tol:
             converged = True
             break
-    cp = problem.cross_products(problem.standardised(beta)[2])
+    cp = problem.cross_products(problem.standardised(eta, work))
     alpha = problem.working.estimate(cp, problem.moments, alpha)
-    blocks = whiten(problem, beta, problem.correlation(alpha))
-    p = beta.size
-    U = scores(blocks, problem.clusters.n_subjects, p)
-    return Estimate(beta, alpha, cp.phi, information(blocks, p), U, iteration, converged, change)
+    problem.precision(alpha)  # DataError now if the final estimate is not positive definite
+    return Estimate(problem, beta, alpha, cp.phi, iteration, converged, change)
 
 
 def glm_start(problem: Problem) -> np.ndarray:
@@ -198,9 +193,13 @@ def glm_start(problem: Problem) -> np.ndarray:
     mu0 = y + 0.1 if problem.family.counts else (w * y + 0.5) / (w + 1.0)
     if problem.link.name == "identity" or not np.all(np.isfinite(problem.link.link(mu0))):
         mu0 = np.full_like(y, np.average(y, weights=w))
-    eta0 = problem.link.link(mu0) - problem.offset
-    beta = np.linalg.lstsq(problem.X, eta0, rcond=None)[0]
+    X = problem.X
+    gram = X.T @ X
+
+    def least_squares(target: np.ndarray) -> np.ndarray:  # normal equations: X has full column rank
+        return np.linalg.lstsq(gram, X.T @ target, rcond=None)[0]
+
+    beta = least_squares(problem.link.link(mu0) - problem.offset)
     if not np.all(problem.family.valid_mean(problem.means(beta)[0])):
-        beta = np.linalg.lstsq(problem.X, np.full_like(y, problem.link.link(np.average(y, weights=w)))
-                               - problem.offset, rcond=None)[0]
+        beta = least_squares(np.full_like(y, problem.link.link(np.average(y, weights=w))) - problem.offset)
     return beta

@@ -39,11 +39,14 @@ geepack (Halekoh, Højsgaard & Yan 2006), ``src/gee2.cc`` ``update_alpha`` and
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import DataError
+from .clusters import Clusters
+from .precision import Precision
 
 
 @dataclass(frozen=True)
@@ -99,69 +102,196 @@ class CrossProducts:
             return np.where(c > 0, np.asarray(s) / ((c - self.ddof) * self.phi), np.nan)
 
 
-@dataclass(frozen=True)
-class Working:
+class Working(ABC):
     """A working correlation structure (module docstring): ``name`` as written in
-    ``trialmlm.gee(working=)``, SAS ``TYPE=`` and geepack ``corstr`` (None if geepack has
-    none), and ``m`` for m-dependence."""
+    ``trialmlm.gee(working=)``, ``sas`` its SAS ``TYPE=``, ``geepack`` its geepack ``corstr``
+    (None if geepack has none).  A structure gives :math:`R(\\alpha)` over the visits, the
+    moment estimate of :math:`\\alpha`, and :math:`R^{-1}` over the rows
+    (:class:`~.precision.Precision`) in closed form where there is one; the default inverts
+    each pattern's block (Cholesky, which also checks it is positive definite)."""
 
     name: str
     sas: str
     geepack: str | None
-    m: int = 0
 
+    @abstractmethod
     def n_params(self, P: int) -> int:
         """Number of correlation parameters with ``P`` visits."""
-        return {"independence": 0, "exchangeable": 1, "ar1": 1, "mdep": min(self.m, P - 1),
-                "unstructured": P * (P - 1) // 2}[self.name]
 
     def label(self) -> str:
-        return f"mdep({self.m})" if self.name == "mdep" else self.name
-
-    def matrix(self, alpha: np.ndarray, P: int) -> np.ndarray:
-        """:math:`R(\\alpha)` over the ``P`` visits."""
-        lag = np.abs(np.subtract.outer(np.arange(P), np.arange(P)))
-        if self.name == "independence":
-            return np.eye(P)
-        if self.name == "exchangeable":
-            return np.where(lag == 0, 1.0, alpha[0])
-        if self.name == "ar1":
-            return alpha[0] ** lag
-        if self.name == "mdep":
-            values = np.concatenate([[1.0], alpha, np.zeros(P)])
-            return values[lag]
-        R = np.eye(P)
-        R[np.triu_indices(P, 1)] = alpha
-        return np.triu(R) + np.triu(R, 1).T
+        return self.name
 
     def parameter_names(self, visits: list) -> list[str]:
         """Names of the parameters, e.g. ``alpha`` or ``alpha(V1,V2)``."""
-        P = len(visits)
-        if self.name in ("exchangeable", "ar1"):
-            return ["alpha"]
-        if self.name == "mdep":
-            return [f"alpha{t}" for t in range(1, self.n_params(P) + 1)]
-        if self.name == "unstructured":
-            return [f"alpha({visits[j]},{visits[k]})" for j, k in zip(*np.triu_indices(P, 1))]
-        return []
+        return ["alpha"] * self.n_params(len(visits))
 
+    @abstractmethod
+    def matrix(self, alpha: np.ndarray, P: int) -> np.ndarray:
+        """:math:`R(\\alpha)` over the ``P`` visits."""
+
+    @abstractmethod
     def estimate(self, cp: CrossProducts, moments: Moments, previous: np.ndarray | None) -> np.ndarray:
         """The moment estimate of :math:`\\alpha` (module docstring)."""
-        P = cp.S.shape[0]
-        if self.name == "independence":
-            return np.zeros(0)
-        if self.name == "exchangeable":
-            iu = np.triu_indices(P, 1)
-            return np.atleast_1d(cp.ratio(cp.S[iu].sum(), cp.C[iu].sum()))
-        if self.name == "mdep":
-            return np.array([cp.ratio(*cp.by_distance(t)) for t in range(1, self.n_params(P) + 1)])
-        if self.name == "unstructured":
-            iu = np.triu_indices(P, 1)
-            return cp.ratio(cp.S[iu], cp.C[iu])
+
+    def precision(self, alpha: np.ndarray, clusters: Clusters) -> Precision:
+        """:math:`R^{-1}` over the rows: the inverse of each pattern's block; DataError if a
+        block is not positive definite."""
+        R = self.matrix(alpha, clusters.n_positions)
+        P = clusters.n_positions
+        inverses = np.zeros((len(clusters.patterns), P, P))
+        for g, observed in enumerate(clusters.patterns):
+            pos = np.flatnonzero(observed)
+            block = R[np.ix_(pos, pos)]
+            try:
+                root = np.linalg.cholesky(block)
+            except np.linalg.LinAlgError:
+                raise self.not_positive_definite(pos, block) from None
+            inverse = np.linalg.inv(root)
+            inverses[g, :pos.size, :pos.size] = inverse.T @ inverse
+        return Precision.of_blocks(clusters, inverses)
+
+    def not_positive_definite(self, positions: np.ndarray, block: np.ndarray) -> DataError:
+        """The error for an estimate whose block over the visits ``positions`` is ``block``."""
+        return DataError(f"the {self.label()} working correlation estimate is not positive definite over "
+                         f"the visits {positions.tolist()} (level numbers from 0): "
+                         f"{np.round(block, 4).tolist()}; choose a simpler working structure")
+
+    def check_largest(self, alpha: np.ndarray, clusters: Clusters, positive_definite: bool) -> None:
+        """DataError naming the block of a largest cluster unless ``positive_definite``."""
+        if not positive_definite:
+            pos = np.flatnonzero(clusters.patterns[np.argmax(clusters.patterns.sum(axis=1))])
+            raise self.not_positive_definite(pos, self.matrix(alpha, clusters.n_positions)[np.ix_(pos, pos)])
+
+
+class Independence(Working):
+    r""":math:`R = I`; no parameter, :math:`R^{-1} = I`."""
+
+    name, sas, geepack = "independence", "IND", "independence"
+
+    def n_params(self, P: int) -> int:
+        return 0
+
+    def matrix(self, alpha: np.ndarray, P: int) -> np.ndarray:
+        return np.eye(P)
+
+    def estimate(self, cp: CrossProducts, moments: Moments, previous: np.ndarray | None) -> np.ndarray:
+        return np.zeros(0)
+
+    def precision(self, alpha: np.ndarray, clusters: Clusters) -> Precision:
+        return Precision(clusters, (1.0,))
+
+
+class Exchangeable(Working):
+    r""":math:`R_{jk} = \alpha` (:math:`j \ne k`), :math:`\hat\alpha = \sum_{j<k}S_{jk} /
+    ((\sum_{j<k}C_{jk} - d)\phi)`.  A cluster of :math:`m` visits has
+    :math:`R^{-1} = (I - c_m\mathbf 1\mathbf 1^\top)/(1-\alpha)`, :math:`c_m = \alpha/(1 +
+    (m-1)\alpha)`, positive definite iff :math:`-1/(m-1) < \alpha < 1`."""
+
+    name, sas, geepack = "exchangeable", "EXCH", "exchangeable"
+
+    def n_params(self, P: int) -> int:
+        return 1
+
+    def matrix(self, alpha: np.ndarray, P: int) -> np.ndarray:
+        return np.where(np.eye(P, dtype=bool), 1.0, alpha[0])
+
+    def estimate(self, cp: CrossProducts, moments: Moments, previous: np.ndarray | None) -> np.ndarray:
+        iu = np.triu_indices(cp.S.shape[0], 1)
+        return np.atleast_1d(cp.ratio(cp.S[iu].sum(), cp.C[iu].sum()))
+
+    def precision(self, alpha: np.ndarray, clusters: Clusters) -> Precision:
+        a, m = float(alpha[0]), clusters.size
+        largest = int(m.max(initial=1))
+        if largest == 1:  # no pair of visits: alpha is not estimated and R = I
+            return Independence().precision(alpha, clusters)
+        self.check_largest(alpha, clusters, -1.0 / (largest - 1) < a < 1.0)
+        return Precision(clusters, (1.0 / (1.0 - a),), a / ((1.0 - a) * (1.0 + (m - 1) * a)))
+
+
+class AR1(Working):
+    r""":math:`R_{jk} = \alpha^{|t_k - t_j|}` (:math:`t` the visits' level numbers); SAS:
+    :math:`\hat\alpha = S_1/((C_1 - d)\phi)`, geepack: least squares of
+    :math:`S_{jk}/(C_{jk}\phi)` on :math:`\alpha^{k-j}` (geepack's ``cor_rho_ar1``).  The
+    visits of a cluster form a Markov chain with lag-one correlations :math:`\rho_j =
+    \alpha^{t_{j+1} - t_j}`, so :math:`R^{-1}` is tridiagonal: :math:`(R^{-1})_{j,j+1} =
+    -\rho_j/(1-\rho_j^2)`, :math:`(R^{-1})_{jj} = 1/(1-\rho_{j-1}^2) + \rho_j^2/(1-\rho_j^2)`
+    (:math:`\rho_0 = \rho_m = 0`); positive definite iff :math:`|\alpha| < 1`."""
+
+    name, sas, geepack = "ar1", "AR(1)", "ar1"
+
+    def n_params(self, P: int) -> int:
+        return 1
+
+    def matrix(self, alpha: np.ndarray, P: int) -> np.ndarray:
+        return alpha[0] ** np.abs(np.subtract.outer(np.arange(P), np.arange(P)))
+
+    def estimate(self, cp: CrossProducts, moments: Moments, previous: np.ndarray | None) -> np.ndarray:
         lag1 = cp.ratio(*cp.by_distance(1))
         if not moments.ar1_all_pairs:
             return np.atleast_1d(lag1)
         return np.array([_ar1_least_squares(cp, float(lag1) if previous is None else float(previous[0]))])
+
+    def precision(self, alpha: np.ndarray, clusters: Clusters) -> Precision:
+        same = clusters.subject[1:] == clusters.subject[:-1]
+        if not same.any():
+            return Independence().precision(alpha, clusters)
+        a = float(alpha[0])
+        self.check_largest(alpha, clusters, abs(a) < 1.0)
+        rho = np.where(same, a ** np.diff(clusters.position).clip(min=0), 0.0)
+        odds = rho * rho / (1.0 - rho * rho)
+        diagonal = np.concatenate([[0.0], odds]) + 1.0 + np.concatenate([odds, [0.0]])
+        return Precision(clusters, (diagonal, -rho / (1.0 - rho * rho)))
+
+
+@dataclass(frozen=True)
+class MDependent(Working):
+    r""":math:`R_{jk} = \alpha_{|t_k - t_j|}` for :math:`|t_k - t_j| \le m`, 0 beyond;
+    :math:`\hat\alpha_t = S_t/((C_t - d)\phi)`.  SAS ``TYPE=MDEP(m)``; geepack has none."""
+
+    m: int = 1
+    name = "mdep"
+    geepack = None
+
+    @property
+    def sas(self) -> str:
+        return f"MDEP({self.m})"
+
+    def n_params(self, P: int) -> int:
+        return min(self.m, P - 1)
+
+    def label(self) -> str:
+        return f"mdep({self.m})"
+
+    def parameter_names(self, visits: list) -> list[str]:
+        return [f"alpha{t}" for t in range(1, self.n_params(len(visits)) + 1)]
+
+    def matrix(self, alpha: np.ndarray, P: int) -> np.ndarray:
+        values = np.concatenate([[1.0], alpha, np.zeros(P)])
+        return values[np.abs(np.subtract.outer(np.arange(P), np.arange(P)))]
+
+    def estimate(self, cp: CrossProducts, moments: Moments, previous: np.ndarray | None) -> np.ndarray:
+        return np.array([cp.ratio(*cp.by_distance(t)) for t in range(1, self.n_params(cp.S.shape[0]) + 1)])
+
+
+class Unstructured(Working):
+    r""":math:`R_{jk} = \alpha_{jk}`, :math:`\hat\alpha_{jk} = S_{jk}/((C_{jk} - d)\phi)`."""
+
+    name, sas, geepack = "unstructured", "UN", "unstructured"
+
+    def n_params(self, P: int) -> int:
+        return P * (P - 1) // 2
+
+    def parameter_names(self, visits: list) -> list[str]:
+        return [f"alpha({visits[j]},{visits[k]})" for j, k in zip(*np.triu_indices(len(visits), 1))]
+
+    def matrix(self, alpha: np.ndarray, P: int) -> np.ndarray:
+        R = np.eye(P)
+        R[np.triu_indices(P, 1)] = alpha
+        return np.triu(R) + np.triu(R, 1).T
+
+    def estimate(self, cp: CrossProducts, moments: Moments, previous: np.ndarray | None) -> np.ndarray:
+        iu = np.triu_indices(cp.S.shape[0], 1)
+        return cp.ratio(cp.S[iu], cp.C[iu])
 
 
 def _ar1_least_squares(cp: CrossProducts, start: float) -> float:
@@ -184,12 +314,7 @@ _ALIASES = {"independence": "independence", "ind": "independence", "exchangeable
             "exch": "exchangeable", "cs": "exchangeable", "ar1": "ar1", "ar(1)": "ar1",
             "unstructured": "unstructured", "un": "unstructured", "unstr": "unstructured"}
 WORKING: dict[str, Working] = {w.name: w for w in (
-    Working("independence", "IND", "independence"),
-    Working("exchangeable", "EXCH", "exchangeable"),
-    Working("ar1", "AR(1)", "ar1"),
-    Working("mdep", "MDEP(m)", None, 1),
-    Working("unstructured", "UN", "unstructured"),
-)}
+    Independence(), Exchangeable(), AR1(), MDependent(1), Unstructured())}
 
 
 def get_working(name: str | Working) -> Working:
@@ -200,7 +325,7 @@ def get_working(name: str | Working) -> Working:
     text = str(name).strip().lower().replace(" ", "")
     mdep = re.fullmatch(r"mdep\((\d+)\)", text)
     if mdep and int(mdep.group(1)) >= 1:
-        return Working("mdep", f"MDEP({mdep.group(1)})", None, int(mdep.group(1)))
+        return MDependent(int(mdep.group(1)))
     if text not in _ALIASES:
         raise DataError(f"working correlation must be one of independence, exchangeable, ar1, "
                         f"unstructured or mdep(m) with m >= 1; got {name!r}")
