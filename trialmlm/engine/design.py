@@ -138,7 +138,8 @@ class FixedEncoding:
                                            dtype=float)
             return out
         index, values = self._table_parts(columns, complete)
-        x = self.table[0][index] * values[:, self.monomial_of]
+        x = self.table[0][index]
+        x *= values[:, self.monomial_of]
         if complete.all():
             return x
         out = np.full((len(data), self.kept.size), np.nan)
@@ -603,7 +604,7 @@ def _complete_rows(frame: pd.DataFrame, formula: ModelFormula, used: list[str],
     if not len(frame):
         raise DataError("the data frame has no rows")
     complete, dropped = drop_incomplete(frame)
-    rows = frame.loc[complete]
+    rows = frame if complete.all() else frame.loc[complete]  # frame is the caller's copy, never written
     if rows.empty:
         detail = ", ".join(f"{c}: {n}" for c, n in dropped.items())
         raise DataError(f"no complete rows left after dropping rows with missing values ({detail})")
@@ -620,14 +621,17 @@ def check_weights(rows: pd.DataFrame, weights: str | None, subject: str | None) 
         raise DataError(f"weights column '{weights}' must be positive; {where} has {bad[weights]}")
 
 
-def _visit_levels(data: pd.DataFrame, frame: pd.DataFrame, visit: str) -> list:
-    """Visit levels with an observed response, in order; warns (DataWarning) about declared
-    levels (categories, or values in rows dropped) that have none."""
+def _visit_levels(data: pd.DataFrame, frame: pd.DataFrame, visit: str, factor: pd.Categorical) -> list:
+    """Visit levels with an observed response, in order (the categories of ``factor``, the
+    :func:`_factor` of ``frame[visit]``); warns (DataWarning) about declared levels
+    (categories, or values in rows dropped) that have none."""
+    present = list(factor.categories)
     if isinstance(data[visit].dtype, pd.CategoricalDtype):
         declared = list(data[visit].cat.categories)
-    else:
+    elif len(frame) < len(data):
         declared = sorted(data[visit].dropna().unique().tolist(), key=natural_key)
-    present = factor_levels(frame[visit])
+    else:  # every row kept: every value is observed
+        declared = present
     unobserved = [lv for lv in declared if lv not in set(present)]
     if unobserved:
         warnings.warn(
@@ -640,10 +644,11 @@ def _visit_levels(data: pd.DataFrame, frame: pd.DataFrame, visit: str) -> list:
 
 
 def _positions(data: pd.DataFrame, frame: pd.DataFrame, formula: ModelFormula,
-               spatial: bool) -> tuple[np.ndarray, list, np.ndarray | None]:
+               spatial: bool, factors: dict) -> tuple[np.ndarray, list, np.ndarray | None]:
     """Position code of each row, the position labels and (spatial) the coordinates of each
     position: the order of a subject's rows without a covariance term, the observed visit
-    levels, or the distinct coordinate points."""
+    levels (the codes of the visit's factor in ``factors``, else encoded here), or the
+    distinct coordinate points."""
     cov, subject = formula.covariance, formula.subject
     if cov is None:  # independent residuals: positions are the order of a subject's rows
         position = frame.groupby(subject, sort=False).cumcount().to_numpy(dtype=np.int64) if subject \
@@ -651,8 +656,8 @@ def _positions(data: pd.DataFrame, frame: pd.DataFrame, formula: ModelFormula,
         return position, list(range(int(position.max()) + 1)), None
     if not spatial:
         visit = cov.positions[0]
-        present = _visit_levels(data, frame, visit)
-        return pd.Categorical(frame[visit], categories=present).codes.astype(np.int64), present, None
+        factor = factors[visit] if visit in factors else _factor(frame[visit])
+        return factor.codes.astype(np.int64), _visit_levels(data, frame, visit, factor), None
     points, position = np.unique(frame.loc[:, list(cov.positions)].to_numpy(dtype=float), axis=0,
                                  return_inverse=True)
     labels = [p[0] if len(cov.positions) == 1 else tuple(p) for p in points.tolist()]
@@ -842,10 +847,7 @@ def _sorted_rows(data: pd.DataFrame, source: pd.DataFrame, formula: ModelFormula
     # factor levels after dropping rows, so that unobserved levels disappear
     factors = {var: _factor(frame[var]) for var in dict.fromkeys(fixed_vars + random_vars)
                if is_factor(frame[var])}
-    position, position_labels, coordinates = _positions(data, frame, formula, spatial)
-    visit = None if spatial else spec.repeated
-    if visit in factors:
-        factors[visit] = pd.Categorical(frame[visit], categories=position_labels)
+    position, position_labels, coordinates = _positions(data, frame, formula, spatial, factors)
     subject_codes, subject_labels = _subjects(frame, spec.subject)
     order = np.argsort(subject_codes * max(len(position_labels), 1) + position, kind="stable")
     check_duplicates(subject_codes, subject_labels, position, position_labels, spec.positions, order)
