@@ -187,8 +187,9 @@ def _scoring(problem: Problem, beta: np.ndarray, tol: float, maxiter: int) -> Es
 
 def glm_start(problem: Problem) -> np.ndarray:
     r"""Starting values of the scoring: least squares of :math:`g(\mu_0) - o` on :math:`X`
-    with R ``glm``'s :math:`\mu_0`: :math:`(wy + 1/2)/(w + 1)` (binomial),
-    :math:`y + 0.1` (Poisson)."""
+    (normal equations :math:`X^\top X\beta = X^\top(g(\mu_0) - o)`; the design's kept
+    columns are linearly independent) with R ``glm``'s :math:`\mu_0`:
+    :math:`(wy + 1/2)/(w + 1)` (binomial), :math:`y + 0.1` (Poisson)."""
     y, w = problem.y, problem.w
     mu0 = y + 0.1 if problem.family.counts else (w * y + 0.5) / (w + 1.0)
     if problem.link.name == "identity" or not np.all(np.isfinite(problem.link.link(mu0))):
@@ -196,7 +197,7 @@ def glm_start(problem: Problem) -> np.ndarray:
     X = problem.X
     gram = X.T @ X
 
-    def least_squares(target: np.ndarray) -> np.ndarray:  # normal equations: X has full column rank
+    def least_squares(target: np.ndarray) -> np.ndarray:
         return np.linalg.lstsq(gram, X.T @ target, rcond=None)[0]
 
     beta = least_squares(problem.link.link(mu0) - problem.offset)
