@@ -43,10 +43,13 @@ def explicit(working, alpha, clusters, M):
 @pytest.mark.parametrize("name", list(ALPHAS))
 def test_precision_equals_the_inverse_of_each_block(clusters, name):
     working = get_working(name)
-    M = np.random.default_rng(7).normal(size=(clusters.subject.size, 3))
+    rng = np.random.default_rng(7)
+    X, f = rng.normal(size=(clusters.subject.size, 3)), rng.uniform(0.2, 1.0, clusters.subject.size)
     precision = working.precision(np.asarray(ALPHAS[name]), clusters)
+    M = f[:, None] * X
     Q, applied = explicit(working, ALPHAS[name], clusters, M)
-    np.testing.assert_allclose(precision.quadratic(M), Q, rtol=1e-12, atol=1e-12)
+    quadratic = precision.quadratic(X, f, lambda w: X.T @ (w[:, None] * X))
+    np.testing.assert_allclose(quadratic, Q, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(precision.apply(M[:, 0]), applied, rtol=1e-12, atol=1e-12)
 
 
@@ -54,6 +57,7 @@ def test_clusters_of_sorted_rows(clusters):
     values = np.arange(clusters.subject.size, dtype=float)
     sums = np.array([values[clusters.subject == i].sum() for i in range(clusters.n_subjects)])
     np.testing.assert_array_equal(clusters.segment_sum(values), sums)
+    np.testing.assert_allclose(clusters.segment_sum(np.ones_like(values), values), sums, rtol=1e-15)
     np.testing.assert_array_equal(clusters.size, np.bincount(clusters.subject))
     np.testing.assert_array_equal(clusters.within, np.concatenate([np.arange(m) for m in clusters.size]))
     observed = clusters.wide(np.ones(clusters.subject.size)) > 0

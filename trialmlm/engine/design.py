@@ -436,6 +436,20 @@ class Design:
         at both positions of each pair, and the group's number of subjects."""
         return self.statistics.co_observation(self)
 
+    def weighted_gram(self, w: np.ndarray) -> np.ndarray:
+        r""":math:`X^\top\mathrm{diag}(w)X` of the kept columns (``w`` rows like ``y``): from
+        the encoding's table, :math:`\sum_c T_cT_c^\top \circ \sum_{r \in c} w_rv_rv_r^\top`
+        (:func:`monomial_sums`, :func:`gram_of_sums`; bincounts over the rows, X never read),
+        when its (T, p, p) products are no larger than X; else from X."""
+        self.require_rows("X'WX")
+        enc = self.encoding
+        if enc.table is None or enc.table[0].size * enc.kept.size > self.y.size * self.n_fixed:
+            return self.X.T @ (self.X * w[:, None])
+        if "table_parts" not in self._cache:
+            self._cache["table_parts"] = enc.table_parts(self.fixed_frame)
+        full = gram_of_sums(enc, monomial_sums(enc, *self._cache["table_parts"], w))
+        return full[np.ix_(enc.kept, enc.kept)]
+
     @property
     def X(self) -> np.ndarray:
         """The mean-model matrix (kept columns), rows like ``y``: ``held_X``, or encoded from
@@ -713,15 +727,19 @@ def _gram(encoding: FixedEncoding, fixed: pd.DataFrame) -> np.ndarray:
     return gram_of_sums(encoding, monomial_sums(encoding, *encoding.table_parts(fixed)))
 
 
-def monomial_sums(encoding: FixedEncoding, index: np.ndarray, values: np.ndarray) -> np.ndarray:
-    r"""(T, d, d): per row of the encoding's table, :math:`\sum v_rv_r^\top` over the rows
-    ``index`` points to it (:meth:`FixedEncoding.table_parts`)."""
+def monomial_sums(encoding: FixedEncoding, index: np.ndarray, values: np.ndarray,
+                  weights: np.ndarray | None = None) -> np.ndarray:
+    r"""(T, d, d): per row of the encoding's table, :math:`\sum w_rv_rv_r^\top` over the rows
+    ``index`` points to it (:meth:`FixedEncoding.table_parts`; :math:`w_r = 1` without
+    ``weights``)."""
     n_table, d = encoding.table[0].shape[0], values.shape[1]
     sums = np.empty((n_table, d, d))
     for a in range(d):
         for b in range(a, d):
-            sums[:, a, b] = sums[:, b, a] = np.bincount(index, weights=values[:, a] * values[:, b],
-                                                        minlength=n_table)
+            product = values[:, a] * values[:, b]
+            if weights is not None:
+                product *= weights
+            sums[:, a, b] = sums[:, b, a] = np.bincount(index, weights=product, minlength=n_table)
     return sums
 
 

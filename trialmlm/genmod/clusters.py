@@ -57,9 +57,13 @@ class Clusters:
         return cls(n_subjects, n_positions, subject, position, starts, size,
                    np.arange(n) - starts[subject], pattern, mask[order[new]], membership)
 
-    def segment_sum(self, values: np.ndarray) -> np.ndarray:
-        """Per subject, the sum of ``values`` (rows first) over its rows."""
-        return self.membership @ values
+    def segment_sum(self, values: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Per subject, the sum of ``values`` (rows first) over its rows, each row times its
+        weight in ``weights`` if given (one sparse product, ``values`` not copied)."""
+        if weights is None:
+            return self.membership @ values
+        m = self.membership
+        return sparse.csr_matrix((weights, m.indices, m.indptr), shape=m.shape) @ values
 
     def wide(self, values: np.ndarray) -> np.ndarray:
         """(n_subjects, P) array of the rows' ``values`` at their visits, 0 where unobserved."""

@@ -12,12 +12,14 @@ For a matrix :math:`M` with rows like the data (:math:`M_i` the rows of subject 
 
 * :meth:`Precision.quadratic`: :math:`\sum_i M_i^\top R_i^{-1}M_i = \sum_d \sum_k
   b_{d,k}(m_km_{k+d}^\top + m_{k+d}m_k^\top)/(1 + [d = 0]) - Z^\top\mathrm{diag}(g)Z` with
-  :math:`Z_i = \mathbf 1^\top M_i`: one matrix product per band, no per-subject loop;
+  :math:`Z_i = \mathbf 1^\top M_i`, for :math:`M = \mathrm{diag}(f)X`: one weighted
+  :math:`X^\top WX` per band, no per-subject loop;
 * :meth:`Precision.apply`: :math:`R^{-1}v` for a vector :math:`v` with rows like the data.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,18 +49,18 @@ class Precision:
             bands.append(np.where(inside, inverses[which[:-d], j[:-d], np.minimum(j[:-d] + d, P - 1)], 0.0))
         return cls(clusters, tuple(bands))
 
-    def quadratic(self, M: np.ndarray) -> np.ndarray:
-        r""":math:`\sum_i M_i^\top R_i^{-1} M_i` (p, p) for ``M`` (N, p)."""
-        if np.ndim(self.bands[0]) == 0:
-            Q = self.bands[0] * (M.T @ M)
-        else:
-            W = M * np.sqrt(self.bands[0])[:, None]
-            Q = W.T @ W
+    def quadratic(self, X: np.ndarray, f: np.ndarray, weighted_gram: Callable[[np.ndarray], np.ndarray]
+                  ) -> np.ndarray:
+        r""":math:`\sum_i M_i^\top R_i^{-1} M_i` (p, p) for :math:`M = \mathrm{diag}(f)X`
+        (``X`` (N, p)), never formed: the diagonal band is ``weighted_gram(w)`` :math:`=
+        X^\top\mathrm{diag}(w)X` with :math:`w = b_0f^2`, the rank-one term reads
+        :math:`Z = ` the subjects' sums of :math:`f_kx_k`."""
+        Q = weighted_gram(self.bands[0] * f * f)
         for d, band in enumerate(self.bands[1:], start=1):
-            C = (M[:-d] * band[:, None]).T @ M[d:]
+            C = (X[:-d] * (band * f[:-d] * f[d:])[:, None]).T @ X[d:]
             Q += C + C.T
         if self.rank_one is not None:
-            Z = self.clusters.segment_sum(M)
+            Z = self.clusters.segment_sum(X, f)
             Q -= Z.T @ (self.rank_one[:, None] * Z)
         return Q
 

@@ -8,7 +8,9 @@ A_i^{1/2}` with :math:`A_i = \mathrm{diag}(v(\mu_{ij})/w_{ij})`.  With the stand
 
 * :math:`H = \sum_i \tilde D_i^\top R_i^{-1}\tilde D_i` (:math:`\phi` cancels in the step),
 * :math:`U_i = \tilde D_i^\top R_i^{-1}\tilde r_i`, the step :math:`\Delta = H^{-1}\sum_i U_i`
-  with :math:`\sum_i U_i = \tilde D^\top(R^{-1}\tilde r)`,
+  with :math:`\sum_i U_i = \tilde D^\top(R^{-1}\tilde r)`; :math:`\tilde D = \mathrm{diag}(f)X`
+  is never formed (:meth:`~.precision.Precision.quadratic`, the design's weighted
+  :math:`X^\top WX` from its table of factor-level combinations),
 
 over all rows at once with the block-diagonal :math:`R^{-1}` of the working structure
 (:class:`~.precision.Precision`; closed forms for independence, exchangeable and AR(1)), no
@@ -23,6 +25,7 @@ unconverged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -52,6 +55,7 @@ class Problem:
     link: Link
     working: Working
     moments: Moments
+    weighted_gram: Callable[[np.ndarray], np.ndarray]  # w -> X'diag(w)X (the design's, from its table)
 
     def linear_predictor(self, beta: np.ndarray) -> np.ndarray:
         """:math:`\\eta = X\\beta + o`."""
@@ -62,17 +66,14 @@ class Problem:
         eta = self.linear_predictor(beta)
         return self.link.inverse(eta), self.link.mu_eta(eta)
 
-    def standardised(self, eta: np.ndarray, out: np.ndarray) -> np.ndarray:
-        r"""At the linear predictor ``eta``, write :math:`[\tilde D\,|\,\tilde r]` into
-        ``out`` (N, p + 1): the rows of :math:`A^{-1/2}D` and :math:`A^{-1/2}(y-\mu)`; return
+    def standardised(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""At the linear predictor ``eta``: :math:`f` with :math:`\tilde D = \mathrm{diag}(f)X`
+        (:math:`f = \sqrt{w/v(\mu)}\,d\mu/d\eta`), :math:`\tilde r = A^{-1/2}(y-\mu)` and
         the Pearson residuals :math:`e = (y - \mu)/\sqrt{v(\mu)}`."""
         mu = self.link.inverse(eta)
         root_v = np.sqrt(self.family.variance(mu))
         s = np.sqrt(self.w) / root_v
-        p = self.X.shape[1]
-        np.multiply(self.X, (s * self.link.mu_eta(eta))[:, None], out=out[:, :p])
-        np.multiply(s, self.y - mu, out=out[:, p])
-        return (self.y - mu) / root_v
+        return s * self.link.mu_eta(eta), s * (self.y - mu), (self.y - mu) / root_v
 
     def cross_products(self, e: np.ndarray) -> CrossProducts:
         """:class:`~.working.CrossProducts` of the Pearson residuals ``e``."""
@@ -109,12 +110,11 @@ class Estimate:
     def score_terms(self) -> tuple[np.ndarray, np.ndarray]:
         r"""``(H, U)``: :math:`\sum_i \tilde D_i^\top R_i^{-1}\tilde D_i` and the rows
         :math:`U_i = \tilde D_i^\top R_i^{-1}\tilde r_i`."""
-        problem, p = self.problem, self.beta.size
-        work = np.empty((problem.y.size, p + 1))
-        problem.standardised(problem.linear_predictor(self.beta), work)
+        problem = self.problem
+        f, rt, _ = problem.standardised(problem.linear_predictor(self.beta))
         precision = problem.precision(self.alpha)
-        Dt, rt = work[:, :p], work[:, p]
-        return precision.quadratic(Dt), problem.clusters.segment_sum(Dt * precision.apply(rt)[:, None])
+        return (precision.quadratic(problem.X, f, problem.weighted_gram),
+                problem.clusters.segment_sum(problem.X, f * precision.apply(rt)))
 
     @property
     def H(self) -> np.ndarray:
@@ -132,15 +132,13 @@ def _change(new: np.ndarray, old: np.ndarray) -> float:
     return float(diff.max(initial=0.0))
 
 
-def _step(problem: Problem, beta: np.ndarray, work: np.ndarray,
+def _step(problem: Problem, beta: np.ndarray, f: np.ndarray, rt: np.ndarray,
           precision: Precision) -> tuple[np.ndarray, np.ndarray]:
-    r"""One scoring step from ``beta`` (``work`` :math:`[\tilde D\,|\,\tilde r]` there) and the
-    linear predictor at the new coefficients; the step is halved while a mean is outside
-    the family's range.  :math:`H` and :math:`\sum_i U_i` are the blocks of the one
-    quadratic form of :math:`[\tilde D\,|\,\tilde r]`."""
-    p = beta.size
-    Q = precision.quadratic(work)
-    delta = np.linalg.solve(Q[:p, :p], Q[:p, p])
+    r"""One scoring step from ``beta`` (:math:`\tilde D = \mathrm{diag}(f)X` and :math:`\tilde r`
+    there) and the linear predictor at the new coefficients; the step is halved while a mean
+    is outside the family's range."""
+    H = precision.quadratic(problem.X, f, problem.weighted_gram)
+    delta = np.linalg.solve(H, problem.X.T @ (f * precision.apply(rt)))
     for _ in range(60):
         new = beta + delta
         eta = problem.linear_predictor(new)
@@ -161,15 +159,14 @@ def solve(problem: Problem, start: np.ndarray, tol: float, maxiter: int) -> Esti
 
 def _scoring(problem: Problem, beta: np.ndarray, tol: float, maxiter: int) -> Estimate:
     eta = problem.linear_predictor(beta)
-    work = np.empty((problem.y.size, beta.size + 1))  # one buffer for [D~ | r~] of every iteration
     alpha = None
     converged, change, iteration = False, np.inf, 0
     while iteration < maxiter:
         iteration += 1
-        e = problem.standardised(eta, work)
+        f, rt, e = problem.standardised(eta)
         new_alpha = problem.working.estimate(problem.cross_products(e), problem.moments, alpha)
         try:
-            new, new_eta = _step(problem, beta, work, problem.precision(new_alpha))
+            new, new_eta = _step(problem, beta, f, rt, problem.precision(new_alpha))
         except np.linalg.LinAlgError:  # H singular: means at 0 or 1 (separation); not converged
             break
         change = _change(new, beta)
@@ -179,7 +176,7 @@ def _scoring(problem: Problem, beta: np.ndarray, tol: float, maxiter: int) -> Es
         if change <= tol:
             converged = True
             break
-    cp = problem.cross_products(problem.standardised(eta, work))
+    cp = problem.cross_products(problem.standardised(eta)[2])
     alpha = problem.working.estimate(cp, problem.moments, alpha)
     problem.precision(alpha)  # DataError now if the final estimate is not positive definite
     return Estimate(problem, beta, alpha, cp.phi, iteration, converged, change)
@@ -195,7 +192,7 @@ def glm_start(problem: Problem) -> np.ndarray:
     if problem.link.name == "identity" or not np.all(np.isfinite(problem.link.link(mu0))):
         mu0 = np.full_like(y, np.average(y, weights=w))
     X = problem.X
-    gram = X.T @ X
+    gram = problem.weighted_gram(np.ones_like(y))
 
     def least_squares(target: np.ndarray) -> np.ndarray:
         return np.linalg.lstsq(gram, X.T @ target, rcond=None)[0]
