@@ -139,7 +139,10 @@ class FixedEncoding:
             return out
         index, values = self._table_parts(columns, complete)
         x = self.table[0][index]
-        x *= values[:, self.monomial_of]
+        for m, names in enumerate(self.monomials):
+            if names:  # columns times a product of covariates (others are times 1)
+                columns = self.monomial_of == m
+                x[:, columns] *= values[:, m:m + 1]
         if complete.all():
             return x
         out = np.full((len(data), self.kept.size), np.nan)
