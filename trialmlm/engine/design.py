@@ -439,19 +439,59 @@ class Design:
         at both positions of each pair, and the group's number of subjects."""
         return self.statistics.co_observation(self)
 
-    def weighted_gram(self, w: np.ndarray) -> np.ndarray:
-        r""":math:`X^\top\mathrm{diag}(w)X` of the kept columns (``w`` rows like ``y``): from
-        the encoding's table, :math:`\sum_c T_cT_c^\top \circ \sum_{r \in c} w_rv_rv_r^\top`
-        (:func:`monomial_sums`, :func:`gram_of_sums`; bincounts over the rows, X never read),
-        when its (T, p, p) products are no larger than X; else from X."""
-        self.require_rows("X'WX")
+    def table_rows(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The rows as :meth:`FixedEncoding.table_parts` ``(index, values)`` (kept) when the
+        encoding has a table whose (T, p, p) products are no larger than X, so that sums over
+        the rows are bincounts per table row (:meth:`weighted_gram`, :meth:`crossprod`);
+        None otherwise."""
+        self.require_rows("products with X")
         enc = self.encoding
         if enc.table is None or enc.table[0].size * enc.kept.size > self.y.size * self.n_fixed:
-            return self.X.T @ (self.X * w[:, None])
+            return None
         if "table_parts" not in self._cache:
             self._cache["table_parts"] = enc.table_parts(self.fixed_frame)
-        full = gram_of_sums(enc, monomial_sums(enc, *self._cache["table_parts"], w))
-        return full[np.ix_(enc.kept, enc.kept)]
+        return self._cache["table_parts"]
+
+    def weighted_gram(self, w: np.ndarray) -> np.ndarray:
+        r""":math:`X^\top\mathrm{diag}(w)X` of the kept columns (``w`` rows like ``y``): from
+        the encoding's table (:meth:`table_rows`), :math:`\sum_c T_cT_c^\top \circ \sum_{r
+        \in c} w_rv_rv_r^\top` (:func:`monomial_sums`, :func:`gram_of_sums`), else from X."""
+        rows = self.table_rows()
+        if rows is None:
+            return self.X.T @ (self.X * w[:, None])
+        full = gram_of_sums(self.encoding, monomial_sums(self.encoding, *rows, w))
+        return full[np.ix_(self.encoding.kept, self.encoding.kept)]
+
+    def linear_predictor(self, beta: np.ndarray) -> np.ndarray:
+        r""":math:`X\beta` (rows like ``y``) for the kept columns' ``beta``: from the encoding's
+        table (:meth:`table_rows`), :math:`x_r^\top\beta = \sum_m v_{rm}(T^{(m)}\beta^{(m)})_{c_r}`
+        over the monomials :math:`m` (:math:`T^{(m)}`, :math:`\beta^{(m)}` the columns of
+        monomial :math:`m`, :math:`c_r` the table row of row :math:`r`), else from X."""
+        rows = self.table_rows()
+        if rows is None:
+            return self.X @ beta
+        index, values = rows
+        enc = self.encoding
+        full = np.zeros(enc.kept.size)
+        full[enc.kept] = beta
+        eta = np.zeros(index.size)
+        for m, names in enumerate(enc.monomials):
+            term = (enc.table[0][:, enc.monomial_of == m] @ full[enc.monomial_of == m])[index]
+            eta += values[:, m] * term if names else term
+        return eta
+
+    def crossprod(self, v: np.ndarray) -> np.ndarray:
+        r""":math:`X^\top v` of the kept columns (``v`` rows like ``y``; R's ``crossprod``): from
+        the encoding's table (:meth:`table_rows`), :math:`\sum_c T_{cj}\sum_{r \in c}
+        v_r v_{r\mu(j)}` by bincounts, else from X."""
+        rows = self.table_rows()
+        if rows is None:
+            return self.X.T @ v
+        index, values = rows
+        enc = self.encoding
+        sums = np.column_stack([np.bincount(index, weights=v * values[:, m], minlength=enc.table[0].shape[0])
+                                for m in range(len(enc.monomials))])
+        return np.einsum("cj,cj->j", enc.table[0], sums[:, enc.monomial_of])[enc.kept]
 
     @property
     def X(self) -> np.ndarray:

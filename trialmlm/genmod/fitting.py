@@ -130,7 +130,7 @@ def _problem(design, frame: pd.DataFrame, response: str, s: GEESettings) -> Prob
     offset = values(s.offset)
     clusters = Clusters.of(design.subject, design.position, design.n_subjects, len(design.position_labels))
     return Problem(design.X, y, w, np.zeros_like(y) if offset is None else offset, clusters, fam,
-                   fam.link(s.link), get_working(s.working), get_moments(s.moments), design.weighted_gram)
+                   fam.link(s.link), get_working(s.working), get_moments(s.moments), design)
 
 
 def _warn(fit: GEEResults) -> None:

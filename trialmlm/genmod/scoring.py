@@ -25,9 +25,9 @@ unconverged.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Protocol
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -40,6 +40,20 @@ from .precision import Precision
 from .working import CrossProducts, Moments, Working
 
 RELATIVE_ABOVE = 0.08  # SAS: changes of coefficients larger than this in size are relative
+
+
+class DesignProducts(Protocol):
+    """The products with X of the scoring (:class:`trialmlm.engine.design.Design` forms them
+    from its table of factor-level combinations by bincounts over the rows)."""
+
+    def linear_predictor(self, beta: np.ndarray) -> np.ndarray:
+        """:math:`X\\beta`."""
+
+    def crossprod(self, v: np.ndarray) -> np.ndarray:
+        """:math:`X^\\top v`."""
+
+    def weighted_gram(self, w: np.ndarray) -> np.ndarray:
+        """:math:`X^\\top\\mathrm{diag}(w)X`."""
 
 
 @dataclass(frozen=True)
@@ -55,11 +69,11 @@ class Problem:
     link: Link
     working: Working
     moments: Moments
-    weighted_gram: Callable[[np.ndarray], np.ndarray]  # w -> X'diag(w)X (the design's, from its table)
+    design: DesignProducts
 
     def linear_predictor(self, beta: np.ndarray) -> np.ndarray:
         """:math:`\\eta = X\\beta + o`."""
-        return self.X @ beta + self.offset
+        return self.design.linear_predictor(beta) + self.offset
 
     def means(self, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:math:`(\\mu, d\\mu/d\\eta)` at ``beta``."""
@@ -113,7 +127,7 @@ class Estimate:
         problem = self.problem
         f, rt, _ = problem.standardised(problem.linear_predictor(self.beta))
         precision = problem.precision(self.alpha)
-        return (precision.quadratic(problem.X, f, problem.weighted_gram),
+        return (precision.quadratic(problem.X, f, problem.design.weighted_gram),
                 problem.clusters.segment_sum(problem.X, f * precision.apply(rt)))
 
     @property
@@ -137,8 +151,8 @@ def _step(problem: Problem, beta: np.ndarray, f: np.ndarray, rt: np.ndarray,
     r"""One scoring step from ``beta`` (:math:`\tilde D = \mathrm{diag}(f)X` and :math:`\tilde r`
     there) and the linear predictor at the new coefficients; the step is halved while a mean
     is outside the family's range."""
-    H = precision.quadratic(problem.X, f, problem.weighted_gram)
-    delta = np.linalg.solve(H, problem.X.T @ (f * precision.apply(rt)))
+    H = precision.quadratic(problem.X, f, problem.design.weighted_gram)
+    delta = np.linalg.solve(H, problem.design.crossprod(f * precision.apply(rt)))
     for _ in range(60):
         new = beta + delta
         eta = problem.linear_predictor(new)
@@ -191,11 +205,10 @@ def glm_start(problem: Problem) -> np.ndarray:
     mu0 = y + 0.1 if problem.family.counts else (w * y + 0.5) / (w + 1.0)
     if problem.link.name == "identity" or not np.all(np.isfinite(problem.link.link(mu0))):
         mu0 = np.full_like(y, np.average(y, weights=w))
-    X = problem.X
-    gram = problem.weighted_gram(np.ones_like(y))
+    gram = problem.design.weighted_gram(np.ones_like(y))
 
     def least_squares(target: np.ndarray) -> np.ndarray:
-        return np.linalg.lstsq(gram, X.T @ target, rcond=None)[0]
+        return np.linalg.lstsq(gram, problem.design.crossprod(target), rcond=None)[0]
 
     beta = least_squares(problem.link.link(mu0) - problem.offset)
     if not np.all(problem.family.valid_mean(problem.means(beta)[0])):
