@@ -99,3 +99,17 @@ def test_unobserved_visit_level_is_left_out_with_warning(demo_trial):
     assert list(fit.covariance_matrix().index) == ["V1", "V2", "V3", "V4", "V5"]
     ref = trialmlm.fit(F_US, demo_trial)
     assert fit.loglik == pytest.approx(ref.loglik, abs=1e-8)
+
+
+@pytest.mark.parametrize("formula", ["CHG ~ BASE * TRT + AVISIT + TRT:AVISIT",  # from the table of levels
+                                     "CHG ~ np.log(BASE + 100) + TRT * AVISIT"])  # a transform: from X
+def test_products_with_x_equal_those_of_the_matrix(demo_trial, formula):
+    design = trialmlm.fit(f"{formula} + us(AVISIT | USUBJID)", demo_trial).design
+    X = design.X
+    rng = np.random.default_rng(2)
+    beta, v = rng.normal(size=X.shape[1]), rng.normal(size=X.shape[0])
+    w = rng.uniform(0.1, 2.0, X.shape[0])
+    assert (design.table_rows() is None) == ("log" in formula)
+    np.testing.assert_allclose(design.linear_predictor(beta), X @ beta, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(design.crossprod(v), X.T @ v, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(design.weighted_gram(w), X.T @ (w[:, None] * X), rtol=1e-12, atol=1e-10)
