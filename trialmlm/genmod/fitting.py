@@ -21,6 +21,7 @@ from ..engine.formula import CovarianceTerm, ModelFormula, parse_formula
 from ..errors import ConvergenceWarning, DataError, FormulaError, SeparationWarning
 from .clusters import Clusters
 from .families import binary_values, get_family
+from .negbin import maximum_likelihood_k
 from .results import GEEResults, GEESettings
 from .scoring import Problem, glm_start, solve
 from .variance import get_variance
@@ -42,9 +43,11 @@ def gee(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | 
         ``working=``).
     data : one row per subject and visit; never modified.  Rows with a missing response,
         covariate, offset or trials are not used.
-    family : "binomial" (0/1, Y/N, or events with ``trials=``) or "poisson" (counts).
-    link : "logit", "probit", "log", "identity" (binomial; default logit) or "log",
-        "identity" (Poisson; default log).
+    family : "binomial" (0/1, Y/N, or events with ``trials=``), "poisson" (counts) or
+        "negbin" / "nb" (counts; SAS ``DIST=NB``: the dispersion k of :math:`\mu + k\mu^2` is the
+        maximum-likelihood estimate of the independence model, then held fixed, :mod:`.negbin`).
+    link : "logit", "probit", "log", "identity" (binomial; default logit), "log",
+        "identity" (Poisson; default log), "log" (negative binomial).
     working : "independence", "exchangeable", "ar1", "unstructured" or "mdep(m)"
         (:mod:`.working`).
     subject : the cluster column (SAS ``SUBJECT=``, geepack ``id``).
@@ -78,6 +81,8 @@ def gee(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | 
     frame = _analysis_frame(data, model, settings)
     design = build_design(frame, model, None, False)
     problem = _problem(design, frame, model.response, settings)
+    if problem.family.estimates_k:
+        problem = replace(problem, family=problem.family.with_k(maximum_likelihood_k(problem, tol, maxiter)))
     start = solve(replace(problem, working=WORKING["independence"]), glm_start(problem), tol, maxiter)
     estimate = start if problem.working.name == "independence" else solve(problem, start.beta, tol, maxiter)
     result = GEEResults(model, settings, design, problem, estimate)
