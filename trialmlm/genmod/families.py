@@ -59,6 +59,37 @@ def binary_values(column: pd.Series, name: str) -> pd.Series:
     return pd.Series(values, index=column.index)
 
 
+def ordinal_codes(column: pd.Series, name: str, levels=None) -> tuple[pd.Series, list]:
+    """An ordinal response as level numbers 0, 1, ... (float; missing stays missing) and the
+    ordered levels: ``levels`` as given, else the categories of an ordered Categorical, else
+    the sorted values of a numeric column (SAS ``ORDER=``: the levels are in this order, the
+    lowest first).  DataError naming the column for text without ``levels=``, a value not in
+    ``levels``, or fewer than two levels observed."""
+    present = column.notna() & (column.astype(str).str.strip() != "")
+    if levels is None and isinstance(column.dtype, pd.CategoricalDtype) and column.cat.ordered:
+        levels = list(column.cat.categories)
+    elif levels is None and pd.api.types.is_numeric_dtype(column):
+        levels = sorted(column[present].unique().tolist())
+    elif levels is None:
+        shown = ", ".join(map(repr, column[present].unique()[:4]))
+        raise DataError(f"the ordinal response '{name}' holds text ({shown}, ...); give its order, lowest "
+                        "first, as levels=[...] or make it an ordered Categorical")
+    levels = list(levels)
+    code = pd.Series(np.nan, index=column.index)
+    known = column[present].isin(levels)
+    if not known.all():
+        bad = column[present][~known]
+        raise DataError(f"the ordinal response '{name}' holds {bad.iloc[0]!r} (row {bad.index[0]!r}), "
+                        f"which is not one of levels= {levels}")
+    code[present] = [levels.index(v) for v in column[present]]
+    observed = code.dropna().unique()
+    if observed.size < 2:
+        shown = f"only {levels[int(observed[0])]!r}" if observed.size else "no value"
+        raise DataError(f"the ordinal response '{name}' has one category ({shown} in the rows used): "
+                        "a cumulative logit model needs at least two")
+    return code, levels
+
+
 @dataclass(frozen=True)
 class Family:
     """A GEE family (module docstring); ``sas`` / ``r`` its SAS ``DIST=`` and R names,
