@@ -11,6 +11,7 @@ estimating equations are solved by :mod:`.scoring`.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -20,7 +21,11 @@ from ..engine.design import build_design, model_columns
 from ..engine.formula import CovarianceTerm, ModelFormula, parse_formula
 from ..errors import ConvergenceWarning, DataError, FormulaError, SeparationWarning
 from .clusters import Clusters
-from .families import binary_values, get_family
+from .families import binary_values, get_family, ordinal_codes
+from .links import get_link
+from .negbin import maximum_likelihood_k
+from .ordinal import OrdinalProblem, solve_ordinal
+from .ordinal_results import OrdinalResults
 from .results import GEEResults, GEESettings
 from .scoring import Problem, glm_start, solve
 from .variance import get_variance
@@ -32,7 +37,8 @@ SATURATED = 1e-8  # a fitted probability within this of 0 or 1 signals separatio
 def gee(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | None = None,
         working: str = "independence", subject: str | None = None, visit: str | None = None,
         offset: str | None = None, trials: str | None = None, vcov: str = "robust",
-        moments: str = "sas", tol: float = 1e-8, maxiter: int = 100) -> GEEResults:
+        moments: str = "sas", tol: float = 1e-8, maxiter: int = 100,
+        levels: Sequence | None = None) -> GEEResults | OrdinalResults:
     """Fit a marginal model by generalized estimating equations (Liang & Zeger 1986).
 
     Parameters
@@ -42,9 +48,11 @@ def gee(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | 
         ``working=``).
     data : one row per subject and visit; never modified.  Rows with a missing response,
         covariate, offset or trials are not used.
-    family : "binomial" (0/1, Y/N, or events with ``trials=``) or "poisson" (counts).
-    link : "logit", "probit", "log", "identity" (binomial; default logit) or "log",
-        "identity" (Poisson; default log).
+    family : "binomial" (0/1, Y/N, or events with ``trials=``), "poisson" (counts) or
+        "negbin" / "nb" (counts; SAS ``DIST=NB``: the dispersion k of mu + k mu^2 is the
+        maximum-likelihood estimate of the independence model, then held fixed, :mod:`.negbin`).
+    link : "logit", "probit", "log", "identity" (binomial; default logit), "log",
+        "identity" (Poisson; default log), "log" (negative binomial).
     working : "independence", "exchangeable", "ar1", "unstructured" or "mdep(m)"
         (:mod:`.working`).
     subject : the cluster column (SAS ``SUBJECT=``, geepack ``id``).
@@ -56,10 +64,13 @@ def gee(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | 
     moments : "sas" (default) or "geepack": the divisors of the scale and correlation
         moment estimators (:class:`.working.Moments`).
     tol, maxiter : convergence criterion of the scoring (:mod:`.scoring`) and iteration limit.
+    levels : the response levels in order, lowest first (family "multinomial"; not needed
+        for numbers or an ordered Categorical).
 
     Returns
     -------
-    GEEResults
+    GEEResults, or OrdinalResults for family "multinomial" (:mod:`.ordinal`: cumulative logit,
+    SAS ``DIST=MULTINOMIAL LINK=CLOGIT``, independence working correlation only).
 
     Warns
     -----
@@ -70,6 +81,11 @@ def gee(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | 
     if not parsed.linear:
         raise FormulaError(f"a GEE formula has only the mean model ('{parsed.response} ~ {parsed.fixed}'); "
                            "give the working correlation as working= and the clusters as subject=")
+    if str(family).lower() == "multinomial":
+        return _ordinal(parsed, data, link, working, subject, visit, offset, trials, vcov, moments, tol,
+                        maxiter, levels)
+    if levels is not None:
+        raise DataError("levels= orders an ordinal response (family='multinomial')")
     fam = get_family(family)
     settings = GEESettings(fam.name, fam.link(link).name, get_working(working).label(),
                            get_moments(moments).name, get_variance(vcov).name,
@@ -78,10 +94,46 @@ def gee(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | 
     frame = _analysis_frame(data, model, settings)
     design = build_design(frame, model, None, False)
     problem = _problem(design, frame, model.response, settings)
+    if problem.family.estimates_k:
+        problem = replace(problem, family=problem.family.with_k(maximum_likelihood_k(problem, tol, maxiter)))
     start = solve(replace(problem, working=WORKING["independence"]), glm_start(problem), tol, maxiter)
     estimate = start if problem.working.name == "independence" else solve(problem, start.beta, tol, maxiter)
     result = GEEResults(model, settings, design, problem, estimate)
     _warn(result)
+    return result
+
+
+def _ordinal(parsed, data, link, working, subject, visit, offset, trials, vcov, moments, tol, maxiter,
+             levels) -> OrdinalResults:
+    """The cumulative logit GEE (:mod:`.ordinal`) through the same checks and design."""
+    if (link or "clogit") != "clogit":
+        raise DataError(f"family 'multinomial' takes the cumulative logit link 'clogit'; got {link!r}")
+    if get_working(working).name != "independence":
+        raise DataError(f"SAS GENMOD allows only TYPE=IND for a multinomial response (DIST=MULTINOMIAL) in "
+                        f"the REPEATED statement; got working={working!r}: use working='independence'")
+    if offset is not None or trials is not None:
+        raise DataError("offset= and trials= are not used by the ordinal (multinomial) GEE")
+    settings = GEESettings("multinomial", "clogit", "independence", get_moments(moments).name,
+                           get_variance(vcov).name, _column(data, subject, "subject"), visit, None, None,
+                           float(tol), int(maxiter))
+    model = _with_clusters(parsed, settings)
+    frame = _analysis_frame(data, model, settings)
+    codes, ordered = ordinal_codes(frame[model.response], model.response, levels)
+    design = build_design(frame.assign(**{model.response: codes}), model, None, False)
+    columns = list(design.encoding.columns)
+    if not columns or columns[0] != "Intercept":
+        raise FormulaError("the cumulative logit model has one intercept per response level but the last; "
+                           "keep the intercept in the formula")
+    y = design.y.astype(int)
+    used = np.unique(y)
+    problem = OrdinalProblem(design.X[:, 1:], np.searchsorted(used, y), design.subject, design.n_subjects,
+                             used.size, get_link("clogit"))
+    estimate = solve_ordinal(problem, tol, maxiter)
+    result = OrdinalResults(model, settings, design, tuple(ordered[i] for i in used), problem, estimate)
+    if not estimate.converged:
+        warnings.warn(f"the cumulative logit scoring did not converge in {estimate.iterations} iterations "
+                      f"(last change {estimate.change:.3g} > tol {tol:g}); the estimates are not usable",
+                      ConvergenceWarning, stacklevel=3)
     return result
 
 

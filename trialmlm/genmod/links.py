@@ -5,7 +5,8 @@ r"""Link functions of the GEE mean model, :math:`g(\mu) = \eta = x^\top\beta + \
 of the estimating equations is :math:`\mathrm{diag}(d\mu/d\eta)X_i`), its SAS GENMOD
 ``LINK=`` and R ``make.link`` names, and what :math:`\exp` of a difference of linear
 predictors is (``ratio``: odds ratio under the logit, ratio of means under the log), None
-when such a ratio means nothing (probit, identity).
+when such a ratio means nothing (probit, identity).  ``clogit`` is the logit applied to the
+cumulative probabilities :math:`P(Y \\le k)` of an ordinal response (:mod:`.ordinal`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import special, stats
 
 from ..errors import DataError
@@ -32,6 +34,23 @@ class Link:
     r: str
     ratio: str | None = None
 
+    def response_scale(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``table`` (link-scale ``estimate, se, lower, upper``) with SAS's ``ILINK`` columns
+        ``mean`` :math:`g^{-1}(\\hat\\eta)`, ``mean_se`` :math:`|d\\mu/d\\eta|\\,\\mathrm{se}` (delta
+        method) and ``mean_lower, mean_upper`` (:math:`g^{-1}` of the limits)."""
+        est = table["estimate"].to_numpy()
+        return table.assign(mean=self.inverse(est), mean_se=np.abs(self.mu_eta(est)) * table["se"],
+                            mean_lower=self.inverse(table["lower"].to_numpy()),
+                            mean_upper=self.inverse(table["upper"].to_numpy()))
+
+    def ratio_scale(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``table`` of differences with ``ratio, ratio_lower, ratio_upper`` (:math:`\\exp` of
+        ``estimate, lower, upper``) when the link has a ratio, else unchanged."""
+        if self.ratio is None:
+            return table
+        return table.assign(ratio=np.exp(table["estimate"]), ratio_lower=np.exp(table["lower"]),
+                            ratio_upper=np.exp(table["upper"]))
+
 
 def _logit_mu_eta(eta: np.ndarray) -> np.ndarray:
     mu = special.expit(eta)
@@ -40,6 +59,7 @@ def _logit_mu_eta(eta: np.ndarray) -> np.ndarray:
 
 LINKS: dict[str, Link] = {k.name: k for k in (
     Link("logit", special.logit, special.expit, _logit_mu_eta, "LOGIT", "logit", "odds ratio"),
+    Link("clogit", special.logit, special.expit, _logit_mu_eta, "CLOGIT", "logit", "cumulative odds ratio"),
     Link("probit", stats.norm.ppf, stats.norm.cdf,
          lambda eta: np.maximum(stats.norm.pdf(eta), np.finfo(float).tiny), "PROBIT", "probit"),
     Link("log", np.log, np.exp, lambda eta: np.maximum(np.exp(eta), np.finfo(float).tiny), "LOG", "log",

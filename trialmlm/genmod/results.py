@@ -127,11 +127,7 @@ class GEEResults:
         warn_non_estimable(labels, L, "LS mean(s)")
         table = z_table(self.beta, self.cov(opts.get("vcov")), L, alpha).drop(columns=["t", "p"])
         if opts.get("ilink", False):
-            link = self.problem.link
-            table["mean"] = link.inverse(table["estimate"].to_numpy())
-            table["mean_se"] = np.abs(link.mu_eta(table["estimate"].to_numpy())) * table["se"]
-            table["mean_lower"] = link.inverse(table["lower"].to_numpy())
-            table["mean_upper"] = link.inverse(table["upper"].to_numpy())
+            table = self.problem.link.response_scale(table)
         return pd.concat([labels, table], axis=1)
 
     def compare(self, spec, by=None, reference=None, pairwise: bool = False, adjust: str | None = None,
@@ -147,10 +143,7 @@ class GEEResults:
         out = pd.concat([info, z_table(self.beta, cov, D, alpha)], axis=1)
         if adjust is not None:
             adjust_table(out, spec, alpha, adjust, D @ cov @ D.T if adjust == "dunnett" else None)
-        if self.problem.link.ratio is not None:
-            for col in ("estimate", "lower", "upper"):
-                out["ratio" if col == "estimate" else f"ratio_{col}"] = np.exp(out[col])
-        return out
+        return self.problem.link.ratio_scale(out)
 
     def anova(self, vcov: str | None = None) -> pd.DataFrame:
         """Type 3 Wald chi-square tests of the model terms (SAS GENMOD ``TYPE3 WALD``):
