@@ -11,18 +11,19 @@ D_i^\top` (:math:`n_i \times n_i`).  The unwhitened leverage of Mancl & DeRouen,
 :math:`D_i^\top V_i^{-1}f(H_i)e_i = \bar D_i^\top f(S_i)\bar e_i` for any matrix function
 :math:`f`.  Every entry is :math:`M^{-1}\,\mathrm{meat}\,M^{-1}` with:
 
-========  ==========================================================  ========================  ===========
-name      meat                                                        SAS PROC GLIMMIX          R geesmv
-========  ==========================================================  ========================  ===========
-robust    :math:`\sum_i U_iU_i^\top` (Liang-Zeger)                     ``EMPIRICAL=CLASSICAL``   ``GEE.var.lz``
-model     :math:`\phi M` (model-based: :math:`\phi M^{-1}`)            ``MODELSE`` (GENMOD)      --
-md        :math:`\sum_i \bar D_i^\top(I - S_i)^{-1}\bar e_i\,(\cdot)^\top`  ``EMPIRICAL=FIRORES``     ``GEE.var.md``
-kc        :math:`\sum_i \bar D_i^\top(I - S_i)^{-1/2}\bar e_i\,(\cdot)^\top` ``EMPIRICAL=ROOT``     ``GEE.var.kc`` (differs)
-fg        :math:`\sum_i B_iU_iU_i^\top B_i`, :math:`B_i =                ``EMPIRICAL=FIROEEQ(0.75)``  ``GEE.var.fg``
-          \mathrm{diag}(1 - \min(b, [\Omega_iM^{-1}]_{jj}))^{-1/2}`,
-          :math:`b = 0.75`
-mbn       :math:`c\sum_iU_iU_i^\top + \delta\xi M`                      ``EMPIRICAL=MBN``         ``GEE.var.mbn``
-========  ==========================================================  ========================  ===========
+* ``robust`` (Liang-Zeger; SAS GENMOD's default empirical, PROC GLIMMIX
+  ``EMPIRICAL=CLASSICAL``, geepack ``san.se``, geesmv ``GEE.var.lz``):
+  :math:`\sum_i U_iU_i^\top`;
+* ``model`` (SAS ``MODELSE``, geepack ``vbeta.naiv``): :math:`\phi M`, i.e. :math:`\phi M^{-1}`;
+* ``md`` (GLIMMIX ``EMPIRICAL=FIRORES``, geesmv ``GEE.var.md``): :math:`\sum_i u_iu_i^\top`,
+  :math:`u_i = \bar D_i^\top(I - S_i)^{-1}\bar e_i`;
+* ``kc`` (GLIMMIX ``EMPIRICAL=ROOT``; geesmv ``GEE.var.kc`` differs, below): the same with
+  :math:`(I - S_i)^{-1/2}`;
+* ``fg`` (GLIMMIX ``EMPIRICAL=FIROEEQ(0.75)``, geesmv ``GEE.var.fg``, saws ``d4``/``d5``):
+  :math:`\sum_i B_iU_iU_i^\top B_i`, :math:`B_i = \mathrm{diag}(1 - \min(b,
+  [\Omega_iM^{-1}]_{jj}))^{-1/2}`;
+* ``mbn`` (GLIMMIX ``EMPIRICAL=MBN``, geesmv ``GEE.var.mbn``):
+  :math:`c\sum_iU_iU_i^\top + \delta\xi M`.
 
 * Mancl & DeRouen (2001), Biometrics 57:126-134: the residuals inflated by
   :math:`(I - H_i)^{-1}`.
@@ -108,7 +109,8 @@ def mancl_derouen(problem: Problem, est: Estimate) -> np.ndarray:
 
 
 def kauermann_carroll(problem: Problem, est: Estimate) -> np.ndarray:
-    """Kauermann-Carroll: residuals times the principal :math:`(I - H_i)^{-1/2}` (module docstring)."""
+    """Kauermann-Carroll: residuals times the principal :math:`(I - H_i)^{-1/2}`
+    (module docstring)."""
     U = _adjusted_scores(problem, est, -0.5)
     bread = np.linalg.inv(est.H)
     return bread @ (U.T @ U) @ bread
@@ -138,7 +140,8 @@ def fay_graubard(problem: Problem, est: Estimate) -> np.ndarray:
 
 
 def morel_bokossa_neerchal(problem: Problem, est: Estimate) -> np.ndarray:
-    """Morel-Bokossa-Neerchal: :math:`M^{-1}(c\\sum U_iU_i^\\top + \\delta\\xi M)M^{-1}` (module docstring)."""
+    """Morel-Bokossa-Neerchal: :math:`M^{-1}(c\\sum U_iU_i^\\top + \\delta\\xi M)M^{-1}`
+    (module docstring)."""
     bread = np.linalg.inv(est.H)
     meat = est.U.T @ est.U
     K, p, N = problem.clusters.n_subjects, est.beta.size, problem.y.size
@@ -149,15 +152,16 @@ def morel_bokossa_neerchal(problem: Problem, est: Estimate) -> np.ndarray:
 
 
 VARIANCES: dict[str, VarianceMethod] = {v.name: v for v in (
-    VarianceMethod("robust", "empirical (sandwich)", "EMPIRICAL=CLASSICAL", "geepack san.se; geesmv GEE.var.lz",
-                   robust),
+    VarianceMethod("robust", "empirical (sandwich)", "EMPIRICAL=CLASSICAL",
+                   "geepack san.se; geesmv GEE.var.lz", robust),
     VarianceMethod("model", "model-based", "MODELSE", "geepack vbeta.naiv", model_based),
     VarianceMethod("md", "Mancl-DeRouen", "EMPIRICAL=FIRORES", "geesmv GEE.var.md", mancl_derouen),
     VarianceMethod("kc", "Kauermann-Carroll", "EMPIRICAL=ROOT", "geesmv GEE.var.kc (differs, see above)",
                    kauermann_carroll),
     VarianceMethod("fg", "Fay-Graubard", "EMPIRICAL=FIROEEQ(0.75)", "geesmv GEE.var.fg; saws d4/d5",
                    fay_graubard),
-    VarianceMethod("mbn", "Morel-Bokossa-Neerchal", "EMPIRICAL=MBN", "geesmv GEE.var.mbn", morel_bokossa_neerchal),
+    VarianceMethod("mbn", "Morel-Bokossa-Neerchal", "EMPIRICAL=MBN", "geesmv GEE.var.mbn",
+                   morel_bokossa_neerchal),
 )}
 
 
