@@ -20,6 +20,7 @@ from ..engine.design import build_design, model_columns
 from ..engine.formula import CovarianceTerm, ModelFormula, parse_formula
 from ..errors import ConvergenceWarning, DataError, FormulaError, SeparationWarning
 from .clusters import Clusters
+from .degrees import get_df_method
 from .families import binary_values, get_family
 from .results import GEEResults, GEESettings
 from .scoring import Problem, glm_start, solve
@@ -32,7 +33,7 @@ SATURATED = 1e-8  # a fitted probability within this of 0 or 1 signals separatio
 def gee(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | None = None,
         working: str = "independence", subject: str | None = None, visit: str | None = None,
         offset: str | None = None, trials: str | None = None, vcov: str = "robust",
-        moments: str = "sas", tol: float = 1e-8, maxiter: int = 100) -> GEEResults:
+        df: str = "none", moments: str = "sas", tol: float = 1e-8, maxiter: int = 100) -> GEEResults:
     """Fit a marginal model by generalized estimating equations (Liang & Zeger 1986).
 
     Parameters
@@ -52,7 +53,10 @@ def gee(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | 
         geepack ``waves``); None: the order of a subject's rows.
     offset : column added to the linear predictor (e.g. log exposure; SAS ``OFFSET=``).
     trials : column of trials for an events/trials binomial response (SAS ``events/trials``).
-    vcov : "robust" (empirical sandwich, default) or "model" (:mod:`.variance`).
+    vcov : "robust" (empirical sandwich, default), "model", or a small-sample corrected
+        sandwich "md", "kc", "fg", "mbn" (:mod:`.variance`).
+    df : "none" (default; z and chi-square tests as SAS GENMOD), "clusters" (t and F with
+        K - p df) or "fg" (Fay-Graubard's df) (:mod:`.degrees`).
     moments : "sas" (default) or "geepack": the divisors of the scale and correlation
         moment estimators (:class:`.working.Moments`).
     tol, maxiter : convergence criterion of the scoring (:mod:`.scoring`) and iteration limit.
@@ -72,7 +76,7 @@ def gee(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | 
                            "give the working correlation as working= and the clusters as subject=")
     fam = get_family(family)
     settings = GEESettings(fam.name, fam.link(link).name, get_working(working).label(),
-                           get_moments(moments).name, get_variance(vcov).name,
+                           get_moments(moments).name, get_variance(vcov).name, get_df_method(df).name,
                            _column(data, subject, "subject"), visit, offset, trials, float(tol), int(maxiter))
     model = _with_clusters(parsed, settings)
     frame = _analysis_frame(data, model, settings)
