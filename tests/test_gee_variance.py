@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import trialmlm
+from trialmlm.genmod.degrees import DF_METHODS
 from trialmlm.genmod.scoring import evaluate
 from trialmlm.genmod.variance import VARIANCES
 
@@ -78,7 +79,6 @@ def test_corrections_at_own_fit(case):
 def test_corrections_are_batched_by_pattern():
     """With intermittent missing visits (several cluster patterns) a correction equals the
     same formula computed subject by subject."""
-    fit = fit_case("epil_exch")
     data = pd.read_csv(PUBLISHED / "epil.csv")
     data = data.drop(index=data.index[(data["subject"] % 5 == 0) & (data["period"] == 2)])
     fit = trialmlm.gee("y ~ trt + lbase + lage + V4", data, family="poisson", working="exchangeable",
@@ -100,3 +100,22 @@ def test_corrections_are_batched_by_pattern():
 def test_unknown_variance_is_named():
     with pytest.raises(trialmlm.errors.DataError, match="vcov must be one of robust, model, md, kc, fg, mbn"):
         fit_case("epil_exch", vcov="hc3")
+
+
+SAWS = json.loads((Path(__file__).parent / "reference" / "gee_small" / "saws_refs.json").read_text())
+
+
+@pytest.mark.parametrize("name", ["six_exch", "epil_exch"])
+@pytest.mark.parametrize("method, vcov", [("d5", "fg"), ("d3", "robust")])
+def test_fay_graubard_df_matches_saws(name, method, vcov):
+    """R saws's df (and SE) at gee's estimates, for each coefficient and one contrast."""
+    ref = SAWS[name]
+    fit = fit_case(name)
+    est = evaluate(fit.problem, np.array(list(ref["coefficients"].values())), [ref["alpha"]])
+    rows = ref["saws"][method]
+    L = np.array([r["test"] for r in rows], dtype=float)
+    got = DF_METHODS["fg"].rows(fit.problem, est, vcov, L)
+    np.testing.assert_allclose(got, [r["df"] for r in rows], rtol=1e-6)
+    cov = VARIANCES[vcov].compute(fit.problem, est)
+    se = np.sqrt(np.einsum("ri,ij,rj->r", L, cov, L))
+    np.testing.assert_allclose(se, [r["se"] for r in rows], rtol=1e-6)
