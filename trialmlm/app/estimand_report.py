@@ -31,7 +31,7 @@ import pandas as pd
 from ..data.io import read_table
 from ..data.where import parse_where
 from ..errors import DataError
-from ..estimands import Ancova, ImputationModel, ice_table
+from ..estimands import Ancova, CondMean, ImputationModel, ice_table
 from ..estimands.feasibility import check_jackknife_subjects, check_observed_left, excluded_values
 from ..estimands.ice import ICE_STRATEGIES, STRATEGY_COLUMN, subject_events
 from ..estimands.methods import method
@@ -125,13 +125,21 @@ def run_estimands(fit, config, data: pd.DataFrame, reference, progress: bool | N
     if "TABLE" in names and STRATEGY_COLUMN not in ice.columns:
         raise DataError(f"estimand TABLE uses the ICE file's '{STRATEGY_COLUMN}' column, but "
                         + (f"'{config.ice}' has none" if config.ice else "there is no ICE file (--ice)"))
-    labels = {str(v): v for v in fit.design.position_labels}  # an ICE file's visits are read as text
-    ice = ice.assign(**{config.visit: [labels.get(str(v), v) for v in ice[config.visit]]})
-    out = []
-    for name in names:
-        rows = ice if name == "TABLE" else ice.assign(**{STRATEGY_COLUMN: name})
-        out.append(Estimand(name, HANDLING[name], _estimate(fit, rows, config, reference, progress)))
+    ice = _as_visit_labels(ice, config.visit, fit.design.position_labels)
+    out = [Estimand(name, HANDLING[name],
+                    _estimate(fit, _with_strategy(ice, name), config, reference, progress)) for name in names]
     return Estimands(ice, source, config.estimand_method, tuple(out))
+
+
+def _as_visit_labels(ice: pd.DataFrame, visit: str, labels) -> pd.DataFrame:
+    """``ice`` with its visits as the analysis' visit ``labels`` (an ICE file's visits are read as text)."""
+    by_text = {str(v): v for v in labels}
+    return ice.assign(**{visit: [by_text.get(str(v), v) for v in ice[visit]]})
+
+
+def _with_strategy(ice: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The ICE rows of estimand ``name``: the file's own strategies (TABLE) or ``name`` for every row."""
+    return ice if name == "TABLE" else ice.assign(**{STRATEGY_COLUMN: name})
 
 
 def check_before_fit(config, data: pd.DataFrame) -> None:
@@ -140,19 +148,18 @@ def check_before_fit(config, data: pd.DataFrame) -> None:
     for the jackknife (``estimand_method`` condmean), and for each estimand an ICE table that
     leaves the imputation model no observed value (overall or in one arm).  The rest (visits and
     subjects of an ICE file, strategies) is checked where the estimands run."""
-    if config.estimand_method == "condmean":
+    if _imputation_method(config) == CondMean("jackknife"):
         per_arm = data.groupby(config.arm, observed=True)[config.subject].nunique()
         check_jackknife_subjects(per_arm.to_dict(), config.arm)
     ice, _ = ice_rows(config, data)
     observed, visits, arms = observation_matrix(data, config.subject, config.visit, config.response,
                                                 config.arm)
-    text = {str(v): v for v in visits}  # an ICE file's visits are read as text
-    ice = ice.assign(**{config.visit: [text.get(str(v), v) for v in ice[config.visit]]})
+    ice = _as_visit_labels(ice, config.visit, visits)
     for name in estimand_names(config, ice):
         if name == "TABLE" and STRATEGY_COLUMN not in ice.columns:
             continue  # run_estimands names the missing column
-        rows = ice if name == "TABLE" else ice.assign(**{STRATEGY_COLUMN: name})
-        labels, ice_visit, n_mar = subject_events(rows, config.subject, config.visit, observed.index, visits)
+        labels, ice_visit, n_mar = subject_events(_with_strategy(ice, name), config.subject, config.visit,
+                                                  observed.index, visits)
         seen = observed.to_numpy()
         check_observed_left(seen, excluded_values(seen, n_mar), labels, ice_visit, arms.cat.codes.to_numpy(),
                             list(arms.cat.categories), config.arm, visits)
@@ -168,12 +175,17 @@ METHOD_ARGUMENTS = {
 }
 
 
+def _imputation_method(config):
+    """The method value of ``config.estimand_method`` (:data:`METHOD_ARGUMENTS`)."""
+    name, arguments = METHOD_ARGUMENTS[config.estimand_method]
+    return method(name, *arguments(config.imputations))
+
+
 def _estimate(fit, ice: pd.DataFrame, config, reference, progress):
     """One estimand by ``config.estimand_method`` through the estimand pipeline, every method
     with the same ANCOVA per visit (the numbers of :func:`trialmlm.estimands.condmean`,
     :func:`~trialmlm.estimands.impute` and :func:`~trialmlm.estimands.bmlmi`)."""
-    name, arguments = METHOD_ARGUMENTS[config.estimand_method]
-    imputation_method = method(name, *arguments(config.imputations))
+    imputation_method = _imputation_method(config)
     seed = None if imputation_method.n_samples is None else config.seed  # the jackknife draws nothing
     model = ImputationModel(fit, ice=ice, arm=config.arm, reference=reference)
     draws = model.draws(imputation_method, seed, config.workers, progress)
