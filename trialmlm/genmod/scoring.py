@@ -182,12 +182,23 @@ def solve(problem: Problem, start: np.ndarray, tol: float, maxiter: int) -> Esti
         if change <= tol:
             converged = True
             break
-    cp = problem.cross_products(problem.standardised(beta)[2])
-    alpha = problem.working.estimate(cp, problem.moments, alpha)
+    alpha = problem.working.estimate(problem.cross_products(problem.standardised(beta)[2]), problem.moments,
+                                     alpha)
+    return evaluate(problem, beta, alpha, iteration, converged, change)
+
+
+def evaluate(problem: Problem, beta: np.ndarray, alpha: np.ndarray, iterations: int = 0,
+             converged: bool = True, change: float = 0.0) -> Estimate:
+    """The :class:`Estimate` at given ``beta`` and ``alpha`` (no scoring): :math:`H`,
+    :math:`U_i` and :math:`\\phi` (the moment estimate at ``beta``) there.  Evaluates a
+    variance at another program's estimates (e.g. R geesmv's)."""
+    beta = np.asarray(beta, dtype=float)
+    alpha = np.atleast_1d(np.asarray(alpha, dtype=float))
+    phi = problem.cross_products(problem.standardised(beta)[2]).phi
     blocks = whiten(problem, beta, problem.correlation(alpha))
     p = beta.size
     U = scores(blocks, problem.clusters.n_subjects, p)
-    return Estimate(beta, alpha, cp.phi, information(blocks, p), U, iteration, converged, change)
+    return Estimate(beta, alpha, phi, information(blocks, p), U, iterations, converged, change)
 
 
 def glm_start(problem: Problem) -> np.ndarray:
