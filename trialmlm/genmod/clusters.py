@@ -65,6 +65,12 @@ class Clusters:
         m = self.membership
         return sparse.csr_matrix((weights, m.indices, m.indptr), shape=m.shape) @ values
 
+    def by_pattern(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per row of :attr:`patterns`, ``(observed visits, its subjects)`` (subjects ascending)."""
+        order = np.argsort(self.pattern, kind="stable")
+        bounds = np.searchsorted(self.pattern[order], np.arange(len(self.patterns) + 1))
+        return [(observed, order[bounds[g]:bounds[g + 1]]) for g, observed in enumerate(self.patterns)]
+
     def wide(self, values: np.ndarray) -> np.ndarray:
         """(n_subjects, P) array of the rows' ``values`` at their visits, 0 where unobserved."""
         out = np.zeros((self.n_subjects, self.n_positions))

@@ -21,6 +21,7 @@ from ..engine.design import build_design, model_columns
 from ..engine.formula import CovarianceTerm, ModelFormula, parse_formula
 from ..errors import ConvergenceWarning, DataError, FormulaError, SeparationWarning
 from .clusters import Clusters
+from .degrees import get_df_method
 from .families import binary_values, get_family, ordinal_codes
 from .links import get_link
 from .negbin import maximum_likelihood_k
@@ -37,7 +38,7 @@ SATURATED = 1e-8  # a fitted probability within this of 0 or 1 signals separatio
 def gee(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | None = None,
         working: str = "independence", subject: str | None = None, visit: str | None = None,
         offset: str | None = None, trials: str | None = None, vcov: str = "robust",
-        moments: str = "sas", tol: float = 1e-8, maxiter: int = 100,
+        df: str = "none", moments: str = "sas", tol: float = 1e-8, maxiter: int = 100,
         levels: Sequence | None = None) -> GEEResults | OrdinalResults:
     """Fit a marginal model by generalized estimating equations (Liang & Zeger 1986).
 
@@ -60,7 +61,10 @@ def gee(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | 
         geepack ``waves``); None: the order of a subject's rows.
     offset : column added to the linear predictor (e.g. log exposure; SAS ``OFFSET=``).
     trials : column of trials for an events/trials binomial response (SAS ``events/trials``).
-    vcov : "robust" (empirical sandwich, default) or "model" (:mod:`.variance`).
+    vcov : "robust" (empirical sandwich, default), "model", or a small-sample corrected
+        sandwich "md", "kc", "fg", "mbn" (:mod:`.variance`).
+    df : "none" (default; z and chi-square tests as SAS GENMOD), "clusters" (t and F with
+        K - p df) or "fg" (Fay-Graubard's df) (:mod:`.degrees`).
     moments : "sas" (default) or "geepack": the divisors of the scale and correlation
         moment estimators (:class:`.working.Moments`).
     tol, maxiter : convergence criterion of the scoring (:mod:`.scoring`) and iteration limit.
@@ -82,13 +86,13 @@ def gee(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | 
         raise FormulaError(f"a GEE formula has only the mean model ('{parsed.response} ~ {parsed.fixed}'); "
                            "give the working correlation as working= and the clusters as subject=")
     if str(family).lower() == "multinomial":
-        return _ordinal(parsed, data, link, working, subject, visit, offset, trials, vcov, moments, tol,
+        return _ordinal(parsed, data, link, working, subject, visit, offset, trials, vcov, df, moments, tol,
                         maxiter, levels)
     if levels is not None:
         raise DataError("levels= orders an ordinal response (family='multinomial')")
     fam = get_family(family)
     settings = GEESettings(fam.name, fam.link(link).name, get_working(working).label(),
-                           get_moments(moments).name, get_variance(vcov).name,
+                           get_moments(moments).name, get_variance(vcov).name, get_df_method(df).name,
                            _column(data, subject, "subject"), visit, offset, trials, float(tol), int(maxiter))
     model = _with_clusters(parsed, settings)
     frame = _analysis_frame(data, model, settings)
@@ -103,7 +107,7 @@ def gee(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | 
     return result
 
 
-def _ordinal(parsed, data, link, working, subject, visit, offset, trials, vcov, moments, tol, maxiter,
+def _ordinal(parsed, data, link, working, subject, visit, offset, trials, vcov, df, moments, tol, maxiter,
              levels) -> OrdinalResults:
     """The cumulative logit GEE (:mod:`.ordinal`) through the same checks and design."""
     if (link or "clogit") != "clogit":
@@ -113,9 +117,12 @@ def _ordinal(parsed, data, link, working, subject, visit, offset, trials, vcov, 
                         f"the REPEATED statement; got working={working!r}: use working='independence'")
     if offset is not None or trials is not None:
         raise DataError("offset= and trials= are not used by the ordinal (multinomial) GEE")
+    if get_df_method(df).name != "none":
+        raise DataError(f"df={df!r}: the ordinal (multinomial) GEE has z and chi-square tests only "
+                        "(df='none')")
     settings = GEESettings("multinomial", "clogit", "independence", get_moments(moments).name,
-                           get_variance(vcov).name, _column(data, subject, "subject"), visit, None, None,
-                           float(tol), int(maxiter))
+                           get_variance(vcov).name, "none", _column(data, subject, "subject"), visit, None,
+                           None, float(tol), int(maxiter))
     model = _with_clusters(parsed, settings)
     frame = _analysis_frame(data, model, settings)
     codes, ordered = ordinal_codes(frame[model.response], model.response, levels)

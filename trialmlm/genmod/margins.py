@@ -44,7 +44,7 @@ from ..checks import check_alpha
 from ..errors import DataError
 from .margin_variance import Counterfactuals, get_method
 from .results import GEEResults
-from .ztests import wald_chi_square, z_table
+from .ztests import t_table, wald_test
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ class MarginalEffects:
         for name in self.contrasts:
             info, values, G = self._gradient(name)
             null = CONTRASTS[name].null
-            table = z_table(values - null, G @ self.cov.to_numpy() @ G.T, np.eye(values.size), self.alpha)
+            table = t_table(values - null, G @ self.cov.to_numpy() @ G.T, np.eye(values.size), self.alpha)
             for col in ("estimate", "lower", "upper"):
                 table[col] += null
             parts.append(pd.concat([info, table], axis=1))
@@ -173,7 +173,7 @@ class MarginalEffects:
             raise DataError(f"L must have {len(self.cov)} columns (the stacked means "
                             f"{list(self.cov.index)}); got {L.shape[1]}")
         labels = list(labels) if labels is not None else [f"L{i + 1}" for i in range(L.shape[0])]
-        table = z_table(self.means["estimate"].to_numpy(), self.cov.to_numpy(), L, self.alpha)
+        table = t_table(self.means["estimate"].to_numpy(), self.cov.to_numpy(), L, self.alpha)
         return pd.concat([pd.DataFrame({"label": labels}), table], axis=1)
 
     def joint_test(self, contrast: str = "diff", L=None) -> pd.Series:
@@ -186,7 +186,8 @@ class MarginalEffects:
         if L.shape[1] != values.size:
             raise DataError(f"L must have {values.size} columns (the {contrast!r} estimates); "
                             f"got {L.shape[1]}")
-        return pd.Series(wald_chi_square(values - null, G @ self.cov.to_numpy() @ G.T, L))
+        test = wald_test(values - null, G @ self.cov.to_numpy() @ G.T, L)
+        return pd.Series({key: test[key] for key in ("df", "chi_square", "p")})
 
 
 def marginal_effects(fit: GEEResults, treatment: str, contrast: str | Sequence[str] = ALL_CONTRASTS,
@@ -238,7 +239,7 @@ def marginal_effects(fit: GEEResults, treatment: str, contrast: str | Sequence[s
     index = pd.MultiIndex.from_product([list(cf.visits), list(cf.arms)], names=["visit", "arm"])
     counts = np.array([[np.sum(cf.observed[:, v] & (cf.arm == k)) for k in range(len(cf.arms))]
                        for v in range(len(cf.visits))]).ravel()
-    means = z_table(cf.means, cov, np.eye(cf.means.size), alpha).drop(columns=["df", "t", "p"])
+    means = t_table(cf.means, cov, np.eye(cf.means.size), alpha).drop(columns=["df", "t", "p"])
     means = pd.concat([index.to_frame(index=False), pd.DataFrame({"n": counts}), means], axis=1)
     return MarginalEffects(means, tuple(names), pd.DataFrame(cov, index=index, columns=index), cf.arms,
                            cf.visits, var.name, (vcov or "model") if var.name == "Ge" else None, reference,

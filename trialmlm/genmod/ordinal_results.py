@@ -31,7 +31,7 @@ from ..inference.protocol import check_options
 from .ordinal import OrdinalEstimate, OrdinalProblem
 from .results import OPTIONS, GEESettings
 from .variance import get_variance
-from .ztests import wald_chi_square, z_table
+from .ztests import t_table, wald_test
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class OrdinalResults:
 
     def coef_table(self, vcov: str | None = None, alpha: float = 0.05) -> pd.DataFrame:
         """``term, estimate, se, df, t, p, lower, upper`` (``df`` infinite, ``t`` is SAS's Z)."""
-        table = z_table(self.theta, self.cov(vcov), np.eye(self.theta.size), alpha)
+        table = t_table(self.theta, self.cov(vcov), np.eye(self.theta.size), alpha)
         return pd.concat([pd.DataFrame({"term": self.names}), table], axis=1)
 
     def lsmeans(self, specs, by=None, alpha: float = 0.05, **options) -> pd.DataFrame:
@@ -108,7 +108,7 @@ class OrdinalResults:
             Lk[:, k] = L[:, 0]
             rows.append(Lk)
             info.append(labels.assign(cumulative=f"<= {self.levels[k]}"))
-        table = z_table(self.theta, self.cov(opts.get("vcov")), np.vstack(rows), alpha)
+        table = t_table(self.theta, self.cov(opts.get("vcov")), np.vstack(rows), alpha)
         table = table.drop(columns=["t", "p"])
         if opts.get("ilink", False):
             table = self.problem.link.response_scale(table)
@@ -125,7 +125,7 @@ class OrdinalResults:
         warn_non_estimable(info, D, "difference(s)")
         rows = self._slopes(D)
         cov = self.cov(opts.get("vcov"))
-        out = pd.concat([info, z_table(self.theta, cov, rows, alpha)], axis=1)
+        out = pd.concat([info, t_table(self.theta, cov, rows, alpha)], axis=1)
         if adjust is not None:
             adjust_table(out, spec, alpha, adjust, rows @ cov @ rows.T if adjust == "dunnett" else None)
         return self.problem.link.ratio_scale(out)
@@ -134,6 +134,6 @@ class OrdinalResults:
         """Type 3 Wald chi-square tests of the model terms (SAS GENMOD ``TYPE3 WALD``):
         ``term, df, chi_square, p``."""
         cov = self.cov(vcov)
-        rows = [{"term": name, **wald_chi_square(self.theta, cov, self._slopes(L))}
+        rows = [{"term": name, **wald_test(self.theta, cov, self._slopes(L))}
                 for name, L in term_hypotheses(self, 3).items() if name != "Intercept"]
         return pd.DataFrame(rows, columns=["term", "df", "chi_square", "p"])

@@ -6,8 +6,10 @@ on the link scale; ``lsmeans(..., ilink=True)`` adds the mean :math:`g^{-1}(\hat
 with the delta-method standard error :math:`|d\mu/d\eta|\,\mathrm{se}(\hat\eta)` and the
 limits :math:`g^{-1}` of the link-scale limits (SAS ``ILINK``); ``compare`` adds
 :math:`\exp` of the difference and of its limits (``ratio``: odds ratio under the logit,
-ratio of means under the log link).  Tests are Wald tests with the normal reference
-(:mod:`.ztests`).
+ratio of means under the log link).  Tests are Wald tests (:mod:`.ztests`) with the
+normal / chi-square reference or t / F with the df of ``df=`` (:mod:`.degrees`: "none",
+"clusters", "fg"), and the type 3 generalized score tests of :mod:`.score`.  ``vcov`` and
+``df`` default to the fit's (``trialmlm.gee(vcov=, df=)``) and may be given per call.
 """
 
 from __future__ import annotations
@@ -19,17 +21,21 @@ import pandas as pd
 
 from ..engine.design import Design
 from ..engine.formula import ModelFormula
+from ..errors import DataError
 from ..inference.anova import term_hypotheses
 from ..inference.grid import ReferenceGrid
 from ..inference.lsmeans import adjust_table, check_adjust, difference_rows, warn_non_estimable
 from ..inference.protocol import check_options
+from .degrees import get_df_method
+from .score import score_test
 from .scoring import Estimate, Problem, solve
 from .summary import render
 from .variance import get_variance
 from .working import WORKING
-from .ztests import wald_chi_square, z_table
+from .ztests import t_table, wald_test
 
-OPTIONS = ("vcov", "weights", "at", "ilink")
+OPTIONS = ("vcov", "df", "weights", "at", "ilink")
+TESTS = ("wald", "score")
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class GEESettings:
     working: str
     moments: str
     vcov: str
+    df: str
     subject: str
     visit: str | None
     offset: str | None
@@ -112,20 +119,30 @@ class GEEResults:
     def vcov(self) -> np.ndarray:
         return self.cov()
 
+    def df(self, L: np.ndarray, vcov: str | None = None, df: str | None = None) -> np.ndarray:
+        """The df of each row of ``L`` under the df rule ``df`` (:mod:`.degrees`; None: the
+        fit's) with the covariance ``vcov``; infinite = normal reference."""
+        method = get_df_method(df or self.settings.df)
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        return method.rows(self.problem, self.estimate, get_variance(vcov or self.settings.vcov).name, L)
+
+    def _table(self, L: np.ndarray, alpha: float, vcov: str | None, df: str | None) -> pd.DataFrame:
+        return t_table(self.beta, self.cov(vcov), L, alpha, self.df(L, vcov, df))
+
     # -- tables ----------------------------------------------------------------------------
-    def coef_table(self, vcov: str | None = None, alpha: float = 0.05) -> pd.DataFrame:
-        """``term, estimate, se, df, t, p, lower, upper`` (``df`` infinite, ``t`` is SAS's Z)."""
-        table = z_table(self.beta, self.cov(vcov), np.eye(self.beta.size), alpha)
+    def coef_table(self, vcov: str | None = None, alpha: float = 0.05, df: str | None = None) -> pd.DataFrame:
+        """``term, estimate, se, df, t, p, lower, upper`` (``df`` infinite: ``t`` is SAS's Z)."""
+        table = self._table(np.eye(self.beta.size), alpha, vcov, df)
         return pd.concat([pd.DataFrame({"term": self.names}), table], axis=1)
 
     def lsmeans(self, specs, by=None, alpha: float = 0.05, **options) -> pd.DataFrame:
         """LS means of ``specs`` per ``by`` level on the link scale; ``ilink=True`` adds
-        ``mean, mean_se, mean_lower, mean_upper`` (module docstring).  Options: ``vcov``,
+        ``mean, mean_se, mean_lower, mean_upper`` (module docstring).  Options: ``vcov``, ``df``,
         ``weights`` ("equal", "proportional"), ``at``, ``ilink``."""
         opts = check_options("lsmeans", options, OPTIONS)
         labels, L = ReferenceGrid(self, opts.get("at")).rows(specs, by, opts.get("weights", "equal"))
         warn_non_estimable(labels, L, "LS mean(s)")
-        table = z_table(self.beta, self.cov(opts.get("vcov")), L, alpha).drop(columns=["t", "p"])
+        table = self._table(L, alpha, opts.get("vcov"), opts.get("df")).drop(columns=["t", "p"])
         if opts.get("ilink", False):
             table = self.problem.link.response_scale(table)
         return pd.concat([labels, table], axis=1)
@@ -140,18 +157,32 @@ class GEEResults:
                                   None, pairwise)
         warn_non_estimable(info, D, "difference(s)")
         cov = self.cov(opts.get("vcov"))
-        out = pd.concat([info, z_table(self.beta, cov, D, alpha)], axis=1)
+        out = pd.concat([info, self._table(D, alpha, opts.get("vcov"), opts.get("df"))], axis=1)
         if adjust is not None:
             adjust_table(out, spec, alpha, adjust, D @ cov @ D.T if adjust == "dunnett" else None)
         return self.problem.link.ratio_scale(out)
 
-    def anova(self, vcov: str | None = None) -> pd.DataFrame:
-        """Type 3 Wald chi-square tests of the model terms (SAS GENMOD ``TYPE3 WALD``):
-        ``term, df, chi_square, p``."""
+    def anova(self, vcov: str | None = None, test: str = "wald", df: str | None = None) -> pd.DataFrame:
+        """Type 3 tests of the model terms: ``term, df, chi_square, p``.
+
+        ``test="wald"``: Wald chi-square with the covariance ``vcov`` (SAS GENMOD ``TYPE3
+        WALD``); with a finite denominator df (``df`` "clusters" or "fg": :math:`K - p`) also
+        ``den_df`` and ``F`` :math:`= W/r`, and ``p`` is the F test's.  ``test="score"``: the
+        generalized score statistics (:mod:`.score`; SAS's default "Score Statistics For
+        Type 3 GEE Analysis"), chi-square; ``vcov`` and ``df`` do not apply to them."""
+        if test not in TESTS:
+            raise DataError(f"test must be one of {', '.join(TESTS)}; got {test!r}")
+        hypotheses = term_hypotheses(self, 3)
+        if test == "score":
+            s = self.settings
+            rows = [{"term": name, **score_test(self.problem, L, self.beta, s.tol, s.maxiter)}
+                    for name, L in hypotheses.items()]
+            return pd.DataFrame(rows, columns=["term", "df", "chi_square", "p", "converged"])
         cov = self.cov(vcov)
-        rows = [{"term": name, **wald_chi_square(self.beta, cov, L)}
-                for name, L in term_hypotheses(self, 3).items()]
-        return pd.DataFrame(rows, columns=["term", "df", "chi_square", "p"])
+        den_df = get_df_method(df or self.settings.df).joint(self.problem, self.estimate)
+        rows = [{"term": name, **wald_test(self.beta, cov, L, den_df)} for name, L in hypotheses.items()]
+        columns = ["term", "df", "chi_square", "p"] + ([] if np.isinf(den_df) else ["den_df", "F"])
+        return pd.DataFrame(rows, columns=columns)
 
     def qic(self) -> pd.Series:
         r"""QIC and QICu (Pan 2001) as geepack's ``QIC()``: quasi-likelihood

@@ -25,7 +25,7 @@ unconverged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Protocol
 
@@ -57,6 +57,24 @@ class DesignProducts(Protocol):
 
 
 @dataclass(frozen=True)
+class Reparameterised:
+    """The products of :math:`XN` from those of :math:`X` (``design``): the model
+    :math:`\\beta = N\\gamma` (a hypothesis' restricted fit)."""
+
+    design: DesignProducts
+    N: np.ndarray
+
+    def linear_predictor(self, gamma: np.ndarray) -> np.ndarray:
+        return self.design.linear_predictor(self.N @ gamma)
+
+    def crossprod(self, v: np.ndarray) -> np.ndarray:
+        return self.N.T @ self.design.crossprod(v)
+
+    def weighted_gram(self, w: np.ndarray) -> np.ndarray:
+        return self.N.T @ self.design.weighted_gram(w) @ self.N
+
+
+@dataclass(frozen=True)
 class Problem:
     """The data and choices of one GEE (pure numpy): rows sorted by subject and visit."""
 
@@ -74,6 +92,10 @@ class Problem:
     def linear_predictor(self, beta: np.ndarray) -> np.ndarray:
         """:math:`\\eta = X\\beta + o`."""
         return self.design.linear_predictor(beta) + self.offset
+
+    def restricted(self, N: np.ndarray) -> Problem:
+        """The problem in :math:`\\gamma` with :math:`\\beta = N\\gamma` (design :math:`XN`)."""
+        return replace(self, X=self.X @ N, design=Reparameterised(self.design, N))
 
     def means(self, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:math:`(\\mu, d\\mu/d\\eta)` at ``beta``."""
@@ -194,6 +216,47 @@ def _scoring(problem: Problem, beta: np.ndarray, tol: float, maxiter: int) -> Es
     alpha = problem.working.estimate(cp, problem.moments, alpha)
     problem.precision(alpha)  # DataError now if the final estimate is not positive definite
     return Estimate(problem, beta, alpha, cp.phi, iteration, converged, change)
+
+
+def evaluate(problem: Problem, beta: np.ndarray, alpha: np.ndarray, iterations: int = 0,
+             converged: bool = True, change: float = 0.0) -> Estimate:
+    """The :class:`Estimate` at given ``beta`` and ``alpha`` (no scoring): :math:`H`,
+    :math:`U_i` and :math:`\\phi` (the moment estimate at ``beta``) there.  Evaluates a
+    variance at another program's estimates (e.g. R geesmv's)."""
+    beta = np.asarray(beta, dtype=float)
+    alpha = np.atleast_1d(np.asarray(alpha, dtype=float))
+    phi = problem.cross_products(problem.standardised(problem.linear_predictor(beta))[2]).phi
+    problem.precision(alpha)  # DataError now if the estimate is not positive definite
+    return Estimate(problem, beta, alpha, phi, iterations, converged, change)
+
+
+@dataclass(frozen=True)
+class Whitened:
+    """Per cluster pattern, ``subjects`` and the whitened :math:`L^{-1}\\tilde D_i`
+    (n_g, m, p) and :math:`L^{-1}\\tilde r_i` (n_g, m), :math:`L` the Cholesky factor of
+    the pattern's block of :math:`R`."""
+
+    subjects: np.ndarray
+    D: np.ndarray
+    r: np.ndarray
+
+
+def whiten(problem: Problem, beta: np.ndarray, R: np.ndarray) -> list[Whitened]:
+    """The whitened blocks of every cluster pattern at ``beta`` with correlation ``R``: the
+    per-subject matrices of the small-sample sandwiches (:mod:`.variance`), batched by
+    pattern (the scoring itself needs none of them)."""
+    f, rt, _ = problem.standardised(problem.linear_predictor(beta))
+    out = []
+    for observed, subjects in problem.clusters.by_pattern():
+        pos = np.flatnonzero(observed)
+        block = R[np.ix_(pos, pos)]
+        try:
+            inv = np.linalg.inv(np.linalg.cholesky(block))
+        except np.linalg.LinAlgError:
+            raise problem.working.not_positive_definite(pos, block) from None
+        rows = problem.clusters.starts[subjects][:, None] + np.arange(pos.size)
+        out.append(Whitened(subjects, np.matmul(inv, f[rows][..., None] * problem.X[rows]), rt[rows] @ inv.T))
+    return out
 
 
 def glm_start(problem: Problem) -> np.ndarray:

@@ -30,6 +30,17 @@ mdep(m)         :math:`\alpha_{|k-j|}` up to m, 0    :math:`\alpha_t = S_t/((C_t
 unstructured    :math:`\alpha_{jk}`                  :math:`S_{jk}/((C_{jk} - d)\phi)`
 ==============  ===================================  =========================================
 
+Sources of the ``sas`` convention (checked with the search tool, issue 22): the Pearson
+residual :math:`r = (y - \mu)\sqrt{w/v(\mu)}` is verified in SAS GENMOD's "Residuals"
+section (SAS/STAT 13.2 and v_023 pages).  The divisors :math:`N - p` of :math:`\phi`, the
+number of pairs minus :math:`p` of the exchangeable, AR(1) (adjacent pairs), m-dependent
+and unstructured estimators are those of the GENMOD "Generalized Estimating Equations"
+details section, table "Working Correlation Structures", as recalled; the stored copies of
+that page end before the table, so they could **not** be verified against the
+documentation's text, nor against SAS output.  In particular, whether SAS's unstructured
+divisor is :math:`K - p` (all subjects) or, as here, the number of subjects observed at both
+visits minus :math:`p` matters only with missing visits and is unverified.
+
 References: Liang & Zeger (1986), Biometrika 73:13-22; SAS/STAT User's Guide, The GENMOD
 Procedure, "Generalized Estimating Equations" (table "Working Correlation Structures");
 geepack (Halekoh, Højsgaard & Yan 2006), ``src/gee2.cc`` ``update_alpha`` and
