@@ -249,7 +249,7 @@ def test_every_estimand_method(adam, method):
     rows = ice[ice["USUBJID"].isin(df["USUBJID"])].assign(strategy="JR")
     common = dict(ice=rows, reference="Placebo", covariates=["BASE"])
     result = {"bootstrap": lambda: condmean(fit, type="bootstrap", n_samples=20, seed=7, **common),
-              "approxbayes": lambda: impute(fit, n_imputations=20, seed=7, analysis="ancova", **common),
+              "approxbayes": lambda: impute(fit, n_samples=20, seed=7, analysis="ancova", **common),
               "bmlmi": lambda: bmlmi(fit, B=20, D=2, seed=7, **common)}[method]()
     expected = result.compare()
     expected = expected[expected["AVISIT"] == "Week 8"]

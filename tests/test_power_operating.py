@@ -129,13 +129,13 @@ def test_missing_impute_takes_an_executor():
                          dropout=RETENTION, covariates={"BASE": {"mean": 10, "sd": 2, "effect": 0.3}})
     from trialmlm import fit
     fitted = fit("CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)", design.simulate(5))
-    a = estimands.impute(fitted, n_imputations=4, reference="Placebo", seed=2)
+    a = estimands.impute(fitted, n_samples=4, reference="Placebo", seed=2)
     with ThreadPoolExecutor(2) as ex:
-        b = estimands.impute(fitted, n_imputations=4, reference="Placebo", seed=2, executor=ex)
-        t = estimands.tipping_point(fitted, deltas=[0, 1], n_imputations=3, reference="Placebo", seed=2,
+        b = estimands.impute(fitted, n_samples=4, reference="Placebo", seed=2, executor=ex)
+        t = estimands.tipping_point(fitted, deltas=[0, 1], n_samples=3, reference="Placebo", seed=2,
                                   executor=ex)
     np.testing.assert_array_equal(a.estimates, b.estimates)
-    u = estimands.tipping_point(fitted, deltas=[0, 1], n_imputations=3, reference="Placebo", seed=2,
+    u = estimands.tipping_point(fitted, deltas=[0, 1], n_samples=3, reference="Placebo", seed=2,
                                 workers=2)
     pd.testing.assert_frame_equal(t.table, u.table)
 
