@@ -360,3 +360,35 @@ def test_no_entry_point_modifies_its_input(demo_trial, call):
     matplotlib.pyplot.close("all")
     pd.testing.assert_frame_equal(data, before)
     assert data.attrs == before.attrs
+
+
+# -- GEE and marginal effects (issue 22) ---------------------------------------------------
+def _responders(demo_trial):
+    return demo_trial.assign(RESP=(demo_trial["CHG"] < demo_trial["CHG"].median()).astype(float))
+
+
+def _gee(data, formula="RESP ~ BASE + TRT * AVISIT"):
+    return trialmlm.gee(formula, data, family="binomial", working="exchangeable", subject="USUBJID",
+                        visit="AVISIT")
+
+
+def test_gee_and_marginal_effects_leave_the_input_alone(demo_trial):
+    data = _responders(demo_trial)
+    before = data.copy(deep=True)
+    fit = _gee(data)
+    trialmlm.marginal_effects(fit, "TRT", by="AVISIT", method="influence")
+    pd.testing.assert_frame_equal(data, before)
+
+
+def test_gee_names_an_unknown_column_and_an_empty_frame(demo_trial):
+    data = _responders(demo_trial)
+    with pytest.raises((DataError, FormulaError), match="NOPE"):
+        _gee(data, "RESP ~ NOPE + TRT * AVISIT")
+    with pytest.raises(DataError):
+        _gee(data.iloc[:0])
+
+
+def test_marginal_effects_names_a_treatment_not_in_the_model(demo_trial):
+    fit = _gee(_responders(demo_trial))
+    with pytest.raises(DataError, match="NOPE"):
+        trialmlm.marginal_effects(fit, "NOPE", by="AVISIT", method="influence")

@@ -18,6 +18,7 @@ then valid when they are missing completely at random given the covariates).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,9 +43,10 @@ class Intercurrent:
 
 
 @dataclass(frozen=True)
-class BinaryStrategy:
+class BinaryStrategy(ABC):
     """One way to handle an ICE: its ``name`` (``binary_strategy``), its description for the
-    methods text, and the ``action`` taken on each affected record."""
+    methods text, and the ``action`` taken on each affected record; a subclass says what is
+    done to the records at or after the ICE (:meth:`handle`)."""
 
     name: str
     description: str
@@ -58,28 +60,47 @@ class BinaryStrategy:
         grid = _post_event_grid(data, ice, subject, visit)
         present = data.reset_index().merge(grid, on=[subject, visit], how="inner")
         seen = present.assign(observed=present[response].notna())[["index", subject, visit, "observed"]]
-        if self.name == "observed":
-            keep = ~data.index.isin(seen["index"])
-            data, counts = exclude_records(data, counts, keep, "ice",
-                                           "at or after an intercurrent event (observed-case strategy)",
-                                           subject)
-            affected = seen
-        else:
-            data = data.copy()
-            data.loc[seen["index"], response] = 0.0
-            missing = grid.merge(seen[[subject, visit]], how="left", indicator=True)
-            missing = missing.loc[missing["_merge"] == "left_only", [subject, visit]]
-            last = data.groupby(subject, observed=True, sort=False).tail(1).set_index(subject)
-            added = last.loc[missing[subject]].reset_index()
-            added[visit] = _like(missing[visit].to_numpy(), data[visit])
-            added[response] = 0.0
-            data = pd.concat([data, added], ignore_index=True)
-            counts = counts.then("ice", "non-response imputed after an intercurrent event where no record "
-                                 "(composite strategy)", -len(added), 0)
-            affected = pd.concat([seen, missing.assign(observed=False)], ignore_index=True)
+        data, counts, affected = self.handle(data, counts, grid, seen, keys)
         arms = data.drop_duplicates(subject).set_index(subject)[keys["arm"]]
         affected = affected.assign(arm=affected[subject].map(arms).to_numpy(), action=self.action)
         return data, counts, affected[[subject, visit, "arm", "observed", "action"]]
+
+    @abstractmethod
+    def handle(self, data: pd.DataFrame, counts: RecordCounts, grid: pd.DataFrame, seen: pd.DataFrame,
+               keys: dict) -> tuple[pd.DataFrame, RecordCounts, pd.DataFrame]:
+        """``(records, counts, affected)`` given the post-ICE ``grid`` (subject, visit) and the
+        records ``seen`` on it (``index``, subject, visit, ``observed``)."""
+
+
+class Nonresponder(BinaryStrategy):
+    """Composite strategy: responses on the grid overruled to 0, visits without a record added
+    as 0 (copies of the subject's last record), counted in the records table."""
+
+    def handle(self, data, counts, grid, seen, keys):
+        subject, visit, response = keys["subject"], keys["visit"], keys["response"]
+        data = data.copy()
+        data.loc[seen["index"], response] = 0.0
+        missing = grid.merge(seen[[subject, visit]], how="left", indicator=True)
+        missing = missing.loc[missing["_merge"] == "left_only", [subject, visit]]
+        last = data.groupby(subject, observed=True, sort=False).tail(1).set_index(subject)
+        added = last.loc[missing[subject]].reset_index()
+        added[visit] = _like(missing[visit].to_numpy(), data[visit])
+        added[response] = 0.0
+        data = pd.concat([data, added], ignore_index=True)
+        counts = counts.then("ice", "non-response imputed after an intercurrent event where no record "
+                             "(composite strategy)", -len(added), 0)
+        return data, counts, pd.concat([seen, missing.assign(observed=False)], ignore_index=True)
+
+
+class ObservedCase(BinaryStrategy):
+    """Observed case: the records on the grid are left out, counted in the records table."""
+
+    def handle(self, data, counts, grid, seen, keys):
+        keep = ~data.index.isin(seen["index"])
+        data, counts = exclude_records(data, counts, keep, "ice",
+                                       "at or after an intercurrent event (observed-case strategy)",
+                                       keys["subject"])
+        return data, counts, seen
 
 
 def _post_event_grid(data: pd.DataFrame, ice: pd.DataFrame, subject: str, visit: str) -> pd.DataFrame:
@@ -108,9 +129,9 @@ def _like(values: np.ndarray, column: pd.Series):
 
 #: ``binary_strategy`` -> the strategy.
 BINARY_STRATEGIES = {s.name: s for s in (
-    BinaryStrategy("nonresponder", "composite strategy: subjects with an intercurrent event are "
+    Nonresponder("nonresponder", "composite strategy: subjects with an intercurrent event are "
                    "non-responders from the first visit it affects on (observed responses there are "
                    "overruled, missing ones imputed as non-response)", "imputed non-response"),
-    BinaryStrategy("observed", "observed case: the records at and after an intercurrent event are left "
+    ObservedCase("observed", "observed case: the records at and after an intercurrent event are left "
                    "out", "left out"),
 )}

@@ -71,6 +71,13 @@ def _found(column: pd.Series) -> str:
     return ", ".join(shown) + (f" and {more} other value{'s' if more > 1 else ''}" if more > 0 else "")
 
 
+def missing_values(column: pd.Series) -> np.ndarray:
+    """Boolean array: the values that are missing, or text that is blank (ADaM leaves a value
+    that is not known blank)."""
+    blank = column.astype(object).map(lambda v: isinstance(v, str) and not v.strip())
+    return column.isna().to_numpy() | blank.to_numpy(bool)
+
+
 def flag_is_yes(column: pd.Series, what: str) -> np.ndarray:
     """Boolean array: the records a Y/N flag column marks as flagged.
 

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .flags import flag_is_yes
+from .flags import flag_is_yes, missing_values
 from .where import parse_where
 
 
@@ -39,12 +39,6 @@ def parse_responder(expression: str):
         return parse_where(expression)
     except DataError as exc:
         raise DataError(f"responder {expression!r} (--responder): {exc}") from None
-
-
-def _missing(column: pd.Series) -> np.ndarray:
-    """Missing or blank text."""
-    blank = column.astype(object).map(lambda v: isinstance(v, str) and not v.strip())
-    return column.isna().to_numpy() | blank.to_numpy(bool)
 
 
 def responder_status(data: pd.DataFrame, column: str | None = None, values: Sequence | None = None,
@@ -75,12 +69,12 @@ def responder_status(data: pd.DataFrame, column: str | None = None, values: Sequ
             yes = where.mask(data)
         except DataError as exc:
             raise DataError(f"responder {expression!r} (--responder): {exc}") from None
-        missing = np.logical_or.reduce([_missing(data[c]) for c in where.columns])
+        missing = np.logical_or.reduce([missing_values(data[c]) for c in where.columns])
         what = f"responder {expression!r}"
     else:
         if column not in data.columns:
             raise DataError(f"response column '{column}' is not in the data")
-        missing = _missing(data[column])
+        missing = missing_values(data[column])
         if values is None:
             yes = flag_is_yes(data[column], f"binary response {column}")
             what = f"response {column}"

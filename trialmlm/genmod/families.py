@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from ..data.flags import flag_is_yes
+from ..data.flags import flag_is_yes, missing_values
 from ..errors import DataError
 from .links import Link, get_link
 
@@ -53,7 +53,7 @@ def binary_values(column: pd.Series, name: str) -> pd.Series:
             raise DataError(f"binomial response '{name}' must be 0/1 (or Y/N, or events with trials=); "
                             f"it holds {x[bad][0]:g} (rows {_first_rows(column.index, bad)})")
         return column.astype(float)
-    present = column.notna() & (column.astype(str).str.strip() != "")
+    present = pd.Series(~missing_values(column), index=column.index)
     values = np.full(len(column), np.nan)
     values[present.to_numpy()] = flag_is_yes(column[present], f"binomial response '{name}'")
     return pd.Series(values, index=column.index)
@@ -65,7 +65,7 @@ def ordinal_codes(column: pd.Series, name: str, levels=None) -> tuple[pd.Series,
     the sorted values of a numeric column (SAS ``ORDER=``: the levels are in this order, the
     lowest first).  DataError naming the column for text without ``levels=``, a value not in
     ``levels``, or fewer than two levels observed."""
-    present = column.notna() & (column.astype(str).str.strip() != "")
+    present = pd.Series(~missing_values(column), index=column.index)
     if levels is None and isinstance(column.dtype, pd.CategoricalDtype) and column.cat.ordered:
         levels = list(column.cat.categories)
     elif levels is None and pd.api.types.is_numeric_dtype(column):

@@ -81,10 +81,7 @@ def gee(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | 
     ConvergenceWarning  the scoring stopped at ``maxiter`` (``fit.converged`` is False).
     SeparationWarning   fitted probabilities of 0 or 1: the terms whose estimates diverge.
     """
-    parsed = parse_formula(formula)
-    if not parsed.linear:
-        raise FormulaError(f"a GEE formula has only the mean model ('{parsed.response} ~ {parsed.fixed}'); "
-                           "give the working correlation as working= and the clusters as subject=")
+    parsed = _mean_model(formula)
     if str(family).lower() == "multinomial":
         return _ordinal(parsed, data, link, working, subject, visit, offset, trials, vcov, df, moments, tol,
                         maxiter, levels)
@@ -94,6 +91,25 @@ def gee(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | 
     settings = GEESettings(fam.name, fam.link(link).name, get_working(working).label(),
                            get_moments(moments).name, get_variance(vcov).name, get_df_method(df).name,
                            _column(data, subject, "subject"), visit, offset, trials, float(tol), int(maxiter))
+    result = _fit(parsed, data, settings)
+    _warn(result)  # here, so that stacklevel=3 names the caller of gee()
+    return result
+
+
+def _mean_model(formula: str) -> ModelFormula:
+    """The parsed formula; FormulaError for a covariance or random-effect term."""
+    parsed = parse_formula(formula)
+    if not parsed.linear:
+        raise FormulaError(f"a GEE formula has only the mean model ('{parsed.response} ~ {parsed.fixed}'); "
+                           "give the working correlation as working= and the clusters as subject=")
+    return parsed
+
+
+def _fit(parsed: ModelFormula, data: pd.DataFrame, settings: GEESettings) -> GEEResults:
+    """The binomial, Poisson or negative binomial GEE of ``settings``: the design, k for the
+    negative binomial (:mod:`.negbin`), the independence start, then the working correlation
+    (warnings are issued by the caller)."""
+    tol, maxiter = settings.tol, settings.maxiter
     model = _with_clusters(parsed, settings)
     frame = _analysis_frame(data, model, settings)
     design = build_design(frame, model, None, False)
@@ -102,9 +118,7 @@ def gee(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | 
         problem = replace(problem, family=problem.family.with_k(maximum_likelihood_k(problem, tol, maxiter)))
     start = solve(replace(problem, working=WORKING["independence"]), glm_start(problem), tol, maxiter)
     estimate = start if problem.working.name == "independence" else solve(problem, start.beta, tol, maxiter)
-    result = GEEResults(model, settings, design, problem, estimate)
-    _warn(result)
-    return result
+    return GEEResults(model, settings, design, problem, estimate)
 
 
 def _ordinal(parsed, data, link, working, subject, visit, offset, trials, vcov, df, moments, tol, maxiter,

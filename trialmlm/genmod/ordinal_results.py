@@ -30,7 +30,7 @@ from ..inference.lsmeans import adjust_table, check_adjust, difference_rows, war
 from ..inference.protocol import check_options
 from .ordinal import OrdinalEstimate, OrdinalProblem
 from .results import OPTIONS, GEESettings
-from .variance import get_variance
+from .variance import get_variance, sandwich
 from .ztests import t_table, wald_test
 
 
@@ -76,9 +76,8 @@ class OrdinalResults:
             raise DataError(f"the ordinal GEE has the robust and the model-based covariances; got "
                             f"vcov={name!r}")
         if name not in self._cache:
-            bread = np.linalg.inv(self.estimate.H)
-            U = self.estimate.U
-            self._cache[name] = bread @ (U.T @ U) @ bread if name == "robust" else bread
+            H = self.estimate.H
+            self._cache[name] = sandwich(H, self.estimate.U) if name == "robust" else np.linalg.inv(H)
         return self._cache[name]
 
     @property

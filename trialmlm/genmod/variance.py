@@ -74,10 +74,16 @@ class VarianceMethod:
     compute: Callable[[Problem, Estimate], np.ndarray]
 
 
+def sandwich(H: np.ndarray, U: np.ndarray) -> np.ndarray:
+    r""":math:`H^{-1}(\sum_i U_iU_i^\top)H^{-1}` of the bread ``H`` (p, p) and the subjects'
+    scores ``U`` (K, p): every empirical covariance here, and the ordinal GEE's."""
+    bread = np.linalg.inv(H)
+    return bread @ (U.T @ U) @ bread
+
+
 def robust(problem: Problem, est: Estimate) -> np.ndarray:
     """The empirical (Liang-Zeger) sandwich (module docstring)."""
-    bread = np.linalg.inv(est.H)
-    return bread @ (est.U.T @ est.U) @ bread
+    return sandwich(est.H, est.U)
 
 
 def model_based(problem: Problem, est: Estimate) -> np.ndarray:
@@ -103,17 +109,13 @@ def _adjusted_scores(problem: Problem, est: Estimate, root: float) -> np.ndarray
 
 def mancl_derouen(problem: Problem, est: Estimate) -> np.ndarray:
     """Mancl-DeRouen: residuals times :math:`(I - H_i)^{-1}` (module docstring)."""
-    U = _adjusted_scores(problem, est, -1.0)
-    bread = np.linalg.inv(est.H)
-    return bread @ (U.T @ U) @ bread
+    return sandwich(est.H, _adjusted_scores(problem, est, -1.0))
 
 
 def kauermann_carroll(problem: Problem, est: Estimate) -> np.ndarray:
     """Kauermann-Carroll: residuals times the principal :math:`(I - H_i)^{-1/2}`
     (module docstring)."""
-    U = _adjusted_scores(problem, est, -0.5)
-    bread = np.linalg.inv(est.H)
-    return bread @ (U.T @ U) @ bread
+    return sandwich(est.H, _adjusted_scores(problem, est, -0.5))
 
 
 def subject_information(problem: Problem, est: Estimate) -> np.ndarray:
@@ -134,9 +136,7 @@ def fay_graubard_factors(problem: Problem, est: Estimate, bound: float = FG_BOUN
 
 def fay_graubard(problem: Problem, est: Estimate) -> np.ndarray:
     """Fay-Graubard: :math:`U_i` scaled by :math:`B_i` (module docstring)."""
-    U = fay_graubard_factors(problem, est) * est.U
-    bread = np.linalg.inv(est.H)
-    return bread @ (U.T @ U) @ bread
+    return sandwich(est.H, fay_graubard_factors(problem, est) * est.U)
 
 
 def morel_bokossa_neerchal(problem: Problem, est: Estimate) -> np.ndarray:
