@@ -152,10 +152,12 @@ def _results(parsed, settings: GLMMSettings, design, problem: Problem, optimum: 
         notes.append(f"the likelihood maximisation did not converge: {optimum.message}; the estimates are "
                      "not usable")
         warnings.warn(notes[-1], ConvergenceWarning, stacklevel=3)
-    inverse = np.linalg.pinv(optimum.information)
+    inverse = np.zeros((free.size, free.size))
+    inverse[np.ix_(free, free)] = np.linalg.pinv(optimum.information)
     modes = pd.DataFrame(optimum.modes.u @ L.T, index=pd.Index(design.subject_labels, name=parsed.subject),
                          columns=list(design.random_names))
     names = tuple(np.asarray(design.encoding.columns)[design.encoding.kept])
-    return GLMMResults(parsed, settings, names, tuple(design.random_names), optimum.x[:p], inverse[:p, :p], G,
+    return GLMMResults(parsed, settings, names, tuple(design.random_names), optimum.x[:p], inverse[:p, :p],
+                       optimum.x[p:], inverse, G,
                        optimum.loglik, int(free.sum()), design.n_obs, design.n_subjects, modes,
                        optimum.converged, optimum.iterations, optimum.message, tuple(notes))

@@ -27,6 +27,9 @@ class GLMMSettings:
 @dataclass(frozen=True)
 class GLMMResults:
     """A fitted GLMM.  ``beta``, ``vcov`` (inverse observed information of :math:`\\beta`),
+    ``theta`` the log-Cholesky parameters of G (:class:`.problem.Problem`; ``-inf`` for a
+    standard deviation held at its boundary 0), ``parameter_vcov`` the inverse observed
+    information of :math:`(\\beta, \\theta)` (rows/columns of held parameters are 0),
     ``G`` the random-effects covariance (boundary variances reported as 0), ``loglik`` the
     full marginal log-likelihood at the optimum, ``n_parameters`` (:math:`p` + the free
     parameters of :math:`G`), ``modes`` the conditional modes :math:`\\hat b_i = L\\hat u_i`
@@ -38,6 +41,8 @@ class GLMMResults:
     random_names: tuple[str, ...]
     beta: np.ndarray
     vcov: np.ndarray
+    theta: np.ndarray
+    parameter_vcov: np.ndarray
     G: np.ndarray
     loglik: float
     n_parameters: int
