@@ -35,7 +35,9 @@ class ModelKind:
     ``ddf``: the default df method; ``figures``: the model figures of the report
     (:data:`trialmlm.app.report.MODEL_FIGURES`); ``endpoint``: the endpoint it analyses
     ("continuous" or "binary"; :data:`ENDPOINTS`); ``handles_ice``: intercurrent events are
-    handled by the model's own strategy (``binary_strategy``), not by estimands.
+    handled by the model's own strategy (``binary_strategy``), not by estimands;
+    ``engine``: how the report reads and fits it (:data:`trialmlm.app.report.ENGINES`);
+    ``methods``: the estimation methods it takes (``method``), the first the default.
     """
 
     name: str
@@ -52,6 +54,8 @@ class ModelKind:
     figures: tuple[str, ...] = ()
     endpoint: str = "continuous"
     handles_ice: bool = False
+    engine: str = "linear"
+    methods: tuple[str, ...] = ("REML", "ML")
 
     def check_structures(self, names: tuple[str, ...]) -> None:
         """DataError naming the first of ``names`` that is not a residual structure of this kind."""
@@ -100,6 +104,24 @@ class GEE(ModelKind):
         return f"{config.response} ~ {fixed}"
 
 
+class GLMM(ModelKind):
+    """A logistic GLMM (:func:`trialmlm.glmm`); ``covariance`` names the random effects per
+    subject: ``intercept`` (``(1 | SUBJECT)``) or ``slope`` (``(1 + TIME | SUBJECT)``)."""
+
+    RANDOM = {"intercept": "1", "slope": "1 + {time}"}
+
+    def check_structures(self, names: tuple[str, ...]) -> None:
+        bad = [n for n in names if n not in self.RANDOM]
+        if bad:
+            raise DataError(f"covariance {bad[0]!r} is not a random-effects choice of model='glmm': "
+                            f"{', '.join(self.RANDOM)}")
+
+    def formula(self, config: AnalysisConfig, structure: str) -> str:
+        fixed = " + ".join([*config.covariates, f"{config.arm} * {config.visit}"])
+        random = self.RANDOM[structure].format(time=config.time)
+        return f"{config.response} ~ {fixed} + ({random} | {config.subject})"
+
+
 #: Every model of ``trialmlm analyze``, by its ``model`` name.
 MODEL_KINDS = {kind.name: kind for kind in (
     MMRM("mmrm", "MMRM least-squares means", by_visit=True, structures=("us",), imputation_model=True,
@@ -109,7 +131,9 @@ MODEL_KINDS = {kind.name: kind for kind in (
     Slopes("slopes", "rate of change per unit {time}", trend=True, extra_structures=("none",),
            figures=("trajectories", "shrinkage")),
     GEE("gee", "response probabilities", by_visit=True, structures=("exchangeable",), mar_based=False,
-        endpoint="binary", handles_ice=True),
+        endpoint="binary", handles_ice=True, engine="gee", methods=()),
+    GLMM("glmm", "response probabilities", by_visit=True, structures=("intercept",), endpoint="binary",
+         handles_ice=True, engine="glmm", methods=("QUAD", "LAPLACE")),
 )}
 MODELS = tuple(MODEL_KINDS)
 #: ``endpoint`` -> its default model.
@@ -169,6 +193,7 @@ class ModelSettings:
     covariance: tuple[str, ...] | None = None
     allow_nonconvergence: bool = False
     method: str = "REML"
+    quadrature_points: int | None = None
 
 
 @dataclass(frozen=True)
@@ -447,7 +472,7 @@ KINDS = {
     **{name: (lambda v: isinstance(v, bool), "true or false") for name in (
         "sensitivity", "keep_baseline", "allow_nonconvergence", "overwrite")},
     "alpha": (_number, "a number between 0 and 1"),
-    **{name: (_integer, "an integer") for name in ("imputations", "seed", "workers")},
+    **{name: (_integer, "an integer") for name in ("imputations", "seed", "workers", "quadrature_points")},
 }
 
 
@@ -488,6 +513,10 @@ def _coerce(values: dict) -> dict:
     kind = MODEL_KINDS.get(out.get("model", "mmrm"))
     if kind is not None and kind.ddf is not None:
         out.setdefault("ddf", kind.ddf)
+    if kind is not None and kind.methods:
+        out.setdefault("method", kind.methods[0])
+    if isinstance(out.get("method"), str):
+        out["method"] = out["method"].upper()
     return out
 
 
@@ -510,8 +539,12 @@ def _check_model(config: AnalysisConfig) -> None:
     _check_estimands(config)
     if config.ddf not in DDF_METHODS:
         raise DataError(f"ddf must be one of {', '.join(DDF_METHODS)}, got {config.ddf!r}")
-    if config.method not in ("REML", "ML"):
-        raise DataError(f"method must be 'REML' or 'ML', got {config.method!r}")
+    if kind.methods and config.method not in kind.methods:
+        raise DataError(f"method of model='{kind.name}' must be {' or '.join(map(repr, kind.methods))}, "
+                        f"got {config.method!r}")
+    if config.quadrature_points is not None and config.method != "QUAD":
+        raise DataError("quadrature_points (--quadrature-points) is the number of adaptive Gauss-Hermite "
+                        "points of model='glmm' with method='QUAD'")
 
 
 def _check_endpoint(config: AnalysisConfig) -> None:
@@ -568,8 +601,8 @@ def _check_ranges(config: AnalysisConfig) -> None:
                         f"got {config.decimals!r}")
     if not 0 < config.alpha < 1:
         raise DataError(f"alpha must be between 0 and 1, got {config.alpha}")
-    for name, least in (("imputations", 1), ("workers", 1), ("seed", 0)):
-        if getattr(config, name) < least:
+    for name, least in (("imputations", 1), ("workers", 1), ("seed", 0), ("quadrature_points", 1)):
+        if getattr(config, name) is not None and getattr(config, name) < least:
             raise DataError(f"{name} must be at least {least}, got {getattr(config, name)}")
     uses = _imputations_used_by(config)
     if uses and config.imputations < 2:

@@ -160,10 +160,12 @@ class AnalysisKind:
 
     #: The endpoints (``ModelKind.endpoint``) this part of the report serves.
     endpoints: tuple[str, ...] = ("continuous", "binary")
+    #: The engines (``ModelKind.engine``) it serves; None: every engine of its endpoints.
+    engines: tuple[str, ...] | None = None
 
     @classmethod
     def applies(cls, config: AnalysisConfig) -> bool:
-        return config.kind.endpoint in cls.endpoints
+        return config.kind.endpoint in cls.endpoints and (cls.engines is None or config.kind.engine in cls.engines)
 
     def tables(self) -> dict:
         """Name -> :class:`trialmlm.tables.Table`."""

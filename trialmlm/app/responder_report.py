@@ -140,9 +140,13 @@ def methods_text(ctx) -> str:
     else:
         strategy = BINARY_STRATEGIES[ctx.intercurrent.strategy]
         events = f"intercurrent events ({ctx.intercurrent.source}): {strategy.description}"
-    return (f"Responder: {responder_definition(ctx.config, ctx.data)}; {events}. Other missing responses are "
-            "left out (observed case): the GEE is valid when they are missing completely at random given "
-            "the covariates.")
+    if ctx.config.kind.mar_based:
+        missing = ("left out: the GLMM's likelihood is valid when they are missing at random given the "
+                   "observed responses and covariates (MAR)")
+    else:
+        missing = ("left out (observed case): the GEE is valid when they are missing completely at random "
+                   "given the covariates")
+    return f"Responder: {responder_definition(ctx.config, ctx.data)}; {events}. Other missing responses are {missing}."
 
 
 class ResponderRates(AnalysisKind):
@@ -199,6 +203,7 @@ class ResponderModel(AnalysisKind):
     figure 4) and the parameter estimates (Table 4)."""
 
     endpoints = ("binary",)
+    engines = ("gee",)
 
     @functools.cached_property
     def effects(self):
