@@ -1,20 +1,39 @@
-r"""The conditional distribution of a row given the random effects, for the canonical links.
+r"""The conditional distribution of a row given the random effects.
 
 With the linear predictor :math:`\eta = x^\top\beta + z^\top b + \mathrm{offset}` and prior
 weight :math:`w` (binomial trials, else 1), the log density of a row is
 
-.. math::  \log f(y \mid \eta) = w\,(y\eta - \kappa(\eta)) + c(y, w),
+.. math::  \log f(y \mid \eta) = w\,\{y\,\log\mu(\eta) + (1 - y)\log(1 - \mu(\eta))\} + c(y, w)
+           \quad\text{(binomial, } y \text{ the proportion of events)},
 
-with the cumulant :math:`\kappa(\eta) = \log(1 + e^\eta)` (binomial, logit link; :math:`y` the
-proportion of events) or :math:`e^\eta` (Poisson, log link), and :math:`c` the binomial
-coefficient :math:`\log\binom{w}{wy}` or :math:`-\log y!`, so that the GLMM's log-likelihood
-is the full one (R ``logLik`` of ``glmer`` with ``nAGQ = 1``; SAS GLIMMIX).  Its derivatives
-in :math:`\eta` are :math:`w(y - \mu)` and :math:`-w\,v(\mu)` with :math:`\mu = \kappa'(\eta)`
-and :math:`v(\mu) = \kappa''(\eta)` the family's variance function (:mod:`trialmlm.genmod.families`).
+.. math::  \log f(y \mid \eta) = y\eta - e^\eta + c(y) \quad\text{(Poisson, log link)},
+
+with :math:`\mu = g^{-1}(\eta)` for the link :math:`g` (:mod:`trialmlm.genmod.links`) and
+:math:`c` the binomial coefficient :math:`\log\binom{w}{wy}` or :math:`-\log y!`, so that the
+GLMM's log-likelihood is the full one (R ``logLik`` of ``glmer`` with ``nAGQ = 1``; SAS GLIMMIX).
+The binomial log-probabilities :math:`\log\mu` and :math:`\log(1-\mu)` and their first two
+:math:`\eta`-derivatives are written in closed form per link (:data:`LOG_PROBABILITIES`; no
+:math:`\log` of a probability rounded to 0 or 1):
+
+=======  ======================================  ====================================
+link     :math:`\log\mu(\eta)`                   :math:`\log(1-\mu(\eta))`
+=======  ======================================  ====================================
+logit    :math:`-\log(1+e^{-\eta})`              :math:`-\log(1+e^{\eta})`
+probit   :math:`\log\Phi(\eta)`                  :math:`\log\Phi(-\eta)`
+cloglog  :math:`\log(1-\exp(-e^\eta))`           :math:`-e^\eta`
+=======  ======================================  ====================================
+
+:meth:`Conditional.derivatives` returns the score :math:`\partial\log f/\partial\eta` and the
+*observed* weight :math:`-\partial^2\log f/\partial\eta^2`; for the canonical links it equals
+the expected weight :math:`w\,v(\mu)`, for probit and cloglog it is the exact curvature, so the
+Newton iteration of :mod:`.modes` reaches the exact mode and the Laplace approximation uses the
+exact Hessian there (SAS GLIMMIX; all three binomial log-probabilities are concave in
+:math:`\eta`, so the weight is positive).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,48 +42,96 @@ from scipy import special
 from ..errors import DataError
 from ..genmod.families import Family
 
-#: family -> its canonical link, the one link the GLMM takes for now
-CANONICAL = {"binomial": "logit", "poisson": "log"}
+Derivatives = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _logit_event(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    complement = special.expit(-eta)
+    return -np.logaddexp(0.0, -eta), complement, -complement * special.expit(eta)
+
+
+def _probit_event(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    log_mu = special.log_ndtr(eta)
+    mills = np.exp(-0.5 * eta * eta - 0.5 * np.log(2.0 * np.pi) - log_mu)
+    return log_mu, mills, -mills * (eta + mills)
+
+
+def _cloglog_event(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    t = np.exp(eta)
+    with np.errstate(over="ignore"):
+        first = t / np.expm1(t)
+    return np.log(-np.expm1(-t)), first, first * (1.0 + t / np.expm1(-t))
+
+
+def _cloglog_non_event(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    t = np.exp(eta)
+    return -t, -t, -t
+
+
+def _mirrored(event: Derivatives) -> Derivatives:
+    r""":math:`\log(1-\mu(\eta)) = \log\mu(-\eta)` for a link symmetric about 0."""
+    def non_event(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        value, first, second = event(-eta)
+        return value, -first, second
+    return non_event
+
+
+#: binomial link -> (log mu, log(1 - mu)), each returning the value and two eta-derivatives
+LOG_PROBABILITIES: dict[str, tuple[Derivatives, Derivatives]] = {
+    "logit": (_logit_event, _mirrored(_logit_event)),
+    "probit": (_probit_event, _mirrored(_probit_event)),
+    "cloglog": (_cloglog_event, _cloglog_non_event),
+}
+
+#: family -> the links the GLMM takes for it
+GLMM_LINKS = {"binomial": tuple(LOG_PROBABILITIES), "poisson": ("log",)}
 
 
 @dataclass(frozen=True)
 class Conditional:
-    """Rows' responses ``y``, prior weights ``w`` and the family, with :math:`c(y, w)` summed
-    per row once (``constant``)."""
+    """Rows' responses ``y``, prior weights ``w``, the family and link, with :math:`c(y, w)`
+    per row (``constant``)."""
 
     family: Family
+    link: str
     y: np.ndarray
     w: np.ndarray
     constant: np.ndarray
 
     @classmethod
     def of(cls, family: Family, link: str, y: np.ndarray, w: np.ndarray) -> Conditional:
-        """DataError for a link other than the family's canonical one."""
-        if CANONICAL.get(family.name) != link:
-            raise DataError(f"the GLMM takes the canonical link of family '{family.name}' "
-                            f"({CANONICAL.get(family.name, 'none')}) for now; got link {link!r}")
+        """The rows' distribution; DataError for a family or link the GLMM does not take
+        (:data:`GLMM_LINKS`)."""
+        if link not in GLMM_LINKS.get(family.name, ()):
+            raise DataError(f"the GLMM takes family 'binomial' with link {', '.join(GLMM_LINKS['binomial'])} "
+                            f"or 'poisson' with link log; got family '{family.name}', link {link!r}")
         if family.name == "binomial":
             events = w * y
             constant = special.gammaln(w + 1) - special.gammaln(events + 1) - special.gammaln(w - events + 1)
         else:
             constant = -special.gammaln(y + 1)
-        return cls(family, y, w, constant)
+        return cls(family, link, y, w, constant)
 
-    def cumulant(self, eta: np.ndarray) -> np.ndarray:
-        r""":math:`\kappa(\eta)`, elementwise (rows along the first axis)."""
-        return np.logaddexp(0.0, eta) if self.family.name == "binomial" else np.exp(eta)
-
-    def mean(self, eta: np.ndarray) -> np.ndarray:
-        r""":math:`\mu = \kappa'(\eta)`."""
-        return special.expit(eta) if self.family.name == "binomial" else np.exp(eta)
+    def _parts(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Value, first and second eta-derivative of :math:`\\log f - c`, rows along axis 0."""
+        shape = (-1,) + (1,) * (eta.ndim - 1)
+        w, y = self.w.reshape(shape), self.y.reshape(shape)
+        if self.family.name == "poisson":
+            mu = np.exp(eta)
+            return w * (y * eta - mu), w * (y - mu), -w * mu
+        event, non_event = LOG_PROBABILITIES[self.link]
+        (v1, d1, s1), (v0, d0, s0) = event(eta), non_event(eta)
+        # y = 0 or 1 rows must not carry 0 * (-inf) from the other log-probability
+        value = w * (np.where(y > 0, y * v1, 0.0) + np.where(y < 1, (1.0 - y) * v0, 0.0))
+        return value, w * (y * d1 + (1.0 - y) * d0), w * (y * s1 + (1.0 - y) * s0)
 
     def log_density(self, eta: np.ndarray) -> np.ndarray:
         r""":math:`\log f(y\mid\eta)` per row; ``eta`` (n,) or (n, K) for K nodes per row."""
         shape = (-1,) + (1,) * (eta.ndim - 1)
-        w, y, c = (a.reshape(shape) for a in (self.w, self.y, self.constant))
-        return w * (y * eta - self.cumulant(eta)) + c
+        return self._parts(eta)[0] + self.constant.reshape(shape)
 
     def derivatives(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        r"""``(score, weight)``: :math:`w(y - \mu)` and :math:`w\,v(\mu)` (minus the second derivative)."""
-        mu = self.mean(eta)
-        return self.w * (self.y - mu), self.w * self.family.variance(mu)
+        r"""``(score, weight)``: :math:`\partial\log f/\partial\eta` and the observed weight
+        :math:`-\partial^2\log f/\partial\eta^2` (module docstring)."""
+        _, score, second = self._parts(eta)
+        return score, -second

@@ -41,8 +41,8 @@ def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str |
         term ``(EXPR | SUBJECT)`` (unstructured G, SAS ``RANDOM EXPR / SUBJECT= TYPE=UN``).
     data : one row per subject and visit; never modified; rows with a missing value in a
         model column (or offset, trials) are not used.
-    family, link : "binomial" (0/1, Y/N, or events with ``trials=``) with "logit", or
-        "poisson" with "log" (the canonical links).
+    family, link : "binomial" (0/1, Y/N, or events with ``trials=``) with "logit" (default),
+        "probit" or "cloglog", or "poisson" with "log" (:mod:`.conditional`).
     method : "laplace" (SAS ``METHOD=LAPLACE``, lme4 ``nAGQ = 1``) or "quad" (adaptive
         Gauss-Hermite, SAS ``METHOD=QUAD``, lme4 ``nAGQ = n_points`` for one random effect).
     n_points : quadrature points per random effect (product rule: ``n_points ** q`` per

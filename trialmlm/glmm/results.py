@@ -9,6 +9,7 @@ import pandas as pd
 from scipy import stats
 
 from ..engine.formula import ModelFormula
+from .problem import covariance_jacobian
 
 
 @dataclass(frozen=True)
@@ -66,11 +67,18 @@ class GLMMResults:
 
     @property
     def covariance_parameters(self) -> pd.DataFrame:
-        """SAS's "Covariance Parameter Estimates": ``parameter`` UN(i,j) (lower triangle, row
-        by row), ``subject``, ``estimate`` (the element of G)."""
+        r"""SAS's "Covariance Parameter Estimates": ``parameter`` UN(i,j) (lower triangle, row
+        by row), ``subject``, ``estimate`` (the element of G) and ``se``, its standard error by
+        the delta method, :math:`\sqrt{\mathrm{diag}(J V_\theta J^\top)}` with :math:`J =
+        \partial\,\mathrm{vech}\,G/\partial\theta` (:meth:`.problem.Problem.covariance_jacobian`)
+        and :math:`V_\theta` the :math:`\theta` block of ``parameter_vcov`` (SAS GLIMMIX's Standard
+        Error from the inverse Hessian; 0 for a variance held at its boundary)."""
         rows, cols = np.tril_indices(self.G.shape[0])
+        p = self.beta.size
+        J = covariance_jacobian(self.theta)
+        se = np.sqrt(np.maximum(np.einsum("ak,kl,al->a", J, self.parameter_vcov[p:, p:], J), 0.0))
         return pd.DataFrame({"parameter": [f"UN({i + 1},{j + 1})" for i, j in zip(rows, cols)],
-                             "subject": self.formula.subject, "estimate": self.G[rows, cols]})
+                             "subject": self.formula.subject, "estimate": self.G[rows, cols], "se": se})
 
     @property
     def aic(self) -> float:
