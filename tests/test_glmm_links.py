@@ -72,3 +72,14 @@ def test_extreme_linear_predictor_stays_finite():
     eta = np.array([40.0, -40.0])
     assert np.all(np.isfinite(rows.log_density(eta)))
     assert np.all(np.isfinite(np.concatenate(rows.derivatives(eta))))
+
+
+@pytest.mark.parametrize("link", ["logit", "probit", "cloglog"])
+def test_weight_slope_is_derivative_of_weight(link):
+    y = np.array([0.0, 1.0, 0.25, 0.6, 1.0, 0.0, 1.0])
+    w = np.array([1.0, 1.0, 4.0, 5.0, 1.0, 1.0, 1.0])
+    eta = np.array([-7.0, -1.2, 0.3, 2.0, 6.0, 3.5, -12.0])
+    rows = Conditional.of(get_family("binomial"), link, y, w)
+    h = 1e-3  # the weight itself carries ~1e-13 rounding at eta = -12 (probit)
+    numeric = (rows.derivatives(eta + h)[1] - rows.derivatives(eta - h)[1]) / (2 * h)
+    np.testing.assert_allclose(rows.weight_slope(eta), numeric, rtol=1e-6, atol=1e-9)

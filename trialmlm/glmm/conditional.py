@@ -42,41 +42,49 @@ from scipy import special
 from ..errors import DataError
 from ..genmod.families import Family
 
-Derivatives = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+Derivatives = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+SERIES = 1e-3  # below this e^eta the cloglog's third derivative is taken from its Taylor series
 
 
-def _logit_event(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    complement = special.expit(-eta)
-    return -np.logaddexp(0.0, -eta), complement, -complement * special.expit(eta)
+def _logit_event(eta: np.ndarray) -> tuple[np.ndarray, ...]:
+    mu, complement = special.expit(eta), special.expit(-eta)
+    second = -complement * mu
+    return -np.logaddexp(0.0, -eta), complement, second, second * (complement - mu)
 
 
-def _probit_event(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _probit_event(eta: np.ndarray) -> tuple[np.ndarray, ...]:
     log_mu = special.log_ndtr(eta)
     mills = np.exp(-0.5 * eta * eta - 0.5 * np.log(2.0 * np.pi) - log_mu)
-    return log_mu, mills, -mills * (eta + mills)
+    second = -mills * (eta + mills)
+    return log_mu, mills, second, -second * (eta + mills) - mills * (1.0 + second)
 
 
-def _cloglog_event(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _cloglog_event(eta: np.ndarray) -> tuple[np.ndarray, ...]:
+    r""":math:`a(t) = t/(e^t - 1)` with :math:`t = e^\eta`, and :math:`d/d\eta = t\,d/dt`."""
     t = np.exp(eta)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         first = t / np.expm1(t)
-    return np.log(-np.expm1(-t)), first, first * (1.0 + t / np.expm1(-t))
+        bend = 1.0 + t / np.expm1(-t)
+        second = first * bend
+        t_bend_t = t * (np.expm1(-t) + t * np.exp(-t)) / np.expm1(-t) ** 2
+        third = np.where(t < SERIES, -t / 2 + t * t / 3, second * bend + first * t_bend_t)
+    return np.log(-np.expm1(-t)), first, second, np.nan_to_num(third)
 
 
-def _cloglog_non_event(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _cloglog_non_event(eta: np.ndarray) -> tuple[np.ndarray, ...]:
     t = np.exp(eta)
-    return -t, -t, -t
+    return -t, -t, -t, -t
 
 
 def _mirrored(event: Derivatives) -> Derivatives:
     r""":math:`\log(1-\mu(\eta)) = \log\mu(-\eta)` for a link symmetric about 0."""
-    def non_event(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        value, first, second = event(-eta)
-        return value, -first, second
+    def non_event(eta: np.ndarray) -> tuple[np.ndarray, ...]:
+        value, first, second, third = event(-eta)
+        return value, -first, second, -third
     return non_event
 
 
-#: binomial link -> (log mu, log(1 - mu)), each returning the value and two eta-derivatives
+#: binomial link -> (log mu, log(1 - mu)), each returning the value and three eta-derivatives
 LOG_PROBABILITIES: dict[str, tuple[Derivatives, Derivatives]] = {
     "logit": (_logit_event, _mirrored(_logit_event)),
     "probit": (_probit_event, _mirrored(_probit_event)),
@@ -112,18 +120,18 @@ class Conditional:
             constant = -special.gammaln(y + 1)
         return cls(family, link, y, w, constant)
 
-    def _parts(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Value, first and second eta-derivative of :math:`\\log f - c`, rows along axis 0."""
+    def _parts(self, eta: np.ndarray) -> tuple[np.ndarray, ...]:
+        r"""Value and first three eta-derivatives of :math:`\log f - c`, rows along axis 0."""
         shape = (-1,) + (1,) * (eta.ndim - 1)
         w, y = self.w.reshape(shape), self.y.reshape(shape)
         if self.family.name == "poisson":
             mu = np.exp(eta)
-            return w * (y * eta - mu), w * (y - mu), -w * mu
+            return w * (y * eta - mu), w * (y - mu), -w * mu, -w * mu
         event, non_event = LOG_PROBABILITIES[self.link]
-        (v1, d1, s1), (v0, d0, s0) = event(eta), non_event(eta)
+        (v1, *d1), (v0, *d0) = event(eta), non_event(eta)
         # y = 0 or 1 rows must not carry 0 * (-inf) from the other log-probability
         value = w * (np.where(y > 0, y * v1, 0.0) + np.where(y < 1, (1.0 - y) * v0, 0.0))
-        return value, w * (y * d1 + (1.0 - y) * d0), w * (y * s1 + (1.0 - y) * s0)
+        return (value,) + tuple(w * (y * a + (1.0 - y) * b) for a, b in zip(d1, d0))
 
     def log_density(self, eta: np.ndarray) -> np.ndarray:
         r""":math:`\log f(y\mid\eta)` per row; ``eta`` (n,) or (n, K) for K nodes per row."""
@@ -133,5 +141,10 @@ class Conditional:
     def derivatives(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r"""``(score, weight)``: :math:`\partial\log f/\partial\eta` and the observed weight
         :math:`-\partial^2\log f/\partial\eta^2` (module docstring)."""
-        _, score, second = self._parts(eta)
+        _, score, second, _ = self._parts(eta)
         return score, -second
+
+    def weight_slope(self, eta: np.ndarray) -> np.ndarray:
+        r""":math:`d w/d\eta = -\partial^3\log f/\partial\eta^3` of the observed weight, for the
+        derivative of :math:`\log|H_i|` (:mod:`.gradient`)."""
+        return -self._parts(eta)[3]
