@@ -11,8 +11,10 @@ weight :math:`w` (binomial trials, else 1), the log density of a row is
 with :math:`\mu = g^{-1}(\eta)` for the link :math:`g` (:mod:`trialmlm.genmod.links`) and
 :math:`c` the binomial coefficient :math:`\log\binom{w}{wy}` or :math:`-\log y!`, so that the
 GLMM's log-likelihood is the full one (R ``logLik`` of ``glmer`` with ``nAGQ = 1``; SAS GLIMMIX).
-The binomial log-probabilities :math:`\log\mu` and :math:`\log(1-\mu)` and their first two
-:math:`\eta`-derivatives are written in closed form per link (:data:`LOG_PROBABILITIES`; no
+For the canonical links (logit, log) this is :math:`w(y\eta - \kappa(\eta)) + c` with the
+cumulant :math:`\kappa` (:data:`CUMULANTS`).  For probit and cloglog the binomial
+log-probabilities :math:`\log\mu` and :math:`\log(1-\mu)` and their first three
+:math:`\eta`-derivatives are written in closed form (:data:`LOG_PROBABILITIES`; no
 :math:`\log` of a probability rounded to 0 or 1):
 
 =======  ======================================  ====================================
@@ -44,12 +46,6 @@ from ..genmod.families import Family
 
 Derivatives = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 SERIES = 1e-3  # below this e^eta the cloglog's third derivative is taken from its Taylor series
-
-
-def _logit_event(eta: np.ndarray) -> tuple[np.ndarray, ...]:
-    mu, complement = special.expit(eta), special.expit(-eta)
-    second = -complement * mu
-    return -np.logaddexp(0.0, -eta), complement, second, second * (complement - mu)
 
 
 def _probit_event(eta: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -86,13 +82,29 @@ def _mirrored(event: Derivatives) -> Derivatives:
 
 #: binomial link -> (log mu, log(1 - mu)), each returning the value and three eta-derivatives
 LOG_PROBABILITIES: dict[str, tuple[Derivatives, Derivatives]] = {
-    "logit": (_logit_event, _mirrored(_logit_event)),
     "probit": (_probit_event, _mirrored(_probit_event)),
     "cloglog": (_cloglog_event, _cloglog_non_event),
 }
 
+@dataclass(frozen=True)
+class Cumulant:
+    r"""A canonical link's cumulant :math:`\kappa(\eta)`, its mean :math:`\mu = \kappa'(\eta)`
+    and, as functions of :math:`\mu`, :math:`\kappa''` and :math:`\kappa'''`."""
+
+    value: Callable[[np.ndarray], np.ndarray]
+    mean: Callable[[np.ndarray], np.ndarray]
+    second: Callable[[np.ndarray], np.ndarray]
+    third: Callable[[np.ndarray], np.ndarray]
+
+
+#: canonical link -> its cumulant: logit (binomial) and log (Poisson)
+CUMULANTS = {
+    "logit": Cumulant(lambda eta: np.logaddexp(0.0, eta), special.expit, lambda mu: mu * (1.0 - mu),
+                      lambda mu: mu * (1.0 - mu) * (1.0 - 2.0 * mu)),
+    "log": Cumulant(np.exp, np.exp, lambda mu: mu, lambda mu: mu),
+}
 #: family -> the links the GLMM takes for it
-GLMM_LINKS = {"binomial": tuple(LOG_PROBABILITIES), "poisson": ("log",)}
+GLMM_LINKS = {"binomial": ("logit", *LOG_PROBABILITIES), "poisson": ("log",)}
 
 
 @dataclass(frozen=True)
@@ -120,13 +132,14 @@ class Conditional:
             constant = -special.gammaln(y + 1)
         return cls(family, link, y, w, constant)
 
-    def _parts(self, eta: np.ndarray) -> tuple[np.ndarray, ...]:
-        r"""Value and first three eta-derivatives of :math:`\log f - c`, rows along axis 0."""
+    def _rows(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``w`` and ``y`` shaped to broadcast against ``eta`` (rows along axis 0)."""
         shape = (-1,) + (1,) * (eta.ndim - 1)
-        w, y = self.w.reshape(shape), self.y.reshape(shape)
-        if self.family.name == "poisson":
-            mu = np.exp(eta)
-            return w * (y * eta - mu), w * (y - mu), -w * mu, -w * mu
+        return self.w.reshape(shape), self.y.reshape(shape)
+
+    def _log_probabilities(self, eta: np.ndarray) -> tuple[np.ndarray, ...]:
+        r"""Value and first three eta-derivatives of :math:`\log f - c` for a non-canonical link."""
+        w, y = self._rows(eta)
         event, non_event = LOG_PROBABILITIES[self.link]
         (v1, *d1), (v0, *d0) = event(eta), non_event(eta)
         # y = 0 or 1 rows must not carry 0 * (-inf) from the other log-probability
@@ -135,16 +148,27 @@ class Conditional:
 
     def log_density(self, eta: np.ndarray) -> np.ndarray:
         r""":math:`\log f(y\mid\eta)` per row; ``eta`` (n,) or (n, K) for K nodes per row."""
-        shape = (-1,) + (1,) * (eta.ndim - 1)
-        return self._parts(eta)[0] + self.constant.reshape(shape)
+        w, y = self._rows(eta)
+        c = self.constant.reshape(w.shape)
+        if self.link in CUMULANTS:
+            return w * (y * eta - CUMULANTS[self.link].value(eta)) + c
+        return self._log_probabilities(eta)[0] + c
 
     def derivatives(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r"""``(score, weight)``: :math:`\partial\log f/\partial\eta` and the observed weight
-        :math:`-\partial^2\log f/\partial\eta^2` (module docstring)."""
-        _, score, second, _ = self._parts(eta)
+        :math:`-\partial^2\log f/\partial\eta^2` (module docstring; :math:`w(y-\mu)` and
+        :math:`w\kappa''(\eta)` for a canonical link)."""
+        if self.link in CUMULANTS:
+            w, y = self._rows(eta)
+            mu = CUMULANTS[self.link].mean(eta)
+            return w * (y - mu), w * CUMULANTS[self.link].second(mu)
+        _, score, second, _ = self._log_probabilities(eta)
         return score, -second
 
     def weight_slope(self, eta: np.ndarray) -> np.ndarray:
         r""":math:`d w/d\eta = -\partial^3\log f/\partial\eta^3` of the observed weight, for the
         derivative of :math:`\log|H_i|` (:mod:`.gradient`)."""
-        return -self._parts(eta)[3]
+        if self.link in CUMULANTS:
+            w, _ = self._rows(eta)
+            return w * CUMULANTS[self.link].third(CUMULANTS[self.link].mean(eta))
+        return -self._log_probabilities(eta)[3]

@@ -30,17 +30,8 @@ import numpy as np
 from scipy import special
 
 from .modes import Modes, find_modes, random_part
-from .problem import Problem
+from .problem import Problem, cholesky_derivatives
 from .quadrature import adaptive_grid, log_integral
-
-
-def cholesky_derivatives(q: int, theta: np.ndarray) -> np.ndarray:
-    r""":math:`\partial L/\partial\theta_t` (T, q, q): :math:`L_{rr}` at a diagonal element
-    (log scale), 1 off the diagonal."""
-    rows, cols = np.tril_indices(q)
-    dL = np.zeros((rows.size, q, q))
-    dL[np.arange(rows.size), rows, cols] = np.where(rows == cols, np.exp(theta), 1.0)
-    return dL
 
 
 def subject_gradients(problem: Problem, beta: np.ndarray, theta: np.ndarray, n_points: int,
@@ -48,42 +39,53 @@ def subject_gradients(problem: Problem, beta: np.ndarray, theta: np.ndarray, n_p
     r"""``(loglik, gradient, modes)``: :math:`\ell_i` (m,), :math:`d\ell_i/d\psi` (m, p + T)
     (module docstring) and the modes they are centred on."""
     cond, per_subject, sub = problem.conditional, problem.per_subject, problem.subject
-    q, p = problem.q, beta.size
+    p = beta.size
     L = problem.cholesky(theta)
-    dL = cholesky_derivatives(q, theta)
     fixed = problem.X @ beta + problem.offset
     modes = find_modes(problem, fixed, L, start)
     A = problem.Z @ L                                             # (n, q)
-    dA = np.einsum("na,tar->ntr", problem.Z, dL)                  # (n, T, q)
+    dA = np.swapaxes(problem.Z @ cholesky_derivatives(theta), 0, 1)   # (n, T, q)
     u_row = modes.u[sub]                                          # (n, q)
-    s, w = cond.derivatives(fixed + random_part(problem, L, modes.u))
-    w_slope = cond.weight_slope(fixed + random_part(problem, L, modes.u))
+    eta_hat = fixed + random_part(problem, L, modes.u)
+    s, w = cond.derivatives(eta_hat)
     # d(grad_u h)/d psi at the mode, partial in psi: (m, q, P)
     cross_beta = -per_subject(A[:, :, None] * (w[:, None] * problem.X)[:, None, :])
-    dA_u = np.einsum("ntr,nr->nt", dA, u_row)                     # (n, T)
+    dA_u = np.sum(dA * u_row[:, None, :], axis=2)                 # (n, T)
     cross_theta = per_subject(np.swapaxes(dA, 1, 2) * s[:, None, None]
                               - A[:, :, None] * (w[:, None] * dA_u)[:, None, :])
     H = modes.curvature
     du = np.linalg.solve(H, np.concatenate([cross_beta, cross_theta], axis=2))   # (m, q, P)
-    d_eta = np.concatenate([problem.X, dA_u], axis=1) + np.einsum("nr,nrP->nP", A, du[sub])
-    dH = per_subject(np.einsum("nr,ns,nP->nrsP", A, A, w_slope[:, None] * d_eta))
-    dAW = np.einsum("ntr,ns->nrst", dA, w[:, None] * A)
-    dH[..., p:] += per_subject(dAW + np.swapaxes(dAW, 1, 2))
-    log_det_part = -0.5 * np.einsum("mrs,msrP->mP", np.linalg.inv(H), dH)
+    d_eta = np.concatenate([problem.X, dA_u], axis=1) + np.sum(A[:, :, None] * du[sub], axis=1)
+    # dH/d psi (m, P, q, q): the weights move with eta_hat, A with theta
+    AA = A[:, None, :, None] * A[:, None, None, :]
+    dH = per_subject((cond.weight_slope(eta_hat)[:, None] * d_eta)[:, :, None, None] * AA)
+    dAW = dA[:, :, :, None] * (w[:, None] * A)[:, None, None, :]
+    dH[:, p:] += per_subject(dAW + np.swapaxes(dAW, 2, 3))
+    log_det_part = -0.5 * np.sum(np.linalg.inv(H)[:, None] * dH, axis=(2, 3))
     C, nodes, v, log_w = adaptive_grid(modes, n_points)
-    S = np.swapaxes(np.linalg.inv(C), 1, 2)                       # C^{-T}
-    # dC = C Phi(C^{-1} dH C^{-T}) and dS = -S dC^T S, parameters along axis 1
-    inner = np.moveaxis(np.einsum("mba,mbcP,mcd->madP", S, dH, S), 3, 1)   # C^{-1} dH C^{-T}
-    dC = np.einsum("mab,mPbc->mPac", C, np.tril(inner) - 0.5 * inner * np.eye(q))
-    dS = -np.einsum("mab,mPcb,mcd->mPad", S, dC, S)
-    dv = du[:, None, :, :] + np.sqrt(2.0) * np.einsum("mPab,kb->mkaP", dS, nodes)   # (m, K, q, P)
-    eta = fixed[:, None] + np.einsum("nr,nkr->nk", A, v[sub])     # (n, K)
+    v_row = v[sub]                                                # (n, K, q)
+    eta = fixed[:, None] + np.sum(A[:, None, :] * v_row, axis=2)  # (n, K)
     score = cond.derivatives(eta)[0]                              # (n, K)
     h = per_subject(cond.log_density(eta)) - 0.5 * np.sum(v * v, axis=-1)          # (m, K)
     partial = np.concatenate([per_subject(score[:, :, None] * problem.X[:, None, :]),
-                              per_subject(score[:, :, None] * np.einsum("ntr,nkr->nkt", dA, v[sub]))],
+                              per_subject(score[:, :, None] * (v_row @ np.swapaxes(dA, 1, 2)))],
                              axis=2)                              # (m, K, P)
-    grad_u = per_subject(score[:, :, None] * A[:, None, :]) - v   # (m, K, q)
-    total = partial + np.einsum("mkr,mkrP->mkP", grad_u, dv)
+    if n_points > 1:  # Laplace: the one node is the mode, where grad_u h = 0
+        partial = partial + node_movement(problem, A, score, C, v, nodes, du, dH)
     weights = special.softmax(log_w + h, axis=1)
-    return log_integral(C, log_w + h), log_det_part + np.einsum("mk,mkP->mP", weights, total), modes
+    return log_integral(C, log_w + h), log_det_part + np.einsum("mk,mkP->mP", weights, partial), modes
+
+
+def node_movement(problem: Problem, A: np.ndarray, score: np.ndarray, C: np.ndarray, v: np.ndarray,
+                  nodes: np.ndarray, du: np.ndarray, dH: np.ndarray) -> np.ndarray:
+    r""":math:`\nabla_u h_i(v_{ik})^\top dv_{ik}/d\psi` (m, K, P): the nodes move with the mode
+    and with the scale :math:`S_i = C_i^{-\top}` (module docstring)."""
+    q = C.shape[1]
+    S = np.swapaxes(np.linalg.inv(C), 1, 2)[:, None]              # C^{-T}, (m, 1, q, q)
+    # dC = C Phi(C^{-1} dH C^{-T}) and dS = -S dC^T S
+    inner = np.swapaxes(S, 2, 3) @ dH @ S
+    dC = C[:, None] @ (np.tril(inner) - 0.5 * inner * np.eye(q))
+    dS = -(S @ np.swapaxes(dC, 2, 3) @ S)                         # (m, P, q, q)
+    dv = du[:, None, :, :] + np.sqrt(2.0) * np.einsum("mPab,kb->mkaP", dS, nodes)   # (m, K, q, P)
+    grad_u = problem.per_subject(score[:, :, None] * A[:, None, :]) - v            # (m, K, q)
+    return np.sum(grad_u[..., None] * dv, axis=2)

@@ -8,7 +8,9 @@ below it, with a positive definite Hessian).  The Hessian is the central differe
 analytic gradient (step :math:`h_j = 10^{-4}\max(1, |x_j|)`, column
 :math:`(g(x + h_je_j) - g(x - h_je_j))/2h_j`, symmetrised): the observed information whose
 inverse gives the standard errors, as SAS GLIMMIX ("finite differences of the analytic
-gradient"; GLIMMIX takes forward differences, central ones are second-order accurate).
+gradient"; GLIMMIX takes forward differences, central ones are second-order accurate); when
+the last Newton step moved no parameter by more than ``REUSE_STEP`` the Hessian it was taken
+with is kept (it changes by that order).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from .problem import Problem
 
 GRADIENT_TOLERANCE = 1e-5
 NEWTON_STEPS = 10
+REUSE_STEP = 1e-6  # a last Newton step this short keeps the Hessian it was taken with
 
 
 @dataclass(frozen=True)
@@ -88,11 +91,12 @@ def maximise(problem: Problem, n_points: int, x0: np.ndarray, free: np.ndarray |
                                options={"gtol": GRADIENT_TOLERANCE / 10, "maxiter": maxiter})
     x = full(result.x)
     iterations = int(result.nit)
+    H, H_at = None, x
     for _ in range(NEWTON_STEPS):
         g = f.value_and_gradient(x)[1][free]
         if np.max(np.abs(g)) < GRADIENT_TOLERANCE * 0.1:
             break
-        H = f.hessian(x, free)
+        H, H_at = f.hessian(x, free), x
         try:
             step = np.linalg.solve(H, g)
         except np.linalg.LinAlgError:
@@ -102,7 +106,8 @@ def maximise(problem: Problem, n_points: int, x0: np.ndarray, free: np.ndarray |
         if not np.isfinite(f(candidate)) or f(candidate) > f(x):
             break
         x, iterations = candidate, iterations + 1
-    H = f.hessian(x, free)
+    if H is None or np.max(np.abs(x - H_at)[free], initial=0.0) > REUSE_STEP:
+        H = f.hessian(x, free)
     value, g = f.value_and_gradient(x)
     loglik, g = -value, g[free]
     converged = bool(np.max(np.abs(g)) < GRADIENT_TOLERANCE and np.all(np.linalg.eigvalsh(H) > 0))
