@@ -18,8 +18,16 @@ import pandas as pd
 
 from ..engine.design import build_design, model_columns
 from ..engine.formula import parse_formula
-from ..errors import BoundaryWarning, ConvergenceWarning, DataError, FormulaError
+from ..errors import (
+    BoundaryWarning,
+    ConvergenceWarning,
+    DataError,
+    DataWarning,
+    FormulaError,
+    SeparationWarning,
+)
 from ..genmod.families import binary_values, get_family
+from .checks import separated_terms, short_subjects, too_few_subjects
 from .conditional import Conditional
 from .optimize import Optimum, maximise
 from .problem import Problem
@@ -50,10 +58,17 @@ def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str |
     offset : column added to the linear predictor (log exposure).
     trials : column of trials for an events/trials binomial response.
 
+    Raises
+    ------
+    DataError           fewer subjects than random effects per subject (:mod:`.checks`).
+
     Warns
     -----
+    SeparationWarning   a binary response separated by the fixed effects: the diverging terms.
+    DataWarning         subjects with fewer rows than random effects.
     BoundaryWarning     a variance at 0: reported as 0 and held there.
-    ConvergenceWarning  the optimiser stopped short, or the quadrature did not stabilise.
+    ConvergenceWarning  the optimiser stopped short (``converged=False``), or the quadrature did
+                        not stabilise.
     """
     parsed = parse_formula(formula)
     if parsed.covariance is not None or len(parsed.random_terms) != 1 or parsed.random_terms[0].diagonal:
@@ -74,6 +89,8 @@ def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str |
         return None if column is None else frame[column].to_numpy(dtype=float)[rows]
 
     y, w = fam.check(design.y, values(trials), parsed.response, design.row_index)
+    names = tuple(np.asarray(design.encoding.columns)[design.encoding.kept])
+    notes = _check(design, names, y, fam.name)
     problem = Problem(design.X, design.Z, np.zeros_like(y) if offset is None else values(offset),
                       design.subject, design.n_subjects, Conditional.of(fam, link_name, y, w))
     x0 = np.concatenate([np.zeros(design.n_fixed), np.zeros(problem.n_theta)])
@@ -85,7 +102,28 @@ def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str |
     elif method == "quad":
         optimum, free, used = _auto(problem, optimum)
     settings = GLMMSettings(fam.name, link_name, method, used, offset, trials)
-    return _results(parsed, settings, design, problem, optimum, free)
+    return _results(parsed, settings, design, problem, optimum, free, names, notes)
+
+
+def _check(design, names: tuple[str, ...], y: np.ndarray, family: str) -> list[str]:
+    """DataError for fewer subjects than random effects; the warnings (:mod:`.checks`) of
+    subjects with fewer rows than random effects and of separation, returned as notes."""
+    message = too_few_subjects(design.n_subjects, tuple(design.random_names))
+    if message is not None:
+        raise DataError(message)
+    notes = []
+    short = short_subjects(np.bincount(design.subject, minlength=design.n_subjects), design.subject_labels,
+                           len(design.random_names))
+    if short is not None:
+        notes.append(short)
+        warnings.warn(short, DataWarning, stacklevel=3)
+    diverging = separated_terms(design.X, y, names) if family == "binomial" else []
+    if diverging:
+        notes.append("complete or quasi-complete separation: the estimate of "
+                     f"{', '.join(map(repr, diverging))} diverges (its value and standard error only show "
+                     "where the iterations stopped)")
+        warnings.warn(notes[-1], SeparationWarning, stacklevel=3)
+    return notes
 
 
 def _frame(data, parsed, family: str, offset: str | None, trials: str | None) -> pd.DataFrame:
@@ -138,9 +176,8 @@ def _auto(problem: Problem, laplace: Optimum) -> tuple[Optimum, np.ndarray, int]
 
 
 def _results(parsed, settings: GLMMSettings, design, problem: Problem, optimum: Optimum,
-             free: np.ndarray) -> GLMMResults:
+             free: np.ndarray, names: tuple[str, ...], notes: list[str]) -> GLMMResults:
     p = problem.X.shape[1]
-    notes = []
     L = problem.cholesky(optimum.x[p:])
     G = L @ L.T
     if not np.all(free):
@@ -156,7 +193,6 @@ def _results(parsed, settings: GLMMSettings, design, problem: Problem, optimum: 
     inverse[np.ix_(free, free)] = np.linalg.pinv(optimum.information)
     modes = pd.DataFrame(optimum.modes.u @ L.T, index=pd.Index(design.subject_labels, name=parsed.subject),
                          columns=list(design.random_names))
-    names = tuple(np.asarray(design.encoding.columns)[design.encoding.kept])
     return GLMMResults(parsed, settings, names, tuple(design.random_names), optimum.x[:p], inverse[:p, :p],
                        optimum.x[p:], inverse, G,
                        optimum.loglik, int(free.sum()), design.n_obs, design.n_subjects, modes,
