@@ -98,7 +98,7 @@ def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str |
     used = 1
     if method == "quad" and n_points is not None:
         used = int(n_points)
-        optimum, free = _fit(problem, used, optimum.x)
+        optimum, free = _fit(problem, used, optimum.x, optimum)
     elif method == "quad":
         optimum, free, used = _auto(problem, optimum)
     settings = GLMMSettings(fam.name, link_name, method, used, offset, trials)
@@ -143,11 +143,13 @@ def _frame(data, parsed, family: str, offset: str | None, trials: str | None) ->
     return frame
 
 
-def _fit(problem: Problem, n_points: int, x0: np.ndarray) -> tuple[Optimum, np.ndarray]:
-    """Maximise; a diagonal element of L that falls below ``BOUNDARY_SD`` is set to 0 (its row
-    of L too) and the others are maximised again."""
+def _fit(problem: Problem, n_points: int, x0: np.ndarray, warm: Optimum | None = None
+         ) -> tuple[Optimum, np.ndarray]:
+    """Maximise from ``x0`` (and ``warm``'s information, :func:`.optimize.maximise`); a diagonal
+    element of L that falls below ``BOUNDARY_SD`` is set to 0 (its row of L too) and the others
+    are maximised again."""
     free = np.isfinite(x0)
-    optimum = maximise(problem, n_points, x0, free)
+    optimum = maximise(problem, n_points, x0, free, None if warm is None else warm.information)
     p = problem.X.shape[1]
     L = problem.cholesky(optimum.x[p:])
     low = np.flatnonzero(np.diag(L) < BOUNDARY_SD)
@@ -162,13 +164,14 @@ def _fit(problem: Problem, n_points: int, x0: np.ndarray) -> tuple[Optimum, np.n
 
 
 def _auto(problem: Problem, laplace: Optimum) -> tuple[Optimum, np.ndarray, int]:
-    """Quadrature with 5, 7, ... points until the log-likelihood changes by less than ``STABLE``."""
-    previous, x = None, laplace.x
+    """Quadrature with 5, 7, ... points until the log-likelihood changes by less than ``STABLE``,
+    each fit started at the previous optimum and its information (warm start)."""
+    previous, warm = None, laplace
     for n in AUTO_POINTS:
-        optimum, free = _fit(problem, n, x)
+        optimum, free = _fit(problem, n, warm.x, warm)
         if previous is not None and abs(optimum.loglik - previous.loglik) < STABLE:
             return optimum, free, n
-        previous, x = optimum, optimum.x
+        previous = warm = optimum
     warnings.warn(f"the quadrature did not stabilise: the log-likelihood still changed by "
                   f"{abs(optimum.loglik - previous.loglik):.3g} from {AUTO_POINTS[-2]} to {AUTO_POINTS[-1]} "
                   "points per random effect", ConvergenceWarning, stacklevel=3)

@@ -73,9 +73,16 @@ class Objective:
 
 
 def maximise(problem: Problem, n_points: int, x0: np.ndarray, free: np.ndarray | None = None,
-             maxiter: int = 500) -> Optimum:
-    """The maximum of the marginal log-likelihood from ``x0`` (module docstring)."""
+             information: np.ndarray | None = None, maxiter: int = 500) -> Optimum:
+    """The maximum of the marginal log-likelihood from ``x0`` (module docstring); a positive
+    definite ``information`` of the free parameters (a previous optimum's, e.g. the Laplace
+    fit's before quadrature) starts BFGS's inverse-Hessian approximation as its inverse."""
     free = np.ones(x0.size, dtype=bool) if free is None else free
+    options = {"gtol": GRADIENT_TOLERANCE / 10, "maxiter": maxiter}
+    if information is not None and information.shape == (free.sum(),) * 2 and np.all(
+            np.linalg.eigvalsh(information) > 0):
+        inverse = np.linalg.inv(information)
+        options["hess_inv0"] = 0.5 * (inverse + inverse.T)
     f = Objective(problem, n_points)
 
     def full(z):
@@ -87,8 +94,7 @@ def maximise(problem: Problem, n_points: int, x0: np.ndarray, free: np.ndarray |
         value, gradient = f.value_and_gradient(full(z))
         return value, gradient[free]
 
-    result = optimize.minimize(value_and_gradient, x0[free], method="BFGS", jac=True,
-                               options={"gtol": GRADIENT_TOLERANCE / 10, "maxiter": maxiter})
+    result = optimize.minimize(value_and_gradient, x0[free], method="BFGS", jac=True, options=options)
     x = full(result.x)
     iterations = int(result.nit)
     H, H_at = None, x
