@@ -29,8 +29,8 @@ cloglog  :math:`\log(1-\exp(-e^\eta))`           :math:`-e^\eta`
 *observed* weight :math:`-\partial^2\log f/\partial\eta^2`; for the canonical links it equals
 the expected weight :math:`w\,v(\mu)`, for probit and cloglog it is the exact curvature, so the
 Newton iteration of :mod:`.modes` reaches the exact mode and the Laplace approximation uses the
-exact Hessian there (SAS GLIMMIX; all three binomial log-probabilities are concave in
-:math:`\eta`, so the weight is positive).
+exact Hessian there (the Laplace approximation as SAS GLIMMIX documents it; all three binomial
+log-probabilities are concave in :math:`\eta`, so the weight is positive).
 """
 
 from __future__ import annotations
