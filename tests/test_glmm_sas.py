@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import trialmlm
+from trialmlm.glmm import glmm
 
 REF = Path(__file__).parent / "reference" / "glmm_sas"
 PRINTED = json.loads((REF / "sas_printed.json").read_text())["fits"]
@@ -37,7 +37,7 @@ def respiratory() -> pd.DataFrame:
 @functools.cache
 def fitted(method: str, n_points: int | None):
     """One fit per method for the whole module (results are immutable)."""
-    return trialmlm.glmm(FORMULA, respiratory(), method=method, n_points=n_points)
+    return glmm(FORMULA, respiratory(), method=method, n_points=n_points)
 
 
 @pytest.mark.parametrize(("label", "method", "n_points", "decimals"), [
