@@ -21,6 +21,8 @@ from ..engine.formula import parse_formula
 from ..errors import BoundaryWarning, ConvergenceWarning, DataError, FormulaError
 from ..genmod.families import binary_values, get_family
 from .conditional import Conditional
+from .multilevel import LaplaceProblem, design_terms
+from .multilevel_fit import fit_several_terms
 from .optimize import Optimum, maximise
 from .problem import Problem
 from .results import GLMMResults, GLMMSettings
@@ -38,7 +40,10 @@ def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str |
     Parameters
     ----------
     formula : ``"CRIT1FL ~ TRT * AVISIT + (1 + WEEK | USUBJID)"``: the mean model and one
-        term ``(EXPR | SUBJECT)`` (unstructured G, SAS ``RANDOM EXPR / SUBJECT= TYPE=UN``).
+        term ``(EXPR | SUBJECT)`` (unstructured G, SAS ``RANDOM EXPR / SUBJECT= TYPE=UN``),
+        or several terms, nested ``(1 | SITE) + (1 + WEEK | USUBJID)`` or crossed
+        ``(1 | SUBJ) + (1 | ITEM)``, one G per term, fitted by the Laplace approximation
+        (:mod:`.multilevel`; ``method="laplace"``).
     data : one row per subject and visit; never modified; rows with a missing value in a
         model column (or offset, trials) are not used.
     family, link : "binomial" (0/1, Y/N, or events with ``trials=``) with "logit", or
@@ -56,14 +61,19 @@ def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str |
     ConvergenceWarning  the optimiser stopped short, or the quadrature did not stabilise.
     """
     parsed = parse_formula(formula)
-    if parsed.covariance is not None or len(parsed.random_terms) != 1 or parsed.random_terms[0].diagonal:
+    terms = parsed.random_terms
+    if parsed.covariance is not None or not terms or any(t.diagonal for t in terms):
         raise FormulaError(f"a GLMM formula has the mean model and one random-effect term (1 + TIME | "
-                           f"SUBJECT) for now; got '{formula}'")
+                           f"SUBJECT) per grouping factor, unstructured, for now; got '{formula}'")
     fam = get_family(family)
     link_name = fam.link(link).name
     method = str(method).lower()
     if method not in ("laplace", "quad"):
         raise DataError(f"method must be 'laplace' or 'quad'; got {method!r}")
+    several = len(parsed.random_terms) > 1
+    if several and method == "quad":
+        raise FormulaError(f"adaptive quadrature needs one random-effect term; use method='laplace' for "
+                           f"'{formula}'")
     if n_points is not None and (int(n_points) != n_points or n_points < 1):
         raise DataError(f"n_points must be a positive integer; got {n_points!r}")
     frame = _frame(data, parsed, fam.name, offset, trials)
@@ -74,8 +84,14 @@ def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str |
         return None if column is None else frame[column].to_numpy(dtype=float)[rows]
 
     y, w = fam.check(design.y, values(trials), parsed.response, design.row_index)
-    problem = Problem(design.X, design.Z, np.zeros_like(y) if offset is None else values(offset),
-                      design.subject, design.n_subjects, Conditional.of(fam, link_name, y, w))
+    offsets = np.zeros_like(y) if offset is None else values(offset)
+    if several:
+        conditional = Conditional.of(fam, link_name, y, w)
+        problem = LaplaceProblem(design.X, offsets, design_terms(design, parsed), conditional)
+        settings = GLMMSettings(fam.name, link_name, method, 1, offset, trials)
+        return fit_several_terms(parsed, settings, design, problem)
+    problem = Problem(design.X, design.Z, offsets, design.subject, design.n_subjects,
+                      Conditional.of(fam, link_name, y, w))
     x0 = np.concatenate([np.zeros(design.n_fixed), np.zeros(problem.n_theta)])
     optimum, free = _fit(problem, 1, x0)
     used = 1

@@ -83,8 +83,13 @@ class Objective:
 def maximise(problem: Problem, n_points: int, x0: np.ndarray, free: np.ndarray | None = None,
              maxiter: int = 500) -> Optimum:
     """The maximum of the marginal log-likelihood from ``x0`` (module docstring)."""
+    return minimise(Objective(problem, n_points), x0, free, maxiter)
+
+
+def minimise(f: Objective, x0: np.ndarray, free: np.ndarray | None = None, maxiter: int = 500) -> Optimum:
+    """The minimum of the objective ``f`` (:math:`-\\ell`, keeping the modes of its last
+    evaluation in ``f.modes``) from ``x0``: BFGS, then Newton polish (module docstring)."""
     free = np.ones(x0.size, dtype=bool) if free is None else free
-    f = Objective(problem, n_points)
 
     def full(z):
         x = x0.copy()
@@ -107,7 +112,7 @@ def maximise(problem: Problem, n_points: int, x0: np.ndarray, free: np.ndarray |
             break
         candidate = x.copy()
         candidate[free] -= step
-        if not np.isfinite(f(candidate)) or f(candidate) > f(x):
+        if not np.isfinite(f(candidate)) or f(candidate) > f(x) + 1e-12 * abs(f(x)):  # rounding of f
             break
         x, iterations = candidate, iterations + 1
     g = f.gradient(x, free)[free]

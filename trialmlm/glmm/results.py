@@ -33,7 +33,12 @@ class GLMMResults:
     ``G`` the random-effects covariance (boundary variances reported as 0), ``loglik`` the
     full marginal log-likelihood at the optimum, ``n_parameters`` (:math:`p` + the free
     parameters of :math:`G`), ``modes`` the conditional modes :math:`\\hat b_i = L\\hat u_i`
-    (one row per subject), ``converged``, ``iterations``, ``message``, ``warnings``."""
+    (one row per subject), ``converged``, ``iterations``, ``message``, ``warnings``.
+
+    With several random-effect terms (:mod:`.multilevel`), ``blocks`` lists each term's
+    grouping factor and number of random effects, in formula order: ``G`` is block diagonal
+    over them, ``random_names`` are ``FACTOR:EFFECT``, ``theta`` the terms' log-Cholesky
+    parameters one after the other, and ``modes`` has one row per (``group``, ``level``)."""
 
     formula: ModelFormula
     settings: GLMMSettings
@@ -53,6 +58,7 @@ class GLMMResults:
     iterations: int
     message: str
     warnings: tuple[str, ...] = ()
+    blocks: tuple[tuple[str, int], ...] = ()
 
     def coef_table(self, alpha: float = 0.05) -> pd.DataFrame:
         r"""Wald z table of :math:`\beta`: ``estimate, se, z, p, lower, upper``
@@ -67,10 +73,15 @@ class GLMMResults:
     @property
     def covariance_parameters(self) -> pd.DataFrame:
         """SAS's "Covariance Parameter Estimates": ``parameter`` UN(i,j) (lower triangle, row
-        by row), ``subject``, ``estimate`` (the element of G)."""
-        rows, cols = np.tril_indices(self.G.shape[0])
-        return pd.DataFrame({"parameter": [f"UN({i + 1},{j + 1})" for i, j in zip(rows, cols)],
-                             "subject": self.formula.subject, "estimate": self.G[rows, cols]})
+        by row), ``subject``, ``estimate`` (the element of G); with several terms one block
+        per term (SAS: per RANDOM statement), ``subject`` its grouping factor."""
+        frames, start = [], 0
+        for factor, q in self.blocks or ((self.formula.subject, self.G.shape[0]),):
+            rows, cols = np.tril_indices(q)
+            frames.append(pd.DataFrame({"parameter": [f"UN({i + 1},{j + 1})" for i, j in zip(rows, cols)],
+                                        "subject": factor, "estimate": self.G[start + rows, start + cols]}))
+            start += q
+        return pd.concat(frames, ignore_index=True)
 
     @property
     def aic(self) -> float:
