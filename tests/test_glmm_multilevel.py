@@ -104,3 +104,30 @@ def test_block_factor_matches_dense_algebra():
     b = rng.normal(size=L * q + R)
     assert factor.log_det == pytest.approx(np.linalg.slogdet(H)[1], rel=1e-12)
     np.testing.assert_allclose(factor.solve(b), np.linalg.solve(H, b), rtol=1e-10)
+
+
+
+@pytest.mark.parametrize("family, link, formula", [
+    ("binomial", "logit", "CRIT1FL ~ TRT + WEEK + (1 | SITE) + (1 + WEEK | USUBJID)"),
+    ("poisson", "log", "COUNT ~ TRT + WEEK + (1 + WEEK | SITE) + (1 | USUBJID)"),
+])
+def test_analytic_gradient_matches_central_differences(family, link, formula):
+    from trialmlm.engine.design import build_design
+    from trialmlm.engine.formula import parse_formula
+    from trialmlm.genmod.families import get_family
+    from trialmlm.glmm.conditional import Conditional
+    from trialmlm.glmm.multilevel import LaplaceProblem, design_terms
+
+    data = pd.read_csv(REF / "nested_trial.csv")
+    parsed = parse_formula(formula)
+    design = build_design(data, parsed, None, False)
+    fam = get_family(family)
+    y, w = fam.check(design.y, None, parsed.response, design.row_index)
+    offset = np.zeros_like(y) if family == "binomial" else data["LOGEXP"].to_numpy()[design.row_position]
+    problem = LaplaceProblem(design.X, offset, design_terms(design, parsed), Conditional.of(fam, link, y, w))
+    p = design.n_fixed
+    x = np.concatenate([np.random.default_rng(0).normal(0, 0.3, p), np.full(problem.n_theta, -0.5)])
+    analytic = problem.gradient(x[:p], x[p:], problem.mode(x[:p], x[p:]))
+    numeric = [(problem.mode(x[:p] + e[:p], x[p:] + e[p:]).loglik
+                - problem.mode(x[:p] - e[:p], x[p:] - e[p:]).loglik) / 2e-5 for e in 1e-5 * np.eye(x.size)]
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-5)

@@ -91,16 +91,16 @@ def design_terms(design: Design, formula) -> tuple[Term, ...]:
 
 @dataclass(frozen=True)
 class LaplaceMode:
-    """``u`` the joint mode :math:`\\hat u`, ``h`` :math:`h(\\hat u)` and ``log_det``
-    :math:`\\log|H(\\hat u)|`; ``loglik`` their Laplace log-likelihood."""
+    """``u`` the joint mode :math:`\\hat u`, ``h`` :math:`h(\\hat u)` and ``factor`` the
+    :class:`BlockFactor` of :math:`H(\\hat u)`; ``loglik`` their Laplace log-likelihood."""
 
     u: np.ndarray
     h: float
-    log_det: float
+    factor: BlockFactor
 
     @property
     def loglik(self) -> float:
-        return self.h - 0.5 * self.log_det
+        return self.h - 0.5 * self.factor.log_det
 
 
 class BlockFactor:
@@ -113,7 +113,8 @@ class BlockFactor:
     def __init__(self, h11: np.ndarray, h12: np.ndarray, h22: np.ndarray):
         self.h11, self.h12 = h11, h12
         self._c11 = np.linalg.cholesky(h11)
-        self._h11_h12 = np.linalg.solve(h11, h12)
+        self._inv11 = np.linalg.inv(h11)
+        self._h11_h12 = self._inv11 @ h12
         self._s = linalg.cho_factor(h22 - np.einsum("lar,las->rs", h12, self._h11_h12), lower=True,
                                     check_finite=False)
         self.log_det = 2.0 * float(np.sum(np.log(np.diagonal(self._c11, axis1=1, axis2=2)))
@@ -125,7 +126,7 @@ class BlockFactor:
         :math:`-YS^{-1}` (L, q, R) and :math:`S^{-1}` (R, R)."""
         s_inv = linalg.cho_solve(self._s, np.eye(self._s[0].shape[0]), check_finite=False)
         y_s = self._h11_h12 @ s_inv
-        return (np.linalg.inv(self.h11) + np.einsum("lar,lbr->lab", y_s, self._h11_h12), -y_s, s_inv)
+        return (self._inv11 + np.einsum("lar,lbr->lab", y_s, self._h11_h12), -y_s, s_inv)
 
     def solve(self, b: np.ndarray) -> np.ndarray:
         """:math:`H^{-1}b` by the blocks."""
@@ -133,7 +134,7 @@ class BlockFactor:
         b1 = b[:n_levels * q].reshape(n_levels, q, 1)
         x2 = linalg.cho_solve(self._s, b[n_levels * q:] - np.einsum("lar,la->r", self._h11_h12, b1[..., 0]),
                               check_finite=False)
-        x1 = np.linalg.solve(self.h11, b1 - self.h12 @ x2[:, None])
+        x1 = self._inv11 @ (b1 - self.h12 @ x2[:, None])
         return np.concatenate([x1.ravel(), x2])
 
 
@@ -210,10 +211,10 @@ class LaplaceProblem:
         score, weight = self.conditional.derivatives(eta)
         derivatives = self.conditional.derivatives
         slope = (derivatives(eta + 1e-5)[1] - derivatives(eta - 1e-5)[1]) * 5e4
-        M = self._random.row_inverse(A, self._random.factor(A, weight))
+        M = self._random.row_inverse(A, mode.factor)
         c = slope * np.einsum("nk,nk->n", A, M)
         A_c = np.bincount(self.columns.ravel(), (A * c[:, None]).ravel(), self.size)
-        g = self._random.step(A, weight, A_c)
+        g = self._random.apply(mode.factor, A_c)
         Ag = np.einsum("nk,nk->n", A, g[self.columns])
         row = score - 0.5 * c + 0.5 * weight * Ag
         K = row[:, None] * u[self.columns] - weight[:, None] * M - 0.5 * score[:, None] * g[self.columns]
@@ -297,10 +298,10 @@ class _Newton:
         out[:, self._rest] = np.einsum("naj,na->nj", p12, a1) + np.einsum("nij,nj->ni", p22, ar)
         return out
 
-    def step(self, values: np.ndarray, weight: np.ndarray, gradient: np.ndarray) -> np.ndarray:
-        """:math:`H^{-1}` ``gradient`` (in the vector's own order)."""
-        out = np.empty_like(gradient)
-        out[self.order] = self.factor(values, weight).solve(gradient[self.order])
+    def apply(self, factor: BlockFactor, b: np.ndarray) -> np.ndarray:
+        """:math:`H^{-1}b` of the ``factor`` of :meth:`factor` (``b`` in the vector's own order)."""
+        out = np.empty_like(b)
+        out[self.order] = factor.solve(b[self.order])
         return out
 
     def solve(self, conditional: Conditional, fixed: np.ndarray, values: np.ndarray,
@@ -314,7 +315,7 @@ class _Newton:
             score, weight = conditional.derivatives(eta)
             gradient = np.bincount(self.columns.ravel(), (values * score[:, None]).ravel(), size)
             gradient[self.penalised] -= v[self.penalised]
-            step = self.step(values, weight, gradient)
+            step = self.apply(self.factor(values, weight), gradient)
             new_h, new_eta = self._h(conditional, fixed, values, v + step)
             for _ in range(30):
                 if new_h >= h - 1e-12 * abs(h):
@@ -328,7 +329,7 @@ class _Newton:
             raise ConvergenceError(f"the conditional modes did not settle in {MAX_ITERATIONS} Newton steps "
                                    f"(largest step {np.max(np.abs(step)):.3g})")
         _, weight = conditional.derivatives(eta)
-        return LaplaceMode(v, h, self.factor(values, weight).log_det)
+        return LaplaceMode(v, h, self.factor(values, weight))
 
 
 def modes_frame(problem: LaplaceProblem, theta: np.ndarray, u: np.ndarray) -> pd.DataFrame:
