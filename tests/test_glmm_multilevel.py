@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import trialmlm
-from trialmlm.errors import FormulaError
+from trialmlm.errors import BoundaryWarning, FormulaError
 
 # the lazy function trialmlm.glmm, resolved before anything imports the package trialmlm.glmm itself
 # (whose import would bind the name trialmlm.glmm to the package)
@@ -131,3 +131,18 @@ def test_analytic_gradient_matches_central_differences(family, link, formula):
     numeric = [(problem.mode(x[:p] + e[:p], x[p:] + e[p:]).loglik
                 - problem.mode(x[:p] - e[:p], x[p:] - e[p:]).loglik) / 2e-5 for e in 1e-5 * np.eye(x.size)]
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-5)
+
+
+def test_variance_at_boundary_is_held_at_zero_and_gives_the_one_term_fit():
+    # VerbAgg's first 2,000 rows: 7 items, whose variance goes to 0; the model is then (1 | id) alone,
+    # which the single-term engine fits by its own (per-subject) Laplace approximation
+    data = pd.read_csv(REF / "verbagg.csv").head(2000)
+    with pytest.warns(BoundaryWarning, match="item:Intercept"):
+        fit = glmm("r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)", data, method="laplace")
+    one = glmm("r2 ~ Anger + Gender + btype + situ + (1 | id)", data, method="laplace")
+    assert fit.converged and fit.G[1, 1] == 0.0 and fit.theta[1] == -np.inf
+    assert fit.loglik == pytest.approx(one.loglik, abs=1e-8)
+    np.testing.assert_allclose(fit.beta, one.beta, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(np.diag(fit.vcov), np.diag(one.vcov), rtol=1e-4)
+    assert fit.G[0, 0] == pytest.approx(one.G[0, 0], rel=1e-6)
+    assert fit.n_parameters == one.n_parameters

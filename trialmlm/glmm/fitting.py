@@ -18,14 +18,14 @@ import pandas as pd
 
 from ..engine.design import build_design, model_columns
 from ..engine.formula import parse_formula
-from ..errors import BoundaryWarning, ConvergenceWarning, DataError, FormulaError
+from ..errors import ConvergenceWarning, DataError, FormulaError
 from ..genmod.families import binary_values, get_family
 from .conditional import Conditional
 from .multilevel import LaplaceProblem, design_terms
 from .multilevel_fit import fit_several_terms
 from .optimize import Optimum, maximise
 from .problem import Problem
-from .results import GLMMResults, GLMMSettings
+from .results import GLMMResults, GLMMSettings, fit_notes, held_inverse
 
 BOUNDARY_SD = 1e-4  # a diagonal element of L below this is a variance at its boundary 0
 STABLE = 1e-6  # change of the log-likelihood at which increasing n_points stops
@@ -156,24 +156,15 @@ def _auto(problem: Problem, laplace: Optimum) -> tuple[Optimum, np.ndarray, int]
 def _results(parsed, settings: GLMMSettings, design, problem: Problem, optimum: Optimum,
              free: np.ndarray) -> GLMMResults:
     p = problem.X.shape[1]
-    notes = []
     L = problem.cholesky(optimum.x[p:])
     G = L @ L.T
-    if not np.all(free):
-        at_zero = ", ".join(np.asarray(design.random_names)[np.diag(L) == 0])
-        notes.append(f"a variance of G is at its boundary 0 ({at_zero}): reported as 0 and held there "
-                     "(SAS: 'Estimated G matrix is not positive definite')")
-        warnings.warn(notes[-1], BoundaryWarning, stacklevel=3)
-    if not optimum.converged:
-        notes.append(f"the likelihood maximisation did not converge: {optimum.message}; the estimates are "
-                     "not usable")
-        warnings.warn(notes[-1], ConvergenceWarning, stacklevel=3)
-    inverse = np.zeros((free.size, free.size))
-    inverse[np.ix_(free, free)] = np.linalg.pinv(optimum.information)
+    at_zero = list(np.asarray(design.random_names)[np.diag(L) == 0])
+    notes = fit_notes(optimum.converged, optimum.message, at_zero, 3)
+    inverse = held_inverse(optimum.information, free)
     modes = pd.DataFrame(optimum.modes.u @ L.T, index=pd.Index(design.subject_labels, name=parsed.subject),
                          columns=list(design.random_names))
     names = tuple(np.asarray(design.encoding.columns)[design.encoding.kept])
     return GLMMResults(parsed, settings, names, tuple(design.random_names), optimum.x[:p], inverse[:p, :p],
                        optimum.x[p:], inverse, G,
                        optimum.loglik, int(free.sum()), design.n_obs, design.n_subjects, modes,
-                       optimum.converged, optimum.iterations, optimum.message, tuple(notes))
+                       optimum.converged, optimum.iterations, optimum.message, notes)

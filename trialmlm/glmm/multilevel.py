@@ -44,6 +44,7 @@ from ..engine.design import Design
 from ..errors import ConvergenceError
 from .conditional import Conditional
 from .modes import MAX_ITERATIONS, TOLERANCE
+from .problem import log_cholesky
 
 
 @dataclass(frozen=True)
@@ -59,19 +60,8 @@ class Term:
 
     @property
     def q(self) -> int:
+        """Random effects per level."""
         return self.Z.shape[1]
-
-    @property
-    def n_theta(self) -> int:
-        return self.q * (self.q + 1) // 2
-
-    def cholesky(self, theta: np.ndarray) -> np.ndarray:
-        r""":math:`L_f` of the log-Cholesky :math:`\theta_f` (lower triangle row by row, the
-        diagonal as logarithms)."""
-        rows, cols = np.tril_indices(self.q)
-        low = np.zeros((self.q, self.q))
-        low[rows, cols] = np.where(rows == cols, np.exp(theta), theta)
-        return low
 
 
 def design_terms(design: Design, formula) -> tuple[Term, ...]:
@@ -147,7 +137,7 @@ class LaplaceProblem:
         self.X, self.offset, self.terms, self.conditional = X, offset, terms, conditional
         sizes = [t.labels.size * t.q for t in terms]
         self.u_offsets = np.concatenate([[0], np.cumsum(sizes)])
-        self.theta_offsets = np.concatenate([[0], np.cumsum([t.n_theta for t in terms])])
+        self.theta_offsets = np.concatenate([[0], np.cumsum([t.q * (t.q + 1) // 2 for t in terms])])
         self.columns = np.hstack([o + t.codes[:, None] * t.q + np.arange(t.q)
                                   for o, t in zip(self.u_offsets, terms)])  # of A's k non-zeros per row
         p = X.shape[1]
@@ -168,9 +158,9 @@ class LaplaceProblem:
         return int(self.theta_offsets[-1])
 
     def choleskys(self, theta: np.ndarray) -> list[np.ndarray]:
-        """:math:`L_f` of each term."""
+        """:math:`L_f` of each term's log-Cholesky :math:`\\theta_f` (:func:`.problem.log_cholesky`)."""
         bounds = zip(self.theta_offsets, self.theta_offsets[1:])
-        return [t.cholesky(theta[a:b]) for t, (a, b) in zip(self.terms, bounds)]
+        return [log_cholesky(theta[a:b], t.q) for t, (a, b) in zip(self.terms, bounds)]
 
     def values(self, theta: np.ndarray) -> np.ndarray:
         r"""The non-zeros of :math:`A = Z\Lambda` (n, k), row by row (columns ``self.columns``)."""

@@ -10,14 +10,11 @@ observed information).  A diagonal element of some :math:`L_f` below ``BOUNDARY_
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from ..errors import BoundaryWarning, ConvergenceWarning
 from .multilevel import LaplaceProblem, modes_frame
 from .optimize import Objective, Optimum, minimise
-from .results import GLMMResults, GLMMSettings
+from .results import GLMMResults, GLMMSettings, fit_notes, held_inverse
 
 HESSIAN_STEP = 1e-4
 BOUNDARY_SD = 1e-4  # as for one term (fitting.py): a diagonal element of L_f below it is a variance at 0
@@ -87,23 +84,14 @@ def fit_several_terms(formula, settings: GLMMSettings, design, problem: LaplaceP
     for term, low, a in zip(problem.terms, choleskys, np.cumsum([0] + [t.q for t in problem.terms])):
         G[a:a + term.q, a:a + term.q] = low @ low.T
         names += [f"{term.factor}:{name}" for name in term.names]
-    notes = []
-    if not np.all(free):
-        at_zero = ", ".join(np.asarray(names)[np.concatenate([np.diag(low) for low in choleskys]) == 0])
-        notes.append(f"a variance of G is at its boundary 0 ({at_zero}): reported as 0 and held there "
-                     "(SAS: 'Estimated G matrix is not positive definite')")
-        warnings.warn(notes[-1], BoundaryWarning, stacklevel=4)
-    if not optimum.converged:
-        notes.append(f"the likelihood maximisation did not converge: {optimum.message}; the estimates are "
-                     "not usable")
-        warnings.warn(notes[-1], ConvergenceWarning, stacklevel=4)
-    inverse = np.zeros((free.size, free.size))
-    inverse[np.ix_(free, free)] = np.linalg.pinv(optimum.information)
+    at_zero = list(np.asarray(names)[np.concatenate([np.diag(low) for low in choleskys]) == 0])
+    notes = fit_notes(optimum.converged, optimum.message, at_zero, 3)
+    inverse = held_inverse(optimum.information, free)
     fixed_names = tuple(np.asarray(design.encoding.columns)[design.encoding.kept])
     blocks = tuple((t.factor, t.q) for t in problem.terms)
     return GLMMResults(formula, settings, fixed_names, tuple(names), optimum.x[:p], inverse[:p, :p],
                        optimum.x[p:], inverse, G, optimum.loglik, int(free.sum()), design.n_obs,
                        design.n_subjects, modes_frame(problem, optimum.x[p:], optimum.modes.u),
-                       optimum.converged, optimum.iterations, optimum.message, tuple(notes), blocks)
+                       optimum.converged, optimum.iterations, optimum.message, notes, blocks)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from ..engine.formula import ModelFormula
+from ..errors import BoundaryWarning, ConvergenceWarning
 
 
 @dataclass(frozen=True)
@@ -93,3 +95,26 @@ class GLMMResults:
         """:math:`-2\\ell + k\\log n` with n the number of rows (R ``BIC`` of ``glmer``; SAS
         GLIMMIX uses the number of subjects)."""
         return -2 * self.loglik + self.n_parameters * np.log(self.n_obs)
+
+
+def fit_notes(converged: bool, message: str, at_zero: list[str], stacklevel: int) -> tuple[str, ...]:
+    """The notes of a fit, each also warned (``stacklevel`` from the caller): the variances of G
+    held at 0 (``at_zero``, BoundaryWarning) and a maximisation that did not converge
+    (``message``, ConvergenceWarning)."""
+    notes = []
+    if at_zero:
+        notes.append(f"a variance of G is at its boundary 0 ({', '.join(at_zero)}): reported as 0 and held "
+                     "there (SAS: 'Estimated G matrix is not positive definite')")
+        warnings.warn(notes[-1], BoundaryWarning, stacklevel=stacklevel + 1)
+    if not converged:
+        notes.append(f"the likelihood maximisation did not converge: {message}; the estimates are not usable")
+        warnings.warn(notes[-1], ConvergenceWarning, stacklevel=stacklevel + 1)
+    return tuple(notes)
+
+
+def held_inverse(information: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """The inverse (pseudo-inverse) of the observed ``information`` of the ``free`` parameters,
+    with rows and columns of 0 for the parameters held at a boundary."""
+    inverse = np.zeros((free.size, free.size))
+    inverse[np.ix_(free, free)] = np.linalg.pinv(information)
+    return inverse
