@@ -46,6 +46,7 @@ import pandas as pd
 from scipy import linalg
 
 from ..engine.design import Design
+from ..engine.formula import ModelFormula
 from ..errors import ConvergenceError
 from .conditional import Conditional
 from .modes import MAX_ITERATIONS, TOLERANCE
@@ -69,7 +70,7 @@ class Term:
         return self.Z.shape[1]
 
 
-def design_terms(design: Design, formula) -> tuple[Term, ...]:
+def design_terms(design: Design, formula: ModelFormula) -> tuple[Term, ...]:
     """The random-effect terms of ``design`` in formula order: the subject's own term
     (``design.Z``) and the outer grouping factors (``design.outer``)."""
     outer = {level.factor: level for level in design.outer}
@@ -270,12 +271,13 @@ class _Newton:
         """The factorisation of :math:`H` (class docstring) for the rows' weights, in the
         order ``self.order`` (the first block, then the rest)."""
         q, L, R = self._q, self._n_levels, self._n_rest
-        root = np.sqrt(weight)[:, None]
-        a1, ar = values[:, self._first] * root, values[:, self._rest] * root
-        h11 = np.bincount(self._i11, (a1[:, :, None] * a1[:, None, :]).ravel(), L * q * q).reshape(L, q, q)
+        a1, ar = values[:, self._first], values[:, self._rest]
+        w1 = a1 * weight[:, None]
+        h11 = np.bincount(self._i11, (w1[:, :, None] * a1[:, None, :]).ravel(), L * q * q).reshape(L, q, q)
         h11 += np.eye(q)
-        h12 = np.bincount(self._i12, (a1[:, :, None] * ar[:, None, :]).ravel(), L * q * R).reshape(L, q, R)
-        h22 = np.bincount(self._i22, (ar[:, :, None] * ar[:, None, :]).ravel(), R * R).reshape(R, R)
+        h12 = np.bincount(self._i12, (w1[:, :, None] * ar[:, None, :]).ravel(), L * q * R).reshape(L, q, R)
+        h22 = np.bincount(self._i22, ((ar * weight[:, None])[:, :, None] * ar[:, None, :]).ravel(),
+                          R * R).reshape(R, R)
         h22[self._penalised_rest, self._penalised_rest] += 1.0
         return BlockFactor(h11, h12, h22)
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..engine.design import Design
+from ..engine.formula import ModelFormula
 from .multilevel import LaplaceProblem, modes_frame
 from .optimize import Objective, Optimum, minimise
 from .results import GLMMResults, GLMMSettings, fit_notes, held_inverse
@@ -73,7 +75,8 @@ def maximise_laplace(problem: LaplaceProblem) -> tuple[Optimum, np.ndarray]:
     return minimise(LaplaceObjective(problem), x, free), free
 
 
-def fit_several_terms(formula, settings: GLMMSettings, design, problem: LaplaceProblem) -> GLMMResults:
+def fit_several_terms(formula: ModelFormula, settings: GLMMSettings, design: Design,
+                      problem: LaplaceProblem) -> GLMMResults:
     """Maximise and report (:class:`.results.GLMMResults`): G block diagonal over the terms,
     random effects named ``FACTOR:EFFECT``, ``modes`` by :func:`.multilevel.modes_frame`."""
     optimum, free = maximise_laplace(problem)
