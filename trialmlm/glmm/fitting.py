@@ -18,20 +18,15 @@ import pandas as pd
 
 from ..engine.design import build_design, model_columns
 from ..engine.formula import parse_formula
-from ..errors import (
-    BoundaryWarning,
-    ConvergenceWarning,
-    DataError,
-    DataWarning,
-    FormulaError,
-    SeparationWarning,
-)
+from ..errors import ConvergenceWarning, DataError, DataWarning, FormulaError, SeparationWarning
 from ..genmod.families import binary_values, get_family
 from .checks import separated_terms, short_subjects, too_few_subjects
 from .conditional import Conditional
+from .multilevel import LaplaceProblem, design_terms
+from .multilevel_fit import fit_several_terms
 from .optimize import Optimum, maximise
 from .problem import Problem
-from .results import GLMMResults, GLMMSettings
+from .results import GLMMResults, GLMMSettings, fit_notes, held_inverse
 
 BOUNDARY_SD = 1e-4  # a diagonal element of L below this is a variance at its boundary 0
 STABLE = 1e-6  # change of the log-likelihood at which increasing n_points stops
@@ -46,7 +41,10 @@ def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str |
     Parameters
     ----------
     formula : ``"CRIT1FL ~ TRT * AVISIT + (1 + WEEK | USUBJID)"``: the mean model and one
-        term ``(EXPR | SUBJECT)`` (unstructured G, SAS ``RANDOM EXPR / SUBJECT= TYPE=UN``).
+        term ``(EXPR | SUBJECT)`` (unstructured G, SAS ``RANDOM EXPR / SUBJECT= TYPE=UN``),
+        or several terms, nested ``(1 | SITE) + (1 + WEEK | USUBJID)`` or crossed
+        ``(1 | SUBJ) + (1 | ITEM)``, one G per term, fitted by the Laplace approximation
+        (:mod:`.multilevel`; ``method="laplace"``).
     data : one row per subject and visit; never modified; rows with a missing value in a
         model column (or offset, trials) are not used.
     family, link : "binomial" (0/1, Y/N, or events with ``trials=``) with "logit" (default),
@@ -71,14 +69,19 @@ def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str |
                         not stabilise.
     """
     parsed = parse_formula(formula)
-    if parsed.covariance is not None or len(parsed.random_terms) != 1 or parsed.random_terms[0].diagonal:
+    terms = parsed.random_terms
+    if parsed.covariance is not None or not terms or any(t.diagonal for t in terms):
         raise FormulaError(f"a GLMM formula has the mean model and one random-effect term (1 + TIME | "
-                           f"SUBJECT) for now; got '{formula}'")
+                           f"SUBJECT) per grouping factor, unstructured, for now; got '{formula}'")
     fam = get_family(family)
     link_name = fam.link(link).name
     method = str(method).lower()
     if method not in ("laplace", "quad"):
         raise DataError(f"method must be 'laplace' or 'quad'; got {method!r}")
+    several = len(parsed.random_terms) > 1
+    if several and method == "quad":
+        raise FormulaError(f"adaptive quadrature needs one random-effect term; use method='laplace' for "
+                           f"'{formula}'")
     if n_points is not None and (int(n_points) != n_points or n_points < 1):
         raise DataError(f"n_points must be a positive integer; got {n_points!r}")
     frame = _frame(data, parsed, fam.name, offset, trials)
@@ -90,9 +93,15 @@ def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str |
 
     y, w = fam.check(design.y, values(trials), parsed.response, design.row_index)
     names = tuple(np.asarray(design.encoding.columns)[design.encoding.kept])
+    offsets = np.zeros_like(y) if offset is None else values(offset)
+    conditional = Conditional.of(fam, link_name, y, w)
+    if several:
+        notes = _separation(design.X, y, names, fam.name)
+        problem = LaplaceProblem(design.X, offsets, design_terms(design, parsed), conditional)
+        settings = GLMMSettings(fam.name, link_name, method, 1, offset, trials)
+        return fit_several_terms(parsed, settings, design, problem, notes)
     notes = _check(design, names, y, fam.name)
-    problem = Problem(design.X, design.Z, np.zeros_like(y) if offset is None else values(offset),
-                      design.subject, design.n_subjects, Conditional.of(fam, link_name, y, w))
+    problem = Problem(design.X, design.Z, offsets, design.subject, design.n_subjects, conditional)
     x0 = np.concatenate([np.zeros(design.n_fixed), np.zeros(problem.n_theta)])
     optimum, free = _fit(problem, 1, x0)
     used = 1
@@ -116,14 +125,20 @@ def _check(design, names: tuple[str, ...], y: np.ndarray, family: str) -> list[s
                            len(design.random_names))
     if short is not None:
         notes.append(short)
-        warnings.warn(short, DataWarning, stacklevel=3)
-    diverging = separated_terms(design.X, y, names) if family == "binomial" else []
-    if diverging:
-        notes.append("complete or quasi-complete separation: the estimate of "
-                     f"{', '.join(map(repr, diverging))} diverges (its value and standard error only show "
-                     "where the iterations stopped)")
-        warnings.warn(notes[-1], SeparationWarning, stacklevel=3)
-    return notes
+        warnings.warn(short, DataWarning, stacklevel=4)
+    return notes + _separation(design.X, y, names, family)
+
+
+def _separation(X: np.ndarray, y: np.ndarray, names: tuple[str, ...], family: str) -> list[str]:
+    """The SeparationWarning (:func:`.checks.separated_terms`) of a binomial response, as a note."""
+    diverging = separated_terms(X, y, names) if family == "binomial" else []
+    if not diverging:
+        return []
+    note = ("complete or quasi-complete separation: the estimate of "
+            f"{', '.join(map(repr, diverging))} diverges (its value and standard error only show where the "
+            "iterations stopped)")
+    warnings.warn(note, SeparationWarning, stacklevel=4)
+    return [note]
 
 
 def _frame(data, parsed, family: str, offset: str | None, trials: str | None) -> pd.DataFrame:
@@ -183,20 +198,12 @@ def _results(parsed, settings: GLMMSettings, design, problem: Problem, optimum: 
     p = problem.X.shape[1]
     L = problem.cholesky(optimum.x[p:])
     G = L @ L.T
-    if not np.all(free):
-        at_zero = ", ".join(np.asarray(design.random_names)[np.diag(L) == 0])
-        notes.append(f"a variance of G is at its boundary 0 ({at_zero}): reported as 0 and held there "
-                     "(SAS: 'Estimated G matrix is not positive definite')")
-        warnings.warn(notes[-1], BoundaryWarning, stacklevel=3)
-    if not optimum.converged:
-        notes.append(f"the likelihood maximisation did not converge: {optimum.message}; the estimates are "
-                     "not usable")
-        warnings.warn(notes[-1], ConvergenceWarning, stacklevel=3)
-    inverse = np.zeros((free.size, free.size))
-    inverse[np.ix_(free, free)] = np.linalg.pinv(optimum.information)
+    at_zero = list(np.asarray(design.random_names)[np.diag(L) == 0])
+    notes = tuple(notes) + fit_notes(optimum.converged, optimum.message, at_zero, 3)
+    inverse = held_inverse(optimum.information, free)
     modes = pd.DataFrame(optimum.modes.u @ L.T, index=pd.Index(design.subject_labels, name=parsed.subject),
                          columns=list(design.random_names))
     return GLMMResults(parsed, settings, names, tuple(design.random_names), optimum.x[:p], inverse[:p, :p],
                        optimum.x[p:], inverse, G,
                        optimum.loglik, int(free.sum()), design.n_obs, design.n_subjects, modes,
-                       optimum.converged, optimum.iterations, optimum.message, tuple(notes))
+                       optimum.converged, optimum.iterations, optimum.message, notes)

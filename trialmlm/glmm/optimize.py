@@ -46,7 +46,8 @@ class Optimum:
 
 
 class Objective:
-    r""":math:`-\ell(\beta, \theta)` and its gradient with ``n_points`` nodes per dimension."""
+    r""":math:`-\ell(\beta, \theta)` and its gradient with ``n_points`` nodes per dimension
+    (one random-effect term; :class:`.multilevel_fit.LaplaceObjective` for several)."""
 
     def __init__(self, problem: Problem, n_points: int):
         self.problem, self.n_points, self.modes = problem, n_points, None
@@ -74,16 +75,23 @@ class Objective:
 
 def maximise(problem: Problem, n_points: int, x0: np.ndarray, free: np.ndarray | None = None,
              information: np.ndarray | None = None, maxiter: int = 500) -> Optimum:
-    """The maximum of the marginal log-likelihood from ``x0`` (module docstring); a positive
-    definite ``information`` of the free parameters (a previous optimum's, e.g. the Laplace
-    fit's before quadrature) starts BFGS's inverse-Hessian approximation as its inverse."""
+    """The maximum of the marginal log-likelihood from ``x0`` (module docstring)."""
+    return minimise(Objective(problem, n_points), x0, free, information, maxiter)
+
+
+def minimise(f: Objective, x0: np.ndarray, free: np.ndarray | None = None,
+             information: np.ndarray | None = None, maxiter: int = 500) -> Optimum:
+    """The minimum of the objective ``f`` (:math:`-\\ell` with ``value_and_gradient`` and
+    ``hessian``, keeping the modes of its last evaluation in ``f.modes``) from ``x0``: BFGS,
+    then Newton polish (module docstring); a positive definite ``information`` of the free
+    parameters (a previous optimum's, e.g. the Laplace fit's before quadrature) starts BFGS's
+    inverse-Hessian approximation as its inverse."""
     free = np.ones(x0.size, dtype=bool) if free is None else free
     options = {"gtol": GRADIENT_TOLERANCE / 10, "maxiter": maxiter}
     if information is not None and information.shape == (free.sum(),) * 2 and np.all(
             np.linalg.eigvalsh(information) > 0):
         inverse = np.linalg.inv(information)
         options["hess_inv0"] = 0.5 * (inverse + inverse.T)
-    f = Objective(problem, n_points)
 
     def full(z):
         x = x0.copy()
@@ -109,7 +117,7 @@ def maximise(problem: Problem, n_points: int, x0: np.ndarray, free: np.ndarray |
             break
         candidate = x.copy()
         candidate[free] -= step
-        if not np.isfinite(f(candidate)) or f(candidate) > f(x):
+        if not np.isfinite(f(candidate)) or f(candidate) > f(x) + 1e-12 * abs(f(x)):  # rounding of f
             break
         x, iterations = candidate, iterations + 1
     if H is None or np.max(np.abs(x - H_at)[free], initial=0.0) > REUSE_STEP:
