@@ -46,10 +46,7 @@ class Problem:
 
     def cholesky(self, theta: np.ndarray) -> np.ndarray:
         r""":math:`L` (q, q) of the log-Cholesky :math:`\theta` (module docstring)."""
-        rows, cols = np.tril_indices(self.q)
-        L = np.zeros((self.q, self.q))
-        L[rows, cols] = np.where(rows == cols, np.exp(theta), theta)
-        return L
+        return cholesky_factor(theta)
 
     def theta_of(self, G: np.ndarray) -> np.ndarray:
         r""":math:`\theta` of a positive definite :math:`G`."""
@@ -60,3 +57,14 @@ class Problem:
     def per_subject(self, values: np.ndarray) -> np.ndarray:
         """Sums of ``values`` (rows along the first axis) within each subject."""
         return np.add.reduceat(values, self.starts, axis=0)
+
+
+def cholesky_factor(theta: np.ndarray) -> np.ndarray:
+    r""":math:`L` (q, q) of the log-Cholesky :math:`\theta` of length :math:`q(q+1)/2` (module
+    docstring; ``-inf`` gives a zero diagonal element)."""
+    theta = np.asarray(theta, dtype=float)
+    q = int(round((np.sqrt(8 * theta.size + 1) - 1) / 2))
+    rows, cols = np.tril_indices(q)
+    L = np.zeros((q, q))
+    L[rows, cols] = np.where(rows == cols, np.exp(theta), theta)
+    return L
