@@ -15,7 +15,6 @@ import pytest
 from scipy import integrate, special, stats
 
 import trialmlm
-from trialmlm import glmm as fit_glmm  # the function (PEP 562), before the subpackage's modules are imported
 from trialmlm.engine.design import build_design
 from trialmlm.engine.formula import parse_formula
 from trialmlm.errors import DataError
@@ -57,7 +56,7 @@ def fitted(label: str):
     if label not in _CACHE:
         formula, name, family, n_points = FORMULAS[label]
         method = "laplace" if n_points == 1 else "quad"
-        _CACHE[label] = fit_glmm(formula, data(name), family=family, method=method,
+        _CACHE[label] = trialmlm.glmm(formula, data(name), family=family, method=method,
                                  n_points=None if n_points == 1 else n_points)
     return _CACHE[label]
 
@@ -224,3 +223,9 @@ def test_bad_input_is_named():
         marginal_effects(fit, "treatment", reference="placebo")
     with pytest.raises(DataError, match="odds"):
         marginal_effects(fitted("epil_agq25"), "trt", contrast="logor")
+
+
+def test_glmm_stays_callable_after_importing_its_modules():
+    """``from trialmlm.glmm.margins import ...`` (above) sets ``trialmlm.glmm`` to the subpackage."""
+    fit = trialmlm.glmm("y ~ treatment * time + (1 | id)", data("toenail"), method="laplace")
+    assert fit.loglik == pytest.approx(-627.808935, abs=1e-5)  # glmer, tests/reference/glmm README
