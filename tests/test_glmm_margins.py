@@ -229,3 +229,23 @@ def test_glmm_stays_callable_after_importing_its_modules():
     """``from trialmlm.glmm.margins import ...`` (above) sets ``trialmlm.glmm`` to the subpackage."""
     fit = trialmlm.glmm("y ~ treatment * time + (1 | id)", data("toenail"), method="laplace")
     assert fit.loglik == pytest.approx(-627.808935, abs=1e-5)  # glmer, tests/reference/glmm README
+
+
+def test_visit_factor_by():
+    """by= a visit factor: one mean per arm and visit; rows and grid agree (no other covariates);
+    the three odds ratios per visit, visit-major."""
+    frame = data("toenail").assign(VISIT=lambda d: "V" + d["visit"].astype(str))
+    fit = trialmlm.glmm("y ~ treatment * VISIT + (1 | id)", frame, method="laplace")
+    grid = marginal_means(fit, "treatment", by="VISIT")
+    rows = marginal_means(fit, "treatment", by="VISIT", average="rows")
+    assert list(grid.columns[:2]) == ["treatment", "VISIT"] and len(grid) == 14
+    np.testing.assert_allclose(rows["estimate"], grid["estimate"], rtol=1e-12)
+    gee = trialmlm.gee("y ~ treatment * VISIT", frame, family="binomial", working="exchangeable",
+                       subject="id", visit="VISIT")
+    table = conditional_vs_marginal(fit, gee, "treatment", by="VISIT")
+    assert list(table["VISIT"]) == [f"V{k}" for k in range(1, 8) for _ in range(3)]
+    conditional = table[table["model"] == "GLMM conditional"]
+    coef = dict(zip(fit.names, fit.beta))
+    main = coef["treatment[T.terbinafine]"]
+    expected = [main] + [main + coef[f"treatment[T.terbinafine]:VISIT[T.V{k}]"] for k in range(2, 8)]
+    np.testing.assert_allclose(conditional["estimate"], expected, rtol=1e-10)

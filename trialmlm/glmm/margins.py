@@ -62,7 +62,7 @@ from scipy import stats
 from ..checks import check_alpha
 from ..errors import DataError
 from ..genmod.links import Link, get_link
-from ..genmod.margins import CONTRASTS, MarginalEffects, get_contrast
+from ..genmod.margins import MarginalEffects, contrast_names, level_of
 from ..genmod.results import GEEResults
 from ..genmod.ztests import t_table
 from ..inference.grid import ReferenceGrid
@@ -165,16 +165,12 @@ def marginal_effects(fit: GLMMResults, treatment: str, by: str | None = None, at
     (method "delta", covariance ``parameter_vcov``).
     """
     alpha = check_alpha(alpha)
-    names = [contrast] if isinstance(contrast, str) else list(contrast)
-    if not names:
-        raise DataError("contrast must name at least one of " + ", ".join(map(repr, CONTRASTS)))
-    for name in names:
-        get_contrast(name, fit.settings.family)
+    names = contrast_names(contrast, fit.settings.family)
     visit, values = _visit_dimension(fit, treatment, by, at)
     labels, mean, J = _means(fit, treatment, by, at, average, "equal")
     cov = J @ fit.parameter_vcov @ J.T
     arms = tuple(fit.design.encoding.levels[treatment])
-    reference = arms[0] if reference is None else _level(reference, arms, treatment)
+    reference = arms[0] if reference is None else level_of(reference, arms, treatment)
     visits = tuple(values) if visit is not None else (None,)
     visit_column = labels[visit].tolist() if visit is not None else [None] * len(labels)
     index = pd.MultiIndex.from_arrays([visit_column, labels[treatment].tolist()], names=["visit", "arm"])
@@ -419,15 +415,6 @@ def _visit_dimension(fit: GLMMResults, treatment: str, by, at) -> tuple[str | No
     if listed:
         return listed[0], list(at[listed[0]])
     return None, []
-
-
-def _level(value, levels: tuple, column: str):
-    """``value`` as one of ``levels`` (compared as text too: ``reference=1`` for level '1')."""
-    for level in levels:
-        if value == level or str(value) == str(level):
-            return level
-    raise DataError(f"reference {value!r} is not a level of '{column}' "
-                    f"(levels: {', '.join(map(str, levels))})")
 
 
 def _differences(labels: pd.DataFrame, L: np.ndarray, treatment: str, by, reference):
