@@ -192,7 +192,8 @@ def conditional_vs_marginal(fit: GLMMResults, gee: GEEResults, treatment: str, b
       for any one patient; covariance ``fit.vcov``;
     * ``"GLMM marginal"``: the odds ratio of the population-averaged probabilities
       (:func:`marginal_effects`, ``logor``);
-    * ``"GEE"``: :math:`\exp` of ``gee.compare``'s difference (its covariance and df).
+    * ``"GEE"``: :math:`\exp` of the same difference of the GEE's reference-grid rows, with
+      the GEE's covariance and df (``gee.cov()``, ``gee.df``: the numbers of ``gee.compare``).
 
     Estimates, se and limits are on the log scale (normal reference for the GLMM rows);
     ``ratio, ratio_lower, ratio_upper`` are their exponentials.  The population-averaged
