@@ -219,6 +219,9 @@ def test_bad_input_is_named():
         marginal_effects(fit, "treatment", at={"time": [0, 12], "id": [1, 2]})
     with pytest.raises(DataError, match="no design"):
         marginal_means(replace(fit, design=None), "treatment")
+    several = replace(fit, formula=replace(fit.formula, random_terms=fit.formula.random_terms * 2))
+    with pytest.raises(DataError, match="one random-effect term"):
+        marginal_means(several, "treatment")
     with pytest.raises(DataError, match="reference 'placebo'"):
         marginal_effects(fit, "treatment", reference="placebo")
     with pytest.raises(DataError, match="odds"):

@@ -247,8 +247,7 @@ def conditional_means(fit: GLMMResults, specs, effects: np.ndarray, by=None,
     grid of :func:`marginal_means` (same ``specs``, ``by``, ``at``), for each row ``b`` of
     ``effects`` (k, q), e.g. the conditional modes (``fit.modes``) or zeros (the typical
     subject).  Returns the grid's labels and the means (k, grid rows)."""
-    if fit.design is None:
-        raise DataError("the fit carries no design (it was not made by trialmlm.glmm)")
+    _check_fit(fit)
     effects = np.atleast_2d(np.asarray(effects, dtype=float))
     if effects.shape[1] != len(fit.random_names):
         raise DataError(f"effects needs {len(fit.random_names)} columns ({', '.join(fit.random_names)}); "
@@ -278,8 +277,7 @@ def subject_arms(fit: GLMMResults, treatment: str) -> np.ndarray:
 # -- the rows to average -----------------------------------------------------------------------
 def _means(fit: GLMMResults, specs, by, at, average: str, weights: str):
     """Labels (factor columns, then the list-valued ``at`` covariates), means and Jacobian."""
-    if fit.design is None:
-        raise DataError("the fit carries no design (it was not made by trialmlm.glmm)")
+    _check_fit(fit)
     if average not in AVERAGES:
         raise DataError(f"average must be one of {', '.join(map(repr, AVERAGES))}; got {average!r}")
     if average == "rows" and weights != "equal":
@@ -304,6 +302,16 @@ def _means(fit: GLMMResults, specs, by, at, average: str, weights: str):
         means.append(mean)
         jacobians.append(J)
     return pd.concat(labels, ignore_index=True), np.concatenate(means), np.vstack(jacobians)
+
+
+def _check_fit(fit: GLMMResults) -> None:
+    """DataError for a fit without its design or with several random-effect terms (whose
+    :math:`s^2` would sum over the terms; not done)."""
+    if fit.design is None:
+        raise DataError("the fit carries no design (it was not made by trialmlm.glmm)")
+    if len(fit.formula.random_terms) != 1:
+        raise DataError("population-averaged means are computed for one random-effect term (1 + TIME | "
+                        f"SUBJECT); this fit has {len(fit.formula.random_terms)}")
 
 
 def _at_points(at: dict | None) -> tuple[list[str], list[dict]]:
@@ -397,8 +405,7 @@ def _codes(frame: pd.DataFrame, names: list[str], levels: dict) -> tuple[np.ndar
 def _visit_dimension(fit: GLMMResults, treatment: str, by, at) -> tuple[str | None, list]:
     """The name and values of the one dimension the arms are compared along: ``by`` (a
     factor), the one list-valued ``at`` covariate, or none."""
-    if fit.design is None:
-        raise DataError("the fit carries no design (it was not made by trialmlm.glmm)")
+    _check_fit(fit)
     levels = fit.design.encoding.levels
     if treatment not in levels:
         raise DataError(f"treatment '{treatment}' must be a factor of the mean model "
