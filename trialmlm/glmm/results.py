@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..engine.design import Design
 from ..engine.formula import ModelFormula
 from ..errors import BoundaryWarning, ConvergenceWarning
 from .problem import covariance_jacobian
@@ -36,7 +37,8 @@ class GLMMResults:
     ``G`` the random-effects covariance (boundary variances reported as 0), ``loglik`` the
     full marginal log-likelihood at the optimum, ``n_parameters`` (:math:`p` + the free
     parameters of :math:`G`), ``modes`` the conditional modes :math:`\\hat b_i = L\\hat u_i`
-    (one row per subject), ``converged``, ``iterations``, ``message``, ``warnings``.
+    (one row per subject), ``converged``, ``iterations``, ``message``, ``warnings``;
+    ``design`` the encoded rows (reference grids, marginal means of :mod:`.margins`).
 
     With several random-effect terms (:mod:`.multilevel`), ``blocks`` lists each term's
     grouping factor and number of random effects, in formula order: ``G`` is block diagonal
@@ -62,6 +64,7 @@ class GLMMResults:
     message: str
     warnings: tuple[str, ...] = ()
     blocks: tuple[tuple[str, int], ...] = ()
+    design: Design | None = field(default=None, repr=False, compare=False)
 
     def coef_table(self, alpha: float = 0.05) -> pd.DataFrame:
         r"""Wald z table of :math:`\beta`: ``estimate, se, z, p, lower, upper``
