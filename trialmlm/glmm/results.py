@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..engine.design import Design
 from ..engine.formula import ModelFormula
+from ..errors import BoundaryWarning, ConvergenceWarning
+from .problem import covariance_jacobian
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,13 @@ class GLMMResults:
     ``G`` the random-effects covariance (boundary variances reported as 0), ``loglik`` the
     full marginal log-likelihood at the optimum, ``n_parameters`` (:math:`p` + the free
     parameters of :math:`G`), ``modes`` the conditional modes :math:`\\hat b_i = L\\hat u_i`
-    (one row per subject), ``converged``, ``iterations``, ``message``, ``warnings``."""
+    (one row per subject), ``converged``, ``iterations``, ``message``, ``warnings``;
+    ``design`` the encoded rows (reference grids, marginal means of :mod:`.margins`).
+
+    With several random-effect terms (:mod:`.multilevel`), ``blocks`` lists each term's
+    grouping factor and number of random effects, in formula order: ``G`` is block diagonal
+    over them, ``random_names`` are ``FACTOR:EFFECT``, ``theta`` the terms' log-Cholesky
+    parameters one after the other, and ``modes`` has one row per (``group``, ``level``)."""
 
     formula: ModelFormula
     settings: GLMMSettings
@@ -53,6 +63,8 @@ class GLMMResults:
     iterations: int
     message: str
     warnings: tuple[str, ...] = ()
+    blocks: tuple[tuple[str, int], ...] = ()
+    design: Design | None = field(default=None, repr=False, compare=False)
 
     def coef_table(self, alpha: float = 0.05) -> pd.DataFrame:
         r"""Wald z table of :math:`\beta`: ``estimate, se, z, p, lower, upper``
@@ -66,11 +78,25 @@ class GLMMResults:
 
     @property
     def covariance_parameters(self) -> pd.DataFrame:
-        """SAS's "Covariance Parameter Estimates": ``parameter`` UN(i,j) (lower triangle, row
-        by row), ``subject``, ``estimate`` (the element of G)."""
-        rows, cols = np.tril_indices(self.G.shape[0])
-        return pd.DataFrame({"parameter": [f"UN({i + 1},{j + 1})" for i, j in zip(rows, cols)],
-                             "subject": self.formula.subject, "estimate": self.G[rows, cols]})
+        r"""SAS's "Covariance Parameter Estimates": ``parameter`` UN(i,j) (lower triangle, row
+        by row), ``subject``, ``estimate`` (the element of G) and ``se``, its standard error by
+        the delta method, :math:`\sqrt{\mathrm{diag}(J V_\theta J^\top)}` with :math:`J =
+        \partial\,\mathrm{vech}\,G/\partial\theta` (:func:`.problem.covariance_jacobian`)
+        and :math:`V_\theta` the :math:`\theta` block of ``parameter_vcov`` (SAS GLIMMIX's Standard
+        Error from the inverse Hessian; 0 for a variance held at its boundary).  With several
+        terms one block per term (SAS: per RANDOM statement), ``subject`` its grouping factor."""
+        frames, start, at = [], 0, self.beta.size
+        for factor, q in self.blocks or ((self.formula.subject, self.G.shape[0]),):
+            rows, cols = np.tril_indices(q)
+            k = rows.size
+            J = covariance_jacobian(self.theta[at - self.beta.size: at - self.beta.size + k])
+            V = self.parameter_vcov[at:at + k, at:at + k]
+            se = np.sqrt(np.maximum(np.einsum("ak,kl,al->a", J, V, J), 0.0))
+            frames.append(pd.DataFrame({"parameter": [f"UN({i + 1},{j + 1})" for i, j in zip(rows, cols)],
+                                        "subject": factor, "estimate": self.G[start + rows, start + cols],
+                                        "se": se}))
+            start, at = start + q, at + k
+        return pd.concat(frames, ignore_index=True)
 
     @property
     def aic(self) -> float:
@@ -82,3 +108,26 @@ class GLMMResults:
         """:math:`-2\\ell + k\\log n` with n the number of rows (R ``BIC`` of ``glmer``; SAS
         GLIMMIX uses the number of subjects)."""
         return -2 * self.loglik + self.n_parameters * np.log(self.n_obs)
+
+
+def fit_notes(converged: bool, message: str, at_zero: list[str], stacklevel: int) -> tuple[str, ...]:
+    """The notes of a fit, each also warned (``stacklevel`` from the caller): the variances of G
+    held at 0 (``at_zero``, BoundaryWarning) and a maximisation that did not converge
+    (``message``, ConvergenceWarning)."""
+    notes = []
+    if at_zero:
+        notes.append(f"a variance of G is at its boundary 0 ({', '.join(at_zero)}): reported as 0 and held "
+                     "there (SAS: 'Estimated G matrix is not positive definite')")
+        warnings.warn(notes[-1], BoundaryWarning, stacklevel=stacklevel + 1)
+    if not converged:
+        notes.append(f"the likelihood maximisation did not converge: {message}; the estimates are not usable")
+        warnings.warn(notes[-1], ConvergenceWarning, stacklevel=stacklevel + 1)
+    return tuple(notes)
+
+
+def held_inverse(information: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """The inverse (pseudo-inverse) of the observed ``information`` of the ``free`` parameters,
+    with rows and columns of 0 for the parameters held at a boundary."""
+    inverse = np.zeros((free.size, free.size))
+    inverse[np.ix_(free, free)] = np.linalg.pinv(information)
+    return inverse
