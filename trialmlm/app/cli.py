@@ -106,15 +106,13 @@ def _role_and_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", choices=list(MODELS),
                    help="mmrm (default); ancova: linear model per visit (or --at-visit); slopes: random "
                         "intercept and slope in --time; binary endpoint: gee (default) or glmm (logistic "
-                        "mixed model)")
+                        "mixed model with a random intercept per subject)")
     p.add_argument("--at-visit", dest="at_visit", help="the visit of an ANCOVA (default: every visit)")
-    p.add_argument("--time", help="continuous time column of the slopes model and of a glmm's random slope "
-                                  "(default TIME)")
+    p.add_argument("--time", help="continuous time column of the slopes model (default TIME)")
     p.add_argument("--covariance",
                    help=f"residual structure, or several tried in order, e.g. us,toeph,ar1h,cs (default us; "
                         f"slopes: none); one of {', '.join(STRUCTURES)}, none; binary: the GEE working "
-                        "correlation, independence, exchangeable (default), ar1, unstructured or mdep(m); "
-                        "glmm: the random effects per subject, intercept (default) or slope (1 + --time)")
+                        "correlation, independence, exchangeable (default), ar1, unstructured or mdep(m)")
     p.add_argument("--allow-nonconvergence", dest="allow_nonconvergence", action="store_true", default=None,
                    help="write the report of a fit that did not converge (every table says so) "
                         "instead of exiting with status 3")

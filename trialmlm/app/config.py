@@ -105,21 +105,11 @@ class GEE(ModelKind):
 
 
 class GLMM(ModelKind):
-    """A logistic GLMM (:func:`trialmlm.glmm`); ``covariance`` names the random effects per
-    subject: ``intercept`` (``(1 | SUBJECT)``) or ``slope`` (``(1 + TIME | SUBJECT)``)."""
-
-    RANDOM = {"intercept": "1", "slope": "1 + {time}"}
-
-    def check_structures(self, names: tuple[str, ...]) -> None:
-        bad = [n for n in names if n not in self.RANDOM]
-        if bad:
-            raise DataError(f"covariance {bad[0]!r} is not a random-effects choice of model='glmm': "
-                            f"{', '.join(self.RANDOM)}")
+    """A logistic GLMM (:func:`trialmlm.glmm`) with a random intercept per subject."""
 
     def formula(self, config: AnalysisConfig, structure: str) -> str:
         fixed = " + ".join([*config.covariates, f"{config.arm} * {config.visit}"])
-        random = self.RANDOM[structure].format(time=config.time)
-        return f"{config.response} ~ {fixed} + ({random} | {config.subject})"
+        return f"{config.response} ~ {fixed} + (1 | {config.subject})"
 
 
 #: Every model of ``trialmlm analyze``, by its ``model`` name.
@@ -132,8 +122,8 @@ MODEL_KINDS = {kind.name: kind for kind in (
            figures=("trajectories", "shrinkage")),
     GEE("gee", "response probabilities", by_visit=True, structures=("exchangeable",), mar_based=False,
         endpoint="binary", handles_ice=True, engine="gee", methods=()),
-    GLMM("glmm", "response probabilities", by_visit=True, structures=("intercept",), endpoint="binary",
-         handles_ice=True, engine="glmm", methods=("QUAD", "LAPLACE")),
+    GLMM("glmm", "response probabilities", by_visit=True, covariance=False, endpoint="binary",
+         handles_ice=True, engine="glmm", methods=("QUAD", "LAPLACE"), ddf="containment"),
 )}
 MODELS = tuple(MODEL_KINDS)
 #: ``endpoint`` -> its default model.

@@ -165,7 +165,8 @@ class AnalysisKind:
 
     @classmethod
     def applies(cls, config: AnalysisConfig) -> bool:
-        return config.kind.endpoint in cls.endpoints and (cls.engines is None or config.kind.engine in cls.engines)
+        engine = cls.engines is None or config.kind.engine in cls.engines
+        return config.kind.endpoint in cls.endpoints and engine
 
     def tables(self) -> dict:
         """Name -> :class:`trialmlm.tables.Table`."""

@@ -69,8 +69,8 @@ from ..missing import dropout_table, patterns, time_to_dropout
 from .config import MODELS, SELECTION, AnalysisConfig, load_config, make_config  # noqa: F401 (re-exported)
 from .context import AnalysisKind, Context, Engine, read_records
 from .estimand_report import check_before_fit, run_estimands
-from .report_folder import check_folder, report_folder
 from .glmm_report import GLMM_ANALYSES, GLMM_ENGINE
+from .report_folder import check_folder, report_folder
 from .responder_report import RESPONDER_ANALYSES, RESPONDER_ENGINE
 
 SENSITIVITY_METHODS = ("jump_to_reference", "copy_reference", "copy_increments_in_reference")

@@ -31,16 +31,21 @@ def subject_curves(fit: GLMMResults, treatment: str, time: str, n_subjects: int 
     """Per arm of ``treatment``: ``n_subjects`` subject-specific curves (a random sample, numpy
     generator ``seed``; all subjects when fewer), the typical subject's curve (:math:`b = 0`)
     and the population-averaged curve with its ``ci`` band, over ``n_times`` values of the
-    covariate ``time`` from its smallest to its largest fitted value (other covariates at their
-    mean, as in the reference grid).  Returns the array of Axes (one per arm)."""
+    covariate ``time`` from its smallest to its largest fitted value, or over the levels of
+    ``time`` when it is a factor of the mean model (a visit; other covariates at their mean, as
+    in the reference grid).  Returns the array of Axes (one per arm)."""
     design = fit.design
-    if design is None or time not in design.encoding.variables or time in design.encoding.levels:
-        raise DataError(f"time '{time}' must be a numeric covariate of the GLMM's mean model")
-    values = design.fixed_frame[time].to_numpy(dtype=float)
-    times = np.linspace(values.min(), values.max(), n_times)
-    averaged = marginal_means(fit, treatment, at={time: list(times)}, alpha=1 - ci)
-    labels, typical = conditional_means(fit, treatment, np.zeros((1, len(fit.random_names))),
-                                        at={time: list(times)})
+    if design is None or time not in design.encoding.variables:
+        raise DataError(f"time '{time}' must be a covariate or factor of the GLMM's mean model")
+    if time in design.encoding.levels:  # a visit factor: one point per level
+        levels = list(design.encoding.levels[time])
+        times, ticks, grid_of = np.arange(len(levels)), levels, {"by": time}
+    else:
+        values = design.fixed_frame[time].to_numpy(dtype=float)
+        times, ticks = np.linspace(values.min(), values.max(), n_times), None
+        grid_of = {"at": {time: list(times)}}
+    averaged = marginal_means(fit, treatment, alpha=1 - ci, **grid_of)
+    labels, typical = conditional_means(fit, treatment, np.zeros((1, len(fit.random_names))), **grid_of)
     arms = list(design.encoding.levels[treatment])
     owner = subject_arms(fit, treatment)
     colours = arm_palette(arms, palette)
@@ -50,7 +55,7 @@ def subject_curves(fit: GLMMResults, treatment: str, time: str, n_subjects: int 
     for ax, arm in zip(grid, arms):
         mine = np.flatnonzero(owner == arm)
         chosen = np.sort(rng.choice(mine, size=min(n_subjects, mine.size), replace=False))
-        _, subjects = conditional_means(fit, treatment, fit.modes.to_numpy()[chosen], at={time: list(times)})
+        _, subjects = conditional_means(fit, treatment, fit.modes.to_numpy()[chosen], **grid_of)
         column = (labels[treatment] == arm).to_numpy()
         ax.plot(times, subjects[:, column].T, color=colours[arm], alpha=0.35, lw=0.8)
         ax.plot(times, typical[0, column], color=NEUTRAL, ls="--", lw=1.8)
@@ -60,6 +65,8 @@ def subject_curves(fit: GLMMResults, treatment: str, time: str, n_subjects: int 
         ax.plot(times, part["estimate"], color=colours[arm], lw=2.6)
         ax.set_ylim(-0.02, 1.02) if binomial else ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
+        if ticks is not None:
+            ax.set_xticks(times, [str(t) for t in ticks], rotation=45 if len(ticks) > 6 else 0)
         label(ax, str(arm), None, None)
     label_outer(grid, xlabel or time, ylabel or ("Probability" if binomial else "Rate"))
     fig = grid[0].figure
