@@ -160,4 +160,5 @@ def _results(parsed, settings: GLMMSettings, design, problem: Problem, optimum: 
     return GLMMResults(parsed, settings, names, tuple(design.random_names), optimum.x[:p], inverse[:p, :p],
                        optimum.x[p:], inverse, G,
                        optimum.loglik, int(free.sum()), design.n_obs, design.n_subjects, modes,
-                       optimum.converged, optimum.iterations, optimum.message, tuple(notes))
+                       optimum.converged, optimum.iterations, optimum.message, tuple(notes),
+                       design=design, problem=problem)

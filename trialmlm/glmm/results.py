@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..engine.design import Design
 from ..engine.formula import ModelFormula
+from ..errors import DataError
+from ..genmod.families import get_family
+from ..genmod.ztests import t_table, wald_test
+from ..inference.anova import term_hypotheses
+from ..inference.grid import ReferenceGrid
+from ..inference.lsmeans import adjust_table, check_adjust, difference_rows, warn_non_estimable
+from ..inference.protocol import check_options
+from .degrees import degrees_of_freedom
+from .empirical import get_covariance, subject_gradients
+from .optimize import maximise
+from .prediction import conditional_variance, modes_at, prediction_variance
+from .problem import Problem
+
+OPTIONS = ("vcov", "df", "weights", "at", "ilink")
+PREDICTION = ("sas", "lme4")
 
 
 @dataclass(frozen=True)
@@ -33,7 +49,9 @@ class GLMMResults:
     ``G`` the random-effects covariance (boundary variances reported as 0), ``loglik`` the
     full marginal log-likelihood at the optimum, ``n_parameters`` (:math:`p` + the free
     parameters of :math:`G`), ``modes`` the conditional modes :math:`\\hat b_i = L\\hat u_i`
-    (one row per subject), ``converged``, ``iterations``, ``message``, ``warnings``."""
+    (one row per subject), ``converged``, ``iterations``, ``message``, ``warnings``; ``design``
+    (the encoded rows: LS-means grid, df rules) and ``problem`` (the numbers of the likelihood:
+    sandwich, conditional modes) for the inference methods at the end of the class."""
 
     formula: ModelFormula
     settings: GLMMSettings
@@ -53,16 +71,9 @@ class GLMMResults:
     iterations: int
     message: str
     warnings: tuple[str, ...] = ()
-
-    def coef_table(self, alpha: float = 0.05) -> pd.DataFrame:
-        r"""Wald z table of :math:`\beta`: ``estimate, se, z, p, lower, upper``
-        (:math:`z = \hat\beta/\mathrm{se}`, two-sided normal p,
-        :math:`\hat\beta \pm z_{1-\alpha/2}\mathrm{se}`)."""
-        se = np.sqrt(np.diag(self.vcov))
-        z = self.beta / se
-        half = stats.norm.ppf(1 - alpha / 2) * se
-        return pd.DataFrame({"estimate": self.beta, "se": se, "z": z, "p": 2 * stats.norm.sf(np.abs(z)),
-                             "lower": self.beta - half, "upper": self.beta + half}, index=list(self.names))
+    design: Design | None = field(default=None, repr=False, compare=False)
+    problem: Problem | None = field(default=None, repr=False, compare=False)
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def covariance_parameters(self) -> pd.DataFrame:
@@ -82,3 +93,157 @@ class GLMMResults:
         """:math:`-2\\ell + k\\log n` with n the number of rows (R ``BIC`` of ``glmer``; SAS
         GLIMMIX uses the number of subjects)."""
         return -2 * self.loglik + self.n_parameters * np.log(self.n_obs)
+
+    # -- inference as SAS GLIMMIX (module docstrings of .degrees, .empirical, .prediction) ---------
+    @property
+    def free(self) -> np.ndarray:
+        """Which of :math:`(\\beta, \\theta)` were estimated (False: held at the boundary 0)."""
+        rows, cols = np.tril_indices(self.G.shape[0])
+        held = np.isin(rows, np.flatnonzero(~np.isfinite(self.theta[rows == cols])))
+        return np.concatenate([np.ones(self.beta.size, dtype=bool), ~held])
+
+    def parameter_cov(self, vcov: str = "model") -> np.ndarray:
+        """The covariance of the free :math:`(\\hat\\beta, \\hat\\theta)` named ``vcov``
+        ("model", "empirical", "mbn"; :mod:`.empirical`)."""
+        method = get_covariance(vcov)
+        if method.name not in self._cache:
+            free = self.free
+            x = np.concatenate([self.beta, self.theta])
+            information = np.linalg.inv(self.parameter_vcov[np.ix_(free, free)])
+            gradients = lambda: subject_gradients(self.problem, x, free, self.settings.n_points)  # noqa: E731
+            self._cache[method.name] = method.compute(information, gradients, self.problem)
+        return self._cache[method.name]
+
+    def cov(self, vcov: str | None = None) -> np.ndarray:
+        """The covariance of :math:`\\hat\\beta` named ``vcov`` (None: "model")."""
+        p = self.beta.size
+        return self.parameter_cov(vcov or "model")[:p, :p]
+
+    def df(self, L: np.ndarray, df: str | None = None) -> np.ndarray:
+        """The df of each row of ``L`` under the rule ``df`` (:mod:`.degrees`; None: containment)."""
+        return degrees_of_freedom(self.design, self.problem, np.atleast_2d(L), df).rows
+
+    def coef_table(self, vcov: str | None = None, alpha: float = 0.05, df: str | None = None) -> pd.DataFrame:
+        """``term, estimate, se, df, t, p, lower, upper`` of :math:`\\hat\\beta` (t with the df
+        rule ``df``; ``df="none"``: z tests, as lme4)."""
+        L = np.eye(self.beta.size)
+        table = t_table(self.beta, self.cov(vcov), L, alpha, self.df(L, df))
+        return pd.concat([pd.DataFrame({"term": list(self.names)}), table], axis=1)
+
+    def lsmeans(self, specs, by=None, alpha: float = 0.05, **options) -> pd.DataFrame:
+        """LS means of ``specs`` per ``by`` level on the link scale (SAS ``LSMEANS``);
+        ``ilink=True`` adds ``mean, mean_se, mean_lower, mean_upper`` (SAS ``ILINK``: the inverse
+        link, delta-method SE).  Options: ``vcov``, ``df``, ``weights``, ``at``, ``ilink``."""
+        opts = check_options("lsmeans", options, OPTIONS)
+        labels, L = ReferenceGrid(self, opts.get("at")).rows(specs, by, opts.get("weights", "equal"))
+        warn_non_estimable(labels, L, "LS mean(s)")
+        table = t_table(self.beta, self.cov(opts.get("vcov")), L, alpha,
+                        self._row_df(L, opts.get("df"))).drop(columns=["t", "p"])
+        if opts.get("ilink", False):
+            table = self._link.response_scale(table)
+        return pd.concat([labels, table], axis=1)
+
+    def compare(self, spec, by=None, reference=None, pairwise: bool = False, adjust: str | None = None,
+                alpha: float = 0.05, **options) -> pd.DataFrame:
+        """Differences of the LS means of ``spec`` on the link scale (protocol columns), with
+        ``ratio, ratio_lower, ratio_upper`` (odds ratios under the logit, rate ratios under the log)."""
+        opts = check_options("compare", options, OPTIONS[:-1])
+        check_adjust(adjust, pairwise)
+        info, D = difference_rows(self, spec, by, reference, opts.get("weights", "equal"), opts.get("at"),
+                                  None, pairwise)
+        warn_non_estimable(info, D, "difference(s)")
+        cov = self.cov(opts.get("vcov"))
+        out = pd.concat([info, t_table(self.beta, cov, D, alpha, self._row_df(D, opts.get("df")))], axis=1)
+        if adjust is not None:
+            adjust_table(out, spec, alpha, adjust, D @ cov @ D.T if adjust == "dunnett" else None)
+        return self._link.ratio_scale(out)
+
+    def anova(self, vcov: str | None = None, df: str | None = None) -> pd.DataFrame:
+        """Type 3 Wald tests of the model terms (SAS "Type III Tests of Fixed Effects"): ``term,
+        df, den_df, F, p`` with :math:`F = W/r` and the denominator df of the rule ``df``; with
+        ``df="none"`` ``term, df, chi_square, p`` (SAS ``CHISQ``; lme4 / emmeans asymptotic)."""
+        cov = self.cov(vcov)
+        rows = []
+        for name, L in term_hypotheses(self, 3).items():
+            rows.append({"term": name, **wald_test(self.beta, cov, L, self._joint_df(L, df))})
+        table = pd.DataFrame(rows, columns=["term", "df", "chi_square", "den_df", "F", "p"])
+        if df == "none":
+            return table.drop(columns=["den_df", "F"])
+        return table.drop(columns="chi_square")
+
+    def likelihood_ratio(self, reduced: GLMMResults | None = None) -> pd.DataFrame:
+        """Likelihood-ratio test of ``reduced`` (nested in this fit, same rows, family, method and
+        points) against this fit: :math:`\\chi^2 = 2(\\ell - \\ell_0)` on the difference in
+        ``n_parameters`` (R ``anova(reduced, full)``).  ``reduced=None``: the test of
+        :math:`G = 0` against the fit without random effects (SAS ``COVTEST GLM``); with one
+        variance its p-value is that of the 50:50 mixture of :math:`\\chi^2_0` and
+        :math:`\\chi^2_1` (Self & Liang 1987; SAS's boundary rule), with more the
+        :math:`\\chi^2` on the number of free G parameters (conservative).  Columns ``loglik_reduced,
+        loglik, df, chi_square, p, reference``."""
+        if reduced is None:
+            loglik0, df = self._loglik_without_random_effects(), int(self.free[self.beta.size:].sum())
+            reference = "0.5 chi2(0) + 0.5 chi2(1)" if self.G.shape[0] == 1 else f"chi2({df})"
+        else:
+            self._check_nested(reduced)
+            loglik0, df = reduced.loglik, self.n_parameters - reduced.n_parameters
+            reference = f"chi2({df})"
+        statistic = max(0.0, 2.0 * (self.loglik - loglik0))
+        p = stats.chi2.sf(statistic, df)
+        if reference.startswith("0.5"):
+            p = 0.5 * p
+        return pd.DataFrame([{"loglik_reduced": loglik0, "loglik": self.loglik, "df": df,
+                              "chi_square": statistic, "p": float(p), "reference": reference}])
+
+    def random_effects(self, se: bool = True, kind: str = "sas", vcov: str | None = None) -> pd.DataFrame:
+        """The conditional modes :math:`\\hat b_i` (SAS "Solution for Random Effects"): ``subject,
+        effect, estimate`` and, with ``se``, ``se`` the prediction standard error of ``kind``
+        "sas" (GLIMMIX: conditional variance plus the uncertainty of the parameters, with the
+        covariance ``vcov``) or "lme4" (``condVar``) (:mod:`.prediction`)."""
+        if kind not in PREDICTION:
+            raise DataError(f"kind must be one of {', '.join(PREDICTION)}; got {kind!r}")
+        x = np.concatenate([self.beta, self.theta])
+        b, _ = modes_at(self.problem, x)
+        m, q = b.shape
+        table = pd.DataFrame({self.formula.subject: np.repeat(self.modes.index.to_numpy(), q),
+                              "effect": np.tile(list(self.random_names), m), "estimate": b.ravel()})
+        if se:
+            variance = (conditional_variance(self.problem, x) if kind == "lme4" else
+                        prediction_variance(self.problem, x, self.free, self.parameter_cov(vcov or "model")))
+            table["se"] = np.sqrt(np.diagonal(variance, axis1=1, axis2=2)).ravel()
+        return table
+
+    @property
+    def _link(self):
+        return get_family(self.settings.family).link(self.settings.link)
+
+    def _row_df(self, L: np.ndarray, df: str | None) -> np.ndarray:
+        out = np.full(L.shape[0], np.nan)
+        ok = np.all(np.isfinite(L), axis=1)
+        if ok.any():
+            out[ok] = self.df(L[ok], df)
+        return out
+
+    def _joint_df(self, L: np.ndarray, df: str | None) -> float:
+        return degrees_of_freedom(self.design, self.problem, L, df).joint if L.size else np.inf
+
+    def _loglik_without_random_effects(self) -> float:
+        """The maximum log-likelihood with :math:`G = 0` (the GLM), from this fit's :math:`\\beta`."""
+        rows, cols = np.tril_indices(self.G.shape[0])
+        x0 = np.concatenate([self.beta, np.where(rows == cols, -np.inf, 0.0)])
+        free = np.concatenate([np.ones(self.beta.size, dtype=bool), np.zeros(rows.size, dtype=bool)])
+        return maximise(self.problem, self.settings.n_points, x0, free).loglik
+
+    def _check_nested(self, reduced: GLMMResults) -> None:
+        """DataError unless ``reduced`` was fitted to the same rows with the same family, method
+        and points, and has fewer parameters."""
+        same = (reduced.n_obs == self.n_obs and reduced.design.row_index.equals(self.design.row_index))
+        if not same:
+            raise DataError(f"likelihood_ratio: the fits used different data rows ({reduced.n_obs} and "
+                            f"{self.n_obs}); refit both on the same rows")
+        for what in ("family", "method", "n_points"):
+            a, b = getattr(reduced.settings, what), getattr(self.settings, what)
+            if a != b:
+                raise DataError(f"likelihood_ratio: the fits differ in {what} ({a!r} and {b!r})")
+        if reduced.n_parameters >= self.n_parameters:
+            raise DataError(f"likelihood_ratio: the reduced fit has {reduced.n_parameters} parameters, not "
+                            f"fewer than the full fit's {self.n_parameters}")
