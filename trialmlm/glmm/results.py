@@ -1,4 +1,9 @@
-"""GLMMResults: the immutable result of :func:`trialmlm.glmm`."""
+"""GLMMResults: the immutable result of :func:`trialmlm.glmm`, and its inference as SAS PROC GLIMMIX
+(``METHOD=LAPLACE | QUAD``): Wald t / F tests with the df rules of :mod:`.degrees` (``df=``), the
+model-based or empirical covariances of :mod:`.empirical` (``vcov=``), LS means and their
+differences through :class:`trialmlm.inference.protocol.Comparisons` (link scale, ``ILINK``, odds
+and rate ratios), type 3 tests, likelihood-ratio tests and the conditional modes with their
+prediction standard errors (:mod:`.prediction`)."""
 
 from __future__ import annotations
 
@@ -12,10 +17,10 @@ from ..engine.design import Design
 from ..engine.formula import ModelFormula
 from ..errors import DataError
 from ..genmod.families import get_family
-from ..genmod.ztests import t_table, wald_test
+from ..genmod.ztests import link_differences, t_table, wald_test
 from ..inference.anova import term_hypotheses
 from ..inference.grid import ReferenceGrid
-from ..inference.lsmeans import adjust_table, check_adjust, difference_rows, warn_non_estimable
+from ..inference.lsmeans import warn_non_estimable
 from ..inference.protocol import check_options
 from .degrees import degrees_of_freedom
 from .empirical import get_covariance, subject_gradients
@@ -110,7 +115,9 @@ class GLMMResults:
             free = self.free
             x = np.concatenate([self.beta, self.theta])
             information = np.linalg.inv(self.parameter_vcov[np.ix_(free, free)])
-            gradients = lambda: subject_gradients(self.problem, x, free, self.settings.n_points)  # noqa: E731
+
+            def gradients():
+                return subject_gradients(self.problem, x, free, self.settings.n_points)
             self._cache[method.name] = method.compute(information, gradients, self.problem)
         return self._cache[method.name]
 
@@ -148,15 +155,10 @@ class GLMMResults:
         """Differences of the LS means of ``spec`` on the link scale (protocol columns), with
         ``ratio, ratio_lower, ratio_upper`` (odds ratios under the logit, rate ratios under the log)."""
         opts = check_options("compare", options, OPTIONS[:-1])
-        check_adjust(adjust, pairwise)
-        info, D = difference_rows(self, spec, by, reference, opts.get("weights", "equal"), opts.get("at"),
-                                  None, pairwise)
-        warn_non_estimable(info, D, "difference(s)")
         cov = self.cov(opts.get("vcov"))
-        out = pd.concat([info, t_table(self.beta, cov, D, alpha, self._row_df(D, opts.get("df")))], axis=1)
-        if adjust is not None:
-            adjust_table(out, spec, alpha, adjust, D @ cov @ D.T if adjust == "dunnett" else None)
-        return self._link.ratio_scale(out)
+        return link_differences(self, self._link,
+                                lambda D: t_table(self.beta, cov, D, alpha, self._row_df(D, opts.get("df"))),
+                                spec, by, reference, pairwise, adjust, alpha, opts)
 
     def anova(self, vcov: str | None = None, df: str | None = None) -> pd.DataFrame:
         """Type 3 Wald tests of the model terms (SAS "Type III Tests of Fixed Effects"): ``term,
@@ -177,11 +179,11 @@ class GLMMResults:
         ``n_parameters`` (R ``anova(reduced, full)``).  ``reduced=None``: the test of
         :math:`G = 0` against the fit without random effects (SAS ``COVTEST GLM``); with one
         variance its p-value is that of the 50:50 mixture of :math:`\\chi^2_0` and
-        :math:`\\chi^2_1` (Self & Liang 1987; SAS's boundary rule), with more the
-        :math:`\\chi^2` on the number of free G parameters (conservative).  Columns ``loglik_reduced,
-        loglik, df, chi_square, p, reference``."""
+        :math:`\\chi^2_1` (Self & Liang 1987; SAS's boundary rule; 1 when the variance is already
+        0), with more the :math:`\\chi^2` on the number of G parameters (conservative).
+        Columns ``loglik_reduced, loglik, df, chi_square, p, reference``."""
         if reduced is None:
-            loglik0, df = self._loglik_without_random_effects(), int(self.free[self.beta.size:].sum())
+            loglik0, df = self._loglik_without_random_effects(), self.theta.size
             reference = "0.5 chi2(0) + 0.5 chi2(1)" if self.G.shape[0] == 1 else f"chi2({df})"
         else:
             self._check_nested(reduced)
@@ -190,7 +192,7 @@ class GLMMResults:
         statistic = max(0.0, 2.0 * (self.loglik - loglik0))
         p = stats.chi2.sf(statistic, df)
         if reference.startswith("0.5"):
-            p = 0.5 * p
+            p = 0.5 * p if statistic > 0 else 1.0
         return pd.DataFrame([{"loglik_reduced": loglik0, "loglik": self.loglik, "df": df,
                               "chi_square": statistic, "p": float(p), "reference": reference}])
 
