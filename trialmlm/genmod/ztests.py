@@ -70,7 +70,7 @@ def link_differences(fit, link, table: Callable[[np.ndarray], pd.DataFrame], spe
                      pairwise: bool, adjust: str | None, alpha: float, opts: dict) -> pd.DataFrame:
     """``compare()`` of a fit on a link scale (GEE, GLMM): the differences of the LS means of
     ``spec`` (:func:`trialmlm.inference.lsmeans.difference_rows`), their Wald table ``table(D)``,
-    the ``adjust`` ment of their p-values and limits, and :meth:`~.links.Link.ratio_scale` columns
+    the adjustment ``adjust`` of their p-values and limits, and :meth:`~.links.Link.ratio_scale` columns
     (:math:`\\exp` of the difference and its limits under the logit and log links).  ``opts``:
     ``vcov`` (``fit.cov(vcov)`` for Dunnett), ``weights``, ``at``."""
     check_adjust(adjust, pairwise)

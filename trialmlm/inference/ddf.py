@@ -128,11 +128,10 @@ def _kenward_roger_joint(fit, L: np.ndarray) -> tuple[float, float]:
     return m, m / (e_star * (m - 2))
 
 
-def between_within_columns(design, all_between: bool = False) -> np.ndarray:
-    """Per fixed-effect column of ``design`` (:class:`trialmlm.engine.design.Design`), the
+def between_within_columns(d, all_between: bool = False) -> np.ndarray:
+    """Per fixed-effect column of the design ``d`` (:class:`trialmlm.engine.design.Design`), the
     between-within df (module docstring); ``all_between``: every column gets the between df
     (SAS's rule for ``us`` without random effects)."""
-    d = design
     constant = d.within_subject_constant()
     between = np.zeros(d.n_fixed, dtype=bool)
     for cols in d.encoding.term_columns().values():
