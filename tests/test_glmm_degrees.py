@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trialmlm import glmm
 from trialmlm.errors import DataError
+from trialmlm.glmm import glmm
 from trialmlm.glmm.degrees import DEFAULT_DF, DF_RULES, rank_xz
 
 OWN = Path(__file__).parent / "reference" / "glmm_own"

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trialmlm import glmm
 from trialmlm.errors import DataError
+from trialmlm.glmm import glmm
 from trialmlm.glmm.empirical import subject_gradients
 
 HERE = Path(__file__).parent / "reference"

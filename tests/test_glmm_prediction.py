@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from scipy import optimize, special
 
-from trialmlm import glmm
 from trialmlm.errors import DataError
+from trialmlm.glmm import glmm
 
 REF = Path(__file__).parent / "reference" / "glmm"
 MODES = json.loads((REF / "glmer_refs.json").read_text())["conditional_modes"]

@@ -18,12 +18,15 @@ import pandas as pd
 
 from ..engine.design import build_design, model_columns
 from ..engine.formula import parse_formula
-from ..errors import BoundaryWarning, ConvergenceWarning, DataError, FormulaError
+from ..errors import ConvergenceWarning, DataError, DataWarning, FormulaError, SeparationWarning
 from ..genmod.families import binary_values, get_family
+from .checks import separated_terms, short_subjects, too_few_subjects
 from .conditional import Conditional
+from .multilevel import LaplaceProblem, design_terms
+from .multilevel_fit import fit_several_terms
 from .optimize import Optimum, maximise
 from .problem import Problem
-from .results import GLMMResults, GLMMSettings
+from .results import GLMMResults, GLMMSettings, fit_notes, held_inverse
 
 BOUNDARY_SD = 1e-4  # a diagonal element of L below this is a variance at its boundary 0
 STABLE = 1e-6  # change of the log-likelihood at which increasing n_points stops
@@ -38,11 +41,14 @@ def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str |
     Parameters
     ----------
     formula : ``"CRIT1FL ~ TRT * AVISIT + (1 + WEEK | USUBJID)"``: the mean model and one
-        term ``(EXPR | SUBJECT)`` (unstructured G, SAS ``RANDOM EXPR / SUBJECT= TYPE=UN``).
+        term ``(EXPR | SUBJECT)`` (unstructured G, SAS ``RANDOM EXPR / SUBJECT= TYPE=UN``),
+        or several terms, nested ``(1 | SITE) + (1 + WEEK | USUBJID)`` or crossed
+        ``(1 | SUBJ) + (1 | ITEM)``, one G per term, fitted by the Laplace approximation
+        (:mod:`.multilevel`; ``method="laplace"``).
     data : one row per subject and visit; never modified; rows with a missing value in a
         model column (or offset, trials) are not used.
-    family, link : "binomial" (0/1, Y/N, or events with ``trials=``) with "logit", or
-        "poisson" with "log" (the canonical links).
+    family, link : "binomial" (0/1, Y/N, or events with ``trials=``) with "logit" (default),
+        "probit" or "cloglog", or "poisson" with "log" (:mod:`.conditional`).
     method : "laplace" (SAS ``METHOD=LAPLACE``, lme4 ``nAGQ = 1``) or "quad" (adaptive
         Gauss-Hermite, SAS ``METHOD=QUAD``, lme4 ``nAGQ = n_points`` for one random effect).
     n_points : quadrature points per random effect (product rule: ``n_points ** q`` per
@@ -50,20 +56,32 @@ def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str |
     offset : column added to the linear predictor (log exposure).
     trials : column of trials for an events/trials binomial response.
 
+    Raises
+    ------
+    DataError           fewer subjects than random effects per subject (:mod:`.checks`).
+
     Warns
     -----
+    SeparationWarning   a binary response separated by the fixed effects: the diverging terms.
+    DataWarning         subjects with fewer rows than random effects.
     BoundaryWarning     a variance at 0: reported as 0 and held there.
-    ConvergenceWarning  the optimiser stopped short, or the quadrature did not stabilise.
+    ConvergenceWarning  the optimiser stopped short (``converged=False``), or the quadrature did
+                        not stabilise.
     """
     parsed = parse_formula(formula)
-    if parsed.covariance is not None or len(parsed.random_terms) != 1 or parsed.random_terms[0].diagonal:
+    terms = parsed.random_terms
+    if parsed.covariance is not None or not terms or any(t.diagonal for t in terms):
         raise FormulaError(f"a GLMM formula has the mean model and one random-effect term (1 + TIME | "
-                           f"SUBJECT) for now; got '{formula}'")
+                           f"SUBJECT) per grouping factor, unstructured, for now; got '{formula}'")
     fam = get_family(family)
     link_name = fam.link(link).name
     method = str(method).lower()
     if method not in ("laplace", "quad"):
         raise DataError(f"method must be 'laplace' or 'quad'; got {method!r}")
+    several = len(parsed.random_terms) > 1
+    if several and method == "quad":
+        raise FormulaError(f"adaptive quadrature needs one random-effect term; use method='laplace' for "
+                           f"'{formula}'")
     if n_points is not None and (int(n_points) != n_points or n_points < 1):
         raise DataError(f"n_points must be a positive integer; got {n_points!r}")
     frame = _frame(data, parsed, fam.name, offset, trials)
@@ -74,18 +92,53 @@ def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str |
         return None if column is None else frame[column].to_numpy(dtype=float)[rows]
 
     y, w = fam.check(design.y, values(trials), parsed.response, design.row_index)
-    problem = Problem(design.X, design.Z, np.zeros_like(y) if offset is None else values(offset),
-                      design.subject, design.n_subjects, Conditional.of(fam, link_name, y, w))
+    names = tuple(np.asarray(design.encoding.columns)[design.encoding.kept])
+    offsets = np.zeros_like(y) if offset is None else values(offset)
+    conditional = Conditional.of(fam, link_name, y, w)
+    if several:
+        notes = _separation(design.X, y, names, fam.name)
+        problem = LaplaceProblem(design.X, offsets, design_terms(design, parsed), conditional)
+        settings = GLMMSettings(fam.name, link_name, method, 1, offset, trials)
+        return fit_several_terms(parsed, settings, design, problem, notes)
+    notes = _check(design, names, y, fam.name)
+    problem = Problem(design.X, design.Z, offsets, design.subject, design.n_subjects, conditional)
     x0 = np.concatenate([np.zeros(design.n_fixed), np.zeros(problem.n_theta)])
     optimum, free = _fit(problem, 1, x0)
     used = 1
     if method == "quad" and n_points is not None:
         used = int(n_points)
-        optimum, free = _fit(problem, used, optimum.x)
+        optimum, free = _fit(problem, used, optimum.x, optimum)
     elif method == "quad":
         optimum, free, used = _auto(problem, optimum)
     settings = GLMMSettings(fam.name, link_name, method, used, offset, trials)
-    return _results(parsed, settings, design, problem, optimum, free)
+    return _results(parsed, settings, design, problem, optimum, free, names, notes)
+
+
+def _check(design, names: tuple[str, ...], y: np.ndarray, family: str) -> list[str]:
+    """DataError for fewer subjects than random effects; the warnings (:mod:`.checks`) of
+    subjects with fewer rows than random effects and of separation, returned as notes."""
+    message = too_few_subjects(design.n_subjects, tuple(design.random_names))
+    if message is not None:
+        raise DataError(message)
+    notes = []
+    short = short_subjects(np.bincount(design.subject, minlength=design.n_subjects), design.subject_labels,
+                           len(design.random_names))
+    if short is not None:
+        notes.append(short)
+        warnings.warn(short, DataWarning, stacklevel=4)
+    return notes + _separation(design.X, y, names, family)
+
+
+def _separation(X: np.ndarray, y: np.ndarray, names: tuple[str, ...], family: str) -> list[str]:
+    """The SeparationWarning (:func:`.checks.separated_terms`) of a binomial response, as a note."""
+    diverging = separated_terms(X, y, names) if family == "binomial" else []
+    if not diverging:
+        return []
+    note = ("complete or quasi-complete separation: the estimate of "
+            f"{', '.join(map(repr, diverging))} diverges (its value and standard error only show where the "
+            "iterations stopped)")
+    warnings.warn(note, SeparationWarning, stacklevel=4)
+    return [note]
 
 
 def _frame(data, parsed, family: str, offset: str | None, trials: str | None) -> pd.DataFrame:
@@ -105,11 +158,13 @@ def _frame(data, parsed, family: str, offset: str | None, trials: str | None) ->
     return frame
 
 
-def _fit(problem: Problem, n_points: int, x0: np.ndarray) -> tuple[Optimum, np.ndarray]:
-    """Maximise; a diagonal element of L that falls below ``BOUNDARY_SD`` is set to 0 (its row
-    of L too) and the others are maximised again."""
+def _fit(problem: Problem, n_points: int, x0: np.ndarray, warm: Optimum | None = None
+         ) -> tuple[Optimum, np.ndarray]:
+    """Maximise from ``x0`` (and ``warm``'s information, :func:`.optimize.maximise`); a diagonal
+    element of L that falls below ``BOUNDARY_SD`` is set to 0 (its row of L too) and the others
+    are maximised again."""
     free = np.isfinite(x0)
-    optimum = maximise(problem, n_points, x0, free)
+    optimum = maximise(problem, n_points, x0, free, None if warm is None else warm.information)
     p = problem.X.shape[1]
     L = problem.cholesky(optimum.x[p:])
     low = np.flatnonzero(np.diag(L) < BOUNDARY_SD)
@@ -124,13 +179,14 @@ def _fit(problem: Problem, n_points: int, x0: np.ndarray) -> tuple[Optimum, np.n
 
 
 def _auto(problem: Problem, laplace: Optimum) -> tuple[Optimum, np.ndarray, int]:
-    """Quadrature with 5, 7, ... points until the log-likelihood changes by less than ``STABLE``."""
-    previous, x = None, laplace.x
+    """Quadrature with 5, 7, ... points until the log-likelihood changes by less than ``STABLE``,
+    each fit started at the previous optimum and its information (warm start)."""
+    previous, warm = None, laplace
     for n in AUTO_POINTS:
-        optimum, free = _fit(problem, n, x)
+        optimum, free = _fit(problem, n, warm.x, warm)
         if previous is not None and abs(optimum.loglik - previous.loglik) < STABLE:
             return optimum, free, n
-        previous, x = optimum, optimum.x
+        previous = warm = optimum
     warnings.warn(f"the quadrature did not stabilise: the log-likelihood still changed by "
                   f"{abs(optimum.loglik - previous.loglik):.3g} from {AUTO_POINTS[-2]} to {AUTO_POINTS[-1]} "
                   "points per random effect", ConvergenceWarning, stacklevel=3)
@@ -138,27 +194,17 @@ def _auto(problem: Problem, laplace: Optimum) -> tuple[Optimum, np.ndarray, int]
 
 
 def _results(parsed, settings: GLMMSettings, design, problem: Problem, optimum: Optimum,
-             free: np.ndarray) -> GLMMResults:
+             free: np.ndarray, names: tuple[str, ...], notes: list[str]) -> GLMMResults:
     p = problem.X.shape[1]
-    notes = []
     L = problem.cholesky(optimum.x[p:])
     G = L @ L.T
-    if not np.all(free):
-        at_zero = ", ".join(np.asarray(design.random_names)[np.diag(L) == 0])
-        notes.append(f"a variance of G is at its boundary 0 ({at_zero}): reported as 0 and held there "
-                     "(SAS: 'Estimated G matrix is not positive definite')")
-        warnings.warn(notes[-1], BoundaryWarning, stacklevel=3)
-    if not optimum.converged:
-        notes.append(f"the likelihood maximisation did not converge: {optimum.message}; the estimates are "
-                     "not usable")
-        warnings.warn(notes[-1], ConvergenceWarning, stacklevel=3)
-    inverse = np.zeros((free.size, free.size))
-    inverse[np.ix_(free, free)] = np.linalg.pinv(optimum.information)
+    at_zero = list(np.asarray(design.random_names)[np.diag(L) == 0])
+    notes = tuple(notes) + fit_notes(optimum.converged, optimum.message, at_zero, 3)
+    inverse = held_inverse(optimum.information, free)
     modes = pd.DataFrame(optimum.modes.u @ L.T, index=pd.Index(design.subject_labels, name=parsed.subject),
                          columns=list(design.random_names))
-    names = tuple(np.asarray(design.encoding.columns)[design.encoding.kept])
     return GLMMResults(parsed, settings, names, tuple(design.random_names), optimum.x[:p], inverse[:p, :p],
                        optimum.x[p:], inverse, G,
                        optimum.loglik, int(free.sum()), design.n_obs, design.n_subjects, modes,
-                       optimum.converged, optimum.iterations, optimum.message, tuple(notes),
+                       optimum.converged, optimum.iterations, optimum.message, notes,
                        design=design, problem=problem)

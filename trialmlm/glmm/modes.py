@@ -5,10 +5,11 @@ For fixed :math:`(\beta, L)`, subject :math:`i`'s standardised random effects ma
 .. math::  h_i(u) = \sum_{j} \log f(y_{ij} \mid \eta_{ij}) - \tfrac12 u^\top u,
            \qquad \eta_{ij} = x_{ij}^\top\beta + z_{ij}^\top L u + o_{ij},
 
-a concave function for the canonical links.  Newton's step is
+a concave function (every link of :mod:`.conditional` has a concave log density).  Newton's step is
 :math:`H_i^{-1}\nabla h_i` with :math:`\nabla h_i = L^\top Z_i^\top s - u` and
 :math:`H_i = L^\top Z_i^\top W Z_i L + I` (:math:`s, W` the score and weight of
-:meth:`.conditional.Conditional.derivatives`), for all subjects as one stacked solve; a
+:meth:`.conditional.Conditional.derivatives`: the observed curvature, so that the iteration
+reaches the exact mode for non-canonical links too), for all subjects as one stacked solve; a
 subject whose :math:`h_i` falls has its step halved.  This is lme4's penalised iteratively
 reweighted least squares, subject by subject.
 """

@@ -36,18 +36,30 @@ def product_rule(n_points: int, q: int) -> tuple[np.ndarray, np.ndarray]:
     return nodes, log_w + np.sum(nodes * nodes, axis=1)
 
 
+def adaptive_grid(modes: Modes, n_points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    r"""``(C, nodes, v, log_w)``: :math:`C_i` (m, q, q), the standard nodes :math:`x_k` (K, q),
+    the subjects' nodes :math:`u_{ik} = \hat u_i + \sqrt2\,C_i^{-\top}x_k` (m, K, q) and
+    :math:`\log\omega_k + x_k^\top x_k` (K,) (module docstring)."""
+    C = np.linalg.cholesky(modes.curvature)
+    nodes, log_w = product_rule(n_points, C.shape[1])
+    scale = np.swapaxes(np.linalg.inv(C), 1, 2)  # C^{-T}
+    return C, nodes, modes.u[:, None, :] + np.sqrt(2.0) * np.einsum("mab,kb->mka", scale, nodes), log_w
+
+
+def log_integral(C: np.ndarray, log_terms: np.ndarray) -> np.ndarray:
+    r""":math:`\ell_i` (m,) from :math:`C_i` and the terms :math:`\log\omega_k + x_k^\top x_k +
+    h_i(u_{ik})` (m, K) (module docstring)."""
+    q = C.shape[1]
+    log_det = np.sum(np.log(np.diagonal(C, axis1=1, axis2=2)), axis=1)
+    constant = 0.5 * q * np.log(2.0) - 0.5 * q * np.log(2.0 * np.pi)
+    return constant - log_det + special.logsumexp(log_terms, axis=1)
+
+
 def subject_loglik(problem: Problem, beta: np.ndarray, L: np.ndarray, n_points: int,
                    start: np.ndarray | None = None) -> tuple[np.ndarray, Modes]:
     r""":math:`\ell_i` per subject (module docstring) and the modes they are centred on."""
     fixed = problem.X @ beta + problem.offset
     modes = find_modes(problem, fixed, L, start)
-    q = problem.q
-    C = np.linalg.cholesky(modes.curvature)
-    log_det = np.sum(np.log(np.diagonal(C, axis1=1, axis2=2)), axis=1)
-    constant = 0.5 * q * np.log(2.0) - log_det - 0.5 * q * np.log(2.0 * np.pi)
-    if n_points == 1:
-        return constant + 0.5 * q * np.log(np.pi) + modes.h, modes
-    nodes, log_w = product_rule(n_points, q)
-    scale = np.linalg.inv(np.swapaxes(C, 1, 2))  # C^{-T}
-    u = modes.u[:, None, :] + np.sqrt(2.0) * np.einsum("mab,kb->mka", scale, nodes)
-    return constant + special.logsumexp(log_w + objective(problem, fixed, L, u), axis=1), modes
+    C, _, u, log_w = adaptive_grid(modes, n_points)
+    h = modes.h[:, None] if n_points == 1 else objective(problem, fixed, L, u)
+    return log_integral(C, log_w + h), modes

@@ -7,6 +7,7 @@ prediction standard errors (:mod:`.prediction`)."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +16,7 @@ from scipy import stats
 
 from ..engine.design import Design
 from ..engine.formula import ModelFormula
-from ..errors import DataError
+from ..errors import BoundaryWarning, ConvergenceWarning, DataError
 from ..genmod.families import get_family
 from ..genmod.ztests import link_differences, t_table, wald_test
 from ..inference.anova import term_hypotheses
@@ -26,7 +27,7 @@ from .degrees import degrees_of_freedom
 from .empirical import get_covariance, subject_gradients
 from .optimize import maximise
 from .prediction import conditional_variance, modes_at, prediction_variance
-from .problem import Problem
+from .problem import Problem, covariance_jacobian
 
 OPTIONS = ("vcov", "df", "weights", "at", "ilink")
 PREDICTION = ("sas", "lme4")
@@ -54,9 +55,16 @@ class GLMMResults:
     ``G`` the random-effects covariance (boundary variances reported as 0), ``loglik`` the
     full marginal log-likelihood at the optimum, ``n_parameters`` (:math:`p` + the free
     parameters of :math:`G`), ``modes`` the conditional modes :math:`\\hat b_i = L\\hat u_i`
-    (one row per subject), ``converged``, ``iterations``, ``message``, ``warnings``; ``design``
-    (the encoded rows: LS-means grid, df rules) and ``problem`` (the numbers of the likelihood:
-    sandwich, conditional modes) for the inference methods at the end of the class."""
+    (one row per subject), ``converged``, ``iterations``, ``message``, ``warnings``.
+
+    With several random-effect terms (:mod:`.multilevel`), ``blocks`` lists each term's
+    grouping factor and number of random effects, in formula order: ``G`` is block diagonal
+    over them, ``random_names`` are ``FACTOR:EFFECT``, ``theta`` the terms' log-Cholesky
+    parameters one after the other, and ``modes`` has one row per (``group``, ``level``).
+
+    ``design`` (the encoded rows: LS-means grid, df rules) and ``problem`` (the numbers of the
+    likelihood: sandwich, conditional modes) serve the inference methods at the end of the class
+    (one random-effect term; None for several)."""
 
     formula: ModelFormula
     settings: GLMMSettings
@@ -76,17 +84,32 @@ class GLMMResults:
     iterations: int
     message: str
     warnings: tuple[str, ...] = ()
+    blocks: tuple[tuple[str, int], ...] = ()
     design: Design | None = field(default=None, repr=False, compare=False)
     problem: Problem | None = field(default=None, repr=False, compare=False)
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def covariance_parameters(self) -> pd.DataFrame:
-        """SAS's "Covariance Parameter Estimates": ``parameter`` UN(i,j) (lower triangle, row
-        by row), ``subject``, ``estimate`` (the element of G)."""
-        rows, cols = np.tril_indices(self.G.shape[0])
-        return pd.DataFrame({"parameter": [f"UN({i + 1},{j + 1})" for i, j in zip(rows, cols)],
-                             "subject": self.formula.subject, "estimate": self.G[rows, cols]})
+        r"""SAS's "Covariance Parameter Estimates": ``parameter`` UN(i,j) (lower triangle, row
+        by row), ``subject``, ``estimate`` (the element of G) and ``se``, its standard error by
+        the delta method, :math:`\sqrt{\mathrm{diag}(J V_\theta J^\top)}` with :math:`J =
+        \partial\,\mathrm{vech}\,G/\partial\theta` (:func:`.problem.covariance_jacobian`)
+        and :math:`V_\theta` the :math:`\theta` block of ``parameter_vcov`` (SAS GLIMMIX's Standard
+        Error from the inverse Hessian; 0 for a variance held at its boundary).  With several
+        terms one block per term (SAS: per RANDOM statement), ``subject`` its grouping factor."""
+        frames, start, at = [], 0, self.beta.size
+        for factor, q in self.blocks or ((self.formula.subject, self.G.shape[0]),):
+            rows, cols = np.tril_indices(q)
+            k = rows.size
+            J = covariance_jacobian(self.theta[at - self.beta.size: at - self.beta.size + k])
+            V = self.parameter_vcov[at:at + k, at:at + k]
+            se = np.sqrt(np.maximum(np.einsum("ak,kl,al->a", J, V, J), 0.0))
+            frames.append(pd.DataFrame({"parameter": [f"UN({i + 1},{j + 1})" for i, j in zip(rows, cols)],
+                                        "subject": factor, "estimate": self.G[start + rows, start + cols],
+                                        "se": se}))
+            start, at = start + q, at + k
+        return pd.concat(frames, ignore_index=True)
 
     @property
     def aic(self) -> float:
@@ -110,6 +133,7 @@ class GLMMResults:
     def parameter_cov(self, vcov: str = "model") -> np.ndarray:
         """The covariance of the free :math:`(\\hat\\beta, \\hat\\theta)` named ``vcov``
         ("model", "empirical", "mbn"; :mod:`.empirical`)."""
+        self._one_term("parameter_cov")
         method = get_covariance(vcov)
         if method.name not in self._cache:
             free = self.free
@@ -122,13 +146,20 @@ class GLMMResults:
         return self._cache[method.name]
 
     def cov(self, vcov: str | None = None) -> np.ndarray:
-        """The covariance of :math:`\\hat\\beta` named ``vcov`` (None: "model")."""
+        """The covariance of :math:`\\hat\\beta` named ``vcov`` (None: "model", ``vcov`` the field)."""
+        if vcov in (None, "model"):
+            return self.vcov
         p = self.beta.size
-        return self.parameter_cov(vcov or "model")[:p, :p]
+        return self.parameter_cov(vcov)[:p, :p]
 
     def df(self, L: np.ndarray, df: str | None = None) -> np.ndarray:
-        """The df of each row of ``L`` under the rule ``df`` (:mod:`.degrees`; None: containment)."""
-        return degrees_of_freedom(self.design, self.problem, np.atleast_2d(L), df).rows
+        """The df of each row of ``L`` under the rule ``df`` (:mod:`.degrees`; None: containment;
+        with several random-effect terms only "none", the default there)."""
+        L = np.atleast_2d(L)
+        if self.problem is None and df in (None, "none"):
+            return np.full(L.shape[0], np.inf)
+        self._one_term("df")
+        return degrees_of_freedom(self.design, self.problem, L, df).rows
 
     def coef_table(self, vcov: str | None = None, alpha: float = 0.05, df: str | None = None) -> pd.DataFrame:
         """``term, estimate, se, df, t, p, lower, upper`` of :math:`\\hat\\beta` (t with the df
@@ -141,6 +172,7 @@ class GLMMResults:
         """LS means of ``specs`` per ``by`` level on the link scale (SAS ``LSMEANS``);
         ``ilink=True`` adds ``mean, mean_se, mean_lower, mean_upper`` (SAS ``ILINK``: the inverse
         link, delta-method SE).  Options: ``vcov``, ``df``, ``weights``, ``at``, ``ilink``."""
+        self._one_term("lsmeans")
         opts = check_options("lsmeans", options, OPTIONS)
         labels, L = ReferenceGrid(self, opts.get("at")).rows(specs, by, opts.get("weights", "equal"))
         warn_non_estimable(labels, L, "LS mean(s)")
@@ -154,6 +186,7 @@ class GLMMResults:
                 alpha: float = 0.05, **options) -> pd.DataFrame:
         """Differences of the LS means of ``spec`` on the link scale (protocol columns), with
         ``ratio, ratio_lower, ratio_upper`` (odds ratios under the logit, rate ratios under the log)."""
+        self._one_term("compare")
         opts = check_options("compare", options, OPTIONS[:-1])
         cov = self.cov(opts.get("vcov"))
         return link_differences(self, self._link,
@@ -164,6 +197,7 @@ class GLMMResults:
         """Type 3 Wald tests of the model terms (SAS "Type III Tests of Fixed Effects"): ``term,
         df, den_df, F, p`` with :math:`F = W/r` and the denominator df of the rule ``df``; with
         ``df="none"`` ``term, df, chi_square, p`` (SAS ``CHISQ``; lme4 / emmeans asymptotic)."""
+        self._one_term("anova")
         cov = self.cov(vcov)
         rows = []
         for name, L in term_hypotheses(self, 3).items():
@@ -182,6 +216,7 @@ class GLMMResults:
         :math:`\\chi^2_1` (Self & Liang 1987; SAS's boundary rule; 1 when the variance is already
         0), with more the :math:`\\chi^2` on the number of G parameters (conservative).
         Columns ``loglik_reduced, loglik, df, chi_square, p, reference``."""
+        self._one_term("likelihood_ratio")
         if reduced is None:
             loglik0, df = self._loglik_without_random_effects(), self.theta.size
             reference = "0.5 chi2(0) + 0.5 chi2(1)" if self.G.shape[0] == 1 else f"chi2({df})"
@@ -201,6 +236,7 @@ class GLMMResults:
         effect, estimate`` and, with ``se``, ``se`` the prediction standard error of ``kind``
         "sas" (GLIMMIX: conditional variance plus the uncertainty of the parameters, with the
         covariance ``vcov``) or "lme4" (``condVar``) (:mod:`.prediction`)."""
+        self._one_term("random_effects")
         if kind not in PREDICTION:
             raise DataError(f"kind must be one of {', '.join(PREDICTION)}; got {kind!r}")
         x = np.concatenate([self.beta, self.theta])
@@ -213,6 +249,12 @@ class GLMMResults:
                         prediction_variance(self.problem, x, self.free, self.parameter_cov(vcov or "model")))
             table["se"] = np.sqrt(np.diagonal(variance, axis1=1, axis2=2)).ravel()
         return table
+
+    def _one_term(self, method: str) -> None:
+        """DataError for a fit with several random-effect terms (its inference is not written yet)."""
+        if self.problem is None:
+            raise DataError(f"{method}() is available for GLMMs with one random-effect term; this fit has "
+                            f"{len(self.blocks)} ({', '.join(f for f, _ in self.blocks)})")
 
     @property
     def _link(self):
@@ -249,3 +291,25 @@ class GLMMResults:
         if reduced.n_parameters >= self.n_parameters:
             raise DataError(f"likelihood_ratio: the reduced fit has {reduced.n_parameters} parameters, not "
                             f"fewer than the full fit's {self.n_parameters}")
+
+def fit_notes(converged: bool, message: str, at_zero: list[str], stacklevel: int) -> tuple[str, ...]:
+    """The notes of a fit, each also warned (``stacklevel`` from the caller): the variances of G
+    held at 0 (``at_zero``, BoundaryWarning) and a maximisation that did not converge
+    (``message``, ConvergenceWarning)."""
+    notes = []
+    if at_zero:
+        notes.append(f"a variance of G is at its boundary 0 ({', '.join(at_zero)}): reported as 0 and held "
+                     "there (SAS: 'Estimated G matrix is not positive definite')")
+        warnings.warn(notes[-1], BoundaryWarning, stacklevel=stacklevel + 1)
+    if not converged:
+        notes.append(f"the likelihood maximisation did not converge: {message}; the estimates are not usable")
+        warnings.warn(notes[-1], ConvergenceWarning, stacklevel=stacklevel + 1)
+    return tuple(notes)
+
+
+def held_inverse(information: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """The inverse (pseudo-inverse) of the observed ``information`` of the ``free`` parameters,
+    with rows and columns of 0 for the parameters held at a boundary."""
+    inverse = np.zeros((free.size, free.size))
+    inverse[np.ix_(free, free)] = np.linalg.pinv(information)
+    return inverse
