@@ -1,7 +1,8 @@
 r"""Degrees of freedom of a GLMM's Wald t and F tests, as SAS PROC GLIMMIX's ``DDFM=``: one
 registry, :data:`DF_RULES`.  Each rule gives a df per column of :math:`X`; a row :math:`l` of a
 contrast gets the smallest df of the columns it involves and a joint F test the smallest row's
-(:func:`trialmlm.inference.ddf.smallest_of_columns`, as for the MMRM).
+(:func:`trialmlm.inference.ddf.smallest_of_columns`, as for the MMRM), except LS means and their
+differences, which get the df of the effect they are LS means of (:func:`effect_df`, SAS's rule).
 
 * ``containment`` (``DDFM=CONTAIN``; the default, as GLIMMIX's with a G-side ``RANDOM`` statement
   whatever the ``METHOD=``): the random effects of the term ``(EXPR | SUBJECT)`` are its columns'
@@ -88,10 +89,26 @@ DF_RULES: dict[str, DfRule] = {r.name: r for r in (
 )}
 
 
-def degrees_of_freedom(design, problem: Problem, L: np.ndarray, rule: str | None = None) -> DF:
-    """The df of each row of ``L`` and of the joint test of its rows under ``rule`` (None:
-    :data:`DEFAULT_DF`); DataError naming the rules for an unknown one."""
+def effect_df(design, problem: Problem, variables: list[str], rule: str | None = None) -> float | None:
+    """The df of the model term whose variables are exactly ``variables`` under ``rule`` (None:
+    :data:`DEFAULT_DF`), or None when the model has no such term.  SAS gives an LS mean of
+    ``A*B`` and the differences of such LS means the df of the effect ``A*B`` (e.g. DDFM=BW: the
+    within-subject df for treatment-by-visit LS means, although they involve the intercept)."""
+    per_col = _rule(rule).columns(design, problem)
+    for term, cols in design.encoding.term_columns().items():
+        if cols.size and term_variables(term) == frozenset(variables):
+            return float(per_col[cols].min())
+    return None
+
+
+def _rule(rule: str | None) -> DfRule:
     name = DEFAULT_DF if rule is None else rule
     if name not in DF_RULES:
         raise DataError(f"df must be one of {', '.join(DF_RULES)}; got {rule!r}")
-    return smallest_of_columns(DF_RULES[name].columns(design, problem), np.atleast_2d(L))
+    return DF_RULES[name]
+
+
+def degrees_of_freedom(design, problem: Problem, L: np.ndarray, rule: str | None = None) -> DF:
+    """The df of each row of ``L`` and of the joint test of its rows under ``rule`` (None:
+    :data:`DEFAULT_DF`); DataError naming the rules for an unknown one."""
+    return smallest_of_columns(_rule(rule).columns(design, problem), np.atleast_2d(L))

@@ -23,7 +23,7 @@ from ..inference.anova import term_hypotheses
 from ..inference.grid import ReferenceGrid
 from ..inference.lsmeans import warn_non_estimable
 from ..inference.protocol import check_options
-from .degrees import degrees_of_freedom
+from .degrees import degrees_of_freedom, effect_df
 from .empirical import get_covariance, subject_gradients
 from .optimize import maximise
 from .prediction import conditional_variance, modes_at, prediction_variance
@@ -177,7 +177,7 @@ class GLMMResults:
         labels, L = ReferenceGrid(self, opts.get("at")).rows(specs, by, opts.get("weights", "equal"))
         warn_non_estimable(labels, L, "LS mean(s)")
         table = t_table(self.beta, self.cov(opts.get("vcov")), L, alpha,
-                        self._row_df(L, opts.get("df"))).drop(columns=["t", "p"])
+                        self._lsmeans_df(L, specs, by, opts.get("df"))).drop(columns=["t", "p"])
         if opts.get("ilink", False):
             table = self._link.response_scale(table)
         return pd.concat([labels, table], axis=1)
@@ -190,7 +190,8 @@ class GLMMResults:
         opts = check_options("compare", options, OPTIONS[:-1])
         cov = self.cov(opts.get("vcov"))
         return link_differences(self, self._link,
-                                lambda D: t_table(self.beta, cov, D, alpha, self._row_df(D, opts.get("df"))),
+                                lambda D: t_table(self.beta, cov, D, alpha,
+                                                  self._lsmeans_df(D, spec, by, opts.get("df"))),
                                 spec, by, reference, pairwise, adjust, alpha, opts)
 
     def anova(self, vcov: str | None = None, df: str | None = None) -> pd.DataFrame:
@@ -259,6 +260,16 @@ class GLMMResults:
     @property
     def _link(self):
         return get_family(self.settings.family).link(self.settings.link)
+
+    def _lsmeans_df(self, L: np.ndarray, specs, by, df: str | None) -> np.ndarray:
+        """The df of the effect ``specs`` x ``by`` for all rows (SAS), else per row (:mod:`.degrees`)."""
+        keys = [k for k in ([specs] if isinstance(specs, str) else list(specs))
+                + ([] if by is None else [by] if isinstance(by, str) else list(by))]
+        if self.problem is not None:
+            value = effect_df(self.design, self.problem, keys, df)
+            if value is not None:
+                return np.where(np.all(np.isfinite(L), axis=1), value, np.nan)
+        return self._row_df(L, df)
 
     def _row_df(self, L: np.ndarray, df: str | None) -> np.ndarray:
         out = np.full(L.shape[0], np.nan)
