@@ -128,3 +128,15 @@ def test_likelihood_ratio_refuses_fits_that_are_not_comparable():
         full.likelihood_ratio(glmm("y ~ terb + time + (1 | id)", data, n_points=5))
     with pytest.raises(DataError, match="not fewer"):
         full.likelihood_ratio(full)
+
+
+def test_several_terms_say_what_is_not_there():
+    data = pd.read_csv(HERE / "glmm_multilevel" / "cbpp_obs.csv")
+    fit = glmm("incidence ~ period + (1 | herd) + (1 | obs)", data, trials="size", method="laplace")
+    table = fit.coef_table()
+    assert np.isinf(table["df"]).all()
+    np.testing.assert_allclose(table["se"], np.sqrt(np.diag(fit.vcov)))
+    with pytest.raises(DataError, match=r"lsmeans\(\) is available .* one random-effect term.*herd, obs"):
+        fit.lsmeans("period")
+    with pytest.raises(DataError, match="one random-effect term"):
+        fit.coef_table(vcov="empirical")
