@@ -80,6 +80,6 @@ def fit_several_terms(formula: ModelFormula, settings: GLMMSettings, design: Des
     return GLMMResults(formula, settings, fixed_names, tuple(names), optimum.x[:p], inverse[:p, :p],
                        optimum.x[p:], inverse, G, optimum.loglik, int(free.sum()), design.n_obs,
                        design.n_subjects, modes_frame(problem, optimum.x[p:], optimum.modes.u),
-                       optimum.converged, optimum.iterations, optimum.message, notes, blocks)
+                       optimum.converged, optimum.iterations, optimum.message, notes, blocks, design)
 
 

@@ -55,7 +55,8 @@ class GLMMResults:
     ``G`` the random-effects covariance (boundary variances reported as 0), ``loglik`` the
     full marginal log-likelihood at the optimum, ``n_parameters`` (:math:`p` + the free
     parameters of :math:`G`), ``modes`` the conditional modes :math:`\\hat b_i = L\\hat u_i`
-    (one row per subject), ``converged``, ``iterations``, ``message``, ``warnings``.
+    (one row per subject), ``converged``, ``iterations``, ``message``, ``warnings``;
+    ``design`` the encoded rows (reference grids, marginal means of :mod:`.margins`).
 
     With several random-effect terms (:mod:`.multilevel`), ``blocks`` lists each term's
     grouping factor and number of random effects, in formula order: ``G`` is block diagonal
