@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from trialmlm.errors import BoundaryWarning, DataError, FormulaError
-from trialmlm.glmm import glmm
+from trialmlm.glimmix import glmm
 
 REF = Path(__file__).parent / "reference" / "glmm_own"
 REFS = json.loads((REF / "glmm_refs.json").read_text())

@@ -1,4 +1,4 @@
-"""trialmlm.glmm.degrees: SAS GLIMMIX DDFM=CONTAIN / BETWITHIN / RESIDUAL / NONE on designs whose
+"""trialmlm.glimmix.degrees: SAS GLIMMIX DDFM=CONTAIN / BETWITHIN / RESIDUAL / NONE on designs whose
 counts are made by hand (the count is stated in each test)."""
 
 from pathlib import Path
@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from trialmlm.errors import DataError
-from trialmlm.glmm import glmm
-from trialmlm.glmm.degrees import DEFAULT_DF, DF_RULES, rank_xz
+from trialmlm.glimmix import glmm
+from trialmlm.glimmix.degrees import DEFAULT_DF, DF_RULES, rank_xz
 
 OWN = Path(__file__).parent / "reference" / "glmm_own"
 

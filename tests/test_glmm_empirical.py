@@ -1,4 +1,4 @@
-"""trialmlm.glmm.empirical: the empirical sandwich of a GLMM (SAS GLIMMIX EMPIRICAL=CLASSICAL) against
+"""trialmlm.glimmix.empirical: the empirical sandwich of a GLMM (SAS GLIMMIX EMPIRICAL=CLASSICAL) against
 GLMMadaptive ``vcov(fit, sandwich = TRUE)`` (tests/reference/glmm_inference/make_inference_refs.R, set A),
 and EMPIRICAL=MBN against the documented formula evaluated here on the same g_i and H."""
 
@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from trialmlm.errors import DataError
-from trialmlm.glmm import glmm
-from trialmlm.glmm.empirical import subject_gradients
+from trialmlm.glimmix import glmm
+from trialmlm.glimmix.empirical import subject_gradients
 
 HERE = Path(__file__).parent / "reference"
 REFS = json.loads((HERE / "glmm_inference" / "inference_refs.json").read_text())["sandwich"]

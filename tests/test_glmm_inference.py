@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from trialmlm.errors import BoundaryWarning, DataError
-from trialmlm.glmm import glmm
+from trialmlm.glimmix import glmm
 from trialmlm.inference.protocol import Comparisons
 
 HERE = Path(__file__).parent / "reference"

@@ -1,4 +1,4 @@
-"""trialmlm.glmm.prediction: conditional modes and their prediction standard errors.  lme4's condVar
+"""trialmlm.glimmix.prediction: conditional modes and their prediction standard errors.  lme4's condVar
 against ``ranef(glmer(...), condVar = TRUE)`` on cbpp (tests/reference/glmm/make_glmer_refs.R,
 ``conditional_modes``); SAS GLIMMIX's (Booth & Hobert) against a plain per-herd evaluation of its
 formula written here: the mode by root finding, V_i = 1/(sum n p(1 - p) + 1/sigma^2), J_i by central
@@ -13,7 +13,7 @@ import pytest
 from scipy import optimize, special
 
 from trialmlm.errors import DataError
-from trialmlm.glmm import glmm
+from trialmlm.glimmix import glmm
 
 REF = Path(__file__).parent / "reference" / "glmm"
 MODES = json.loads((REF / "glmer_refs.json").read_text())["conditional_modes"]
