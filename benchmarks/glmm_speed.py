@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from trialmlm.glmm import glmm
+from trialmlm.glimmix import glmm
 
 CONTRACEPTION = Path(__file__).parents[1] / "tests" / "reference" / "glmm" / "contraception.csv"
 TRIAL = "RESP ~ ARM * WEEK + (1 + WEEK | USUBJID)"

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from trialmlm.errors import BoundaryWarning, DataError, FormulaError
-from trialmlm.glmm import glmm
+from trialmlm.glimmix import glmm
 
 REF = Path(__file__).parent / "reference" / "glmm_own"
 REFS = json.loads((REF / "glmm_refs.json").read_text())
@@ -86,7 +86,7 @@ def test_statistics_and_table_columns():
     ref = REFS["fits"]["cbpp_agq1"]
     assert fit.aic == pytest.approx(ref["aic"], abs=1e-5)
     assert fit.bic == pytest.approx(ref["bic"], abs=1e-5)
-    assert list(fit.coef_table().columns) == ["estimate", "se", "z", "p", "lower", "upper"]
+    assert list(fit.coef_table().columns) == ["term", "estimate", "se", "df", "t", "p", "lower", "upper"]
 
 
 def test_boundary_variance_reported_as_zero():

@@ -1,4 +1,4 @@
-"""trialmlm/glmm/checks.py and the warnings of trialmlm.glmm: separation named before the fit,
+"""trialmlm/glimmix/checks.py and the warnings of trialmlm.glmm: separation named before the fit,
 fewer subjects than random effects (DataError), subjects with fewer rows than random effects
 (DataWarning), non-convergence (ConvergenceWarning, ``converged=False``) and quadrature that
 does not stabilise (ConvergenceWarning)."""
@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from trialmlm.errors import ConvergenceWarning, DataError, DataWarning, SeparationWarning
-from trialmlm.glmm import fitting, glmm, optimize
-from trialmlm.glmm.checks import separated_terms
+from trialmlm.glimmix import fitting, glmm, optimize
+from trialmlm.glimmix.checks import separated_terms
 
 BINARY = Path(__file__).parent / "reference" / "glmm_own" / "binary_slopes.csv"
 

@@ -1,16 +1,16 @@
-"""trialmlm/glmm/gradient.py: the analytic gradient of the Laplace and adaptive Gauss-Hermite
+"""trialmlm/glimmix/gradient.py: the analytic gradient of the Laplace and adaptive Gauss-Hermite
 log-likelihood (modes, curvature and node scale moving with the parameters) against central
-differences of the log-likelihood of trialmlm/glmm/quadrature.py, 1e-6 relative, for every
+differences of the log-likelihood of trialmlm/glimmix/quadrature.py, 1e-6 relative, for every
 family/link, a scalar and a vector random effect, Laplace and 3 and 5 points."""
 
 import numpy as np
 import pytest
 
 from trialmlm.genmod.families import get_family
-from trialmlm.glmm.conditional import Conditional
-from trialmlm.glmm.gradient import subject_gradients
-from trialmlm.glmm.problem import Problem
-from trialmlm.glmm.quadrature import subject_loglik
+from trialmlm.glimmix.conditional import Conditional
+from trialmlm.glimmix.gradient import subject_gradients
+from trialmlm.glimmix.problem import Problem
+from trialmlm.glimmix.quadrature import subject_loglik
 
 
 def problem(family: str, link: str, q: int) -> Problem:

@@ -1,6 +1,6 @@
 """trialmlm.glmm with the probit and cloglog links vs lme4 glmer, nAGQ = 11
 (tests/reference/glmm/make_glmm_links_refs.R), and the conditional log densities'
-eta-derivatives (trialmlm/glmm/conditional.py) against central differences.
+eta-derivatives (trialmlm/glimmix/conditional.py) against central differences.
 
 glmer's Laplace (nAGQ = 1) for a non-canonical link uses the expected-information weights in
 log|H|, trialmlm the observed curvature (as SAS GLIMMIX), so only the quadrature fits, which
@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from trialmlm.genmod.families import get_family
-from trialmlm.glmm import glmm
-from trialmlm.glmm.conditional import Conditional
+from trialmlm.glimmix import glmm
+from trialmlm.glimmix.conditional import Conditional
 
 REF = Path(__file__).parent / "reference" / "glmm"
 REFS = json.loads((REF / "glmm_links_refs.json").read_text())["fits"]

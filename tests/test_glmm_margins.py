@@ -1,4 +1,4 @@
-"""trialmlm.glmm.margins: population-averaged means of GLMMs and their delta-method SEs against R
+"""trialmlm.glimmix.margins: population-averaged means of GLMMs and their delta-method SEs against R
 (tests/reference/glmm_margins/make_margins_refs.R: lme4 glmer, R integrate() over b ~ N(0, G), also
 as a two-dimensional integral for the random intercept + slope, numDeriv Jacobians and the
 numDeriv Hessian of glmer's deviance function in trialmlm's (beta, log-Cholesky) parametrisation),
@@ -19,7 +19,7 @@ from trialmlm.engine.design import build_design
 from trialmlm.engine.formula import parse_formula
 from trialmlm.errors import DataError
 from trialmlm.genmod.links import get_link
-from trialmlm.glmm.margins import (
+from trialmlm.glimmix.margins import (
     averaged_means,
     conditional_vs_marginal,
     marginal_effects,
@@ -229,7 +229,7 @@ def test_bad_input_is_named():
 
 
 def test_glmm_stays_callable_after_importing_its_modules():
-    """``from trialmlm.glmm.margins import ...`` (above) sets ``trialmlm.glmm`` to the subpackage."""
+    """``trialmlm.glmm`` is the function after modules of ``trialmlm.glimmix`` are imported (above)."""
     fit = trialmlm.glmm("y ~ treatment * time + (1 | id)", data("toenail"), method="laplace")
     assert fit.loglik == pytest.approx(-627.808935, abs=1e-5)  # glmer, tests/reference/glmm README
 

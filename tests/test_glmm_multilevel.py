@@ -1,4 +1,4 @@
-"""trialmlm.glmm with several random-effect terms (trialmlm/glmm/multilevel.py, multilevel_fit.py)
+"""trialmlm.glmm with several random-effect terms (trialmlm/glimmix/multilevel.py, multilevel_fit.py)
 vs lme4 glmer by the Laplace approximation (tests/reference/glmm_multilevel/make_multilevel_refs.R):
 lme4's VerbAgg (respondents crossed with items), a simulated nested trial (subjects within
 sites: random intercepts, and a random intercept + slope per subject; binary and Poisson with
@@ -12,12 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import trialmlm
 from trialmlm.errors import BoundaryWarning, FormulaError
-
-# the lazy function trialmlm.glmm, resolved before anything imports the package trialmlm.glmm itself
-# (whose import would bind the name trialmlm.glmm to the package)
-glmm = trialmlm.glmm
+from trialmlm.glimmix import glmm
 
 REF = Path(__file__).parent / "reference" / "glmm_multilevel"
 REFS = json.loads((REF / "multilevel_refs.json").read_text())
@@ -87,7 +83,7 @@ def test_quadrature_needs_one_term():
 
 
 def test_block_factor_matches_dense_algebra():
-    from trialmlm.glmm.multilevel import BlockFactor
+    from trialmlm.glimmix.multilevel import BlockFactor
 
     rng = np.random.default_rng(3)
     L, q, R = 7, 2, 4
@@ -115,8 +111,8 @@ def test_analytic_gradient_matches_central_differences(family, link, formula):
     from trialmlm.engine.design import build_design
     from trialmlm.engine.formula import parse_formula
     from trialmlm.genmod.families import get_family
-    from trialmlm.glmm.conditional import Conditional
-    from trialmlm.glmm.multilevel import LaplaceProblem, design_terms
+    from trialmlm.glimmix.conditional import Conditional
+    from trialmlm.glimmix.multilevel import LaplaceProblem, design_terms
 
     data = pd.read_csv(REF / "nested_trial.csv")
     parsed = parse_formula(formula)

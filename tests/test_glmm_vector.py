@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trialmlm.glmm import glmm
+from trialmlm.glimmix import glmm
 
 REF = Path(__file__).parent / "reference" / "glmm"
 REFS = json.loads((REF / "glmmadaptive_refs.json").read_text())["fits"]

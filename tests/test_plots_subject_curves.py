@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 
 import trialmlm  # noqa: E402
 from trialmlm.errors import DataError  # noqa: E402
-from trialmlm.glmm.margins import marginal_means  # noqa: E402
+from trialmlm.glimmix.margins import marginal_means  # noqa: E402
 from trialmlm.plots import OKABE_ITO, subject_curves  # noqa: E402
 
 TOENAIL = Path(__file__).parent / "reference" / "glmm" / "toenail.csv"

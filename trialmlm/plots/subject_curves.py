@@ -5,7 +5,7 @@ One panel per arm over a continuous time covariate: the conditional curves
 subjects (their conditional modes), the curve of the "typical" subject (:math:`b = 0`,
 dashed) and the population-averaged curve :math:`\bar\mu(t) = E_b\,g^{-1}(x(t)^\top\hat\beta
 + z(t)^\top b)` with its pointwise delta-method confidence band
-(:func:`trialmlm.glmm.margins.marginal_means`).  Under the logit the typical subject's curve
+(:func:`trialmlm.glimmix.margins.marginal_means`).  Under the logit the typical subject's curve
 is steeper than the average one: the population-averaged effect is nearer the null than the
 subject-specific one.
 """
@@ -19,8 +19,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from ..errors import DataError
-from ..glmm.margins import conditional_means, marginal_means, subject_arms
-from ..glmm.results import GLMMResults
+from ..glimmix.margins import conditional_means, marginal_means, subject_arms
+from ..glimmix.results import GLMMResults
 from .style import NEUTRAL, arm_palette, figure_legend, label, label_outer, new_grid
 
 

@@ -1,4 +1,4 @@
-## Reference values for trialmlm.glmm.margins (issue 23): population-averaged means of GLMMs,
+## Reference values for trialmlm.glimmix.margins (issue 23): population-averaged means of GLMMs,
 ## their delta-method SEs, and marginal risk differences / log odds ratios / log risk ratios.
 ## Run from this folder:  Rscript make_margins_refs.R   (~1 min)  -> margins_refs.json
 ## Data: ../glmm/toenail.csv and ../glmm/epil.csv (see ../glmm/README.md).

@@ -206,4 +206,5 @@ def _results(parsed, settings: GLMMSettings, design, problem: Problem, optimum: 
     return GLMMResults(parsed, settings, names, tuple(design.random_names), optimum.x[:p], inverse[:p, :p],
                        optimum.x[p:], inverse, G,
                        optimum.loglik, int(free.sum()), design.n_obs, design.n_subjects, modes,
-                       optimum.converged, optimum.iterations, optimum.message, notes, design=design)
+                       optimum.converged, optimum.iterations, optimum.message, notes,
+                       design=design, problem=problem)

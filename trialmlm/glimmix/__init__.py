@@ -5,28 +5,14 @@ n_points=)`` (:func:`.fitting.glmm`).  See the GLMM section of ``docs/endpoints.
 Population-averaged means and effects: :mod:`.margins` (``marginal_means``, ``marginal_effects``,
 ``conditional_vs_marginal``).
 
-``trialmlm.glmm`` names both the function and this subpackage: the first import of one of its
-modules (``from trialmlm.glmm.margins import ...``) sets the attribute ``trialmlm.glmm`` to the
-subpackage, so the subpackage is callable as the function (:class:`_FittingPackage`).
+The subpackage is named after SAS PROC GLIMMIX so that ``trialmlm.glmm`` stays the function
+(a subpackage of that name would replace it once one of its modules is imported).
 """
 
 from __future__ import annotations
-
-import sys
-import types
 
 from .fitting import glmm
 from .margins import conditional_vs_marginal, marginal_effects, marginal_means
 from .results import GLMMResults
 
 __all__ = ["GLMMResults", "conditional_vs_marginal", "glmm", "marginal_effects", "marginal_means"]
-
-
-class _FittingPackage(types.ModuleType):
-    """This subpackage, callable as :func:`.fitting.glmm`."""
-
-    def __call__(self, *args, **kwargs) -> GLMMResults:
-        return glmm(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _FittingPackage
