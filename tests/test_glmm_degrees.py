@@ -37,7 +37,7 @@ def test_cbpp_random_intercept_counts(cbpp_fit):
     # period within 56 - 15 - 3 = 38.  RESIDUAL 56 - 4 = 52.
     assert rank_xz(cbpp_fit.problem, np.array([0])) == 18
     np.testing.assert_array_equal(columns(cbpp_fit, "containment"), [14, 38, 38, 38])
-    np.testing.assert_array_equal(columns(cbpp_fit, "betwithin"), [14, 38, 38, 38])
+    np.testing.assert_array_equal(columns(cbpp_fit, "between-within"), [14, 38, 38, 38])
     np.testing.assert_array_equal(columns(cbpp_fit, "residual"), [52] * 4)
     assert np.isinf(columns(cbpp_fit, "none")).all()
 
@@ -50,24 +50,24 @@ def test_random_slopes_counts(slopes_fit):
     # BW: between 150 - 2 = 148 (intercept, TRT), within 750 - 150 - (4 - 2) = 598.  RESIDUAL 750 - 4.
     assert list(slopes_fit.names) == ["Intercept", "TRT[T.Placebo]", "WEEK", "TRT[T.Placebo]:WEEK"]
     np.testing.assert_array_equal(columns(slopes_fit, "containment"), [148, 450, 148, 450])
-    np.testing.assert_array_equal(columns(slopes_fit, "betwithin"), [148, 148, 598, 598])
+    np.testing.assert_array_equal(columns(slopes_fit, "between-within"), [148, 148, 598, 598])
     np.testing.assert_array_equal(columns(slopes_fit, "residual"), [746] * 4)
 
 
 def test_default_is_containment_and_tables_use_the_rule(slopes_fit):
     assert DEFAULT_DF == "containment"
     np.testing.assert_array_equal(slopes_fit.coef_table()["df"], [148, 450, 148, 450])
-    np.testing.assert_array_equal(slopes_fit.coef_table(df="betwithin")["df"], [148, 148, 598, 598])
+    np.testing.assert_array_equal(slopes_fit.coef_table(df="between-within")["df"], [148, 148, 598, 598])
     table = slopes_fit.coef_table(df="none")
     assert np.isinf(table["df"]).all()
     assert list(table.columns) == ["term", "estimate", "se", "df", "t", "p", "lower", "upper"]
     # a contrast gets the smallest df of the columns it involves (the LS mean of a treatment: 148 under BW)
-    ls = slopes_fit.lsmeans("TRT", df="betwithin")
+    ls = slopes_fit.lsmeans("TRT", df="between-within")
     np.testing.assert_array_equal(ls["df"], [148, 148])
-    anova = slopes_fit.anova(df="betwithin").set_index("term")
+    anova = slopes_fit.anova(df="between-within").set_index("term")
     assert anova.loc["TRT", "den_df"] == 148 and anova.loc["WEEK", "den_df"] == 598
 
 
 def test_unknown_rule_is_named(cbpp_fit):
-    with pytest.raises(DataError, match="df must be one of containment, betwithin, residual, none"):
+    with pytest.raises(DataError, match="df must be one of containment, between-within, residual, none"):
         cbpp_fit.coef_table(df="satterthwaite")

@@ -34,9 +34,9 @@ def half(decimals: int) -> float:
 
 
 @pytest.mark.parametrize(("label", "vcov", "df"), [
-    ("glimmix_quad5", "model", "betwithin"),
+    ("glimmix_quad5", "model", "between-within"),
     ("glimmix_quad5_ddfm_none", "model", "none"),
-    ("glimmix_quad5_empirical", "empirical", "betwithin"),
+    ("glimmix_quad5_empirical", "empirical", "between-within"),
     ("glimmix_quad5_empirical_ddfm_none", "empirical", "none"),
 ])
 def test_solution_table_matches_glimmix(fit, label, vcov, df):
@@ -54,7 +54,7 @@ def test_solution_table_matches_glimmix(fit, label, vcov, df):
 def test_lsmeans_ilink_and_odds_ratios_match_glimmix(fit):
     rows = pd.DataFrame(PRINTED["lsmeans_quad5_empirical"]["rows"],
                         columns=PRINTED["lsmeans_quad5_empirical"]["columns"])
-    ls = fit.lsmeans("trtp", by="avisitn", ilink=True, vcov="empirical", df="betwithin")
+    ls = fit.lsmeans("trtp", by="avisitn", ilink=True, vcov="empirical", df="between-within")
     ls = ls.assign(t=ls["estimate"] / ls["se"]).set_index(["trtp", "avisitn"])
     ls = ls.loc[list(zip(rows["trtp"], rows["avisitn"]))]
     np.testing.assert_array_equal(ls["df"], rows["df"])  # SAS: the df of the effect trtp*avisitn (within)
@@ -66,7 +66,7 @@ def test_lsmeans_ilink_and_odds_ratios_match_glimmix(fit):
     assert np.all(np.abs(ls["mean_se"].to_numpy() - rows["se_mu"]) <= 0.5 * 10.0 ** -digits + STOP)
     odds = pd.DataFrame(PRINTED["odds_ratios_quad5_empirical"]["rows"],
                         columns=PRINTED["odds_ratios_quad5_empirical"]["columns"])
-    diff = fit.compare("trtp", by="avisitn", vcov="empirical", df="betwithin")
+    diff = fit.compare("trtp", by="avisitn", vcov="empirical", df="between-within")
     assert list(diff["contrast"]) == ["A - P"] * 4
     np.testing.assert_array_equal(diff["df"], odds["df"])
     np.testing.assert_allclose(diff["t"], odds["t"], rtol=3e-4, atol=half(2))

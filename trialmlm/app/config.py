@@ -37,7 +37,8 @@ class ModelKind:
     ("continuous" or "binary"; :data:`ENDPOINTS`); ``handles_ice``: intercurrent events are
     handled by the model's own strategy (``binary_strategy``), not by estimands;
     ``engine``: how the report reads and fits it (:data:`trialmlm.app.report.ENGINES`);
-    ``methods``: the estimation methods it takes (``method``), the first the default.
+    ``methods``: the estimation methods it takes (``method``), the first the default;
+    ``ddf_methods``: the df methods it takes (``ddf``).
     """
 
     name: str
@@ -56,6 +57,7 @@ class ModelKind:
     handles_ice: bool = False
     engine: str = "linear"
     methods: tuple[str, ...] = ("REML", "ML")
+    ddf_methods: tuple[str, ...] = DDF_METHODS
 
     def check_structures(self, names: tuple[str, ...]) -> None:
         """DataError naming the first of ``names`` that is not a residual structure of this kind."""
@@ -123,7 +125,8 @@ MODEL_KINDS = {kind.name: kind for kind in (
     GEE("gee", "response probabilities", by_visit=True, structures=("exchangeable",), mar_based=False,
         endpoint="binary", handles_ice=True, engine="gee", methods=()),
     GLMM("glmm", "response probabilities", by_visit=True, covariance=False, endpoint="binary",
-         handles_ice=True, engine="glmm", methods=("QUAD", "LAPLACE"), ddf="containment"),
+         handles_ice=True, engine="glmm", methods=("QUAD", "LAPLACE"), ddf="containment",
+         ddf_methods=("containment", "between-within", "residual", "none")),
 )}
 MODELS = tuple(MODEL_KINDS)
 #: ``endpoint`` -> its default model.
@@ -515,20 +518,21 @@ def _check_model(config: AnalysisConfig) -> None:
     if config.model not in MODELS:
         raise DataError(f"model must be one of {', '.join(MODELS)}, got {config.model!r}")
     kind = config.kind
+    if not kind.covariance and config.covariance:
+        raise DataError(f"model='{kind.name}' has no covariance structure; leave covariance out")
     kind.check_structures(config.covariance or ())
     _check_endpoint(config)
     if len(config.covariance or ()) > 1 and "none" in config.covariance:
         raise DataError("covariance 'none' (no residual structure) cannot be part of a fallback list")
-    if not kind.covariance and config.covariance:
-        raise DataError(f"model='{kind.name}' has no covariance structure; leave covariance out")
     if config.at_visit is not None and not kind.per_visit:
         raise DataError(f"at_visit is the visit of an ANCOVA; it needs {models_with('per_visit')}")
     if config.sensitivity and not kind.imputation_model:
         raise DataError("the sensitivity analyses (multiple imputation) need "
                         f"{models_with('imputation_model')}")
     _check_estimands(config)
-    if config.ddf not in DDF_METHODS:
-        raise DataError(f"ddf must be one of {', '.join(DDF_METHODS)}, got {config.ddf!r}")
+    if config.ddf not in kind.ddf_methods:
+        raise DataError(f"ddf of model='{kind.name}' must be one of {', '.join(kind.ddf_methods)}, "
+                        f"got {config.ddf!r}")
     if kind.methods and config.method not in kind.methods:
         raise DataError(f"method of model='{kind.name}' must be {' or '.join(map(repr, kind.methods))}, "
                         f"got {config.method!r}")

@@ -19,8 +19,8 @@ import pandas as pd
 
 from ..errors import ConvergenceError
 from ..genmod import gee as fit_gee
-from ..glmm.fitting import glmm as fit_glmm
-from ..glmm.margins import conditional_vs_marginal, marginal_effects
+from ..glimmix.fitting import glmm as fit_glmm
+from ..glimmix.margins import conditional_vs_marginal, marginal_effects
 from .config import MODEL_KINDS, AnalysisConfig
 from .context import AnalysisKind, Engine
 from .responder_report import (
@@ -66,9 +66,9 @@ GLMM_ENGINE = Engine(read=read_responders, prepare=handle_intercurrent, fit=fit_
 class GLMMModel(AnalysisKind):
     """The GLMM: response probabilities of a typical patient and conditional odds ratios
     (Table 2), population-averaged probabilities and effects (Table 3, figure 4), the fixed
-    effects (Table 4), the variance of the random intercept (Table 5), the three odds ratios side
-    by side (Table 7) and the subject-specific against the population-averaged probabilities
-    (figure 5)."""
+    effects (Table 4a), the variance of the random intercept (Table 4b), the three odds ratios
+    side by side (Table 7) and the subject-specific against the population-averaged
+    probabilities (figure 3)."""
 
     endpoints = ("binary",)
     engines = ("glmm",)
@@ -88,7 +88,7 @@ class GLMMModel(AnalysisKind):
         gee = fit_gee(GEE_FORMULA.formula(c, "exchangeable"), ctx.analysed, family="binomial", link="logit",
                       working="exchangeable", subject=c.subject, visit=c.visit)
         return conditional_vs_marginal(ctx.fit, gee, c.arm, by=c.visit, reference=ctx.reference,
-                                       alpha=c.alpha)
+                                       alpha=c.alpha, df=c.ddf)
 
     def tables(self) -> dict:
         from ..tables.glmm_tables import (
@@ -106,21 +106,22 @@ class GLMMModel(AnalysisKind):
         return {
             "t2_glmm": probability_table(
                 ctx.fit, c.arm, c.visit, ctx.reference, c.alpha, ctx.labels, footnotes=notes,
-                model_notes=glmm_footnotes(ctx.fit), typical=True,
+                model_notes=glmm_footnotes(ctx.fit, c.ddf), typical=True, options={"df": c.ddf},
                 title=f"Table 2. {ctx.label}: response probabilities and odds ratios vs {ctx.reference} "
                       "for a typical patient (GLMM)"),
             "t3_margins": marginal_effects_table(
                 self.effects, visit_label, footnotes=notes, method_note=(
                     "Population-averaged probabilities: the GLMM's probability at each visit and arm "
-                    "averaged over the normal distribution of the random intercept (covariates at their means); risk "
-                    "difference, risk ratio and odds ratio of these averages, standard errors by the delta "
-                    "method from the observed information of all the GLMM's parameters."),
+                    "averaged over the normal distribution of the random intercept (covariates at their "
+                    "means); risk difference, risk ratio and odds ratio of these averages, standard errors "
+                    "by the delta method from the observed information of all the GLMM's parameters."),
                 title=f"Table 3. {ctx.label}: population-averaged treatment effects vs {ctx.reference} "
                       "(GLMM)"),
             "t4_glmm_parameters": glmm_parameter_table(
-                ctx.fit, c.alpha, footnotes=notes, title="Table 4. Solutions for Fixed Effects (GLMM)"),
-            "t5_covariance": covariance_parameter_table(
-                ctx.fit, title="Table 5. Covariance Parameter Estimates and fit statistics (GLMM)"),
+                ctx.fit, c.alpha, c.ddf, footnotes=notes,
+                title="Table 4a. Solutions for Fixed Effects (GLMM)"),
+            "t4_covariance": covariance_parameter_table(
+                ctx.fit, title="Table 4b. Covariance Parameter Estimates and fit statistics (GLMM)"),
             "t7_odds_ratios": conditional_marginal_table(
                 self.odds_ratios, c.visit, visit_label, c.alpha, footnotes=notes,
                 title=f"Table 7. {ctx.label}: odds ratios vs {ctx.reference}, typical patient against "
@@ -129,6 +130,7 @@ class GLMMModel(AnalysisKind):
 
     def figures(self) -> dict:
         from .. import plots
+        from ..tables.table import display_label
 
         c = self.ctx.config
         return {
@@ -136,8 +138,8 @@ class GLMMModel(AnalysisKind):
                 risk_differences(self.effects, c.visit), ci=1 - c.alpha, decimals=0,
                 title=f"Population-averaged risk difference vs {self.ctx.reference} by {c.visit} (GLMM)",
                 xlabel="Risk difference, percentage points"),
-            "f5_subject_curves": lambda: plots.subject_curves(
-                self.ctx.fit, c.arm, c.visit, ci=1 - c.alpha,
+            "f3_subject_curves": lambda: plots.subject_curves(
+                self.ctx.fit, c.arm, c.visit, ci=1 - c.alpha, xlabel=display_label(self.ctx.labels, c.visit),
                 title="Response probability: subjects, typical patient and population average (GLMM)"),
         }
 
@@ -148,10 +150,10 @@ class GLMMModel(AnalysisKind):
         ctx, c = self.ctx, self.ctx.config
         fit = ctx.fit
         return {"fit": glmm_summary(fit),
-                "fixed_effects": frame_rows(fit.coef_table(alpha=c.alpha)),
+                "fixed_effects": frame_rows(fit.coef_table(alpha=c.alpha, df=c.ddf)),
                 "covariance_parameters": frame_rows(fit.covariance_parameters),
                 "probabilities_typical_patient": frame_rows(
-                    probability_results(fit, c.arm, c.visit, ctx.reference, c.alpha)),
+                    probability_results(fit, c.arm, c.visit, ctx.reference, c.alpha, df=c.ddf)),
                 "marginal_effects": frame_rows(self.effects.table.rename(columns={c.visit: "visit"})),
                 "odds_ratios": frame_rows(self.odds_ratios.rename(columns={c.visit: "visit"}))}
 
@@ -161,8 +163,8 @@ class GLMMModel(AnalysisKind):
         s = fit.settings
         method = ("Laplace" if s.method == "laplace"
                   else f"adaptive Gauss-Hermite quadrature, {s.n_points} points")
-        variance = ", ".join(f"{r.parameter} = {r.estimate:.4f}"
-                             for r in fit.covariance_parameters.itertuples())
+        var = fit.covariance_parameters.iloc[0]
+        variance = f"{var['estimate']:.4f} (SE {var['se']:.4f}) on the logit scale"
         return [
             ("Data", f"{c.data}" + (f" (PARAMCD {c.param})" if c.param else "")),
             ("Responder", responder_definition(c, ctx.data)),

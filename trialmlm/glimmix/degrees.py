@@ -15,7 +15,7 @@ differences, which get the df of the effect they are LS means of (:func:`effect_
   :math:`N_s - 1` (the subjects less the intercept they span), a between-subject effect such as
   ``TRT`` is not contained (syntactically; SAS's ``SUBJECT=ID(TRT)`` is not expressible here)
   and gets :math:`n - \mathrm{rank}[X\,Z]`.
-* ``betwithin`` (``DDFM=BETWITHIN``, Schluchter & Elashoff 1990): an effect constant within
+* ``between-within`` (``DDFM=BETWITHIN``, Schluchter & Elashoff 1990): an effect constant within
   every subject gets :math:`N_s - \mathrm{rank}(X_b)`, the others :math:`n - N_s -
   (\mathrm{rank}(X) - \mathrm{rank}(X_b))` (:func:`trialmlm.inference.ddf.between_within_columns`);
   GLIMMIX's further split of the within df by subject-by-effect interactions is not made (as
@@ -82,7 +82,7 @@ def containment_columns(design, problem: Problem) -> np.ndarray:
 
 DF_RULES: dict[str, DfRule] = {r.name: r for r in (
     DfRule("containment", "DDFM=CONTAIN", containment_columns),
-    DfRule("betwithin", "DDFM=BETWITHIN", lambda design, problem: between_within_columns(design)),
+    DfRule("between-within", "DDFM=BETWITHIN", lambda design, problem: between_within_columns(design)),
     DfRule("residual", "DDFM=RESIDUAL", lambda design, problem: np.full(
         problem.X.shape[1], float(problem.X.shape[0] - np.linalg.matrix_rank(problem.X)))),
     DfRule("none", "DDFM=NONE", lambda design, problem: np.full(problem.X.shape[1], np.inf)),

@@ -64,7 +64,7 @@ from ..errors import DataError
 from ..genmod.links import Link, get_link
 from ..genmod.margins import MarginalEffects, contrast_names, level_of
 from ..genmod.results import GEEResults
-from ..genmod.ztests import t_table
+from ..genmod.ztests import COLUMNS, t_table
 from ..inference.grid import ReferenceGrid
 from .problem import cholesky_factor
 from .results import GLMMResults
@@ -183,19 +183,21 @@ def marginal_effects(fit: GLMMResults, treatment: str, by: str | None = None, at
 
 
 def conditional_vs_marginal(fit: GLMMResults, gee: GEEResults, treatment: str, by: str | None = None,
-                            at: dict | None = None, reference=None, alpha: float = 0.05) -> pd.DataFrame:
+                            at: dict | None = None, reference=None, alpha: float = 0.05,
+                            df: str | None = "none") -> pd.DataFrame:
     r"""The odds ratio of each arm against ``reference`` at each ``by`` level / ``at`` value,
     three ways (binomial, logit link):
 
     * ``"GLMM conditional"``: :math:`\exp(l^\top\hat\beta)`, :math:`l` the difference of the
       arms' reference-grid rows: the odds ratio for a typical patient (:math:`b = 0`), or
-      for any one patient; covariance ``fit.vcov``;
+      for any one patient; covariance ``fit.vcov``, the numbers of ``fit.compare`` with the df
+      rule ``df`` (default "none": normal reference, as the marginal row);
     * ``"GLMM marginal"``: the odds ratio of the population-averaged probabilities
       (:func:`marginal_effects`, ``logor``);
     * ``"GEE"``: :math:`\exp` of the same difference of the GEE's reference-grid rows, with
       the GEE's covariance and df (``gee.cov()``, ``gee.df``: the numbers of ``gee.compare``).
 
-    Estimates, se and limits are on the log scale (normal reference for the GLMM rows);
+    Estimates, se and limits are on the log scale;
     ``ratio, ratio_lower, ratio_upper`` are their exponentials.  The population-averaged
     odds ratios are nearer 1 than the conditional one (non-collapsibility: Zeger, Liang &
     Albert 1988), and the GLMM marginal one estimates what the GEE does.
@@ -221,11 +223,14 @@ def conditional_vs_marginal(fit: GLMMResults, gee: GEEResults, treatment: str, b
     listed, points = _at_points(at)
     parts = []
     for point in points:
-        for model, result, cov in (("GLMM conditional", fit, fit.vcov), ("GEE", gee, gee.cov())):
+        for model, result in (("GLMM conditional", fit), ("GEE", gee)):
             labels, L = ReferenceGrid(result, point or None).rows(treatment, by)
             info, D = _differences(labels, L, treatment, by, marginal.reference)
-            df = np.inf if result is fit else gee.df(D)
-            table = t_table(result.beta, cov, D, alpha, df)
+            if result is fit:  # the rows of compare(), in the same order (differences vs reference)
+                table = fit.compare(treatment, by=by, reference=marginal.reference, alpha=alpha,
+                                    at=point or None, df=df)[list(COLUMNS)].reset_index(drop=True)
+            else:
+                table = t_table(gee.beta, gee.cov(), D, alpha, gee.df(D))
             if visit is not None and visit != by:
                 info.insert(0, visit, point[visit])
             parts.append(pd.concat([info.assign(model=model), table], axis=1))

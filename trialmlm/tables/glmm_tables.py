@@ -14,8 +14,15 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from ..glimmix.degrees import DEFAULT_DF, DF_RULES
 from .formats import fmt_ci, fmt_number, fmt_p
 from .table import Table, blank_repeats, plain
+
+#: The tests of each df rule (:data:`trialmlm.glimmix.degrees.DF_RULES`), in words.
+DF_WORDS = {"containment": "t tests with containment degrees of freedom",
+            "between-within": "t tests with between-within degrees of freedom",
+            "residual": "t tests with residual degrees of freedom (records less the rank of X)",
+            "none": "z tests (normal reference)"}
 
 #: The three odds ratios of :func:`conditional_marginal_table`, in the words of the table.
 MODEL_WORDS = {"GLMM conditional": "GLMM, typical patient (b = 0)",
@@ -23,30 +30,32 @@ MODEL_WORDS = {"GLMM conditional": "GLMM, typical patient (b = 0)",
                "GEE": "GEE (population-averaged)"}
 
 
-def glmm_footnotes(fit) -> tuple[str, ...]:
+def glmm_footnotes(fit, df: str | None = None) -> tuple[str, ...]:
     """The model of a GLMM fit in words: mean model and random effects, distribution and link,
-    integration method, subjects and records, df rule."""
+    integration method, subjects and records, the df rule ``df`` (None: the default,
+    :data:`trialmlm.glimmix.degrees.DEFAULT_DF`)."""
     s = fit.settings
     method = ("METHOD=LAPLACE" if s.method == "laplace" else f"METHOD=QUAD(QPOINTS={s.n_points})")
     random = " ".join("INTERCEPT" if n == "Intercept" else n for n in fit.random_names)
     return (f"GLMM by maximum likelihood (SAS PROC GLIMMIX {method}; RANDOM {random} / SUBJECT="
             f"{fit.formula.subject} TYPE=UN): {fit.formula.response} ~ {fit.design.encoding.formula}, "
             f"{s.family} distribution, {s.link} link; {fit.n_subjects} subjects, {fit.n_obs} records.",
-            f"Standard errors from the observed information; t tests with {fit.default_df} degrees of freedom "
-            f"(DDFM={fit.df_rule.sas}).")
+            "Standard errors from the observed information; " + DF_WORDS[df or DEFAULT_DF]
+            + f" (SAS {DF_RULES[df or DEFAULT_DF].sas}).")
 
 
-def glmm_parameter_table(fit, alpha: float = 0.05, title: str | None = None,
+def glmm_parameter_table(fit, alpha: float = 0.05, df: str | None = None, title: str | None = None,
                          footnotes: Sequence[str] = ()) -> Table:
     """SAS GLIMMIX's "Solutions for Fixed Effects" from ``fit.coef_table(alpha=alpha)``: Effect,
     Estimate, Standard Error, DF, t Value, Pr > |t| and the confidence limits.  Tidy columns
     ``term, estimate, se, df, t, p, lower, upper``."""
-    data = plain(fit.coef_table(alpha=alpha)[["term", "estimate", "se", "df", "t", "p", "lower", "upper"]])
+    data = plain(fit.coef_table(alpha=alpha, df=df)[["term", "estimate", "se", "df", "t", "p", "lower",
+                                                     "upper"]])
     rows = [[r.term, fmt_number(r.estimate, 4), fmt_number(r.se, 4), fmt_number(r.df, 0), fmt_number(r.t, 2),
              fmt_p(r.p), fmt_ci(r.lower, r.upper, 4)] for r in data.itertuples()]
     return Table(title or "Solutions for Fixed Effects",
                  ["Effect", "Estimate", "Standard\nError", "DF", "t Value", "Pr > |t|",
-                  f"{100 * (1 - alpha):g}% CI"], rows, data, glmm_footnotes(fit) + tuple(footnotes),
+                  f"{100 * (1 - alpha):g}% CI"], rows, data, glmm_footnotes(fit, df) + tuple(footnotes),
                  ("l", "r", "r", "r", "r", "c", "c"))
 
 
@@ -88,11 +97,11 @@ def conditional_marginal_table(odds: pd.DataFrame, visit: str, visit_label: str 
     rows = [[v, s, MODEL_WORDS.get(r.model, r.model), fmt_number(r.odds_ratio, 2),
              fmt_ci(r.lower, r.upper, 2), fmt_p(r.p)]
             for v, s, r in zip(blank_repeats(data["visit"]), shown, data.itertuples())]
-    notes = ("Typical patient: exp of the GLMM's LS-mean difference on the logit scale, the odds ratio for "
-             "a patient whose random effect is 0 (subject-specific). Population-averaged: the odds ratio of the "
-             "GLMM's probabilities averaged over the random-effects distribution (delta-method CI). GEE: the "
-             "odds ratio of the marginal model fitted to the same records (exchangeable working correlation, "
-             "robust SE).",
+    notes = ("Typical patient: exp of the GLMM's LS-mean difference on the logit scale (as in Table 2), "
+             "the odds ratio for a patient whose random effect is 0 (subject-specific). Population-averaged: "
+             "the odds ratio of the GLMM's probabilities averaged over the random-effects distribution "
+             "(delta-method CI). GEE: the odds ratio of the marginal model fitted to the same records "
+             "(exchangeable working correlation, robust SE).",
              "The population-averaged odds ratios lie nearer 1 than the typical patient's whenever the "
              "random-intercept variance is above 0 (non-collapsibility of the odds ratio); they, not the "
              "conditional one, estimate the effect in the population.")

@@ -79,13 +79,14 @@ def gee_footnotes(fit) -> tuple[str, ...]:
             f"standard errors: {errors}; Wald tests and limits with the normal reference.")
 
 
-def probability_results(fit, arm: str, visit: str, reference, alpha: float = 0.05) -> pd.DataFrame:
+def probability_results(fit, arm: str, visit: str, reference, alpha: float = 0.05, **options) -> pd.DataFrame:
     """Tidy response probabilities (``fit.lsmeans(arm, by=visit, ilink=True)``) and odds
     ratios vs ``reference`` (``fit.compare``): ``visit, arm, probability, probability_se,
     probability_lower, probability_upper, odds_ratio, odds_ratio_lower, odds_ratio_upper,
-    log_odds_ratio, log_odds_ratio_se, p`` (odds ratios empty for the reference arm)."""
-    ls = fit.lsmeans(arm, by=visit, alpha=alpha, ilink=True)
-    cmp = fit.compare(arm, by=visit, reference=reference, alpha=alpha)
+    log_odds_ratio, log_odds_ratio_se, p`` (odds ratios empty for the reference arm).
+    ``options``: the fit's inference options (a GLMM's ``df``)."""
+    ls = fit.lsmeans(arm, by=visit, alpha=alpha, ilink=True, **options)
+    cmp = fit.compare(arm, by=visit, reference=reference, alpha=alpha, **options)
     probs = ls[[visit, arm, "mean", "mean_se", "mean_lower", "mean_upper"]].rename(columns={
         "mean": "probability", "mean_se": "probability_se", "mean_lower": "probability_lower",
         "mean_upper": "probability_upper"})
@@ -99,12 +100,12 @@ def probability_results(fit, arm: str, visit: str, reference, alpha: float = 0.0
 def probability_table(fit, arm: str, visit: str, reference, alpha: float = 0.05,
                       labels: Mapping | None = None, title: str | None = None,
                       footnotes: Sequence[str] = (), model_notes: Sequence[str] | None = None,
-                      typical: bool = False) -> Table:
+                      typical: bool = False, options: dict | None = None) -> Table:
     """Response probabilities (SE), CI and the odds ratio vs ``reference``, CI, p by visit
     and arm: :func:`probability_results` formatted.  ``model_notes``: the model in words
     (default :func:`gee_footnotes`); ``typical``: the fit is a GLMM, whose LS means are those
-    of a typical patient (random effects 0)."""
-    data = probability_results(fit, arm, visit, reference, alpha)
+    of a typical patient (random effects 0); ``options`` of :func:`probability_results`."""
+    data = probability_results(fit, arm, visit, reference, alpha, **(options or {}))
     groups = blank_repeats(data["visit"])
     rows = [[g, str(r.arm), f"{fmt_number(r.probability, 3)} ({fmt_number(r.probability_se, 4)})",
              fmt_ci(r.probability_lower, r.probability_upper, 3), fmt_number(r.odds_ratio, 2),
