@@ -35,8 +35,9 @@ def subject_curves(fit: GLMMResults, treatment: str, time: str, n_subjects: int 
     ``time`` when it is a factor of the mean model (a visit; other covariates at their mean, as
     in the reference grid).  Returns the array of Axes (one per arm)."""
     design = fit.design
-    if design is None or time not in design.encoding.variables:
-        raise DataError(f"time '{time}' must be a covariate or factor of the GLMM's mean model")
+    if design is None or time not in design.encoding.variables or time == treatment:
+        raise DataError(f"time '{time}' must be a covariate or factor of the GLMM's mean model other "
+                        "than the treatment")
     if time in design.encoding.levels:  # a visit factor: one point per level
         levels = list(design.encoding.levels[time])
         times, ticks, grid_of = np.arange(len(levels)), levels, {"by": time}
