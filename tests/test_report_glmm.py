@@ -21,22 +21,11 @@ from trialmlm.errors import DataError
 from trialmlm.glimmix import marginal_effects
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
-XPT, CSV = SAMPLE / "responder_trial.xpt", SAMPLE / "responder_trial.csv"
+XPT = SAMPLE / "responder_trial.xpt"
 SAP = ["--endpoint", "binary", "--model", "glmm", "--response", "CRIT1FL", "--population", "EFFFL",
        "--covariates", "BASE", "--where", "AVISITN >= 2"]
 VISITS = ["Week 2", "Week 4", "Week 6", "Week 8"]
 FORMULA = "CRIT1FL ~ BASE + TRT01P * AVISIT + (1 | USUBJID)"
-
-
-def _selected() -> pd.DataFrame:
-    """The SAP's records by plain pandas: EFFFL, AVISITN >= 2, ANL01FL, no DTYPE, no baseline."""
-    d = pd.read_csv(CSV, dtype={"SITEID": str}, keep_default_na=False, na_values=[""])
-    d = d.loc[(d["EFFFL"] == "Y") & (d["AVISITN"] >= 2) & (d["ANL01FL"] == "Y") & d["DTYPE"].isna()
-              & (d["ABLFL"] != "Y")].copy()
-    d["CRIT1FL"] = d["CRIT1FL"].map({"Y": 1.0, "N": 0.0})
-    d["AVISIT"] = pd.Categorical(d["AVISIT"], categories=VISITS, ordered=True)
-    d["TRT01P"] = pd.Categorical(d["TRT01P"], categories=["Placebo", "Drug 10 mg", "Drug 20 mg"])
-    return d.reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +36,8 @@ def report(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def direct():
-    return trialmlm.glmm(FORMULA, _selected(), n_points=15)
+def direct(responder_sap_records):
+    return trialmlm.glmm(FORMULA, responder_sap_records, n_points=15)
 
 
 def test_tables_and_figures_written(report):
@@ -105,11 +94,11 @@ def test_three_odds_ratios(report):
     assert len(gee) == len(marginal) == len(conditional) == 2 * len(VISITS)
 
 
-def test_laplace_and_df_options_reach_the_fit(tmp_path):
+def test_laplace_and_df_options_reach_the_fit(tmp_path, responder_sap_records):
     out = tmp_path / "laplace"
     assert cli.main(["analyze", str(XPT), *SAP, "--method", "LAPLACE", "--ddf", "between-within",
                      "--out", str(out)]) == 0
-    direct = trialmlm.glmm(FORMULA, _selected(), method="laplace")
+    direct = trialmlm.glmm(FORMULA, responder_sap_records, method="laplace")
     table = pd.read_csv(out / "t4_glmm_parameters.csv")
     np.testing.assert_allclose(table["estimate"], direct.coef_table()["estimate"], rtol=1e-10)
     np.testing.assert_allclose(table["df"], direct.coef_table(df="between-within")["df"])
