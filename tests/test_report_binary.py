@@ -22,7 +22,7 @@ from trialmlm.errors import DataError
 from trialmlm.inference.proportions import responder_rates, wilson_interval
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
-XPT, CSV = SAMPLE / "responder_trial.xpt", SAMPLE / "responder_trial.csv"
+XPT = SAMPLE / "responder_trial.xpt"
 SAP = ["--endpoint", "binary", "--response", "CRIT1FL", "--population", "EFFFL", "--covariates", "BASE",
        "--where", "AVISITN >= 2"]
 VISITS = ["Week 2", "Week 4", "Week 6", "Week 8"]
