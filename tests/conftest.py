@@ -62,3 +62,19 @@ def mmrm_reference() -> dict:
 def gls_reference() -> dict:
     """R nlme::gls values (script make_gls_refs.R)."""
     return json.loads((REFERENCE / "gls_refs.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def responder_sap_records() -> pd.DataFrame:
+    """The bundled ADEFF responder file's records of the README's SAP, selected by plain pandas:
+    EFFFL, AVISITN >= 2, ANL01FL, no DTYPE, no baseline; CRIT1FL as 1/0; visits and arms as
+    ordered categories (the report's encoding)."""
+    path = Path(__file__).resolve().parents[1] / "sample_data" / "responder_trial.csv"
+    d = pd.read_csv(path, dtype={"SITEID": str}, keep_default_na=False, na_values=[""])
+    d = d.loc[(d["EFFFL"] == "Y") & (d["AVISITN"] >= 2) & (d["ANL01FL"] == "Y") & d["DTYPE"].isna()
+              & (d["ABLFL"] != "Y")].copy()
+    d["CRIT1FL"] = d["CRIT1FL"].map({"Y": 1.0, "N": 0.0})
+    visits = ["Week 2", "Week 4", "Week 6", "Week 8"]
+    d["AVISIT"] = pd.Categorical(d["AVISIT"], categories=visits, ordered=True)
+    d["TRT01P"] = pd.Categorical(d["TRT01P"], categories=["Placebo", "Drug 10 mg", "Drug 20 mg"])
+    return d.reset_index(drop=True)

@@ -22,21 +22,10 @@ from trialmlm.errors import DataError
 from trialmlm.inference.proportions import responder_rates, wilson_interval
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
-XPT, CSV = SAMPLE / "responder_trial.xpt", SAMPLE / "responder_trial.csv"
+XPT = SAMPLE / "responder_trial.xpt"
 SAP = ["--endpoint", "binary", "--response", "CRIT1FL", "--population", "EFFFL", "--covariates", "BASE",
        "--where", "AVISITN >= 2"]
 VISITS = ["Week 2", "Week 4", "Week 6", "Week 8"]
-
-
-def _selected() -> pd.DataFrame:
-    """The SAP's records by plain pandas: EFFFL, AVISITN >= 2, ANL01FL, no DTYPE, no baseline."""
-    d = pd.read_csv(CSV, dtype={"SITEID": str}, keep_default_na=False, na_values=[""])
-    d = d.loc[(d["EFFFL"] == "Y") & (d["AVISITN"] >= 2) & (d["ANL01FL"] == "Y") & d["DTYPE"].isna()
-              & (d["ABLFL"] != "Y")].copy()
-    d["CRIT1FL"] = d["CRIT1FL"].map({"Y": 1.0, "N": 0.0})
-    d["AVISIT"] = pd.Categorical(d["AVISIT"], categories=VISITS, ordered=True)
-    d["TRT01P"] = pd.Categorical(d["TRT01P"], categories=["Placebo", "Drug 10 mg", "Drug 20 mg"])
-    return d.reset_index(drop=True)
 
 
 def _run(tmp, *options) -> tuple[int, Path]:
@@ -59,8 +48,8 @@ def composite(tmp_path_factory):
     return out
 
 
-def test_responders_equal_pandas_counts(observed):
-    d = _selected()
+def test_responders_equal_pandas_counts(observed, responder_sap_records):
+    d = responder_sap_records.copy()
     expected = d.groupby(["AVISIT", "TRT01P"], observed=False)["CRIT1FL"].agg(["sum", "count"]).reset_index()
     table = pd.read_csv(observed / "t1_responders.csv")
     assert table["responders"].tolist() == expected["sum"].astype(int).tolist()
@@ -70,9 +59,9 @@ def test_responders_equal_pandas_counts(observed):
     assert [r["responders"] for r in results["responders"]] == expected["sum"].astype(int).tolist()
 
 
-def test_gee_table_equals_direct_fit(observed):
-    direct = trialmlm.gee("CRIT1FL ~ BASE + TRT01P * AVISIT", _selected(), family="binomial", link="logit",
-                          working="exchangeable", subject="USUBJID", visit="AVISIT")
+def test_gee_table_equals_direct_fit(observed, responder_sap_records):
+    direct = trialmlm.gee("CRIT1FL ~ BASE + TRT01P * AVISIT", responder_sap_records, family="binomial",
+                          link="logit", working="exchangeable", subject="USUBJID", visit="AVISIT")
     expected = direct.coef_table()
     table = pd.read_csv(observed / "t4_gee_parameters.csv")
     assert table["term"].tolist() == expected["term"].tolist()
@@ -95,8 +84,8 @@ def _post_event_visits(d: pd.DataFrame) -> set:
     return {(s, VISITS[k]) for s, p in last.items() for k in range(p + 1, len(VISITS))}
 
 
-def test_composite_nonresponders_are_the_post_event_visits(composite):
-    d = _selected()
+def test_composite_nonresponders_are_the_post_event_visits(composite, responder_sap_records):
+    d = responder_sap_records.copy()
     expected = _post_event_visits(d)
     results = json.loads((composite / "analysis_results.json").read_text())
     records = results["intercurrent"]["records"]
@@ -131,10 +120,10 @@ def test_composite_records_table_and_methods_text(composite):
         assert f'id="{name}"' in html
 
 
-def test_observed_strategy_leaves_post_event_records_out(tmp_path):
+def test_observed_strategy_leaves_post_event_records_out(tmp_path, responder_sap_records):
     rc, out = _run(tmp_path, "--ice-date", "TRTEDT", "--binary-strategy", "observed")
     assert rc == 0
-    d = _selected()
+    d = responder_sap_records.copy()
     kept = {(s, v) for s, v in zip(d["USUBJID"], d["AVISIT"].astype(str))}
     results = json.loads((out / "analysis_results.json").read_text())
     left_out = {(r["subject"], r["visit"]) for r in results["intercurrent"]["records"]}

@@ -117,8 +117,8 @@ def test_ctrl_c_is_one_line(tmp_path, monkeypatch, capsys):
     ("deltas = [0, \"1\"]", "deltas must be a list of numbers"),
     ("decimals = 1.5", "decimals must be an integer"),
     ("imputations = 0", "imputations must be at least 1"),
-    ('ddf = "kr"', "ddf must be one of"),
-    ('method = "reml"', "method must be 'REML' or 'ML'"),
+    ('ddf = "kr"', "ddf of model='mmrm' must be one of"),
+    ('method = "fast"', "method of model='mmrm' must be 'REML' or 'ML'"),
 ])
 def test_config_types_checked_before_any_work(tmp_path, capsys, monkeypatch, toml, message):
     config = tmp_path / "a.toml"

@@ -100,6 +100,17 @@ def gee_summary(fit) -> dict:
             "qic": _plain(qic["QIC"]), "qicu": _plain(qic["QICu"])}
 
 
+def glmm_summary(fit) -> dict:
+    """The settings, fit statistics and convergence of a GLMM fit."""
+    s = fit.settings
+    return {"formula": f"{fit.formula.response} ~ {fit.design.encoding.formula}", "family": s.family,
+            "link": s.link, "method": s.method, "n_points": int(s.n_points), "random": list(fit.random_names),
+            "subject": fit.formula.subject, "minus2_loglik": _plain(-2 * fit.loglik), "aic": _plain(fit.aic),
+            "bic": _plain(fit.bic), "n_parameters": int(fit.n_parameters), "converged": bool(fit.converged),
+            "iterations": int(fit.iterations), "n_subjects": int(fit.n_subjects), "n_obs": int(fit.n_obs),
+            "notes": list(fit.warnings)}
+
+
 def fit_summary(fit, visit=None) -> dict:
     """The fit statistics and settings of one fit."""
     attempts = getattr(fit, "covariance_attempts", ())

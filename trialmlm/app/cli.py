@@ -105,7 +105,8 @@ def _role_and_model_arguments(p: argparse.ArgumentParser) -> None:
                         "factors with levels in numeric order, not continuous covariates")
     p.add_argument("--model", choices=list(MODELS),
                    help="mmrm (default); ancova: linear model per visit (or --at-visit); slopes: random "
-                        "intercept and slope in --time")
+                        "intercept and slope in --time; binary endpoint: gee (default) or glmm (logistic "
+                        "mixed model with a random intercept per subject)")
     p.add_argument("--at-visit", dest="at_visit", help="the visit of an ANCOVA (default: every visit)")
     p.add_argument("--time", help="continuous time column of the slopes model (default TIME)")
     p.add_argument("--covariance",
@@ -115,7 +116,12 @@ def _role_and_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-nonconvergence", dest="allow_nonconvergence", action="store_true", default=None,
                    help="write the report of a fit that did not converge (every table says so) "
                         "instead of exiting with status 3")
-    p.add_argument("--method", choices=["REML", "ML"], help="default REML")
+    p.add_argument("--method", type=str.upper, choices=["REML", "ML", "QUAD", "LAPLACE"],
+                   help="REML (default) or ML; glmm: QUAD (adaptive Gauss-Hermite quadrature, default) or "
+                        "LAPLACE")
+    p.add_argument("--quadrature-points", dest="quadrature_points", type=int,
+                   help="glmm with QUAD: points per random effect (default: 5, 7, ... until the "
+                        "log-likelihood is stable to 1e-6)")
     p.add_argument("--ddf", choices=list(DDF_METHODS), help="df method (default kenward-roger)")
 
 

@@ -35,7 +35,10 @@ class ModelKind:
     ``ddf``: the default df method; ``figures``: the model figures of the report
     (:data:`trialmlm.app.report.MODEL_FIGURES`); ``endpoint``: the endpoint it analyses
     ("continuous" or "binary"; :data:`ENDPOINTS`); ``handles_ice``: intercurrent events are
-    handled by the model's own strategy (``binary_strategy``), not by estimands.
+    handled by the model's own strategy (``binary_strategy``), not by estimands;
+    ``engine``: how the report reads and fits it (:data:`trialmlm.app.report.ENGINES`);
+    ``methods``: the estimation methods it takes (``method``), the first the default;
+    ``ddf_methods``: the df methods it takes (``ddf``).
     """
 
     name: str
@@ -52,6 +55,9 @@ class ModelKind:
     figures: tuple[str, ...] = ()
     endpoint: str = "continuous"
     handles_ice: bool = False
+    engine: str = "linear"
+    methods: tuple[str, ...] = ("REML", "ML")
+    ddf_methods: tuple[str, ...] = DDF_METHODS
 
     def check_structures(self, names: tuple[str, ...]) -> None:
         """DataError naming the first of ``names`` that is not a residual structure of this kind."""
@@ -100,6 +106,14 @@ class GEE(ModelKind):
         return f"{config.response} ~ {fixed}"
 
 
+class GLMM(ModelKind):
+    """A logistic GLMM (:func:`trialmlm.glmm`) with a random intercept per subject."""
+
+    def formula(self, config: AnalysisConfig, structure: str) -> str:
+        fixed = " + ".join([*config.covariates, f"{config.arm} * {config.visit}"])
+        return f"{config.response} ~ {fixed} + (1 | {config.subject})"
+
+
 #: Every model of ``trialmlm analyze``, by its ``model`` name.
 MODEL_KINDS = {kind.name: kind for kind in (
     MMRM("mmrm", "MMRM least-squares means", by_visit=True, structures=("us",), imputation_model=True,
@@ -109,7 +123,10 @@ MODEL_KINDS = {kind.name: kind for kind in (
     Slopes("slopes", "rate of change per unit {time}", trend=True, extra_structures=("none",),
            figures=("trajectories", "shrinkage")),
     GEE("gee", "response probabilities", by_visit=True, structures=("exchangeable",), mar_based=False,
-        endpoint="binary", handles_ice=True),
+        endpoint="binary", handles_ice=True, engine="gee", methods=()),
+    GLMM("glmm", "response probabilities", by_visit=True, covariance=False, endpoint="binary",
+         handles_ice=True, engine="glmm", methods=("QUAD", "LAPLACE"), ddf="containment",
+         ddf_methods=("containment", "between-within", "residual", "none")),
 )}
 MODELS = tuple(MODEL_KINDS)
 #: ``endpoint`` -> its default model.
@@ -169,6 +186,7 @@ class ModelSettings:
     covariance: tuple[str, ...] | None = None
     allow_nonconvergence: bool = False
     method: str = "REML"
+    quadrature_points: int | None = None
 
 
 @dataclass(frozen=True)
@@ -447,7 +465,7 @@ KINDS = {
     **{name: (lambda v: isinstance(v, bool), "true or false") for name in (
         "sensitivity", "keep_baseline", "allow_nonconvergence", "overwrite")},
     "alpha": (_number, "a number between 0 and 1"),
-    **{name: (_integer, "an integer") for name in ("imputations", "seed", "workers")},
+    **{name: (_integer, "an integer") for name in ("imputations", "seed", "workers", "quadrature_points")},
 }
 
 
@@ -488,6 +506,10 @@ def _coerce(values: dict) -> dict:
     kind = MODEL_KINDS.get(out.get("model", "mmrm"))
     if kind is not None and kind.ddf is not None:
         out.setdefault("ddf", kind.ddf)
+    if kind is not None and kind.methods:
+        out.setdefault("method", kind.methods[0])
+    if isinstance(out.get("method"), str):
+        out["method"] = out["method"].upper()
     return out
 
 
@@ -496,22 +518,27 @@ def _check_model(config: AnalysisConfig) -> None:
     if config.model not in MODELS:
         raise DataError(f"model must be one of {', '.join(MODELS)}, got {config.model!r}")
     kind = config.kind
+    if not kind.covariance and config.covariance:
+        raise DataError(f"model='{kind.name}' has no covariance structure; leave covariance out")
     kind.check_structures(config.covariance or ())
     _check_endpoint(config)
     if len(config.covariance or ()) > 1 and "none" in config.covariance:
         raise DataError("covariance 'none' (no residual structure) cannot be part of a fallback list")
-    if not kind.covariance and config.covariance:
-        raise DataError(f"model='{kind.name}' has no covariance structure; leave covariance out")
     if config.at_visit is not None and not kind.per_visit:
         raise DataError(f"at_visit is the visit of an ANCOVA; it needs {models_with('per_visit')}")
     if config.sensitivity and not kind.imputation_model:
         raise DataError("the sensitivity analyses (multiple imputation) need "
                         f"{models_with('imputation_model')}")
     _check_estimands(config)
-    if config.ddf not in DDF_METHODS:
-        raise DataError(f"ddf must be one of {', '.join(DDF_METHODS)}, got {config.ddf!r}")
-    if config.method not in ("REML", "ML"):
-        raise DataError(f"method must be 'REML' or 'ML', got {config.method!r}")
+    if config.ddf not in kind.ddf_methods:
+        raise DataError(f"ddf of model='{kind.name}' must be one of {', '.join(kind.ddf_methods)}, "
+                        f"got {config.ddf!r}")
+    if kind.methods and config.method not in kind.methods:
+        raise DataError(f"method of model='{kind.name}' must be {' or '.join(map(repr, kind.methods))}, "
+                        f"got {config.method!r}")
+    if config.quadrature_points is not None and config.method != "QUAD":
+        raise DataError("quadrature_points (--quadrature-points) is the number of adaptive Gauss-Hermite "
+                        "points of model='glmm' with method='QUAD'")
 
 
 def _check_endpoint(config: AnalysisConfig) -> None:
@@ -568,8 +595,8 @@ def _check_ranges(config: AnalysisConfig) -> None:
                         f"got {config.decimals!r}")
     if not 0 < config.alpha < 1:
         raise DataError(f"alpha must be between 0 and 1, got {config.alpha}")
-    for name, least in (("imputations", 1), ("workers", 1), ("seed", 0)):
-        if getattr(config, name) < least:
+    for name, least in (("imputations", 1), ("workers", 1), ("seed", 0), ("quadrature_points", 1)):
+        if getattr(config, name) is not None and getattr(config, name) < least:
             raise DataError(f"{name} must be at least {least}, got {getattr(config, name)}")
     uses = _imputations_used_by(config)
     if uses and config.imputations < 2:

@@ -160,10 +160,13 @@ class AnalysisKind:
 
     #: The endpoints (``ModelKind.endpoint``) this part of the report serves.
     endpoints: tuple[str, ...] = ("continuous", "binary")
+    #: The engines (``ModelKind.engine``) it serves; None: every engine of its endpoints.
+    engines: tuple[str, ...] | None = None
 
     @classmethod
     def applies(cls, config: AnalysisConfig) -> bool:
-        return config.kind.endpoint in cls.endpoints
+        engine = cls.engines is None or config.kind.engine in cls.engines
+        return config.kind.endpoint in cls.endpoints and engine
 
     def tables(self) -> dict:
         """Name -> :class:`trialmlm.tables.Table`."""

@@ -69,6 +69,7 @@ from ..missing import dropout_table, patterns, time_to_dropout
 from .config import MODELS, SELECTION, AnalysisConfig, load_config, make_config  # noqa: F401 (re-exported)
 from .context import AnalysisKind, Context, Engine, read_records
 from .estimand_report import check_before_fit, run_estimands
+from .glmm_report import GLMM_ANALYSES, GLMM_ENGINE
 from .report_folder import check_folder, report_folder
 from .responder_report import RESPONDER_ANALYSES, RESPONDER_ENGINE
 
@@ -174,18 +175,19 @@ def _figure(draw):
     return ax.figure
 
 
-#: ``ModelKind.endpoint`` -> how the report reads, prepares and fits it.
+#: ``ModelKind.engine`` -> how the report reads, prepares and fits it.
 ENGINES = {
-    "continuous": Engine(read=lambda config: read_records(config, config.response),
+    "linear": Engine(read=lambda config: read_records(config, config.response),
                          prepare=lambda config, records, counts: (records, counts, None), fit=_fit_models,
                          failure=failure, n_obs=lambda fit: fit.n_obs),
-    "binary": RESPONDER_ENGINE,
+    "gee": RESPONDER_ENGINE,
+    "glmm": GLMM_ENGINE,
 }
 
 
 def _context(config: AnalysisConfig, progress: bool | None) -> Context:
     """Read and count the records, then fit the model(s): everything the analysis kinds share."""
-    engine = ENGINES[config.kind.endpoint]
+    engine = ENGINES[config.kind.engine]
     df = engine.read(config)
     levels = arm_order(df, config.arm, config.arm_order, config.reference)  # reference arm first
     df[config.arm] = df[config.arm].cat.reorder_categories(levels)
@@ -483,7 +485,7 @@ class EstimandAnalysis(AnalysisKind):
 
 #: The analysis kinds of a report, in order; a new kind is a subclass of AnalysisKind listed here.
 ANALYSES = (DataDescription, ObservedValues, ModelAnalysis, Sensitivity, EstimandAnalysis,
-            *RESPONDER_ANALYSES)
+            *RESPONDER_ANALYSES, *GLMM_ANALYSES)
 
 
 def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tuple = (),

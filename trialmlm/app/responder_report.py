@@ -129,6 +129,17 @@ def fit_responders(config: AnalysisConfig, records: pd.DataFrame) -> list[tuple[
                            "anyway with --allow-nonconvergence")
 
 
+def risk_differences(effects, visit: str) -> pd.DataFrame:
+    """The risk differences of ``effects`` (:class:`trialmlm.genmod.margins.MarginalEffects`
+    by ``visit``) in percentage points, as a ``compare()``-shaped table for the forest plot."""
+    t = effects.table
+    t = t.loc[t["contrast"] == "diff"]
+    scaled = {k: 100 * t[k] for k in ("estimate", "se", "lower", "upper")}
+    return pd.DataFrame({visit: t[visit], "arm": t["arm"],
+                         "contrast": [f"{a} - {r}" for a, r in zip(t["arm"], t["reference"])],
+                         **scaled, "p": t["p"]}).reset_index(drop=True)
+
+
 RESPONDER_ENGINE = Engine(read=read_responders, prepare=handle_intercurrent, fit=fit_responders,
                           failure=gee_failure, n_obs=lambda fit: len(fit.design.y))
 
@@ -140,9 +151,14 @@ def methods_text(ctx) -> str:
     else:
         strategy = BINARY_STRATEGIES[ctx.intercurrent.strategy]
         events = f"intercurrent events ({ctx.intercurrent.source}): {strategy.description}"
-    return (f"Responder: {responder_definition(ctx.config, ctx.data)}; {events}. Other missing responses are "
-            "left out (observed case): the GEE is valid when they are missing completely at random given "
-            "the covariates.")
+    if ctx.config.kind.mar_based:
+        missing = ("left out: the GLMM's likelihood is valid when they are missing at random given the "
+                   "observed responses and covariates (MAR)")
+    else:
+        missing = ("left out (observed case): the GEE is valid when they are missing completely at random "
+                   "given the covariates")
+    definition = responder_definition(ctx.config, ctx.data)
+    return f"Responder: {definition}; {events}. Other missing responses are {missing}."
 
 
 class ResponderRates(AnalysisKind):
@@ -199,6 +215,7 @@ class ResponderModel(AnalysisKind):
     figure 4) and the parameter estimates (Table 4)."""
 
     endpoints = ("binary",)
+    engines = ("gee",)
 
     @functools.cached_property
     def effects(self):
@@ -237,20 +254,9 @@ class ResponderModel(AnalysisKind):
 
         c = self.ctx.config
         return {"f4_margins": lambda: plots.difference_forest(
-            self.risk_differences, ci=1 - c.alpha, decimals=0,
+            risk_differences(self.effects, c.visit), ci=1 - c.alpha, decimals=0,
             title=f"Covariate-adjusted risk difference vs {self.ctx.reference} by {c.visit}",
             xlabel="Risk difference, percentage points")}
-
-    @property
-    def risk_differences(self) -> pd.DataFrame:
-        """The risk differences in percentage points, as a ``compare()``-shaped table."""
-        c = self.ctx.config
-        t = self.effects.table
-        t = t.loc[t["contrast"] == "diff"]
-        scaled = {k: 100 * t[k] for k in ("estimate", "se", "lower", "upper")}
-        return pd.DataFrame({c.visit: t[c.visit], "arm": t["arm"],
-                             "contrast": [f"{a} - {r}" for a, r in zip(t["arm"], t["reference"])],
-                             **scaled, "p": t["p"]}).reset_index(drop=True)
 
     def results(self) -> dict:
         from ..tables.responder_tables import probability_results

@@ -170,7 +170,7 @@ def _negbin_quasi(y: np.ndarray, mu: np.ndarray, k: float) -> np.ndarray:
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("binomial", lambda mu, k: mu * (1.0 - mu), lambda mu: (mu > 0) & (mu < 1), _binomial_quasi,
-           ("logit", "probit", "log", "identity"), "BINOMIAL", "binomial", counts=False),
+           ("logit", "probit", "cloglog", "log", "identity"), "BINOMIAL", "binomial", counts=False),
     Family("poisson", lambda mu, k: mu, lambda mu: mu > 0, _poisson_quasi, ("log", "identity"),
            "POISSON", "poisson", counts=True),
     Family("negbin", lambda mu, k: mu + k * mu * mu, lambda mu: mu > 0, _negbin_quasi, ("log",),

@@ -52,7 +52,7 @@ def gee(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | 
     family : "binomial" (0/1, Y/N, or events with ``trials=``), "poisson" (counts) or
         "negbin" / "nb" (counts; SAS ``DIST=NB``: the dispersion k of mu + k mu^2 is the
         maximum-likelihood estimate of the independence model, then held fixed, :mod:`.negbin`).
-    link : "logit", "probit", "log", "identity" (binomial; default logit), "log",
+    link : "logit", "probit", "cloglog", "log", "identity" (binomial; default logit), "log",
         "identity" (Poisson; default log), "log" (negative binomial).
     working : "independence", "exchangeable", "ar1", "unstructured" or "mdep(m)"
         (:mod:`.working`).

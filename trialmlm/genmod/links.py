@@ -5,8 +5,10 @@ r"""Link functions of the GEE mean model, :math:`g(\mu) = \eta = x^\top\beta + \
 of the estimating equations is :math:`\mathrm{diag}(d\mu/d\eta)X_i`), its SAS GENMOD
 ``LINK=`` and R ``make.link`` names, and what :math:`\exp` of a difference of linear
 predictors is (``ratio``: odds ratio under the logit, ratio of means under the log), None
-when such a ratio means nothing (probit, identity).  ``clogit`` is the logit applied to the
-cumulative probabilities :math:`P(Y \\le k)` of an ordinal response (:mod:`.ordinal`).
+when such a ratio means nothing (probit, cloglog, identity).  ``cloglog`` is the
+complementary log-log link :math:`\log(-\log(1-\mu))` (SAS ``LINK=CLOGLOG``).  ``clogit`` is
+the logit applied to the cumulative probabilities :math:`P(Y \\le k)` of an ordinal response
+(:mod:`.ordinal`).
 """
 
 from __future__ import annotations
@@ -57,11 +59,18 @@ def _logit_mu_eta(eta: np.ndarray) -> np.ndarray:
     return np.maximum(mu * (1.0 - mu), np.finfo(float).tiny)
 
 
+def _cloglog_mu_eta(eta: np.ndarray) -> np.ndarray:
+    r""":math:`d\mu/d\eta = \exp(\eta - e^\eta)` of :math:`\mu = 1 - \exp(-e^\eta)`."""
+    return np.maximum(np.exp(eta - np.exp(eta)), np.finfo(float).tiny)
+
+
 LINKS: dict[str, Link] = {k.name: k for k in (
     Link("logit", special.logit, special.expit, _logit_mu_eta, "LOGIT", "logit", "odds ratio"),
     Link("clogit", special.logit, special.expit, _logit_mu_eta, "CLOGIT", "logit", "cumulative odds ratio"),
     Link("probit", stats.norm.ppf, stats.norm.cdf,
          lambda eta: np.maximum(stats.norm.pdf(eta), np.finfo(float).tiny), "PROBIT", "probit"),
+    Link("cloglog", lambda mu: np.log(-np.log1p(-mu)), lambda eta: -np.expm1(-np.exp(eta)), _cloglog_mu_eta,
+         "CLOGLOG", "cloglog"),
     Link("log", np.log, np.exp, lambda eta: np.maximum(np.exp(eta), np.finfo(float).tiny), "LOG", "log",
          "ratio of means"),
     Link("identity", lambda mu: np.asarray(mu, dtype=float), lambda eta: np.asarray(eta, dtype=float),

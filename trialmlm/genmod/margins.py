@@ -84,6 +84,17 @@ CONTRASTS: dict[str, Contrast] = {c.name: c for c in (
 ALL_CONTRASTS = tuple(CONTRASTS)
 
 
+def contrast_names(contrast: str | Sequence[str], family: str) -> list[str]:
+    """``contrast`` (one name or several) as a list of registry names, each checked by
+    :func:`get_contrast`; DataError for none."""
+    names = [contrast] if isinstance(contrast, str) else list(contrast)
+    if not names:
+        raise DataError("contrast must name at least one of " + ", ".join(map(repr, CONTRASTS)))
+    for name in names:
+        get_contrast(name, family)
+    return names
+
+
 def get_contrast(name: str, family: str) -> Contrast:
     """The registry entry of ``name``; DataError for an unknown name or an odds ratio of counts."""
     if name not in CONTRASTS:
@@ -219,11 +230,7 @@ def marginal_effects(fit: GEEResults, treatment: str, contrast: str | Sequence[s
     MarginalEffects
     """
     alpha = check_alpha(alpha)
-    names = [contrast] if isinstance(contrast, str) else list(contrast)
-    if not names:
-        raise DataError("contrast must name at least one of " + ", ".join(map(repr, CONTRASTS)))
-    for name in names:
-        get_contrast(name, fit.settings.family)
+    names = contrast_names(contrast, fit.settings.family)
     var = get_method(method)
     if vcov is not None and var.name != "Ge":
         raise DataError(f"vcov= chooses the covariance of beta for method='Ge'; method={method!r} "
@@ -232,7 +239,7 @@ def marginal_effects(fit: GEEResults, treatment: str, contrast: str | Sequence[s
         raise DataError(f"strata= adjusts method='Ye' for stratified randomisation; method={method!r} "
                         "does not take it")
     cf, subject_rows = _counterfactuals(fit, treatment, by)
-    reference = cf.arms[0] if reference is None else _level(reference, cf.arms, treatment)
+    reference = cf.arms[0] if reference is None else level_of(reference, cf.arms, treatment)
     beta_cov = _beta_cov(fit, vcov) if var.name == "Ge" else None
     strata_codes = None if strata is None else _strata(fit, strata, subject_rows)
     cov = var.compute(cf, beta_cov, strata_codes)
@@ -246,7 +253,7 @@ def marginal_effects(fit: GEEResults, treatment: str, contrast: str | Sequence[s
                            by, fit.settings.family, alpha)
 
 
-def _level(value, levels: tuple, column: str):
+def level_of(value, levels: tuple, column: str):
     """``value`` as one of ``levels`` (compared as text too: ``reference=1`` for level '1')."""
     for level in levels:
         if value == level or str(value) == str(level):

@@ -24,7 +24,7 @@ from ..engine.formula import ModelFormula
 from ..errors import DataError
 from ..inference.anova import term_hypotheses
 from ..inference.grid import ReferenceGrid
-from ..inference.lsmeans import adjust_table, check_adjust, difference_rows, warn_non_estimable
+from ..inference.lsmeans import warn_non_estimable
 from ..inference.protocol import check_options
 from .degrees import get_df_method
 from .score import score_test
@@ -32,7 +32,7 @@ from .scoring import Estimate, Problem, solve
 from .summary import render
 from .variance import get_variance
 from .working import WORKING
-from .ztests import t_table, wald_test
+from .ztests import link_differences, t_table, wald_test
 
 OPTIONS = ("vcov", "df", "weights", "at", "ilink")
 TESTS = ("wald", "score")
@@ -152,15 +152,9 @@ class GEEResults:
         """Differences of the LS means of ``spec`` on the link scale (protocol columns), with
         ``ratio, ratio_lower, ratio_upper`` (:math:`\\exp`) under the logit and log links."""
         opts = check_options("compare", options, OPTIONS[:-1])
-        check_adjust(adjust, pairwise)
-        info, D = difference_rows(self, spec, by, reference, opts.get("weights", "equal"), opts.get("at"),
-                                  None, pairwise)
-        warn_non_estimable(info, D, "difference(s)")
-        cov = self.cov(opts.get("vcov"))
-        out = pd.concat([info, self._table(D, alpha, opts.get("vcov"), opts.get("df"))], axis=1)
-        if adjust is not None:
-            adjust_table(out, spec, alpha, adjust, D @ cov @ D.T if adjust == "dunnett" else None)
-        return self.problem.link.ratio_scale(out)
+        return link_differences(self, self.problem.link,
+                                lambda D: self._table(D, alpha, opts.get("vcov"), opts.get("df")),
+                                spec, by, reference, pairwise, adjust, alpha, opts)
 
     def anova(self, vcov: str | None = None, test: str = "wald", df: str | None = None) -> pd.DataFrame:
         """Type 3 tests of the model terms: ``term, df, chi_square, p``.

@@ -139,16 +139,28 @@ def fay_graubard(problem: Problem, est: Estimate) -> np.ndarray:
     return sandwich(est.H, fay_graubard_factors(problem, est) * est.U)
 
 
+def mbn_covariance(information: np.ndarray, meat: np.ndarray, n_obs: int, n_subjects: int, k: int,
+                   d: float = MBN_D, r: float = MBN_R) -> np.ndarray:
+    r"""Morel-Bokossa-Neerchal as SAS GLIMMIX documents it ("Design-Adjusted MBN Estimator"):
+    :math:`c\,\Omega M\Omega + \delta_m\phi\,\Omega` with :math:`\Omega` the inverse of
+    ``information``, :math:`M` = ``meat`` :math:`=\sum_i U_iU_i^\top`, :math:`c = \frac{f-1}{f-k}
+    \frac{m}{m-1}` (:math:`f` = ``n_obs``, :math:`m` = ``n_subjects``, :math:`k` the rank of
+    :math:`X`), :math:`\delta_m = k/(m-k)` if :math:`m > (d+1)k` else :math:`1/d`, :math:`\phi =
+    \max(r, \mathrm{tr}(\Omega M)/k^*)`, :math:`k^* = k` if :math:`m \ge k`, else the rank of
+    :math:`\Omega M`."""
+    bread = np.linalg.inv(information)
+    m = n_subjects
+    c = (n_obs - 1) / (n_obs - k) * m / (m - 1)
+    delta = k / (m - k) if m > (d + 1) * k else 1 / d
+    k_star = k if m >= k else int(np.linalg.matrix_rank(bread @ meat))
+    phi = max(r, float(np.trace(bread @ meat)) / k_star)
+    return bread @ (c * meat + delta * phi * information) @ bread
+
+
 def morel_bokossa_neerchal(problem: Problem, est: Estimate) -> np.ndarray:
-    """Morel-Bokossa-Neerchal: :math:`M^{-1}(c\\sum U_iU_i^\\top + \\delta\\xi M)M^{-1}`
-    (module docstring)."""
-    bread = np.linalg.inv(est.H)
-    meat = est.U.T @ est.U
-    K, p, N = problem.clusters.n_subjects, est.beta.size, problem.y.size
-    c = (N - 1) / (N - p) * K / (K - 1)
-    delta = p / (K - p) if K > (MBN_D + 1) * p else 1 / MBN_D
-    xi = max(MBN_R, float(np.trace(bread @ meat)) / p)
-    return bread @ (c * meat + delta * xi * est.H) @ bread
+    r"""Morel-Bokossa-Neerchal: :math:`M^{-1}(c\sum U_iU_i^\top + \delta\xi M)M^{-1}`
+    (module docstring; :func:`mbn_covariance` with :math:`k = p`)."""
+    return mbn_covariance(est.H, est.U.T @ est.U, problem.y.size, problem.clusters.n_subjects, est.beta.size)
 
 
 VARIANCES: dict[str, VarianceMethod] = {v.name: v for v in (

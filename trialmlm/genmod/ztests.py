@@ -14,11 +14,14 @@ df, t, p, lower, upper``).  A set of rows of rank :math:`r`: :math:`W =
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from ..checks import check_alpha
+from ..inference.lsmeans import adjust_table, check_adjust, difference_rows, warn_non_estimable
 from ..inference.wald import full_row_rank
 
 COLUMNS = ["estimate", "se", "df", "t", "p", "lower", "upper"]
@@ -61,3 +64,21 @@ def wald_test(beta: np.ndarray, cov: np.ndarray, L: np.ndarray, den_df: float = 
     w = float(est @ np.linalg.solve(L @ cov @ L.T, est))
     p = stats.chi2.sf(w, r) if np.isinf(den_df) else stats.f.sf(w / r, r, den_df)
     return {"df": r, "chi_square": w, "den_df": den_df, "F": w / r, "p": float(p)}
+
+
+def link_differences(fit, link, table: Callable[[np.ndarray], pd.DataFrame], spec, by, reference,
+                     pairwise: bool, adjust: str | None, alpha: float, opts: dict) -> pd.DataFrame:
+    """``compare()`` of a fit on a link scale (GEE, GLMM): the differences of the LS means of
+    ``spec`` (:func:`trialmlm.inference.lsmeans.difference_rows`), their Wald table ``table(D)``,
+    the adjustment ``adjust`` of their p-values and limits, and :meth:`~.links.Link.ratio_scale` columns
+    (:math:`\\exp` of the difference and its limits under the logit and log links).  ``opts``:
+    ``vcov`` (``fit.cov(vcov)`` for Dunnett), ``weights``, ``at``."""
+    check_adjust(adjust, pairwise)
+    info, D = difference_rows(fit, spec, by, reference, opts.get("weights", "equal"), opts.get("at"), None,
+                              pairwise)
+    warn_non_estimable(info, D, "difference(s)")
+    out = pd.concat([info, table(D)], axis=1)
+    if adjust is not None:
+        cov = fit.cov(opts.get("vcov"))
+        adjust_table(out, spec, alpha, adjust, D @ cov @ D.T if adjust == "dunnett" else None)
+    return link.ratio_scale(out)

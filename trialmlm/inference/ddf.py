@@ -128,21 +128,23 @@ def _kenward_roger_joint(fit, L: np.ndarray) -> tuple[float, float]:
     return m, m / (e_star * (m - 2))
 
 
-def _between_within_columns(fit) -> np.ndarray:
-    """Per fixed-effect column, the between-within df (see module docstring)."""
-    d = fit.design
+def between_within_columns(d, all_between: bool = False) -> np.ndarray:
+    """Per fixed-effect column of the design ``d`` (:class:`trialmlm.engine.design.Design`), the
+    between-within df (module docstring); ``all_between``: every column gets the between df
+    (SAS's rule for ``us`` without random effects)."""
     constant = d.within_subject_constant()
     between = np.zeros(d.n_fixed, dtype=bool)
     for cols in d.encoding.term_columns().values():
         between[cols] = constant[cols].all()
     rank_between = d.column_rank(between) if between.any() else 0
     df_between = float(d.n_subjects - rank_between)
-    if fit.settings.structure == "us" and not fit.spec.random_effects:
+    if all_between:
         return np.full(d.n_fixed, df_between)
     return np.where(between, df_between, float(d.n_obs - d.n_subjects - (d.n_fixed - rank_between)))
 
 
-def _variables(term) -> frozenset:
+def term_variables(term) -> frozenset:
+    """The variables of a formulaic model term (``C(x)`` counts as ``x``; the intercept has none)."""
     names = set()
     for factor in term.factors:
         expr = str(factor.expr)
@@ -179,7 +181,7 @@ def _outer_effects(fit) -> list[tuple[frozenset, np.ndarray]]:
             z = level.Z[:, cols]
             dense = np.zeros((n, level.labels.size, z.shape[1]))
             dense[np.arange(n), level.codes] = z
-            out.append((_variables(term) | {level.factor}, dense.reshape(n, -1)))
+            out.append((term_variables(term) | {level.factor}, dense.reshape(n, -1)))
     return out
 
 
@@ -189,7 +191,7 @@ def _containment_columns(fit) -> np.ndarray:
     outer = _outer_effects(fit)
     mats = [np.zeros((d.y.size, 0))] + [m for _, m in outer]
     everything = np.arange(len(d.random_names))
-    z_terms = [(_variables(t), everything[s]) for t, s in d.random_spec.term_slices.items()] \
+    z_terms = [(term_variables(t), everything[s]) for t, s in d.random_spec.term_slices.items()] \
         if d.Z is not None else []
     ranks = [_rank_xz(fit, everything[:0], np.hstack(mats[:j + 1])) for j in range(len(mats))]
     all_outer = np.hstack(mats)
@@ -199,7 +201,7 @@ def _containment_columns(fit) -> np.ndarray:
     contribution = np.diff(ranks)
     per_col = np.full(fit.n_fixed, float(d.y.size - ranks[-1]))
     for term, cols in d.encoding.term_columns().items():
-        variables = _variables(term)
+        variables = term_variables(term)
         containing = [c for zv, c in zip(effects, contribution) if variables <= zv]
         if containing:
             per_col[cols] = float(min(containing))
@@ -212,8 +214,9 @@ def residual_df(fit, L: np.ndarray, joint: bool, vcov: str) -> DF:
     return DF(np.full(L.shape[0], df), df)
 
 
-def _smallest_of_columns(per_col: np.ndarray, L: np.ndarray) -> DF:
-    """A row gets the smallest df of the columns it involves; the joint test the smallest row's."""
+def smallest_of_columns(per_col: np.ndarray, L: np.ndarray) -> DF:
+    """A row of ``L`` gets the smallest df of the columns it involves (R mmrm's rule); the joint
+    test the smallest row's."""
     involved = np.abs(L) > 1e-12
     rows = np.array([per_col[m].min() if m.any() else per_col.min() for m in involved])
     return DF(rows, float(rows.min()))
@@ -221,14 +224,15 @@ def _smallest_of_columns(per_col: np.ndarray, L: np.ndarray) -> DF:
 
 def between_within_df(fit, L: np.ndarray, joint: bool, vcov: str) -> DF:
     """SAS DDFM=BETWITHIN (module docstring)."""
-    return _smallest_of_columns(_between_within_columns(fit), L)
+    all_between = fit.settings.structure == "us" and not fit.spec.random_effects
+    return smallest_of_columns(between_within_columns(fit.design, all_between), L)
 
 
 def containment_df(fit, L: np.ndarray, joint: bool, vcov: str) -> DF:
     """SAS DDFM=CONTAIN (module docstring); the residual df without random effects."""
     if not fit.spec.random_effects:
         return residual_df(fit, L, joint, vcov)
-    return _smallest_of_columns(_containment_columns(fit), L)
+    return smallest_of_columns(_containment_columns(fit), L)
 
 
 def satterthwaite_df(fit, L: np.ndarray, joint: bool, vcov: str) -> DF:

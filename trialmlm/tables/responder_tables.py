@@ -79,13 +79,14 @@ def gee_footnotes(fit) -> tuple[str, ...]:
             f"standard errors: {errors}; Wald tests and limits with the normal reference.")
 
 
-def probability_results(fit, arm: str, visit: str, reference, alpha: float = 0.05) -> pd.DataFrame:
+def probability_results(fit, arm: str, visit: str, reference, alpha: float = 0.05, **options) -> pd.DataFrame:
     """Tidy response probabilities (``fit.lsmeans(arm, by=visit, ilink=True)``) and odds
     ratios vs ``reference`` (``fit.compare``): ``visit, arm, probability, probability_se,
     probability_lower, probability_upper, odds_ratio, odds_ratio_lower, odds_ratio_upper,
-    log_odds_ratio, log_odds_ratio_se, p`` (odds ratios empty for the reference arm)."""
-    ls = fit.lsmeans(arm, by=visit, alpha=alpha, ilink=True)
-    cmp = fit.compare(arm, by=visit, reference=reference, alpha=alpha)
+    log_odds_ratio, log_odds_ratio_se, p`` (odds ratios empty for the reference arm).
+    ``options``: the fit's inference options (a GLMM's ``df``)."""
+    ls = fit.lsmeans(arm, by=visit, alpha=alpha, ilink=True, **options)
+    cmp = fit.compare(arm, by=visit, reference=reference, alpha=alpha, **options)
     probs = ls[[visit, arm, "mean", "mean_se", "mean_lower", "mean_upper"]].rename(columns={
         "mean": "probability", "mean_se": "probability_se", "mean_lower": "probability_lower",
         "mean_upper": "probability_upper"})
@@ -98,10 +99,13 @@ def probability_results(fit, arm: str, visit: str, reference, alpha: float = 0.0
 
 def probability_table(fit, arm: str, visit: str, reference, alpha: float = 0.05,
                       labels: Mapping | None = None, title: str | None = None,
-                      footnotes: Sequence[str] = ()) -> Table:
+                      footnotes: Sequence[str] = (), model_notes: Sequence[str] | None = None,
+                      typical: bool = False, options: dict | None = None) -> Table:
     """Response probabilities (SE), CI and the odds ratio vs ``reference``, CI, p by visit
-    and arm: :func:`probability_results` formatted."""
-    data = probability_results(fit, arm, visit, reference, alpha)
+    and arm: :func:`probability_results` formatted.  ``model_notes``: the model in words
+    (default :func:`gee_footnotes`); ``typical``: the fit is a GLMM, whose LS means are those
+    of a typical patient (random effects 0); ``options`` of :func:`probability_results`."""
+    data = probability_results(fit, arm, visit, reference, alpha, **(options or {}))
     groups = blank_repeats(data["visit"])
     rows = [[g, str(r.arm), f"{fmt_number(r.probability, 3)} ({fmt_number(r.probability_se, 4)})",
              fmt_ci(r.probability_lower, r.probability_upper, 3), fmt_number(r.odds_ratio, 2),
@@ -110,20 +114,23 @@ def probability_table(fit, arm: str, visit: str, reference, alpha: float = 0.05,
     level = _level(alpha)
     columns = [display_label(labels, visit), display_label(labels, arm), "Probability\n(SE)", level,
                f"Odds ratio\nvs {reference}", level, "p-value"]
+    who = (" for a typical patient (random effects 0; conditional on the covariates at their means)"
+           if typical else " (conditional on the covariates at their means)")
     notes = ("Probability: LS mean on the logit scale transformed back (SAS LSMEANS / ILINK), SE by the "
              "delta method, CI the back-transformed logit limits. Odds ratio: exp of the LS-mean difference "
-             "on the logit scale (conditional on the covariates at their means).",) + gee_footnotes(fit)
+             f"on the logit scale{who}.",) + tuple(gee_footnotes(fit) if model_notes is None else model_notes)
     return Table(title or f"Response probabilities and odds ratios vs {reference}", columns, rows, data,
                  notes + tuple(footnotes), ("l", "l", "c", "c", "c", "c", "c"))
 
 
 def marginal_effects_table(effects, visit_label: str = "Visit", title: str | None = None,
-                           footnotes: Sequence[str] = ()) -> Table:
+                           footnotes: Sequence[str] = (), method_note: str | None = None) -> Table:
     """Covariate-adjusted marginal effects per visit (:attr:`MarginalEffects.table` of the
     contrasts in :data:`MARGINAL_MEASURES`): estimate, CI and p of the risk difference (in
     percentage points), risk ratio and odds ratio.  Tidy columns ``visit, arm, reference,
     measure, estimate, lower, upper, se, p``: the risk difference as a proportion, the ratios
-    as ratios with ``se`` of the log ratio."""
+    as ratios with ``se`` of the log ratio.  ``method_note``: how the effects were estimated
+    (default: g-computation from the GEE, with the variance method of ``effects``)."""
     t = effects.table
     t = t.loc[t["contrast"].isin(list(MARGINAL_MEASURES))]
     t = t.assign(order=t["contrast"].map(list(MARGINAL_MEASURES).index))
@@ -147,10 +154,12 @@ def marginal_effects_table(effects, visit_label: str = "Visit", title: str | Non
              "Ge": "delta method of Ge et al. (2011) (SAS %Margins)",
              "influence": "influence functions of the g-computation estimator and the GEE (valid under any "
                           "working correlation)"}
-    notes = ("Marginal (population-averaged, covariate-adjusted) effects by g-computation: each analysed "
-             "subject's response probability under each arm, from the GEE, averaged over the subjects "
-             f"analysed at the visit; standard errors by the {names.get(effects.method, effects.method)}. "
-             "Wald CIs and p-values for the risk difference, and for the log of the ratios (exponentiated).",)
+    method_note = method_note or (
+        "Marginal (population-averaged, covariate-adjusted) effects by g-computation: each analysed "
+        "subject's response probability under each arm, from the GEE, averaged over the subjects analysed "
+        f"at the visit; standard errors by the {names.get(effects.method, effects.method)}.")
+    notes = (method_note + " Wald CIs and p-values for the risk difference, and for the log of the ratios "
+             "(exponentiated).",)
     return Table(title or "Covariate-adjusted marginal treatment effects by visit",
                  [visit_label, "Comparison", "Measure", "Estimate", _level(effects.alpha), "p-value"], rows,
                  data, notes + tuple(footnotes), ("l", "l", "l", "r", "c", "c"))
