@@ -80,6 +80,9 @@ def test_non_convergence_is_flagged(monkeypatch):
 def test_quadrature_that_does_not_stabilise_warns(monkeypatch):
     monkeypatch.setattr(fitting, "STABLE", 0.0)
     monkeypatch.setattr(fitting, "AUTO_POINTS", (5, 7, 9))
-    with pytest.warns(ConvergenceWarning, match="did not stabilise.*from 7 to 9 points"):
+    with pytest.warns(ConvergenceWarning, match="did not stabilise.*from 7 to 9 points") as caught:
         fit = glmm("CRIT1FL ~ TRT * WEEK + (1 | USUBJID)", binary())
     assert fit.settings.n_points == 9
+    seven = glmm("CRIT1FL ~ TRT * WEEK + (1 | USUBJID)", binary(), n_points=7)
+    change = abs(fit.loglik - seven.loglik)  # the change the warning reports, not 0
+    assert f"changed by {change:.3g} " in str(caught[0].message)

@@ -181,15 +181,17 @@ def _fit(problem: Problem, n_points: int, x0: np.ndarray, warm: Optimum | None =
 def _auto(problem: Problem, laplace: Optimum) -> tuple[Optimum, np.ndarray, int]:
     """Quadrature with 5, 7, ... points until the log-likelihood changes by less than ``STABLE``,
     each fit started at the previous optimum and its information (warm start)."""
-    previous, warm = None, laplace
+    previous, warm, change = None, laplace, np.inf
     for n in AUTO_POINTS:
         optimum, free = _fit(problem, n, warm.x, warm)
-        if previous is not None and abs(optimum.loglik - previous.loglik) < STABLE:
-            return optimum, free, n
+        if previous is not None:
+            change = abs(optimum.loglik - previous.loglik)
+            if change < STABLE:
+                return optimum, free, n
         previous = warm = optimum
-    warnings.warn(f"the quadrature did not stabilise: the log-likelihood still changed by "
-                  f"{abs(optimum.loglik - previous.loglik):.3g} from {AUTO_POINTS[-2]} to {AUTO_POINTS[-1]} "
-                  "points per random effect", ConvergenceWarning, stacklevel=3)
+    warnings.warn(f"the quadrature did not stabilise: the log-likelihood still changed by {change:.3g} "
+                  f"from {AUTO_POINTS[-2]} to {AUTO_POINTS[-1]} points per random effect", ConvergenceWarning,
+                  stacklevel=3)
     return optimum, free, AUTO_POINTS[-1]
 
 
