@@ -75,14 +75,14 @@ class GLMMModel(AnalysisKind):
 
     @functools.cached_property
     def effects(self):
-        """Population-averaged means and effects by visit (:func:`trialmlm.glmm.margins.marginal_effects`)."""
+        """Population-averaged means and effects by visit (:func:`trialmlm.glimmix.margins.marginal_effects`)."""
         c = self.ctx.config
         return marginal_effects(self.ctx.fit, c.arm, by=c.visit, reference=self.ctx.reference,
                                 contrast=MARGINAL_CONTRASTS, alpha=c.alpha)
 
     @functools.cached_property
     def odds_ratios(self) -> pd.DataFrame:
-        """:func:`trialmlm.glmm.margins.conditional_vs_marginal` with a GEE (exchangeable) of the
+        """:func:`trialmlm.glimmix.margins.conditional_vs_marginal` with a GEE (exchangeable) of the
         same records."""
         c, ctx = self.ctx.config, self.ctx
         gee = fit_gee(GEE_FORMULA.formula(c, "exchangeable"), ctx.analysed, family="binomial", link="logit",

@@ -4,7 +4,7 @@ statistics, and the conditional (typical patient) against the population-average
 beside the GEE's.
 
 Every number comes from the fit (``coef_table``, ``covariance_parameters``) or from
-:func:`trialmlm.glmm.margins.conditional_vs_marginal` and is only formatted here: estimates
+:func:`trialmlm.glimmix.margins.conditional_vs_marginal` and is only formatted here: estimates
 with 4 decimals (as SAS prints them), odds ratios with 2, p-values as SAS PVALUE6.4.
 """
 
@@ -85,7 +85,7 @@ def conditional_marginal_table(odds: pd.DataFrame, visit: str, visit_label: str 
                                alpha: float = 0.05, title: str | None = None,
                                footnotes: Sequence[str] = ()) -> Table:
     """The odds ratio of each arm against the reference at each visit three ways (the frame of
-    :func:`trialmlm.glmm.margins.conditional_vs_marginal`): the GLMM's for a typical patient,
+    :func:`trialmlm.glimmix.margins.conditional_vs_marginal`): the GLMM's for a typical patient,
     the GLMM's population-averaged one and the GEE's, with CIs and p.  Tidy columns ``visit,
     arm, reference, model, odds_ratio, lower, upper, p``."""
     data = plain(pd.DataFrame({"visit": odds[visit], "arm": odds["arm"], "reference": odds["reference"],
