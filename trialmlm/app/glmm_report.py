@@ -75,7 +75,8 @@ class GLMMModel(AnalysisKind):
 
     @functools.cached_property
     def effects(self):
-        """Population-averaged means and effects by visit (:func:`trialmlm.glimmix.margins.marginal_effects`)."""
+        """Population-averaged means and effects by visit
+        (:func:`trialmlm.glimmix.margins.marginal_effects`)."""
         c = self.ctx.config
         return marginal_effects(self.ctx.fit, c.arm, by=c.visit, reference=self.ctx.reference,
                                 contrast=MARGINAL_CONTRASTS, alpha=c.alpha)
