@@ -151,7 +151,8 @@ class Conditional:
         w, y = self._rows(eta)
         c = self.constant.reshape(w.shape)
         if self.link in CUMULANTS:
-            return w * (y * eta - CUMULANTS[self.link].value(eta)) + c
+            with np.errstate(over="ignore"):  # a trial step far out: -inf, which the optimiser rejects
+                return w * (y * eta - CUMULANTS[self.link].value(eta)) + c
         return self._log_probabilities(eta)[0] + c
 
     def derivatives(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
