@@ -36,7 +36,7 @@ AUTO_POINTS = tuple(range(5, 32, 2))
 def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | None = None,
          method: str = "quad", n_points: int | None = None, offset: str | None = None,
          trials: str | None = None) -> GLMMResults:
-    """Fit a GLMM with one random-effect term per subject by maximum likelihood.
+    r"""Fit a GLMM with one random-effect term per subject by maximum likelihood.
 
     Parameters
     ----------
@@ -48,7 +48,10 @@ def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str |
     data : one row per subject and visit; never modified; rows with a missing value in a
         model column (or offset, trials) are not used.
     family, link : "binomial" (0/1, Y/N, or events with ``trials=``) with "logit" (default),
-        "probit" or "cloglog", or "poisson" with "log" (:mod:`.conditional`).
+        "probit" or "cloglog", "poisson" with "log", or "negbin" (alias "nb") with "log": the
+        negative binomial with :math:`\mathrm{Var}(y\mid b) = \mu + k\mu^2`, its dispersion
+        :math:`k` estimated with the other parameters (SAS ``DIST=NEGBIN``, "Scale"; one
+        random-effect term) (:mod:`.conditional`).
     method : "laplace" (SAS ``METHOD=LAPLACE``, lme4 ``nAGQ = 1``) or "quad" (adaptive
         Gauss-Hermite, SAS ``METHOD=QUAD``, lme4 ``nAGQ = n_points`` for one random effect).
     n_points : quadrature points per random effect (product rule: ``n_points ** q`` per
@@ -79,6 +82,9 @@ def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str |
     if method not in ("laplace", "quad"):
         raise DataError(f"method must be 'laplace' or 'quad'; got {method!r}")
     several = len(parsed.random_terms) > 1
+    if several and fam.estimates_k:
+        raise FormulaError(f"the negative binomial GLMM takes one random-effect term (its dispersion k is "
+                           f"estimated by the one-term engine); got '{formula}'")
     if several and method == "quad":
         raise FormulaError(f"adaptive quadrature needs one random-effect term; use method='laplace' for "
                            f"'{formula}'")
@@ -101,7 +107,8 @@ def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str |
         settings = GLMMSettings(fam.name, link_name, method, 1, offset, trials)
         return fit_several_terms(parsed, settings, design, problem, notes)
     notes = _check(design, names, y, fam.name)
-    problem = Problem(design.X, design.Z, offsets, design.subject, design.n_subjects, conditional)
+    problem = Problem(design.X, design.Z, offsets, design.subject, design.n_subjects, conditional,
+                      fam.estimates_k)
     x0 = np.concatenate([np.zeros(design.n_fixed), np.zeros(problem.n_theta)])
     optimum, free = _fit(problem, 1, x0)
     used = 1
@@ -173,8 +180,9 @@ def _fit(problem: Problem, n_points: int, x0: np.ndarray, warm: Optimum | None =
     rows, cols = np.tril_indices(problem.q)
     x = optimum.x.copy()
     at_bound = np.isin(rows, low)
-    x[p:][at_bound] = np.where(rows[at_bound] == cols[at_bound], -np.inf, 0.0)
-    free = np.concatenate([np.ones(p, dtype=bool), ~at_bound])
+    x[p:p + rows.size][at_bound] = np.where(rows[at_bound] == cols[at_bound], -np.inf, 0.0)
+    scale = np.ones(problem.n_theta - rows.size, dtype=bool)
+    free = np.concatenate([np.ones(p, dtype=bool), ~at_bound, scale])
     return maximise(problem, n_points, x, free), free
 
 
@@ -203,8 +211,11 @@ def _results(parsed, settings: GLMMSettings, design, problem: Problem, optimum: 
     inverse = held_inverse(optimum.information, free)
     modes = pd.DataFrame(optimum.modes.u @ L.T, index=pd.Index(design.subject_labels, name=parsed.subject),
                          columns=list(design.random_names))
+    end = p + problem.n_covariance
+    scale = (np.exp(optimum.x[end]), np.exp(optimum.x[end]) * np.sqrt(inverse[end, end])
+             ) if problem.estimates_scale else (None, None)
     return GLMMResults(parsed, settings, names, tuple(design.random_names), optimum.x[:p], inverse[:p, :p],
-                       optimum.x[p:], inverse, G,
+                       optimum.x[p:end], inverse[:end, :end], G,
                        optimum.loglik, int(free.sum()), design.n_obs, design.n_subjects, modes,
                        optimum.converged, optimum.iterations, optimum.message, notes,
-                       design=design, problem=problem)
+                       design=design, problem=problem.at(optimum.x[p:]), scale=scale[0], scale_se=scale[1])
