@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trialmlm.errors import FormulaError
+from trialmlm.errors import BoundaryWarning, FormulaError
 from trialmlm.genmod.families import get_family
 from trialmlm.glimmix import glmm
 from trialmlm.glimmix.conditional import Conditional
@@ -133,3 +133,18 @@ def test_several_random_effect_terms_are_refused():
     frame = data("trial").assign(site=lambda d: d["subject"] % 6)
     with pytest.raises(FormulaError, match="negative binomial GLMM takes one random-effect term"):
         glmm("y ~ trt + (1 | site) + (1 | subject)", frame, family="negbin", method="laplace")
+
+
+def test_no_overdispersion_holds_k_at_0_and_is_the_poisson_glmm():
+    """Poisson counts (tests/reference/glmm_own/poisson_trial.csv): k falls below 1e-6, is held at 0
+    with a BoundaryWarning, and the fit is lme4 glmer's Poisson GLMM (make_glmm_refs.R, nAGQ = 1)."""
+    own = Path(__file__).parent / "reference" / "glmm_own"
+    ref = json.loads((own / "glmm_refs.json").read_text())["fits"]["poisson_agq1"]
+    with pytest.warns(BoundaryWarning, match="dispersion k is at its boundary 0"):
+        result = glmm("COUNT ~ TRT * AVISIT + (1 | USUBJID)", pd.read_csv(own / "poisson_trial.csv"),
+                      family="negbin", offset="LOGEXP", method="laplace")
+    assert result.scale == 0 and result.scale_se == 0
+    assert result.converged
+    assert result.loglik == pytest.approx(ref["loglik"], abs=1e-6)
+    np.testing.assert_allclose(result.beta, ref["estimate"][:result.beta.size], rtol=1e-4, atol=1e-6)
+    assert result.n_parameters == ref["n_parameters"]

@@ -8,8 +8,8 @@ weight :math:`w` (binomial trials, else 1), the log density of a row is
 
 .. math::  \log f(y \mid \eta) = y\eta - e^\eta + c(y) \quad\text{(Poisson, log link)},
 
-.. math::  \log f(y \mid \eta) = y\eta - (y + a)\log(a + \mu) + a\log a + \log\Gamma(y + a)
-           - \log\Gamma(a) + c(y) \quad\text{(negative binomial, log link)},
+.. math::  \log f(y \mid \eta) = y\eta - (y + a)\log(1 + \mu/a) + \log\Gamma(y + a)
+           - \log\Gamma(a) - y\log a + c(y) \quad\text{(negative binomial, log link)},
 
 with :math:`\mu = g^{-1}(\eta)` for the link :math:`g` (:mod:`trialmlm.genmod.links`) and
 :math:`c` the binomial coefficient :math:`\log\binom{w}{wy}` or :math:`-\log y!`, so that the
@@ -98,6 +98,16 @@ LOG_PROBABILITIES: dict[str, tuple[Derivatives, Derivatives]] = {
     "cloglog": (_cloglog_event, _cloglog_non_event),
 }
 
+def rising_factorial_ratio(y: np.ndarray, k: float) -> np.ndarray:
+    r""":math:`\log\Gamma(y + a) - \log\Gamma(a) - y\log a` with :math:`a = 1/k`, as
+    :math:`\log\Gamma(y) - \log B(a, y) - y\log a` for :math:`y > 0` (0 at :math:`y = 0`): it
+    tends to 0 as :math:`k \to 0` without the cancellation of two :math:`\log\Gamma(a)`."""
+    a = 1.0 / k
+    positive = y > 0
+    safe = np.where(positive, y, 1.0)
+    return np.where(positive, special.gammaln(safe) - special.betaln(a, safe) - safe * np.log(a), 0.0)
+
+
 @dataclass(frozen=True)
 class Cumulant:
     r"""A canonical link's cumulant :math:`\kappa(\eta)`, its mean :math:`\mu = \kappa'(\eta)`
@@ -163,10 +173,9 @@ class Conditional:
         r""":math:`\log f(y\mid\eta)` per row; ``eta`` (n,) or (n, K) for K nodes per row."""
         w, y = self._rows(eta)
         c = self.constant.reshape(w.shape)
-        if self.estimates_k:
-            a = 1.0 / self.family.k
-            return (y * eta - (y + a) * np.logaddexp(np.log(a), eta) + a * np.log(a)
-                    + special.gammaln(y + a) - special.gammaln(a) + c)
+        if self._negative_binomial:
+            return y * eta + (y + 1.0 / self.family.k) * special.log_expit(-eta - np.log(self.family.k)) \
+                + rising_factorial_ratio(y, self.family.k) + c
         if self.link in CUMULANTS:
             return w * (y * eta - CUMULANTS[self.link].value(eta)) + c
         return self._log_probabilities(eta)[0] + c
@@ -175,7 +184,7 @@ class Conditional:
         r"""``(score, weight)``: :math:`\partial\log f/\partial\eta` and the observed weight
         :math:`-\partial^2\log f/\partial\eta^2` (module docstring; :math:`w(y-\mu)` and
         :math:`w\kappa''(\eta)` for a canonical link; the negative binomial's of the module docstring)."""
-        if self.estimates_k:
+        if self._negative_binomial:
             y, a, r = self._negbin(eta)
             return y - (y + a) * r, (y + a) * r * (1.0 - r)
         if self.link in CUMULANTS:
@@ -188,7 +197,7 @@ class Conditional:
     def weight_slope(self, eta: np.ndarray) -> np.ndarray:
         r""":math:`d w/d\eta = -\partial^3\log f/\partial\eta^3` of the observed weight, for the
         derivative of :math:`\log|H_i|` (:mod:`.gradient`)."""
-        if self.estimates_k:
+        if self._negative_binomial:
             y, a, r = self._negbin(eta)
             return (y + a) * r * (1.0 - r) * (1.0 - 2.0 * r)
         if self.link in CUMULANTS:
@@ -201,6 +210,12 @@ class Conditional:
         r"""Whether the family has the dispersion :math:`k` (negative binomial), estimated with the other
         parameters on :math:`\phi = \log k`."""
         return self.family.estimates_k
+
+    @property
+    def _negative_binomial(self) -> bool:
+        """A negative binomial with :math:`k \\ne 0`; at :math:`k = 0` (held at its boundary) the rows
+        are Poisson."""
+        return self.estimates_k and self.family.k != 0
 
     def with_log_k(self, log_k: float) -> Conditional:
         r"""The rows' distribution with the negative binomial dispersion :math:`k = e^{\phi}`."""
@@ -221,7 +236,10 @@ class Conditional:
                    \partial_a s = \frac{r(y - \mu)}{a + \mu},\quad
                    \partial_a w = r(1 - r) + \frac{(y + a)\,r\,(\mu - a)}{(a + \mu)^2},
 
-        each times :math:`-a`."""
+        each times :math:`-a`; zeros at :math:`k = 0` (held there: Poisson rows)."""
+        if not self._negative_binomial:
+            zeros = np.zeros_like(eta)
+            return zeros, zeros, zeros
         y, a, r = self._negbin(eta)
         mu_a = np.logaddexp(np.log(a), eta)          # log(a + mu)
         total = np.exp(mu_a)

@@ -302,7 +302,7 @@ class GLMMResults:
         scale = [] if self.scale is None else [np.log(self.scale)]
         x0 = np.concatenate([self.beta, np.where(rows == cols, -np.inf, 0.0), scale])
         free = np.concatenate([np.ones(self.beta.size, dtype=bool), np.zeros(rows.size, dtype=bool),
-                               np.ones(len(scale), dtype=bool)])
+                               np.isfinite(scale)])
         problem = replace(self.problem, estimates_scale=bool(scale))
         return maximise(problem, self.settings.n_points, x0, free).loglik
 
