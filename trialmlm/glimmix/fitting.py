@@ -18,7 +18,14 @@ import pandas as pd
 
 from ..engine.design import build_design, model_columns
 from ..engine.formula import parse_formula
-from ..errors import ConvergenceWarning, DataError, DataWarning, FormulaError, SeparationWarning
+from ..errors import (
+    BoundaryWarning,
+    ConvergenceWarning,
+    DataError,
+    DataWarning,
+    FormulaError,
+    SeparationWarning,
+)
 from ..genmod.families import binary_values, get_family
 from .checks import separated_terms, short_subjects, too_few_subjects
 from .conditional import Conditional
@@ -29,6 +36,7 @@ from .problem import Problem
 from .results import GLMMResults, GLMMSettings, fit_notes, held_inverse
 
 BOUNDARY_SD = 1e-4  # a diagonal element of L below this is a variance at its boundary 0
+BOUNDARY_K = 1e-6  # a negative binomial dispersion below this is at its boundary 0 (Poisson)
 STABLE = 1e-6  # change of the log-likelihood at which increasing n_points stops
 AUTO_POINTS = tuple(range(5, 32, 2))
 
@@ -36,7 +44,7 @@ AUTO_POINTS = tuple(range(5, 32, 2))
 def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str | None = None,
          method: str = "quad", n_points: int | None = None, offset: str | None = None,
          trials: str | None = None) -> GLMMResults:
-    """Fit a GLMM with one random-effect term per subject by maximum likelihood.
+    r"""Fit a GLMM with one random-effect term per subject by maximum likelihood.
 
     Parameters
     ----------
@@ -48,7 +56,10 @@ def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str |
     data : one row per subject and visit; never modified; rows with a missing value in a
         model column (or offset, trials) are not used.
     family, link : "binomial" (0/1, Y/N, or events with ``trials=``) with "logit" (default),
-        "probit" or "cloglog", or "poisson" with "log" (:mod:`.conditional`).
+        "probit" or "cloglog", "poisson" with "log", or "negbin" (alias "nb") with "log": the
+        negative binomial with :math:`\mathrm{Var}(y\mid b) = \mu + k\mu^2`, its dispersion
+        :math:`k` estimated with the other parameters (SAS ``DIST=NEGBIN``, "Scale"; one
+        random-effect term) (:mod:`.conditional`).
     method : "laplace" (SAS ``METHOD=LAPLACE``, lme4 ``nAGQ = 1``) or "quad" (adaptive
         Gauss-Hermite, SAS ``METHOD=QUAD``, lme4 ``nAGQ = n_points`` for one random effect).
     n_points : quadrature points per random effect (product rule: ``n_points ** q`` per
@@ -64,7 +75,8 @@ def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str |
     -----
     SeparationWarning   a binary response separated by the fixed effects: the diverging terms.
     DataWarning         subjects with fewer rows than random effects.
-    BoundaryWarning     a variance at 0: reported as 0 and held there.
+    BoundaryWarning     a variance at 0: reported as 0 and held there; a negative binomial k below
+                        1e-6: held at 0 (the Poisson GLMM).
     ConvergenceWarning  the optimiser stopped short (``converged=False``), or the quadrature did
                         not stabilise.
     """
@@ -79,6 +91,9 @@ def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str |
     if method not in ("laplace", "quad"):
         raise DataError(f"method must be 'laplace' or 'quad'; got {method!r}")
     several = len(parsed.random_terms) > 1
+    if several and fam.estimates_k:
+        raise FormulaError(f"the negative binomial GLMM takes one random-effect term (its dispersion k is "
+                           f"estimated by the one-term engine); got '{formula}'")
     if several and method == "quad":
         raise FormulaError(f"adaptive quadrature needs one random-effect term; use method='laplace' for "
                            f"'{formula}'")
@@ -101,7 +116,8 @@ def glmm(formula: str, data: pd.DataFrame, family: str = "binomial", link: str |
         settings = GLMMSettings(fam.name, link_name, method, 1, offset, trials)
         return fit_several_terms(parsed, settings, design, problem, notes)
     notes = _check(design, names, y, fam.name)
-    problem = Problem(design.X, design.Z, offsets, design.subject, design.n_subjects, conditional)
+    problem = Problem(design.X, design.Z, offsets, design.subject, design.n_subjects, conditional,
+                      fam.estimates_k)
     x0 = np.concatenate([np.zeros(design.n_fixed), np.zeros(problem.n_theta)])
     optimum, free = _fit(problem, 1, x0)
     used = 1
@@ -161,20 +177,24 @@ def _frame(data, parsed, family: str, offset: str | None, trials: str | None) ->
 def _fit(problem: Problem, n_points: int, x0: np.ndarray, warm: Optimum | None = None
          ) -> tuple[Optimum, np.ndarray]:
     """Maximise from ``x0`` (and ``warm``'s information, :func:`.optimize.maximise`); a diagonal
-    element of L that falls below ``BOUNDARY_SD`` is set to 0 (its row of L too) and the others
-    are maximised again."""
+    element of L that falls below ``BOUNDARY_SD`` is set to 0 (its row of L too), a negative
+    binomial k below ``BOUNDARY_K`` is set to 0 (the Poisson GLMM), and the others are maximised
+    again."""
     free = np.isfinite(x0)
     optimum = maximise(problem, n_points, x0, free, None if warm is None else warm.information)
     p = problem.X.shape[1]
     L = problem.cholesky(optimum.x[p:])
     low = np.flatnonzero(np.diag(L) < BOUNDARY_SD)
-    if low.size == 0:
+    poisson = problem.estimates_scale and optimum.x[-1] < np.log(BOUNDARY_K)
+    if low.size == 0 and not poisson:
         return optimum, free
     rows, cols = np.tril_indices(problem.q)
     x = optimum.x.copy()
     at_bound = np.isin(rows, low)
-    x[p:][at_bound] = np.where(rows[at_bound] == cols[at_bound], -np.inf, 0.0)
-    free = np.concatenate([np.ones(p, dtype=bool), ~at_bound])
+    x[p:p + rows.size][at_bound] = np.where(rows[at_bound] == cols[at_bound], -np.inf, 0.0)
+    scale_held = np.full(problem.n_theta - rows.size, poisson)
+    x[p + rows.size:][scale_held] = -np.inf
+    free = np.concatenate([np.ones(p, dtype=bool), ~at_bound, ~scale_held])
     return maximise(problem, n_points, x, free), free
 
 
@@ -205,8 +225,15 @@ def _results(parsed, settings: GLMMSettings, design, problem: Problem, optimum: 
     inverse = held_inverse(optimum.information, free)
     modes = pd.DataFrame(optimum.modes.u @ L.T, index=pd.Index(design.subject_labels, name=parsed.subject),
                          columns=list(design.random_names))
+    end = p + problem.n_covariance
+    scale = (np.exp(optimum.x[end]), np.exp(optimum.x[end]) * np.sqrt(inverse[end, end])
+             ) if problem.estimates_scale else (None, None)
+    if scale[0] == 0:
+        notes += ("the negative binomial dispersion k is at its boundary 0 (no overdispersion beyond the "
+                  "random effects): the model is the Poisson GLMM; fit family='poisson'",)
+        warnings.warn(notes[-1], BoundaryWarning, stacklevel=3)
     return GLMMResults(parsed, settings, names, tuple(design.random_names), optimum.x[:p], inverse[:p, :p],
-                       optimum.x[p:], inverse, G,
+                       optimum.x[p:end], inverse[:end, :end], G,
                        optimum.loglik, int(free.sum()), design.n_obs, design.n_subjects, modes,
                        optimum.converged, optimum.iterations, optimum.message, notes,
-                       design=design, problem=problem)
+                       design=design, problem=problem.at(optimum.x[p:]), scale=scale[0], scale_se=scale[1])

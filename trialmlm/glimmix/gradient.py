@@ -22,6 +22,14 @@ curvature, :math:`dH_i/d\psi = \partial H_i/\partial\psi + A_i^\top\mathrm{diag}
 triangle, half the diagonal), so :math:`dv_{ik} = d\hat u_i + \sqrt2\,dS_i\,x_k`.  Laplace is
 the one node :math:`x = 0`, where :math:`\nabla_u h_i = 0`.  Everything is batched over
 subjects (arrays of subjects x nodes x parameters); no loop over subjects.
+
+The negative binomial's :math:`\phi = \log k` (last element of :math:`\theta` when the problem
+estimates it, :mod:`.problem`) enters only through :math:`\log f`: its partials are
+:math:`\partial h_i/\partial\phi = \sum_j\partial_\phi\log f_{ij}`,
+:math:`\partial^2 h_i/\partial u\,\partial\phi = A_i^\top\partial_\phi s` and
+:math:`\partial H_i/\partial\phi = A_i^\top\mathrm{diag}(\partial_\phi w)A_i`
+(:meth:`.conditional.Conditional.dispersion_derivatives`); the mode, curvature and nodes move
+with it by the same rules.
 """
 
 from __future__ import annotations
@@ -38,13 +46,15 @@ def subject_gradients(problem: Problem, beta: np.ndarray, theta: np.ndarray, n_p
                       start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, Modes]:
     r"""``(loglik, gradient, modes)``: :math:`\ell_i` (m,), :math:`d\ell_i/d\psi` (m, p + T)
     (module docstring) and the modes they are centred on."""
-    cond, per_subject, sub = problem.conditional, problem.per_subject, problem.subject
-    p = beta.size
+    scaled, per_subject, sub = problem.estimates_scale, problem.per_subject, problem.subject
+    problem = problem.at(theta)
+    cond = problem.conditional
+    p, T = beta.size, problem.n_covariance
     L = problem.cholesky(theta)
     fixed = problem.X @ beta + problem.offset
     modes = find_modes(problem, fixed, L, start)
     A = problem.Z @ L                                             # (n, q)
-    dA = np.swapaxes(problem.Z @ cholesky_derivatives(theta), 0, 1)   # (n, T, q)
+    dA = np.swapaxes(problem.Z @ cholesky_derivatives(theta[:T]), 0, 1)   # (n, T, q)
     u_row = modes.u[sub]                                          # (n, q)
     eta_hat = fixed + random_part(problem, L, modes.u)
     s, w = cond.derivatives(eta_hat)
@@ -53,23 +63,32 @@ def subject_gradients(problem: Problem, beta: np.ndarray, theta: np.ndarray, n_p
     dA_u = np.sum(dA * u_row[:, None, :], axis=2)                 # (n, T)
     cross_theta = per_subject(np.swapaxes(dA, 1, 2) * s[:, None, None]
                               - A[:, :, None] * (w[:, None] * dA_u)[:, None, :])
+    crosses, direct = [cross_beta, cross_theta], [problem.X, dA_u]
+    if scaled:
+        _, d_score, d_weight = cond.dispersion_derivatives(eta_hat)
+        crosses.append(per_subject(A * d_score[:, None])[:, :, None])
+        direct.append(np.zeros((eta_hat.size, 1)))
     H = modes.curvature
-    du = np.linalg.solve(H, np.concatenate([cross_beta, cross_theta], axis=2))   # (m, q, P)
-    d_eta = np.concatenate([problem.X, dA_u], axis=1) + np.sum(A[:, :, None] * du[sub], axis=1)
-    # dH/d psi (m, P, q, q): the weights move with eta_hat, A with theta
+    du = np.linalg.solve(H, np.concatenate(crosses, axis=2))     # (m, q, P)
+    d_eta = np.concatenate(direct, axis=1) + np.sum(A[:, :, None] * du[sub], axis=1)
+    # dH/d psi (m, P, q, q): the weights move with eta_hat (and k), A with theta
     AA = A[:, None, :, None] * A[:, None, None, :]
     dH = per_subject((cond.weight_slope(eta_hat)[:, None] * d_eta)[:, :, None, None] * AA)
     dAW = dA[:, :, :, None] * (w[:, None] * A)[:, None, None, :]
-    dH[:, p:] += per_subject(dAW + np.swapaxes(dAW, 2, 3))
+    dH[:, p:p + T] += per_subject(dAW + np.swapaxes(dAW, 2, 3))
+    if scaled:
+        dH[:, p + T:] += per_subject(d_weight[:, None, None, None] * AA)
     log_det_part = -0.5 * np.sum(np.linalg.inv(H)[:, None] * dH, axis=(2, 3))
     C, nodes, v, log_w = adaptive_grid(modes, n_points)
     v_row = v[sub]                                                # (n, K, q)
     eta = fixed[:, None] + np.sum(A[:, None, :] * v_row, axis=2)  # (n, K)
     score = cond.derivatives(eta)[0]                              # (n, K)
     h = per_subject(cond.log_density(eta)) - 0.5 * np.sum(v * v, axis=-1)          # (m, K)
-    partial = np.concatenate([per_subject(score[:, :, None] * problem.X[:, None, :]),
-                              per_subject(score[:, :, None] * (v_row @ np.swapaxes(dA, 1, 2)))],
-                             axis=2)                              # (m, K, P)
+    partials = [per_subject(score[:, :, None] * problem.X[:, None, :]),
+                per_subject(score[:, :, None] * (v_row @ np.swapaxes(dA, 1, 2)))]
+    if scaled:
+        partials.append(per_subject(cond.dispersion_derivatives(eta)[0])[:, :, None])
+    partial = np.concatenate(partials, axis=2)                    # (m, K, P)
     if n_points > 1:  # Laplace: the one node is the mode, where grad_u h = 0
         partial = partial + node_movement(problem, A, score, C, v, nodes, du, dH)
     weights = special.softmax(log_w + h, axis=1)

@@ -120,7 +120,7 @@ def minimise(f: Objective, x0: np.ndarray, free: np.ndarray | None = None,
         if not np.isfinite(f(candidate)) or f(candidate) > f(x) + 1e-12 * abs(f(x)):  # rounding of f
             break
         x, iterations = candidate, iterations + 1
-    if H is None or np.max(np.abs(x - H_at)[free], initial=0.0) > REUSE_STEP:
+    if H is None or np.max(np.abs(x[free] - H_at[free]), initial=0.0) > REUSE_STEP:
         H = f.hessian(x, free)
     value, g = f.value_and_gradient(x)
     loglik, g = -value, g[free]

@@ -5,12 +5,14 @@ Notation (Bates et al. 2015, lme4; Pinheiro & Chao 2006): subject :math:`i` has 
 and :math:`G = LL^\top`.  The parameter vector is :math:`(\beta, \theta)`, :math:`\theta` the
 log-Cholesky factor of :math:`G`: the :math:`q(q+1)/2` lower-triangular elements of :math:`L`
 row by row, the diagonal ones as logarithms (so :math:`G` is positive definite for every
-:math:`\theta`).
+:math:`\theta`).  A negative binomial problem that estimates its dispersion (``estimates_scale``)
+appends :math:`\phi = \log k` to :math:`\theta` (SAS GLIMMIX lists the "Scale" :math:`k` among the
+covariance parameters); :meth:`Problem.at` fixes it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -49,8 +51,9 @@ def covariance_jacobian(theta: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Problem:
-    """``X`` (n, p), ``Z`` (n, q), ``offset`` (n,), ``subject`` codes 0..m-1 (rows sorted by
-    them) and the rows' conditional distribution."""
+    r"""``X`` (n, p), ``Z`` (n, q), ``offset`` (n,), ``subject`` codes 0..m-1 (rows sorted by
+    them), the rows' conditional distribution and whether :math:`\log k` ends :math:`\theta`
+    (``estimates_scale``, module docstring)."""
 
     X: np.ndarray
     Z: np.ndarray
@@ -58,6 +61,7 @@ class Problem:
     subject: np.ndarray
     n_subjects: int
     conditional: Conditional
+    estimates_scale: bool = False
 
     @property
     def q(self) -> int:
@@ -65,9 +69,21 @@ class Problem:
         return self.Z.shape[1]
 
     @property
-    def n_theta(self) -> int:
+    def n_covariance(self) -> int:
         """Parameters of :math:`G`: :math:`q(q+1)/2`."""
         return self.q * (self.q + 1) // 2
+
+    @property
+    def n_theta(self) -> int:
+        r"""Length of :math:`\theta`: :math:`q(q+1)/2`, plus 1 for :math:`\log k` (``estimates_scale``)."""
+        return self.n_covariance + int(self.estimates_scale)
+
+    def at(self, theta: np.ndarray) -> Problem:
+        r"""This problem with the dispersion :math:`k = e^{\theta_{-1}}` fixed (``estimates_scale``
+        False); itself when it has no dispersion parameter."""
+        if not self.estimates_scale:
+            return self
+        return replace(self, conditional=self.conditional.with_log_k(theta[-1]), estimates_scale=False)
 
     @cached_property
     def starts(self) -> np.ndarray:
@@ -75,8 +91,8 @@ class Problem:
         return np.searchsorted(self.subject, np.arange(self.n_subjects))
 
     def cholesky(self, theta: np.ndarray) -> np.ndarray:
-        r""":math:`L` (q, q) of the log-Cholesky :math:`\theta` (:func:`cholesky_factor`)."""
-        return cholesky_factor(theta)
+        r""":math:`L` (q, q) of the log-Cholesky part of :math:`\theta` (:func:`cholesky_factor`)."""
+        return cholesky_factor(theta[:self.n_covariance])
 
     def theta_of(self, G: np.ndarray) -> np.ndarray:
         r""":math:`\theta` of a positive definite :math:`G`."""

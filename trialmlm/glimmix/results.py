@@ -8,7 +8,7 @@ prediction standard errors (:mod:`.prediction`)."""
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -65,7 +65,14 @@ class GLMMResults:
 
     ``design`` (the encoded rows: LS-means grid, df rules) and ``problem`` (the numbers of the
     likelihood: sandwich, conditional modes) serve the inference methods at the end of the class
-    (one random-effect term; None for several)."""
+    (one random-effect term; None for several).
+
+    A negative binomial fit has ``scale`` :math:`\\hat k` of :math:`\\mathrm{Var}(y\\mid b) = \\mu + k\\mu^2`
+    (SAS GLIMMIX ``DIST=NEGBIN`` "Scale"; lme4 ``glmer.nb``'s theta is :math:`1/k`) and ``scale_se``
+    :math:`\\hat k\\,\\mathrm{se}(\\log\\hat k)` from the inverse observed information of
+    :math:`(\\beta, \\theta, \\log k)`; ``vcov`` and ``parameter_vcov`` are blocks of that inverse, and
+    ``problem`` holds :math:`k` at :math:`\\hat k` (the sandwich covariances and the prediction
+    variances of the random effects treat it as known); None for the other families."""
 
     formula: ModelFormula
     settings: GLMMSettings
@@ -88,6 +95,8 @@ class GLMMResults:
     blocks: tuple[tuple[str, int], ...] = ()
     design: Design | None = field(default=None, repr=False, compare=False)
     problem: Problem | None = field(default=None, repr=False, compare=False)
+    scale: float | None = None
+    scale_se: float | None = None
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
@@ -98,7 +107,8 @@ class GLMMResults:
         \partial\,\mathrm{vech}\,G/\partial\theta` (:func:`.problem.covariance_jacobian`)
         and :math:`V_\theta` the :math:`\theta` block of ``parameter_vcov`` (SAS GLIMMIX's Standard
         Error from the inverse Hessian; 0 for a variance held at its boundary).  With several
-        terms one block per term (SAS: per RANDOM statement), ``subject`` its grouping factor."""
+        terms one block per term (SAS: per RANDOM statement), ``subject`` its grouping factor.  A
+        negative binomial fit ends with the row ``Scale`` (``scale``, ``scale_se``; SAS's last row)."""
         frames, start, at = [], 0, self.beta.size
         for factor, q in self.blocks or ((self.formula.subject, self.G.shape[0]),):
             rows, cols = np.tril_indices(q)
@@ -110,6 +120,9 @@ class GLMMResults:
                                         "subject": factor, "estimate": self.G[start + rows, start + cols],
                                         "se": se}))
             start, at = start + q, at + k
+        if self.scale is not None:
+            frames.append(pd.DataFrame({"parameter": ["Scale"], "subject": [None], "estimate": [self.scale],
+                                        "se": [self.scale_se]}))
         return pd.concat(frames, ignore_index=True)
 
     @property
@@ -283,11 +296,15 @@ class GLMMResults:
         return degrees_of_freedom(self.design, self.problem, L, df).joint if L.size else np.inf
 
     def _loglik_without_random_effects(self) -> float:
-        """The maximum log-likelihood with :math:`G = 0` (the GLM), from this fit's :math:`\\beta`."""
+        """The maximum log-likelihood with :math:`G = 0` (the GLM), from this fit's :math:`\\beta`
+        (and :math:`\\log\\hat k`, re-estimated, for the negative binomial)."""
         rows, cols = np.tril_indices(self.G.shape[0])
-        x0 = np.concatenate([self.beta, np.where(rows == cols, -np.inf, 0.0)])
-        free = np.concatenate([np.ones(self.beta.size, dtype=bool), np.zeros(rows.size, dtype=bool)])
-        return maximise(self.problem, self.settings.n_points, x0, free).loglik
+        scale = [] if self.scale is None else [np.log(self.scale)]
+        x0 = np.concatenate([self.beta, np.where(rows == cols, -np.inf, 0.0), scale])
+        free = np.concatenate([np.ones(self.beta.size, dtype=bool), np.zeros(rows.size, dtype=bool),
+                               np.isfinite(scale)])
+        problem = replace(self.problem, estimates_scale=bool(scale))
+        return maximise(problem, self.settings.n_points, x0, free).loglik
 
     def _check_nested(self, reduced: GLMMResults) -> None:
         """DataError unless ``reduced`` was fitted to the same rows with the same family, method
