@@ -121,8 +121,8 @@ class Cumulant:
 
 #: canonical link -> its cumulant: logit (binomial) and log (Poisson)
 CUMULANTS = {
-    "logit": Cumulant(lambda eta: np.logaddexp(0.0, eta), special.expit, lambda mu: mu * (1.0 - mu),
-                      lambda mu: mu * (1.0 - mu) * (1.0 - 2.0 * mu)),
+    "logit": Cumulant(lambda eta: np.maximum(eta, 0.0) + np.log1p(np.exp(-np.abs(eta))), special.expit,
+                      lambda mu: mu * (1.0 - mu), lambda mu: mu * (1.0 - mu) * (1.0 - 2.0 * mu)),
     "log": Cumulant(np.exp, np.exp, lambda mu: mu, lambda mu: mu),
 }
 #: family -> the links the GLMM takes for it

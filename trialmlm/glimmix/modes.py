@@ -21,63 +21,79 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConvergenceError
+from . import batched
 from .problem import Problem
 
 TOLERANCE = 1e-10  # largest Newton step (in u) at convergence
+LAST_STEP = 1e-7  # a full Newton step this short is the last: the error left is of the order of its square
 MAX_ITERATIONS = 100
 
 
 @dataclass(frozen=True)
 class Modes:
-    """``u`` (m, q) the modes, ``h`` (m,) :math:`h_i(\\hat u_i)` and ``curvature`` (m, q, q)
-    :math:`H_i` at the modes."""
+    """``u`` (m, q) the modes, ``h`` (m,) :math:`h_i(\\hat u_i)`, ``curvature`` (m, q, q)
+    :math:`H_i` at the modes, ``eta`` (n,) the rows' linear predictor there, and ``slope``
+    (m, q, P) :math:`d\\hat u_i/d\\psi` when the gradient (:mod:`.gradient`) has computed it."""
 
     u: np.ndarray
     h: np.ndarray
     curvature: np.ndarray
+    eta: np.ndarray | None = None
+    slope: np.ndarray | None = None
 
 
 def random_part(problem: Problem, L: np.ndarray, u: np.ndarray) -> np.ndarray:
     r""":math:`z_{ij}^\top L u_i` per row; ``u`` (m, q) or (m, K, q) -> (n,) or (n, K)."""
-    b = u @ L.T
-    if b.ndim == 2:
-        return np.einsum("nq,nq->n", problem.Z, b[problem.subject])
-    return np.einsum("nq,nkq->nk", problem.Z, b[problem.subject])
+    b = np.take(u @ L.T, problem.subject, axis=0)
+    return np.einsum("nq,nq->n" if b.ndim == 2 else "nq,nkq->nk", problem.Z, b)
 
 
 def objective(problem: Problem, fixed: np.ndarray, L: np.ndarray, u: np.ndarray) -> np.ndarray:
     r""":math:`h_i(u_i)` (m,) or, for ``u`` (m, K, q), at K points per subject (m, K)."""
-    log_f = problem.conditional.log_density(fixed.reshape((-1,) + (1,) * (u.ndim - 2))
-                                            + random_part(problem, L, u))
-    return problem.per_subject(log_f) - 0.5 * np.sum(u * u, axis=-1)
+    return penalised(problem, fixed.reshape((-1,) + (1,) * (u.ndim - 2)) + random_part(problem, L, u), u)
+
+
+def penalised(problem: Problem, eta: np.ndarray, u: np.ndarray) -> np.ndarray:
+    r""":math:`h_i` from the rows' linear predictor ``eta`` (n,) or (n, K) at ``u`` (m, q) or (m, K, q)."""
+    return problem.per_subject(problem.conditional.log_density(eta)) - 0.5 * np.einsum("...q,...q->...", u, u)
+
+
+def curvature(problem: Problem, outer: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    r""":math:`H_i = L^\top Z_i^\top WZ_iL + I` (m, q, q) from the rows' observed ``weight`` and
+    ``outer`` (n, q, q), :math:`L^\top z_jz_j^\top L` per row."""
+    return problem.per_subject(weight[:, None, None] * outer) + np.eye(problem.q)
 
 
 def find_modes(problem: Problem, fixed: np.ndarray, L: np.ndarray, start: np.ndarray | None = None) -> Modes:
     """The modes (module docstring) from ``start`` (zeros when None); ``fixed`` is
-    :math:`X\\beta + o` per row.  ConvergenceError when a subject's iterations do not settle."""
+    :math:`X\\beta + o` per row.  The iteration stops at the point reached by a full (not
+    halved) Newton step shorter than ``LAST_STEP`` (Newton's quadratic convergence leaves an
+    error of the order of that step's square; :math:`h_i, H_i` are already computed there), or
+    by a halved one shorter than ``TOLERANCE``.
+    ConvergenceError when a subject's iterations do not settle."""
     q, m = problem.q, problem.n_subjects
     u = np.zeros((m, q)) if start is None else start.copy()
-    h = objective(problem, fixed, L, u)
     ZL = problem.Z @ L
-    eye = np.eye(q)
+    outer = np.einsum("na,nb->nab", ZL, ZL)
+    eta = fixed + random_part(problem, L, u)
+    h = penalised(problem, eta, u)
+    last, limit = np.inf, LAST_STEP  # the last step and the length that ends the iteration
     for _ in range(MAX_ITERATIONS):
-        score, weight = problem.conditional.derivatives(fixed + random_part(problem, L, u))
-        gradient = problem.per_subject(ZL * score[:, None]) - u
-        curvature = problem.per_subject(weight[:, None, None] * ZL[:, :, None] * ZL[:, None, :]) + eye
-        step = np.linalg.solve(curvature, gradient[..., None])[..., 0]
-        new_h = objective(problem, fixed, L, u + step)
+        score, weight = problem.conditional.derivatives(eta)
+        H = curvature(problem, outer, weight)
+        if last < limit:
+            return Modes(u, h, H, eta)
+        step = batched.solve(H, problem.per_subject(score[:, None] * ZL) - u)
+        limit = LAST_STEP
         for _ in range(30):
+            new_u = u + step
+            new_eta = fixed + random_part(problem, L, new_u)
+            new_h = penalised(problem, new_eta, new_u)
             worse = new_h < h - 1e-12 * np.abs(h)
             if not worse.any():
                 break
             step[worse] *= 0.5
-            new_h[worse] = objective(problem, fixed, L, u + step)[worse]
-        u, h = u + step, new_h
-        if np.max(np.abs(step)) < TOLERANCE:
-            break
-    else:
-        raise ConvergenceError(f"the conditional modes did not settle in {MAX_ITERATIONS} Newton steps "
-                               f"(largest step {np.max(np.abs(step)):.3g})")
-    _, weight = problem.conditional.derivatives(fixed + random_part(problem, L, u))
-    curvature = problem.per_subject(weight[:, None, None] * ZL[:, :, None] * ZL[:, None, :]) + eye
-    return Modes(u, h, curvature)
+            limit = TOLERANCE
+        u, eta, h, last = new_u, new_eta, new_h, np.max(np.abs(new_u - u))
+    raise ConvergenceError(f"the conditional modes did not settle in {MAX_ITERATIONS} Newton steps "
+                           f"(largest step {np.max(np.abs(step)):.3g})")

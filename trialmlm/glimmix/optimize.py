@@ -47,15 +47,21 @@ class Optimum:
 
 class Objective:
     r""":math:`-\ell(\beta, \theta)` and its gradient with ``n_points`` nodes per dimension
-    (one random-effect term; :class:`.multilevel_fit.LaplaceObjective` for several)."""
+    (one random-effect term; :class:`.multilevel_fit.LaplaceObjective` for several).  The modes
+    at a new :math:`x` start from the last evaluation's, moved to first order:
+    :math:`\hat u_i + (d\hat u_i/d\psi)(x - x_{\mathrm{last}})`."""
 
     def __init__(self, problem: Problem, n_points: int):
-        self.problem, self.n_points, self.modes = problem, n_points, None
+        self.problem, self.n_points, self.modes, self.x = problem, n_points, None, None
 
     def value_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         p = self.problem.X.shape[1]
-        start = None if self.modes is None else self.modes.u
+        start = None
+        if self.modes is not None:
+            moved = np.nan_to_num(x - self.x, nan=0.0)  # a parameter held at -inf does not move
+            start = self.modes.u + self.modes.slope @ moved
         ll, gradient, self.modes = subject_gradients(self.problem, x[:p], x[p:], self.n_points, start)
+        self.x = x.copy()
         return -float(np.sum(ll)), -np.sum(gradient, axis=0)
 
     def __call__(self, x: np.ndarray) -> float:
@@ -103,11 +109,10 @@ def minimise(f: Objective, x0: np.ndarray, free: np.ndarray | None = None,
         return value, gradient[free]
 
     result = optimize.minimize(value_and_gradient, x0[free], method="BFGS", jac=True, options=options)
-    x = full(result.x)
+    x, value, g = full(result.x), float(result.fun), np.asarray(result.jac)
     iterations = int(result.nit)
-    H, H_at = None, x
+    H, H_at, evaluated_at = None, x, None
     for _ in range(NEWTON_STEPS):
-        g = f.value_and_gradient(x)[1][free]
         if np.max(np.abs(g)) < GRADIENT_TOLERANCE * 0.1:
             break
         H, H_at = f.hessian(x, free), x
@@ -117,13 +122,16 @@ def minimise(f: Objective, x0: np.ndarray, free: np.ndarray | None = None,
             break
         candidate = x.copy()
         candidate[free] -= step
-        if not np.isfinite(f(candidate)) or f(candidate) > f(x) + 1e-12 * abs(f(x)):  # rounding of f
+        new_value, new_g = value_and_gradient(candidate[free])
+        evaluated_at = candidate
+        if not np.isfinite(new_value) or new_value > value + 1e-12 * abs(value):  # rounding of f
             break
-        x, iterations = candidate, iterations + 1
+        x, value, g, iterations = candidate, new_value, new_g, iterations + 1
     if H is None or np.max(np.abs(x[free] - H_at[free]), initial=0.0) > REUSE_STEP:
-        H = f.hessian(x, free)
-    value, g = f.value_and_gradient(x)
-    loglik, g = -value, g[free]
+        H, evaluated_at = f.hessian(x, free), None
+    if evaluated_at is not x:  # the modes kept in f are those of the last evaluation
+        value, g = value_and_gradient(x[free])
+    loglik = -value
     converged = bool(np.max(np.abs(g)) < GRADIENT_TOLERANCE and np.all(np.linalg.eigvalsh(H) > 0))
     message = "converged" if converged else (f"largest gradient element {np.max(np.abs(g)):.3g} "
                                              f"after {iterations} iterations ({result.message})")

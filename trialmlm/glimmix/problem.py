@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
+from scipy import sparse
 
 from .conditional import Conditional
 
@@ -86,9 +87,21 @@ class Problem:
         return replace(self, conditional=self.conditional.with_log_k(theta[-1]), estimates_scale=False)
 
     @cached_property
-    def starts(self) -> np.ndarray:
-        """Index of each subject's first row (for ``np.add.reduceat``)."""
-        return np.searchsorted(self.subject, np.arange(self.n_subjects))
+    def indicator(self) -> sparse.csr_array:
+        """(m, n) sparse: 1 where row ``j`` belongs to subject ``i`` (the sums of :meth:`per_subject`)."""
+        n = self.subject.size
+        return sparse.csr_array((np.ones(n), (self.subject, np.arange(n))), shape=(self.n_subjects, n))
+
+    @cached_property
+    def columns(self) -> np.ndarray:
+        """(n, p + q): :math:`X` and :math:`Z` side by side."""
+        return np.concatenate([self.X, self.Z], axis=1)
+
+    @cached_property
+    def cross_products(self) -> np.ndarray:
+        r"""(n, q, p + q): :math:`z_j(x_j^\top, z_j^\top)` per row, whose weighted sums within a
+        subject are :math:`Z_i^\top WX_i` and :math:`Z_i^\top WZ_i`."""
+        return self.Z[:, :, None] * self.columns[:, None, :]
 
     def cholesky(self, theta: np.ndarray) -> np.ndarray:
         r""":math:`L` (q, q) of the log-Cholesky part of :math:`\theta` (:func:`cholesky_factor`)."""
@@ -101,5 +114,7 @@ class Problem:
         return np.where(rows == cols, np.log(L[rows, cols]), L[rows, cols])
 
     def per_subject(self, values: np.ndarray) -> np.ndarray:
-        """Sums of ``values`` (rows along the first axis) within each subject."""
-        return np.add.reduceat(values, self.starts, axis=0)
+        """Sums of ``values`` (rows along the first axis) within each subject: one sparse product
+        with :attr:`indicator` for all trailing dimensions."""
+        flat = values.reshape(values.shape[0], -1)
+        return (self.indicator @ flat).reshape((self.n_subjects,) + values.shape[1:])

@@ -21,6 +21,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import special
 
+from . import batched
 from .modes import Modes, find_modes, objective
 from .problem import Problem
 
@@ -55,11 +56,17 @@ def log_integral(C: np.ndarray, log_terms: np.ndarray) -> np.ndarray:
     return constant - log_det + special.logsumexp(log_terms, axis=1)
 
 
+def laplace(modes: Modes) -> np.ndarray:
+    r""":math:`\ell_i = h_i(\hat u_i) - \tfrac12\log|H_i|` (m,), the one-point rule (module docstring)."""
+    return modes.h - 0.5 * batched.log_det(modes.curvature)
+
+
 def subject_loglik(problem: Problem, beta: np.ndarray, L: np.ndarray, n_points: int,
                    start: np.ndarray | None = None) -> tuple[np.ndarray, Modes]:
     r""":math:`\ell_i` per subject (module docstring) and the modes they are centred on."""
     fixed = problem.X @ beta + problem.offset
     modes = find_modes(problem, fixed, L, start)
+    if n_points == 1:
+        return laplace(modes), modes
     C, _, u, log_w = adaptive_grid(modes, n_points)
-    h = modes.h[:, None] if n_points == 1 else objective(problem, fixed, L, u)
-    return log_integral(C, log_w + h), modes
+    return log_integral(C, log_w + objective(problem, fixed, L, u)), modes
