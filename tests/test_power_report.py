@@ -103,3 +103,36 @@ def test_simulate_command_writes_the_designs_trial(tmp_path, capsys):
     assert list(xpt["TRT01P"].cat.categories) == ["Placebo", "Drug"]  # by TRT01PN
     assert cli.main(["simulate", "--config", str(config), "--out", str(tmp_path / "trial.xlsx")]) == 2
     assert "write a .csv or .xpt file" in capsys.readouterr().err
+
+
+def test_index_json_and_rtf_describe_the_run(report):
+    """index.html: the design in words, each table's links, the numbered figure; every RTF has the
+    header and footer lines; power_results.json holds the config, and running it again gives the
+    same numbers."""
+    out = report / "out"
+    page = (out / "index.html").read_text()
+    for text in ("Power and sample size: design.toml", "Placebo (30), Drug (30)",
+                 "Week 4, Week 8, Week 12", 'href="t2_operating.rtf"',
+                 "Figure 1. Simulated power by sample size per arm",
+                 'href="power_results.json"', "AVAL ~ TRT01P * AVISIT"):
+        assert text in page, text
+    rtf = (out / "t2_operating.rtf").read_text()
+    assert "Trial design design.toml" in rtf and "trialmlm" in rtf and "power" in rtf
+    results = json.loads((out / "power_results.json").read_text())
+    assert results["config"]["design"]["n_per_arm"] == 30 and results["config"]["simulation"]["seed"] == 7
+    again = report / "again"
+    assert cli.main(["power", "--config", str(out / "power_results.json"), "--out", str(again)]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(again / "t2_operating.csv"),
+                                  pd.read_csv(out / "t2_operating.csv"))
+
+
+def test_missing_analytic_table_is_explained(tmp_path):
+    """Logistic (MAR) dropout: no Table 1, and index.html and the JSON say why."""
+    config = CONFIG.replace("dropout = [0.95, 0.9, 0.85]",
+                            "dropout = { intercept = -3.0, last = 0.05, current = 0.0 }")
+    (tmp_path / "design.toml").write_text(config)
+    assert cli.main(["power", "--config", str(tmp_path / "design.toml"), "--out", str(tmp_path / "out"),
+                     "--workers", "1", "--n-sim", "4"]) == 0
+    assert not (tmp_path / "out" / "t1_sample_size.csv").exists()
+    assert "Table 1 (analytic sample size" in (tmp_path / "out" / "index.html").read_text()
+    assert "logistic" in json.loads((tmp_path / "out" / "power_results.json").read_text())["sample_size"]

@@ -22,8 +22,13 @@ contrast at the last visit: the design's correlation, standard deviation at the 
 visit, retention and difference of means; no covariates), ``t2_operating`` (simulated
 power or type I error, bias, SEs, RMSE, coverage, convergence with Monte-Carlo SEs),
 ``t3_power_curve`` and ``f1_power_curve`` (simulated power over ``n_per_arm`` with the
-analytic curve), each table as RTF, HTML and CSV, ``power_results.json`` and
-``index.html`` — into a temporary folder renamed into place (:mod:`trialmlm.app.report_folder`).
+analytic curve), each table as RTF (with the header and footer lines of every table: design
+file, program, run time), HTML and CSV, ``power_results.json`` and ``index.html`` (the design in
+a few lines, each table with its links, the figure with its number and caption; when Table 1
+cannot be computed, a line saying why) — into a temporary folder renamed into place
+(:mod:`trialmlm.app.report_folder`).  ``power_results.json`` holds the ``config`` as read (the
+``[design]`` and ``[analysis]`` tables and the resolved ``[simulation]`` settings):
+``trialmlm power --config power_results.json`` runs the same design again.
 """
 
 from __future__ import annotations
@@ -112,10 +117,29 @@ def _simulation(design: TrialDesign, values: dict, overrides: dict) -> dict:
     return settings
 
 
+def read_power_config(path) -> dict:
+    """The ``design``, ``analysis`` and ``simulation`` tables of a TOML file, or the ``config``
+    that a report wrote into its ``power_results.json`` (a ``.json`` file)."""
+    path = Path(path)
+    if path.suffix.lower() != ".json":
+        return load_toml(path)
+    if not path.is_file():
+        raise DataError(f"config file '{path}' does not exist")
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"config file '{path}' is not valid JSON: {exc}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("config"), dict):
+        raise DataError(f"config file '{path}' has no 'config' entry (the power_results.json of trialmlm "
+                        "power)")
+    return raw["config"]
+
+
 def load_power_config(path, overrides: dict | None = None) -> tuple[TrialDesign, Analysis, dict]:
-    """Design, analysis and simulation settings of a TOML file, all checked; ``overrides``:
-    ``n_sim``, ``workers``, ``seed`` from the command line (None: the file's)."""
-    raw = load_toml(path)
+    """Design, analysis and simulation settings of a TOML file (or of a report's
+    ``power_results.json``), all checked; ``overrides``: ``n_sim``, ``workers``, ``seed`` from
+    the command line (None: the file's)."""
+    raw = read_power_config(path)
     missing = [s for s in ("design", "analysis") if s not in raw]
     if missing:
         raise DataError(f"config file '{path}' has no [{missing[0]}] table")
@@ -183,6 +207,15 @@ def sample_size_table(design: TrialDesign, analysis: Analysis, alpha: float, tar
     return pd.DataFrame(rows)
 
 
+def _no_sample_size(design: TrialDesign, analysis: Analysis) -> str | None:
+    """Why the analytic sample size (Table 1) does not apply to this design (None: it does)."""
+    if analysis.slope is not None:
+        return "the analysis estimates a slope, the formula is for the contrast at the last visit"
+    if design.arrays.logistic is not None:
+        return "the formula needs dropout completely at random (per-visit retention), not a logistic model"
+    return None
+
+
 def _correlation(cov: np.ndarray) -> np.ndarray:
     sd = np.sqrt(np.diag(cov))
     return cov / np.outer(sd, sd)
@@ -238,29 +271,73 @@ def _power_figure(power: pd.DataFrame) -> Figure:
                 capsize=3, label="simulated (95% MC interval)")
     ax.set_xlabel("subjects per arm")
     ax.set_ylabel("power")
+    ax.set_title("Simulated power by sample size per arm")
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.legend()
     return ax.figure
 
 
-def _write_report(folder: Path, made: dict, results: dict, figure: Figure | None, config_path) -> None:
-    """Each table as RTF, HTML and CSV, the figure as PNG and SVG, the JSON and ``index.html``."""
+def design_summary(design: TrialDesign, analysis: Analysis, s: dict) -> list[tuple[str, str]]:
+    """(what, text) rows of the design for ``index.html``: arms and sizes, visits, means at the
+    last visit, dropout, analysis, contrast and simulation settings."""
+    arrays = design.arrays
+    last = ", ".join(f"{a} {fmt_number(m, 2)}" for a, m in zip(arrays.arms, arrays.mean[:, -1]))
+    if arrays.logistic is not None:
+        dropout = "logistic (MAR/MNAR) dropout model"
+    elif arrays.retention is None:
+        dropout = "none"
+    else:
+        dropout = "retention at the last visit " + ", ".join(
+            f"{a} {fmt_number(r, 2)}" for a, r in zip(arrays.arms, arrays.retention[:, -1]))
+    return [("Arms (subjects)", ", ".join(f"{a} ({n})" for a, n in zip(arrays.arms, arrays.n))),
+            ("Visits", ", ".join(map(str, design.visit_labels))),
+            ("Means at the last visit", last),
+            ("Dropout", dropout),
+            ("Analysis", analysis.formula),
+            ("Contrast", f"{analysis.treatment} - {analysis.reference}"),
+            ("Simulation", f"{s['n_sim']} trials per point, seed {s['seed']}, two-sided alpha "
+                           f"{s['alpha']:g}")]
+
+
+def _write_report(folder: Path, made: dict, results: dict, figure: Figure | None, config_path,
+                  summary: list[tuple[str, str]], notes: list[str]) -> None:
+    """Each table as RTF (header and footer lines), HTML and CSV, the figure as PNG and SVG, the
+    JSON and ``index.html``."""
+    from datetime import datetime
+
+    from .. import __version__
+
+    titles = tables.Titles(study=f"Trial design {Path(config_path).name}", source=str(config_path),
+                           program=f"trialmlm {__version__} power", run_at=datetime.now())
     for name, table in made.items():
-        tables.to_rtf(table, folder / f"{name}.rtf")
+        tables.to_rtf(table, folder / f"{name}.rtf", titles)
         tables.write_html(table, folder / f"{name}.html")
         tables.to_csv(table, folder / f"{name}.csv")
     if figure is not None:
         for ext in ("png", "svg"):
             figure.savefig(folder / f"f1_power_curve.{ext}", dpi=150, bbox_inches="tight")
     (folder / "power_results.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
-    parts = [tables.to_html(t) for t in made.values()]
-    image = '<img src="f1_power_curve.png" alt="power curve">' if figure is not None else ""
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in summary)
+    parts = [f"<p class=\"links\"><a href=\"{n}.rtf\">RTF</a> | <a href=\"{n}.html\">HTML</a> | "
+             f"<a href=\"{n}.csv\">CSV</a></p>{tables.to_html(t)}" for n, t in made.items()]
+    image = ('<figure><img src="f1_power_curve.png" style="max-width: 100%; width: 720px" '
+             'alt="Figure 1. Simulated power by sample size per arm">'
+             "<figcaption>Figure 1. Simulated power by sample size per arm, with 95% Monte-Carlo intervals "
+             f"({results['settings']['n_sim']} simulated trials per point; "
+             '<a href="f1_power_curve.png">PNG</a> | <a href="f1_power_curve.svg">SVG</a>).</figcaption>'
+             "</figure>") if figure is not None else ""
+    remarks = "".join(f"<p>{html.escape(n)}</p>" for n in notes)
     (folder / "index.html").write_text(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Trial design</title>"
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<title>Power and sample size</title>"
         f"<style>{tables.render.CSS}</style></head><body>"
-        f"<h1>Trial design: {html.escape(str(config_path))}</h1>"
-        + "\n".join(parts) + image + "</body></html>\n", encoding="utf-8")
+        f"<h1>Power and sample size: {html.escape(Path(config_path).name)}</h1>"
+        f"<table class=\"model\">{rows}</table>"
+        f"<p>Design file: {html.escape(str(config_path))}; all numbers at full precision: "
+        '<a href="power_results.json">power_results.json</a> (<code>trialmlm power --config '
+        "power_results.json</code> runs the same design again).</p>"
+        + remarks + "\n".join(parts) + image + "</body></html>\n", encoding="utf-8")
 
 
 def run_power(config_path, out, n_sim: int | None = None, workers: int | None = None,
@@ -268,14 +345,21 @@ def run_power(config_path, out, n_sim: int | None = None, workers: int | None = 
     """Read the config, simulate, tabulate, plot and write the report folder; returns it."""
     design, analysis, s = load_power_config(config_path, {"n_sim": n_sim, "workers": workers, "seed": seed})
     common = dict(alpha=s["alpha"], workers=s["workers"], progress=progress)
-    made, results = {}, {"settings": s}
-    if analysis.slope is None and design.arrays.logistic is None:
+    raw = read_power_config(config_path)
+    config = {"design": raw["design"], "analysis": raw["analysis"],
+              "simulation": {k: v for k, v in s.items() if v is not None}}
+    made, results, notes = {}, {"settings": s, "config": config}, []
+    why = _no_sample_size(design, analysis)
+    if why is None:
         made["t1_sample_size"], results["sample_size"] = _sample_size_part(design, analysis, s)
+    else:
+        notes.append(f"Table 1 (analytic sample size, Lu, Luo & Chen 2008) is not shown: {why}.")
+        results["sample_size"] = why
     made["t2_operating"], results["operating_characteristics"] = _operating_part(design, analysis, s, common)
     figure = None
     if s["n_per_arm"]:
         made["t3_power_curve"], results["power_curve"], figure = _power_curve_part(design, analysis, s,
                                                                                    common)
     with report_folder(Path(out), overwrite) as tmp:
-        _write_report(tmp, made, results, figure, config_path)
+        _write_report(tmp, made, results, figure, config_path, design_summary(design, analysis, s), notes)
     return Path(out)
