@@ -117,7 +117,7 @@ def test_index_json_and_rtf_describe_the_run(report):
                  'href="power_results.json"', "AVAL ~ TRT01P * AVISIT"):
         assert text in page, text
     rtf = (out / "t2_operating.rtf").read_text()
-    assert "Trial design design.toml" in rtf and "trialmlm" in rtf and "power" in rtf
+    assert "Power and sample size: design.toml" in rtf and "trialmlm" in rtf and "power" in rtf
     results = json.loads((out / "power_results.json").read_text())
     assert results["config"]["design"]["n_per_arm"] == 30 and results["config"]["simulation"]["seed"] == 7
     again = report / "again"
