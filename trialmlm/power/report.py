@@ -308,7 +308,8 @@ def _write_report(folder: Path, made: dict, results: dict, figure: Figure | None
 
     from .. import __version__
 
-    titles = tables.Titles(header=(f"Power and sample size: {Path(config_path).name}",), source=str(config_path),
+    titles = tables.Titles(header=(f"Power and sample size: {Path(config_path).name}",),
+                           source=str(config_path),
                            program=f"trialmlm {__version__} power", run_at=datetime.now())
     for name, table in made.items():
         tables.to_rtf(table, folder / f"{name}.rtf", titles)
