@@ -6,7 +6,8 @@ usable fit (no covariance structure converged) with exit code 3, unless
 ``--allow-nonconvergence``.
 
 Quick to start: this module and the parser import numpy at most; pandas, scipy, matplotlib and
-the fitting code are imported by the command that runs (``trialmlm --help`` in about 0.2 s).
+the fitting code are imported by the command that runs (``trialmlm --help`` in about 0.3 s),
+inside :func:`trialmlm.entry.starting`, where Ctrl-C ends the process at once with one line.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from ..covariance import STRUCTURES, get_structure
 from ..engine.formula import parse_formula
-from ..entry import EXIT_INTERRUPTED, INTERRUPTED
+from ..entry import EXIT_INTERRUPTED, INTERRUPTED, starting
 from ..errors import ConvergenceError, TrialMLMError
 from ..inference.methods import DDF_METHODS
 from .config import ENDPOINTS, FIELDS, FIGURE_FORMATS, MODELS, load_config, make_config
@@ -36,6 +37,9 @@ TRAJECTORY_DEMO = dict(data=str(SAMPLE_DATA / "long_term_trial.csv"), param="FVC
                        time="TIME", ddf="kenward-roger",
                        title="Demo: FVC decline, simulated two-year trial with irregular visit times")
 EXAMPLE_FORMULA = "CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)"
+#: Command -> the module whose import loads the libraries it needs (pandas, scipy, matplotlib).
+COMMAND_MODULES = {"analyze": "trialmlm.app.report", "demo": "trialmlm.app.report", "fit": "trialmlm.api",
+                   "power": "trialmlm.power.report", "simulate": "trialmlm.power.report"}
 
 
 def write_fit(result, out: Path) -> list[Path]:
@@ -243,6 +247,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
+    with starting():  # Ctrl-C while the libraries load: one line, exit code 130 (trialmlm.entry)
+        __import__(COMMAND_MODULES[args.command])  # an import statement's path (seen by -X importtime)
     try:
         config_file = {"config file (--config)": getattr(args, "config", None)}
         if args.command == "simulate":
