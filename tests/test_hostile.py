@@ -274,7 +274,7 @@ def test_unquoted_name_with_a_space_is_a_formula_error(demo_trial):
 
 # -- Ctrl-C with worker processes ---------------------------------------------------------------------
 IMPUTATION = r"""
-import sys, warnings, pandas as pd, trialmlm
+import multiprocessing, sys, warnings, pandas as pd, trialmlm
 from trialmlm import estimands
 warnings.simplefilter("ignore")
 fit = trialmlm.fit("CHG ~ BASE + TRT * AVISIT + us(AVISIT | USUBJID)", pd.read_csv(sys.argv[1]))
@@ -282,12 +282,12 @@ print("start", flush=True)
 try:
     estimands.impute(fit, n_samples=400, seed=1, workers=2, progress=False)
 except KeyboardInterrupt:
-    print("interrupted", flush=True)
+    print("interrupted; workers alive:", len(multiprocessing.active_children()), flush=True)
     sys.exit(3)
 print("finished", flush=True)
 """
 SIMULATION = r"""
-import sys
+import multiprocessing, sys
 from trialmlm.power import Analysis, TrialDesign, simulate_power
 design = TrialDesign(40, ["a", "b", "c", "d"], {"P": [0] * 4, "A": [1] * 4}, covariance=[[1, .5, .5, .5],
                      [.5, 1, .5, .5], [.5, .5, 1, .5], [.5, .5, .5, 1]], dropout=[1, .9, .8, .7])
@@ -296,7 +296,7 @@ print("start", flush=True)
 try:
     simulate_power(design, analysis, n_sim=5000, seed=1, workers=2, progress=False)
 except KeyboardInterrupt:
-    print("interrupted", flush=True)
+    print("interrupted; workers alive:", len(multiprocessing.active_children()), flush=True)
     sys.exit(3)
 print("finished", flush=True)
 """
@@ -311,14 +311,11 @@ def test_ctrl_c_stops_the_workers_at_once(child_code):
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "start"
     time.sleep(1.5)
-    sent = time.monotonic()
     child.send_signal(signal.SIGINT)
+    # behaviour, not speed: the call returned with KeyboardInterrupt and no worker is left;
+    # the timeout only says "does not hang" (the work left, 5000 fits or simulations, takes minutes)
     out, err = child.communicate(timeout=60)
-    elapsed = time.monotonic() - sent
-    assert (child.returncode, out.strip()) == (3, "interrupted"), err
-    # behaviour, not speed: the work left (5000 fits or simulations) takes minutes, so a stop
-    # within 15 s is a stop at once even on a loaded machine (2 s failed under load)
-    assert elapsed < 15.0
+    assert (child.returncode, out.strip()) == (3, "interrupted; workers alive: 0"), err
 
 
 # -- no entry point modifies its input -----------------------------------------------------------------

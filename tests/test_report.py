@@ -54,10 +54,10 @@ def test_every_file_is_written(demo):
     for name in TABLES:
         for ext in ("rtf", "html", "csv"):
             assert (demo / f"{name}.{ext}").stat().st_size > 0, f"{name}.{ext}"
-    for name in FIGURES:
-        for ext in ("png", "svg"):
-            assert (demo / f"{name}.{ext}").stat().st_size > 1000, f"{name}.{ext}"
+    for name in FIGURES:  # PNG only by default (SVG with --figures png,svg)
+        assert (demo / f"{name}.png").stat().st_size > 1000, f"{name}.png"
         assert (demo / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert not (demo / f"{name}.svg").exists()
     assert (demo / "tables.rtf").stat().st_size > 0
 
 
@@ -76,6 +76,7 @@ def test_index_shows_every_figure_and_table(demo):
     page = _Links()
     page.feed((demo / "index.html").read_text(encoding="utf-8"))
     assert sorted(page.images) == sorted(f"{f}.png" for f in FIGURES)
+    assert not [link for link in page.links if link.endswith(".svg")]  # links only the files written
     for name in TABLES:
         for ext in ("rtf", "html", "csv"):
             assert f"{name}.{ext}" in page.links

@@ -1,16 +1,18 @@
 """The report folder is written all at once, a foreign folder is refused (also with --overwrite),
 a report written into another is kept as trialmlm's, a config is checked
-for types before any work, and Ctrl-C ends the command with one line."""
+for types before any work, and Ctrl-C ends the command with one line; figures are written in
+the formats asked for (PNG by default) and index.html links only those."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from trialmlm.app import cli, context
-from trialmlm.app.config import make_config
+from trialmlm.app import cli, context, report
+from trialmlm.app.config import load_config, make_config
 from trialmlm.app.report_folder import MARKER
 from trialmlm.errors import DataError
 
@@ -102,7 +104,7 @@ def test_ctrl_c_is_one_line(tmp_path, monkeypatch, capsys):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "run_analysis", interrupted)
+    monkeypatch.setattr(report, "run_analysis", interrupted)
     assert run(tmp_path / "x") == 130
     err = capsys.readouterr().err.strip()
     assert err == "trialmlm: interrupted; nothing was written"
@@ -155,3 +157,31 @@ def test_report_leaves_the_callers_matplotlib_alone(tmp_path):
     backend, open_figures = matplotlib.get_backend(), plt.get_fignums()
     assert run(tmp_path / "r") == 0
     assert matplotlib.get_backend() == backend and plt.get_fignums() == open_figures
+
+
+@pytest.mark.parametrize("option, formats", [((), {"png"}), (("--figures", "png,svg"), {"png", "svg"}),
+                                             (("--figures", "svg"), {"svg"})])
+def test_figures_in_the_formats_asked_for(tmp_path, option, formats):
+    out = tmp_path / "r"
+    assert run(out, *option) == 0
+    figures = {p.suffix[1:] for p in out.glob("f*_*.*")}
+    assert figures == formats
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert all((f'.{ext}"' in page) == (ext in formats) for ext in ("png", "svg"))
+
+
+def test_figures_from_a_config_file(tmp_path):
+    config = tmp_path / "a.toml"
+    config.write_text(f'data = "{SAMPLE.as_posix()}"\nfigures = ["png", "svg"]\n')
+    assert make_config(**load_config(config)).figures == ("png", "svg")
+    assert make_config(data=str(SAMPLE), figures="svg,png,svg").figures == ("svg", "png")
+
+
+@pytest.mark.parametrize("value, message", [
+    ("pdf", "figures (--figures) must be png and/or svg, e.g. --figures png,svg; got pdf"),
+    ([], "figures (--figures) must be png and/or svg, e.g. --figures png,svg; got nothing"),
+    (5, "figures must be a format, a comma-separated text or a list, got 5 (int)"),
+])
+def test_figures_of_an_unknown_format_are_a_data_error(value, message):
+    with pytest.raises(DataError, match=re.escape(message)):
+        make_config(data=str(SAMPLE), figures=value)

@@ -13,7 +13,8 @@ def _page(**changes) -> str:
                   results="analysis_results.json", versions=[("numpy", "2.0")],
                   links=[("trajectory & slopes", "sub/index.html?a=1&b=2")],
                   tables=[("t1_summary", Markup("<table><tr><td>1</td></tr></table>"))],
-                  figures=[("f1_spaghetti", "records with 'DTYPE' < blank"), ("f7_residuals", None)])
+                  figures=[("f1_spaghetti", "records with 'DTYPE' < blank"), ("f7_residuals", None)],
+                  formats=("png", "svg"))
     return _template("index.html.j2").render(**{**values, **changes})
 
 
@@ -31,7 +32,14 @@ def test_tables_figures_and_files_are_listed():
             '<a href="t1_summary.rtf">RTF</a> | <a href="t1_summary.html">HTML</a> | '
             '<a href="t1_summary.csv">CSV</a></p></section>') in page
     assert ('<figure id="f7_residuals"><img src="f7_residuals.png" alt="f7_residuals"><figcaption>'
-            'f7_residuals (<a href="f7_residuals.svg">SVG</a>, <a href="f7_residuals.png">PNG</a>)'
+            'f7_residuals (<a href="f7_residuals.png">PNG</a>, <a href="f7_residuals.svg">SVG</a>)'
             '</figcaption></figure>') in page
     assert "Software: numpy 2.0. All tables in one file" in page
     assert page.startswith("<!DOCTYPE html>\n") and page.endswith("</html>\n")
+
+
+def test_figures_link_only_the_formats_written():
+    page = _page(formats=("svg",))
+    assert ('<img src="f7_residuals.svg" alt="f7_residuals"><figcaption>f7_residuals '
+            '(<a href="f7_residuals.svg">SVG</a>)</figcaption>') in page
+    assert ".png" not in page

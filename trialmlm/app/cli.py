@@ -4,6 +4,10 @@ Thin by design: arguments -> :mod:`trialmlm.app.report` / :func:`trialmlm.fit` -
 errors end with a one-line message and exit code 2, never a traceback; a model without a
 usable fit (no covariance structure converged) with exit code 3, unless
 ``--allow-nonconvergence``.
+
+Quick to start: this module and the parser import numpy at most; pandas, scipy, matplotlib and
+the fitting code are imported by the command that runs (``trialmlm --help`` in about 0.3 s),
+inside :func:`trialmlm.entry.starting`, where Ctrl-C ends the process at once with one line.
 """
 
 from __future__ import annotations
@@ -14,16 +18,12 @@ import sys
 import warnings
 from pathlib import Path
 
-from ..api import fit
 from ..covariance import STRUCTURES, get_structure
-from ..data.io import read
 from ..engine.formula import parse_formula
-from ..entry import EXIT_INTERRUPTED, INTERRUPTED
+from ..entry import EXIT_INTERRUPTED, INTERRUPTED, starting
 from ..errors import ConvergenceError, TrialMLMError
 from ..inference.methods import DDF_METHODS
-from .binary_strategies import BINARY_STRATEGIES
-from .config import ENDPOINTS, FIELDS
-from .report import MODELS, load_config, make_config, run_analysis
+from .config import ENDPOINTS, FIELDS, FIGURE_FORMATS, MODELS, load_config, make_config
 from .report_folder import check_file, check_folder, report_folder
 
 SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"
@@ -37,6 +37,9 @@ TRAJECTORY_DEMO = dict(data=str(SAMPLE_DATA / "long_term_trial.csv"), param="FVC
                        time="TIME", ddf="kenward-roger",
                        title="Demo: FVC decline, simulated two-year trial with irregular visit times")
 EXAMPLE_FORMULA = "CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)"
+#: Command -> the module whose import loads the libraries it needs (pandas, scipy, matplotlib).
+COMMAND_MODULES = {"analyze": "trialmlm.app.report", "demo": "trialmlm.app.report", "fit": "trialmlm.api",
+                   "power": "trialmlm.power.report", "simulate": "trialmlm.power.report"}
 
 
 def write_fit(result, out: Path) -> list[Path]:
@@ -67,6 +70,8 @@ def write_fit(result, out: Path) -> list[Path]:
 
 def _read_for(formula: str, path: str, param: str | None):
     """Read ``path`` with the formula's subject (and visit, ordered by AVISITN when present)."""
+    from ..data.io import read
+
     parsed = parse_formula(formula)
     term = parsed.covariance
     visit = term.positions[0] if term is not None and not get_structure(term.structure).spatial else None
@@ -89,7 +94,7 @@ def _role_and_model_arguments(p: argparse.ArgumentParser) -> None:
                                        "(missing where a column it reads is missing)")
     p.add_argument("--responder-values", dest="responder_values", nargs="+", metavar="VALUE",
                    help="binary: the values of --response that are responses, e.g. CR PR")
-    p.add_argument("--binary-strategy", dest="binary_strategy", choices=list(BINARY_STRATEGIES),
+    p.add_argument("--binary-strategy", dest="binary_strategy",  # checked by make_config
                    help="binary: intercurrent events (--ice...; default dropout): nonresponder (composite: "
                         "non-response from the event on) or observed (default: records after it left out)")
     p.add_argument("--subject", help="subject column (default USUBJID)")
@@ -169,6 +174,9 @@ def _imputation_and_folder_arguments(p: argparse.ArgumentParser) -> None:
                    help="how each estimand is estimated: condmean (default; conditional mean + jackknife), "
                         "bootstrap, approxbayes, bmlmi (--imputations samples, --seed)")
     p.add_argument("--out", help="output folder (a previous report there is replaced as a whole)")
+    p.add_argument("--figures", metavar="FORMATS",
+                   help=f"figure file formats, comma-separated: {', '.join(FIGURE_FORMATS)} (default png; "
+                        "e.g. png,svg)")
     p.add_argument("--overwrite", action="store_true", default=None,
                    help="replace a report of an earlier trialmlm version (a folder holding files "
                         "trialmlm did not write is never replaced)")
@@ -202,7 +210,7 @@ def _parser() -> argparse.ArgumentParser:
                                      "visit data (SAS PROC MIXED numbers) into tables and figures.")
     sub = parser.add_subparsers(dest="command", required=True)
     p_an = sub.add_parser("analyze", help="MMRM (or responder GEE) analysis of a trial into a report folder "
-                                          "(tables RTF/HTML/CSV, figures PNG/SVG, index.html)")
+                                          "(tables RTF/HTML/CSV, figures PNG or SVG, index.html)")
     p_an.add_argument("data", nargs="?", help="CSV, Parquet, SAS XPT or sas7bdat file (ADaM BDS)")
     p_an.add_argument("--config", help="TOML file with the same keys (an [analysis] table or top level); "
                                        "command-line options override it")
@@ -239,6 +247,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
+    with starting():  # Ctrl-C while the libraries load: one line, exit code 130 (trialmlm.entry)
+        __import__(COMMAND_MODULES[args.command])  # an import statement's path (seen by -X importtime)
     try:
         config_file = {"config file (--config)": getattr(args, "config", None)}
         if args.command == "simulate":
@@ -256,6 +266,8 @@ def _main(argv: list[str] | None) -> int:
             print(f"wrote the design report to {out}/; open {out / 'index.html'}")
             return 0
         if args.command == "fit":
+            from ..api import fit
+
             inputs = {"data file": args.data}
             check_folder(Path(args.out), True, inputs)  # before any work; replaces only a folder it wrote
             result = fit(args.formula, _read_for(args.formula, args.data, args.param), method=args.method,
@@ -265,6 +277,8 @@ def _main(argv: list[str] | None) -> int:
             print(result.summary())
             print(f"wrote {len(written)} files to {Path(args.out)}/")
             return 0
+        from .report import run_analysis
+
         if args.command == "demo":
             if not Path(DEMO["data"]).exists():
                 raise TrialMLMError(f"sample data not found at {DEMO['data']}; run from a source checkout")

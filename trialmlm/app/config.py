@@ -131,6 +131,8 @@ MODEL_KINDS = {kind.name: kind for kind in (
 MODELS = tuple(MODEL_KINDS)
 #: ``endpoint`` -> its default model.
 ENDPOINTS = {"continuous": "mmrm", "binary": "gee"}
+#: The file formats a report's figures can be written in (``figures``).
+FIGURE_FORMATS = ("png", "svg")
 
 
 def models_with(what: str) -> str:
@@ -237,10 +239,12 @@ class EndpointSettings:
 
 @dataclass(frozen=True)
 class OutputSettings:
-    """The report folder and what its tables say: decimals, header and footer lines, title, unit."""
+    """The report folder and what its tables say: decimals, header and footer lines, title, unit;
+    the file formats of its figures (:data:`FIGURE_FORMATS`)."""
 
     out: str = "reports/analysis"
     overwrite: bool = False
+    figures: tuple[str, ...] = ("png",)
     decimals: int | dict | None = None
     study: str | None = None
     population_label: str | None = None
@@ -299,6 +303,8 @@ class AnalysisConfig:
     "trialmlm VERSION analyze").  ``overwrite``: replace an ``out`` folder written by an
     earlier trialmlm version (a previous report is always replaced as a whole; a folder
     holding files that trialmlm did not write never is: :mod:`trialmlm.app.report_folder`).
+    ``figures``: the formats each figure is written in, ``png`` (default) and/or ``svg``
+    (``--figures png,svg``; a list or a comma-separated text in TOML).
     """
 
     selection: DataSelection
@@ -459,6 +465,7 @@ KINDS = {
     "keep_dtype": (lambda v: _text(v) or _texts(v), "a DTYPE value or a list of them"),
     "class_variables": (lambda v: _text(v) or _texts(v), "a column name or a list of column names"),
     "estimands": (lambda v: _text(v) or _texts(v), "a strategy, a comma-separated text or a list"),
+    "figures": (lambda v: _text(v) or _texts(v), "a format, a comma-separated text or a list"),
     "deltas": (lambda v: isinstance(v, (list, tuple)) and all(_number(x) for x in v), "a list of numbers"),
     "decimals": (lambda v: _integer(v) or (isinstance(v, dict) and all(map(_integer, v.values()))),
                  "an integer, or a table PARAMCD = integer"),
@@ -500,9 +507,11 @@ def _coerce(values: dict) -> dict:
         out.setdefault("model", ENDPOINTS[out["endpoint"]])
     if "responder" in out:
         out.setdefault("response", "RESPONDER")
-    for key in ("covariance", "estimands"):
+    for key in ("covariance", "estimands", "figures"):
         if key in out:
             out[key] = _names(out[key])
+    if "figures" in out:  # "png,png" is one file
+        out["figures"] = tuple(dict.fromkeys(out["figures"]))
     kind = MODEL_KINDS.get(out.get("model", "mmrm"))
     if kind is not None and kind.ddf is not None:
         out.setdefault("ddf", kind.ddf)
@@ -604,6 +613,14 @@ def _check_ranges(config: AnalysisConfig) -> None:
                         f"{config.imputations}")
 
 
+def _check_figures(config: AnalysisConfig) -> None:
+    """``figures``: at least one format, each of :data:`FIGURE_FORMATS`."""
+    unknown = [f for f in config.figures if f not in FIGURE_FORMATS]
+    if unknown or not config.figures:
+        raise DataError(f"figures (--figures) must be {' and/or '.join(FIGURE_FORMATS)}, e.g. "
+                        f"--figures png,svg; got {','.join(config.figures) or 'nothing'}")
+
+
 def _imputations_used_by(config: AnalysisConfig) -> str | None:
     """What uses ``imputations`` in this analysis, in words (None: nothing; the jackknife of
     estimand_method condmean has no samples to count)."""
@@ -627,4 +644,5 @@ def make_config(**values) -> AnalysisConfig:
     config = AnalysisConfig.from_flat(**_coerce(values))
     _check_model(config)
     _check_ranges(config)
+    _check_figures(config)
     return config

@@ -1,5 +1,5 @@
 """One analysis from a data file to a report folder: tables (RTF, HTML, CSV), figures (PNG,
-SVG) and an ``index.html`` that shows them all with the model and the software versions.
+and SVG on request) and an ``index.html`` that shows them all with the model and the software versions.
 
 :class:`AnalysisConfig` holds every choice (from the command line or a TOML file);
 :func:`run_analysis` reads the data with :func:`trialmlm.read`, fits the MMRM
@@ -32,7 +32,7 @@ SVG) and an ``index.html`` that shows them all with the model and the software v
 =========================  ==================================================================
 
 each table as ``.rtf``, ``.html`` and ``.csv`` (plus every table in ``tables.rtf``), each
-figure as ``.png`` and ``.svg``.
+figure as ``.png`` (``figures``: ``.svg`` as well, or instead).
 """
 
 from __future__ import annotations
@@ -504,7 +504,7 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
     made = _with_warnings(_in_order(a.tables() for a in analyses), ctx)
     drawings = _in_order(a.figures() for a in analyses)
     with report_folder(final, config.overwrite, inputs) as out:
-        files = _write_tables(out, made, ctx.titles) + _write_figures(out, drawings)
+        files = _write_tables(out, made, ctx.titles) + _write_figures(out, drawings, config.figures)
         files.append(_write_results(out / "analysis_results.json", ctx, analyses))
         files.append(_write_index(out / "index.html", ctx, analyses, made, list(drawings), links))
         names = [p.relative_to(out) for p in files]
@@ -546,15 +546,16 @@ def _write_tables(out: Path, made: dict, titles) -> list[Path]:
     return files
 
 
-def _write_figures(out: Path, drawings: dict) -> list[Path]:
-    """Each figure as PNG and SVG; the caller's matplotlib backend is left alone."""
+def _write_figures(out: Path, drawings: dict, formats: tuple[str, ...]) -> list[Path]:
+    """Each figure in each of the file ``formats`` (png, svg); the caller's matplotlib backend
+    is left alone."""
     from ..plots.style import detached_figures
 
     files = []
     for name, draw in drawings.items():
         with detached_figures():
             figure = _figure(draw)
-        for ext in ("png", "svg"):
+        for ext in formats:
             path = out / f"{name}.{ext}"
             figure.savefig(path, dpi=150, bbox_inches="tight")
             files.append(path)
@@ -597,7 +598,7 @@ def _write_index(path: Path, ctx: Context, analyses: list, made: dict, figures: 
         model=[row for a in analyses for row in a.rows()], results="analysis_results.json",
         versions=_versions(), links=links,
         tables=[(name, Markup(to_html(table))) for name, table in made.items()],
-        figures=[(name, caption if name in DATA_FIGURES else None) for name in figures])
+        figures=[(name, caption if name in DATA_FIGURES else None) for name in figures], formats=c.figures)
     path.write_text(page, encoding="utf-8")
     return path
 
