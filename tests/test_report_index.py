@@ -9,11 +9,13 @@ from trialmlm.app.report import _template
 
 
 def _page(**changes) -> str:
-    values = dict(title="CHG <by> arm & visit", css=Markup("p { }"), model=[("Data", "a<b>.csv")],
+    values = dict(title="CHG <by> arm & visit", header="Study X<1>; Efficacy Population.",
+                  css=Markup("p { }"), model=[("Data", "a<b>.csv")],
                   results="analysis_results.json", versions=[("numpy", "2.0")],
                   links=[("trajectory & slopes", "sub/index.html?a=1&b=2")],
                   tables=[("t1_summary", Markup("<table><tr><td>1</td></tr></table>"))],
-                  figures=[("f1_spaghetti", "records with 'DTYPE' < blank"), ("f7_residuals", None)],
+                  figures=[("f1_spaghetti", "Figure 1. Profiles", "records with 'DTYPE' < blank"),
+                           ("f7_residuals", "Figure 7. Residuals & fit", "Efficacy Population: 9 subjects.")],
                   formats=("png", "svg"))
     return _template("index.html.j2").render(**{**values, **changes})
 
@@ -24,22 +26,24 @@ def test_texts_are_escaped_by_the_engine():
     assert "<tr><th>Data</th><td>a&lt;b&gt;.csv</td></tr>" in page
     assert '<a href="sub/index.html?a=1&amp;b=2">trajectory &amp; slopes</a>' in page
     assert "<br>records with &#39;DTYPE&#39; &lt; blank</figcaption>" in page
+    assert '<p class="header">Study X&lt;1&gt;; Efficacy Population.</p>' in page
 
 
 def test_tables_figures_and_files_are_listed():
     page = _page()
-    assert ('<section id="t1_summary"><table><tr><td>1</td></tr></table><p class="files">'
+    assert ('<section id="t1_summary"><p class="files">t1_summary: '
             '<a href="t1_summary.rtf">RTF</a> | <a href="t1_summary.html">HTML</a> | '
-            '<a href="t1_summary.csv">CSV</a></p></section>') in page
-    assert ('<figure id="f7_residuals"><img src="f7_residuals.png" alt="f7_residuals"><figcaption>'
-            'f7_residuals (<a href="f7_residuals.png">PNG</a>, <a href="f7_residuals.svg">SVG</a>)'
-            '</figcaption></figure>') in page
+            '<a href="t1_summary.csv">CSV</a></p><table><tr><td>1</td></tr></table></section>') in page
+    assert ('<figure id="f7_residuals"><figcaption><strong>Figure 7. Residuals &amp; fit</strong> '
+            '(<a href="f7_residuals.png">PNG</a>, <a href="f7_residuals.svg">SVG</a>)<br>Efficacy '
+            'Population: 9 subjects.</figcaption><img src="f7_residuals.png" '
+            'alt="Figure 7. Residuals &amp; fit"></figure>') in page
     assert "Software: numpy 2.0. All tables in one file" in page
     assert page.startswith("<!DOCTYPE html>\n") and page.endswith("</html>\n")
 
 
 def test_figures_link_only_the_formats_written():
     page = _page(formats=("svg",))
-    assert ('<img src="f7_residuals.svg" alt="f7_residuals"><figcaption>f7_residuals '
-            '(<a href="f7_residuals.svg">SVG</a>)</figcaption>') in page
+    assert ('<figcaption><strong>Figure 7. Residuals &amp; fit</strong> (<a href="f7_residuals.svg">SVG</a>)'
+            '<br>Efficacy Population: 9 subjects.</figcaption><img src="f7_residuals.svg"') in page
     assert ".png" not in page

@@ -300,6 +300,35 @@ class ObservedValues(AnalysisKind):
 #: The figures of the data (observed-case records), not of the model.
 DATA_FIGURES = ("f1_spaghetti", "f2_observed_means", "f5_missing_patterns", "f6_km_dropout")
 
+#: Every figure's title in index.html; its number is that of its file name (``f3_...``: Figure 3).
+FIGURE_TITLES = {
+    "f1_spaghetti": "Individual profiles of the response by arm",
+    "f2_observed_means": "Observed means by visit and arm, with 95% confidence intervals",
+    "f2_proportions": "Percent responders by visit and arm, with Wilson 95% confidence intervals",
+    "f3_lsmeans": "LS means by visit and arm, with 95% confidence intervals",
+    "f3_subject_curves": "Response probability by visit: a sample of subjects, the typical patient and the "
+                         "population average (GLMM)",
+    "f3_trajectories": "Individual fitted trajectories (random intercept and slope)",
+    "f4_differences": "Differences in LS means from the reference arm by visit, with confidence intervals",
+    "f4_margins": "Risk differences from the reference arm by visit, with confidence intervals",
+    "f4_shrinkage": "Subject-specific slopes: own least-squares fit against the model's prediction",
+    "f5_missing_patterns": "Missing-data patterns by arm",
+    "f6_km_dropout": "Time to dropout (Kaplan-Meier) by arm",
+    "f7_residuals": "Residual diagnostics of the model",
+    "f8_tipping_point": "Tipping point: the difference and its p-value by the shift applied after dropout",
+}
+
+
+def figure_caption(name: str, ctx: Context) -> tuple[str, str]:
+    """``("Figure N. Title", "population, subjects and records shown")`` of figure ``name``."""
+    number = int(name[1:name.index("_")])
+    data = ctx.observed if name in DATA_FIGURES else ctx.analysed
+    who = f"{data[ctx.config.subject].nunique()} subjects, {len(data)} records"
+    population = ctx.titles.population
+    notes = " ".join(ctx.note("figure")) if name in DATA_FIGURES else ""
+    shown = f"{population}: {who}." if population else f"{who.capitalize()}."
+    return f"Figure {number}. {FIGURE_TITLES[name]}", " ".join(filter(None, (shown, notes)))
+
 
 #: The model figures a model kind may list (``ModelKind.figures``): name -> (file name, draw(ctx)).
 MODEL_FIGURES = {
@@ -592,13 +621,17 @@ def _write_index(path: Path, ctx: Context, analyses: list, made: dict, figures: 
     from ..tables.render import CSS
 
     c = ctx.config
-    caption = " ".join(ctx.note("figure"))
+    t = ctx.titles
+    header = [f"Study {t.study}" if t.study else None, t.population,
+              f"data {Path(c.data).name}: {ctx.analysed[c.subject].nunique()} subjects, "
+              f"{len(ctx.analysed)} records analysed"]
     page = _template("index.html.j2").render(
         title=c.title or f"{ctx.label}: {c.arm} by {ctx.axis}", css=Markup(CSS),
+        header="; ".join(filter(None, header)) + ".",
         model=[row for a in analyses for row in a.rows()], results="analysis_results.json",
         versions=_versions(), links=links,
         tables=[(name, Markup(to_html(table))) for name, table in made.items()],
-        figures=[(name, caption if name in DATA_FIGURES else None) for name in figures], formats=c.figures)
+        figures=[(name, *figure_caption(name, ctx)) for name in figures], formats=c.figures)
     path.write_text(page, encoding="utf-8")
     return path
 
