@@ -33,6 +33,7 @@ from .style import (
     label,
     label_outer,
     new_grid,
+    visit_ticks,
 )
 
 RESIDUAL_KINDS = ("raw", "pearson", "scaled")
@@ -133,9 +134,7 @@ def residual_diagnostics(fit, kind: str = "pearson", axes=None, title: str | Non
                    boxprops={"facecolor": "#CFE3F1", "edgecolor": NEUTRAL},
                    medianprops={"color": OKABE_ITO[1], "lw": 1.6},
                    flierprops={"marker": "o", "ms": 3, "mfc": "none", "mec": NEUTRAL})
-    ax_box.set_xticks(range(1, len(levels) + 1), [str(v) for v in levels])
-    if max((len(str(v)) for v in levels), default=0) * len(levels) > 40:
-        ax_box.tick_params(axis="x", labelrotation=30)
+    visit_ticks(ax_box, range(1, len(levels) + 1), levels)
     ax_box.axhline(0, color=OKABE_ITO[1], lw=1.0, ls="--")
     label(ax_box, f"{name}s by {group_name}", group_name, name)
     for ax in grid:
@@ -234,7 +233,8 @@ def individual_trajectories(fit, subjects: Sequence | None = None, n: int = 9, s
         label(ax, f"{fit.spec.subject} {sid}", None, None)
         ax.title.set_fontsize(TITLE_SIZE - 1)
         if ticks is not None:
-            ax.set_xticks(range(len(ticks)), [str(t) for t in ticks])
+            ax.set_xlim(-0.5, len(ticks) - 0.5)
+            visit_ticks(ax, range(len(ticks)), ticks)
         ax.grid(alpha=0.3)
     label_outer(grid, xlabel or x, ylabel or fit.settings.response)
     if title:

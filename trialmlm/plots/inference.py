@@ -31,6 +31,8 @@ from .style import (
     levels_of,
     new_axes,
     sort_levels,
+    visit_ticks,
+    visit_width,
 )
 
 
@@ -67,7 +69,7 @@ def lsmeans_plot(fit, arm: str, visit: str | None = None, ax: Axes | None = None
     visits = list(pd.unique(table[visit]))
     arms = _fit_levels(fit, arm) or levels_of(table[arm])
     colours = arm_palette(arms, palette)
-    ax = new_axes(ax)
+    ax = new_axes(ax, figsize=(visit_width(len(visits)), 4.5))
     pos = {v: i for i, v in enumerate(visits)}
     for off, level in zip(dodge(len(arms), 0.2), arms):
         part = table[table[arm] == level]
@@ -78,13 +80,13 @@ def lsmeans_plot(fit, arm: str, visit: str | None = None, ax: Axes | None = None
                     label=str(level))
     if zero_line:
         ax.axhline(0, color=NEUTRAL, lw=0.8, ls="--", zorder=0)
-    ax.set_xticks(range(len(visits)), [str(v) for v in visits])
     ax.set_xlim(-0.5, len(visits) - 0.5)
     ax.grid(axis="y", alpha=0.3)
     response = fit.settings.response
     label(ax, title if title is not None else f"LS mean {response} by {visit}", xlabel or visit,
           ylabel or f"LS mean {response} ({100 * ci:g}% CI)")
     legend_outside(ax, title=arm)
+    visit_ticks(ax, range(len(visits)), visits)
     return ax
 
 
@@ -102,13 +104,21 @@ def split_compare_table(table: pd.DataFrame) -> tuple[list[str], str]:
 
 
 def _contrast_arms(table: pd.DataFrame, level_col: str, fit_levels: list | None) -> list:
-    """Arm levels for the palette: the fit's, else the compared levels and the reference."""
+    """Arm levels for the palette (:func:`arm_palette`): the fit's, else the table's categories,
+    else the reference (right of " - " in the contrasts) followed by the compared levels."""
     if fit_levels is not None:
         return fit_levels
     if isinstance(table[level_col].dtype, pd.CategoricalDtype):
         return list(table[level_col].cat.categories)
-    refs = [c.rsplit(" - ", 1)[-1] for c in table["contrast"].astype(str)]
-    return sort_levels(list(table[level_col].astype(str)) + refs)
+    return _reference_first(table["contrast"])
+
+
+def _reference_first(contrasts: pd.Series) -> list:
+    """The arms of "active - reference" contrasts, the references first (in order of appearance),
+    then the active arms in natural order."""
+    pairs = [str(c).rsplit(" - ", 1) for c in pd.unique(contrasts)]
+    refs = list(dict.fromkeys(p[-1] for p in pairs))
+    return refs + [a for a in sort_levels(p[0] for p in pairs) if a not in refs]
 
 
 def _forest_table(fit_or_table, arm: str | None, visit: str | None, reference, ci: float, decimals,
@@ -240,9 +250,7 @@ def _tipping_parts(table: pd.DataFrame, palette: Mapping | None) -> list[tuple]:
     if "contrast" not in table.columns:
         return [(None, table, OKABE_ITO[0])]
     contrasts = list(pd.unique(table["contrast"]))
-    arms = sort_levels([str(c).rsplit(" - ", 1)[0] for c in contrasts]
-                       + [str(c).rsplit(" - ", 1)[-1] for c in contrasts])
-    colours = arm_palette(arms, palette)
+    colours = arm_palette(_reference_first(table["contrast"]), palette)
     return [(c, table[table["contrast"] == c], colours[str(c).rsplit(" - ", 1)[0]]) for c in contrasts]
 
 
