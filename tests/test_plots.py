@@ -426,3 +426,17 @@ def test_residuals_of_a_weighted_crossed_model_match_the_dense_covariance():
     np.testing.assert_allclose(plots.model_residuals(fit, "pearson"), raw / np.sqrt(np.diag(v)), rtol=1e-10)
     np.testing.assert_allclose(plots.model_residuals(fit, "scaled"),
                                np.linalg.solve(np.linalg.cholesky(v), raw), rtol=1e-7, atol=1e-9)
+
+
+def test_shrinkage_plot_legend_names_every_marker_drawn(sleep, sleep_fit, tmp_path):
+    few = sleep[(sleep.Subject != sleep.Subject.iloc[0]) | (sleep.Days == 0)]  # one subject: one record
+    fit = trialmlm.fit("Reaction ~ Days + (1 + Days | Subject)", few)
+    assert fit.shrinkage().ols.isna().any()
+    axes = plots.shrinkage_plot(fit)
+    fig = render(axes, tmp_path)
+    names = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert names == ["Subject's own fit (OLS)", "BLUP", "BLUP, no own fit (too few observations)"]
+    arrows = plots.shrinkage_plot(fit, kind="arrows")[0]
+    assert [t.get_text() for t in arrows.get_legend().get_texts()] == names
+    whole = plots.shrinkage_plot(sleep_fit)  # every subject has its own fit: no third entry
+    assert len(whole[0].figure.legends[0].get_texts()) == 2

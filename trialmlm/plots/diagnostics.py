@@ -38,6 +38,7 @@ from .style import (
 
 RESIDUAL_KINDS = ("raw", "pearson", "scaled")
 RESIDUAL_LABELS = {"raw": "Residual", "pearson": "Pearson residual", "scaled": "Scaled residual"}
+SHRINKAGE_LABELS = ("Subject's own fit (OLS)", "BLUP", "BLUP, no own fit (too few observations)")
 
 
 def _fit_order(fit, series: pd.Series) -> np.ndarray:
@@ -263,11 +264,24 @@ def _shrinkage_arrows(ax: Axes, table: pd.DataFrame, subject: str, a: str, b: st
               wide.loc[ok, ("blup", b)] - wide.loc[ok, ("ols", b)],
               angles="xy", scale_units="xy", scale=1, color=NEUTRAL, width=0.004, alpha=0.7)
     ax.plot(wide.loc[ok, ("ols", a)], wide.loc[ok, ("ols", b)], "o", mfc="white", mec=OKABE_ITO[1],
-            ms=5, label="Subject's own fit (OLS)")
-    ax.plot(wide[("blup", a)], wide[("blup", b)], "o", color=OKABE_ITO[0], ms=5, label="BLUP")
+            ms=5, label=SHRINKAGE_LABELS[0])
+    ax.plot(wide.loc[ok, ("blup", a)], wide.loc[ok, ("blup", b)], "o", color=OKABE_ITO[0], ms=5,
+            label=SHRINKAGE_LABELS[1])
+    if (~ok).any():
+        ax.plot(wide.loc[~ok, ("blup", a)], wide.loc[~ok, ("blup", b)], "o", mfc="white", mec=OKABE_ITO[0],
+                ms=5, label=SHRINKAGE_LABELS[2])
     ax.axhline(0, color=NEUTRAL, lw=0.8, ls=":")
     ax.axvline(0, color=NEUTRAL, lw=0.8, ls=":")
     ax.grid(alpha=0.3)
+
+
+def _shrinkage_legend(fig, without_own_fit: bool) -> None:
+    """The figure legend of the paired shrinkage plot, one entry per marker drawn."""
+    handles = [Line2D([], [], ls="", marker="o", mfc="white", mec=OKABE_ITO[1], ms=5, mew=1.2),
+               Line2D([], [], ls="", marker="o", color=OKABE_ITO[0], ms=5)]
+    if without_own_fit:
+        handles.append(Line2D([], [], ls="", marker="o", mfc="white", mec=OKABE_ITO[0], ms=5))
+    figure_legend(fig, handles, list(SHRINKAGE_LABELS[:len(handles)]))
 
 
 def _shrinkage_pairs(ax: Axes, part: pd.DataFrame, term: str) -> None:
@@ -322,4 +336,5 @@ def shrinkage_plot(fit, kind: str = "paired", terms: Sequence[str] | None = None
         _shrinkage_pairs(ax, table[table["term"] == term], term)
     if axes is None:
         grid[0].figure.suptitle(title if title is not None else default_title, fontsize=TITLE_SIZE)
+        _shrinkage_legend(grid[0].figure, table["ols"].isna().any())
     return grid

@@ -24,6 +24,7 @@ from .style import (
     NEUTRAL,
     NOTE_SIZE,
     OKABE_ITO,
+    TITLE_SIZE,
     arm_palette,
     dodge,
     label,
@@ -281,15 +282,21 @@ def _tipping_points(tp, parts: list[tuple]) -> tuple[list[tuple], list]:
     return found, not_significant
 
 
-def _mark_tipping_points(ax: Axes, found: list[tuple], n_parts: int, decimals: int) -> None:
-    """A dashed vertical line at each tipping point, labelled with its delta."""
-    for i, (name, td, colour) in enumerate(found):
+def _mark_tipping_points(ax: Axes, found: list[tuple], n_parts: int, decimals: int) -> float:
+    """A dashed vertical line at each tipping point, labelled with its delta above the axes
+    (outside the data, so that no line or curve crosses a label), the labels stacked; returns
+    the height of the stack in points."""
+    height = 0.0
+    for name, td, colour in found:
         line_colour = "black" if len(found) == 1 else colour
         ax.axvline(td, color=line_colour, lw=1.2, ls="--", zorder=5)
         what = "Tipping point" if n_parts == 1 else f"Tipping point,\n{name}"
-        ax.annotate(f"{what}\n\u0394 = {fmt_number(td, decimals, minus=MINUS)}", xy=(td, 1.0),
-                    xycoords=("data", "axes fraction"), xytext=(4, -4 - 38 * i), textcoords="offset points",
-                    ha="left", va="top", fontsize=NOTE_SIZE + 0.5, color=line_colour)
+        text = f"{what}\n\u0394 = {fmt_number(td, decimals, minus=MINUS)}"
+        ax.annotate(text, xy=(td, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 3 + height),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=NOTE_SIZE + 0.5,
+                    color=line_colour, annotation_clip=False)
+        height += 3 + 1.2 * (NOTE_SIZE + 0.5) * (text.count("\n") + 1)
+    return height
 
 
 def _tipping_notes(ax: Axes, n_parts: int, n_found: int, not_significant: list, alpha: float) -> None:
@@ -330,13 +337,14 @@ def tipping_point_plot(tp, ax: Axes | None = None, palette: Mapping | None = Non
     ax.axhline(0, color=NEUTRAL, lw=1.0, zorder=1)
     _tipping_curves(ax, parts, alpha)
     found, not_significant = _tipping_points(tp, parts)
-    _mark_tipping_points(ax, found, len(parts), decimals_for(table["delta"], decimals).data)
+    labels_height = _mark_tipping_points(ax, found, len(parts), decimals_for(table["delta"], decimals).data)
     _tipping_notes(ax, len(parts), len(found), not_significant, alpha)
     ax.grid(alpha=0.3)
     visit = getattr(tp, "visit", None)
-    label(ax, title if title is not None else "Tipping-point analysis" + (f" at {visit}" if visit else ""),
-          xlabel or "\u0394 (shift applied to imputed values)",
+    label(ax, None, xlabel or "\u0394 (shift applied to imputed values)",
           ylabel or f"Treatment difference ({100 * (1 - alpha):g}% CI)")
+    ax.set_title(title if title is not None else "Tipping-point analysis" + (f" at {visit}" if visit else ""),
+                 fontsize=TITLE_SIZE, pad=6 + labels_height)  # above the tipping-point labels
     handles, names = ax.get_legend_handles_labels()
     handles += [Line2D([], [], ls="", marker="o", color=NEUTRAL, ms=5.5),
                 Line2D([], [], ls="", marker="o", mfc="white", mec=NEUTRAL, mew=1.4, ms=5.5)]
