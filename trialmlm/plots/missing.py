@@ -71,9 +71,10 @@ def _km_curve(ax: Axes, part: pd.DataFrame, colour, name: str, ci: bool) -> None
         ax.fill_between(t, part["lower"], part["upper"], step="post", color=colour, alpha=0.15, lw=0)
 
 
-def _visit_axis(ax: Axes, first: pd.DataFrame, visit_col: str, decimals: int) -> bool:
-    """x ticks at the visit times, labelled by visit (and time, unless the times are 1, 2, ...);
-    returns whether they are."""
+def _visit_axis(ax: Axes, first: pd.DataFrame, visit_col: str,
+                decimals: int) -> tuple[np.ndarray, list, bool]:
+    """x limits around the visit times; returns the times, their labels (visit, and time unless
+    the times are 1, 2, ...) and whether the times are 1, 2, ...."""
     times = first["time"].to_numpy(dtype=float)
     visits = first[visit_col].tolist()
     numbered = np.allclose(times, np.arange(1, len(times) + 1))
@@ -81,8 +82,7 @@ def _visit_axis(ax: Axes, first: pd.DataFrame, visit_col: str, decimals: int) ->
              for v, t in zip(visits, times)]
     span = max(np.ptp(times), 1.0)
     ax.set_xlim(times[0] - _EDGE * span, times[-1] + _EDGE * span)
-    visit_ticks(ax, times, ticks)
-    return numbered
+    return times, ticks, numbered
 
 
 def km_dropout(survival, ax: Axes | None = None, at_risk: bool = True, risk_ax: Axes | None = None,
@@ -119,7 +119,7 @@ def km_dropout(survival, ax: Axes | None = None, at_risk: bool = True, risk_ax: 
         name, med = str(level), _median_text(survival.median, arm_col, level, d_time)
         _km_curve(ax, _arm_rows(table, arm_col, level), colours[level], f"{name} ({med})" if med else name,
                   ci)
-    numbered = _visit_axis(ax, _arm_rows(table, arm_col, arms[0]), visit_col, d_time)
+    times, ticks, numbered = _visit_axis(ax, _arm_rows(table, arm_col, arms[0]), visit_col, d_time)
     ax.set_ylim(0, 1.04)
     ax.grid(alpha=0.3)
     label(ax, title if title is not None else "Time to dropout (Kaplan-Meier)",
@@ -136,6 +136,7 @@ def km_dropout(survival, ax: Axes | None = None, at_risk: bool = True, risk_ax: 
         _at_risk_table(risk_ax, table, arm_col, arms, colours)
         if risk_ax.get_shared_x_axes().joined(ax, risk_ax):
             ax.tick_params(labelbottom=True)
+    visit_ticks(ax, times, ticks)  # last: the layout now holds the arm names of the risk table
     return ax
 
 
