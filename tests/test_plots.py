@@ -145,7 +145,7 @@ def test_observed_means_respect_categorical_visit_order(demo_trial):
                                                  ordered=True))
     ax = plots.observed_means(df, "AVISIT", "CHG", "TRT")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["V5", "V4", "V3", "V2", "V1"]
-    assert ax.get_legend().get_title().get_text() == "TRT"
+    assert ax.figure.legends[0].get_title().get_text() == "TRT"
 
 
 def test_missing_pattern_heatmap_matches_observation_matrix(demo_trial, tmp_path):
@@ -171,7 +171,7 @@ def test_km_dropout_curves_and_numbers_at_risk(demo_trial, tmp_path):
         np.testing.assert_allclose(ln.get_ydata()[:-1], km.survival.loc[km.survival.TRT == arm, "survival"])
     risk = sorted(int(t.get_text()) for t in fig.axes[1].texts)
     assert risk == sorted(km.survival.n_at_risk.astype(int))
-    assert ax.get_legend().get_title().get_text() == f"Log-rank p = {km.logrank.p.iloc[0]:.4f}"
+    assert fig.legends[0].get_title().get_text() == f"Log-rank p = {km.logrank.p.iloc[0]:.4f}"
     assert len(ax.collections) == 2  # CI bands
 
 
@@ -267,7 +267,7 @@ def test_tipping_point_plot_several_contrasts_and_no_tipping(tmp_path):
     table = _tipping_table(["HIGH - PBO", "LOW - PBO"])
     ax = plots.tipping_point_plot(FakeTippingPoint(table, None))
     render(ax, tmp_path)
-    names = [t.get_text() for t in ax.get_legend().get_texts()]
+    names = [t.get_text() for t in ax.figure.legends[0].get_texts()]
     assert names[:2] == ["HIGH - PBO", "LOW - PBO"]
     assert any("No tipping point" in t.get_text() for t in ax.texts)
 
@@ -426,3 +426,17 @@ def test_residuals_of_a_weighted_crossed_model_match_the_dense_covariance():
     np.testing.assert_allclose(plots.model_residuals(fit, "pearson"), raw / np.sqrt(np.diag(v)), rtol=1e-10)
     np.testing.assert_allclose(plots.model_residuals(fit, "scaled"),
                                np.linalg.solve(np.linalg.cholesky(v), raw), rtol=1e-7, atol=1e-9)
+
+
+def test_shrinkage_plot_legend_names_every_marker_drawn(sleep, sleep_fit, tmp_path):
+    few = sleep[(sleep.Subject != sleep.Subject.iloc[0]) | (sleep.Days == 0)]  # one subject: one record
+    fit = trialmlm.fit("Reaction ~ Days + (1 + Days | Subject)", few)
+    assert fit.shrinkage().ols.isna().any()
+    axes = plots.shrinkage_plot(fit)
+    fig = render(axes, tmp_path)
+    names = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert names == ["Subject's own fit (OLS)", "BLUP", "BLUP, no own fit (too few observations)"]
+    arrows = plots.shrinkage_plot(fit, kind="arrows")[0]
+    assert [t.get_text() for t in arrows.get_legend().get_texts()] == names
+    whole = plots.shrinkage_plot(sleep_fit)  # every subject has its own fit: no third entry
+    assert len(whole[0].figure.legends[0].get_texts()) == 2

@@ -13,6 +13,7 @@ import pandas as pd
 from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
+from matplotlib.legend_handler import HandlerTuple
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from scipy import stats
@@ -20,9 +21,7 @@ from scipy import stats
 from ..engine.design import is_factor
 from ..missing.patterns import dropout_index, observation_matrix
 from .style import (
-    LEGEND_SIZE,
     MISSING_GREY,
-    NEUTRAL,
     TITLE_SIZE,
     arm_palette,
     check_columns,
@@ -34,6 +33,8 @@ from .style import (
     levels_of,
     new_axes,
     new_grid,
+    visit_ticks,
+    visit_width,
 )
 
 MAX_SCHEDULED = 20  # a numeric time with at most this many values is treated as scheduled visits
@@ -117,17 +118,19 @@ def _panel_head(level, n_subjects: int, n_shown: int, n_dropouts: int | None) ->
     return head
 
 
-def _profile_legend(fig, highlight_dropouts: bool, mean: bool) -> None:
-    """The figure legend of :func:`spaghetti`: subject (completer), dropout, observed mean."""
-    handles = [Line2D([], [], color=NEUTRAL, lw=0.8, alpha=0.5)]
+def _profile_legend(fig, colours: list, highlight_dropouts: bool, mean: bool) -> None:
+    """The figure legend of :func:`spaghetti`: subject (completer) and observed mean, each as
+    drawn, one short line per arm colour side by side; dropout in black."""
+    handles = [tuple(Line2D([], [], color=c, lw=1.2, alpha=0.6) for c in colours)]
     names = ["Subject" if not highlight_dropouts else "Completer"]
     if highlight_dropouts:
         handles.append(Line2D([], [], color="black", lw=0.9, marker="x", ms=5))
         names.append("Dropout (\u00d7 last observation)")
     if mean:
-        handles.append(Line2D([], [], color=NEUTRAL, lw=2.8, marker="o", mec="white"))
+        handles.append(tuple(Line2D([], [], color=c, lw=2.8, marker="o", mec="white") for c in colours))
         names.append("Observed mean (all subjects)")
-    figure_legend(fig, handles, names)
+    figure_legend(fig, handles, names, handler_map={tuple: HandlerTuple(ndivide=None, pad=0.1)},
+                  handlelength=1.2 * len(colours) + 1)
 
 
 def spaghetti(df: pd.DataFrame, subject: str, visit_or_time: str, response: str, arm: str | None = None,
@@ -163,7 +166,8 @@ def spaghetti(df: pd.DataFrame, subject: str, visit_or_time: str, response: str,
     scheduled = ticks is not None or df[visit_or_time].nunique() <= MAX_SCHEDULED
     dropouts = _dropouts(df, subject, visit or visit_or_time, response) if highlight_dropouts else set()
     rng = np.random.default_rng(seed)
-    grid = new_grid(len(arms), axes)
+    panel = (3.6 if ticks is None else visit_width(len(ticks), 3.6, 0.25, 5.0), 3.0)
+    grid = new_grid(len(arms), axes, panel=panel)
     y_all = df[response].to_numpy(dtype=float)
     for ax, level in zip(grid, arms):
         in_arm = (row_arm == level).to_numpy()
@@ -179,14 +183,16 @@ def spaghetti(df: pd.DataFrame, subject: str, visit_or_time: str, response: str,
         label(ax, _panel_head(level, len(ids), len(shown), len(set(ids) & dropouts) if highlight_dropouts
                               else None), None, None)
         ax.title.set_fontsize(TITLE_SIZE - 1)
-        if ticks is not None:
-            ax.set_xticks(range(len(ticks)), [str(t) for t in ticks])
         ax.grid(alpha=0.25)
     label_outer(grid, xlabel or visit_or_time, ylabel or response)
     if title:
         grid[0].figure.suptitle(title, fontsize=TITLE_SIZE + 1)
     if axes is None:
-        _profile_legend(grid[0].figure, highlight_dropouts, mean)
+        _profile_legend(grid[0].figure, [colours[a] for a in arms], highlight_dropouts, mean)
+    if ticks is not None:
+        for ax in grid:  # half a visit of room each side keeps end labels inside their panel
+            ax.set_xlim(-0.5, len(ticks) - 0.5)
+        visit_ticks(grid, range(len(ticks)), ticks)
     return grid
 
 
@@ -227,7 +233,7 @@ def observed_means(df: pd.DataFrame, visit: str, response: str, arm: str | None,
     visits = levels_of(df[visit])
     arms = levels_of(df[arm]) if arm is not None else [None]
     colours = arm_palette(arms, palette)
-    ax = new_axes(ax)
+    ax = new_axes(ax, figsize=(visit_width(len(visits)), 4.5))
     offsets = dodge(len(arms), 0.2)
     pos = {v: i for i, v in enumerate(visits)}
     for off, level in zip(offsets, arms):
@@ -237,13 +243,13 @@ def observed_means(df: pd.DataFrame, visit: str, response: str, arm: str | None,
         ax.errorbar(x, mean, yerr=[mean - lower, upper - mean],
                     fmt="-o", color=colours[level], ms=5.5, lw=1.8, capsize=3, elinewidth=1.2,
                     label="All subjects" if level is None else str(level))
-    ax.set_xticks(range(len(visits)), [str(v) for v in visits])
     ax.set_xlim(-0.5, len(visits) - 0.5)
     ax.grid(axis="y", alpha=0.3)
     label(ax, title if title is not None else f"Observed mean {response} by {visit}",
           xlabel or visit, ylabel or f"Mean {response} ({100 * ci:g}% CI)")
     if arm is not None:
         legend_outside(ax, title=arm)
+    visit_ticks(ax, range(len(visits)), visits)
     return ax
 
 
@@ -273,7 +279,7 @@ def missing_pattern_heatmap(df: pd.DataFrame, subject: str, visit: str, response
     mat = observed.to_numpy()[order]
     codes = np.where(mat, arm_code[order][:, None] + 1, 0)
     cmap = ListedColormap([MISSING_GREY] + [colours[a] for a in arm_levels])
-    ax = new_axes(ax, figsize=(6.5, 6.0))
+    ax = new_axes(ax, figsize=(visit_width(len(visits), 6.5, 0.5, 12.0), 6.0))
     ax.imshow(codes, aspect="auto", interpolation="nearest", cmap=cmap, vmin=-0.5,
               vmax=len(arm_levels) + 0.5)
     counts = np.bincount(arm_code, minlength=len(arm_levels))
@@ -282,7 +288,6 @@ def missing_pattern_heatmap(df: pd.DataFrame, subject: str, visit: str, response
         ax.axhline(b - 0.5, color="black", lw=1.5)
     centres = (bounds[:-1] + bounds[1:]) / 2 - 0.5
     ax.set_yticks(centres, [f"{a}\n(n={c})" for a, c in zip(arm_levels, counts)])
-    ax.set_xticks(range(len(visits)), [str(v) for v in visits])
     ax.set_xticks(np.arange(len(visits) + 1) - 0.5, minor=True)
     ax.tick_params(axis="x", which="minor", length=0)
     ax.grid(axis="x", which="minor", color="white", lw=1.5)
@@ -292,6 +297,6 @@ def missing_pattern_heatmap(df: pd.DataFrame, subject: str, visit: str, response
           (f"Subjects by {arm}, sorted by pattern" if arm else "Subjects, sorted by pattern"))
     handles = [Patch(color=colours[a], label=f"Observed ({a})" if arm else "Observed") for a in arm_levels]
     handles.append(Patch(color=MISSING_GREY, label="Missing"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
-              fontsize=LEGEND_SIZE, borderaxespad=0.0)
+    legend_outside(ax, handles, [h.get_label() for h in handles])
+    visit_ticks(ax, range(len(visits)), visits)
     return ax

@@ -33,10 +33,12 @@ from .style import (
     label,
     label_outer,
     new_grid,
+    visit_ticks,
 )
 
 RESIDUAL_KINDS = ("raw", "pearson", "scaled")
 RESIDUAL_LABELS = {"raw": "Residual", "pearson": "Pearson residual", "scaled": "Scaled residual"}
+SHRINKAGE_LABELS = ("Subject's own fit (OLS)", "BLUP", "BLUP, no own fit (too few observations)")
 
 
 def _fit_order(fit, series: pd.Series) -> np.ndarray:
@@ -133,9 +135,7 @@ def residual_diagnostics(fit, kind: str = "pearson", axes=None, title: str | Non
                    boxprops={"facecolor": "#CFE3F1", "edgecolor": NEUTRAL},
                    medianprops={"color": OKABE_ITO[1], "lw": 1.6},
                    flierprops={"marker": "o", "ms": 3, "mfc": "none", "mec": NEUTRAL})
-    ax_box.set_xticks(range(1, len(levels) + 1), [str(v) for v in levels])
-    if max((len(str(v)) for v in levels), default=0) * len(levels) > 40:
-        ax_box.tick_params(axis="x", labelrotation=30)
+    visit_ticks(ax_box, range(1, len(levels) + 1), levels)
     ax_box.axhline(0, color=OKABE_ITO[1], lw=1.0, ls="--")
     label(ax_box, f"{name}s by {group_name}", group_name, name)
     for ax in grid:
@@ -234,7 +234,8 @@ def individual_trajectories(fit, subjects: Sequence | None = None, n: int = 9, s
         label(ax, f"{fit.spec.subject} {sid}", None, None)
         ax.title.set_fontsize(TITLE_SIZE - 1)
         if ticks is not None:
-            ax.set_xticks(range(len(ticks)), [str(t) for t in ticks])
+            ax.set_xlim(-0.5, len(ticks) - 0.5)
+            visit_ticks(ax, range(len(ticks)), ticks)
         ax.grid(alpha=0.3)
     label_outer(grid, xlabel or x, ylabel or fit.settings.response)
     if title:
@@ -263,11 +264,24 @@ def _shrinkage_arrows(ax: Axes, table: pd.DataFrame, subject: str, a: str, b: st
               wide.loc[ok, ("blup", b)] - wide.loc[ok, ("ols", b)],
               angles="xy", scale_units="xy", scale=1, color=NEUTRAL, width=0.004, alpha=0.7)
     ax.plot(wide.loc[ok, ("ols", a)], wide.loc[ok, ("ols", b)], "o", mfc="white", mec=OKABE_ITO[1],
-            ms=5, label="Subject's own fit (OLS)")
-    ax.plot(wide[("blup", a)], wide[("blup", b)], "o", color=OKABE_ITO[0], ms=5, label="BLUP")
+            ms=5, label=SHRINKAGE_LABELS[0])
+    ax.plot(wide.loc[ok, ("blup", a)], wide.loc[ok, ("blup", b)], "o", color=OKABE_ITO[0], ms=5,
+            label=SHRINKAGE_LABELS[1])
+    if (~ok).any():
+        ax.plot(wide.loc[~ok, ("blup", a)], wide.loc[~ok, ("blup", b)], "o", mfc="white", mec=OKABE_ITO[0],
+                ms=5, label=SHRINKAGE_LABELS[2])
     ax.axhline(0, color=NEUTRAL, lw=0.8, ls=":")
     ax.axvline(0, color=NEUTRAL, lw=0.8, ls=":")
     ax.grid(alpha=0.3)
+
+
+def _shrinkage_legend(fig, without_own_fit: bool) -> None:
+    """The figure legend of the paired shrinkage plot, one entry per marker drawn."""
+    handles = [Line2D([], [], ls="", marker="o", mfc="white", mec=OKABE_ITO[1], ms=5, mew=1.2),
+               Line2D([], [], ls="", marker="o", color=OKABE_ITO[0], ms=5)]
+    if without_own_fit:
+        handles.append(Line2D([], [], ls="", marker="o", mfc="white", mec=OKABE_ITO[0], ms=5))
+    figure_legend(fig, handles, list(SHRINKAGE_LABELS[:len(handles)]))
 
 
 def _shrinkage_pairs(ax: Axes, part: pd.DataFrame, term: str) -> None:
@@ -322,4 +336,5 @@ def shrinkage_plot(fit, kind: str = "paired", terms: Sequence[str] | None = None
         _shrinkage_pairs(ax, table[table["term"] == term], term)
     if axes is None:
         grid[0].figure.suptitle(title if title is not None else default_title, fontsize=TITLE_SIZE)
+        _shrinkage_legend(grid[0].figure, table["ols"].isna().any())
     return grid

@@ -24,6 +24,7 @@ from .style import (
     NEUTRAL,
     NOTE_SIZE,
     OKABE_ITO,
+    TITLE_SIZE,
     arm_palette,
     dodge,
     label,
@@ -31,6 +32,8 @@ from .style import (
     levels_of,
     new_axes,
     sort_levels,
+    visit_ticks,
+    visit_width,
 )
 
 
@@ -67,7 +70,7 @@ def lsmeans_plot(fit, arm: str, visit: str | None = None, ax: Axes | None = None
     visits = list(pd.unique(table[visit]))
     arms = _fit_levels(fit, arm) or levels_of(table[arm])
     colours = arm_palette(arms, palette)
-    ax = new_axes(ax)
+    ax = new_axes(ax, figsize=(visit_width(len(visits)), 4.5))
     pos = {v: i for i, v in enumerate(visits)}
     for off, level in zip(dodge(len(arms), 0.2), arms):
         part = table[table[arm] == level]
@@ -78,13 +81,13 @@ def lsmeans_plot(fit, arm: str, visit: str | None = None, ax: Axes | None = None
                     label=str(level))
     if zero_line:
         ax.axhline(0, color=NEUTRAL, lw=0.8, ls="--", zorder=0)
-    ax.set_xticks(range(len(visits)), [str(v) for v in visits])
     ax.set_xlim(-0.5, len(visits) - 0.5)
     ax.grid(axis="y", alpha=0.3)
     response = fit.settings.response
     label(ax, title if title is not None else f"LS mean {response} by {visit}", xlabel or visit,
           ylabel or f"LS mean {response} ({100 * ci:g}% CI)")
     legend_outside(ax, title=arm)
+    visit_ticks(ax, range(len(visits)), visits)
     return ax
 
 
@@ -102,13 +105,21 @@ def split_compare_table(table: pd.DataFrame) -> tuple[list[str], str]:
 
 
 def _contrast_arms(table: pd.DataFrame, level_col: str, fit_levels: list | None) -> list:
-    """Arm levels for the palette: the fit's, else the compared levels and the reference."""
+    """Arm levels for the palette (:func:`arm_palette`): the fit's, else the table's categories,
+    else the reference (right of " - " in the contrasts) followed by the compared levels."""
     if fit_levels is not None:
         return fit_levels
     if isinstance(table[level_col].dtype, pd.CategoricalDtype):
         return list(table[level_col].cat.categories)
-    refs = [c.rsplit(" - ", 1)[-1] for c in table["contrast"].astype(str)]
-    return sort_levels(list(table[level_col].astype(str)) + refs)
+    return _reference_first(table["contrast"])
+
+
+def _reference_first(contrasts: pd.Series) -> list:
+    """The arms of "active - reference" contrasts, the references first (in order of appearance),
+    then the active arms in natural order."""
+    pairs = [str(c).rsplit(" - ", 1) for c in pd.unique(contrasts)]
+    refs = list(dict.fromkeys(p[-1] for p in pairs))
+    return refs + [a for a in sort_levels(p[0] for p in pairs) if a not in refs]
 
 
 def _forest_table(fit_or_table, arm: str | None, visit: str | None, reference, ci: float, decimals,
@@ -240,9 +251,7 @@ def _tipping_parts(table: pd.DataFrame, palette: Mapping | None) -> list[tuple]:
     if "contrast" not in table.columns:
         return [(None, table, OKABE_ITO[0])]
     contrasts = list(pd.unique(table["contrast"]))
-    arms = sort_levels([str(c).rsplit(" - ", 1)[0] for c in contrasts]
-                       + [str(c).rsplit(" - ", 1)[-1] for c in contrasts])
-    colours = arm_palette(arms, palette)
+    colours = arm_palette(_reference_first(table["contrast"]), palette)
     return [(c, table[table["contrast"] == c], colours[str(c).rsplit(" - ", 1)[0]]) for c in contrasts]
 
 
@@ -273,15 +282,21 @@ def _tipping_points(tp, parts: list[tuple]) -> tuple[list[tuple], list]:
     return found, not_significant
 
 
-def _mark_tipping_points(ax: Axes, found: list[tuple], n_parts: int, decimals: int) -> None:
-    """A dashed vertical line at each tipping point, labelled with its delta."""
-    for i, (name, td, colour) in enumerate(found):
+def _mark_tipping_points(ax: Axes, found: list[tuple], n_parts: int, decimals: int) -> float:
+    """A dashed vertical line at each tipping point, labelled with its delta above the axes
+    (outside the data, so that no line or curve crosses a label), the labels stacked; returns
+    the height of the stack in points."""
+    height = 0.0
+    for name, td, colour in found:
         line_colour = "black" if len(found) == 1 else colour
         ax.axvline(td, color=line_colour, lw=1.2, ls="--", zorder=5)
         what = "Tipping point" if n_parts == 1 else f"Tipping point,\n{name}"
-        ax.annotate(f"{what}\n\u0394 = {fmt_number(td, decimals, minus=MINUS)}", xy=(td, 1.0),
-                    xycoords=("data", "axes fraction"), xytext=(4, -4 - 38 * i), textcoords="offset points",
-                    ha="left", va="top", fontsize=NOTE_SIZE + 0.5, color=line_colour)
+        text = f"{what}\n\u0394 = {fmt_number(td, decimals, minus=MINUS)}"
+        ax.annotate(text, xy=(td, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 3 + height),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=NOTE_SIZE + 0.5,
+                    color=line_colour, annotation_clip=False)
+        height += 3 + 1.2 * (NOTE_SIZE + 0.5) * (text.count("\n") + 1)
+    return height
 
 
 def _tipping_notes(ax: Axes, n_parts: int, n_found: int, not_significant: list, alpha: float) -> None:
@@ -322,13 +337,14 @@ def tipping_point_plot(tp, ax: Axes | None = None, palette: Mapping | None = Non
     ax.axhline(0, color=NEUTRAL, lw=1.0, zorder=1)
     _tipping_curves(ax, parts, alpha)
     found, not_significant = _tipping_points(tp, parts)
-    _mark_tipping_points(ax, found, len(parts), decimals_for(table["delta"], decimals).data)
+    labels_height = _mark_tipping_points(ax, found, len(parts), decimals_for(table["delta"], decimals).data)
     _tipping_notes(ax, len(parts), len(found), not_significant, alpha)
     ax.grid(alpha=0.3)
     visit = getattr(tp, "visit", None)
-    label(ax, title if title is not None else "Tipping-point analysis" + (f" at {visit}" if visit else ""),
-          xlabel or "\u0394 (shift applied to imputed values)",
+    label(ax, None, xlabel or "\u0394 (shift applied to imputed values)",
           ylabel or f"Treatment difference ({100 * (1 - alpha):g}% CI)")
+    ax.set_title(title if title is not None else "Tipping-point analysis" + (f" at {visit}" if visit else ""),
+                 fontsize=TITLE_SIZE, pad=6 + labels_height)  # above the tipping-point labels
     handles, names = ax.get_legend_handles_labels()
     handles += [Line2D([], [], ls="", marker="o", color=NEUTRAL, ms=5.5),
                 Line2D([], [], ls="", marker="o", mfc="white", mec=NEUTRAL, mew=1.4, ms=5.5)]

@@ -10,7 +10,18 @@ from matplotlib.axes import Axes
 
 from ..errors import DataError
 from ..tables.formats import MINUS, decimals_for, fmt_number, p_statement
-from .style import LEGEND_SIZE, NOTE_SIZE, TICK_SIZE, arm_palette, label, legend_outside, new_figure
+from .style import (
+    LEGEND_SIZE,
+    NOTE_SIZE,
+    TICK_SIZE,
+    arm_palette,
+    figure_legend,
+    label,
+    legend_outside,
+    new_figure,
+    visit_ticks,
+    visit_width,
+)
 
 _EDGE = 0.05  # x margin, as a fraction of the time range
 
@@ -38,12 +49,14 @@ def _median_text(median: pd.DataFrame, arm_col: str | None, level, decimals: int
     return f"median {fmt_number(row['median'].iloc[0], decimals, minus=MINUS)}"
 
 
-def _km_axes(n_arms: int, at_risk: bool) -> tuple[Axes, Axes | None]:
-    """A new figure's curve axes and, with ``at_risk``, the numbers-at-risk axes below it."""
+def _km_axes(n_arms: int, n_visits: int, at_risk: bool) -> tuple[Axes, Axes | None]:
+    """A new figure's curve axes (width scaled with the visits, room below for the legend) and,
+    with ``at_risk``, the numbers-at-risk axes below it."""
+    width = visit_width(n_visits, 7.5)
     if at_risk:
-        return new_figure(figsize=(7.5, 5.0 + 0.2 * n_arms)).subplots(
+        return new_figure(figsize=(width, 5.4 + 0.35 * n_arms)).subplots(
             2, 1, sharex=True, height_ratios=[5, 0.5 + 0.3 * n_arms])
-    return new_figure(figsize=(7.5, 4.8)).add_subplot(), None
+    return new_figure(figsize=(width, 5.2 + 0.15 * n_arms)).add_subplot(), None
 
 
 def _km_curve(ax: Axes, part: pd.DataFrame, colour, name: str, ci: bool) -> None:
@@ -58,18 +71,18 @@ def _km_curve(ax: Axes, part: pd.DataFrame, colour, name: str, ci: bool) -> None
         ax.fill_between(t, part["lower"], part["upper"], step="post", color=colour, alpha=0.15, lw=0)
 
 
-def _visit_axis(ax: Axes, first: pd.DataFrame, visit_col: str, decimals: int) -> bool:
-    """x ticks at the visit times, labelled by visit (and time, unless the times are 1, 2, ...);
-    returns whether they are."""
+def _visit_axis(ax: Axes, first: pd.DataFrame, visit_col: str,
+                decimals: int) -> tuple[np.ndarray, list, bool]:
+    """x limits around the visit times; returns the times, their labels (visit, and time unless
+    the times are 1, 2, ...) and whether the times are 1, 2, ...."""
     times = first["time"].to_numpy(dtype=float)
     visits = first[visit_col].tolist()
     numbered = np.allclose(times, np.arange(1, len(times) + 1))
     ticks = [str(v) if numbered else f"{v}\n({fmt_number(t, decimals, minus=MINUS)})"
              for v, t in zip(visits, times)]
-    ax.set_xticks(times, ticks)
     span = max(np.ptp(times), 1.0)
     ax.set_xlim(times[0] - _EDGE * span, times[-1] + _EDGE * span)
-    return numbered
+    return times, ticks, numbered
 
 
 def km_dropout(survival, ax: Axes | None = None, at_risk: bool = True, risk_ax: Axes | None = None,
@@ -90,20 +103,23 @@ def km_dropout(survival, ax: Axes | None = None, at_risk: bool = True, risk_ax: 
 
     The legend gives each arm's median time to dropout (NE: not reached) and, with
     several arms, the log-rank p-value.  Times and medians are shown with the precision of
-    the visit times, as in :func:`trialmlm.tables.km_dropout_table`.  Returns the main Axes.
+    the visit times, as in :func:`trialmlm.tables.km_dropout_table`; it sits below the figure
+    (the curves keep the full width) when the figure is made here, else right of ``ax``.
+    Returns the main Axes.
     """
     table = survival.survival
     arm_col, visit_col = _survival_columns(table)
     d_time = decimals_for(table["time"]).data
     arms = list(pd.unique(table[arm_col])) if arm_col else ["All subjects"]
     colours = arm_palette(arms, palette)
-    if ax is None:
-        ax, risk_ax = _km_axes(len(arms), at_risk)
+    own_figure = ax is None
+    if own_figure:
+        ax, risk_ax = _km_axes(len(arms), table[visit_col].nunique(), at_risk)
     for level in arms:
         name, med = str(level), _median_text(survival.median, arm_col, level, d_time)
         _km_curve(ax, _arm_rows(table, arm_col, level), colours[level], f"{name} ({med})" if med else name,
                   ci)
-    numbered = _visit_axis(ax, _arm_rows(table, arm_col, arms[0]), visit_col, d_time)
+    times, ticks, numbered = _visit_axis(ax, _arm_rows(table, arm_col, arms[0]), visit_col, d_time)
     ax.set_ylim(0, 1.04)
     ax.grid(alpha=0.3)
     label(ax, title if title is not None else "Time to dropout (Kaplan-Meier)",
@@ -111,11 +127,16 @@ def km_dropout(survival, ax: Axes | None = None, at_risk: bool = True, risk_ax: 
           ylabel or "Proportion still in study")
     lr = survival.logrank
     legend_title = f"Log-rank {p_statement(lr['p'].iloc[0])}" if lr is not None and len(lr) else None
-    legend_outside(ax, title=legend_title)
+    if own_figure:
+        handles, names = ax.get_legend_handles_labels()
+        figure_legend(ax.figure, handles, names, title=legend_title)
+    else:
+        legend_outside(ax, title=legend_title)
     if at_risk and risk_ax is not None:
         _at_risk_table(risk_ax, table, arm_col, arms, colours)
         if risk_ax.get_shared_x_axes().joined(ax, risk_ax):
             ax.tick_params(labelbottom=True)
+    visit_ticks(ax, times, ticks)  # last: the layout now holds the arm names of the risk table
     return ax
 
 

@@ -13,7 +13,16 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from ..inference.proportions import responder_rates
-from .style import arm_palette, check_columns, dodge, label, legend_outside, new_axes
+from .style import (
+    arm_palette,
+    check_columns,
+    dodge,
+    label,
+    legend_outside,
+    new_axes,
+    visit_ticks,
+    visit_width,
+)
 
 
 def responder_proportions(df: pd.DataFrame, visit: str, response: str, arm: str, ci: float = 0.95,
@@ -30,16 +39,15 @@ def responder_proportions(df: pd.DataFrame, visit: str, response: str, arm: str,
     visits = list(pd.unique(rates["visit"]))
     arms = list(pd.unique(rates["arm"]))
     colours = arm_palette(arms, palette)
-    ax = new_axes(ax)
+    ax = new_axes(ax, figsize=(visit_width(len(visits)), 4.5))
     pos = {v: i for i, v in enumerate(visits)}
     for off, level in zip(dodge(len(arms), 0.2), arms):
         part = rates[(rates["arm"] == level) & (rates["n"] > 0)]
         x = part["visit"].map(pos).to_numpy(dtype=float) + off
         pct = part["percent"].to_numpy(dtype=float)
         lower, upper = (100 * part[c].to_numpy(dtype=float) for c in ("lower", "upper"))
-        ax.errorbar(x, pct, yerr=[pct - lower, upper - pct], fmt="-o", color=colours[level], ms=5.5, lw=1.8,
-                    capsize=3, elinewidth=1.2, label=str(level))
-    ax.set_xticks(range(len(visits)), [str(v) for v in visits])
+        ax.errorbar(x, pct, yerr=np.clip([pct - lower, upper - pct], 0, None), fmt="-o", color=colours[level],
+                    ms=5.5, lw=1.8, capsize=3, elinewidth=1.2, label=str(level))
     ax.set_xlim(-0.5, len(visits) - 0.5)
     top = np.nanmax(100 * rates["upper"].to_numpy(dtype=float)) if rates["n"].any() else 100.0
     ax.set_ylim(0, min(100.0, 10 * np.ceil(top / 10) + 5))
@@ -47,4 +55,5 @@ def responder_proportions(df: pd.DataFrame, visit: str, response: str, arm: str,
     label(ax, title if title is not None else f"Responders ({response}) by {visit}", xlabel or visit,
           ylabel or f"Responders, % ({100 * ci:g}% CI, Wilson)")
     legend_outside(ax, title=arm)
+    visit_ticks(ax, range(len(visits)), visits)
     return ax

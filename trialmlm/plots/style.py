@@ -1,10 +1,16 @@
 """What every plot shares: the arm palette, level order, font sizes and axes creation.
 
 The palette is Okabe & Ito's colour-blind-safe set (Okabe & Ito 2008, "Color Universal
-Design"), without its yellow, which is unreadable on white.  Arms get colours by their
-position in the arm's level order (pandas Categorical order, else natural sort — the
-order the fit uses), so that an arm has the same colour in every plot of the same data.
-Pass ``palette={"PBO": "grey", ...}`` to any plot to fix colours explicitly.
+Design"), without its yellow, which is unreadable on white.  Arms get colours from their
+names, not their positions (:func:`arm_palette`): the first level of the arm's order (the
+reference arm, which the report puts first) takes the first colour, the other arms the
+next colours in the natural order of their names, so that an arm has the same colour in
+every plot of a report, whatever order a table lists the arms in; a difference takes its
+active arm's colour.  Pass ``palette={"PBO": "grey", ...}`` to any plot to fix colours
+explicitly.
+
+Visit axes adapt to the number of visits and the length of their labels
+(:func:`visit_ticks`, :func:`visit_width`).
 """
 
 from __future__ import annotations
@@ -32,18 +38,98 @@ TICK_SIZE = 10
 LEGEND_SIZE = 9.5
 NOTE_SIZE = 9
 
+GLYPH_WIDTH = 0.6  # average width of a tick-label character, in ems (DejaVu Sans, digits and letters)
+LINE_HEIGHT = 1.3  # height of a tick-label line with its spacing, in ems
+ROTATIONS = (30, 45)
+LEAST_AXES_SHARE = 0.4  # an axes keeps at least this share of its grid column after layout
+
 
 def arm_palette(levels: Iterable, palette: Mapping | None = None) -> dict:
-    """Colour of each arm: Okabe-Ito colours in level order, overridden by ``palette``.
+    """Colour of each arm, ``{level: colour}`` in the order of ``levels``.
 
-    Levels beyond the seven colours cycle.  ``palette`` entries win for the arms they name;
-    the other arms keep the colour of their position, so adding an override never shifts
-    the colours of the remaining arms.
+    The first level (the reference arm) gets ``OKABE_ITO[0]``; the other levels get
+    ``OKABE_ITO[1], OKABE_ITO[2], ...`` in the natural order of their names (``V2`` before
+    ``V10``), cycling beyond the seventh, so that reordering the arms after the first never
+    recolours them.  ``palette`` entries win for the arms they name; the other arms keep
+    their colours, so an override never shifts the colours of the remaining arms.
     """
-    colours = {lev: OKABE_ITO[i % len(OKABE_ITO)] for i, lev in enumerate(levels)}
+    levels = list(levels)
+    others = sorted(levels[1:], key=natural_key)
+    rank = {lev: i for i, lev in enumerate(levels[:1] + others)}
+    colours = {lev: OKABE_ITO[rank[lev] % len(OKABE_ITO)] for lev in levels}
     if palette:
         colours.update({k: v for k, v in palette.items() if k in colours})
     return colours
+
+
+def tick_layout(labels: Iterable, slot: float, fontsize: float = TICK_SIZE) -> tuple[int, int]:
+    r"""How to write category labels ``slot`` inches apart: ``(rotation, step)``.
+
+    With :math:`w` the widest label line (characters :math:`\times` ``GLYPH_WIDTH`` em) and
+    :math:`h` its height (lines :math:`\times` ``LINE_HEIGHT`` em, 1 em = ``fontsize``/72 in):
+
+    * horizontal, every label, when :math:`w + 1\,\mathrm{em} \le` ``slot``;
+    * else rotated by the smaller of 30 and 45 degrees at which neighbouring labels, which are
+      ``slot`` :math:`\sin\theta` apart across their direction, do not touch:
+      :math:`h \le \mathrm{slot}\,\sin\theta`;
+    * else at 45 degrees, every ``step``-th label with ``step`` :math:`=\lceil h / (\mathrm{slot}
+      \sin 45^\circ)\rceil`.
+    """
+    lines = [str(lab).split("\n") for lab in labels]
+    em = fontsize / 72.0
+    width = max((len(line) for lab in lines for line in lab), default=0) * GLYPH_WIDTH * em
+    height = max((len(lab) for lab in lines), default=1) * LINE_HEIGHT * em
+    if width + em <= slot:
+        return 0, 1
+    for angle in ROTATIONS:
+        if height <= slot * np.sin(np.radians(angle)):
+            return angle, 1
+    angle = ROTATIONS[-1]
+    return angle, int(np.ceil(height / (slot * np.sin(np.radians(angle)))))
+
+
+def visit_ticks(ax, positions, labels) -> tuple[int, int]:
+    """Label the x axis at ``positions`` with ``labels`` laid out by :func:`tick_layout`.
+
+    ``ax`` is one Axes or an array of Axes of equal width (the panels of a grid), labelled
+    alike.  The slot is the smallest gap between positions in inches at the first axes' x
+    limits and width.  The layout is decided at the widths the axes can have, its grid
+    column and ``LEAST_AXES_SHARE`` of it; only when these decisions differ is the width
+    measured after the figure's layout engine has placed the labels and legends drawn so far
+    (so add a legend beside the axes before calling this; a layout pass costs 0.1 s).  Rotated
+    labels end at their tick (``ha="right"``); when labels are thinned, every tick keeps its
+    mark and the last visit (the primary one) keeps its label.  Returns ``(rotation, step)``.
+    """
+    panels = list(np.ravel(np.asarray([ax], dtype=object)))
+    positions = np.asarray(positions, dtype=float)
+    labels = [str(lab) for lab in labels]
+    for one in panels:
+        one.set_xticks(positions, labels)
+    first = panels[0]
+    fig = first.get_figure(root=True)
+    lo, hi = first.get_xlim()
+    gap = np.min(np.diff(np.sort(positions))) if positions.size > 1 else abs(hi - lo)
+    per_inch = gap / max(abs(hi - lo), 1e-12)
+    spec = first.get_subplotspec()
+    column = fig.get_figwidth() / (spec.get_gridspec().ncols if spec is not None else 1)
+    rotation, step = tick_layout(labels, column * per_inch)
+    if (rotation, step) != tick_layout(labels, LEAST_AXES_SHARE * column * per_inch):
+        if fig.get_layout_engine() is not None:
+            fig.get_layout_engine().execute(fig)
+        rotation, step = tick_layout(labels, first.get_position().width * fig.get_figwidth() * per_inch)
+    shown = [lab if (len(labels) - 1 - i) % step == 0 else "" for i, lab in enumerate(labels)]
+    for one in panels:
+        if rotation:
+            one.set_xticks(positions, shown, rotation=rotation, ha="right", rotation_mode="anchor")
+        else:
+            one.set_xticks(positions, shown)
+    return rotation, step
+
+
+def visit_width(n_visits: int, least: float = 7.0, per_visit: float = 0.45, most: float = 13.0) -> float:
+    """Width in inches of a visit-axis figure (or panel): ``2.5 + per_visit * n_visits`` bounded
+    to ``[least, most]``."""
+    return float(min(max(least, 2.5 + per_visit * n_visits), most))
 
 
 def levels_of(values) -> list:
@@ -133,23 +219,39 @@ def label_outer(grid: np.ndarray, xlabel: str | None, ylabel: str | None) -> Non
             label(ax, None, None, ylabel)
 
 
-def legend_outside(ax: Axes, **kwargs):
-    """Legend to the right of the axes, never over the data."""
-    kwargs.setdefault("fontsize", LEGEND_SIZE)
-    kwargs.setdefault("title_fontsize", LEGEND_SIZE)
-    return ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0.0,
-                     **kwargs)
+def legend_outside(ax: Axes, handles=None, labels=None, title: str | None = None):
+    """Legend never over the data: below the figure (:func:`figure_legend`, the axes keep the
+    full width) when ``ax`` is the figure's only visible axes, else right of ``ax``.
+    ``handles``, ``labels`` default to those of ``ax``."""
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    fig = ax.get_figure(root=True)
+    if sum(a.get_visible() for a in fig.axes) == 1:
+        return figure_legend(fig, handles, labels, title=title)
+    return ax.legend(handles, labels, title=title, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                     frameon=False, borderaxespad=0.0, fontsize=LEGEND_SIZE, title_fontsize=LEGEND_SIZE)
 
 
-def figure_legend(fig: Figure, handles, labels, ncol: int | None = None):
-    """One legend for a multi-panel figure, centred below the panels."""
-    ncol = ncol or len(handles)
+def legend_columns(labels, width: float) -> int:
+    """Columns of a legend ``width`` inches wide: as many entries per row as fit when each
+    takes the widest label plus 4 em (handle and spacing) at ``LEGEND_SIZE``."""
+    labels = [str(lab) for lab in labels]
+    entry = (max((len(lab) for lab in labels), default=0) + 4) * GLYPH_WIDTH * LEGEND_SIZE / 72.0
+    return int(max(1, min(len(labels), width // entry)))
+
+
+def figure_legend(fig: Figure, handles, labels, ncol: int | None = None, title: str | None = None,
+                  **kwargs):
+    """One legend for a figure, centred below its axes (which keep the full width), in
+    ``ncol`` columns (default :func:`legend_columns` of the figure width); ``kwargs`` go to
+    :meth:`~matplotlib.figure.Figure.legend`."""
+    ncol = ncol or legend_columns(labels, fig.get_figwidth())
+    common = dict(ncol=ncol, frameon=False, fontsize=LEGEND_SIZE, title=title, title_fontsize=LEGEND_SIZE,
+                  **kwargs)
     try:  # matplotlib >= 3.7: constrained layout reserves the room
-        return fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False,
-                          fontsize=LEGEND_SIZE)
+        return fig.legend(handles, labels, loc="outside lower center", **common)
     except ValueError:
-        return fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, -0.02), ncol=ncol,
-                          frameon=False, fontsize=LEGEND_SIZE)
+        return fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, -0.02), **common)
 
 
 def dodge(n: int, width: float = 0.25) -> np.ndarray:

@@ -21,7 +21,7 @@ from matplotlib.patches import Patch
 from ..errors import DataError
 from ..glimmix.margins import conditional_means, marginal_means, subject_arms
 from ..glimmix.results import GLMMResults
-from .style import NEUTRAL, arm_palette, figure_legend, label, label_outer, new_grid
+from .style import NEUTRAL, arm_palette, figure_legend, label, label_outer, new_grid, visit_ticks, visit_width
 
 
 def subject_curves(fit: GLMMResults, treatment: str, time: str, n_subjects: int = 25, seed: int = 1,
@@ -52,7 +52,8 @@ def subject_curves(fit: GLMMResults, treatment: str, time: str, n_subjects: int 
     colours = arm_palette(arms, palette)
     rng = np.random.default_rng(seed)
     binomial = fit.settings.family == "binomial"
-    grid = new_grid(len(arms), axes, ncols=len(arms), panel=(4.2, 3.4))
+    panel_width = 4.2 if ticks is None else visit_width(len(ticks), 4.2, 0.25, 6.0)
+    grid = new_grid(len(arms), axes, ncols=len(arms), panel=(panel_width, 3.4))
     for ax, arm in zip(grid, arms):
         mine = np.flatnonzero(owner == arm)
         chosen = np.sort(rng.choice(mine, size=min(n_subjects, mine.size), replace=False))
@@ -67,7 +68,7 @@ def subject_curves(fit: GLMMResults, treatment: str, time: str, n_subjects: int 
         ax.set_ylim(-0.02, 1.02) if binomial else ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
         if ticks is not None:
-            ax.set_xticks(times, [str(t) for t in ticks], rotation=45 if len(ticks) > 6 else 0)
+            visit_ticks(ax, times, ticks)
         label(ax, str(arm), None, None)
     label_outer(grid, xlabel or time, ylabel or ("Probability" if binomial else "Rate"))
     fig = grid[0].figure
