@@ -124,7 +124,7 @@ def mmrm_table(fit, arm: str, visit: str | None = None, reference=None, alpha: f
     estimate = "Slope (SE)" if slope else "LS Mean (SE)"
     columns = ([display_label(labels, visit)] if visit else []) + [
         display_label(labels, arm), "n", with_unit(estimate, unit), level,
-        with_unit(f"Difference vs {ref}\n(SE)", unit), level, "p-value"]
+        with_unit(f"Difference vs {ref} (SE)", unit), level, "p-value"]
     response = display_label(labels, fit.settings.response)
     what = f"slopes in {slope}" if slope else "LS means"
     default_title = f"Analysis of {response}: {what} and differences from {ref}" + (

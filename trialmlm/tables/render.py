@@ -6,7 +6,11 @@ library: a regulatory table needs only a handful of control words — ``\trowd``
 page), ``\lndscpsxn`` (landscape), a font table and ``\b`` — and hand-writing keeps
 trialmlm free of another dependency and the output byte-for-byte predictable (the
 layout SAS ODS RTF produces: Courier New 9 pt body, bold title, rules above and below
-the header and under the last row, footnotes in 8 pt).  Text is escaped for RTF
+the header and under the last row, footnotes in 8 pt).  Column widths come from the measured
+widths of the text in Courier New and every line break is written here, at spaces only
+(:mod:`trialmlm.tables.rtf_layout`), so no reader breaks a word.  rtflite (the Python port of
+r2rtf) was considered: it takes column widths as given relative widths and measures text only
+to paginate, and it would add polars and pydantic.  Text is escaped for RTF
 (``\\``, ``\{``, ``\}``) and every non-ASCII character is written as ``\uN ?`` (UTF-16
 code units, signed), so files open the same in Word and LibreOffice whatever the
 code page.
@@ -28,15 +32,16 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from itertools import accumulate
 from pathlib import Path
 
+from .rtf_layout import column_widths, text_area, wrap_at_spaces
 from .table import Table
 from .titles import Titles
 
 # Page: US letter landscape (15840 x 12240 twips), 0.75 inch margins.
 PAGE_WIDTH, PAGE_HEIGHT, MARGIN = 15840, 12240, 1080
 BODY_SIZE, TITLE_SIZE, NOTE_SIZE = 18, 20, 16  # half-points
-CHAR_TWIPS = 108  # width of one Courier New character at 9 pt (0.6 em)
 CELL_PAD = 72  # \trgaph: half the space between cells
 HEADER_Y = 720  # \headery, \footery: page edge to header / footer text (0.5 inch)
 NOTE_LINE = 200  # height of an 8 pt line (with leading)
@@ -73,34 +78,11 @@ def rtf_escape(text: str) -> str:
     return "".join(out)
 
 
-def _widths(table: Table) -> list[int]:
-    """Right edges (\\cellx) of the columns: natural widths; on a page too narrow, text
-    (left-aligned) columns wrap first, down to their longest word, then all shrink."""
-    chars = []
-    for j, head in enumerate(table.columns):
-        cells = [r[j] for r in table.rows]
-        longest = max([len(line) for line in head.split("\n")] + [len(c) for c in cells] + [3])
-        chars.append(longest)
-    # one character of slack: at exactly the text's width LibreOffice wraps the last character
-    widths = [(c + 1) * CHAR_TWIPS + 2 * CELL_PAD for c in chars]
-    usable = PAGE_WIDTH - 2 * MARGIN
-    if sum(widths) > usable:  # wrap text columns first, down to their longest word; numbers stay whole
-        words = [max([len(w) for c in [table.columns[j], *(r[j] for r in table.rows)] for w in c.split()]
-                     + [3]) for j in range(len(widths))]
-        floor = [(w + 1) * CHAR_TWIPS + 2 * CELL_PAD if a == "l" else widths[j]
-                 for j, (w, a) in enumerate(zip(words, table.align))]
-        spare = sum(w - f for w, f in zip(widths, floor))
-        excess = sum(widths) - usable
-        if 0 < spare:
-            take = min(1.0, excess / spare)
-            widths = [int(w - take * (w - f)) for w, f in zip(widths, floor)]
-    if sum(widths) > usable:
-        widths = [w * usable // sum(widths) for w in widths]
-    edges, total = [], 0
-    for w in widths:
-        total += w
-        edges.append(total)
-    return edges
+def _edges(table: Table) -> list[int]:
+    """Right edges (\\cellx) of the columns, from :func:`column_widths`."""
+    widths = column_widths(table.columns, table.rows, table.align, PAGE_WIDTH - 2 * MARGIN, BODY_SIZE,
+                           CELL_PAD)
+    return list(accumulate(widths))
 
 
 def _row(cells: Sequence[str], edges: list[int], align: Sequence[str], header: bool = False,
@@ -108,18 +90,20 @@ def _row(cells: Sequence[str], edges: list[int], align: Sequence[str], header: b
     borders = (r"\clbrdrt" + RULE if top else "") + (r"\clbrdrb" + RULE if bottom else "")
     borders += r"\clvertalb" if header else ""
     defs = "".join(f"{borders}\\cellx{e}" for e in edges)
+    areas = [text_area(e - s, BODY_SIZE, CELL_PAD) for s, e in zip([0, *edges], edges)]
     start = rf"\trowd\trgaph{CELL_PAD}\trleft0\trqc" + (r"\trhdr" if header else "") + r"\trkeep" + defs
     body = "".join(
         rf"\pard\plain\intbl{_ALIGN['c' if header else a]}\f0\fs{BODY_SIZE}"
-        + (r"\b " if header else " ") + rtf_escape(c) + (r"\b0" if header else "") + r"\cell"
-        for c, a in zip(cells, align))
+        + (r"\b " if header else " ") + rtf_escape(wrap_at_spaces(c, w, BODY_SIZE))
+        + (r"\b0" if header else "") + r"\cell"
+        for c, a, w in zip(cells, align, areas))
     return start + "\n" + body + r"\row" + "\n"
 
 
 def _rtf_table(table: Table, new_page: bool = False) -> str:
     r"""Title, header row, body rows and footnotes; ``new_page``: the title starts a page
     (``\pagebb``: LibreOffice drops a ``\page`` that follows a table spanning pages)."""
-    edges = _widths(table)
+    edges = _edges(table)
     start = r"\pard\plain\qc" + (r"\pagebb" if new_page else "")
     parts = [rf"{start}\sb0\sa120\f0\fs{TITLE_SIZE}\b " + rtf_escape(table.title) + r"\b0\par" + "\n"]
     parts.append(_row(table.columns, edges, table.align, header=True, top=True, bottom=True))

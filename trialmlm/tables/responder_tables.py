@@ -112,7 +112,7 @@ def probability_table(fit, arm: str, visit: str, reference, alpha: float = 0.05,
              fmt_ci(r.odds_ratio_lower, r.odds_ratio_upper, 2), fmt_p(r.p)]
             for g, r in zip(groups, data.itertuples())]
     level = _level(alpha)
-    columns = [display_label(labels, visit), display_label(labels, arm), "Probability\n(SE)", level,
+    columns = [display_label(labels, visit), display_label(labels, arm), "Probability (SE)", level,
                f"Odds ratio\nvs {reference}", level, "p-value"]
     who = (" for a typical patient (random effects 0; conditional on the covariates at their means)"
            if typical else " (conditional on the covariates at their means)")

@@ -1,0 +1,139 @@
+r"""Column widths and line breaks of an RTF table from measured text widths.
+
+The RTF declares Courier New.  Its advance width is 1229/2048 em for every glyph, regular
+and bold (a monospace font; Liberation Mono, which LibreOffice substitutes for it, has the
+same metrics), so a text of :math:`n` characters at :math:`s` points is
+
+.. math:: w = n \cdot \tfrac{1229}{2048} \cdot 20 s \ \text{twips}.
+
+Layout, as SAS ODS RTF does it: a column is as wide as its widest cell (lines as given), or
+as its header label if that is wider: on one line, or wrapped at the best space into two
+lines if it is more than six characters wider than the cells; when the
+table is wider than the page, header labels wrap further first (at spaces, down to the
+widest body cell), then left-aligned text cells (down to their longest
+word), each column giving up width in proportion to what it can give; only if the
+longest words alone exceed the page are all widths scaled down proportionally.  A column is
+never narrower than the longest word of its header and cells, so no word is split.  The
+renderer writes the breaks itself (``\line``, :func:`wrap_at_spaces`), so Word and
+LibreOffice need not wrap: a parenthesised short token such as ``(SE)`` stays on the line of
+the word before it, and a hyphenated word (``Follow-up``) is never broken at its hyphen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+COURIER_ADVANCE = 1229 / 2048  # em, every glyph of Courier New (regular and bold)
+SLACK_CHARS = 1  # one character of slack: at exactly the text's width LibreOffice wraps
+HEADER_OVERHANG = 6  # a header label wider than its cells by more characters takes two lines
+GLUED_MAX = 6  # a "(...)" token up to this many characters stays with the word before it
+
+
+def text_width(text: str, size: int) -> int:
+    """Width in twips of one line of ``text`` in Courier New at ``size`` half-points:
+    ``len(text) * 1229/2048 * 10 * size`` (1 pt = 20 twips), rounded up."""
+    return -(-len(text) * 1229 * 10 * size // 2048)
+
+
+def _units(line: str) -> list[str]:
+    """Unbreakable units of one line: words split at spaces, a short ``(...)`` token joined
+    to the word before it, a lone dash (``Drug 10 mg - Placebo``) to the word after it."""
+    units: list[str] = []
+    for word in line.split():
+        short_parenthesis = word.startswith("(") and word.endswith(")") and len(word) <= GLUED_MAX
+        if units and (units[-1] == "-" or short_parenthesis):
+            units[-1] += " " + word
+        else:
+            units.append(word)
+    return units
+
+
+def longest_unit(text: str, size: int) -> int:
+    """Width (twips) of the widest unbreakable unit of ``text`` (0 for blank text)."""
+    return max([text_width(u, size) for line in text.split("\n") for u in _units(line)], default=0)
+
+
+def widest_line(text: str, size: int) -> int:
+    """Width (twips) of the widest of the given lines of ``text``."""
+    return max(text_width(line, size) for line in text.split("\n"))
+
+
+def two_line_width(text: str, size: int) -> int:
+    """Width (twips) of ``text`` with each given line wrapped at the best space into at most
+    two lines: max over given lines of min over split points of the wider half."""
+    best = 0
+    for line in text.split("\n"):
+        units = _units(line)
+        halves = [max(text_width(" ".join(units[:k]), size), text_width(" ".join(units[k:]), size))
+                  for k in range(1, len(units) + 1)]
+        best = max(best, min(halves, default=0))
+    return best
+
+
+def wrap_at_spaces(text: str, width: int, size: int) -> str:
+    """``text`` with ``"\\n"`` inserted at spaces so that every line fits ``width`` twips
+    (greedy, as a word processor fills lines); given line breaks are kept; a unit wider
+    than ``width`` is left whole on its own line."""
+    out = []
+    for line in text.split("\n"):
+        current = ""
+        for unit in _units(line):
+            trial = f"{current} {unit}" if current else unit
+            if current and text_width(trial, size) > width:
+                out.append(current)
+                current = unit
+            else:
+                current = trial
+        out.append(current)
+    return "\n".join(out)
+
+
+def text_area(width: int, size: int, pad: int) -> int:
+    """Width (twips) the lines of a cell ``width`` twips wide may fill: ``width`` less the
+    padding on both sides and one character of slack."""
+    return width - 2 * pad - text_width("x" * SLACK_CHARS, size)
+
+
+def _give(widths: list[int], floors: list[int], excess: int) -> list[int]:
+    """Widths reduced by up to ``excess`` in total, each in proportion to ``width - floor``."""
+    spare = sum(w - f for w, f in zip(widths, floors))
+    if spare <= 0 or excess <= 0:
+        return widths
+    take = min(1.0, excess / spare)
+    return [int(w - take * (w - f)) for w, f in zip(widths, floors)]
+
+
+def column_widths(header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence[str],
+                  usable: int, size: int, pad: int) -> list[int]:
+    """Width (twips) of each column, text plus ``2 * pad`` and one character of slack, with
+    the table at most ``usable`` twips wide (see the module docstring for the order in
+    which columns give up width).
+
+    Parameters
+    ----------
+    header : header label of each column (``"\\n"`` forces a break).
+    rows : body cells.
+    align : ``"l"``, ``"c"`` or ``"r"``; only left-aligned (text) body cells wrap.
+    usable : page width between the margins (twips).
+    size : font size (half-points), the same for header and body.
+    pad : cell padding on each side (twips, ``\\trgaph``).
+    """
+    extra = -text_area(0, size, pad)
+    natural, body_floor, word_floor = [], [], []
+    for j, head in enumerate(header):
+        cells = [r[j] for r in rows]
+        body = max([widest_line(c, size) for c in cells], default=0)
+        words = max([longest_unit(c, size) for c in (head, *cells)])
+        label = widest_line(head, size)
+        if label - body > text_width("x" * HEADER_OVERHANG, size):
+            label = two_line_width(head, size)
+        natural.append(max(label, body, words) + extra)
+        wrapped_body = words if align[j] == "l" else max(body, words)
+        body_floor.append(max(body, words) + extra)
+        word_floor.append(wrapped_body + extra)
+    widths = _give(natural, body_floor, sum(natural) - usable)
+    widths = _give(widths, word_floor, sum(widths) - usable)
+    if sum(widths) > usable:
+        total = sum(widths)
+        widths = [w * usable // total for w in widths]
+    return widths
