@@ -104,7 +104,7 @@ def test_dataframe_input_same_as_file(adam_file, bds):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"population": "FASFL"},
-     r"population='FASFL': .* has no such column; its subject-level flags are EFFFL, ITTFL"),
+     r"population='FASFL': .* has no such column; its population flags are EFFFL, ITTFL"),
     ({"population": "EFFFL", "where": "EFFFL == 'N'"}, r"where=\"EFFFL == 'N'\" selects no record"),
     ({"where": "AVISITN <"}, r"where='AVISITN <': expected"),
     ({"where": "VISITNUM == 2"}, r"names column 'VISITNUM', which is not in the data"),
@@ -130,7 +130,7 @@ def test_population_flag_must_be_subject_level(bds):
 
 def test_population_selecting_nobody(bds):
     data, _ = bds
-    with pytest.raises(DataError, match=r"population='EFFFL' selects nobody: .*; its subject-level flags are "
+    with pytest.raises(DataError, match=r"population='EFFFL' selects nobody: .*; its population flags are "
                                         r"EFFFL, ITTFL$"):
         trialmlm.read(data.assign(EFFFL="N"), **SAP)
 
@@ -141,10 +141,13 @@ def test_population_candidates_are_subject_level_flags(bds):
     data, _ = bds
     data = data.assign(ANL01FL="Y", ONTRTFL="Y", SAFFL="Y", COMP24FL=data["EFFFL"], DSDECFL="COMPLETED")
     assert population_flags(data, "USUBJID") == ["EFFFL", "ITTFL", "SAFFL", "COMP24FL"]
-    flags = r"its subject-level flags are EFFFL, ITTFL, SAFFL, COMP24FL$"
+    with pytest.raises(DataError, match=r"its population flags are EFFFL, ITTFL \(other subject-level flags: "
+                                        r"DTHFL\)$"):
+        trialmlm.read(bds[0].assign(DTHFL=""), **{**SAP, "population": "FASFL"})
+    flags = r"its population flags are EFFFL, ITTFL, SAFFL, COMP24FL$"
     with pytest.raises(DataError, match=r"^population='FASFL': .* no such column; " + flags):
         trialmlm.read(data, **{**SAP, "population": "FASFL"})
-    with command_line(), pytest.raises(DataError, match=r"^--population ABLFL: .*; its subject-level flags"):
+    with command_line(), pytest.raises(DataError, match=r"^--population ABLFL: .*; its population flags"):
         trialmlm.read(data.drop(columns="ABLFL"), **{**SAP, "population": "ABLFL"})
     with pytest.raises(DataError, match=r"flag ABLFL is not constant within subject .*: " + flags):
         trialmlm.read(data, **{**SAP, "population": "ABLFL"})

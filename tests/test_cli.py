@@ -69,7 +69,9 @@ def test_param_and_population_named_as_options(tmp_path, capsys):
                                  "(PARAMCD: DIABP, SYSBP); choose one with --param"]
     code, err = _analyze_advs(tmp_path, capsys, advs_like(), "--population", "ITTFL")
     assert code == 2 and err == ["trialmlm: error: --population ITTFL: 'advs.csv' has no such column; its "
-                                 "subject-level flags are SAFFL, EFFFL"]  # not ABLFL, ANL01FL
+                                 "population flags are SAFFL, EFFFL"]  # not ABLFL, ANL01FL
+    code, err = _analyze_advs(tmp_path, capsys, advs_like().assign(DTHFL="N"), "--population", "FASFL")
+    assert code == 2 and err[0].endswith("SAFFL, EFFFL (other subject-level flags: DTHFL)")
 
 
 def test_alphabetical_arms_warn_with_arm_order(tmp_path, capsys, monkeypatch):

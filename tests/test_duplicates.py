@@ -68,3 +68,14 @@ def test_identical_records_have_no_distinguishing_column():
         trialmlm.read(data, response="AVAL")
     with command_line(), pytest.raises(DataError, match=r"\(--analysis-flag, --keep-dtype or --where\)$"):
         trialmlm.read(data, response="AVAL")
+
+
+def test_adam_variables_first_and_partial_columns_left_out():
+    """SDTM's VSTPTNUM tells the records apart too but comes after ATPTN, ATPT, BASETYPE; VSPOS
+    (SUPINE, STANDING, STANDING) does not tell every record apart and is not named."""
+    rows = advs().query("AVISITN > 0")
+    rows = rows.assign(VSTPTNUM=rows["ATPTN"] - 814,
+                       VSPOS=rows["ATPTN"].map({815: "SUPINE", 816: "STANDING", 817: "STANDING"}))
+    assert explain_duplicates(rows, "USUBJID", "AVISIT").columns == ("ATPTN", "ATPT", "BASETYPE")
+    assert explain_duplicates(rows.drop(columns=["ATPTN", "ATPT", "BASETYPE"]), "USUBJID",
+                              "AVISIT").columns == ("VSTPTNUM",)

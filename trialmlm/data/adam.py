@@ -52,6 +52,8 @@ BASELINE_FLAG = "ABLFL"
 #: Record-level flags of ADaMIG v1.3 BDS and OCCDS: baseline, analysis, on-treatment, last
 #: value on treatment, treatment-emergent, pre-/post-treatment, criterion, first occurrence.
 RECORD_FLAGS = re.compile(r"ABLFL|ANL\d\dFL|ONTRTFL|LVOTFL|TRTEMFL|PREFL|FUPFL|CRIT\d+FL|AOCC\w*FL")
+#: Population flags of ADaMIG v1.3 section 3.2 (and the pilot's EFFFL); zz: a numbered variant.
+POPULATION_FLAGS = re.compile(r"(FAS|SAF|ITT|PPROT|COMPL|RAND|ENRL|EFF)(\d\d)?FL|COMP\d\dFL")
 DERIVATION_TYPE = "DTYPE"
 
 
@@ -146,7 +148,12 @@ def population_flags(data: pd.DataFrame, subject: str | None) -> list[str]:
 def _population(data: pd.DataFrame, flag: str, subject: str | None, source: str) -> np.ndarray:
     def flags() -> str:
         found = population_flags(data, subject)
-        return f"its subject-level flags are {', '.join(found) if found else 'none'}"
+        named = [f for f in found if POPULATION_FLAGS.fullmatch(f.upper())]
+        other = [f for f in found if f not in named]
+        if not named:
+            return f"its subject-level flags are {', '.join(other) if other else 'none'}"
+        return f"its population flags are {', '.join(named)}" + (
+            f" (other subject-level flags: {', '.join(other)})" if other else "")
 
     if flag not in data.columns:
         raise DataError(f"{given('population', flag)}: '{source}' has no such column; {flags()}")

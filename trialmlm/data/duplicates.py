@@ -6,12 +6,14 @@ a derived record kept by ``keep_dtype`` beside the observed one: ``DTYPE``), the
 names the columns whose values differ between the duplicates and suggests a selection.
 
 A column *distinguishes* the duplicates when, in every group of records sharing a subject
-and a visit, it takes at least two values (a missing value counts as one) and, with
-several groups, its values recur across them (fewer distinct values than duplicate
+and a visit, its values differ from record to record (a missing value counts as one) and,
+with several groups, its values recur across them (fewer distinct values than duplicate
 records: a time-point code, not a measurement).  Results, dates, times and sequence
 numbers (``AVAL*``, ``BASE``, ``BASEC``, ``BASECATy``, ``CHG*``, ``PCHG*``, ``R2*``, ``*SEQ``,
-``*DT``, ``*DTM``, ``*TM``, ``*DY``) never do (``BASETYPE`` may).  The columns are ordered by
-their number of distinct values, numeric codes before text, then by file order.
+``*DT``, ``*DTM``, ``*TM``, ``*DY``) never do (``BASETYPE`` may).  The ADaM variables made to
+tell records apart (:data:`ADAM_FIRST`: ATPTN, ATPT, DTYPE, ...) come first, then the others
+(e.g. SDTM's VSTPTNUM) by their number of distinct values, numeric codes before text, then
+in file order.
 
 The suggestion is ``COLUMN == value`` with the most frequent value of the first column for
 which it leaves one record per subject and visit (ties: the smallest value); when the
@@ -31,6 +33,8 @@ from .where import parse_where
 
 _NOT_A_SELECTION = re.compile(r"^(AVAL\w*|BASE|BASEC|BASECAT\d*|CHG\w*|PCHG\w*|R2\w*)$|(SEQ|DT|DTM|TM|DY)$")
 SHOWN = 3  # distinguishing columns named in a message
+#: ADaMIG v1.3 variables that tell records of one subject and visit apart, in this order.
+ADAM_FIRST = ("ATPTN", "ATPT", "DTYPE", "BASETYPE", "PARAMCD", "PARAM", "APERIOD", "APHASE")
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ def _candidates(rows: pd.DataFrame, dup: np.ndarray, subject: str, visit: str) -
     groups = rows.loc[dup]
     group = groups.groupby([subject, visit], sort=False, observed=True).ngroup().to_numpy()
     n_groups = group.max() + 1
+    sizes = np.bincount(group)
     found = []
     for position, col in enumerate(rows.columns):
         series = groups[col]
@@ -87,9 +92,10 @@ def _candidates(rows: pd.DataFrame, dup: np.ndarray, subject: str, visit: str) -
         codes = pd.factorize(_blank_as_missing(series), use_na_sentinel=False)[0]
         per_group = pd.Series(codes).groupby(group).nunique()
         distinct = len(set(codes))
-        if (per_group > 1).all() and (n_groups == 1 or distinct < len(groups)):
+        if (per_group == sizes).all() and (n_groups == 1 or distinct < len(groups)):
             numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-            found.append((distinct, not numeric, position, col))
+            rank = ADAM_FIRST.index(col) if col in ADAM_FIRST else len(ADAM_FIRST)
+            found.append((rank, distinct, not numeric, position, col))
     return [col for *_, col in sorted(found)]
 
 

@@ -91,7 +91,9 @@ def _read_file(path: Path, encoding: str | None) -> tuple[pd.DataFrame, dict]:
         raise DataError(f"data file '{path}' does not exist")
     if fmt == "csv":
         try:
-            return pd.read_csv(path, encoding=encoding or "utf-8"), {}
+            # low_memory=False: each column's type from all its rows (not chunk by chunk with a
+            # DtypeWarning naming column numbers)
+            return pd.read_csv(path, encoding=encoding or "utf-8", low_memory=False), {}
         except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise DataError(f"cannot read '{path}' as CSV: {exc}") from None
     if fmt == "parquet":
