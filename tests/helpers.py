@@ -220,3 +220,27 @@ def adam_bds(seed: int = 7):
     expected["analysed"] = (len(data) - expected["param"] - expected["population"] - expected["analysis_flag"]
                             - expected["dtype"] - expected["baseline"])
     return data, expected
+
+
+TIMEPOINTS = {815: "AFTER LYING DOWN FOR 5 MINUTES", 816: "AFTER STANDING FOR 1 MINUTE",
+              817: "AFTER STANDING FOR 3 MINUTES"}
+
+
+def advs_like(subjects: int = 6):
+    """An ADVS-like frame (tests/test_duplicates.py, tests/test_cli.py): systolic blood
+    pressure at three time points (ATPTN/ATPT) per visit, the baseline flagged per time point
+    (BASETYPE = ATPT, as admiral derives it); arms TRTA without TRTAN."""
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for s in range(subjects):
+        for visit, number in (("Baseline", 0), ("Week 2", 2), ("Week 4", 4), ("Week 8", 8)):
+            for code, label in TIMEPOINTS.items():
+                rows.append(dict(STUDYID="CDISCPILOT01", USUBJID=f"01-701-{1000 + s}", PARAMCD="SYSBP",
+                                 TRTA=("Placebo", "Xanomeline Low Dose", "Xanomeline High Dose")[s % 3],
+                                 AVISIT=visit, AVISITN=number, ATPTN=code, ATPT=label, BASETYPE=label,
+                                 AVAL=rng.normal(130, 12), ADT=f"2014-0{1 + number // 4}-02",
+                                 ASEQ=len(rows) + 1, ABLFL="Y" if number == 0 else "",
+                                 ANL01FL="Y", SAFFL="Y", EFFFL="Y" if s else "N"))
+    return pd.DataFrame(rows)

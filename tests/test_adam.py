@@ -6,6 +6,7 @@ independent selection and fit in R (tests/reference/make_adam_refs.R)."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,9 @@ from helpers import adam_bds
 
 import trialmlm
 from trialmlm import DataError
-from trialmlm.data.adam import arm_order
+from trialmlm.data.adam import arm_order, population_flags
+from trialmlm.data.vocabulary import command_line
+from trialmlm.errors import DataWarning
 
 HERE = Path(__file__).parent
 PILOT = HERE / "data" / "cdiscpilot01_adcibc.xpt"
@@ -101,15 +104,16 @@ def test_dataframe_input_same_as_file(adam_file, bds):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"population": "FASFL"},
-     r"population='FASFL': .* has no such column; its flag columns are EFFFL, ITTFL"),
+     r"population='FASFL': .* has no such column; its population flags are EFFFL, ITTFL"),
     ({"population": "EFFFL", "where": "EFFFL == 'N'"}, r"where=\"EFFFL == 'N'\" selects no record"),
     ({"where": "AVISITN <"}, r"where='AVISITN <': expected"),
     ({"where": "VISITNUM == 2"}, r"names column 'VISITNUM', which is not in the data"),
     ({"analysis_flag": "ANL02FL"}, r"analysis_flag='ANL02FL': .* has no such column"),
     ({"keep_dtype": ["WOCF"]},
-     r"keep_dtype=WOCF: no record .* has DTYPE = 'WOCF'; its derived records are LOCF"),
-    ({"arm_order": ["Placebo", "Drug Low"]}, r"arm_order misses level 'Drug High' of 'TRT01P'"),
-    ({"arm_order": ["Placebo", "Drug Low", "Drug High", "Drug Max"]}, r"arm_order names 'Drug Max'"),
+     r"keep_dtype=\['WOCF'\]: no record .* has DTYPE = 'WOCF'; its derived records are LOCF"),
+    ({"arm_order": ["Placebo", "Drug Low"]},
+     r"arm_order=\['Placebo', 'Drug Low'\] misses level 'Drug High' of 'TRT01P'"),
+    ({"arm_order": ["Placebo", "Drug Low", "Drug High", "Drug Max"]}, r"arm_order=\[.*\] names 'Drug Max'"),
 ])
 def test_bad_selection_named(adam_file, kwargs, message):
     with pytest.raises(DataError, match=message):
@@ -126,14 +130,36 @@ def test_population_flag_must_be_subject_level(bds):
 
 def test_population_selecting_nobody(bds):
     data, _ = bds
-    with pytest.raises(DataError, match=r"population='EFFFL' selects nobody"):
+    with pytest.raises(DataError, match=r"population='EFFFL' selects nobody: .*; its population flags are "
+                                        r"EFFFL, ITTFL$"):
         trialmlm.read(data.assign(EFFFL="N"), **SAP)
+
+
+def test_population_candidates_are_subject_level_flags(bds):
+    """ABLFL varies within subject; ANL01FL and ONTRTFL are record-level flags even where every
+    record of a subject has the same value; a text column ending in FL is no flag."""
+    data, _ = bds
+    data = data.assign(ANL01FL="Y", ONTRTFL="Y", SAFFL="Y", COMP24FL=data["EFFFL"], DSDECFL="COMPLETED")
+    assert population_flags(data, "USUBJID") == ["EFFFL", "ITTFL", "SAFFL", "COMP24FL"]
+    with pytest.raises(DataError, match=r"its population flags are EFFFL, ITTFL \(other subject-level flags: "
+                                        r"DTHFL\)$"):
+        trialmlm.read(bds[0].assign(DTHFL=""), **{**SAP, "population": "FASFL"})
+    flags = r"its population flags are EFFFL, ITTFL, SAFFL, COMP24FL$"
+    with pytest.raises(DataError, match=r"^population='FASFL': .* no such column; " + flags):
+        trialmlm.read(data, **{**SAP, "population": "FASFL"})
+    with command_line(), pytest.raises(DataError, match=r"^--population ABLFL: .*; its population flags"):
+        trialmlm.read(data.drop(columns="ABLFL"), **{**SAP, "population": "ABLFL"})
+    with pytest.raises(DataError, match=r"flag ABLFL is not constant within subject .*: " + flags):
+        trialmlm.read(data, **{**SAP, "population": "ABLFL"})
 
 
 def test_arm_order_rules(bds):
     data, _ = bds
     assert arm_order(data, "TRT01P") == ["Placebo", "Drug Low", "Drug High"]  # TRT01PN
-    assert arm_order(data.drop(columns="TRT01PN"), "TRT01P") == ["Drug High", "Drug Low", "Placebo"]
+    with pytest.warns(DataWarning, match=r"^arms of 'TRT01P' in alphabetical order \(Drug High, Drug Low, "
+                                         r"Placebo\): the data have no numeric TRT01PN; give the table order "
+                                         r"with arm_order=\['Drug High', 'Drug Low', 'Placebo'\]$"):
+        assert arm_order(data.drop(columns="TRT01PN"), "TRT01P") == ["Drug High", "Drug Low", "Placebo"]
     assert arm_order(data, "TRT01P", reference="Drug High") == ["Drug High", "Placebo", "Drug Low"]
     given = ["Drug High", "Drug Low", "Placebo"]
     assert arm_order(data, "TRT01P", order=given) == given
@@ -142,6 +168,25 @@ def test_arm_order_rules(bds):
         arm_order(bad, "TRT01P")
     with pytest.raises(DataError, match=r"reference arm 'Active' is not a level of 'TRT01P'"):
         arm_order(data, "TRT01P", reference="Active")
+
+
+def test_alphabetical_arm_order_hint(bds):
+    """One warning, in the order used (reference first), in the caller's words; none when the
+    order is given, numbered, or decided by the reference of two arms."""
+    data = bds[0].drop(columns="TRT01PN")
+    with command_line(), pytest.warns(DataWarning) as caught:
+        trialmlm.read(data, **SAP, reference="Placebo")
+    assert [str(w.message) for w in caught] == [
+        "arms of 'TRT01P' in alphabetical order after the reference (Placebo, Drug High, Drug Low): the data "
+        "have no numeric TRT01PN; give the table order with --arm-order Placebo \"Drug High\" \"Drug Low\""]
+    two = data.loc[data["TRT01P"] != "Drug Low"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        trialmlm.read(two, **SAP, reference="Placebo")
+        trialmlm.read(data, **SAP, arm_order=["Placebo", "Drug Low", "Drug High"])
+        trialmlm.read(bds[0], **SAP)
+    with pytest.warns(DataWarning, match="alphabetical order"):
+        trialmlm.read(two, **SAP)
 
 
 # -- the real thing: a SAS-written ADaM file ------------------------------------------------------

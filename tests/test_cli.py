@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from helpers import advs_like
 
 from trialmlm.app.cli import main
 from trialmlm.app.report_folder import MARKER
@@ -40,3 +41,51 @@ def test_fit_random_slopes(tmp_path):
                                                      "summary.txt"]  # the folder's marker: report_folder
     blups = pd.read_csv(out / "random_effects.csv")
     assert list(blups.columns) == ["USUBJID", "term", "estimate", "se"] and len(blups) == 2 * 160
+
+
+# -- data-selection messages in the command line's words -------------------------------------------
+def _analyze_advs(tmp_path, capsys, data: pd.DataFrame, *options) -> tuple[int, list[str]]:
+    path = tmp_path / "advs.csv"
+    data.to_csv(path, index=False)
+    code = main(["analyze", str(path), "--out", str(tmp_path / "report"), "--response", "AVAL",
+                 "--arm", "TRTA", "--covariates", *options])
+    return code, capsys.readouterr().err.splitlines()
+
+
+def test_duplicate_message_names_time_points_and_where(tmp_path, capsys):
+    code, err = _analyze_advs(tmp_path, capsys, advs_like(), "--population", "SAFFL")
+    assert code == 2 and len(err) == 1
+    assert ("ATPTN, ATPT, BASETYPE distinguish them (ATPTN: 815, 816, 817); keep one record per visit, "
+            "e.g. --where \"ATPTN == 815\" (keeps 18 of 54 records)") in err[0]
+    code, err = _analyze_advs(tmp_path, capsys, advs_like(), "--where", "AVISITN <= 4")
+    assert code == 2 and err[0].endswith('; keep one record per visit, e.g. --where "(AVISITN <= 4) and '
+                                         'ATPTN == 815" (keeps 12 of 36 records)')
+
+
+def test_param_and_population_named_as_options(tmp_path, capsys):
+    two = pd.concat([advs_like(), advs_like().assign(PARAMCD="DIABP")], ignore_index=True)
+    code, err = _analyze_advs(tmp_path, capsys, two)
+    assert code == 2 and err == ["trialmlm: error: '" + str(tmp_path / "advs.csv") + "' holds 2 parameters "
+                                 "(PARAMCD: DIABP, SYSBP); choose one with --param"]
+    code, err = _analyze_advs(tmp_path, capsys, advs_like(), "--population", "ITTFL")
+    assert code == 2 and err == ["trialmlm: error: --population ITTFL: 'advs.csv' has no such column; its "
+                                 "population flags are SAFFL, EFFFL"]  # not ABLFL, ANL01FL
+    code, err = _analyze_advs(tmp_path, capsys, advs_like().assign(DTHFL="N"), "--population", "FASFL")
+    assert code == 2 and err[0].endswith("SAFFL, EFFFL (other subject-level flags: DTHFL)")
+
+
+def test_alphabetical_arms_warn_with_arm_order(tmp_path, capsys, monkeypatch):
+    from trialmlm.app import report
+    from trialmlm.errors import DataError
+
+    def stop(*args, **kwargs):
+        raise DataError("stopped before the fit")
+
+    monkeypatch.setattr(report, "_model_records", stop)  # after reading and ordering the arms
+    options = ("--where", "ATPTN == 815", "--reference", "Placebo")
+    code, err = _analyze_advs(tmp_path, capsys, advs_like(), *options)
+    assert code == 2 and err == [
+        "trialmlm: warning: arms of 'TRTA' in alphabetical order after the reference (Placebo, Xanomeline "
+        "High Dose, Xanomeline Low Dose): the data have no numeric TRTAN; give the table order with "
+        "--arm-order Placebo \"Xanomeline High Dose\" \"Xanomeline Low Dose\"",
+        "trialmlm: error: stopped before the fit"]

@@ -244,8 +244,10 @@ def _analyze(tmp_path, capsys, data: pd.DataFrame, *options) -> str:
     path = tmp_path / "adeff.csv"
     data.to_csv(path, index=False)
     before = path.read_bytes()
+    arms = ["Placebo", *sorted(set(data["TRT01P"]) - {"Placebo"})]  # the file has no TRT01PN
     code = cli.main(["analyze", str(path), "--out", str(tmp_path / "report"), "--param", "HAMD17",
-                     "--arm", "TRT01P", "--reference", "Placebo", "--covariates", "BASE", *options])
+                     "--arm", "TRT01P", "--reference", "Placebo", "--arm-order", *arms,
+                     "--covariates", "BASE", *options])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and err.startswith("trialmlm: error: "), err
     assert path.read_bytes() == before

@@ -20,6 +20,7 @@ import pytest
 
 import trialmlm
 from trialmlm import DataError
+from trialmlm.data.vocabulary import command_line
 from trialmlm.missing import dropout_table, patterns
 
 DATA = Path(__file__).parent / "data"
@@ -250,7 +251,9 @@ def test_custom_column_names(tmp_path):
 
 
 def test_several_parameters_need_param(csv):
-    with pytest.raises(DataError, match=r"holds 2 parameters \(PARAMCD: HAMD17, MADRS\); choose one with"):
+    with pytest.raises(DataError, match=r"2 parameters \(PARAMCD: HAMD17, MADRS\); choose one with param=$"):
+        trialmlm.read(csv)
+    with command_line(), pytest.raises(DataError, match=r"MADRS\); choose one with --param$"):
         trialmlm.read(csv)
 
 
@@ -263,6 +266,8 @@ def test_several_parameters_by_label_only(tmp_path):
 def test_param_selects_nothing(csv):
     expected = r"param='FVC' selects no rows of .*; PARAMCD values are HAMD17, MADRS$"
     with pytest.raises(DataError, match=expected):
+        trialmlm.read(csv, param="FVC")
+    with command_line(), pytest.raises(DataError, match=r"^--param FVC selects no rows of "):
         trialmlm.read(csv, param="FVC")
 
 

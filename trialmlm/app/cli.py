@@ -19,6 +19,7 @@ import warnings
 from pathlib import Path
 
 from ..covariance import STRUCTURES, get_structure
+from ..data.vocabulary import command_line
 from ..engine.formula import parse_formula
 from ..entry import EXIT_INTERRUPTED, INTERRUPTED, starting
 from ..errors import ConvergenceError, TrialMLMError
@@ -29,6 +30,7 @@ from .report_folder import check_file, check_folder, report_folder
 SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"
 DEMO = dict(data=str(SAMPLE_DATA / "depression_trial.csv"), param="HAMD17", response="CHG",
             subject="USUBJID", visit="AVISIT", arm="TRT01P", reference="Placebo", covariates=("BASE",),
+            arm_order=("Placebo", "Drug 10 mg", "Drug 20 mg"),  # the file has no TRT01PN
             covariance="us", ddf="kenward-roger", sensitivity=True, workers=min(2, os.cpu_count() or 1),
             title="Demo: HAMD-17 change from baseline, simulated three-arm depression trial")
 TRAJECTORY_DEMO = dict(data=str(SAMPLE_DATA / "long_term_trial.csv"), param="FVC", response="AVAL",
@@ -199,7 +201,7 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), command_line():  # messages name --param, not param=
         warnings.showwarning = _one_line_warning
         return _main(argv)
 

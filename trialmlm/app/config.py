@@ -143,7 +143,7 @@ def models_with(what: str) -> str:
 
 #: AnalysisConfig fields passed to :func:`trialmlm.read` under the same names.
 SELECTION = ("param", "population", "where", "analysis_flag", "keep_dtype", "keep_baseline", "arm_order",
-             "class_variables")
+             "reference", "class_variables")
 #: TOML keys that are another spelling of a field: ``class`` is SAS's word (``--class``).
 ALIASES = {"class": "class_variables"}
 

@@ -35,16 +35,25 @@ Reference: CDISC ADaM Implementation Guide v1.3, sections 3.3.4 (ANLzzFL, ABLFL)
 
 from __future__ import annotations
 
+import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataError, DataWarning
+from .duplicates import explain_duplicates
 from .flags import flag_is_yes
+from .vocabulary import given, option
 from .where import parse_where
 
 BASELINE_FLAG = "ABLFL"
+#: Record-level flags of ADaMIG v1.3 BDS and OCCDS: baseline, analysis, on-treatment, last
+#: value on treatment, treatment-emergent, pre-/post-treatment, criterion, first occurrence.
+RECORD_FLAGS = re.compile(r"ABLFL|ANL\d\dFL|ONTRTFL|LVOTFL|TRTEMFL|PREFL|FUPFL|CRIT\d+FL|AOCC\w*FL")
+#: Population flags of ADaMIG v1.3 section 3.2 (and the pilot's EFFFL); zz: a numbered variant.
+POPULATION_FLAGS = re.compile(r"(FAS|SAF|ITT|PPROT|COMPL|RAND|ENRL|EFF)(\d\d)?FL|COMP\d\dFL")
 DERIVATION_TYPE = "DTYPE"
 
 
@@ -117,20 +126,47 @@ def exclude_records(data: pd.DataFrame, counts: RecordCounts, keep: np.ndarray, 
     return kept, counts
 
 
+def population_flags(data: pd.DataFrame, subject: str | None) -> list[str]:
+    """The columns of ``data`` that can be a population flag: named ``*FL``, holding only Y/N
+    values (:func:`trialmlm.data.flags.flag_is_yes`) and constant within each subject
+    (subject-level, as ADSL's ITTFL, SAFFL, EFFFL, FASFL, PPROTFL).  The record-level flags
+    of the ADaMIG (:data:`RECORD_FLAGS`: ABLFL, ANLzzFL, ONTRTFL, ...) are not, even where
+    their values happen to be constant within each subject."""
+    found = []
+    for col in data.columns:
+        if not str(col).upper().endswith("FL") or RECORD_FLAGS.fullmatch(str(col).upper()):
+            continue
+        try:
+            yes = flag_is_yes(data[col], str(col))
+        except DataError:
+            continue
+        if subject is None or (pd.Series(yes).groupby(data[subject].to_numpy()).nunique() <= 1).all():
+            found.append(str(col))
+    return found
+
+
 def _population(data: pd.DataFrame, flag: str, subject: str | None, source: str) -> np.ndarray:
+    def flags() -> str:
+        found = population_flags(data, subject)
+        named = [f for f in found if POPULATION_FLAGS.fullmatch(f.upper())]
+        other = [f for f in found if f not in named]
+        if not named:
+            return f"its subject-level flags are {', '.join(other) if other else 'none'}"
+        return f"its population flags are {', '.join(named)}" + (
+            f" (other subject-level flags: {', '.join(other)})" if other else "")
+
     if flag not in data.columns:
-        found = [c for c in data.columns if str(c).upper().endswith("FL")]
-        raise DataError(f"population={flag!r}: '{source}' has no such column; its flag columns are "
-                        f"{', '.join(found) if found else 'none'}")
+        raise DataError(f"{given('population', flag)}: '{source}' has no such column; {flags()}")
     yes = flag_is_yes(data[flag], f"population flag {flag} of '{source}'")
     if subject is not None:
         per = pd.Series(yes, index=data.index).groupby(data[subject].to_numpy()).nunique()
         varying = per.index[per > 1]
         if len(varying):
             raise DataError(f"population flag {flag} is not constant within subject {varying[0]!r} of "
-                            f"'{source}'; a population flag is a subject-level (ADSL) variable")
+                            f"'{source}'; a population flag is a subject-level (ADSL) variable: {flags()}")
     if not yes.any():
-        raise DataError(f"population={flag!r} selects nobody: no record of '{source}' has {flag} = 'Y'")
+        raise DataError(f"{given('population', flag)} selects nobody: no record of '{source}' has "
+                        f"{flag} = 'Y'; {flags()}")
     return yes
 
 
@@ -186,7 +222,7 @@ def _analysis_records(data: pd.DataFrame, flag: str, source: str) -> np.ndarray:
     """The records flagged ``"Y"`` by the analysis flag ``flag`` (ADaM ANLzzFL); DataError if
     it is not a column or flags nothing."""
     if flag not in data.columns:
-        raise DataError(f"analysis_flag={flag!r}: '{source}' has no such column")
+        raise DataError(f"{given('analysis_flag', flag)}: '{source}' has no such column")
     keep = flag_is_yes(data[flag], f"analysis_flag {flag} of '{source}'")
     if not keep.any():
         raise DataError(f"no record of '{source}' has {flag} = 'Y' (after the steps before "
@@ -202,7 +238,7 @@ def _derived(data: pd.DataFrame, keep_dtype: tuple[str, ...], source: str) -> tu
     present = sorted(set(dtype) - {""})
     unknown = sorted(kept_types - set(present))
     if unknown:
-        raise DataError(f"keep_dtype={', '.join(unknown)}: no record of '{source}' has {DERIVATION_TYPE} "
+        raise DataError(f"{given('keep_dtype', unknown)}: no record of '{source}' has {DERIVATION_TYPE} "
                         f"= {unknown[0]!r}; its derived records are {', '.join(present) or 'none'}")
     dropped = sorted(set(present) - kept_types)
     reason = (f"derived record ({DERIVATION_TYPE} = {', '.join(dropped)})" if dropped
@@ -238,7 +274,7 @@ def select_records(data: pd.DataFrame, counts: RecordCounts, *, subject: str | N
     if where is not None:
         keep = parse_where(where).mask(data)
         if not keep.any():
-            raise DataError(f"where={where!r} selects no record of '{source}'")
+            raise DataError(f"{given('where', where)} selects no record of '{source}'")
         data, counts = exclude_records(data, counts, keep, "where", f"not selected by: {where}", subject)
     if analysis_flag is not None and (analysis_flag in data.columns or analysis_flag != "ANL01FL"):
         keep = _analysis_records(data, analysis_flag, source)
@@ -258,24 +294,26 @@ def select_records(data: pd.DataFrame, counts: RecordCounts, *, subject: str | N
     return data, counts
 
 
-def duplicated_visit(rows: pd.DataFrame, subject: str, visit: str) -> tuple | None:
-    """``(subject, visit, number of records)`` of the first subject with several records at
-    one visit (rows with a subject and a visit), or None."""
-    dup = rows.duplicated([subject, visit], keep=False)
-    if not dup.any():
-        return None
-    first = rows.loc[dup].iloc[0]
-    n = int((dup & (rows[subject] == first[subject]) & (rows[visit] == first[visit])).sum())
-    return first[subject], first[visit], n
-
-
-def check_one_record_per_visit(data: pd.DataFrame, subject: str, visit: str, source: str) -> None:
-    """DataError naming the first subject with two records at one visit after selection."""
-    found = duplicated_visit(data.dropna(subset=[subject, visit]), subject, visit)
-    if found is not None:
-        label, at, n = found
-        raise DataError(f"subject {label!r} has {n} records at {visit} = {at!r} in '{source}' after the "
-                        "record selection; select one per visit (analysis_flag, keep_dtype or where)")
+def check_one_record_per_visit(data: pd.DataFrame, subject: str, visit: str, source: str,
+                               where: str | None = None) -> None:
+    """DataError naming the first subject with two records at one visit after selection, the
+    columns that tell its records apart and a ``where`` keeping one per visit
+    (:func:`trialmlm.data.duplicates.explain_duplicates`; ``where``: the selection applied)."""
+    found = explain_duplicates(data.dropna(subset=[subject, visit]), subject, visit, where)
+    if found is None:
+        return
+    message = (f"subject {found.subject!r} has {found.records} records at {visit} = {found.visit!r} in "
+               f"'{source}' after the record selection")
+    if found.columns:
+        verb = "distinguishes" if len(found.columns) == 1 else "distinguish"
+        message += f"; {', '.join(found.columns)} {verb} them ({found.columns[0]}: {', '.join(found.values)})"
+    if found.where is not None:
+        message += (f"; keep one record per visit, e.g. {given('where', found.where)} (keeps {found.kept} "
+                    f"of {found.total} records)")
+    else:
+        message += (f"; select one per visit ({option('analysis_flag')}, {option('keep_dtype')} or "
+                    f"{option('where')})")
+    raise DataError(message)
 
 
 def arm_order(data: pd.DataFrame, arm: str, order=None, reference=None) -> list:
@@ -283,8 +321,10 @@ def arm_order(data: pd.DataFrame, arm: str, order=None, reference=None) -> list:
 
     ``order`` (a list of every level) if given; else the numeric companion variable
     ``ARM + "N"`` (TRTPN for TRTP, TRT01PN for TRT01P, TRTAN for TRTA) when the data have
-    it; else the Categorical order of ``arm``; else sorted labels.  The ``reference``
-    arm is moved first.
+    it; else the Categorical order of ``arm``; else sorted labels, with a one-line
+    DataWarning listing the order used and the ``arm_order`` (``--arm-order``) that gives
+    another (not for two arms one of which is the ``reference``).  The
+    ``reference`` arm is moved first.
 
     Raises
     ------
@@ -296,16 +336,19 @@ def arm_order(data: pd.DataFrame, arm: str, order=None, reference=None) -> list:
         raise DataError(f"arm column '{arm}' is not in the data")
     labels = data[arm].dropna()
     present = list(pd.unique(labels.astype(object)))
+    alphabetical = order is None and f"{arm}N" not in data.columns and not isinstance(
+        data[arm].dtype, pd.CategoricalDtype)
     if order is not None:
         order = list(order)
         as_text = {str(v): v for v in present}
         unknown = [o for o in order if str(o) not in as_text]
         if unknown:
-            raise DataError(f"arm_order names {unknown[0]!r}, which is not a level of '{arm}' "
-                            f"(levels: {', '.join(map(str, present))})")
+            raise DataError(f"{given('arm_order', order)} names {unknown[0]!r}, which is not a level of "
+                            f"'{arm}' (levels: {', '.join(map(str, present))})")
         left = [v for v in present if str(v) not in {str(o) for o in order}]
         if left:
-            raise DataError(f"arm_order misses level {left[0]!r} of '{arm}'; list every level")
+            raise DataError(f"{given('arm_order', order)} misses level {left[0]!r} of '{arm}'; list every "
+                            "level")
         levels = [as_text[str(o)] for o in order]
     elif f"{arm}N" in data.columns:
         pairs = data[[arm, f"{arm}N"]].dropna().drop_duplicates()
@@ -313,10 +356,10 @@ def arm_order(data: pd.DataFrame, arm: str, order=None, reference=None) -> list:
         if several.any():
             bad = pairs.loc[several].iloc[0]
             raise DataError(f"'{arm}N' is not one number per level of '{arm}' (e.g. {bad[arm]!r}); "
-                            "give the order with arm_order")
+                            f"give the order with {option('arm_order')}")
         levels = pairs.sort_values(f"{arm}N", kind="stable")[arm].tolist()
         levels += [v for v in present if v not in levels]  # arms without a number, in data order
-    elif isinstance(data[arm].dtype, pd.CategoricalDtype):
+    elif not alphabetical:  # a Categorical: its order
         levels = [v for v in data[arm].cat.categories if v in set(present)]
     else:
         levels = sorted(present, key=str)
@@ -326,6 +369,11 @@ def arm_order(data: pd.DataFrame, arm: str, order=None, reference=None) -> list:
             raise DataError(f"reference arm {reference!r} is not a level of '{arm}' in the analysed data "
                             f"(levels: {', '.join(map(str, levels))})")
         levels = match + [v for v in levels if v is not match[0]]
+    if alphabetical and len(levels) - (reference is not None) > 1:
+        after = " after the reference" if reference is not None else ""
+        shown, hint = ", ".join(map(str, levels)), given("arm_order", levels)
+        warnings.warn(DataWarning(f"arms of '{arm}' in alphabetical order{after} ({shown}): the data have no "
+                                  f"numeric {arm}N; give the table order with {hint}"), stacklevel=2)
     return levels
 
 

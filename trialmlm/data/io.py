@@ -35,6 +35,7 @@ from . import adam
 from .adam import RecordCounts, check_one_record_per_visit, count_subjects, exclude_records, select_records
 from .classes import as_class, check_class_columns, grouping_name, warn_codes
 from .sas_files import check_sas_file
+from .vocabulary import given, option
 
 #: Extension -> format read by :func:`read`.
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".xpt": "xport", ".sas7bdat": "sas7bdat"}
@@ -90,7 +91,9 @@ def _read_file(path: Path, encoding: str | None) -> tuple[pd.DataFrame, dict]:
         raise DataError(f"data file '{path}' does not exist")
     if fmt == "csv":
         try:
-            return pd.read_csv(path, encoding=encoding or "utf-8"), {}
+            # low_memory=False: each column's type from all its rows (not chunk by chunk with a
+            # DtypeWarning naming column numbers)
+            return pd.read_csv(path, encoding=encoding or "utf-8", low_memory=False), {}
         except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise DataError(f"cannot read '{path}' as CSV: {exc}") from None
     if fmt == "parquet":
@@ -135,19 +138,19 @@ def _select_param(data: pd.DataFrame, param: str | None, source: str) -> np.ndar
             present = sorted(data[col].dropna().astype(str).unique())
             if len(present) > 1:
                 raise DataError(f"'{source}' holds {len(present)} parameters ({col}: {_listing(present)}); "
-                                "choose one with param=")
+                                f"choose one with {option('param')}")
             if present:  # PARAMCD decides when it is there; PARAM only without it
                 break
         return np.ones(len(data), dtype=bool)
     if not codes:
-        raise DataError(f"param={param!r} given but '{source}' has neither PARAMCD nor PARAM")
+        raise DataError(f"{given('param', param)} given but '{source}' has neither PARAMCD nor PARAM")
     keep = np.zeros(len(data), dtype=bool)
     for col in codes:
         keep |= (data[col].astype(str) == str(param)).to_numpy()
     if not keep.any():
         col = codes[0]
         present = sorted(data[col].dropna().astype(str).unique())
-        raise DataError(f"param={param!r} selects no rows of '{source}'; {col} values are "
+        raise DataError(f"{given('param', param)} selects no rows of '{source}'; {col} values are "
                         f"{_listing(present)}")
     return keep
 
@@ -215,12 +218,13 @@ def _select(data: pd.DataFrame, source: str, param: str | None, *, subject: str 
                                        subject)
     data, counts = select_records(data, counts, subject=subject, visit=visit, **selection)
     if subject is not None and visit is not None:
-        check_one_record_per_visit(data, subject, visit, source)
+        check_one_record_per_visit(data, subject, visit, source, selection.get("where"))
     return data, counts
 
 
 def _encode(data: pd.DataFrame, source: str, class_variables: list, visit: str | None,
-            visit_order: str | None, arm: str | None, arm_order: list | None) -> pd.DataFrame:
+            visit_order: str | None, arm: str | None, arm_order: list | None,
+            reference: str | None) -> pd.DataFrame:
     """Steps 9-12 of docs/data.md: class variables (with the numeric-codes warning of a CSV
     file), the visit order, the arm order; a new frame indexed 0, 1, ..."""
     data = as_class(data, class_variables, source)  # a new frame
@@ -231,7 +235,7 @@ def _encode(data: pd.DataFrame, source: str, class_variables: list, visit: str |
     if visit is not None and visit_order is not None and visit_order in data.columns:
         data[visit] = _order_visits(data, visit, visit_order, source)
     if arm is not None:
-        levels = adam.arm_order(data, arm, arm_order)
+        levels = adam.arm_order(data, arm, arm_order, reference)
         data[arm] = pd.Categorical(data[arm], categories=levels)
     return data.reset_index(drop=True)
 
@@ -241,6 +245,7 @@ def read(path: str | os.PathLike | pd.DataFrame, *, param: str | None = None, re
          analysis_flag: str | None = DEFAULT_FLAG, keep_dtype: tuple[str, ...] | list[str] = (),
          keep_baseline: bool = False, subject: str | None = "USUBJID", visit: str | None = "AVISIT",
          visit_order: str | None = "AVISITN", arm: str | None = None, arm_order: list | None = None,
+         reference: str | None = None,
          class_variables: Sequence[str] = (), encoding: str | None = None) -> pd.DataFrame:
     """Read a trial data file (ADaM BDS or any long format) and select the analysis records.
 
@@ -261,7 +266,9 @@ def read(path: str | os.PathLike | pd.DataFrame, *, param: str | None = None, re
     subject, visit : subject and analysis visit columns (required unless ``None``).
     visit_order : numeric column ordering the visits (``AVISITN``), used when present.
     arm : treatment column, a Categorical in the order of :func:`trialmlm.data.adam.arm_order`.
-    arm_order : every level of ``arm`` in table order (default: by ``arm + "N"``, else sorted).
+    arm_order : every level of ``arm`` in table order (default: by ``arm + "N"``, else sorted,
+        with a DataWarning naming ``arm_order``).
+    reference : the control arm, moved first in the arm order.
     class_variables : classification factors (SAS ``CLASS``, e.g. numeric site groups of a
         CSV file): Categoricals in value order (:func:`trialmlm.data.classes.as_class`).
     encoding : text encoding of CSV files (UTF-8) and of SAS character columns (detected).
@@ -293,6 +300,6 @@ def read(path: str | os.PathLike | pd.DataFrame, *, param: str | None = None, re
     data, counts = _select(data, source, param, subject=subject, visit=visit, population=population,
                            where=where, analysis_flag=analysis_flag, keep_dtype=tuple(keep_dtype),
                            keep_baseline=keep_baseline)
-    data = _encode(data, source, class_variables, visit, visit_order, arm, arm_order)
+    data = _encode(data, source, class_variables, visit, visit_order, arm, arm_order, reference)
     data.attrs = {"records": counts, "labels": labels}
     return data

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from .vocabulary import given
 
 _TOKEN = re.compile(r"""
     \s*(?:
@@ -68,7 +69,8 @@ def _tokens(text: str) -> list[_Token]:
             break
         m = _TOKEN.match(text, i)
         if m is None or m.end() == i:
-            raise DataError(f"where={text!r}: cannot read {text[i:].strip()[:20]!r} at character {i + 1}")
+            raise DataError(f"{given('where', text)}: cannot read {text[i:].strip()[:20]!r} at character "
+                            f"{i + 1}")
         kind = m.lastgroup
         raw = m.group(kind)
         at = m.start(kind)
@@ -138,7 +140,7 @@ class _Parser:
 
     def error(self, expected: str):
         tok = self.peek
-        raise DataError(f"where={self.text!r}: expected {expected} at character {tok.at + 1}, "
+        raise DataError(f"{given('where', self.text)}: expected {expected} at character {tok.at + 1}, "
                         f"found {tok.text!r}")
 
     def take(self, kind: str, text: str | None = None) -> _Token:
@@ -266,7 +268,8 @@ class Where:
             name = unknown[0]
             close = [c for c in data.columns if str(c).lower() == name.lower()]
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise DataError(f"where={self.text!r} names column '{name}', which is not in the data{hint}")
+            raise DataError(f"{given('where', self.text)} names column '{name}', which is not in the "
+                            f"data{hint}")
         return np.asarray(self._eval(self.tree, data), dtype=bool)
 
     def _values(self, node, data: pd.DataFrame):
@@ -288,7 +291,7 @@ class Where:
         if numeric != other_numeric:
             kinds = {True: "numeric", False: "text"}
             side = f"column '{node.name}'" if isinstance(node, Column) else "the literal"
-            raise DataError(f"where={self.text!r}: {side} is {kinds[numeric]} but is compared with "
+            raise DataError(f"{given('where', self.text)}: {side} is {kinds[numeric]} but is compared with "
                             f"{what} ({kinds[other_numeric]}); quote text values, leave numbers unquoted")
 
     def _eval(self, node, data: pd.DataFrame) -> np.ndarray:
@@ -306,7 +309,7 @@ class Where:
         left, lmiss, lnum = self._values(node.left, data)
         right, rmiss, rnum = self._values(node.right, data)
         if isinstance(node.left, Literal) and isinstance(node.right, Literal):
-            raise DataError(f"where={self.text!r}: a comparison must name a column")
+            raise DataError(f"{given('where', self.text)}: a comparison must name a column")
         what = (f"column '{node.right.name}'" if isinstance(node.right, Column) else repr(node.right.value))
         self._check_types(node.left, lnum, rnum, what)
         op = "==" if node.op == "!=" else node.op

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..data.adam import duplicated_visit
+from ..data.duplicates import duplicated_visit
 from ..engine.design import factor_levels
 from ..errors import DataError
 
