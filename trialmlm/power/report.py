@@ -139,7 +139,11 @@ def load_power_config(path, overrides: dict | None = None) -> tuple[TrialDesign,
     """Design, analysis and simulation settings of a TOML file (or of a report's
     ``power_results.json``), all checked; ``overrides``: ``n_sim``, ``workers``, ``seed`` from
     the command line (None: the file's)."""
-    raw = read_power_config(path)
+    return power_settings(read_power_config(path), path, overrides)
+
+
+def power_settings(raw: dict, path, overrides: dict | None = None) -> tuple[TrialDesign, Analysis, dict]:
+    """:func:`load_power_config` of the tables ``raw`` already read from ``path``."""
     missing = [s for s in ("design", "analysis") if s not in raw]
     if missing:
         raise DataError(f"config file '{path}' has no [{missing[0]}] table")
@@ -344,9 +348,9 @@ def _write_report(folder: Path, made: dict, results: dict, figure: Figure | None
 def run_power(config_path, out, n_sim: int | None = None, workers: int | None = None,
               seed: int | None = None, progress: bool | None = None, overwrite: bool = False) -> Path:
     """Read the config, simulate, tabulate, plot and write the report folder; returns it."""
-    design, analysis, s = load_power_config(config_path, {"n_sim": n_sim, "workers": workers, "seed": seed})
-    common = dict(alpha=s["alpha"], workers=s["workers"], progress=progress)
     raw = read_power_config(config_path)
+    design, analysis, s = power_settings(raw, config_path, {"n_sim": n_sim, "workers": workers, "seed": seed})
+    common = dict(alpha=s["alpha"], workers=s["workers"], progress=progress)
     config = {"design": raw["design"], "analysis": raw["analysis"],
               "simulation": {k: v for k, v in s.items() if v is not None}}
     made, results, notes = {}, {"settings": s, "config": config}, []
