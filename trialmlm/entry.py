@@ -52,8 +52,11 @@ def starting():
 def main(argv: list[str] | None = None) -> int:
     """Import the command line and run it; after Ctrl-C one line on stderr and exit code 130
     (the process then ends at once, for the reason of the module docstring)."""
-    with starting():
-        from .app.cli import main as run
+    try:
+        with starting():
+            from .app.cli import main as run
+    except KeyboardInterrupt:  # Ctrl-C during the imports, delivered as the guard's handler is removed
+        _interrupted_while_starting(signal.SIGINT, None)
     code = run(argv)
     if code == EXIT_INTERRUPTED:
         _exit_now(code)

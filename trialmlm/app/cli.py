@@ -249,9 +249,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
-    with starting():  # Ctrl-C while the libraries load: one line, exit code 130 (trialmlm.entry)
-        __import__(COMMAND_MODULES[args.command])  # an import statement's path (seen by -X importtime)
     try:
+        # Ctrl-C while the libraries load: one line, exit code 130 (trialmlm.entry); one that arrives
+        # as the guard ends comes as KeyboardInterrupt, caught below like any other
+        with starting():
+            __import__(COMMAND_MODULES[args.command])  # an import statement's path (seen by -X importtime)
         config_file = {"config file (--config)": getattr(args, "config", None)}
         if args.command == "simulate":
             from ..power.report import write_simulated_trial
