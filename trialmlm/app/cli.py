@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 
 from ..covariance import STRUCTURES, get_structure
-from ..data.vocabulary import command_line
+from ..data.vocabulary import command_line, from_config_file
 from ..engine.formula import parse_formula
 from ..entry import EXIT_INTERRUPTED, INTERRUPTED, starting
 from ..errors import ConvergenceError, TrialMLMError
@@ -185,13 +185,14 @@ def _imputation_and_folder_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args, base: dict):
-    values = dict(base)
-    if getattr(args, "config", None):
-        values.update(load_config(args.config))
+    from_file = load_config(args.config) if getattr(args, "config", None) else {}
+    values = {**base, **from_file}
     if getattr(args, "data", None):
         values["data"] = args.data
     names = [name for name in FIELDS if name != "data"]
-    values.update({k: getattr(args, k) for k in names if getattr(args, k, None) is not None})
+    typed = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
+    from_config_file(set(from_file) - set(typed))  # messages name these as the file's keys
+    values.update(typed)
     return make_config(**values)
 
 

@@ -587,7 +587,7 @@ def _check_estimands(config: AnalysisConfig) -> None:
         raise DataError("ice_where selects the subjects of a derived ICE (dropout, ice_flag, ice_date); an "
                         "ICE file lists its subjects itself")
     if config.ice_where is not None:
-        parse_where(config.ice_where)  # a syntax error before any work
+        parse_where(config.ice_where, "ice_where")  # a syntax error before any work
     if config.has_estimands and not config.kind.imputation_model:
         raise DataError("the estimand analyses (imputation from the MMRM) need "
                         f"{models_with('imputation_model')}")
