@@ -229,6 +229,9 @@ def _parser() -> argparse.ArgumentParser:
     p_pow.add_argument("--n-sim", dest="n_sim", type=int, help="simulated trials per point")
     p_pow.add_argument("--workers", type=int, help="processes (default: all cores)")
     p_pow.add_argument("--seed", type=int, help="random seed")
+    p_pow.add_argument("--figures", metavar="FORMATS",
+                       help=f"figure file formats, comma-separated: {', '.join(FIGURE_FORMATS)} "
+                            "(default png, or [simulation] figures; e.g. png,svg)")
     p_pow.add_argument("--overwrite", action="store_true",
                        help="replace a report of an earlier trialmlm version (a folder holding files "
                             "trialmlm did not write is never replaced)")
@@ -267,7 +270,7 @@ def _main(argv: list[str] | None) -> int:
 
             check_folder(Path(args.out), args.overwrite, config_file)  # before any work
             out = run_power(args.config, args.out, n_sim=args.n_sim, workers=args.workers, seed=args.seed,
-                            overwrite=args.overwrite)
+                            overwrite=args.overwrite, figures=args.figures)
             print(f"wrote the design report to {out}/; open {out / 'index.html'}")
             return 0
         if args.command == "fit":

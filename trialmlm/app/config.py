@@ -613,12 +613,25 @@ def _check_ranges(config: AnalysisConfig) -> None:
                         f"{config.imputations}")
 
 
+def figure_formats(value) -> tuple[str, ...]:
+    """The figure file formats given as a list or a comma-separated text (``"png,svg"``),
+    repeats dropped; DataError unless there is at least one and each is one of
+    :data:`FIGURE_FORMATS`."""
+    if not (_text(value) or _texts(value)):
+        raise DataError(f"must be a format, a comma-separated text or a list, got {value!r}")
+    formats = tuple(dict.fromkeys(_names(value)))
+    if not formats or any(f not in FIGURE_FORMATS for f in formats):
+        raise DataError(f"must be {' and/or '.join(FIGURE_FORMATS)}, e.g. --figures png,svg; got "
+                        f"{','.join(formats) or 'nothing'}")
+    return formats
+
+
 def _check_figures(config: AnalysisConfig) -> None:
-    """``figures``: at least one format, each of :data:`FIGURE_FORMATS`."""
-    unknown = [f for f in config.figures if f not in FIGURE_FORMATS]
-    if unknown or not config.figures:
-        raise DataError(f"figures (--figures) must be {' and/or '.join(FIGURE_FORMATS)}, e.g. "
-                        f"--figures png,svg; got {','.join(config.figures) or 'nothing'}")
+    """``figures``: at least one format, each of :data:`FIGURE_FORMATS` (:func:`figure_formats`)."""
+    try:
+        figure_formats(config.figures)
+    except DataError as exc:
+        raise DataError(f"figures (--figures) {exc}") from None
 
 
 def _imputations_used_by(config: AnalysisConfig) -> str | None:
