@@ -523,10 +523,12 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
 
     ``links``: (text, relative URL) pairs listed under "See also" in ``index.html``.
     ``inputs``: other files the report folder must not replace, role -> path (the TOML
-    file); the data and ICE files are always protected (:func:`trialmlm.app.report_folder.check_folder`).
+    file); the data, ADSL and ICE files are always protected
+    (:func:`trialmlm.app.report_folder.check_folder`).
     """
     final = Path(config.out)
-    inputs = {"data file": config.data, "ICE file (ice)": config.ice, **(inputs or {})}
+    inputs = {"data file": config.data, "ADSL file (adsl)": config.adsl, "ICE file (ice)": config.ice,
+              **(inputs or {})}
     check_folder(final, config.overwrite, inputs)  # before any work
     ctx = _context(config, progress)
     analyses = [kind(ctx) for kind in ANALYSES if kind.applies(config)]
