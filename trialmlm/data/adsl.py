@@ -34,6 +34,7 @@ import pandas as pd
 
 from ..errors import DataError, DataWarning
 from .adam import RecordCounts, count_subjects, exclude_records
+from .vocabulary import option
 
 STUDY = "STUDYID"
 _SHOWN = 5  # subjects named in a message
@@ -213,15 +214,16 @@ def merge_adsl(bds: pd.DataFrame, counts: RecordCounts, adsl: pd.DataFrame, *, s
         else (subject,)
     for name, frame in ((source, bds), (adsl_source, adsl)):
         if subject not in frame.columns:
-            raise DataError(f"'{name}' has no column '{subject}' (subject), the key of the ADSL merge")
+            raise DataError(f"'{name}' has no column '{subject}' (subject), the key of the ADSL merge "
+                            f"({option('adsl')})")
     bds_key, adsl_key = _key_text(bds, keys), _key_text(adsl, keys)
     _check_keys(adsl, keys, adsl_key, adsl_source)
     row = pd.Index(adsl_key.to_numpy()).get_indexer(bds_key.to_numpy())
     found = row >= 0
     if len(bds) and not found.any():
         first = [next(iter(k.dropna()), "").replace("\x1f", " / ") for k in (bds_key, adsl_key)]
-        raise DataError(f"no subject of '{source}' is in ADSL '{adsl_source}' (keys {' / '.join(keys)}: e.g. "
-                        f"{first[0]!r} in the BDS, {first[1]!r} in ADSL)")
+        raise DataError(f"no subject of '{source}' is in ADSL '{adsl_source}' ({option('adsl')}; keys "
+                        f"{' / '.join(keys)}: e.g. {first[0]!r} in the BDS, {first[1]!r} in ADSL)")
     kept = bds.loc[found]
     matched = adsl.iloc[row[found]]
     shared = [c for c in adsl.columns if c in bds.columns and c not in keys]
