@@ -7,6 +7,8 @@ record is counted under the first step that excludes it:
 step                   records excluded
 =====================  ===============================================================
 ``param``              another parameter (``PARAMCD``, else ``PARAM``, differs)
+``adsl``               subject not in the ADSL merged in (``adsl=``;
+                       :func:`trialmlm.data.adsl.merge_adsl`)
 ``population``         subject not in the population: its subject-level flag (EFFFL,
                        ITTFL, FASFL, SAFFL, PPROTFL, COMP24FL, ...) is not ``"Y"``
                        (every flag is read by :func:`trialmlm.data.flags.flag_is_yes`: "Y",

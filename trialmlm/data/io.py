@@ -2,7 +2,8 @@
 
 One function, :func:`read`: the file format is chosen by the extension (SAS files through
 pyreadstat, i.e. ReadStat), then the CDISC ADaM Basic Data Structure (BDS) conventions
-are applied — one parameter (PARAMCD), the record selection of
+are applied — one parameter (PARAMCD), the merge of the subject-level ADSL when given
+(:func:`trialmlm.data.adsl.merge_adsl`), the record selection of
 :func:`trialmlm.data.adam.select_records` (population, ``where``, ANL01FL, DTYPE, ABLFL), one
 record per subject and visit, the visit order of AVISITN and the arm order of its
 numeric companion (TRTPN).  The result is a pandas DataFrame whose ``attrs`` carry the
@@ -229,7 +230,7 @@ def _select(data: pd.DataFrame, source: str, param: str | None, *, subject: str 
 def _encode(data: pd.DataFrame, source: str, class_variables: list, visit: str | None,
             visit_order: str | None, arm: str | None, arm_order: list | None,
             reference: str | None) -> pd.DataFrame:
-    """Steps 9-12 of docs/data.md: class variables (with the numeric-codes warning of a CSV
+    """Steps 10-13 of docs/data.md: class variables (with the numeric-codes warning of a CSV
     file), the visit order, the arm order; a new frame indexed 0, 1, ..."""
     data = as_class(data, class_variables, source)  # a new frame
     if source.lower().endswith(".csv"):  # a text file: codes are read as numbers
