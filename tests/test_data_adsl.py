@@ -175,8 +175,16 @@ def test_sas_transport_adsl_with_labels(tmp_path):
     df = _read(_bds(), path, population="EFFFL")
     assert df.attrs["labels"]["EFFFL"] == "Efficacy Population Flag"
     assert df.attrs["records"].adsl.source == "adsl.xpt"
+    reasons = [e.reason for e in df.attrs["records"].exclusions if e.step == "adsl"]
+    assert reasons == ["subject not in ADSL (adsl.xpt)"]  # the file's name, not its path
     assert df.attrs["records"].adsl.conflicts == ()  # AGE 50 (BDS int) vs 50.0 (XPT double)
     assert sorted(df["USUBJID"].unique()) == ["001", "002"]
+
+
+def test_duplicated_index_of_a_data_frame():
+    bds = _bds().set_axis([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3])
+    df = _read(bds, _adsl())
+    assert df["EOSSTT"].tolist() == ["COMPLETED"] * 3 + ["DISCONTINUED"] * 3 + ["COMPLETED"] * 3
 
 
 def test_merge_adsl_directly_keeps_the_bds_index():

@@ -236,6 +236,6 @@ def merge_adsl(bds: pd.DataFrame, counts: RecordCounts, adsl: pd.DataFrame, *, s
     missing = bds.loc[~found, subject]
     _warn(facts, len(missing), missing.iloc[0] if len(missing) else None, source)
     counts = dataclasses.replace(counts, adsl=facts)
-    _, counts = exclude_records(bds, counts, found, "adsl", f"subject not in ADSL ({adsl_source})", subject)
-    extra = matched[added].set_axis(kept.index)
-    return pd.concat([kept, extra], axis=1), counts
+    _, counts = exclude_records(bds, counts, found, "adsl", f"subject not in ADSL ({facts.source})", subject)
+    merged = pd.concat([kept.reset_index(drop=True), matched[added].reset_index(drop=True)], axis=1)
+    return merged.set_axis(kept.index), counts
