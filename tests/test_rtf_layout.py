@@ -176,3 +176,24 @@ def test_a_span_label_wider_than_its_columns_widens_them_without_breaking_words(
     assert longest_unit(label, BODY_SIZE) <= area  # squeezed by the page: wraps at spaces only
     lines = wrap_at_spaces(label, area, BODY_SIZE).split("\n")
     assert len(lines) > 1 and " ".join(lines) == label
+
+
+def test_the_column_whose_wrapping_adds_fewest_lines_gives_up_width_first():
+    """ADADAS (CDISC pilot) Table 6: with two 20-character arm names the table is wider than the
+    page; the tipping-point note wraps instead of the analysis labels (in the report the
+    proportional squeeze broke "MI, copy / increments / in / reference" into four lines)."""
+    header = ("Contrast", "Analysis", "Estimate (SE)", "95% CI", "p-value", "Primary\np-value (MAR)",
+              "Tipping point")
+    note = "not significant under MAR; no tipping point"
+    rows = []
+    for contrast in ("Xanomeline Low Dose - Placebo", "Xanomeline High Dose - Placebo"):
+        rows += [(contrast, "MMRM (primary, MAR)", "-0.60 (1.014)", "(-2.60, 1.40)", "0.5535", "0.5535", ""),
+                 ("", "MI, copy increments in reference", "-0.10 (0.992)", "(-2.06, 1.86)", "0.9165",
+                  "0.5535", ""),
+                 ("", "Tipping point (MAR + delta)", "", "", "", "0.5535", note)]
+    usable = text_width("x" * 120, BODY_SIZE)
+    widths = column_widths(header, rows, "llccccl", usable, BODY_SIZE, CELL_PAD)
+    assert sum(widths) <= usable
+    lines = [max(wrap_at_spaces(c, text_area(w, BODY_SIZE, CELL_PAD), BODY_SIZE).count("\n") + 1
+                 for c, w in zip(row, widths)) for row in rows]
+    assert lines == [2, 2, 2] * 2  # proportional squeeze: 2, 3, 2

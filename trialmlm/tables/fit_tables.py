@@ -340,4 +340,5 @@ def sensitivity_table(fit, imputations: Sequence = (), tipping=None, alpha: floa
                   f"p >= {alpha:g}, or the last Delta of the range when the difference stays significant.",)
     visit = data["visit"].iloc[0]
     return Table(title or f"Sensitivity analyses of the treatment differences at {visit}", columns, rows,
-                 data, notes + tuple(footnotes), ("l", "l") + ("c",) * (len(columns) - 2))
+                 data, notes + tuple(footnotes),  # the tipping-point note is text: it may wrap
+                 ("l", "l") + ("c",) * (len(columns) - 2 - show_tipping) + ("l",) * show_tipping)

@@ -10,8 +10,10 @@ Layout, as SAS ODS RTF does it: a column is as wide as its widest cell (lines as
 as its header label if that is wider: on one line, or wrapped at the best space into two
 lines if it is more than six characters wider than the cells; when the
 table is wider than the page, header labels wrap further first (at spaces, down to the
-widest body cell), then left-aligned text cells (down to their longest
-word), each column giving up width in proportion to what it can give; only if the
+widest body cell), each column giving up width in proportion to what it can give; then
+left-aligned text cells wrap (down to their longest word), one character at a time from the
+column where that adds the fewest lines to the table (:func:`squeeze`: a long note column
+wraps before a short label column is broken into a word per line); only if the
 longest words alone exceed the page are all widths scaled down proportionally.  A column is
 never narrower than the longest word of its header and cells, so no word is split.  A spanning
 header (:attr:`Table.spans <trialmlm.tables.Table.spans>`) is one cell as wide as the columns
@@ -126,6 +128,41 @@ def _widen(widths: list[int], groups: Sequence[tuple[int, int, int]]) -> list[in
     return out
 
 
+def cell_lines(text: str, width: int, size: int, pad: int) -> int:
+    """Lines of ``text`` wrapped by :func:`wrap_at_spaces` in a cell ``width`` twips wide."""
+    return wrap_at_spaces(text, text_area(width, size, pad), size).count("\n") + 1
+
+
+def squeeze(widths: list[int], floors: list[int], rows: Sequence[Sequence[str]], usable: int, size: int,
+            pad: int) -> list[int]:
+    r"""Widths narrowed to at most ``usable`` in total, one character at a time (less at a floor
+    or at the last step), each step from the column (above its floor) whose narrowing adds the
+    fewest lines to the table; ties go to the widest column.
+    The table's lines are :math:`\sum_i \max_j L_{ij}`, with
+    :math:`L_{ij}` the lines of cell :math:`(i, j)` of ``rows`` (header included) at width
+    :math:`w_j` (:func:`cell_lines`).  Stops at the floors, wider than ``usable`` if they are."""
+    step = text_width("x", size)
+    widths = list(widths)
+    lines = [[cell_lines(c, w, size, pad) for c, w in zip(row, widths)] for row in rows]
+    while sum(widths) > usable:
+        best = None
+        for j, (w, floor) in enumerate(zip(widths, floors)):
+            if w <= floor:
+                continue
+            narrower = max(floor, w - step, w - (sum(widths) - usable))
+            column = [cell_lines(row[j], narrower, size, pad) for row in rows]
+            added = sum(max([*other[:j], new, *other[j + 1:]]) - max(other)
+                        for other, new in zip(lines, column))
+            if best is None or (added, -w) < best[0]:
+                best = ((added, -w), j, narrower, column)
+        if best is None:
+            break
+        _, j, widths[j], column = best
+        for other, new in zip(lines, column):
+            other[j] = new
+    return widths
+
+
 def column_widths(header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence[str],
                   usable: int, size: int, pad: int,
                   spans: Sequence[tuple[str, int, int]] = ()) -> list[int]:
@@ -162,7 +199,7 @@ def column_widths(header: Sequence[str], rows: Sequence[Sequence[str]], align: S
     fits = [(start, stop, longest_unit(label, size) + extra) for label, start, stop in labelled]
     body_floor, word_floor = _widen(body_floor, fits), _widen(word_floor, fits)
     widths = _give(natural, body_floor, sum(natural) - usable)
-    widths = _give(widths, word_floor, sum(widths) - usable)
+    widths = squeeze(widths, word_floor, [header, *rows], usable, size, pad)
     if sum(widths) > usable:
         total = sum(widths)
         widths = [w * usable // total for w in widths]
