@@ -133,6 +133,12 @@ def _role_and_model_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _selection_and_table_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--adsl", metavar="FILE",
+                   help="subject-level ADSL (CSV, Parquet, XPT, sas7bdat) merged by STUDYID/USUBJID before "
+                        "the record selection, so that --population, --where, --ice-where, --arm and "
+                        "--covariates can name its variables (EFFFL, EOSSTT, AGEGR1, ...); BDS values are "
+                        "kept where both files have a variable; records of subjects not in ADSL are excluded "
+                        "(counted)")
     p.add_argument("--param", help="PARAMCD (or PARAM) to analyse when the file holds several")
     p.add_argument("--population",
                    help="subject-level population flag to keep ('Y'): EFFFL, ITTFL, FASFL, ...")

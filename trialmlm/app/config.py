@@ -143,17 +143,19 @@ def models_with(what: str) -> str:
 
 #: AnalysisConfig fields passed to :func:`trialmlm.read` under the same names.
 SELECTION = ("param", "population", "where", "analysis_flag", "keep_dtype", "keep_baseline", "arm_order",
-             "reference", "class_variables")
+             "reference", "class_variables", "adsl")
 #: TOML keys that are another spelling of a field: ``class`` is SAS's word (``--class``).
 ALIASES = {"class": "class_variables"}
 
 
 @dataclass(frozen=True)
 class DataSelection:
-    """Which records and columns: the data file, the roles of its columns and the record
-    selection of :func:`trialmlm.read` (:data:`SELECTION`, same names)."""
+    """Which records and columns: the data file (and the ADSL merged into it), the roles of
+    its columns and the record selection of :func:`trialmlm.read` (:data:`SELECTION`, same
+    names)."""
 
     data: str
+    adsl: str | None = None
     response: str = "CHG"
     subject: str = "USUBJID"
     visit: str = "AVISIT"
@@ -451,10 +453,10 @@ def _label(value) -> bool:  # an arm level: text or a number
 #: Field -> (check, what the field must be); every field of AnalysisConfig is listed.
 KINDS = {
     **{name: (_text, "a text") for name in (
-        "data", "out", "response", "subject", "visit", "arm", "model", "time", "method", "ddf", "param",
-        "population", "where", "analysis_flag", "reason", "dropout_time", "title", "unit", "at_visit",
-        "study", "population_label", "program", "ice", "ice_flag", "ice_date", "date", "estimand_method",
-        "ice_where", "endpoint", "responder", "binary_strategy")},
+        "data", "adsl", "out", "response", "subject", "visit", "arm", "model", "time", "method", "ddf",
+        "param", "population", "where", "analysis_flag", "reason", "dropout_time", "title", "unit",
+        "at_visit", "study", "population_label", "program", "ice", "ice_flag", "ice_date", "date",
+        "estimand_method", "ice_where", "endpoint", "responder", "binary_strategy")},
     "responder_values": (lambda v: _label(v) or (isinstance(v, (list, tuple)) and all(map(_label, v))),
                          "a value or a list of values"),
     "reference": (_label, "an arm level (a text or a number)"),

@@ -27,6 +27,7 @@ CLI_OPTIONS = {
     "keep_baseline": "--keep-baseline",
     "arm_order": "--arm-order",
     "class_variables": "--class",
+    "adsl": "--adsl",
 }
 
 _ON_COMMAND_LINE = contextvars.ContextVar("trialmlm_command_line", default=False)
