@@ -218,8 +218,11 @@ def adam_pair(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows.append(post.loc[retest].assign(ADY=post.loc[retest, "ADY"] + rng.integers(8, 13, retest.sum()),
                                         AVAL=np.clip(aval[i, k][retest] + rng.integers(-2, 3, retest.sum()),
                                                      0, 52), ANL01FL=""))
-    analysed = post.loc[~incomplete]
-    carried = analysed.sort_values(["USUBJID", "AVISITN"]).groupby("USUBJID").tail(1)
+    # LOCF: the last non-missing value, to every scheduled visit after the last attended one
+    carried = post.loc[~incomplete].sort_values(["USUBJID", "AVISITN"]).groupby("USUBJID").tail(1)
+    last_week = np.asarray(WEEKS)[np.maximum(last, 0)]
+    carried = carried.assign(AVISITN=pd.Series(last_week, index=subjects["USUBJID"]).reindex(
+        carried["USUBJID"]).to_numpy())
     carried = carried.loc[carried["AVISITN"] < WEEKS[-1]]
     grid = carried.merge(pd.DataFrame({"NEXT": WEEKS}), how="cross")
     grid = grid.loc[grid["NEXT"] > grid["AVISITN"]]
