@@ -5,28 +5,27 @@ coefficients per missingness pattern), Kenward-Roger and the sandwich covariance
 same blocks or on one cluster's block, the imputations and refits on the same likelihood.
 At these sizes a second BLAS thread gains nothing and, when the cores are shared with
 other processes (a user's laptop is never idle), its threads wait for each other: on the
-2-core development machine a BCVA-like ``us`` fit (1,000 subjects x 10 visits) took
-0.12 s with one OpenBLAS thread and 0.46 s with two under a load of about 1, 0.9-2.1 s
-under a load of 2.  Dense matrices up to 1,600 x 1,600 (the sandwich of clusters of that
-many rows) were at most 1.7 times faster with two threads and up to 30 times slower under
-load (Cholesky, eigen-decomposition; docs/performance.md, "BLAS threads").  So the rule
-is one thread, :data:`HOT_PATH_THREADS`, for every hot path; no matrix trialmlm forms is
-large enough for more.
+2-core development machine a ``us`` fit of 1,000 subjects x 10 visits took 0.12 s with one
+OpenBLAS thread and 0.46 s with two under a load of about 1, the BCVA fit 1.3 s against
+6.7 s under a load of 10 from other jobs.  Dense matrices up to 1,600 x 1,600 (the
+sandwich of clusters of that many rows) were rarely faster with two threads (products
+under load, 1.3-1.7 times) and up to 30 times slower (solve, Cholesky, eigen-decomposition;
+docs/performance.md, "BLAS threads").  So the rule is one thread, :data:`HOT_PATH_THREADS`,
+for every hot path; no matrix trialmlm forms is large enough for more.
 
-:func:`blas_threads` applies it around a block of code for every
-BLAS library loaded (numpy's and scipy's OpenBLAS, MKL; threadpoolctl), and restores the
-caller's setting after the call: the caller's thread count is never changed.  Nested calls
-and calls from several threads of one process share one limit (BLAS's setting is global
-to the process): the first call in sets it, the last one out restores the caller's
-(OpenBLAS 0.3.31 ignores a change made from another thread than the main one once the main
-thread has set the number: in a thread executor's threads the main thread's setting holds).  The
-limit costs a few microseconds: threadpoolctl's search for the libraries, which takes
-milliseconds (``threadpool_limits`` searches at each call), is made once, after numpy's and
-scipy's libraries are loaded; then the threads are read and set only where they differ
-from the limit (nothing is set when the caller runs one thread already), and a nested
-call costs a lock.
+:func:`blas_threads` applies it around a block of code for every BLAS library loaded
+(numpy's and scipy's OpenBLAS, MKL; threadpoolctl) and restores the caller's setting
+after it: the caller's thread count is never changed.  Nested blocks and blocks in several
+threads of one process share one limit (BLAS's setting is global to the process): the
+first in sets it, the last out restores the caller's.  (OpenBLAS 0.3.31 ignores a change
+made from another thread than the main one once the main thread has set the number: in a
+thread executor's threads the main thread's setting holds.)  The limit costs tens of
+microseconds: threadpoolctl's search for the libraries, which takes milliseconds
+(``threadpool_limits`` searches at each call), is made once, after numpy's and scipy's
+libraries are loaded; then the threads are read, and set only where they differ from the
+limit; a nested block costs a lock.
 
-The environment variable ``TRIALMLM_BLAS_THREADS`` changes the rule, read at each call:
+The environment variable ``TRIALMLM_BLAS_THREADS`` changes the rule, read at each block:
 a positive integer is the number of threads of the hot paths; ``caller`` leaves the
 threads as the caller set them (``OPENBLAS_NUM_THREADS``, threadpoolctl), e.g. on a
 machine with many idle cores.
@@ -64,7 +63,7 @@ def configured_threads() -> int | None:
         return HOT_PATH_THREADS
     if value.lower() == CALLER:
         return None
-    if value.isdigit() and int(value) > 0:
+    if value.isdecimal() and int(value) > 0:
         return int(value)
     raise DataError(f"{ENVIRONMENT}={value!r}: expected a positive number of BLAS threads or "
                     f"'{CALLER}' (leave the threads as the caller set them)")
