@@ -59,6 +59,8 @@ from pathlib import Path
 import pandas as pd
 
 SCHEMA = "trialmlm.app.analysis_results/1"
+#: The schema of a run of several parameters: ``{"schema", "parameters": {PARAMCD: document}, "software"}``.
+PARAMETERS_SCHEMA = "trialmlm.app.analysis_results.parameters/1"
 
 
 def _plain(value):
@@ -181,22 +183,41 @@ def _adsl_entry(merge) -> dict:
                           for c in merge.conflicts]}
 
 
-def write_analysis_results(path, *, settings: dict, counts, by_arm: pd.DataFrame, arms: list, software: dict,
-                           **entries) -> Path:
-    """Write the file (see the module docstring): the records and arms, then ``entries``
-    (each analysis kind's: ``fit`` a dict or a list of dicts, ``lsmeans``, ...), then the
-    software."""
-    document = {
-        "schema": SCHEMA,
-        "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()},
+def settings_entry(settings: dict) -> dict:
+    """The ``settings`` of the file: every AnalysisConfig field, tuples as lists."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()}
+
+
+def analysis_document(*, settings: dict, counts, by_arm: pd.DataFrame, arms: list, **entries) -> dict:
+    """One analysis as JSON values (see the module docstring, without ``schema`` and
+    ``software``): the settings, the records and arms, then ``entries`` (each analysis kind's:
+    ``fit`` a dict or a list of dicts, ``lsmeans``, ...)."""
+    return {
+        "settings": settings_entry(settings),
         "records": {"read": {"records": counts.read_records, "subjects": counts.read_subjects},
                     "excluded": [dataclasses.asdict(e) for e in counts.exclusions],
                     "analysed": {"records": counts.records, "subjects": counts.subjects},
                     **({} if counts.adsl is None else {"adsl": _adsl_entry(counts.adsl)})},
         "subjects": _rows(by_arm, {"arm": "arm", "subjects": "subjects", "records": "records"}),
         "arms": [_plain(a) for a in arms],
-        **entries, "software": software,
+        **entries,
     }
+
+
+def _write(path, document: dict) -> Path:
     path = Path(path)
     path.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     return path
+
+
+def write_analysis_results(path, document: dict, software: dict) -> Path:
+    """Write the file of one analysis (see the module docstring): ``document`` of
+    :func:`analysis_document` between the schema and the software."""
+    return _write(path, {"schema": SCHEMA, **document, "software": software})
+
+
+def write_parameter_results(path, parameters: dict, software: dict) -> Path:
+    """Write the file of a run of several parameters (schema :data:`PARAMETERS_SCHEMA`):
+    ``parameters`` maps each PARAMCD, in report order, to its :func:`analysis_document` (or, for a
+    parameter without a usable fit, to ``{"settings", "error"}``)."""
+    return _write(path, {"schema": PARAMETERS_SCHEMA, "parameters": parameters, "software": software})

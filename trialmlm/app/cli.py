@@ -139,7 +139,10 @@ def _selection_and_table_arguments(p: argparse.ArgumentParser) -> None:
                         "--covariates can name its variables (EFFFL, EOSSTT, AGEGR1, ...); BDS values are "
                         "kept where both files have a variable; records of subjects not in ADSL are excluded "
                         "(counted)")
-    p.add_argument("--param", help="PARAMCD (or PARAM) to analyse when the file holds several")
+    p.add_argument("--param", nargs="+", metavar="PARAMCD",
+                   help="PARAMCD (or PARAM) to analyse when the file holds several; several (or 'all': every "
+                        "PARAMCD, in PARAMN order) write one report with a section per parameter, run in "
+                        "parallel on --workers processes")
     p.add_argument("--population",
                    help="subject-level population flag to keep ('Y'): EFFFL, ITTFL, FASFL, ...")
     p.add_argument("--where", help="record selection, e.g. \"AVISITN <= 24 and SITEGR1 != '900'\"")
@@ -190,16 +193,36 @@ def _imputation_and_folder_arguments(p: argparse.ArgumentParser) -> None:
                         "trialmlm did not write is never replaced)")
 
 
-def _config(args, base: dict):
-    from_file = load_config(args.config) if getattr(args, "config", None) else {}
+def _configs(args, base: dict) -> list:
+    """One config per parameter (:func:`trialmlm.app.parameters.make_configs`): ``base``, the
+    TOML file's keys and ``[[parameter]]`` tables, then the command-line options."""
+    from .parameters import load_parameters, make_configs
+
+    path = getattr(args, "config", None)
+    from_file = load_config(path) if path else {}
     values = {**base, **from_file}
-    if getattr(args, "data", None):
-        values["data"] = args.data
     names = [name for name in FIELDS if name != "data"]
     typed = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
+    if getattr(args, "data", None):
+        typed["data"] = args.data
+    if len(typed.get("param", ())) == 1:
+        typed["param"] = typed["param"][0]  # one parameter: a single-parameter run
     from_config_file(set(from_file) - set(typed))  # messages name these as the file's keys
-    values.update(typed)
-    return make_config(**values)
+    return make_configs(values, load_parameters(path) if path else [], typed)
+
+
+def _run_parameters(configs: list, inputs: dict) -> int:
+    """``analyze`` of several parameters: one report; exit status 3 when a parameter has no usable
+    fit (its section says why; the others are written)."""
+    from .parameter_report import run_parameters
+
+    report = run_parameters(configs, inputs=inputs)
+    for section in report.sections:
+        print(section.summary)
+    for code, why in report.failed.items():
+        print(f"trialmlm: error: {code}: {why}", file=sys.stderr)
+    print(f"wrote {len(report.files)} files to {report.out}/; open {report.index}")
+    return 3 if report.failed else 0
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -296,7 +319,7 @@ def _main(argv: list[str] | None) -> int:
         if args.command == "demo":
             if not Path(DEMO["data"]).exists():
                 raise TrialMLMError(f"sample data not found at {DEMO['data']}; run from a source checkout")
-            config = _config(args, {**DEMO, "out": "reports/demo"})
+            config = _configs(args, {**DEMO, "out": "reports/demo"})[0]
             trajectory = make_config(**{**TRAJECTORY_DEMO, "out": str(Path(config.out) / "trajectory")})
             link = ("trajectory model of the long-term trial (random intercepts and slopes)",
                     "trajectory/index.html")
@@ -306,7 +329,10 @@ def _main(argv: list[str] | None) -> int:
         else:
             if not args.data and not args.config:
                 raise TrialMLMError("give a data file or --config FILE")
-            config = _config(args, {})
+            configs = _configs(args, {})
+            if len(configs) > 1:
+                return _run_parameters(configs, config_file)
+            config = configs[0]
             report = run_analysis(config, inputs=config_file)
     except KeyboardInterrupt:  # Ctrl-C: the report folder is left as it was (report_folder)
         print(INTERRUPTED, file=sys.stderr)

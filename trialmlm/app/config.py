@@ -417,15 +417,22 @@ def known_keys(where: str, values: dict, known) -> dict:
 
 
 def load_config(path) -> dict:
-    """The ``[analysis]`` table (or the top level) of a TOML file, as keyword arguments
-    (:data:`ALIASES` under their field's name)."""
+    """The ``[analysis]`` table (or the top level, without the ``[[parameter]]`` tables of
+    :mod:`trialmlm.app.parameters`) of a TOML file, as keyword arguments (:data:`ALIASES`
+    under their field's name)."""
     raw = load_toml(path)
-    values = known_keys(f"config file '{path}'", raw.get("analysis", raw),
-                        list(FIELDS) + list(ALIASES))
+    top = {k: v for k, v in raw.items() if k != "parameter"}
+    return config_values(f"config file '{path}'", raw.get("analysis", top), list(FIELDS))
+
+
+def config_values(where: str, values: dict, known: list[str]) -> dict:
+    """``values`` with :data:`ALIASES` under their field's name; DataError ``"{where}: ..."`` for
+    a key not in ``known`` (nor an alias of one) or a field given under both names."""
+    values = known_keys(where, values, known + [a for a, name in ALIASES.items() if name in known])
     for alias, name in ALIASES.items():
         if alias in values:
             if name in values:
-                raise DataError(f"config file '{path}': give {alias} or {name}, not both")
+                raise DataError(f"{where}: give {alias} or {name}, not both")
             values[name] = values.pop(alias)
     return values
 

@@ -178,7 +178,7 @@ class AnalysisKind:
 
     def results(self) -> dict:
         """Entries of ``analysis_results.json``
-        (:func:`trialmlm.app.analysis_results.write_analysis_results`)."""
+        (:func:`trialmlm.app.analysis_results.analysis_document`)."""
         return {}
 
     def rows(self) -> list[tuple[str, str]]:

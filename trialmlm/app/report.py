@@ -66,6 +66,7 @@ from ..errors import ConvergenceError, DataError, DataWarning
 from ..estimands import impute, tipping_point
 from ..inference.methods import labels
 from ..missing import dropout_table, patterns, time_to_dropout
+from .analysis_results import write_analysis_results
 from .config import MODELS, SELECTION, AnalysisConfig, load_config, make_config  # noqa: F401 (re-exported)
 from .context import AnalysisKind, Context, Engine, read_records
 from .estimand_report import check_before_fit, run_estimands
@@ -519,6 +520,25 @@ ANALYSES = (DataDescription, ObservedValues, ModelAnalysis, Sensitivity, Estiman
             *RESPONDER_ANALYSES, *GLMM_ANALYSES)
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """One analysis made, before anything is written: the :class:`Context`, its analysis kinds
+    (:data:`ANALYSES` that apply), their tables (with the warning footnotes) and figure drawings."""
+
+    ctx: Context
+    kinds: list = field(repr=False)
+    tables: dict = field(repr=False)
+    drawings: dict = field(repr=False)
+
+
+def analyse(config: AnalysisConfig, progress: bool | None = None) -> Analysis:
+    """Read, count and fit, then build every table and figure drawing (nothing written)."""
+    ctx = _context(config, progress)
+    kinds = [kind(ctx) for kind in ANALYSES if kind.applies(config)]
+    return Analysis(ctx, kinds, _with_warnings(_in_order(k.tables() for k in kinds), ctx),
+                    _in_order(k.figures() for k in kinds))
+
+
 def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tuple = (),
                  inputs: dict | None = None) -> Report:
     """Read, fit, tabulate, plot and write the report folder; returns the :class:`Report`.
@@ -529,19 +549,25 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
     (:func:`trialmlm.app.report_folder.check_folder`).
     """
     final = Path(config.out)
-    inputs = {"data file": config.data, "ADSL file (adsl)": config.adsl, "ICE file (ice)": config.ice,
-              **(inputs or {})}
+    inputs = {**input_files(config), **(inputs or {})}
     check_folder(final, config.overwrite, inputs)  # before any work
-    ctx = _context(config, progress)
-    analyses = [kind(ctx) for kind in ANALYSES if kind.applies(config)]
-    made = _with_warnings(_in_order(a.tables() for a in analyses), ctx)
-    drawings = _in_order(a.figures() for a in analyses)
+    a = analyse(config, progress)
+    ctx, made = a.ctx, a.tables
     with report_folder(final, config.overwrite, inputs) as out:
-        files = _write_tables(out, made, ctx.titles) + _write_figures(out, drawings, config.figures)
-        files.append(_write_results(out / "analysis_results.json", ctx, analyses))
-        files.append(_write_index(out / "index.html", ctx, analyses, made, list(drawings), links))
+        files = write_tables(out, made, ctx.titles) + [write_combined(out, list(made.values()), ctx.titles)]
+        files += write_figures(out, figure_files(a.drawings, config.figures))
+        files.append(write_analysis_results(out / "analysis_results.json", results_document(a), software()))
+        figures = [(name, *figure_caption(name, ctx)) for name in a.drawings]
+        title = c.title if (c := ctx.config).title else f"{ctx.label}: {c.arm} by {ctx.axis}"
+        files.append(render_index(out / "index.html", title, [section_view(a, made, figures)], links,
+                                  config.figures))
         names = [p.relative_to(out) for p in files]
-    return Report(final, ctx.fit, made, tuple(drawings), tuple(final / n for n in names), ctx.counts)
+    return Report(final, ctx.fit, made, tuple(a.drawings), tuple(final / n for n in names), ctx.counts)
+
+
+def input_files(config: AnalysisConfig) -> dict:
+    """The input files a report folder must not replace: role -> path."""
+    return {"data file": config.data, "ADSL file (adsl)": config.adsl, "ICE file (ice)": config.ice}
 
 
 def _in_order(parts) -> dict:
@@ -566,8 +592,8 @@ def _with_warnings(made: dict, ctx: Context) -> dict:
     return {k: dataclasses.replace(t, footnotes=(*warnings_, *t.footnotes)) for k, t in made.items()}
 
 
-def _write_tables(out: Path, made: dict, titles) -> list[Path]:
-    """Each table as RTF, HTML and CSV, and every table in ``tables.rtf``."""
+def write_tables(out: Path, made: dict, titles) -> list[Path]:
+    """Each table as RTF, HTML and CSV named by its key (``t2_mmrm.rtf``)."""
     from .. import tables
 
     files = []
@@ -575,67 +601,99 @@ def _write_tables(out: Path, made: dict, titles) -> list[Path]:
         files += [tables.to_rtf(table, out / f"{name}.rtf", titles=titles),
                   tables.write_html(table, out / f"{name}.html", titles=titles),
                   tables.to_csv(table, out / f"{name}.csv")]
-    files.append(tables.to_rtf(list(made.values()), out / "tables.rtf", titles=titles))
     return files
 
 
-def _write_figures(out: Path, drawings: dict, formats: tuple[str, ...]) -> list[Path]:
-    """Each figure in each of the file ``formats`` (png, svg); the caller's matplotlib backend
-    is left alone."""
+def write_combined(out: Path, made: list, titles) -> Path:
+    """Every table of ``made`` in one RTF file, ``tables.rtf``."""
+    from .. import tables
+
+    return tables.to_rtf(made, out / "tables.rtf", titles=titles)
+
+
+def figure_files(drawings: dict, formats: tuple[str, ...]) -> dict:
+    """Each figure drawn and saved in each of the file ``formats`` (png, svg, 150 dpi):
+    name -> {format: file contents}; the caller's matplotlib backend is left alone."""
+    import io
+
     from ..plots.style import detached_figures
 
-    files = []
+    files = {}
     for name, draw in drawings.items():
         with detached_figures():
             figure = _figure(draw)
+        files[name] = {}
         for ext in formats:
-            path = out / f"{name}.{ext}"
-            figure.savefig(path, dpi=150, bbox_inches="tight")
-            files.append(path)
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format=ext, dpi=150, bbox_inches="tight")
+            files[name][ext] = buffer.getvalue()
     return files
 
 
-def _write_results(path: Path, ctx: Context, analyses: list) -> Path:
-    """``analysis_results.json`` (:mod:`trialmlm.app.analysis_results`): the records, the arms and
-    every analysis kind's entries."""
-    from .analysis_results import write_analysis_results
+def write_figures(out: Path, files: dict) -> list[Path]:
+    """The figure files of :func:`figure_files` into ``out`` (``name.ext``)."""
+    written = []
+    for name, contents in files.items():
+        for ext, data in contents.items():
+            path = out / f"{name}.{ext}"
+            path.write_bytes(data)
+            written.append(path)
+    return written
 
-    entries = {k: v for a in analyses for k, v in a.results().items()}
-    return write_analysis_results(path, settings=ctx.config.flat(), counts=ctx.counts,
-                                  by_arm=ctx.by_arm, arms=ctx.levels, software=dict(_versions()), **entries)
+
+def results_document(a: Analysis) -> dict:
+    """The analysis as :func:`trialmlm.app.analysis_results.analysis_document`: the records, the
+    arms and every analysis kind's entries."""
+    from .analysis_results import analysis_document
+
+    ctx = a.ctx
+    entries = {k: v for kind in a.kinds for k, v in kind.results().items()}
+    return analysis_document(settings=ctx.config.flat(), counts=ctx.counts, by_arm=ctx.by_arm,
+                             arms=ctx.levels, **entries)
 
 
-def _versions() -> list[tuple[str, str]]:
-    out = [("Python", platform.python_version())]
+def software() -> dict:
+    """Python and the versions of :data:`PACKAGES` (``"not installed"`` when missing)."""
+    out = {"Python": platform.python_version()}
     for name in PACKAGES:
         try:
-            out.append((name, metadata.version(name)))
+            out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
-            out.append((name, "not installed"))
+            out[name] = "not installed"
     return out
 
 
-def _write_index(path: Path, ctx: Context, analyses: list, made: dict, figures: list[str],
-                 links: tuple) -> Path:
-    """``index.html`` from the Jinja2 template ``templates/index.html.j2`` (the engine escapes
-    every text): the model rows of the analysis kinds, the software, links, every table and figure."""
-    from markupsafe import Markup
-
+def section_view(a: Analysis, tables: dict, figures: list) -> dict:
+    """What ``index.html`` shows of one analysis (plain texts, picklable): the header line, the
+    model rows of its kinds, ``tables`` (file name -> Table) as HTML, ``figures`` as (file
+    name, title, caption); a section of several parameters adds ``heading``, ``anchor`` and
+    ``error`` (:mod:`trialmlm.app.parameter_report`)."""
     from ..tables import to_html
-    from ..tables.render import CSS
 
-    c = ctx.config
-    t = ctx.titles
+    ctx, c, t = a.ctx, a.ctx.config, a.ctx.titles
     header = [f"Study {t.study}" if t.study else None, t.population,
               f"data {Path(c.data).name}: {ctx.analysed[c.subject].nunique()} subjects, "
               f"{len(ctx.analysed)} records analysed", _adsl_header(ctx.counts.adsl)]
+    return dict(header="; ".join(filter(None, header)) + ".",
+                model=[row for kind in a.kinds for row in kind.rows()],
+                tables=[(name, to_html(table)) for name, table in tables.items()], figures=figures,
+                heading=None, anchor=None, error=None)
+
+
+def render_index(path: Path, title: str, sections: list[dict], links: tuple,
+                 formats: tuple[str, ...]) -> Path:
+    """``index.html`` from the Jinja2 template ``templates/index.html.j2`` (the engine escapes
+    every text but the tables' HTML): the title, the software, links and each section of
+    :func:`section_view` (one, without a heading, for one analysis; with several, a table of
+    contents first)."""
+    from markupsafe import Markup
+
+    from ..tables.render import CSS
+
+    shown = [{**s, "tables": [(name, Markup(html)) for name, html in s["tables"]]} for s in sections]
     page = _template("index.html.j2").render(
-        title=c.title or f"{ctx.label}: {c.arm} by {ctx.axis}", css=Markup(CSS),
-        header="; ".join(filter(None, header)) + ".",
-        model=[row for a in analyses for row in a.rows()], results="analysis_results.json",
-        versions=_versions(), links=links,
-        tables=[(name, Markup(to_html(table))) for name, table in made.items()],
-        figures=[(name, *figure_caption(name, ctx)) for name in figures], formats=c.figures)
+        title=title, css=Markup(CSS), sections=shown, results="analysis_results.json",
+        versions=list(software().items()), links=links, formats=formats)
     path.write_text(page, encoding="utf-8")
     return path
 
