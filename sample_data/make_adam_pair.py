@@ -17,7 +17,8 @@ what an analysis of real ADaM data meets:
   missing), monotone dropout related to the arm and a few missed visits (no record),
   ``DTYPE = "LOCF"`` records for the visits after a dropout, re-assessments outside the
   visit window (``ANL01FL`` null), and a sleep-quality VAS (``PARAMCD = "SLEEPVAS"``) taken
-  twice per visit (``ATPT`` / ``ATPTN`` MORNING 1, EVENING 2).  Population flags and the
+  twice per visit (``ATPT`` / ``ATPTN`` MORNING 1, EVENING 2), and a CGI severity score
+  (``PARAMCD = "CGIS"``, 1-7) at baseline and weeks 4, 8, 16, 24.  Population flags and the
   discontinuation variables are only in ADSL.
 
 The true parameters are the constants below (sample_data/README.md lists them).  Only
@@ -73,6 +74,10 @@ VAS_WEEKS = (0, 4, 24)  # visits of the sleep-quality VAS, taken MORNING and EVE
 VAS_MEAN = {"Placebo": (-4.0, -8.0), "Drug 10 mg": (-6.0, -12.0),  # mean change at weeks 4 and 24 (mm)
             "Drug 20 mg Extended Release": (-7.0, -14.0)}
 VAS_BASE, VAS_SD, VAS_EVENING = 55.0, 9.0, 6.0  # baseline mean (SD 12), residual SD, evening - morning
+CGIS_WEEKS = (0, 4, 8, 16, 24)  # visits of the CGI severity score (1-7)
+CGIS_MEAN = {"Placebo": (-0.6, -0.9, -1.1, -1.2), "Drug 10 mg": (-0.8, -1.2, -1.4, -1.6),  # mean change
+             "Drug 20 mg Extended Release": (-0.9, -1.3, -1.6, -1.8)}  # at weeks 4, 8, 16, 24 (points)
+CGIS_SD = 0.8  # residual SD of a CGI-S score before rounding (independent between visits)
 REASONS = ("LACK OF EFFICACY", "ADVERSE EVENT", "WITHDRAWAL BY SUBJECT", "LOST TO FOLLOW-UP")  # DCDECOD
 REASON_TEXT = ("Lack of Efficacy", "Adverse Event", "Withdrawal by Subject", "Lost to Follow-up")  # DCSREAS
 FIRST_DOSE = np.datetime64("2024-02-05")
@@ -251,7 +256,7 @@ def adam_pair(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
     vas["BASE"] = vas_base_tpt.reindex(pd.MultiIndex.from_frame(vas[["USUBJID", "ATPTN"]])).to_numpy()
     vas["CHG"] = (vas["AVAL"] - vas["BASE"]).where(vas["ABLFL"] != "Y")
 
-    adeff = pd.concat([hamd, vas], ignore_index=True)
+    adeff = pd.concat([hamd, vas, _cgis(subjects, attended, day, keys, rng)], ignore_index=True)
     first = pd.Series(adsl["TRTSDT"].to_numpy(), index=adsl["USUBJID"])
     adeff["ADT"] = first.reindex(adeff["USUBJID"]).to_numpy() + pd.to_timedelta(adeff["ADY"] - 1, unit="D")
     no_start = adeff["ADT"].isna()
@@ -261,6 +266,31 @@ def adam_pair(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
                "ATPTN", "ADT", "ADY", "AVAL", "BASE", "CHG", "ABLFL", "ANL01FL", "DTYPE"]
     adsl = adsl.sort_values("USUBJID", kind="stable").reset_index(drop=True)
     return adsl, adeff[columns].reset_index(drop=True)
+
+
+def _cgis(subjects: pd.DataFrame, attended: np.ndarray, day: np.ndarray, keys: pd.DataFrame,
+          rng: np.random.Generator) -> pd.DataFrame:
+    """The CGI severity records (``PARAMCD = "CGIS"``, 1-7): a baseline that follows the baseline
+    HAMD-17 (``4.5 + (BASE - 24) / 3`` plus N(0, 0.6), rounded, limited to 3-7) and, at each
+    attended visit of :data:`CGIS_WEEKS`, baseline + the arm's mean change + N(0, CGIS_SD),
+    rounded and limited to 1-7.  Drawn after every other record, so those stay as they were."""
+    n = len(subjects)
+    base = np.clip(np.round(4.5 + (subjects["BASE"].to_numpy() - 24) / 3 + rng.normal(0, 0.6, n)), 3, 7)
+    rows = []
+    for j, week in enumerate(CGIS_WEEKS):
+        seen = np.ones(n, bool) if week == 0 else attended[:, WEEKS.index(week)]
+        idx = np.nonzero(seen)[0]
+        shift = 0.0 if week == 0 else np.array([CGIS_MEAN[a][j - 1] for a in subjects["TRT01P"].iloc[idx]])
+        value = base[idx]
+        if week:
+            value = np.clip(np.round(value + shift + rng.normal(0, CGIS_SD, idx.size)), 1, 7)
+        rows.append(keys.iloc[idx].assign(
+            PARAMCD="CGIS", PARAM="CGI Severity Score", AVISIT="Baseline" if week == 0 else f"Week {week}",
+            AVISITN=week, ATPT="", ATPTN=np.nan, ADY=1 if week == 0 else day[idx, WEEKS.index(week)],
+            AVAL=value, BASE=base[idx], ABLFL="Y" if week == 0 else "", ANL01FL="Y", DTYPE=""))
+    cgis = pd.concat(rows, ignore_index=True)
+    cgis["CHG"] = (cgis["AVAL"] - cgis["BASE"]).where(cgis["ABLFL"] != "Y")
+    return cgis
 
 
 def _as_dates(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:

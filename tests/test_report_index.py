@@ -8,15 +8,17 @@ from markupsafe import Markup
 from trialmlm.app.report import _template
 
 
-def _page(**changes) -> str:
-    values = dict(title="CHG <by> arm & visit", header="Study X<1>; Efficacy Population.",
-                  css=Markup("p { }"), model=[("Data", "a<b>.csv")],
-                  results="analysis_results.json", versions=[("numpy", "2.0")],
-                  links=[("trajectory & slopes", "sub/index.html?a=1&b=2")],
-                  tables=[("t1_summary", Markup("<table><tr><td>1</td></tr></table>"))],
-                  figures=[("f1_spaghetti", "Figure 1. Profiles", "records with 'DTYPE' < blank"),
-                           ("f7_residuals", "Figure 7. Residuals & fit", "Efficacy Population: 9 subjects.")],
-                  formats=("png", "svg"))
+SECTION = dict(header="Study X<1>; Efficacy Population.", model=[("Data", "a<b>.csv")],
+               tables=[("t1_summary", Markup("<table><tr><td>1</td></tr></table>"))],
+               figures=[("f1_spaghetti", "Figure 1. Profiles", "records with 'DTYPE' < blank"),
+                        ("f7_residuals", "Figure 7. Residuals & fit", "Efficacy Population: 9 subjects.")],
+               heading=None, anchor=None, error=None)
+
+
+def _page(sections=(SECTION,), **changes) -> str:
+    values = dict(title="CHG <by> arm & visit", css=Markup("p { }"), results="analysis_results.json",
+                  versions=[("numpy", "2.0")], links=[("trajectory & slopes", "sub/index.html?a=1&b=2")],
+                  formats=("png", "svg"), sections=list(sections))
     return _template("index.html.j2").render(**{**values, **changes})
 
 
@@ -47,3 +49,16 @@ def test_figures_link_only_the_formats_written():
     assert ('<figcaption><strong>Figure 7. Residuals &amp; fit</strong> (<a href="f7_residuals.svg">SVG</a>)'
             '<br>Efficacy Population: 9 subjects.</figcaption><img src="f7_residuals.svg"') in page
     assert ".png" not in page
+
+
+def test_several_sections_have_contents_headings_and_errors():
+    first = {**SECTION, "heading": "HAMD17: <total>", "anchor": "HAMD17",
+             "tables": [("HAMD17_t1_summary", Markup("<table></table>"))]}
+    failed = {**SECTION, "heading": "BAD", "anchor": "BAD", "error": "no usable fit of Y < 1", "model": []}
+    page = _page(sections=(first, failed))
+    assert '<li><a href="#HAMD17">HAMD17: &lt;total&gt;</a></li>' in page
+    assert '<li><a href="#BAD">BAD</a> (no usable fit)</li>' in page
+    assert '<section class="parameter" id="HAMD17">\n<h2>1. HAMD17: &lt;total&gt;</h2>' in page
+    assert '<p class="error">no usable fit of Y &lt; 1</p>' in page and "<h3>Tables</h3>" in page
+    assert '<a href="analysis_results.json">analysis_results.json</a> (parameters.HAMD17)' in page
+    assert page.count("<h3>Model</h3>") == 1  # not for the parameter without a fit

@@ -165,7 +165,9 @@ def test_adam_pair_generator_reproduces_shipped_files(adam_pair_files):
 def test_adam_pair_holds_what_the_readme_says(adam_pair_files):
     adsl, adeff = adam_pair_files["adsl"][0], adam_pair_files["adeff"][0]
     hamd = adeff[adeff["PARAMCD"] == "HAMD17"]
-    assert (len(adsl), len(adeff), len(hamd)) == (300, 3586, 2044)
+    assert (len(adsl), len(adeff), len(hamd)) == (300, 4816, 2044)
+    cgis = adeff[adeff["PARAMCD"] == "CGIS"]
+    assert len(cgis) == 1230 and cgis["AVAL"].between(1, 7).all() and cgis["ATPT"].isna().all()
     assert adsl["USUBJID"].is_unique and set(adeff["USUBJID"]) == set(adsl["USUBJID"])
     assert adsl.groupby("TRT01P")["TRT01PN"].first().to_dict() == {
         "Placebo": 0, "Drug 10 mg": 10, "Drug 20 mg Extended Release": 20}

@@ -43,6 +43,11 @@ A binary endpoint (``endpoint="binary"``, the GEE) has, in place of ``fit`` ...
       "intercurrent":     {"strategy", "source", "records": [{"subject", "visit", "arm", "observed",
                            "action"}, ...]}        -- only with intercurrent-event handling
 
+A run of several parameters (:mod:`trialmlm.app.parameter_report`) writes schema
+``trialmlm.app.analysis_results.parameters/1``: ``{"schema", "parameters": {PARAMCD: the
+object above without schema and software, or {"settings", "error"} for a parameter without
+a usable fit}, "software"}``.
+
 Numbers are written with Python's shortest round-trip representation (``repr`` of the
 double), so reading the file back gives the very doubles of the fit; a missing value
 (not estimable) is ``null``.  ``visit`` is ``null`` for a model without visits (slopes).
