@@ -7,7 +7,6 @@ from markupsafe import Markup
 
 from trialmlm.app.report import _template
 
-
 SECTION = dict(header="Study X<1>; Efficacy Population.", model=[("Data", "a<b>.csv")],
                tables=[("t1_summary", Markup("<table><tr><td>1</td></tr></table>"))],
                figures=[("f1_spaghetti", "Figure 1. Profiles", "records with 'DTYPE' < blank"),
