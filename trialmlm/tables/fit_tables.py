@@ -168,7 +168,7 @@ def _criteria_count(fit) -> str:
     covariance = _plural(fit.n_covariance_parameters - held, "covariance parameter") + what
     fixed = _plural(fit.n_fixed, "fixed effect")
     if fit.method == "ML":
-        counted = f"{_plural(fit._n_ic_params, 'parameter')}: {covariance} and {fixed}"
+        counted = f"{_plural(fit.n_ic_parameters, 'parameter')}: {covariance} and {fixed}"
     else:
         counted = f"{covariance}, not the {fixed} (under REML, SAS counts covariance parameters only)"
     if held:
