@@ -41,9 +41,12 @@ from .results import CovarianceAttempt, MMRMResults
 
 FitOne = Callable[[ModelFormula], MMRMResults]  # the fit of a parsed formula, problems recorded
 
-#: The information criteria of :func:`fit_best`: the :class:`MMRMResults` properties of SAS's
-#: "Fit Statistics" (AIC, AICC, BIC; smaller is better).
-CRITERIA = ("aic", "aicc", "bic")
+#: The information criteria of :func:`fit_best`, the :class:`MMRMResults` properties of SAS's
+#: "Fit Statistics" (smaller is better), with their formula in words (d: parameters counted).
+CRITERIA = {"aic": "-2 log L + 2d",
+            "aicc": "-2 log L + 2d n*/(n* - d - 1), n* = observations minus fixed effects (REML) or "
+                    "observations (ML)",
+            "bic": "-2 log L + d log(subjects read)"}
 #: Two criterion values closer than this are a tie (the loglik tolerance of the reference tests).
 TIE_TOLERANCE = 1e-6
 

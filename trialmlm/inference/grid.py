@@ -34,8 +34,14 @@ import pandas as pd
 from ..errors import DataError
 
 ESTIMABLE_TOL = 1e-6
-#: The weightings of the grid's rows over the factors an LS mean averages over (module docstring).
-WEIGHTS = ("equal", "proportional", "outer", "cells")
+#: The weightings of the grid's rows over the factors an LS mean averages over (module docstring),
+#: each with the words a table footnote says of it.
+WEIGHTS = {
+    "equal": "equally (SAS default, emmeans \"equal\")",
+    "proportional": "by the observed frequencies of their combinations (SAS OM, emmeans \"proportional\")",
+    "outer": "by the product of each factor's observed marginal frequencies (emmeans \"outer\")",
+    "cells": "by the observed frequencies of each LS mean's own cells (emmeans \"cells\")",
+}
 
 
 def forced_factors(encoding) -> list[str]:
