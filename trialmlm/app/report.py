@@ -580,7 +580,7 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
     drawings = _in_order(a.figures() for a in analyses)
     with report_folder(final, config.overwrite, inputs) as out:
         files = _write_tables(out, made, ctx.titles) + _write_figures(out, drawings, config.figures)
-        files.append(_write_results(out / "analysis_results.json", ctx, analyses))
+        files += _write_results(out, ctx, analyses)
         files.append(_write_index(out / "index.html", ctx, analyses, made, list(drawings), links))
         names = [p.relative_to(out) for p in files]
     return Report(final, ctx.fit, made, tuple(drawings), tuple(final / n for n in names), ctx.counts)
@@ -637,14 +637,17 @@ def _write_figures(out: Path, drawings: dict, formats: tuple[str, ...]) -> list[
     return files
 
 
-def _write_results(path: Path, ctx: Context, analyses: list) -> Path:
-    """``analysis_results.json`` (:mod:`trialmlm.app.analysis_results`): the records, the arms and
-    every analysis kind's entries."""
-    from .analysis_results import write_analysis_results
+def _write_results(out: Path, ctx: Context, analyses: list) -> list[Path]:
+    """``analysis_results.json`` (:mod:`trialmlm.app.analysis_results`: the records, the arms and
+    every analysis kind's entries) and the same numbers one row per statistic, ``ard.csv`` and
+    ``ard.json`` (:mod:`trialmlm.app.ard`)."""
+    from .analysis_results import results_document, write_analysis_results
+    from .ard import write_ard
 
     entries = {k: v for a in analyses for k, v in a.results().items()}
-    return write_analysis_results(path, settings=ctx.config.flat(), counts=ctx.counts,
-                                  by_arm=ctx.by_arm, arms=ctx.levels, software=dict(_versions()), **entries)
+    document = results_document(settings=ctx.config.flat(), counts=ctx.counts, by_arm=ctx.by_arm,
+                                arms=ctx.levels, software=dict(_versions()), **entries)
+    return [write_analysis_results(out / "analysis_results.json", document), *write_ard(out, document)]
 
 
 def _versions() -> list[tuple[str, str]]:
