@@ -317,7 +317,8 @@ def _main(argv: list[str] | None) -> int:
     except (OSError, ValueError, KeyError) as exc:  # unreadable files, bad option values
         print(f"trialmlm: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
-    print(f"{config.formula}: {report.subjects} subjects, {report.records} observations, "
+    formula = report.fit.settings.formula if config.covariance_select else config.formula  # the one chosen
+    print(f"{formula}: {report.subjects} subjects, {report.records} observations, "
           f"{'converged' if report.fit.converged else 'NOT converged'}")
     print(f"wrote {len(report.files)} files to {report.out}/; open {report.index}")
     return 0
