@@ -110,3 +110,22 @@ def test_entries_without_a_section_are_counted_as_left_out(report):
     document = json.loads((report / "analysis_results.json").read_text())
     document["responders"] = [{"visit": "V1", "arm": "ACT", "responders": 3, "n": 10}]
     assert ard_rows(document)[1] == ["responders"]
+
+
+def test_estimand_rows_carry_the_estimand_and_its_method(report):
+    document = json.loads((report / "analysis_results.json").read_text())
+    difference = {**document["differences"][-1], "estimate": 1.25}
+    document["estimands"] = [{"estimand": "JR", "handling": "jump to reference", "method": "condmean",
+                              "ice_source": "dropout", "lsmeans": document["lsmeans"][:2],
+                              "differences": [difference],
+                              "ice": [{"arm": "ACT", "subjects": 80, "with_ice": 12, "imputed": 20,
+                                       "excluded": 0}]}]
+    table, left_out = ard_rows(document)
+    rows = table.loc[table["analysis_id"].str.startswith("CHG_estimand_JR")]
+    assert set(rows["analysis_id"]) == {"CHG_estimand_JR_lsmeans", "CHG_estimand_JR_difference",
+                                        "CHG_estimand_JR_ice"}
+    assert rows["analysis_method"].eq("condmean imputation, jump to reference").all()
+    estimate = rows.loc[(rows["context"] == "difference") & (rows["stat_name"] == "estimate")]
+    assert estimate["stat"].tolist() == [1.25] and estimate["variable_level"].tolist() == ["ACT - CTRL"]
+    assert rows.loc[rows["context"] == "intercurrent_events", "stat"].tolist() == [80, 12, 20, 0]
+    assert left_out == [] and not table.duplicated(KEYS).any()

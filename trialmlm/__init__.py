@@ -25,6 +25,7 @@ from .errors import (
     DataError,
     DataWarning,
     FormulaError,
+    SelectionTieError,
     SeparationWarning,
     TrialMLMError,
 )
@@ -40,7 +41,7 @@ _LAZY = {"fit": ".api", "select_covariance": ".api", "read": ".data.io", "STRUCT
 __all__ = ["fit", "select_covariance", "gee", "marginal_effects", "GEEResults", "glmm", "GLMMResults", "read",
            "STRUCTURES", "MMRMResults",
            "BoundaryWarning", "ConvergenceError", "ConvergenceWarning", "DataError", "DataWarning",
-           "FormulaError", "SeparationWarning", "TrialMLMError", "__version__"]
+           "FormulaError", "SelectionTieError", "SeparationWarning", "TrialMLMError", "__version__"]
 
 
 def __getattr__(name: str):
