@@ -185,10 +185,14 @@ def fit_best(formula: ModelFormula, candidates: Sequence[str], criterion: str,
     fits, attempts, errors = {}, [], []
     for name in names:
         fit, tried = _try(formula, name, fit_one, errors)
-        if fit is not None and not tried.reason:
+        value = float(getattr(fit, criterion)) if fit is not None and not tried.reason else np.nan
+        if np.isfinite(value):
             fits[name] = fit
-            tried = replace(tried, criterion=criterion, value=float(getattr(fit, criterion)),
-                            minus2_loglik=float(-2 * fit.loglik), n_parameters=fit.n_ic_parameters)
+            tried = replace(tried, criterion=criterion, value=value, minus2_loglik=float(-2 * fit.loglik),
+                            n_parameters=fit.n_ic_parameters)
+        elif fit is not None and not tried.reason:  # AICC with n* - d - 1 <= 0
+            tried = replace(tried, reason=f"{criterion.upper()} is not defined for this fit (too few "
+                                          "observations for its parameters)")
         attempts.append(tried)
     if not fits:
         _raise_none_usable(formula, names, attempts, errors)
