@@ -193,11 +193,21 @@ def settings_entry(settings: dict) -> dict:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()}
 
 
-def analysis_document(*, settings: dict, counts, by_arm: pd.DataFrame, arms: list, **entries) -> dict:
-    """One analysis as JSON values (see the module docstring, without ``schema`` and
-    ``software``): the settings, the records and arms, then ``entries`` (each analysis kind's:
-    ``fit`` a dict or a list of dicts, ``lsmeans``, ...)."""
+def write_analysis_results(path, document: dict) -> Path:
+    """Write the :func:`results_document` ``document`` as JSON (numbers as the shortest
+    round-trip text of each double, missing values ``null``)."""
+    path = Path(path)
+    path.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    return path
+
+
+def results_document(*, settings: dict, counts, by_arm: pd.DataFrame, arms: list, software: dict,
+                     **entries) -> dict:
+    """The document of the file (see the module docstring): the records and arms, then
+    ``entries`` (each analysis kind's: ``fit`` a dict or a list of dicts, ``lsmeans``, ...),
+    then the software; every value JSON-ready."""
     return {
+        "schema": SCHEMA,
         "settings": settings_entry(settings),
         "records": {"read": {"records": counts.read_records, "subjects": counts.read_subjects},
                     "excluded": [dataclasses.asdict(e) for e in counts.exclusions],
@@ -205,24 +215,15 @@ def analysis_document(*, settings: dict, counts, by_arm: pd.DataFrame, arms: lis
                     **({} if counts.adsl is None else {"adsl": _adsl_entry(counts.adsl)})},
         "subjects": _rows(by_arm, {"arm": "arm", "subjects": "subjects", "records": "records"}),
         "arms": [_plain(a) for a in arms],
-        **entries,
+        **entries, "software": software,
     }
 
 
-def _write(path, document: dict) -> Path:
-    path = Path(path)
-    path.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    return path
-
-
-def write_analysis_results(path, document: dict, software: dict) -> Path:
-    """Write the file of one analysis (see the module docstring): ``document`` of
-    :func:`analysis_document` between the schema and the software."""
-    return _write(path, {"schema": SCHEMA, **document, "software": software})
-
-
-def write_parameter_results(path, parameters: dict, software: dict) -> Path:
-    """Write the file of a run of several parameters (schema :data:`PARAMETERS_SCHEMA`):
-    ``parameters`` maps each PARAMCD, in report order, to its :func:`analysis_document` (or, for a
-    parameter without a usable fit, to ``{"settings", "error"}``)."""
-    return _write(path, {"schema": PARAMETERS_SCHEMA, "parameters": parameters, "software": software})
+def write_parameter_results(path, documents: list[dict], software: dict) -> Path:
+    """Write the file of a run of several parameters (schema :data:`PARAMETERS_SCHEMA`): each
+    parameter's document (:func:`results_document`, without schema and software; for a
+    parameter without a usable fit ``{"settings", "error"}``) under its PARAMCD, in report order."""
+    parameters = {d["settings"]["param"]: {k: v for k, v in d.items() if k not in ("schema", "software")}
+                  for d in documents}
+    return write_analysis_results(path, {"schema": PARAMETERS_SCHEMA, "parameters": parameters,
+                                         "software": software})

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..errors import ConvergenceError
 from ..runner import run_tasks
-from .analysis_results import settings_entry, write_parameter_results
+from .analysis_results import settings_entry
 from .config import AnalysisConfig
 from .report import (
     analyse,
@@ -33,11 +33,11 @@ from .report import (
     figure_files,
     input_files,
     render_index,
-    results_document,
+    results_of,
     section_view,
-    software,
     write_combined,
     write_figures,
+    write_results,
     write_tables,
 )
 from .report_folder import check_folder, report_folder
@@ -116,7 +116,7 @@ def parameter_section(serial: bool, task: tuple[int, AnalysisConfig]) -> Paramet
         captions.append((prefix + name, numbered(title, number), caption))
     view = {**section_view(a, tables, captions), "heading": config.title or f"{code}: {ctx.label}",
             "anchor": code}
-    document = results_document(a)
+    document = results_of(a)
     document["settings"]["workers"] = config.workers  # the run's processes, not the task's
     state = "converged" if ctx.fit.converged else "NOT converged"
     counts = ctx.counts
@@ -154,8 +154,7 @@ def run_parameters(configs: list[AnalysisConfig], progress: bool | None = None, 
         made = [t for s in sections for t in s.tables.values()]
         if made:
             files.append(write_combined(out, made, next(s.titles for s in sections if s.tables)))
-        files.append(write_parameter_results(out / "analysis_results.json",
-                                             {s.param: s.document for s in sections}, software()))
+        files += write_results(out, [s.document for s in sections])
         title = f"{len(sections)} parameters: {', '.join(s.param for s in sections)}"
         files.append(render_index(out / "index.html", title, [s.view for s in sections], links,
                                   first.figures))
