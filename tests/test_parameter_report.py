@@ -74,6 +74,9 @@ def test_three_parameters_equal_three_single_runs(singles, combined):
                {k: v for k, v in single["settings"].items() if k not in ("out", "param")}
         for table in ("t0_records", "t1_summary", "t2_mmrm", "t3_type3", "t4_covariance", "t5_km"):
             assert (combined / f"{code}_{table}.csv").read_text() == (folder / f"{table}.csv").read_text()
+    ard = pd.read_csv(combined / "ard.csv")  # every parameter's rows, in report order
+    pd.testing.assert_frame_equal(ard, pd.concat([pd.read_csv(f / "ard.csv") for f in singles.values()],
+                                                 ignore_index=True))
 
 
 def test_one_report_numbers_tables_by_section(combined):

@@ -110,4 +110,4 @@ def test_toml_and_command_line_give_one_config(tmp_path):
     assert config.lsmeans_weights == "outer"
     args = cli._parser().parse_args(["analyze", "x.csv", "--covariance-select", "aicc", "us", "toeph",
                                      "--lsmeans-weights", "outer"])
-    assert cli._config(args, {}) == config
+    assert cli._configs(args, {}) == [config]
