@@ -34,10 +34,10 @@ __version__ = "0.1.0"
 #: Public name -> the module that defines it.
 _LAZY = {"fit": ".api", "read": ".data.io", "STRUCTURES": ".covariance", "MMRMResults": ".engine.results",
          "gee": ".genmod", "marginal_effects": ".genmod", "GEEResults": ".genmod",
-         "glmm": ".glimmix", "GLMMResults": ".glimmix"}
+         "glmm": ".glimmix", "GLMMResults": ".glimmix", "subgroups": ".inference.subgroups"}
 
-__all__ = ["fit", "gee", "marginal_effects", "GEEResults", "glmm", "GLMMResults", "read", "STRUCTURES",
-           "MMRMResults",
+__all__ = ["fit", "subgroups", "gee", "marginal_effects", "GEEResults", "glmm", "GLMMResults", "read",
+           "STRUCTURES", "MMRMResults",
            "BoundaryWarning", "ConvergenceError", "ConvergenceWarning", "DataError", "DataWarning",
            "FormulaError", "SeparationWarning", "TrialMLMError", "__version__"]
 

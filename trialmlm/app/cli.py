@@ -110,6 +110,10 @@ def _role_and_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--class", "--class-variables", dest="class_variables", nargs="+", metavar="COLUMN",
                    help="classification factors (SAS CLASS), e.g. SITEGR1 coded 701, 703, ...: "
                         "factors with levels in numeric order, not continuous covariates")
+    p.add_argument("--subgroups", nargs="+", metavar="COLUMN",
+                   help="mmrm: subgroup analyses of these columns (e.g. ADSL's SEX AGEGR1 REGION1): the "
+                        "differences at the last visit within each level from one model with subgroup x arm "
+                        "x visit terms, the interaction tests and a forest plot (Table 8, Figure 9)")
     p.add_argument("--model", choices=list(MODELS),
                    help="mmrm (default); ancova: linear model per visit (or --at-visit); slopes: random "
                         "intercept and slope in --time; binary endpoint: gee (default) or glmm (logistic "

@@ -185,6 +185,7 @@ class ModelSettings:
 
     model: str = "mmrm"
     covariates: tuple[str, ...] = ()
+    subgroups: tuple[str, ...] = ()
     time: str = "TIME"
     at_visit: str | None = None
     covariance: tuple[str, ...] | None = None
@@ -294,6 +295,8 @@ class AnalysisConfig:
     ``class_variables`` (SAS CLASS: columns made factors, numeric codes in numeric order;
     ``--class`` on the command line, ``class`` or ``class_variables`` in TOML).
     ``covariates``: terms of the mean model, columns or ``C(SITEGR1)``.
+    ``subgroups``: columns (e.g. ADSL's SEX, AGEGR1) of the subgroup analyses of the MMRM
+    (:func:`trialmlm.subgroups`: Table 8 and Figure 9).
     ``covariance``: one structure, or several tried in order (the first that converges
     with a positive-definite Hessian is used).  ``allow_nonconvergence``: write the
     report of a fit that did not converge (every table then says so) instead of stopping.
@@ -466,6 +469,7 @@ KINDS = {
     "covariance": (lambda v: _text(v) or _texts(v), "a structure name, a comma-separated text or a list"),
     "keep_dtype": (lambda v: _text(v) or _texts(v), "a DTYPE value or a list of them"),
     "class_variables": (lambda v: _text(v) or _texts(v), "a column name or a list of column names"),
+    "subgroups": (lambda v: _text(v) or _texts(v), "a column name or a list of column names"),
     "estimands": (lambda v: _text(v) or _texts(v), "a strategy, a comma-separated text or a list"),
     "figures": (lambda v: _text(v) or _texts(v), "a format, a comma-separated text or a list"),
     "deltas": (lambda v: isinstance(v, (list, tuple)) and all(_number(x) for x in v), "a list of numbers"),
@@ -496,7 +500,7 @@ def _names(value) -> tuple[str, ...]:
 def _coerce(values: dict) -> dict:
     """Lists as tuples; one covariate or DTYPE as a one-element tuple; "us,toeph" split."""
     out = dict(values)
-    for key in ("covariates", "keep_dtype", "class_variables"):  # one name, or a list of names
+    for key in ("covariates", "keep_dtype", "class_variables", "subgroups"):  # one name, or a list of names
         if key in out:
             out[key] = (out[key],) if isinstance(out[key], str) else tuple(out[key])
     for key in ("deltas", "arm_order"):
@@ -537,6 +541,9 @@ def _check_model(config: AnalysisConfig) -> None:
         raise DataError("covariance 'none' (no residual structure) cannot be part of a fallback list")
     if config.at_visit is not None and not kind.per_visit:
         raise DataError(f"at_visit is the visit of an ANCOVA; it needs {models_with('per_visit')}")
+    if config.subgroups and kind.name != "mmrm":
+        raise DataError("subgroups (--subgroups) are analysed in the MMRM with subgroup x arm x visit terms; "
+                        "they need model='mmrm'")
     if config.sensitivity and not kind.imputation_model:
         raise DataError("the sensitivity analyses (multiple imputation) need "
                         f"{models_with('imputation_model')}")

@@ -25,8 +25,10 @@ and SVG on request) and an ``index.html`` that shows them all with the model and
 ``t7_estimands``,          each estimand's intercurrent-event handling and differences at
 ``t7_ice``                 the last visit, and the events by estimand and arm (with
                            ``estimands`` or an ICE source: :mod:`trialmlm.app.estimand_report`)
-``f1`` ... ``f8``          spaghetti, observed means, LS means, differences, missing
-                           patterns, time to dropout, residuals, tipping point (slopes:
+``t8_subgroups``           differences at the last visit by subgroup level, interaction tests
+                           (with ``subgroups``: :mod:`trialmlm.app.subgroup_report`)
+``f1`` ... ``f9``          spaghetti, observed means, LS means, differences, missing
+                           patterns, time to dropout, residuals, tipping point, subgroups (slopes:
                            individual observed and predicted trajectories and shrinkage
                            in place of LS means and differences; no tipping point)
 =========================  ==================================================================
@@ -72,6 +74,9 @@ from .estimand_report import check_before_fit, run_estimands
 from .glmm_report import GLMM_ANALYSES, GLMM_ENGINE
 from .report_folder import check_folder, report_folder
 from .responder_report import RESPONDER_ANALYSES, RESPONDER_ENGINE
+from .subgroup_report import FIGURE as SUBGROUP_FIGURE
+from .subgroup_report import FIGURE_TITLE as SUBGROUP_FIGURE_TITLE
+from .subgroup_report import SubgroupAnalysis
 
 SENSITIVITY_METHODS = ("jump_to_reference", "copy_reference", "copy_increments_in_reference")
 PACKAGES = ("trialmlm", "numpy", "scipy", "pandas", "matplotlib", "lifelines", "formulaic")
@@ -317,6 +322,7 @@ FIGURE_TITLES = {
     "f6_km_dropout": "Time to dropout (Kaplan-Meier) by arm",
     "f7_residuals": "Residual diagnostics of the model",
     "f8_tipping_point": "Tipping point: the difference and its p-value by the shift applied after dropout",
+    SUBGROUP_FIGURE: SUBGROUP_FIGURE_TITLE,
 }
 
 
@@ -515,7 +521,7 @@ class EstimandAnalysis(AnalysisKind):
 
 
 #: The analysis kinds of a report, in order; a new kind is a subclass of AnalysisKind listed here.
-ANALYSES = (DataDescription, ObservedValues, ModelAnalysis, Sensitivity, EstimandAnalysis,
+ANALYSES = (DataDescription, ObservedValues, ModelAnalysis, Sensitivity, EstimandAnalysis, SubgroupAnalysis,
             *RESPONDER_ANALYSES, *GLMM_ANALYSES)
 
 
