@@ -115,7 +115,8 @@ def subgroups(fit_or_formula, data: pd.DataFrame, subgroup, arm: str, visit: str
     Parameters
     ----------
     fit_or_formula : the analysis' MMRM fit (its formula, method, weights, ddf and vcov are
-        re-used), or its formula (fitted here with ``fit_options``).
+        re-used), or its formula (fitted here with ``fit_options``: ``method``, ``ddf``, ... of
+        :func:`trialmlm.fit`).
     data : the analysis records, holding the subgroup column(s).
     subgroup : a column or a list of columns (each analysed in its own model).
     arm, visit : the arm and visit factors of the model (``visit``: default the visit of the
@@ -136,6 +137,9 @@ def subgroups(fit_or_formula, data: pd.DataFrame, subgroup, arm: str, visit: str
     if method not in METHODS:
         raise DataError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     given = isinstance(fit_or_formula, str)
+    if fit_options and not given:
+        raise DataError(f"subgroups(): {', '.join(fit_options)} are options of fitting a formula; a fit "
+                        "given is re-used with its own settings")
     base = fit_model(fit_or_formula, data, **fit_options) if given else fit_or_formula
     s = base.settings
     if s.linear or not s.visit:

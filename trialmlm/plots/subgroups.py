@@ -131,7 +131,7 @@ def _text_columns(rows: pd.DataFrame, result, decimals: int) -> list[tuple[str, 
             diff.append(f"{e.rjust(w['estimate'])} ({lo.rjust(w['lower'])}, {up.rjust(w['upper'])})")
     p = [fmt_p(v) if k == "variable" and np.isfinite(v) else "" for k, v in zip(rows["kind"], rows["p"])]
     ci = f"Difference ({100 * (1 - result.alpha):g}% CI)"
-    columns = [(f"n {result.arms[1] if len(result.arms) == 2 else 'arm'}/ref", n), (ci, diff),
+    columns = [("n arm/ref", n), (ci, diff),
                ("Interaction p", p)]
     fits = [[t for t in v if not t.startswith(NOT_ESTIMABLE)] for _, v in columns]  # an NE reason may run on
     return [(h, v, CHAR * (max(len(h) * 1.1, *(len(t) for t in f)) + 2)) for (h, v), f in zip(columns, fits)]
