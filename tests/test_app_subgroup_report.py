@@ -17,6 +17,7 @@ from trialmlm.app.cli import main
 from trialmlm.app.config import make_config
 from trialmlm.errors import DataError, DataWarning
 from trialmlm.tables import fmt_p
+from trialmlm.tables.subgroup_tables import subgroup_table
 
 DATA = Path(__file__).parent.parent / "sample_data"
 COMMON = [str(DATA / "adeff.xpt"), "--adsl", str(DATA / "adsl.xpt"), "--param", "HAMD17",
@@ -71,6 +72,17 @@ def test_table_8_rows(report, direct):
            "Extended Release (fewer than 5)." in html
     index = (report / "index.html").read_text()
     assert "f9_subgroups.png" in index and "Figure 9. Treatment differences by subgroup" in index
+
+
+def test_table_layout(direct):
+    """Each variable's label and each level once, the overall effect first without a level."""
+    rows = [r[:3] for r in subgroup_table(direct).rows]
+    assert rows[:3] == [("All subjects", "", "Drug 10 mg - Placebo"),
+                        ("", "", "Drug 20 mg Extended Release - Placebo"),
+                        ("Sex", "F", "Drug 10 mg - Placebo")]
+    assert [r[1] for r in rows if r[1]] == ["F", "M", "<65", ">=65", "EUROPE", "NORTH AMERICA"]
+    labels = ["All subjects", "Sex", "Pooled Age Group 1", "Geographic Region 1"]
+    assert [r[0] for r in rows if r[0]] == labels
 
 
 def test_subgroups_need_the_mmrm_and_a_column(tmp_path, capsys):

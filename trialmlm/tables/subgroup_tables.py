@@ -27,13 +27,14 @@ def subgroup_table(result, decimals: int = 1, unit: str | None = None, labels: d
     table["p_interaction_visits"] = table["variable"].map(over)
     first = ~table["variable"].duplicated()
     variables = blank_repeats([display_label(labels, v) for v in table["variable"]])
-    levels = blank_repeats([(v, lv) if v != lv else "" for v, lv in zip(table["variable"], table["level"])])
+    new_level = ~table.duplicated(["variable", "level"])
     notes, rows = [], []
-    for r, variable, level, head in zip(table.itertuples(), variables, levels, first):
+    for r, variable, level, head in zip(table.itertuples(), variables, new_level, first):
         if r.note:
             notes.append(f"{r.variable} = {r.level}, {r.contrast}: {r.note}.")
         difference = NOT_ESTIMABLE if r.note else fmt_estimate_se(r.estimate, r.se, decimals + 1)
-        rows.append((variable, level[1] if level else "", r.contrast, f"{r.n_arm} / {r.n_reference}",
+        rows.append((variable, r.level if level and r.level != r.variable else "", r.contrast,
+                     f"{r.n_arm} / {r.n_reference}",
                      difference, fmt_ci(r.lower, r.upper, decimals + 1), fmt_p(r.p),
                      fmt_p(r.p_interaction) if head else "", fmt_p(r.p_interaction_visits) if head else ""))
     ci = f"{100 * (1 - result.alpha):g}% CI"
