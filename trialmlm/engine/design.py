@@ -22,6 +22,7 @@ import pandas as pd
 from formulaic import Formula, model_matrix
 
 from ..errors import DataError, DataWarning, FormulaError
+from .clda import TRANSFORMS
 from .formula import ModelFormula
 from .specification import ModelSpec
 
@@ -65,10 +66,10 @@ def is_factor(series: pd.Series) -> bool:
 def formula_variables(expr: str) -> list[str]:
     """Columns named by a formulaic expression (sorted).  formulaic reads a backticked name
     with a dot, `BASE.LINE`, as attribute access of a variable `BASE`; the quoted name is the
-    column."""
+    column.  The package's transforms (:data:`~trialmlm.engine.clda.TRANSFORMS`) are not columns."""
     quoted = set(re.findall(r"`([^`]+)`", expr))
     roots = {q.split(".")[0] for q in quoted if "." in q}
-    return sorted((set(Formula(expr).required_variables) - roots) | quoted)
+    return sorted((set(Formula(expr).required_variables) - roots - set(TRANSFORMS)) | quoted)
 
 
 def _check_columns(data: pd.DataFrame, names, where: str) -> None:
@@ -134,8 +135,8 @@ class FixedEncoding:
             out = np.full((len(data), self.kept.size), np.nan)
             if complete.any():
                 frame = pd.DataFrame(columns, index=data.index, columns=list(self.variables))
-                out[complete] = np.asarray(model_matrix(self.spec, frame.loc[complete], na_action="raise"),
-                                           dtype=float)
+                mm = model_matrix(self.spec, frame.loc[complete], na_action="raise", context=TRANSFORMS)
+                out[complete] = np.asarray(mm, dtype=float)
             return out
         index, values = self._table_parts(columns, complete)
         x = self.table[0][index]
@@ -842,14 +843,14 @@ def _fixed_design(formula: ModelFormula, frame: pd.DataFrame, fixed_vars: list[s
     if encoding is None or (encoding.formula, encoding.variables, encoding.levels) \
             != (formula.fixed, tuple(fixed_vars), fixed_levels):
         try:
-            probe = model_matrix(formula.fixed, fixed.iloc[:1], na_action="raise")
+            probe = model_matrix(formula.fixed, fixed.iloc[:1], na_action="raise", context=TRANSFORMS)
             encoding = FixedEncoding(formula.fixed, tuple(fixed_vars), fixed_levels, probe.model_spec,
                                      tuple(probe.columns), np.ones(probe.shape[1], dtype=bool))
         except Exception:  # a transform that needs more than one row: formulaic on all rows
             encoding = None
         try:
             if encoding is None or encoding.table is None:
-                mm = model_matrix(formula.fixed, fixed, na_action="raise")
+                mm = model_matrix(formula.fixed, fixed, na_action="raise", context=TRANSFORMS)
                 X_all = np.asarray(mm, dtype=float)
                 encoding = FixedEncoding(formula.fixed, tuple(fixed_vars), fixed_levels, mm.model_spec,
                                          tuple(mm.columns), np.ones(X_all.shape[1], dtype=bool))
