@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula, model_matrix
 
-from ..errors import DataError, DataWarning, FormulaError
+from ..errors import DataError, DataWarning, FormulaError, TrialMLMError
 from .clda import TRANSFORMS
 from .formula import ModelFormula
 from .specification import ModelSpec
@@ -855,6 +855,8 @@ def _fixed_design(formula: ModelFormula, frame: pd.DataFrame, fixed_vars: list[s
                 encoding = FixedEncoding(formula.fixed, tuple(fixed_vars), fixed_levels, mm.model_spec,
                                          tuple(mm.columns), np.ones(X_all.shape[1], dtype=bool))
         except Exception as exc:
+            if isinstance(exc.__cause__, TrialMLMError):  # a package transform's own error (clda)
+                raise exc.__cause__ from None
             raise FormulaError(f"cannot build the mean model '{formula.fixed}': {exc}") from None
     elif encoding.table is None:
         X_all = encoding.full_matrix(fixed)
