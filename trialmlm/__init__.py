@@ -34,10 +34,11 @@ __version__ = "0.1.0"
 #: Public name -> the module that defines it.
 _LAZY = {"fit": ".api", "read": ".data.io", "STRUCTURES": ".covariance", "MMRMResults": ".engine.results",
          "gee": ".genmod", "marginal_effects": ".genmod", "GEEResults": ".genmod",
-         "glmm": ".glimmix", "GLMMResults": ".glimmix"}
+         "glmm": ".glimmix", "GLMMResults": ".glimmix",
+         "change_lsmeans": ".inference.change", "change_differences": ".inference.change"}
 
 __all__ = ["fit", "gee", "marginal_effects", "GEEResults", "glmm", "GLMMResults", "read", "STRUCTURES",
-           "MMRMResults",
+           "MMRMResults", "change_lsmeans", "change_differences",
            "BoundaryWarning", "ConvergenceError", "ConvergenceWarning", "DataError", "DataWarning",
            "FormulaError", "SeparationWarning", "TrialMLMError", "__version__"]
 
