@@ -42,3 +42,25 @@ def test_getting_started_example_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "docs/index.md", "exec"), {"print": lambda *a, **k: None})
     assert (tmp_path / "t2_mmrm.rtf").stat().st_size > 0 and (tmp_path / "lsmeans.png").stat().st_size > 0
+
+
+def test_clda_worked_example():
+    """The cLDA section of docs/mmrm.md: its code runs and its table prints the fit's numbers."""
+    import re
+
+    import trialmlm
+
+    root = Path(__file__).parents[1]
+    section = DOC[DOC.index("## cLDA"):DOC.index("## Covariance fallback")]
+    code = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    code = code.replace('"sample_data/', f'"{(root / "sample_data").as_posix()}/')
+    scope = {"trialmlm": trialmlm}
+    exec(compile(code, "docs/mmrm.md", "exec"), scope)
+    fit = scope["fit"]
+    assert f"= {-2 * fit.loglik:.3f}." in section
+    change = trialmlm.change_lsmeans(fit).query("AVISIT == 'Week 8'")
+    diff = trialmlm.change_differences(fit).query("AVISIT == 'Week 8'")
+    cells = [f"{r.estimate:.3f} ({r.se:.3f}), {r.df:.1f}" for r in change.itertuples()]
+    cells += [f"{r.estimate:.3f} ({r.se:.3f}), {r.df:.1f}, {r.p:.3f}" for r in diff.itertuples()]
+    for cell in cells:
+        assert cell in section, cell
