@@ -13,11 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import CLDA_REFS, clda_data, clda_fits
-from scipy import stats
 
 import trialmlm
 from trialmlm import DataError
-from trialmlm.inference.change import change_differences, change_lsmeans
+from trialmlm.inference.change import change_lsmeans
 
 REFS = CLDA_REFS
 VISITS, ARMS = REFS["visits"], REFS["arms"]
@@ -63,7 +62,7 @@ def test_change_from_baseline(fits, name, key):
 @pytest.mark.parametrize("name, key", TABLES)
 def test_differences_after_baseline(fits, name, key):
     fit, ref = fits[name], REFS["cases"][name][key]
-    table = change_differences(fit, ddf=key.replace("_", "-"))
+    table = fit.compare("TRT01P", by="AVISIT", ddf=key.replace("_", "-"))
     _check(table, ref["differences"])
     assert set(table["AVISIT"]) == set(VISITS[1:])
     assert (table["contrast"] == table["TRT01P"].astype(str) + " - Placebo").all()
@@ -72,19 +71,15 @@ def test_differences_after_baseline(fits, name, key):
     np.testing.assert_allclose(table["estimate"], coef, rtol=1e-12)
 
 
-def test_compare_at_baseline_is_zero_by_construction(fits):
-    table = fits["dep_us"].compare("TRT01P", by="AVISIT")
-    baseline = table[table["AVISIT"] == "Baseline"]
-    assert len(baseline) == len(ARMS) - 1
-    assert (baseline["estimate"] == 0).all() and (baseline["se"] == 0).all()
-
-
-def test_another_reference_and_level(fits):
-    table = change_differences(fits["dep_us"], reference="Drug 10 mg", alpha=0.1)
-    assert set(table["contrast"]) == {"Placebo - Drug 10 mg", "Drug 20 mg - Drug 10 mg"}
-    upper = table["estimate"] + table["se"] * np.asarray([stats.t.ppf(0.95, d)
-                                                          for d in table["df"]])
-    np.testing.assert_allclose(table["upper"], upper, rtol=1e-12)
+def test_compare_leaves_out_the_constrained_baseline(fits):
+    """At baseline the arms are equal by construction: no pair, also with pairwise and adjust."""
+    fit = fits["dep_us"]
+    assert "Baseline" not in set(fit.compare("TRT01P", by="AVISIT")["AVISIT"])
+    pairs = fit.compare("TRT01P", by="AVISIT", pairwise=True, adjust="tukey")
+    assert len(pairs) == 3 * 5 and "Baseline" not in set(pairs["AVISIT"])
+    dunnett = fit.compare("TRT01P", by="AVISIT", reference="Drug 10 mg", adjust="dunnett", alpha=0.1)
+    assert set(dunnett["contrast"]) == {"Placebo - Drug 10 mg", "Drug 20 mg - Drug 10 mg"}
+    assert (dunnett["p"] >= fit.compare("TRT01P", by="AVISIT", reference="Drug 10 mg")["p"]).all()
 
 
 def test_a_fit_without_clda_is_refused():
@@ -92,5 +87,3 @@ def test_a_fit_without_clda_is_refused():
     fit = trialmlm.fit("AVAL ~ TRT01P * AVISIT + us(AVISIT | USUBJID)", d)
     with pytest.raises(DataError, match=r"no clda\(ARM, VISIT\) term"):
         change_lsmeans(fit)
-    with pytest.raises(DataError, match=r"no clda\(ARM, VISIT\) term"):
-        change_differences(fit)

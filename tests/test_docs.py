@@ -59,7 +59,7 @@ def test_clda_worked_example():
     fit = scope["fit"]
     assert f"= {-2 * fit.loglik:.3f}." in section
     change = trialmlm.change_lsmeans(fit).query("AVISIT == 'Week 8'")
-    diff = trialmlm.change_differences(fit).query("AVISIT == 'Week 8'")
+    diff = fit.compare("TRT01P", by="AVISIT").query("AVISIT == 'Week 8'")
     cells = [f"{r.estimate:.3f} ({r.se:.3f}), {r.df:.1f}" for r in change.itertuples()]
     cells += [f"{r.estimate:.3f} ({r.se:.3f}), {r.df:.1f}, {r.p:.3f}" for r in diff.itertuples()]
     for cell in cells:

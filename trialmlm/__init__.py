@@ -35,10 +35,10 @@ __version__ = "0.1.0"
 _LAZY = {"fit": ".api", "read": ".data.io", "STRUCTURES": ".covariance", "MMRMResults": ".engine.results",
          "gee": ".genmod", "marginal_effects": ".genmod", "GEEResults": ".genmod",
          "glmm": ".glimmix", "GLMMResults": ".glimmix",
-         "change_lsmeans": ".inference.change", "change_differences": ".inference.change"}
+         "change_lsmeans": ".inference.change"}
 
 __all__ = ["fit", "gee", "marginal_effects", "GEEResults", "glmm", "GLMMResults", "read", "STRUCTURES",
-           "MMRMResults", "change_lsmeans", "change_differences",
+           "MMRMResults", "change_lsmeans",
            "BoundaryWarning", "ConvergenceError", "ConvergenceWarning", "DataError", "DataWarning",
            "FormulaError", "SeparationWarning", "TrialMLMError", "__version__"]
 

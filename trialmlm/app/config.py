@@ -38,7 +38,8 @@ class ModelKind:
     handled by the model's own strategy (``binary_strategy``), not by estimands;
     ``engine``: how the report reads and fits it (:data:`trialmlm.app.report.ENGINES`);
     ``methods``: the estimation methods it takes (``method``), the first the default;
-    ``ddf_methods``: the df methods it takes (``ddf``).
+    ``ddf_methods``: the df methods it takes (``ddf``); ``defaults``: ``(key, value)`` pairs
+    that replace the config's defaults for this kind (cLDA: response AVAL, baseline kept).
     """
 
     name: str
@@ -58,6 +59,7 @@ class ModelKind:
     engine: str = "linear"
     methods: tuple[str, ...] = ("REML", "ML")
     ddf_methods: tuple[str, ...] = DDF_METHODS
+    defaults: tuple[tuple[str, object], ...] = ()
 
     def check_structures(self, names: tuple[str, ...]) -> None:
         """DataError naming the first of ``names`` that is not a residual structure of this kind."""
@@ -74,6 +76,15 @@ class ModelKind:
 class MMRM(ModelKind):
     def formula(self, config: AnalysisConfig, structure: str) -> str:
         fixed = " + ".join([*config.covariates, f"{config.arm} * {config.visit}"])
+        return f"{config.response} ~ {fixed} + {structure}({config.visit} | {config.subject})"
+
+
+class CLDA(ModelKind):
+    """cLDA: the baseline as a repeated measurement of the response, one baseline mean for all
+    arms, the treatment after baseline only (:mod:`trialmlm.engine.clda`)."""
+
+    def formula(self, config: AnalysisConfig, structure: str) -> str:
+        fixed = " + ".join([*config.covariates, f"clda({config.arm}, {config.visit})"])
         return f"{config.response} ~ {fixed} + {structure}({config.visit} | {config.subject})"
 
 
@@ -118,6 +129,8 @@ class GLMM(ModelKind):
 MODEL_KINDS = {kind.name: kind for kind in (
     MMRM("mmrm", "MMRM least-squares means", by_visit=True, structures=("us",), imputation_model=True,
          figures=("lsmeans", "differences")),
+    CLDA("clda", "cLDA least-squares means", by_visit=True, structures=("us",),
+         figures=("lsmeans", "differences"), defaults=(("response", "AVAL"), ("keep_baseline", True))),
     ANCOVA("ancova", "ANCOVA least-squares means", per_visit=True, covariance=False, mar_based=False,
            ddf="residual"),  # every df method gives n - rank(X) for the linear model
     Slopes("slopes", "rate of change per unit {time}", trend=True, extra_structures=("none",),
@@ -261,7 +274,9 @@ class AnalysisConfig:
     ``trialmlm analyze`` option and the attribute (``config.alpha`` is
     ``config.inference.alpha``); :meth:`from_flat` builds a config of them (:data:`FIELDS`).
 
-    ``model``: "mmrm" or "slopes" (random intercept and slope in the continuous ``time``).
+    ``model``: a :data:`MODEL_KINDS` name: "mmrm", "clda" (baseline as a repeated measurement,
+    response AVAL and ``keep_baseline`` by default), "ancova", "slopes" (random intercept and
+    slope in the continuous ``time``), "gee", "glmm".
     ``covariance``: residual structure; default ``us`` for the MMRM and none (independent
     residuals) for slopes, where a spatial structure runs over ``time`` and the others over
     ``visit``.  ``reason`` and ``dropout_time`` default to DCSREAS and AVISITN when the
@@ -513,6 +528,8 @@ def _coerce(values: dict) -> dict:
     if "figures" in out:  # "png,png" is one file
         out["figures"] = tuple(dict.fromkeys(out["figures"]))
     kind = MODEL_KINDS.get(out.get("model", "mmrm"))
+    for key, value in kind.defaults if kind is not None else ():
+        out.setdefault(key, value)
     if kind is not None and kind.ddf is not None:
         out.setdefault("ddf", kind.ddf)
     if kind is not None and kind.methods:

@@ -9,14 +9,14 @@ are zero at baseline), and the LS mean of arm :math:`a` at visit :math:`k` is
   :math:`m_{a,k} - m_0 = (l_{a,k} - l_0)^\top\hat\beta`, with its SE
   :math:`\sqrt{(l_{a,k} - l_0)^\top\hat C(l_{a,k} - l_0)}` and df (Satterthwaite,
   Kenward-Roger, ... of that one row), per arm and post-baseline visit.
-* :func:`change_differences`: arm minus reference at each post-baseline visit,
-  :math:`m_{a,k} - m_{\mathrm{ref},k} = \hat\tau_{a,k}`.  As the baselines are constrained
-  equal, this is also the difference in change from baseline
-  :math:`(m_{a,k} - m_0) - (m_{\mathrm{ref},k} - m_0)`.  At baseline the difference is 0
-  by construction and is left out.
+* the treatment differences are :meth:`MMRMResults.compare` ``(ARM, by=VISIT)``: arm minus
+  reference at each post-baseline visit, :math:`m_{a,k} - m_{\mathrm{ref},k} = \hat\tau_{a,k}`.
+  As the baselines are constrained equal, this is also the difference in change from
+  baseline :math:`(m_{a,k} - m_0) - (m_{\mathrm{ref},k} - m_0)`.  At baseline the arms are
+  equal by construction and ``compare`` leaves the pairs out.
 
-Both take the options of :meth:`MMRMResults.lsmeans` (``ddf``, ``vcov``, ``weights``,
-``alpha``) with the fit's defaults.
+:func:`change_lsmeans` takes the options of :meth:`MMRMResults.lsmeans` (``ddf``, ``vcov``,
+``weights``, ``alpha``) with the fit's defaults.
 """
 
 from __future__ import annotations
@@ -53,14 +53,3 @@ def change_lsmeans(fit, ddf: str | None = None, vcov: str | None = None, weights
     warn_non_estimable(labels, rows, "change(s) from baseline")
     table = t_table(fit, rows, *resolve(fit, ddf, vcov), alpha).drop(columns=["t", "p"])
     return pd.concat([labels, table], axis=1)
-
-
-def change_differences(fit, reference=None, ddf: str | None = None, vcov: str | None = None,
-                       weights: str = "equal", alpha: float = 0.05) -> pd.DataFrame:
-    """Each arm minus ``reference`` (default: the first arm) at each post-baseline visit, the
-    difference in change from baseline (module docstring): the rows of
-    :meth:`MMRMResults.compare` (ARM by VISIT) without the baseline visit."""
-    term, baseline = _term(fit)
-    table = fit.compare(term.arm, by=term.visit, reference=reference, ddf=ddf, vcov=vcov, weights=weights,
-                        alpha=alpha)
-    return table[table[term.visit] != baseline].reset_index(drop=True)
