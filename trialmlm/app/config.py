@@ -39,7 +39,8 @@ class ModelKind:
     ``engine``: how the report reads and fits it (:data:`trialmlm.app.report.ENGINES`);
     ``methods``: the estimation methods it takes (``method``), the first the default;
     ``ddf_methods``: the df methods it takes (``ddf``); ``defaults``: ``(key, value)`` pairs
-    that replace the config's defaults for this kind (cLDA: response AVAL, baseline kept).
+    that replace the config's defaults for this kind (cLDA: response AVAL, baseline kept);
+    ``change``: the report adds the LS means of the change from baseline (Table 2b, cLDA).
     """
 
     name: str
@@ -60,6 +61,7 @@ class ModelKind:
     methods: tuple[str, ...] = ("REML", "ML")
     ddf_methods: tuple[str, ...] = DDF_METHODS
     defaults: tuple[tuple[str, object], ...] = ()
+    change: bool = False
 
     def check_structures(self, names: tuple[str, ...]) -> None:
         """DataError naming the first of ``names`` that is not a residual structure of this kind."""
@@ -130,7 +132,8 @@ MODEL_KINDS = {kind.name: kind for kind in (
     MMRM("mmrm", "MMRM least-squares means", by_visit=True, structures=("us",), imputation_model=True,
          figures=("lsmeans", "differences")),
     CLDA("clda", "cLDA least-squares means", by_visit=True, structures=("us",),
-         figures=("lsmeans", "differences"), defaults=(("response", "AVAL"), ("keep_baseline", True))),
+         figures=("lsmeans", "differences"), defaults=(("response", "AVAL"), ("keep_baseline", True)),
+         change=True),
     ANCOVA("ancova", "ANCOVA least-squares means", per_visit=True, covariance=False, mar_based=False,
            ddf="residual"),  # every df method gives n - rank(X) for the linear model
     Slopes("slopes", "rate of change per unit {time}", trend=True, extra_structures=("none",),

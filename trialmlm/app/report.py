@@ -64,6 +64,7 @@ from ..engine.design import factor_levels
 from ..engine.fallback import failure
 from ..errors import ConvergenceError, DataError, DataWarning
 from ..estimands import impute, tipping_point
+from ..inference.change import change_lsmeans
 from ..inference.methods import labels
 from ..missing import dropout_table, patterns, time_to_dropout
 from .config import MODELS, SELECTION, AnalysisConfig, load_config, make_config  # noqa: F401 (re-exported)
@@ -360,6 +361,8 @@ class ModelAnalysis(AnalysisKind):
         titles = {t2: f"Table 2. {ctx.label}: {what} and differences from {ctx.reference}{at}",
                   "t3_type3": f"Table 3. Type III tests of fixed effects{at}",
                   "t4_covariance": f"Table 4. Covariance parameter estimates and fit statistics{at}"}
+        if ctx.kind.change:
+            titles["t2b_change"] = f"Table 2b. {ctx.label}: LS means of the change from baseline"
         if len(ctx.fits) == 1:
             return {k: dataclasses.replace(t, title=titles[k]) for k, t in self._tables(ctx.fit, t2).items()}
         built = [(visit, self._tables(fit, t2)) for visit, fit in ctx.fits]
@@ -378,7 +381,11 @@ class ModelAnalysis(AnalysisKind):
         else:
             by = c.visit if ctx.kind.by_visit else None
             main = tables.mmrm_table(fit, c.arm, by, unit=ctx.unit, **common)
-        return {t2: main, "t3_type3": tables.type3_table(fit), "t4_covariance": tables.covariance_table(fit)}
+        made = {t2: main, "t3_type3": tables.type3_table(fit), "t4_covariance": tables.covariance_table(fit)}
+        if ctx.kind.change:
+            made["t2b_change"] = tables.change_table(fit, alpha=c.alpha, decimals=ctx.decimals, unit=ctx.unit,
+                                                     labels=ctx.labels)
+        return made
 
     def figures(self) -> dict:
         from .. import plots
@@ -402,8 +409,11 @@ class ModelAnalysis(AnalysisKind):
                                                      **slope), c.arm, by, at=visit, reference=ctx.reference)
             type3 += type3_rows(fit.anova(), at=visit)
             summaries.append(fit_summary(fit, visit))
+        change = {}
+        if ctx.kind.change:
+            change["change_lsmeans"] = estimate_rows(change_lsmeans(ctx.fit, alpha=c.alpha), c.arm, by)
         return dict(fit=summaries[0] if len(ctx.fits) == 1 else summaries, lsmeans=lsmeans,
-                    differences=differences, type3=type3)
+                    differences=differences, type3=type3, **change)
 
     def rows(self) -> list[tuple[str, str]]:
         ctx, c = self.ctx, self.ctx.config
