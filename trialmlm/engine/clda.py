@@ -146,7 +146,7 @@ def check_other_terms(term: CldaTerm, fixed_terms: list[str]) -> None:
 def _factor_codes(values: pd.Series, role: str) -> tuple[np.ndarray, list]:
     if not isinstance(values.dtype, pd.CategoricalDtype):
         raise DataError(f"{CLDA}(): the {role} '{values.name}' must be a factor (a text or categorical "
-                        f"column), it is numeric")
+                        f"column), it has dtype {values.dtype}")
     return np.asarray(values.cat.codes), list(values.cat.categories)
 
 
