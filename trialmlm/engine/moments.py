@@ -197,7 +197,9 @@ def without_subjects(batches: list[Batch], design: Design, subjects: np.ndarray)
     :math:`M_P` and its count; patterns and batches left without subjects are dropped.
     The cost is that of the left-out subjects' rows (the jackknife: one subject).
     """
-    gone = np.isin(design.subject, subjects)
+    gone = np.zeros(design.subject_labels.size, dtype=bool)
+    gone[subjects] = True
+    gone = gone[design.subject]  # per row
     removed_before = np.cumsum(gone) - gone
     q = design.n_fixed + 1
     out = []

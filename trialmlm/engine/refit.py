@@ -101,9 +101,10 @@ def subset_model(model: Model, subjects: np.ndarray) -> Model:
     (:meth:`~trialmlm.engine.design.Design.resample`) and the per-pattern sums downdated by the
     subjects left out (:func:`~trialmlm.engine.moments.without_subjects`) instead of reduced anew."""
     design = model.design
-    left_out = np.setdiff1d(np.arange(design.subject_labels.size), subjects)
+    left_out = np.ones(design.subject_labels.size, dtype=bool)
+    left_out[subjects] = False
     return model.with_design(design.resample(subjects),
-                             without_subjects(model.likelihood.batches, design, left_out))
+                             without_subjects(model.likelihood.batches, design, np.flatnonzero(left_out)))
 
 
 def _observed(model: Model) -> np.ndarray:

@@ -316,14 +316,13 @@ def warn_not_converged(converged: Sequence[bool], what: str) -> int:
     return failed
 
 
-def check_full_rank(X: np.ndarray, what: str) -> None:
-    """DataError when ``X`` (of a resample of the imputation model's design) lost a column: a
-    cell of the mean model (e.g. arm x visit x on/off-treatment status) whose observed data all
-    come from the subjects left out."""
-    if not full_rank(X):
-        raise DataError(f"the imputation model {what} cannot be estimated: some cell of its mean model "
-                        "(e.g. an arm x visit x time-varying covariate combination) has observed data from "
-                        "the left-out subject(s) only; use fewer parameters for sparse cells")
+def rank_error(what: str) -> DataError:
+    """The DataError of a resample of the imputation model (``what``: which) whose design lost a
+    column (:func:`full_rank`): a cell of the mean model (e.g. arm x visit x on/off-treatment
+    status) whose observed data all come from the subjects left out."""
+    return DataError(f"the imputation model {what} cannot be estimated: some cell of its mean model "
+                     "(e.g. an arm x visit x time-varying covariate combination) has observed data from "
+                     "the left-out subject(s) only; use fewer parameters for sparse cells")
 
 
 def full_rank(X: np.ndarray) -> bool:

@@ -38,11 +38,11 @@ from .ice import IcePlan, ice_plan, imputation_setup
 from .imputation import (
     ImputationData,
     bootstrap_sample,
-    check_full_rank,
     covariance_matrices,
     full_rank,
     imputation_blocks,
     impute_visits,
+    rank_error,
     refit_model,
     refit_parameters,
 )
@@ -154,11 +154,11 @@ def sample_rows(setting: Setting, sample) -> np.ndarray:
     if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer) or rows.size == 0 or rows.min() < 0 \
             or rows.max() >= n:
         raise DataError(f"a given sample must be a non-empty array of subject positions 0..{n - 1}")
-    left_out = np.setdiff1d(np.arange(n), rows)
-    jackknife = left_out.size == 1 and rows.size == n - 1
-    what = f"without subject {setting.data.subjects[left_out[0]]!r} (jackknife)" if jackknife \
-        else "of a given sample"
-    check_full_rank(_matrix(setting, rows), what)
+    if not full_rank(_matrix(setting, rows)):
+        left_out = np.setdiff1d(np.arange(n), rows)
+        jackknife = left_out.size == 1 and rows.size == n - 1
+        raise rank_error(f"without subject {setting.data.subjects[left_out[0]]!r} (jackknife)" if jackknife
+                         else "of a given sample")
     return rows
 
 
