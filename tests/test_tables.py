@@ -460,3 +460,16 @@ def test_span_groups_and_checks():
     with pytest.raises(DataError, match="spans must give a label"):
         Table("t", ["a", "b"], [["x", "y"]], pd.DataFrame(), spans=("s",))
     assert Table("t", ["a", "b"], [["x", "y"]], pd.DataFrame()).spans == ("", "")
+
+
+def test_rtf_footnotes_are_as_wide_as_their_centred_table():
+    import re
+
+    from trialmlm.tables.render import MARGIN, PAGE_WIDTH
+
+    table = Table("Narrow", ["Arm", "n"], [["Placebo", "10"]], pd.DataFrame(),
+                  footnotes=("A note longer than the table.",))
+    text = tables.rtf_document(table)
+    right = max(int(x) for x in re.findall(r"\\cellx(\d+)", text))
+    inset = (PAGE_WIDTH - 2 * MARGIN - right) // 2
+    assert inset > 0 and rf"\li{inset}\ri{inset}" in text

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 import pandas as pd
 
 from .engine.design import FixedEncoding
-from .engine.fallback import fit_first_usable
+from .engine.fallback import fit_best, fit_first_usable
 from .engine.formula import parse_formula
 from .engine.model import Model, build_model
 from .engine.partitioned import check_methods, is_partitioned, reduce_partitions
@@ -84,6 +84,47 @@ def fit(formula: str, data: pd.DataFrame | str | os.PathLike, method: str = "REM
     if not several:  # a structure of a fallback list that failed is no problem of the fit returned
         result.warn_problems(stacklevel=2)
     return result
+
+
+def select_covariance(formula: str, data: pd.DataFrame | str | os.PathLike, criterion: str = "aicc",
+                      candidates: Sequence[str] = ("us", "toeph", "ar1h", "cs"), method: str = "REML",
+                      weights: str | None = None, ddf: str | None = None, vcov: str = "model",
+                      encoding: FixedEncoding | None = None) -> MMRMResults:
+    """Fit the formula with each candidate covariance structure and return the usable fit with
+    the smallest information criterion (a pre-specified selection rule of an analysis plan).
+
+    The structure of the formula's covariance term is replaced by each candidate in turn, as
+    with ``fit(..., covariance=[...])`` (:mod:`trialmlm.engine.fallback`), but every candidate
+    is fitted and the criterion decides, not the order.
+
+    Parameters
+    ----------
+    formula, data, method, weights, ddf, vcov, encoding : as :func:`fit`.
+    criterion : "aic", "aicc" (default) or "bic": SAS's "Fit Statistics" of each fit
+        (``fit.aic``, ``fit.aicc``, ``fit.bic``; docs/mmrm.md), smaller is better.
+    candidates : two or more structures of :data:`trialmlm.STRUCTURES`.
+
+    Returns
+    -------
+    MMRMResults
+        The very fit of the chosen structure alone; ``covariance_attempts_table()`` lists every
+        candidate with its -2 log-likelihood, parameters counted, criterion value, convergence
+        and which was used.
+
+    Raises
+    ------
+    ConvergenceError
+        No candidate gave a usable fit.
+    trialmlm.errors.SelectionTieError
+        Two usable candidates share the smallest value.
+    DataError, FormulaError
+        An unknown criterion or structure, fewer than two candidates, or a problem of the data.
+    """
+    Scope().resolve(ddf, vcov)
+    parms = {"start": None, "fixed": None, "noiter": False}
+    parsed = parse_formula(formula)
+    return fit_best(parsed, candidates, criterion, _fitter(parsed, data, method, weights, encoding,
+                                                           lambda model: _fit_one(model, ddf, vcov, parms)))
 
 
 def _fallback_list(covariance: str | Sequence[str] | None, parms: dict) -> bool:

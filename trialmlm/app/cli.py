@@ -123,6 +123,10 @@ def _role_and_model_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"residual structure, or several tried in order, e.g. us,toeph,ar1h,cs (default us; "
                         f"slopes: none); one of {', '.join(STRUCTURES)}, none; binary: the GEE working "
                         "correlation, independence, exchangeable (default), ar1, unstructured or mdep(m)")
+    p.add_argument("--covariance-select", dest="covariance_select", nargs="+", metavar="NAME",
+                   help="a criterion (aic, aicc, bic) and two or more residual structures, e.g. aicc us "
+                        "toeph ar1h cs: each is fitted and the converged one with the smallest criterion is "
+                        "used (not with --covariance)")
     p.add_argument("--allow-nonconvergence", dest="allow_nonconvergence", action="store_true", default=None,
                    help="write the report of a fit that did not converge (every table says so) "
                         "instead of exiting with status 3")
@@ -163,6 +167,9 @@ def _selection_and_table_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--title", help="report title")
     p.add_argument("--unit", help="unit of the response in table headers (default: from PARAM, e.g. mL)")
     p.add_argument("--alpha", type=float, help="two-sided significance level (default 0.05)")
+    p.add_argument("--lsmeans-weights", dest="lsmeans_weights",
+                   help="weights of the other factors' levels in the LS means: equal (default, SAS), "
+                        "proportional (SAS OM), outer or cells (emmeans)")
 
 
 def _imputation_and_folder_arguments(p: argparse.ArgumentParser) -> None:
@@ -323,7 +330,8 @@ def _main(argv: list[str] | None) -> int:
     except (OSError, ValueError, KeyError) as exc:  # unreadable files, bad option values
         print(f"trialmlm: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
-    print(f"{config.formula}: {report.subjects} subjects, {report.records} observations, "
+    formula = report.fit.settings.formula if config.covariance_select else config.formula  # the one chosen
+    print(f"{formula}: {report.subjects} subjects, {report.records} observations, "
           f"{'converged' if report.fit.converged else 'NOT converged'}")
     print(f"wrote {len(report.files)} files to {report.out}/; open {report.index}")
     return 0

@@ -38,9 +38,11 @@ class ModelKind:
     handled by the model's own strategy (``binary_strategy``), not by estimands;
     ``engine``: how the report reads and fits it (:data:`trialmlm.app.report.ENGINES`);
     ``methods``: the estimation methods it takes (``method``), the first the default;
-    ``ddf_methods``: the df methods it takes (``ddf``); ``defaults``: ``(key, value)`` pairs
-    that replace the config's defaults for this kind (cLDA: response AVAL, baseline kept);
-    ``change``: the report adds the LS means of the change from baseline (Table 2b, cLDA).
+    ``ddf_methods``: the df methods it takes (``ddf``); ``covariance_selection``: its residual
+    structure can be chosen by an information criterion (``covariance_select``); ``defaults``:
+    ``(key, value)`` pairs that replace the config's defaults for this kind (cLDA: response AVAL,
+    baseline kept); ``change``: the report adds the LS means of the change from baseline
+    (Table 2b, cLDA).
     """
 
     name: str
@@ -60,6 +62,7 @@ class ModelKind:
     engine: str = "linear"
     methods: tuple[str, ...] = ("REML", "ML")
     ddf_methods: tuple[str, ...] = DDF_METHODS
+    covariance_selection: bool = False
     defaults: tuple[tuple[str, object], ...] = ()
     change: bool = False
 
@@ -130,14 +133,14 @@ class GLMM(ModelKind):
 #: Every model of ``trialmlm analyze``, by its ``model`` name.
 MODEL_KINDS = {kind.name: kind for kind in (
     MMRM("mmrm", "MMRM least-squares means", by_visit=True, structures=("us",), imputation_model=True,
-         figures=("lsmeans", "differences")),
+         figures=("lsmeans", "differences"), covariance_selection=True),
     CLDA("clda", "cLDA least-squares means", by_visit=True, structures=("us",),
          figures=("lsmeans", "differences"), defaults=(("response", "AVAL"), ("keep_baseline", True)),
          change=True),
     ANCOVA("ancova", "ANCOVA least-squares means", per_visit=True, covariance=False, mar_based=False,
            ddf="residual"),  # every df method gives n - rank(X) for the linear model
     Slopes("slopes", "rate of change per unit {time}", trend=True, extra_structures=("none",),
-           figures=("trajectories", "shrinkage")),
+           figures=("trajectories", "shrinkage"), covariance_selection=True),
     GEE("gee", "response probabilities", by_visit=True, structures=("exchangeable",), mar_based=False,
         endpoint="binary", handles_ice=True, engine="gee", methods=()),
     GLMM("glmm", "response probabilities", by_visit=True, covariance=False, endpoint="binary",
@@ -204,6 +207,7 @@ class ModelSettings:
     time: str = "TIME"
     at_visit: str | None = None
     covariance: tuple[str, ...] | None = None
+    covariance_select: tuple[str, ...] | None = None
     allow_nonconvergence: bool = False
     method: str = "REML"
     quadrature_points: int | None = None
@@ -211,10 +215,12 @@ class ModelSettings:
 
 @dataclass(frozen=True)
 class InferenceSettings:
-    """Degrees of freedom and the significance level."""
+    """Degrees of freedom, the significance level and the LS-means weights
+    (:data:`trialmlm.inference.grid.WEIGHTS`)."""
 
     ddf: str = "kenward-roger"
     alpha: float = 0.05
+    lsmeans_weights: str = "equal"
 
 
 @dataclass(frozen=True)
@@ -313,7 +319,12 @@ class AnalysisConfig:
     ``--class`` on the command line, ``class`` or ``class_variables`` in TOML).
     ``covariates``: terms of the mean model, columns or ``C(SITEGR1)``.
     ``covariance``: one structure, or several tried in order (the first that converges
-    with a positive-definite Hessian is used).  ``allow_nonconvergence``: write the
+    with a positive-definite Hessian is used).  ``covariance_select``: a criterion (aic, aicc,
+    bic) and two or more structures, e.g. ``["aicc", "us", "toeph", "ar1h", "cs"]``: each is
+    fitted and the usable one with the smallest criterion is used
+    (:func:`trialmlm.select_covariance`); not with ``covariance``.  ``lsmeans_weights``: how
+    the LS means weight the levels of the other factors, "equal" (default, SAS), "proportional"
+    (SAS OM), "outer" or "cells" (emmeans; docs/inference.md).  ``allow_nonconvergence``: write the
     report of a fit that did not converge (every table then says so) instead of stopping.
     ``decimals``: data decimals of the response (an integer, or a table PARAMCD ->
     integer in TOML); default the data's precision when every value has at most 2
@@ -359,7 +370,10 @@ class AnalysisConfig:
 
     @property
     def structures(self) -> tuple[str, ...]:
-        """The residual structures to try, in order (default: the model kind's)."""
+        """The residual structures to try, in order, or the candidates of ``covariance_select``
+        (default: the model kind's)."""
+        if self.covariance_select:
+            return self.covariance_select[1:]
         return self.covariance or self.kind.structures
 
     def formula_with(self, structure: str) -> str:
@@ -474,7 +488,7 @@ KINDS = {
         "data", "adsl", "out", "response", "subject", "visit", "arm", "model", "time", "method", "ddf",
         "param", "population", "where", "analysis_flag", "reason", "dropout_time", "title", "unit",
         "at_visit", "study", "population_label", "program", "ice", "ice_flag", "ice_date", "date",
-        "estimand_method", "ice_where", "endpoint", "responder", "binary_strategy")},
+        "estimand_method", "ice_where", "endpoint", "responder", "binary_strategy", "lsmeans_weights")},
     "responder_values": (lambda v: _label(v) or (isinstance(v, (list, tuple)) and all(map(_label, v))),
                          "a value or a list of values"),
     "reference": (_label, "an arm level (a text or a number)"),
@@ -482,6 +496,8 @@ KINDS = {
                   "a list of arm levels"),
     "covariates": (lambda v: _text(v) or _texts(v), "a column name or a list of column names"),
     "covariance": (lambda v: _text(v) or _texts(v), "a structure name, a comma-separated text or a list"),
+    "covariance_select": (lambda v: _text(v) or _texts(v),
+                          "a criterion and structures: a comma-separated text or a list"),
     "keep_dtype": (lambda v: _text(v) or _texts(v), "a DTYPE value or a list of them"),
     "class_variables": (lambda v: _text(v) or _texts(v), "a column name or a list of column names"),
     "estimands": (lambda v: _text(v) or _texts(v), "a strategy, a comma-separated text or a list"),
@@ -527,7 +543,7 @@ def _coerce(values: dict) -> dict:
         out.setdefault("model", ENDPOINTS[out["endpoint"]])
     if "responder" in out:
         out.setdefault("response", "RESPONDER")
-    for key in ("covariance", "estimands", "figures"):
+    for key in ("covariance", "covariance_select", "estimands", "figures"):
         if key in out:
             out[key] = _names(out[key])
     if "figures" in out:  # "png,png" is one file
@@ -555,6 +571,7 @@ def _check_model(config: AnalysisConfig) -> None:
     _check_endpoint(config)
     if len(config.covariance or ()) > 1 and "none" in config.covariance:
         raise DataError("covariance 'none' (no residual structure) cannot be part of a fallback list")
+    _check_selection(config)
     if config.at_visit is not None and not kind.per_visit:
         raise DataError(f"at_visit is the visit of an ANCOVA; it needs {models_with('per_visit')}")
     if config.sensitivity and not kind.imputation_model:
@@ -570,6 +587,33 @@ def _check_model(config: AnalysisConfig) -> None:
     if config.quadrature_points is not None and config.method != "QUAD":
         raise DataError("quadrature_points (--quadrature-points) is the number of adaptive Gauss-Hermite "
                         "points of model='glmm' with method='QUAD'")
+
+
+def _check_selection(config: AnalysisConfig) -> None:
+    """``covariance_select``: a criterion and two or more structures of a model kind that takes
+    it, not with ``covariance``; ``lsmeans_weights``: one of the grid's weightings."""
+    from ..engine.fallback import check_criterion
+    from ..inference.grid import WEIGHTS
+
+    if config.lsmeans_weights not in WEIGHTS:
+        raise DataError(f"lsmeans_weights must be one of {', '.join(WEIGHTS)}, "
+                        f"got {config.lsmeans_weights!r}")
+    if config.lsmeans_weights != "equal" and config.endpoint != "continuous":
+        raise DataError("lsmeans_weights weights the LS means of a continuous endpoint's model")
+    if config.covariance_select is None:
+        return
+    if config.covariance is not None:
+        raise DataError("give covariance (one structure or a fallback list, --covariance) or "
+                        "covariance_select (a criterion and candidates, --covariance-select), not both")
+    if not config.kind.covariance_selection:
+        raise DataError("covariance_select chooses the residual structure of "
+                        f"{models_with('covariance_selection')}")
+    criterion, *candidates = config.covariance_select or ("",)
+    check_criterion(criterion)
+    if len(candidates) < 2 or "none" in candidates:
+        raise DataError(f"covariance_select needs a criterion and two or more structures, e.g. aicc us toeph "
+                        f"ar1h cs; got {' '.join(config.covariance_select)}")
+    config.kind.check_structures(tuple(candidates))
 
 
 def _check_endpoint(config: AnalysisConfig) -> None:

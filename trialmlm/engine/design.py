@@ -498,7 +498,7 @@ class Design:
     def X(self) -> np.ndarray:
         """The mean-model matrix (kept columns), rows like ``y``: ``held_X``, or encoded from
         ``fixed_frame`` by the frozen encoding's table on first use and kept (the fit itself
-        never needs it whole, see :meth:`rows_matrix`)."""
+        never needs it whole, see :meth:`rows_at`)."""
         if self.held_X is not None:
             return self.held_X
         self.require_rows("the design matrix X (fitted values, residuals, sandwich, between-within df)")
@@ -510,10 +510,6 @@ class Design:
     def n_fixed(self) -> int:
         """Columns of X (the kept ones)."""
         return int(self.encoding.kept.sum())
-
-    def rows_matrix(self, lo: int, hi: int) -> np.ndarray:
-        """Rows ``lo:hi`` of X, encoded for those rows only when X is not at hand."""
-        return self.rows_at(slice(lo, hi))
 
     def rows_at(self, index) -> np.ndarray:
         """Rows ``index`` (a slice or positions) of X, encoded for those rows only when X is
@@ -530,6 +526,15 @@ class Design:
             raise DataError(f"a new response needs {self.y.size} finite values in the design's row order")
         return replace(self, y=y)
 
+    def subject_rows(self, subjects: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows, counts)``: the row positions of the subjects ``subjects`` (codes; repeats
+        allowed), subject after subject, and each one's number of rows."""
+        counts = np.bincount(self.subject, minlength=self.subject_labels.size)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        n = counts[subjects]
+        offsets = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+        return np.repeat(starts[subjects], n) + offsets, n
+
     def resample(self, subjects: np.ndarray) -> Design:
         """The design of the subjects ``subjects`` (codes; repeats allowed), e.g. a bootstrap sample.
 
@@ -539,13 +544,10 @@ class Design:
         """
         if self.outer:
             raise DataError("a design with grouping factors above the subject cannot be resampled by subject")
-        counts = np.bincount(self.subject, minlength=self.subject_labels.size)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        n = counts[subjects]
-        offsets = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-        rows = np.repeat(starts[subjects], n) + offsets
+        rows, n = self.subject_rows(subjects)
+        X = self.held_X if self.held_X is not None else self._cache.get("X")  # X at hand is kept
         return replace(
-            self, y=self.y[rows], held_X=None if self.held_X is None else self.held_X[rows],
+            self, y=self.y[rows], held_X=None if X is None else X[rows],
             weights=self.weights[rows],
             subject=np.repeat(np.arange(len(subjects)), n), subject_labels=self.subject_labels[subjects],
             group=self.group[subjects], position=self.position[rows], row_index=self.row_index[rows],

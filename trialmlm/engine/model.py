@@ -18,7 +18,7 @@ from .design import Design, FixedEncoding, build_design
 from .formula import ModelFormula, as_formula
 from .identifiability import check_combination, check_estimable, check_levels
 from .likelihood import Likelihood, MarginalLikelihood
-from .moments import build_batches, with_response
+from .moments import Batch, build_batches, with_response
 from .multilevel import MultilevelLikelihood
 from .parameters import ParameterMap
 from .specification import ModelSpec
@@ -38,10 +38,11 @@ class Model:
         """What kind of model this is (:class:`~trialmlm.engine.specification.ModelSpec`)."""
         return ModelSpec.of(self.formula, from_sums=self.design.statistics.from_sums)
 
-    def with_design(self, design: Design) -> Model:
-        """The same model on another design of the same encoding (new responses, a resample)."""
+    def with_design(self, design: Design, batches: list[Batch] | None = None) -> Model:
+        """The same model on another design of the same encoding (new responses, a resample);
+        ``batches``: its patterns, if already built (:func:`~trialmlm.engine.moments.without_subjects`)."""
         return replace(self, design=design, likelihood=_likelihood(design, self.structures, self.outer,
-                                                                   self.likelihood.reml))
+                                                                   self.likelihood.reml, batches))
 
     def with_response(self, y: np.ndarray) -> Model:
         """The same model with new responses (in the design's row order); the patterns are kept."""

@@ -15,6 +15,7 @@ Number formats: :mod:`trialmlm.tables.formats`.
 :func:`change_table`                    cLDA: LS means of the change from baseline
 :func:`type3_table`                     type III tests of fixed effects
 :func:`covariance_table`                covariance parameters and fit statistics
+:func:`covariance_selection_table`      candidates of a covariance selection by AIC, AICC or BIC
 :func:`missing_data_tables`             patterns, dropout by visit, time to dropout
 :func:`sensitivity_table`               primary MMRM, MI analyses, tipping point per contrast
 :func:`records_table`                   records read, excluded by reason, analysed
@@ -40,6 +41,7 @@ from .data import (
 from .estimand_tables import estimand_results, estimand_table, ice_counts, ice_table_counts
 from .fit_tables import (
     change_table,
+    covariance_selection_table,
     covariance_table,
     mmrm_results,
     mmrm_table,
@@ -63,7 +65,8 @@ from .table import Table, span_groups
 from .titles import Titles
 
 __all__ = [
-    "Decimals", "Table", "Titles", "change_table", "covariance_table", "decimals_for",
+    "Decimals", "Table", "Titles", "change_table", "covariance_selection_table", "covariance_table",
+    "decimals_for",
     "dropout_by_visit_table",
     "estimand_results", "estimand_table", "fmt_ci", "fmt_estimate_se", "fmt_number", "fmt_p",
     "html_document", "ice_counts", "ice_table_counts", "km_dropout_table", "missing_data_tables",

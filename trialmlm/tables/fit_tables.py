@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..engine.describe import describe_covariance, describe_estimation
+from ..engine.fallback import CRITERIA
 from ..errors import DataError
 from ..estimands.strategies import STRATEGIES
 from ..inference.change import change_lsmeans
@@ -203,7 +204,7 @@ def _criteria_count(fit) -> str:
     covariance = _plural(fit.n_covariance_parameters - held, "covariance parameter") + what
     fixed = _plural(fit.n_fixed, "fixed effect")
     if fit.method == "ML":
-        counted = f"{_plural(fit._n_ic_params, 'parameter')}: {covariance} and {fixed}"
+        counted = f"{_plural(fit.n_ic_parameters, 'parameter')}: {covariance} and {fixed}"
     else:
         counted = f"{covariance}, not the {fixed} (under REML, SAS counts covariance parameters only)"
     if held:
@@ -253,6 +254,38 @@ def covariance_table(fit, decimals: int = 4, title: str | None = None,
     return Table(title or f"Covariance parameter estimates and fit statistics: {fit.settings.response}",
                  ["Covariance Parameter", "Estimate", "Standard Error", "Z Value", "Pr > Z"], rows, data,
                  notes + tuple(footnotes), ("l", "r", "r", "r", "c"))
+
+
+def covariance_selection_table(fit, title: str | None = None, footnotes: Sequence[str] = ()) -> Table:
+    """The candidates of a covariance selection by an information criterion
+    (:func:`trialmlm.select_covariance`): each structure with its -2 (Res) Log Likelihood,
+    the parameters the criterion counts, the criterion, convergence and which was chosen.
+
+    Tidy data: ``fit.covariance_attempts_table()`` (``structure, converged, positive_definite,
+    reason, used, criterion, value, minus2_loglik, n_parameters``).  -2 log-likelihood and
+    criterion with 1 decimal, as SAS "Fit Statistics"; a candidate that is not usable has
+    no value and is never chosen (its reason in the last column).  DataError if ``fit`` was
+    not chosen by a criterion.
+    """
+    data = fit.covariance_attempts_table()
+    criterion = next((c for c in data.get("criterion", ()) if c), None)
+    if criterion is None:
+        raise DataError("covariance_selection_table: the fit was not chosen by an information criterion "
+                        "(trialmlm.select_covariance)")
+    label = criterion.upper()
+    rows = [[r.structure, fmt_number(r.minus2_loglik, 1),
+             "" if pd.isna(r.n_parameters) else f"{int(r.n_parameters)}", fmt_number(r.value, 1),
+             "Yes" if r.converged and r.positive_definite else "No",
+             "chosen" if r.used else (r.reason or "not chosen")] for r in data.itertuples()]
+    ll = "-2 Res Log Likelihood" if fit.method == "REML" else "-2 Log Likelihood"
+    notes = (f"Each structure was fitted; the usable fit (converged, positive-definite Hessian, non-singular "
+             f"residual covariance) with the smallest {label} is used.",
+             f"{label} = {CRITERIA[criterion]}; d = Parameters: the covariance parameters estimated"
+             + (" and the fixed effects (ML)." if fit.method == "ML" else
+                " (REML: SAS counts no fixed effects)."))
+    return Table(title or f"Covariance structure selection by {label}: {fit.settings.response}",
+                 ["Structure", ll, "Parameters", f"{label} (Smaller is Better)", "Converged", "Result"], rows,
+                 data, notes + tuple(footnotes), ("l", "r", "c", "r", "c", "l"))
 
 
 NUMBERS = ("estimate", "se", "df", "lower", "upper", "p")

@@ -118,7 +118,8 @@ def _row(cells: Sequence[str], edges: list[int], align: Sequence[str], header: b
 
 
 def _rtf_table(table: Table, new_page: bool = False) -> str:
-    r"""Title, header row, body rows and footnotes; ``new_page``: the title starts a page
+    r"""Title, header row, body rows and footnotes (indented to the width of the centred table);
+    ``new_page``: the title starts a page
     (``\pagebb``: LibreOffice drops a ``\page`` that follows a table spanning pages)."""
     edges = _edges(table)
     start = r"\pard\plain\qc" + (r"\pagebb" if new_page else "")
@@ -129,8 +130,10 @@ def _rtf_table(table: Table, new_page: bool = False) -> str:
     last = len(table.rows) - 1
     for i, row in enumerate(table.rows):
         parts.append(_row(row, edges, table.align, bottom=i == last))
+    inset = max(0, (PAGE_WIDTH - 2 * MARGIN - edges[-1]) // 2)  # notes as wide as the centred table
     for note in table.footnotes:
-        parts.append(rf"\pard\plain\ql\sb60\f0\fs{NOTE_SIZE} " + rtf_escape(note) + r"\par" + "\n")
+        parts.append(rf"\pard\plain\ql\li{inset}\ri{inset}\sb60\f0\fs{NOTE_SIZE} " + rtf_escape(note)
+                     + r"\par" + "\n")
     return "".join(parts)
 
 
