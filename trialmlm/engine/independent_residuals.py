@@ -166,7 +166,8 @@ def _inverse_logdet(m: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 class Omega:
     r"""Per-subject products with :math:`\Omega_i` at one :math:`(G, \sigma^2)` (module
     docstring), subjects on the last axis: :math:`H_i`, :math:`H_iQ_i`, :math:`H_iT_i`,
-    :math:`Q_iH_iT_i`, :math:`\sum_iT_i^\top H_iT_i`, :math:`\sum_i\log|\Sigma_i|`,
+    :math:`Q_iH_iT_i`, :math:`\sum_iT_i^\top H_iT_i`, :math:`\sum_iT_i^\top H_iQ_iH_iT_i`,
+    :math:`\sum_i\log|\Sigma_i|`,
     :math:`D_1 = Z^\top\Omega Z` and :math:`P_1 = Z^\top\Omega[X\,y]`."""
 
     s2: float
@@ -175,6 +176,7 @@ class Omega:
     ht: np.ndarray
     qht: np.ndarray
     tht: np.ndarray
+    htqht: np.ndarray
     logdet: float
     d1: np.ndarray
     p1: np.ndarray
@@ -186,10 +188,9 @@ class Omega:
     def power_sum(self, power: int, cross: np.ndarray) -> np.ndarray:
         r""":math:`\sum_i[X\,y]_i^\top\Omega_i^m[X\,y]_i = \sigma^{-2m}(C - \sum_iT_i^\top W_mT_i)`
         for :math:`m` = 2 (:math:`W_2 = 2H - HQH`) or 3 (:math:`W_3 = 3H - 3HQH + HQHQH`)."""
-        htqht = _quadratic_sum(self.ht, self.qht)
         if power == 2:
-            return (cross - 2.0 * self.tht + htqht) / self.s2**2
-        w3 = 3.0 * self.tht - 3.0 * htqht + _quadratic_sum(self.qht, _mm(self.h, self.qht))
+            return (cross - 2.0 * self.tht + self.htqht) / self.s2**2
+        w3 = 3.0 * self.tht - 3.0 * self.htqht + _quadratic_sum(self.qht, _mm(self.h, self.qht))
         return (cross - w3) / self.s2**3
 
 
@@ -322,7 +323,7 @@ class IndependentResidualsLikelihood(MarginalLikelihood):
         logdet = (self.n_obs - q * s.rows.size) * np.log(s2) + float(logdet_m.sum())
         ht, hq = _mm(h, s.ztc), _mm(h, s.ztz)
         qht = _mm(s.ztz, ht)
-        return Omega(s2, h, hq, ht, qht, _quadratic_sum(s.ztc, ht), logdet,
+        return Omega(s2, h, hq, ht, qht, _quadratic_sum(s.ztc, ht), _quadratic_sum(ht, qht), logdet,
                      (s.ztz - _mm(s.ztz, hq)) / s2, (s.ztc - qht) / s2)
 
     def _evaluate(self, root: np.ndarray, s2: float, order: int) -> Evaluation | None:
@@ -362,7 +363,7 @@ class IndependentResidualsLikelihood(MarginalLikelihood):
 
         trace2 = (self.n_obs - 2.0 * trace_hq + np.einsum("abn,ban->", om.hq, om.hq)) / s2**2  # tr(Omega^2)
         d2 = (d1 - _mm(d1, om.hq)) / s2  # Z'Omega^2 Z
-        e1 = _mm(p1, np.tensordot(k_mat, p1, axes=(1, 1)))  # P1 K P1'
+        e1 = np.einsum("ain,bin->abn", p1, k_mat @ p1)  # P1 K P1'
         hess = np.empty((n, n))
         pair = _outer_sum(d1, 2.0 * e1 - d1).transpose(3, 0, 1, 2)  # [a,b,c,d] = sum D1[b,c] (2E - D1)[d,a]
         hess[:n_g, :n_g] = np.einsum("gab,abcd,hcd->gh", units, pair, units)
