@@ -132,3 +132,20 @@ def test_a_new_response_rebuilds_the_sums():
     phi = model.start()
     assert model.with_response(y).likelihood.evaluate(phi, 2).value == pytest.approx(
         again.likelihood.patterns.evaluate(phi, 2).value, rel=1e-13)
+
+
+def _dense(blocks, n: int) -> np.ndarray:
+    """n x n V (design row order) from ``cluster_covariances`` blocks (-1 pads rows)."""
+    out = np.zeros((n, n))
+    for rows, v in blocks:
+        for r, block in zip(rows, v):
+            used = r >= 0
+            out[np.ix_(r[used], r[used])] = block[np.ix_(used, used)]
+    return out
+
+
+@pytest.mark.parametrize("max_elements", [50, 2**22])
+def test_cluster_covariances_equal_the_pattern_path(model, max_elements):
+    lik, phi, n = model.likelihood, _points(model)[1], model.design.y.size
+    ours = _dense(lik.cluster_covariances(phi, max_elements), n)
+    _close(ours, _dense(lik.patterns.cluster_covariances(phi, max_elements), n))

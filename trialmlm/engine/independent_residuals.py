@@ -28,10 +28,12 @@ with :math:`W_1 = H`, :math:`W_{m+1} = W_m + H - W_mQH`, so that
 The data are reduced once (:func:`subject_sums`, one pass over the rows chunk by chunk,
 ``np.add.reduceat`` over the subjects' rows); an evaluation costs :math:`O(Nq^2(p+1)^2)`
 for :math:`N` subjects, whatever their numbers of visits, against one pattern per subject
-in the pattern path when visit times are irregular.  Where a consumer needs the subjects'
-covariance matrices themselves (sandwich, residual diagnostics, containment df) or where
-:math:`G` is indefinite or :math:`\sigma^2 \le 0` (user-given parameters), the pattern
-likelihood of :mod:`trialmlm.engine.likelihood` is built on first use and answers.
+in the pattern path when visit times are irregular.  The subjects' covariance matrices
+(sandwich, residual diagnostics) come straight from the rows, subjects of equal numbers
+of rows together.  Where :math:`G` is indefinite or :math:`\sigma^2 \le 0` (user-given
+parameters), or a consumer asks for pattern batches (containment df, ``pattern_blocks``),
+the pattern likelihood of :mod:`trialmlm.engine.likelihood` is built on first use and
+answers.
 """
 
 from __future__ import annotations
@@ -261,7 +263,24 @@ class IndependentResidualsLikelihood(MarginalLikelihood):
 
     def cluster_covariances(self, phi: np.ndarray,
                             max_elements: int = 2**22) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        return self.patterns.cluster_covariances(phi, max_elements)
+        r""":math:`V_i = Z_iGZ_i^\top + \sigma^2W_i^{-1}` (unweighted scale) of every subject,
+        the subjects of each number of rows k together, in chunks of about ``max_elements``
+        entries (no padding); straight from the rows, without patterns."""
+        design = self.design
+        phi = np.asarray(phi, dtype=float)
+        structure = self.structures[0]
+        g, s2 = structure.g_matrix(phi), float(phi[structure.n_g])
+        counts = self.sums.rows
+        starts = np.r_[0, np.cumsum(counts)[:-1]]
+        for k in np.unique(counts):
+            subjects = np.flatnonzero(counts == k)
+            step = max(1, max_elements // int(k) ** 2)
+            for lo in range(0, subjects.size, step):
+                rows = starts[subjects[lo:lo + step], None] + np.arange(k)
+                z = design.Z[rows]
+                v = z @ g @ z.transpose(0, 2, 1)
+                v[:, np.arange(k), np.arange(k)] += s2 / self.weights[rows]
+                yield rows, v
 
     # -- starting values ----------------------------------------------------------------------
     def start_values(self) -> np.ndarray:
