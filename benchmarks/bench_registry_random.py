@@ -106,6 +106,7 @@ def main() -> None:
     if args.child:
         n, k, method, repeats = args.child
         return child(int(n), int(k), method, int(repeats))
+    sys.stdout.reconfigure(line_buffering=True)  # each line as it is measured
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy else None
     try:
         for n in args.subjects:
@@ -119,7 +120,8 @@ def main() -> None:
                 median = float(np.median(ours["times"]))
                 spread = f"{median:.3f} ({min(ours['times']):.3f}-{max(ours['times']):.3f})"
                 print(f"{method:<7}{'trialmlm':<12}{spread:>22}{ours['rss_peak_mb']:>13.0f}{1.0:>8.1f}{0.0:>19.2e}"
-                      f"  (CPU {float(np.median(ours['cpu'])):.3f} s)")
+                      f"  (CPU {float(np.median(ours['cpu'])):.3f} s; RSS with the data alone "
+                      f"{ours['rss_data_mb']:.0f} MB)")
                 peer = None if n in args.no_r else lme4_run(data, method)
                 if peer is not None:
                     rss = f"{peer['rss_peak_mb']:.0f}" if peer["rss_peak_mb"] else "-"
