@@ -51,11 +51,12 @@ from .likelihood import (
     LOG_2PI,
     Evaluation,
     Likelihood,
-    MarginalLikelihood,
+    OneFactorLikelihood,
     OuterDesign,
     PatternBlock,
     Woodbury,
     profile_beta,
+    residual_kernel,
 )
 from .moments import build_batches, chunk_bounds, weighted_rows
 from .parameters import ParameterMap
@@ -196,7 +197,7 @@ class Omega:
         return (cross - w3) / self.s2**3
 
 
-class IndependentResidualsLikelihood(MarginalLikelihood):
+class IndependentResidualsLikelihood(OneFactorLikelihood):
     r"""REML or ML objective of :math:`V_i = Z_iGZ_i^\top + \sigma^2W_i^{-1}` from
     :class:`SubjectSums` (module docstring): one grouping factor, one covariance group.
 
@@ -235,22 +236,6 @@ class IndependentResidualsLikelihood(MarginalLikelihood):
     @property
     def batches(self):
         return self.patterns.batches
-
-    @property
-    def subject_level(self) -> IndependentResidualsLikelihood:
-        return self
-
-    def split(self, phi: np.ndarray) -> list[np.ndarray]:
-        return self.parameters.split(phi)
-
-    def start(self) -> np.ndarray:
-        return np.zeros(0)
-
-    def g_matrices(self, phi: np.ndarray) -> list[np.ndarray]:
-        return []
-
-    def clusters(self) -> np.ndarray:
-        return np.arange(self.n_clusters)
 
     def ols_moments(self) -> list:
         return self.patterns.ols_moments()
@@ -364,10 +349,7 @@ class IndependentResidualsLikelihood(MarginalLikelihood):
         if order == 0:
             return Evaluation(value, beta, ainv)
 
-        u = np.append(-beta, 1.0)
-        k_mat = np.outer(u, u)
-        if self.reml:
-            k_mat[:p, :p] += ainv
+        u, k_mat = residual_kernel(beta, ainv, self.reml)
         units, n_g, n = self.units, self.units.shape[0], self.n_params
         d1, p1 = om.d1, om.p1
         outer = _outer_sum(p1, p1)  # [a, i, b, j] = sum_i P1[a, i] P1[b, j]
