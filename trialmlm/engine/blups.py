@@ -11,7 +11,9 @@ With :math:`V_i = Z_iGZ_i^\top + R_i`, :math:`e_i = y_i - X_i\hat\beta` and
 and :math:`\mathrm{Cov}(\hat\beta, \hat b_i - b_i) = -CX_i^\top V_i^{-1}Z_iG`; the
 prediction error variance accounts for the estimation of :math:`\beta` (SAS's Std Err
 Pred), unlike lme4's ``condVar``, which is the first two terms.  All quantities are
-computed pattern by pattern, vectorised over the subjects of each pattern.
+computed pattern by pattern, vectorised over the subjects of each pattern, or, with
+residuals independent given one factor's random effects, from the per-subject sums of
+:mod:`trialmlm.engine.independent_residuals`, vectorised over all subjects.
 """
 
 from __future__ import annotations
