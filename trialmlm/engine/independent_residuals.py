@@ -226,7 +226,7 @@ class IndependentResidualsLikelihood(OneFactorLikelihood):
         self.constant = dof * LOG_2PI - float(np.log(self.weights).sum())
         self.units = structure.g.units()  # dG/dphi_g, (n_g, q, q)
 
-    # -- the pattern likelihood, for what needs the subjects' covariance matrices ------------
+    # -- the pattern likelihood, for what needs pattern batches; V_i from the rows -----------
     @cached_property
     def patterns(self) -> Likelihood:
         """The pattern-batch likelihood of the same model (:mod:`trialmlm.engine.likelihood`),
