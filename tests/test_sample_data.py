@@ -139,3 +139,54 @@ def test_long_term_design_and_slope_model(long_term):
     G = fit.random_effects_covariance.to_numpy()
     np.testing.assert_allclose(np.sqrt(np.diag(G)), gen.LT_G_SD, rtol=0.25)
     assert np.sqrt(fit.residual_variance) == pytest.approx(gen.LT_RESID_SD, rel=0.1)
+
+
+PAIR_SCRIPT = SAMPLE / "make_adam_pair.py"
+
+
+@pytest.fixture(scope="module")
+def adam_pair_files(tmp_path_factory):
+    """The ADaM pair as shipped and as the generator writes it again."""
+    from trialmlm.data.io import read_table
+
+    out = tmp_path_factory.mktemp("pair")
+    subprocess.run([sys.executable, str(PAIR_SCRIPT), "--out", str(out)], check=True, capture_output=True)
+    return {name: (read_table(SAMPLE / f"{name}.xpt"), read_table(out / f"{name}.xpt"))
+            for name in ("adsl", "adeff")}
+
+
+def test_adam_pair_generator_reproduces_shipped_files(adam_pair_files):
+    """Same values, types and labels (the XPT header's creation time differs)."""
+    for name, (shipped, again) in adam_pair_files.items():
+        pd.testing.assert_frame_equal(shipped, again, obj=f"{name}.xpt")
+        assert shipped.attrs["labels"] == again.attrs["labels"]
+
+
+def test_adam_pair_holds_what_the_readme_says(adam_pair_files):
+    adsl, adeff = adam_pair_files["adsl"][0], adam_pair_files["adeff"][0]
+    hamd = adeff[adeff["PARAMCD"] == "HAMD17"]
+    assert (len(adsl), len(adeff), len(hamd)) == (300, 3586, 2044)
+    assert adsl["USUBJID"].is_unique and set(adeff["USUBJID"]) == set(adsl["USUBJID"])
+    assert adsl.groupby("TRT01P")["TRT01PN"].first().to_dict() == {
+        "Placebo": 0, "Drug 10 mg": 10, "Drug 20 mg Extended Release": 20}
+    assert [(adsl[c] == "N").sum() for c in ("ITTFL", "SAFFL", "EFFFL")] == [3, 3, 8]
+    assert adsl["EOSSTT"].value_counts().to_dict() == {"COMPLETED": 226, "DISCONTINUED": 74}
+    assert ((adsl["EOSSTT"] == "COMPLETED") & (adsl["EOTSTT"] == "DISCONTINUED")).sum() == 10
+    assert sorted(adsl["SITEGR1"].unique()) == ["701", "703", "704", "705", "708", "900"]
+    assert (hamd["DTYPE"] == "LOCF").sum() == 226
+    assert (hamd["ANL01FL"].isna().sum(), hamd["AVAL"].isna().sum()) == (23, 17)
+    assert not {"EFFFL", "EOSSTT", "DCDECOD", "TRTEDT"} & set(adeff.columns)
+    vas = adeff[(adeff["PARAMCD"] == "SLEEPVAS") & (adeff["AVISIT"] == "Week 4")]
+    assert vas.groupby("USUBJID")["ATPTN"].apply(lambda t: sorted(t) == [1, 2]).all()
+    assert adam_pair_files["adsl"][0].attrs["labels"]["EOSSTT"] == "End of Study Status"
+    for key in ("20261207", "TMLM-401", "`SLEEPVAS`"):
+        assert key in (SAMPLE / "README.md").read_text()
+
+
+def test_adam_pair_effect_at_week_24(adam_pair_files):
+    """The MMRM of the README shows the drug better than placebo at week 24 (true -2.2 and -3.2)."""
+    df = trialmlm.read(SAMPLE / "adeff.xpt", adsl=SAMPLE / "adsl.xpt", param="HAMD17", response="CHG",
+                       population="EFFFL", arm="TRT01P", reference="Placebo")
+    fit = trialmlm.fit("CHG ~ BASE + TRT01P * AVISIT + us(AVISIT | USUBJID)", df)
+    week24 = fit.compare("TRT01P", by="AVISIT", reference="Placebo").query("AVISIT == 'Week 24'")
+    assert week24["estimate"].between(-4.5, -1.0).all() and (week24["upper"] < 0).all()

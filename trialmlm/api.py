@@ -14,6 +14,7 @@ from .engine.model import Model, build_model
 from .engine.partitioned import check_methods, is_partitioned, reduce_partitions
 from .engine.refit import fit_model
 from .engine.results import MMRMResults
+from .engine.threads import blas_threads
 from .errors import DataError
 from .inference.methods import Scope
 
@@ -73,8 +74,10 @@ def fit(formula: str, data: pd.DataFrame | str | os.PathLike, method: str = "REM
     parms = {"start": start, "fixed": fixed, "noiter": noiter}
     several = _fallback_list(covariance, parms)
     parsed = parse_formula(formula)  # the one parse of the formula and its covariance term
-    result = fit_first_usable(parsed, covariance, _fitter(parsed, data, method, weights, encoding,
-                                                          lambda model: _fit_one(model, ddf, vcov, parms)))
+    with blas_threads():  # the moments and the likelihood's small matrices: one BLAS thread
+        fitter = _fitter(parsed, data, method, weights, encoding,
+                         lambda model: _fit_one(model, ddf, vcov, parms))
+        result = fit_first_usable(parsed, covariance, fitter)
     if not several:  # a structure of a fallback list that failed is no problem of the fit returned
         result.warn_problems(stacklevel=2)
     return result

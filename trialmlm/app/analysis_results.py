@@ -7,7 +7,11 @@ Schema ``trialmlm.app.analysis_results/1`` (documented in ``docs/report.md``)::
       "settings":    {every AnalysisConfig field},
       "records":     {"read": {"records", "subjects"},
                       "excluded": [{"step", "reason", "records", "subjects"}, ...],
-                      "analysed": {"records", "subjects"}},
+                      "analysed": {"records", "subjects"},
+                      "adsl": {"source", "adsl_subjects", "merged_subjects", "missing_subjects",
+                               "unused_subjects", "keys", "added", "conflicts": [{"variable",
+                               "subjects", "records", "subject", "bds", "adsl"}, ...]}
+                               -- only with an ADSL merge (settings "adsl": its path)},
       "subjects":    [{"arm", "subjects", "records"}, ...]        (analysed, table order),
       "arms":        [arm, ...]                                    (table order, reference first),
       "fit":         {"visit", "formula", "method", "structure", "minus2_loglik", "aic", "aicc", "bic",
@@ -167,6 +171,16 @@ def estimand_entries(estimands, reference, alpha: float) -> list[dict]:
     return out
 
 
+def _adsl_entry(merge) -> dict:
+    """The ADSL merge (:class:`trialmlm.data.adsl.AdslMerge`) as JSON values."""
+    lists = ("keys", "added", "conflicts")
+    entry = {k: _plain(v) for k, v in dataclasses.asdict(merge).items() if k not in lists}
+    return {**entry, "keys": list(merge.keys), "added": list(merge.added),
+            "conflicts": [{"variable": c.variable, "subjects": c.subjects, "records": c.records,
+                           "subject": _plain(c.subject), "bds": _plain(c.bds), "adsl": _plain(c.adsl)}
+                          for c in merge.conflicts]}
+
+
 def write_analysis_results(path, *, settings: dict, counts, by_arm: pd.DataFrame, arms: list, software: dict,
                            **entries) -> Path:
     """Write the file (see the module docstring): the records and arms, then ``entries``
@@ -177,7 +191,8 @@ def write_analysis_results(path, *, settings: dict, counts, by_arm: pd.DataFrame
         "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()},
         "records": {"read": {"records": counts.read_records, "subjects": counts.read_subjects},
                     "excluded": [dataclasses.asdict(e) for e in counts.exclusions],
-                    "analysed": {"records": counts.records, "subjects": counts.subjects}},
+                    "analysed": {"records": counts.records, "subjects": counts.subjects},
+                    **({} if counts.adsl is None else {"adsl": _adsl_entry(counts.adsl)})},
         "subjects": _rows(by_arm, {"arm": "arm", "subjects": "subjects", "records": "records"}),
         "arms": [_plain(a) for a in arms],
         **entries, "software": software,

@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 
 from ..covariance import STRUCTURES, get_structure
-from ..data.vocabulary import command_line
+from ..data.vocabulary import command_line, from_config_file
 from ..engine.formula import parse_formula
 from ..entry import EXIT_INTERRUPTED, INTERRUPTED, starting
 from ..errors import ConvergenceError, TrialMLMError
@@ -133,6 +133,12 @@ def _role_and_model_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _selection_and_table_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--adsl", metavar="FILE",
+                   help="subject-level ADSL (CSV, Parquet, XPT, sas7bdat) merged by STUDYID/USUBJID before "
+                        "the record selection, so that --population, --where, --ice-where, --arm and "
+                        "--covariates can name its variables (EFFFL, EOSSTT, AGEGR1, ...); BDS values are "
+                        "kept where both files have a variable; records of subjects not in ADSL are excluded "
+                        "(counted)")
     p.add_argument("--param", help="PARAMCD (or PARAM) to analyse when the file holds several")
     p.add_argument("--population",
                    help="subject-level population flag to keep ('Y'): EFFFL, ITTFL, FASFL, ...")
@@ -185,13 +191,14 @@ def _imputation_and_folder_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args, base: dict):
-    values = dict(base)
-    if getattr(args, "config", None):
-        values.update(load_config(args.config))
+    from_file = load_config(args.config) if getattr(args, "config", None) else {}
+    values = {**base, **from_file}
     if getattr(args, "data", None):
         values["data"] = args.data
     names = [name for name in FIELDS if name != "data"]
-    values.update({k: getattr(args, k) for k in names if getattr(args, k, None) is not None})
+    typed = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
+    from_config_file(set(from_file) - set(typed))  # messages name these as the file's keys
+    values.update(typed)
     return make_config(**values)
 
 
@@ -228,6 +235,9 @@ def _parser() -> argparse.ArgumentParser:
     p_pow.add_argument("--n-sim", dest="n_sim", type=int, help="simulated trials per point")
     p_pow.add_argument("--workers", type=int, help="processes (default: all cores)")
     p_pow.add_argument("--seed", type=int, help="random seed")
+    p_pow.add_argument("--figures", metavar="FORMATS",
+                       help=f"figure file formats, comma-separated: {', '.join(FIGURE_FORMATS)} "
+                            "(default png, or [simulation] figures; e.g. png,svg)")
     p_pow.add_argument("--overwrite", action="store_true",
                        help="replace a report of an earlier trialmlm version (a folder holding files "
                             "trialmlm did not write is never replaced)")
@@ -266,7 +276,7 @@ def _main(argv: list[str] | None) -> int:
 
             check_folder(Path(args.out), args.overwrite, config_file)  # before any work
             out = run_power(args.config, args.out, n_sim=args.n_sim, workers=args.workers, seed=args.seed,
-                            overwrite=args.overwrite)
+                            overwrite=args.overwrite, figures=args.figures)
             print(f"wrote the design report to {out}/; open {out / 'index.html'}")
             return 0
         if args.command == "fit":

@@ -143,17 +143,19 @@ def models_with(what: str) -> str:
 
 #: AnalysisConfig fields passed to :func:`trialmlm.read` under the same names.
 SELECTION = ("param", "population", "where", "analysis_flag", "keep_dtype", "keep_baseline", "arm_order",
-             "reference", "class_variables")
+             "reference", "class_variables", "adsl")
 #: TOML keys that are another spelling of a field: ``class`` is SAS's word (``--class``).
 ALIASES = {"class": "class_variables"}
 
 
 @dataclass(frozen=True)
 class DataSelection:
-    """Which records and columns: the data file, the roles of its columns and the record
-    selection of :func:`trialmlm.read` (:data:`SELECTION`, same names)."""
+    """Which records and columns: the data file (and the ADSL merged into it), the roles of
+    its columns and the record selection of :func:`trialmlm.read` (:data:`SELECTION`, same
+    names)."""
 
     data: str
+    adsl: str | None = None
     response: str = "CHG"
     subject: str = "USUBJID"
     visit: str = "AVISIT"
@@ -451,10 +453,10 @@ def _label(value) -> bool:  # an arm level: text or a number
 #: Field -> (check, what the field must be); every field of AnalysisConfig is listed.
 KINDS = {
     **{name: (_text, "a text") for name in (
-        "data", "out", "response", "subject", "visit", "arm", "model", "time", "method", "ddf", "param",
-        "population", "where", "analysis_flag", "reason", "dropout_time", "title", "unit", "at_visit",
-        "study", "population_label", "program", "ice", "ice_flag", "ice_date", "date", "estimand_method",
-        "ice_where", "endpoint", "responder", "binary_strategy")},
+        "data", "adsl", "out", "response", "subject", "visit", "arm", "model", "time", "method", "ddf",
+        "param", "population", "where", "analysis_flag", "reason", "dropout_time", "title", "unit",
+        "at_visit", "study", "population_label", "program", "ice", "ice_flag", "ice_date", "date",
+        "estimand_method", "ice_where", "endpoint", "responder", "binary_strategy")},
     "responder_values": (lambda v: _label(v) or (isinstance(v, (list, tuple)) and all(map(_label, v))),
                          "a value or a list of values"),
     "reference": (_label, "an arm level (a text or a number)"),
@@ -587,7 +589,7 @@ def _check_estimands(config: AnalysisConfig) -> None:
         raise DataError("ice_where selects the subjects of a derived ICE (dropout, ice_flag, ice_date); an "
                         "ICE file lists its subjects itself")
     if config.ice_where is not None:
-        parse_where(config.ice_where)  # a syntax error before any work
+        parse_where(config.ice_where, "ice_where")  # a syntax error before any work
     if config.has_estimands and not config.kind.imputation_model:
         raise DataError("the estimand analyses (imputation from the MMRM) need "
                         f"{models_with('imputation_model')}")
@@ -613,12 +615,25 @@ def _check_ranges(config: AnalysisConfig) -> None:
                         f"{config.imputations}")
 
 
+def figure_formats(value) -> tuple[str, ...]:
+    """The figure file formats given as a list or a comma-separated text (``"png,svg"``),
+    repeats dropped; DataError unless there is at least one and each is one of
+    :data:`FIGURE_FORMATS`."""
+    if not (_text(value) or _texts(value)):
+        raise DataError(f"must be a format, a comma-separated text or a list, got {value!r}")
+    formats = tuple(dict.fromkeys(_names(value)))
+    if not formats or any(f not in FIGURE_FORMATS for f in formats):
+        raise DataError(f"must be {' and/or '.join(FIGURE_FORMATS)}, e.g. --figures png,svg; got "
+                        f"{','.join(formats) or 'nothing'}")
+    return formats
+
+
 def _check_figures(config: AnalysisConfig) -> None:
-    """``figures``: at least one format, each of :data:`FIGURE_FORMATS`."""
-    unknown = [f for f in config.figures if f not in FIGURE_FORMATS]
-    if unknown or not config.figures:
-        raise DataError(f"figures (--figures) must be {' and/or '.join(FIGURE_FORMATS)}, e.g. "
-                        f"--figures png,svg; got {','.join(config.figures) or 'nothing'}")
+    """``figures``: at least one format, each of :data:`FIGURE_FORMATS` (:func:`figure_formats`)."""
+    try:
+        figure_formats(config.figures)
+    except DataError as exc:
+        raise DataError(f"figures (--figures) {exc}") from None
 
 
 def _imputations_used_by(config: AnalysisConfig) -> str | None:

@@ -164,7 +164,8 @@ def _titles(config: AnalysisConfig, df: pd.DataFrame):
     if study is None and "STUDYID" in df.columns:
         study = ", ".join(map(str, pd.unique(df["STUDYID"].dropna()))) or None
     return Titles(study=study, population=population_label(config, df.attrs.get("labels", {})),
-                  source=Path(config.data).name, program=config.program or f"trialmlm {__version__} analyze",
+                  source=", ".join(Path(p).name for p in (config.data, config.adsl) if p is not None),
+                  program=config.program or f"trialmlm {__version__} analyze",
                   run_at=datetime.now().replace(microsecond=0))
 
 
@@ -410,7 +411,8 @@ class ModelAnalysis(AnalysisKind):
         s = ctx.fit.settings
         ddf_label, vcov_label = labels(ctx.fit)
         return [
-            ("Data", f"{c.data}" + (f" (PARAMCD {c.param})" if c.param else "")),
+            ("Data", f"{c.data}" + (f" (PARAMCD {c.param})" if c.param else "")
+             + (f", merged with ADSL {c.adsl}" if c.adsl else "")),
             ("Model", s.formula + (f", one fit per {c.visit}" if len(ctx.fits) > 1 else "")
              + (f", at {c.visit} = {c.at_visit}" if c.at_visit is not None else "")),
             ("Estimation", self._per_visit(lambda f: describe_estimation(f, optimizer=True))),
@@ -523,10 +525,12 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
 
     ``links``: (text, relative URL) pairs listed under "See also" in ``index.html``.
     ``inputs``: other files the report folder must not replace, role -> path (the TOML
-    file); the data and ICE files are always protected (:func:`trialmlm.app.report_folder.check_folder`).
+    file); the data, ADSL and ICE files are always protected
+    (:func:`trialmlm.app.report_folder.check_folder`).
     """
     final = Path(config.out)
-    inputs = {"data file": config.data, "ICE file (ice)": config.ice, **(inputs or {})}
+    inputs = {"data file": config.data, "ADSL file (adsl)": config.adsl, "ICE file (ice)": config.ice,
+              **(inputs or {})}
     check_folder(final, config.overwrite, inputs)  # before any work
     ctx = _context(config, progress)
     analyses = [kind(ctx) for kind in ANALYSES if kind.applies(config)]
@@ -624,7 +628,7 @@ def _write_index(path: Path, ctx: Context, analyses: list, made: dict, figures: 
     t = ctx.titles
     header = [f"Study {t.study}" if t.study else None, t.population,
               f"data {Path(c.data).name}: {ctx.analysed[c.subject].nunique()} subjects, "
-              f"{len(ctx.analysed)} records analysed"]
+              f"{len(ctx.analysed)} records analysed", _adsl_header(ctx.counts.adsl)]
     page = _template("index.html.j2").render(
         title=c.title or f"{ctx.label}: {c.arm} by {ctx.axis}", css=Markup(CSS),
         header="; ".join(filter(None, header)) + ".",
@@ -634,6 +638,19 @@ def _write_index(path: Path, ctx: Context, analyses: list, made: dict, figures: 
         figures=[(name, *figure_caption(name, ctx)) for name in figures], formats=c.figures)
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _adsl_header(merge) -> str | None:
+    """The ADSL part of the header of ``index.html`` (None without ADSL)."""
+    if merge is None:
+        return None
+    found = merge.merged_subjects + merge.missing_subjects
+    text = f"ADSL {merge.source}: {merge.merged_subjects} of {found} subjects merged"
+    if merge.missing_subjects:
+        text += f", {merge.missing_subjects} not in ADSL (excluded)"
+    if merge.conflicts:
+        text += f", BDS values kept where {', '.join(c.variable for c in merge.conflicts)} differ"
+    return text
 
 
 @functools.cache

@@ -7,6 +7,8 @@ record is counted under the first step that excludes it:
 step                   records excluded
 =====================  ===============================================================
 ``param``              another parameter (``PARAMCD``, else ``PARAM``, differs)
+``adsl``               subject not in the ADSL merged in (``adsl=``;
+                       :func:`trialmlm.data.adsl.merge_adsl`)
 ``population``         subject not in the population: its subject-level flag (EFFFL,
                        ITTFL, FASFL, SAFFL, PPROTFL, COMP24FL, ...) is not ``"Y"``
                        (every flag is read by :func:`trialmlm.data.flags.flag_is_yes`: "Y",
@@ -35,6 +37,7 @@ Reference: CDISC ADaM Implementation Guide v1.3, sections 3.3.4 (ANLzzFL, ABLFL)
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 from dataclasses import dataclass
@@ -77,12 +80,15 @@ class RecordCounts:
     read_records, read_subjects : what the file holds.
     exclusions : the steps that removed records, in order (a step that removed
         nothing is listed too, so the table states every rule applied).
+    adsl : what the merge of ADSL did (:class:`trialmlm.data.adsl.AdslMerge`), None
+        without ADSL.
     """
 
     source: str
     read_records: int
     read_subjects: int
     exclusions: tuple[Exclusion, ...] = ()
+    adsl: object = None
 
     @property
     def records(self) -> int:
@@ -96,8 +102,8 @@ class RecordCounts:
 
     def then(self, step: str, reason: str, records: int, subjects: int) -> RecordCounts:
         """These counts followed by one more step."""
-        return RecordCounts(self.source, self.read_records, self.read_subjects,
-                            self.exclusions + (Exclusion(step, reason, int(records), int(subjects)),))
+        return dataclasses.replace(self, exclusions=self.exclusions + (Exclusion(step, reason, int(records),
+                                                                                 int(subjects)),))
 
     @property
     def table(self) -> pd.DataFrame:

@@ -2,7 +2,8 @@
 
 One function, :func:`read`: the file format is chosen by the extension (SAS files through
 pyreadstat, i.e. ReadStat), then the CDISC ADaM Basic Data Structure (BDS) conventions
-are applied — one parameter (PARAMCD), the record selection of
+are applied — one parameter (PARAMCD), the merge of the subject-level ADSL when given
+(:func:`trialmlm.data.adsl.merge_adsl`), the record selection of
 :func:`trialmlm.data.adam.select_records` (population, ``where``, ANL01FL, DTYPE, ABLFL), one
 record per subject and visit, the visit order of AVISITN and the arm order of its
 numeric companion (TRTPN).  The result is a pandas DataFrame whose ``attrs`` carry the
@@ -33,6 +34,7 @@ import pandas as pd
 from ..errors import DataError
 from . import adam
 from .adam import RecordCounts, check_one_record_per_visit, count_subjects, exclude_records, select_records
+from .adsl import merge_adsl
 from .classes import as_class, check_class_columns, grouping_name, warn_codes
 from .sas_files import check_sas_file
 from .vocabulary import given, option
@@ -207,15 +209,18 @@ def _check_columns(data: pd.DataFrame, source: str, roles: dict, response: str |
 
 
 def _select(data: pd.DataFrame, source: str, param: str | None, *, subject: str | None, visit: str | None,
-            **selection) -> tuple[pd.DataFrame, RecordCounts]:
-    """Steps 2-8 of docs/data.md: the parameter, :func:`select_records` (``selection``: its
-    keyword arguments), one record per subject and visit; the records counted at each step."""
+            adsl: tuple[pd.DataFrame, str] | None = None, **selection) -> tuple[pd.DataFrame, RecordCounts]:
+    """Steps 2-9 of docs/data.md: the parameter, the ADSL merge (``adsl``: the data and its
+    source), :func:`select_records` (``selection``: its keyword arguments), one record per
+    subject and visit; the records counted at each step."""
     counts = RecordCounts(Path(source).name if source != "data frame" else source, len(data),
                           count_subjects(data, subject))
     keep = _select_param(data, param, source)
     if param is not None:
         data, counts = exclude_records(data, counts, keep, "param", f"another parameter (not {param})",
                                        subject)
+    if adsl is not None:
+        data, counts = merge_adsl(data, counts, adsl[0], subject=subject, source=source, adsl_source=adsl[1])
     data, counts = select_records(data, counts, subject=subject, visit=visit, **selection)
     if subject is not None and visit is not None:
         check_one_record_per_visit(data, subject, visit, source, selection.get("where"))
@@ -225,7 +230,7 @@ def _select(data: pd.DataFrame, source: str, param: str | None, *, subject: str 
 def _encode(data: pd.DataFrame, source: str, class_variables: list, visit: str | None,
             visit_order: str | None, arm: str | None, arm_order: list | None,
             reference: str | None) -> pd.DataFrame:
-    """Steps 9-12 of docs/data.md: class variables (with the numeric-codes warning of a CSV
+    """Steps 10-13 of docs/data.md: class variables (with the numeric-codes warning of a CSV
     file), the visit order, the arm order; a new frame indexed 0, 1, ..."""
     data = as_class(data, class_variables, source)  # a new frame
     if source.lower().endswith(".csv"):  # a text file: codes are read as numbers
@@ -246,7 +251,8 @@ def read(path: str | os.PathLike | pd.DataFrame, *, param: str | None = None, re
          keep_baseline: bool = False, subject: str | None = "USUBJID", visit: str | None = "AVISIT",
          visit_order: str | None = "AVISITN", arm: str | None = None, arm_order: list | None = None,
          reference: str | None = None,
-         class_variables: Sequence[str] = (), encoding: str | None = None) -> pd.DataFrame:
+         class_variables: Sequence[str] = (), encoding: str | None = None,
+         adsl: str | os.PathLike | pd.DataFrame | None = None) -> pd.DataFrame:
     """Read a trial data file (ADaM BDS or any long format) and select the analysis records.
 
     The steps, in their order, and every error are listed in docs/data.md.
@@ -272,6 +278,12 @@ def read(path: str | os.PathLike | pd.DataFrame, *, param: str | None = None, re
     class_variables : classification factors (SAS ``CLASS``, e.g. numeric site groups of a
         CSV file): Categoricals in value order (:func:`trialmlm.data.classes.as_class`).
     encoding : text encoding of CSV files (UTF-8) and of SAS character columns (detected).
+    adsl : the subject-level data set (a file of any format above, or a DataFrame) merged
+        into the records of ``param`` before the other steps, by STUDYID and ``subject``
+        (:func:`trialmlm.data.adsl.merge_adsl`): its variables (EFFFL, EOSSTT, AGEGR1, TRT01P,
+        ...) can then be the population, the arm, a covariate or part of ``where``; BDS
+        values are kept where both files have a variable; records of subjects not in ADSL
+        are excluded (step ``adsl``, counted).
 
     Returns
     -------
@@ -279,8 +291,9 @@ def read(path: str | os.PathLike | pd.DataFrame, *, param: str | None = None, re
         The selected records with the file's columns, unchanged but for: SAS numbers as
         stored, special missing values and blank text missing; ``visit`` ordered by
         ``visit_order``; ``arm`` and ``class_variables`` Categoricals; the index 0, 1, ....
-        ``attrs["records"]``: the :class:`trialmlm.data.adam.RecordCounts` of every step;
-        ``attrs["labels"]``: the column labels of a SAS file.
+        ``attrs["records"]``: the :class:`trialmlm.data.adam.RecordCounts` of every step
+        (and of the ADSL merge); ``attrs["labels"]``: the column labels of a SAS file
+        (the BDS label where both files label a variable).
 
     Raises
     ------
@@ -295,11 +308,18 @@ def read(path: str | os.PathLike | pd.DataFrame, *, param: str | None = None, re
     """
     data, labels, source = _load(path, encoding)
     class_variables = list(class_variables)
-    _check_columns(data, source, {"subject": subject, "visit": visit, "response": response, "arm": arm},
-                   response, class_variables)
-    data, counts = _select(data, source, param, subject=subject, visit=visit, population=population,
-                           where=where, analysis_flag=analysis_flag, keep_dtype=tuple(keep_dtype),
-                           keep_baseline=keep_baseline)
+    columns, subject_level = data, None
+    if adsl is not None:
+        adsl_data, adsl_labels, adsl_source = _load(adsl, encoding)
+        subject_level, labels = (adsl_data, adsl_source), {**adsl_labels, **labels}
+        columns = pd.concat([data.iloc[:0], adsl_data.drop(columns=data.columns, errors="ignore").iloc[:0]],
+                            axis=1)  # the merged columns and types, for the checks below
+    _check_columns(columns, source if adsl is None else f"{source} with ADSL {subject_level[1]}",
+                   {"subject": subject, "visit": visit, "response": response, "arm": arm}, response,
+                   class_variables)
+    data, counts = _select(data, source, param, subject=subject, visit=visit, adsl=subject_level,
+                           population=population, where=where, analysis_flag=analysis_flag,
+                           keep_dtype=tuple(keep_dtype), keep_baseline=keep_baseline)
     data = _encode(data, source, class_variables, visit, visit_order, arm, arm_order, reference)
     data.attrs = {"records": counts, "labels": labels}
     return data

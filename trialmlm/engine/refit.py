@@ -36,6 +36,7 @@ from .model import Model, build_model
 from .parms import resolve_parms
 from .partitioned import is_partitioned, reduce_partitions
 from .results import MMRMResults, parameter_names
+from .threads import blas_threads
 
 Values = Mapping[str, float] | Sequence[float] | np.ndarray | None
 
@@ -59,10 +60,11 @@ def refit(fit: MMRMResults, data=None, response=None, weights: str | None = None
           fixed: Values | str = None) -> MMRMResults:
     """``fit``'s model refitted (see :meth:`MMRMResults.refit` and the module docstring)."""
     s = fit.settings
-    model = refit_model(fit.model, data, response, weights)
     start = (dict(s.start) or None) if start is None else start
     fixed = (dict(s.fixed) or None) if fixed is None else fixed
-    return fit_model(model, s.ddf, s.vcov, start, fixed, s.noiter)
+    with blas_threads():  # the moments and the likelihood's small matrices: one BLAS thread
+        model = refit_model(fit.model, data, response, weights)
+        return fit_model(model, s.ddf, s.vcov, start, fixed, s.noiter)
 
 
 def refit_model(model: Model, data=None, response=None, weights: str | None = None) -> Model:

@@ -5,7 +5,9 @@ rows as formatted strings and footnotes — whose ``data`` attribute is the tidy
 (snake_case columns) the strings were formatted from.  Renderers: :func:`to_rtf`,
 :func:`to_html` / :func:`write_html`, :func:`to_csv` (the tidy data); :class:`Titles`
 adds the page titles and footnotes (study, population, page x of y, source, program, run
-date).  Number formats: :mod:`trialmlm.tables.formats`.
+date).  A column may carry a spanning header label (:attr:`Table.spans`, grouped by
+:func:`span_groups`): one header cell over the columns that share it, in RTF and HTML alike.
+Number formats: :mod:`trialmlm.tables.formats`.
 
 ======================================  ===============================================
 :func:`summary_table`                   n, mean, SD, median, min, max by visit and arm
@@ -55,7 +57,7 @@ from .responder_tables import (
     responder_table,
 )
 from .stack import stack_tables
-from .table import Table
+from .table import Table, span_groups
 from .titles import Titles
 
 __all__ = [
@@ -64,6 +66,7 @@ __all__ = [
     "html_document", "ice_counts", "ice_table_counts", "km_dropout_table", "missing_data_tables",
     "mmrm_results", "mmrm_table", "model_footnotes", "pattern_table", "records_table", "rtf_document",
     "rtf_escape", "sensitivity_results", "responder_table", "probability_table", "marginal_effects_table",
-    "gee_parameter_table", "intercurrent_table", "sensitivity_table", "stack_tables", "summary_statistics",
+    "gee_parameter_table", "intercurrent_table", "sensitivity_table", "span_groups", "stack_tables",
+    "summary_statistics",
     "summary_table", "to_csv", "to_html", "to_rtf", "type3_table", "write_html",
 ]

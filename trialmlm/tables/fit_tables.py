@@ -121,10 +121,11 @@ def mmrm_table(fit, arm: str, visit: str | None = None, reference=None, alpha: f
                 fmt_ci(r["difference_lower"], r["difference_upper"], d.mean), fmt_p(r["p"])]
         rows.append(row)
     slope = options.get("slope")
-    estimate = "Slope (SE)" if slope else "LS Mean (SE)"
+    estimate = with_unit("Estimate (SE)", unit)
     columns = ([display_label(labels, visit)] if visit else []) + [
-        display_label(labels, arm), "n", with_unit(estimate, unit), level,
-        with_unit(f"Difference vs {ref} (SE)", unit), level, "p-value"]
+        display_label(labels, arm), "n", estimate, level, estimate, level, "p-value"]
+    spans = (("",) * (len(columns) - 5) + ("Slope" if slope else "LS Mean",) * 2
+             + (f"Difference vs {ref}",) * 3)
     response = display_label(labels, fit.settings.response)
     what = f"slopes in {slope}" if slope else "LS means"
     default_title = f"Analysis of {response}: {what} and differences from {ref}" + (
@@ -135,7 +136,7 @@ def mmrm_table(fit, arm: str, visit: str | None = None, reference=None, alpha: f
               + (f"Slope: rate of change of the LS mean per unit of {slope}. " if slope else "")
               + "LS: least squares; SE: standard error; CI: confidence interval; NE: not estimable.",)
     return Table(title or default_title, columns, rows, data, notes + tuple(footnotes),
-                 ("l",) * (len(columns) - 7) + ("l", "c", "r", "c", "r", "c", "c"))
+                 ("l",) * (len(columns) - 7) + ("l", "c", "r", "c", "r", "c", "c"), spans)
 
 
 def type3_table(fit, title: str | None = None, footnotes: Sequence[str] = (), ddf: str | None = None,
@@ -339,4 +340,5 @@ def sensitivity_table(fit, imputations: Sequence = (), tipping=None, alpha: floa
                   f"p >= {alpha:g}, or the last Delta of the range when the difference stays significant.",)
     visit = data["visit"].iloc[0]
     return Table(title or f"Sensitivity analyses of the treatment differences at {visit}", columns, rows,
-                 data, notes + tuple(footnotes), ("l", "l") + ("c",) * (len(columns) - 2))
+                 data, notes + tuple(footnotes),  # the tipping-point note is text: it may wrap
+                 ("l", "l") + ("c",) * (len(columns) - 2 - show_tipping) + ("l",) * show_tipping)

@@ -21,7 +21,7 @@ def records_table(counts: RecordCounts, by_arm: pd.DataFrame | None = None, titl
     Tidy columns ``section, step, reason, records, subjects``: the read totals, one row
     per exclusion (negative counts: removed; a step with a negative count of excluded
     records added them, shown as "Added: ..." with a positive count), the analysed totals,
-    then one row per arm.
+    one row per arm, then (with ``counts.adsl``) the ADSL merge (:func:`adsl_rows`).
     A subject is counted as excluded at the step that removed its last record.
     """
     flow = counts.table.assign(section="flow")
@@ -41,8 +41,36 @@ def records_table(counts: RecordCounts, by_arm: pd.DataFrame | None = None, titl
         parts.append(arm_rows)
         rows.append([f"Analysed, by {by_arm.attrs.get('arm', 'arm')}:", "", ""])
         rows += [[f"  {r.reason}", str(r.records), str(r.subjects)] for r in arm_rows.itertuples()]
+    if counts.adsl is not None:
+        merge = adsl_rows(counts)
+        parts.append(merge.iloc[1:])
+        rows.append([merge["reason"].iloc[0], "", ""])
+        rows += [[f"  {r.reason}", "" if pd.isna(r.records) else str(int(r.records)), str(int(r.subjects))]
+                 for r in merge.iloc[1:].itertuples()]
     data = plain(pd.concat(parts, ignore_index=True)[["section", "step", "reason", "records", "subjects"]])
     notes = ("Each record is counted under the first step that excludes it, in the order shown; a "
              "subject is counted where its last record is excluded.",) + tuple(footnotes)
     return Table(title or "Records used in the analysis", ["", "Records", "Subjects"], rows, data, notes,
                  ("l", "r", "r"))
+
+
+def adsl_rows(counts: RecordCounts) -> pd.DataFrame:
+    """The ADSL merge of ``counts.adsl`` (:class:`trialmlm.data.adsl.AdslMerge`) as tidy rows
+    ``section, step, reason, records, subjects`` (section ``adsl``; records missing where
+    a row counts subjects only): a heading, the subjects in ADSL, the BDS subjects found in
+    it, those not in it (their records, excluded by the step ``adsl``), the ADSL subjects
+    without a record, and one row per variable whose values differ (BDS value kept)."""
+    merge = counts.adsl
+    excluded = sum(e.records for e in counts.exclusions if e.step == "adsl")
+    bds = counts.source
+    rows = [("adsl", f"ADSL merge ({merge.source}; by {', '.join(merge.keys)}):", None, None),
+            ("adsl_subjects", f"Subjects in {merge.source}", None, merge.adsl_subjects),
+            ("merged", f"Subjects of {bds} found in ADSL", None, merge.merged_subjects),
+            ("not_in_adsl", f"Subjects of {bds} not in ADSL (records excluded)", excluded,
+             merge.missing_subjects),
+            ("without_records", f"ADSL subjects without records in {bds}", None, merge.unused_subjects)]
+    rows += [("conflict", f"{c.variable} differs from ADSL (BDS value kept)", c.records, c.subjects)
+             for c in merge.conflicts]
+    frame = pd.DataFrame(rows, columns=["step", "reason", "records", "subjects"])
+    return frame.assign(section="adsl", records=frame["records"].astype("Int64"),
+                        subjects=frame["subjects"].astype("Int64"))

@@ -10,10 +10,16 @@ Layout, as SAS ODS RTF does it: a column is as wide as its widest cell (lines as
 as its header label if that is wider: on one line, or wrapped at the best space into two
 lines if it is more than six characters wider than the cells; when the
 table is wider than the page, header labels wrap further first (at spaces, down to the
-widest body cell), then left-aligned text cells (down to their longest
-word), each column giving up width in proportion to what it can give; only if the
+widest body cell), each column giving up width in proportion to what it can give; then
+left-aligned text cells wrap (down to their longest word), one character at a time from the
+column where that adds the fewest lines to the table (:func:`squeeze`: a long note column
+wraps before a short label column is broken into a word per line); only if the
 longest words alone exceed the page are all widths scaled down proportionally.  A column is
-never narrower than the longest word of its header and cells, so no word is split.  The
+never narrower than the longest word of its header and cells, so no word is split.  A spanning
+header (:attr:`Table.spans <trialmlm.tables.Table.spans>`) is one cell as wide as the columns
+it spans; where its label needs more room than they take, each of them widens by an equal
+share of the shortfall (on one line as a column label, else wrapped into two; never narrower
+than its longest word).  The
 renderer writes the breaks itself (``\line``, :func:`wrap_at_spaces`), so Word and
 LibreOffice need not wrap: a parenthesised short token such as ``(SE)`` stays on the line of
 the word before it, and a hyphenated word (``Follow-up``) is never broken at its hyphen.
@@ -94,6 +100,13 @@ def text_area(width: int, size: int, pad: int) -> int:
     return width - 2 * pad - text_width("x" * SLACK_CHARS, size)
 
 
+def _label_width(label: str, room: int, size: int) -> int:
+    """Width a header label takes over text ``room`` twips wide: one line, or two lines
+    (:func:`two_line_width`) when one line is more than six characters wider than ``room``."""
+    line = widest_line(label, size)
+    return two_line_width(label, size) if line - room > text_width("x" * HEADER_OVERHANG, size) else line
+
+
 def _give(widths: list[int], floors: list[int], excess: int) -> list[int]:
     """Widths reduced by up to ``excess`` in total, each in proportion to ``width - floor``."""
     spare = sum(w - f for w, f in zip(widths, floors))
@@ -103,8 +116,56 @@ def _give(widths: list[int], floors: list[int], excess: int) -> list[int]:
     return [int(w - take * (w - f)) for w, f in zip(widths, floors)]
 
 
+def _widen(widths: list[int], groups: Sequence[tuple[int, int, int]]) -> list[int]:
+    """Widths with each group ``(start, stop, need)`` of columns widened to a total of at
+    least ``need``, the shortfall shared equally (rounded up) by its columns."""
+    out = list(widths)
+    for start, stop, need in groups:
+        short = need - sum(out[start:stop])
+        if short > 0:
+            share = -(-short // (stop - start))
+            out[start:stop] = [w + share for w in out[start:stop]]
+    return out
+
+
+def cell_lines(text: str, width: int, size: int, pad: int) -> int:
+    """Lines of ``text`` wrapped by :func:`wrap_at_spaces` in a cell ``width`` twips wide."""
+    return wrap_at_spaces(text, text_area(width, size, pad), size).count("\n") + 1
+
+
+def squeeze(widths: list[int], floors: list[int], rows: Sequence[Sequence[str]], usable: int, size: int,
+            pad: int) -> list[int]:
+    r"""Widths narrowed to at most ``usable`` in total, one character at a time (less at a floor
+    or at the last step), each step from the column (above its floor) whose narrowing adds the
+    fewest lines to the table; ties go to the widest column.
+    The table's lines are :math:`\sum_i \max_j L_{ij}`, with
+    :math:`L_{ij}` the lines of cell :math:`(i, j)` of ``rows`` (header included) at width
+    :math:`w_j` (:func:`cell_lines`).  Stops at the floors, wider than ``usable`` if they are."""
+    step = text_width("x", size)
+    widths = list(widths)
+    lines = [[cell_lines(c, w, size, pad) for c, w in zip(row, widths)] for row in rows]
+    while sum(widths) > usable:
+        best = None
+        for j, (w, floor) in enumerate(zip(widths, floors)):
+            if w <= floor:
+                continue
+            narrower = max(floor, w - step, w - (sum(widths) - usable))
+            column = [cell_lines(row[j], narrower, size, pad) for row in rows]
+            added = sum(max([*other[:j], new, *other[j + 1:]]) - max(other)
+                        for other, new in zip(lines, column))
+            if best is None or (added, -w) < best[0]:
+                best = ((added, -w), j, narrower, column)
+        if best is None:
+            break
+        _, j, widths[j], column = best
+        for other, new in zip(lines, column):
+            other[j] = new
+    return widths
+
+
 def column_widths(header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence[str],
-                  usable: int, size: int, pad: int) -> list[int]:
+                  usable: int, size: int, pad: int,
+                  spans: Sequence[tuple[str, int, int]] = ()) -> list[int]:
     """Width (twips) of each column, text plus ``2 * pad`` and one character of slack, with
     the table at most ``usable`` twips wide (see the module docstring for the order in
     which columns give up width).
@@ -117,6 +178,9 @@ def column_widths(header: Sequence[str], rows: Sequence[Sequence[str]], align: S
     usable : page width between the margins (twips).
     size : font size (half-points), the same for header and body.
     pad : cell padding on each side (twips, ``\\trgaph``).
+    spans : spanning header cells ``(label, start, stop)`` over columns ``start`` to
+        ``stop - 1`` (:func:`trialmlm.tables.table.span_groups`); the columns under a label
+        are together at least as wide as the label needs.
     """
     extra = -text_area(0, size, pad)
     natural, body_floor, word_floor = [], [], []
@@ -124,15 +188,18 @@ def column_widths(header: Sequence[str], rows: Sequence[Sequence[str]], align: S
         cells = [r[j] for r in rows]
         body = max([widest_line(c, size) for c in cells], default=0)
         words = max([longest_unit(c, size) for c in (head, *cells)])
-        label = widest_line(head, size)
-        if label - body > text_width("x" * HEADER_OVERHANG, size):
-            label = two_line_width(head, size)
-        natural.append(max(label, body, words) + extra)
+        natural.append(max(_label_width(head, body, size), body, words) + extra)
         wrapped_body = words if align[j] == "l" else max(body, words)
         body_floor.append(max(body, words) + extra)
         word_floor.append(wrapped_body + extra)
+    labelled = [(label, start, stop) for label, start, stop in spans if label]
+    needs = [extra + _label_width(label, sum(natural[start:stop]) - extra, size)
+             for label, start, stop in labelled]
+    natural = _widen(natural, [(start, stop, need) for (_, start, stop), need in zip(labelled, needs)])
+    fits = [(start, stop, longest_unit(label, size) + extra) for label, start, stop in labelled]
+    body_floor, word_floor = _widen(body_floor, fits), _widen(word_floor, fits)
     widths = _give(natural, body_floor, sum(natural) - usable)
-    widths = _give(widths, word_floor, sum(widths) - usable)
+    widths = squeeze(widths, word_floor, [header, *rows], usable, size, pad)
     if sum(widths) > usable:
         total = sum(widths)
         widths = [w * usable // total for w in widths]
