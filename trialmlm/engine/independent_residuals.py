@@ -40,10 +40,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cached_property
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from ..covariance.random_effects import RandomEffects
 from .design import Design
@@ -60,20 +59,9 @@ from .likelihood import (
 )
 from .moments import build_batches, chunk_bounds, weighted_rows
 from .parameters import ParameterMap
+from .threads import blas_threads
 
 INDEFINITE = 1e-12  # smallest eigenvalue of G below -INDEFINITE * largest: G is not a covariance
-
-
-@cache
-def _threads() -> ThreadpoolController:
-    """The process's thread pools, inspected once (``threadpool_limits`` would look them up at
-    every evaluation)."""
-    return ThreadpoolController()
-
-
-def one_blas_thread():
-    """Context: BLAS on one thread (batched tiny matrices, where more threads only contend)."""
-    return _threads().limit(limits=1, user_api="blas")
 
 
 @dataclass(frozen=True)
@@ -309,7 +297,7 @@ class IndependentResidualsLikelihood(OneFactorLikelihood):
         factor = self._factor(phi)
         if factor is None:
             return self.patterns.evaluate(phi, order)
-        with one_blas_thread():
+        with blas_threads():  # tiny matrices by the million: one BLAS thread (engine/threads.py)
             return self._evaluate(*factor, order)
 
     def _omega(self, root: np.ndarray, s2: float) -> Omega | None:
@@ -393,7 +381,7 @@ class IndependentResidualsLikelihood(OneFactorLikelihood):
             return self.patterns.kenward_roger_terms(phi, w, linear)
         s, p, units = self.sums, self.p, self.units
         n_g = units.shape[0]
-        with one_blas_thread():
+        with blas_threads():
             om = self._omega(*factor)
             p1 = om.p1[:, :p]
             # sum_hj W_hj U_h D1 U_j as one contraction of D1 with sum_hj W_hj U_h (x) U_j
@@ -415,7 +403,7 @@ class IndependentResidualsLikelihood(OneFactorLikelihood):
         if factor is None:
             return None
         g = self.structures[0].g_matrix(np.asarray(phi, dtype=float))
-        with one_blas_thread():
+        with blas_threads():
             om = self._omega(*factor)
             blup = (g @ np.einsum("acn,c->an", om.p1, np.append(-beta, 1.0))).T
             f = np.einsum("ab,bin->nai", g, om.p1[:, :self.p])
