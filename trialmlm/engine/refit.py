@@ -103,6 +103,8 @@ def subset_model(model: Model, subjects: np.ndarray) -> Model:
     (:meth:`~trialmlm.engine.design.Design.resample`) and the per-pattern sums downdated by the
     subjects left out (:func:`~trialmlm.engine.moments.without_subjects`) instead of reduced anew."""
     design = model.design
+    if model.spec.independent_residuals:  # per-subject sums: one pass over the rows, nothing to downdate
+        return model.with_design(design.resample(subjects))
     left_out = np.ones(design.subject_labels.size, dtype=bool)
     left_out[subjects] = False
     return model.with_design(design.resample(subjects),

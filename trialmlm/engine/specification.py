@@ -96,6 +96,13 @@ class ModelSpec:
         return next((t for t in self.random_terms if t.subject == self.subject), None)
 
     @property
+    def independent_residuals(self) -> bool:
+        """Residuals independent given the subject's random effects, no other grouping factor
+        and the rows in memory: :math:`V_i = Z_iGZ_i^\\top + \\sigma^2W_i^{-1}`, fitted from
+        per-subject sums (:mod:`trialmlm.engine.independent_residuals`)."""
+        return self.kind == "random" and not self.outer and not self.from_sums
+
+    @property
     def marginal(self) -> bool:
         """The covariance structure is the marginal covariance of a subject's responses
         (no random effects, not the linear model)."""
