@@ -94,7 +94,7 @@ def subject_sums(design: Design) -> SubjectSums:
     cross = np.zeros((c, c))
     bounds = chunk_bounds(design)
     for lo, hi in zip(bounds[:-1], bounds[1:]):
-        xy = weighted_rows(design, lo, hi)
+        xy = weighted_rows(design, slice(lo, hi))
         z = design.Z[lo:hi] * sw[lo:hi, None]
         subject = design.subject[lo:hi]
         starts = np.flatnonzero(np.r_[True, subject[1:] != subject[:-1]])
