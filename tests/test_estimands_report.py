@@ -205,13 +205,27 @@ def test_default_estimands(adam):
     (["--estimand-method", "magic", "--estimands", "JR"], "estimand_method must be one of"),
     (["--ice", "missing.csv"], "does not exist"),
     (["--ice", "ice.csv", "--ice-where", "TRT01PN == 1"], "an ICE file lists its subjects"),
-    (["--ice-where", "TRT01PN =="], "where"),
+    (["--ice-where", "TRT01PN =="], '--ice-where "TRT01PN ==": expected a column name'),
+    (["--ice-date", "TRTEDT", "--ice-where", "XX == 1"], '--ice-where "XX == 1" names column \'XX\''),
 ])
 def test_bad_estimand_settings_exit_2(adam, capsys, extra, message):
     folder, _, _ = adam
     assert cli.main(["analyze", str(folder / "adeff.csv"), *SAP, "--out", str(folder / "bad"), *extra]) == 2
     assert message in capsys.readouterr().err
     assert not (folder / "bad").exists()
+
+
+def test_ice_where_error_names_the_config_file_key(adam, capsys):
+    """ice_where from the TOML file is named as its key there; typed on the command line, as --ice-where."""
+    folder, _, _ = adam
+    config = folder / "bad_where.toml"
+    config.write_text('[analysis]\nparam = "HAMD17"\npopulation = "EFFFL"\nice_date = "TRTEDT"\n'
+                      'ice_where = "TRT01PN =="\n')
+    argv = ["analyze", str(folder / "adeff.csv"), "--config", str(config), "--out", str(folder / "bad")]
+    assert cli.main(argv) == 2
+    assert 'error: ice_where = "TRT01PN ==" (config file): expected a column name' in capsys.readouterr().err
+    assert cli.main([*argv, "--ice-where", "TRT01PN >"]) == 2  # the option typed wins over the file
+    assert 'error: --ice-where "TRT01PN >": expected' in capsys.readouterr().err
 
 
 def test_ice_file_with_unknown_subject_or_visit(adam, capsys, tmp_path):

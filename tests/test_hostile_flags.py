@@ -146,7 +146,7 @@ def test_cli_where_limits_exit_2_with_one_line(tmp_path, capsys, bds, case):
                      "--population", "EFFFL", "--where", DEEP[case]])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.count("\n") == 1 and err.startswith(f"trialmlm: error: where: {LIMIT[case]}")
+    assert err.count("\n") == 1 and err.startswith(f"trialmlm: error: --where: {LIMIT[case]}")  # as typed
     assert path.read_bytes() == before
 
 

@@ -48,7 +48,9 @@ def test_every_file(report):
         for ext in ("rtf", "html", "csv"):
             assert (out / f"{name}.{ext}").stat().st_size > 0
     assert (out / "f1_power_curve.png").read_bytes()[:4] == b"\x89PNG"
-    assert "Table 2." in (out / "index.html").read_text()
+    assert not (out / "f1_power_curve.svg").exists()  # PNG only by default, as trialmlm analyze
+    page = (out / "index.html").read_text()
+    assert "Table 2." in page and 'href="f1_power_curve.png"' in page and ".svg" not in page
 
 
 def test_numbers_equal_the_api(report):
@@ -66,6 +68,28 @@ def test_numbers_equal_the_api(report):
     results = json.loads((report / "out" / "power_results.json").read_text())
     assert [p["n_per_arm"] for p in results["power_curve"]] == [20, 30]
     assert results["power_curve"][1]["estimate"] == oc.power
+
+
+def test_figure_formats_from_the_file_or_the_command_line(tmp_path, capsys):
+    path = tmp_path / "svg.toml"
+    path.write_text(CONFIG.replace("n_sim = 12", 'n_sim = 4\nfigures = "svg"').replace("[20, 30]", "[20]"))
+    assert load_power_config(path)[2]["figures"] == ["svg"]
+    assert load_power_config(path, {"figures": "png,svg,png"})[2]["figures"] == ["png", "svg"]
+    out = tmp_path / "out"
+    assert cli.main(["power", "--config", str(path), "--out", str(out), "--workers", "1"]) == 0
+    assert (out / "f1_power_curve.svg").read_text().lstrip().startswith("<?xml")
+    assert not (out / "f1_power_curve.png").exists()
+    assert '<img src="f1_power_curve.svg"' in (out / "index.html").read_text()
+    # the written settings reproduce the formats
+    assert json.loads((out / "power_results.json").read_text())["config"]["simulation"]["figures"] == ["svg"]
+    argv = ["power", "--config", str(path), "--out", str(tmp_path / "bad"), "--figures", "png,pdf"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "error: --figures: must be png and/or svg, e.g. --figures png,svg; got png,pdf" in err
+    path.write_text(CONFIG.replace("n_sim = 12", "n_sim = 12\nfigures = 5"))
+    assert cli.main(["power", "--config", str(path), "--out", str(tmp_path / "bad")]) == 2
+    assert "[simulation] figures: must be a format, a comma-separated text or a list, got 5" in \
+        capsys.readouterr().err
 
 
 @pytest.mark.parametrize("edit, message", [

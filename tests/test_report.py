@@ -105,6 +105,12 @@ def test_mmrm_table_numbers_equal_the_fit(demo):
     week8 = diff.loc[(diff.AVISIT == "Week 8") & (diff.TRT01P == "Drug 20 mg")].iloc[0]
     # data are whole numbers: LS means and differences with 1 decimal, SE with 2 (SAS convention)
     assert f"{week8['estimate']:.1f} ({week8['se']:.2f})" in html
+    # spanning headers: "LS Mean" over 2 columns, "Difference vs Placebo" over 3, in RTF and HTML
+    assert 'colspan="2" class="span"><span>LS Mean</span>' in html
+    assert 'colspan="3" class="span"><span>Difference vs Placebo</span>' in html
+    rtf = read_rtf((demo / "t2_mmrm.rtf").read_text(encoding="ascii"))
+    assert rtf["rows"][0] == ["", "", "", "LS Mean", "Difference vs Placebo"]
+    assert rtf["rows"][1][3:] == ["Estimate (SE)", "95% CI", "Estimate (SE)", "95% CI", "p-value"]
 
 
 def test_sensitivity_table_has_every_analysis(demo):

@@ -101,7 +101,7 @@ def test_tables_carry_titles_and_arm_order(report):
     header = " ".join(rtf["header"])
     assert "Study: TRIAL-01" in header and "Efficacy Population" in header
     assert "Source: adeff.xpt" in " ".join(rtf["footer"])
-    arms = [r[1] for r in rtf["rows"][1:] if r[1]]
+    arms = [r[1] for r in rtf["rows"][2:] if r[1]]  # after the spanning and the label header rows
     assert arms[:3] == ["Placebo", "Drug Low", "Drug High"]
     html = (report / "t2_mmrm.html").read_text()
     assert "Efficacy Population" in html and "TRIAL-01" in html

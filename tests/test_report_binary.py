@@ -151,9 +151,9 @@ def test_separation_exits_3(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("options, message", [
-    (["--responder", "CHG <="], "responder"),
-    (["--responder", "XCHG <= -4"], "'XCHG'"),
-    (["--responder", "AVALC <= -4"], "column 'AVALC' is text"),
+    (["--responder", "CHG <="], 'error: --responder "CHG <=": expected a column name'),
+    (["--responder", "XCHG <= -4"], 'error: --responder "XCHG <= -4" names column \'XCHG\''),
+    (["--responder", "AVALC <= -4"], 'error: --responder "AVALC <= -4": column \'AVALC\' is text'),
     (["--response", "AVAL"], "binary response AVAL holds values that are not a Y/N flag"),
     (["--response", "AVALC"], "binary response AVALC"),
     (["--responder-values", "RESPONSE", "--responder", "PCHG <= -50"], "not both"),

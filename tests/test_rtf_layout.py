@@ -1,7 +1,9 @@
 """Column widths and line breaks of RTF tables (trialmlm.tables.rtf_layout), checked on the
 headers and cells of the report tables where words used to be broken (responder report
-Table 5b and Table 2, demo report Table 6 and Table 2)."""
+Table 5b and Table 2, demo report Table 6 and Table 2), and of spanning headers."""
 
+import re
+from itertools import accumulate
 from pathlib import Path
 
 import pandas as pd
@@ -125,6 +127,55 @@ def test_wrap_at_spaces_keeps_words_whole(words, chars):
     lines = wrap_at_spaces(text, width, BODY_SIZE).split("\n")
     assert " ".join(lines).split() == text.split()
     assert all(text_width(line, BODY_SIZE) <= max(width, longest_unit(line, BODY_SIZE)) for line in lines)
+
+
+SPANNED = tables.Table(  # demo report, Table 2 with its spanning headers
+    "T", ("AVISIT", "TRT01P", "n", "Estimate (SE)", "95% CI", "Estimate (SE)", "95% CI", "p-value"),
+    MMRM[1], pd.DataFrame(), align=tuple(MMRM[2]),
+    spans=("", "", "", "LS Mean", "LS Mean", "Difference vs Placebo", "Difference vs Placebo",
+           "Difference vs Placebo"))
+
+
+def _cell_edges(rtf: str) -> list[list[int]]:
+    """The \\cellx right edges of each table row (one list per \\trowd)."""
+    return [[int(x) for x in re.findall(r"\\cellx(\d+)", row)] for row in rtf.split(r"\trowd")[1:]]
+
+
+def test_span_row_cells_end_where_the_spanned_columns_end():
+    rtf = tables.rtf_document(SPANNED)
+    span_row, label_row, *body = _cell_edges(rtf)
+    widths = column_widths(SPANNED.columns, SPANNED.rows, SPANNED.align, USABLE, BODY_SIZE, CELL_PAD,
+                           SPANNED.groups)
+    edges = list(accumulate(widths))
+    assert label_row == edges and all(row == edges for row in body)
+    # blank cells over AVISIT, TRT01P and n; LS Mean = columns 3-4; Difference = columns 5-7
+    assert span_row == [edges[0], edges[1], edges[2], edges[4], edges[7]]
+    assert span_row[3] - span_row[2] == widths[3] + widths[4]
+    assert span_row[4] - span_row[3] == sum(widths[5:8])
+    parsed = read_rtf(rtf)
+    assert parsed["rows"][0] == ["", "", "", "LS Mean", "Difference vs Placebo"]
+    assert parsed["words"]["trhdr"] == 2  # both header rows repeat on every page
+    assert rtf.count(r"\brdrb") == 2  # one rule under each span, inside its cell
+
+
+def test_a_span_label_wider_than_its_columns_widens_them_without_breaking_words():
+    header, rows = ("Arm", "Est", "CI"), [("A", "1.0", "(0, 2)")]
+    label = "Difference from the reference arm Placebo"
+    groups = tables.span_groups(("", label, label))
+    plain = column_widths(header, rows, "lcc", USABLE, BODY_SIZE, CELL_PAD)
+    wide = column_widths(header, rows, "lcc", USABLE, BODY_SIZE, CELL_PAD, groups)
+    assert wide[0] == plain[0] and wide[1] > plain[1] and wide[2] > plain[2]
+    area = text_area(wide[1] + wide[2], BODY_SIZE, CELL_PAD)  # the span's one cell
+    # far wider than its columns: two lines, as a column label would take
+    assert wrap_at_spaces(label, area, BODY_SIZE) == "Difference from the\nreference arm Placebo"
+    fitting = tables.span_groups(("", "Diff", "Diff"))
+    short = column_widths(header, rows, "lcc", USABLE, BODY_SIZE, CELL_PAD, fitting)
+    assert short == plain  # a label that fits leaves the widths alone
+    narrow = column_widths(header, rows, "lcc", text_width("x" * 30, BODY_SIZE), BODY_SIZE, CELL_PAD, groups)
+    area = text_area(narrow[1] + narrow[2], BODY_SIZE, CELL_PAD)
+    assert longest_unit(label, BODY_SIZE) <= area  # squeezed by the page: wraps at spaces only
+    lines = wrap_at_spaces(label, area, BODY_SIZE).split("\n")
+    assert len(lines) > 1 and " ".join(lines) == label
 
 
 def test_the_column_whose_wrapping_adds_fewest_lines_gives_up_width_first():

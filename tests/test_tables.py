@@ -68,15 +68,18 @@ def check_renderings(table: Table, tmp_path) -> None:
     rtf_text = tables.to_rtf(table, tmp_path / "t.rtf").read_text(encoding="ascii")
     assert rtf_text.startswith("{\\rtf1") and rtf_text.rstrip().endswith("}")
     parsed = read_rtf(rtf_text)
-    assert parsed["words"]["row"] == len(table.rows) + 1
-    assert parsed["words"]["trhdr"] == 1 and parsed["words"]["lndscpsxn"] == 1
+    spans = [[label for label, _, _ in table.groups]] if table.groups else []
+    assert parsed["words"]["row"] == len(spans) + len(table.rows) + 1
+    assert parsed["words"]["trhdr"] == len(spans) + 1 and parsed["words"]["lndscpsxn"] == 1
     assert parsed["words"]["trowd"] == parsed["words"]["row"]
-    words = [[" ".join(c.split()) for c in r] for r in (table.columns, *table.rows)]
+    words = [[" ".join(c.split()) for c in r] for r in (*spans, table.columns, *table.rows)]
     assert [[" ".join(c.split()) for c in r] for r in parsed["rows"]] == words  # wrapped at spaces only
     assert parsed["paragraphs"][0] == table.title
     assert parsed["paragraphs"][1:] == list(table.footnotes)
     page = read_html(tables.to_html(table))
-    assert page.caption == table.title and page.header == list(table.columns)
+    header = ([label or table.columns[start] for label, start, _ in table.groups]
+              + [c for label, start, stop in table.groups if label for c in table.columns[start:stop]])
+    assert page.caption == table.title and page.header == (header or list(table.columns))
     assert page.body == [list(r) for r in table.rows] and page.foot == list(table.footnotes)
     full = tables.write_html(table, tmp_path / "t.html").read_text(encoding="ascii")
     assert full.startswith("<!DOCTYPE html>") and read_html(full).body == page.body
@@ -432,3 +435,41 @@ def test_html_titles(demo_fit, tmp_path):
     assert read_html(page).body == [list(r) for r in parts[0].rows] + [list(r) for r in parts[1].rows]
     assert tables.html_document(parts[0]) == tables.html_document(parts[0], titles=None)
     assert "<header" not in tables.html_document(parts[0])
+
+
+def test_spanning_headers_in_html_and_the_tables_that_use_them(demo_fit, tmp_path):
+    table = tables.mmrm_table(demo_fit, "TRT", "AVISIT", reference="CTRL")
+    assert table.spans == ("", "", "", "LS Mean", "LS Mean", "Difference vs CTRL", "Difference vs CTRL",
+                           "Difference vs CTRL")
+    assert table.groups == [("", 0, 1), ("", 1, 2), ("", 2, 3), ("LS Mean", 3, 5),
+                            ("Difference vs CTRL", 5, 8)]
+    check_renderings(table, tmp_path)
+    page = tables.to_html(table)
+    assert '<th scope="colgroup" colspan="2" class="span"><span>LS Mean</span></th>' in page
+    assert '<th scope="colgroup" colspan="3" class="span"><span>Difference vs CTRL</span></th>' in page
+    assert page.count('rowspan="2"') == 3  # AVISIT, TRT, n: one cell over both header rows
+    assert "LS Mean: Estimate (SE)" in table.frame.columns  # the text form names the span too
+    stacked = tables.stack_tables([("A", table), ("B", table)], "Group")
+    assert stacked.spans == ("", *table.spans) and stacked.groups[-1] == ("Difference vs CTRL", 6, 9)
+
+
+def test_span_groups_and_checks():
+    assert tables.span_groups(["", "", ""]) == [] and tables.span_groups([]) == []
+    assert tables.span_groups(["a", "a", "", "a", "b", "b"]) == [("a", 0, 2), ("", 2, 3), ("a", 3, 4),
+                                                                  ("b", 4, 6)]
+    with pytest.raises(DataError, match="spans must give a label"):
+        Table("t", ["a", "b"], [["x", "y"]], pd.DataFrame(), spans=("s",))
+    assert Table("t", ["a", "b"], [["x", "y"]], pd.DataFrame()).spans == ("", "")
+
+
+def test_rtf_footnotes_are_as_wide_as_their_centred_table():
+    import re
+
+    from trialmlm.tables.render import MARGIN, PAGE_WIDTH
+
+    table = Table("Narrow", ["Arm", "n"], [["Placebo", "10"]], pd.DataFrame(),
+                  footnotes=("A note longer than the table.",))
+    text = tables.rtf_document(table)
+    right = max(int(x) for x in re.findall(r"\\cellx(\d+)", text))
+    inset = (PAGE_WIDTH - 2 * MARGIN - right) // 2
+    assert inset > 0 and rf"\li{inset}\ri{inset}" in text

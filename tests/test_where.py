@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from trialmlm import DataError
+from trialmlm.data.vocabulary import command_line, from_config_file
 from trialmlm.data.where import parse_where
 
 DATA = pd.DataFrame({
@@ -72,3 +75,27 @@ def test_columns_listed():
 def test_errors_name_the_position_or_the_column(text, message):
     with pytest.raises(DataError, match=message):
         parse_where(text).mask(DATA)
+
+
+@pytest.mark.parametrize("keyword, option", [("where", "--where"), ("ice_where", "--ice-where"),
+                                             ("responder", "--responder")])
+def test_errors_name_the_option_as_the_caller_typed_it(keyword, option):
+    """The same parse and column errors name where=, --ice-where or the config file's key."""
+    python, typed = f"{keyword}='AVISITN >'", f'{option} "AVISITN >"'
+    in_file = f'{keyword} = "AVISITN >" (config file)'
+    with pytest.raises(DataError, match=r"^" + re.escape(python) + ": expected a column name"):
+        parse_where("AVISITN >", keyword)
+    with command_line():
+        with pytest.raises(DataError, match=r"^" + re.escape(typed) + ": expected a column name"):
+            parse_where("AVISITN >", keyword)
+        with pytest.raises(DataError, match=r"^" + re.escape(typed.replace("AVISITN >", "XX == 1"))
+                           + " names column 'XX'"):
+            parse_where("XX == 1", keyword).mask(DATA)
+        from_config_file([keyword])
+        with pytest.raises(DataError, match=r"^" + re.escape(in_file) + ": expected a column name"):
+            parse_where("AVISITN >", keyword)
+        empty = r"^" + re.escape(keyword) + r" \(config file\) must be a non-empty"
+        with pytest.raises(DataError, match=empty):
+            parse_where(" ", keyword)
+    with pytest.raises(DataError, match=r"^" + re.escape(python) + ": expected"):  # the file's keys end
+        parse_where("AVISITN >", keyword)                                               # with the block

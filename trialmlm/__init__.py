@@ -25,6 +25,7 @@ from .errors import (
     DataError,
     DataWarning,
     FormulaError,
+    SelectionTieError,
     SeparationWarning,
     TrialMLMError,
 )
@@ -32,14 +33,16 @@ from .errors import (
 __version__ = "0.1.0"
 
 #: Public name -> the module that defines it.
-_LAZY = {"fit": ".api", "read": ".data.io", "STRUCTURES": ".covariance", "MMRMResults": ".engine.results",
+_LAZY = {"fit": ".api", "select_covariance": ".api", "read": ".data.io", "STRUCTURES": ".covariance",
+         "MMRMResults": ".engine.results",
          "gee": ".genmod", "marginal_effects": ".genmod", "GEEResults": ".genmod",
-         "glmm": ".glimmix", "GLMMResults": ".glimmix", "subgroups": ".inference.subgroups"}
+         "glmm": ".glimmix", "GLMMResults": ".glimmix",
+         "change_lsmeans": ".inference.change", "subgroups": ".inference.subgroups"}
 
-__all__ = ["fit", "subgroups", "gee", "marginal_effects", "GEEResults", "glmm", "GLMMResults", "read",
-           "STRUCTURES", "MMRMResults",
+__all__ = ["fit", "select_covariance", "gee", "marginal_effects", "GEEResults", "glmm", "GLMMResults", "read",
+           "STRUCTURES", "MMRMResults", "change_lsmeans", "subgroups",
            "BoundaryWarning", "ConvergenceError", "ConvergenceWarning", "DataError", "DataWarning",
-           "FormulaError", "SeparationWarning", "TrialMLMError", "__version__"]
+           "FormulaError", "SelectionTieError", "SeparationWarning", "TrialMLMError", "__version__"]
 
 
 def __getattr__(name: str):

@@ -8,12 +8,13 @@ from collections.abc import Callable, Mapping, Sequence
 import pandas as pd
 
 from .engine.design import FixedEncoding
-from .engine.fallback import fit_first_usable
+from .engine.fallback import fit_best, fit_first_usable
 from .engine.formula import parse_formula
 from .engine.model import Model, build_model
 from .engine.partitioned import check_methods, is_partitioned, reduce_partitions
 from .engine.refit import fit_model
 from .engine.results import MMRMResults
+from .engine.threads import blas_threads
 from .errors import DataError
 from .inference.methods import Scope
 
@@ -34,6 +35,9 @@ def fit(formula: str, data: pd.DataFrame | str | os.PathLike, method: str = "REM
         :data:`trialmlm.STRUCTURES`; ``STRUCT(VISIT | GROUP / SUBJECT)``: SAS ``GROUP=``), random
         effects ``(1 + TIME | USUBJID)`` (docs/trajectory.md), or neither: the linear model
         :math:`y = X\\beta + \\varepsilon`, :math:`\\varepsilon \\sim N(0, \\sigma^2I)` (ANCOVA).
+        A mean-model term ``clda(ARM, VISIT)`` fits the constrained longitudinal data analysis
+        (cLDA: AVAL at baseline and after, one baseline mean for all arms;
+        :mod:`trialmlm.engine.clda`, docs/mmrm.md).
     data : DataFrame (one row per subject and visit, never modified; rows with a missing
         response or covariate dropped), or a Dask DataFrame / Parquet dataset path, reduced
         to per-pattern sums partition by partition (:mod:`trialmlm.engine.partitioned`).
@@ -73,11 +77,54 @@ def fit(formula: str, data: pd.DataFrame | str | os.PathLike, method: str = "REM
     parms = {"start": start, "fixed": fixed, "noiter": noiter}
     several = _fallback_list(covariance, parms)
     parsed = parse_formula(formula)  # the one parse of the formula and its covariance term
-    result = fit_first_usable(parsed, covariance, _fitter(parsed, data, method, weights, encoding,
-                                                          lambda model: _fit_one(model, ddf, vcov, parms)))
+    with blas_threads():  # the moments and the likelihood's small matrices: one BLAS thread
+        fitter = _fitter(parsed, data, method, weights, encoding,
+                         lambda model: _fit_one(model, ddf, vcov, parms))
+        result = fit_first_usable(parsed, covariance, fitter)
     if not several:  # a structure of a fallback list that failed is no problem of the fit returned
         result.warn_problems(stacklevel=2)
     return result
+
+
+def select_covariance(formula: str, data: pd.DataFrame | str | os.PathLike, criterion: str = "aicc",
+                      candidates: Sequence[str] = ("us", "toeph", "ar1h", "cs"), method: str = "REML",
+                      weights: str | None = None, ddf: str | None = None, vcov: str = "model",
+                      encoding: FixedEncoding | None = None) -> MMRMResults:
+    """Fit the formula with each candidate covariance structure and return the usable fit with
+    the smallest information criterion (a pre-specified selection rule of an analysis plan).
+
+    The structure of the formula's covariance term is replaced by each candidate in turn, as
+    with ``fit(..., covariance=[...])`` (:mod:`trialmlm.engine.fallback`), but every candidate
+    is fitted and the criterion decides, not the order.
+
+    Parameters
+    ----------
+    formula, data, method, weights, ddf, vcov, encoding : as :func:`fit`.
+    criterion : "aic", "aicc" (default) or "bic": SAS's "Fit Statistics" of each fit
+        (``fit.aic``, ``fit.aicc``, ``fit.bic``; docs/mmrm.md), smaller is better.
+    candidates : two or more structures of :data:`trialmlm.STRUCTURES`.
+
+    Returns
+    -------
+    MMRMResults
+        The very fit of the chosen structure alone; ``covariance_attempts_table()`` lists every
+        candidate with its -2 log-likelihood, parameters counted, criterion value, convergence
+        and which was used.
+
+    Raises
+    ------
+    ConvergenceError
+        No candidate gave a usable fit.
+    trialmlm.errors.SelectionTieError
+        Two usable candidates share the smallest value.
+    DataError, FormulaError
+        An unknown criterion or structure, fewer than two candidates, or a problem of the data.
+    """
+    Scope().resolve(ddf, vcov)
+    parms = {"start": None, "fixed": None, "noiter": False}
+    parsed = parse_formula(formula)
+    return fit_best(parsed, candidates, criterion, _fitter(parsed, data, method, weights, encoding,
+                                                           lambda model: _fit_one(model, ddf, vcov, parms)))
 
 
 def _fallback_list(covariance: str | Sequence[str] | None, parms: dict) -> bool:

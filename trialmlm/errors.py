@@ -31,6 +31,19 @@ class ConvergenceError(TrialMLMError, RuntimeError):
         self.attempts = tuple(attempts)
 
 
+class SelectionTieError(TrialMLMError, RuntimeError):
+    """A covariance selection by an information criterion found two or more usable candidate
+    structures with the smallest value (:func:`trialmlm.select_covariance`).
+
+    ``attempts`` holds one :class:`trialmlm.engine.results.CovarianceAttempt` per candidate,
+    with its criterion value.
+    """
+
+    def __init__(self, message: str, attempts: tuple = ()):
+        super().__init__(message)
+        self.attempts = tuple(attempts)
+
+
 class TrialMLMWarning(UserWarning):
     """Base class of all trialmlm warnings."""
 

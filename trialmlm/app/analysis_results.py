@@ -181,12 +181,20 @@ def _adsl_entry(merge) -> dict:
                           for c in merge.conflicts]}
 
 
-def write_analysis_results(path, *, settings: dict, counts, by_arm: pd.DataFrame, arms: list, software: dict,
-                           **entries) -> Path:
-    """Write the file (see the module docstring): the records and arms, then ``entries``
-    (each analysis kind's: ``fit`` a dict or a list of dicts, ``lsmeans``, ...), then the
-    software."""
-    document = {
+def write_analysis_results(path, document: dict) -> Path:
+    """Write the :func:`results_document` ``document`` as JSON (numbers as the shortest
+    round-trip text of each double, missing values ``null``)."""
+    path = Path(path)
+    path.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    return path
+
+
+def results_document(*, settings: dict, counts, by_arm: pd.DataFrame, arms: list, software: dict,
+                     **entries) -> dict:
+    """The document of the file (see the module docstring): the records and arms, then
+    ``entries`` (each analysis kind's: ``fit`` a dict or a list of dicts, ``lsmeans``, ...),
+    then the software; every value JSON-ready."""
+    return {
         "schema": SCHEMA,
         "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()},
         "records": {"read": {"records": counts.read_records, "subjects": counts.read_subjects},
@@ -197,6 +205,3 @@ def write_analysis_results(path, *, settings: dict, counts, by_arm: pd.DataFrame
         "arms": [_plain(a) for a in arms],
         **entries, "software": software,
     }
-    path = Path(path)
-    path.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    return path

@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 
 from ..covariance import STRUCTURES, get_structure
-from ..data.vocabulary import command_line
+from ..data.vocabulary import command_line, from_config_file
 from ..engine.formula import parse_formula
 from ..entry import EXIT_INTERRUPTED, INTERRUPTED, starting
 from ..errors import ConvergenceError, TrialMLMError
@@ -90,8 +90,9 @@ def _analysis_arguments(p: argparse.ArgumentParser) -> None:
 def _role_and_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--endpoint", choices=list(ENDPOINTS),
                    help="continuous (default: MMRM) or binary (responders: GEE, logit link)")
-    p.add_argument("--response", help="response column (default CHG); binary: a Y/N flag such as CRIT1FL, "
-                                      "the column of --responder-values or the name of --responder's status")
+    p.add_argument("--response", help="response column (default CHG; AVAL for --model clda); binary: a Y/N "
+                                      "flag such as CRIT1FL, the column of --responder-values or the name of "
+                                      "--responder's status")
     p.add_argument("--responder", help="binary: responder where this holds, e.g. \"PCHG <= -50\" "
                                        "(missing where a column it reads is missing)")
     p.add_argument("--responder-values", dest="responder_values", nargs="+", metavar="VALUE",
@@ -115,7 +116,9 @@ def _role_and_model_arguments(p: argparse.ArgumentParser) -> None:
                         "differences at the last visit within each level from one model with subgroup x arm "
                         "x visit terms, the interaction tests and a forest plot (Table 8, Figure 9)")
     p.add_argument("--model", choices=list(MODELS),
-                   help="mmrm (default); ancova: linear model per visit (or --at-visit); slopes: random "
+                   help="mmrm (default); clda: constrained longitudinal data analysis (AVAL at baseline "
+                        "and after, one baseline mean; response AVAL and --keep-baseline by default); "
+                        "ancova: linear model per visit (or --at-visit); slopes: random "
                         "intercept and slope in --time; binary endpoint: gee (default) or glmm (logistic "
                         "mixed model with a random intercept per subject)")
     p.add_argument("--at-visit", dest="at_visit", help="the visit of an ANCOVA (default: every visit)")
@@ -124,6 +127,10 @@ def _role_and_model_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"residual structure, or several tried in order, e.g. us,toeph,ar1h,cs (default us; "
                         f"slopes: none); one of {', '.join(STRUCTURES)}, none; binary: the GEE working "
                         "correlation, independence, exchangeable (default), ar1, unstructured or mdep(m)")
+    p.add_argument("--covariance-select", dest="covariance_select", nargs="+", metavar="NAME",
+                   help="a criterion (aic, aicc, bic) and two or more residual structures, e.g. aicc us "
+                        "toeph ar1h cs: each is fitted and the converged one with the smallest criterion is "
+                        "used (not with --covariance)")
     p.add_argument("--allow-nonconvergence", dest="allow_nonconvergence", action="store_true", default=None,
                    help="write the report of a fit that did not converge (every table says so) "
                         "instead of exiting with status 3")
@@ -164,6 +171,9 @@ def _selection_and_table_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--title", help="report title")
     p.add_argument("--unit", help="unit of the response in table headers (default: from PARAM, e.g. mL)")
     p.add_argument("--alpha", type=float, help="two-sided significance level (default 0.05)")
+    p.add_argument("--lsmeans-weights", dest="lsmeans_weights",
+                   help="weights of the other factors' levels in the LS means: equal (default, SAS), "
+                        "proportional (SAS OM), outer or cells (emmeans)")
 
 
 def _imputation_and_folder_arguments(p: argparse.ArgumentParser) -> None:
@@ -195,13 +205,14 @@ def _imputation_and_folder_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args, base: dict):
-    values = dict(base)
-    if getattr(args, "config", None):
-        values.update(load_config(args.config))
+    from_file = load_config(args.config) if getattr(args, "config", None) else {}
+    values = {**base, **from_file}
     if getattr(args, "data", None):
         values["data"] = args.data
     names = [name for name in FIELDS if name != "data"]
-    values.update({k: getattr(args, k) for k in names if getattr(args, k, None) is not None})
+    typed = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
+    from_config_file(set(from_file) - set(typed))  # messages name these as the file's keys
+    values.update(typed)
     return make_config(**values)
 
 
@@ -238,6 +249,9 @@ def _parser() -> argparse.ArgumentParser:
     p_pow.add_argument("--n-sim", dest="n_sim", type=int, help="simulated trials per point")
     p_pow.add_argument("--workers", type=int, help="processes (default: all cores)")
     p_pow.add_argument("--seed", type=int, help="random seed")
+    p_pow.add_argument("--figures", metavar="FORMATS",
+                       help=f"figure file formats, comma-separated: {', '.join(FIGURE_FORMATS)} "
+                            "(default png, or [simulation] figures; e.g. png,svg)")
     p_pow.add_argument("--overwrite", action="store_true",
                        help="replace a report of an earlier trialmlm version (a folder holding files "
                             "trialmlm did not write is never replaced)")
@@ -276,7 +290,7 @@ def _main(argv: list[str] | None) -> int:
 
             check_folder(Path(args.out), args.overwrite, config_file)  # before any work
             out = run_power(args.config, args.out, n_sim=args.n_sim, workers=args.workers, seed=args.seed,
-                            overwrite=args.overwrite)
+                            overwrite=args.overwrite, figures=args.figures)
             print(f"wrote the design report to {out}/; open {out / 'index.html'}")
             return 0
         if args.command == "fit":
@@ -320,7 +334,8 @@ def _main(argv: list[str] | None) -> int:
     except (OSError, ValueError, KeyError) as exc:  # unreadable files, bad option values
         print(f"trialmlm: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
-    print(f"{config.formula}: {report.subjects} subjects, {report.records} observations, "
+    formula = report.fit.settings.formula if config.covariance_select else config.formula  # the one chosen
+    print(f"{formula}: {report.subjects} subjects, {report.records} observations, "
           f"{'converged' if report.fit.converged else 'NOT converged'}")
     print(f"wrote {len(report.files)} files to {report.out}/; open {report.index}")
     return 0

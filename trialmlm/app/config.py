@@ -38,7 +38,11 @@ class ModelKind:
     handled by the model's own strategy (``binary_strategy``), not by estimands;
     ``engine``: how the report reads and fits it (:data:`trialmlm.app.report.ENGINES`);
     ``methods``: the estimation methods it takes (``method``), the first the default;
-    ``ddf_methods``: the df methods it takes (``ddf``).
+    ``ddf_methods``: the df methods it takes (``ddf``); ``covariance_selection``: its residual
+    structure can be chosen by an information criterion (``covariance_select``); ``defaults``:
+    ``(key, value)`` pairs that replace the config's defaults for this kind (cLDA: response AVAL,
+    baseline kept); ``change``: the report adds the LS means of the change from baseline
+    (Table 2b, cLDA).
     """
 
     name: str
@@ -58,6 +62,9 @@ class ModelKind:
     engine: str = "linear"
     methods: tuple[str, ...] = ("REML", "ML")
     ddf_methods: tuple[str, ...] = DDF_METHODS
+    covariance_selection: bool = False
+    defaults: tuple[tuple[str, object], ...] = ()
+    change: bool = False
 
     def check_structures(self, names: tuple[str, ...]) -> None:
         """DataError naming the first of ``names`` that is not a residual structure of this kind."""
@@ -74,6 +81,15 @@ class ModelKind:
 class MMRM(ModelKind):
     def formula(self, config: AnalysisConfig, structure: str) -> str:
         fixed = " + ".join([*config.covariates, f"{config.arm} * {config.visit}"])
+        return f"{config.response} ~ {fixed} + {structure}({config.visit} | {config.subject})"
+
+
+class CLDA(ModelKind):
+    """cLDA: the baseline as a repeated measurement of the response, one baseline mean for all
+    arms, the treatment after baseline only (:mod:`trialmlm.engine.clda`)."""
+
+    def formula(self, config: AnalysisConfig, structure: str) -> str:
+        fixed = " + ".join([*config.covariates, f"clda({config.arm}, {config.visit})"])
         return f"{config.response} ~ {fixed} + {structure}({config.visit} | {config.subject})"
 
 
@@ -117,11 +133,14 @@ class GLMM(ModelKind):
 #: Every model of ``trialmlm analyze``, by its ``model`` name.
 MODEL_KINDS = {kind.name: kind for kind in (
     MMRM("mmrm", "MMRM least-squares means", by_visit=True, structures=("us",), imputation_model=True,
-         figures=("lsmeans", "differences")),
+         figures=("lsmeans", "differences"), covariance_selection=True),
+    CLDA("clda", "cLDA least-squares means", by_visit=True, structures=("us",),
+         figures=("lsmeans", "differences"), defaults=(("response", "AVAL"), ("keep_baseline", True)),
+         change=True),
     ANCOVA("ancova", "ANCOVA least-squares means", per_visit=True, covariance=False, mar_based=False,
            ddf="residual"),  # every df method gives n - rank(X) for the linear model
     Slopes("slopes", "rate of change per unit {time}", trend=True, extra_structures=("none",),
-           figures=("trajectories", "shrinkage")),
+           figures=("trajectories", "shrinkage"), covariance_selection=True),
     GEE("gee", "response probabilities", by_visit=True, structures=("exchangeable",), mar_based=False,
         endpoint="binary", handles_ice=True, engine="gee", methods=()),
     GLMM("glmm", "response probabilities", by_visit=True, covariance=False, endpoint="binary",
@@ -189,6 +208,7 @@ class ModelSettings:
     time: str = "TIME"
     at_visit: str | None = None
     covariance: tuple[str, ...] | None = None
+    covariance_select: tuple[str, ...] | None = None
     allow_nonconvergence: bool = False
     method: str = "REML"
     quadrature_points: int | None = None
@@ -196,10 +216,12 @@ class ModelSettings:
 
 @dataclass(frozen=True)
 class InferenceSettings:
-    """Degrees of freedom and the significance level."""
+    """Degrees of freedom, the significance level and the LS-means weights
+    (:data:`trialmlm.inference.grid.WEIGHTS`)."""
 
     ddf: str = "kenward-roger"
     alpha: float = 0.05
+    lsmeans_weights: str = "equal"
 
 
 @dataclass(frozen=True)
@@ -264,7 +286,9 @@ class AnalysisConfig:
     ``trialmlm analyze`` option and the attribute (``config.alpha`` is
     ``config.inference.alpha``); :meth:`from_flat` builds a config of them (:data:`FIELDS`).
 
-    ``model``: "mmrm" or "slopes" (random intercept and slope in the continuous ``time``).
+    ``model``: a :data:`MODEL_KINDS` name: "mmrm", "clda" (baseline as a repeated measurement,
+    response AVAL and ``keep_baseline`` by default), "ancova", "slopes" (random intercept and
+    slope in the continuous ``time``), "gee", "glmm".
     ``covariance``: residual structure; default ``us`` for the MMRM and none (independent
     residuals) for slopes, where a spatial structure runs over ``time`` and the others over
     ``visit``.  ``reason`` and ``dropout_time`` default to DCSREAS and AVISITN when the
@@ -298,7 +322,12 @@ class AnalysisConfig:
     ``subgroups``: columns (e.g. ADSL's SEX, AGEGR1) of the subgroup analyses of the MMRM
     (:func:`trialmlm.subgroups`: Table 8 and Figure 9).
     ``covariance``: one structure, or several tried in order (the first that converges
-    with a positive-definite Hessian is used).  ``allow_nonconvergence``: write the
+    with a positive-definite Hessian is used).  ``covariance_select``: a criterion (aic, aicc,
+    bic) and two or more structures, e.g. ``["aicc", "us", "toeph", "ar1h", "cs"]``: each is
+    fitted and the usable one with the smallest criterion is used
+    (:func:`trialmlm.select_covariance`); not with ``covariance``.  ``lsmeans_weights``: how
+    the LS means weight the levels of the other factors, "equal" (default, SAS), "proportional"
+    (SAS OM), "outer" or "cells" (emmeans; docs/inference.md).  ``allow_nonconvergence``: write the
     report of a fit that did not converge (every table then says so) instead of stopping.
     ``decimals``: data decimals of the response (an integer, or a table PARAMCD ->
     integer in TOML); default the data's precision when every value has at most 2
@@ -344,7 +373,10 @@ class AnalysisConfig:
 
     @property
     def structures(self) -> tuple[str, ...]:
-        """The residual structures to try, in order (default: the model kind's)."""
+        """The residual structures to try, in order, or the candidates of ``covariance_select``
+        (default: the model kind's)."""
+        if self.covariance_select:
+            return self.covariance_select[1:]
         return self.covariance or self.kind.structures
 
     def formula_with(self, structure: str) -> str:
@@ -459,7 +491,7 @@ KINDS = {
         "data", "adsl", "out", "response", "subject", "visit", "arm", "model", "time", "method", "ddf",
         "param", "population", "where", "analysis_flag", "reason", "dropout_time", "title", "unit",
         "at_visit", "study", "population_label", "program", "ice", "ice_flag", "ice_date", "date",
-        "estimand_method", "ice_where", "endpoint", "responder", "binary_strategy")},
+        "estimand_method", "ice_where", "endpoint", "responder", "binary_strategy", "lsmeans_weights")},
     "responder_values": (lambda v: _label(v) or (isinstance(v, (list, tuple)) and all(map(_label, v))),
                          "a value or a list of values"),
     "reference": (_label, "an arm level (a text or a number)"),
@@ -467,6 +499,8 @@ KINDS = {
                   "a list of arm levels"),
     "covariates": (lambda v: _text(v) or _texts(v), "a column name or a list of column names"),
     "covariance": (lambda v: _text(v) or _texts(v), "a structure name, a comma-separated text or a list"),
+    "covariance_select": (lambda v: _text(v) or _texts(v),
+                          "a criterion and structures: a comma-separated text or a list"),
     "keep_dtype": (lambda v: _text(v) or _texts(v), "a DTYPE value or a list of them"),
     "class_variables": (lambda v: _text(v) or _texts(v), "a column name or a list of column names"),
     "subgroups": (lambda v: _text(v) or _texts(v), "a column name or a list of column names"),
@@ -513,12 +547,14 @@ def _coerce(values: dict) -> dict:
         out.setdefault("model", ENDPOINTS[out["endpoint"]])
     if "responder" in out:
         out.setdefault("response", "RESPONDER")
-    for key in ("covariance", "estimands", "figures"):
+    for key in ("covariance", "covariance_select", "estimands", "figures"):
         if key in out:
             out[key] = _names(out[key])
     if "figures" in out:  # "png,png" is one file
         out["figures"] = tuple(dict.fromkeys(out["figures"]))
     kind = MODEL_KINDS.get(out.get("model", "mmrm"))
+    for key, value in kind.defaults if kind is not None else ():
+        out.setdefault(key, value)
     if kind is not None and kind.ddf is not None:
         out.setdefault("ddf", kind.ddf)
     if kind is not None and kind.methods:
@@ -539,6 +575,7 @@ def _check_model(config: AnalysisConfig) -> None:
     _check_endpoint(config)
     if len(config.covariance or ()) > 1 and "none" in config.covariance:
         raise DataError("covariance 'none' (no residual structure) cannot be part of a fallback list")
+    _check_selection(config)
     if config.at_visit is not None and not kind.per_visit:
         raise DataError(f"at_visit is the visit of an ANCOVA; it needs {models_with('per_visit')}")
     if config.subgroups and kind.name != "mmrm":
@@ -557,6 +594,33 @@ def _check_model(config: AnalysisConfig) -> None:
     if config.quadrature_points is not None and config.method != "QUAD":
         raise DataError("quadrature_points (--quadrature-points) is the number of adaptive Gauss-Hermite "
                         "points of model='glmm' with method='QUAD'")
+
+
+def _check_selection(config: AnalysisConfig) -> None:
+    """``covariance_select``: a criterion and two or more structures of a model kind that takes
+    it, not with ``covariance``; ``lsmeans_weights``: one of the grid's weightings."""
+    from ..engine.fallback import check_criterion
+    from ..inference.grid import WEIGHTS
+
+    if config.lsmeans_weights not in WEIGHTS:
+        raise DataError(f"lsmeans_weights must be one of {', '.join(WEIGHTS)}, "
+                        f"got {config.lsmeans_weights!r}")
+    if config.lsmeans_weights != "equal" and config.endpoint != "continuous":
+        raise DataError("lsmeans_weights weights the LS means of a continuous endpoint's model")
+    if config.covariance_select is None:
+        return
+    if config.covariance is not None:
+        raise DataError("give covariance (one structure or a fallback list, --covariance) or "
+                        "covariance_select (a criterion and candidates, --covariance-select), not both")
+    if not config.kind.covariance_selection:
+        raise DataError("covariance_select chooses the residual structure of "
+                        f"{models_with('covariance_selection')}")
+    criterion, *candidates = config.covariance_select or ("",)
+    check_criterion(criterion)
+    if len(candidates) < 2 or "none" in candidates:
+        raise DataError(f"covariance_select needs a criterion and two or more structures, e.g. aicc us toeph "
+                        f"ar1h cs; got {' '.join(config.covariance_select)}")
+    config.kind.check_structures(tuple(candidates))
 
 
 def _check_endpoint(config: AnalysisConfig) -> None:
@@ -596,7 +660,7 @@ def _check_estimands(config: AnalysisConfig) -> None:
         raise DataError("ice_where selects the subjects of a derived ICE (dropout, ice_flag, ice_date); an "
                         "ICE file lists its subjects itself")
     if config.ice_where is not None:
-        parse_where(config.ice_where)  # a syntax error before any work
+        parse_where(config.ice_where, "ice_where")  # a syntax error before any work
     if config.has_estimands and not config.kind.imputation_model:
         raise DataError("the estimand analyses (imputation from the MMRM) need "
                         f"{models_with('imputation_model')}")
@@ -622,12 +686,25 @@ def _check_ranges(config: AnalysisConfig) -> None:
                         f"{config.imputations}")
 
 
+def figure_formats(value) -> tuple[str, ...]:
+    """The figure file formats given as a list or a comma-separated text (``"png,svg"``),
+    repeats dropped; DataError unless there is at least one and each is one of
+    :data:`FIGURE_FORMATS`."""
+    if not (_text(value) or _texts(value)):
+        raise DataError(f"must be a format, a comma-separated text or a list, got {value!r}")
+    formats = tuple(dict.fromkeys(_names(value)))
+    if not formats or any(f not in FIGURE_FORMATS for f in formats):
+        raise DataError(f"must be {' and/or '.join(FIGURE_FORMATS)}, e.g. --figures png,svg; got "
+                        f"{','.join(formats) or 'nothing'}")
+    return formats
+
+
 def _check_figures(config: AnalysisConfig) -> None:
-    """``figures``: at least one format, each of :data:`FIGURE_FORMATS`."""
-    unknown = [f for f in config.figures if f not in FIGURE_FORMATS]
-    if unknown or not config.figures:
-        raise DataError(f"figures (--figures) must be {' and/or '.join(FIGURE_FORMATS)}, e.g. "
-                        f"--figures png,svg; got {','.join(config.figures) or 'nothing'}")
+    """``figures``: at least one format, each of :data:`FIGURE_FORMATS` (:func:`figure_formats`)."""
+    try:
+        figure_formats(config.figures)
+    except DataError as exc:
+        raise DataError(f"figures (--figures) {exc}") from None
 
 
 def _imputations_used_by(config: AnalysisConfig) -> str | None:

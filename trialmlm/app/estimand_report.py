@@ -91,7 +91,8 @@ def ice_rows(config, data: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         if config.ice_flag is None and config.ice_date is None:
             rows, source = ice_table(data, **keys), "dropout (first visit after the last observed response)"
         if config.ice_where is not None:
-            eligible = data.loc[parse_where(config.ice_where).mask(data), config.subject].unique()
+            selected = parse_where(config.ice_where, "ice_where").mask(data)
+            eligible = data.loc[selected, config.subject].unique()
             rows = rows.loc[rows[config.subject].isin(eligible)]
             source += f", for subjects with a record where {config.ice_where}"
         return rows.drop(columns=STRATEGY_COLUMN), source  # the estimands give the strategies

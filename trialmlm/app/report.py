@@ -18,6 +18,8 @@ and SVG on request) and an ``index.html`` that shows them all with the model and
                            (``t2_slopes``: slope per arm and difference from the reference)
 ``t3_type3``               type III tests of the fixed effects
 ``t4_covariance``          covariance parameters and fit statistics
+``t4_selection``           the candidate structures with their criterion (with
+                           ``covariance_select``)
 ``t5_patterns``,           missing-data patterns, dropout by arm and visit, Kaplan-Meier
 ``t5_dropout``, ``t5_km``  time to dropout
 ``t6_sensitivity``         MAR and reference-based multiple imputation, tipping point
@@ -53,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from ..api import fit as fit_model
+from ..api import select_covariance
 from ..data.adam import (
     arm_order,
     count_model_exclusions,
@@ -66,6 +69,7 @@ from ..engine.design import factor_levels
 from ..engine.fallback import failure
 from ..errors import ConvergenceError, DataError, DataWarning
 from ..estimands import impute, tipping_point
+from ..inference.change import change_lsmeans
 from ..inference.methods import labels
 from ..missing import dropout_table, patterns, time_to_dropout
 from .config import MODELS, SELECTION, AnalysisConfig, load_config, make_config  # noqa: F401 (re-exported)
@@ -118,8 +122,12 @@ def _fit_models(config: AnalysisConfig, data: pd.DataFrame) -> list[tuple[object
                 for v in factor_levels(data[config.visit])]
     several = len(config.structures) > 1
     try:
-        fit = fit_model(config.formula, data, covariance=list(config.structures) if several else None,
-                        **options)
+        if config.covariance_select:
+            fit = select_covariance(config.formula, data, config.covariance_select[0], config.structures,
+                                    **options)
+        else:
+            fit = fit_model(config.formula, data, covariance=list(config.structures) if several else None,
+                            **options)
     except ConvergenceError as exc:
         if not config.allow_nonconvergence:
             raise ConvergenceError(_nonconvergence_text(config, exc.attempts), exc.attempts) from None
@@ -339,10 +347,11 @@ def figure_caption(name: str, ctx: Context) -> tuple[str, str]:
 
 #: The model figures a model kind may list (``ModelKind.figures``): name -> (file name, draw(ctx)).
 MODEL_FIGURES = {
-    "lsmeans": ("f3_lsmeans", lambda ctx, plots: plots.lsmeans_plot(ctx.fit, ctx.config.arm,
-                                                                     ctx.config.visit)),
+    "lsmeans": ("f3_lsmeans", lambda ctx, plots: plots.lsmeans_plot(ctx.fit, ctx.config.arm, ctx.config.visit,
+                                                                     weights=ctx.config.lsmeans_weights)),
     "differences": ("f4_differences", lambda ctx, plots: plots.difference_forest(
-        ctx.fit, ctx.config.arm, ctx.config.visit, reference=ctx.reference, decimals=ctx.decimals)),
+        ctx.fit, ctx.config.arm, ctx.config.visit, reference=ctx.reference, decimals=ctx.decimals,
+        weights=ctx.config.lsmeans_weights)),
     "trajectories": ("f3_trajectories", lambda ctx, plots: plots.individual_trajectories(
         ctx.fit, x=ctx.config.time)),
     "shrinkage": ("f4_shrinkage", lambda ctx, plots: plots.shrinkage_plot(ctx.fit)),
@@ -364,9 +373,16 @@ class ModelAnalysis(AnalysisKind):
         t2 = f"t2_{ctx.kind.name}"
         at = f" at {c.visit} = {c.at_visit}" if c.at_visit is not None else ""
         what = ctx.kind.estimates.format(time=c.time)
+        selected = "a" if c.covariance_select else ""
         titles = {t2: f"Table 2. {ctx.label}: {what} and differences from {ctx.reference}{at}",
                   "t3_type3": f"Table 3. Type III tests of fixed effects{at}",
-                  "t4_covariance": f"Table 4. Covariance parameter estimates and fit statistics{at}"}
+                  "t4_covariance": f"Table 4{selected}. Covariance parameter estimates and fit statistics"
+                                   f"{at}"}
+        if c.covariance_select:
+            criterion = c.covariance_select[0].upper()
+            titles["t4_selection"] = f"Table 4b. Covariance structure selection by {criterion}, pre-specified"
+        if ctx.kind.change:
+            titles["t2b_change"] = f"Table 2b. {ctx.label}: LS means of the change from baseline"
         if len(ctx.fits) == 1:
             return {k: dataclasses.replace(t, title=titles[k]) for k, t in self._tables(ctx.fit, t2).items()}
         built = [(visit, self._tables(fit, t2)) for visit, fit in ctx.fits]
@@ -378,14 +394,32 @@ class ModelAnalysis(AnalysisKind):
         from .. import tables
 
         ctx, c = self.ctx, self.ctx.config
-        common = dict(reference=ctx.reference, alpha=c.alpha, decimals=ctx.decimals, labels=ctx.labels)
+        common = dict(reference=ctx.reference, alpha=c.alpha, decimals=ctx.decimals, labels=ctx.labels,
+                      footnotes=self._weights_note(), weights=c.lsmeans_weights)
         if ctx.kind.trend:
             unit = None if ctx.unit is None else f"{ctx.unit} per unit {c.time}"
             main = tables.mmrm_table(fit, c.arm, None, slope=c.time, unit=unit, **common)
         else:
             by = c.visit if ctx.kind.by_visit else None
             main = tables.mmrm_table(fit, c.arm, by, unit=ctx.unit, **common)
-        return {t2: main, "t3_type3": tables.type3_table(fit), "t4_covariance": tables.covariance_table(fit)}
+        made = {t2: main, "t3_type3": tables.type3_table(fit), "t4_covariance": tables.covariance_table(fit)}
+        if ctx.kind.change:
+            made["t2b_change"] = tables.change_table(fit, alpha=c.alpha, decimals=ctx.decimals, unit=ctx.unit,
+                                                     labels=ctx.labels, footnotes=self._weights_note(),
+                                                     weights=c.lsmeans_weights)
+        if c.covariance_select:
+            made["t4_selection"] = tables.covariance_selection_table(fit)
+        return made
+
+    def _weights_note(self) -> tuple[str, ...]:
+        """The footnote of LS means not weighted equally (``lsmeans_weights``)."""
+        from ..inference.grid import WEIGHTS
+
+        weights = self.ctx.config.lsmeans_weights
+        if weights == "equal":
+            return ()
+        return (f"LS means weight the levels of the factors they average over {WEIGHTS[weights]} "
+                f"(lsmeans_weights = {weights}).",)
 
     def figures(self) -> dict:
         from .. import plots
@@ -403,14 +437,21 @@ class ModelAnalysis(AnalysisKind):
         by = c.visit if ctx.kind.by_visit else None
         slope = {"slope": c.time} if ctx.kind.trend else {}
         lsmeans, differences, type3, summaries = [], [], [], []
+        weights = {"weights": c.lsmeans_weights}
         for visit, fit in ctx.fits:
-            lsmeans += estimate_rows(fit.lsmeans(c.arm, by=by, **slope), c.arm, by, at=visit)
+            lsmeans += estimate_rows(fit.lsmeans(c.arm, by=by, alpha=c.alpha, **slope, **weights), c.arm, by,
+                                     at=visit)
             differences += estimate_rows(fit.compare(c.arm, by=by, reference=ctx.reference, alpha=c.alpha,
-                                                     **slope), c.arm, by, at=visit, reference=ctx.reference)
+                                                     **slope, **weights), c.arm, by, at=visit,
+                                         reference=ctx.reference)
             type3 += type3_rows(fit.anova(), at=visit)
             summaries.append(fit_summary(fit, visit))
+        change = {}
+        if ctx.kind.change:
+            table = change_lsmeans(ctx.fit, alpha=c.alpha, **weights)
+            change["change_lsmeans"] = estimate_rows(table, c.arm, by)
         return dict(fit=summaries[0] if len(ctx.fits) == 1 else summaries, lsmeans=lsmeans,
-                    differences=differences, type3=type3)
+                    differences=differences, type3=type3, **change)
 
     def rows(self) -> list[tuple[str, str]]:
         ctx, c = self.ctx, self.ctx.config
@@ -429,7 +470,23 @@ class ModelAnalysis(AnalysisKind):
             ("Subjects / observations used", self._per_visit(lambda f: f"{f.n_subjects} / {f.n_obs}")),
             ("-2 log-likelihood, AIC, BIC",
              self._per_visit(lambda f: f"{-2 * f.loglik:.4f}, {f.aic:.4f}, {f.bic:.4f}")),
+            *self._selection_rows(),
         ]
+
+    def _selection_rows(self) -> list[tuple[str, str]]:
+        """The covariance selection in one line (with ``covariance_select``); the LS-means weights
+        when not equal."""
+        c, fit = self.ctx.config, self.ctx.fit
+        rows = []
+        if c.covariance_select:
+            criterion = c.covariance_select[0].upper()
+            tried = "; ".join(f"{a.structure} {a.value:.4f}" if a.value is not None else
+                              f"{a.structure} not usable ({a.reason})" for a in fit.covariance_attempts)
+            rows.append((f"Covariance selection ({criterion}, Table 4b)",
+                         f"{fit.settings.structure} chosen, the smallest {criterion} of {tried}"))
+        if c.lsmeans_weights != "equal":
+            rows.append(("LS-means weights", c.lsmeans_weights))
+        return rows
 
     def _per_visit(self, text) -> str:
         """``text(fit)``, once when every fit says the same, else "visit: text; ..."."""
@@ -544,7 +601,7 @@ def run_analysis(config: AnalysisConfig, progress: bool | None = None, links: tu
     drawings = _in_order(a.figures() for a in analyses)
     with report_folder(final, config.overwrite, inputs) as out:
         files = _write_tables(out, made, ctx.titles) + _write_figures(out, drawings, config.figures)
-        files.append(_write_results(out / "analysis_results.json", ctx, analyses))
+        files += _write_results(out, ctx, analyses)
         files.append(_write_index(out / "index.html", ctx, analyses, made, list(drawings), links))
         names = [p.relative_to(out) for p in files]
     return Report(final, ctx.fit, made, tuple(drawings), tuple(final / n for n in names), ctx.counts)
@@ -601,14 +658,17 @@ def _write_figures(out: Path, drawings: dict, formats: tuple[str, ...]) -> list[
     return files
 
 
-def _write_results(path: Path, ctx: Context, analyses: list) -> Path:
-    """``analysis_results.json`` (:mod:`trialmlm.app.analysis_results`): the records, the arms and
-    every analysis kind's entries."""
-    from .analysis_results import write_analysis_results
+def _write_results(out: Path, ctx: Context, analyses: list) -> list[Path]:
+    """``analysis_results.json`` (:mod:`trialmlm.app.analysis_results`: the records, the arms and
+    every analysis kind's entries) and the same numbers one row per statistic, ``ard.csv`` and
+    ``ard.json`` (:mod:`trialmlm.app.ard`)."""
+    from .analysis_results import results_document, write_analysis_results
+    from .ard import write_ard
 
     entries = {k: v for a in analyses for k, v in a.results().items()}
-    return write_analysis_results(path, settings=ctx.config.flat(), counts=ctx.counts,
-                                  by_arm=ctx.by_arm, arms=ctx.levels, software=dict(_versions()), **entries)
+    document = results_document(settings=ctx.config.flat(), counts=ctx.counts, by_arm=ctx.by_arm,
+                                arms=ctx.levels, software=dict(_versions()), **entries)
+    return [write_analysis_results(out / "analysis_results.json", document), *write_ard(out, document)]
 
 
 def _versions() -> list[tuple[str, str]]:

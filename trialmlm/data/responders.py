@@ -34,11 +34,9 @@ from .where import parse_where
 
 def parse_responder(expression: str):
     """The parsed responder ``expression`` (:func:`trialmlm.data.where.parse_where`); its
-    DataError says it is the responder definition."""
-    try:
-        return parse_where(expression)
-    except DataError as exc:
-        raise DataError(f"responder {expression!r} (--responder): {exc}") from None
+    messages, and those of its :meth:`~trialmlm.data.where.Where.mask`, name the option
+    ``responder`` as the caller typed it (``--responder`` on the command line)."""
+    return parse_where(expression, "responder")
 
 
 def responder_status(data: pd.DataFrame, column: str | None = None, values: Sequence | None = None,
@@ -65,10 +63,7 @@ def responder_status(data: pd.DataFrame, column: str | None = None, values: Sequ
                         "expression (responder), not both or neither")
     if expression is not None:
         where = parse_responder(expression)
-        try:
-            yes = where.mask(data)
-        except DataError as exc:
-            raise DataError(f"responder {expression!r} (--responder): {exc}") from None
+        yes = where.mask(data)
         missing = np.logical_or.reduce([missing_values(data[c]) for c in where.columns])
         what = f"responder {expression!r}"
     else:

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .vocabulary import given
+from .vocabulary import given, option
 
 _TOKEN = re.compile(r"""
     \s*(?:
@@ -62,14 +62,14 @@ class _Token:
     at: int
 
 
-def _tokens(text: str) -> list[_Token]:
+def _tokens(text: str, keyword: str = "where") -> list[_Token]:
     out, i = [], 0
     while i < len(text):
         if text[i:].strip() == "":
             break
         m = _TOKEN.match(text, i)
         if m is None or m.end() == i:
-            raise DataError(f"{given('where', text)}: cannot read {text[i:].strip()[:20]!r} at character "
+            raise DataError(f"{given(keyword, text)}: cannot read {text[i:].strip()[:20]!r} at character "
                             f"{i + 1}")
         kind = m.lastgroup
         raw = m.group(kind)
@@ -128,9 +128,9 @@ class Logical:
 
 
 class _Parser:
-    def __init__(self, text: str):
-        self.text = text
-        self.tokens = _tokens(text)
+    def __init__(self, text: str, keyword: str = "where"):
+        self.text, self.keyword = text, keyword
+        self.tokens = _tokens(text, keyword)
         self.i = 0
         self.depth = 0  # parentheses and "not" open around the current token
 
@@ -140,7 +140,7 @@ class _Parser:
 
     def error(self, expected: str):
         tok = self.peek
-        raise DataError(f"{given('where', self.text)}: expected {expected} at character {tok.at + 1}, "
+        raise DataError(f"{given(self.keyword, self.text)}: expected {expected} at character {tok.at + 1}, "
                         f"found {tok.text!r}")
 
     def take(self, kind: str, text: str | None = None) -> _Token:
@@ -184,8 +184,8 @@ class _Parser:
         at = self.peek.at
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise DataError(f"where: nested more than {MAX_DEPTH} levels deep (parentheses and 'not') at "
-                            f"character {at + 1}")
+            raise DataError(f"{option(self.keyword).rstrip('=')}: nested more than {MAX_DEPTH} levels deep "
+                            f"(parentheses and 'not') at character {at + 1}")
         if self.accept("keyword", "not"):
             node = Not(self.factor())
         else:
@@ -231,10 +231,13 @@ class _Parser:
 
 @dataclass(frozen=True)
 class Where:
-    """A parsed selection; :meth:`mask` evaluates it on a DataFrame."""
+    """A parsed selection; :meth:`mask` evaluates it on a DataFrame.  ``keyword``: the
+    option that gave the text (``where``, ``ice_where``, ``responder``), named in messages as
+    the caller typed it (:func:`trialmlm.data.vocabulary.given`)."""
 
     text: str
     tree: object
+    keyword: str = "where"
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -268,7 +271,7 @@ class Where:
             name = unknown[0]
             close = [c for c in data.columns if str(c).lower() == name.lower()]
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise DataError(f"{given('where', self.text)} names column '{name}', which is not in the "
+            raise DataError(f"{given(self.keyword, self.text)} names column '{name}', which is not in the "
                             f"data{hint}")
         return np.asarray(self._eval(self.tree, data), dtype=bool)
 
@@ -291,8 +294,9 @@ class Where:
         if numeric != other_numeric:
             kinds = {True: "numeric", False: "text"}
             side = f"column '{node.name}'" if isinstance(node, Column) else "the literal"
-            raise DataError(f"{given('where', self.text)}: {side} is {kinds[numeric]} but is compared with "
-                            f"{what} ({kinds[other_numeric]}); quote text values, leave numbers unquoted")
+            raise DataError(f"{given(self.keyword, self.text)}: {side} is {kinds[numeric]} but is compared "
+                            f"with {what} ({kinds[other_numeric]}); quote text values, leave numbers "
+                            "unquoted")
 
     def _eval(self, node, data: pd.DataFrame) -> np.ndarray:
         if isinstance(node, Logical):
@@ -309,7 +313,7 @@ class Where:
         left, lmiss, lnum = self._values(node.left, data)
         right, rmiss, rnum = self._values(node.right, data)
         if isinstance(node.left, Literal) and isinstance(node.right, Literal):
-            raise DataError(f"{given('where', self.text)}: a comparison must name a column")
+            raise DataError(f"{given(self.keyword, self.text)}: a comparison must name a column")
         what = (f"column '{node.right.name}'" if isinstance(node.right, Column) else repr(node.right.value))
         self._check_types(node.left, lnum, rnum, what)
         op = "==" if node.op == "!=" else node.op
@@ -320,12 +324,15 @@ class Where:
         return ~result if node.op == "!=" else result
 
 
-def parse_where(text: str) -> Where:
+def parse_where(text: str, keyword: str = "where") -> Where:
     """Parse a selection expression (see the module docstring); DataError with the
     position of the first token that does not fit the grammar, or naming the length or
-    depth limit passed."""
+    depth limit passed.  ``keyword``: the option that gave ``text`` (``where``, ``ice_where``,
+    ``responder``; :data:`trialmlm.data.vocabulary.CLI_OPTIONS`), named in every message
+    about it, here and in :meth:`Where.mask`, as the caller typed it."""
     if not isinstance(text, str) or not text.strip():
-        raise DataError(f"where must be a non-empty text, got {text!r}")
+        raise DataError(f"{option(keyword).rstrip('=')} must be a non-empty text, got {text!r}")
     if len(text) > MAX_LENGTH:
-        raise DataError(f"where: longer than {MAX_LENGTH:,} characters ({len(text):,}: {text[:40]!r}...)")
-    return Where(text, _Parser(text).parse())
+        raise DataError(f"{option(keyword).rstrip('=')}: longer than {MAX_LENGTH:,} characters "
+                        f"({len(text):,}: {text[:40]!r}...)")
+    return Where(text, _Parser(text, keyword).parse(), keyword)

@@ -17,6 +17,7 @@ from .model import Model
 from .optimize import maximise
 from .parms import Parms
 from .results import ALIASED, FitSettings, MMRMResults, parameter_names
+from .threads import blas_threads
 
 SINGULAR_RATIO = 1e-10  # smallest / largest eigenvalue of Sigma below which it counts as singular
 
@@ -39,17 +40,18 @@ def estimate(model: Model, ddf: str, vcov: str, start: np.ndarray | None = None,
     if parms is not None:
         start = parms.phi
     held = parms.held if parms is not None else np.zeros(lik.n_params, dtype=bool)
-    opt = maximise(lik, model.start() if start is None else start, held=held,
-                   iterate=parms is None or not parms.noiter)
+    with blas_threads():  # small matrices: one BLAS thread (engine/threads.py)
+        opt = maximise(lik, model.start() if start is None else start, held=held,
+                       iterate=parms is None or not parms.noiter)
+        phi, evaluation = opt.phi, opt.evaluation
+        edge = boundary_point(lik, phi, evaluation.value, held) if opt.converged else None
+        if edge is not None:
+            phi, evaluation, held = edge.phi, edge.evaluation, held | edge.at
+            names = [n for n, a in zip(parameter_names(lik, design, model.spec), edge.at) if a]
+        phi_cov = covariance_of_phi(evaluation.hess, held)
     problems = []
     if not opt.converged:
         problems.append(f"the optimiser did not converge ({opt.message}); estimates are not reliable")
-    phi, evaluation = opt.phi, opt.evaluation
-    edge = boundary_point(lik, phi, evaluation.value, held) if opt.converged else None
-    if edge is not None:
-        phi, evaluation, held = edge.phi, edge.evaluation, held | edge.at
-        names = [n for n, a in zip(parameter_names(lik, design, model.spec), edge.at) if a]
-    phi_cov = covariance_of_phi(evaluation.hess, held)
     if np.isnan(phi_cov).any():
         problems.append("the Hessian of the likelihood is not positive definite at the estimate; "
                         "covariance parameter standard errors are unavailable")
@@ -106,8 +108,10 @@ def singular_residual(fit: MMRMResults) -> str | None:
     """
     if not fit.spec.marginal or fit.spec.spatial:
         return None
-    for label in fit.group_labels:
-        sigma = fit.covariance_matrix(label).to_numpy()
+    parameters = fit.likelihood.subject_level.parameters
+    for g, label in enumerate(fit.group_labels):
+        block = parameters.residual(g)  # the matrix of fit.covariance_matrix(label), without the labels
+        sigma = block.transform.matrix(fit.phi[block.at])
         eig = np.linalg.eigvalsh(sigma) if np.all(np.isfinite(sigma)) else np.array([np.nan, 1.0])
         if not eig[0] > SINGULAR_RATIO * eig[-1]:
             where = f" of {fit.spec.group}={label!r}" if fit.spec.group else ""

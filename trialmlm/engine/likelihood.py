@@ -83,6 +83,18 @@ def profile_beta(info: np.ndarray, p: int, base: float,
     return value, beta, ainv
 
 
+def residual_kernel(beta: np.ndarray, ainv: np.ndarray, reml: bool) -> tuple[np.ndarray, np.ndarray]:
+    r""":math:`u = (-\hat\beta, 1)` and :math:`K = uu^\top` (plus :math:`A^{-1}` on the X block
+    for REML), so that :math:`[X\,y]K[X\,y]^\top = rr^\top\,(+ XA^{-1}X^\top)`, the
+    :math:`C + G` of the gradient."""
+    p = beta.size
+    u = np.append(-beta, 1.0)
+    k_mat = np.outer(u, u)
+    if reml:
+        k_mat[:p, :p] += ainv
+    return u, k_mat
+
+
 def independence_deviance_of_sums(cross: np.ndarray, n: int, log_weights: float, reml: bool) -> float:
     r""":func:`independence_deviance` from :math:`[X\,y]^\top W[X\,y]` (``cross``), the number
     of rows and :math:`\sum\log w`: :math:`S = y^\top Wy - \hat\beta^\top X^\top Wy`."""
@@ -265,7 +277,30 @@ class MarginalLikelihood(ABC):
         """
 
 
-class Likelihood(MarginalLikelihood):
+class OneFactorLikelihood(MarginalLikelihood):
+    """A likelihood with one grouping factor, the subjects: each subject its own cluster, no
+    outer factors (their :math:`G` and starting values are empty)."""
+
+    @property
+    def subject_level(self) -> OneFactorLikelihood:
+        return self
+
+    def split(self, phi: np.ndarray) -> list[np.ndarray]:
+        """Each group's structure parameters, in the structure's order."""
+        return self.parameters.split(phi)
+
+    def start(self) -> np.ndarray:
+        return np.zeros(0)
+
+    def g_matrices(self, phi: np.ndarray) -> list[np.ndarray]:
+        return []
+
+    def clusters(self) -> np.ndarray:
+        """Each subject is its own cluster."""
+        return np.arange(self.n_clusters)
+
+
+class Likelihood(OneFactorLikelihood):
     """REML or ML objective for fixed data, as a function of the covariance parameters:
     one grouping factor, the subjects (:class:`MarginalLikelihood` with one cluster per
     subject and no outer factors).
@@ -303,24 +338,6 @@ class Likelihood(MarginalLikelihood):
         self.outer = OuterDesign.empty(self.n_clusters, 0 if self.weights is None else n_obs)
         dof = n_obs - n_fixed if reml else n_obs
         self.constant = dof * LOG_2PI - log_weights
-
-    @property
-    def subject_level(self) -> Likelihood:
-        return self
-
-    def split(self, phi: np.ndarray) -> list[np.ndarray]:
-        """Each group's structure parameters, in the structure's order."""
-        return self.parameters.split(phi)
-
-    def start(self) -> np.ndarray:
-        return np.zeros(0)
-
-    def g_matrices(self, phi: np.ndarray) -> list[np.ndarray]:
-        return []
-
-    def clusters(self) -> np.ndarray:
-        """Each subject is its own cluster."""
-        return np.arange(self.n_clusters)
 
     def ols_moments(self):
         q = self.p + 1
@@ -399,10 +416,7 @@ class Likelihood(MarginalLikelihood):
         if order == 0:
             return Evaluation(value, beta, ainv)
 
-        u = np.append(-beta, 1.0)
-        k_mat = np.outer(u, u)
-        if self.reml:
-            k_mat[:p, :p] += ainv
+        u, k_mat = residual_kernel(beta, ainv, self.reml)
         n = self.n_params
         grad = np.zeros(n)
         hess = np.zeros((n, n)) if order >= 2 else None

@@ -72,7 +72,11 @@ class CovarianceAttempt:
     """One covariance structure tried by :func:`trialmlm.fit` (see :mod:`trialmlm.engine.fallback`).
 
     ``reason`` is empty for a usable fit, else why the structure was not used;
-    ``used`` marks the structure of the fit returned.
+    ``used`` marks the structure of the fit returned.  A selection by an information
+    criterion (:func:`trialmlm.select_covariance`) adds, for each usable candidate, the
+    ``criterion`` ("aic", "aicc" or "bic"), its ``value``, ``minus2_loglik`` and
+    ``n_parameters``, the parameters the criterion counts (:attr:`MMRMResults.n_ic_parameters`);
+    they are None otherwise.
     """
 
     structure: str
@@ -80,6 +84,10 @@ class CovarianceAttempt:
     positive_definite: bool
     reason: str
     used: bool = False
+    criterion: str | None = None
+    value: float | None = None
+    minus2_loglik: float | None = None
+    n_parameters: int | None = None
 
 
 @dataclass(frozen=True)
@@ -173,22 +181,23 @@ class MMRMResults(RandomEffectsResults):
         return int(self.phi.size)
 
     @property
-    def _n_ic_params(self) -> int:
-        """SAS counts covariance parameters for REML, plus fixed effects for ML; held
-        parameters (``fixed``, SAS HOLD=) and those estimated on the boundary
-        (:attr:`boundary`) are constrained, not estimated, and not counted."""
+    def n_ic_parameters(self) -> int:
+        """The parameters AIC, AICC and BIC count (:math:`d`).  SAS counts covariance
+        parameters for REML, plus fixed effects for ML; held parameters (``fixed``, SAS
+        HOLD=) and those estimated on the boundary (:attr:`boundary`) are constrained, not
+        estimated, and not counted."""
         covariance = self.n_covariance_parameters - len(self.settings.fixed) - len(self.boundary)
         return covariance + (self.n_fixed if self.method == "ML" else 0)
 
     @property
     def aic(self) -> float:
         r""":math:`-2\ell + 2d`."""
-        return -2 * self.loglik + 2 * self._n_ic_params
+        return -2 * self.loglik + 2 * self.n_ic_parameters
 
     @property
     def aicc(self) -> float:
         r""":math:`-2\ell + 2dn^*/(n^*-d-1)`, :math:`n^* = n - p` (REML) or :math:`n` (ML)."""
-        d = self._n_ic_params
+        d = self.n_ic_parameters
         n_star = self.n_obs - (self.n_fixed if self.method == "REML" else 0)
         return -2 * self.loglik + 2 * d * n_star / (n_star - d - 1) if n_star - d - 1 > 0 else np.nan
 
@@ -200,7 +209,7 @@ class MMRMResults(RandomEffectsResults):
         subject and no RANDOM statement."""
         s = self.n_subjects_read if not self.spec.linear else self.n_obs - (
             self.n_fixed if self.method == "REML" else 0)
-        return -2 * self.loglik + self._n_ic_params * np.log(s)
+        return -2 * self.loglik + self.n_ic_parameters * np.log(s)
 
     @property
     def null_model_test(self) -> NullModelTest | None:
@@ -275,7 +284,8 @@ class MMRMResults(RandomEffectsResults):
         """LS means of ``specs`` (per ``by`` level): factor columns, ``estimate, se, df, lower, upper``.
 
         Equal weights over the other factors and covariates at their means (SAS LSMEANS,
-        emmeans); ``weights="proportional"`` is SAS OM.  ``slope="TIME"`` gives the rate of
+        emmeans); ``weights="proportional"`` is SAS OM, ``"outer"`` and ``"cells"`` emmeans'
+        (:data:`trialmlm.inference.grid.WEIGHTS`, docs/inference.md).  ``slope="TIME"`` gives the rate of
         change in that covariate instead of the mean.  Non-estimable rows are NaN.
         """
         return lsmeans_table(self, specs, by, *self._methods(ddf, vcov), weights, at, slope, alpha)
@@ -431,9 +441,13 @@ class MMRMResults(RandomEffectsResults):
                             index=pd.Index(self.covariance_parameter_names, name="parameter"))
 
     def covariance_attempts_table(self) -> pd.DataFrame:
-        """``structure, converged, positive_definite, reason, used``: one row per structure tried."""
-        return pd.DataFrame([asdict(a) for a in self.covariance_attempts],
-                            columns=[f.name for f in fields(CovarianceAttempt)])
+        """``structure, converged, positive_definite, reason, used``: one row per structure tried;
+        after a selection by an information criterion also ``criterion, value, minus2_loglik,
+        n_parameters`` (missing for a candidate that is not usable)."""
+        columns = [f.name for f in fields(CovarianceAttempt)]
+        if not any(a.criterion for a in self.covariance_attempts):
+            columns = columns[:columns.index("criterion")]
+        return pd.DataFrame([asdict(a) for a in self.covariance_attempts], columns=columns)
 
     # -- refitting ---------------------------------------------------------------------
     @property

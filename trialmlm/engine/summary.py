@@ -22,10 +22,18 @@ def _table(title: str, frame: pd.DataFrame, floatfmt: str = "{:.6g}") -> str:
 
 
 def _attempts_text(attempts) -> str:
-    """The covariance fallback: each structure tried, used or why not."""
-    title = "Covariance Structures Tried (first usable one used)"
+    """The covariance fallback (each structure tried, used or why not) or selection (each
+    candidate's criterion, chosen or why not)."""
+    criterion = next((a.criterion for a in attempts if a.criterion), None)
+    title = ("Covariance Structures Tried (first usable one used)" if criterion is None else
+             f"Covariance Structure Selection ({criterion.upper()}, smallest chosen)")
     width = max(len(a.structure) for a in attempts)
-    lines = [f"{a.structure:<{width}}  {'used' if a.used else 'not used: ' + a.reason}" for a in attempts]
+
+    def status(a) -> str:
+        value = f"{criterion.upper()} {a.value:.4f}  " if a.value is not None else ""
+        return value + ("used" if a.used else "not used" + (": " + a.reason if a.reason else ""))
+
+    lines = [f"{a.structure:<{width}}  {status(a)}" for a in attempts]
     return "\n".join([title, "-" * len(title), *lines]) + "\n"
 
 

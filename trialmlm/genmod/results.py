@@ -138,7 +138,7 @@ class GEEResults:
     def lsmeans(self, specs, by=None, alpha: float = 0.05, **options) -> pd.DataFrame:
         """LS means of ``specs`` per ``by`` level on the link scale; ``ilink=True`` adds
         ``mean, mean_se, mean_lower, mean_upper`` (module docstring).  Options: ``vcov``, ``df``,
-        ``weights`` ("equal", "proportional"), ``at``, ``ilink``."""
+        ``weights`` (:data:`trialmlm.inference.grid.WEIGHTS`), ``at``, ``ilink``."""
         opts = check_options("lsmeans", options, OPTIONS)
         labels, L = ReferenceGrid(self, opts.get("at")).rows(specs, by, opts.get("weights", "equal"))
         warn_non_estimable(labels, L, "LS mean(s)")

@@ -30,8 +30,8 @@ from functools import cached_property
 from typing import Protocol
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
+from ..engine.threads import blas_threads
 from ..errors import DataError
 from .clusters import Clusters
 from .families import Family
@@ -188,8 +188,8 @@ def _step(problem: Problem, beta: np.ndarray, f: np.ndarray, rt: np.ndarray,
 def solve(problem: Problem, start: np.ndarray, tol: float, maxiter: int) -> Estimate:
     """Fisher scoring from ``start`` (module docstring).  The products are passes over the
     rows, bound by memory rather than arithmetic: BLAS runs on one thread (more gain little
-    and spin when the cores are shared)."""
-    with threadpool_limits(1):
+    and spin when the cores are shared; :mod:`trialmlm.engine.threads`)."""
+    with blas_threads():
         return _scoring(problem, np.asarray(start, dtype=float), tol, maxiter)
 
 

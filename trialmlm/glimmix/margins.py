@@ -135,7 +135,8 @@ def marginal_means(fit: GLMMResults, specs, by=None, at: dict | None = None, ave
         (a column named after the covariate), e.g. ``{"time": [0, 1, 2, 3, 6, 12]}``.
     average : "grid" (default; the LS-means reference grid) or "rows" (predictive margin over
         the fitted rows).
-    weights : "equal" or "proportional": the grid's weights of the other factors ("grid" only).
+    weights : one of :data:`trialmlm.inference.grid.WEIGHTS`: the grid's weights of the other
+        factors ("grid" only).
     alpha : 1 - the confidence level of the Wald limits :math:`\bar\mu \mp z_{1-\alpha/2}\,
         \mathrm{se}`.
 

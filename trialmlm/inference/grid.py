@@ -3,9 +3,18 @@ r"""LS-means reference grids (SAS LSMEANS, R emmeans).
 The grid crosses every level of every factor of the mean model; covariates sit at
 their mean over the rows used in the fit (or at values given in ``at``).  An LS mean
 of a combination of the ``specs`` and ``by`` factors averages the grid's rows
-:math:`x^\top\hat\beta` over the other factors, with equal weights (SAS default,
-emmeans ``weights = "equal"``) or weights proportional to the observed frequencies of
-the other factors' combinations (SAS ``OM``, emmeans ``"proportional"``).  With
+:math:`x^\top\hat\beta` over the other factors with the weights of :data:`WEIGHTS`
+(frequencies count the rows used in the fit; docs/inference.md):
+
+* ``"equal"``: every combination of the other factors alike (SAS default, emmeans ``"equal"``);
+* ``"proportional"``: the observed frequency of each combination of the other factors
+  (SAS ``OM``/``OBSMARGINS``, emmeans ``"proportional"``);
+* ``"outer"``: the product of each other factor's observed marginal frequency, as if the
+  factors were independent (emmeans ``"outer"``);
+* ``"cells"``: the observed frequency of the whole cell, the LS mean's own levels
+  included, so that each LS mean has its own weights (emmeans ``"cells"``).
+
+With
 ``slope = "TIME"`` every grid row is replaced by its derivative in that covariate,
 :math:`\partial x^\top\beta/\partial t`, computed exactly for polynomials up to degree 2
 by a central difference of half-width 1.
@@ -25,6 +34,14 @@ import pandas as pd
 from ..errors import DataError
 
 ESTIMABLE_TOL = 1e-6
+#: The weightings of the grid's rows over the factors an LS mean averages over (module docstring),
+#: each with the words a table footnote says of it.
+WEIGHTS = {
+    "equal": "equally (SAS default, emmeans \"equal\")",
+    "proportional": "by the observed frequencies of their combinations (SAS OM, emmeans \"proportional\")",
+    "outer": "by the product of each factor's observed marginal frequencies (emmeans \"outer\")",
+    "cells": "by the observed frequencies of each LS mean's own cells (emmeans \"cells\")",
+}
 
 
 def forced_factors(encoding) -> list[str]:
@@ -105,23 +122,16 @@ class ReferenceGrid:
             if k not in self.factors:
                 raise DataError(f"'{k}' is not a factor of the mean model "
                                 f"(factors: {', '.join(self.factors) or 'none'})")
-        if weights not in ("equal", "proportional"):
-            raise DataError(f"weights must be 'equal' or 'proportional', got {weights!r}")
         x = self._matrix(self.frame, slope)
         others = [n for n in self.factors if n not in keys]
-        if weights == "equal" or not others:
-            w = np.ones(len(self.frame))
-        else:
-            observed = self.fit.design.level_counts(others)
-            idx = pd.MultiIndex.from_frame(self.frame[others]) if len(others) > 1 else self.frame[others[0]]
-            w = observed.reindex(idx).fillna(0.0).to_numpy(dtype=float)
+        w = self.weights(weights, keys, others)
         labels, rows = [], []
         order = [b for b in _as_list(by) if b not in _as_list(specs)] + _as_list(specs)
         groups = self.frame.groupby(order, sort=False) if order else [((), self.frame)]
         for key, part in groups:
             ww = w[part.index]
             if ww.sum() == 0:
-                raise DataError(f"no observed data for the combination {key} with proportional weights")
+                raise DataError(f"no observed data for the combination {key} with {weights} weights")
             rows.append(ww @ x[part.index] / ww.sum())
             labels.append(key if isinstance(key, tuple) else (key,))
         labels = pd.DataFrame(labels, columns=order)
@@ -130,6 +140,26 @@ class ReferenceGrid:
         L_full = np.array(rows)[sort]
         labels = labels.iloc[sort].reset_index(drop=True)
         return labels[keys], L_full
+
+    def weights(self, weights: str, keys: list[str], others: list[str]) -> np.ndarray:
+        r"""The weight of each grid row when LS means of ``keys`` average over ``others``:
+        1 (``"equal"``); :math:`n_{o}`, the rows used with the row's levels :math:`o` of
+        ``others`` (``"proportional"``); :math:`\prod_f n_{o_f}`, the product of each other
+        factor's marginal count (``"outer"``); :math:`n_{ko}`, the rows with the row's levels of
+        ``keys`` and ``others`` (``"cells"``).  DataError naming the choices otherwise."""
+        if weights not in WEIGHTS:
+            raise DataError(f"weights must be one of {', '.join(map(repr, WEIGHTS))}, got {weights!r}")
+        if weights == "equal" or not others:
+            return np.ones(len(self.frame))
+        if weights == "outer":
+            return np.prod([self._counts([f]) for f in others], axis=0)
+        return self._counts(others if weights == "proportional" else keys + others)
+
+    def _counts(self, factors: list[str]) -> np.ndarray:
+        """Rows used in the fit with each grid row's levels of ``factors`` (0 where none)."""
+        observed = self.fit.design.level_counts(factors)
+        idx = pd.MultiIndex.from_frame(self.frame[factors]) if len(factors) > 1 else self.frame[factors[0]]
+        return observed.reindex(idx).fillna(0.0).to_numpy(dtype=float)
 
     def estimable_part(self, L_full: np.ndarray) -> np.ndarray:
         r"""Kept-column rows spanning the estimable part of the hypothesis :math:`L\beta = 0`:

@@ -28,6 +28,7 @@ from functools import partial
 
 import numpy as np
 
+from ..engine.threads import blas_threads
 from ..errors import DataError
 from . import cache
 from .ddf import DF, between_within_df, containment_df, kenward_roger_df, residual_df, satterthwaite_df
@@ -204,11 +205,13 @@ def beta_covariance(fit, ddf: str, vcov: str) -> np.ndarray:
     """The covariance of :math:`\\hat\\beta` that goes with a resolved ``ddf`` and ``vcov``:
     Kenward-Roger's adjusted one, else the one named by ``vcov`` (cached per fit)."""
     own = DDF[ddf].covariance
-    return own(fit) if own is not None else cache.covariance(fit, vcov)
+    with blas_threads():  # Kenward-Roger and the sandwich, cluster by cluster: one BLAS thread
+        return own(fit) if own is not None else cache.covariance(fit, vcov)
 
 
 def degrees_of_freedom(fit, L: np.ndarray, ddf: str, joint: bool = True, vcov: str = "model") -> DF:
     """Degrees of freedom of each row of ``L`` by the method ``ddf`` and, with ``joint``, of
     the joint test of all rows (:mod:`.ddf`); without ``joint`` the rows may be linearly
     dependent.  ``vcov`` matters for Satterthwaite only."""
-    return DDF[ddf].df(fit, np.atleast_2d(L), joint, vcov)
+    with blas_threads():  # the sandwich's df terms, cluster by cluster; ranks: one BLAS thread
+        return DDF[ddf].df(fit, np.atleast_2d(L), joint, vcov)

@@ -14,7 +14,8 @@ for one runs on the other:
   reference) or "tukey" (pairs), within each ``by`` level.
 
 ``options`` are the fit's choices of the reference grid and of inference: ``ddf``, ``vcov``,
-``weights`` ("equal" or "proportional"), ``at`` (covariate values) and ``slope``
+``weights`` ("equal", "proportional", "outer" or "cells": :data:`trialmlm.inference.grid.WEIGHTS`),
+``at`` (covariate values) and ``slope``
 (:meth:`trialmlm.MMRMResults.lsmeans`).  An unknown factor, level or keyword is a
 :class:`~trialmlm.errors.DataError` that names it.  A pooled result adds the column ``fmi``
 (fraction of missing information).  ``contrast(L)`` and ``anova()`` are defined for a fit only.

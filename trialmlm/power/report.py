@@ -15,19 +15,21 @@ The TOML file has three tables (every key is checked before any simulation runs)
     ``n_sim`` (default 1000), ``seed`` (2026), ``alpha`` (0.05), ``workers`` (default: all
     cores; else a positive integer -- 0 is an error, not "all cores"),
     ``n_per_arm`` (a list: the sample sizes of the power curve), ``targets`` (the powers of
-    the analytic sample-size table, default ``[0.8, 0.9]``).
+    the analytic sample-size table, default ``[0.8, 0.9]``), ``figures`` (the file formats
+    of the figure: ``"png"`` (default), ``"svg"`` or both, a list or ``"png,svg"``; on the
+    command line ``--figures png,svg``).
 
-It writes ``t1_sample_size`` (analytic sample size by Lu, Luo & Chen 2008 for the
-contrast at the last visit: the design's correlation, standard deviation at the last
-visit, retention and difference of means; no covariates), ``t2_operating`` (simulated
-power or type I error, bias, SEs, RMSE, coverage, convergence with Monte-Carlo SEs),
-``t3_power_curve`` and ``f1_power_curve`` (simulated power over ``n_per_arm`` with the
-analytic curve), each table as RTF (with the header and footer lines of every table: design
-file, program, run time), HTML and CSV, ``power_results.json`` and ``index.html`` (the design in
-a few lines, each table with its links, the figure with its number and caption; when Table 1
-cannot be computed, a line saying why) — into a temporary folder renamed into place
-(:mod:`trialmlm.app.report_folder`).  ``power_results.json`` holds the ``config`` as read (the
-``[design]`` and ``[analysis]`` tables and the resolved ``[simulation]`` settings):
+It writes ``t1_sample_size`` (analytic sample size by Lu, Luo & Chen 2008 for the contrast at
+the last visit: the design's correlation, standard deviation at the last visit, retention and
+difference of means; no covariates), ``t2_operating`` (simulated power or type I error, bias,
+SEs, RMSE, coverage, convergence with Monte-Carlo SEs), ``t3_power_curve`` and
+``f1_power_curve`` (simulated power over ``n_per_arm`` with the analytic curve; PNG unless
+``figures`` says otherwise), each table as RTF (with the header and footer lines of every
+table: design file, program, run time), HTML and CSV, ``power_results.json`` and ``index.html``
+(the design in a few lines, each table with its links, the figure with its number and caption;
+when Table 1 cannot be computed, a line saying why) — into a temporary folder renamed into
+place (:mod:`trialmlm.app.report_folder`). ``power_results.json`` holds the ``config`` as read
+(the ``[design]`` and ``[analysis]`` tables and the resolved ``[simulation]`` settings):
 ``trialmlm power --config power_results.json`` runs the same design again.
 """
 
@@ -45,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from .. import tables
-from ..app.config import known_keys, load_toml
+from ..app.config import figure_formats, known_keys, load_toml
 from ..app.report_folder import report_folder
 from ..checks import check_probability, check_seed
 from ..errors import DataError
@@ -61,7 +63,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 SIMULATION = {"n_sim": 1000, "seed": 2026, "alpha": 0.05, "workers": None, "n_per_arm": None,
-              "targets": [0.8, 0.9]}
+              "targets": [0.8, 0.9], "figures": ["png"]}
 
 
 def design_from(values: dict) -> TrialDesign:
@@ -114,6 +116,7 @@ def _simulation(design: TrialDesign, values: dict, overrides: dict) -> dict:
                                    settings["targets"])
     if settings["n_per_arm"] is not None:
         _setting(where("n_per_arm"), listed(lambda v: replace(design, n_per_arm=v)), settings["n_per_arm"])
+    settings["figures"] = list(_setting(where("figures"), figure_formats, settings["figures"]))
     return settings
 
 
@@ -137,8 +140,8 @@ def read_power_config(path) -> dict:
 
 def load_power_config(path, overrides: dict | None = None) -> tuple[TrialDesign, Analysis, dict]:
     """Design, analysis and simulation settings of a TOML file (or of a report's
-    ``power_results.json``), all checked; ``overrides``: ``n_sim``, ``workers``, ``seed`` from
-    the command line (None: the file's)."""
+    ``power_results.json``), all checked; ``overrides``: ``n_sim``, ``workers``, ``seed``,
+    ``figures`` from the command line (None: the file's)."""
     return power_settings(read_power_config(path), path, overrides)
 
 
@@ -306,8 +309,8 @@ def design_summary(design: TrialDesign, analysis: Analysis, s: dict) -> list[tup
 
 def _write_report(folder: Path, made: dict, results: dict, figure: Figure | None, config_path,
                   summary: list[tuple[str, str]], notes: list[str]) -> None:
-    """Each table as RTF (header and footer lines), HTML and CSV, the figure as PNG and SVG, the
-    JSON and ``index.html``."""
+    """Each table as RTF (header and footer lines), HTML and CSV, the figure in the formats of
+    ``[simulation] figures`` (PNG by default, SVG on request), the JSON and ``index.html``."""
     from datetime import datetime
 
     from .. import __version__
@@ -319,18 +322,20 @@ def _write_report(folder: Path, made: dict, results: dict, figure: Figure | None
         tables.to_rtf(table, folder / f"{name}.rtf", titles)
         tables.write_html(table, folder / f"{name}.html")
         tables.to_csv(table, folder / f"{name}.csv")
+    formats = results["settings"]["figures"]
     if figure is not None:
-        for ext in ("png", "svg"):
+        for ext in formats:
             figure.savefig(folder / f"f1_power_curve.{ext}", dpi=150, bbox_inches="tight")
     (folder / "power_results.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in summary)
     parts = [f"<p class=\"links\"><a href=\"{n}.rtf\">RTF</a> | <a href=\"{n}.html\">HTML</a> | "
              f"<a href=\"{n}.csv\">CSV</a></p>{tables.to_html(t)}" for n, t in made.items()]
-    image = ('<figure><img src="f1_power_curve.png" style="max-width: 100%; width: 720px" '
+    links = " | ".join(f'<a href="f1_power_curve.{ext}">{ext.upper()}</a>' for ext in formats)
+    shown = "png" if "png" in formats else formats[0]
+    image = (f'<figure><img src="f1_power_curve.{shown}" style="max-width: 100%; width: 720px" '
              'alt="Figure 1. Simulated power by sample size per arm">'
              "<figcaption>Figure 1. Simulated power by sample size per arm, with 95% Monte-Carlo intervals "
-             f"({results['settings']['n_sim']} simulated trials per point; "
-             '<a href="f1_power_curve.png">PNG</a> | <a href="f1_power_curve.svg">SVG</a>).</figcaption>'
+             f"({results['settings']['n_sim']} simulated trials per point; {links}).</figcaption>"
              "</figure>") if figure is not None else ""
     remarks = "".join(f"<p>{html.escape(n)}</p>" for n in notes)
     (folder / "index.html").write_text(
@@ -346,10 +351,14 @@ def _write_report(folder: Path, made: dict, results: dict, figure: Figure | None
 
 
 def run_power(config_path, out, n_sim: int | None = None, workers: int | None = None,
-              seed: int | None = None, progress: bool | None = None, overwrite: bool = False) -> Path:
-    """Read the config, simulate, tabulate, plot and write the report folder; returns it."""
+              seed: int | None = None, progress: bool | None = None, overwrite: bool = False,
+              figures=None) -> Path:
+    """Read the config, simulate, tabulate, plot and write the report folder; returns it.
+    ``n_sim``, ``workers``, ``seed``, ``figures`` (formats, e.g. ``"png,svg"``): the command
+    line's overrides of the ``[simulation]`` settings (None: the file's)."""
     raw = read_power_config(config_path)
-    design, analysis, s = power_settings(raw, config_path, {"n_sim": n_sim, "workers": workers, "seed": seed})
+    overrides = {"n_sim": n_sim, "workers": workers, "seed": seed, "figures": figures}
+    design, analysis, s = power_settings(raw, config_path, overrides)
     common = dict(alpha=s["alpha"], workers=s["workers"], progress=progress)
     config = {"design": raw["design"], "analysis": raw["analysis"],
               "simulation": {k: v for k, v in s.items() if v is not None}}

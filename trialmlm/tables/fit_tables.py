@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 
 from ..engine.describe import describe_covariance, describe_estimation
+from ..engine.fallback import CRITERIA
 from ..errors import DataError
 from ..estimands.strategies import STRATEGIES
+from ..inference.change import change_lsmeans
 from ..inference.methods import labels
 from .formats import decimals_for, fmt_ci, fmt_estimate_se, fmt_number, fmt_p
 from .table import Table, blank_repeats, display_label, plain, with_unit
@@ -35,6 +37,10 @@ def model_footnotes(fit, arm: str | None = None, visit: str | None = None, ddf: 
     ddf_name, vcov_name = labels(fit, ddf, vcov)
     lines.append(f"Estimation: {describe_estimation(fit)}; denominator degrees of freedom: {ddf_name}; "
                  f"standard errors: {vcov_name}.")
+    if fit.spec.clda is not None:
+        lines.append(f"cLDA: the baseline is a repeated measurement of {s.response} with one mean for all "
+                     f"arms ({fit.spec.clda}); a difference between arms after baseline is also the "
+                     "difference in change from baseline.")
     return tuple(lines)
 
 
@@ -121,10 +127,11 @@ def mmrm_table(fit, arm: str, visit: str | None = None, reference=None, alpha: f
                 fmt_ci(r["difference_lower"], r["difference_upper"], d.mean), fmt_p(r["p"])]
         rows.append(row)
     slope = options.get("slope")
-    estimate = "Slope (SE)" if slope else "LS Mean (SE)"
+    estimate = with_unit("Estimate (SE)", unit)
     columns = ([display_label(labels, visit)] if visit else []) + [
-        display_label(labels, arm), "n", with_unit(estimate, unit), level,
-        with_unit(f"Difference vs {ref} (SE)", unit), level, "p-value"]
+        display_label(labels, arm), "n", estimate, level, estimate, level, "p-value"]
+    spans = (("",) * (len(columns) - 5) + ("Slope" if slope else "LS Mean",) * 2
+             + (f"Difference vs {ref}",) * 3)
     response = display_label(labels, fit.settings.response)
     what = f"slopes in {slope}" if slope else "LS means"
     default_title = f"Analysis of {response}: {what} and differences from {ref}" + (
@@ -135,7 +142,36 @@ def mmrm_table(fit, arm: str, visit: str | None = None, reference=None, alpha: f
               + (f"Slope: rate of change of the LS mean per unit of {slope}. " if slope else "")
               + "LS: least squares; SE: standard error; CI: confidence interval; NE: not estimable.",)
     return Table(title or default_title, columns, rows, data, notes + tuple(footnotes),
-                 ("l",) * (len(columns) - 7) + ("l", "c", "r", "c", "r", "c", "c"))
+                 ("l",) * (len(columns) - 7) + ("l", "c", "r", "c", "r", "c", "c"), spans)
+
+
+def change_table(fit, alpha: float = 0.05, decimals: int | None = None, unit: str | None = None,
+                 labels: Mapping | None = None, title: str | None = None, footnotes: Sequence[str] = (),
+                 **options) -> Table:
+    """LS means of the change from baseline (SE) and CI per post-baseline visit and arm of a cLDA
+    fit (:func:`trialmlm.inference.change.change_lsmeans`; ``options``: ``ddf``, ``vcov``,
+    ``weights``), formatted as :func:`mmrm_table`.  Tidy columns ``visit, arm, n, estimate, se,
+    df, lower, upper``; ``n``: observations at the visit."""
+    data = change_lsmeans(fit, alpha=alpha, **options)  # DataError for a fit without a clda term
+    term = fit.spec.clda
+    counts = _counts(fit, term.arm, term.visit)
+    data.insert(2, "n", counts.reindex(list(zip(data[term.visit], data[term.arm]))).fillna(0)
+                .astype(int).to_numpy())
+    data = plain(data[[term.visit, term.arm, *data.columns[2:]]].rename(
+        columns={term.arm: "arm", term.visit: "visit"}))
+    d = decimals_for(fit.design.y, decimals)
+    groups = blank_repeats(data["visit"])
+    rows = [[groups[i], str(r["arm"]), str(r["n"]), fmt_estimate_se(r["estimate"], r["se"], d.mean, d.sd),
+             fmt_ci(r["lower"], r["upper"], d.mean)] for i, r in data.iterrows()]
+    columns = [display_label(labels, term.visit), display_label(labels, term.arm), "n",
+               with_unit("LS Mean Change (SE)", unit), f"{100 * (1 - alpha):g}% CI"]
+    response = display_label(labels, fit.settings.response)
+    notes = model_footnotes(fit, term.arm, term.visit, options.get("ddf"), options.get("vcov"))
+    notes += (f"LS mean change: the LS mean at the visit minus the common baseline LS mean; n: observations "
+              f"of {fit.settings.response} at the visit used in the model.",)
+    default_title = f"Analysis of {response}: LS means of the change from baseline (cLDA)"
+    return Table(title or default_title, columns, rows, data, notes + tuple(footnotes),
+                 ("l", "l", "r", "r", "c"))
 
 
 def type3_table(fit, title: str | None = None, footnotes: Sequence[str] = (), ddf: str | None = None,
@@ -168,7 +204,7 @@ def _criteria_count(fit) -> str:
     covariance = _plural(fit.n_covariance_parameters - held, "covariance parameter") + what
     fixed = _plural(fit.n_fixed, "fixed effect")
     if fit.method == "ML":
-        counted = f"{_plural(fit._n_ic_params, 'parameter')}: {covariance} and {fixed}"
+        counted = f"{_plural(fit.n_ic_parameters, 'parameter')}: {covariance} and {fixed}"
     else:
         counted = f"{covariance}, not the {fixed} (under REML, SAS counts covariance parameters only)"
     if held:
@@ -218,6 +254,38 @@ def covariance_table(fit, decimals: int = 4, title: str | None = None,
     return Table(title or f"Covariance parameter estimates and fit statistics: {fit.settings.response}",
                  ["Covariance Parameter", "Estimate", "Standard Error", "Z Value", "Pr > Z"], rows, data,
                  notes + tuple(footnotes), ("l", "r", "r", "r", "c"))
+
+
+def covariance_selection_table(fit, title: str | None = None, footnotes: Sequence[str] = ()) -> Table:
+    """The candidates of a covariance selection by an information criterion
+    (:func:`trialmlm.select_covariance`): each structure with its -2 (Res) Log Likelihood,
+    the parameters the criterion counts, the criterion, convergence and which was chosen.
+
+    Tidy data: ``fit.covariance_attempts_table()`` (``structure, converged, positive_definite,
+    reason, used, criterion, value, minus2_loglik, n_parameters``).  -2 log-likelihood and
+    criterion with 1 decimal, as SAS "Fit Statistics"; a candidate that is not usable has
+    no value and is never chosen (its reason in the last column).  DataError if ``fit`` was
+    not chosen by a criterion.
+    """
+    data = fit.covariance_attempts_table()
+    criterion = next((c for c in data.get("criterion", ()) if c), None)
+    if criterion is None:
+        raise DataError("covariance_selection_table: the fit was not chosen by an information criterion "
+                        "(trialmlm.select_covariance)")
+    label = criterion.upper()
+    rows = [[r.structure, fmt_number(r.minus2_loglik, 1),
+             "" if pd.isna(r.n_parameters) else f"{int(r.n_parameters)}", fmt_number(r.value, 1),
+             "Yes" if r.converged and r.positive_definite else "No",
+             "chosen" if r.used else (r.reason or "not chosen")] for r in data.itertuples()]
+    ll = "-2 Res Log Likelihood" if fit.method == "REML" else "-2 Log Likelihood"
+    notes = (f"Each structure was fitted; the usable fit (converged, positive-definite Hessian, non-singular "
+             f"residual covariance) with the smallest {label} is used.",
+             f"{label} = {CRITERIA[criterion]}; d = Parameters: the covariance parameters estimated"
+             + (" and the fixed effects (ML)." if fit.method == "ML" else
+                " (REML: SAS counts no fixed effects)."))
+    return Table(title or f"Covariance structure selection by {label}: {fit.settings.response}",
+                 ["Structure", ll, "Parameters", f"{label} (Smaller is Better)", "Converged", "Result"], rows,
+                 data, notes + tuple(footnotes), ("l", "r", "c", "r", "c", "l"))
 
 
 NUMBERS = ("estimate", "se", "df", "lower", "upper", "p")

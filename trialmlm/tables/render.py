@@ -81,8 +81,25 @@ def rtf_escape(text: str) -> str:
 def _edges(table: Table) -> list[int]:
     """Right edges (\\cellx) of the columns, from :func:`column_widths`."""
     widths = column_widths(table.columns, table.rows, table.align, PAGE_WIDTH - 2 * MARGIN, BODY_SIZE,
-                           CELL_PAD)
+                           CELL_PAD, table.groups)
     return list(accumulate(widths))
+
+
+def _span_row(table: Table, edges: list[int]) -> str:
+    r"""The spanning header row above the column labels (a repeated header row, ``\trhdr``):
+    one cell per :attr:`Table.groups` entry, its right edge that of the last column it spans
+    (so its width is the sum of theirs), blank over a column without a span.  A label is
+    centred and underlined by a paragraph border indented by the cell padding
+    (``\li``/``\ri``), so that the rules of two neighbouring spans stay apart."""
+    right = [edges[stop - 1] for _, _, stop in table.groups]
+    defs = "".join(rf"\clbrdrt{RULE}\clvertalb\cellx{e}" for e in right)
+    start = rf"\trowd\trgaph{CELL_PAD}\trleft0\trqc\trhdr\trkeep" + defs
+    cells = []
+    for (label, _, _), left, e in zip(table.groups, [0, *right], right):
+        text = rtf_escape(wrap_at_spaces(label, text_area(e - left, BODY_SIZE, CELL_PAD), BODY_SIZE))
+        rule = rf"\li{CELL_PAD}\ri{CELL_PAD}\brdrb{RULE}\brsp20" if label else ""
+        cells.append(rf"\pard\plain\intbl\qc{rule}\f0\fs{BODY_SIZE}\b {text}\b0\cell")
+    return start + "\n" + "".join(cells) + r"\row" + "\n"
 
 
 def _row(cells: Sequence[str], edges: list[int], align: Sequence[str], header: bool = False,
@@ -101,17 +118,22 @@ def _row(cells: Sequence[str], edges: list[int], align: Sequence[str], header: b
 
 
 def _rtf_table(table: Table, new_page: bool = False) -> str:
-    r"""Title, header row, body rows and footnotes; ``new_page``: the title starts a page
+    r"""Title, header row, body rows and footnotes (indented to the width of the centred table);
+    ``new_page``: the title starts a page
     (``\pagebb``: LibreOffice drops a ``\page`` that follows a table spanning pages)."""
     edges = _edges(table)
     start = r"\pard\plain\qc" + (r"\pagebb" if new_page else "")
     parts = [rf"{start}\sb0\sa120\f0\fs{TITLE_SIZE}\b " + rtf_escape(table.title) + r"\b0\par" + "\n"]
-    parts.append(_row(table.columns, edges, table.align, header=True, top=True, bottom=True))
+    if table.groups:
+        parts.append(_span_row(table, edges))
+    parts.append(_row(table.columns, edges, table.align, header=True, top=not table.groups, bottom=True))
     last = len(table.rows) - 1
     for i, row in enumerate(table.rows):
         parts.append(_row(row, edges, table.align, bottom=i == last))
+    inset = max(0, (PAGE_WIDTH - 2 * MARGIN - edges[-1]) // 2)  # notes as wide as the centred table
     for note in table.footnotes:
-        parts.append(rf"\pard\plain\ql\sb60\f0\fs{NOTE_SIZE} " + rtf_escape(note) + r"\par" + "\n")
+        parts.append(rf"\pard\plain\ql\li{inset}\ri{inset}\sb60\f0\fs{NOTE_SIZE} " + rtf_escape(note)
+                     + r"\par" + "\n")
     return "".join(parts)
 
 
@@ -171,13 +193,29 @@ def _html_text(text: str) -> str:
     return escaped.encode("ascii", "xmlcharrefreplace").decode("ascii")
 
 
+def _html_header(table: Table) -> list[str]:
+    """The header row(s): with spans (:attr:`Table.groups`) a first row of spanning cells
+    (``colspan``) and of the labels of columns without a span (``rowspan="2"``), then the
+    labels of the spanned columns."""
+    if not table.groups:
+        return ["<tr>" + "".join(f'<th scope="col">{_html_text(c)}</th>' for c in table.columns) + "</tr>"]
+    top, below = [], []
+    for label, start, stop in table.groups:
+        if label:
+            top.append(f'<th scope="colgroup" colspan="{stop - start}" class="span">'
+                       f"<span>{_html_text(label)}</span></th>")
+            below += [f'<th scope="col">{_html_text(c)}</th>' for c in table.columns[start:stop]]
+        else:
+            top.append(f'<th scope="col" rowspan="2">{_html_text(table.columns[start])}</th>')
+    return ["<tr>" + "".join(top) + "</tr>", '<tr class="below-span">' + "".join(below) + "</tr>"]
+
+
 def to_html(table: Table) -> str:
     """An HTML ``<table>`` fragment (ASCII; non-ASCII as numeric character references)."""
     n = len(table.columns)
     style = {"l": "left", "c": "center", "r": "right"}
     lines = ['<table class="trialmlm-table">', f"<caption>{_html_text(table.title)}</caption>", "<thead>",
-             "<tr>" + "".join(f'<th scope="col">{_html_text(c)}</th>' for c in table.columns) + "</tr>",
-             "</thead>", "<tbody>"]
+             *_html_header(table), "</thead>", "<tbody>"]
     for row in table.rows:
         lines.append("<tr>" + "".join(f'<td style="text-align:{style[a]}">{_html_text(c)}</td>'
                                       for c, a in zip(row, table.align)) + "</tr>")
@@ -196,6 +234,9 @@ table.trialmlm-table { border-collapse: collapse; margin: 0 auto 3em auto; }
 table.trialmlm-table caption { font-weight: bold; font-size: 11pt; padding-bottom: 0.6em; }
 table.trialmlm-table th { border-top: 1.5px solid black; border-bottom: 1px solid black;
   padding: 0.25em 0.8em; vertical-align: bottom; }
+table.trialmlm-table th.span { border-bottom: none; padding-bottom: 0; }
+table.trialmlm-table th.span span { display: block; border-bottom: 1px solid black; padding-bottom: 0.2em; }
+table.trialmlm-table tr.below-span th { border-top: none; }
 table.trialmlm-table td { padding: 0.15em 0.8em; white-space: pre; }
 table.trialmlm-table tbody tr:last-child td { border-bottom: 1.5px solid black; }
 table.trialmlm-table tfoot td { font-size: 9pt; white-space: normal; text-align: left; padding-top: 0.3em; }

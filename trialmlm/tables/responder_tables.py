@@ -102,7 +102,8 @@ def probability_table(fit, arm: str, visit: str, reference, alpha: float = 0.05,
                       footnotes: Sequence[str] = (), model_notes: Sequence[str] | None = None,
                       typical: bool = False, options: dict | None = None) -> Table:
     """Response probabilities (SE), CI and the odds ratio vs ``reference``, CI, p by visit
-    and arm: :func:`probability_results` formatted.  ``model_notes``: the model in words
+    and arm (spanning headers "Response probability" and "Odds ratio vs ``reference``"):
+    :func:`probability_results` formatted.  ``model_notes``: the model in words
     (default :func:`gee_footnotes`); ``typical``: the fit is a GLMM, whose LS means are those
     of a typical patient (random effects 0); ``options`` of :func:`probability_results`."""
     data = probability_results(fit, arm, visit, reference, alpha, **(options or {}))
@@ -112,15 +113,16 @@ def probability_table(fit, arm: str, visit: str, reference, alpha: float = 0.05,
              fmt_ci(r.odds_ratio_lower, r.odds_ratio_upper, 2), fmt_p(r.p)]
             for g, r in zip(groups, data.itertuples())]
     level = _level(alpha)
-    columns = [display_label(labels, visit), display_label(labels, arm), "Probability (SE)", level,
-               f"Odds ratio\nvs {reference}", level, "p-value"]
+    columns = [display_label(labels, visit), display_label(labels, arm), "Estimate (SE)", level, "Estimate",
+               level, "p-value"]
+    spans = ("", "", "Response probability", "Response probability") + (f"Odds ratio vs {reference}",) * 3
     who = (" for a typical patient (random effects 0; conditional on the covariates at their means)"
            if typical else " (conditional on the covariates at their means)")
     notes = ("Probability: LS mean on the logit scale transformed back (SAS LSMEANS / ILINK), SE by the "
              "delta method, CI the back-transformed logit limits. Odds ratio: exp of the LS-mean difference "
              f"on the logit scale{who}.",) + tuple(gee_footnotes(fit) if model_notes is None else model_notes)
     return Table(title or f"Response probabilities and odds ratios vs {reference}", columns, rows, data,
-                 notes + tuple(footnotes), ("l", "l", "c", "c", "c", "c", "c"))
+                 notes + tuple(footnotes), ("l", "l", "c", "c", "c", "c", "c"), spans)
 
 
 def marginal_effects_table(effects, visit_label: str = "Visit", title: str | None = None,

@@ -15,7 +15,11 @@ left-aligned text cells wrap (down to their longest word), one character at a ti
 column where that adds the fewest lines to the table (:func:`squeeze`: a long note column
 wraps before a short label column is broken into a word per line); only if the
 longest words alone exceed the page are all widths scaled down proportionally.  A column is
-never narrower than the longest word of its header and cells, so no word is split.  The
+never narrower than the longest word of its header and cells, so no word is split.  A spanning
+header (:attr:`Table.spans <trialmlm.tables.Table.spans>`) is one cell as wide as the columns
+it spans; where its label needs more room than they take, each of them widens by an equal
+share of the shortfall (on one line as a column label, else wrapped into two; never narrower
+than its longest word).  The
 renderer writes the breaks itself (``\line``, :func:`wrap_at_spaces`), so Word and
 LibreOffice need not wrap: a parenthesised short token such as ``(SE)`` stays on the line of
 the word before it, and a hyphenated word (``Follow-up``) is never broken at its hyphen.
@@ -96,6 +100,13 @@ def text_area(width: int, size: int, pad: int) -> int:
     return width - 2 * pad - text_width("x" * SLACK_CHARS, size)
 
 
+def _label_width(label: str, room: int, size: int) -> int:
+    """Width a header label takes over text ``room`` twips wide: one line, or two lines
+    (:func:`two_line_width`) when one line is more than six characters wider than ``room``."""
+    line = widest_line(label, size)
+    return two_line_width(label, size) if line - room > text_width("x" * HEADER_OVERHANG, size) else line
+
+
 def _give(widths: list[int], floors: list[int], excess: int) -> list[int]:
     """Widths reduced by up to ``excess`` in total, each in proportion to ``width - floor``."""
     spare = sum(w - f for w, f in zip(widths, floors))
@@ -103,6 +114,18 @@ def _give(widths: list[int], floors: list[int], excess: int) -> list[int]:
         return widths
     take = min(1.0, excess / spare)
     return [int(w - take * (w - f)) for w, f in zip(widths, floors)]
+
+
+def _widen(widths: list[int], groups: Sequence[tuple[int, int, int]]) -> list[int]:
+    """Widths with each group ``(start, stop, need)`` of columns widened to a total of at
+    least ``need``, the shortfall shared equally (rounded up) by its columns."""
+    out = list(widths)
+    for start, stop, need in groups:
+        short = need - sum(out[start:stop])
+        if short > 0:
+            share = -(-short // (stop - start))
+            out[start:stop] = [w + share for w in out[start:stop]]
+    return out
 
 
 def cell_lines(text: str, width: int, size: int, pad: int) -> int:
@@ -141,7 +164,8 @@ def squeeze(widths: list[int], floors: list[int], rows: Sequence[Sequence[str]],
 
 
 def column_widths(header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence[str],
-                  usable: int, size: int, pad: int) -> list[int]:
+                  usable: int, size: int, pad: int,
+                  spans: Sequence[tuple[str, int, int]] = ()) -> list[int]:
     """Width (twips) of each column, text plus ``2 * pad`` and one character of slack, with
     the table at most ``usable`` twips wide (see the module docstring for the order in
     which columns give up width).
@@ -154,6 +178,9 @@ def column_widths(header: Sequence[str], rows: Sequence[Sequence[str]], align: S
     usable : page width between the margins (twips).
     size : font size (half-points), the same for header and body.
     pad : cell padding on each side (twips, ``\\trgaph``).
+    spans : spanning header cells ``(label, start, stop)`` over columns ``start`` to
+        ``stop - 1`` (:func:`trialmlm.tables.table.span_groups`); the columns under a label
+        are together at least as wide as the label needs.
     """
     extra = -text_area(0, size, pad)
     natural, body_floor, word_floor = [], [], []
@@ -161,13 +188,16 @@ def column_widths(header: Sequence[str], rows: Sequence[Sequence[str]], align: S
         cells = [r[j] for r in rows]
         body = max([widest_line(c, size) for c in cells], default=0)
         words = max([longest_unit(c, size) for c in (head, *cells)])
-        label = widest_line(head, size)
-        if label - body > text_width("x" * HEADER_OVERHANG, size):
-            label = two_line_width(head, size)
-        natural.append(max(label, body, words) + extra)
+        natural.append(max(_label_width(head, body, size), body, words) + extra)
         wrapped_body = words if align[j] == "l" else max(body, words)
         body_floor.append(max(body, words) + extra)
         word_floor.append(wrapped_body + extra)
+    labelled = [(label, start, stop) for label, start, stop in spans if label]
+    needs = [extra + _label_width(label, sum(natural[start:stop]) - extra, size)
+             for label, start, stop in labelled]
+    natural = _widen(natural, [(start, stop, need) for (_, start, stop), need in zip(labelled, needs)])
+    fits = [(start, stop, longest_unit(label, size) + extra) for label, start, stop in labelled]
+    body_floor, word_floor = _widen(body_floor, fits), _widen(word_floor, fits)
     widths = _give(natural, body_floor, sum(natural) - usable)
     widths = squeeze(widths, word_floor, [header, *rows], usable, size, pad)
     if sum(widths) > usable:

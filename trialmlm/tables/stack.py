@@ -32,4 +32,4 @@ def stack_tables(parts: Sequence[tuple[object, Table]], header: str, title: str 
     notes = list(first.footnotes)
     notes += [n for _, t in parts[1:] for n in t.footnotes if n not in notes]
     return Table(title or first.title, (header, *first.columns), rows, data, tuple(notes),
-                 ("l", *first.align))
+                 ("l", *first.align), ("", *first.spans))

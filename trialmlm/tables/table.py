@@ -27,6 +27,10 @@ class Table:
         what :func:`to_csv` writes.
     footnotes : lines printed under the table (model, methods, abbreviations).
     align : ``"l"``, ``"c"`` or ``"r"`` per column (default: first two left, rest centred).
+    spans : spanning header label of each column, ``""`` for none (default: none); consecutive
+        columns with the same label share one header cell above their own labels (SAS ODS /
+        r2rtf spanning headers, e.g. "LS Mean" over "Estimate (SE)" and "95% CI"), see
+        :func:`span_groups`.
     """
 
     title: str
@@ -35,6 +39,7 @@ class Table:
     data: pd.DataFrame = field(repr=False, compare=False)
     footnotes: tuple[str, ...] = ()
     align: tuple[str, ...] = ()
+    spans: tuple[str, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "columns", tuple(str(c) for c in self.columns))
@@ -49,15 +54,42 @@ class Table:
         if len(align) != n or any(a not in "lcr" for a in align):
             raise DataError(f"table '{self.title}': align must give 'l', 'c' or 'r' for each of {n} columns")
         object.__setattr__(self, "align", align)
+        spans = tuple(str(s) for s in self.spans) or ("",) * n
+        if len(spans) != n:
+            raise DataError(f"table '{self.title}': spans must give a label (or '') for each of {n} columns")
+        object.__setattr__(self, "spans", spans)
+
+    @property
+    def groups(self) -> list[tuple[str, int, int]]:
+        """The spanning header cells: :func:`span_groups` of :attr:`spans`."""
+        return span_groups(self.spans)
 
     @property
     def frame(self) -> pd.DataFrame:
         """The formatted body as a DataFrame of strings (header labels as columns)."""
-        return pd.DataFrame(list(self.rows), columns=[c.replace("\n", " ") for c in self.columns])
+        names = [f"{s}: {c}" if s else c for s, c in zip(self.spans, self.columns)]
+        return pd.DataFrame(list(self.rows), columns=[c.replace("\n", " ") for c in names])
 
     def __str__(self) -> str:
         lines = [self.title, "", self.frame.to_string(index=False)]
         return "\n".join(lines + [""] + list(self.footnotes))
+
+
+def span_groups(spans) -> list[tuple[str, int, int]]:
+    """The header cells above the column labels, left to right, as ``(label, start, stop)``
+    (columns ``start`` to ``stop - 1``): a run of consecutive equal non-empty labels is one
+    cell, every column without a label (``""``) a blank cell of its own; empty when no
+    column has a label."""
+    spans = list(spans)
+    if not any(spans):
+        return []
+    groups: list[tuple[str, int, int]] = []
+    for j, label in enumerate(spans):
+        if label and groups and groups[-1][0] == label and groups[-1][2] == j:
+            groups[-1] = (label, groups[-1][1], j + 1)
+        else:
+            groups.append((label, j, j + 1))
+    return groups
 
 
 def blank_repeats(values) -> list[str]:
