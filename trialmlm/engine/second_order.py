@@ -40,10 +40,12 @@ def flat_moments(moments: np.ndarray) -> np.ndarray | sparse.csr_matrix:
     r"""The moments (m, k, k, q, q) as an (m k^2, q^2) matrix, rows the pattern's visit pairs
     :math:`(P, a, b)`: sparse when at most :data:`SPARSE_DENSITY` of the entries are non-zero."""
     flat = moments.reshape(-1, moments.shape[3] * moments.shape[4])
-    rows, cols = np.nonzero(flat)  # row-major order: CSR order
-    if rows.size > SPARSE_DENSITY * flat.size:
+    mask = flat != 0
+    at = np.flatnonzero(mask)  # row-major order: CSR order
+    if at.size > SPARSE_DENSITY * flat.size:
         return flat
-    return csr_of_sorted(flat[rows, cols], rows, cols, flat.shape)
+    starts = np.r_[0, np.cumsum(np.count_nonzero(mask, axis=1))]
+    return sparse.csr_matrix((flat.ravel()[at], at % flat.shape[1], starts), shape=flat.shape)
 
 
 def sparse_derivatives(d1: np.ndarray) -> tuple[sparse.csr_matrix, sparse.csr_matrix] | None:
