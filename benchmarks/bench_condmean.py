@@ -1,5 +1,5 @@
 """Benchmark: conditional mean imputation (jackknife, bootstrap) and bootstrapped ML multiple
-imputation, 500 subjects x 6 visits, 3 arms, us.
+imputation, 500 subjects x 6 visits, 3 arms (or 2: ``--arms 2``), us.
 
 The jackknife refits the unstructured imputation MMRM 500 times (warm-started from the
 full-data estimate), imputes conditional means under J2R for every dropout and analyses
@@ -10,13 +10,17 @@ and its workers: the wall time on an idle core, a fair figure on a shared machin
 cores: jackknife under 10 s, BMLMI with B = 100, D = 4 under 20 s.  With ``--rbmi`` (and
 ``Rscript`` with rbmi installed) also times rbmi's draws + impute of the same data (mmrm's
 default optimizer, one core; rbmi's ``ancova`` analyses two arms only, so its analysis, a small
-share of the time, is not timed).
-Run:  python benchmarks/bench_condmean.py [--subjects 500] [--rbmi]
+share of the time, is not timed).  ``--repeat r`` runs everything r times (trialmlm and rbmi in
+turn, so both see the same load) and prints the median; ``--methods`` picks the rows.
+Issue 25's target: ``--arms 2 --subjects 200 --methods jackknife --rbmi``: the jackknife at
+least 10 times faster than rbmi's; ``--subjects 500 --methods jackknife``: under 5 s on 2 workers.
+Run:  python benchmarks/bench_condmean.py [--subjects 500] [--arms 3] [--methods ...] [--repeat 1] [--rbmi]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import subprocess
@@ -59,32 +63,36 @@ R_SCRIPT = r"""
 suppressPackageStartupMessages(library(rbmi))
 d <- read.csv("%s", colClasses = c(USUBJID = "character", AVISIT = "character", TRT = "character"))
 d$USUBJID <- factor(d$USUBJID); d$AVISIT <- factor(d$AVISIT)
-d$TRT <- factor(d$TRT, levels = c("PBO", "LOW", "HIGH"))
+d$TRT <- factor(d$TRT, levels = c(%s))
 ice <- read.csv("%s", colClasses = "character")
 vars <- set_vars(outcome = "CHG", visit = "AVISIT", subjid = "USUBJID", group = "TRT",
                  covariates = c("BASE*AVISIT", "TRT*AVISIT"), strategy = "strategy")
-ref <- c(PBO = "PBO", LOW = "PBO", HIGH = "PBO")
-run <- function(method) system.time(impute(draws(d, ice, vars, method, quiet = TRUE),
-                                           references = ref))[["elapsed"]]
+ref <- c(%s)
+run <- function(method) system.time(impute(draws(d, ice, vars, method, quiet = TRUE), references = ref))
 set.seed(1)
-cat(run(method_%s), "\n")
+t <- run(method_%s)
+cat(t[["elapsed"]], t[["user.self"]] + t[["sys.self"]] + t[["user.child"]] + t[["sys.child"]], "\n")
 """
 
 
-def rbmi_seconds(data: pd.DataFrame, ice: pd.DataFrame, method: str) -> float | None:
-    """Seconds of rbmi's draws + impute with ``method_<method>`` (None without R or on an R error)."""
+def rbmi_seconds(data: pd.DataFrame, ice: pd.DataFrame, method: str,
+                 arms: tuple = ARMS) -> tuple[float, float] | None:
+    """Wall and CPU seconds of rbmi's draws + impute with ``method_<method>`` (None without R or on
+    an R error); the first of ``arms`` is every arm's reference."""
     if shutil.which("Rscript") is None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
         csv, ice_csv, script = Path(tmp) / "d.csv", Path(tmp) / "ice.csv", Path(tmp) / "b.R"
         data.to_csv(csv, index=False)
         ice.to_csv(ice_csv, index=False)
-        script.write_text(R_SCRIPT % (csv, ice_csv, method))
+        levels = ", ".join(f'"{a}"' for a in arms)
+        references = ", ".join(f'{a} = "{arms[0]}"' for a in arms)
+        script.write_text(R_SCRIPT % (csv, levels, ice_csv, references, method))
         out = subprocess.run(["Rscript", str(script)], capture_output=True, text=True, timeout=7200)
-    return float(out.stdout.split()[-1]) if out.returncode == 0 else None
+    return tuple(map(float, out.stdout.split()[-2:])) if out.returncode == 0 else None
 
 
-METHODS = {  # name: (our call with fit, ICE table, workers; rbmi's method_<...>)
+METHODS = {  # name (holds a --methods word): (our call with fit, ICE table, workers; rbmi's method_<...>)
     "condmean jackknife": (
         lambda fit, ice, w: condmean(fit, ice=ice, reference="PBO", workers=w, progress=False),
         'condmean(type = "jackknife")'),
@@ -109,25 +117,44 @@ def cpu_seconds() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=500)
+    parser.add_argument("--arms", type=int, choices=(2, 3), default=3)
+    parser.add_argument("--methods", nargs="+", choices=("jackknife", "bootstrap", "bmlmi"),
+                        default=["jackknife", "bootstrap", "bmlmi"])
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each row; the median is printed")
     parser.add_argument("--rbmi", action="store_true", help="also time rbmi (minutes)")
     args = parser.parse_args()
-    data = simulate(args.subjects)
+    arms = ("PBO", "ACT") if args.arms == 2 else ARMS
+    data = simulate(args.subjects, arms=arms)
     fit = trialmlm.fit(FORMULA, data)
     ice = ice_table(data, strategy="JR")  # J2R from the visit after each dropout's last observation
-    print(f"{args.subjects} subjects x 6 visits, {data['CHG'].isna().mean():.1%} missing, "
-          f"{len(ice)} J2R events")
+    print(f"{args.subjects} subjects x 6 visits, {len(arms)} arms, {data['CHG'].isna().mean():.1%} missing, "
+          f"{len(ice)} J2R events; load average {os.getloadavg()[0]:.2f}")
     print(f"{'method':<26} {'workers':>8} {'seconds':>9} {'full data':>10} {'resampling':>11} {'CPU s':>7}")
     for name, (run, r_method) in METHODS.items():
-        for workers in (1, 2):
-            start, cpu = time.perf_counter(), cpu_seconds()
-            result = run(fit, ice, workers)
-            seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
-            full, resampling = result.seconds.values()
-            print(f"{name:<26} {workers:>8} {seconds:>9.1f} {full:>10.2f} {resampling:>11.2f} {cpu:>7.1f}")
-        if args.rbmi:
-            r_seconds = rbmi_seconds(data, ice, r_method)
-            shown = "no R" if r_seconds is None else f"{r_seconds:.1f}"
-            print(f"{'  rbmi ' + r_method:<26} {1:>8} {shown:>9}")
+        if not any(m in name for m in args.methods):
+            continue
+        times = {1: [], 2: []}
+        r_times = []
+        for _ in range(args.repeat):
+            for workers in (1, 2):
+                start, cpu = time.perf_counter(), cpu_seconds()
+                result = run(fit, ice, workers)
+                times[workers].append((time.perf_counter() - start, *result.seconds.values(),
+                                       cpu_seconds() - cpu))
+            if args.rbmi:
+                r_times.append(rbmi_seconds(data, ice, r_method, arms))
+        for workers, rows in times.items():
+            seconds, full, resampling, cpu = np.median(rows, axis=0)
+            print(f"{name:<26} {workers:>8} {seconds:>9.2f} {full:>10.2f} {resampling:>11.2f} {cpu:>7.1f}")
+        if args.rbmi and None in r_times:
+            print(f"{'  rbmi ' + r_method:<26} {1:>8} {'no R':>9}")
+        elif args.rbmi:
+            r_wall, r_cpu = np.median(r_times, axis=0)
+            print(f"{'  rbmi ' + r_method:<26} {1:>8} {r_wall:>9.2f} {'':>10} {'':>11} {r_cpu:>7.1f}")
+            ours = np.median(times[1], axis=0)
+            print(f"{'  rbmi / trialmlm (1 worker)':<26} {'':>8} {r_wall / ours[0]:>9.1f} {'':>10} {'':>11} "
+                  f"{r_cpu / ours[3]:>7.1f}")
+        print(f"  load average {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

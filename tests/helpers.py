@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 
 def dense_covariance(fit):
@@ -244,3 +247,29 @@ def advs_like(subjects: int = 6):
                                  ASEQ=len(rows) + 1, ABLFL="Y" if number == 0 else "",
                                  ANL01FL="Y", SAFFL="Y", EFFFL="Y" if s else "N"))
     return pd.DataFrame(rows)
+
+
+# -- cLDA reference data (tests/reference/make_clda_refs.R) --------------------------------------
+CLDA_REFS = json.loads((Path(__file__).parent / "reference" / "clda_refs.json").read_text())
+
+
+def clda_data(name: str) -> pd.DataFrame:
+    """The data of a cLDA reference case: ``"dep"`` the depression sample trial's HAMD-17 baseline
+    (ABLFL = Y) and analysis (ANL01FL = Y) records, as the R script selects them, or
+    ``"unbalanced"`` (clda_unbalanced.csv); visits and arms as Categoricals in the script's order."""
+    if name == "dep":
+        d = pd.read_csv(Path(__file__).parents[1] / "sample_data" / "depression_trial.csv")
+        keep = (d["PARAMCD"] == "HAMD17") & ((d["ABLFL"] == "Y") | (d["ANL01FL"] == "Y"))
+        d = d.loc[keep, ["USUBJID", "TRT01P", "AVISIT", "AVAL"]].reset_index(drop=True)
+    else:
+        d = pd.read_csv(Path(__file__).parent / "reference" / "clda_unbalanced.csv")
+    return d.assign(AVISIT=pd.Categorical(d["AVISIT"], categories=CLDA_REFS["visits"]),
+                    TRT01P=pd.Categorical(d["TRT01P"], categories=CLDA_REFS["arms"]))
+
+
+def clda_fits() -> dict:
+    """Every cLDA reference case fitted by trialmlm, by case name."""
+    import trialmlm
+
+    return {name: trialmlm.fit(case["formula"], clda_data(name.split("_")[0]))
+            for name, case in CLDA_REFS["cases"].items()}

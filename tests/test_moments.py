@@ -63,3 +63,39 @@ def test_weighted_time_varying_fit_from_partitions(tmp_path):
     b = trialmlm.fit(formula, data, weights="W")
     np.testing.assert_allclose(a.beta, b.beta, rtol=1e-10)
     np.testing.assert_allclose(a.loglik, b.loglik, rtol=1e-12)
+
+
+@pytest.mark.parametrize("formula", [
+    "Y ~ BASE + ARM * VIS + us(VIS | ID)",
+    "Y ~ BASE * TV + ARM * VIS + us(VIS | ARM / ID)",  # a covariance group per arm
+    "Y ~ ARM * TV + (1 + TV | ID)",  # random effects: the pattern's geometry is (visits, Z)
+])
+def test_without_subjects_is_the_reduction_of_the_other_subjects(formula):
+    """Downdated batches (the jackknife's) are those built from the design of the other subjects:
+    the same patterns, counts, rows and geometry, the sums to rounding."""
+    model = build_model(formula, trial(), weights="W")
+    design = model.design
+    n = design.subject_labels.size
+    left_out = np.unique([0, 7, 31, int(np.argmin(np.bincount(design.subject)))])  # one with fewest visits
+    kept = np.setdiff1d(np.arange(n), left_out)
+    got = moments.without_subjects(model.likelihood.batches, design, left_out)
+    want = moments.build_batches(design.resample(kept))
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.group == w.group
+        for a, b in zip(*[x if isinstance(x, tuple) else (x,) for x in (g.geometry, w.geometry)]):
+            np.testing.assert_allclose(a, b, rtol=0, atol=0)
+        np.testing.assert_array_equal(g.count, w.count)
+        np.testing.assert_array_equal(g.rows, w.rows)
+        np.testing.assert_array_equal(g.pattern, w.pattern)
+        np.testing.assert_allclose(g.moments, w.moments, rtol=1e-12, atol=1e-11)
+
+
+def test_without_subjects_drops_a_pattern_left_empty():
+    model = build_model("Y ~ BASE + ARM * VIS + us(VIS | ID)", trial())
+    batch = min(model.likelihood.batches, key=lambda b: b.count.min())
+    alone = batch.rows[np.flatnonzero(batch.count[batch.pattern] == 1)[0], 0]  # alone in its pattern
+    subject = model.design.subject[alone]
+    got = moments.without_subjects(model.likelihood.batches, model.design, np.array([subject]))
+    assert sum(b.count.size for b in got) == sum(b.count.size for b in model.likelihood.batches) - 1
+    assert sum(b.count.sum() for b in got) == model.design.subject_labels.size - 1

@@ -4,8 +4,8 @@ The analytic gradient, ``jac_info`` and the difference Hessian of the Woodbury l
 are checked against finite differences of its own objective (statsmodels' habit); the
 objective itself is checked against R in tests/test_nested_reference.py.  The protocol is
 checked on one model written both ways: a site random intercept with independent
-residuals is ``Y ~ ARM * WEEK + (1 | SITE)`` (one grouping factor, the sites: a
-:class:`Likelihood`) and ``Y ~ ARM * WEEK + (1 | SITE) + vc(WEEK | USUBJID)`` (subjects
+residuals is ``Y ~ ARM * WEEK + (1 | SITE)`` (one grouping factor, the sites: an
+:class:`IndependentResidualsLikelihood`) and ``Y ~ ARM * WEEK + (1 | SITE) + vc(WEEK | USUBJID)`` (subjects
 with :math:`\\sigma^2I` and an outer factor: a :class:`MultilevelLikelihood`); both must
 give the same objective and the same dense marginal covariance of each site.
 """
@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trialmlm.engine.likelihood import Likelihood, MarginalLikelihood
+from trialmlm.engine.independent_residuals import IndependentResidualsLikelihood
+from trialmlm.engine.likelihood import MarginalLikelihood
 from trialmlm.engine.model import build_model
 from trialmlm.engine.multilevel import MultilevelLikelihood
 
@@ -84,7 +85,9 @@ def _dense(model, phi) -> np.ndarray:
 
 def test_both_likelihoods_implement_the_protocol(both):
     _, (one, phi1), (two, phi2) = both
-    assert isinstance(one.likelihood, Likelihood) and isinstance(one.likelihood, MarginalLikelihood)
+    # one grouping factor, independent residuals: the per-subject sums (engine/independent_residuals.py)
+    assert isinstance(one.likelihood, IndependentResidualsLikelihood)
+    assert isinstance(one.likelihood, MarginalLikelihood)
     assert isinstance(two.likelihood, MultilevelLikelihood) and isinstance(two.likelihood, MarginalLikelihood)
     assert one.likelihood.subject_level is one.likelihood
     assert two.likelihood.subject_level.n_params == 1  # sigma^2 of vc

@@ -16,6 +16,7 @@ import pytest
 import trialmlm
 import trialmlm.engine.formula
 from trialmlm import BoundaryWarning, DataError
+from trialmlm.engine.refit import fit_model, subset_model
 
 FORMULA = "CHG ~ BASE + SEX + TRT * AVISIT + us(AVISIT | USUBJID)"
 
@@ -47,6 +48,22 @@ def test_refit_with_a_new_response_is_a_fresh_fit(demo_trial, demo_fit):
 def test_refit_with_other_missing_responses_is_a_fresh_fit(demo_trial, demo_fit):
     new = demo_trial["CHG"].where(demo_trial.index % 7 != 0)
     _assert_same_fit(demo_fit.refit(response=new), trialmlm.fit(FORMULA, demo_trial.assign(CHG=new)))
+
+
+def test_subset_model_is_the_model_of_the_other_subjects(demo_trial, demo_fit):
+    """The jackknife's model (sums downdated) fits as the model built on the other subjects' rows:
+    estimates to rounding (1e-10), the same iterations."""
+    model = demo_fit.model
+    n = model.design.subject_labels.size
+    for left_out in ([0], [5, n - 1]):
+        kept = np.setdiff1d(np.arange(n), left_out)
+        fast = fit_model(subset_model(model, kept), "residual", "model", start=demo_fit.phi)
+        resampled = model.with_design(model.design.resample(kept))
+        slow = fit_model(resampled, "residual", "model", start=demo_fit.phi)
+        for name in ("phi", "beta", "beta_cov", "phi_cov"):
+            np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=1e-10, atol=1e-12)
+        assert fast.loglik == pytest.approx(slow.loglik, abs=1e-9)
+        assert (fast.n_iter, fast.converged, fast.n_obs) == (slow.n_iter, slow.converged, slow.n_obs)
 
 
 def test_refit_keeps_start_fixed_and_method(demo_trial):

@@ -36,10 +36,11 @@ __version__ = "0.1.0"
 _LAZY = {"fit": ".api", "select_covariance": ".api", "read": ".data.io", "STRUCTURES": ".covariance",
          "MMRMResults": ".engine.results",
          "gee": ".genmod", "marginal_effects": ".genmod", "GEEResults": ".genmod",
-         "glmm": ".glimmix", "GLMMResults": ".glimmix"}
+         "glmm": ".glimmix", "GLMMResults": ".glimmix",
+         "change_lsmeans": ".inference.change", "subgroups": ".inference.subgroups"}
 
 __all__ = ["fit", "select_covariance", "gee", "marginal_effects", "GEEResults", "glmm", "GLMMResults", "read",
-           "STRUCTURES", "MMRMResults",
+           "STRUCTURES", "MMRMResults", "change_lsmeans", "subgroups",
            "BoundaryWarning", "ConvergenceError", "ConvergenceWarning", "DataError", "DataWarning",
            "FormulaError", "SelectionTieError", "SeparationWarning", "TrialMLMError", "__version__"]
 

@@ -35,6 +35,9 @@ def fit(formula: str, data: pd.DataFrame | str | os.PathLike, method: str = "REM
         :data:`trialmlm.STRUCTURES`; ``STRUCT(VISIT | GROUP / SUBJECT)``: SAS ``GROUP=``), random
         effects ``(1 + TIME | USUBJID)`` (docs/trajectory.md), or neither: the linear model
         :math:`y = X\\beta + \\varepsilon`, :math:`\\varepsilon \\sim N(0, \\sigma^2I)` (ANCOVA).
+        A mean-model term ``clda(ARM, VISIT)`` fits the constrained longitudinal data analysis
+        (cLDA: AVAL at baseline and after, one baseline mean for all arms;
+        :mod:`trialmlm.engine.clda`, docs/mmrm.md).
     data : DataFrame (one row per subject and visit, never modified; rows with a missing
         response or covariate dropped), or a Dask DataFrame / Parquet dataset path, reduced
         to per-pattern sums partition by partition (:mod:`trialmlm.engine.partitioned`).

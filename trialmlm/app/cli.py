@@ -90,8 +90,9 @@ def _analysis_arguments(p: argparse.ArgumentParser) -> None:
 def _role_and_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--endpoint", choices=list(ENDPOINTS),
                    help="continuous (default: MMRM) or binary (responders: GEE, logit link)")
-    p.add_argument("--response", help="response column (default CHG); binary: a Y/N flag such as CRIT1FL, "
-                                      "the column of --responder-values or the name of --responder's status")
+    p.add_argument("--response", help="response column (default CHG; AVAL for --model clda); binary: a Y/N "
+                                      "flag such as CRIT1FL, the column of --responder-values or the name of "
+                                      "--responder's status")
     p.add_argument("--responder", help="binary: responder where this holds, e.g. \"PCHG <= -50\" "
                                        "(missing where a column it reads is missing)")
     p.add_argument("--responder-values", dest="responder_values", nargs="+", metavar="VALUE",
@@ -110,8 +111,14 @@ def _role_and_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--class", "--class-variables", dest="class_variables", nargs="+", metavar="COLUMN",
                    help="classification factors (SAS CLASS), e.g. SITEGR1 coded 701, 703, ...: "
                         "factors with levels in numeric order, not continuous covariates")
+    p.add_argument("--subgroups", nargs="+", metavar="COLUMN",
+                   help="mmrm: subgroup analyses of these columns (e.g. ADSL's SEX AGEGR1 REGION1): the "
+                        "differences at the last visit within each level from one model with subgroup x arm "
+                        "x visit terms, the interaction tests and a forest plot (Table 8, Figure 9)")
     p.add_argument("--model", choices=list(MODELS),
-                   help="mmrm (default); ancova: linear model per visit (or --at-visit); slopes: random "
+                   help="mmrm (default); clda: constrained longitudinal data analysis (AVAL at baseline "
+                        "and after, one baseline mean; response AVAL and --keep-baseline by default); "
+                        "ancova: linear model per visit (or --at-visit); slopes: random "
                         "intercept and slope in --time; binary endpoint: gee (default) or glmm (logistic "
                         "mixed model with a random intercept per subject)")
     p.add_argument("--at-visit", dest="at_visit", help="the visit of an ANCOVA (default: every visit)")

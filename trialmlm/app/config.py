@@ -39,7 +39,10 @@ class ModelKind:
     ``engine``: how the report reads and fits it (:data:`trialmlm.app.report.ENGINES`);
     ``methods``: the estimation methods it takes (``method``), the first the default;
     ``ddf_methods``: the df methods it takes (``ddf``); ``covariance_selection``: its residual
-    structure can be chosen by an information criterion (``covariance_select``).
+    structure can be chosen by an information criterion (``covariance_select``); ``defaults``:
+    ``(key, value)`` pairs that replace the config's defaults for this kind (cLDA: response AVAL,
+    baseline kept); ``change``: the report adds the LS means of the change from baseline
+    (Table 2b, cLDA).
     """
 
     name: str
@@ -60,6 +63,8 @@ class ModelKind:
     methods: tuple[str, ...] = ("REML", "ML")
     ddf_methods: tuple[str, ...] = DDF_METHODS
     covariance_selection: bool = False
+    defaults: tuple[tuple[str, object], ...] = ()
+    change: bool = False
 
     def check_structures(self, names: tuple[str, ...]) -> None:
         """DataError naming the first of ``names`` that is not a residual structure of this kind."""
@@ -76,6 +81,15 @@ class ModelKind:
 class MMRM(ModelKind):
     def formula(self, config: AnalysisConfig, structure: str) -> str:
         fixed = " + ".join([*config.covariates, f"{config.arm} * {config.visit}"])
+        return f"{config.response} ~ {fixed} + {structure}({config.visit} | {config.subject})"
+
+
+class CLDA(ModelKind):
+    """cLDA: the baseline as a repeated measurement of the response, one baseline mean for all
+    arms, the treatment after baseline only (:mod:`trialmlm.engine.clda`)."""
+
+    def formula(self, config: AnalysisConfig, structure: str) -> str:
+        fixed = " + ".join([*config.covariates, f"clda({config.arm}, {config.visit})"])
         return f"{config.response} ~ {fixed} + {structure}({config.visit} | {config.subject})"
 
 
@@ -120,6 +134,9 @@ class GLMM(ModelKind):
 MODEL_KINDS = {kind.name: kind for kind in (
     MMRM("mmrm", "MMRM least-squares means", by_visit=True, structures=("us",), imputation_model=True,
          figures=("lsmeans", "differences"), covariance_selection=True),
+    CLDA("clda", "cLDA least-squares means", by_visit=True, structures=("us",),
+         figures=("lsmeans", "differences"), defaults=(("response", "AVAL"), ("keep_baseline", True)),
+         change=True),
     ANCOVA("ancova", "ANCOVA least-squares means", per_visit=True, covariance=False, mar_based=False,
            ddf="residual"),  # every df method gives n - rank(X) for the linear model
     Slopes("slopes", "rate of change per unit {time}", trend=True, extra_structures=("none",),
@@ -187,6 +204,7 @@ class ModelSettings:
 
     model: str = "mmrm"
     covariates: tuple[str, ...] = ()
+    subgroups: tuple[str, ...] = ()
     time: str = "TIME"
     at_visit: str | None = None
     covariance: tuple[str, ...] | None = None
@@ -268,7 +286,9 @@ class AnalysisConfig:
     ``trialmlm analyze`` option and the attribute (``config.alpha`` is
     ``config.inference.alpha``); :meth:`from_flat` builds a config of them (:data:`FIELDS`).
 
-    ``model``: "mmrm" or "slopes" (random intercept and slope in the continuous ``time``).
+    ``model``: a :data:`MODEL_KINDS` name: "mmrm", "clda" (baseline as a repeated measurement,
+    response AVAL and ``keep_baseline`` by default), "ancova", "slopes" (random intercept and
+    slope in the continuous ``time``), "gee", "glmm".
     ``covariance``: residual structure; default ``us`` for the MMRM and none (independent
     residuals) for slopes, where a spatial structure runs over ``time`` and the others over
     ``visit``.  ``reason`` and ``dropout_time`` default to DCSREAS and AVISITN when the
@@ -299,6 +319,8 @@ class AnalysisConfig:
     ``class_variables`` (SAS CLASS: columns made factors, numeric codes in numeric order;
     ``--class`` on the command line, ``class`` or ``class_variables`` in TOML).
     ``covariates``: terms of the mean model, columns or ``C(SITEGR1)``.
+    ``subgroups``: columns (e.g. ADSL's SEX, AGEGR1) of the subgroup analyses of the MMRM
+    (:func:`trialmlm.subgroups`: Table 8 and Figure 9).
     ``covariance``: one structure, or several tried in order (the first that converges
     with a positive-definite Hessian is used).  ``covariance_select``: a criterion (aic, aicc,
     bic) and two or more structures, e.g. ``["aicc", "us", "toeph", "ar1h", "cs"]``: each is
@@ -488,6 +510,7 @@ KINDS = {
                           "a criterion and structures: a comma-separated text or a list"),
     "keep_dtype": (lambda v: _text(v) or _texts(v), "a DTYPE value or a list of them"),
     "class_variables": (lambda v: _text(v) or _texts(v), "a column name or a list of column names"),
+    "subgroups": (lambda v: _text(v) or _texts(v), "a column name or a list of column names"),
     "estimands": (lambda v: _text(v) or _texts(v), "a strategy, a comma-separated text or a list"),
     "figures": (lambda v: _text(v) or _texts(v), "a format, a comma-separated text or a list"),
     "deltas": (lambda v: isinstance(v, (list, tuple)) and all(_number(x) for x in v), "a list of numbers"),
@@ -518,7 +541,7 @@ def _names(value) -> tuple[str, ...]:
 def _coerce(values: dict) -> dict:
     """Lists as tuples; one covariate or DTYPE as a one-element tuple; "us,toeph" split."""
     out = dict(values)
-    for key in ("covariates", "keep_dtype", "class_variables"):  # one name, or a list of names
+    for key in ("covariates", "keep_dtype", "class_variables", "subgroups"):  # one name, or a list of names
         if key in out:
             out[key] = (out[key],) if isinstance(out[key], str) else tuple(out[key])
     for key in ("deltas", "arm_order"):
@@ -537,6 +560,8 @@ def _coerce(values: dict) -> dict:
     if "figures" in out:  # "png,png" is one file
         out["figures"] = tuple(dict.fromkeys(out["figures"]))
     kind = MODEL_KINDS.get(out.get("model", "mmrm"))
+    for key, value in kind.defaults if kind is not None else ():
+        out.setdefault(key, value)
     if kind is not None and kind.ddf is not None:
         out.setdefault("ddf", kind.ddf)
     if kind is not None and kind.methods:
@@ -560,6 +585,9 @@ def _check_model(config: AnalysisConfig) -> None:
     _check_selection(config)
     if config.at_visit is not None and not kind.per_visit:
         raise DataError(f"at_visit is the visit of an ANCOVA; it needs {models_with('per_visit')}")
+    if config.subgroups and kind.name != "mmrm":
+        raise DataError("subgroups (--subgroups) are analysed in the MMRM with subgroup x arm x visit terms; "
+                        "they need model='mmrm'")
     if config.sensitivity and not kind.imputation_model:
         raise DataError("the sensitivity analyses (multiple imputation) need "
                         f"{models_with('imputation_model')}")

@@ -29,6 +29,7 @@ def read_records(config: AnalysisConfig, response: str | None) -> pd.DataFrame:
         df = read(config.data, response=response, subject=config.subject, visit=config.visit,
                   arm=config.arm, **config.selection.read_keywords)
     needed = {f"covariate {c}": c for c in config.covariate_columns}
+    needed |= {f"subgroup {c}": c for c in config.subgroups}
     if config.kind.trend:
         needed["time"] = config.time
     missing = [f"{what} '{col}'" for what, col in needed.items() if col not in df.columns]

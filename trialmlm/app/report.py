@@ -27,8 +27,10 @@ and SVG on request) and an ``index.html`` that shows them all with the model and
 ``t7_estimands``,          each estimand's intercurrent-event handling and differences at
 ``t7_ice``                 the last visit, and the events by estimand and arm (with
                            ``estimands`` or an ICE source: :mod:`trialmlm.app.estimand_report`)
-``f1`` ... ``f8``          spaghetti, observed means, LS means, differences, missing
-                           patterns, time to dropout, residuals, tipping point (slopes:
+``t8_subgroups``           differences at the last visit by subgroup level, interaction tests
+                           (with ``subgroups``: :mod:`trialmlm.app.subgroup_report`)
+``f1`` ... ``f9``          spaghetti, observed means, LS means, differences, missing
+                           patterns, time to dropout, residuals, tipping point, subgroups (slopes:
                            individual observed and predicted trajectories and shrinkage
                            in place of LS means and differences; no tipping point)
 =========================  ==================================================================
@@ -67,6 +69,7 @@ from ..engine.design import factor_levels
 from ..engine.fallback import failure
 from ..errors import ConvergenceError, DataError, DataWarning
 from ..estimands import impute, tipping_point
+from ..inference.change import change_lsmeans
 from ..inference.methods import labels
 from ..missing import dropout_table, patterns, time_to_dropout
 from .config import MODELS, SELECTION, AnalysisConfig, load_config, make_config  # noqa: F401 (re-exported)
@@ -75,6 +78,9 @@ from .estimand_report import check_before_fit, run_estimands
 from .glmm_report import GLMM_ANALYSES, GLMM_ENGINE
 from .report_folder import check_folder, report_folder
 from .responder_report import RESPONDER_ANALYSES, RESPONDER_ENGINE
+from .subgroup_report import FIGURE as SUBGROUP_FIGURE
+from .subgroup_report import FIGURE_TITLE as SUBGROUP_FIGURE_TITLE
+from .subgroup_report import SubgroupAnalysis
 
 SENSITIVITY_METHODS = ("jump_to_reference", "copy_reference", "copy_increments_in_reference")
 PACKAGES = ("trialmlm", "numpy", "scipy", "pandas", "matplotlib", "lifelines", "formulaic")
@@ -324,6 +330,7 @@ FIGURE_TITLES = {
     "f6_km_dropout": "Time to dropout (Kaplan-Meier) by arm",
     "f7_residuals": "Residual diagnostics of the model",
     "f8_tipping_point": "Tipping point: the difference and its p-value by the shift applied after dropout",
+    SUBGROUP_FIGURE: SUBGROUP_FIGURE_TITLE,
 }
 
 
@@ -374,6 +381,8 @@ class ModelAnalysis(AnalysisKind):
         if c.covariance_select:
             criterion = c.covariance_select[0].upper()
             titles["t4_selection"] = f"Table 4b. Covariance structure selection by {criterion}, pre-specified"
+        if ctx.kind.change:
+            titles["t2b_change"] = f"Table 2b. {ctx.label}: LS means of the change from baseline"
         if len(ctx.fits) == 1:
             return {k: dataclasses.replace(t, title=titles[k]) for k, t in self._tables(ctx.fit, t2).items()}
         built = [(visit, self._tables(fit, t2)) for visit, fit in ctx.fits]
@@ -394,6 +403,10 @@ class ModelAnalysis(AnalysisKind):
             by = c.visit if ctx.kind.by_visit else None
             main = tables.mmrm_table(fit, c.arm, by, unit=ctx.unit, **common)
         made = {t2: main, "t3_type3": tables.type3_table(fit), "t4_covariance": tables.covariance_table(fit)}
+        if ctx.kind.change:
+            made["t2b_change"] = tables.change_table(fit, alpha=c.alpha, decimals=ctx.decimals, unit=ctx.unit,
+                                                     labels=ctx.labels, footnotes=self._weights_note(),
+                                                     weights=c.lsmeans_weights)
         if c.covariance_select:
             made["t4_selection"] = tables.covariance_selection_table(fit)
         return made
@@ -433,8 +446,12 @@ class ModelAnalysis(AnalysisKind):
                                          reference=ctx.reference)
             type3 += type3_rows(fit.anova(), at=visit)
             summaries.append(fit_summary(fit, visit))
+        change = {}
+        if ctx.kind.change:
+            table = change_lsmeans(ctx.fit, alpha=c.alpha, **weights)
+            change["change_lsmeans"] = estimate_rows(table, c.arm, by)
         return dict(fit=summaries[0] if len(ctx.fits) == 1 else summaries, lsmeans=lsmeans,
-                    differences=differences, type3=type3)
+                    differences=differences, type3=type3, **change)
 
     def rows(self) -> list[tuple[str, str]]:
         ctx, c = self.ctx, self.ctx.config
@@ -561,7 +578,7 @@ class EstimandAnalysis(AnalysisKind):
 
 
 #: The analysis kinds of a report, in order; a new kind is a subclass of AnalysisKind listed here.
-ANALYSES = (DataDescription, ObservedValues, ModelAnalysis, Sensitivity, EstimandAnalysis,
+ANALYSES = (DataDescription, ObservedValues, ModelAnalysis, Sensitivity, EstimandAnalysis, SubgroupAnalysis,
             *RESPONDER_ANALYSES, *GLMM_ANALYSES)
 
 

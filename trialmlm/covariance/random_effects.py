@@ -227,12 +227,16 @@ class RandomEffects(CovarianceStructure):
             rows.append(np.concatenate([feats, eye], axis=3).reshape(-1, self.n_g + 1))
             target.append((c / w[..., 0]).reshape(-1))
         coef = np.linalg.lstsq(np.vstack(rows), np.concatenate(target), rcond=None)[0]
+        return self.start_of_coefficients(coef, self.residual.start([(geo[0], c, m) for geo, c, m in parts]))
+
+    def start_of_coefficients(self, coef: np.ndarray, phi_r: np.ndarray) -> np.ndarray:
+        r"""Starting values from the least-squares coefficients (G's parameters, then
+        :math:`\sigma^2`) of :meth:`start`: G made positive definite, R's own start
+        ``phi_r`` (:math:`\sigma^2` instead for independent residuals when positive)."""
         sigma2 = coef[-1]
         g = coef[:-1]
         var_scale = abs(sigma2) if sigma2 > 0 else 1.0
         phi_g = self.g.positive_definite(self.g.matrix(g), var_scale)
-        res_parts = [(geo[0], c, m) for geo, c, m in parts]
-        phi_r = self.residual.start(res_parts)
         if isinstance(self.residual, Independent) and sigma2 > 0:
             phi_r = np.array([sigma2])
         return np.concatenate([phi_g, phi_r])

@@ -15,7 +15,8 @@ step                   records excluded
                        "Yes", True and 1 are the same; a value that is not a flag is
                        an error listing the values found)
 ``where``              the :mod:`~trialmlm.data.where` expression is not true
-``analysis_flag``      the analysis flag (``ANL01FL``) is not ``"Y"``
+``analysis_flag``      the analysis flag (``ANL01FL``) is not ``"Y"`` (baseline records
+                       pass with ``keep_baseline``: ADaM often leaves the flag blank there)
 ``dtype``              a derived record (``DTYPE`` not blank: LOCF, WOCF, AVERAGE, ...)
                        whose type is not in ``keep_dtype``
 ``baseline``           a baseline record (``ABLFL = "Y"``; without ABLFL, a visit named
@@ -284,6 +285,8 @@ def select_records(data: pd.DataFrame, counts: RecordCounts, *, subject: str | N
         data, counts = exclude_records(data, counts, keep, "where", f"not selected by: {where}", subject)
     if analysis_flag is not None and (analysis_flag in data.columns or analysis_flag != "ANL01FL"):
         keep = _analysis_records(data, analysis_flag, source)
+        if keep_baseline:  # baseline records are responses then (cLDA), flagged for analysis or not
+            keep |= _baseline(data, visit, source)[0]
         data, counts = exclude_records(data, counts, keep, "analysis_flag",
                                        f"not an analysis record ({analysis_flag} != 'Y')", subject)
     if DERIVATION_TYPE in data.columns:

@@ -11,7 +11,9 @@ With :math:`V_i = Z_iGZ_i^\top + R_i`, :math:`e_i = y_i - X_i\hat\beta` and
 and :math:`\mathrm{Cov}(\hat\beta, \hat b_i - b_i) = -CX_i^\top V_i^{-1}Z_iG`; the
 prediction error variance accounts for the estimation of :math:`\beta` (SAS's Std Err
 Pred), unlike lme4's ``condVar``, which is the first two terms.  All quantities are
-computed pattern by pattern, vectorised over the subjects of each pattern.
+computed pattern by pattern, vectorised over the subjects of each pattern, or, with
+residuals independent given one factor's random effects, from the per-subject sums of
+:mod:`trialmlm.engine.independent_residuals`, vectorised over all subjects.
 """
 
 from __future__ import annotations
@@ -76,7 +78,13 @@ def predict_random_effects(fit) -> Predictions:
     :math:`\hat b_i = GZ_i^\top V_i^{-1}e_i`,
     :math:`\mathrm{Var}(\hat b_i - b_i) = G - GZ_i^\top V_i^{-1}Z_iG + F_i\Sigma_\theta F_i^\top`,
     :math:`\mathrm{Cov}(\hat\theta - \theta, \hat b_i - b_i) = -\Sigma_\theta F_i^\top`
-    (the subject's own error is uncorrelated with :math:`\hat\theta - \theta`)."""
+    (the subject's own error is uncorrelated with :math:`\hat\theta - \theta`).  With
+    residuals independent given the random effects, from the per-subject sums
+    (:meth:`IndependentResidualsLikelihood.subject_predictions`), without patterns."""
+    if fit.spec.independent_residuals:
+        own = fit.likelihood.subject_predictions(fit.phi, fit.beta, fit.beta_cov)
+        if own is not None:
+            return Predictions(*own, np.zeros(0), fit.beta_cov)
     design = fit.design
     outer, joint = _joint(fit)
     n_s, r, p = design.subject_labels.size, len(design.random_names), fit.n_fixed
@@ -107,19 +115,20 @@ def predict_random_effects(fit) -> Predictions:
 
 
 def subject_ols(fit) -> np.ndarray:
-    """Per-subject least squares of :math:`y_i - X_i\\hat\\beta` on :math:`Z_i` (NaN if rank-deficient)."""
+    """Per-subject least squares of :math:`y_i - X_i\\hat\\beta` on :math:`Z_i` (NaN if rank-deficient):
+    :math:`Z_i^\\top Z_i` and :math:`Z_i^\\top e_i` summed over each subject's rows at once
+    (``np.add.reduceat``; the rows are sorted by subject)."""
     design = fit.design
     e = design.y - design.X @ fit.beta
     r = len(design.random_names)
     out = np.full((design.subject_labels.size, r), np.nan)
-    for batch in fit.likelihood.batches:  # subjects grouped by number of observations
-        rows = batch.rows
-        z = design.Z[rows]  # unweighted, as a per-subject regression of the data
-        ztz = z.transpose(0, 2, 1) @ z
-        full = np.linalg.matrix_rank(ztz) == r
-        if full.any():
-            sol = np.linalg.solve(ztz[full], np.einsum("nka,nk->na", z[full], e[rows][full])[..., None])
-            out[design.subject[rows[full, 0]]] = sol[..., 0]
+    z = design.Z  # unweighted, as a per-subject regression of the data
+    starts = np.flatnonzero(np.r_[True, design.subject[1:] != design.subject[:-1]])
+    ztz = np.add.reduceat(z[:, :, None] * z[:, None, :], starts, axis=0)
+    zte = np.add.reduceat(z * e[:, None], starts, axis=0)
+    full = np.linalg.matrix_rank(ztz) == r
+    if full.any():
+        out[design.subject[starts[full]]] = np.linalg.solve(ztz[full], zte[full][..., None])[..., 0]
     return out
 
 

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula, model_matrix
 
-from ..errors import DataError, DataWarning, FormulaError
+from ..errors import DataError, DataWarning, FormulaError, TrialMLMError
+from .clda import TRANSFORMS
 from .formula import ModelFormula
 from .specification import ModelSpec
 
@@ -65,10 +66,10 @@ def is_factor(series: pd.Series) -> bool:
 def formula_variables(expr: str) -> list[str]:
     """Columns named by a formulaic expression (sorted).  formulaic reads a backticked name
     with a dot, `BASE.LINE`, as attribute access of a variable `BASE`; the quoted name is the
-    column."""
+    column.  The package's transforms (:data:`~trialmlm.engine.clda.TRANSFORMS`) are not columns."""
     quoted = set(re.findall(r"`([^`]+)`", expr))
     roots = {q.split(".")[0] for q in quoted if "." in q}
-    return sorted((set(Formula(expr).required_variables) - roots) | quoted)
+    return sorted((set(Formula(expr).required_variables) - roots - set(TRANSFORMS)) | quoted)
 
 
 def _check_columns(data: pd.DataFrame, names, where: str) -> None:
@@ -134,8 +135,8 @@ class FixedEncoding:
             out = np.full((len(data), self.kept.size), np.nan)
             if complete.any():
                 frame = pd.DataFrame(columns, index=data.index, columns=list(self.variables))
-                out[complete] = np.asarray(model_matrix(self.spec, frame.loc[complete], na_action="raise"),
-                                           dtype=float)
+                mm = model_matrix(self.spec, frame.loc[complete], na_action="raise", context=TRANSFORMS)
+                out[complete] = np.asarray(mm, dtype=float)
             return out
         index, values = self._table_parts(columns, complete)
         x = self.table[0][index]
@@ -497,7 +498,7 @@ class Design:
     def X(self) -> np.ndarray:
         """The mean-model matrix (kept columns), rows like ``y``: ``held_X``, or encoded from
         ``fixed_frame`` by the frozen encoding's table on first use and kept (the fit itself
-        never needs it whole, see :meth:`rows_matrix`)."""
+        never needs it whole, see :meth:`rows_at`)."""
         if self.held_X is not None:
             return self.held_X
         self.require_rows("the design matrix X (fitted values, residuals, sandwich, between-within df)")
@@ -509,10 +510,6 @@ class Design:
     def n_fixed(self) -> int:
         """Columns of X (the kept ones)."""
         return int(self.encoding.kept.sum())
-
-    def rows_matrix(self, lo: int, hi: int) -> np.ndarray:
-        """Rows ``lo:hi`` of X, encoded for those rows only when X is not at hand."""
-        return self.rows_at(slice(lo, hi))
 
     def rows_at(self, index) -> np.ndarray:
         """Rows ``index`` (a slice or positions) of X, encoded for those rows only when X is
@@ -529,6 +526,15 @@ class Design:
             raise DataError(f"a new response needs {self.y.size} finite values in the design's row order")
         return replace(self, y=y)
 
+    def subject_rows(self, subjects: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows, counts)``: the row positions of the subjects ``subjects`` (codes; repeats
+        allowed), subject after subject, and each one's number of rows."""
+        counts = np.bincount(self.subject, minlength=self.subject_labels.size)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        n = counts[subjects]
+        offsets = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+        return np.repeat(starts[subjects], n) + offsets, n
+
     def resample(self, subjects: np.ndarray) -> Design:
         """The design of the subjects ``subjects`` (codes; repeats allowed), e.g. a bootstrap sample.
 
@@ -538,13 +544,10 @@ class Design:
         """
         if self.outer:
             raise DataError("a design with grouping factors above the subject cannot be resampled by subject")
-        counts = np.bincount(self.subject, minlength=self.subject_labels.size)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        n = counts[subjects]
-        offsets = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-        rows = np.repeat(starts[subjects], n) + offsets
+        rows, n = self.subject_rows(subjects)
+        X = self.held_X if self.held_X is not None else self._cache.get("X")  # X at hand is kept
         return replace(
-            self, y=self.y[rows], held_X=None if self.held_X is None else self.held_X[rows],
+            self, y=self.y[rows], held_X=None if X is None else X[rows],
             weights=self.weights[rows],
             subject=np.repeat(np.arange(len(subjects)), n), subject_labels=self.subject_labels[subjects],
             group=self.group[subjects], position=self.position[rows], row_index=self.row_index[rows],
@@ -842,18 +845,20 @@ def _fixed_design(formula: ModelFormula, frame: pd.DataFrame, fixed_vars: list[s
     if encoding is None or (encoding.formula, encoding.variables, encoding.levels) \
             != (formula.fixed, tuple(fixed_vars), fixed_levels):
         try:
-            probe = model_matrix(formula.fixed, fixed.iloc[:1], na_action="raise")
+            probe = model_matrix(formula.fixed, fixed.iloc[:1], na_action="raise", context=TRANSFORMS)
             encoding = FixedEncoding(formula.fixed, tuple(fixed_vars), fixed_levels, probe.model_spec,
                                      tuple(probe.columns), np.ones(probe.shape[1], dtype=bool))
         except Exception:  # a transform that needs more than one row: formulaic on all rows
             encoding = None
         try:
             if encoding is None or encoding.table is None:
-                mm = model_matrix(formula.fixed, fixed, na_action="raise")
+                mm = model_matrix(formula.fixed, fixed, na_action="raise", context=TRANSFORMS)
                 X_all = np.asarray(mm, dtype=float)
                 encoding = FixedEncoding(formula.fixed, tuple(fixed_vars), fixed_levels, mm.model_spec,
                                          tuple(mm.columns), np.ones(X_all.shape[1], dtype=bool))
         except Exception as exc:
+            if isinstance(exc.__cause__, TrialMLMError):  # a package transform's own error (clda)
+                raise exc.__cause__ from None
             raise FormulaError(f"cannot build the mean model '{formula.fixed}': {exc}") from None
     elif encoding.table is None:
         X_all = encoding.full_matrix(fixed)

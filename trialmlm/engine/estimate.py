@@ -108,8 +108,10 @@ def singular_residual(fit: MMRMResults) -> str | None:
     """
     if not fit.spec.marginal or fit.spec.spatial:
         return None
-    for label in fit.group_labels:
-        sigma = fit.covariance_matrix(label).to_numpy()
+    parameters = fit.likelihood.subject_level.parameters
+    for g, label in enumerate(fit.group_labels):
+        block = parameters.residual(g)  # the matrix of fit.covariance_matrix(label), without the labels
+        sigma = block.transform.matrix(fit.phi[block.at])
         eig = np.linalg.eigvalsh(sigma) if np.all(np.isfinite(sigma)) else np.array([np.nan, 1.0])
         if not eig[0] > SINGULAR_RATIO * eig[-1]:
             where = f" of {fit.spec.group}={label!r}" if fit.spec.group else ""

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 
 from ..covariance import STRUCTURES, get_structure
 from ..errors import FormulaError
+from .clda import CLDA, CldaTerm, check_other_terms, parse_term
 
 _NAME = r"[A-Za-z_.][A-Za-z0-9_.]*|`[^`]+`"  # a column name; any name in backticks, `CHG w24`
 _CALL = re.compile(rf"^\s*({_NAME})\s*\((.*)\)\s*$", re.S)
@@ -88,7 +89,8 @@ class ModelFormula:
     ``random_terms`` are all random-effect terms in formula order; ``innermost`` is the
     subject factor when there is no covariance term.  ``random`` is the subject's own
     term (None if it has none), ``outer`` the terms of the other grouping factors.
-    ``subject`` is None for the linear model (no term of either kind).
+    ``subject`` is None for the linear model (no term of either kind).  ``clda`` is the
+    constrained treatment term ``clda(ARM, VISIT)`` of the mean model (:mod:`.clda`), if any.
     """
 
     text: str
@@ -97,6 +99,7 @@ class ModelFormula:
     covariance: CovarianceTerm | None
     random_terms: tuple[RandomTerm, ...] = ()
     innermost: str | None = None
+    clda: CldaTerm | None = None
 
     @property
     def subject(self) -> str | None:
@@ -224,11 +227,15 @@ def parse_formula(formula: str) -> ModelFormula:
     (see the module docstring).  Without either kind of term the formula is the linear
     model ``response ~ fixed terms`` (ANCOVA), with no subject.
 
+    A term ``clda(ARM, VISIT[, baseline=...])`` (cLDA, :mod:`trialmlm.engine.clda`) is kept in
+    the mean model with the term ``VISIT`` added before it.
+
     Raises
     ------
     FormulaError
         No ``~``, a response that is not a column name, several covariance terms, several
-        random terms for one factor, an unknown structure.
+        random terms for one factor, an unknown structure, a malformed ``clda`` term, more
+        than one, or another mean-model term that uses its arm.
     """
     if not isinstance(formula, str) or "~" not in formula:
         raise FormulaError(f"formula must be a string 'response ~ terms', got {formula!r}")
@@ -238,12 +245,16 @@ def parse_formula(formula: str) -> ModelFormula:
         raise FormulaError(f"the response '{response}' must be a single column name (in backticks if it "
                            "holds spaces or other characters: `CHG w24`)")
     response = _column(response)
-    fixed, covariance, random = [], [], []
+    fixed, covariance, random, constrained = [], [], [], []
     for term in _split_top_level(rhs, "+"):
         call = _CALL.match(term)
         has_bar = "|" in term
         stripped = term.strip()
-        if call and (has_bar or call.group(1) in STRUCTURES) and call.group(1) not in ("C", "I", "Q"):
+        if call and call.group(1) == CLDA and not has_bar:
+            arguments = _split_top_level(call.group(2), ",")
+            constrained.append(parse_term(term, arguments))
+            fixed += [arguments[1].strip(), stripped]
+        elif call and (has_bar or call.group(1) in STRUCTURES) and call.group(1) not in ("C", "I", "Q"):
             covariance.append(_covariance_term(call.group(1), call.group(2), term))
         elif has_bar and stripped.startswith("(") and stripped.endswith(")"):
             random.append(_random_term(stripped))
@@ -263,7 +274,12 @@ def parse_formula(formula: str) -> ModelFormula:
             f"formula '{formula}' has several random-effect terms for '{repeated[0]}'; write one term "
             f"per grouping factor, e.g. (1 + TIME | {repeated[0]}) or (1 + TIME || {repeated[0]})"
         )
+    if len(constrained) > 1:
+        raise FormulaError(f"formula '{formula}' has {len(constrained)} {CLDA}() terms; give one")
+    if constrained:
+        check_other_terms(constrained[0], fixed)
     cov = covariance[0] if covariance else None
     fixed_text = " + ".join(t for t in fixed if t) or "1"
     innermost = None if cov or not factors else factors[-1]
-    return ModelFormula(formula, response, fixed_text, cov, tuple(random), innermost)
+    return ModelFormula(formula, response, fixed_text, cov, tuple(random), innermost,
+                        constrained[0] if constrained else None)

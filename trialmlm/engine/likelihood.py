@@ -28,7 +28,8 @@ Everything is computed per missingness pattern from the moments :math:`M_P`
 (:mod:`trialmlm.engine.moments`): with :math:`\Omega_P = \Sigma_P^{-1}`,
 :math:`C_P = \sum_{i\in P} r_ir_i^\top` and :math:`G_P = \sum_{i\in P}X_iA^{-1}X_i^\top`,
 the gradient is :math:`\sum_P \operatorname{tr}(E_P\,\partial_k\Sigma_P)` with
-:math:`E_P = m_P\Omega_P - \Omega_P(C_P + G_P)\Omega_P`.
+:math:`E_P = m_P\Omega_P - \Omega_P(C_P + G_P)\Omega_P`; the Hessian's terms of each batch
+in :mod:`trialmlm.engine.second_order` (sparse moments and derivatives where they pay).
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from ..covariance import CovarianceStructure
 from .moments import Batch
 from .parameters import ParameterMap
+from .second_order import flat_moments, second_order_terms
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -81,6 +84,18 @@ def profile_beta(info: np.ndarray, p: int, base: float,
     if reml:
         value += float(2.0 * np.log(np.diagonal(chol_a)).sum())
     return value, beta, ainv
+
+
+def residual_kernel(beta: np.ndarray, ainv: np.ndarray, reml: bool) -> tuple[np.ndarray, np.ndarray]:
+    r""":math:`u = (-\hat\beta, 1)` and :math:`K = uu^\top` (plus :math:`A^{-1}` on the X block
+    for REML), so that :math:`[X\,y]K[X\,y]^\top = rr^\top\,(+ XA^{-1}X^\top)`, the
+    :math:`C + G` of the gradient."""
+    p = beta.size
+    u = np.append(-beta, 1.0)
+    k_mat = np.outer(u, u)
+    if reml:
+        k_mat[:p, :p] += ainv
+    return u, k_mat
 
 
 def independence_deviance_of_sums(cross: np.ndarray, n: int, log_weights: float, reml: bool) -> float:
@@ -265,7 +280,30 @@ class MarginalLikelihood(ABC):
         """
 
 
-class Likelihood(MarginalLikelihood):
+class OneFactorLikelihood(MarginalLikelihood):
+    """A likelihood with one grouping factor, the subjects: each subject its own cluster, no
+    outer factors (their :math:`G` and starting values are empty)."""
+
+    @property
+    def subject_level(self) -> OneFactorLikelihood:
+        return self
+
+    def split(self, phi: np.ndarray) -> list[np.ndarray]:
+        """Each group's structure parameters, in the structure's order."""
+        return self.parameters.split(phi)
+
+    def start(self) -> np.ndarray:
+        return np.zeros(0)
+
+    def g_matrices(self, phi: np.ndarray) -> list[np.ndarray]:
+        return []
+
+    def clusters(self) -> np.ndarray:
+        """Each subject is its own cluster."""
+        return np.arange(self.n_clusters)
+
+
+class Likelihood(OneFactorLikelihood):
     """REML or ML objective for fixed data, as a function of the covariance parameters:
     one grouping factor, the subjects (:class:`MarginalLikelihood` with one cluster per
     subject and no outer factors).
@@ -304,23 +342,11 @@ class Likelihood(MarginalLikelihood):
         dof = n_obs - n_fixed if reml else n_obs
         self.constant = dof * LOG_2PI - log_weights
 
-    @property
-    def subject_level(self) -> Likelihood:
-        return self
-
-    def split(self, phi: np.ndarray) -> list[np.ndarray]:
-        """Each group's structure parameters, in the structure's order."""
-        return self.parameters.split(phi)
-
-    def start(self) -> np.ndarray:
-        return np.zeros(0)
-
-    def g_matrices(self, phi: np.ndarray) -> list[np.ndarray]:
-        return []
-
-    def clusters(self) -> np.ndarray:
-        """Each subject is its own cluster."""
-        return np.arange(self.n_clusters)
+    @cached_property
+    def flat_moments(self) -> list:
+        """Each batch's moments as an (m k^2, q^2) matrix, sparse where mostly zeros
+        (:func:`trialmlm.engine.second_order.flat_moments`)."""
+        return [flat_moments(b.moments) for b in self.batches]
 
     def ols_moments(self):
         q = self.p + 1
@@ -366,8 +392,8 @@ class Likelihood(MarginalLikelihood):
             return None
         q = self.p + 1
         info = np.zeros(q * q)
-        for blk in blocks:
-            info += blk.omega.ravel() @ blk.batch.moments.reshape(blk.omega.size, q * q)
+        for blk, flat in zip(blocks, self.flat_moments):
+            info += blk.omega.ravel() @ flat
         empty = np.zeros((0, 0))
         return Woodbury(blocks, [], empty, np.zeros((0, q)), empty, info.reshape(q, q),
                         float(sum(blk.logdet for blk in blocks)))
@@ -399,18 +425,14 @@ class Likelihood(MarginalLikelihood):
         if order == 0:
             return Evaluation(value, beta, ainv)
 
-        u = np.append(-beta, 1.0)
-        k_mat = np.outer(u, u)
-        if self.reml:
-            k_mat[:p, :p] += ainv
+        u, k_mat = residual_kernel(beta, ainv, self.reml)
         n = self.n_params
         grad = np.zeros(n)
         hess = np.zeros((n, n)) if order >= 2 else None
         jac_info = np.zeros((n, p, p)) if order >= 2 else None
         score = np.zeros((n, p)) if order >= 2 else None
-        for blk in wb.blocks:
+        for blk, flat in zip(wb.blocks, self.flat_moments):
             b, sig, d1, d2, omega = blk.batch, blk.sigma, blk.d1, blk.d2, blk.omega
-            flat = b.moments.reshape(omega.size, q * q)
             at, at2 = self.parameters.at(b.group), self.parameters.at2(b.group)
             r = d1.shape[0]
             cg = (flat @ k_mat.ravel()).reshape(omega.shape)  # C_P + G_P
@@ -420,12 +442,9 @@ class Likelihood(MarginalLikelihood):
                 continue
             if d2 is not None:
                 hess[at2] += (d2.reshape(r * r, -1) @ e.ravel()).reshape(r, r)
-            a_l = omega[None] @ d1 @ omega[None]  # Omega dS_l Omega
-            w_omega = (2.0 * cg - b.count[:, None, None] * sig) @ omega
-            y_l = a_l @ w_omega[None]
-            # tr(dS_k Y_l) with dS_k symmetric: a plain dot product, no transpose needed
-            hess[at2] += d1.reshape(r, -1) @ y_l.reshape(r, -1).T
-            t = (flat.T @ a_l.reshape(r, -1).T).T.reshape(r, q, q)  # this order is BLAS-friendly
+            h, t = second_order_terms(d1, omega, 2.0 * cg - b.count[:, None, None] * sig, flat)
+            hess[at2] += h
+            t = t.reshape(r, q, q)
             jac_info[at] += t[:, :p, :p]
             score[at] += t[:, :p, :] @ u
         if order >= 2:
@@ -449,7 +468,7 @@ class Likelihood(MarginalLikelihood):
         """
         p, q = self.p, self.p + 1
         total = np.zeros((p, p))
-        for blk in self.pattern_blocks(phi, 1 if linear else 2):
+        for blk, flat in zip(self.pattern_blocks(phi, 1 if linear else 2), self.flat_moments):
             b = blk.batch
             wg = w[self.parameters.at2(b.group)]
             u = blk.omega[None] @ blk.d1  # Omega S_j
@@ -459,6 +478,5 @@ class Likelihood(MarginalLikelihood):
             if not linear and blk.d2 is not None:
                 r = np.tensordot(wg, blk.d2, axes=([0, 1], [0, 1]))  # sum_hj W_hj S_hj
                 inner = inner - 0.25 * blk.omega @ r @ blk.omega
-            flat = b.moments.reshape(inner.size, q * q)
             total += (inner.ravel() @ flat).reshape(q, q)[:p, :p]
         return total

@@ -17,8 +17,9 @@ from ..errors import DataError
 from .design import Design, FixedEncoding, build_design
 from .formula import ModelFormula, as_formula
 from .identifiability import check_combination, check_estimable, check_levels
+from .independent_residuals import IndependentResidualsLikelihood
 from .likelihood import Likelihood, MarginalLikelihood
-from .moments import build_batches, with_response
+from .moments import Batch, build_batches, with_response
 from .multilevel import MultilevelLikelihood
 from .parameters import ParameterMap
 from .specification import ModelSpec
@@ -38,22 +39,26 @@ class Model:
         """What kind of model this is (:class:`~trialmlm.engine.specification.ModelSpec`)."""
         return ModelSpec.of(self.formula, from_sums=self.design.statistics.from_sums)
 
-    def with_design(self, design: Design) -> Model:
-        """The same model on another design of the same encoding (new responses, a resample)."""
-        return replace(self, design=design, likelihood=_likelihood(design, self.structures, self.outer,
-                                                                   self.likelihood.reml))
+    def with_design(self, design: Design, batches: list[Batch] | None = None) -> Model:
+        """The same model on another design of the same encoding (new responses, a resample);
+        ``batches``: its patterns, if already built (:func:`~trialmlm.engine.moments.without_subjects`)."""
+        lik = _likelihood(design, self.spec, self.structures, self.outer, self.likelihood.reml, batches)
+        return replace(self, design=design, likelihood=lik)
 
     def with_response(self, y: np.ndarray) -> Model:
         """The same model with new responses (in the design's row order); the patterns are kept."""
         design = self.design.with_response(y)
-        batches = with_response(self.likelihood.batches, design)
-        return replace(self, design=design, likelihood=_likelihood(design, self.structures, self.outer,
-                                                                   self.likelihood.reml, batches))
+        if self.spec.independent_residuals:  # the sums are one pass over the rows: nothing to keep
+            return self.with_design(design)
+        return self.with_design(design, with_response(self.likelihood.batches, design))
 
     def start(self) -> np.ndarray:
         """Moment-based starting values of the covariance parameters; with one G for
         several groups, G from all groups' moments and each residual structure from its
-        group's (:meth:`RandomEffects.start`)."""
+        group's (:meth:`RandomEffects.start`); from the per-subject sums for independent
+        residuals (:meth:`IndependentResidualsLikelihood.start_values`)."""
+        if self.spec.independent_residuals:
+            return self.likelihood.start_values()
         moments = self.likelihood.ols_moments()
         inner = [s.start(parts) for s, parts in zip(self.structures, moments)]
         if len(inner) > 1 and self.spec.subject_random:
@@ -96,13 +101,17 @@ def build_model(formula: str | ModelFormula, data: pd.DataFrame, method: str = "
     n_params = ParameterMap(list(structures)).n_params + sum(c.n_params for c in outer)
     check_estimable(design, cls, term, n_params)
     check_levels(design, spec, cls)
-    lik = _likelihood(design, structures, outer, method_u == "REML")
+    lik = _likelihood(design, spec, structures, outer, method_u == "REML")
     return Model(parsed, design, structures, lik, outer, weights)
 
 
-def _likelihood(design: Design, structures, outer, reml: bool,
+def _likelihood(design: Design, spec: ModelSpec, structures, outer, reml: bool,
                 batches=None) -> MarginalLikelihood:
-    """The likelihood of ``design`` (``batches``: its patterns, if already built)."""
+    """The likelihood of ``design`` (``batches``: its patterns, if already built): from
+    per-subject sums for residuals independent given the random effects
+    (:attr:`ModelSpec.independent_residuals`), else from the pattern batches."""
+    if spec.independent_residuals:
+        return IndependentResidualsLikelihood(design, structures[0], reml)
     batches = build_batches(design) if batches is None else batches
     lik = Likelihood(batches, list(structures), design.weights, design.n_fixed, reml=reml)
     return MultilevelLikelihood(lik, design, list(outer)) if outer else lik

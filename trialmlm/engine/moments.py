@@ -82,10 +82,10 @@ def chunk_bounds(design: Design, size: int = CHUNK_ROWS) -> np.ndarray:
     return np.unique(np.r_[cuts, n])
 
 
-def weighted_rows(design: Design, lo: int, hi: int) -> np.ndarray:
-    r"""Rows ``lo:hi`` of :math:`z = W^{1/2}[X\,y]`."""
-    z = np.column_stack([design.rows_matrix(lo, hi), design.y[lo:hi]])
-    return z * np.sqrt(design.weights[lo:hi])[:, None]
+def weighted_rows(design: Design, index) -> np.ndarray:
+    r"""Rows ``index`` (a slice or positions) of :math:`z = W^{1/2}[X\,y]`."""
+    z = np.column_stack([design.rows_at(index), design.y[index]])
+    return z * np.sqrt(design.weights[index])[:, None]
 
 
 def _class_rows(design: Design) -> tuple[np.ndarray, np.ndarray] | None:
@@ -166,7 +166,7 @@ def _moments(design: Design, grouped: list[tuple[np.ndarray, np.ndarray, np.ndar
         order = np.lexsort((pattern, chunk))
         plans[i] = (order, np.searchsorted(chunk[order], np.arange(bounds.size)))
     for c, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
-        z = weighted_rows(design, lo, hi)
+        z = weighted_rows(design, slice(lo, hi))
         for i, (order, cut) in plans.items():
             rows, pattern, _ = grouped[i]
             sel = order[cut[c]:cut[c + 1]]
@@ -186,6 +186,39 @@ def with_response(batches: list[Batch], design: Design) -> list[Batch]:
     """The batches of ``design`` after only its response changed: moments recomputed, grouping kept."""
     moments = _moments(design, [(b.rows, b.pattern, b.count) for b in batches])
     return [replace(b, moments=m) for b, m in zip(batches, moments)]
+
+
+def without_subjects(batches: list[Batch], design: Design, subjects: np.ndarray) -> list[Batch]:
+    r"""The batches of ``design`` without the subjects ``subjects`` (codes): those of
+    :func:`build_batches` on the design of the other subjects in their order (rows
+    renumbered so), by downdating instead of a new reduction.
+
+    Each left-out subject's :math:`z_sz_s^\top` is subtracted from its pattern's
+    :math:`M_P` and its count; patterns and batches left without subjects are dropped.
+    The cost is that of the left-out subjects' rows (the jackknife: one subject).
+    """
+    gone = np.zeros(design.subject_labels.size, dtype=bool)
+    gone[subjects] = True
+    gone = gone[design.subject]  # per row
+    removed_before = np.cumsum(gone) - gone
+    q = design.n_fixed + 1
+    out = []
+    for b in batches:
+        drop = gone[b.rows[:, 0]]
+        moments, count = b.moments, b.count
+        if drop.any():
+            n, k = int(drop.sum()), b.rows.shape[1]
+            z = weighted_rows(design, b.rows[drop].ravel()).reshape(n, k, q)
+            moments = moments.copy()
+            np.subtract.at(moments, b.pattern[drop], np.einsum("nai,nbj->nabij", z, z))
+            count = count - np.bincount(b.pattern[drop], minlength=count.size)
+        kept = count > 0
+        if not kept.any():
+            continue
+        rows, pattern = b.rows[~drop], (np.cumsum(kept) - 1)[b.pattern[~drop]]
+        geometry = tuple(g[kept] for g in b.geometry) if isinstance(b.geometry, tuple) else b.geometry[kept]
+        out.append(Batch(b.group, geometry, count[kept], moments[kept], rows - removed_before[rows], pattern))
+    return out
 
 
 def build_batches(design: Design) -> list[Batch]:

@@ -16,6 +16,8 @@ nothing                    the fit's own
 ``response`` otherwise,    :func:`~trialmlm.engine.model.build_model` of the parsed formula
 ``data``, ``weights``      on the data (the fit's rows with the new response)
 a :class:`Design`           :meth:`Model.with_design` (a resample of the fit's)
+a subset of the subjects   :func:`subset_model` (the jackknife: the left-out subjects'
+                           sums subtracted, no new reduction)
 partitioned ``data``       :func:`~trialmlm.engine.partitioned.reduce_partitions`
 =========================  =====================================================
 """
@@ -33,6 +35,7 @@ from .design import Design
 from .estimate import estimate
 from .fallback import attempt
 from .model import Model, build_model
+from .moments import without_subjects
 from .parms import resolve_parms
 from .partitioned import is_partitioned, reduce_partitions
 from .results import MMRMResults, parameter_names
@@ -92,6 +95,20 @@ def refit_model(model: Model, data=None, response=None, weights: str | None = No
         return model
     return build_model(model.formula, model.design.source if data is None else data, method,
                        weights or model.weights)
+
+
+def subset_model(model: Model, subjects: np.ndarray) -> Model:
+    """``model`` on the subjects ``subjects`` (design codes, increasing: a subset in the design's
+    order, e.g. a jackknife sample): the design resampled
+    (:meth:`~trialmlm.engine.design.Design.resample`) and the per-pattern sums downdated by the
+    subjects left out (:func:`~trialmlm.engine.moments.without_subjects`) instead of reduced anew."""
+    design = model.design
+    if model.spec.independent_residuals:  # per-subject sums: one pass over the rows, nothing to downdate
+        return model.with_design(design.resample(subjects))
+    left_out = np.ones(design.subject_labels.size, dtype=bool)
+    left_out[subjects] = False
+    return model.with_design(design.resample(subjects),
+                             without_subjects(model.likelihood.batches, design, np.flatnonzero(left_out)))
 
 
 def _observed(model: Model) -> np.ndarray:

@@ -33,6 +33,7 @@ import numpy as np
 
 from ..covariance import get_structure
 from ..errors import DataError
+from .clda import CldaTerm
 from .formula import CovarianceTerm, ModelFormula, RandomTerm
 
 if TYPE_CHECKING:
@@ -49,7 +50,8 @@ class ModelSpec:
 
     ``covariance`` is the covariance term (a value: structure, positions, subject, group),
     ``random_terms`` the random-effect terms in formula order, ``subject`` the blocking
-    factor (None for the linear model), ``outer`` the grouping factors above the subject.
+    factor (None for the linear model), ``outer`` the grouping factors above the subject,
+    ``clda`` the constrained treatment term of a cLDA mean model (:mod:`.clda`; None otherwise).
     """
 
     kind: str
@@ -58,6 +60,7 @@ class ModelSpec:
     random_terms: tuple[RandomTerm, ...]
     subject: str | None
     outer: tuple[str, ...] = ()
+    clda: CldaTerm | None = None
 
     @classmethod
     def of(cls, formula: ModelFormula, from_sums: bool = False) -> ModelSpec:
@@ -69,7 +72,7 @@ class ModelSpec:
         else:
             kind = "marginal"
         return cls(kind, "sums" if from_sums else "rows", formula.covariance, formula.random_terms,
-                   formula.subject, tuple(t.subject for t in formula.outer))
+                   formula.subject, tuple(t.subject for t in formula.outer), formula.clda)
 
     # -- kind --------------------------------------------------------------------------
     @property
@@ -91,6 +94,13 @@ class ModelSpec:
     def subject_term(self) -> RandomTerm | None:
         """The random-effect term of the subject (``(1 + TIME | USUBJID)``); None without one."""
         return next((t for t in self.random_terms if t.subject == self.subject), None)
+
+    @property
+    def independent_residuals(self) -> bool:
+        """Residuals independent given the subject's random effects, no other grouping factor
+        and the rows in memory: :math:`V_i = Z_iGZ_i^\\top + \\sigma^2W_i^{-1}`, fitted from
+        per-subject sums (:mod:`trialmlm.engine.independent_residuals`)."""
+        return self.kind == "random" and not self.outer and not self.from_sums
 
     @property
     def marginal(self) -> bool:

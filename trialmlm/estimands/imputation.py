@@ -296,12 +296,12 @@ def refit_sample(fit, model: Model, chosen: np.ndarray):
     boot = model.design.resample(chosen)
     if not full_rank(boot.X):
         return None
-    return refit_design(model, boot, fit.structures, fit.phi)
+    return refit_parameters(model_on(model, boot), fit.structures, fit.phi)
 
 
-def refit_design(model: Model, design, structures, phi: np.ndarray):
-    """``(beta, sigmas, converged)`` of ``model`` on ``design`` (a resample), started from ``phi``."""
-    fit = fit_model(model_on(model, design), "residual", "model", start=phi)  # the one refit path
+def refit_parameters(model: Model, structures, phi: np.ndarray):
+    """``(beta, sigmas, converged)`` of ``model`` (on a sample's design), started from ``phi``."""
+    fit = fit_model(model, "residual", "model", start=phi)  # the one refit path
     return fit.beta, covariance_matrices(structures, fit.likelihood, fit.phi), fit.converged
 
 
@@ -316,14 +316,13 @@ def warn_not_converged(converged: Sequence[bool], what: str) -> int:
     return failed
 
 
-def check_full_rank(design, what: str) -> None:
-    """DataError when ``design`` (a resample of the imputation model's) lost a column: a cell of
-    the mean model (e.g. arm x visit x on/off-treatment status) whose observed data all come
-    from the subjects left out."""
-    if not full_rank(design.X):
-        raise DataError(f"the imputation model {what} cannot be estimated: some cell of its mean model "
-                        "(e.g. an arm x visit x time-varying covariate combination) has observed data from "
-                        "the left-out subject(s) only; use fewer parameters for sparse cells")
+def rank_error(what: str) -> DataError:
+    """The DataError of a resample of the imputation model (``what``: which) whose design lost a
+    column (:func:`full_rank`): a cell of the mean model (e.g. arm x visit x on/off-treatment
+    status) whose observed data all come from the subjects left out."""
+    return DataError(f"the imputation model {what} cannot be estimated: some cell of its mean model "
+                     "(e.g. an arm x visit x time-varying covariate combination) has observed data from "
+                     "the left-out subject(s) only; use fewer parameters for sparse cells")
 
 
 def full_rank(X: np.ndarray) -> bool:
@@ -348,38 +347,76 @@ def subject_strata(fit, arm: str) -> list[np.ndarray]:
     return [np.flatnonzero(arms == a) for a in pd.unique(arms)]
 
 
+@dataclass(frozen=True)
+class ImputationBlock:
+    """Subjects ``rows`` with missing visits that share their strategy (``code``), own and
+    reference covariance group, number ``d`` of MAR visits and observed visits ``obs``
+    (positions; ``mis`` the missing ones); ``oo``, ``mo``, ``mm``: the (observed, observed),
+    (missing, observed), (missing, missing) indices of a visits-by-visits matrix, ``ro``,
+    ``rm`` the (rows, observed), (rows, missing) ones of a subjects-by-visits array."""
+
+    code: int
+    own: int
+    ref: int
+    d: int
+    rows: np.ndarray
+    obs: np.ndarray
+    mis: np.ndarray
+    oo: tuple
+    mo: tuple
+    mm: tuple
+    ro: tuple
+    rm: tuple
+
+
+def imputation_blocks(data: ImputationData, codes: np.ndarray | None = None) -> list[ImputationBlock]:
+    """The subjects of ``data`` with missing visits in :class:`ImputationBlock` s (``codes``: the
+    strategy of each subject, None: all the first); what :func:`impute_visits` works on, fixed
+    for given data and strategies."""
+    n = data.y.shape[0]
+    codes = np.zeros(n, dtype=int) if codes is None else codes
+    keys = np.column_stack([codes, data.own_group, data.ref_group, data.n_mar, data.observed])
+    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+    order = np.argsort(inverse.reshape(-1), kind="stable")  # subjects block by block, in order
+    edges = np.searchsorted(inverse.reshape(-1)[order], np.arange(len(unique) + 1))
+    blocks = []
+    for j, key in enumerate(unique):
+        obs, mis = np.flatnonzero(key[4:]), np.flatnonzero(key[4:] == 0)
+        if not mis.size:
+            continue
+        rows = order[edges[j]:edges[j + 1]]
+        blocks.append(ImputationBlock(int(key[0]), int(key[1]), int(key[2]), int(key[3]), rows, obs, mis,
+                                      np.ix_(obs, obs), np.ix_(mis, obs), np.ix_(mis, mis), np.ix_(rows, obs),
+                                      np.ix_(rows, mis)))
+    return blocks
+
+
 def impute_visits(data: ImputationData, strategies: tuple[Strategy, ...], beta: np.ndarray, sigmas: list,
-                  rng: np.random.Generator | None, codes: np.ndarray | None = None) -> np.ndarray:
+                  rng: np.random.Generator | None, codes: np.ndarray | None = None,
+                  blocks: list[ImputationBlock] | None = None) -> np.ndarray:
     """Completed (n, K) responses; ``rng=None`` gives the conditional means instead of draws.
 
     Subject ``i`` is imputed under ``strategies[codes[i]]`` (``codes=None``: all under the first).
     A draw uses one standard normal :math:`z_{ij}` per subject and visit (an (n, K) array drawn
     first), so a subject's draw given ``rng`` does not depend on the other subjects' strategies.
+    ``blocks``: :func:`imputation_blocks` of ``data`` and ``codes``, if at hand.
     """
     n, k = data.y.shape
     z = rng.standard_normal((n, k)) if rng is not None else None
-    codes = np.zeros(n, dtype=int) if codes is None else codes
     own, ref = (data.X_own @ beta).reshape(n, k), (data.X_ref @ beta).reshape(n, k)
     if data.own_estimable is not None:  # a mean the model cannot estimate is NaN, so that using it shows
         own, ref = np.where(data.own_estimable, own, np.nan), np.where(data.ref_estimable, ref, np.nan)
     out = data.y.copy()
-    keys = np.column_stack([codes, data.own_group, data.ref_group, data.n_mar, data.observed])
-    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    for j, key in enumerate(unique):
-        obs = key[4:].astype(bool)
-        if obs.all():
-            continue
-        rows = np.flatnonzero(inverse == j)
-        mu, cov = strategies[key[0]].joint(own[rows], ref[rows], sigmas[key[1]], sigmas[key[2]], int(key[3]))
+    for b in imputation_blocks(data, codes) if blocks is None else blocks:
+        rows = b.rows
+        mu, cov = strategies[b.code].joint(own[rows], ref[rows], sigmas[b.own], sigmas[b.ref], b.d)
         if not np.isfinite(mu).all():
-            _not_estimable(data, rows[~np.isfinite(mu).all(axis=1)], strategies[key[0]])
-        mis = ~obs
-        s_oo, s_mo, s_mm = cov[np.ix_(obs, obs)], cov[np.ix_(mis, obs)], cov[np.ix_(mis, mis)]
-        coef = np.linalg.solve(s_oo, s_mo.T).T if obs.any() else np.zeros((mis.sum(), 0))
-        mean = mu[:, mis] + (data.y[np.ix_(rows, obs)] - mu[:, obs]) @ coef.T
+            _not_estimable(data, rows[~np.isfinite(mu).all(axis=1)], strategies[b.code])
+        s_oo, s_mo, s_mm = cov[b.oo], cov[b.mo], cov[b.mm]
+        coef = np.linalg.solve(s_oo, s_mo.T).T if b.obs.size else np.zeros((b.mis.size, 0))
+        mean = mu[:, b.mis] + (data.y[b.ro] - mu[:, b.obs]) @ coef.T
         if z is not None:
             chol = np.linalg.cholesky(s_mm - coef @ s_mo.T)
-            mean = mean + z[np.ix_(rows, mis)] @ chol.T
-        out[np.ix_(rows, mis)] = mean
+            mean = mean + z[b.rm] @ chol.T
+        out[b.rm] = mean
     return out

@@ -23,11 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from ..engine.model import Model
+from ..engine.refit import refit_model as model_on
+from ..engine.refit import subset_model
 from ..errors import DataError
 from .delta import delta_shift
 from .function_analysis import FunctionAnalysis
@@ -35,12 +38,13 @@ from .ice import IcePlan, ice_plan, imputation_setup
 from .imputation import (
     ImputationData,
     bootstrap_sample,
-    check_full_rank,
     covariance_matrices,
     full_rank,
+    imputation_blocks,
     impute_visits,
-    refit_design,
+    rank_error,
     refit_model,
+    refit_parameters,
 )
 from .mmrm_analysis import MmrmAnalysis
 from .pipeline import Ancova, Mmrm
@@ -93,11 +97,17 @@ class Setting:
         """The setting imputing under ``plan`` (same model and parameters)."""
         return replace(self, plan=plan, data=replace(self.data, n_mar=plan.n_mar))
 
+    @cached_property
+    def blocks(self) -> list:
+        """The subjects with missing visits in blocks (:func:`.imputation.imputation_blocks`)."""
+        return imputation_blocks(self.data, self.plan.codes)
+
     def completed(self, params: Parameters) -> np.ndarray:
         """(n, K) responses of every subject completed by conditional means from ``params``,
         plus the delta shift."""
         plan = self.plan
-        completed = impute_visits(self.data, plan.strategies, params.beta, params.sigmas, None, plan.codes)
+        completed = impute_visits(self.data, plan.strategies, params.beta, params.sigmas, None, plan.codes,
+                                  self.blocks)
         return completed + self.shift
 
     def strata(self) -> list[np.ndarray]:
@@ -144,11 +154,11 @@ def sample_rows(setting: Setting, sample) -> np.ndarray:
     if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer) or rows.size == 0 or rows.min() < 0 \
             or rows.max() >= n:
         raise DataError(f"a given sample must be a non-empty array of subject positions 0..{n - 1}")
-    left_out = np.setdiff1d(np.arange(n), rows)
-    jackknife = left_out.size == 1 and rows.size == n - 1
-    what = f"without subject {setting.data.subjects[left_out[0]]!r} (jackknife)" if jackknife \
-        else "of a given sample"
-    check_full_rank(_design(setting, rows), what)
+    if not full_rank(_matrix(setting, rows)):
+        left_out = np.setdiff1d(np.arange(n), rows)
+        jackknife = left_out.size == 1 and rows.size == n - 1
+        raise rank_error(f"without subject {setting.data.subjects[left_out[0]]!r} (jackknife)" if jackknife
+                         else "of a given sample")
     return rows
 
 
@@ -156,11 +166,13 @@ def bootstrap_rows(setting: Setting, rng: np.random.Generator) -> np.ndarray:
     """A bootstrap sample of subject positions, drawn with replacement within each arm; a
     sample whose design loses rank (an arm or visit without observations) is redrawn."""
     return bootstrap_sample(setting.strata(), rng,
-                            lambda rows: rows if full_rank(_design(setting, rows).X) else None)
+                            lambda rows: rows if full_rank(_matrix(setting, rows)) else None)
 
 
-def _design(setting: Setting, rows: np.ndarray):
-    return setting.model.design.resample(_model_subjects(setting, rows))
+def _matrix(setting: Setting, rows: np.ndarray) -> np.ndarray:
+    """The imputation model's X of the sample ``rows`` (the rows of the full design's X)."""
+    design = setting.model.design
+    return design.X[design.subject_rows(_model_subjects(setting, rows))[0]]
 
 
 def _model_subjects(setting: Setting, rows: np.ndarray) -> np.ndarray:
@@ -175,8 +187,13 @@ def refit(setting: Setting, rows: np.ndarray) -> Parameters:
     used = _model_subjects(setting, rows)
     if np.array_equal(used, np.arange(setting.model.design.subject_labels.size)):
         return replace(setting.full, rows=rows)
-    design = setting.model.design.resample(used)
-    return Parameters(rows, *refit_design(setting.model, design, setting.structures, setting.phi))
+    model = setting.model
+    n = model.design.subject_labels.size
+    if np.all(np.diff(used) > 0) and 2 * used.size > n:  # most subjects, in order (the jackknife)
+        sample = subset_model(model, used)  # the full data's pattern sums downdated
+    else:
+        sample = model_on(model, model.design.resample(used))
+    return Parameters(rows, *refit_parameters(sample, setting.structures, setting.phi))
 
 
 def analyse(setting: Setting, params: Parameters, rng: np.random.Generator | None = None,

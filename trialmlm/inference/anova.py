@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula, model_matrix
 
+from ..engine.clda import constrained
 from ..engine.design import formula_variables
 from ..errors import DataError, DataWarning
 from .grid import ReferenceGrid, forced_factors
@@ -306,9 +307,14 @@ HYPOTHESES = {1: type1, 2: type2, 3: type3, "joint": joint}
 
 def term_hypotheses(fit, type=3) -> dict[str, np.ndarray]:
     """Term name -> full-row-rank L (kept columns) of its test of hypothesis ``type``
-    (1, 2, 3 or "joint")."""
+    (1, 2, 3 or "joint").  Type 3 of a cLDA model (a ``clda(ARM, VISIT)`` term, whose columns
+    are no product of factor contrasts) is the joint test: the visit term tests equal visit
+    LS means averaged over the arms, the ``clda`` term every treatment effect
+    :math:`\tau_{a,k} = 0`."""
     key = type if isinstance(type, str) else (int(type) if isinstance(type, (int, np.integer))
                                               and not isinstance(type, bool) else None)
     if key not in HYPOTHESES:
         raise DataError(f"anova type must be 1, 2, 3 or 'joint', got {type!r}")
+    if key == 3 and constrained(fit.design.encoding):
+        key = "joint"
     return HYPOTHESES[key](fit)

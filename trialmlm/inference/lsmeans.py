@@ -77,7 +77,9 @@ def difference_rows(fit, spec: str, by, reference, weights, at, slope,
                     pairwise: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
     """Labels (``by`` factors, ``spec``, ``contrast``) and rows :math:`l_j - l_{ref}` of the
     differences or, ``pairwise``, :math:`l_i - l_j` for every pair i < j (``spec`` holds
-    level i, ``contrast`` reads "i - j")."""
+    level i, ``contrast`` reads "i - j").  A pair with the same grid row, :math:`l_i = l_j`,
+    is equal by the model's construction and left out: the arms at the baseline of a cLDA
+    model (:mod:`trialmlm.engine.clda`)."""
     if not isinstance(spec, str):
         raise DataError("compare() takes one factor, e.g. compare('ARMCD', by='AVISIT')")
     if pairwise and reference is not None:
@@ -102,6 +104,8 @@ def difference_rows(fit, spec: str, by, reference, weights, at, slope,
             ref = in_group[labels[spec].to_numpy()[in_group] == reference][0]
             pairs = [(i, ref) for i in in_group if i != ref]
         for i, j in pairs:
+            if np.all(L[i] == L[j]):  # equal by the model's constraint (cLDA at baseline): no comparison
+                continue
             rows.append(L[i] - L[j])
             info.append({**dict(zip(by_cols, key)), spec: labels.at[i, spec],
                          "contrast": f"{labels.at[i, spec]} - {labels.at[j, spec]}"})

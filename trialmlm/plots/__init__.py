@@ -17,6 +17,7 @@ come from column names and can be overridden with ``title``, ``xlabel``, ``ylabe
 :func:`individual_trajectories`  observed, population and BLUP predictions
 :func:`shrinkage_plot`      subject OLS estimates against BLUPs
 :func:`subject_curves`      GLMM subject-specific vs population-averaged curves
+:func:`subgroup_forest`     differences by subgroup level, interaction p (:func:`trialmlm.subgroups`)
 ==========================  ================================================
 """
 
@@ -25,9 +26,10 @@ from .diagnostics import individual_trajectories, model_residuals, residual_diag
 from .inference import difference_forest, lsmeans_plot, tipping_point_plot
 from .missing import km_dropout
 from .style import OKABE_ITO, arm_palette
+from .subgroups import subgroup_forest
 from .subject_curves import subject_curves
 
 __all__ = ["OKABE_ITO", "arm_palette", "difference_forest", "individual_trajectories", "km_dropout",
            "lsmeans_plot", "missing_pattern_heatmap", "model_residuals", "observed_mean_table",
-           "observed_means", "residual_diagnostics", "shrinkage_plot", "spaghetti", "subject_curves",
-           "tipping_point_plot"]
+           "observed_means", "residual_diagnostics", "shrinkage_plot", "spaghetti", "subgroup_forest",
+           "subject_curves", "tipping_point_plot"]

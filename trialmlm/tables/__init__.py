@@ -12,6 +12,7 @@ Number formats: :mod:`trialmlm.tables.formats`.
 ======================================  ===============================================
 :func:`summary_table`                   n, mean, SD, median, min, max by visit and arm
 :func:`mmrm_table`                      LS means and differences from the reference arm
+:func:`change_table`                    cLDA: LS means of the change from baseline
 :func:`type3_table`                     type III tests of fixed effects
 :func:`covariance_table`                covariance parameters and fit statistics
 :func:`covariance_selection_table`      candidates of a covariance selection by AIC, AICC or BIC
@@ -39,6 +40,7 @@ from .data import (
 )
 from .estimand_tables import estimand_results, estimand_table, ice_counts, ice_table_counts
 from .fit_tables import (
+    change_table,
     covariance_selection_table,
     covariance_table,
     mmrm_results,
@@ -63,7 +65,8 @@ from .table import Table, span_groups
 from .titles import Titles
 
 __all__ = [
-    "Decimals", "Table", "Titles", "covariance_selection_table", "covariance_table", "decimals_for",
+    "Decimals", "Table", "Titles", "change_table", "covariance_selection_table", "covariance_table",
+    "decimals_for",
     "dropout_by_visit_table",
     "estimand_results", "estimand_table", "fmt_ci", "fmt_estimate_se", "fmt_number", "fmt_p",
     "html_document", "ice_counts", "ice_table_counts", "km_dropout_table", "missing_data_tables",

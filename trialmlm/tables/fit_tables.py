@@ -17,6 +17,7 @@ from ..engine.describe import describe_covariance, describe_estimation
 from ..engine.fallback import CRITERIA
 from ..errors import DataError
 from ..estimands.strategies import STRATEGIES
+from ..inference.change import change_lsmeans
 from ..inference.methods import labels
 from .formats import decimals_for, fmt_ci, fmt_estimate_se, fmt_number, fmt_p
 from .table import Table, blank_repeats, display_label, plain, with_unit
@@ -36,6 +37,10 @@ def model_footnotes(fit, arm: str | None = None, visit: str | None = None, ddf: 
     ddf_name, vcov_name = labels(fit, ddf, vcov)
     lines.append(f"Estimation: {describe_estimation(fit)}; denominator degrees of freedom: {ddf_name}; "
                  f"standard errors: {vcov_name}.")
+    if fit.spec.clda is not None:
+        lines.append(f"cLDA: the baseline is a repeated measurement of {s.response} with one mean for all "
+                     f"arms ({fit.spec.clda}); a difference between arms after baseline is also the "
+                     "difference in change from baseline.")
     return tuple(lines)
 
 
@@ -138,6 +143,35 @@ def mmrm_table(fit, arm: str, visit: str | None = None, reference=None, alpha: f
               + "LS: least squares; SE: standard error; CI: confidence interval; NE: not estimable.",)
     return Table(title or default_title, columns, rows, data, notes + tuple(footnotes),
                  ("l",) * (len(columns) - 7) + ("l", "c", "r", "c", "r", "c", "c"), spans)
+
+
+def change_table(fit, alpha: float = 0.05, decimals: int | None = None, unit: str | None = None,
+                 labels: Mapping | None = None, title: str | None = None, footnotes: Sequence[str] = (),
+                 **options) -> Table:
+    """LS means of the change from baseline (SE) and CI per post-baseline visit and arm of a cLDA
+    fit (:func:`trialmlm.inference.change.change_lsmeans`; ``options``: ``ddf``, ``vcov``,
+    ``weights``), formatted as :func:`mmrm_table`.  Tidy columns ``visit, arm, n, estimate, se,
+    df, lower, upper``; ``n``: observations at the visit."""
+    data = change_lsmeans(fit, alpha=alpha, **options)  # DataError for a fit without a clda term
+    term = fit.spec.clda
+    counts = _counts(fit, term.arm, term.visit)
+    data.insert(2, "n", counts.reindex(list(zip(data[term.visit], data[term.arm]))).fillna(0)
+                .astype(int).to_numpy())
+    data = plain(data[[term.visit, term.arm, *data.columns[2:]]].rename(
+        columns={term.arm: "arm", term.visit: "visit"}))
+    d = decimals_for(fit.design.y, decimals)
+    groups = blank_repeats(data["visit"])
+    rows = [[groups[i], str(r["arm"]), str(r["n"]), fmt_estimate_se(r["estimate"], r["se"], d.mean, d.sd),
+             fmt_ci(r["lower"], r["upper"], d.mean)] for i, r in data.iterrows()]
+    columns = [display_label(labels, term.visit), display_label(labels, term.arm), "n",
+               with_unit("LS Mean Change (SE)", unit), f"{100 * (1 - alpha):g}% CI"]
+    response = display_label(labels, fit.settings.response)
+    notes = model_footnotes(fit, term.arm, term.visit, options.get("ddf"), options.get("vcov"))
+    notes += (f"LS mean change: the LS mean at the visit minus the common baseline LS mean; n: observations "
+              f"of {fit.settings.response} at the visit used in the model.",)
+    default_title = f"Analysis of {response}: LS means of the change from baseline (cLDA)"
+    return Table(title or default_title, columns, rows, data, notes + tuple(footnotes),
+                 ("l", "l", "r", "r", "c"))
 
 
 def type3_table(fit, title: str | None = None, footnotes: Sequence[str] = (), ddf: str | None = None,
