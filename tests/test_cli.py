@@ -89,3 +89,14 @@ def test_alphabetical_arms_warn_with_arm_order(tmp_path, capsys, monkeypatch):
         "High Dose, Xanomeline Low Dose): the data have no numeric TRTAN; give the table order with "
         "--arm-order Placebo \"Xanomeline High Dose\" \"Xanomeline Low Dose\"",
         "trialmlm: error: stopped before the fit"]
+
+
+def test_the_parser_module_imports_neither_pandas_nor_formulaic():
+    """`trialmlm --help` stays fast: the command line's module loads the heavy libraries only
+    when a command runs (a top-level formula import once pulled in formulaic and pandas: 0.8 s)."""
+    import subprocess
+    import sys
+
+    code = "import sys, trialmlm.app.cli; print(sorted({'pandas', 'formulaic'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

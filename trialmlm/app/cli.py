@@ -20,7 +20,6 @@ from pathlib import Path
 
 from ..covariance import STRUCTURES, get_structure
 from ..data.vocabulary import command_line, from_config_file
-from ..engine.formula import parse_formula
 from ..entry import EXIT_INTERRUPTED, INTERRUPTED, starting
 from ..errors import ConvergenceError, TrialMLMError
 from ..inference.methods import DDF_METHODS
@@ -73,6 +72,7 @@ def write_fit(result, out: Path) -> list[Path]:
 def _read_for(formula: str, path: str, param: str | None):
     """Read ``path`` with the formula's subject (and visit, ordered by AVISITN when present)."""
     from ..data.io import read
+    from ..engine.formula import parse_formula  # imports formulaic and pandas (start-up time)
 
     parsed = parse_formula(formula)
     term = parsed.covariance
